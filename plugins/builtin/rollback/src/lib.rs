@@ -1,0 +1,92 @@
+//! `builtin:rollback`: the default `on-failure` stage. It undoes, for its
+//! target, what earlier stages recorded they did, newest first. A stage
+//! that changes a cluster records how to undo it in its outputs:
+//!
+//! ```json
+//! { "undo": [ { "action": "uninstall", "release": "fastapi-app-canary" },
+//!             { "action": "rollback", "release": "fastapi-app", "revision": 4 } ] }
+//! ```
+//!
+//! Nothing recorded means nothing was changed there, and nothing is done.
+//! Every undo is attempted even when one fails; the stage fails if any did.
+
+use gantry_sdk::cap::{helm, run};
+use gantry_sdk::{Failure, Input, Output, Stage};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Wait for rolled-back workloads to be ready.
+    #[serde(default)]
+    wait: bool,
+    /// Seconds per Helm operation; 0 for Helm's default.
+    #[serde(default)]
+    timeout_seconds: u32,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+enum Undo {
+    Uninstall { release: String },
+    Rollback { release: String, revision: u32 },
+}
+
+#[derive(Deserialize, Default)]
+struct Recorded {
+    #[serde(default)]
+    undo: Vec<Undo>,
+}
+
+struct Rollback;
+
+impl Stage for Rollback {
+    type Settings = Settings;
+
+    fn run(input: Input<Settings>) -> Result<Output, Failure> {
+        let Some(target) = input.target.map(|t| t.name) else {
+            return Err(Failure::new("builtin:rollback runs per target").hint("drop `once: true` from the on-failure stage"));
+        };
+        let mut undo: Vec<(String, Undo)> = Vec::new();
+        for record in run::history() {
+            if record.target.as_deref() != Some(target.as_str()) {
+                continue;
+            }
+            let recorded: Recorded = serde_json::from_str(&record.outputs).unwrap_or_default();
+            undo.extend(recorded.undo.into_iter().map(|u| (record.stage.clone(), u)));
+        }
+        if undo.is_empty() {
+            gantry_sdk::info!("nothing to undo on {target}: no stage recorded a change there");
+            return Ok(Output::new(format!("nothing to undo on {target}")).with("undone", 0));
+        }
+        let mut failures = Vec::new();
+        let mut done = 0;
+        for (stage, step) in undo.into_iter().rev() {
+            let result = match &step {
+                Undo::Uninstall { release } => {
+                    gantry_sdk::info!("{target}: uninstalling {release} (installed by {stage})");
+                    helm::uninstall(&target, release, None, false).map(|_| ())
+                }
+                Undo::Rollback { release, revision } => {
+                    gantry_sdk::info!("{target}: rolling {release} back to revision {revision} (changed by {stage})");
+                    helm::rollback(&target, release, None, *revision, input.settings.wait, input.settings.timeout_seconds).map(|_| ())
+                }
+            };
+            match result {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    gantry_sdk::error!("{target}: {step:?} failed: {}", e.message);
+                    failures.push(format!("{step:?}: {}", e.message));
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(Output::new(format!("undid {done} change(s) on {target}")).with("undone", done))
+        } else {
+            Err(Failure::new(format!("rollback on {target} incomplete: {}", failures.join("; ")))
+                .hint("inspect the target with `helm history` and finish the rollback by hand"))
+        }
+    }
+}
+
+gantry_sdk::export_stage!(Rollback);
