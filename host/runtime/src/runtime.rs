@@ -5,7 +5,6 @@
 //! a `CallError` and the host carries on.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, InstancePre, Linker};

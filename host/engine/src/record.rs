@@ -1,0 +1,70 @@
+//! The run record: one JSON file per run under `.gantry/runs/`, holding
+//! every stage × target with status, timings, logs, outputs and errors.
+//! It is what `gantry history` and CI artifacts read; it never holds
+//! settings (they may carry secrets) and its text is masked.
+
+use std::path::{Path, PathBuf};
+
+use gantry_runtime::LogLine;
+
+use crate::event::{RunStatus, StepError, StepStatus};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub pipeline: String,
+    pub file: String,
+    pub started: String,
+    pub finished: String,
+    pub duration_ms: u64,
+    pub status: RunStatus,
+    pub exit_code: i32,
+    pub interrupted: bool,
+    pub revision: Option<String>,
+    pub targets: Vec<String>,
+    /// Names (never values) of the variables the file used.
+    pub variables: Vec<String>,
+    pub stages: Vec<StageRecordOut>,
+    pub failed_stage: Option<String>,
+    pub on_failure: Option<StageRecordOut>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageRecordOut {
+    pub name: String,
+    pub uses: String,
+    pub digest: String,
+    pub once: bool,
+    pub status: StepStatus,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepRecord {
+    pub target: Option<String>,
+    pub status: StepStatus,
+    pub started: String,
+    pub duration_ms: u64,
+    pub summary: String,
+    pub outputs: serde_json::Value,
+    pub error: Option<StepError>,
+    pub logs: Vec<LogLine>,
+}
+
+/// Write `record` to `<state_dir>/runs/<run_id>.json` atomically.
+pub fn write(state_dir: &Path, record: &RunRecord) -> std::io::Result<PathBuf> {
+    let dir = state_dir.join("runs");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.json", record.run_id));
+    let tmp = dir.join(format!(".{}.json.tmp", record.run_id));
+    let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    let t: time::OffsetDateTime = t.into();
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
