@@ -1,1 +1,60 @@
-fn main() {}
+//! `gantry`: the command line. Parses arguments, sets up logging, loads the
+//! pipeline through the engine and draws its events. It decides nothing
+//! about pipelines itself: every rule lives in the engine or the runtime.
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+use gantry_engine::exit;
+
+#[derive(Parser)]
+#[command(name = "gantry", version, about = "Canary deployments across Kubernetes clusters, with every stage a sandboxed WebAssembly plugin")]
+struct Cli {
+    /// More log detail on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors and the final result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// `human` (progress and tables) or `json` (one event per line on stdout).
+    #[arg(long, global = true, value_enum, default_value_t = output::Format::Human)]
+    output: output::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline.
+    Run(commands::run::Args),
+    /// Check the pipeline file, load every plugin, check grants, print the plan.
+    Validate(commands::validate::Args),
+    /// Write and inspect plugins.
+    #[command(subcommand)]
+    Plugin(commands::plugin::Command),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    output::init_tracing(cli.verbose, cli.quiet, cli.output);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(exit::INTERNAL);
+        }
+    };
+    let ctx = output::Ctx { format: cli.output, quiet: cli.quiet };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => commands::run::run(args, ctx).await,
+            Command::Validate(args) => commands::validate::run(args, ctx),
+            Command::Plugin(cmd) => commands::plugin::run(cmd, ctx),
+        }
+    });
+    // Plugins still sleeping after an interrupt must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    std::process::exit(code);
+}

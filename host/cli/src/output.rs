@@ -1,0 +1,248 @@
+//! How gantry talks to people and machines: tracing to stderr, live progress
+//! (spinners on a terminal, plain timestamped lines in CI or a pipe), JSON
+//! events with `--output json`, diagnostics and the end-of-run table. All of
+//! it is a view over the engine's events; nothing here changes a run.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gantry_engine::event::{Event, EventSink, RunStatus, StepStatus};
+use gantry_engine::{Diagnostics, RunOutcome};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub format: Format,
+    pub quiet: bool,
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the level from -v/-q.
+pub fn init_tracing(verbose: u8, quiet: bool, format: Format) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "gantry=debug,gantry_engine=debug,gantry_runtime=debug,info",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        Format::Json => builder.json().try_init(),
+        Format::Human => builder.compact().try_init(),
+    };
+}
+
+/// Print every diagnostic of a bad pipeline file.
+pub fn diagnostics(ctx: Ctx, d: &Diagnostics) {
+    match ctx.format {
+        Format::Json => {
+            let line = serde_json::json!({ "event": "invalid", "diagnostics": d.0 });
+            println!("{line}");
+        }
+        Format::Human => {
+            for diag in &d.0 {
+                eprintln!("error: {diag}");
+            }
+        }
+    }
+}
+
+/// An error that is not the pipeline file's fault.
+pub fn error(ctx: Ctx, message: &str) {
+    match ctx.format {
+        Format::Json => println!("{}", serde_json::json!({ "event": "error", "message": message })),
+        Format::Human => eprintln!("error: {message}"),
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// The event sink for a run, per output format and terminal.
+pub fn sink(ctx: Ctx) -> EventSink {
+    match ctx.format {
+        Format::Json => Arc::new(|e: &Event| {
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer(&mut out, e);
+            let _ = writeln!(out);
+        }),
+        Format::Human if ctx.quiet => Arc::new(|_| {}),
+        Format::Human if std::io::stderr().is_terminal() && !in_ci() => {
+            let live = Mutex::new(Live { bars: MultiProgress::new(), steps: BTreeMap::new() });
+            Arc::new(move |e: &Event| live.lock().unwrap_or_else(|p| p.into_inner()).event(e))
+        }
+        Format::Human => Arc::new(plain),
+    }
+}
+
+fn label(stage: &str, target: &Option<String>) -> String {
+    match target {
+        Some(t) => format!("{stage}/{t}"),
+        None => stage.to_string(),
+    }
+}
+
+fn mark(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Succeeded => "✓",
+        StepStatus::Failed => "✗",
+        StepStatus::Interrupted => "⚠",
+        StepStatus::Skipped => "-",
+    }
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
+
+/// One line per event, for CI logs and pipes.
+fn plain(e: &Event) {
+    let now = time::OffsetDateTime::now_utc();
+    let ts = format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second());
+    let line = match e {
+        Event::RunStarted { run_id, pipeline, stages, targets, .. } => {
+            format!("{ts} run {run_id}: pipeline {pipeline}, {} stages × {} targets ({})", stages.len(), targets.len(), targets.join(", "))
+        }
+        Event::StageStarted { stage, recovering: true, .. } => format!("{ts} on-failure: {stage}"),
+        Event::StageStarted { .. } => return,
+        Event::StepStarted { stage, target } => format!("{ts} {} started", label(stage, target)),
+        Event::Log { stage, target, line } => {
+            let progress = line.progress.map(|(d, t)| if t > 0 { format!(" [{d}/{t}]") } else { format!(" [{d}]") }).unwrap_or_default();
+            format!("{ts} {} | {}{progress}", label(stage, target), line.message)
+        }
+        Event::StepFinished { stage, target, status, duration_ms, summary, error } => {
+            let detail = match error {
+                Some(e) => format!("{}{}", e.message, e.hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default()),
+                None => summary.clone(),
+            };
+            format!("{ts} {} {} {} in {}: {detail}", mark(*status), label(stage, target), status.as_str(), secs(*duration_ms))
+        }
+        Event::StageFinished { .. } => return,
+        Event::Interrupted { signal } => format!("{ts} {signal}: stopping the running stages, then running on-failure (again to abort)"),
+        Event::RecoveryStarted { failed_stage, targets } => format!("{ts} stage {failed_stage} failed: running on-failure on {}", if targets.is_empty() { "no target (nothing was touched)".to_string() } else { targets.join(", ") }),
+        Event::RunFinished { .. } => return,
+    };
+    eprintln!("{line}");
+}
+
+/// Spinners per stage × target on a terminal.
+struct Live {
+    bars: MultiProgress,
+    steps: BTreeMap<String, ProgressBar>,
+}
+
+impl Live {
+    fn event(&mut self, e: &Event) {
+        match e {
+            Event::StepStarted { stage, target } => {
+                let bar = self.bars.add(ProgressBar::new_spinner());
+                if let Ok(style) = ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:.dim}") {
+                    bar.set_style(style);
+                }
+                bar.set_prefix(label(stage, target));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                self.steps.insert(label(stage, target), bar);
+            }
+            Event::Log { stage, target, line } => {
+                let key = label(stage, target);
+                match (self.steps.get(&key), line.progress) {
+                    (Some(bar), Some((done, total))) if total > 0 => bar.set_message(format!("{} {}%", line.message, done * 100 / total)),
+                    (Some(bar), _) => {
+                        bar.set_message(line.message.clone());
+                        let _ = self.bars.println(format!("  {key} | {}", line.message));
+                    }
+                    (None, _) => {
+                        let _ = self.bars.println(format!("  {key} | {}", line.message));
+                    }
+                }
+            }
+            Event::StepFinished { stage, target, status, duration_ms, summary, error } => {
+                if let Some(bar) = self.steps.remove(&label(stage, target)) {
+                    let detail = error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| summary.clone());
+                    bar.set_style(ProgressStyle::with_template("{prefix:.bold} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    bar.finish_with_message(format!("{} {} {detail}", mark(*status), secs(*duration_ms)));
+                }
+            }
+            Event::Interrupted { .. } | Event::RecoveryStarted { .. } | Event::StageStarted { recovering: true, .. } => {
+                let _ = self.bars.suspend(|| plain(e));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The table at the end of a human run: stages down, targets across.
+pub fn summary(ctx: Ctx, outcome: &RunOutcome) {
+    if ctx.format == Format::Json {
+        return;
+    }
+    let r = &outcome.record;
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let cols: Vec<String> = r.targets.clone();
+    let mut stages: Vec<&gantry_engine::record::StageRecordOut> = r.stages.iter().collect();
+    if let Some(of) = &r.on_failure {
+        stages.push(of);
+    }
+    for s in stages {
+        let mut cells = vec![String::new(); cols.len()];
+        if s.status == StepStatus::Skipped {
+            cells.iter_mut().for_each(|c| *c = "- skipped".into());
+        }
+        for step in &s.steps {
+            let cell = format!("{} {}", mark(step.status), secs(step.duration_ms));
+            match &step.target {
+                Some(t) => {
+                    if let Some(i) = cols.iter().position(|c| c == t) {
+                        cells[i] = cell;
+                    }
+                }
+                None => cells.iter_mut().for_each(|c| *c = format!("{cell} (once)")),
+            }
+        }
+        rows.push((s.name.clone(), cells));
+    }
+    if !ctx.quiet {
+        let w0 = rows.iter().map(|r| r.0.len()).chain([5]).max().unwrap_or(5);
+        let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| rows.iter().map(|r| r.1[i].chars().count()).chain([c.len()]).max().unwrap_or(4)).collect();
+        let mut out = format!("\n{:w0$}", "STAGE");
+        for (c, w) in cols.iter().zip(&widths) {
+            out.push_str(&format!("  {:w$}", c.to_uppercase(), w = *w));
+        }
+        out.push('\n');
+        for (name, cells) in &rows {
+            out.push_str(&format!("{name:w0$}"));
+            for (c, w) in cells.iter().zip(&widths) {
+                out.push_str(&format!("  {:w$}", c, w = *w));
+            }
+            out.push('\n');
+        }
+        eprint!("{out}");
+        for s in r.stages.iter().chain(r.on_failure.iter()) {
+            for step in &s.steps {
+                if let Some(e) = &step.error {
+                    eprintln!("{} {}: {}", mark(step.status), label(&s.name, &step.target), e.message);
+                    if let Some(h) = &e.hint {
+                        eprintln!("  hint: {h}");
+                    }
+                }
+            }
+        }
+    }
+    let verdict = match outcome.status {
+        RunStatus::Succeeded => "succeeded".to_string(),
+        RunStatus::Failed if outcome.interrupted => "interrupted; on-failure ran".to_string(),
+        RunStatus::Failed => format!("failed at stage {}; on-failure ran", r.failed_stage.as_deref().unwrap_or("?")),
+        RunStatus::RollbackFailed => format!("failed at stage {}, and on-failure failed too: inspect the targets by hand", r.failed_stage.as_deref().unwrap_or("?")),
+    };
+    let record = outcome.record_path.as_ref().map(|p| format!(" — record: {}", p.display())).unwrap_or_default();
+    eprintln!("run {} {verdict} in {}{record}", r.run_id, secs(r.duration_ms));
+}
