@@ -22,17 +22,22 @@ pub fn outer_target_dir() -> PathBuf {
 /// Fail the build with one line saying how to install the wasm target.
 pub fn require_wasm_target() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc)
+    if let Some(message) = missing_wasm_target(&rustc) {
+        panic!("\n\n{message}\n");
+    }
+}
+
+/// The one-line fix when `rustc`'s sysroot lacks the wasm target.
+pub fn missing_wasm_target(rustc: &str) -> Option<String> {
+    let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     let installed = sysroot
-        .map(|s| Path::new(&s).join("lib/rustlib").join(TARGET).exists())
+        .map(|s| !s.is_empty() && Path::new(&s).join("lib/rustlib").join(TARGET).exists())
         .unwrap_or(false);
-    if !installed {
-        panic!("\n\nerror: the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again\n");
-    }
+    (!installed).then(|| format!("error: the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again"))
 }
 
 /// Build `packages` of the guest workspace at `manifest` and return the
@@ -95,4 +100,31 @@ pub fn manifest_value(text: &str, key: &str) -> Option<String> {
         let v = v.trim();
         Some(v.trim_matches('"').to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_wasm_target_gives_the_rustup_command() {
+        let dir = std::env::temp_dir().join(format!("gantry-fake-rustc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("rustc");
+        std::fs::write(&fake, format!("#!/bin/sh\necho {}\n", dir.display())).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let message = missing_wasm_target(fake.to_str().unwrap()).expect("the fake sysroot has no wasm target");
+        assert_eq!(message.lines().count(), 1);
+        assert!(message.contains("rustup target add wasm32-wasip2"), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_real_toolchain_has_the_wasm_target() {
+        assert_eq!(missing_wasm_target("rustc"), None);
+    }
 }
