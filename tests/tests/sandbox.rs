@@ -267,6 +267,23 @@ async fn ungranted_capability_is_named_before_the_plugin_runs() {
     assert_eq!(plugin.check_grants(&[Capability::Helm]), Ok(()));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn calling_a_plugin_without_its_grant_is_refused_before_it_runs() {
+    let rt = runtime();
+    let plugin = load_fixture(&rt, "ungranted");
+    let env = TestEnv::new();
+    let err = call(&rt, &plugin, &env, json!({})).await.unwrap_err();
+    let CallError::Instantiate(message) = &err else { panic!("expected a refusal to start, got {err:?}") };
+    assert_eq!(message, "fixture:ungranted imports capabilities this stage may not use: `helm` is not granted");
+    assert!(env.lines().is_empty(), "the plugin ran: {}", env.log_text());
+
+    // With the grant it runs, and reaches the (backend-less) helm capability.
+    let env = TestEnv::with(small_limits(), vec![Capability::Helm]);
+    let err = call(&rt, &plugin, &env, json!({})).await.unwrap_err();
+    let CallError::Failed { message, .. } = &err else { panic!("expected the plugin's own failure, got {err:?}") };
+    assert!(message.contains("helm.status` is not available"), "{message}");
+}
+
 /// The compiled-component files of a cache directory.
 fn cache_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)

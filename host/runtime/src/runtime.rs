@@ -115,20 +115,27 @@ impl Runtime {
         store
     }
 
-    fn world_check(plugin: &Plugin, want: World) -> Result<(), CallError> {
-        if plugin.world == want {
-            Ok(())
-        } else {
-            Err(CallError::Instantiate(format!(
+    /// Refuse a call before any guest code runs: a plugin of another world,
+    /// or one importing a capability `env.grants` does not hold (the linker
+    /// provides every capability, so the grants are enforced here).
+    fn admit(plugin: &Plugin, env: &CallEnv, want: World) -> Result<(), CallError> {
+        if plugin.world != want {
+            return Err(CallError::Instantiate(format!(
                 "{} is a `{}` plugin, but is used where a `{}` plugin is expected",
                 plugin.name, plugin.world, want
-            )))
+            )));
         }
+        if let Err(refusal) = plugin.check_grants(&env.grants) {
+            let mut why: Vec<String> = refusal.ungranted.iter().map(|c| format!("`{c}` is not granted")).collect();
+            why.extend(refusal.foreign.iter().map(|f| format!("`{f}` is not provided by gantry")));
+            return Err(CallError::Instantiate(format!("{} imports capabilities this stage may not use: {}", plugin.name, why.join(", "))));
+        }
+        Ok(())
     }
 
     /// Run a `stage` plugin's `run`.
     pub async fn call_stage(&self, plugin: &Plugin, env: &CallEnv, input: wit::stage_types::StageInput) -> Result<wit::stage_types::StageOutput, CallError> {
-        Self::world_check(plugin, World::Stage)?;
+        Self::admit(plugin, env, World::Stage)?;
         let pre = self.prepare(plugin).map_err(|e| CallError::Instantiate(e.to_string()))?;
         let mut store = self.store(env);
         let result = guarded(env, async {
@@ -144,7 +151,7 @@ impl Runtime {
 
     /// Run a `scan-policy` plugin's `evaluate`.
     pub async fn call_scan_policy(&self, plugin: &Plugin, env: &CallEnv, report: wit::scan_types::ScanReport, settings: String) -> Result<wit::scan_types::Decision, CallError> {
-        Self::world_check(plugin, World::ScanPolicy)?;
+        Self::admit(plugin, env, World::ScanPolicy)?;
         let pre = self.prepare(plugin).map_err(|e| CallError::Instantiate(e.to_string()))?;
         let mut store = self.store(env);
         let result = guarded(env, async {
@@ -157,7 +164,7 @@ impl Runtime {
 
     /// Run a `health-check` plugin's `check`.
     pub async fn call_health_check(&self, plugin: &Plugin, env: &CallEnv, request: wit::health_types::CheckRequest) -> Result<wit::health_types::CheckReport, CallError> {
-        Self::world_check(plugin, World::HealthCheck)?;
+        Self::admit(plugin, env, World::HealthCheck)?;
         let pre = self.prepare(plugin).map_err(|e| CallError::Instantiate(e.to_string()))?;
         let mut store = self.store(env);
         let result = guarded(env, async {
@@ -170,7 +177,7 @@ impl Runtime {
 
     /// Run a `canary-analysis` plugin's `analyze`.
     pub async fn call_canary_analysis(&self, plugin: &Plugin, env: &CallEnv, request: wit::analysis_types::AnalysisRequest) -> Result<wit::analysis_types::Verdict, CallError> {
-        Self::world_check(plugin, World::CanaryAnalysis)?;
+        Self::admit(plugin, env, World::CanaryAnalysis)?;
         let pre = self.prepare(plugin).map_err(|e| CallError::Instantiate(e.to_string()))?;
         let mut store = self.store(env);
         let result = guarded(env, async {
