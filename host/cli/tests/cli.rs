@@ -1,0 +1,178 @@
+//! The `gantry` binary as a user and a CI job meet it: the demo run, the
+//! JSON event stream, exit codes 0/1/2/3, located diagnostics, the plan,
+//! `plugin inspect`, -q, and SIGINT handling.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn gantry(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    cmd.current_dir(dir).env("GANTRY_CACHE_DIR", dir.join("cache")).env_remove("RUST_LOG").env("CI", "true");
+    cmd
+}
+
+fn fixture(name: &str) -> String {
+    gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn write(dir: &Path, yaml: &str) -> PathBuf {
+    let p = dir.join("gantry.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
+const TWO_TARGETS: &str = "targets:\n  aws: { sim: {} }\n  gcp: { sim: {} }\n";
+
+#[test]
+fn the_demo_runs_to_success_with_progress_a_table_and_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gantry(dir.path()).args(["run", "--demo"]).output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("greet-targets/aws started") && err.contains("greet-targets/gcp started"), "{err}");
+    assert!(err.contains("observe/gcp | paused [2000/2000]"), "{err}");
+    assert!(err.contains("STAGE") && err.contains("AWS") && err.contains("GCP"), "no summary table: {err}");
+    assert!(err.contains("succeeded in"), "{err}");
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join(".gantry/runs")).unwrap().collect();
+    assert_eq!(runs.len(), 1, "one record per run");
+}
+
+#[test]
+fn json_output_is_one_event_per_line_from_start_to_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gantry(dir.path()).args(["run", "--demo", "--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (stdout, _) = text(&out);
+    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect();
+    assert_eq!(events.first().unwrap()["event"], "run-started");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "run-finished");
+    assert_eq!(last["status"], "succeeded");
+    assert!(events.iter().any(|e| e["event"] == "log" && e["source"] == "plugin" && e["target"] == "gcp"));
+    assert_eq!(events.iter().filter(|e| e["event"] == "step-finished" && e["status"] == "succeeded").count(), 5);
+}
+
+#[test]
+fn a_bad_file_exits_2_with_file_line_column_field_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &format!("name: x\n{TWO_TARGETS}stages:\n  - name: a\n    uses: builtin:echo\n    timeuot: 5s\n"));
+    for cmd in ["validate", "run"] {
+        let out = gantry(dir.path()).args([cmd, "-f", "gantry.yaml"]).output().unwrap();
+        let (_, err) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("gantry.yaml:8:5: stages[0].timeuot: unknown field `timeuot`"), "{cmd}: {err}");
+        assert!(err.contains("hint: did you mean `timeout`?"), "{err}");
+    }
+    let out = gantry(dir.path()).args(["validate", "-f", "missing.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("missing.yaml: cannot read the pipeline file"));
+}
+
+#[test]
+fn validate_prints_the_plan_of_stages_by_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gantry(dir.path()).args(["validate", "--demo"]).output().unwrap();
+    let (stdout, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(stdout.contains("3 stages × 2 targets — valid"), "{stdout}");
+    let observe = stdout.lines().find(|l| l.starts_with("observe")).unwrap();
+    assert!(observe.contains("builtin:pause") && observe.contains("log,clock") && observe.matches("run").count() == 2, "{observe}");
+    assert!(stdout.lines().any(|l| l.starts_with("on-failure") && l.contains("builtin:rollback") && l.contains("if-failed")), "{stdout}");
+}
+
+#[test]
+fn variables_come_from_the_environment_and_var_overrides_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &format!("name: v\n{TWO_TARGETS}stages:\n  - {{ name: say, once: true, uses: builtin:echo, with: {{ message: \"image ${{IMAGE_NAME}}\" }} }}\n"));
+    let out = gantry(dir.path()).args(["run", "--output", "json"]).env("IMAGE_NAME", "from-env").output().unwrap();
+    assert!(text(&out).0.contains("image from-env"));
+    let out = gantry(dir.path()).args(["run", "--output", "json", "--var", "IMAGE_NAME=from-flag"]).env("IMAGE_NAME", "from-env").output().unwrap();
+    assert!(text(&out).0.contains("image from-flag"));
+    let out = gantry(dir.path()).args(["run"]).env_remove("IMAGE_NAME").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("variable `IMAGE_NAME` is not set"));
+}
+
+#[test]
+fn exit_codes_say_failed_and_rolled_back_or_rollback_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripted = fixture("scripted");
+    write(dir.path(), &format!("name: f\n{TWO_TARGETS}stages:\n  - {{ name: boom, uses: {}, timeout: 1s }}\non-failure: builtin:rollback\n", fixture("trap")));
+    let out = gantry(dir.path()).arg("run").output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("failed at stage boom; on-failure ran"), "{err}");
+    assert!(err.contains("plugin trapped"), "{err}");
+
+    write(dir.path(), &format!("name: f\nrelease: {{ name: app, chart: c }}\n{TWO_TARGETS}stages:\n  - {{ name: deploy, uses: {scripted}, with: {{ outputs: {{ undo: [{{ action: rollback, release: app, revision: 3 }}] }} }} }}\n  - {{ name: check, uses: {scripted}, with: {{ fail: unhealthy }} }}\non-failure: builtin:rollback\n"));
+    let out = gantry(dir.path()).arg("run").output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("on-failure failed too"), "{err}");
+}
+
+#[test]
+fn quiet_prints_only_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gantry(dir.path()).args(["-q", "run", "--demo"]).output().unwrap();
+    let (stdout, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("succeeded in"));
+}
+
+#[test]
+fn plugin_inspect_names_world_capabilities_and_the_grant_to_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("ungranted");
+    let out = gantry(dir.path()).args(["plugin", "inspect", &path]).output().unwrap();
+    let (stdout, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(stdout.contains("world:         gantry:deploy/stage"), "{stdout}");
+    assert!(stdout.contains("grants needed: grants: [helm]"), "{stdout}");
+    assert!(stdout.contains("digest:        sha256:"), "{stdout}");
+    let out = gantry(dir.path()).args(["--output", "json", "plugin", "inspect", &path]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["world"], "stage");
+    assert_eq!(v["grants_needed"], serde_json::json!(["helm"]));
+    std::fs::write(dir.path().join("junk.wasm"), b"not wasm").unwrap();
+    let out = gantry(dir.path()).args(["plugin", "inspect", "junk.wasm"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("junk.wasm: not a WebAssembly component"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_the_stages_runs_on_failure_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &format!("name: s\n{TWO_TARGETS}stages:\n  - {{ name: wait, uses: builtin:pause, timeout: 20m, with: {{ duration: 10m }} }}\non-failure: builtin:rollback\n"));
+    let mut child = gantry(dir.path()).args(["run", "--output", "json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut pausing = 0;
+    let mut events = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "log" && v["stage"] == "wait" {
+            pausing += 1;
+            if pausing == 2 {
+                let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+                assert!(ok.success());
+            }
+        }
+        events.push(v);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(events.iter().any(|e| e["event"] == "interrupted" && e["signal"] == "SIGINT"));
+    assert!(events.iter().any(|e| e["event"] == "step-finished" && e["stage"] == "wait" && e["error"]["kind"] == "interrupted"));
+    assert_eq!(events.iter().filter(|e| e["event"] == "step-finished" && e["stage"] == "on-failure" && e["status"] == "succeeded").count(), 2);
+    assert_eq!(events.last().unwrap()["status"], "failed");
+}
