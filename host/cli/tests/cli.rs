@@ -176,3 +176,57 @@ fn sigint_stops_the_stages_runs_on_failure_and_exits_1() {
     assert_eq!(events.iter().filter(|e| e["event"] == "step-finished" && e["stage"] == "on-failure" && e["status"] == "succeeded").count(), 2);
     assert_eq!(events.last().unwrap()["status"], "failed");
 }
+
+#[test]
+fn verbose_adds_debug_logs_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gantry(dir.path()).args(["-v", "run", "--demo"]).output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(err.contains("DEBUG"), "no debug lines with -v: {err}");
+    let out = gantry(dir.path()).args(["run", "--demo"]).output().unwrap();
+    assert!(!text(&out).1.contains("DEBUG"));
+}
+
+/// On a terminal (outside CI) progress is drawn with spinners that end in a
+/// status mark, not printed as timestamped lines.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_terminal_gets_spinners_instead_of_plain_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!("{} run --demo", env!("CARGO_BIN_EXE_gantry"));
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir.path())
+        .env("GANTRY_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("CI")
+        .env("TERM", "xterm")
+        .output()
+        .expect("script(1) from util-linux runs the command on a pty");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("\u{1b}["), "no terminal drawing: {screen}");
+    assert!(screen.contains("observe/gcp") && screen.contains("✓ 2.0s paused 2s"), "{screen}");
+    assert!(!screen.contains("observe/gcp started"), "plain CI lines on a terminal: {screen}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_is_handled_like_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &format!("name: s\n{TWO_TARGETS}stages:\n  - {{ name: wait, uses: builtin:pause, timeout: 20m, with: {{ duration: 10m }} }}\non-failure: builtin:rollback\n"));
+    let mut child = gantry(dir.path()).args(["run", "--output", "json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut sent = false;
+    let mut last = serde_json::Value::Null;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if !sent && v["event"] == "log" && v["stage"] == "wait" {
+            assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+            sent = true;
+        }
+        last = v;
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(last["event"], "run-finished");
+    assert_eq!(last["status"], "failed");
+}

@@ -196,11 +196,9 @@ async fn guarded<T>(env: &CallEnv, fut: impl std::future::Future<Output = wasmti
     let grace = env.limits.timeout + Duration::from_millis(250);
     tokio::select! {
         r = tokio::time::timeout(grace, fut) => r.map_err(|_| Stop::Deadline),
-        _ = env.cancel.cancelled() => {
-            // Give the guest a tick to be interrupted by the epoch callback,
-            // which records the cause; then drop it regardless.
-            Err(Stop::Interrupted)
-        }
+        // The epoch callback also sees the token and traps a running guest;
+        // this branch ends calls parked in a host future (a WASI sleep).
+        _ = env.cancel.cancelled() => Err(Stop::Interrupted),
     }
 }
 

@@ -103,6 +103,9 @@ impl LogBudget {
 
     fn emit_stream_line(&mut self, stream: usize, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes).trim_end_matches('\r').to_string();
+        if text.trim().is_empty() {
+            return;
+        }
         let (level, source) = if stream == 0 { (Level::Info, Source::Stdout) } else { (Level::Warn, Source::Stderr) };
         if stream == 1 {
             self.stderr_tail.push_str(&text);

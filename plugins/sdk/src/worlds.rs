@@ -206,3 +206,28 @@ macro_rules! export_canary_analysis {
         $crate::bindings::canary_analysis::export_canary_analysis_world!(__GantryExport with_types_in $crate::bindings::canary_analysis);
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_settings;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Settings {
+        #[allow(dead_code)]
+        duration: String,
+    }
+
+    #[test]
+    fn settings_errors_name_the_field() {
+        let e = parse_settings::<Settings>("{}").unwrap_err();
+        assert!(e.contains("missing field `duration`"), "{e}");
+        let e = parse_settings::<Settings>(r#"{"duration":"1m","durration":"2m"}"#).unwrap_err();
+        assert!(e.contains("unknown field `durration`"), "{e}");
+    }
+
+    #[test]
+    fn absent_settings_are_an_empty_object() {
+        assert_eq!(parse_settings::<serde_json::Value>("").unwrap(), serde_json::json!({}));
+    }
+}

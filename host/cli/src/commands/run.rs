@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gantry_engine::event::Event;
-use gantry_engine::{exit, RunOptions};
+use gantry_engine::RunOptions;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{self, Source};
@@ -19,9 +19,6 @@ pub struct Args {
     /// Where run records are written.
     #[arg(long, default_value = ".gantry", env = "GANTRY_STATE_DIR")]
     pub state_dir: PathBuf,
-    /// Run against simulated clusters (implied by --demo).
-    #[arg(long)]
-    pub sim: bool,
 }
 
 pub async fn run(args: Args, ctx: Ctx) -> i32 {
@@ -33,10 +30,6 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
-    if args.sim && plan.targets.iter().any(|t| t.kind != gantry_runtime::TargetKind::Sim) {
-        output::error(ctx, "--sim: simulated clusters for eks/gke/kubeconfig targets are not available in this build yet; use `sim:` targets or --demo");
-        return exit::BAD_INPUT;
-    }
     let events = output::sink(ctx);
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
