@@ -1,0 +1,10 @@
+//! gantry-sim: simulated clouds for trying Gantry without a cloud account
+//! and for testing every cluster-facing feature. A Kubernetes API server in
+//! the KWOK spirit — real REST semantics over HTTPS, simulated nodes — plus
+//! EKS- and GKE-flavoured control planes (DescribeCluster, STS token
+//! verification, clusters.get, an OAuth2 token endpoint).
+//!
+//! It is only ever a server: the rest of Gantry talks to it over HTTP(S)
+//! exactly as it talks to a real cloud, never through a shortcut.
+
+pub mod auth;
