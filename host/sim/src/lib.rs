@@ -8,3 +8,4 @@
 //! exactly as it talks to a real cloud, never through a shortcut.
 
 pub mod auth;
+pub mod cloud;
