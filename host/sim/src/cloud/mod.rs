@@ -10,4 +10,6 @@
 //! serve Kubernetes resources or know how the API server stores them, and
 //! every check is a real one: a signature is recomputed, never assumed.
 
+pub mod aws;
 pub mod sigv4;
+pub mod sts;
