@@ -9,3 +9,9 @@
 
 pub mod auth;
 pub mod cloud;
+pub mod error;
+pub mod kubeconfig;
+pub mod resources;
+pub mod selector;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,156 @@
+//! The API server's errors, and how they reach a client: every failure becomes
+//! a Kubernetes `Status` object (kind Status, status Failure, message, reason,
+//! details, code) worded as the real kube-apiserver words it, because kubectl,
+//! kube-rs and Helm parse `reason` and `code` to decide what happened. This
+//! file must not decide *when* an error happens; it only renders them.
+
+use serde_json::{json, Map, Value};
+
+/// A group and a resource (plural), as Kubernetes qualifies names in messages:
+/// `configmaps` for the core group, `deployments.apps` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupResource {
+    pub group: String,
+    pub resource: String,
+}
+
+impl GroupResource {
+    pub fn new(group: &str, resource: &str) -> GroupResource {
+        GroupResource { group: group.to_string(), resource: resource.to_string() }
+    }
+}
+
+impl std::fmt::Display for GroupResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.group.is_empty() {
+            write!(f, "{}", self.resource)
+        } else {
+            write!(f, "{}.{}", self.resource, self.group)
+        }
+    }
+}
+
+/// A failed API request, carrying what its `Status` needs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("{gr} \"{name}\" not found")]
+    NotFound { gr: GroupResource, name: String },
+    #[error("the server could not find the requested resource")]
+    PathNotFound,
+    #[error("{gr} \"{name}\" already exists")]
+    AlreadyExists { gr: GroupResource, name: String },
+    #[error("Operation cannot be fulfilled on {gr} \"{name}\": {reason}")]
+    Conflict { gr: GroupResource, name: String, reason: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{kind} \"{name}\" is invalid: {message}")]
+    Invalid { gr: GroupResource, kind: String, name: String, message: String },
+    #[error("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json")]
+    UnsupportedMediaType,
+    #[error("the server does not allow this method on the requested resource")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Gone(String),
+    #[error("Unauthorized")]
+    Unauthorized,
+    #[error("{message}")]
+    Forbidden { gr: GroupResource, name: String, message: String },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found(gr: &GroupResource, name: &str) -> ApiError {
+        ApiError::NotFound { gr: gr.clone(), name: name.to_string() }
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            ApiError::NotFound { .. } | ApiError::PathNotFound => 404,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::BadRequest(_) => 400,
+            ApiError::Invalid { .. } => 422,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::Gone(_) => 410,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            ApiError::NotFound { .. } | ApiError::PathNotFound => "NotFound",
+            ApiError::AlreadyExists { .. } => "AlreadyExists",
+            ApiError::Conflict { .. } => "Conflict",
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Invalid { .. } => "Invalid",
+            ApiError::UnsupportedMediaType => "UnsupportedMediaType",
+            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::Gone(_) => "Expired",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::Internal(_) => "InternalError",
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        let (gr, name, kind) = match self {
+            ApiError::NotFound { gr, name }
+            | ApiError::AlreadyExists { gr, name }
+            | ApiError::Conflict { gr, name, .. }
+            | ApiError::Forbidden { gr, name, .. } => (gr, name, gr.resource.clone()),
+            ApiError::Invalid { gr, name, kind, .. } => (gr, name, kind.clone()),
+            _ => return None,
+        };
+        let mut d = Map::new();
+        if !name.is_empty() {
+            d.insert("name".into(), json!(name));
+        }
+        if !gr.group.is_empty() {
+            d.insert("group".into(), json!(gr.group));
+        }
+        d.insert("kind".into(), json!(kind));
+        Some(Value::Object(d))
+    }
+
+    /// The `Status` object a real API server would answer with.
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.to_string(),
+            "reason": self.reason(),
+            "code": self.code(),
+        });
+        if let Some(details) = self.details() {
+            status["details"] = details;
+        }
+        status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_status_names_the_qualified_resource() {
+        let e = ApiError::not_found(&GroupResource::new("apps", "deployments"), "web");
+        let s = e.to_status();
+        assert_eq!(s["message"], "deployments.apps \"web\" not found");
+        assert_eq!(s["reason"], "NotFound");
+        assert_eq!(s["code"], 404);
+        assert_eq!(s["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
+    }
+
+    #[test]
+    fn unauthorized_status_has_no_details() {
+        let s = ApiError::Unauthorized.to_status();
+        assert_eq!(s["code"], 401);
+        assert!(s.get("details").is_none());
+    }
+}

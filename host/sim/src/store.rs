@@ -1,0 +1,568 @@
+//! The cluster's state: JSON objects keyed by group-resource, namespace and
+//! name, with one global, monotonically increasing resourceVersion, the
+//! metadata the server owns (uid, creationTimestamp, generation,
+//! resourceVersion), optimistic concurrency, the default namespaces, and the
+//! event history watches replay from (older versions answer 410 Gone). Every
+//! change happens under one lock and is published to live watches in order.
+//! This file must not know about HTTP, auth or selectors' syntax.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::Engine;
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use crate::error::{ApiError, GroupResource};
+use crate::resources::ResourceType;
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as watches see it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub kind: EventType,
+    pub gr: GroupResource,
+    pub namespace: String,
+    pub object: Value,
+}
+
+/// Which part of an object an update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The object; its status is kept when the kind has a status subresource.
+    Main,
+    /// Only `status` (the status subresource).
+    Status,
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// Synthetic ADDED events for every current object, then changes.
+    Now,
+    /// Every change after this resourceVersion.
+    Version(u64),
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Value>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<usize>,
+}
+
+type Objects = BTreeMap<(String, String), Value>;
+
+struct Inner {
+    rv: u64,
+    objects: BTreeMap<GroupResource, Objects>,
+    history: VecDeque<Arc<Event>>,
+    /// The newest resourceVersion no longer in `history`.
+    compacted: u64,
+}
+
+/// The in-memory object store of one simulated cluster.
+pub struct Store {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<Arc<Event>>,
+    history_limit: usize,
+}
+
+pub const DEFAULT_HISTORY: usize = 10_000;
+const DEFAULT_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+impl Store {
+    /// A store holding the default namespaces, keeping `history_limit` events for watches.
+    pub fn new(history_limit: usize, namespaces: &ResourceType) -> Store {
+        let (events, _) = broadcast::channel(4096);
+        let inner = Inner { rv: 0, objects: BTreeMap::new(), history: VecDeque::new(), compacted: 0 };
+        let store = Store { inner: Mutex::new(inner), events, history_limit: history_limit.max(1) };
+        for ns in DEFAULT_NAMESPACES {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            if let Err(e) = store.create(namespaces, "", obj) {
+                tracing::error!(error = %e, "creating a default namespace");
+            }
+        }
+        store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    pub fn get(&self, gr: &GroupResource, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let inner = self.lock();
+        let found = inner.objects.get(gr).and_then(|m| m.get(&(namespace.to_string(), name.to_string())));
+        found.cloned().ok_or_else(|| ApiError::not_found(gr, name))
+    }
+
+    /// Objects of `gr` (in `namespace`, or all) passing `filter`, `limit` at a time.
+    pub fn list(
+        &self,
+        gr: &GroupResource,
+        namespace: Option<&str>,
+        filter: &dyn Fn(&Value) -> bool,
+        limit: Option<usize>,
+        continue_token: Option<&str>,
+    ) -> Result<Page, ApiError> {
+        let start = continue_token.map(ContinueToken::decode).transpose()?;
+        let inner = self.lock();
+        let rv = start.as_ref().map_or(inner.rv, |t| t.rv);
+        let empty = Objects::new();
+        let objects = inner.objects.get(gr).unwrap_or(&empty);
+        let after = start.map(|t| (t.namespace, t.name));
+        let mut matching = objects
+            .iter()
+            .filter(|(key, _)| after.as_ref().is_none_or(|a| *key > a))
+            .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
+            .filter(|(_, obj)| filter(obj));
+        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let items: Vec<(&(String, String), &Value)> = matching.by_ref().take(limit).collect();
+        let remaining = matching.count();
+        let continue_token = match (remaining, items.last()) {
+            (0, _) | (_, None) => None,
+            (_, Some(((ns, name), _))) => Some(ContinueToken { rv, namespace: ns.clone(), name: name.clone() }.encode()),
+        };
+        let remaining = continue_token.as_ref().map(|_| remaining);
+        Ok(Page { items: items.into_iter().map(|(_, v)| v.clone()).collect(), resource_version: rv, continue_token, remaining })
+    }
+
+    /// Stores a new object, filling the metadata the server owns.
+    pub fn create(&self, rt: &ResourceType, namespace: &str, mut obj: Value) -> Result<Value, ApiError> {
+        let gr = rt.gr();
+        let name = object_name(rt, &mut obj)?;
+        let mut inner = self.lock();
+        if rt.namespaced && !inner.contains(&namespaces(), "", namespace) {
+            return Err(ApiError::not_found(&namespaces(), namespace));
+        }
+        if inner.contains(&gr, namespace, &name) {
+            return Err(ApiError::AlreadyExists { gr, name });
+        }
+        inner.rv += 1;
+        stamp_new(rt, namespace, &name, inner.rv, &mut obj);
+        inner.objects.entry(gr.clone()).or_default().insert((namespace.to_string(), name), obj.clone());
+        self.publish(&mut inner, EventType::Added, &gr, namespace, &obj);
+        Ok(obj)
+    }
+
+    /// Replaces (part of) an object with what `change` makes of the current one,
+    /// refusing a stale `metadata.resourceVersion` with 409 Conflict.
+    pub fn modify(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let gr = rt.gr();
+        let mut inner = self.lock();
+        let key = (namespace.to_string(), name.to_string());
+        let current = inner.objects.get(&gr).and_then(|m| m.get(&key)).cloned().ok_or_else(|| ApiError::not_found(&gr, name))?;
+        let proposed = change(&current)?;
+        check_identity(&gr, name, &current, &proposed)?;
+        let mut next = merge_part(rt, part, &current, proposed);
+        keep_server_metadata(rt, part, &current, &mut next);
+        if without_rv(&next) == without_rv(&current) {
+            return Ok(current);
+        }
+        inner.rv += 1;
+        next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+        inner.objects.entry(gr.clone()).or_default().insert(key, next.clone());
+        self.publish(&mut inner, EventType::Modified, &gr, namespace, &next);
+        Ok(next)
+    }
+
+    /// Removes an object (a namespace takes its objects with it) and returns it
+    /// as last seen, at the resourceVersion of its deletion.
+    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let gr = rt.gr();
+        let mut inner = self.lock();
+        let removed = self.remove(&mut inner, &gr, namespace, name).ok_or_else(|| ApiError::not_found(&gr, name))?;
+        if gr == namespaces() {
+            let contents: Vec<(GroupResource, String)> = inner
+                .objects
+                .iter()
+                .flat_map(|(g, m)| m.keys().filter(|(ns, _)| ns == name).map(move |(_, n)| (g.clone(), n.clone())))
+                .collect();
+            for (g, n) in contents {
+                self.remove(&mut inner, &g, name, &n);
+            }
+        }
+        Ok(removed)
+    }
+
+    fn remove(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, name: &str) -> Option<Value> {
+        let mut obj = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
+        inner.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+        self.publish(inner, EventType::Deleted, gr, namespace, &obj);
+        Some(obj)
+    }
+
+    /// The events a new watch starts with and the live feed after them, taken
+    /// atomically so nothing is missed or repeated. 410 Gone when `since` is
+    /// older than the kept history.
+    pub fn subscribe(
+        &self,
+        gr: &GroupResource,
+        since: Since,
+    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), ApiError> {
+        let inner = self.lock();
+        let initial = match since {
+            Since::Version(v) if v < inner.compacted => {
+                return Err(ApiError::Gone(format!("too old resource version: {v} ({})", inner.compacted + 1)));
+            }
+            Since::Version(v) => inner.history.iter().filter(|e| e.rv > v && e.gr == *gr).cloned().collect(),
+            Since::Now => inner.objects.get(gr).map_or_else(Vec::new, |m| {
+                m.iter()
+                    .map(|((ns, _), obj)| {
+                        let rv = obj["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                        Arc::new(Event { rv, kind: EventType::Added, gr: gr.clone(), namespace: ns.clone(), object: obj.clone() })
+                    })
+                    .collect()
+            }),
+        };
+        Ok((initial, self.events.subscribe()))
+    }
+
+    fn publish(&self, inner: &mut Inner, kind: EventType, gr: &GroupResource, namespace: &str, obj: &Value) {
+        let event = Arc::new(Event { rv: inner.rv, kind, gr: gr.clone(), namespace: namespace.to_string(), object: obj.clone() });
+        inner.history.push_back(event.clone());
+        while inner.history.len() > self.history_limit {
+            if let Some(old) = inner.history.pop_front() {
+                inner.compacted = old.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+}
+
+impl Inner {
+    fn contains(&self, gr: &GroupResource, namespace: &str, name: &str) -> bool {
+        self.objects.get(gr).is_some_and(|m| m.contains_key(&(namespace.to_string(), name.to_string())))
+    }
+}
+
+fn namespaces() -> GroupResource {
+    GroupResource::new("", "namespaces")
+}
+
+/// The object's name, generated from `generateName` when asked.
+fn object_name(rt: &ResourceType, obj: &mut Value) -> Result<String, ApiError> {
+    if !obj.is_object() || !obj.get("metadata").is_none_or(Value::is_object) {
+        return Err(ApiError::BadRequest("the object provided is not a valid object".into()));
+    }
+    let meta = &obj["metadata"];
+    if let Some(name) = meta["name"].as_str().filter(|n| !n.is_empty()) {
+        return Ok(name.to_string());
+    }
+    if let Some(prefix) = meta["generateName"].as_str().filter(|n| !n.is_empty()) {
+        let name = format!("{prefix}{}", random_suffix());
+        obj["metadata"]["name"] = json!(name);
+        return Ok(name);
+    }
+    Err(ApiError::Invalid {
+        gr: rt.gr(),
+        kind: rt.kind.clone(),
+        name: String::new(),
+        message: "metadata.name: Required value: name or generateName is required".into(),
+    })
+}
+
+/// Five characters from the alphabet Kubernetes uses for generated names.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::thread_rng();
+    (0..5).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+fn new_uid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+pub fn now_rfc3339() -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}
+
+fn stamp_new(rt: &ResourceType, namespace: &str, name: &str, rv: u64, obj: &mut Value) {
+    obj["apiVersion"] = json!(rt.api_version());
+    obj["kind"] = json!(rt.kind);
+    let meta = &mut obj["metadata"];
+    if let Some(m) = meta.as_object_mut() {
+        for server_owned in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            m.remove(server_owned);
+        }
+    }
+    if rt.namespaced {
+        meta["namespace"] = json!(namespace);
+    }
+    meta["uid"] = json!(new_uid());
+    meta["resourceVersion"] = json!(rv.to_string());
+    meta["creationTimestamp"] = json!(now_rfc3339());
+    if rt.generation {
+        meta["generation"] = json!(1);
+    }
+    default_by_kind(rt, name, obj);
+}
+
+/// What the real server's create strategies reset or default.
+fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "namespaces") => {
+            obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+            if obj["spec"]["finalizers"].is_null() {
+                obj["spec"]["finalizers"] = json!(["kubernetes"]);
+            }
+            obj["status"] = json!({"phase": "Active"});
+        }
+        ("", "pods") => obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"}),
+        _ if rt.status => obj["status"] = json!({}),
+        _ => {}
+    }
+}
+
+/// A replacement may not rename or move an object.
+fn check_identity(gr: &GroupResource, name: &str, current: &Value, proposed: &Value) -> Result<(), ApiError> {
+    if !proposed.is_object() {
+        return Err(ApiError::BadRequest("the object provided is not a valid object".into()));
+    }
+    if let Some(given) = proposed["metadata"]["name"].as_str().filter(|n| *n != name) {
+        return Err(ApiError::BadRequest(format!("the name of the object ({given}) does not match the name on the URL ({name})")));
+    }
+    let given_rv = proposed["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty());
+    if given_rv.is_some_and(|rv| Some(rv) != current["metadata"]["resourceVersion"].as_str()) {
+        return Err(ApiError::Conflict {
+            gr: gr.clone(),
+            name: name.to_string(),
+            reason: "the object has been modified; please apply your changes to the latest version and try again".into(),
+        });
+    }
+    Ok(())
+}
+
+fn merge_part(rt: &ResourceType, part: Part, current: &Value, mut proposed: Value) -> Value {
+    match part {
+        Part::Status => {
+            let mut next = current.clone();
+            next["status"] = proposed.get("status").cloned().unwrap_or(Value::Null);
+            next
+        }
+        Part::Main if rt.status => {
+            match current.get("status") {
+                Some(status) => proposed["status"] = status.clone(),
+                None => {
+                    if let Some(m) = proposed.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+            proposed
+        }
+        Part::Main => proposed,
+    }
+}
+
+fn keep_server_metadata(rt: &ResourceType, part: Part, current: &Value, next: &mut Value) {
+    next["apiVersion"] = json!(rt.api_version());
+    next["kind"] = json!(rt.kind);
+    for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "resourceVersion"] {
+        match current["metadata"].get(field) {
+            Some(v) => next["metadata"][field] = v.clone(),
+            None => {
+                if let Some(m) = next["metadata"].as_object_mut() {
+                    m.remove(field);
+                }
+            }
+        }
+    }
+    if rt.generation && part == Part::Main && spec_of(current) != spec_of(next) {
+        let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+        next["metadata"]["generation"] = json!(generation);
+    }
+}
+
+/// Everything but metadata and status: what bumps `generation`.
+fn spec_of(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+    }
+    v
+}
+
+fn without_rv(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    v
+}
+
+/// Where the next page of a list starts: opaque to clients, like the real one.
+struct ContinueToken {
+    rv: u64,
+    namespace: String,
+    name: String,
+}
+
+impl ContinueToken {
+    fn encode(&self) -> String {
+        let doc = json!({"v": "meta.k8s.io/v1", "rv": self.rv, "start": format!("{}/{}", self.namespace, self.name)});
+        base64::engine::general_purpose::URL_SAFE.encode(doc.to_string())
+    }
+
+    fn decode(token: &str) -> Result<ContinueToken, ApiError> {
+        let bad = || ApiError::BadRequest("continue key is not valid: invalid continue token".into());
+        let bytes = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| bad())?;
+        let doc: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let rv = doc["rv"].as_u64().ok_or_else(bad)?;
+        let (namespace, name) = doc["start"].as_str().and_then(|s| s.split_once('/')).ok_or_else(bad)?;
+        Ok(ContinueToken { rv, namespace: namespace.to_string(), name: name.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+
+    fn rt(group: &str, plural: &str) -> ResourceType {
+        Registry::default().find(group, "v1", plural).unwrap()
+    }
+
+    fn store(history: usize) -> Store {
+        Store::new(history, &rt("", "namespaces"))
+    }
+
+    fn cm(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})
+    }
+
+    #[test]
+    fn default_namespaces_exist_and_versions_increase() {
+        let s = store(100);
+        for ns in DEFAULT_NAMESPACES {
+            let obj = s.get(&namespaces(), "", ns).unwrap();
+            assert_eq!(obj["status"]["phase"], "Active");
+        }
+        let a = s.create(&rt("", "configmaps"), "default", cm("a")).unwrap();
+        let b = s.create(&rt("", "configmaps"), "default", cm("b")).unwrap();
+        let (ra, rb): (u64, u64) = (a["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap(), b["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap());
+        assert!(rb > ra);
+        assert_eq!(a["metadata"]["uid"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn create_in_a_missing_namespace_is_namespace_not_found() {
+        let err = store(100).create(&rt("", "configmaps"), "nope", cm("a")).unwrap_err();
+        assert_eq!(err.to_string(), "namespaces \"nope\" not found");
+    }
+
+    #[test]
+    fn duplicate_create_is_already_exists_and_generate_name_fills_a_suffix() {
+        let s = store(100);
+        s.create(&rt("", "configmaps"), "default", cm("a")).unwrap();
+        assert_eq!(s.create(&rt("", "configmaps"), "default", cm("a")).unwrap_err().code(), 409);
+        let gen = json!({"metadata": {"generateName": "web-"}});
+        let made = s.create(&rt("", "configmaps"), "default", gen).unwrap();
+        assert_eq!(made["metadata"]["name"].as_str().unwrap().len(), "web-".len() + 5);
+    }
+
+    #[test]
+    fn stale_resource_version_conflicts_and_spec_changes_bump_generation() {
+        let s = store(100);
+        let d = rt("apps", "deployments");
+        let obj = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}, "status": {"replicas": 9}});
+        let created = s.create(&d, "default", obj).unwrap();
+        assert_eq!(created["status"], json!({}), "status is reset on create");
+        let mut next = created.clone();
+        next["spec"]["replicas"] = json!(2);
+        next["status"]["replicas"] = json!(5);
+        let updated = s.modify(&d, "default", "web", Part::Main, |_| Ok(next.clone())).unwrap();
+        assert_eq!(updated["metadata"]["generation"], 2);
+        assert_eq!(updated["status"], json!({}), "the main resource does not write status");
+        let err = s.modify(&d, "default", "web", Part::Main, |_| Ok(next.clone())).unwrap_err();
+        assert_eq!(err.code(), 409);
+        let mut status = updated.clone();
+        status["status"]["replicas"] = json!(2);
+        let after = s.modify(&d, "default", "web", Part::Status, |_| Ok(status.clone())).unwrap();
+        assert_eq!(after["status"]["replicas"], 2);
+        assert_eq!(after["metadata"]["generation"], 2, "status changes keep generation");
+    }
+
+    #[test]
+    fn list_pages_with_continue_tokens() {
+        let s = store(100);
+        for n in ["a", "b", "c"] {
+            s.create(&rt("", "configmaps"), "default", cm(n)).unwrap();
+        }
+        let gr = GroupResource::new("", "configmaps");
+        let first = s.list(&gr, Some("default"), &|_| true, Some(2), None).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.remaining, Some(1));
+        let token = first.continue_token.unwrap();
+        let second = s.list(&gr, Some("default"), &|_| true, Some(2), Some(&token)).unwrap();
+        assert_eq!(second.items[0]["metadata"]["name"], "c");
+        assert!(second.continue_token.is_none());
+        assert_eq!(second.resource_version, first.resource_version);
+        assert_eq!(s.list(&gr, None, &|_| true, None, Some("garbage")).unwrap_err().code(), 400);
+    }
+
+    #[test]
+    fn watch_replays_history_and_answers_gone_when_too_old() {
+        let s = store(2);
+        let gr = GroupResource::new("", "configmaps");
+        let start = s.resource_version();
+        for n in ["a", "b", "c"] {
+            s.create(&rt("", "configmaps"), "default", cm(n)).unwrap();
+        }
+        assert_eq!(s.subscribe(&gr, Since::Version(start)).unwrap_err().code(), 410);
+        let (events, _) = s.subscribe(&gr, Since::Version(start + 1)).unwrap();
+        let names: Vec<_> = events.iter().map(|e| e.object["metadata"]["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["b", "c"]);
+        let (now, _) = s.subscribe(&gr, Since::Now).unwrap();
+        assert_eq!(now.len(), 3);
+    }
+
+    #[test]
+    fn deleting_a_namespace_deletes_its_objects() {
+        let s = store(100);
+        s.create(&rt("", "namespaces"), "", json!({"metadata": {"name": "team"}})).unwrap();
+        s.create(&rt("", "configmaps"), "team", cm("a")).unwrap();
+        s.delete(&rt("", "namespaces"), "", "team").unwrap();
+        assert_eq!(s.get(&GroupResource::new("", "configmaps"), "team", "a").unwrap_err().code(), 404);
+    }
+}
