@@ -11,5 +11,6 @@
 //! every check is a real one: a signature is recomputed, never assumed.
 
 pub mod aws;
+pub mod oauth;
 pub mod sigv4;
 pub mod sts;
