@@ -11,6 +11,8 @@
 //! every check is a real one: a signature is recomputed, never assumed.
 
 pub mod aws;
+pub mod eks;
+pub mod gke;
 pub mod oauth;
 pub mod sigv4;
 pub mod sts;

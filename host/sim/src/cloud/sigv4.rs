@@ -344,6 +344,7 @@ pub fn presign_query(creds: &Credentials, req: &PresignRequest<'_>) -> String {
 /// Signs a request with an `Authorization` header, as the SDKs do. `headers`
 /// must already hold `host` and `x-amz-date` (and `x-amz-security-token` for
 /// session credentials); every header given is signed. Returns the header value.
+#[allow(clippy::too_many_arguments)]
 pub fn authorization_header(
     creds: &Credentials,
     method: &str,
