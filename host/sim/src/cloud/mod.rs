@@ -13,6 +13,16 @@
 pub mod aws;
 pub mod eks;
 pub mod gke;
+pub mod http;
 pub mod oauth;
+pub mod registry;
 pub mod sigv4;
 pub mod sts;
+
+pub use aws::{AwsIam, AwsPrincipal};
+pub use eks::EksCluster;
+pub use gke::GkeCluster;
+pub use http::{ControlPlane, ControlPlaneError};
+pub use oauth::{GcpIam, GcpTokenVerifier, ServiceAccount, ServiceAccountKey};
+pub use registry::CloudRegistry;
+pub use sts::EksTokenVerifier;

@@ -1,0 +1,290 @@
+//! The plain-HTTP server the cloud SDKs are pointed at (like moto, with an
+//! endpoint URL): one port on 127.0.0.1, routed by path —
+//! `GET /clusters[/{name}]` (EKS ListClusters / DescribeCluster),
+//! `GET /v1/projects/{p}/locations|zones/{l}/clusters[/{c}]` (GKE) and
+//! `POST /token` (the OAuth2 token endpoint). Started in-process; stops on
+//! `shutdown` or when dropped.
+//!
+//! This file owns sockets, routing, body limits and turning the other
+//! modules' answers and errors into HTTP responses. It must not decide who
+//! is allowed anything (`eks.rs`, `gke.rs` and `oauth.rs` do), must never
+//! bind anything but 127.0.0.1, and never logs credentials or tokens.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cloud::eks::{self, SignedRequest};
+use crate::cloud::gke::{self, GoogleError};
+use crate::cloud::registry::CloudRegistry;
+
+/// Requests larger than this are refused (a JWT-bearer form is ~1 KB).
+pub const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlPlaneError {
+    #[error("binding the cloud control plane to 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+}
+
+struct State {
+    registry: CloudRegistry,
+    addr: SocketAddr,
+}
+
+/// A running control-plane server.
+pub struct ControlPlane {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ControlPlane {
+    /// Serves `registry` on 127.0.0.1 at a free port.
+    pub async fn start(registry: CloudRegistry) -> Result<ControlPlane, ControlPlaneError> {
+        ControlPlane::start_on(registry, 0).await
+    }
+
+    /// Serves `registry` on 127.0.0.1:`port` (0: any free port).
+    pub async fn start_on(registry: CloudRegistry, port: u16) -> Result<ControlPlane, ControlPlaneError> {
+        let bind_err = |source| ControlPlaneError::Bind { port, source };
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await.map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let cancel = CancellationToken::new();
+        let state = Arc::new(State { registry, addr });
+        let task = tokio::spawn(accept_loop(listener, state, cancel.clone()));
+        tracing::info!(%addr, "cloud control plane listening");
+        Ok(ControlPlane { addr, cancel, task: Some(task) })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the endpoint URL for the AWS SDK and the GKE client.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The `token_uri` for service-account key files.
+    pub fn token_uri(&self) -> String {
+        format!("{}/token", self.url())
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, cancel: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(req, &state).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                result = conn => if let Err(error) = result {
+                    tracing::debug!(%error, "control-plane connection ended with an error");
+                }
+            }
+        });
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn request_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// An AWS restJson1 answer (`x-amzn-RequestId`, and `x-amzn-ErrorType` on errors).
+fn aws_response(status: StatusCode, error_type: Option<&str>, body: &Value) -> Response<Full<Bytes>> {
+    let mut resp = json_response(status, body);
+    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        resp.headers_mut().insert("x-amzn-errortype", t);
+    }
+    resp
+}
+
+fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    aws_response(status, Some(error_type), &json!({ "message": message }))
+}
+
+fn google_error(e: &GoogleError) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = json_response(status, &e.body());
+    if e.code == 401 {
+        resp.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"https://accounts.google.com/\""));
+    }
+    resp
+}
+
+async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let span = tracing::debug_span!("cloud", %method, %path);
+    let _enter = span.enter();
+    let mut headers = Vec::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        match value.to_str() {
+            Ok(v) => headers.push((name.as_str().to_string(), v.to_string())),
+            Err(_) => return json_response(StatusCode::BAD_REQUEST, &json!({ "message": format!("header {name} is not visible ASCII") })),
+        }
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return json_response(StatusCode::PAYLOAD_TOO_LARGE, &json!({ "message": "request body too large or broken" })),
+    };
+    let segments: Vec<String> =
+        path.trim_start_matches('/').split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let now = OffsetDateTime::now_utc();
+    let resp = match (&method, segs.as_slice()) {
+        (&Method::POST, ["token"]) => token(state, &headers, &body, now),
+        (&Method::GET, ["clusters"]) => eks_call(state, &path, &query, &headers, &body, now, None),
+        (&Method::GET, ["clusters", name]) => eks_call(state, &path, &query, &headers, &body, now, Some(name)),
+        (&Method::GET, ["v1", "projects", project, "locations" | "zones", location, "clusters", rest @ ..]) if rest.len() <= 1 => {
+            gke_call(state, &headers, project, location, rest.first().copied(), now)
+        }
+        _ => json_response(StatusCode::NOT_FOUND, &json!({ "message": format!("no such operation: {method} {path}") })),
+    };
+    tracing::debug!(status = resp.status().as_u16(), "answered");
+    resp
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eks_call(
+    state: &State,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    now: OffsetDateTime,
+    name: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let req = SignedRequest { method: "GET", path, query, headers, body };
+    let (principal, region) = match eks::verify_signed_request(&state.registry.aws, eks::SERVICE, &req, now) {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::info!(error = %e, "refused an EKS request");
+            return aws_error(StatusCode::FORBIDDEN, e.error_type(), &e.to_string());
+        }
+    };
+    match name {
+        None => {
+            let names = state.registry.eks_names(&principal.account_id, &region);
+            aws_response(StatusCode::OK, None, &json!({ "clusters": names, "nextToken": null }))
+        }
+        Some(name) => match state.registry.eks(&principal.account_id, &region, name) {
+            Some(cluster) => aws_response(StatusCode::OK, None, &cluster.describe_json()),
+            None => aws_response(
+                StatusCode::NOT_FOUND,
+                Some("ResourceNotFoundException"),
+                &json!({ "message": format!("No cluster found for name: {name}."), "clusterName": name }),
+            ),
+        },
+    }
+}
+
+fn gke_call(
+    state: &State,
+    headers: &[(String, String)],
+    project: &str,
+    location: &str,
+    name: Option<&str>,
+    now: OffsetDateTime,
+) -> Response<Full<Bytes>> {
+    let resource = match name {
+        Some(n) => format!("projects/{project}/locations/{location}/clusters/{n}"),
+        None => format!("projects/{project}/locations/{location}"),
+    };
+    let permission = if name.is_some() { "container.clusters.get" } else { "container.clusters.list" };
+    let authz = header(headers, "authorization");
+    if let Err(e) = gke::authorize(&state.registry.gcp, authz, project, permission, &resource, now) {
+        tracing::info!(error = %e, "refused a GKE request");
+        return google_error(&e);
+    }
+    match name {
+        None => {
+            let clusters: Vec<Value> = state.registry.gke_in(project, location).iter().map(|c| c.json()).collect();
+            json_response(StatusCode::OK, &json!({ "clusters": clusters }))
+        }
+        Some(name) => match state.registry.gke(project, location, name) {
+            Some(cluster) => json_response(StatusCode::OK, &cluster.json()),
+            None => google_error(&GoogleError::not_found(&resource)),
+        },
+    }
+}
+
+fn token(state: &State, headers: &[(String, String)], body: &[u8], now: OffsetDateTime) -> Response<Full<Bytes>> {
+    // The endpoint is known by the URL the client used (its Host) and by its own address.
+    let mut audiences = vec![format!("http://{}/token", state.addr)];
+    if let Some(host) = header(headers, "host") {
+        audiences.push(format!("http://{host}/token"));
+    }
+    match state.registry.gcp.exchange(body, &audiences, now) {
+        Ok(issued) => {
+            let mut resp = json_response(StatusCode::OK, &issued.body());
+            resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "refused a token request");
+            json_response(StatusCode::BAD_REQUEST, &e.body())
+        }
+    }
+}

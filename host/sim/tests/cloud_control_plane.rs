@@ -1,0 +1,215 @@
+//! The cloud control plane over real HTTP on 127.0.0.1, driven the way the
+//! SDKs drive it: a hand-built SigV4-signed DescribeCluster, a hand-built
+//! RS256 JWT-bearer token request, the GKE clusters.get with the issued
+//! token, and the cluster tokens accepted through the API server's
+//! `Authenticator`. The client here is a bare HTTP/1.1 writer so nothing
+//! but the wire format is shared with the server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use gantry_sim::auth::Authenticator;
+use gantry_sim::cloud::sigv4::{self, Scope};
+use gantry_sim::cloud::{sts, AwsPrincipal, CloudRegistry, ControlPlane, EksCluster, GkeCluster, ServiceAccountKey};
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ACCOUNT: &str = "111122223333";
+const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBsim\n-----END CERTIFICATE-----\n";
+
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Value,
+}
+
+/// One HTTP/1.1 request with `Connection: close`; the server answers with a Content-Length.
+async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply { status, headers, body: serde_json::from_str(body).unwrap_or(Value::Null) }
+}
+
+/// Signs a GET as the AWS SDK does: host, x-amz-date, x-amz-user-agent (+ session token).
+fn sdk_headers(p: &AwsPrincipal, addr: SocketAddr, path: &str, region: &str) -> Vec<(String, String)> {
+    let now = OffsetDateTime::now_utc();
+    let date = sigv4::amz_date(now);
+    let mut headers = vec![
+        ("host".to_string(), addr.to_string()),
+        ("x-amz-date".to_string(), date.clone()),
+        ("x-amz-user-agent".to_string(), "aws-sdk-rust/1.3.0 api/eks/1.50.0".to_string()),
+    ];
+    if let Some(t) = &p.credentials.session_token {
+        headers.push(("x-amz-security-token".to_string(), t.clone()));
+    }
+    let auth = sigv4::authorization_header(&p.credentials, "GET", path, &[], &headers, b"", &Scope::new(now, region, "eks"), &date);
+    headers.push(("authorization".to_string(), auth));
+    headers.push(("user-agent".to_string(), "aws-sdk-rust/1.3.0".to_string()));
+    headers
+}
+
+#[tokio::test]
+async fn eks_describe_cluster_answers_signed_requests_and_its_tokens_authenticate() {
+    let registry = CloudRegistry::default();
+    let deployer = AwsPrincipal::user(ACCOUNT, "deployer");
+    registry.aws.add(deployer.clone());
+    let cluster = EksCluster::new("prod", "eu-west-1", ACCOUNT, "https://127.0.0.1:6443", CA);
+    registry.add_eks(cluster.clone());
+    let cp = ControlPlane::start(registry.clone()).await.unwrap();
+    let addr = cp.addr();
+
+    let ok = send(addr, "GET", "/clusters/prod", &sdk_headers(&deployer, addr, "/clusters/prod", "eu-west-1"), b"").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.headers["content-type"], "application/json");
+    let c = &ok.body["cluster"];
+    assert_eq!(c["name"], "prod");
+    assert_eq!(c["arn"], "arn:aws:eks:eu-west-1:111122223333:cluster/prod");
+    assert_eq!(c["endpoint"], "https://127.0.0.1:6443");
+    assert_eq!(c["status"], "ACTIVE");
+    assert_eq!(STANDARD.decode(c["certificateAuthority"]["data"].as_str().unwrap()).unwrap(), CA.as_bytes());
+
+    let list = send(addr, "GET", "/clusters", &sdk_headers(&deployer, addr, "/clusters", "eu-west-1"), b"").await;
+    assert_eq!((list.status, &list.body["clusters"]), (200, &json!(["prod"])));
+
+    // Another region of the same account has no such cluster.
+    let missing = send(addr, "GET", "/clusters/prod", &sdk_headers(&deployer, addr, "/clusters/prod", "us-east-1"), b"").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.headers["x-amzn-errortype"], "ResourceNotFoundException");
+    assert_eq!(missing.body["message"], "No cluster found for name: prod.");
+
+    let mut forged = deployer.clone();
+    forged.credentials.secret_access_key = "x".repeat(40);
+    let bad = send(addr, "GET", "/clusters/prod", &sdk_headers(&forged, addr, "/clusters/prod", "eu-west-1"), b"").await;
+    assert_eq!((bad.status, bad.headers["x-amzn-errortype"].as_str()), (403, "InvalidSignatureException"));
+    let stranger = AwsPrincipal::user(ACCOUNT, "stranger");
+    let bad = send(addr, "GET", "/clusters/prod", &sdk_headers(&stranger, addr, "/clusters/prod", "eu-west-1"), b"").await;
+    assert_eq!((bad.status, bad.headers["x-amzn-errortype"].as_str()), (403, "UnrecognizedClientException"));
+    let bad = send(addr, "GET", "/clusters/prod", &[("host".into(), addr.to_string())], b"").await;
+    assert_eq!((bad.status, bad.headers["x-amzn-errortype"].as_str()), (403, "MissingAuthenticationTokenException"));
+    // Signed for one cluster, sent for another.
+    let bad = send(addr, "GET", "/clusters/dev", &sdk_headers(&deployer, addr, "/clusters/prod", "eu-west-1"), b"").await;
+    assert_eq!(bad.status, 403);
+
+    // The cluster's API server accepts the token `aws eks get-token` would make, and nothing else.
+    let auth = Authenticator::default();
+    auth.add_verifier(Arc::new(registry.eks_verifier(&cluster)));
+    let token = sts::presign_token(&deployer.credentials, "prod", Some("eu-west-1"), OffsetDateTime::now_utc());
+    assert_eq!(auth.authenticate(&token).unwrap().user, "arn:aws:iam::111122223333:user/deployer");
+    let other = sts::presign_token(&deployer.credentials, "dev", Some("eu-west-1"), OffsetDateTime::now_utc());
+    assert!(auth.authenticate(&other).is_none());
+    assert!(auth.authenticate(&sts::presign_token(&forged.credentials, "prod", None, OffsetDateTime::now_utc())).is_none());
+
+    cp.shutdown().await;
+    assert!(TcpStream::connect(addr).await.is_err(), "the port is closed after shutdown");
+}
+
+/// An RS256 JWT built by hand from the key file's PEM, as gcp_auth builds it.
+fn jwt_from_key_file(key_file: &Value, claims: &Value) -> String {
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(key_file["private_key"].as_str().unwrap()).unwrap();
+    let header = json!({ "alg": "RS256", "typ": "JWT" });
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let sig = SigningKey::<Sha256>::new(key).sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+fn token_form(assertion: &str) -> Vec<u8> {
+    format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}").into_bytes()
+}
+
+#[tokio::test]
+async fn gke_token_endpoint_issues_tokens_that_clusters_get_and_the_api_server_accept() {
+    let registry = CloudRegistry::default();
+    let key = ServiceAccountKey::generate("demo-project", "deployer").unwrap();
+    registry.gcp.add(key.account.clone());
+    registry.add_gke(GkeCluster::new("demo-project", "europe-west1", "prod", "https://127.0.0.1:6444", CA));
+    let cp = ControlPlane::start(registry.clone()).await.unwrap();
+    let addr = cp.addr();
+    let key_file: Value = serde_json::from_str(&key.key_file_json(&cp.token_uri()).unwrap()).unwrap();
+    assert_eq!(key_file["token_uri"], format!("http://{addr}/token"));
+
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({
+        "iss": key_file["client_email"],
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "aud": key_file["token_uri"],
+        "iat": now,
+        "exp": now + 3600,
+    });
+    let form_headers = vec![
+        ("host".to_string(), addr.to_string()),
+        ("content-type".to_string(), "application/x-www-form-urlencoded".to_string()),
+    ];
+    let issued = send(addr, "POST", "/token", &form_headers, &token_form(&jwt_from_key_file(&key_file, &claims))).await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    assert_eq!(issued.body["token_type"], "Bearer");
+    assert!(issued.body["expires_in"].as_i64().unwrap() > 3000);
+    let access = issued.body["access_token"].as_str().unwrap().to_string();
+
+    // A JWT signed with another key, and one for another audience, are refused.
+    let other = ServiceAccountKey::generate("demo-project", "deployer").unwrap();
+    let other_file: Value = serde_json::from_str(&other.key_file_json(&cp.token_uri()).unwrap()).unwrap();
+    let forged = send(addr, "POST", "/token", &form_headers, &token_form(&jwt_from_key_file(&other_file, &claims))).await;
+    assert_eq!((forged.status, &forged.body["error"]), (400, &json!("invalid_grant")));
+    let mut wrong_aud = claims.clone();
+    wrong_aud["aud"] = json!("https://oauth2.googleapis.com/token");
+    let refused = send(addr, "POST", "/token", &form_headers, &token_form(&jwt_from_key_file(&key_file, &wrong_aud))).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.body["error_description"], "Invalid JWT: Failed audience check.");
+
+    let bearer = |t: &str| vec![("host".to_string(), addr.to_string()), ("authorization".to_string(), format!("Bearer {t}"))];
+    let path = "/v1/projects/demo-project/locations/europe-west1/clusters/prod";
+    let got = send(addr, "GET", path, &bearer(&access), b"").await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.body["endpoint"], "127.0.0.1:6444");
+    assert_eq!(got.body["status"], "RUNNING");
+    assert_eq!(got.body["location"], "europe-west1");
+    assert_eq!(STANDARD.decode(got.body["masterAuth"]["clusterCaCertificate"].as_str().unwrap()).unwrap(), CA.as_bytes());
+
+    let listed = send(addr, "GET", "/v1/projects/demo-project/locations/-/clusters", &bearer(&access), b"").await;
+    assert_eq!(listed.body["clusters"].as_array().unwrap().len(), 1);
+
+    let missing = send(addr, "GET", "/v1/projects/demo-project/locations/europe-west1/clusters/nope", &bearer(&access), b"").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["error"]["status"], "NOT_FOUND");
+    let anonymous = send(addr, "GET", path, &[("host".to_string(), addr.to_string())], b"").await;
+    assert_eq!((anonymous.status, &anonymous.body["error"]["status"]), (401, &json!("UNAUTHENTICATED")));
+    let made_up = send(addr, "GET", path, &bearer("ya29.made-up"), b"").await;
+    assert_eq!(made_up.status, 401);
+    let other_project = send(addr, "GET", "/v1/projects/other/locations/europe-west1/clusters/prod", &bearer(&access), b"").await;
+    assert_eq!(other_project.status, 403);
+
+    // The cluster's API server accepts the issued token as the service account.
+    let auth = Authenticator::default();
+    auth.add_verifier(Arc::new(registry.gke_verifier()));
+    assert_eq!(auth.authenticate(&access).unwrap().user, "deployer@demo-project.iam.gserviceaccount.com");
+    assert!(auth.authenticate("ya29.made-up").is_none());
+
+    let unknown = send(addr, "GET", "/nothing", &[("host".to_string(), addr.to_string())], b"").await;
+    assert_eq!(unknown.status, 404);
+    drop(cp);
+}
