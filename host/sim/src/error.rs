@@ -45,8 +45,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{kind} \"{name}\" is invalid: {message}")]
     Invalid { gr: GroupResource, kind: String, name: String, message: String },
-    #[error("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json")]
-    UnsupportedMediaType,
+    /// A patch that could not be applied (a failed `test`, a missing path): 422 without details.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A body in a format this server does not decode; carries the accepted media types.
+    #[error("the body of the request was in an unknown format - accepted media types include: {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -69,8 +73,8 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::PathNotFound => 404,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
             ApiError::BadRequest(_) => 400,
-            ApiError::Invalid { .. } => 422,
-            ApiError::UnsupportedMediaType => 415,
+            ApiError::Invalid { .. } | ApiError::Unprocessable(_) => 422,
+            ApiError::UnsupportedMediaType(_) => 415,
             ApiError::MethodNotAllowed => 405,
             ApiError::Gone(_) => 410,
             ApiError::Unauthorized => 401,
@@ -85,8 +89,8 @@ impl ApiError {
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::BadRequest(_) => "BadRequest",
-            ApiError::Invalid { .. } => "Invalid",
-            ApiError::UnsupportedMediaType => "UnsupportedMediaType",
+            ApiError::Invalid { .. } | ApiError::Unprocessable(_) => "Invalid",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::Gone(_) => "Expired",
             ApiError::Unauthorized => "Unauthorized",

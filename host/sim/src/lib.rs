@@ -7,11 +7,19 @@
 //! It is only ever a server: the rest of Gantry talks to it over HTTP(S)
 //! exactly as it talks to a real cloud, never through a shortcut.
 
+pub mod api;
 pub mod auth;
 pub mod cloud;
 pub mod error;
+pub mod http;
 pub mod kubeconfig;
+pub mod openapi;
 pub mod resources;
 pub mod selector;
+pub mod server;
 pub mod store;
 pub mod tls;
+pub mod verbs;
+pub mod watch;
+
+pub use server::{ApiServer, ServerConfig, ServerError};

@@ -147,6 +147,20 @@ impl Registry {
         self.all().into_iter().find(|t| t.group == group && t.version == version && t.plural == plural)
     }
 
+    /// The types served under one group version.
+    pub fn types_of(&self, group: &str, version: &str) -> Vec<ResourceType> {
+        self.all().into_iter().filter(|t| t.group == group && t.version == version).collect()
+    }
+
+    /// Every served (group, version), the core group first.
+    pub fn group_versions(&self) -> Vec<(String, String)> {
+        let mut out = vec![(String::new(), "v1".to_string())];
+        for (group, versions) in self.groups() {
+            out.extend(versions.into_iter().map(|v| (group.clone(), v)));
+        }
+        out
+    }
+
     pub fn serves(&self, group: &str, version: &str) -> bool {
         self.all().iter().any(|t| t.group == group && t.version == version)
     }
@@ -193,12 +207,7 @@ impl Registry {
         if !self.serves(group, version) {
             return None;
         }
-        let resources: Vec<Value> = self
-            .all()
-            .iter()
-            .filter(|t| t.group == group && t.version == version)
-            .flat_map(|t| t.discovery_entries())
-            .collect();
+        let resources: Vec<Value> = self.types_of(group, version).iter().flat_map(|t| t.discovery_entries()).collect();
         let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
         Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
     }

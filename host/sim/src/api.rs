@@ -1,0 +1,250 @@
+//! One API server's request handling: authenticate the bearer token, answer
+//! discovery (`/version`, `/api`, `/apis`, group/version resource lists,
+//! the OpenAPI v3 documents),
+//! turn a resource path into a target (resource, namespace, name,
+//! subresource) and a verb, authorise the verb for the namespace, and hand
+//! it to `verbs` or `watch`. Paths and messages follow the real
+//! kube-apiserver. This file must not touch sockets or TLS (see `server`)
+//! nor change objects itself (see `store`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Authenticator, Identity};
+use crate::error::ApiError;
+use crate::http::{error_response, ok, text_response, Body};
+use crate::openapi;
+use crate::resources::{Registry, ResourceType};
+use crate::store::Store;
+
+/// Everything a request of one cluster may need.
+pub struct Api {
+    pub registry: Registry,
+    pub store: Store,
+    pub auth: Authenticator,
+    /// `127.0.0.1:PORT`, for `/api`'s serverAddressByClientCIDRs.
+    pub address: String,
+    /// How often an idle watch that asked for bookmarks gets one.
+    pub bookmark_interval: Duration,
+    /// Cancelled when the server shuts down: open watches end.
+    pub shutdown: CancellationToken,
+}
+
+/// What a resource request is about.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub rt: ResourceType,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub sub: Option<String>,
+}
+
+impl Target {
+    /// The namespace as the store keys it ("" for cluster-scoped kinds).
+    pub fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+}
+
+/// A parsed request the verb handlers work from.
+pub struct Call {
+    pub target: Target,
+    pub query: HashMap<String, String>,
+    pub content_type: String,
+    pub body: Incoming,
+}
+
+impl Call {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+const PUBLIC_PATHS: [&str; 4] = ["/version", "/healthz", "/livez", "/readyz"];
+
+impl Api {
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let result = self.route(req).await;
+        match result {
+            Ok(resp) => {
+                tracing::debug!(%method, %path, code = resp.status().as_u16(), "request");
+                resp
+            }
+            Err(err) => {
+                tracing::debug!(%method, %path, code = err.code(), error = %err, "request failed");
+                error_response(&err)
+            }
+        }
+    }
+
+    async fn route(self: &Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+        let path = req.uri().path().trim_end_matches('/').to_string();
+        let identity = self.authenticate(&req, &path)?;
+        if let Some(resp) = self.discovery(&path) {
+            return Ok(resp);
+        }
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let (group, version, rest) = match segments.as_slice() {
+            ["api", version, rest @ ..] => ("", *version, rest),
+            ["apis", group, version, rest @ ..] => (*group, *version, rest),
+            _ => return Err(ApiError::PathNotFound),
+        };
+        let identity = identity.ok_or(ApiError::Unauthorized)?;
+        let target = self.target(group, version, rest)?;
+        let verb = verb_of(req.method(), &target, &req)?;
+        authorize(&identity, verb, &target)?;
+        let call = Call {
+            query: query_of(&req),
+            content_type: header(&req, hyper::header::CONTENT_TYPE),
+            target,
+            body: req.into_body(),
+        };
+        self.dispatch(verb, call).await
+    }
+
+    /// None for a public path without a token; 401 for a bad or missing one elsewhere.
+    fn authenticate(&self, req: &Request<Incoming>, path: &str) -> Result<Option<Identity>, ApiError> {
+        let auth = header(req, hyper::header::AUTHORIZATION);
+        if auth.is_empty() && PUBLIC_PATHS.contains(&path) {
+            return Ok(None);
+        }
+        let token = auth.strip_prefix("Bearer ").map(str::trim).ok_or(ApiError::Unauthorized)?;
+        self.auth.authenticate(token).map(Some).ok_or(ApiError::Unauthorized)
+    }
+
+    fn discovery(&self, path: &str) -> Option<Response<Body>> {
+        let doc = match path {
+            "/version" => version(),
+            "/healthz" | "/livez" | "/readyz" => return Some(text_response("ok")),
+            "/api" => self.registry.core_versions(&self.address),
+            "/apis" => self.registry.group_list(),
+            "/api/v1" => self.registry.resource_list("", "v1")?,
+            "/openapi/v3" => openapi::index(&self.registry),
+            _ if path.starts_with("/openapi/v3/") => openapi::document_for(&self.registry, &path["/openapi/v3/".len()..])?,
+            _ => {
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                match parts.as_slice() {
+                    ["apis", group] => self.registry.group(group)?,
+                    ["apis", group, version] => self.registry.resource_list(group, version)?,
+                    _ => return None,
+                }
+            }
+        };
+        Some(ok(&doc))
+    }
+
+    /// `[namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]]` under a group version.
+    fn target(&self, group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
+        let namespace_status = rest.len() == 3 && matches!(rest[2], "status" | "finalize");
+        let (namespace, rest) = match rest {
+            ["namespaces", ns, tail @ ..] if !tail.is_empty() && !namespace_status => (Some(ns.to_string()), tail),
+            _ => (None, rest),
+        };
+        let (plural, name, sub) = match rest {
+            [plural] => (*plural, None, None),
+            [plural, name] => (*plural, Some(name.to_string()), None),
+            [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
+            _ => return Err(ApiError::PathNotFound),
+        };
+        let rt = self.registry.find(group, version, plural).ok_or(ApiError::PathNotFound)?;
+        let scoped_right = rt.namespaced == namespace.is_some() || (rt.namespaced && name.is_none());
+        let sub_ok = match sub.as_deref() {
+            None => true,
+            Some("status") => rt.status,
+            Some("scale") => rt.scale,
+            Some(_) => false,
+        };
+        if !scoped_right || !sub_ok {
+            return Err(ApiError::PathNotFound);
+        }
+        Ok(Target { rt, namespace, name, sub })
+    }
+
+    async fn dispatch(self: &Arc<Self>, verb: &str, call: Call) -> Result<Response<Body>, ApiError> {
+        match verb {
+            "get" => self.get(&call.target),
+            "list" => self.list(&call),
+            "watch" => self.watch(&call),
+            "create" => self.create(call).await,
+            "update" => self.update(call).await,
+            "patch" => self.patch(call).await,
+            "delete" => self.delete(&call.target),
+            "deletecollection" => self.delete_collection(&call),
+            _ => Err(ApiError::MethodNotAllowed),
+        }
+    }
+}
+
+fn verb_of(method: &Method, target: &Target, req: &Request<Incoming>) -> Result<&'static str, ApiError> {
+    let named = target.name.is_some();
+    let watching = || query_of(req).get("watch").is_some_and(|w| w == "true" || w == "1");
+    let verb = match (method.as_str(), named) {
+        ("GET", true) => "get",
+        ("GET", false) if watching() => "watch",
+        ("GET", false) => "list",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) if target.sub.is_none() => "deletecollection",
+        _ => return Err(ApiError::MethodNotAllowed),
+    };
+    Ok(verb)
+}
+
+/// 403 with the real message: `pods is forbidden: User "x" cannot list resource "pods" in API group "" in the namespace "y"`.
+fn authorize(identity: &Identity, verb: &str, target: &Target) -> Result<(), ApiError> {
+    let is_namespace = target.rt.group.is_empty() && target.rt.plural == "namespaces";
+    let namespace = if is_namespace { target.name.as_deref() } else { target.namespace.as_deref() };
+    if identity.allows(verb, namespace) {
+        return Ok(());
+    }
+    let gr = target.rt.gr();
+    let subject = match &target.name {
+        Some(name) => format!("{gr} \"{name}\""),
+        None => gr.to_string(),
+    };
+    let resource = match &target.sub {
+        Some(sub) => format!("{}/{sub}", target.rt.plural),
+        None => target.rt.plural.clone(),
+    };
+    let scope = match namespace {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    let message = format!(
+        "{subject} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{}\" {scope}",
+        identity.user, target.rt.group
+    );
+    Err(ApiError::Forbidden { gr, name: target.name.clone().unwrap_or_default(), message })
+}
+
+fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> String {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+}
+
+fn query_of(req: &Request<Incoming>) -> HashMap<String, String> {
+    let query = req.uri().query().unwrap_or("");
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "32",
+        "gitVersion": "v1.32.0-gantry-sim",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.23.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}

@@ -1,0 +1,166 @@
+//! The HTTPS listener of one simulated cluster: binds 127.0.0.1 on a free
+//! port (never another address), terminates TLS with the cluster's own CA
+//! (tokio-rustls), serves HTTP/2 and HTTP/1.1 (hyper-util auto) with `api`,
+//! and shuts down gracefully — explicitly or when the handle is dropped —
+//! ending open watches. Tests start it in-process; `gantry sim up` will too.
+//! This file must not interpret requests.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Api;
+use crate::auth::Authenticator;
+use crate::kubeconfig::KubeconfigEntry;
+use crate::resources::Registry;
+use crate::store::{Store, DEFAULT_HISTORY};
+use crate::tls::{ClusterTls, TlsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("binding 127.0.0.1 for the API server of cluster {cluster}: {source}")]
+    Bind { cluster: String, source: std::io::Error },
+}
+
+/// How to start one simulated cluster's API server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// The cluster's name: in its certificate and its kubeconfig entries.
+    pub name: String,
+    pub authenticator: Authenticator,
+    /// Events kept for watches; older resourceVersions answer 410 Gone.
+    pub history: usize,
+    /// How often idle watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(name: &str, authenticator: Authenticator) -> ServerConfig {
+        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60) }
+    }
+}
+
+/// A running API server; dropping it stops it.
+pub struct ApiServer {
+    name: String,
+    addr: SocketAddr,
+    ca_pem: String,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ApiServer {
+    /// Generates the cluster's certificates, binds 127.0.0.1:0 and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<ApiServer, ServerError> {
+        let tls = ClusterTls::generate(&config.name)?;
+        let bind_err = |source| ServerError::Bind { cluster: config.name.clone(), source };
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let shutdown = CancellationToken::new();
+        let registry = Registry::default();
+        let namespaces = registry.find("", "v1", "namespaces").ok_or_else(|| bind_err(std::io::Error::other("no namespaces kind")))?;
+        let api = Arc::new(Api {
+            store: Store::new(config.history, &namespaces),
+            registry,
+            auth: config.authenticator.clone(),
+            address: addr.to_string(),
+            bookmark_interval: config.bookmark_interval,
+            shutdown: shutdown.clone(),
+        });
+        let acceptor = TlsAcceptor::from(tls.server_config.clone());
+        let task = tokio::spawn(accept_loop(listener, acceptor, api, shutdown.clone()));
+        tracing::info!(cluster = %config.name, %addr, "simulated API server listening");
+        Ok(ApiServer { name: config.name, addr, ca_pem: tls.ca_pem, shutdown, task: Some(task) })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The CA clients must trust, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A kubeconfig entry reaching this server with `token`.
+    pub fn kubeconfig_entry(&self, token: &str) -> KubeconfigEntry {
+        KubeconfigEntry { name: self.name.clone(), server: self.url(), ca_pem: self.ca_pem.clone(), token: token.to_string(), namespace: None }
+    }
+
+    /// Stops accepting, ends open connections and watches, and waits for the listener.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "the API server's listener ended abnormally");
+            }
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, api: Arc<Api>, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                tokio::spawn(serve_connection(tcp, peer, acceptor.clone(), api.clone(), shutdown.clone()));
+            }
+            Err(e) => tracing::warn!(error = %e, "accepting a connection"),
+        }
+    }
+}
+
+async fn serve_connection(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, api: Arc<Api>, shutdown: CancellationToken) {
+    let stream = match acceptor.accept(tcp).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+    };
+    let service = service_fn(move |req| {
+        let api = api.clone();
+        async move { Ok::<_, Infallible>(api.handle(req).await) }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error during shutdown");
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The verbs on a resource target, with the real API server's semantics:
+//! get, list (label/field selectors, limit/continue), create (201, generateName,
+//! namespace checks), update (optimistic concurrency), patch (JSON merge and
+//! JSON patch; strategic merge and apply are 415 in this slice), delete (the
+//! object or a Success Status, as the real registries answer), deletecollection,
+//! and the status and scale subresources. This file must not parse paths or
+//! check tokens (see `api`), nor keep state (see `store`).
+
+use hyper::Response;
+use serde_json::{json, Value};
+
+use crate::api::{Api, Call, Target};
+use crate::error::ApiError;
+use crate::http::{json_response, ok, parse_object, read_bytes, Body};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::Part;
+
+impl Api {
+    pub fn get(&self, target: &Target) -> Result<Response<Body>, ApiError> {
+        let obj = self.store.get(&target.rt.gr(), target.ns(), name_of(target)?)?;
+        match target.sub.as_deref() {
+            Some("scale") => Ok(ok(&scale_of(&obj))),
+            _ => Ok(ok(&obj)),
+        }
+    }
+
+    pub fn list(&self, call: &Call) -> Result<Response<Body>, ApiError> {
+        let filter = selectors(call)?;
+        let limit = call.param("limit").map(|l| l.parse::<usize>()).transpose().map_err(|_| bad_param("limit"))?;
+        let target = &call.target;
+        let page = self.store.list(&target.rt.gr(), target.namespace.as_deref(), &filter, limit, call.param("continue"))?;
+        let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
+        if let Some(token) = page.continue_token {
+            metadata["continue"] = json!(token);
+        }
+        if let Some(remaining) = page.remaining {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
+        let list = json!({
+            "kind": format!("{}List", target.rt.kind),
+            "apiVersion": target.rt.api_version(),
+            "metadata": metadata,
+            "items": page.items,
+        });
+        Ok(ok(&list))
+    }
+
+    pub async fn create(&self, call: Call) -> Result<Response<Body>, ApiError> {
+        if call.target.sub.is_some() {
+            return Err(ApiError::MethodNotAllowed);
+        }
+        let content_type = call.content_type.clone();
+        let obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
+        check_kind(&call.target, &obj)?;
+        let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
+        if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
+            return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
+        }
+        let created = self.store.create(&call.target.rt, call.target.ns(), obj)?;
+        Ok(json_response(201, &created))
+    }
+
+    pub async fn update(&self, call: Call) -> Result<Response<Body>, ApiError> {
+        let target = call.target.clone();
+        let obj = parse_object(&read_bytes(call.body).await?, &call.content_type)?;
+        if target.sub.as_deref() == Some("scale") {
+            return self.write_scale(&target, |_| Ok(obj));
+        }
+        check_kind(&target, &obj)?;
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), |_| Ok(obj))?;
+        Ok(ok(&updated))
+    }
+
+    pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
+        let target = call.target.clone();
+        let kind = PatchKind::of(&call.content_type)?;
+        let patch = parse_object(&read_bytes(call.body).await?, "application/json")?;
+        if target.sub.as_deref() == Some("scale") {
+            return self.write_scale(&target, |scale| kind.apply(scale, &patch));
+        }
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), |current| kind.apply(current, &patch))?;
+        Ok(ok(&updated))
+    }
+
+    /// The scale subresource: a `Scale` view whose `spec.replicas` writes the object's.
+    fn write_scale(&self, target: &Target, change: impl FnOnce(&Value) -> Result<Value, ApiError>) -> Result<Response<Body>, ApiError> {
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(target)?, Part::Main, |current| {
+            let scale = change(&scale_of(current))?;
+            let given_rv = scale["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty());
+            let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| ApiError::BadRequest("spec.replicas: Required value".into()))?;
+            let mut next = current.clone();
+            next["spec"]["replicas"] = json!(replicas);
+            next["metadata"]["resourceVersion"] = json!(given_rv.unwrap_or_default());
+            Ok(next)
+        })?;
+        Ok(ok(&scale_of(&updated)))
+    }
+
+    pub fn delete(&self, target: &Target) -> Result<Response<Body>, ApiError> {
+        let deleted = self.store.delete(&target.rt, target.ns(), name_of(target)?)?;
+        Ok(ok(&deletion_answer(target, deleted)))
+    }
+
+    pub fn delete_collection(&self, call: &Call) -> Result<Response<Body>, ApiError> {
+        let filter = selectors(call)?;
+        let target = &call.target;
+        let page = self.store.list(&target.rt.gr(), target.namespace.as_deref(), &filter, None, None)?;
+        let mut deleted = Vec::new();
+        for item in page.items {
+            let (ns, name) = (item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or(""));
+            match self.store.delete(&target.rt, ns, name) {
+                Ok(obj) => deleted.push(obj),
+                Err(ApiError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let rv = self.store.resource_version().to_string();
+        let list = json!({"kind": format!("{}List", target.rt.kind), "apiVersion": target.rt.api_version(),
+            "metadata": {"resourceVersion": rv}, "items": deleted});
+        Ok(ok(&list))
+    }
+}
+
+/// The label and field selectors of a list, watch or deletecollection.
+pub fn selectors(call: &Call) -> Result<impl Fn(&Value) -> bool, ApiError> {
+    let labels = LabelSelector::parse(call.param("labelSelector").unwrap_or(""))?;
+    let fields = FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), &call.target.rt.plural)?;
+    Ok(move |obj: &Value| labels.matches(obj) && fields.matches(obj))
+}
+
+fn bad_param(name: &str) -> ApiError {
+    ApiError::BadRequest(format!("invalid value for query parameter {name}"))
+}
+
+fn name_of(target: &Target) -> Result<&str, ApiError> {
+    target.name.as_deref().ok_or(ApiError::MethodNotAllowed)
+}
+
+fn part_of(target: &Target) -> Part {
+    if target.sub.as_deref() == Some("status") {
+        Part::Status
+    } else {
+        Part::Main
+    }
+}
+
+/// A body of another kind than the URL's is a 400, as on the real server.
+fn check_kind(target: &Target, obj: &Value) -> Result<(), ApiError> {
+    let kind = obj["kind"].as_str().unwrap_or("");
+    let api_version = obj["apiVersion"].as_str().unwrap_or("");
+    let kind_ok = kind.is_empty() || kind == target.rt.kind;
+    let version_ok = api_version.is_empty() || api_version == target.rt.api_version();
+    if kind_ok && version_ok {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "the API version in the data ({api_version}) does not match the expected API version ({})",
+        target.rt.api_version()
+    )))
+}
+
+/// What DELETE answers: registries that return the deleted object do so;
+/// the others answer a Success Status naming it.
+fn deletion_answer(target: &Target, deleted: Value) -> Value {
+    const BUILT_IN_GROUPS: [&str; 8] =
+        ["", "apps", "batch", "networking.k8s.io", "coordination.k8s.io", "policy", "autoscaling", "apiextensions.k8s.io"];
+    let custom = !BUILT_IN_GROUPS.contains(&target.rt.group.as_str());
+    let returns_object = custom || matches!(target.rt.plural.as_str(), "namespaces" | "pods" | "services");
+    if returns_object {
+        return deleted;
+    }
+    let mut details = json!({"name": deleted["metadata"]["name"], "kind": target.rt.plural, "uid": deleted["metadata"]["uid"]});
+    if !target.rt.group.is_empty() {
+        details["group"] = json!(target.rt.group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+fn scale_of(obj: &Value) -> Value {
+    let selector = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let meta = &obj["metadata"];
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+/// The patch formats this slice understands.
+#[derive(Debug, Clone, Copy)]
+enum PatchKind {
+    Merge,
+    Json,
+}
+
+impl PatchKind {
+    fn of(content_type: &str) -> Result<PatchKind, ApiError> {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        match media {
+            "application/merge-patch+json" => Ok(PatchKind::Merge),
+            "application/json-patch+json" => Ok(PatchKind::Json),
+            _ => Err(ApiError::UnsupportedMediaType("application/json-patch+json, application/merge-patch+json")),
+        }
+    }
+
+    fn apply(self, current: &Value, patch: &Value) -> Result<Value, ApiError> {
+        let mut doc = current.clone();
+        match self {
+            PatchKind::Merge => {
+                if !patch.is_object() {
+                    return Err(ApiError::BadRequest("a merge patch must be a JSON object".into()));
+                }
+                json_patch::merge(&mut doc, patch);
+            }
+            PatchKind::Json => {
+                let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+                    .map_err(|e| ApiError::BadRequest(format!("the server rejected our request due to an error in our request: {e}")))?;
+                json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+            }
+        }
+        Ok(doc)
+    }
+}

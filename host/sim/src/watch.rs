@@ -1,0 +1,131 @@
+//! Watches: `?watch=true` streams newline-delimited JSON WatchEvents
+//! (ADDED, MODIFIED, DELETED) from a resourceVersion (replayed from the
+//! store's history) or from now (synthetic ADDED events first), with
+//! BOOKMARK events when `allowWatchBookmarks` is set, an ERROR event carrying
+//! a 410 Expired Status when the version is older than the kept history, and
+//! an end after `timeoutSeconds` or at server shutdown. This file must not
+//! change objects; it only reads the store's feed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::Response;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::api::{Api, Call};
+use crate::error::ApiError;
+use crate::http::{stream_response, Body};
+use crate::resources::ResourceType;
+use crate::store::{Event, Since};
+use crate::verbs::selectors;
+
+/// One open watch: what it shows and where it writes.
+struct Watcher<F> {
+    rt: ResourceType,
+    namespace: Option<String>,
+    filter: F,
+    bookmarks: bool,
+    out: mpsc::Sender<Bytes>,
+    last_rv: u64,
+}
+
+impl Api {
+    pub fn watch(self: &Arc<Self>, call: &Call) -> Result<Response<Body>, ApiError> {
+        let since = match call.param("resourceVersion") {
+            None | Some("0") => Since::Now,
+            Some(v) => Since::Version(v.parse().map_err(|_| ApiError::BadRequest(format!("invalid resource version: {v}")))?),
+        };
+        let timeout = call.param("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
+        let initial_end = call.param("sendInitialEvents") == Some("true");
+        let (out, resp) = stream_response();
+        let mut watcher = Watcher {
+            rt: call.target.rt.clone(),
+            namespace: call.target.namespace.clone(),
+            filter: selectors(call)?,
+            bookmarks: call.param("allowWatchBookmarks") == Some("true"),
+            out,
+            last_rv: self.store.resource_version(),
+        };
+        let subscription = self.store.subscribe(&call.target.rt.gr(), since);
+        let api = self.clone();
+        tokio::spawn(async move {
+            match subscription {
+                Ok((initial, feed)) => {
+                    if watcher.replay(&initial, initial_end).await {
+                        watcher.follow(feed, &api, timeout).await;
+                    }
+                }
+                Err(err) => {
+                    watcher.send(&json!({"type": "ERROR", "object": err.to_status()})).await;
+                }
+            }
+        });
+        Ok(resp)
+    }
+}
+
+impl<F: Fn(&Value) -> bool> Watcher<F> {
+    /// False when the client has gone.
+    async fn send(&self, event: &Value) -> bool {
+        let mut line = event.to_string();
+        line.push('\n');
+        self.out.send(Bytes::from(line)).await.is_ok()
+    }
+
+    async fn replay(&mut self, initial: &[Arc<Event>], initial_end: bool) -> bool {
+        for event in initial {
+            if !self.deliver(event).await {
+                return false;
+            }
+        }
+        if initial_end {
+            let mut bookmark = self.bookmark();
+            bookmark["object"]["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            return self.send(&bookmark).await;
+        }
+        true
+    }
+
+    async fn follow(&mut self, mut feed: broadcast::Receiver<Arc<Event>>, api: &Api, timeout: Option<Duration>) {
+        let deadline = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(30 * 60)));
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(api.bookmark_interval);
+        ticker.tick().await;
+        loop {
+            let keep_going = tokio::select! {
+                _ = api.shutdown.cancelled() => false,
+                _ = &mut deadline => false,
+                _ = self.out.closed() => false,
+                _ = ticker.tick(), if self.bookmarks => self.send(&self.bookmark()).await,
+                received = feed.recv() => match received {
+                    Ok(event) => self.deliver(&event).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let gone = ApiError::Gone("the watch fell too far behind; start a new one".into());
+                        self.send(&json!({"type": "ERROR", "object": gone.to_status()})).await;
+                        false
+                    }
+                    Err(broadcast::error::RecvError::Closed) => false,
+                },
+            };
+            if !keep_going {
+                return;
+            }
+        }
+    }
+
+    async fn deliver(&mut self, event: &Event) -> bool {
+        self.last_rv = self.last_rv.max(event.rv);
+        let ns_ok = self.namespace.as_deref().is_none_or(|ns| ns == event.namespace);
+        if event.gr != self.rt.gr() || !ns_ok || !(self.filter)(&event.object) {
+            return true;
+        }
+        self.send(&json!({"type": event.kind.as_str(), "object": event.object})).await
+    }
+
+    fn bookmark(&self) -> Value {
+        json!({"type": "BOOKMARK", "object": {"kind": self.rt.kind, "apiVersion": self.rt.api_version(),
+            "metadata": {"resourceVersion": self.last_rv.to_string()}}})
+    }
+}

@@ -1,0 +1,343 @@
+//! The simulated API server held against the real kubectl: each test starts
+//! a cluster in-process on 127.0.0.1, writes its kubeconfig to a temporary
+//! directory and drives the `kubectl` binary, checking what kubectl prints and
+//! what the server then holds. These tests fail (never skip) when `CI` is set
+//! and kubectl is missing. They must not reach any address but 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use gantry_sim::auth::{Authenticator, Identity};
+use gantry_sim::kubeconfig::{self, KubeconfigEntry};
+use gantry_sim::{ApiServer, ServerConfig};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const ADMIN: &str = "admin-token";
+const LIMITED: &str = "limited-token";
+
+/// The kubectl binary, or None (skip) when it is absent outside CI.
+fn kubectl_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("kubectl"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "kubectl is required in CI but is not on PATH");
+        eprintln!("kubectl not found: skipping (set CI to make this a failure)");
+    }
+    found
+}
+
+/// A running cluster and a kubeconfig for it, with an admin token and a
+/// token limited to get/list in `default`.
+struct Cluster {
+    server: ApiServer,
+    dir: tempfile::TempDir,
+    kubectl: PathBuf,
+}
+
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Cluster {
+    async fn start() -> Option<Cluster> {
+        let kubectl = kubectl_binary()?;
+        let auth = Authenticator::default();
+        auth.add_token(ADMIN, Identity::admin("admin"));
+        auth.add_token(
+            LIMITED,
+            Identity { user: "ci".into(), namespaces: Some(vec!["default".into()]), verbs: Some(vec!["get".into(), "list".into()]) },
+        );
+        let server = ApiServer::start(ServerConfig::new("sim", auth)).await.expect("server starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cluster = Cluster { server, dir, kubectl };
+        cluster.write_kubeconfig("config", ADMIN);
+        Some(cluster)
+    }
+
+    fn write_kubeconfig(&self, file: &str, token: &str) -> PathBuf {
+        let entry: KubeconfigEntry = self.server.kubeconfig_entry(token);
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, kubeconfig::render(&[entry]).expect("kubeconfig renders")).expect("kubeconfig written");
+        path
+    }
+
+    fn command(&self, kubeconfig: &Path, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&self.kubectl);
+        cmd.args(args)
+            .env_clear()
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", self.dir.path())
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    async fn run_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        let out = self.command(kubeconfig, args).output().await.expect("kubectl runs");
+        let output = Output {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        eprintln!("$ kubectl {}\n{}{}", args.join(" "), output.stdout, output.stderr);
+        output
+    }
+
+    async fn kubectl(&self, args: &[&str]) -> Output {
+        self.run_as(&self.dir.path().join("config"), args).await
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).await;
+        assert!(out.ok, "kubectl {} failed: {}", args.join(" "), out.stderr);
+        out.stdout
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&all).await).expect("kubectl prints JSON")
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("manifest written");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+const CONFIGMAP: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels: {app: web}
+data:
+  mode: canary
+";
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_namespaces_lists_the_default_ones() {
+    let Some(c) = Cluster::start().await else { return };
+    let out = c.ok(&["get", "ns"]).await;
+    for ns in ["default", "kube-system", "kube-public"] {
+        assert!(out.contains(ns), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_from_yaml_then_get_as_yaml_json_and_by_label() {
+    let Some(c) = Cluster::start().await else { return };
+    let cm = c.file("cm.yaml", CONFIGMAP);
+    let deploy = c.file("deploy.yaml", DEPLOYMENT);
+    assert!(c.ok(&["create", "-f", &cm]).await.contains("configmap/settings created"));
+    assert!(c.ok(&["create", "-f", &deploy]).await.contains("deployment.apps/web created"));
+
+    let yaml = c.ok(&["get", "configmap", "settings", "-o", "yaml"]).await;
+    let doc: Value = serde_yaml::from_str(&yaml).expect("kubectl prints YAML");
+    assert_eq!(doc["data"]["mode"], "canary");
+    assert_eq!(doc["metadata"]["namespace"], "default");
+    assert!(doc["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(doc["metadata"]["creationTimestamp"].is_string());
+
+    let d = c.json(&["get", "deploy", "web"]).await;
+    assert_eq!(d["metadata"]["generation"], 1);
+    assert_eq!(d["spec"]["replicas"], 2);
+
+    let again = c.kubectl(&["create", "-f", &cm]).await;
+    assert!(!again.ok && again.stderr.contains("AlreadyExists"), "{}", again.stderr);
+
+    let by_label = c.ok(&["get", "configmaps,deployments", "-l", "app=web", "-o", "name"]).await;
+    assert_eq!(by_label.lines().collect::<Vec<_>>(), ["configmap/settings", "deployment.apps/web"]);
+    let none = c.kubectl(&["get", "cm", "-l", "app in (api,worker)"]).await;
+    assert!(none.ok && none.stderr.contains("No resources found in default namespace."), "{}", none.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_in_a_missing_namespace_is_not_found() {
+    let Some(c) = Cluster::start().await else { return };
+    let cm = c.file("cm.yaml", CONFIGMAP);
+    let out = c.kubectl(&["create", "-f", &cm, "-n", "nowhere"]).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("Error from server (NotFound)") && out.stderr.contains("namespaces \"nowhere\" not found"), "{}", out.stderr);
+    c.ok(&["create", "-f", &c.file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: nowhere}\n")]).await;
+    c.ok(&["create", "-f", &cm, "-n", "nowhere"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_updates_and_a_stale_resource_version_conflicts() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    let mut current = c.json(&["get", "cm", "settings"]).await;
+    current["data"]["mode"] = "stable".into();
+    let fresh = c.file("fresh.json", &current.to_string());
+    assert!(c.ok(&["replace", "-f", &fresh]).await.contains("configmap/settings replaced"));
+    assert_eq!(c.json(&["get", "cm", "settings"]).await["data"]["mode"], "stable");
+
+    // The same file again carries the resourceVersion the first replace made stale.
+    let stale = c.kubectl(&["replace", "-f", &fresh]).await;
+    assert!(!stale.ok);
+    assert!(stale.stderr.contains("Error from server (Conflict)"), "{}", stale.stderr);
+    assert!(stale.stderr.contains("the object has been modified; please apply your changes to the latest version and try again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_and_json_patches_apply_and_strategic_merge_is_refused_for_now() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"data":{"mode":"stable","extra":"1"}}"#]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "json", "-p", r#"[{"op":"remove","path":"/data/extra"},{"op":"add","path":"/data/owner","value":"ci"}]"#]).await;
+    let cm = c.json(&["get", "cm", "settings"]).await;
+    assert_eq!(cm["data"], serde_json::json!({"mode": "stable", "owner": "ci"}));
+
+    c.ok(&["patch", "deploy", "web", "--type", "merge", "-p", r#"{"spec":{"replicas":5}}"#]).await;
+    c.ok(&["patch", "deploy", "web", "--type", "merge", "-p", r#"{"metadata":{"labels":{"tier":"front"}}}"#]).await;
+    let d = c.json(&["get", "deploy", "web"]).await;
+    assert_eq!(d["spec"]["replicas"], 5);
+    assert_eq!(d["metadata"]["generation"], 2, "a label change does not bump generation");
+
+    let bad = c.kubectl(&["patch", "deploy", "web", "--type", "json", "-p", r#"[{"op":"test","path":"/spec/replicas","value":1}]"#]).await;
+    assert!(!bad.ok && bad.stderr.contains("The request is invalid: "), "{}", bad.stderr);
+
+    let strategic = c.kubectl(&["patch", "cm", "settings", "-p", r#"{"data":{"mode":"x"}}"#]).await;
+    assert!(!strategic.ok && strategic.stderr.contains("application/strategic-merge-patch+json is not supported by /v1, Kind=ConfigMap"), "{}", strategic.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_writes_the_scale_subresource() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
+    assert!(c.ok(&["scale", "deploy", "web", "--replicas", "4"]).await.contains("deployment.apps/web scaled"));
+    assert_eq!(c.json(&["get", "deploy", "web"]).await["spec"]["replicas"], 4);
+    let scale = c.ok(&["get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"]).await;
+    let scale: Value = serde_json::from_str(&scale).expect("Scale JSON");
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["status"]["selector"], "app=web");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_and_then_get_is_not_found() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
+    assert!(c.ok(&["delete", "cm", "settings"]).await.contains("configmap \"settings\" deleted"));
+    assert!(c.ok(&["delete", "deploy", "web"]).await.contains("deployment.apps \"web\" deleted"));
+    let gone = c.kubectl(&["get", "cm", "settings"]).await;
+    assert!(!gone.ok);
+    assert!(gone.stderr.contains("Error from server (NotFound): configmaps \"settings\" not found"), "{}", gone.stderr);
+    let again = c.kubectl(&["delete", "deploy", "web"]).await;
+    assert!(again.stderr.contains("deployments.apps \"web\" not found"), "{}", again.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_list_follows_continue_tokens() {
+    let Some(c) = Cluster::start().await else { return };
+    for name in ["a", "b", "c"] {
+        c.ok(&["create", "-f", &c.file(&format!("{name}.yaml"), &CONFIGMAP.replace("settings", name))]).await;
+    }
+    let names = c.ok(&["get", "cm", "--chunk-size", "1", "-o", "name"]).await;
+    assert_eq!(names.lines().collect::<Vec<_>>(), ["configmap/a", "configmap/b", "configmap/c"]);
+    let page: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps?limit=2"]).await).expect("list JSON");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(page["metadata"]["remainingItemCount"], 1);
+    assert!(page["metadata"]["resourceVersion"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_sees_a_change_made_after_it_started() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    let config = c.dir.path().join("config");
+    let mut watch = c
+        .command(&config, &["get", "cm", "settings", "-w", "-o", "jsonpath={.metadata.name}={.data.mode}{\"\\n\"}"])
+        .spawn()
+        .expect("kubectl get -w starts");
+    let stdout = watch.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    assert_eq!(next_line(&mut lines).await.expect("read").as_deref(), Some("settings=canary"));
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"data":{"mode":"stable"}}"#]).await;
+    assert_eq!(next_line(&mut lines).await.expect("read").as_deref(), Some("settings=stable"));
+    watch.kill().await.expect("kubectl get -w stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_resources_lists_every_kind_with_short_names() {
+    let Some(c) = Cluster::start().await else { return };
+    let out = c.ok(&["api-resources"]).await;
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let has = |row: &[&str]| rows.iter().any(|r| r.as_slice() == row);
+    assert!(has(&["deployments", "deploy", "apps/v1", "true", "Deployment"]), "{out}");
+    assert!(has(&["namespaces", "ns", "v1", "false", "Namespace"]), "{out}");
+    assert!(has(&["horizontalpodautoscalers", "hpa", "autoscaling/v2", "true", "HorizontalPodAutoscaler"]), "{out}");
+    assert!(has(&["httproutes", "gateway.networking.k8s.io/v1", "true", "HTTPRoute"]), "{out}");
+    assert!(has(&["customresourcedefinitions", "crd,crds", "apiextensions.k8s.io/v1", "false", "CustomResourceDefinition"]), "{out}");
+    assert_eq!(rows.len(), 1 + 19, "a header and one row per kind:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_version_answers_like_a_real_server() {
+    let Some(c) = Cluster::start().await else { return };
+    let version: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/version"]).await).expect("version JSON");
+    assert_eq!(version["major"], "1");
+    assert!(version["gitVersion"].as_str().is_some_and(|v| v.starts_with("v1.")));
+    let out = c.ok(&["version", "-o", "json"]).await;
+    let both: Value = serde_json::from_str(&out).expect("kubectl version JSON");
+    assert_eq!(both["serverVersion"]["minor"], "32");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_token_is_unauthorized_and_a_limited_one_is_forbidden() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    let bad = c.write_kubeconfig("bad", "not-a-token");
+    let out = c.run_as(&bad, &["get", "cm"]).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("error: You must be logged in to the server (Unauthorized)"), "{}", out.stderr);
+
+    let limited = c.write_kubeconfig("limited", LIMITED);
+    let allowed = c.run_as(&limited, &["get", "cm", "settings", "-o", "name"]).await;
+    assert!(allowed.ok && allowed.stdout.contains("configmap/settings"), "{}", allowed.stderr);
+    let other_ns = c.run_as(&limited, &["get", "pods", "-n", "kube-system"]).await;
+    assert!(!other_ns.ok);
+    assert!(
+        other_ns.stderr.contains(
+            r#"Error from server (Forbidden): pods is forbidden: User "ci" cannot list resource "pods" in API group "" in the namespace "kube-system""#
+        ),
+        "{}",
+        other_ns.stderr
+    );
+    let delete = c.run_as(&limited, &["delete", "cm", "settings"]).await;
+    assert!(delete.stderr.contains(r#"configmaps "settings" is forbidden: User "ci" cannot delete resource "configmaps" in API group "" in the namespace "default""#), "{}", delete.stderr);
+}
+
+/// The next line kubectl prints; a hang guard, not a timing assertion.
+async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> std::io::Result<Option<String>> {
+    tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.expect("kubectl printed nothing for a minute")
+}
