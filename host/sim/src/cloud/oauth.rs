@@ -326,7 +326,8 @@ impl GcpIam {
         if !audiences.iter().any(|a| a == aud) {
             return Err(OAuthError::InvalidGrant("Invalid JWT: Failed audience check.".into()));
         }
-        if let Some(sub) = claims.get("sub") {
+        // gcp_auth sends `"sub": null` when it impersonates no one.
+        if let Some(sub) = claims.get("sub").filter(|s| !s.is_null()) {
             if sub.as_str() != Some(iss) {
                 return Err(OAuthError::UnauthorizedClient(
                     "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into(),
@@ -487,8 +488,28 @@ mod tests {
         c.as_object_mut().unwrap().remove("scope");
         assert!(matches!(check(c), Err(OAuthError::InvalidScope(_))));
         let mut c = claims(t, t + 3600);
+        c["sub"] = Value::Null;
+        assert!(check(c).is_ok(), "a null sub is no subject");
+        let mut c = claims(t, t + 3600);
+        c["sub"] = json!(key().account.email);
+        assert!(check(c).is_ok(), "a subject equal to the issuer is the issuer");
+        let mut c = claims(t, t + 3600);
         c["sub"] = json!("someone@example.com");
         assert!(matches!(check(c), Err(OAuthError::UnauthorizedClient(_))));
+    }
+
+    #[test]
+    fn padded_base64url_parts_as_gcp_auth_sends_them_are_accepted() {
+        use base64::engine::general_purpose::URL_SAFE;
+        let iam = iam();
+        let t = now().unix_timestamp();
+        // gcp_auth 0.12: the fixed header, claims with "sub": null, all parts URL_SAFE with padding.
+        let c = json!({ "iss": key().account.email, "aud": URI, "exp": t + 3595, "iat": t, "sub": null, "scope": CLOUD_PLATFORM_SCOPE });
+        let input = format!("{}.{}", URL_SAFE.encode(r#"{"alg":"RS256","typ":"JWT"}"#), URL_SAFE.encode(c.to_string()));
+        let sig: Signature = SigningKey::<Sha256>::new(key().private_key.clone()).sign(input.as_bytes());
+        let jwt = format!("{input}.{}", URL_SAFE.encode(sig.to_bytes()));
+        assert!(jwt.contains('='), "the sample must exercise padding: {jwt}");
+        assert!(iam.exchange(&form(&jwt), &[URI.into()], now()).is_ok());
     }
 
     #[test]
