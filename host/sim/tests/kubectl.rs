@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use gantry_sim::auth::{Authenticator, Identity};
 use gantry_sim::kubeconfig::{self, KubeconfigEntry};
@@ -46,6 +47,10 @@ struct Output {
 
 impl Cluster {
     async fn start() -> Option<Cluster> {
+        Cluster::start_with(|_| {}).await
+    }
+
+    async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Option<Cluster> {
         let kubectl = kubectl_binary()?;
         let auth = Authenticator::default();
         auth.add_token(ADMIN, Identity::admin("admin"));
@@ -53,7 +58,9 @@ impl Cluster {
             LIMITED,
             Identity { user: "ci".into(), namespaces: Some(vec!["default".into()]), verbs: Some(vec!["get".into(), "list".into()]) },
         );
-        let server = ApiServer::start(ServerConfig::new("sim", auth)).await.expect("server starts");
+        let mut config = ServerConfig::new("sim", auth);
+        tune(&mut config);
+        let server = ApiServer::start(config).await.expect("server starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let cluster = Cluster { server, dir, kubectl };
         cluster.write_kubeconfig("config", ADMIN);
@@ -337,7 +344,75 @@ async fn a_bad_token_is_unauthorized_and_a_limited_one_is_forbidden() {
     assert!(delete.stderr.contains(r#"configmaps "settings" is forbidden: User "ci" cannot delete resource "configmaps" in API group "" in the namespace "default""#), "{}", delete.stderr);
 }
 
-/// The next line kubectl prints; a hang guard, not a timing assertion.
+/// The next line kubectl prints, None at its end; a hang guard, not a timing assertion.
 async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> std::io::Result<Option<String>> {
     tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.expect("kubectl printed nothing for a minute")
+}
+
+fn lines_of(child: &mut tokio::process::Child) -> tokio::io::Lines<BufReader<tokio::process::ChildStdout>> {
+    BufReader::new(child.stdout.take().expect("piped stdout")).lines()
+}
+
+fn events(out: &str) -> Vec<Value> {
+    out.lines().map(|l| serde_json::from_str(l).expect("one JSON watch event per line")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_replays_from_a_resource_version_and_ends_after_timeout_seconds() {
+    let Some(c) = Cluster::start().await else { return };
+    let list: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]).await).expect("list");
+    let rv = list["metadata"]["resourceVersion"].as_str().expect("list resourceVersion").to_string();
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"data":{"mode":"stable"}}"#]).await;
+    c.ok(&["delete", "cm", "settings"]).await;
+    let path = format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1");
+    let seen = events(&c.ok(&["get", "--raw", &path]).await);
+    let kinds: Vec<&str> = seen.iter().map(|e| e["type"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+    assert_eq!(seen[1]["object"]["data"]["mode"], "stable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_from_a_compacted_version_gets_a_410_expired_error_event() {
+    let Some(c) = Cluster::start_with(|config| config.history = 2).await else { return };
+    for name in ["a", "b", "c"] {
+        c.ok(&["create", "-f", &c.file(&format!("{name}.yaml"), &CONFIGMAP.replace("settings", name))]).await;
+    }
+    let seen = events(&c.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1"]).await);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["type"], "ERROR");
+    assert_eq!(seen[0]["object"]["kind"], "Status");
+    assert_eq!(seen[0]["object"]["code"], 410);
+    assert_eq!(seen[0]["object"]["reason"], "Expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_that_allows_bookmarks_gets_them() {
+    let Some(c) = Cluster::start_with(|config| config.bookmark_interval = Duration::from_millis(20)).await else { return };
+    let config = c.dir.path().join("config");
+    let path = "/apis/apps/v1/namespaces/default/deployments?watch=true&allowWatchBookmarks=true&resourceVersion=1";
+    let mut watch = c.command(&config, &["get", "--raw", path]).spawn().expect("kubectl starts");
+    let mut lines = lines_of(&mut watch);
+    let line = next_line(&mut lines).await.expect("read").expect("a line");
+    let event: Value = serde_json::from_str(&line).expect("JSON event");
+    assert_eq!(event["type"], "BOOKMARK");
+    assert_eq!(event["object"]["kind"], "Deployment");
+    assert!(event["object"]["metadata"]["resourceVersion"].is_string());
+    watch.kill().await.expect("kubectl stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_watches_and_stops_listening() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    let config = c.dir.path().join("config");
+    let mut watch = c.command(&config, &["get", "cm", "-w", "-o", "name"]).spawn().expect("kubectl starts");
+    let mut lines = lines_of(&mut watch);
+    assert_eq!(next_line(&mut lines).await.expect("read").as_deref(), Some("configmap/settings"));
+    let Cluster { server, dir: _dir, .. } = c;
+    let addr = server.addr();
+    server.shutdown().await;
+    while next_line(&mut lines).await.expect("read").is_some() {}
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");
+    watch.kill().await.ok();
 }
