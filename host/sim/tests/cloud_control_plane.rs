@@ -213,3 +213,93 @@ async fn gke_token_endpoint_issues_tokens_that_clusters_get_and_the_api_server_a
     assert_eq!(unknown.status, 404);
     drop(cp);
 }
+
+#[tokio::test]
+async fn the_real_gcp_auth_client_gets_a_token_that_clusters_get_and_the_api_server_accept() {
+    use gcp_auth::TokenProvider as _;
+    let registry = CloudRegistry::default();
+    let key = ServiceAccountKey::generate("demo-project", "gantry").unwrap();
+    registry.gcp.add(key.account.clone());
+    registry.add_gke(GkeCluster::new("demo-project", "europe-west1-b", "zonal", "https://127.0.0.1:6445", CA));
+    let cp = ControlPlane::start(registry.clone()).await.unwrap();
+    let addr = cp.addr();
+
+    let provider = gcp_auth::CustomServiceAccount::from_json(&key.key_file_json(&cp.token_uri()).unwrap()).unwrap();
+    let token = provider.token(&["https://www.googleapis.com/auth/cloud-platform"]).await.unwrap();
+    assert!(token.as_str().starts_with("ya29."));
+
+    let headers = vec![("host".to_string(), addr.to_string()), ("authorization".to_string(), format!("Bearer {}", token.as_str()))];
+    let got = send(addr, "GET", "/v1/projects/demo-project/locations/europe-west1-b/clusters/zonal", &headers, b"").await;
+    assert_eq!((got.status, &got.body["endpoint"]), (200, &json!("127.0.0.1:6445")));
+
+    let auth = Authenticator::default();
+    auth.add_verifier(Arc::new(registry.gke_verifier()));
+    assert_eq!(auth.authenticate(token.as_str()).unwrap().user, "gantry@demo-project.iam.gserviceaccount.com");
+
+    // A key the sim never registered gets no token (gcp_auth retries, then fails).
+    let stranger = ServiceAccountKey::generate("demo-project", "stranger").unwrap();
+    let provider = gcp_auth::CustomServiceAccount::from_json(&stranger.key_file_json(&cp.token_uri()).unwrap()).unwrap();
+    assert!(provider.token(&["https://www.googleapis.com/auth/cloud-platform"]).await.is_err());
+}
+
+/// The `aws` CLI with only the given keys (no config files, no profile, no IMDS).
+async fn aws_cli(p: &AwsPrincipal, home: &std::path::Path, args: &[&str]) -> Option<Value> {
+    let mut cmd = tokio::process::Command::new("aws");
+    cmd.args(args)
+        .args(["--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "20"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_ACCESS_KEY_ID", &p.credentials.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &p.credentials.secret_access_key);
+    if let Some(t) = &p.credentials.session_token {
+        cmd.env("AWS_SESSION_TOKEN", t);
+    }
+    let out = match cmd.output().await {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("running aws: {e}"),
+    };
+    assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn the_real_aws_cli_describes_the_cluster_and_its_get_token_authenticates() {
+    let registry = CloudRegistry::default();
+    let user = AwsPrincipal::user(ACCOUNT, "deployer");
+    let role = AwsPrincipal::assumed_role(ACCOUNT, "ci", "run-9");
+    registry.aws.add(user.clone());
+    registry.aws.add(role.clone());
+    let cluster = EksCluster::new("prod", "eu-west-1", ACCOUNT, "https://127.0.0.1:6443", CA);
+    registry.add_eks(cluster.clone());
+    registry.add_eks(EksCluster::new("east", "us-east-1", ACCOUNT, "https://127.0.0.1:6446", CA));
+    let cp = ControlPlane::start(registry.clone()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let endpoint = cp.url();
+
+    let Some(described) = aws_cli(&user, home.path(), &["eks", "describe-cluster", "--name", "prod", "--region", "eu-west-1", "--endpoint-url", &endpoint]).await else {
+        eprintln!("SKIPPED: the aws CLI is not on PATH (pip install awscli to run this test)");
+        return;
+    };
+    assert_eq!(described["cluster"]["endpoint"], "https://127.0.0.1:6443");
+    assert_eq!(described["cluster"]["status"], "ACTIVE");
+    assert_eq!(STANDARD.decode(described["cluster"]["certificateAuthority"]["data"].as_str().unwrap()).unwrap(), CA.as_bytes());
+    let listed = aws_cli(&role, home.path(), &["eks", "list-clusters", "--region", "us-east-1", "--endpoint-url", &endpoint]).await.unwrap();
+    assert_eq!(listed["clusters"], json!(["east"]));
+
+    let auth = Authenticator::default();
+    auth.add_verifier(Arc::new(registry.eks_verifier(&cluster)));
+    for (who, region) in [(&user, "eu-west-1"), (&role, "eu-west-1"), (&user, "us-east-1")] {
+        let cred = aws_cli(who, home.path(), &["eks", "get-token", "--cluster-name", "prod", "--region", region]).await.unwrap();
+        assert_eq!(cred["kind"], "ExecCredential");
+        let token = cred["status"]["token"].as_str().unwrap();
+        assert_eq!(auth.authenticate(token).map(|i| i.user), Some(who.arn.clone()), "get-token as {} in {region}", who.arn);
+    }
+    let other = aws_cli(&user, home.path(), &["eks", "get-token", "--cluster-name", "dev", "--region", "eu-west-1"]).await.unwrap();
+    assert!(auth.authenticate(other["status"]["token"].as_str().unwrap()).is_none(), "a token for another cluster");
+}
