@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod cloud;
+pub mod crd;
 pub mod error;
 pub mod http;
 pub mod kubeconfig;

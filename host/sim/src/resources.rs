@@ -147,6 +147,13 @@ impl Registry {
         self.all().into_iter().find(|t| t.group == group && t.version == version && t.plural == plural)
     }
 
+    /// Serves `types` in place of whatever was served for `gr` (none: stop serving it).
+    pub fn replace(&self, gr: &GroupResource, types: Vec<ResourceType>) {
+        let mut all = self.types.write().unwrap_or_else(|p| p.into_inner());
+        all.retain(|t| t.gr() != *gr);
+        all.extend(types);
+    }
+
     /// The types served under one group version.
     pub fn types_of(&self, group: &str, version: &str) -> Vec<ResourceType> {
         self.all().into_iter().filter(|t| t.group == group && t.version == version).collect()

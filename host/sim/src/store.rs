@@ -217,6 +217,16 @@ impl Store {
         Ok(removed)
     }
 
+    /// Deletes every object of a kind that stops being served (a deleted CRD's).
+    pub fn drop_resource(&self, gr: &GroupResource, rt: &ResourceType) {
+        let keys: Vec<(String, String)> = self.lock().objects.get(gr).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        for (ns, name) in keys {
+            if let Err(e) = self.delete(rt, &ns, &name) {
+                tracing::debug!(error = %e, "dropping an object of a deleted kind");
+            }
+        }
+    }
+
     fn remove(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, name: &str) -> Option<Value> {
         let mut obj = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
         inner.rv += 1;

@@ -10,6 +10,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use crate::api::{Api, Call, Target};
+use crate::crd;
 use crate::error::ApiError;
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -57,6 +58,9 @@ impl Api {
             return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
         }
         let created = self.store.create(&call.target.rt, call.target.ns(), obj)?;
+        if crd::is_crd(&call.target.rt) {
+            self.crd_written(&call.target.rt, &created)?;
+        }
         Ok(json_response(201, &created))
     }
 
@@ -68,7 +72,7 @@ impl Api {
         }
         check_kind(&target, &obj)?;
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), |_| Ok(obj))?;
-        Ok(ok(&updated))
+        Ok(ok(&self.after_write(&target, updated)?))
     }
 
     pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
@@ -79,7 +83,7 @@ impl Api {
             return self.write_scale(&target, |scale| kind.apply(scale, &patch));
         }
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), |current| kind.apply(current, &patch))?;
-        Ok(ok(&updated))
+        Ok(ok(&self.after_write(&target, updated)?))
     }
 
     /// The scale subresource: a `Scale` view whose `spec.replicas` writes the object's.
@@ -96,8 +100,19 @@ impl Api {
         Ok(ok(&scale_of(&updated)))
     }
 
+    /// A changed CRD re-registers its kinds; other objects are answered as written.
+    fn after_write(&self, target: &Target, written: Value) -> Result<Value, ApiError> {
+        if crd::is_crd(&target.rt) && target.sub.is_none() {
+            self.crd_written(&target.rt, &written)?;
+        }
+        Ok(written)
+    }
+
     pub fn delete(&self, target: &Target) -> Result<Response<Body>, ApiError> {
         let deleted = self.store.delete(&target.rt, target.ns(), name_of(target)?)?;
+        if crd::is_crd(&target.rt) {
+            self.crd_deleted(&deleted);
+        }
         Ok(ok(&deletion_answer(target, deleted)))
     }
 
@@ -109,6 +124,10 @@ impl Api {
         for item in page.items {
             let (ns, name) = (item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or(""));
             match self.store.delete(&target.rt, ns, name) {
+                Ok(obj) if crd::is_crd(&target.rt) => {
+                    self.crd_deleted(&obj);
+                    deleted.push(obj);
+                }
                 Ok(obj) => deleted.push(obj),
                 Err(ApiError::NotFound { .. }) => {}
                 Err(e) => return Err(e),

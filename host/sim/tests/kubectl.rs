@@ -416,3 +416,46 @@ async fn shutdown_ends_open_watches_and_stops_listening() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");
     watch.kill().await.ok();
 }
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+";
+
+const WIDGET: &str = "apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1, labels: {app: web}}
+spec: {size: 3}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_becomes_established_and_its_kind_is_served_until_deleted() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("crd.yaml", CRD)]).await;
+    c.ok(&["wait", "--for", "condition=Established", "crd/widgets.example.com"]).await;
+    assert!(c.ok(&["create", "-f", &c.file("w.yaml", WIDGET)]).await.contains("widget.example.com/w1 created"));
+    let w = c.json(&["get", "wd", "w1"]).await;
+    assert_eq!(w["spec"]["size"], 3);
+    assert_eq!(w["metadata"]["generation"], 1);
+    let resources = c.ok(&["api-resources", "--api-group", "example.com"]).await;
+    assert!(resources.contains("widgets") && resources.contains("Widget"), "{resources}");
+
+    c.ok(&["delete", "crd", "widgets.example.com"]).await;
+    let gone = c.kubectl(&["get", "widgets.example.com"]).await;
+    assert!(!gone.ok, "{}", gone.stdout);
+    assert!(gone.stderr.contains("the server doesn't have a resource type"), "{}", gone.stderr);
+}
