@@ -175,7 +175,7 @@ impl Api {
             "create" => self.create(call).await,
             "update" => self.update(call).await,
             "patch" => self.patch(call).await,
-            "delete" => self.delete(&call.target),
+            "delete" => self.delete(call).await,
             "deletecollection" => self.delete_collection(&call),
             _ => Err(ApiError::MethodNotAllowed),
         }

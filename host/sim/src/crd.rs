@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::api::Api;
 use crate::error::{ApiError, GroupResource};
 use crate::resources::ResourceType;
-use crate::store::{now_rfc3339, Part};
+use crate::store::{now_rfc3339, Part, WriteOptions};
 
 /// Whether a resource type is the CRD kind itself.
 pub fn is_crd(rt: &ResourceType) -> bool {
@@ -56,7 +56,7 @@ impl Api {
             .and_then(|v| v["name"].as_str())
             .unwrap_or(&first.version)
             .to_string();
-        self.store.modify(rt, "", name, Part::Status, |current| {
+        self.store.modify(rt, "", name, Part::Status, &WriteOptions::default(), |current| {
             let mut next = current.clone();
             next["status"] = established_status(&current["spec"]["names"], &storage);
             Ok(next)

@@ -63,6 +63,17 @@ pub enum Since {
     Version(u64),
 }
 
+/// How a write request asked to be carried out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, but change nothing.
+    pub dry_run: bool,
+    /// DeleteOptions preconditions: the object must still have this uid...
+    pub uid: Option<String>,
+    /// ...and this resourceVersion.
+    pub resource_version: Option<String>,
+}
+
 /// One page of a list.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -100,7 +111,7 @@ impl Store {
         let store = Store { inner: Mutex::new(inner), events, history_limit: history_limit.max(1) };
         for ns in DEFAULT_NAMESPACES {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            if let Err(e) = store.create(namespaces, "", obj) {
+            if let Err(e) = store.create(namespaces, "", obj, &WriteOptions::default()) {
                 tracing::error!(error = %e, "creating a default namespace");
             }
         }
@@ -153,7 +164,7 @@ impl Store {
     }
 
     /// Stores a new object, filling the metadata the server owns.
-    pub fn create(&self, rt: &ResourceType, namespace: &str, mut obj: Value) -> Result<Value, ApiError> {
+    pub fn create(&self, rt: &ResourceType, namespace: &str, mut obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
         let gr = rt.gr();
         let name = object_name(rt, &mut obj)?;
         let mut inner = self.lock();
@@ -162,6 +173,11 @@ impl Store {
         }
         if inner.contains(&gr, namespace, &name) {
             return Err(ApiError::AlreadyExists { gr, name });
+        }
+        if opts.dry_run {
+            stamp_new(rt, namespace, &name, inner.rv + 1, &mut obj);
+            obj["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
+            return Ok(obj);
         }
         inner.rv += 1;
         stamp_new(rt, namespace, &name, inner.rv, &mut obj);
@@ -178,6 +194,7 @@ impl Store {
         namespace: &str,
         name: &str,
         part: Part,
+        opts: &WriteOptions,
         change: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
         let gr = rt.gr();
@@ -188,8 +205,8 @@ impl Store {
         check_identity(&gr, name, &current, &proposed)?;
         let mut next = merge_part(rt, part, &current, proposed);
         keep_server_metadata(rt, part, &current, &mut next);
-        if without_rv(&next) == without_rv(&current) {
-            return Ok(current);
+        if opts.dry_run || without_rv(&next) == without_rv(&current) {
+            return Ok(if opts.dry_run { next } else { current });
         }
         inner.rv += 1;
         next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
@@ -200,9 +217,15 @@ impl Store {
 
     /// Removes an object (a namespace takes its objects with it) and returns it
     /// as last seen, at the resourceVersion of its deletion.
-    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<Value, ApiError> {
+    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str, opts: &WriteOptions) -> Result<Value, ApiError> {
         let gr = rt.gr();
         let mut inner = self.lock();
+        let key = (namespace.to_string(), name.to_string());
+        let current = inner.objects.get(&gr).and_then(|m| m.get(&key)).ok_or_else(|| ApiError::not_found(&gr, name))?;
+        check_preconditions(&gr, name, current, opts)?;
+        if opts.dry_run {
+            return Ok(current.clone());
+        }
         let removed = self.remove(&mut inner, &gr, namespace, name).ok_or_else(|| ApiError::not_found(&gr, name))?;
         if gr == namespaces() {
             let contents: Vec<(GroupResource, String)> = inner
@@ -221,7 +244,7 @@ impl Store {
     pub fn drop_resource(&self, gr: &GroupResource, rt: &ResourceType) {
         let keys: Vec<(String, String)> = self.lock().objects.get(gr).map(|m| m.keys().cloned().collect()).unwrap_or_default();
         for (ns, name) in keys {
-            if let Err(e) = self.delete(rt, &ns, &name) {
+            if let Err(e) = self.delete(rt, &ns, &name, &WriteOptions::default()) {
                 tracing::debug!(error = %e, "dropping an object of a deleted kind");
             }
         }
@@ -363,6 +386,22 @@ fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
     }
 }
 
+/// DeleteOptions preconditions, worded as the real server words them.
+fn check_preconditions(gr: &GroupResource, name: &str, current: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
+    let meta = &current["metadata"];
+    let checks = [("UID", opts.uid.as_deref(), meta["uid"].as_str()), ("ResourceVersion", opts.resource_version.as_deref(), meta["resourceVersion"].as_str())];
+    for (what, wanted, actual) in checks {
+        if let Some(wanted) = wanted.filter(|w| Some(*w) != actual) {
+            return Err(ApiError::Conflict {
+                gr: gr.clone(),
+                name: name.to_string(),
+                reason: format!("Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {}", actual.unwrap_or("")),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A replacement may not rename or move an object.
 fn check_identity(gr: &GroupResource, name: &str, current: &Value, proposed: &Value) -> Result<(), ApiError> {
     if !proposed.is_object() {
@@ -469,6 +508,8 @@ mod tests {
     use super::*;
     use crate::resources::Registry;
 
+    const W: WriteOptions = WriteOptions { dry_run: false, uid: None, resource_version: None };
+
     fn rt(group: &str, plural: &str) -> ResourceType {
         Registry::default().find(group, "v1", plural).unwrap()
     }
@@ -488,8 +529,8 @@ mod tests {
             let obj = s.get(&namespaces(), "", ns).unwrap();
             assert_eq!(obj["status"]["phase"], "Active");
         }
-        let a = s.create(&rt("", "configmaps"), "default", cm("a")).unwrap();
-        let b = s.create(&rt("", "configmaps"), "default", cm("b")).unwrap();
+        let a = s.create(&rt("", "configmaps"), "default", cm("a"), &W).unwrap();
+        let b = s.create(&rt("", "configmaps"), "default", cm("b"), &W).unwrap();
         let (ra, rb): (u64, u64) = (a["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap(), b["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap());
         assert!(rb > ra);
         assert_eq!(a["metadata"]["uid"].as_str().unwrap().len(), 36);
@@ -497,17 +538,17 @@ mod tests {
 
     #[test]
     fn create_in_a_missing_namespace_is_namespace_not_found() {
-        let err = store(100).create(&rt("", "configmaps"), "nope", cm("a")).unwrap_err();
+        let err = store(100).create(&rt("", "configmaps"), "nope", cm("a"), &W).unwrap_err();
         assert_eq!(err.to_string(), "namespaces \"nope\" not found");
     }
 
     #[test]
     fn duplicate_create_is_already_exists_and_generate_name_fills_a_suffix() {
         let s = store(100);
-        s.create(&rt("", "configmaps"), "default", cm("a")).unwrap();
-        assert_eq!(s.create(&rt("", "configmaps"), "default", cm("a")).unwrap_err().code(), 409);
+        s.create(&rt("", "configmaps"), "default", cm("a"), &W).unwrap();
+        assert_eq!(s.create(&rt("", "configmaps"), "default", cm("a"), &W).unwrap_err().code(), 409);
         let gen = json!({"metadata": {"generateName": "web-"}});
-        let made = s.create(&rt("", "configmaps"), "default", gen).unwrap();
+        let made = s.create(&rt("", "configmaps"), "default", gen, &W).unwrap();
         assert_eq!(made["metadata"]["name"].as_str().unwrap().len(), "web-".len() + 5);
     }
 
@@ -516,19 +557,19 @@ mod tests {
         let s = store(100);
         let d = rt("apps", "deployments");
         let obj = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}, "status": {"replicas": 9}});
-        let created = s.create(&d, "default", obj).unwrap();
+        let created = s.create(&d, "default", obj, &W).unwrap();
         assert_eq!(created["status"], json!({}), "status is reset on create");
         let mut next = created.clone();
         next["spec"]["replicas"] = json!(2);
         next["status"]["replicas"] = json!(5);
-        let updated = s.modify(&d, "default", "web", Part::Main, |_| Ok(next.clone())).unwrap();
+        let updated = s.modify(&d, "default", "web", Part::Main, &W, |_| Ok(next.clone())).unwrap();
         assert_eq!(updated["metadata"]["generation"], 2);
         assert_eq!(updated["status"], json!({}), "the main resource does not write status");
-        let err = s.modify(&d, "default", "web", Part::Main, |_| Ok(next.clone())).unwrap_err();
+        let err = s.modify(&d, "default", "web", Part::Main, &W, |_| Ok(next.clone())).unwrap_err();
         assert_eq!(err.code(), 409);
         let mut status = updated.clone();
         status["status"]["replicas"] = json!(2);
-        let after = s.modify(&d, "default", "web", Part::Status, |_| Ok(status.clone())).unwrap();
+        let after = s.modify(&d, "default", "web", Part::Status, &W, |_| Ok(status.clone())).unwrap();
         assert_eq!(after["status"]["replicas"], 2);
         assert_eq!(after["metadata"]["generation"], 2, "status changes keep generation");
     }
@@ -537,7 +578,7 @@ mod tests {
     fn list_pages_with_continue_tokens() {
         let s = store(100);
         for n in ["a", "b", "c"] {
-            s.create(&rt("", "configmaps"), "default", cm(n)).unwrap();
+            s.create(&rt("", "configmaps"), "default", cm(n), &W).unwrap();
         }
         let gr = GroupResource::new("", "configmaps");
         let first = s.list(&gr, Some("default"), &|_| true, Some(2), None).unwrap();
@@ -557,7 +598,7 @@ mod tests {
         let gr = GroupResource::new("", "configmaps");
         let start = s.resource_version();
         for n in ["a", "b", "c"] {
-            s.create(&rt("", "configmaps"), "default", cm(n)).unwrap();
+            s.create(&rt("", "configmaps"), "default", cm(n), &W).unwrap();
         }
         assert_eq!(s.subscribe(&gr, Since::Version(start)).unwrap_err().code(), 410);
         let (events, _) = s.subscribe(&gr, Since::Version(start + 1)).unwrap();
@@ -568,11 +609,32 @@ mod tests {
     }
 
     #[test]
+    fn dry_runs_change_nothing_and_delete_preconditions_conflict() {
+        let s = store(100);
+        let cms = rt("", "configmaps");
+        let gr = GroupResource::new("", "configmaps");
+        let dry = WriteOptions { dry_run: true, ..W };
+        let made = s.create(&cms, "default", cm("a"), &dry).unwrap();
+        assert!(made["metadata"]["uid"].is_string() && made["metadata"].get("resourceVersion").is_none());
+        assert_eq!(s.get(&gr, "default", "a").unwrap_err().code(), 404);
+        let real = s.create(&cms, "default", cm("a"), &W).unwrap();
+        let rv = s.resource_version();
+        s.modify(&cms, "default", "a", Part::Main, &dry, |c| Ok(c.clone())).unwrap();
+        s.delete(&cms, "default", "a", &dry).unwrap();
+        assert_eq!(s.resource_version(), rv);
+        let stale = WriteOptions { uid: Some("other".into()), ..W };
+        let err = s.delete(&cms, "default", "a", &stale).unwrap_err();
+        assert!(err.to_string().contains("Precondition failed: UID in precondition: other"), "{err}");
+        let right = WriteOptions { uid: real["metadata"]["uid"].as_str().map(String::from), ..W };
+        s.delete(&cms, "default", "a", &right).unwrap();
+    }
+
+    #[test]
     fn deleting_a_namespace_deletes_its_objects() {
         let s = store(100);
-        s.create(&rt("", "namespaces"), "", json!({"metadata": {"name": "team"}})).unwrap();
-        s.create(&rt("", "configmaps"), "team", cm("a")).unwrap();
-        s.delete(&rt("", "namespaces"), "", "team").unwrap();
+        s.create(&rt("", "namespaces"), "", json!({"metadata": {"name": "team"}}), &W).unwrap();
+        s.create(&rt("", "configmaps"), "team", cm("a"), &W).unwrap();
+        s.delete(&rt("", "namespaces"), "", "team", &W).unwrap();
         assert_eq!(s.get(&GroupResource::new("", "configmaps"), "team", "a").unwrap_err().code(), 404);
     }
 }

@@ -3,8 +3,11 @@
 //! namespace checks), update (optimistic concurrency), patch (JSON merge and
 //! JSON patch; strategic merge and apply are 415 in this slice), delete (the
 //! object or a Success Status, as the real registries answer), deletecollection,
-//! and the status and scale subresources. This file must not parse paths or
+//! the status and scale subresources, `dryRun=All` and DeleteOptions
+//! preconditions. This file must not parse paths or
 //! check tokens (see `api`), nor keep state (see `store`).
+
+use std::collections::HashMap;
 
 use hyper::Response;
 use serde_json::{json, Value};
@@ -14,7 +17,7 @@ use crate::crd;
 use crate::error::ApiError;
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::Part;
+use crate::store::{Part, WriteOptions};
 
 impl Api {
     pub fn get(&self, target: &Target) -> Result<Response<Body>, ApiError> {
@@ -51,44 +54,51 @@ impl Api {
             return Err(ApiError::MethodNotAllowed);
         }
         let content_type = call.content_type.clone();
+        let opts = write_options(&call, &Value::Null)?;
         let obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
         check_kind(&call.target, &obj)?;
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
             return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
         }
-        let created = self.store.create(&call.target.rt, call.target.ns(), obj)?;
-        if crd::is_crd(&call.target.rt) {
+        let created = self.store.create(&call.target.rt, call.target.ns(), obj, &opts)?;
+        if crd::is_crd(&call.target.rt) && !opts.dry_run {
             self.crd_written(&call.target.rt, &created)?;
         }
         Ok(json_response(201, &created))
     }
 
     pub async fn update(&self, call: Call) -> Result<Response<Body>, ApiError> {
-        let target = call.target.clone();
+        let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
         let obj = parse_object(&read_bytes(call.body).await?, &call.content_type)?;
         if target.sub.as_deref() == Some("scale") {
-            return self.write_scale(&target, |_| Ok(obj));
+            return self.write_scale(&target, &opts, |_| Ok(obj));
         }
         check_kind(&target, &obj)?;
-        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), |_| Ok(obj))?;
-        Ok(ok(&self.after_write(&target, updated)?))
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, |_| Ok(obj))?;
+        Ok(ok(&self.after_write(&target, &opts, updated)?))
     }
 
     pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
-        let target = call.target.clone();
+        let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
         let kind = PatchKind::of(&call.content_type)?;
         let patch = parse_object(&read_bytes(call.body).await?, "application/json")?;
         if target.sub.as_deref() == Some("scale") {
-            return self.write_scale(&target, |scale| kind.apply(scale, &patch));
+            return self.write_scale(&target, &opts, |scale| kind.apply(scale, &patch));
         }
-        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), |current| kind.apply(current, &patch))?;
-        Ok(ok(&self.after_write(&target, updated)?))
+        let apply = |current: &Value| kind.apply(current, &patch);
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;
+        Ok(ok(&self.after_write(&target, &opts, updated)?))
     }
 
     /// The scale subresource: a `Scale` view whose `spec.replicas` writes the object's.
-    fn write_scale(&self, target: &Target, change: impl FnOnce(&Value) -> Result<Value, ApiError>) -> Result<Response<Body>, ApiError> {
-        let updated = self.store.modify(&target.rt, target.ns(), name_of(target)?, Part::Main, |current| {
+    fn write_scale(
+        &self,
+        target: &Target,
+        opts: &WriteOptions,
+        change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Response<Body>, ApiError> {
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(target)?, Part::Main, opts, |current| {
             let scale = change(&scale_of(current))?;
             let given_rv = scale["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty());
             let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| ApiError::BadRequest("spec.replicas: Required value".into()))?;
@@ -101,16 +111,20 @@ impl Api {
     }
 
     /// A changed CRD re-registers its kinds; other objects are answered as written.
-    fn after_write(&self, target: &Target, written: Value) -> Result<Value, ApiError> {
-        if crd::is_crd(&target.rt) && target.sub.is_none() {
+    fn after_write(&self, target: &Target, opts: &WriteOptions, written: Value) -> Result<Value, ApiError> {
+        if crd::is_crd(&target.rt) && target.sub.is_none() && !opts.dry_run {
             self.crd_written(&target.rt, &written)?;
         }
         Ok(written)
     }
 
-    pub fn delete(&self, target: &Target) -> Result<Response<Body>, ApiError> {
-        let deleted = self.store.delete(&target.rt, target.ns(), name_of(target)?)?;
-        if crd::is_crd(&target.rt) {
+    pub async fn delete(&self, call: Call) -> Result<Response<Body>, ApiError> {
+        let bytes = read_bytes(call.body).await?;
+        let body = if bytes.is_empty() { Value::Null } else { parse_object(&bytes, &call.content_type)? };
+        let opts = write_options_of(&call.query, &body)?;
+        let target = &call.target;
+        let deleted = self.store.delete(&target.rt, target.ns(), name_of(target)?, &opts)?;
+        if crd::is_crd(&target.rt) && !opts.dry_run {
             self.crd_deleted(&deleted);
         }
         Ok(ok(&deletion_answer(target, deleted)))
@@ -119,12 +133,13 @@ impl Api {
     pub fn delete_collection(&self, call: &Call) -> Result<Response<Body>, ApiError> {
         let filter = selectors(call)?;
         let target = &call.target;
+        let opts = write_options(call, &Value::Null)?;
         let page = self.store.list(&target.rt.gr(), target.namespace.as_deref(), &filter, None, None)?;
         let mut deleted = Vec::new();
         for item in page.items {
             let (ns, name) = (item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or(""));
-            match self.store.delete(&target.rt, ns, name) {
-                Ok(obj) if crd::is_crd(&target.rt) => {
+            match self.store.delete(&target.rt, ns, name, &opts) {
+                Ok(obj) if crd::is_crd(&target.rt) && !opts.dry_run => {
                     self.crd_deleted(&obj);
                     deleted.push(obj);
                 }
@@ -145,6 +160,22 @@ pub fn selectors(call: &Call) -> Result<impl Fn(&Value) -> bool, ApiError> {
     let labels = LabelSelector::parse(call.param("labelSelector").unwrap_or(""))?;
     let fields = FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), &call.target.rt.plural)?;
     Ok(move |obj: &Value| labels.matches(obj) && fields.matches(obj))
+}
+
+fn write_options(call: &Call, body: &Value) -> Result<WriteOptions, ApiError> {
+    write_options_of(&call.query, body)
+}
+
+/// `dryRun` (query or DeleteOptions body) and DeleteOptions preconditions.
+fn write_options_of(query: &HashMap<String, String>, body: &Value) -> Result<WriteOptions, ApiError> {
+    let from_body = body["dryRun"].as_array().and_then(|a| a.first()).and_then(Value::as_str);
+    let dry_run = match query.get("dryRun").map(String::as_str).filter(|v| !v.is_empty()).or(from_body) {
+        None => false,
+        Some("All") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
+    };
+    let precondition = |field: &str| body["preconditions"][field].as_str().map(String::from);
+    Ok(WriteOptions { dry_run, uid: precondition("uid"), resource_version: precondition("resourceVersion") })
 }
 
 fn bad_param(name: &str) -> ApiError {

@@ -459,3 +459,27 @@ async fn a_crd_becomes_established_and_its_kind_is_served_until_deleted() {
     assert!(!gone.ok, "{}", gone.stdout);
     assert!(gone.stderr.contains("the server doesn't have a resource type"), "{}", gone.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_dry_runs_answer_but_change_nothing() {
+    let Some(c) = Cluster::start().await else { return };
+    let cm = c.file("cm.yaml", CONFIGMAP);
+    assert!(c.ok(&["create", "-f", &cm, "--dry-run=server"]).await.contains("configmap/settings created (server dry run)"));
+    assert!(!c.kubectl(&["get", "cm", "settings"]).await.ok, "a dry-run create stores nothing");
+    c.ok(&["create", "-f", &cm]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"data":{"mode":"x"}}"#, "--dry-run=server"]).await;
+    c.ok(&["delete", "cm", "settings", "--dry-run=server"]).await;
+    assert_eq!(c.json(&["get", "cm", "settings"]).await["data"]["mode"], "canary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_by_label_removes_only_the_matching_objects() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    c.ok(&["create", "-f", &c.file("other.yaml", &CONFIGMAP.replace("settings", "other").replace("app: web", "app: api"))]).await;
+    c.ok(&["delete", "cm", "-l", "app=web"]).await;
+    assert_eq!(c.ok(&["get", "cm", "-o", "name"]).await.trim(), "configmap/other");
+    let raw = c.kubectl(&["delete", "--raw", "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dapi"]).await;
+    assert!(raw.ok, "{}", raw.stderr);
+    assert!(c.kubectl(&["get", "cm", "other"]).await.stderr.contains("NotFound"));
+}
