@@ -176,7 +176,7 @@ async fn gke_token_endpoint_issues_tokens_that_clusters_get_and_the_api_server_a
     let forged = send(addr, "POST", "/token", &form_headers, &token_form(&jwt_from_key_file(&other_file, &claims))).await;
     assert_eq!((forged.status, &forged.body["error"]), (400, &json!("invalid_grant")));
     let mut wrong_aud = claims.clone();
-    wrong_aud["aud"] = json!("https://oauth2.googleapis.com/token");
+    wrong_aud["aud"] = json!("https://example.com/token");
     let refused = send(addr, "POST", "/token", &form_headers, &token_form(&jwt_from_key_file(&key_file, &wrong_aud))).await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.body["error_description"], "Invalid JWT: Failed audience check.");
@@ -302,4 +302,55 @@ async fn the_real_aws_cli_describes_the_cluster_and_its_get_token_authenticates(
     }
     let other = aws_cli(&user, home.path(), &["eks", "get-token", "--cluster-name", "dev", "--region", "eu-west-1"]).await.unwrap();
     assert!(auth.authenticate(other["status"]["token"].as_str().unwrap()).is_none(), "a token for another cluster");
+}
+
+/// `gcloud` with its own config directory and nothing but what the test sets.
+async fn gcloud(config: &std::path::Path, args: &[&str]) -> Option<String> {
+    let out = tokio::process::Command::new("gcloud")
+        .args(args)
+        .args(["--quiet", "--verbosity", "error"])
+        .env("CLOUDSDK_CONFIG", config)
+        .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+        .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .output()
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("running gcloud: {e}"),
+    };
+    assert!(out.status.success(), "gcloud {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn the_real_gcloud_describes_the_cluster_with_a_service_account_key() {
+    let registry = CloudRegistry::default();
+    let key = ServiceAccountKey::generate("demo-project", "gantry").unwrap();
+    registry.gcp.add(key.account.clone());
+    registry.add_gke(GkeCluster::new("demo-project", "europe-west1", "prod", "https://127.0.0.1:6447", CA));
+    let cp = ControlPlane::start(registry.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("key.json");
+    std::fs::write(&key_path, key.key_file_json(&cp.token_uri()).unwrap()).unwrap();
+    let config = dir.path().join("gcloud");
+    let key_arg = format!("--key-file={}", key_path.display());
+    if gcloud(&config, &["auth", "activate-service-account", &key_arg]).await.is_none() {
+        eprintln!("SKIPPED: gcloud is not on PATH");
+        return;
+    }
+    let endpoint = format!("{}/", cp.url());
+    gcloud(&config, &["config", "set", "api_endpoint_overrides/container", &endpoint]).await.unwrap();
+    let out = gcloud(
+        &config,
+        &["container", "clusters", "describe", "prod", "--location", "europe-west1", "--project", "demo-project", "--format", "json"],
+    )
+    .await
+    .unwrap();
+    let described: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(described["endpoint"], "127.0.0.1:6447");
+    assert_eq!(described["status"], "RUNNING");
+    assert_eq!(STANDARD.decode(described["masterAuth"]["clusterCaCertificate"].as_str().unwrap()).unwrap(), CA.as_bytes());
 }

@@ -35,6 +35,15 @@ pub const MAX_ASSERTION_LIFETIME: i64 = 3600;
 /// How far `iat` may be ahead of the server's clock.
 pub const CLOCK_SKEW_SECS: i64 = 300;
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// The audiences Google's own token endpoint answers to. google-auth (and
+/// so gcloud) always names the first, whatever `token_uri` says; gcp_auth
+/// names `token_uri`. The sim stands in for Google, so it accepts these as
+/// well as its own URI.
+pub const GOOGLE_TOKEN_AUDIENCES: &[&str] = &[
+    "https://oauth2.googleapis.com/token",
+    "https://www.googleapis.com/oauth2/v4/token",
+    "https://accounts.google.com/o/oauth2/token",
+];
 
 /// An OAuth2 error response (RFC 6749 §5.2), with Google's messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -257,7 +266,8 @@ impl GcpIam {
     }
 
     /// Answers a token request's form body. `audiences` are the URIs this
-    /// endpoint is known by (the `aud` an assertion must name).
+    /// endpoint is known by (the `aud` an assertion must name, besides
+    /// Google's own token endpoint).
     pub fn exchange(&self, form: &[u8], audiences: &[String], now: OffsetDateTime) -> Result<TokenResponse, OAuthError> {
         let mut grant_type = None;
         let mut assertion = None;
@@ -323,7 +333,7 @@ impl GcpIam {
             .map_err(|_| OAuthError::InvalidGrant("Invalid JWT Signature.".into()))?;
         // Signed: the claims can now be judged.
         let aud = claims.get("aud").and_then(Value::as_str).unwrap_or_default();
-        if !audiences.iter().any(|a| a == aud) {
+        if !audiences.iter().any(|a| a == aud) && !GOOGLE_TOKEN_AUDIENCES.contains(&aud) {
             return Err(OAuthError::InvalidGrant("Invalid JWT: Failed audience check.".into()));
         }
         // gcp_auth sends `"sub": null` when it impersonates no one.
@@ -477,7 +487,12 @@ mod tests {
         assert!(check(claims(t, t + 3600)).is_ok());
         let mut c = claims(t, t + 3600);
         c["aud"] = json!("https://oauth2.googleapis.com/token");
-        assert_eq!(check(c), Err(OAuthError::InvalidGrant("Invalid JWT: Failed audience check.".into())));
+        assert!(check(c).is_ok(), "Google's own token endpoint, as google-auth names it");
+        for other in ["https://example.com/token", "http://127.0.0.1:9/other", ""] {
+            let mut c = claims(t, t + 3600);
+            c["aud"] = json!(other);
+            assert_eq!(check(c), Err(OAuthError::InvalidGrant("Invalid JWT: Failed audience check.".into())), "{other}");
+        }
         let mut c = claims(t, t + 3600);
         c["iss"] = json!("stranger@demo-project.iam.gserviceaccount.com");
         assert_eq!(check(c), Err(OAuthError::InvalidGrant("Invalid grant: account not found".into())));
