@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Authenticator, Identity};
 use crate::error::ApiError;
 use crate::http::{error_response, ok, text_response, Body};
-use crate::openapi;
+use crate::{openapi, table};
 use crate::resources::{Registry, ResourceType};
 use crate::store::Store;
 
@@ -57,6 +57,8 @@ pub struct Call {
     pub target: Target,
     pub query: HashMap<String, String>,
     pub content_type: String,
+    /// Whether the client asked for server-side printing (`as=Table`).
+    pub table: bool,
     pub body: Incoming,
 }
 
@@ -103,6 +105,7 @@ impl Api {
         let call = Call {
             query: query_of(&req),
             content_type: header(&req, hyper::header::CONTENT_TYPE),
+            table: table::wanted(&header(&req, hyper::header::ACCEPT)),
             target,
             body: req.into_body(),
         };
@@ -169,7 +172,7 @@ impl Api {
 
     async fn dispatch(self: &Arc<Self>, verb: &str, call: Call) -> Result<Response<Body>, ApiError> {
         match verb {
-            "get" => self.get(&call.target),
+            "get" => self.get(&call),
             "list" => self.list(&call),
             "watch" => self.watch(&call),
             "create" => self.create(call).await,

@@ -19,6 +19,7 @@ pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod table;
 pub mod tls;
 pub mod verbs;
 pub mod watch;

@@ -18,12 +18,15 @@ use crate::error::ApiError;
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Part, WriteOptions};
+use crate::table;
 
 impl Api {
-    pub fn get(&self, target: &Target) -> Result<Response<Body>, ApiError> {
+    pub fn get(&self, call: &Call) -> Result<Response<Body>, ApiError> {
+        let target = &call.target;
         let obj = self.store.get(&target.rt.gr(), target.ns(), name_of(target)?)?;
         match target.sub.as_deref() {
             Some("scale") => Ok(ok(&scale_of(&obj))),
+            _ if call.table => Ok(ok(&table::table(&target.rt, &[obj], json!({}), call.param("includeObject").unwrap_or("")))),
             _ => Ok(ok(&obj)),
         }
     }
@@ -39,6 +42,10 @@ impl Api {
         }
         if let Some(remaining) = page.remaining {
             metadata["remainingItemCount"] = json!(remaining);
+        }
+        if call.table {
+            let include = call.param("includeObject").unwrap_or("");
+            return Ok(ok(&table::table(&target.rt, &page.items, metadata, include)));
         }
         let list = json!({
             "kind": format!("{}List", target.rt.kind),

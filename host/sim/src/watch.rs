@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::http::{stream_response, Body};
 use crate::resources::ResourceType;
 use crate::store::{Event, Since};
+use crate::table;
 use crate::verbs::selectors;
 
 /// One open watch: what it shows and where it writes.
@@ -27,6 +28,8 @@ struct Watcher<F> {
     namespace: Option<String>,
     filter: F,
     bookmarks: bool,
+    /// `as=Table`, with this includeObject: events carry one-row Tables.
+    table: Option<String>,
     out: mpsc::Sender<Bytes>,
     last_rv: u64,
 }
@@ -45,6 +48,7 @@ impl Api {
             namespace: call.target.namespace.clone(),
             filter: selectors(call)?,
             bookmarks: call.param("allowWatchBookmarks") == Some("true"),
+            table: call.table.then(|| call.param("includeObject").unwrap_or("").to_string()),
             out,
             last_rv: self.store.resource_version(),
         };
@@ -121,7 +125,11 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
         if event.gr != self.rt.gr() || !ns_ok || !(self.filter)(&event.object) {
             return true;
         }
-        self.send(&json!({"type": event.kind.as_str(), "object": event.object})).await
+        let object = match &self.table {
+            Some(include) => table::table(&self.rt, std::slice::from_ref(&event.object), json!({}), include),
+            None => event.object.clone(),
+        };
+        self.send(&json!({"type": event.kind.as_str(), "object": object})).await
     }
 
     fn bookmark(&self) -> Value {

@@ -153,9 +153,38 @@ spec:
 async fn get_namespaces_lists_the_default_ones() {
     let Some(c) = Cluster::start().await else { return };
     let out = c.ok(&["get", "ns"]).await;
-    for ns in ["default", "kube-system", "kube-public"] {
-        assert!(out.contains(ns), "{out}");
-    }
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "STATUS", "AGE"], "server-side printing gives the real columns:\n{out}");
+    let names: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
+    assert_eq!(names, ["default", "kube-public", "kube-system"]);
+    assert!(rows[1..].iter().all(|r| r[1] == "Active"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_output_prints_the_real_columns_in_lists_and_watches() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
+    let cms = c.ok(&["get", "cm"]).await;
+    let header: Vec<&str> = cms.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "DATA", "AGE"], "{cms}");
+    assert!(cms.lines().nth(1).is_some_and(|l| l.split_whitespace().take(2).eq(["settings", "1"])), "{cms}");
+    let deploys = c.ok(&["get", "deploy", "-A", "--show-labels"]).await;
+    let header: Vec<&str> = deploys.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "LABELS"], "{deploys}");
+    assert!(deploys.contains("default") && deploys.contains("0/2") && deploys.contains("app=web"), "{deploys}");
+
+    let config = c.dir.path().join("config");
+    let mut watch = c.command(&config, &["get", "cm", "-w"]).spawn().expect("kubectl starts");
+    let mut lines = lines_of(&mut watch);
+    let first = next_line(&mut lines).await.expect("read").unwrap_or_default();
+    assert!(first.starts_with("NAME"), "{first}");
+    let second = next_line(&mut lines).await.expect("read").unwrap_or_default();
+    assert!(second.starts_with("settings"), "{second}");
+    c.ok(&["create", "-f", &c.file("b.yaml", &CONFIGMAP.replace("settings", "later"))]).await;
+    let third = next_line(&mut lines).await.expect("read").unwrap_or_default();
+    assert!(third.split_whitespace().take(2).eq(["later", "1"]), "{third}");
+    watch.kill().await.expect("kubectl stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
