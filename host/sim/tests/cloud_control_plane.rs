@@ -244,6 +244,10 @@ async fn the_real_gcp_auth_client_gets_a_token_that_clusters_get_and_the_api_ser
 
 /// The `aws` CLI with only the given keys (no config files, no profile, no IMDS).
 async fn aws_cli(p: &AwsPrincipal, home: &std::path::Path, args: &[&str]) -> Option<Value> {
+    aws_cli_env(p, home, args, &[]).await
+}
+
+async fn aws_cli_env(p: &AwsPrincipal, home: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Option<Value> {
     let mut cmd = tokio::process::Command::new("aws");
     cmd.args(args)
         .args(["--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "20"])
@@ -259,6 +263,7 @@ async fn aws_cli(p: &AwsPrincipal, home: &std::path::Path, args: &[&str]) -> Opt
     if let Some(t) = &p.credentials.session_token {
         cmd.env("AWS_SESSION_TOKEN", t);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let out = match cmd.output().await {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -289,7 +294,8 @@ async fn the_real_aws_cli_describes_the_cluster_and_its_get_token_authenticates(
     assert_eq!(described["cluster"]["endpoint"], "https://127.0.0.1:6443");
     assert_eq!(described["cluster"]["status"], "ACTIVE");
     assert_eq!(STANDARD.decode(described["cluster"]["certificateAuthority"]["data"].as_str().unwrap()).unwrap(), CA.as_bytes());
-    let listed = aws_cli(&role, home.path(), &["eks", "list-clusters", "--region", "us-east-1", "--endpoint-url", &endpoint]).await.unwrap();
+    // The environment `ControlPlane::aws_env` gives is enough on its own.
+    let listed = aws_cli_env(&role, home.path(), &["eks", "list-clusters"], &cp.aws_env(&role, "us-east-1")).await.unwrap();
     assert_eq!(listed["clusters"], json!(["east"]));
 
     let auth = Authenticator::default();
@@ -305,9 +311,10 @@ async fn the_real_aws_cli_describes_the_cluster_and_its_get_token_authenticates(
 }
 
 /// `gcloud` with its own config directory and nothing but what the test sets.
-async fn gcloud(config: &std::path::Path, args: &[&str]) -> Option<String> {
+async fn gcloud(config: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Option<String> {
     let out = tokio::process::Command::new("gcloud")
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["--quiet", "--verbosity", "error"])
         .env("CLOUDSDK_CONFIG", config)
         .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
@@ -337,15 +344,15 @@ async fn the_real_gcloud_describes_the_cluster_with_a_service_account_key() {
     std::fs::write(&key_path, key.key_file_json(&cp.token_uri()).unwrap()).unwrap();
     let config = dir.path().join("gcloud");
     let key_arg = format!("--key-file={}", key_path.display());
-    if gcloud(&config, &["auth", "activate-service-account", &key_arg]).await.is_none() {
+    if gcloud(&config, &["auth", "activate-service-account", &key_arg], &[]).await.is_none() {
         eprintln!("SKIPPED: gcloud is not on PATH");
         return;
     }
-    let endpoint = format!("{}/", cp.url());
-    gcloud(&config, &["config", "set", "api_endpoint_overrides/container", &endpoint]).await.unwrap();
+    // The endpoint comes from the environment `ControlPlane::gcp_env` gives.
     let out = gcloud(
         &config,
         &["container", "clusters", "describe", "prod", "--location", "europe-west1", "--project", "demo-project", "--format", "json"],
+        &cp.gcp_env(&key_path),
     )
     .await
     .unwrap();

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::cloud::aws::AwsPrincipal;
 use crate::cloud::eks::{self, SignedRequest};
 use crate::cloud::gke::{self, GoogleError};
 use crate::cloud::registry::CloudRegistry;
@@ -82,6 +83,33 @@ impl ControlPlane {
     /// The `token_uri` for service-account key files.
     pub fn token_uri(&self) -> String {
         format!("{}/token", self.url())
+    }
+
+    /// The environment that points the AWS SDKs and CLI at this server as
+    /// `principal` in `region` (`AWS_ENDPOINT_URL_EKS`, the keys, the region).
+    pub fn aws_env(&self, principal: &AwsPrincipal, region: &str) -> Vec<(&'static str, String)> {
+        let c = &principal.credentials;
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID", c.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", c.secret_access_key.clone()),
+            ("AWS_REGION", region.to_string()),
+            ("AWS_DEFAULT_REGION", region.to_string()),
+            ("AWS_ENDPOINT_URL_EKS", self.url()),
+        ];
+        if let Some(token) = &c.session_token {
+            env.push(("AWS_SESSION_TOKEN", token.clone()));
+        }
+        env
+    }
+
+    /// The environment that points Google clients at this server: the key
+    /// file (whose `token_uri` must be `token_uri()`) and gcloud's container
+    /// API endpoint.
+    pub fn gcp_env(&self, key_file: &std::path::Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("GOOGLE_APPLICATION_CREDENTIALS", key_file.display().to_string()),
+            ("CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER", format!("{}/", self.url())),
+        ]
     }
 
     /// Stops accepting, closes open connections and waits for the server task.
