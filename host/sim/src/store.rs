@@ -43,6 +43,9 @@ pub struct Event {
     pub gr: GroupResource,
     pub namespace: String,
     pub object: Value,
+    /// The object before a MODIFIED event: watches with selectors need it to
+    /// turn an object leaving their selection into DELETED and one entering it into ADDED.
+    pub previous: Option<Value>,
 }
 
 /// Which part of an object an update may change.
@@ -182,7 +185,7 @@ impl Store {
         inner.rv += 1;
         stamp_new(rt, namespace, &name, inner.rv, &mut obj);
         inner.objects.entry(gr.clone()).or_default().insert((namespace.to_string(), name), obj.clone());
-        self.publish(&mut inner, EventType::Added, &gr, namespace, &obj);
+        self.publish(&mut inner, EventType::Added, &gr, namespace, &obj, None);
         Ok(obj)
     }
 
@@ -211,7 +214,7 @@ impl Store {
         inner.rv += 1;
         next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
         inner.objects.entry(gr.clone()).or_default().insert(key, next.clone());
-        self.publish(&mut inner, EventType::Modified, &gr, namespace, &next);
+        self.publish(&mut inner, EventType::Modified, &gr, namespace, &next, Some(current));
         Ok(next)
     }
 
@@ -254,7 +257,7 @@ impl Store {
         let mut obj = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        self.publish(inner, EventType::Deleted, gr, namespace, &obj);
+        self.publish(inner, EventType::Deleted, gr, namespace, &obj, None);
         Some(obj)
     }
 
@@ -276,7 +279,7 @@ impl Store {
                 m.iter()
                     .map(|((ns, _), obj)| {
                         let rv = obj["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-                        Arc::new(Event { rv, kind: EventType::Added, gr: gr.clone(), namespace: ns.clone(), object: obj.clone() })
+                        Arc::new(Event { rv, kind: EventType::Added, gr: gr.clone(), namespace: ns.clone(), object: obj.clone(), previous: None })
                     })
                     .collect()
             }),
@@ -284,8 +287,9 @@ impl Store {
         Ok((initial, self.events.subscribe()))
     }
 
-    fn publish(&self, inner: &mut Inner, kind: EventType, gr: &GroupResource, namespace: &str, obj: &Value) {
-        let event = Arc::new(Event { rv: inner.rv, kind, gr: gr.clone(), namespace: namespace.to_string(), object: obj.clone() });
+    fn publish(&self, inner: &mut Inner, kind: EventType, gr: &GroupResource, namespace: &str, obj: &Value, previous: Option<Value>) {
+        let (rv, namespace, object) = (inner.rv, namespace.to_string(), obj.clone());
+        let event = Arc::new(Event { rv, kind, gr: gr.clone(), namespace, object, previous });
         inner.history.push_back(event.clone());
         while inner.history.len() > self.history_limit {
             if let Some(old) = inner.history.pop_front() {

@@ -2,7 +2,9 @@
 //! (ADDED, MODIFIED, DELETED) from a resourceVersion (replayed from the
 //! store's history) or from now (synthetic ADDED events first), with
 //! BOOKMARK events when `allowWatchBookmarks` is set, an ERROR event carrying
-//! a 410 Expired Status when the version is older than the kept history, and
+//! a 410 Expired Status when the version is older than the kept history,
+//! selector transitions as the real watch cache reports them (an object
+//! leaving the selection is DELETED, one entering it ADDED), and
 //! an end after `timeoutSeconds` or at server shutdown. This file must not
 //! change objects; it only reads the store's feed.
 
@@ -18,7 +20,7 @@ use crate::api::{Api, Call};
 use crate::error::ApiError;
 use crate::http::{stream_response, Body};
 use crate::resources::ResourceType;
-use crate::store::{Event, Since};
+use crate::store::{Event, EventType, Since};
 use crate::table;
 use crate::verbs::selectors;
 
@@ -122,14 +124,28 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
     async fn deliver(&mut self, event: &Event) -> bool {
         self.last_rv = self.last_rv.max(event.rv);
         let ns_ok = self.namespace.as_deref().is_none_or(|ns| ns == event.namespace);
-        if event.gr != self.rt.gr() || !ns_ok || !(self.filter)(&event.object) {
+        if event.gr != self.rt.gr() || !ns_ok {
             return true;
         }
+        let Some(kind) = self.seen_as(event) else { return true };
         let object = match &self.table {
             Some(include) => table::table(&self.rt, std::slice::from_ref(&event.object), json!({}), include),
             None => event.object.clone(),
         };
-        self.send(&json!({"type": event.kind.as_str(), "object": object})).await
+        self.send(&json!({"type": kind.as_str(), "object": object})).await
+    }
+
+    /// What this watch's selection makes of an event: a change that moves an
+    /// object into the selection is ADDED, out of it DELETED; None: not shown.
+    fn seen_as(&self, event: &Event) -> Option<EventType> {
+        let now = (self.filter)(&event.object);
+        let before = event.previous.as_ref().map(|p| (self.filter)(p));
+        match (event.kind, before, now) {
+            (EventType::Modified, Some(false), true) => Some(EventType::Added),
+            (EventType::Modified, Some(true), false) => Some(EventType::Deleted),
+            (_, _, true) => Some(event.kind),
+            _ => None,
+        }
     }
 
     fn bookmark(&self) -> Value {

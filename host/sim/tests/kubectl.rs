@@ -369,6 +369,8 @@ async fn a_bad_token_is_unauthorized_and_a_limited_one_is_forbidden() {
         "{}",
         other_ns.stderr
     );
+    let cluster_scope = c.run_as(&limited, &["get", "ns"]).await;
+    assert!(cluster_scope.stderr.contains(r#"namespaces is forbidden: User "ci" cannot list resource "namespaces" in API group "" at the cluster scope"#), "{}", cluster_scope.stderr);
     let delete = c.run_as(&limited, &["delete", "cm", "settings"]).await;
     assert!(delete.stderr.contains(r#"configmaps "settings" is forbidden: User "ci" cannot delete resource "configmaps" in API group "" in the namespace "default""#), "{}", delete.stderr);
 }
@@ -511,4 +513,19 @@ async fn delete_by_label_removes_only_the_matching_objects() {
     let raw = c.kubectl(&["delete", "--raw", "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dapi"]).await;
     assert!(raw.ok, "{}", raw.stderr);
     assert!(c.kubectl(&["get", "cm", "other"]).await.stderr.contains("NotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selective_watch_sees_objects_enter_and_leave_its_selection() {
+    let Some(c) = Cluster::start().await else { return };
+    let list: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]).await).expect("list");
+    let rv = list["metadata"]["resourceVersion"].as_str().expect("list resourceVersion").to_string();
+    c.ok(&["create", "-f", &c.file("cm.yaml", &CONFIGMAP.replace("app: web", "app: api"))]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"metadata":{"labels":{"app":"web"}}}"#]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"data":{"mode":"stable"}}"#]).await;
+    c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"metadata":{"labels":{"app":"api"}}}"#]).await;
+    let path = format!("/api/v1/namespaces/default/configmaps?watch=true&labelSelector=app%3Dweb&resourceVersion={rv}&timeoutSeconds=1");
+    let seen = events(&c.ok(&["get", "--raw", &path]).await);
+    let kinds: Vec<&str> = seen.iter().map(|e| e["type"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
 }
