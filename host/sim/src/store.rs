@@ -48,6 +48,9 @@ pub struct Event {
     pub previous: Option<Value>,
 }
 
+/// A new watch's starting events and the live feed after them.
+pub type Subscription = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 /// Which part of an object an update may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -268,7 +271,7 @@ impl Store {
         &self,
         gr: &GroupResource,
         since: Since,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), ApiError> {
+    ) -> Result<Subscription, ApiError> {
         let inner = self.lock();
         let initial = match since {
             Since::Version(v) if v < inner.compacted => {

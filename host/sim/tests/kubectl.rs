@@ -529,3 +529,32 @@ async fn a_selective_watch_sees_objects_enter_and_leave_its_selection() {
     let kinds: Vec<&str> = seen.iter().map(|e| e["type"].as_str().unwrap_or("")).collect();
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_subresource_writes_only_status() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
+    let status_patch = r#"{"spec":{"replicas":9},"status":{"replicas":2,"readyReplicas":2}}"#;
+    c.ok(&["patch", "deploy", "web", "--subresource", "status", "--type", "merge", "-p", status_patch]).await;
+    let d = c.json(&["get", "deploy", "web"]).await;
+    assert_eq!(d["status"]["readyReplicas"], 2);
+    assert_eq!(d["spec"]["replicas"], 2, "the status subresource ignores spec");
+    assert_eq!(d["metadata"]["generation"], 1);
+    c.ok(&["patch", "deploy", "web", "--type", "merge", "-p", r#"{"status":{"readyReplicas":0}}"#]).await;
+    assert_eq!(c.json(&["get", "deploy", "web"]).await["status"]["readyReplicas"], 2, "the main resource ignores status");
+    let shown = c.ok(&["get", "deploy", "web", "--subresource", "status", "-o", "jsonpath={.status.replicas}"]).await;
+    assert_eq!(shown, "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_takes_its_objects_and_apply_creates_new_ones() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")]).await;
+    let applied = c.ok(&["apply", "-n", "team", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    assert!(applied.contains("configmap/settings created"), "{applied}");
+    let cm = c.json(&["get", "cm", "settings", "-n", "team"]).await;
+    assert!(cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].is_string());
+    assert!(c.ok(&["delete", "ns", "team"]).await.contains("namespace \"team\" deleted"));
+    let gone = c.kubectl(&["get", "cm", "settings", "-n", "team"]).await;
+    assert!(gone.stderr.contains("NotFound"), "{}", gone.stderr);
+}
