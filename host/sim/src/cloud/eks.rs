@@ -59,7 +59,7 @@ impl EksCluster {
     /// The DescribeCluster response body.
     pub fn describe_json(&self) -> Value {
         let created = self.created_at.unix_timestamp_nanos() as f64 / 1e9;
-        let oidc_id = hex::encode_upper(&sigv4::sha256_hex(self.arn().as_bytes()).as_bytes()[..16]);
+        let oidc_id = sigv4::sha256_hex(self.arn().as_bytes())[..32].to_ascii_uppercase();
         json!({
             "cluster": {
                 "name": self.name,
@@ -275,6 +275,8 @@ mod tests {
         let ca = STANDARD.decode(cl["certificateAuthority"]["data"].as_str().unwrap()).unwrap();
         assert_eq!(String::from_utf8(ca).unwrap(), c.ca_pem);
         assert!(cl["createdAt"].as_f64().unwrap() > 1.7e9);
-        assert!(cl["identity"]["oidc"]["issuer"].as_str().unwrap().starts_with("https://oidc.eks.eu-west-1.amazonaws.com/id/"));
+        let issuer = cl["identity"]["oidc"]["issuer"].as_str().unwrap();
+        let id = issuer.strip_prefix("https://oidc.eks.eu-west-1.amazonaws.com/id/").unwrap();
+        assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)), "{id}");
     }
 }

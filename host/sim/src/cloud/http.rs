@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::cloud::aws::AwsPrincipal;
 use crate::cloud::eks::{self, SignedRequest};
@@ -197,11 +198,16 @@ fn google_error(e: &GoogleError) -> Response<Full<Bytes>> {
 }
 
 async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let span = tracing::debug_span!("cloud", method = %req.method(), path = %req.uri().path());
+    let resp = route(req, state).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = resp.status().as_u16(), "answered"));
+    resp
+}
+
+async fn route(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
-    let span = tracing::debug_span!("cloud", %method, %path);
-    let _enter = span.enter();
     let mut headers = Vec::with_capacity(req.headers().len());
     for (name, value) in req.headers() {
         match value.to_str() {
@@ -217,7 +223,7 @@ async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
         path.trim_start_matches('/').split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let now = OffsetDateTime::now_utc();
-    let resp = match (&method, segs.as_slice()) {
+    match (&method, segs.as_slice()) {
         (&Method::POST, ["token"]) => token(state, &headers, &body, now),
         (&Method::GET, ["clusters"]) => eks_call(state, &path, &query, &headers, &body, now, None),
         (&Method::GET, ["clusters", name]) => eks_call(state, &path, &query, &headers, &body, now, Some(name)),
@@ -225,9 +231,7 @@ async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
             gke_call(state, &headers, project, location, rest.first().copied(), now)
         }
         _ => json_response(StatusCode::NOT_FOUND, &json!({ "message": format!("no such operation: {method} {path}") })),
-    };
-    tracing::debug!(status = resp.status().as_u16(), "answered");
-    resp
+    }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
