@@ -118,7 +118,11 @@ impl Api {
         if auth.is_empty() && PUBLIC_PATHS.contains(&path) {
             return Ok(None);
         }
-        let token = auth.strip_prefix("Bearer ").map(str::trim).ok_or(ApiError::Unauthorized)?;
+        let (scheme, token) = auth.split_once(' ').ok_or(ApiError::Unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::Unauthorized);
+        }
+        let token = token.trim();
         self.auth.authenticate(token).map(Some).ok_or(ApiError::Unauthorized)
     }
 
@@ -250,4 +254,62 @@ fn version() -> Value {
         "compiler": "gc",
         "platform": "linux/amd64",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> Api {
+        let registry = Registry::default();
+        let namespaces = registry.find("", "v1", "namespaces").unwrap();
+        Api {
+            store: Store::new(10, &namespaces),
+            registry,
+            auth: Authenticator::default(),
+            address: "127.0.0.1:1".into(),
+            bookmark_interval: Duration::from_secs(60),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    fn parse(api: &Api, path: &str) -> Result<Target, ApiError> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            ["api", v, rest @ ..] => api.target("", v, rest),
+            ["apis", g, v, rest @ ..] => api.target(g, v, rest),
+            _ => Err(ApiError::PathNotFound),
+        }
+    }
+
+    #[test]
+    fn resource_paths_resolve_to_targets_as_the_real_server_reads_them() {
+        let api = api();
+        let t = parse(&api, "/apis/apps/v1/namespaces/team/deployments/web/scale").unwrap();
+        assert_eq!((t.rt.plural.as_str(), t.ns(), t.name.as_deref(), t.sub.as_deref()), ("deployments", "team", Some("web"), Some("scale")));
+        let ns = parse(&api, "/api/v1/namespaces/team").unwrap();
+        assert_eq!((ns.rt.plural.as_str(), ns.namespace.as_deref(), ns.name.as_deref()), ("namespaces", None, Some("team")));
+        let status = parse(&api, "/api/v1/namespaces/team/status").unwrap();
+        assert_eq!((status.name.as_deref(), status.sub.as_deref()), (Some("team"), Some("status")));
+        let all = parse(&api, "/api/v1/pods").unwrap();
+        assert!(all.namespace.is_none() && all.name.is_none(), "a list across namespaces");
+        for missing in ["/api/v1/pods/x", "/api/v1/namespaces/a/namespaces", "/api/v1/namespaces/a/configmaps/x/status", "/apis/apps/v1/namespaces/a/widgets", "/api/v2/pods"] {
+            assert_eq!(parse(&api, missing).unwrap_err().code(), 404, "{missing}");
+        }
+    }
+
+    #[test]
+    fn forbidden_messages_name_user_verb_resource_group_and_scope() {
+        let api = api();
+        let ci = Identity { user: "ci".into(), namespaces: Some(vec!["default".into()]), verbs: Some(vec!["get".into()]) };
+        let t = parse(&api, "/apis/apps/v1/namespaces/prod/deployments/web/status").unwrap();
+        let err = authorize(&ci, "patch", &t).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"deployments.apps "web" is forbidden: User "ci" cannot patch resource "deployments/status" in API group "apps" in the namespace "prod""#
+        );
+        assert_eq!(err.to_status()["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
+        let own = parse(&api, "/api/v1/namespaces/default").unwrap();
+        assert!(authorize(&ci, "get", &own).is_ok(), "a namespace object is authorised in itself");
+    }
 }

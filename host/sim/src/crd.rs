@@ -38,6 +38,7 @@ pub fn types_of(crd: &Value) -> Vec<ResourceType> {
             status: !v["subresources"]["status"].is_null(),
             scale: !v["subresources"]["scale"].is_null(),
             generation: true,
+            custom: true,
         })
         .filter(|t| !t.group.is_empty() && !t.version.is_empty() && !t.plural.is_empty() && !t.kind.is_empty())
         .collect()

@@ -26,6 +26,9 @@ pub struct ResourceType {
     pub scale: bool,
     /// Keeps `metadata.generation`, bumped when anything but metadata and status changes.
     pub generation: bool,
+    /// Served from a CustomResourceDefinition (as Gateway API kinds are on real
+    /// clusters): no default status on create, DELETE answers the object.
+    pub custom: bool,
 }
 
 impl ResourceType {
@@ -122,6 +125,7 @@ fn builtin() -> Vec<ResourceType> {
             status,
             scale,
             generation,
+            custom: group == "gateway.networking.k8s.io",
         })
         .collect()
 }

@@ -149,6 +149,9 @@ impl Store {
     ) -> Result<Page, ApiError> {
         let start = continue_token.map(ContinueToken::decode).transpose()?;
         let inner = self.lock();
+        if start.as_ref().is_some_and(|t| t.rv < inner.compacted) {
+            return Err(ApiError::Gone(CONTINUE_TOO_OLD.into()));
+        }
         let rv = start.as_ref().map_or(inner.rv, |t| t.rv);
         let empty = Objects::new();
         let objects = inner.objects.get(gr).unwrap_or(&empty);
@@ -388,6 +391,9 @@ fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
             obj["status"] = json!({"phase": "Active"});
         }
         ("", "pods") => obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"}),
+        _ if rt.custom && rt.status => {
+            obj.as_object_mut().map(|m| m.remove("status"));
+        }
         _ if rt.status => obj["status"] = json!({}),
         _ => {}
     }
@@ -487,7 +493,14 @@ fn without_rv(obj: &Value) -> Value {
     v
 }
 
+const CONTINUE_TOO_OLD: &str = "The provided continue parameter is too old to display a consistent list result. \
+You can start a new list without the continue parameter, or use the continue token in this response to retrieve \
+the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that \
+were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
 /// Where the next page of a list starts: opaque to clients, like the real one.
+/// Later pages read the current state after the token's key (not a snapshot
+/// at its resourceVersion); a token older than the kept history is 410 Expired.
 struct ContinueToken {
     rv: u64,
     namespace: String,
@@ -597,6 +610,21 @@ mod tests {
         assert!(second.continue_token.is_none());
         assert_eq!(second.resource_version, first.resource_version);
         assert_eq!(s.list(&gr, None, &|_| true, None, Some("garbage")).unwrap_err().code(), 400);
+    }
+
+    #[test]
+    fn a_continue_token_older_than_the_history_is_expired() {
+        let s = store(2);
+        for n in ["a", "b"] {
+            s.create(&rt("", "configmaps"), "default", cm(n), &W).unwrap();
+        }
+        let gr = GroupResource::new("", "configmaps");
+        let token = s.list(&gr, None, &|_| true, Some(1), None).unwrap().continue_token.unwrap();
+        for n in ["c", "d", "e"] {
+            s.create(&rt("", "configmaps"), "default", cm(n), &W).unwrap();
+        }
+        let err = s.list(&gr, None, &|_| true, Some(1), Some(&token)).unwrap_err();
+        assert_eq!((err.code(), err.to_status()["reason"].clone()), (410, json!("Expired")));
     }
 
     #[test]

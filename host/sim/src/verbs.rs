@@ -219,10 +219,7 @@ fn check_kind(target: &Target, obj: &Value) -> Result<(), ApiError> {
 /// What DELETE answers: registries that return the deleted object do so;
 /// the others answer a Success Status naming it.
 fn deletion_answer(target: &Target, deleted: Value) -> Value {
-    const BUILT_IN_GROUPS: [&str; 8] =
-        ["", "apps", "batch", "networking.k8s.io", "coordination.k8s.io", "policy", "autoscaling", "apiextensions.k8s.io"];
-    let custom = !BUILT_IN_GROUPS.contains(&target.rt.group.as_str());
-    let returns_object = custom || matches!(target.rt.plural.as_str(), "namespaces" | "pods" | "services");
+    let returns_object = target.rt.custom || matches!(target.rt.plural.as_str(), "namespaces" | "pods" | "services");
     if returns_object {
         return deleted;
     }

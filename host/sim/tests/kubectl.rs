@@ -482,6 +482,7 @@ async fn a_crd_becomes_established_and_its_kind_is_served_until_deleted() {
     let w = c.json(&["get", "wd", "w1"]).await;
     assert_eq!(w["spec"]["size"], 3);
     assert_eq!(w["metadata"]["generation"], 1);
+    assert!(w.get("status").is_none(), "a custom resource starts without status");
     let resources = c.ok(&["api-resources", "--api-group", "example.com"]).await;
     assert!(resources.contains("widgets") && resources.contains("Widget"), "{resources}");
 
