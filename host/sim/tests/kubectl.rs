@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_sim::auth::{Authenticator, Identity};
+use gantry_sim::auth::{Authenticator, Identity, TokenVerifier};
 use gantry_sim::kubeconfig::{self, KubeconfigEntry};
 use gantry_sim::{ApiServer, ServerConfig};
 use serde_json::Value;
@@ -16,6 +17,16 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ADMIN: &str = "admin-token";
 const LIMITED: &str = "limited-token";
+
+/// Stands in for a cloud token verifier: accepts `verified-USER` as USER, limited to `default`.
+struct PrefixVerifier;
+
+impl TokenVerifier for PrefixVerifier {
+    fn verify(&self, token: &str) -> Option<Identity> {
+        let user = token.strip_prefix("verified-")?;
+        Some(Identity { user: user.to_string(), namespaces: Some(vec!["default".into()]), verbs: None })
+    }
+}
 
 /// The kubectl binary, or None (skip) when it is absent outside CI.
 fn kubectl_binary() -> Option<PathBuf> {
@@ -54,6 +65,7 @@ impl Cluster {
         let kubectl = kubectl_binary()?;
         let auth = Authenticator::default();
         auth.add_token(ADMIN, Identity::admin("admin"));
+        auth.add_verifier(Arc::new(PrefixVerifier));
         auth.add_token(
             LIMITED,
             Identity { user: "ci".into(), namespaces: Some(vec!["default".into()]), verbs: Some(vec!["get".into(), "list".into()]) },
@@ -369,6 +381,10 @@ async fn a_bad_token_is_unauthorized_and_a_limited_one_is_forbidden() {
         "{}",
         other_ns.stderr
     );
+    let verified = c.write_kubeconfig("verified", "verified-robot");
+    assert!(c.run_as(&verified, &["get", "cm", "settings"]).await.ok, "a token verifier's identity is accepted");
+    let robot = c.run_as(&verified, &["get", "cm", "-n", "kube-system"]).await;
+    assert!(robot.stderr.contains(r#"User "robot" cannot list resource "configmaps""#), "{}", robot.stderr);
     let cluster_scope = c.run_as(&limited, &["get", "ns"]).await;
     assert!(cluster_scope.stderr.contains(r#"namespaces is forbidden: User "ci" cannot list resource "namespaces" in API group "" at the cluster scope"#), "{}", cluster_scope.stderr);
     let delete = c.run_as(&limited, &["delete", "cm", "settings"]).await;
