@@ -322,15 +322,9 @@ impl GcpIam {
                 return Err(OAuthError::InvalidGrant("Invalid JWT Signature.".into()));
             }
         }
-        let sig_bytes = URL_SAFE_NO_PAD
-            .decode(sig_b64.trim_end_matches('='))
-            .map_err(|_| OAuthError::InvalidGrant("Invalid JWT Signature.".into()))?;
-        let signature =
-            Signature::try_from(sig_bytes.as_slice()).map_err(|_| OAuthError::InvalidGrant("Invalid JWT Signature.".into()))?;
-        let signing_input = &jwt[..header_b64.len() + 1 + claims_b64.len()];
-        VerifyingKey::<Sha256>::new(account.public_key.clone())
-            .verify(signing_input.as_bytes(), &signature)
-            .map_err(|_| OAuthError::InvalidGrant("Invalid JWT Signature.".into()))?;
+        if !rs256_signature_valid(&[header_b64, claims_b64, sig_b64], &account.public_key) {
+            return Err(OAuthError::InvalidGrant("Invalid JWT Signature.".into()));
+        }
         // Signed: the claims can now be judged.
         let aud = claims.get("aud").and_then(Value::as_str).unwrap_or_default();
         if !audiences.iter().any(|a| a == aud) && !GOOGLE_TOKEN_AUDIENCES.contains(&aud) {
@@ -366,6 +360,15 @@ impl GcpIam {
     pub fn verifier(&self) -> GcpTokenVerifier {
         GcpTokenVerifier { iam: self.clone() }
     }
+}
+
+/// Whether `sig_b64` is an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature
+/// by `key` over `header_b64.claims_b64`, the parts as they came (padded or not).
+pub fn rs256_signature_valid([header_b64, claims_b64, sig_b64]: &[&str; 3], key: &RsaPublicKey) -> bool {
+    let Ok(sig_bytes) = URL_SAFE_NO_PAD.decode(sig_b64.trim_end_matches('=')) else { return false };
+    let Ok(signature) = Signature::try_from(sig_bytes.as_slice()) else { return false };
+    let signing_input = format!("{header_b64}.{claims_b64}");
+    VerifyingKey::<Sha256>::new(key.clone()).verify(signing_input.as_bytes(), &signature).is_ok()
 }
 
 /// Accepts access tokens the simulated token endpoint issued (unexpired):
@@ -421,6 +424,34 @@ mod tests {
 
     fn claims(iat: i64, exp: i64) -> Value {
         json!({ "iss": key().account.email, "scope": CLOUD_PLATFORM_SCOPE, "aud": URI, "iat": iat, "exp": exp })
+    }
+
+    /// RFC 7515 Appendix A.2: the published RS256 JWS and the example key's public half.
+    #[test]
+    fn rs256_verification_accepts_the_rfc_7515_example_and_nothing_else() {
+        let n = URL_SAFE_NO_PAD
+            .decode(concat!(
+                "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPM",
+                "EzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-",
+                "bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3",
+                "qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9g",
+                "b54h4FRWyuXpoQ",
+            ))
+            .unwrap();
+        let rfc_key = RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from(65537u32)).unwrap();
+        let header = "eyJhbGciOiJSUzI1NiJ9";
+        let claims = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+        let sig = concat!(
+            "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5",
+            "jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb",
+            "1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QO",
+            "YEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw",
+        );
+        assert!(rs256_signature_valid(&[header, claims, sig], &rfc_key));
+        let tampered = claims.replacen("eyJpc3MiOiJqb2Ui", "eyJpc3MiOiJqb2Ki", 1);
+        assert!(!rs256_signature_valid(&[header, &tampered, sig], &rfc_key));
+        assert!(!rs256_signature_valid(&[header, claims, sig], &key().account.public_key));
+        assert!(!rs256_signature_valid(&[header, claims, "AAAA"], &rfc_key));
     }
 
     #[test]
