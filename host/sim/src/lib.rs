@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod cloud;
 pub mod crd;
+pub mod defaults;
 pub mod error;
 pub mod http;
 pub mod kubeconfig;

@@ -14,6 +14,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use crate::defaults::{self, Allocator};
 use crate::error::{ApiError, GroupResource};
 use crate::resources::ResourceType;
 
@@ -97,6 +98,8 @@ struct Inner {
     history: VecDeque<Arc<Event>>,
     /// The newest resourceVersion no longer in `history`.
     compacted: u64,
+    /// Service ClusterIPs and NodePorts handed out so far.
+    allocator: Allocator,
 }
 
 /// The in-memory object store of one simulated cluster.
@@ -113,7 +116,7 @@ impl Store {
     /// A store holding the default namespaces, keeping `history_limit` events for watches.
     pub fn new(history_limit: usize, namespaces: &ResourceType) -> Store {
         let (events, _) = broadcast::channel(4096);
-        let inner = Inner { rv: 0, objects: BTreeMap::new(), history: VecDeque::new(), compacted: 0 };
+        let inner = Inner { rv: 0, objects: BTreeMap::new(), history: VecDeque::new(), compacted: 0, allocator: Allocator::default() };
         let store = Store { inner: Mutex::new(inner), events, history_limit: history_limit.max(1) };
         for ns in DEFAULT_NAMESPACES {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -183,6 +186,7 @@ impl Store {
         if inner.contains(&gr, namespace, &name) {
             return Err(ApiError::AlreadyExists { gr, name });
         }
+        inner.fill_defaults(rt, &mut obj, None);
         if opts.dry_run {
             stamp_new(rt, namespace, &name, inner.rv + 1, &mut obj);
             obj["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
@@ -213,6 +217,9 @@ impl Store {
         let proposed = change(&current)?;
         check_identity(&gr, name, &current, &proposed)?;
         let mut next = merge_part(rt, part, &current, proposed);
+        if part == Part::Main {
+            inner.fill_defaults(rt, &mut next, Some(&current));
+        }
         keep_server_metadata(rt, part, &current, &mut next);
         if opts.dry_run || without_rv(&next) == without_rv(&current) {
             return Ok(if opts.dry_run { next } else { current });
@@ -308,6 +315,14 @@ impl Store {
 }
 
 impl Inner {
+    /// The kind's defaults, and a service's allocations (kept from `current` on update).
+    fn fill_defaults(&mut self, rt: &ResourceType, obj: &mut Value, current: Option<&Value>) {
+        defaults::apply(rt, obj);
+        if rt.group.is_empty() && rt.plural == "services" {
+            self.allocator.service(obj, current);
+        }
+    }
+
     fn contains(&self, gr: &GroupResource, namespace: &str, name: &str) -> bool {
         self.objects.get(gr).is_some_and(|m| m.contains_key(&(namespace.to_string(), name.to_string())))
     }
@@ -391,6 +406,7 @@ fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
             obj["status"] = json!({"phase": "Active"});
         }
         ("", "pods") => obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"}),
+        ("", "services") => obj["status"] = json!({"loadBalancer": {}}),
         _ if rt.custom && rt.status => {
             obj.as_object_mut().map(|m| m.remove("status"));
         }

@@ -102,8 +102,13 @@ fn pod_restarts(o: &Value) -> Value {
 
 fn service_ports(o: &Value) -> Value {
     let ports = o["spec"]["ports"].as_array().cloned().unwrap_or_default();
-    let text: Vec<String> =
-        ports.iter().map(|p| format!("{}/{}", int(&p["port"]), p["protocol"].as_str().unwrap_or("TCP"))).collect();
+    let text: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let node = p["nodePort"].as_i64().map(|n| format!(":{n}")).unwrap_or_default();
+            format!("{}{node}/{}", int(&p["port"]), p["protocol"].as_str().unwrap_or("TCP"))
+        })
+        .collect();
     json!(if text.is_empty() { "<none>".to_string() } else { text.join(",") })
 }
 

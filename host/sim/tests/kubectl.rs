@@ -575,3 +575,40 @@ async fn deleting_a_namespace_takes_its_objects_and_apply_creates_new_ones() {
     let gone = c.kubectl(&["get", "cm", "settings", "-n", "team"]).await;
     assert!(gone.stderr.contains("NotFound"), "{}", gone.stderr);
 }
+
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - port: 80
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_fill_the_real_defaults_and_services_keep_their_allocations() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
+    let d = c.json(&["get", "deploy", "web"]).await;
+    assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
+
+    let svc_file = c.file("svc.yaml", SERVICE);
+    c.ok(&["create", "-f", &svc_file]).await;
+    let svc = c.json(&["get", "svc", "web"]).await;
+    let ip = svc["spec"]["clusterIP"].as_str().expect("a ClusterIP").to_string();
+    assert!(ip.starts_with("10.96."), "{ip}");
+    let node_port = svc["spec"]["ports"][0]["nodePort"].clone();
+    assert!(node_port.is_u64());
+    let table = c.ok(&["get", "svc", "web"]).await;
+    let row: Vec<&str> = table.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    let ports = format!("80:{node_port}/TCP");
+    assert_eq!(&row[..5], ["web", "NodePort", ip.as_str(), "<none>", ports.as_str()], "{table}");
+
+    c.ok(&["replace", "-f", &svc_file]).await;
+    let replaced = c.json(&["get", "svc", "web"]).await;
+    assert_eq!(replaced["spec"]["clusterIP"], ip.as_str(), "a replace without clusterIP keeps the allocated one");
+    assert_eq!(replaced["spec"]["ports"][0]["nodePort"], node_port);
+}
