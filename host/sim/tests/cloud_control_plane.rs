@@ -361,3 +361,35 @@ async fn the_real_gcloud_describes_the_cluster_with_a_service_account_key() {
     assert_eq!(described["status"], "RUNNING");
     assert_eq!(STANDARD.decode(described["masterAuth"]["clusterCaCertificate"].as_str().unwrap()).unwrap(), CA.as_bytes());
 }
+
+#[tokio::test]
+async fn the_server_binds_loopback_refuses_oversized_bodies_serves_concurrent_clients_and_stops_on_drop() {
+    let cp = ControlPlane::start(CloudRegistry::default()).await.unwrap();
+    let addr = cp.addr();
+    assert!(addr.ip().is_loopback());
+    let host = vec![("host".to_string(), addr.to_string())];
+
+    let big = vec![b'a'; gantry_sim::cloud::http::MAX_BODY + 1];
+    assert_eq!(send(addr, "POST", "/token", &host, &big).await.status, 413);
+
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let host = host.clone();
+        clients.spawn(async move { send(addr, "POST", "/token", &host, b"grant_type=client_credentials").await });
+    }
+    while let Some(reply) = clients.join_next().await {
+        let reply = reply.unwrap();
+        assert_eq!((reply.status, &reply.body["error"]), (400, &json!("unsupported_grant_type")));
+    }
+
+    drop(cp);
+    let mut closed = false;
+    for _ in 0..100 {
+        if TcpStream::connect(addr).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(closed, "dropping the control plane closes its port");
+}
