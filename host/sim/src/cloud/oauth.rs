@@ -234,6 +234,8 @@ pub struct IssuedToken {
 struct GcpState {
     accounts: HashMap<String, ServiceAccount>,
     tokens: HashMap<String, IssuedToken>,
+    /// None: `ACCESS_TOKEN_LIFETIME`.
+    token_lifetime: Option<Duration>,
 }
 
 /// The simulated GCP identities: service accounts by email and the access
@@ -253,6 +255,12 @@ fn b64_json(part: &str, what: &str) -> Result<Value, OAuthError> {
 impl GcpIam {
     pub fn add(&self, account: ServiceAccount) {
         self.state.write().unwrap_or_else(|p| p.into_inner()).accounts.insert(account.email.clone(), account);
+    }
+
+    /// Access tokens issued from now on live `lifetime` (tests of a
+    /// client's refresh use a short one) instead of `ACCESS_TOKEN_LIFETIME`.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.state.write().unwrap_or_else(|p| p.into_inner()).token_lifetime = Some(lifetime);
     }
 
     pub fn account(&self, email: &str) -> Option<ServiceAccount> {
@@ -287,12 +295,13 @@ impl GcpIam {
             assertion.ok_or_else(|| OAuthError::InvalidRequest("Missing required parameter: assertion".into()))?;
         let (account, scopes) = self.verify_assertion(&assertion, audiences, now)?;
         let access_token = format!("ya29.{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 120));
-        let issued = IssuedToken { email: account.email.clone(), scopes, expires_at: now + ACCESS_TOKEN_LIFETIME };
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let lifetime = state.token_lifetime.unwrap_or(ACCESS_TOKEN_LIFETIME);
+        let issued = IssuedToken { email: account.email.clone(), scopes, expires_at: now + lifetime };
         state.tokens.retain(|_, t| t.expires_at > now);
         state.tokens.insert(access_token.clone(), issued);
         tracing::debug!(email = %account.email, "issued an access token");
-        Ok(TokenResponse { access_token, expires_in: ACCESS_TOKEN_LIFETIME.whole_seconds() })
+        Ok(TokenResponse { access_token, expires_in: lifetime.whole_seconds() })
     }
 
     /// Checks a JWT-bearer assertion: RS256 over `header.claims` with the
@@ -484,6 +493,18 @@ mod tests {
         assert!(v.verify_at(&resp.access_token, now() + Duration::seconds(3599)).is_none());
         assert!(v.verify_at("ya29.unknown", now()).is_none());
         assert_eq!(iam.token(&resp.access_token, now()).unwrap().scopes, [CLOUD_PLATFORM_SCOPE]);
+    }
+
+    #[test]
+    fn a_shorter_token_lifetime_is_announced_and_enforced() {
+        let iam = iam();
+        iam.set_token_lifetime(Duration::seconds(30));
+        let jwt = key().assertion(URI, CLOUD_PLATFORM_SCOPE, now()).unwrap();
+        let resp = iam.exchange(&form(&jwt), &[URI.to_string()], now()).unwrap();
+        assert_eq!(resp.expires_in, 30);
+        let v = iam.verifier();
+        assert!(v.verify_at(&resp.access_token, now() + Duration::seconds(29)).is_some());
+        assert!(v.verify_at(&resp.access_token, now() + Duration::seconds(30)).is_none());
     }
 
     #[test]

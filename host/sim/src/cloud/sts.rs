@@ -50,8 +50,8 @@ const ALLOWED_PARAMS: &[&str] = &[
 pub enum EksTokenError {
     #[error("input token was not properly formatted: {0}")]
     Format(String),
-    #[error("X-Amz-Date parameter is expired (15 minute expiration) {0}")]
-    Expired(String),
+    #[error("X-Amz-Date parameter is expired ({1} s expiration) {0}")]
+    Expired(String, i64),
     #[error("Signature not yet current: {0} is too far in the future")]
     NotYetValid(String),
     #[error("The security token included in the request is invalid (unknown access key id)")]
@@ -126,6 +126,19 @@ pub fn verify_token(
     iam: &AwsIam,
     now: OffsetDateTime,
 ) -> Result<AwsPrincipal, EksTokenError> {
+    verify_token_within(token, cluster, account_id, iam, now, TOKEN_VALIDITY)
+}
+
+/// `verify_token` with another validity than STS's fifteen minutes (tests
+/// of a client's refresh use a short one).
+pub fn verify_token_within(
+    token: &str,
+    cluster: &str,
+    account_id: &str,
+    iam: &AwsIam,
+    now: OffsetDateTime,
+    validity: Duration,
+) -> Result<AwsPrincipal, EksTokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(format_err("token is too large"));
     }
@@ -177,8 +190,8 @@ pub fn verify_token(
         return Err(format_err("X-Amz-Date parameter must be present in pre-signed URL"));
     }
     let date = sigv4::parse_amz_date(amz_date).map_err(|e| format_err(e.to_string()))?;
-    if now > date + TOKEN_VALIDITY {
-        return Err(EksTokenError::Expired(amz_date.to_string()));
+    if now > date + validity {
+        return Err(EksTokenError::Expired(amz_date.to_string(), validity.whole_seconds()));
     }
     if date > now + MAX_CLOCK_SKEW {
         return Err(EksTokenError::NotYetValid(amz_date.to_string()));
@@ -225,15 +238,22 @@ pub struct EksTokenVerifier {
     cluster: String,
     account_id: String,
     iam: AwsIam,
+    validity: Duration,
 }
 
 impl EksTokenVerifier {
     pub fn new(cluster: &str, account_id: &str, iam: AwsIam) -> EksTokenVerifier {
-        EksTokenVerifier { cluster: cluster.to_string(), account_id: account_id.to_string(), iam }
+        EksTokenVerifier { cluster: cluster.to_string(), account_id: account_id.to_string(), iam, validity: TOKEN_VALIDITY }
+    }
+
+    /// Tokens expire `validity` after signing instead of fifteen minutes.
+    pub fn with_validity(mut self, validity: Duration) -> EksTokenVerifier {
+        self.validity = validity;
+        self
     }
 
     pub fn verify_at(&self, token: &str, now: OffsetDateTime) -> Result<Identity, EksTokenError> {
-        verify_token(token, &self.cluster, &self.account_id, &self.iam, now).map(|p| p.identity())
+        verify_token_within(token, &self.cluster, &self.account_id, &self.iam, now, self.validity).map(|p| p.identity())
     }
 }
 
@@ -344,7 +364,7 @@ mod tests {
         assert!(verify_token(&token, "prod", ACCOUNT, &iam, now() + Duration::minutes(15)).is_ok());
         assert!(matches!(
             verify_token(&token, "prod", ACCOUNT, &iam, now() + Duration::minutes(15) + Duration::seconds(1)),
-            Err(EksTokenError::Expired(_))
+            Err(EksTokenError::Expired(..))
         ));
         assert!(matches!(
             verify_token(&token, "prod", ACCOUNT, &iam, now() - Duration::minutes(16)),
@@ -437,6 +457,17 @@ mod tests {
         let v = EksTokenVerifier::new("prod", ACCOUNT, iam);
         assert!(v.verify("ya29.something").is_none());
         assert!(v.verify(&presign_token(&p.credentials, "prod", None, now())).is_none(), "a token signed in 2024 is long expired");
+    }
+
+    #[test]
+    fn a_shorter_validity_expires_tokens_sooner() {
+        let (iam, p) = setup();
+        let v = EksTokenVerifier::new("prod", ACCOUNT, iam).with_validity(Duration::seconds(60));
+        let token = presign_token(&p.credentials, "prod", Some("us-west-2"), now());
+        assert!(v.verify_at(&token, now() + Duration::seconds(60)).is_ok());
+        let err = v.verify_at(&token, now() + Duration::seconds(61)).unwrap_err();
+        assert_eq!(err, EksTokenError::Expired("20240102T120000Z".into(), 60));
+        assert!(err.to_string().contains("60 s expiration"), "{err}");
     }
 
     #[test]
