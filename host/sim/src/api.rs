@@ -1,6 +1,6 @@
 //! One API server's request handling: authenticate the bearer token, answer
 //! discovery (`/version`, `/api`, `/apis`, group/version resource lists,
-//! the OpenAPI v3 documents),
+//! the OpenAPI v2 and v3 documents),
 //! turn a resource path into a target (resource, namespace, name,
 //! subresource) and a verb, authorise the verb for the namespace, and hand
 //! it to `verbs` or `watch`. Paths and messages follow the real
@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Authenticator, Identity};
 use crate::error::ApiError;
-use crate::http::{error_response, ok, text_response, Body};
-use crate::{openapi, table};
+use crate::http::{bytes_response, error_response, ok, text_response, Body};
+use crate::{openapi, openapi_v2, table};
 use crate::resources::{Registry, ResourceType};
 use crate::store::Store;
 
@@ -89,6 +89,9 @@ impl Api {
     async fn route(self: &Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().trim_end_matches('/').to_string();
         let identity = self.authenticate(&req, &path)?;
+        if path == "/openapi/v2" {
+            return Ok(self.openapi_v2(&header(&req, hyper::header::ACCEPT)));
+        }
         if let Some(resp) = self.discovery(&path) {
             return Ok(resp);
         }
@@ -145,6 +148,15 @@ impl Api {
             }
         };
         Some(ok(&doc))
+    }
+
+    /// `/openapi/v2`: protobuf when asked for (kubectl does), JSON otherwise.
+    fn openapi_v2(&self, accept: &str) -> Response<Body> {
+        let doc = openapi_v2::document(&self.registry);
+        if accept.contains(openapi_v2::PROTOBUF) {
+            return bytes_response(openapi_v2::PROTOBUF_CONTENT_TYPE, openapi_v2::to_protobuf(&doc));
+        }
+        ok(&doc)
     }
 
     /// `[namespaces/NS/]RESOURCE[/NAME[/SUBRESOURCE]]` under a group version.

@@ -43,6 +43,13 @@ pub fn text_response(text: &'static str) -> Response<Body> {
     resp
 }
 
+/// A 200 response with a binary body of `content_type`.
+pub fn bytes_response(content_type: &'static str, body: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)).boxed());
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    resp
+}
+
 /// A streamed 200 response whose chunks arrive on the returned sender.
 pub fn stream_response() -> (mpsc::Sender<Bytes>, Response<Body>) {
     let (tx, rx) = mpsc::channel(64);

@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
+pub mod openapi_v2;
 pub mod resources;
 pub mod selector;
 pub mod server;

@@ -43,7 +43,8 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-fn document(registry: &Registry, group: &str, version: &str) -> Value {
+/// One group version's document.
+pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
     let mut paths = Map::new();
     for rt in registry.types_of(group, version) {
         let base = format!("/{}", gv_path(group, version));

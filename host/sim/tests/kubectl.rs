@@ -612,3 +612,30 @@ async fn writes_fill_the_real_defaults_and_services_keep_their_allocations() {
     assert_eq!(replaced["spec"]["clusterIP"], ip.as_str(), "a replace without clusterIP keeps the allocated one");
     assert_eq!(replaced["spec"]["ports"][0]["nodePort"], node_port);
 }
+
+/// The other kubectl minor versions this machine image carries (1.27-1.33), if any.
+fn other_kubectl_versions() -> Vec<PathBuf> {
+    let dir = Path::new("/usr/lib/google-cloud-sdk/bin");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("kubectl.1.")));
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kubectl_minor_on_the_machine_works_against_it() {
+    let Some(mut c) = Cluster::start().await else { return };
+    let cm = c.file("cm.yaml", CONFIGMAP);
+    for kubectl in other_kubectl_versions() {
+        c.kubectl = kubectl.clone();
+        let version = kubectl.display().to_string();
+        assert!(c.ok(&["create", "-f", &cm]).await.contains("configmap/settings created"), "{version}");
+        c.ok(&["patch", "cm", "settings", "--type", "merge", "-p", r#"{"data":{"mode":"stable"}}"#]).await;
+        assert_eq!(c.json(&["get", "cm", "settings"]).await["data"]["mode"], "stable", "{version}");
+        assert!(c.ok(&["get", "cm"]).await.starts_with("NAME"), "{version}");
+        assert!(c.ok(&["api-resources"]).await.contains("deployments"), "{version}");
+        c.ok(&["delete", "-f", &cm]).await;
+    }
+}
