@@ -6,6 +6,14 @@
 //!
 //! It is only ever a server: the rest of Gantry talks to it over HTTP(S)
 //! exactly as it talks to a real cloud, never through a shortcut.
+//!
+//! The API server, outside in: `server` (HTTPS on 127.0.0.1, the `ApiServer`
+//! handle) → `api` (tokens, discovery, paths, authorisation) → `verbs` and
+//! `watch` (REST semantics) → `store` (objects, resourceVersions, history).
+//! Beside them: `tls` and `kubeconfig` (how clients reach and trust it),
+//! `resources` and `crd` (what is served), `openapi`/`openapi_v2` (what
+//! kubectl reads before writing), `defaults`, `selector`, `table` (server-side
+//! printing), `http` and `error` (bodies and `Status` objects).
 
 pub mod api;
 pub mod auth;

@@ -164,3 +164,25 @@ async fn serve_connection(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAccepto
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn binds_loopback_and_dropping_the_handle_stops_listening() {
+        let server = ApiServer::start(ServerConfig::new("t", Authenticator::default())).await.unwrap();
+        let addr = server.addr();
+        assert!(addr.ip().is_loopback());
+        assert!(server.url().starts_with("https://127.0.0.1:"));
+        assert!(TcpStream::connect(addr).await.is_ok());
+        drop(server);
+        // The listener closes once its task sees the cancellation; a hang guard, not a timing assertion.
+        let closed = async {
+            while TcpStream::connect(addr).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), closed).await.expect("the port closes after drop");
+    }
+}
