@@ -639,3 +639,18 @@ async fn every_kubectl_minor_on_the_machine_works_against_it() {
         c.ok(&["delete", "-f", &cm]).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_and_annotate_patch_metadata() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
+    c.ok(&["label", "cm", "settings", "track=canary"]).await;
+    c.ok(&["annotate", "cm", "settings", "gantry.dev/run=r1"]).await;
+    let cm = c.json(&["get", "cm", "settings"]).await;
+    assert_eq!(cm["metadata"]["labels"]["track"], "canary");
+    assert_eq!(cm["metadata"]["annotations"]["gantry.dev/run"], "r1");
+    let overwrite = c.kubectl(&["label", "cm", "settings", "track=stable"]).await;
+    assert!(!overwrite.ok && overwrite.stderr.contains("already has a value (canary)"), "{}", overwrite.stderr);
+    c.ok(&["label", "cm", "settings", "track-"]).await;
+    assert!(c.json(&["get", "cm", "settings"]).await["metadata"]["labels"].get("track").is_none());
+}
