@@ -1,8 +1,9 @@
 //! The plain-HTTP server the cloud SDKs are pointed at (like moto, with an
 //! endpoint URL): one port on 127.0.0.1, routed by path —
 //! `GET /clusters[/{name}]` (EKS ListClusters / DescribeCluster),
-//! `GET /v1/projects/{p}/locations|zones/{l}/clusters[/{c}]` (GKE) and
-//! `POST /token` (the OAuth2 token endpoint). Started in-process; stops on
+//! `GET /v1/projects/{p}/locations|zones/{l}/clusters[/{c}]` (GKE),
+//! `POST /token` (the OAuth2 token endpoint) and `POST /` (STS
+//! GetCallerIdentity). Started in-process; stops on
 //! `shutdown` or when dropped.
 //!
 //! This file owns sockets, routing, body limits and turning the other
@@ -32,6 +33,7 @@ use crate::cloud::aws::AwsPrincipal;
 use crate::cloud::eks::{self, SignedRequest};
 use crate::cloud::gke::{self, GoogleError};
 use crate::cloud::registry::CloudRegistry;
+use crate::cloud::sts;
 
 /// Requests larger than this are refused (a JWT-bearer form is ~1 KB).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -87,7 +89,10 @@ impl ControlPlane {
     }
 
     /// The environment that points the AWS SDKs and CLI at this server as
-    /// `principal` in `region` (`AWS_ENDPOINT_URL_EKS`, the keys, the region).
+    /// `principal` in `region` (`AWS_ENDPOINT_URL_EKS`, the keys, the
+    /// region). Not `AWS_ENDPOINT_URL_STS`: `aws eks get-token` would then
+    /// presign a URL for this server, which no EKS cluster accepts (it is not
+    /// an STS host); point only `aws sts` calls here, with `--endpoint-url`.
     pub fn aws_env(&self, principal: &AwsPrincipal, region: &str) -> Vec<(&'static str, String)> {
         let c = &principal.credentials;
         let mut env = vec![
@@ -225,6 +230,7 @@ async fn route(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     let now = OffsetDateTime::now_utc();
     match (&method, segs.as_slice()) {
         (&Method::POST, ["token"]) => token(state, &headers, &body, now),
+        (&Method::POST, [""]) => sts_call(state, &path, &query, &headers, &body, now),
         (&Method::GET, ["clusters"]) => eks_call(state, &path, &query, &headers, &body, now, None),
         (&Method::GET, ["clusters", name]) => eks_call(state, &path, &query, &headers, &body, now, Some(name)),
         (&Method::GET, ["v1", "projects", project, "locations" | "zones", location, "clusters", rest @ ..]) if rest.len() <= 1 => {
@@ -269,6 +275,53 @@ fn eks_call(
                 &json!({ "message": format!("No cluster found for name: {name}."), "clusterName": name }),
             ),
         },
+    }
+}
+
+/// STS's query protocol: a form-encoded `Action` in a SigV4-signed POST.
+fn sts_call(
+    state: &State,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Response<Full<Bytes>> {
+    let id = request_id();
+    let xml = |status: StatusCode, text: String| {
+        let mut resp = Response::new(Full::new(Bytes::from(text)));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-amzn-requestid", v);
+        }
+        resp
+    };
+    let action = url::form_urlencoded::parse(body).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned());
+    if action.as_deref() != Some("GetCallerIdentity") {
+        let msg = format!("Could not find operation {} for version 2011-06-15", action.unwrap_or_default());
+        return xml(StatusCode::BAD_REQUEST, sts::error_body("InvalidAction", &msg, &id));
+    }
+    let req = SignedRequest { method: "POST", path, query, headers, body };
+    match eks::verify_signed_request(&state.registry.aws, "sts", &req, now) {
+        Ok((principal, _region)) => {
+            let json = header(headers, "accept").is_some_and(|a| a.contains("application/json"));
+            let text = sts::caller_identity_body(&principal, &id, json);
+            if json {
+                json_response(StatusCode::OK, &serde_json::from_str(&text).unwrap_or(Value::Null))
+            } else {
+                xml(StatusCode::OK, text)
+            }
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "refused an STS request");
+            let code = match e {
+                eks::AwsAuthError::UnrecognizedClient => "InvalidClientTokenId",
+                eks::AwsAuthError::InvalidSignature(_) => "SignatureDoesNotMatch",
+                _ => e.error_type().trim_end_matches("Exception"),
+            };
+            xml(StatusCode::FORBIDDEN, sts::error_body(code, &e.to_string(), &id))
+        }
     }
 }
 

@@ -12,6 +12,10 @@
 //! access key, with `x-k8s-aws-id` set to this cluster's name, so a token
 //! for another cluster or signed with another secret fails. It must not
 //! accept anything it could not recompute, and it never logs a token.
+//!
+//! It also answers STS GetCallerIdentity itself (the call
+//! `aws sts get-caller-identity` makes, SigV4-checked by `eks.rs`'s request
+//! check), so the sim's keys can be tried like real ones.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -230,6 +234,43 @@ pub fn verify_token_within(
         return Err(EksTokenError::NoAccess(principal.arn.clone(), cluster.to_string()));
     }
     Ok(principal)
+}
+
+/// The GetCallerIdentity answer for `principal`: STS's XML, or its JSON
+/// shape when the caller asked for `application/json`.
+pub fn caller_identity_body(principal: &AwsPrincipal, request_id: &str, json: bool) -> String {
+    if json {
+        return serde_json::json!({
+            "GetCallerIdentityResponse": {
+                "GetCallerIdentityResult": {
+                    "Account": principal.account_id,
+                    "Arn": principal.arn,
+                    "UserId": principal.user_id,
+                },
+                "ResponseMetadata": { "RequestId": request_id },
+            }
+        })
+        .to_string();
+    }
+    let esc = |v: &str| v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+        esc(&principal.arn),
+        esc(&principal.user_id),
+        esc(&principal.account_id),
+        esc(request_id)
+    )
+}
+
+/// STS's error document (query protocol), for a refused call.
+pub fn error_body(code: &str, message: &str, request_id: &str) -> String {
+    let esc = |v: &str| v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
+        esc(code),
+        esc(message),
+        esc(request_id)
+    )
 }
 
 /// Accepts `k8s-aws-v1.` tokens for one simulated EKS cluster.
@@ -457,6 +498,16 @@ mod tests {
         let v = EksTokenVerifier::new("prod", ACCOUNT, iam);
         assert!(v.verify("ya29.something").is_none());
         assert!(v.verify(&presign_token(&p.credentials, "prod", None, now())).is_none(), "a token signed in 2024 is long expired");
+    }
+
+    #[test]
+    fn caller_identity_has_the_sts_shapes() {
+        let (_, p) = setup();
+        let xml = caller_identity_body(&p, "r-1", false);
+        assert!(xml.contains("<Arn>arn:aws:iam::111122223333:user/deployer</Arn>") && xml.contains("<Account>111122223333</Account>"), "{xml}");
+        let json: serde_json::Value = serde_json::from_str(&caller_identity_body(&p, "r-1", true)).unwrap();
+        assert_eq!(json["GetCallerIdentityResponse"]["GetCallerIdentityResult"]["UserId"], p.user_id);
+        assert!(error_body("InvalidClientTokenId", "a <b>", "r").contains("<Message>a &lt;b&gt;</Message>"));
     }
 
     #[test]
