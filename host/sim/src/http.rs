@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
+use crate::protobuf;
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -78,14 +79,14 @@ pub async fn read_bytes(body: Incoming) -> Result<Bytes, ApiError> {
     }
 }
 
-/// What `parse_object` decodes. Protobuf (what client-go's typed clients send
-/// for built-in kinds) is not decoded yet: such bodies get 415.
-pub const BODY_MEDIA_TYPES: &str = "application/json, application/yaml";
-
-/// A request body as a JSON value; YAML when the content type says so.
+/// A request body as a JSON value: JSON, YAML, or the protobuf of the kinds
+/// `protobuf` knows (client-go's typed clients send protobuf).
 pub fn parse_object(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
-    if content_type.starts_with("application/vnd.kubernetes.protobuf") || content_type.starts_with("application/cbor") {
-        return Err(ApiError::UnsupportedMediaType(BODY_MEDIA_TYPES));
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return protobuf::decode(bytes);
+    }
+    if content_type.starts_with("application/cbor") {
+        return Err(ApiError::UnsupportedMediaType(protobuf::ACCEPTED));
     }
     let parsed = if content_type.starts_with("application/yaml") {
         serde_yaml::from_slice::<Value>(bytes).map_err(|e| e.to_string())

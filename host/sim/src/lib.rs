@@ -25,6 +25,7 @@ pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod openapi_v2;
+pub mod protobuf;
 pub mod resources;
 pub mod selector;
 pub mod server;
