@@ -24,6 +24,7 @@ fn on_path(bin: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(bin))
         .find(|p| p.is_file());
     if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{bin} is not on PATH — required when CI is set (.ci/run installs it)");
         eprintln!("SKIPPED: {bin} is not on PATH");
     }
     found
