@@ -34,6 +34,9 @@ enum Command {
     /// Write and inspect plugins.
     #[command(subcommand)]
     Plugin(commands::plugin::Command),
+    /// Simulated clouds: Kubernetes API servers with EKS and GKE control planes.
+    #[command(subcommand)]
+    Sim(commands::sim::Command),
 }
 
 fn main() {
@@ -52,6 +55,7 @@ fn main() {
             Command::Run(args) => commands::run::run(args, ctx).await,
             Command::Validate(args) => commands::validate::run(args, ctx),
             Command::Plugin(cmd) => commands::plugin::run(cmd, ctx),
+            Command::Sim(cmd) => commands::sim::run(cmd, ctx).await,
         }
     });
     // Plugins still sleeping after an interrupt must not hold the exit.

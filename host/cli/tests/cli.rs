@@ -230,3 +230,30 @@ fn sigterm_is_handled_like_sigint() {
     assert_eq!(last["event"], "run-finished");
     assert_eq!(last["status"], "failed");
 }
+
+/// `gantry sim up` serves two clusters that the real kubectl reaches through
+/// the kubeconfig it writes, and stops cleanly on SIGINT.
+#[cfg(unix)]
+#[test]
+fn sim_up_serves_two_clusters_kubectl_can_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_dir = dir.path().join("sim");
+    let mut child = gantry(dir.path()).args(["--output", "json", "sim", "up", "--dir"]).arg(&sim_dir).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready: serde_json::Value = serde_json::from_str(&lines.next().expect("a ready line").unwrap()).unwrap();
+    assert_eq!(ready["event"], "sim-ready");
+    let kubeconfig = ready["kubeconfig"].as_str().unwrap().to_string();
+    for context in ["aws", "gcp"] {
+        let out = Command::new("kubectl").args(["--kubeconfig", &kubeconfig, "--context", context, "get", "namespaces", "-o", "name"]).output();
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => panic!("kubectl is required (it is on the machine image): {e}"),
+        };
+        assert!(out.status.success(), "{context}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("namespace/default"));
+    }
+    let env = std::fs::read_to_string(sim_dir.join("sim.env")).unwrap();
+    assert!(env.contains("AWS_ENDPOINT_URL_EKS=") && env.contains("GOOGLE_APPLICATION_CREDENTIALS="), "{env}");
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -21,6 +21,7 @@ pub mod cloud;
 pub mod crd;
 pub mod defaults;
 pub mod error;
+pub mod estate;
 pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
@@ -35,4 +36,5 @@ pub mod tls;
 pub mod verbs;
 pub mod watch;
 
+pub use estate::Estate;
 pub use server::{ApiServer, ServerConfig, ServerError};

@@ -4,6 +4,7 @@
 
 pub mod plugin;
 pub mod run;
+pub mod sim;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
