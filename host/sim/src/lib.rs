@@ -13,7 +13,8 @@
 //! Beside them: `tls` and `kubeconfig` (how clients reach and trust it),
 //! `resources` and `crd` (what is served), `openapi`/`openapi_v2` (what
 //! kubectl reads before writing), `defaults`, `selector`, `table` (server-side
-//! printing), `http` and `error` (bodies and `Status` objects).
+//! printing), `strategic` and `merge_keys` (strategic merge patches), `http`
+//! and `error` (bodies and `Status` objects).
 
 pub mod api;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod estate;
 pub mod http;
 pub mod kubeconfig;
+pub mod merge_keys;
 pub mod openapi;
 pub mod openapi_v2;
 pub mod protobuf;
@@ -31,6 +33,7 @@ pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod strategic;
 pub mod table;
 pub mod tls;
 pub mod verbs;

@@ -1,7 +1,7 @@
 //! The verbs on a resource target, with the real API server's semantics:
 //! get, list (label/field selectors, limit/continue), create (201, generateName,
-//! namespace checks), update (optimistic concurrency), patch (JSON merge and
-//! JSON patch; strategic merge and apply are 415 in this slice), delete (the
+//! namespace checks), update (optimistic concurrency), patch (JSON merge,
+//! JSON patch, strategic merge for built-in kinds — 415 for custom ones), delete (the
 //! object or a Success Status, as the real registries answer), deletecollection,
 //! the status and scale subresources, `dryRun=All` and DeleteOptions
 //! preconditions. This file must not parse paths or
@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Part, WriteOptions};
+use crate::strategic;
 use crate::table;
 
 impl Api {
@@ -88,12 +89,12 @@ impl Api {
 
     pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
         let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
-        let kind = PatchKind::of(&call.content_type)?;
+        let kind = PatchKind::of(&call.content_type, &target)?;
         let patch = parse_object(&read_bytes(call.body).await?, "application/json")?;
         if target.sub.as_deref() == Some("scale") {
-            return self.write_scale(&target, &opts, |scale| kind.apply(scale, &patch));
+            return self.write_scale(&target, &opts, |scale| kind.apply("Scale", scale, &patch));
         }
-        let apply = |current: &Value| kind.apply(current, &patch);
+        let apply = |current: &Value| kind.apply(&target.rt.kind, current, &patch);
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;
         Ok(ok(&self.after_write(&target, &opts, updated)?))
     }
@@ -251,19 +252,27 @@ fn scale_of(obj: &Value) -> Value {
 enum PatchKind {
     Merge,
     Json,
+    /// Strategic merge, for built-in kinds only.
+    Strategic,
 }
 
 impl PatchKind {
-    fn of(content_type: &str) -> Result<PatchKind, ApiError> {
+    fn of(content_type: &str, target: &Target) -> Result<PatchKind, ApiError> {
         let media = content_type.split(';').next().unwrap_or("").trim();
+        let accepted = if target.rt.custom {
+            "application/json-patch+json, application/merge-patch+json"
+        } else {
+            "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+        };
         match media {
             "application/merge-patch+json" => Ok(PatchKind::Merge),
             "application/json-patch+json" => Ok(PatchKind::Json),
-            _ => Err(ApiError::UnsupportedMediaType("application/json-patch+json, application/merge-patch+json")),
+            "application/strategic-merge-patch+json" if !target.rt.custom => Ok(PatchKind::Strategic),
+            _ => Err(ApiError::UnsupportedMediaType(accepted)),
         }
     }
 
-    fn apply(self, current: &Value, patch: &Value) -> Result<Value, ApiError> {
+    fn apply(self, kind: &str, current: &Value, patch: &Value) -> Result<Value, ApiError> {
         let mut doc = current.clone();
         match self {
             PatchKind::Merge => {
@@ -277,7 +286,9 @@ impl PatchKind {
                     .map_err(|e| ApiError::BadRequest(format!("the server rejected our request due to an error in our request: {e}")))?;
                 json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
             }
+            PatchKind::Strategic => doc = strategic::apply(kind, current, patch)?,
         }
         Ok(doc)
     }
 }
+

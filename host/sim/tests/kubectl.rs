@@ -4,135 +4,14 @@
 //! what the server then holds. These tests fail (never skip) when `CI` is set
 //! and kubectl is missing. They must not reach any address but 127.0.0.1.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_sim::auth::{Authenticator, Identity, TokenVerifier};
-use gantry_sim::kubeconfig::{self, KubeconfigEntry};
-use gantry_sim::{ApiServer, ServerConfig};
+use common::{Cluster, LIMITED};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-const ADMIN: &str = "admin-token";
-const LIMITED: &str = "limited-token";
-
-/// Stands in for a cloud token verifier: accepts `verified-USER` as USER, limited to `default`.
-struct PrefixVerifier;
-
-impl TokenVerifier for PrefixVerifier {
-    fn verify(&self, token: &str) -> Option<Identity> {
-        let user = token.strip_prefix("verified-")?;
-        Some(Identity { user: user.to_string(), namespaces: Some(vec!["default".into()]), verbs: None })
-    }
-}
-
-/// The kubectl binary, or None (skip) when it is absent outside CI.
-fn kubectl_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("kubectl"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "kubectl is required in CI but is not on PATH");
-        eprintln!("kubectl not found: skipping (set CI to make this a failure)");
-    }
-    found
-}
-
-/// A running cluster and a kubeconfig for it, with an admin token and a
-/// token limited to get/list in `default`.
-struct Cluster {
-    server: ApiServer,
-    dir: tempfile::TempDir,
-    kubectl: PathBuf,
-}
-
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Cluster {
-    async fn start() -> Option<Cluster> {
-        Cluster::start_with(|_| {}).await
-    }
-
-    async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Option<Cluster> {
-        let kubectl = kubectl_binary()?;
-        let auth = Authenticator::default();
-        auth.add_token(ADMIN, Identity::admin("admin"));
-        auth.add_verifier(Arc::new(PrefixVerifier));
-        auth.add_token(
-            LIMITED,
-            Identity { user: "ci".into(), namespaces: Some(vec!["default".into()]), verbs: Some(vec!["get".into(), "list".into()]) },
-        );
-        let mut config = ServerConfig::new("sim", auth);
-        tune(&mut config);
-        let server = ApiServer::start(config).await.expect("server starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let cluster = Cluster { server, dir, kubectl };
-        cluster.write_kubeconfig("config", ADMIN);
-        Some(cluster)
-    }
-
-    fn write_kubeconfig(&self, file: &str, token: &str) -> PathBuf {
-        let entry: KubeconfigEntry = self.server.kubeconfig_entry(token);
-        let path = self.dir.path().join(file);
-        std::fs::write(&path, kubeconfig::render(&[entry]).expect("kubeconfig renders")).expect("kubeconfig written");
-        path
-    }
-
-    fn command(&self, kubeconfig: &Path, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.kubectl);
-        cmd.args(args)
-            .env_clear()
-            .env("KUBECONFIG", kubeconfig)
-            .env("HOME", self.dir.path())
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn run_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
-        let out = self.command(kubeconfig, args).output().await.expect("kubectl runs");
-        let output = Output {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        eprintln!("$ kubectl {}\n{}{}", args.join(" "), output.stdout, output.stderr);
-        output
-    }
-
-    async fn kubectl(&self, args: &[&str]) -> Output {
-        self.run_as(&self.dir.path().join("config"), args).await
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        assert!(out.ok, "kubectl {} failed: {}", args.join(" "), out.stderr);
-        out.stdout
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&all).await).expect("kubectl prints JSON")
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).expect("manifest written");
-        path.to_string_lossy().into_owned()
-    }
-}
 
 const CONFIGMAP: &str = "apiVersion: v1
 kind: ConfigMap
@@ -256,7 +135,7 @@ async fn replace_updates_and_a_stale_resource_version_conflicts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn merge_and_json_patches_apply_and_strategic_merge_is_refused_for_now() {
+async fn merge_json_and_strategic_patches_apply() {
     let Some(c) = Cluster::start().await else { return };
     c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
     c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
@@ -274,8 +153,8 @@ async fn merge_and_json_patches_apply_and_strategic_merge_is_refused_for_now() {
     let bad = c.kubectl(&["patch", "deploy", "web", "--type", "json", "-p", r#"[{"op":"test","path":"/spec/replicas","value":1}]"#]).await;
     assert!(!bad.ok && bad.stderr.contains("The request is invalid: "), "{}", bad.stderr);
 
-    let strategic = c.kubectl(&["patch", "cm", "settings", "-p", r#"{"data":{"mode":"x"}}"#]).await;
-    assert!(!strategic.ok && strategic.stderr.contains("application/strategic-merge-patch+json is not supported by /v1, Kind=ConfigMap"), "{}", strategic.stderr);
+    c.ok(&["patch", "cm", "settings", "-p", r#"{"data":{"mode":"x"}}"#]).await;
+    assert_eq!(c.json(&["get", "cm", "settings"]).await["data"], serde_json::json!({"mode": "x", "owner": "ci"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
