@@ -14,11 +14,14 @@
 //! `resources` and `crd` (what is served), `openapi`/`openapi_v2` (what
 //! kubectl reads before writing), `defaults`, `selector`, `table` (server-side
 //! printing), `strategic` and `merge_keys` (strategic merge patches), `http`
-//! and `error` (bodies and `Status` objects).
+//! and `error` (bodies and `Status` objects). `controllers`
+//! act out kube-controller-manager and the kubelets (workloads, pods,
+//! endpoints) on the store.
 
 pub mod api;
 pub mod auth;
 pub mod cloud;
+pub mod controllers;
 pub mod crd;
 pub mod defaults;
 pub mod error;

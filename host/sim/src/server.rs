@@ -43,11 +43,14 @@ pub struct ServerConfig {
     pub history: usize,
     /// How often idle watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Whether the simulated controllers run (deployments to pods, pod
+    /// lives, endpoints); off, the cluster only stores what clients write.
+    pub controllers: bool,
 }
 
 impl ServerConfig {
     pub fn new(name: &str, authenticator: Authenticator) -> ServerConfig {
-        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60) }
+        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true }
     }
 }
 
@@ -78,6 +81,9 @@ impl ApiServer {
             bookmark_interval: config.bookmark_interval,
             shutdown: shutdown.clone(),
         });
+        if config.controllers {
+            crate::controllers::start(api.clone(), shutdown.clone());
+        }
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
         let task = tokio::spawn(accept_loop(listener, acceptor, api, shutdown.clone()));
         tracing::info!(cluster = %config.name, %addr, "simulated API server listening");

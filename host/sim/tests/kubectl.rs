@@ -53,7 +53,7 @@ async fn get_namespaces_lists_the_default_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn human_output_prints_the_real_columns_in_lists_and_watches() {
-    let Some(c) = Cluster::start().await else { return };
+    let Some(c) = Cluster::start_with(|config| config.controllers = false).await else { return };
     c.ok(&["create", "-f", &c.file("cm.yaml", CONFIGMAP)]).await;
     c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
     let cms = c.ok(&["get", "cm"]).await;
@@ -428,7 +428,7 @@ async fn a_selective_watch_sees_objects_enter_and_leave_its_selection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_subresource_writes_only_status() {
-    let Some(c) = Cluster::start().await else { return };
+    let Some(c) = Cluster::start_with(|config| config.controllers = false).await else { return };
     c.ok(&["create", "-f", &c.file("deploy.yaml", DEPLOYMENT)]).await;
     let status_patch = r#"{"spec":{"replicas":9},"status":{"replicas":2,"readyReplicas":2}}"#;
     c.ok(&["patch", "deploy", "web", "--subresource", "status", "--type", "merge", "-p", status_patch]).await;

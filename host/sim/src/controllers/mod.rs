@@ -1,0 +1,202 @@
+//! The simulated controllers of one cluster, in the KWOK spirit: what
+//! kube-controller-manager and the kubelets would do, acted out on the store
+//! so that clients (`kubectl rollout status`, `kubectl wait`, Helm's `--wait`)
+//! read real status. Deployments make ReplicaSets (`deployment`), those make
+//! Pods (`replicaset`), pods go through their simulated lives (`pods`, as
+//! `behavior` configures them), Services get Endpoints (`endpoints`), and
+//! objects whose controlling owner is gone are garbage-collected (`gc`).
+//!
+//! One background task per cluster, started by `server` and ended by its
+//! shutdown token. It sleeps until the store publishes a change or until the
+//! earliest time-driven step (a pod becoming ready, a progress deadline) is
+//! due, then runs one reconcile pass over every controller; a pass whose
+//! writes change nothing publishes nothing, so the loop settles. This module
+//! must not speak HTTP nor reach into the store's internals: it uses the
+//! store's public API like any writer.
+
+pub mod behavior;
+mod deployment;
+mod endpoints;
+mod gc;
+mod pods;
+mod replicaset;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Api;
+use crate::error::{ApiError, GroupResource};
+use crate::resources::ResourceType;
+use crate::store::{Since, Store, WriteOptions};
+
+/// The kinds whose changes wake the controllers.
+const WATCHED: [(&str, &str); 5] = [("apps", "deployments"), ("apps", "replicasets"), ("", "pods"), ("", "services"), ("", "endpoints")];
+
+/// Starts the controllers of `api`'s cluster; they stop when `shutdown` is cancelled.
+pub fn start(api: Arc<Api>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(api, shutdown))
+}
+
+async fn run(api: Arc<Api>, shutdown: CancellationToken) {
+    let mut ctx = match Ctx::new(&api) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            tracing::error!(error = %e, "simulated controllers cannot start");
+            return;
+        }
+    };
+    let pods = GroupResource::new("", "pods");
+    let mut feed = match api.store.subscribe(&pods, Since::Version(api.store.resource_version())) {
+        Ok((_, feed)) => feed,
+        Err(e) => {
+            tracing::error!(error = %e, "simulated controllers cannot watch the store");
+            return;
+        }
+    };
+    let watched: Vec<GroupResource> = WATCHED.iter().map(|(g, r)| GroupResource::new(g, r)).collect();
+    loop {
+        let wake = ctx.reconcile(&api.store);
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        // Wait for a relevant change or a due step, then drain what else queued up.
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = sleep => {}
+            event = wait_relevant(&mut feed, &watched) => if event.is_none() { return },
+        }
+        loop {
+            match feed.try_recv() {
+                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// The next change to a watched kind; None when the store is gone.
+async fn wait_relevant(feed: &mut tokio::sync::broadcast::Receiver<Arc<crate::store::Event>>, watched: &[GroupResource]) -> Option<()> {
+    loop {
+        match feed.recv().await {
+            Ok(event) if watched.contains(&event.gr) => return Some(()),
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return Some(()),
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+/// What the controllers keep between passes: resource types, when each pod
+/// was first seen (its simulated clock), the pod IPs handed out.
+pub(crate) struct Ctx {
+    pub deployments: ResourceType,
+    pub replicasets: ResourceType,
+    pub pods: ResourceType,
+    pub services: ResourceType,
+    pub endpoints: ResourceType,
+    pub started: HashMap<String, Instant>,
+    pub next_ip: u32,
+    /// The earliest time-driven step asked for during this pass.
+    pub wake: Option<Instant>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("the simulated controllers need the built-in kind {0}, which is not served")]
+    MissingKind(&'static str),
+}
+
+impl Ctx {
+    fn new(api: &Api) -> Result<Ctx, ControllerError> {
+        let find = |group: &str, plural: &'static str| api.registry.find(group, "v1", plural).ok_or(ControllerError::MissingKind(plural));
+        Ok(Ctx {
+            deployments: find("apps", "deployments")?,
+            replicasets: find("apps", "replicasets")?,
+            pods: find("", "pods")?,
+            services: find("", "services")?,
+            endpoints: find("", "endpoints")?,
+            started: HashMap::new(),
+            next_ip: 2,
+            wake: None,
+        })
+    }
+
+    /// One pass of every controller; returns when the next time-driven step is due.
+    fn reconcile(&mut self, store: &Store) -> Option<Instant> {
+        self.wake = None;
+        let span = tracing::debug_span!("controllers.pass", rv = store.resource_version());
+        let _guard = span.enter();
+        gc::run(self, store);
+        deployment::run(self, store);
+        replicaset::run(self, store);
+        pods::run(self, store);
+        endpoints::run(self, store);
+        self.wake
+    }
+
+    /// Asks for another pass after `after`.
+    pub fn wake_in(&mut self, after: Duration) {
+        let at = Instant::now() + after;
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+
+    pub fn list(&self, store: &Store, rt: &ResourceType) -> Vec<Value> {
+        match store.list(&rt.gr(), None, &|_| true, None, None) {
+            Ok(page) => page.items,
+            Err(e) => {
+                tracing::warn!(error = %e, kind = %rt.kind, "controllers listing");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The default write options: a real write, no preconditions.
+pub(crate) fn write() -> WriteOptions {
+    WriteOptions::default()
+}
+
+/// Logs a failed controller write; the next pass retries from the new state.
+pub(crate) fn report<T>(what: &str, result: Result<T, ApiError>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(ApiError::NotFound { .. }) | Err(ApiError::Conflict { .. }) | Err(ApiError::AlreadyExists { .. }) => {
+            tracing::debug!(what, "controller write raced another writer; retried next pass");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(what, error = %e, "controller write failed");
+            None
+        }
+    }
+}
+
+pub(crate) fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj["metadata"][field].as_str().unwrap_or("")
+}
+
+/// The uid of `obj`'s controlling owner, if any.
+pub(crate) fn controller_uid(obj: &Value) -> Option<&str> {
+    obj["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"].as_bool() == Some(true))
+        .and_then(|r| r["uid"].as_str())
+}
+
+/// An ownerReference naming `owner` as controller.
+pub(crate) fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
+    serde_json::json!({
+        "apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+        "controller": true, "blockOwnerDeletion": true,
+    })
+}

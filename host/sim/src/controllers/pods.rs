@@ -1,0 +1,208 @@
+//! The simulated kubelet of the one simulated node `sim-node-1`: binds every
+//! pod to it, gives it an IP, and acts out its life as `behavior` configures
+//! it — containers running and (after a delay) ready, crash-looping with a
+//! growing restartCount, never ready, or stuck pulling the image — writing
+//! pod status (phase, conditions, containerStatuses) as the real kubelet
+//! does. Time is the controller's own clock from when it first saw the pod.
+//! This file must not create or delete pods (see `replicaset`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::behavior::{Behavior, PodBehavior};
+use super::{meta_str, report, write, Ctx};
+use crate::store::{now_rfc3339, Part, Store};
+
+/// The simulated node every pod runs on.
+pub const NODE_NAME: &str = "sim-node-1";
+const NODE_IP: &str = "10.0.0.1";
+/// When a crash-looping container fails first; each later restart waits twice as long, up to the cap.
+const FIRST_CRASH: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a pod reports ErrImagePull before ImagePullBackOff.
+const PULL_ATTEMPT: Duration = Duration::from_secs(1);
+
+pub(super) fn run(ctx: &mut Ctx, store: &Store) {
+    let pods = ctx.list(store, &ctx.pods.clone());
+    let live: std::collections::HashSet<String> = pods.iter().map(|p| meta_str(p, "uid").to_string()).collect();
+    ctx.started.retain(|uid, _| live.contains(uid));
+    for pod in pods {
+        let phase = pod["status"]["phase"].as_str().unwrap_or("");
+        if matches!(phase, "Succeeded" | "Failed") || !pod["metadata"]["deletionTimestamp"].is_null() {
+            continue;
+        }
+        let (ns, name, uid) = (meta_str(&pod, "namespace").to_string(), meta_str(&pod, "name").to_string(), meta_str(&pod, "uid").to_string());
+        let _span = tracing::debug_span!("kubelet", pod = %name, namespace = %ns).entered();
+        if pod["spec"]["nodeName"].as_str().unwrap_or("").is_empty() {
+            let bind = |current: &Value| {
+                let mut next = current.clone();
+                next["spec"]["nodeName"] = json!(NODE_NAME);
+                Ok(next)
+            };
+            if report("binding a pod", store.modify(&ctx.pods, &ns, &name, Part::Main, &write(), bind)).is_none() {
+                continue;
+            }
+        }
+        let started = *ctx.started.entry(uid).or_insert_with(Instant::now);
+        let ip = match pod["status"]["podIP"].as_str() {
+            Some(ip) => ip.to_string(),
+            None => {
+                ctx.next_ip += 1;
+                format!("10.244.{}.{}", (ctx.next_ip >> 8) & 0xff, ctx.next_ip & 0xff)
+            }
+        };
+        let behavior = PodBehavior::of(&pod);
+        let (life, wake) = life_at(behavior, started.elapsed());
+        if let Some(after) = wake {
+            ctx.wake_in(after);
+        }
+        let update = |current: &Value| {
+            let mut next = current.clone();
+            next["status"] = status(current, &life, &ip);
+            Ok(next)
+        };
+        report("writing pod status", store.modify(&ctx.pods, &ns, &name, Part::Status, &write(), update));
+    }
+}
+
+/// Where a pod is in its life at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Life {
+    phase: &'static str,
+    ready: bool,
+    restarts: u64,
+    /// `(reason, message)` when the containers are waiting rather than running.
+    waiting: Option<(&'static str, &'static str)>,
+}
+
+/// The pod's life `elapsed` after it started, and how long until it next changes.
+pub(super) fn life_at(b: PodBehavior, elapsed: Duration) -> (Life, Option<Duration>) {
+    let running = Life { phase: "Running", ready: false, restarts: 0, waiting: None };
+    match b.behavior {
+        Behavior::Ready if elapsed >= b.ready_after => (Life { ready: true, ..running }, None),
+        Behavior::Ready => (running, Some(b.ready_after - elapsed)),
+        Behavior::NeverReady => (running, None),
+        Behavior::ImagePullBackOff => {
+            let pending = |reason| Life { phase: "Pending", ready: false, restarts: 0, waiting: Some((reason, "")) };
+            if elapsed < PULL_ATTEMPT {
+                (pending("ErrImagePull"), Some(PULL_ATTEMPT - elapsed))
+            } else {
+                (pending("ImagePullBackOff"), None)
+            }
+        }
+        Behavior::CrashLoop => {
+            let (mut restarts, mut at, mut gap) = (0u64, FIRST_CRASH, FIRST_CRASH);
+            while at <= elapsed {
+                restarts += 1;
+                gap = (gap * 2).min(MAX_BACKOFF);
+                at += gap;
+            }
+            let waiting = (restarts > 0).then_some(("CrashLoopBackOff", "back-off restarting failed container"));
+            (Life { restarts, waiting, ..running }, Some(at - elapsed))
+        }
+    }
+}
+
+/// The pod status for `life`, keeping the timestamps of what did not change.
+fn status(current: &Value, life: &Life, ip: &str) -> Value {
+    let old = &current["status"];
+    let now = now_rfc3339();
+    let start_time = old["startTime"].as_str().map_or_else(|| now.clone(), String::from);
+    let containers = current["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = containers.iter().filter_map(|c| c["name"].as_str()).collect();
+    let unready = format!("containers with unready status: [{}]", names.join(" "));
+    let condition = |kind: &str, ok: bool| {
+        let status = if ok { "True" } else { "False" };
+        let previous = old["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind));
+        let since = previous.filter(|c| c["status"] == status).and_then(|c| c["lastTransitionTime"].as_str()).map_or_else(|| now.clone(), String::from);
+        let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
+        if !ok {
+            c["reason"] = json!("ContainersNotReady");
+            c["message"] = json!(unready);
+        }
+        c
+    };
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            let image = c["image"].as_str().unwrap_or("");
+            let previous = old["containerStatuses"].as_array().and_then(|cs| cs.iter().find(|s| s["name"] == name));
+            let id = format!("containerd://{}", hex::encode(Sha256::digest(format!("{}/{name}", meta_str(current, "uid")).as_bytes())));
+            let mut s = json!({
+                "name": name, "image": image, "imageID": "", "ready": life.ready, "restartCount": life.restarts,
+                "started": life.waiting.is_none(),
+            });
+            match life.waiting {
+                Some((reason, message)) => {
+                    let message = match reason {
+                        "ErrImagePull" => format!("failed to pull and unpack image \"{image}\": not found in the simulated registry"),
+                        "ImagePullBackOff" => format!("Back-off pulling image \"{image}\""),
+                        _ => format!("{message} {name} in pod {}", meta_str(current, "name")),
+                    };
+                    s["state"] = json!({"waiting": {"reason": reason, "message": message}});
+                }
+                None => {
+                    let since = previous.and_then(|p| p["state"]["running"]["startedAt"].as_str()).map_or_else(|| now.clone(), String::from);
+                    s["state"] = json!({"running": {"startedAt": since}});
+                }
+            }
+            if life.restarts > 0 {
+                s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": start_time, "finishedAt": start_time}});
+            }
+            if life.phase == "Running" {
+                s["imageID"] = json!(format!("{image}@sha256:{}", &id["containerd://".len()..]));
+                s["containerID"] = json!(id);
+            }
+            s
+        })
+        .collect();
+    let scheduled = life.phase == "Running" || life.waiting.is_some();
+    json!({
+        "phase": life.phase,
+        "conditions": [condition("Initialized", true), condition("Ready", life.ready), condition("ContainersReady", life.ready), condition("PodScheduled", scheduled)],
+        "hostIP": NODE_IP,
+        "hostIPs": [{"ip": NODE_IP}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": start_time,
+        "containerStatuses": statuses,
+        "qosClass": old["qosClass"].as_str().unwrap_or("BestEffort"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(behavior: Behavior) -> PodBehavior {
+        PodBehavior { behavior, ready_after: Duration::from_secs(2) }
+    }
+
+    #[test]
+    fn a_ready_pod_is_running_then_ready_after_its_delay() {
+        let (before, wake) = life_at(of(Behavior::Ready), Duration::from_secs(1));
+        assert_eq!((before.phase, before.ready, wake), ("Running", false, Some(Duration::from_secs(1))));
+        let (after, wake) = life_at(of(Behavior::Ready), Duration::from_secs(2));
+        assert_eq!((after.ready, wake), (true, None));
+    }
+
+    #[test]
+    fn a_crash_looping_pod_restarts_with_growing_back_off() {
+        let restarts = |secs| life_at(of(Behavior::CrashLoop), Duration::from_secs(secs)).0.restarts;
+        assert_eq!([restarts(0), restarts(1), restarts(2), restarts(3), restarts(7)], [0, 1, 1, 2, 3]);
+        let (life, _) = life_at(of(Behavior::CrashLoop), Duration::from_secs(3));
+        assert_eq!(life.waiting.map(|w| w.0), Some("CrashLoopBackOff"));
+        assert!(!life.ready);
+    }
+
+    #[test]
+    fn image_pulls_fail_then_back_off_and_never_ready_stays_unready() {
+        assert_eq!(life_at(of(Behavior::ImagePullBackOff), Duration::ZERO).0.waiting.map(|w| w.0), Some("ErrImagePull"));
+        let (life, wake) = life_at(of(Behavior::ImagePullBackOff), Duration::from_secs(5));
+        assert_eq!((life.phase, life.waiting.map(|w| w.0), wake), ("Pending", Some("ImagePullBackOff"), None));
+        assert_eq!(life_at(of(Behavior::NeverReady), Duration::from_secs(100)).0.ready, false);
+    }
+}

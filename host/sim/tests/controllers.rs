@@ -1,0 +1,194 @@
+//! The simulated controllers held against the real kubectl: deployments roll
+//! out through ReplicaSets to pods that `kubectl rollout status` and
+//! `kubectl wait` accept, template changes roll to a new revision, scaling
+//! works, misbehaving pods (annotations from `gantry_sim::controllers::behavior`)
+//! fail rollouts the way a real cluster does, and Endpoints list ready pods.
+//! Each test starts a cluster in-process on 127.0.0.1 and fails (never skips)
+//! when `CI` is set and kubectl is missing. No timed asserts: kubectl's own
+//! `--timeout` is the only guard.
+
+mod common;
+
+use common::Cluster;
+use gantry_sim::controllers::behavior;
+use serde_json::Value;
+
+/// Writes a manifest and creates what it holds.
+async fn create(c: &Cluster, file: &str, text: &str) {
+    c.ok(&["create", "-f", &c.file(file, text)]).await;
+}
+
+/// A deployment `name` of `replicas` nginx pods, with extra pod annotations.
+fn deployment(name: &str, replicas: u32, annotations: &[(&str, &str)], extra_spec: &str) -> String {
+    let annotations: String = annotations.iter().map(|(k, v)| format!("        {k}: \"{v}\"\n")).collect();
+    let annotations = if annotations.is_empty() { String::new() } else { format!("      annotations:\n{annotations}") };
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+{extra_spec}  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+{annotations}    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports:
+        - {{name: http, containerPort: 8080}}
+"
+    )
+}
+
+fn items(list: &Value) -> Vec<Value> {
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn name(obj: &Value) -> &str {
+    obj["metadata"]["name"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_rolls_out_through_a_replica_set_to_ready_pods() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "web.yaml", &deployment("web", 2, &[], "")).await;
+    let out = c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    c.ok(&["wait", "--for=condition=Available", "deployment/web", "--timeout=60s"]).await;
+
+    let d = c.json(&["get", "deployment", "web"]).await;
+    let status = &d["status"];
+    assert_eq!((status["replicas"].as_i64(), status["updatedReplicas"].as_i64(), status["readyReplicas"].as_i64(), status["availableReplicas"].as_i64()), (Some(2), Some(2), Some(2), Some(2)), "{status}");
+    assert_eq!(status["observedGeneration"], d["metadata"]["generation"]);
+    let progressing = status["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing")).cloned().unwrap_or_default();
+    assert_eq!(progressing["reason"], "NewReplicaSetAvailable", "{status}");
+
+    let sets = items(&c.json(&["get", "rs", "-l", "app=web"]).await);
+    assert_eq!(sets.len(), 1);
+    let rs = &sets[0];
+    let hash = rs["metadata"]["labels"]["pod-template-hash"].as_str().unwrap_or_default().to_string();
+    assert_eq!(name(rs), format!("web-{hash}"));
+    assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+    let owner = &rs["metadata"]["ownerReferences"][0];
+    assert_eq!((owner["kind"].as_str(), owner["name"].as_str(), owner["controller"].as_bool()), (Some("Deployment"), Some("web"), Some(true)));
+    assert_eq!(owner["uid"], d["metadata"]["uid"]);
+    assert_eq!(rs["status"]["readyReplicas"], 2);
+
+    let pods = items(&c.json(&["get", "pods", "-l", "app=web"]).await);
+    assert_eq!(pods.len(), 2);
+    for pod in &pods {
+        let pod_name = name(pod);
+        assert!(pod_name.starts_with(&format!("web-{hash}-")) && pod_name.len() == format!("web-{hash}-").len() + 5, "{pod_name}");
+        assert_eq!(pod["metadata"]["labels"]["pod-template-hash"].as_str(), Some(hash.as_str()));
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["uid"], rs["metadata"]["uid"]);
+        assert_eq!(pod["status"]["phase"], "Running");
+        assert_eq!(pod["status"]["containerStatuses"][0]["ready"], true);
+        assert_eq!(pod["spec"]["nodeName"], "sim-node-1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_image_rolls_to_a_new_revision_and_scaling_follows() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "web.yaml", &deployment("web", 2, &[], "")).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let patch = r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28","ports":[{"name":"http","containerPort":8080}]}]}}}}"#;
+    c.ok(&["patch", "deployment", "web", "--type", "merge", "-p", patch]).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+
+    let mut sets = items(&c.json(&["get", "rs", "-l", "app=web"]).await);
+    sets.sort_by_key(|rs| rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().unwrap_or("").to_string());
+    assert_eq!(sets.len(), 2, "the old set is kept for rollbacks");
+    let revisions: Vec<&str> = sets.iter().filter_map(|rs| rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str()).collect();
+    assert_eq!(revisions, ["1", "2"]);
+    assert_eq!((sets[0]["spec"]["replicas"].as_i64(), sets[1]["spec"]["replicas"].as_i64()), (Some(0), Some(2)));
+    assert_eq!(sets[1]["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.28");
+    let pods = items(&c.json(&["get", "pods", "-l", "app=web"]).await);
+    assert_eq!(pods.len(), 2);
+    assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.28"));
+
+    c.ok(&["scale", "deployment/web", "--replicas=3"]).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let d = c.json(&["get", "deployment", "web"]).await;
+    assert_eq!((d["status"]["readyReplicas"].as_i64(), d["status"]["updatedReplicas"].as_i64()), (Some(3), Some(3)), "{}", d["status"]);
+    assert_eq!(items(&c.json(&["get", "pods", "-l", "app=web"]).await).len(), 3);
+
+    c.ok(&["delete", "deployment", "web"]).await;
+    c.ok(&["wait", "--for=delete", "pods", "-l", "app=web", "--timeout=60s"]).await;
+    assert!(items(&c.json(&["get", "rs", "-l", "app=web"]).await).is_empty(), "replica sets are garbage-collected with their deployment");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_looping_deployment_fails_its_rollout_with_restarting_pods() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "crash.yaml", &deployment("crash", 1, &[(behavior::BEHAVIOR, "crashloop")], "")).await;
+    let out = c.kubectl(&["rollout", "status", "deployment/crash", "--timeout=5s"]).await;
+    assert!(!out.ok, "a crash-looping rollout does not succeed: {}", out.stdout);
+    let pods = items(&c.json(&["get", "pods", "-l", "app=crash"]).await);
+    let container = &pods[0]["status"]["containerStatuses"][0];
+    assert_eq!(container["state"]["waiting"]["reason"], "CrashLoopBackOff", "{container}");
+    assert!(container["restartCount"].as_i64().unwrap_or(0) >= 1, "{container}");
+    let table = c.ok(&["get", "pods", "-l", "app=crash"]).await;
+    assert!(table.contains("CrashLoopBackOff") || table.contains("Running"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_never_ready_deployment_exceeds_its_progress_deadline() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "stuck.yaml", &deployment("stuck", 1, &[(behavior::BEHAVIOR, "never-ready")], "  progressDeadlineSeconds: 2\n")).await;
+    let out = c.kubectl(&["rollout", "status", "deployment/stuck", "--timeout=60s"]).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("exceeded its progress deadline"), "{}", out.stderr);
+    c.ok(&["wait", "--for=jsonpath={.status.conditions[?(@.type==\"Progressing\")].reason}=ProgressDeadlineExceeded", "deployment/stuck", "--timeout=60s"]).await;
+    let d = c.json(&["get", "deployment", "stuck"]).await;
+    assert_eq!(d["status"]["unavailableReplicas"], 1);
+    let pods = items(&c.json(&["get", "pods", "-l", "app=stuck"]).await);
+    assert_eq!((pods[0]["status"]["phase"].as_str(), pods[0]["status"]["containerStatuses"][0]["ready"].as_bool()), (Some("Running"), Some(false)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_pull_failures_show_in_pod_status() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "pull.yaml", &deployment("pull", 1, &[(behavior::BEHAVIOR, "image-pull-backoff")], "")).await;
+    c.ok(&["wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff", "pods", "-l", "app=pull", "--timeout=60s"]).await;
+    let pods = items(&c.json(&["get", "pods", "-l", "app=pull"]).await);
+    assert_eq!(pods[0]["status"]["phase"], "Pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_list_ready_pods_on_the_target_port() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "web.yaml", &deployment("web", 2, &[], "")).await;
+    create(&c, "slow.yaml", &deployment("slow", 1, &[(behavior::BEHAVIOR, "never-ready")], "")).await;
+    let service = |name: &str| format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: {name}}}\n  ports:\n  - {{name: web, port: 80, targetPort: http}}\n");
+    create(&c, "svc.yaml", &service("web")).await;
+    create(&c, "slow-svc.yaml", &service("slow")).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    c.ok(&["wait", "--for=jsonpath={.subsets[0].addresses[1].ip}", "endpoints/web", "--timeout=60s"]).await;
+
+    let pods = items(&c.json(&["get", "pods", "-l", "app=web"]).await);
+    let mut pod_ips: Vec<String> = pods.iter().filter_map(|p| p["status"]["podIP"].as_str().map(String::from)).collect();
+    pod_ips.sort();
+    let ep = c.json(&["get", "endpoints", "web"]).await;
+    let mut ips: Vec<String> = ep["subsets"][0]["addresses"].as_array().into_iter().flatten().filter_map(|a| a["ip"].as_str().map(String::from)).collect();
+    ips.sort();
+    assert_eq!(ips, pod_ips);
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8080, "the named targetPort resolves to the container port");
+
+    c.ok(&["wait", "--for=jsonpath={.subsets[0].notReadyAddresses[0].targetRef.kind}=Pod", "endpoints/slow", "--timeout=60s"]).await;
+    let slow = c.json(&["get", "endpoints", "slow"]).await;
+    assert!(slow["subsets"][0]["addresses"].is_null(), "{slow}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_waits_for_its_ready_after_annotation() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "late.yaml", &deployment("late", 1, &[(behavior::READY_AFTER, "2s")], "")).await;
+    c.ok(&["wait", "--for=condition=Available", "deployment/late", "--timeout=60s"]).await;
+    let pods = items(&c.json(&["get", "pods", "-l", "app=late"]).await);
+    assert_eq!(pods[0]["status"]["conditions"].as_array().map(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")), Some(true));
+}
