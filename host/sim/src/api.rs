@@ -57,6 +57,8 @@ pub struct Call {
     pub target: Target,
     pub query: HashMap<String, String>,
     pub content_type: String,
+    /// The client's User-Agent: its program name is the field manager of writes that name none.
+    pub user_agent: String,
     /// Whether the client asked for server-side printing (`as=Table`).
     pub table: bool,
     pub body: Incoming,
@@ -108,6 +110,7 @@ impl Api {
         let call = Call {
             query: query_of(&req),
             content_type: header(&req, hyper::header::CONTENT_TYPE),
+            user_agent: header(&req, hyper::header::USER_AGENT),
             table: table::wanted(&header(&req, hyper::header::ACCEPT)),
             target,
             body: req.into_body(),

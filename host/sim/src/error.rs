@@ -43,6 +43,10 @@ pub enum ApiError {
     Conflict { gr: GroupResource, name: String, reason: String },
     #[error("{0}")]
     BadRequest(String),
+    /// A server-side apply that would change fields other managers own: the
+    /// message and a `(message, field)` cause per conflicting field.
+    #[error("{message}")]
+    ApplyConflict { message: String, causes: Vec<(String, String)> },
     #[error("{kind} \"{name}\" is invalid: {message}")]
     Invalid { gr: GroupResource, kind: String, name: String, message: String },
     /// A patch that could not be applied (a failed `test`, a missing path): 422 without details.
@@ -71,7 +75,7 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound { .. } | ApiError::PathNotFound => 404,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => 409,
             ApiError::BadRequest(_) => 400,
             ApiError::Invalid { .. } | ApiError::Unprocessable(_) => 422,
             ApiError::UnsupportedMediaType(_) => 415,
@@ -87,7 +91,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::PathNotFound => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Invalid { .. } | ApiError::Unprocessable(_) => "Invalid",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
@@ -106,6 +110,13 @@ impl ApiError {
             | ApiError::Conflict { gr, name, .. }
             | ApiError::Forbidden { gr, name, .. } => (gr, name, gr.resource.clone()),
             ApiError::Invalid { gr, name, kind, .. } => (gr, name, kind.clone()),
+            ApiError::ApplyConflict { causes, .. } => {
+                let causes: Vec<Value> = causes
+                    .iter()
+                    .map(|(message, field)| json!({"reason": "FieldManagerConflict", "message": message, "field": field}))
+                    .collect();
+                return Some(json!({"causes": causes}));
+            }
             _ => return None,
         };
         let mut d = Map::new();

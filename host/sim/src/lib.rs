@@ -13,8 +13,8 @@
 //! Beside them: `tls` and `kubeconfig` (how clients reach and trust it),
 //! `resources` and `crd` (what is served), `openapi`/`openapi_v2` (what
 //! kubectl reads before writing), `defaults`, `selector`, `table` (server-side
-//! printing), `strategic` and `merge_keys` (strategic merge patches), `http`
-//! and `error` (bodies and `Status` objects). `controllers`
+//! printing), `strategic` and `merge_keys` (strategic merge patches),
+//! `managed` (managedFields and server-side apply), `http` and `error` (bodies and `Status` objects). `controllers`
 //! act out kube-controller-manager and the kubelets (workloads, pods,
 //! endpoints) on the store.
 
@@ -28,6 +28,7 @@ pub mod error;
 pub mod estate;
 pub mod http;
 pub mod kubeconfig;
+pub mod managed;
 pub mod merge_keys;
 pub mod openapi;
 pub mod openapi_v2;

@@ -60,10 +60,14 @@ const TABLE: &[Row] = &[
     row("conditions", "status", "*", Map("type")),
 ];
 
+/// The kind name under which every list is atomic: custom resources, whose
+/// schemas this server does not read for list types.
+pub const CUSTOM: &str = "";
+
 /// The strategy of the list at `path` (field names from the object's root,
 /// list indices left out) in an object of `kind`.
 pub fn list_strategy(kind: &str, path: &[String]) -> ListStrategy {
-    let Some((field, above)) = path.split_last() else { return ListStrategy::Atomic };
+    let Some((field, above)) = path.split_last().filter(|_| kind != CUSTOM) else { return ListStrategy::Atomic };
     let parent = above.last().map(String::as_str).unwrap_or("");
     TABLE
         .iter()

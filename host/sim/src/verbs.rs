@@ -1,7 +1,9 @@
 //! The verbs on a resource target, with the real API server's semantics:
 //! get, list (label/field selectors, limit/continue), create (201, generateName,
 //! namespace checks), update (optimistic concurrency), patch (JSON merge,
-//! JSON patch, strategic merge for built-in kinds — 415 for custom ones), delete (the
+//! JSON patch, strategic merge for built-in kinds — 415 for custom ones —
+//! and server-side apply; every write records its field manager, see
+//! `managed`), delete (the
 //! object or a Success Status, as the real registries answer), deletecollection,
 //! the status and scale subresources, `dryRun=All` and DeleteOptions
 //! preconditions. This file must not parse paths or
@@ -16,8 +18,9 @@ use crate::api::{Api, Call, Target};
 use crate::crd;
 use crate::error::ApiError;
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
+use crate::managed::{self, Writer};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{Part, WriteOptions};
+use crate::store::{now_rfc3339, Part, WriteOptions};
 use crate::strategic;
 use crate::table;
 
@@ -63,8 +66,10 @@ impl Api {
         }
         let content_type = call.content_type.clone();
         let opts = write_options(&call, &Value::Null)?;
+        let (manager, api_version, now) = (manager_of(&call), call.target.rt.api_version(), now_rfc3339());
         let obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
         check_kind(&call.target, &obj)?;
+        let obj = managed::record_update(&writer(&call.target, &manager, &api_version, &now), &json!({}), obj);
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
             return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
@@ -78,25 +83,72 @@ impl Api {
 
     pub async fn update(&self, call: Call) -> Result<Response<Body>, ApiError> {
         let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
+        let (manager, api_version, now) = (manager_of(&call), target.rt.api_version(), now_rfc3339());
         let obj = parse_object(&read_bytes(call.body).await?, &call.content_type)?;
         if target.sub.as_deref() == Some("scale") {
             return self.write_scale(&target, &opts, |_| Ok(obj));
         }
         check_kind(&target, &obj)?;
-        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, |_| Ok(obj))?;
+        let w = writer(&target, &manager, &api_version, &now);
+        let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
+        let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, record)?;
         Ok(ok(&self.after_write(&target, &opts, updated)?))
     }
 
     pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
         let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
         let kind = PatchKind::of(&call.content_type, &target)?;
-        let patch = parse_object(&read_bytes(call.body).await?, "application/json")?;
+        let (manager, api_version, now) = (manager_of(&call), target.rt.api_version(), now_rfc3339());
+        let force = call.param("force") == Some("true");
+        if matches!(kind, PatchKind::Apply) && call.param("fieldManager").is_none() {
+            return Err(ApiError::BadRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into()));
+        }
+        let body = read_bytes(call.body).await?;
+        let patch = match kind {
+            PatchKind::Apply => parse_object(&body, "application/yaml")?,
+            _ => parse_object(&body, "application/json")?,
+        };
         if target.sub.as_deref() == Some("scale") {
             return self.write_scale(&target, &opts, |scale| kind.apply("Scale", scale, &patch));
         }
-        let apply = |current: &Value| kind.apply(&target.rt.kind, current, &patch);
+        let w = writer(&target, &manager, &api_version, &now);
+        if matches!(kind, PatchKind::Apply) && target.sub.is_none() {
+            return self.server_side_apply(&target, &opts, &w, &patch, force);
+        }
+        let apply = |current: &Value| {
+            let next = kind.apply(&target.rt.kind, current, &patch)?;
+            Ok(if target.sub.is_none() { managed::record_update(&w, current, next) } else { next })
+        };
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;
         Ok(ok(&self.after_write(&target, &opts, updated)?))
+    }
+
+    /// Server-side apply: merges into the object, or creates it (201) when there is none.
+    fn server_side_apply(&self, target: &Target, opts: &WriteOptions, w: &Writer, config: &Value, force: bool) -> Result<Response<Body>, ApiError> {
+        check_kind(target, config)?;
+        let name = name_of(target)?;
+        let given_ns = config["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
+        if target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != target.namespace.as_deref()) {
+            return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
+        }
+        let change = |current: &Value| managed::apply(w, current, config, force);
+        match self.store.modify(&target.rt, target.ns(), name, Part::Main, opts, change) {
+            Err(ApiError::NotFound { gr, name: missing }) if gr == target.rt.gr() && missing == name => {
+                let mut obj = managed::apply(w, &json!({}), config, force)?;
+                match obj["metadata"]["name"].as_str() {
+                    None | Some("") => obj["metadata"]["name"] = json!(name),
+                    Some(given) if given != name => return Err(ApiError::BadRequest("the name of the object does not match the name on the URL".into())),
+                    Some(_) => {}
+                }
+                let created = self.store.create(&target.rt, target.ns(), obj, opts)?;
+                if crd::is_crd(&target.rt) && !opts.dry_run {
+                    self.crd_written(&target.rt, &created)?;
+                }
+                Ok(json_response(201, &created))
+            }
+            Err(e) => Err(e),
+            Ok(updated) => Ok(ok(&self.after_write(target, opts, updated)?)),
+        }
     }
 
     /// The scale subresource: a `Scale` view whose `spec.replicas` writes the object's.
@@ -254,20 +306,23 @@ enum PatchKind {
     Json,
     /// Strategic merge, for built-in kinds only.
     Strategic,
+    /// Server-side apply (`application/apply-patch+yaml`); a strategic merge where it has no owner to track.
+    Apply,
 }
 
 impl PatchKind {
     fn of(content_type: &str, target: &Target) -> Result<PatchKind, ApiError> {
         let media = content_type.split(';').next().unwrap_or("").trim();
         let accepted = if target.rt.custom {
-            "application/json-patch+json, application/merge-patch+json"
+            "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
         } else {
-            "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+            "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
         };
         match media {
             "application/merge-patch+json" => Ok(PatchKind::Merge),
             "application/json-patch+json" => Ok(PatchKind::Json),
             "application/strategic-merge-patch+json" if !target.rt.custom => Ok(PatchKind::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchKind::Apply),
             _ => Err(ApiError::UnsupportedMediaType(accepted)),
         }
     }
@@ -286,9 +341,24 @@ impl PatchKind {
                     .map_err(|e| ApiError::BadRequest(format!("the server rejected our request due to an error in our request: {e}")))?;
                 json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
             }
-            PatchKind::Strategic => doc = strategic::apply(kind, current, patch)?,
+            PatchKind::Strategic | PatchKind::Apply => doc = strategic::apply(kind, current, patch)?,
         }
         Ok(doc)
     }
 }
 
+
+/// The field manager of a write: the `fieldManager` parameter, else the
+/// client's program name from its User-Agent, as the real server defaults it.
+fn manager_of(call: &Call) -> String {
+    if let Some(manager) = call.param("fieldManager") {
+        return manager.to_string();
+    }
+    let program = call.user_agent.split('/').next().unwrap_or("").trim();
+    if program.is_empty() { "unknown".to_string() } else { program.to_string() }
+}
+
+fn writer<'a>(target: &'a Target, manager: &'a str, api_version: &'a str, now: &'a str) -> Writer<'a> {
+    let kind = if target.rt.custom { None } else { Some(target.rt.kind.as_str()) };
+    Writer { manager, api_version, kind, now }
+}

@@ -1,7 +1,8 @@
 //! Strategic merge patches and server-side apply held against the real
 //! kubectl: client-side `kubectl apply` (a three-way strategic merge through
 //! the last-applied annotation), `kubectl set image`, strategic merge refused
-//! for custom kinds. These tests fail (never skip) when `CI` is set and
+//! for custom kinds, and server-side apply with its field managers and
+//! conflicts. These tests fail (never skip) when `CI` is set and
 //! kubectl is missing, and reach nothing but 127.0.0.1.
 
 mod common;
@@ -118,4 +119,65 @@ async fn strategic_merge_is_unsupported_for_custom_kinds() {
     assert!(!refused.ok, "{}", refused.stdout);
     assert!(refused.stderr.contains("application/strategic-merge-patch+json is not supported"), "{}", refused.stderr);
     c.ok(&["patch", "widget", "w1", "--type", "merge", "-p", r#"{"spec":{"size":4}}"#]).await;
+}
+
+fn managers(obj: &serde_json::Value) -> Vec<String> {
+    let entries = obj["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+    entries.iter().map(|m| format!("{}/{}", m["manager"].as_str().unwrap_or(""), m["operation"].as_str().unwrap_or(""))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_owns_fields_conflicts_with_other_managers_and_force_takes_them() {
+    let Some(c) = Cluster::start().await else { return };
+    let with_tier = DEPLOYMENT.replace("  labels: {app: web}\nspec:", "  labels: {app: web, tier: front}\nspec:");
+    let out = c.ok(&["apply", "--server-side", "-f", &c.file("d.yaml", &with_tier)]).await;
+    assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
+    let d = c.json(&["get", "deploy", "web", "--show-managed-fields"]).await;
+    assert_eq!(managers(&d), vec!["kubectl/Apply"]);
+    let fields = &d["metadata"]["managedFields"][0]["fieldsV1"];
+    assert_eq!(fields["f:spec"]["f:replicas"], serde_json::json!({}));
+    assert_eq!(fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["f:image"], serde_json::json!({}));
+
+    c.ok(&["patch", "deploy", "web", "--type", "merge", "-p", r#"{"spec":{"replicas":5}}"#]).await;
+    let shown = c.ok(&["get", "deploy", "web", "-o", "yaml", "--show-managed-fields"]).await;
+    assert!(shown.contains("manager: kubectl-patch") && shown.contains("operation: Update") && shown.contains("manager: kubectl"), "{shown}");
+
+    let three = with_tier.replace("replicas: 2", "replicas: 3");
+    let refused = c.kubectl(&["apply", "--server-side", "-f", &c.file("d.yaml", &three)]).await;
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert!(refused.stderr.contains(r#"Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas"#), "{}", refused.stderr);
+    assert_eq!(c.json(&["get", "deploy", "web"]).await["spec"]["replicas"], 5);
+
+    // Agreeing with the owner is no conflict; forcing takes the field.
+    c.ok(&["apply", "--server-side", "-f", &c.file("d.yaml", &with_tier.replace("replicas: 2", "replicas: 5"))]).await;
+    c.ok(&["apply", "--server-side", "--force-conflicts", "-f", &c.file("d.yaml", &three)]).await;
+    let d = c.json(&["get", "deploy", "web", "--show-managed-fields"]).await;
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(managers(&d), vec!["kubectl/Apply"], "kubectl-patch owned only replicas, and lost it");
+
+    // A label and a container dropped from the file leave the object.
+    let fewer = three.replace("{app: web, tier: front}", "{app: web}").replace("      - name: sidecar\n        image: busybox:1\n", "");
+    c.ok(&["apply", "--server-side", "-f", &c.file("d.yaml", &fewer)]).await;
+    let d = c.json(&["get", "deploy", "web"]).await;
+    assert_eq!(d["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    assert_eq!(d["spec"]["template"]["spec"]["containers"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_records_its_manager_and_apply_merges_configmap_data() {
+    let Some(c) = Cluster::start().await else { return };
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: canary, level: '1'}\n";
+    c.ok(&["create", "-f", &c.file("cm.yaml", cm)]).await;
+    c.ok(&["label", "cm", "settings", "team=a"]).await;
+    let shown = c.json(&["get", "cm", "settings", "--show-managed-fields"]).await;
+    assert_eq!(managers(&shown), vec!["kubectl-create/Update", "kubectl-label/Update"]);
+    assert_eq!(shown["metadata"]["managedFields"][0]["fieldsV1"]["f:data"]["f:mode"], serde_json::json!({}));
+
+    let applied = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {extra: x}\n";
+    c.ok(&["apply", "--server-side", "--field-manager", "ci", "-f", &c.file("a.yaml", applied)]).await;
+    let cm = c.json(&["get", "cm", "settings", "--show-managed-fields"]).await;
+    assert_eq!(cm["data"], serde_json::json!({"mode": "canary", "level": "1", "extra": "x"}));
+    assert_eq!(managers(&cm), vec!["kubectl-create/Update", "kubectl-label/Update", "ci/Apply"]);
+    let plain = c.json(&["get", "cm", "settings"]).await;
+    assert!(plain["metadata"].get("managedFields").is_none(), "kubectl hides managedFields unless asked");
 }
