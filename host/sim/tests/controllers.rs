@@ -192,3 +192,86 @@ async fn a_pod_waits_for_its_ready_after_annotation() {
     let pods = items(&c.json(&["get", "pods", "-l", "app=late"]).await);
     assert_eq!(pods[0]["status"]["conditions"].as_array().map(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")), Some(true));
 }
+
+const STATEFULSET: &str = "apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 3
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statefulset_creates_ordered_pods_and_rolls_to_a_new_revision() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "db.yaml", STATEFULSET).await;
+    let out = c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]).await;
+    assert!(out.contains("roll out complete"), "{out}");
+    let mut names: Vec<String> = items(&c.json(&["get", "pods", "-l", "app=db"]).await).iter().map(|p| name(p).to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["db-0", "db-1", "db-2"]);
+    let first = c.json(&["get", "statefulset", "db"]).await;
+    assert_eq!(first["status"]["readyReplicas"], 3);
+    assert_eq!(first["status"]["currentRevision"], first["status"]["updateRevision"]);
+
+    let patch = r#"{"spec":{"template":{"spec":{"containers":[{"name":"db","image":"postgres:17"}]}}}}"#;
+    c.ok(&["patch", "statefulset", "db", "--type", "merge", "-p", patch]).await;
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]).await;
+    let rolled = c.json(&["get", "statefulset", "db"]).await;
+    assert_ne!(rolled["status"]["updateRevision"], first["status"]["updateRevision"]);
+    assert_eq!(rolled["status"]["currentRevision"], rolled["status"]["updateRevision"]);
+    let pods = items(&c.json(&["get", "pods", "-l", "app=db"]).await);
+    assert_eq!(pods.len(), 3);
+    assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "postgres:17"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemonset_runs_one_pod_on_the_simulated_node() {
+    let Some(c) = Cluster::start().await else { return };
+    let ds = STATEFULSET.replace("kind: StatefulSet", "kind: DaemonSet").replace("  serviceName: db\n  replicas: 3\n", "").replace("db", "agent");
+    create(&c, "agent.yaml", &ds).await;
+    let out = c.ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"]).await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let d = c.json(&["get", "daemonset", "agent"]).await;
+    assert_eq!((d["status"]["desiredNumberScheduled"].as_i64(), d["status"]["numberReady"].as_i64()), (Some(1), Some(1)));
+    let pods = items(&c.json(&["get", "pods", "-l", "app=agent"]).await);
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["spec"]["nodeName"], "sim-node-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_completes_when_its_pods_succeed() {
+    let Some(c) = Cluster::start().await else { return };
+    let job = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: busybox:1.36
+";
+    create(&c, "job.yaml", job).await;
+    c.ok(&["wait", "--for=condition=complete", "job/migrate", "--timeout=60s"]).await;
+    let j = c.json(&["get", "job", "migrate"]).await;
+    assert_eq!(j["status"]["succeeded"], 2);
+    assert!(j["status"]["completionTime"].is_string());
+    let pods = items(&c.json(&["get", "pods", "-l", "job-name=migrate"]).await);
+    assert_eq!(pods.len(), 2);
+    assert!(pods.iter().all(|p| p["status"]["phase"] == "Succeeded"));
+    assert_eq!(pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+}

@@ -2,7 +2,8 @@
 //! kube-controller-manager and the kubelets would do, acted out on the store
 //! so that clients (`kubectl rollout status`, `kubectl wait`, Helm's `--wait`)
 //! read real status. Deployments make ReplicaSets (`deployment`), those make
-//! Pods (`replicaset`), pods go through their simulated lives (`pods`, as
+//! Pods (`replicaset`); StatefulSets, DaemonSets and Jobs make theirs
+//! (`statefulset`, `daemonset`, `job`); pods go through their simulated lives (`pods`, as
 //! `behavior` configures them), Services get Endpoints (`endpoints`), and
 //! objects whose controlling owner is gone are garbage-collected (`gc`).
 //!
@@ -15,11 +16,14 @@
 //! store's public API like any writer.
 
 pub mod behavior;
+mod daemonset;
 mod deployment;
 mod endpoints;
 mod gc;
+mod job;
 mod pods;
 mod replicaset;
+mod statefulset;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,7 +39,16 @@ use crate::resources::ResourceType;
 use crate::store::{Since, Store, WriteOptions};
 
 /// The kinds whose changes wake the controllers.
-const WATCHED: [(&str, &str); 5] = [("apps", "deployments"), ("apps", "replicasets"), ("", "pods"), ("", "services"), ("", "endpoints")];
+const WATCHED: [(&str, &str); 8] = [
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("", "pods"),
+    ("", "services"),
+    ("", "endpoints"),
+];
 
 /// Starts the controllers of `api`'s cluster; they stop when `shutdown` is cancelled.
 pub fn start(api: Arc<Api>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -100,6 +113,9 @@ async fn wait_relevant(feed: &mut tokio::sync::broadcast::Receiver<Arc<crate::st
 pub(crate) struct Ctx {
     pub deployments: ResourceType,
     pub replicasets: ResourceType,
+    pub statefulsets: ResourceType,
+    pub daemonsets: ResourceType,
+    pub jobs: ResourceType,
     pub pods: ResourceType,
     pub services: ResourceType,
     pub endpoints: ResourceType,
@@ -121,6 +137,9 @@ impl Ctx {
         Ok(Ctx {
             deployments: find("apps", "deployments")?,
             replicasets: find("apps", "replicasets")?,
+            statefulsets: find("apps", "statefulsets")?,
+            daemonsets: find("apps", "daemonsets")?,
+            jobs: find("batch", "jobs")?,
             pods: find("", "pods")?,
             services: find("", "services")?,
             endpoints: find("", "endpoints")?,
@@ -138,6 +157,9 @@ impl Ctx {
         gc::run(self, store);
         deployment::run(self, store);
         replicaset::run(self, store);
+        statefulset::run(self, store);
+        daemonset::run(self, store);
+        job::run(self, store);
         pods::run(self, store);
         endpoints::run(self, store);
         self.wake

@@ -3,7 +3,9 @@
 //! it — containers running and (after a delay) ready, crash-looping with a
 //! growing restartCount, never ready, or stuck pulling the image — writing
 //! pod status (phase, conditions, containerStatuses) as the real kubelet
-//! does. Time is the controller's own clock from when it first saw the pod.
+//! does; a Job's pods run to completion (Succeeded) where others would
+//! become ready. Time is the controller's own clock from when it first saw
+//! the pod.
 //! This file must not create or delete pods (see `replicaset`).
 
 use std::time::{Duration, Instant};
@@ -54,7 +56,11 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             }
         };
         let behavior = PodBehavior::of(&pod);
-        let (life, wake) = life_at(behavior, started.elapsed());
+        let (mut life, wake) = life_at(behavior, started.elapsed());
+        if life.ready && owned_by_job(&pod) {
+            // A job's pod runs to completion where another would become ready.
+            life = Life { phase: "Succeeded", ready: false, restarts: 0, waiting: None };
+        }
         if let Some(after) = wake {
             ctx.wake_in(after);
         }
@@ -65,6 +71,10 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         };
         report("writing pod status", store.modify(&ctx.pods, &ns, &name, Part::Status, &write(), update));
     }
+}
+
+fn owned_by_job(pod: &Value) -> bool {
+    pod["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["kind"] == "Job" && r["controller"] == true))
 }
 
 /// Where a pod is in its life at one moment.
@@ -118,7 +128,9 @@ fn status(current: &Value, life: &Life, ip: &str) -> Value {
         let previous = old["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind));
         let since = previous.filter(|c| c["status"] == status).and_then(|c| c["lastTransitionTime"].as_str()).map_or_else(|| now.clone(), String::from);
         let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
-        if !ok {
+        if !ok && life.phase == "Succeeded" {
+            c["reason"] = json!("PodCompleted");
+        } else if !ok {
             c["reason"] = json!("ContainersNotReady");
             c["message"] = json!(unready);
         }
@@ -144,6 +156,11 @@ fn status(current: &Value, life: &Life, ip: &str) -> Value {
                     };
                     s["state"] = json!({"waiting": {"reason": reason, "message": message}});
                 }
+                None if life.phase == "Succeeded" => {
+                    let since = previous.and_then(|p| p["state"]["running"]["startedAt"].as_str()).unwrap_or(&start_time).to_string();
+                    s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": since, "finishedAt": now}});
+                    s["started"] = json!(false);
+                }
                 None => {
                     let since = previous.and_then(|p| p["state"]["running"]["startedAt"].as_str()).map_or_else(|| now.clone(), String::from);
                     s["state"] = json!({"running": {"startedAt": since}});
@@ -152,14 +169,14 @@ fn status(current: &Value, life: &Life, ip: &str) -> Value {
             if life.restarts > 0 {
                 s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": start_time, "finishedAt": start_time}});
             }
-            if life.phase == "Running" {
+            if matches!(life.phase, "Running" | "Succeeded") {
                 s["imageID"] = json!(format!("{image}@sha256:{}", &id["containerd://".len()..]));
                 s["containerID"] = json!(id);
             }
             s
         })
         .collect();
-    let scheduled = life.phase == "Running" || life.waiting.is_some();
+    let scheduled = life.phase != "Pending" || life.waiting.is_some();
     json!({
         "phase": life.phase,
         "conditions": [condition("Initialized", true), condition("Ready", life.ready), condition("ContainersReady", life.ready), condition("PodScheduled", scheduled)],

@@ -66,16 +66,35 @@ pub(super) fn is_ready(pod: &Value) -> bool {
 
 /// A new pod from `rs`'s template.
 fn pod_for(rs: &Value) -> Value {
-    let template = &rs["spec"]["template"];
+    pod_from_template(rs, "apps/v1", "ReplicaSet", PodName::Generate(format!("{}-", meta_str(rs, "name"))), &[])
+}
+
+/// How a new pod is named.
+pub(super) enum PodName {
+    /// `generateName`: the prefix and five random characters.
+    Generate(String),
+    Fixed(String),
+}
+
+/// A new pod from `owner`'s `spec.template`, controlled by `owner`, with extra labels.
+pub(super) fn pod_from_template(owner: &Value, api_version: &str, kind: &str, name: PodName, labels: &[(&str, &str)]) -> Value {
+    let template = &owner["spec"]["template"];
     let mut metadata = template["metadata"].clone();
     if !metadata.is_object() {
         metadata = json!({});
     }
-    metadata["generateName"] = json!(format!("{}-", meta_str(rs, "name")));
-    metadata["ownerReferences"] = json!([owner_ref(rs, "apps/v1", "ReplicaSet")]);
     if let Some(m) = metadata.as_object_mut() {
         m.remove("name");
         m.remove("namespace");
+        m.remove("generateName");
     }
+    match name {
+        PodName::Generate(prefix) => metadata["generateName"] = json!(prefix),
+        PodName::Fixed(name) => metadata["name"] = json!(name),
+    }
+    for (k, v) in labels {
+        metadata["labels"][*k] = json!(v);
+    }
+    metadata["ownerReferences"] = json!([owner_ref(owner, api_version, kind)]);
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"].clone()})
 }
