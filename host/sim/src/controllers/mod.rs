@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::Api;
 use crate::error::{ApiError, GroupResource};
-use crate::resources::ResourceType;
+use crate::resources::{Registry, ResourceType};
 use crate::store::{Since, Store, WriteOptions};
 
 /// The kinds whose changes wake the controllers.
@@ -56,7 +56,7 @@ pub fn start(api: Arc<Api>, shutdown: CancellationToken) -> tokio::task::JoinHan
 }
 
 async fn run(api: Arc<Api>, shutdown: CancellationToken) {
-    let mut ctx = match Ctx::new(&api) {
+    let mut ctx = match Ctx::new(&api.registry) {
         Ok(ctx) => ctx,
         Err(e) => {
             tracing::error!(error = %e, "simulated controllers cannot start");
@@ -132,8 +132,8 @@ pub enum ControllerError {
 }
 
 impl Ctx {
-    fn new(api: &Api) -> Result<Ctx, ControllerError> {
-        let find = |group: &str, plural: &'static str| api.registry.find(group, "v1", plural).ok_or(ControllerError::MissingKind(plural));
+    fn new(registry: &Registry) -> Result<Ctx, ControllerError> {
+        let find = |group: &str, plural: &'static str| registry.find(group, "v1", plural).ok_or(ControllerError::MissingKind(plural));
         Ok(Ctx {
             deployments: find("apps", "deployments")?,
             replicasets: find("apps", "replicasets")?,
@@ -221,4 +221,74 @@ pub(crate) fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
         "apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
         "controller": true, "blockOwnerDeletion": true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Part;
+    use serde_json::json;
+
+    fn deployment(surge: i64, unavailable: i64, image: &str) -> Value {
+        json!({"metadata": {"name": "web"}, "spec": {
+            "replicas": 4,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}, "annotations": {behavior::READY_AFTER: "0s"}},
+                "spec": {"containers": [{"name": "web", "image": image}]}}}})
+    }
+
+    /// Runs passes until the store stops changing, checking `each` after every pass.
+    fn settle(ctx: &mut Ctx, store: &Store, each: &mut dyn FnMut(&[Value])) {
+        for _ in 0..100 {
+            let before = store.resource_version();
+            ctx.reconcile(store);
+            let pods = ctx.list(store, &ctx.pods.clone());
+            each(&pods);
+            if store.resource_version() == before {
+                return;
+            }
+        }
+        panic!("the controllers did not settle");
+    }
+
+    fn ready(pods: &[Value]) -> usize {
+        pods.iter().filter(|p| replicaset::is_ready(p)).count()
+    }
+
+    fn rolls_within(surge: i64, unavailable: i64) {
+        let registry = Registry::default();
+        let store = Store::new(100_000, &registry.find("", "v1", "namespaces").unwrap());
+        let mut ctx = Ctx::new(&registry).unwrap();
+        store.create(&ctx.deployments, "default", deployment(surge, unavailable, "nginx:1.27"), &write()).unwrap();
+        settle(&mut ctx, &store, &mut |_| {});
+        assert_eq!(ready(&ctx.list(&store, &ctx.pods.clone())), 4);
+
+        let next = deployment(surge, unavailable, "nginx:1.28");
+        store.modify(&ctx.deployments.clone(), "default", "web", Part::Main, &write(), |cur| {
+            let mut d = cur.clone();
+            d["spec"] = next["spec"].clone();
+            Ok(d)
+        }).unwrap();
+        let mut most = 0;
+        settle(&mut ctx, &store, &mut |pods| {
+            most = most.max(pods.len());
+            assert!(pods.len() as i64 <= 4 + surge, "{} pods exceed maxSurge {surge}", pods.len());
+            assert!(ready(pods) as i64 >= 4 - unavailable, "{} ready pods break maxUnavailable {unavailable}", ready(pods));
+        });
+        assert_eq!(most as i64, 4 + surge, "the rollout uses the surge it is allowed");
+        let pods = ctx.list(&store, &ctx.pods.clone());
+        assert_eq!(pods.len(), 4);
+        assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.28"));
+        let d = store.get(&ctx.deployments.gr(), "default", "web").unwrap();
+        assert_eq!((d["status"]["updatedReplicas"].as_i64(), d["status"]["availableReplicas"].as_i64()), (Some(4), Some(4)), "{}", d["status"]);
+        assert_eq!(d["status"]["observedGeneration"], 2);
+    }
+
+    #[test]
+    fn a_rolling_update_never_surges_past_max_surge_nor_drops_below_availability() {
+        rolls_within(1, 0);
+        rolls_within(0, 1);
+        rolls_within(2, 1);
+    }
 }
