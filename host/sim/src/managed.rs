@@ -233,7 +233,13 @@ pub fn record_update(writer: &Writer, current: &Value, mut next: Value) -> Value
     let after = entries(writer.kind, &next, true);
     let changed: BTreeSet<Path> = after.iter().filter(|(p, e)| before.get(*p) != Some(*e)).map(|(p, _)| p.clone()).collect();
     let removed: BTreeSet<Path> = before.keys().filter(|p| !after.contains_key(*p)).cloned().collect();
-    let mut managers = old_managers.clone();
+    // Entries a write sets itself are taken as given (kubectl moves client-side
+    // apply ownership to its server-side manager this way); left alone, they stay.
+    let given = next["metadata"].get("managedFields");
+    let mut managers = match given {
+        Some(list) if Some(list) != current["metadata"].get("managedFields") => managers_of(&next),
+        _ => old_managers.clone(),
+    };
     for m in managers.iter_mut() {
         m.fields.retain(|p| !changed.contains(p) && !removed.contains(p));
     }

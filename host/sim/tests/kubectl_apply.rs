@@ -182,3 +182,23 @@ async fn every_write_records_its_manager_and_apply_merges_configmap_data() {
     let plain = c.json(&["get", "cm", "settings"]).await;
     assert!(plain["metadata"].get("managedFields").is_none(), "kubectl hides managedFields unless asked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_after_client_side_apply_conflicts_until_kubectl_migrates_ownership() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["apply", "-f", &c.file("d.yaml", DEPLOYMENT)]).await;
+    let before = c.json(&["get", "deploy", "web", "--show-managed-fields"]).await;
+    assert_eq!(managers(&before), vec!["kubectl-client-side-apply/Update"]);
+    let four = DEPLOYMENT.replace("replicas: 2", "replicas: 4");
+    let refused = c.kubectl(&["apply", "--server-side", "-f", &c.file("four.yaml", &four)]).await;
+    assert!(!refused.ok, "{}", refused.stdout);
+    let message = r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas"#;
+    assert!(refused.stderr.contains(message), "{}", refused.stderr);
+    // The same values conflict with no one; after that apply kubectl rewrites
+    // managedFields so that its server-side manager owns what client-side apply did.
+    c.ok(&["apply", "--server-side", "-f", &c.file("d.yaml", DEPLOYMENT)]).await;
+    let migrated = c.json(&["get", "deploy", "web", "--show-managed-fields"]).await;
+    assert_eq!(managers(&migrated), vec!["kubectl/Apply", "kubectl-last-applied/Apply"], "kubectl-last-applied keeps the annotation");
+    c.ok(&["apply", "--server-side", "-f", &c.file("four.yaml", &four)]).await;
+    assert_eq!(c.json(&["get", "deploy", "web"]).await["spec"]["replicas"], 4);
+}
