@@ -46,11 +46,13 @@ pub struct ServerConfig {
     /// Whether the simulated controllers run (deployments to pods, pod
     /// lives, endpoints); off, the cluster only stores what clients write.
     pub controllers: bool,
+    /// How pods behave by image (`controllers::behavior`); pod annotations win.
+    pub pod_images: Vec<crate::controllers::behavior::ImageRule>,
 }
 
 impl ServerConfig {
     pub fn new(name: &str, authenticator: Authenticator) -> ServerConfig {
-        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true }
+        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new() }
     }
 }
 
@@ -82,7 +84,7 @@ impl ApiServer {
             shutdown: shutdown.clone(),
         });
         if config.controllers {
-            crate::controllers::start(api.clone(), shutdown.clone());
+            crate::controllers::start(api.clone(), config.pod_images.clone(), shutdown.clone());
         }
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
         let task = tokio::spawn(accept_loop(listener, acceptor, api, shutdown.clone()));

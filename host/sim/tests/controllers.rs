@@ -275,3 +275,16 @@ spec:
     assert!(pods.iter().all(|p| p["status"]["phase"] == "Succeeded"));
     assert_eq!(pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_configures_pod_behaviour_by_image_and_annotations_win() {
+    use gantry_sim::controllers::behavior::{Behavior, ImageRule};
+    let rules = vec![ImageRule::new("nginx:1.27", Behavior::ImagePullBackOff)];
+    let Some(c) = Cluster::start_with(|config| config.pod_images = rules).await else { return };
+    create(&c, "web.yaml", &deployment("web", 1, &[], "")).await;
+    create(&c, "ok.yaml", &deployment("ok", 1, &[(behavior::BEHAVIOR, "ready")], "")).await;
+    c.ok(&["wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff", "pods", "-l", "app=web", "--timeout=60s"]).await;
+    c.ok(&["rollout", "status", "deployment/ok", "--timeout=60s"]).await;
+    let out = c.kubectl(&["rollout", "status", "deployment/web", "--timeout=2s"]).await;
+    assert!(!out.ok, "pods that cannot pull their image never roll out");
+}

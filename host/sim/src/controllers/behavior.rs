@@ -7,7 +7,11 @@
 //! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff` | see [`Behavior`] |
 //!
 //! Put them on the pod template (`spec.template.metadata.annotations`) of a
-//! workload. This file only parses; `pods` acts the behaviour out.
+//! workload. A cluster can also be configured per image
+//! (`ServerConfig::pod_images`, a list of [`ImageRule`]s: a pattern where `*`
+//! matches any run of characters, and the behaviour of pods running a
+//! matching image); annotations win over image rules. This file only parses;
+//! `pods` acts the behaviour out.
 
 use std::time::Duration;
 
@@ -40,12 +44,60 @@ pub struct PodBehavior {
     pub ready_after: Duration,
 }
 
+/// Per-cluster configuration: pods running an image that matches `pattern`
+/// (`*` matches any run of characters, e.g. `ghcr.io/acme/*:broken`) behave so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRule {
+    pub pattern: String,
+    pub behavior: Behavior,
+    /// When containers become ready (for [`Behavior::Ready`]); None keeps the default.
+    pub ready_after: Option<Duration>,
+}
+
+impl ImageRule {
+    pub fn new(pattern: &str, behavior: Behavior) -> ImageRule {
+        ImageRule { pattern: pattern.to_string(), behavior, ready_after: None }
+    }
+
+    fn matches(&self, pod: &Value) -> bool {
+        let containers = pod["spec"]["containers"].as_array().into_iter().flatten();
+        containers.filter_map(|c| c["image"].as_str()).any(|image| glob_match(&self.pattern, image))
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 impl PodBehavior {
     /// The behaviour `pod`'s annotations ask for; unknown values fall back to the default, with a warning.
     pub fn of(pod: &Value) -> PodBehavior {
+        PodBehavior::resolve(pod, &[])
+    }
+
+    /// The behaviour of `pod`: its annotations, else the first image rule matching one of its images, else ready.
+    pub fn resolve(pod: &Value, rules: &[ImageRule]) -> PodBehavior {
         let annotations = &pod["metadata"]["annotations"];
+        let rule = rules.iter().find(|r| r.matches(pod));
         let behavior = match annotations[BEHAVIOR].as_str() {
-            None | Some("ready") => Behavior::Ready,
+            None => rule.map_or(Behavior::Ready, |r| r.behavior),
+            Some("ready") => Behavior::Ready,
             Some("crashloop") => Behavior::CrashLoop,
             Some("never-ready") => Behavior::NeverReady,
             Some("image-pull-backoff") => Behavior::ImagePullBackOff,
@@ -55,7 +107,7 @@ impl PodBehavior {
             }
         };
         let ready_after = match annotations[READY_AFTER].as_str() {
-            None => DEFAULT_READY_AFTER,
+            None => rule.and_then(|r| r.ready_after).unwrap_or(DEFAULT_READY_AFTER),
             Some(text) => parse_duration(text).unwrap_or_else(|| {
                 tracing::warn!(annotation = READY_AFTER, value = text, "not a duration like 500ms, 2s or 1m; using the default");
                 DEFAULT_READY_AFTER
@@ -94,6 +146,20 @@ mod tests {
         assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("3"), None);
+    }
+
+    #[test]
+    fn image_rules_match_globs_and_annotations_win() {
+        assert!(glob_match("ghcr.io/acme/*:broken", "ghcr.io/acme/api:broken"));
+        assert!(glob_match("*crash*", "example.com/crasher:1"));
+        assert!(!glob_match("ghcr.io/acme/*:broken", "ghcr.io/acme/api:1.0"));
+        assert!(glob_match("nginx:1.27", "nginx:1.27") && !glob_match("nginx", "nginx:1.27"));
+        let rules = [ImageRule::new("*:broken", Behavior::CrashLoop), ImageRule { pattern: "slow/*".into(), behavior: Behavior::Ready, ready_after: Some(Duration::from_secs(3)) }];
+        let pod = |image: &str, annotations: Value| json!({"metadata": {"annotations": annotations}, "spec": {"containers": [{"image": image}]}});
+        assert_eq!(PodBehavior::resolve(&pod("api:broken", json!({})), &rules).behavior, Behavior::CrashLoop);
+        assert_eq!(PodBehavior::resolve(&pod("slow/api", json!({})), &rules).ready_after, Duration::from_secs(3));
+        assert_eq!(PodBehavior::resolve(&pod("api:broken", json!({BEHAVIOR: "ready"})), &rules).behavior, Behavior::Ready);
+        assert_eq!(PodBehavior::resolve(&pod("api:1", json!({})), &rules).behavior, Behavior::Ready);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             report("creating a daemon pod", store.create(&ctx.pods, ns, pod, &write()));
         }
         // Surplus pods, or (rolling) the outdated one.
-        for pod in owned.iter().skip(1).chain(owned.iter().take(1).filter(|p| rolling && !current(*p))) {
+        for pod in owned.iter().skip(1).chain(owned.iter().take(1).filter(|p| rolling && !current(p))) {
             report("replacing a daemon pod", store.delete(&ctx.pods, ns, meta_str(pod, "name"), &write()));
         }
         let ready = owned.iter().filter(|p| is_ready(p)).count().min(1);

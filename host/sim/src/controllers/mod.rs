@@ -50,14 +50,15 @@ const WATCHED: [(&str, &str); 8] = [
     ("", "endpoints"),
 ];
 
-/// Starts the controllers of `api`'s cluster; they stop when `shutdown` is cancelled.
-pub fn start(api: Arc<Api>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(api, shutdown))
+/// Starts the controllers of `api`'s cluster, pods behaving per `images`
+/// unless annotated; they stop when `shutdown` is cancelled.
+pub fn start(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(api, images, shutdown))
 }
 
-async fn run(api: Arc<Api>, shutdown: CancellationToken) {
+async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: CancellationToken) {
     let mut ctx = match Ctx::new(&api.registry) {
-        Ok(ctx) => ctx,
+        Ok(ctx) => Ctx { images, ..ctx },
         Err(e) => {
             tracing::error!(error = %e, "simulated controllers cannot start");
             return;
@@ -121,6 +122,8 @@ pub(crate) struct Ctx {
     pub endpoints: ResourceType,
     pub started: HashMap<String, Instant>,
     pub next_ip: u32,
+    /// The cluster's per-image pod behaviours.
+    pub images: Vec<behavior::ImageRule>,
     /// The earliest time-driven step asked for during this pass.
     pub wake: Option<Instant>,
 }
@@ -145,6 +148,7 @@ impl Ctx {
             endpoints: find("", "endpoints")?,
             started: HashMap::new(),
             next_ip: 2,
+            images: Vec::new(),
             wake: None,
         })
     }

@@ -55,7 +55,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
                 format!("10.244.{}.{}", (ctx.next_ip >> 8) & 0xff, ctx.next_ip & 0xff)
             }
         };
-        let behavior = PodBehavior::of(&pod);
+        let behavior = PodBehavior::resolve(&pod, &ctx.images);
         let (mut life, wake) = life_at(behavior, started.elapsed());
         if life.ready && owned_by_job(&pod) {
             // A job's pod runs to completion where another would become ready.
@@ -220,6 +220,6 @@ mod tests {
         assert_eq!(life_at(of(Behavior::ImagePullBackOff), Duration::ZERO).0.waiting.map(|w| w.0), Some("ErrImagePull"));
         let (life, wake) = life_at(of(Behavior::ImagePullBackOff), Duration::from_secs(5));
         assert_eq!((life.phase, life.waiting.map(|w| w.0), wake), ("Pending", Some("ImagePullBackOff"), None));
-        assert_eq!(life_at(of(Behavior::NeverReady), Duration::from_secs(100)).0.ready, false);
+        assert!(!life_at(of(Behavior::NeverReady), Duration::from_secs(100)).0.ready);
     }
 }

@@ -23,7 +23,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         let desired = rs["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
         let mut count = owned.len();
         if count < desired {
-            for _ in count..desired {
+            let missing = desired - count;
+            for _ in 0..missing {
                 if report("creating a pod", store.create(&ctx.pods, ns, pod_for(&rs), &write())).is_some() {
                     count += 1;
                 }
