@@ -38,6 +38,9 @@ use crate::error::{ApiError, GroupResource};
 use crate::resources::{Registry, ResourceType};
 use crate::store::{Since, Store, WriteOptions};
 
+/// How long the controllers let a burst of changes gather before a pass.
+const COALESCE: Duration = Duration::from_millis(10);
+
 /// The kinds whose changes wake the controllers.
 const WATCHED: [(&str, &str); 8] = [
     ("apps", "deployments"),
@@ -85,7 +88,13 @@ async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: Cancella
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = sleep => {}
-            event = wait_relevant(&mut feed, &watched) => if event.is_none() { return },
+            event = wait_relevant(&mut feed, &watched) => {
+                if event.is_none() {
+                    return;
+                }
+                // Writes come in bursts (a manifest, a pass of our own): one pass for the burst.
+                tokio::time::sleep(COALESCE).await;
+            }
         }
         loop {
             match feed.try_recv() {
