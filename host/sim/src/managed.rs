@@ -34,6 +34,8 @@ pub struct Writer<'a> {
     /// The kind whose lists merge by `merge_keys`; None for custom kinds (every list atomic).
     pub kind: Option<&'a str>,
     pub now: &'a str,
+    /// The subresource written through (`scale`, `status`), recorded on Update entries.
+    pub subresource: Option<&'a str>,
 }
 
 /// A manager's entry in `metadata.managedFields`.
@@ -43,6 +45,7 @@ struct Manager {
     operation: String,
     api_version: String,
     time: String,
+    subresource: String,
     fields: BTreeSet<Path>,
 }
 
@@ -188,7 +191,14 @@ fn managers_of(obj: &Value) -> Vec<Manager> {
             let mut fields = BTreeSet::new();
             parse(&m["fieldsV1"], &mut Vec::new(), &mut fields);
             let text = |k: &str| m[k].as_str().unwrap_or("").to_string();
-            Manager { manager: text("manager"), operation: text("operation"), api_version: text("apiVersion"), time: text("time"), fields }
+            Manager {
+                manager: text("manager"),
+                operation: text("operation"),
+                api_version: text("apiVersion"),
+                time: text("time"),
+                subresource: text("subresource"),
+                fields,
+            }
         })
         .collect()
 }
@@ -198,8 +208,12 @@ fn set_managers(obj: &mut Value, managers: &[Manager]) {
         .iter()
         .filter(|m| !m.fields.is_empty())
         .map(|m| {
-            json!({"manager": m.manager, "operation": m.operation, "apiVersion": m.api_version, "time": m.time,
-                "fieldsType": "FieldsV1", "fieldsV1": render(&m.fields)})
+            let mut entry = json!({"manager": m.manager, "operation": m.operation, "apiVersion": m.api_version, "time": m.time,
+                "fieldsType": "FieldsV1", "fieldsV1": render(&m.fields)});
+            if !m.subresource.is_empty() {
+                entry["subresource"] = json!(m.subresource);
+            }
+            entry
         })
         .collect();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -244,11 +258,19 @@ pub fn record_update(writer: &Writer, current: &Value, mut next: Value) -> Value
         m.fields.retain(|p| !changed.contains(p) && !removed.contains(p));
     }
     if !changed.is_empty() {
-        let at = managers.iter().position(|m| m.manager == writer.manager && m.operation == "Update");
+        let subresource = writer.subresource.unwrap_or("");
+        let at = managers.iter().position(|m| m.manager == writer.manager && m.operation == "Update" && m.subresource == subresource);
         let entry = match at {
             Some(i) => &mut managers[i],
             None => {
-                managers.push(Manager { manager: writer.manager.into(), operation: "Update".into(), api_version: String::new(), time: String::new(), fields: BTreeSet::new() });
+                managers.push(Manager {
+                    manager: writer.manager.into(),
+                    operation: "Update".into(),
+                    api_version: String::new(),
+                    time: String::new(),
+                    subresource: subresource.into(),
+                    fields: BTreeSet::new(),
+                });
                 let last = managers.len() - 1;
                 &mut managers[last]
             }
@@ -271,14 +293,18 @@ pub fn apply(writer: &Writer, current: &Value, config: &Value, force: bool) -> R
     let applied = entries(writer.kind, config, false);
     let now_owned: BTreeSet<Path> = applied.keys().cloned().collect();
     let existing = entries(writer.kind, current, false);
-    let is_me = |m: &Manager| m.manager == writer.manager && m.operation == "Apply";
+    let is_me = |m: &Manager| m.manager == writer.manager && m.operation == "Apply" && m.subresource.is_empty();
 
     let mut conflicts: Vec<(String, String, Path)> = Vec::new();
     for m in managers.iter().filter(|m| !is_me(m)) {
         for (path, entry) in &applied {
             let Entry::Leaf(value) = entry else { continue };
             if m.fields.contains(path) && existing.get(path).is_some_and(|e| e != &Entry::Leaf(value.clone())) {
-                conflicts.push((m.manager.clone(), m.api_version.clone(), path.clone()));
+                let who = match m.subresource.as_str() {
+                    "" => format!("\"{}\"", m.manager),
+                    sub => format!("\"{}\" with subresource \"{sub}\"", m.manager),
+                };
+                conflicts.push((who, m.api_version.clone(), path.clone()));
             }
         }
     }
@@ -314,6 +340,7 @@ pub fn apply(writer: &Writer, current: &Value, config: &Value, force: bool) -> R
             operation: "Apply".into(),
             api_version: writer.api_version.into(),
             time: writer.now.into(),
+            subresource: String::new(),
             fields: now_owned,
         }),
     }
@@ -396,13 +423,13 @@ fn conflict_error(conflicts: &[(String, String, Path)]) -> ApiError {
     let parts: Vec<String> = by_manager
         .iter()
         .map(|(m, v, fields)| match fields.as_slice() {
-            [one] => format!("conflict with \"{m}\"{}: {one}", using(v)),
-            many => format!("conflicts with \"{m}\"{}:\n- {}", using(v), many.join("\n- ")),
+            [one] => format!("conflict with {m}{}: {one}", using(v)),
+            many => format!("conflicts with {m}{}:\n- {}", using(v), many.join("\n- ")),
         })
         .collect();
     let n = conflicts.len();
     let message = format!("Apply failed with {n} conflict{}: {}", if n == 1 { "" } else { "s" }, parts.join("\n"));
-    let causes = conflicts.iter().map(|(m, v, p)| (format!("conflict with \"{m}\"{}", using(v)), display(p))).collect();
+    let causes = conflicts.iter().map(|(m, v, p)| (format!("conflict with {m}{}", using(v)), display(p))).collect();
     ApiError::ApplyConflict { message, causes }
 }
 
@@ -411,7 +438,7 @@ mod tests {
     use super::*;
 
     fn writer(manager: &str) -> Writer<'_> {
-        Writer { manager, api_version: "apps/v1", kind: Some("Deployment"), now: "2026-01-01T00:00:00Z" }
+        Writer { manager, api_version: "apps/v1", kind: Some("Deployment"), now: "2026-01-01T00:00:00Z", subresource: None }
     }
 
     fn deployment(replicas: i64, image: &str) -> Value {

@@ -85,11 +85,11 @@ impl Api {
         let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
         let (manager, api_version, now) = (manager_of(&call), target.rt.api_version(), now_rfc3339());
         let obj = parse_object(&read_bytes(call.body).await?, &call.content_type)?;
+        let w = writer(&target, &manager, &api_version, &now);
         if target.sub.as_deref() == Some("scale") {
-            return self.write_scale(&target, &opts, |_| Ok(obj));
+            return self.write_scale(&target, &opts, &w, |_| Ok(obj));
         }
         check_kind(&target, &obj)?;
-        let w = writer(&target, &manager, &api_version, &now);
         let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, record)?;
         Ok(ok(&self.after_write(&target, &opts, updated)?))
@@ -108,10 +108,10 @@ impl Api {
             PatchKind::Apply => parse_object(&body, "application/yaml")?,
             _ => parse_object(&body, "application/json")?,
         };
-        if target.sub.as_deref() == Some("scale") {
-            return self.write_scale(&target, &opts, |scale| kind.apply("Scale", scale, &patch));
-        }
         let w = writer(&target, &manager, &api_version, &now);
+        if target.sub.as_deref() == Some("scale") {
+            return self.write_scale(&target, &opts, &w, |scale| kind.apply("Scale", scale, &patch));
+        }
         if matches!(kind, PatchKind::Apply) && target.sub.is_none() {
             return self.server_side_apply(&target, &opts, &w, &patch, force);
         }
@@ -156,6 +156,7 @@ impl Api {
         &self,
         target: &Target,
         opts: &WriteOptions,
+        writer: &Writer,
         change: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Response<Body>, ApiError> {
         let updated = self.store.modify(&target.rt, target.ns(), name_of(target)?, Part::Main, opts, |current| {
@@ -165,7 +166,7 @@ impl Api {
             let mut next = current.clone();
             next["spec"]["replicas"] = json!(replicas);
             next["metadata"]["resourceVersion"] = json!(given_rv.unwrap_or_default());
-            Ok(next)
+            Ok(managed::record_update(writer, current, next))
         })?;
         Ok(ok(&scale_of(&updated)))
     }
@@ -360,5 +361,5 @@ fn manager_of(call: &Call) -> String {
 
 fn writer<'a>(target: &'a Target, manager: &'a str, api_version: &'a str, now: &'a str) -> Writer<'a> {
     let kind = if target.rt.custom { None } else { Some(target.rt.kind.as_str()) };
-    Writer { manager, api_version, kind, now }
+    Writer { manager, api_version, kind, now, subresource: target.sub.as_deref() }
 }

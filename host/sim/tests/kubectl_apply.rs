@@ -202,3 +202,33 @@ async fn server_side_apply_after_client_side_apply_conflicts_until_kubectl_migra
     c.ok(&["apply", "--server-side", "-f", &c.file("four.yaml", &four)]).await;
     assert_eq!(c.json(&["get", "deploy", "web"]).await["spec"]["replicas"], 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_scale_owns_replicas_through_the_scale_subresource_under_its_user_agent() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["apply", "--server-side", "-f", &c.file("d.yaml", DEPLOYMENT)]).await;
+    c.ok(&["scale", "deploy", "web", "--replicas", "6"]).await;
+    let d = c.json(&["get", "deploy", "web", "--show-managed-fields"]).await;
+    // kubectl scale names no field manager: the server takes the User-Agent's program name.
+    let entries = d["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+    let scaler = entries.iter().find(|e| e["operation"] == "Update").cloned().expect("an Update entry");
+    assert_eq!(scaler["manager"], "kubectl");
+    assert_eq!(scaler["subresource"], "scale");
+    assert_eq!(scaler["fieldsV1"], serde_json::json!({"f:spec": {"f:replicas": {}}}));
+    let refused = c.kubectl(&["apply", "--server-side", "-f", &c.file("d.yaml", DEPLOYMENT)]).await;
+    assert!(refused.stderr.contains(r#"Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas"#), "{}", refused.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_works_for_custom_kinds_and_needs_a_field_manager() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("crd.yaml", CRD)]).await;
+    c.ok(&["wait", "--for", "condition=Established", "crd/widgets.example.com"]).await;
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3, tags: [a, b]}\n";
+    c.ok(&["apply", "--server-side", "-f", &c.file("w.yaml", widget)]).await;
+    c.ok(&["apply", "--server-side", "-f", &c.file("w.yaml", &widget.replace("size: 3, tags: [a, b]", "tags: [c]"))]).await;
+    let w = c.json(&["get", "widget", "w1"]).await;
+    assert_eq!(w["spec"], serde_json::json!({"tags": ["c"]}), "lists of custom kinds are atomic; size left the config");
+    let nameless = c.kubectl(&["apply", "--server-side", "--field-manager", "", "-f", &c.file("w.yaml", widget)]).await;
+    assert!(!nameless.ok, "{}", nameless.stdout);
+}
