@@ -50,7 +50,7 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
         ("", "serviceaccounts") => vec![("Secrets", "integer", |o| json!(o["secrets"].as_array().map_or(0, Vec::len)))],
         ("", "pods") => vec![
             ("Ready", "string", pod_ready),
-            ("Status", "string", |o| o["status"]["phase"].clone()),
+            ("Status", "string", pod_status),
             ("Restarts", "string", pod_restarts),
         ],
         ("", "services") => vec![
@@ -68,6 +68,18 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
             ("Desired", "integer", |o| json!(replicas(o))),
             ("Current", "integer", |o| json!(int(&o["status"]["replicas"]))),
             ("Ready", "integer", |o| json!(int(&o["status"]["readyReplicas"]))),
+        ],
+        ("apps", "statefulsets") => vec![("Ready", "string", |o| json!(format!("{}/{}", int(&o["status"]["readyReplicas"]), replicas(o))))],
+        ("apps", "daemonsets") => vec![
+            ("Desired", "integer", |o| json!(int(&o["status"]["desiredNumberScheduled"]))),
+            ("Current", "integer", |o| json!(int(&o["status"]["currentNumberScheduled"]))),
+            ("Ready", "integer", |o| json!(int(&o["status"]["numberReady"]))),
+            ("Up-to-date", "integer", |o| json!(int(&o["status"]["updatedNumberScheduled"]))),
+            ("Available", "integer", |o| json!(int(&o["status"]["numberAvailable"]))),
+        ],
+        ("batch", "jobs") => vec![
+            ("Status", "string", job_status),
+            ("Completions", "string", |o| json!(format!("{}/{}", int(&o["status"]["succeeded"]), o["spec"]["completions"].as_i64().unwrap_or(1)))),
         ],
         _ => vec![],
     };
@@ -93,6 +105,32 @@ fn pod_ready(o: &Value) -> Value {
     let statuses = o["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
     let ready = statuses.iter().filter(|s| s["ready"].as_bool() == Some(true)).count();
     json!(format!("{ready}/{total}"))
+}
+
+/// kubectl's pod STATUS: a container's waiting or terminated reason over the phase; Terminating while deleted.
+fn pod_status(o: &Value) -> Value {
+    if !o["metadata"]["deletionTimestamp"].is_null() {
+        return json!("Terminating");
+    }
+    let mut reason = o["status"]["reason"].as_str().or(o["status"]["phase"].as_str()).unwrap_or("").to_string();
+    let statuses = o["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    for s in statuses.iter().rev() {
+        let state = &s["state"];
+        if let Some(r) = state["waiting"]["reason"].as_str().filter(|r| !r.is_empty()) {
+            reason = r.to_string();
+        } else if let Some(r) = state["terminated"]["reason"].as_str().filter(|r| !r.is_empty()) {
+            reason = r.to_string();
+        }
+    }
+    json!(reason)
+}
+
+/// kubectl's job STATUS: Complete, Failed, Suspended or Running.
+fn job_status(o: &Value) -> Value {
+    let conditions = o["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let holds = |kind: &str| conditions.iter().any(|c| c["type"] == kind && c["status"] == "True");
+    let status = ["Complete", "Failed", "Suspended"].into_iter().find(|k| holds(k)).unwrap_or("Running");
+    json!(status)
 }
 
 fn pod_restarts(o: &Value) -> Value {
