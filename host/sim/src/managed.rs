@@ -329,7 +329,7 @@ pub fn apply(writer: &Writer, current: &Value, config: &Value, force: bool) -> R
     }
     let kind = writer.kind.unwrap_or(crate::merge_keys::CUSTOM);
     let mut next = strategic::apply(kind, &base, config)?;
-    match managers.iter().position(|m| is_me(m)) {
+    match managers.iter().position(is_me) {
         Some(i) => {
             managers[i].fields = now_owned;
             managers[i].api_version = writer.api_version.into();

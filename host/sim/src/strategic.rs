@@ -141,7 +141,7 @@ fn strip_directives(kind: &str, path: &mut Vec<String>, value: &Value) -> Result
 
 /// Puts items in the order `$setElementOrder` gives; items it does not name
 /// (the server's own) keep their relative place after the named ones.
-fn reorder(items: &mut Vec<Value>, order: &[Value], strategy: ListStrategy) {
+fn reorder(items: &mut [Value], order: &[Value], strategy: ListStrategy) {
     let rank = |item: &Value| {
         let id = match strategy {
             ListStrategy::Map(key) => item.get(key),
