@@ -1,7 +1,9 @@
 //! Label and field selectors as the API server parses them from
 //! `labelSelector` and `fieldSelector`: `=`, `==`, `!=`, `in (…)`,
 //! `notin (…)`, `key` and `!key` for labels; `metadata.name`,
-//! `metadata.namespace` (and `status.phase` for pods) for fields. Parse
+//! `metadata.namespace` (and `status.phase`, `spec.nodeName`, `status.podIP`,
+//! `spec.serviceAccountName` for pods; `involvedObject.*`, `type`, `reason`,
+//! `reportingComponent` for events) for fields. Parse
 //! errors are 400 BadRequest like the real server. This file only matches
 //! objects; it must not read the store.
 
@@ -114,7 +116,9 @@ impl FieldSelector {
             } else {
                 return Err(ApiError::BadRequest(format!("invalid selector: '{text}'; can't understand '{term}'")));
             };
-            let supported = matches!(field, "metadata.name" | "metadata.namespace") || (resource == "pods" && field == "status.phase");
+            let supported = matches!(field, "metadata.name" | "metadata.namespace")
+                || (resource == "pods" && matches!(field, "status.phase" | "spec.nodeName" | "status.podIP" | "spec.serviceAccountName"))
+                || (resource == "events" && (field.starts_with("involvedObject.") || matches!(field, "type" | "reason" | "reportingComponent")));
             if !supported {
                 return Err(ApiError::BadRequest(format!("field label not supported: {field}")));
             }

@@ -89,6 +89,12 @@ async fn a_deployment_rolls_out_through_a_replica_set_to_ready_pods() {
         assert_eq!(pod["status"]["containerStatuses"][0]["ready"], true);
         assert_eq!(pod["spec"]["nodeName"], "sim-node-1");
     }
+
+    let events = items(&c.json(&["get", "events"]).await);
+    let reasons: Vec<(&str, &str)> = events.iter().map(|e| (e["involvedObject"]["kind"].as_str().unwrap_or(""), e["reason"].as_str().unwrap_or(""))).collect();
+    for wanted in [("Deployment", "ScalingReplicaSet"), ("ReplicaSet", "SuccessfulCreate"), ("Pod", "Scheduled"), ("Pod", "Started")] {
+        assert!(reasons.contains(&wanted), "no {wanted:?} event in {reasons:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,6 +140,10 @@ async fn a_crash_looping_deployment_fails_its_rollout_with_restarting_pods() {
     assert!(container["restartCount"].as_i64().unwrap_or(0) >= 1, "{container}");
     let table = c.ok(&["get", "pods", "-l", "app=crash"]).await;
     assert!(table.contains("CrashLoopBackOff"), "kubectl's STATUS column shows the waiting reason:\n{table}");
+    let events = items(&c.json(&["get", "events", "--field-selector", "type=Warning"]).await);
+    assert!(events.iter().any(|e| e["reason"] == "BackOff"), "the kubelet warns of the back-off");
+    let described = c.ok(&["describe", "pods", "-l", "app=crash"]).await;
+    assert!(described.contains("Back-off restarting failed container"), "kubectl describe shows the pod's events:\n{described}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{controller_uid, meta_str, owner_ref, report, write, Ctx};
+use super::{controller_uid, meta_str, owner_ref, report, write, Ctx, Severity};
 use crate::store::{now_rfc3339, Part, Store};
 
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -115,6 +115,10 @@ fn sync(ctx: &mut Ctx, store: &Store, d: &Value, mut owned: Vec<Value>) {
                 Some(rs) => {
                     tracing::info!(replicaset = %meta_str(&rs, "name"), revision = max_old + 1, "new replica set");
                     created_message = Some(format!("Created new replica set \"{}\"", meta_str(&rs, "name")));
+                    if initial > 0 {
+                        let message = format!("Scaled up replica set {} from 0 to {initial}", meta_str(&rs, "name"));
+                        ctx.event(store, d, Severity::Normal, "ScalingReplicaSet", &message, "deployment-controller");
+                    }
                     owned.push(rs);
                     owned.len() - 1
                 }
@@ -180,8 +184,14 @@ fn sync(ctx: &mut Ctx, store: &Store, d: &Value, mut owned: Vec<Value>) {
             next["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] = json!(max.to_string());
             Ok(next)
         };
+        let before = replicas(rs);
         if let Some(updated) = report("scaling a replicaset", store.modify(&ctx.replicasets, &ns, meta_str(rs, "name"), Part::Main, &write(), scale)) {
             tracing::debug!(replicaset = %meta_str(&updated, "name"), replicas = count, "scaled");
+            if before != count {
+                let direction = if count > before { "up" } else { "down" };
+                let message = format!("Scaled {direction} replica set {} from {before} to {count}", meta_str(&updated, "name"));
+                ctx.event(store, d, Severity::Normal, "ScalingReplicaSet", &message, "deployment-controller");
+            }
             *rs = updated;
         }
     }

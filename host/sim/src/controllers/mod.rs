@@ -129,6 +129,7 @@ pub(crate) struct Ctx {
     pub pods: ResourceType,
     pub services: ResourceType,
     pub endpoints: ResourceType,
+    pub events: ResourceType,
     pub started: HashMap<String, Instant>,
     pub next_ip: u32,
     /// The cluster's per-image pod behaviours.
@@ -155,6 +156,7 @@ impl Ctx {
             pods: find("", "pods")?,
             services: find("", "services")?,
             endpoints: find("", "endpoints")?,
+            events: find("", "events")?,
             started: HashMap::new(),
             next_ip: 2,
             images: Vec::new(),
@@ -192,6 +194,34 @@ impl Ctx {
                 Vec::new()
             }
         }
+    }
+}
+
+/// Whether an event reports the normal course of things or a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severity {
+    Normal,
+    Warning,
+}
+
+impl Ctx {
+    /// Records a core/v1 Event about `obj`, as `component` would (`kubectl get events`, `describe`).
+    pub fn event(&self, store: &Store, obj: &Value, severity: Severity, reason: &str, message: &str, component: &str) {
+        let now = crate::store::now_rfc3339();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let ns = meta_str(obj, "namespace");
+        let kind = if severity == Severity::Normal { "Normal" } else { "Warning" };
+        let event = serde_json::json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{}.{nanos:x}", meta_str(obj, "name"))},
+            "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": ns, "name": obj["metadata"]["name"],
+                "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"]},
+            "reason": reason, "message": message, "type": kind, "count": 1,
+            "source": {"component": component, "host": if component == "kubelet" { pods::NODE_NAME } else { "" }},
+            "firstTimestamp": now, "lastTimestamp": now, "eventTime": null,
+            "reportingComponent": component, "reportingInstance": "",
+        });
+        report("recording an event", store.create(&self.events, ns, event, &write()));
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::behavior::{Behavior, PodBehavior};
-use super::{meta_str, report, write, Ctx};
+use super::{meta_str, report, write, Ctx, Severity};
 use crate::store::{now_rfc3339, Part, Store};
 
 /// The simulated node every pod runs on.
@@ -46,6 +46,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             if report("binding a pod", store.modify(&ctx.pods, &ns, &name, Part::Main, &write(), bind)).is_none() {
                 continue;
             }
+            ctx.event(store, &pod, Severity::Normal, "Scheduled", &format!("Successfully assigned {ns}/{name} to {NODE_NAME}"), "default-scheduler");
         }
         let started = *ctx.started.entry(uid).or_insert_with(Instant::now);
         let ip = match pod["status"]["podIP"].as_str() {
@@ -69,7 +70,34 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             next["status"] = status(current, &life, &ip);
             Ok(next)
         };
-        report("writing pod status", store.modify(&ctx.pods, &ns, &name, Part::Status, &write(), update));
+        if let Some(after) = report("writing pod status", store.modify(&ctx.pods, &ns, &name, Part::Status, &write(), update)) {
+            kubelet_events(ctx, store, &pod, &after);
+        }
+    }
+}
+
+/// The events the kubelet records when a pod's first container changes state.
+fn kubelet_events(ctx: &Ctx, store: &Store, before: &Value, after: &Value) {
+    let first = |pod: &Value| pod["status"]["containerStatuses"][0].clone();
+    let (old, new) = (first(before), first(after));
+    let (container, image) = (new["name"].as_str().unwrap_or(""), new["image"].as_str().unwrap_or(""));
+    let waiting = |s: &Value| s["state"]["waiting"]["reason"].as_str().unwrap_or("").to_string();
+    let restarts = |s: &Value| s["restartCount"].as_i64().unwrap_or(0);
+    let started = |s: &Value| !s["state"]["running"].is_null();
+    if started(&new) && !started(&old) && restarts(&new) == 0 {
+        ctx.event(store, after, Severity::Normal, "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
+        ctx.event(store, after, Severity::Normal, "Created", &format!("Created container {container}"), "kubelet");
+        ctx.event(store, after, Severity::Normal, "Started", &format!("Started container {container}"), "kubelet");
+    }
+    if restarts(&new) > restarts(&old) {
+        ctx.event(store, after, Severity::Warning, "BackOff", &format!("Back-off restarting failed container {container} in pod {}", meta_str(after, "name")), "kubelet");
+    }
+    if waiting(&new) != waiting(&old) {
+        match waiting(&new).as_str() {
+            "ErrImagePull" => ctx.event(store, after, Severity::Warning, "Failed", &format!("Failed to pull image \"{image}\": not found"), "kubelet"),
+            "ImagePullBackOff" => ctx.event(store, after, Severity::Normal, "BackOff", &format!("Back-off pulling image \"{image}\""), "kubelet"),
+            _ => {}
+        }
     }
 }
 

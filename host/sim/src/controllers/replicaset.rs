@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::{controller_uid, meta_str, owner_ref, report, write, Ctx};
+use super::{controller_uid, meta_str, owner_ref, report, write, Ctx, Severity};
 use crate::store::{Part, Store};
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
@@ -25,7 +25,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         if count < desired {
             let missing = desired - count;
             for _ in 0..missing {
-                if report("creating a pod", store.create(&ctx.pods, ns, pod_for(&rs), &write())).is_some() {
+                if let Some(pod) = report("creating a pod", store.create(&ctx.pods, ns, pod_for(&rs), &write())) {
+                    ctx.event(store, &rs, Severity::Normal, "SuccessfulCreate", &format!("Created pod: {}", meta_str(&pod, "name")), "replicaset-controller");
                     count += 1;
                 }
             }
@@ -35,6 +36,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             owned.sort_by_key(|p| (is_ready(p), p["status"]["phase"] == "Running", std::cmp::Reverse(meta_str(p, "creationTimestamp").to_string())));
             for pod in &owned[..count - desired] {
                 if report("deleting a pod", store.delete(&ctx.pods, ns, meta_str(pod, "name"), &write())).is_some() {
+                    ctx.event(store, &rs, Severity::Normal, "SuccessfulDelete", &format!("Deleted pod: {}", meta_str(pod, "name")), "replicaset-controller");
                     count -= 1;
                 }
             }
