@@ -288,6 +288,9 @@ pub fn apply(writer: &Writer, current: &Value, config: &Value, force: bool) -> R
     if !config.is_object() {
         return Err(ApiError::BadRequest("an applied configuration must be an object".into()));
     }
+    if config["metadata"].get("managedFields").is_some_and(|m| !m.is_null()) {
+        return Err(ApiError::BadRequest("metadata.managedFields must be nil".into()));
+    }
     let old_managers = managers_of(current);
     let mut managers = old_managers.clone();
     let applied = entries(writer.kind, config, false);
@@ -511,6 +514,14 @@ mod tests {
         let first = apply(&writer("ci"), &json!({}), &two, false).unwrap();
         let second = apply(&writer("ci"), &first, &deployment(2, "nginx:1"), false).unwrap();
         assert_eq!(second["spec"]["template"]["spec"]["containers"], json!([{"name": "web", "image": "nginx:1"}]));
+    }
+
+    #[test]
+    fn an_applied_configuration_may_not_carry_managed_fields() {
+        let mut config = deployment(1, "a");
+        config["metadata"]["managedFields"] = json!([]);
+        let err = apply(&writer("ci"), &json!({}), &config, false).unwrap_err();
+        assert_eq!((err.code(), err.to_string()), (400, "metadata.managedFields must be nil".to_string()));
     }
 
     #[test]
