@@ -123,6 +123,15 @@ async fn a_new_image_rolls_to_a_new_revision_and_scaling_follows() {
     assert_eq!((d["status"]["readyReplicas"].as_i64(), d["status"]["updatedReplicas"].as_i64()), (Some(3), Some(3)), "{}", d["status"]);
     assert_eq!(items(&c.json(&["get", "pods", "-l", "app=web"]).await).len(), 3);
 
+    c.ok(&["rollout", "undo", "deployment/web"]).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let sets = items(&c.json(&["get", "rs", "-l", "app=web"]).await);
+    let back = sets.iter().find(|rs| rs["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27").cloned().unwrap_or_default();
+    assert_eq!(back["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3", "a rollback makes the old set the newest revision");
+    assert_eq!(back["spec"]["replicas"], 3);
+    let history = c.ok(&["rollout", "history", "deployment/web"]).await;
+    assert!(history.contains('2') && history.contains('3'), "{history}");
+
     c.ok(&["delete", "deployment", "web"]).await;
     c.ok(&["wait", "--for=delete", "pods", "-l", "app=web", "--timeout=60s"]).await;
     assert!(items(&c.json(&["get", "rs", "-l", "app=web"]).await).is_empty(), "replica sets are garbage-collected with their deployment");

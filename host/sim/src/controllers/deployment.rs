@@ -127,6 +127,17 @@ fn sync(ctx: &mut Ctx, store: &Store, d: &Value, mut owned: Vec<Value>) {
         }
     };
 
+    // The deployment carries its current revision too (`kubectl rollout undo` patches next to it).
+    let current_revision = revision(&owned[new_index]).to_string();
+    if d["metadata"]["annotations"][REVISION].as_str() != Some(current_revision.as_str()) {
+        let annotate = |current: &Value| {
+            let mut next = current.clone();
+            next["metadata"]["annotations"][REVISION] = json!(current_revision);
+            Ok(next)
+        };
+        report("annotating a deployment's revision", store.modify(&ctx.deployments, &ns, meta_str(d, "name"), Part::Main, &write(), annotate));
+    }
+
     // Replica counts the sets should have: index-aligned with `owned`.
     let mut want: Vec<i64> = owned.iter().map(replicas).collect();
     let olds: Vec<usize> = (0..owned.len()).filter(|i| *i != new_index).collect();
