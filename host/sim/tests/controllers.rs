@@ -309,3 +309,19 @@ async fn a_cluster_configures_pod_behaviour_by_image_and_annotations_win() {
     let out = c.kubectl(&["rollout", "status", "deployment/web", "--timeout=2s"]).await;
     assert!(!out.ok, "pods that cannot pull their image never roll out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_deployment_rolls_its_new_template_only_when_resumed() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "web.yaml", &deployment("web", 1, &[], "")).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    c.ok(&["rollout", "pause", "deployment/web"]).await;
+    let patch = r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28"}]}}}}"#;
+    c.ok(&["patch", "deployment", "web", "--type", "merge", "-p", patch]).await;
+    c.ok(&["wait", "--for=jsonpath={.status.conditions[?(@.type==\"Progressing\")].reason}=DeploymentPaused", "deployment/web", "--timeout=60s"]).await;
+    assert_eq!(items(&c.json(&["get", "rs", "-l", "app=web"]).await).len(), 1, "no new replica set while paused");
+    c.ok(&["rollout", "resume", "deployment/web"]).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let pods = items(&c.json(&["get", "pods", "-l", "app=web"]).await);
+    assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.28"), "resumed, the new template rolls out");
+}

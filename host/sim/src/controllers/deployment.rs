@@ -77,6 +77,9 @@ fn status_count(obj: &Value, field: &str) -> i64 {
 }
 
 fn sync(ctx: &mut Ctx, store: &Store, d: &Value, mut owned: Vec<Value>) {
+    if d["spec"]["paused"].as_bool() == Some(true) {
+        return write_paused(ctx, store, d);
+    }
     let ns = meta_str(d, "namespace").to_string();
     let template = &d["spec"]["template"];
     let desired = replicas(d);
@@ -280,6 +283,9 @@ fn write_status(ctx: &mut Ctx, store: &Store, d: &Value, owned: &[Value], new_in
     set_condition(&mut conditions, "Available", ok, reason, message, &now, false);
 
     let rs_name = meta_str(new_rs, "name");
+    if conditions.iter().any(|c| c["type"] == "Progressing" && c["reason"] == "DeploymentPaused") {
+        set_unknown(&mut conditions, "DeploymentResumed", "Deployment is resumed");
+    }
     if let Some(message) = created {
         set_condition(&mut conditions, "Progressing", true, "ReplicaSetUpdated", &message, &now, false);
     }
@@ -323,6 +329,31 @@ fn write_status(ctx: &mut Ctx, store: &Store, d: &Value, owned: &[Value], new_in
         Ok(next)
     };
     report("writing deployment status", store.modify(&ctx.deployments, meta_str(d, "namespace"), meta_str(d, "name"), Part::Status, &write(), update));
+}
+
+/// A paused deployment rolls nothing; it only says so (Progressing Unknown, DeploymentPaused).
+fn write_paused(ctx: &Ctx, store: &Store, d: &Value) {
+    let mut status = d["status"].clone();
+    let mut conditions: Vec<Value> = status["conditions"].as_array().cloned().unwrap_or_default();
+    set_unknown(&mut conditions, "DeploymentPaused", "Deployment is paused");
+    status["conditions"] = json!(conditions);
+    status["observedGeneration"] = d["metadata"]["generation"].clone();
+    let update = |current: &Value| {
+        let mut next = current.clone();
+        next["status"] = status.clone();
+        Ok(next)
+    };
+    report("writing paused deployment status", store.modify(&ctx.deployments, meta_str(d, "namespace"), meta_str(d, "name"), Part::Status, &write(), update));
+}
+
+/// Progressing Unknown with `reason`, unless it already says so.
+fn set_unknown(conditions: &mut Vec<Value>, reason: &str, message: &str) {
+    if conditions.iter().any(|c| c["type"] == "Progressing" && c["reason"] == reason) {
+        return;
+    }
+    let now = now_rfc3339();
+    conditions.retain(|c| c["type"] != "Progressing");
+    conditions.push(json!({"type": "Progressing", "status": "Unknown", "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message}));
 }
 
 fn parse_time(text: &str) -> Option<time::OffsetDateTime> {

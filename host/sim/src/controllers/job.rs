@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::replicaset::{is_ready, pod_from_template, PodName};
-use super::{controller_uid, meta_str, report, write, Ctx};
+use super::{controller_uid, meta_str, report, write, Ctx, Severity};
 use crate::store::{now_rfc3339, Part, Store};
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
@@ -40,7 +40,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             for _ in 0..wanted.max(0) {
                 let labels = [("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", name), ("controller-uid", uid), ("job-name", name)];
                 let pod = pod_from_template(&job, "batch/v1", "Job", PodName::Generate(format!("{name}-")), &labels);
-                if report("creating a job pod", store.create(&ctx.pods, ns, pod, &write())).is_some() {
+                if let Some(pod) = report("creating a job pod", store.create(&ctx.pods, ns, pod, &write())) {
+                    ctx.event(store, &job, Severity::Normal, "SuccessfulCreate", &format!("Created pod: {}", meta_str(&pod, "name")), "job-controller");
                     created += 1;
                 }
             }
@@ -58,6 +59,9 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         if complete {
             let finished = old["completionTime"].as_str().map_or_else(|| now.clone(), String::from);
             let condition = |kind: &str| json!({"type": kind, "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": finished, "lastTransitionTime": finished});
+            if old["completionTime"].is_null() {
+                ctx.event(store, &job, Severity::Normal, "Completed", "Job completed", "job-controller");
+            }
             status["completionTime"] = json!(finished);
             status["conditions"] = json!([condition("SuccessCriteriaMet"), condition("Complete")]);
             status["active"] = json!(0);

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::deployment::template_hash;
 use super::replicaset::{is_active, is_ready, pod_from_template, PodName};
-use super::{controller_uid, meta_str, report, write, Ctx};
+use super::{controller_uid, meta_str, report, write, Ctx, Severity};
 use crate::store::{Part, Store};
 
 const REVISION_LABEL: &str = "controller-revision-hash";
@@ -62,7 +62,10 @@ fn sync(ctx: &Ctx, store: &Store, sts: &Value, owned: &[&Value]) {
                 if let Some(service) = sts["spec"]["serviceName"].as_str().filter(|s| !s.is_empty()) {
                     pod["spec"]["subdomain"] = json!(service);
                 }
-                report("creating a statefulset pod", store.create(&ctx.pods, ns, pod, &write()));
+                if report("creating a statefulset pod", store.create(&ctx.pods, ns, pod, &write())).is_some() {
+                    let message = format!("create Pod {pod_name} in StatefulSet {name} successful");
+                    ctx.event(store, sts, Severity::Normal, "SuccessfulCreate", &message, "statefulset-controller");
+                }
                 if !parallel {
                     break;
                 }
