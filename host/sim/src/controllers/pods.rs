@@ -65,6 +65,10 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         if let Some(after) = wake {
             ctx.wake_in(after);
         }
+        if pod["status"] == status(&pod, &life, &ip) {
+            // Nothing changed: skip the write (and the store's lock).
+            continue;
+        }
         let update = |current: &Value| {
             let mut next = current.clone();
             next["status"] = status(current, &life, &ip);
