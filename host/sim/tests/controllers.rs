@@ -325,3 +325,16 @@ async fn a_paused_deployment_rolls_its_new_template_only_when_resumed() {
     let pods = items(&c.json(&["get", "pods", "-l", "app=web"]).await);
     assert!(pods.iter().all(|p| p["spec"]["containers"][0]["image"] == "nginx:1.28"), "resumed, the new template rolls out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_pod_runs_and_becomes_ready() {
+    let Some(c) = Cluster::start().await else { return };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: solo}\nspec:\n  containers:\n  - {name: app, image: busybox:1.36}\n";
+    create(&c, "pod.yaml", pod).await;
+    c.ok(&["wait", "--for=condition=Ready", "pod/solo", "--timeout=60s"]).await;
+    let p = c.json(&["get", "pod", "solo"]).await;
+    assert_eq!((p["status"]["phase"].as_str(), p["spec"]["nodeName"].as_str()), (Some("Running"), Some("sim-node-1")));
+    assert!(p["status"]["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.244.")), "{}", p["status"]);
+    let table = c.ok(&["get", "pod", "solo"]).await;
+    assert!(table.lines().nth(1).is_some_and(|l| l.split_whitespace().take(3).eq(["solo", "1/1", "Running"])), "{table}");
+}
