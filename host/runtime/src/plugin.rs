@@ -94,15 +94,17 @@ impl Plugin {
         })
     }
 
+    fn import_kinds(&self) -> Vec<Import> {
+        self.imports.iter().map(|(_, i)| i.clone()).collect()
+    }
+
     /// The gantry capabilities this component asks for.
     pub fn capabilities(&self) -> Vec<Capability> {
-        let imports: Vec<Import> = self.imports.iter().map(|(_, i)| i.clone()).collect();
-        grants::requested(&imports)
+        grants::requested(&self.import_kinds())
     }
 
     /// Check the component's imports against a stage's grants.
     pub fn check_grants(&self, grants: &[Capability]) -> Result<(), grants::Refusal> {
-        let imports: Vec<Import> = self.imports.iter().map(|(_, i)| i.clone()).collect();
-        grants::check(&imports, grants)
+        grants::check(&self.import_kinds(), grants)
     }
 }

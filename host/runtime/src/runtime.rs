@@ -69,7 +69,7 @@ impl Runtime {
                 return Err(LoadError::DigestMismatch { plugin: name.into(), expected: expected.into(), actual });
             }
         }
-        if wasmparser_is_core_module(bytes) {
+        if is_core_module(bytes) {
             return Err(LoadError::NotAComponent {
                 plugin: name.into(),
                 reason: "this is a core WebAssembly module; build for `wasm32-wasip2` (or run `wasm-tools component new`) to get a component".into(),
@@ -246,7 +246,7 @@ fn describe_trap(e: &wasmtime::Error) -> String {
 
 /// A core module starts with the magic and version 1; a component with
 /// layer 1 in the version field.
-fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
+fn is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
