@@ -66,8 +66,3 @@ pub enum Event {
 
 /// Where events go.
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
-
-/// A sink that drops everything (tests, benchmarks).
-pub fn discard() -> EventSink {
-    Arc::new(|_| {})
-}

@@ -10,8 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     values: HashMap<String, String>,
-    /// Names given with `--var`, to say so in messages.
-    overrides: Vec<String>,
 }
 
 /// Names that mark a variable's value as secret (masked in logs and records).
@@ -20,7 +18,7 @@ const SECRET_MARKERS: [&str; 7] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD
 impl Vars {
     /// The process environment.
     pub fn from_env() -> Vars {
-        Vars { values: std::env::vars().collect(), overrides: Vec::new() }
+        Vars { values: std::env::vars().collect() }
     }
 
     /// No variables at all (tests).
@@ -31,7 +29,6 @@ impl Vars {
     /// `--var K=V`.
     pub fn set(&mut self, name: &str, value: &str) {
         self.values.insert(name.to_string(), value.to_string());
-        self.overrides.push(name.to_string());
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -125,13 +122,6 @@ fn closing_brace(body: &str) -> Option<usize> {
         i += 1;
     }
     None
-}
-
-impl Vars {
-    /// Whether `name` was given with `--var`.
-    pub fn overridden(&self, name: &str) -> bool {
-        self.overrides.iter().any(|o| o == name)
-    }
 }
 
 #[cfg(test)]
