@@ -198,7 +198,7 @@ impl Api {
             "update" => self.update(call).await,
             "patch" => self.patch(call).await,
             "delete" => self.delete(call).await,
-            "deletecollection" => self.delete_collection(&call),
+            "deletecollection" => self.delete_collection(call).await,
             _ => Err(ApiError::MethodNotAllowed),
         }
     }

@@ -69,7 +69,7 @@ impl Api {
         let Some(first) = types_of(crd).into_iter().next() else { return };
         let gr: GroupResource = first.gr();
         self.registry.replace(&gr, Vec::new());
-        self.store.drop_resource(&gr, &first);
+        self.store.drop_resource(&gr);
     }
 }
 

@@ -79,6 +79,63 @@ pub struct WriteOptions {
     pub uid: Option<String>,
     /// ...and this resourceVersion.
     pub resource_version: Option<String>,
+    /// DeleteOptions `propagationPolicy` (the deprecated `orphanDependents`
+    /// mapped onto it); None lets the object's own `orphan` or
+    /// `foregroundDeletion` finalizer decide, else dependents go in the background.
+    pub propagation: Option<Propagation>,
+    /// DeleteOptions `gracePeriodSeconds`; only pods are deleted gracefully.
+    pub grace_period: Option<i64>,
+}
+
+/// What becomes of an object's dependents when it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// The `orphan` finalizer: the garbage collector strips the dependents' ownerReferences first.
+    Orphan,
+    /// The object goes now; the garbage collector deletes the dependents afterwards.
+    Background,
+    /// The `foregroundDeletion` finalizer: the object stays until its blocking dependents are gone.
+    Foreground,
+}
+
+impl Propagation {
+    pub fn parse(value: &str) -> Option<Propagation> {
+        match value {
+            "Orphan" => Some(Propagation::Orphan),
+            "Background" => Some(Propagation::Background),
+            "Foreground" => Some(Propagation::Foreground),
+            _ => None,
+        }
+    }
+}
+
+/// The finalizer that makes the garbage collector orphan an object's dependents.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The finalizer that holds an object until the garbage collector deleted its blocking dependents.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+/// The namespace spec finalizer the namespace controller removes once the namespace is empty.
+pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+
+/// What a delete did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Deletion {
+    /// The object is gone: as last stored, at the resourceVersion of its deletion.
+    Gone(Value),
+    /// The object is being deleted (finalizers pending, a grace period
+    /// running, a namespace emptying): as it now is.
+    Pending(Value),
+}
+
+impl Deletion {
+    pub fn object(&self) -> &Value {
+        match self {
+            Deletion::Gone(obj) | Deletion::Pending(obj) => obj,
+        }
+    }
+
+    pub fn is_gone(&self) -> bool {
+        matches!(self, Deletion::Gone(_))
+    }
 }
 
 /// One page of a list.
@@ -180,8 +237,14 @@ impl Store {
         let gr = rt.gr();
         let name = object_name(rt, &mut obj)?;
         let mut inner = self.lock();
-        if rt.namespaced && !inner.contains(&namespaces(), "", namespace) {
-            return Err(ApiError::not_found(&namespaces(), namespace));
+        if rt.namespaced {
+            let ns = inner.objects.get(&namespaces()).and_then(|m| m.get(&(String::new(), namespace.to_string())));
+            let ns = ns.ok_or_else(|| ApiError::not_found(&namespaces(), namespace))?;
+            if !ns["metadata"]["deletionTimestamp"].is_null() {
+                // The NamespaceLifecycle admission plugin's refusal.
+                let message = format!("{gr} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated");
+                return Err(ApiError::Forbidden { gr, name, message });
+            }
         }
         if inner.contains(&gr, namespace, &name) {
             return Err(ApiError::AlreadyExists { gr, name });
@@ -221,6 +284,17 @@ impl Store {
             inner.fill_defaults(rt, &mut next, Some(&current));
         }
         keep_server_metadata(rt, part, &current, &mut next);
+        if !current["metadata"]["deletionTimestamp"].is_null() {
+            check_no_new_finalizers(rt, name, &current, &next)?;
+            if should_delete_during_update(&gr, &current, &next) {
+                // The last finalizer is gone: the update deletes the object and
+                // answers with the object as written; watches see it as last stored.
+                if !opts.dry_run {
+                    self.remove(&mut inner, &gr, namespace, name, None);
+                }
+                return Ok(next);
+            }
+        }
         if opts.dry_run || without_rv(&next) == without_rv(&current) {
             return Ok(if opts.dry_run { next } else { current });
         }
@@ -231,43 +305,104 @@ impl Store {
         Ok(next)
     }
 
-    /// Removes an object (a namespace takes its objects with it) and returns it
-    /// as last seen, at the resourceVersion of its deletion.
-    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str, opts: &WriteOptions) -> Result<Value, ApiError> {
+    /// Deletes an object as the real registries do: at once when nothing
+    /// holds it; otherwise it gets its `deletionTimestamp` and stays until
+    /// its finalizers are removed (`orphan` or `foregroundDeletion` added per
+    /// `opts.propagation`, for the garbage collector), a pod until its grace
+    /// period is cut to 0 (its kubelet does that), a namespace until the
+    /// namespace controller has emptied and finalized it. Deleting an object
+    /// already being deleted answers it as it is.
+    pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str, opts: &WriteOptions) -> Result<Deletion, ApiError> {
         let gr = rt.gr();
         let mut inner = self.lock();
         let key = (namespace.to_string(), name.to_string());
-        let current = inner.objects.get(&gr).and_then(|m| m.get(&key)).ok_or_else(|| ApiError::not_found(&gr, name))?;
-        check_preconditions(&gr, name, current, opts)?;
+        let current = inner.objects.get(&gr).and_then(|m| m.get(&key)).cloned().ok_or_else(|| ApiError::not_found(&gr, name))?;
+        let terminating = !current["metadata"]["deletionTimestamp"].is_null();
+        let mut next = current.clone();
+        let graceful_delay = if gr == namespaces() {
+            check_preconditions(&gr, name, &current, opts)?;
+            if !terminating {
+                start_namespace_deletion(&mut next, opts.propagation);
+                return Ok(Deletion::Pending(self.write_pending(&mut inner, &gr, namespace, &key, &current, next, opts)));
+            }
+            if current["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
+                return Ok(Deletion::Pending(current));
+            }
+            None
+        } else {
+            check_delete_preconditions(rt, name, &current, opts)?;
+            match pod_grace_period(&gr, &current, opts) {
+                Grace::Pending => return Ok(Deletion::Pending(current)),
+                Grace::Seconds(period) => Some(period),
+                Grace::None => None,
+            }
+        };
+        let finalizers = gc_finalizers(&current, opts.propagation);
+        if finalizers != finalizer_list(&current) {
+            next["metadata"]["finalizers"] = json!(finalizers);
+        }
+        match graceful_delay {
+            Some(period) if period > 0 => {
+                mark_graceful(&mut next, period);
+                return Ok(Deletion::Pending(self.write_pending(&mut inner, &gr, namespace, &key, &current, next, opts)));
+            }
+            Some(_) => mark_as_deleting(&mut next),
+            None if !finalizers.is_empty() => mark_as_deleting(&mut next),
+            None => {}
+        }
+        if !finalizers.is_empty() {
+            return Ok(Deletion::Pending(self.write_pending(&mut inner, &gr, namespace, &key, &current, next, opts)));
+        }
         if opts.dry_run {
-            return Ok(current.clone());
+            return Ok(Deletion::Gone(next));
         }
-        let removed = self.remove(&mut inner, &gr, namespace, name).ok_or_else(|| ApiError::not_found(&gr, name))?;
-        if gr == namespaces() {
-            let contents: Vec<(GroupResource, String)> = inner
-                .objects
-                .iter()
-                .flat_map(|(g, m)| m.keys().filter(|(ns, _)| ns == name).map(move |(_, n)| (g.clone(), n.clone())))
-                .collect();
-            for (g, n) in contents {
-                self.remove(&mut inner, &g, name, &n);
-            }
-        }
-        Ok(removed)
+        // A pod deleted with no grace period carries its deletionTimestamp into the DELETED event.
+        let last = graceful_delay.map(|_| next);
+        let removed = self.remove(&mut inner, &gr, namespace, name, last).ok_or_else(|| ApiError::not_found(&gr, name))?;
+        Ok(Deletion::Gone(removed))
     }
 
-    /// Deletes every object of a kind that stops being served (a deleted CRD's).
-    pub fn drop_resource(&self, gr: &GroupResource, rt: &ResourceType) {
-        let keys: Vec<(String, String)> = self.lock().objects.get(gr).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    /// Writes an object being deleted (unless dry-run or unchanged) and returns it.
+    #[allow(clippy::too_many_arguments)]
+    fn write_pending(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, key: &(String, String), current: &Value, mut next: Value, opts: &WriteOptions) -> Value {
+        if opts.dry_run || next == *current {
+            return next;
+        }
+        inner.rv += 1;
+        next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+        inner.objects.entry(gr.clone()).or_default().insert(key.clone(), next.clone());
+        self.publish(inner, EventType::Modified, gr, namespace, &next, Some(current.clone()));
+        next
+    }
+
+    /// Removes every object of a kind that stops being served (a deleted
+    /// CRD's), finalizers or not: nothing could finalize them any more.
+    pub fn drop_resource(&self, gr: &GroupResource) {
+        let mut inner = self.lock();
+        let keys: Vec<(String, String)> = inner.objects.get(gr).map(|m| m.keys().cloned().collect()).unwrap_or_default();
         for (ns, name) in keys {
-            if let Err(e) = self.delete(rt, &ns, &name, &WriteOptions::default()) {
-                tracing::debug!(error = %e, "dropping an object of a deleted kind");
+            self.remove(&mut inner, gr, &ns, &name, None);
+        }
+    }
+
+    /// Calls `visit` with every stored object (its group-resource, namespace
+    /// and the object itself), holding the store's lock: `visit` must not
+    /// call back into the store. For controllers that look across kinds (the
+    /// garbage collector, the namespace controller) without copying everything.
+    pub fn scan(&self, visit: &mut dyn FnMut(&GroupResource, &str, &Value)) {
+        let inner = self.lock();
+        for (gr, objects) in &inner.objects {
+            for ((ns, _), obj) in objects {
+                visit(gr, ns, obj);
             }
         }
     }
 
-    fn remove(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, name: &str) -> Option<Value> {
-        let mut obj = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
+    /// Takes an object out of the store and publishes its DELETED event,
+    /// carrying `last` (or the stored object) at the new resourceVersion.
+    fn remove(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, name: &str, last: Option<Value>) -> Option<Value> {
+        let stored = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
+        let mut obj = last.unwrap_or(stored);
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
         self.publish(inner, EventType::Deleted, gr, namespace, &obj, None);
@@ -415,6 +550,182 @@ fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
     }
 }
 
+/// How a delete treats a pod's grace period.
+enum Grace {
+    /// Not a graceful kind, or an object whose grace period already ran out.
+    None,
+    /// A graceful deletion is already under way and was not shortened: nothing changes.
+    Pending,
+    /// Delete after this many seconds (0: now).
+    Seconds(i64),
+}
+
+/// The pod strategy's grace period: the request's (negative counts as 1),
+/// else `terminationGracePeriodSeconds`; 0 for a pod not yet scheduled or
+/// already finished. A pod already being deleted may only have its period shortened.
+fn pod_grace_period(gr: &GroupResource, pod: &Value, opts: &WriteOptions) -> Grace {
+    if !(gr.group.is_empty() && gr.resource == "pods") {
+        return Grace::None;
+    }
+    let asked = opts.grace_period.map(|g| if g < 0 { 1 } else { g });
+    let meta = &pod["metadata"];
+    if !meta["deletionTimestamp"].is_null() {
+        return match meta["deletionGracePeriodSeconds"].as_i64().filter(|g| *g > 0) {
+            None => Grace::None,
+            Some(running) => match asked {
+                Some(shorter) if shorter < running => Grace::Seconds(shorter),
+                _ => Grace::Pending,
+            },
+        };
+    }
+    let unscheduled = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
+    let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+    if unscheduled || finished {
+        return Grace::Seconds(0);
+    }
+    Grace::Seconds(asked.or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64()).unwrap_or(0))
+}
+
+fn finalizer_list(obj: &Value) -> Vec<String> {
+    obj["metadata"]["finalizers"].as_array().map(|f| f.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
+/// The finalizers an object gets on delete: `orphan` or `foregroundDeletion`
+/// as the propagation policy asks (without one, as the object already
+/// carries), the others kept; unchanged when the set is the same.
+fn gc_finalizers(obj: &Value, propagation: Option<Propagation>) -> Vec<String> {
+    let existing = finalizer_list(obj);
+    let from_object = existing.iter().find_map(|f| match f.as_str() {
+        ORPHAN_FINALIZER => Some(Propagation::Orphan),
+        FOREGROUND_FINALIZER => Some(Propagation::Foreground),
+        _ => None,
+    });
+    let policy = propagation.or(from_object);
+    let mut next: Vec<String> = existing.iter().filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER).cloned().collect();
+    match policy {
+        Some(Propagation::Orphan) => next.push(ORPHAN_FINALIZER.to_string()),
+        Some(Propagation::Foreground) => next.push(FOREGROUND_FINALIZER.to_string()),
+        Some(Propagation::Background) | None => {}
+    }
+    let same = next.len() == existing.len() && next.iter().all(|f| existing.contains(f));
+    if same {
+        existing
+    } else {
+        next
+    }
+}
+
+/// An object held by finalizers: deletionTimestamp now (or kept if earlier),
+/// no grace period, and a generation bump the first time.
+fn mark_as_deleting(obj: &mut Value) {
+    let meta = &mut obj["metadata"];
+    if meta["deletionTimestamp"].is_null() {
+        if let Some(g) = meta["generation"].as_i64().filter(|g| *g > 0) {
+            meta["generation"] = json!(g + 1);
+        }
+        meta["deletionTimestamp"] = json!(now_rfc3339());
+    }
+    meta["deletionGracePeriodSeconds"] = json!(0);
+}
+
+/// A pod deleted gracefully: it is due `period` seconds from now (or sooner
+/// when it already was), and its generation moves the first time.
+fn mark_graceful(obj: &mut Value, period: i64) {
+    let due = rfc3339_in(period);
+    let meta = &mut obj["metadata"];
+    match meta["deletionTimestamp"].as_str() {
+        Some(existing) if existing <= due.as_str() => {}
+        Some(_) => meta["deletionTimestamp"] = json!(due),
+        None => {
+            if let Some(g) = meta["generation"].as_i64().filter(|g| *g > 0) {
+                meta["generation"] = json!(g + 1);
+            }
+            meta["deletionTimestamp"] = json!(due);
+        }
+    }
+    meta["deletionGracePeriodSeconds"] = json!(period);
+}
+
+fn rfc3339_in(seconds: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds)).format(&format).unwrap_or_default()
+}
+
+/// The first delete of a namespace: Terminating, with its deletionTimestamp,
+/// and the `orphan`/`foregroundDeletion` finalizers as the options ask.
+fn start_namespace_deletion(ns: &mut Value, propagation: Option<Propagation>) {
+    let existing = finalizer_list(ns);
+    let wants = |finalizer: &str, policy: Propagation| match propagation {
+        Some(p) => p == policy,
+        None => existing.iter().any(|f| f == finalizer),
+    };
+    let (orphan, foreground) = (wants(ORPHAN_FINALIZER, Propagation::Orphan), wants(FOREGROUND_FINALIZER, Propagation::Foreground));
+    let mut next: Vec<String> = existing.iter().filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER).cloned().collect();
+    if orphan {
+        next.push(ORPHAN_FINALIZER.to_string());
+    }
+    if foreground {
+        next.push(FOREGROUND_FINALIZER.to_string());
+    }
+    if next.len() != existing.len() || !next.iter().all(|f| existing.contains(f)) {
+        ns["metadata"]["finalizers"] = json!(next);
+    }
+    ns["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+    ns["status"]["phase"] = json!("Terminating");
+}
+
+/// The registry's BeforeDelete checks: the preconditions, worded as the real
+/// server words them (the group and *kind* qualify the name).
+fn check_delete_preconditions(rt: &ResourceType, name: &str, current: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
+    let meta = &current["metadata"];
+    let gr = GroupResource::new(&rt.group, &rt.kind);
+    if let Some(uid) = opts.uid.as_deref().filter(|u| Some(*u) != meta["uid"].as_str()) {
+        let reason = format!(
+            "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
+            meta["uid"].as_str().unwrap_or("")
+        );
+        return Err(ApiError::Conflict { gr, name: name.to_string(), reason });
+    }
+    if let Some(rv) = opts.resource_version.as_deref().filter(|v| Some(*v) != meta["resourceVersion"].as_str()) {
+        let reason = format!(
+            "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
+            meta["resourceVersion"].as_str().unwrap_or("")
+        );
+        return Err(ApiError::Conflict { gr, name: name.to_string(), reason });
+    }
+    Ok(())
+}
+
+/// An object being deleted may lose finalizers but not gain any.
+fn check_no_new_finalizers(rt: &ResourceType, name: &str, current: &Value, next: &Value) -> Result<(), ApiError> {
+    let old = finalizer_list(current);
+    let mut added: Vec<String> = finalizer_list(next).into_iter().filter(|f| !old.contains(f)).collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    added.sort();
+    added.dedup();
+    let listed: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+    Err(ApiError::Invalid {
+        gr: rt.gr(),
+        kind: rt.kind.clone(),
+        name: name.to_string(),
+        message: format!("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", listed.join(", ")),
+    })
+}
+
+/// Whether an update of an object being deleted removed what held it: no
+/// finalizers left (a namespace: no spec finalizers either) and no grace period running.
+fn should_delete_during_update(gr: &GroupResource, current: &Value, next: &Value) -> bool {
+    if !finalizer_list(next).is_empty() {
+        return false;
+    }
+    if *gr == namespaces() && next["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
+        return false;
+    }
+    current["metadata"]["deletionGracePeriodSeconds"].as_i64().is_none_or(|g| g == 0)
+}
+
 /// DeleteOptions preconditions, worded as the real server words them.
 fn check_preconditions(gr: &GroupResource, name: &str, current: &Value, opts: &WriteOptions) -> Result<(), ApiError> {
     let meta = &current["metadata"];
@@ -475,7 +786,7 @@ fn merge_part(rt: &ResourceType, part: Part, current: &Value, mut proposed: Valu
 fn keep_server_metadata(rt: &ResourceType, part: Part, current: &Value, next: &mut Value) {
     next["apiVersion"] = json!(rt.api_version());
     next["kind"] = json!(rt.kind);
-    for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "resourceVersion"] {
+    for field in ["name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
         match current["metadata"].get(field) {
             Some(v) => next["metadata"][field] = v.clone(),
             None => {
@@ -544,7 +855,7 @@ mod tests {
     use super::*;
     use crate::resources::Registry;
 
-    const W: WriteOptions = WriteOptions { dry_run: false, uid: None, resource_version: None };
+    const W: WriteOptions = WriteOptions { dry_run: false, uid: None, resource_version: None, propagation: None, grace_period: None };
 
     fn rt(group: &str, plural: &str) -> ResourceType {
         Registry::default().find(group, "v1", plural).unwrap()
@@ -675,17 +986,124 @@ mod tests {
         assert_eq!(s.resource_version(), rv);
         let stale = WriteOptions { uid: Some("other".into()), ..W };
         let err = s.delete(&cms, "default", "a", &stale).unwrap_err();
-        assert!(err.to_string().contains("Precondition failed: UID in precondition: other"), "{err}");
+        assert!(err.to_string().starts_with("Operation cannot be fulfilled on ConfigMap \"a\": the UID in the precondition (other) does not match the UID in record ("), "{err}");
         let right = WriteOptions { uid: real["metadata"]["uid"].as_str().map(String::from), ..W };
         s.delete(&cms, "default", "a", &right).unwrap();
     }
 
+    fn events_since(s: &Store, gr: &GroupResource, rv: u64) -> Vec<(EventType, Value)> {
+        s.subscribe(gr, Since::Version(rv)).unwrap().0.iter().map(|e| (e.kind, e.object.clone())).collect()
+    }
+
     #[test]
-    fn deleting_a_namespace_deletes_its_objects() {
+    fn finalizers_hold_a_deleted_object_until_an_update_removes_the_last() {
         let s = store(100);
-        s.create(&rt("", "namespaces"), "", json!({"metadata": {"name": "team"}}), &W).unwrap();
+        let (cms, gr) = (rt("", "configmaps"), GroupResource::new("", "configmaps"));
+        let mut obj = cm("held");
+        obj["metadata"]["finalizers"] = json!(["example.com/block"]);
+        s.create(&cms, "default", obj, &W).unwrap();
+        let rv = s.resource_version();
+        let Deletion::Pending(held) = s.delete(&cms, "default", "held", &W).unwrap() else { panic!("finalizers hold it") };
+        assert!(held["metadata"]["deletionTimestamp"].is_string());
+        assert_eq!(held["metadata"]["deletionGracePeriodSeconds"], 0);
+        assert_eq!(s.delete(&cms, "default", "held", &W).unwrap(), Deletion::Pending(held.clone()), "deleting again is a no-op");
+        let add = |c: &Value| {
+            let mut n = c.clone();
+            n["metadata"]["finalizers"] = json!(["example.com/block", "example.com/more"]);
+            Ok(n)
+        };
+        let err = s.modify(&cms, "default", "held", Part::Main, &W, add).unwrap_err();
+        assert_eq!(err.code(), 422);
+        assert_eq!(
+            err.to_string(),
+            "ConfigMap \"held\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/more\"}"
+        );
+        let other = |c: &Value| {
+            let mut n = c.clone();
+            n["data"]["k"] = json!("changed");
+            Ok(n)
+        };
+        s.modify(&cms, "default", "held", Part::Main, &W, other).unwrap();
+        let release = |c: &Value| {
+            let mut n = c.clone();
+            n["metadata"]["finalizers"] = json!([]);
+            Ok(n)
+        };
+        let answered = s.modify(&cms, "default", "held", Part::Main, &W, release).unwrap();
+        assert_eq!(answered["metadata"]["finalizers"], json!([]), "the update answers the object as written");
+        assert_eq!(s.get(&gr, "default", "held").unwrap_err().code(), 404);
+        let kinds: Vec<EventType> = events_since(&s, &gr, rv).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kinds, [EventType::Modified, EventType::Modified, EventType::Deleted]);
+        let (_, last) = events_since(&s, &gr, rv).pop().unwrap();
+        assert_eq!(last["metadata"]["finalizers"], json!(["example.com/block"]), "DELETED carries the object as last stored");
+    }
+
+    #[test]
+    fn propagation_policies_set_the_collector_finalizers() {
+        let s = store(100);
+        let d = rt("apps", "deployments");
+        s.create(&d, "default", json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}}), &W).unwrap();
+        let foreground = WriteOptions { propagation: Some(Propagation::Foreground), ..W };
+        let Deletion::Pending(web) = s.delete(&d, "default", "web", &foreground).unwrap() else { panic!("foreground waits") };
+        assert_eq!(web["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+        assert_eq!(web["metadata"]["generation"], 2, "the generation moves when deletion starts");
+        let orphan = WriteOptions { propagation: Some(Propagation::Orphan), ..W };
+        let Deletion::Pending(web) = s.delete(&d, "default", "web", &orphan).unwrap() else { panic!("orphan waits") };
+        assert_eq!(web["metadata"]["finalizers"], json!(["orphan"]), "a later delete may change the policy");
+        assert_eq!(web["metadata"]["generation"], 2);
+        let unchanged = s.delete(&d, "default", "web", &W).unwrap();
+        assert_eq!(unchanged.object()["metadata"]["finalizers"], json!(["orphan"]), "without a policy the object's finalizer stands");
+        let background = WriteOptions { propagation: Some(Propagation::Background), ..W };
+        assert!(s.delete(&d, "default", "web", &background).unwrap().is_gone(), "background drops the collector finalizer: nothing holds it");
+        s.create(&d, "default", json!({"metadata": {"name": "api"}}), &W).unwrap();
+        assert!(s.delete(&d, "default", "api", &W).unwrap().is_gone());
+        let dry = WriteOptions { dry_run: true, propagation: Some(Propagation::Foreground), ..W };
+        s.create(&d, "default", json!({"metadata": {"name": "dry"}}), &W).unwrap();
+        let rv = s.resource_version();
+        assert!(matches!(s.delete(&d, "default", "dry", &dry).unwrap(), Deletion::Pending(_)));
+        assert_eq!(s.resource_version(), rv, "a dry run writes nothing");
+    }
+
+    #[test]
+    fn scheduled_pods_are_deleted_gracefully_and_unscheduled_ones_at_once() {
+        let s = store(100);
+        let (pods, gr) = (rt("", "pods"), GroupResource::new("", "pods"));
+        let pod = |name: &str, node: &str| json!({"metadata": {"name": name}, "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}});
+        s.create(&pods, "default", pod("a", "sim-node-1"), &W).unwrap();
+        let Deletion::Pending(a) = s.delete(&pods, "default", "a", &W).unwrap() else { panic!("a running pod terminates first") };
+        assert_eq!(a["metadata"]["deletionGracePeriodSeconds"], 30, "terminationGracePeriodSeconds");
+        let longer = WriteOptions { grace_period: Some(60), ..W };
+        assert_eq!(s.delete(&pods, "default", "a", &longer).unwrap(), Deletion::Pending(a.clone()), "the period may only shrink");
+        let shorter = WriteOptions { grace_period: Some(5), ..W };
+        let Deletion::Pending(a) = s.delete(&pods, "default", "a", &shorter).unwrap() else { panic!() };
+        assert_eq!(a["metadata"]["deletionGracePeriodSeconds"], 5);
+        let now = WriteOptions { grace_period: Some(0), ..W };
+        let Deletion::Gone(gone) = s.delete(&pods, "default", "a", &now).unwrap() else { panic!("grace 0 removes it") };
+        assert_eq!(gone["metadata"]["deletionGracePeriodSeconds"], 0);
+        assert_eq!(s.get(&gr, "default", "a").unwrap_err().code(), 404);
+        s.create(&pods, "default", pod("b", ""), &W).unwrap();
+        assert!(s.delete(&pods, "default", "b", &W).unwrap().is_gone(), "a pod never scheduled goes at once");
+    }
+
+    #[test]
+    fn deleting_a_namespace_makes_it_terminating_and_closed_to_new_content() {
+        let s = store(100);
+        let ns = rt("", "namespaces");
+        s.create(&ns, "", json!({"metadata": {"name": "team"}}), &W).unwrap();
         s.create(&rt("", "configmaps"), "team", cm("a"), &W).unwrap();
-        s.delete(&rt("", "namespaces"), "", "team", &W).unwrap();
-        assert_eq!(s.get(&GroupResource::new("", "configmaps"), "team", "a").unwrap_err().code(), 404);
+        let Deletion::Pending(team) = s.delete(&ns, "", "team", &W).unwrap() else { panic!("a namespace waits for its controller") };
+        assert_eq!(team["status"]["phase"], "Terminating");
+        assert!(team["metadata"]["deletionTimestamp"].is_string());
+        assert_eq!(s.delete(&ns, "", "team", &W).unwrap(), Deletion::Pending(team.clone()), "deleting again changes nothing");
+        let err = s.create(&rt("", "configmaps"), "team", cm("b"), &W).unwrap_err();
+        assert_eq!(err.to_string(), "configmaps \"b\" is forbidden: unable to create new content in namespace team because it is being terminated");
+        s.delete(&rt("", "configmaps"), "team", "a", &W).unwrap();
+        let finalize = |c: &Value| {
+            let mut n = c.clone();
+            n["spec"]["finalizers"] = json!([]);
+            Ok(n)
+        };
+        s.modify(&ns, "", "team", Part::Main, &W, finalize).unwrap();
+        assert_eq!(s.get(&namespaces(), "", "team").unwrap_err().code(), 404, "finalized, the namespace goes");
     }
 }

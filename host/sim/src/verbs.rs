@@ -3,10 +3,11 @@
 //! namespace checks), update (optimistic concurrency), patch (JSON merge,
 //! JSON patch, strategic merge for built-in kinds — 415 for custom ones —
 //! and server-side apply; every write records its field manager, see
-//! `managed`), delete (the
-//! object or a Success Status, as the real registries answer), deletecollection,
-//! the status and scale subresources, `dryRun=All` and DeleteOptions
-//! preconditions. This file must not parse paths or
+//! `managed`), delete with DeleteOptions from the body or query
+//! (propagationPolicy, gracePeriodSeconds, orphanDependents, preconditions,
+//! dryRun) answered with the object or a Success Status as the real
+//! registries answer, deletecollection with the same options, the status and
+//! scale subresources, and `dryRun=All`. This file must not parse paths or
 //! check tokens (see `api`), nor keep state (see `store`).
 
 use std::collections::HashMap;
@@ -16,11 +17,11 @@ use serde_json::{json, Value};
 
 use crate::api::{Api, Call, Target};
 use crate::crd;
-use crate::error::ApiError;
+use crate::error::{ApiError, GroupResource};
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::managed::{self, Writer};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{now_rfc3339, Part, WriteOptions};
+use crate::store::{now_rfc3339, Deletion, Part, Propagation, WriteOptions};
 use crate::strategic;
 use crate::table;
 
@@ -172,47 +173,117 @@ impl Api {
     }
 
     /// A changed CRD re-registers its kinds; other objects are answered as written.
+    /// A write that removed a deleted CRD's last finalizer deleted it: its kind stops being served.
     fn after_write(&self, target: &Target, opts: &WriteOptions, written: Value) -> Result<Value, ApiError> {
-        if crd::is_crd(&target.rt) && target.sub.is_none() && !opts.dry_run {
-            self.crd_written(&target.rt, &written)?;
+        if crd::is_crd(&target.rt) && !opts.dry_run {
+            let name = written["metadata"]["name"].as_str().unwrap_or("");
+            match self.store.get(&target.rt.gr(), "", name) {
+                Err(ApiError::NotFound { .. }) => self.crd_deleted(&written),
+                _ if target.sub.is_none() => {
+                    self.crd_written(&target.rt, &written)?;
+                }
+                _ => {}
+            }
         }
         Ok(written)
     }
 
+    /// DELETE of one object, with DeleteOptions from the body (kubectl sends
+    /// one) or else the query: the Status or object the registry answers
+    /// when it is gone, the object (200, or 202 when `orphanDependents=false`
+    /// asked for cascading) while finalizers or a grace period hold it.
     pub async fn delete(&self, call: Call) -> Result<Response<Body>, ApiError> {
         let bytes = read_bytes(call.body).await?;
-        let body = if bytes.is_empty() { Value::Null } else { parse_object(&bytes, &call.content_type)? };
-        let opts = write_options_of(&call.query, &body)?;
+        let options = DeleteRequest::parse(&call.query, &bytes, &call.content_type)?;
         let target = &call.target;
-        let deleted = self.store.delete(&target.rt, target.ns(), name_of(target)?, &opts)?;
-        if crd::is_crd(&target.rt) && !opts.dry_run {
-            self.crd_deleted(&deleted);
+        if target.sub.is_some() {
+            return Err(ApiError::MethodNotAllowed);
         }
-        Ok(ok(&deletion_answer(target, deleted)))
+        let deletion = self.store.delete(&target.rt, target.ns(), name_of(target)?, &options.write)?;
+        if crd::is_crd(&target.rt) && !options.write.dry_run && deletion.is_gone() {
+            self.crd_deleted(deletion.object());
+        }
+        Ok(deletion_answer(target, &options, deletion))
     }
 
-    pub fn delete_collection(&self, call: &Call) -> Result<Response<Body>, ApiError> {
-        let filter = selectors(call)?;
-        let target = &call.target;
-        let opts = write_options(call, &Value::Null)?;
+    /// DELETE of a collection: every selected object deleted with the same
+    /// options; answers the list as it was before, as the real registry does.
+    pub async fn delete_collection(&self, call: Call) -> Result<Response<Body>, ApiError> {
+        let filter = selectors(&call)?;
+        let target = call.target.clone();
+        let bytes = read_bytes(call.body).await?;
+        let options = DeleteRequest::parse(&call.query, &bytes, &call.content_type)?;
         let page = self.store.list(&target.rt.gr(), target.namespace.as_deref(), &filter, None, None)?;
-        let mut deleted = Vec::new();
-        for item in page.items {
+        for item in &page.items {
             let (ns, name) = (item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or(""));
-            match self.store.delete(&target.rt, ns, name, &opts) {
-                Ok(obj) if crd::is_crd(&target.rt) && !opts.dry_run => {
-                    self.crd_deleted(&obj);
-                    deleted.push(obj);
-                }
-                Ok(obj) => deleted.push(obj),
-                Err(ApiError::NotFound { .. }) => {}
+            match self.store.delete(&target.rt, ns, name, &options.write) {
+                Ok(deletion) if crd::is_crd(&target.rt) && !options.write.dry_run && deletion.is_gone() => self.crd_deleted(deletion.object()),
+                Ok(_) | Err(ApiError::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        let rv = self.store.resource_version().to_string();
         let list = json!({"kind": format!("{}List", target.rt.kind), "apiVersion": target.rt.api_version(),
-            "metadata": {"resourceVersion": rv}, "items": deleted});
+            "metadata": {"resourceVersion": page.resource_version.to_string()}, "items": page.items});
         Ok(ok(&list))
+    }
+}
+
+/// A DELETE's options: what the store acts on, and the deprecated
+/// `orphanDependents` as given (it changes the answer's code).
+struct DeleteRequest {
+    write: WriteOptions,
+    orphan_dependents: Option<bool>,
+}
+
+impl DeleteRequest {
+    /// DeleteOptions from a non-empty body, else from the query
+    /// (`dryRun`, `gracePeriodSeconds`, `orphanDependents`, `propagationPolicy`;
+    /// preconditions only come in a body), validated as the real server does.
+    fn parse(query: &HashMap<String, String>, body: &[u8], content_type: &str) -> Result<DeleteRequest, ApiError> {
+        let (dry_run, grace, orphan, policy, uid, rv) = if body.is_empty() {
+            let param = |name: &str| query.get(name).map(String::as_str).filter(|v| !v.is_empty());
+            let grace = param("gracePeriodSeconds").map(|g| g.parse::<i64>()).transpose().map_err(|_| bad_param("gracePeriodSeconds"))?;
+            let orphan = param("orphanDependents").map(|o| o.parse::<bool>()).transpose().map_err(|_| bad_param("orphanDependents"))?;
+            (param("dryRun").map(String::from), grace, orphan, param("propagationPolicy").map(String::from), None, None)
+        } else {
+            let doc = parse_object(body, content_type)?;
+            let text = |v: &Value| v.as_str().map(String::from);
+            let dry_run = doc["dryRun"].as_array().and_then(|a| a.first()).and_then(text);
+            let grace = match &doc["gracePeriodSeconds"] {
+                Value::Null => None,
+                v => Some(v.as_i64().ok_or_else(|| ApiError::BadRequest("DeleteOptions: gracePeriodSeconds must be an integer".into()))?),
+            };
+            let orphan = match &doc["orphanDependents"] {
+                Value::Null => None,
+                v => Some(v.as_bool().ok_or_else(|| ApiError::BadRequest("DeleteOptions: orphanDependents must be a boolean".into()))?),
+            };
+            let preconditions = &doc["preconditions"];
+            (dry_run, grace, orphan, text(&doc["propagationPolicy"]), text(&preconditions["uid"]), text(&preconditions["resourceVersion"]))
+        };
+        let invalid = |message: String| ApiError::Invalid {
+            gr: GroupResource::new("meta.k8s.io", "deleteoptions"),
+            kind: "DeleteOptions.meta.k8s.io".into(),
+            name: String::new(),
+            message,
+        };
+        if let (Some(_), Some(policy)) = (orphan, &policy) {
+            return Err(invalid(format!("propagationPolicy: Invalid value: {policy:?}: orphanDependents and deletionPropagation cannot be both set")));
+        }
+        let propagation = match (&policy, orphan) {
+            (Some(p), _) => Some(Propagation::parse(p).ok_or_else(|| {
+                invalid(format!("propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""))
+            })?),
+            (None, Some(true)) => Some(Propagation::Orphan),
+            (None, Some(false)) => Some(Propagation::Background),
+            (None, None) => None,
+        };
+        let dry_run = match dry_run.as_deref() {
+            None => false,
+            Some("All") => true,
+            Some(other) => return Err(ApiError::BadRequest(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
+        };
+        let write = WriteOptions { dry_run, uid, resource_version: rv, propagation, grace_period: grace };
+        Ok(DeleteRequest { write, orphan_dependents: orphan })
     }
 }
 
@@ -236,7 +307,7 @@ fn write_options_of(query: &HashMap<String, String>, body: &Value) -> Result<Wri
         Some(other) => return Err(ApiError::BadRequest(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
     };
     let precondition = |field: &str| body["preconditions"][field].as_str().map(String::from);
-    Ok(WriteOptions { dry_run, uid: precondition("uid"), resource_version: precondition("resourceVersion") })
+    Ok(WriteOptions { dry_run, uid: precondition("uid"), resource_version: precondition("resourceVersion"), ..WriteOptions::default() })
 }
 
 fn bad_param(name: &str) -> ApiError {
@@ -270,18 +341,24 @@ fn check_kind(target: &Target, obj: &Value) -> Result<(), ApiError> {
     )))
 }
 
-/// What DELETE answers: registries that return the deleted object do so;
-/// the others answer a Success Status naming it.
-fn deletion_answer(target: &Target, deleted: Value) -> Value {
+/// What DELETE answers. Gone: registries that return the deleted object do
+/// so, the others a Success Status naming it (group, resource as `kind`, uid).
+/// Still held by finalizers or a grace period: the object as it now is,
+/// 202 Accepted when the deprecated `orphanDependents=false` asked to cascade.
+fn deletion_answer(target: &Target, options: &DeleteRequest, deletion: Deletion) -> Response<Body> {
+    let deleted = match deletion {
+        Deletion::Pending(obj) => return json_response(if options.orphan_dependents == Some(false) { 202 } else { 200 }, &obj),
+        Deletion::Gone(obj) => obj,
+    };
     let returns_object = target.rt.custom || matches!(target.rt.plural.as_str(), "namespaces" | "pods" | "services");
     if returns_object {
-        return deleted;
+        return ok(&deleted);
     }
     let mut details = json!({"name": deleted["metadata"]["name"], "kind": target.rt.plural, "uid": deleted["metadata"]["uid"]});
     if !target.rt.group.is_empty() {
         details["group"] = json!(target.rt.group);
     }
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+    ok(&json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}))
 }
 
 fn scale_of(obj: &Value) -> Value {

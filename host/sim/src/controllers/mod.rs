@@ -4,8 +4,10 @@
 //! read real status. Deployments make ReplicaSets (`deployment`), those make
 //! Pods (`replicaset`); StatefulSets, DaemonSets and Jobs make theirs
 //! (`statefulset`, `daemonset`, `job`); pods go through their simulated lives (`pods`, as
-//! `behavior` configures them), Services get Endpoints (`endpoints`), and
-//! objects whose controlling owner is gone are garbage-collected (`gc`).
+//! `behavior` configures them), Services get Endpoints (`endpoints`),
+//! dependents are garbage-collected and owners finalized as their deletion's
+//! propagation asks (`gc`), and namespaces being deleted are emptied and
+//! finalized (`namespace`).
 //!
 //! One background task per cluster, started by `server` and ended by its
 //! shutdown token. It sleeps until the store publishes a change or until the
@@ -21,6 +23,7 @@ mod deployment;
 mod endpoints;
 mod gc;
 mod job;
+mod namespace;
 mod pods;
 mod replicaset;
 mod statefulset;
@@ -41,8 +44,11 @@ use crate::store::{Since, Store, WriteOptions};
 /// How long the controllers let a burst of changes gather before a pass.
 const COALESCE: Duration = Duration::from_millis(10);
 
-/// The kinds whose changes wake the controllers.
-const WATCHED: [(&str, &str); 8] = [
+/// The kinds whose changes wake the controllers (besides any deletion,
+/// object being deleted or object with owners, for the garbage collector and
+/// the namespace controller).
+const WATCHED: [(&str, &str); 9] = [
+    ("", "namespaces"),
     ("apps", "deployments"),
     ("apps", "replicasets"),
     ("apps", "statefulsets"),
@@ -110,12 +116,22 @@ async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: Cancella
 async fn wait_relevant(feed: &mut tokio::sync::broadcast::Receiver<Arc<crate::store::Event>>, watched: &[GroupResource]) -> Option<()> {
     loop {
         match feed.recv().await {
-            Ok(event) if watched.contains(&event.gr) => return Some(()),
+            Ok(event) if watched.contains(&event.gr) || concerns_collection(&event) => return Some(()),
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => return Some(()),
             Err(RecvError::Closed) => return None,
         }
     }
+}
+
+/// Whether a change may give the garbage collector or the namespace
+/// controller work: a deletion (an owner gone), an object being deleted, an
+/// object with owners.
+fn concerns_collection(event: &crate::store::Event) -> bool {
+    let meta = &event.object["metadata"];
+    event.kind == crate::store::EventType::Deleted
+        || !meta["deletionTimestamp"].is_null()
+        || meta["ownerReferences"].as_array().is_some_and(|o| !o.is_empty())
 }
 
 /// What the controllers keep between passes: resource types, when each pod
@@ -136,6 +152,31 @@ pub(crate) struct Ctx {
     pub images: Vec<behavior::ImageRule>,
     /// The earliest time-driven step asked for during this pass.
     pub wake: Option<Instant>,
+    /// What the server serves (custom kinds come and go), for the controllers that look across kinds.
+    pub registry: Registry,
+    pub namespaces: ResourceType,
+}
+
+/// The served kinds, as one pass sees them.
+pub(crate) struct Served(Vec<ResourceType>);
+
+impl Served {
+    pub fn of(registry: &Registry) -> Served {
+        Served(registry.group_versions().into_iter().flat_map(|(g, v)| registry.types_of(&g, &v)).collect())
+    }
+
+    /// The resource type an ownerReference's `apiVersion` and `kind` name.
+    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceType> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        self.0.iter().find(|t| t.group == group && t.version == version && t.kind == kind)
+    }
+
+    /// The resource type of a stored object: its group-resource at the object's version, else any served version.
+    pub fn by_resource(&self, gr: &GroupResource, api_version: &str) -> Option<&ResourceType> {
+        let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
+        let same = |t: &&ResourceType| t.group == gr.group && t.plural == gr.resource;
+        self.0.iter().filter(same).find(|t| t.version == version).or_else(|| self.0.iter().find(same))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +202,8 @@ impl Ctx {
             next_ip: 2,
             images: Vec::new(),
             wake: None,
+            registry: registry.clone(),
+            namespaces: find("", "namespaces")?,
         })
     }
 
@@ -170,6 +213,7 @@ impl Ctx {
         let span = tracing::debug_span!("controllers.pass", rv = store.resource_version());
         let _guard = span.enter();
         gc::run(self, store);
+        namespace::run(self, store);
         deployment::run(self, store);
         replicaset::run(self, store);
         statefulset::run(self, store);

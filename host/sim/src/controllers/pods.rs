@@ -5,8 +5,10 @@
 //! pod status (phase, conditions, containerStatuses) as the real kubelet
 //! does; a Job's pods run to completion (Succeeded) where others would
 //! become ready. Time is the controller's own clock from when it first saw
-//! the pod.
-//! This file must not create or delete pods (see `replicaset`).
+//! the pod. A pod deleted gracefully (with a deletionTimestamp and a grace
+//! period) is removed with grace period 0, as the kubelet does once its
+//! containers stopped.
+//! This file must not create pods nor decide which to delete (see `replicaset`).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::behavior::{Behavior, PodBehavior};
 use super::{meta_str, report, write, Ctx, Severity};
-use crate::store::{now_rfc3339, Part, Store};
+use crate::store::{now_rfc3339, Part, Store, WriteOptions};
 
 /// The simulated node every pod runs on.
 pub const NODE_NAME: &str = "sim-node-1";
@@ -32,7 +34,13 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     ctx.started.retain(|uid, _| live.contains(uid));
     for pod in pods {
         let phase = pod["status"]["phase"].as_str().unwrap_or("");
-        if matches!(phase, "Succeeded" | "Failed") || !pod["metadata"]["deletionTimestamp"].is_null() {
+        if !pod["metadata"]["deletionTimestamp"].is_null() {
+            // Deleted gracefully: the containers stop at once here, then the kubelet removes the pod.
+            let now = WriteOptions { grace_period: Some(0), uid: Some(meta_str(&pod, "uid").to_string()), ..write() };
+            report("removing a terminated pod", store.delete(&ctx.pods, meta_str(&pod, "namespace"), meta_str(&pod, "name"), &now));
+            continue;
+        }
+        if matches!(phase, "Succeeded" | "Failed") {
             continue;
         }
         let (ns, name, uid) = (meta_str(&pod, "namespace").to_string(), meta_str(&pod, "name").to_string(), meta_str(&pod, "uid").to_string());
