@@ -34,6 +34,8 @@ pub struct Api {
     pub bookmark_interval: Duration,
     /// Cancelled when the server shuts down: open watches end.
     pub shutdown: CancellationToken,
+    /// Faults to inject (`faults`), switchable at run time.
+    pub faults: crate::faults::Faults,
 }
 
 /// What a resource request is about.
@@ -61,6 +63,8 @@ pub struct Call {
     pub user_agent: String,
     /// Whether the client asked for server-side printing (`as=Table`).
     pub table: bool,
+    /// A fault that will cut this watch mid-stream (`faults`).
+    pub watch_reset: Option<crate::faults::WatchReset>,
     pub body: Incoming,
 }
 
@@ -74,6 +78,10 @@ const PUBLIC_PATHS: [&str; 4] = ["/version", "/healthz", "/livez", "/readyz"];
 
 impl Api {
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let req = match self.faults_first(req).await {
+            Ok(req) => req,
+            Err(injected) => return injected,
+        };
         let (method, path) = (req.method().clone(), req.uri().path().to_string());
         let result = self.route(req).await;
         match result {
@@ -112,6 +120,7 @@ impl Api {
             content_type: header(&req, hyper::header::CONTENT_TYPE),
             user_agent: header(&req, hyper::header::USER_AGENT),
             table: table::wanted(&header(&req, hyper::header::ACCEPT)),
+            watch_reset: req.extensions().get().cloned(),
             target,
             body: req.into_body(),
         };
@@ -285,6 +294,7 @@ mod tests {
             address: "127.0.0.1:1".into(),
             bookmark_interval: Duration::from_secs(60),
             shutdown: CancellationToken::new(),
+            faults: Default::default(),
         }
     }
 

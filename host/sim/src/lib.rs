@@ -16,7 +16,9 @@
 //! printing), `strategic` and `merge_keys` (strategic merge patches),
 //! `managed` (managedFields and server-side apply), `http` and `error` (bodies and `Status` objects). `controllers`
 //! act out kube-controller-manager and the kubelets (workloads, pods,
-//! endpoints) on the store.
+//! endpoints) on the store. `faults` injects errors, latency, dropped
+//! connections and cut watches on demand, into the API server and the cloud
+//! control plane.
 
 pub mod api;
 pub mod auth;
@@ -26,6 +28,7 @@ pub mod crd;
 pub mod defaults;
 pub mod error;
 pub mod estate;
+pub mod faults;
 pub mod http;
 pub mod kubeconfig;
 pub mod managed;

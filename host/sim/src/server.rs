@@ -48,11 +48,13 @@ pub struct ServerConfig {
     pub controllers: bool,
     /// How pods behave by image (`controllers::behavior`); pod annotations win.
     pub pod_images: Vec<crate::controllers::behavior::ImageRule>,
+    /// The fault rules it starts with (`faults`); the same rules as `ApiServer::faults()`.
+    pub faults: crate::faults::Faults,
 }
 
 impl ServerConfig {
     pub fn new(name: &str, authenticator: Authenticator) -> ServerConfig {
-        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new() }
+        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new(), faults: Default::default() }
     }
 }
 
@@ -62,6 +64,7 @@ pub struct ApiServer {
     addr: SocketAddr,
     ca_pem: String,
     shutdown: CancellationToken,
+    faults: crate::faults::Faults,
     task: Option<JoinHandle<()>>,
 }
 
@@ -82,6 +85,7 @@ impl ApiServer {
             address: addr.to_string(),
             bookmark_interval: config.bookmark_interval,
             shutdown: shutdown.clone(),
+            faults: config.faults.clone(),
         });
         if config.controllers {
             crate::controllers::start(api.clone(), config.pod_images.clone(), shutdown.clone());
@@ -89,7 +93,7 @@ impl ApiServer {
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
         let task = tokio::spawn(accept_loop(listener, acceptor, api, shutdown.clone()));
         tracing::info!(cluster = %config.name, %addr, "simulated API server listening");
-        Ok(ApiServer { name: config.name, addr, ca_pem: tls.ca_pem, shutdown, task: Some(task) })
+        Ok(ApiServer { name: config.name, addr, ca_pem: tls.ca_pem, shutdown, faults: config.faults, task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -99,6 +103,11 @@ impl ApiServer {
     /// `https://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// The fault rules of this server, switchable while it runs (`faults`).
+    pub fn faults(&self) -> crate::faults::Faults {
+        self.faults.clone()
     }
 
     /// The CA clients must trust, PEM.
@@ -151,14 +160,20 @@ async fn serve_connection(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAccepto
             return;
         }
     };
-    let service = service_fn(move |req| {
+    // Faults may ask for this connection to be cut (`faults::Connection`).
+    let faulty = crate::faults::Connection::new();
+    let _closed = faulty.closed_guard();
+    let for_requests = faulty.clone();
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let api = api.clone();
+        req.extensions_mut().insert(for_requests.clone());
         async move { Ok::<_, Infallible>(api.handle(req).await) }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
+        _ = faulty.cut_requested() => tracing::debug!(%peer, "connection cut by an injected fault"),
         result = connection.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

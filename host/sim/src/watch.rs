@@ -34,6 +34,8 @@ struct Watcher<F> {
     table: Option<String>,
     out: mpsc::Sender<Bytes>,
     last_rv: u64,
+    /// A fault that cuts the stream after some events (`faults`).
+    reset: Option<crate::faults::WatchReset>,
 }
 
 impl Api {
@@ -53,6 +55,7 @@ impl Api {
             table: call.table.then(|| call.param("includeObject").unwrap_or("").to_string()),
             out,
             last_rv: self.store.resource_version(),
+            reset: call.watch_reset.clone(),
         };
         let subscription = self.store.subscribe(&call.target.rt.gr(), since);
         let api = self.clone();
@@ -77,7 +80,13 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
     async fn send(&self, event: &Value) -> bool {
         let mut line = event.to_string();
         line.push('\n');
-        self.out.send(Bytes::from(line)).await.is_ok()
+        if self.out.send(Bytes::from(line)).await.is_err() {
+            return false;
+        }
+        match &self.reset {
+            Some(reset) => !reset.after_event(&self.out).await,
+            None => true,
+        }
     }
 
     async fn replay(&mut self, initial: &[Arc<Event>], initial_end: bool) -> bool {

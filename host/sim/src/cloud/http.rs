@@ -4,7 +4,9 @@
 //! `GET /v1/projects/{p}/locations|zones/{l}/clusters[/{c}]` (GKE),
 //! `POST /token` (the OAuth2 token endpoint) and `POST /` (STS
 //! GetCallerIdentity). Started in-process; stops on
-//! `shutdown` or when dropped.
+//! `shutdown` or when dropped. Faults (`crate::faults`) apply to every
+//! route, rendered in each service's error format, and are switched at
+//! `/sim.gantry.dev/v1/faults` with `admin_token()`.
 //!
 //! This file owns sockets, routing, body limits and turning the other
 //! modules' answers and errors into HTTP responses. It must not decide who
@@ -34,6 +36,7 @@ use crate::cloud::eks::{self, SignedRequest};
 use crate::cloud::gke::{self, GoogleError};
 use crate::cloud::registry::CloudRegistry;
 use crate::cloud::sts;
+use crate::faults::{self, Connection, Decision, FaultResponse, Faults, RequestInfo};
 
 /// Requests larger than this are refused (a JWT-bearer form is ~1 KB).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -47,11 +50,15 @@ pub enum ControlPlaneError {
 struct State {
     registry: CloudRegistry,
     addr: SocketAddr,
+    faults: Faults,
+    admin_token: String,
 }
 
 /// A running control-plane server.
 pub struct ControlPlane {
     addr: SocketAddr,
+    faults: Faults,
+    admin_token: String,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -68,10 +75,22 @@ impl ControlPlane {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await.map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
         let cancel = CancellationToken::new();
-        let state = Arc::new(State { registry, addr });
+        let faults = Faults::new();
+        let admin_token = format!("sim-admin-{}", hex::encode(rand::random::<[u8; 24]>()));
+        let state = Arc::new(State { registry, addr, faults: faults.clone(), admin_token: admin_token.clone() });
         let task = tokio::spawn(accept_loop(listener, state, cancel.clone()));
         tracing::info!(%addr, "cloud control plane listening");
-        Ok(ControlPlane { addr, cancel, task: Some(task) })
+        Ok(ControlPlane { addr, faults, admin_token, cancel, task: Some(task) })
+    }
+
+    /// The fault rules of this server, switchable while it runs (`crate::faults`).
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
+    }
+
+    /// The bearer token of the fault endpoint, `/sim.gantry.dev/v1/faults`.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -149,13 +168,18 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, cancel: Cancellat
         let state = state.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
+            let faulty = Connection::new();
+            let _closed = faulty.closed_guard();
+            let for_requests = faulty.clone();
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let state = state.clone();
+                req.extensions_mut().insert(for_requests.clone());
                 async move { Ok::<_, Infallible>(handle(req, &state).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = cancel.cancelled() => {}
+                _ = faulty.cut_requested() => tracing::debug!("control-plane connection cut by an injected fault"),
                 result = conn => if let Err(error) = result {
                     tracing::debug!(%error, "control-plane connection ended with an error");
                 }
@@ -204,8 +228,77 @@ fn google_error(e: &GoogleError) -> Response<Full<Bytes>> {
 
 async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     let span = tracing::debug_span!("cloud", method = %req.method(), path = %req.uri().path());
-    let resp = route(req, state).instrument(span.clone()).await;
+    let resp = faults_then_route(req, state).instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(status = resp.status().as_u16(), "answered"));
+    resp
+}
+
+/// The fault endpoint, then the fault rules, then the services.
+async fn faults_then_route(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let (method, path) = (req.method().as_str().to_string(), req.uri().path().to_string());
+    if let Some(rest) = path.strip_prefix(faults::ADMIN_PATH).filter(|r| r.is_empty() || r.starts_with('/')) {
+        let token = req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(faults::bearer).map(str::to_string);
+        let (code, doc) = match token {
+            None => (401, faults::admin_status(401, "Unauthorized", "Unauthorized")),
+            Some(t) if t != state.admin_token => (403, faults::admin_status(403, "Forbidden", "forbidden: only the control plane's admin token may switch faults")),
+            Some(_) => match Limited::new(req.into_body(), MAX_BODY).collect().await {
+                Ok(body) => faults::admin(&state.faults, &method, rest, &body.to_bytes()),
+                Err(_) => (413, faults::admin_status(413, "RequestEntityTooLarge", "request body too large or broken")),
+            },
+        };
+        return json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &doc);
+    }
+    let connection = req.extensions().get::<Connection>().cloned();
+    match state.faults.apply(&RequestInfo::plain(&method, &path), connection.as_ref()).await {
+        Decision::Pass(_) => route(req, state).await,
+        Decision::Respond(fault) => injected(&fault, &method, &path),
+        Decision::Dropped => injected(&FaultResponse { code: 503, message: None, retry_after_seconds: None }, &method, &path),
+    }
+}
+
+/// An injected error in the format of the service the path belongs to.
+fn injected(fault: &FaultResponse, method: &str, path: &str) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(fault.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = fault.message.clone();
+    let mut resp = if method == "POST" && path == "/" {
+        let code = match fault.code {
+            429 => "Throttling",
+            503 => "ServiceUnavailable",
+            c if c < 500 => "InvalidRequest",
+            _ => "InternalFailure",
+        };
+        let id = request_id();
+        let mut resp = Response::new(Full::new(Bytes::from(sts::error_body(code, &text.unwrap_or_else(|| "injected fault".into()), &id))));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        resp
+    } else if path.starts_with("/clusters") {
+        let error_type = match fault.code {
+            429 => "ThrottlingException",
+            503 | 504 => "ServiceUnavailableException",
+            404 => "ResourceNotFoundException",
+            c if c < 500 => "ClientException",
+            _ => "ServerException",
+        };
+        aws_error(status, error_type, &text.unwrap_or_else(|| "injected fault".into()))
+    } else {
+        let (google, default) = match fault.code {
+            400 => ("INVALID_ARGUMENT", "Request contains an invalid argument."),
+            401 => ("UNAUTHENTICATED", "Request had invalid authentication credentials."),
+            403 => ("PERMISSION_DENIED", "The caller does not have permission"),
+            404 => ("NOT_FOUND", "Requested entity was not found."),
+            409 => ("ABORTED", "The operation was aborted."),
+            429 => ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+            503 => ("UNAVAILABLE", "The service is currently unavailable."),
+            504 => ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+            c if c < 500 => ("FAILED_PRECONDITION", "The request was rejected."),
+            _ => ("INTERNAL", "Internal error encountered."),
+        };
+        google_error(&GoogleError { code: fault.code, status: google, message: text.unwrap_or_else(|| default.to_string()) })
+    };
+    if let Some(v) = fault.retry_after_header().and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+    }
     resp
 }
 
