@@ -245,3 +245,147 @@ fn remove_finalizer(ctx: &Served, store: &Store, node: &Node, finalizer: &str) {
     };
     report("removing a garbage collector finalizer", store.modify(rt, &node.namespace, &node.name, Part::Main, &WriteOptions::default(), change));
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::super::{behavior, Ctx};
+    use crate::error::GroupResource;
+    use crate::resources::Registry;
+    use crate::store::{Deletion, Part, Propagation, Store, WriteOptions};
+
+    fn cluster() -> (Ctx, Store) {
+        let registry = Registry::default();
+        let store = Store::new(100_000, &registry.find("", "v1", "namespaces").unwrap());
+        (Ctx::new(&registry).unwrap(), store)
+    }
+
+    /// Runs passes until the store stops changing, checking `each` after every pass.
+    fn settle(ctx: &mut Ctx, store: &Store, each: &mut dyn FnMut(&Store)) {
+        for _ in 0..200 {
+            let before = store.resource_version();
+            ctx.reconcile(store);
+            each(store);
+            if store.resource_version() == before {
+                return;
+            }
+        }
+        panic!("the controllers did not settle");
+    }
+
+    fn names(store: &Store, group: &str, resource: &str) -> Vec<String> {
+        let page = store.list(&GroupResource::new(group, resource), None, &|_| true, None, None).unwrap();
+        page.items.iter().map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string()).collect()
+    }
+
+    fn items(store: &Store, group: &str, resource: &str) -> Vec<Value> {
+        store.list(&GroupResource::new(group, resource), None, &|_| true, None, None).unwrap().items
+    }
+
+    /// A settled deployment `web` with two ready pods.
+    fn web(ctx: &mut Ctx, store: &Store) {
+        let d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}, "annotations": {behavior::READY_AFTER: "0s"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+        store.create(&ctx.deployments, "default", d, &WriteOptions::default()).unwrap();
+        settle(ctx, store, &mut |_| {});
+        assert_eq!((names(store, "apps", "replicasets").len(), names(store, "", "pods").len()), (1, 2));
+    }
+
+    fn delete_web(ctx: &Ctx, store: &Store, policy: Propagation) -> Deletion {
+        let opts = WriteOptions { propagation: Some(policy), ..WriteOptions::default() };
+        store.delete(&ctx.deployments, "default", "web", &opts).unwrap()
+    }
+
+    #[test]
+    fn background_deletion_collects_the_replica_sets_and_their_pods() {
+        let (mut ctx, store) = cluster();
+        web(&mut ctx, &store);
+        assert!(delete_web(&ctx, &store, Propagation::Background).is_gone());
+        settle(&mut ctx, &store, &mut |_| {});
+        assert!(names(&store, "apps", "replicasets").is_empty() && names(&store, "", "pods").is_empty());
+    }
+
+    #[test]
+    fn foreground_deletion_keeps_each_owner_until_its_dependents_are_gone() {
+        let (mut ctx, store) = cluster();
+        web(&mut ctx, &store);
+        let Deletion::Pending(d) = delete_web(&ctx, &store, Propagation::Foreground) else { panic!("the deployment waits") };
+        assert_eq!(d["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+        let mut rs_waited = false;
+        settle(&mut ctx, &store, &mut |s| {
+            let (deployments, sets, pods) = (names(s, "apps", "deployments"), items(s, "apps", "replicasets"), names(s, "", "pods"));
+            assert!(!deployments.is_empty() || (sets.is_empty() && pods.is_empty()), "the owner went before its dependents");
+            assert!(!sets.is_empty() || pods.is_empty(), "a replica set went before its pods");
+            rs_waited |= sets.iter().any(|rs| rs["metadata"]["finalizers"] == json!(["foregroundDeletion"]));
+        });
+        assert!(rs_waited, "the replica set, which has dependents, is deleted in the foreground too");
+        assert!(names(&store, "apps", "deployments").is_empty() && names(&store, "apps", "replicasets").is_empty() && names(&store, "", "pods").is_empty());
+    }
+
+    #[test]
+    fn orphaning_leaves_the_replica_set_and_its_pods_running_without_the_owner() {
+        let (mut ctx, store) = cluster();
+        web(&mut ctx, &store);
+        let pods_before = names(&store, "", "pods");
+        assert!(matches!(delete_web(&ctx, &store, Propagation::Orphan), Deletion::Pending(_)));
+        settle(&mut ctx, &store, &mut |_| {});
+        assert!(names(&store, "apps", "deployments").is_empty());
+        let sets = items(&store, "apps", "replicasets");
+        assert_eq!(sets.len(), 1);
+        assert!(sets[0]["metadata"].get("ownerReferences").is_none(), "{}", sets[0]["metadata"]);
+        assert_eq!(names(&store, "", "pods"), pods_before, "the orphaned replica set keeps its pods");
+        let pods = items(&store, "", "pods");
+        assert!(pods.iter().all(|p| p["metadata"]["ownerReferences"][0]["uid"] == sets[0]["metadata"]["uid"] && p["metadata"]["deletionTimestamp"].is_null()));
+    }
+
+    #[test]
+    fn any_kind_is_collected_and_a_live_owner_keeps_its_dependent() {
+        let (mut ctx, store) = cluster();
+        let cms = ctx.registry.find("", "v1", "configmaps").unwrap();
+        let w = WriteOptions::default();
+        let owner = store.create(&cms, "default", json!({"metadata": {"name": "owner"}}), &w).unwrap();
+        let other = store.create(&cms, "default", json!({"metadata": {"name": "other"}}), &w).unwrap();
+        let reference = |o: &Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]});
+        let unknown = json!({"apiVersion": "example.com/v1", "kind": "Widget", "name": "w", "uid": "not-checkable"});
+        store.create(&cms, "default", json!({"metadata": {"name": "solo", "ownerReferences": [reference(&owner)]}}), &w).unwrap();
+        store.create(&cms, "default", json!({"metadata": {"name": "shared", "ownerReferences": [reference(&owner), reference(&other)]}}), &w).unwrap();
+        store.create(&cms, "default", json!({"metadata": {"name": "foreign", "ownerReferences": [unknown]}}), &w).unwrap();
+        settle(&mut ctx, &store, &mut |_| {});
+        assert_eq!(names(&store, "", "configmaps"), ["foreign", "other", "owner", "shared", "solo"], "live owners keep everything");
+        store.delete(&cms, "default", "owner", &w).unwrap();
+        settle(&mut ctx, &store, &mut |_| {});
+        assert_eq!(names(&store, "", "configmaps"), ["foreign", "other", "shared"]);
+        let shared = store.get(&cms.gr(), "default", "shared").unwrap();
+        assert_eq!(shared["metadata"]["ownerReferences"], json!([reference(&other)]), "the gone owner's reference is stripped");
+    }
+
+    #[test]
+    fn a_deleted_namespace_is_emptied_waits_for_finalizers_then_goes() {
+        let (mut ctx, store) = cluster();
+        let w = WriteOptions::default();
+        let cms = ctx.registry.find("", "v1", "configmaps").unwrap();
+        store.create(&ctx.namespaces.clone(), "", json!({"metadata": {"name": "team"}}), &w).unwrap();
+        store.create(&cms, "team", json!({"metadata": {"name": "plain"}}), &w).unwrap();
+        store.create(&cms, "team", json!({"metadata": {"name": "held", "finalizers": ["example.com/block"]}}), &w).unwrap();
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+        store.create(&ctx.pods.clone(), "team", pod, &w).unwrap();
+        settle(&mut ctx, &store, &mut |_| {});
+        assert!(matches!(store.delete(&ctx.namespaces.clone(), "", "team", &w).unwrap(), Deletion::Pending(_)));
+        settle(&mut ctx, &store, &mut |_| {});
+        let ns = store.get(&ctx.namespaces.gr(), "", "team").unwrap();
+        assert_eq!(ns["status"]["phase"], "Terminating");
+        let condition = |ns: &Value, kind: &str| ns["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == kind).cloned().unwrap();
+        assert_eq!(condition(&ns, "NamespaceContentRemaining")["message"], "Some resources are remaining: configmaps. has 1 resource instances");
+        assert_eq!(condition(&ns, "NamespaceFinalizersRemaining")["message"], "Some content in the namespace has finalizers remaining: example.com/block in 1 resource instances");
+        assert_eq!(items(&store, "", "configmaps").iter().filter(|c| c["metadata"]["namespace"] == "team").count(), 1);
+        store.modify(&cms, "team", "held", Part::Main, &w, |c| {
+            let mut n = c.clone();
+            n["metadata"]["finalizers"] = Value::Null;
+            Ok(n)
+        }).unwrap();
+        settle(&mut ctx, &store, &mut |_| {});
+        assert_eq!(store.get(&ctx.namespaces.gr(), "", "team").unwrap_err().code(), 404);
+    }
+}
