@@ -35,14 +35,20 @@ struct Field {
     name: &'static str,
     ty: Ty,
     repeated: bool,
+    /// A Go pointer field: written only when set, so its zero value is kept.
+    pointer: bool,
 }
 
 const fn f(num: u64, name: &'static str, ty: Ty) -> Field {
-    Field { num, name, ty, repeated: false }
+    Field { num, name, ty, repeated: false, pointer: false }
 }
 
 const fn list(num: u64, name: &'static str, ty: Ty) -> Field {
-    Field { num, name, ty, repeated: true }
+    Field { num, name, ty, repeated: true, pointer: false }
+}
+
+const fn ptr(num: u64, name: &'static str, ty: Ty) -> Field {
+    Field { num, name, ty, repeated: false, pointer: true }
 }
 
 const OWNER_REFERENCE: &[Field] = &[
@@ -109,6 +115,17 @@ const SERVICE_ACCOUNT: &[Field] = &[
     f(4, "automountServiceAccountToken", Ty::Bool),
 ];
 
+/// metav1.DeleteOptions, the body of client-go's typed deletes (Helm's
+/// release Secrets on uninstall); `gracePeriodSeconds: 0` means now, so kept.
+const DELETE_OPTIONS: &[Field] = &[
+    ptr(1, "gracePeriodSeconds", Ty::Int),
+    f(2, "preconditions", Ty::Msg(&[ptr(1, "uid", Ty::Str), ptr(2, "resourceVersion", Ty::Str)])),
+    ptr(3, "orphanDependents", Ty::Bool),
+    ptr(4, "propagationPolicy", Ty::Str),
+    list(5, "dryRun", Ty::Str),
+    ptr(6, "ignoreStoreReadErrorWithClusterBreakingPotential", Ty::Bool),
+];
+
 /// The kinds this file can decode: (apiVersion, kind, fields).
 const KINDS: &[(&str, &str, &[Field])] = &[
     ("v1", "Namespace", NAMESPACE),
@@ -118,7 +135,7 @@ const KINDS: &[(&str, &str, &[Field])] = &[
 ];
 
 /// What the protobuf decoder accepts, for 415 messages.
-pub const ACCEPTED: &str = "application/json, application/yaml, application/vnd.kubernetes.protobuf (core/v1 Namespace, ConfigMap, Secret, ServiceAccount)";
+pub const ACCEPTED: &str = "application/json, application/yaml, application/vnd.kubernetes.protobuf (core/v1 Namespace, ConfigMap, Secret, ServiceAccount; DeleteOptions)";
 
 fn unsupported() -> ApiError {
     ApiError::UnsupportedMediaType(ACCEPTED)
@@ -143,7 +160,12 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
             _ => {}
         }
     }
-    let (_, _, fields) = KINDS.iter().find(|(v, k, _)| *v == api_version && *k == kind).ok_or_else(unsupported)?;
+    // Every group version registers DeleteOptions; the client names its own.
+    let fields = if kind == "DeleteOptions" {
+        DELETE_OPTIONS
+    } else {
+        KINDS.iter().find(|(v, k, _)| *v == api_version && *k == kind).map(|(_, _, fields)| *fields).ok_or_else(unsupported)?
+    };
     let mut obj = message(raw, fields)?;
     obj["apiVersion"] = json!(api_version);
     obj["kind"] = json!(kind);
@@ -173,7 +195,7 @@ fn message(bytes: &[u8], fields: &[Field]) -> Result<Value, ApiError> {
         }
     }
     // gogo-protobuf writes every non-pointer field; JSON omits the empty ones.
-    out.retain(|_, v| !matches!(v, Value::Null) && *v != json!("") && *v != json!(0));
+    out.retain(|k, v| fields.iter().any(|f| f.pointer && f.name == k) || (!matches!(v, Value::Null) && *v != json!("") && *v != json!(0)));
     Ok(Value::Object(out))
 }
 
@@ -316,6 +338,24 @@ mod tests {
         field(&mut body, 2, &cm);
         let obj = decode(&body).unwrap();
         assert_eq!(obj, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "canary"}}));
+    }
+
+    #[test]
+    fn delete_options_of_any_group_version_keep_a_zero_grace_period() {
+        let mut preconditions = Vec::new();
+        field(&mut preconditions, 2, b"42");
+        let mut opts = vec![0x08, 0x00]; // gracePeriodSeconds = 0
+        field(&mut opts, 2, &preconditions);
+        field(&mut opts, 4, b"Foreground");
+        let mut type_meta = Vec::new();
+        field(&mut type_meta, 1, b"apps/v1");
+        field(&mut type_meta, 2, b"DeleteOptions");
+        let mut body = MAGIC.to_vec();
+        field(&mut body, 1, &type_meta);
+        field(&mut body, 2, &opts);
+        let obj = decode(&body).unwrap();
+        assert_eq!(obj, json!({"apiVersion": "apps/v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+            "preconditions": {"resourceVersion": "42"}, "propagationPolicy": "Foreground"}));
     }
 
     #[test]
