@@ -60,7 +60,7 @@ fn pod_spec(spec: &mut Value) {
     default(spec, "securityContext", json!({}));
     default(spec, "schedulerName", json!("default-scheduler"));
     for list in ["initContainers", "containers"] {
-        if let Some(containers) = spec[list].as_array_mut() {
+        if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
             containers.iter_mut().for_each(container);
         }
     }
@@ -74,7 +74,7 @@ fn container(c: &mut Value) {
     default(c, "terminationMessagePath", json!("/dev/termination-log"));
     default(c, "terminationMessagePolicy", json!("File"));
     default(c, "resources", json!({}));
-    if let Some(ports) = c["ports"].as_array_mut() {
+    if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
         ports.iter_mut().for_each(|p| default(p, "protocol", json!("TCP")));
     }
 }
@@ -101,6 +101,14 @@ fn template(spec: &mut Value) {
 fn deployment(spec: &mut Value) {
     let rolling = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
     workload(spec, &[("strategy", rolling), ("revisionHistoryLimit", json!(10)), ("progressDeadlineSeconds", json!(600))]);
+    // `strategy: {}` (what typed clients send) is defaulted field by field, as SetDefaults_Deployment does.
+    let Some(strategy) = spec.get_mut("strategy").filter(|s| s.is_object()) else { return };
+    default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" && strategy.get("rollingUpdate").is_none_or(|r| r.is_object() || r.is_null()) {
+        default(strategy, "rollingUpdate", json!({}));
+        default(&mut strategy["rollingUpdate"], "maxUnavailable", json!("25%"));
+        default(&mut strategy["rollingUpdate"], "maxSurge", json!("25%"));
+    }
 }
 
 fn statefulset(spec: &mut Value) {
@@ -148,7 +156,7 @@ impl Allocator {
         default(spec, "type", json!("ClusterIP"));
         default(spec, "sessionAffinity", json!("None"));
         let kind = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
-        if let Some(ports) = spec["ports"].as_array_mut() {
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
             for p in ports.iter_mut() {
                 default(p, "protocol", json!("TCP"));
                 let port = p["port"].clone();
@@ -189,7 +197,7 @@ impl Allocator {
 
     fn node_ports(&mut self, spec: &mut Value, old: Option<&Value>) {
         let old_ports = old.and_then(|o| o["ports"].as_array()).cloned().unwrap_or_default();
-        let Some(ports) = spec["ports"].as_array_mut() else { return };
+        let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else { return };
         for p in ports.iter_mut().filter(|p| p.get("nodePort").is_none_or(Value::is_null)) {
             let kept = old_ports.iter().find(|o| o["port"] == p["port"] && o["protocol"] == p["protocol"]).and_then(|o| o["nodePort"].as_u64());
             let port = kept.unwrap_or_else(|| {

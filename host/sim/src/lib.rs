@@ -36,6 +36,7 @@ pub mod merge_keys;
 pub mod openapi;
 pub mod openapi_v2;
 pub mod protobuf;
+pub mod schema;
 pub mod resources;
 pub mod selector;
 pub mod server;

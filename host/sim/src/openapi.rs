@@ -3,15 +3,22 @@
 //! `/openapi/v3/api/v1` or `/openapi/v3/apis/GROUP/VERSION` (paths and
 //! operations per served resource, tagged with `x-kubernetes-group-version-kind`
 //! and `x-kubernetes-action`, declaring the `fieldValidation`, `fieldManager`
-//! and `dryRun` query parameters kubectl checks for before it sends them).
-//! This slice describes operations, not object schemas: `kubectl explain` and
-//! client-side strategic merge need schemas and come later. This file must
-//! not answer anything but these documents.
+//! and `dryRun` query parameters kubectl checks for before it sends them,
+//! and the patch content types it checks before computing a strategic merge
+//! patch from the schemas), plus `components.schemas`: the object schemas of
+//! every built-in kind, built from `schema`'s table, with the descriptions
+//! `kubectl explain` prints, `x-kubernetes-group-version-kind` on the kinds and
+//! the list merge metadata (`x-kubernetes-patch-strategy`/`-merge-key`,
+//! `x-kubernetes-list-type`/`-map-keys`) from `merge_keys`, which kubectl's
+//! client-side apply reads. Custom kinds get operations but no schema. This
+//! file must not answer anything but these documents.
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 
+use crate::merge_keys::{self, ListStrategy};
 use crate::resources::{Registry, ResourceType};
+use crate::schema::{self, Card, Msg, Ty};
 
 /// `/openapi/v3`: every served group version and where its document is.
 pub fn index(registry: &Registry) -> Value {
@@ -46,7 +53,12 @@ fn gv_path(group: &str, version: &str) -> String {
 /// One group version's document.
 pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
     let mut paths = Map::new();
+    let mut schemas = Map::new();
     for rt in registry.types_of(group, version) {
+        if let Some(kind) = schema::find(group, version, &rt.kind).filter(|_| !rt.custom) {
+            component(kind.msg, &rt.kind, &mut Vec::new(), &mut schemas);
+            schemas[kind.msg.name]["x-kubernetes-group-version-kind"] = json!([gvk(&rt, &rt.kind)]);
+        }
         let base = format!("/{}", gv_path(group, version));
         let collection = if rt.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", rt.plural)
@@ -63,12 +75,29 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.32.0-gantry-sim"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas},
     })
 }
 
 fn gvk(rt: &ResourceType, kind: &str) -> Value {
     json!({"group": rt.group, "version": rt.version, "kind": kind})
+}
+
+/// The media types a write accepts: patches list theirs (kubectl computes a
+/// strategic merge patch only where the server declares it).
+fn request_body(rt: &ResourceType, action: &str) -> Option<Value> {
+    let types: &[&str] = match action {
+        "post" | "put" => &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+        "patch" if rt.custom => &["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"],
+        "patch" => &["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"],
+        _ => return None,
+    };
+    let schema = match schema::find(&rt.group, &rt.version, &rt.kind).filter(|_| !rt.custom) {
+        Some(kind) if action != "patch" => json!({"$ref": reference(kind.msg.name)}),
+        _ => json!({"type": "object"}),
+    };
+    let content: Map<String, Value> = types.iter().map(|t| (t.to_string(), json!({"schema": schema}))).collect();
+    Some(json!({"content": content, "required": true}))
 }
 
 fn operation(rt: &ResourceType, kind: &str, action: &str, writes: bool) -> Value {
@@ -78,13 +107,125 @@ fn operation(rt: &ResourceType, kind: &str, action: &str, writes: bool) -> Value
             params.push(json!({"name": name, "in": "query", "schema": {"type": "string"}}));
         }
     }
-    json!({
+    let mut op = json!({
         "operationId": format!("{action}{kind}"),
         "parameters": params,
         "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}},
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": gvk(rt, kind),
+    });
+    if let Some(body) = request_body(rt, action) {
+        op["requestBody"] = body;
+    }
+    op
+}
+
+fn reference(name: &str) -> String {
+    format!("#/components/schemas/{name}")
+}
+
+/// A reference with siblings, as the real v3 documents write one.
+fn ref_to(name: &str) -> Value {
+    json!({"allOf": [{"$ref": reference(name)}]})
+}
+
+/// Where a list keeps its keys on `kubectl apply`, beyond merge keys: the
+/// fields whose Go tags add `retainKeys` (a union: setting one member clears the others).
+const RETAIN_KEYS: &[(&str, &str)] = &[("io.k8s.api.apps.v1.DeploymentSpec", "strategy"), ("io.k8s.api.core.v1.PodSpec", "volumes")];
+
+/// Shared definitions of the types with their own JSON form.
+fn builtin_component(ty: Ty) -> Option<(&'static str, Value)> {
+    Some(match ty {
+        Ty::Time => ("io.k8s.apimachinery.pkg.apis.meta.v1.Time", json!({"description": "A point in time, RFC 3339 at the second.", "type": "string", "format": "date-time"})),
+        Ty::MicroTime => ("io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime", json!({"description": "A point in time, RFC 3339 with microseconds.", "type": "string", "format": "date-time"})),
+        Ty::Quantity => ("io.k8s.apimachinery.pkg.api.resource.Quantity", json!({"description": "An amount such as 500m, 2 or 1Gi.", "type": "string"})),
+        Ty::IntOrString => ("io.k8s.apimachinery.pkg.util.intstr.IntOrString", json!({"description": "A number or a string, such as 8080 or \"http\" or \"25%\".", "type": "string", "format": "int-or-string"})),
+        Ty::Raw => ("io.k8s.apimachinery.pkg.runtime.RawExtension", json!({"description": "Any embedded JSON object.", "type": "object"})),
+        _ => return None,
     })
+}
+
+/// The schema of one value of type `ty` (no list or map around it).
+fn value_schema(ty: Ty, kind: &str, path: &mut Vec<String>, schemas: &mut Map<String, Value>) -> Value {
+    if let Some((name, def)) = builtin_component(ty) {
+        schemas.entry(name).or_insert(def);
+        return ref_to(name);
+    }
+    match ty {
+        Ty::Str => json!({"type": "string"}),
+        Ty::Bytes => json!({"type": "string", "format": "byte"}),
+        Ty::Bool => json!({"type": "boolean"}),
+        Ty::Int32 => json!({"type": "integer", "format": "int32"}),
+        Ty::Int64 => json!({"type": "integer", "format": "int64"}),
+        Ty::Double => json!({"type": "number", "format": "double"}),
+        Ty::Duration => json!({"type": "string"}),
+        Ty::M(msg) => {
+            component(msg, kind, path, schemas);
+            let mut v = ref_to(msg.name);
+            v["default"] = json!({});
+            v
+        }
+        _ => json!({}),
+    }
+}
+
+/// Adds `msg`'s schema (and every schema it refers to) to `schemas`, once.
+/// `path` is where it was first met in `kind`, for the list strategies.
+fn component(msg: &'static Msg, kind: &str, path: &mut Vec<String>, schemas: &mut Map<String, Value>) {
+    if schemas.contains_key(msg.name) {
+        return;
+    }
+    schemas.insert(msg.name.to_string(), json!({}));
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    if schema::KINDS.iter().any(|k| std::ptr::eq(k.msg, msg)) {
+        properties.insert("apiVersion".into(), json!({"type": "string"}));
+        properties.insert("kind".into(), json!({"type": "string"}));
+    }
+    for field in msg.json_fields() {
+        path.push(field.name.to_string());
+        let mut prop = match field.card {
+            Card::List => {
+                let mut p = json!({"type": "array", "items": value_schema(field.ty, kind, path, schemas)});
+                match merge_keys::list_strategy(kind, path) {
+                    ListStrategy::Map(key) => {
+                        p["x-kubernetes-list-type"] = json!("map");
+                        p["x-kubernetes-list-map-keys"] = json!([key]);
+                        p["x-kubernetes-patch-strategy"] = json!("merge");
+                        p["x-kubernetes-patch-merge-key"] = json!(key);
+                    }
+                    ListStrategy::Set => {
+                        p["x-kubernetes-list-type"] = json!("set");
+                        p["x-kubernetes-patch-strategy"] = json!("merge");
+                    }
+                    ListStrategy::Atomic => p["x-kubernetes-list-type"] = json!("atomic"),
+                }
+                p
+            }
+            Card::Map => json!({"type": "object", "additionalProperties": value_schema(field.ty, kind, path, schemas)}),
+            Card::One | Card::Inline => value_schema(field.ty, kind, path, schemas),
+        };
+        path.pop();
+        if RETAIN_KEYS.contains(&(msg.name, field.name)) {
+            let merged = prop["x-kubernetes-patch-strategy"].as_str().map(|s| format!("{s},retainKeys"));
+            prop["x-kubernetes-patch-strategy"] = json!(merged.unwrap_or_else(|| "retainKeys".into()));
+        }
+        if let Some(doc) = schema::field_doc(msg.short_name(), field.name) {
+            prop["description"] = json!(doc);
+        }
+        if !field.omitempty {
+            required.push(field.name);
+        }
+        properties.insert(field.name.to_string(), prop);
+    }
+    let mut def = json!({"type": "object", "properties": properties});
+    if let Some(doc) = schema::message_doc(msg.short_name()) {
+        def["description"] = json!(doc);
+    }
+    if !required.is_empty() {
+        def["required"] = json!(required);
+    }
+    schemas.insert(msg.name.to_string(), def);
 }
 
 fn collection_item(rt: &ResourceType) -> Value {

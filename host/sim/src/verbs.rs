@@ -22,6 +22,7 @@ use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::managed::{self, Writer};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{now_rfc3339, Deletion, Part, Propagation, WriteOptions};
+use crate::schema;
 use crate::strategic;
 use crate::table;
 
@@ -70,6 +71,7 @@ impl Api {
         let (manager, api_version, now) = (manager_of(&call), call.target.rt.api_version(), now_rfc3339());
         let obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
         check_kind(&call.target, &obj)?;
+        schema::check_fields(&call.target.rt, &obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let obj = managed::record_update(&writer(&call.target, &manager, &api_version, &now), &json!({}), obj);
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
@@ -91,6 +93,7 @@ impl Api {
             return self.write_scale(&target, &opts, &w, |_| Ok(obj));
         }
         check_kind(&target, &obj)?;
+        schema::check_fields(&target.rt, &obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, record)?;
         Ok(ok(&self.after_write(&target, &opts, updated)?))
@@ -114,10 +117,12 @@ impl Api {
             return self.write_scale(&target, &opts, &w, |scale| kind.apply("Scale", scale, &patch));
         }
         if matches!(kind, PatchKind::Apply) && target.sub.is_none() {
+            schema::check_fields(&target.rt, &patch, call.query.get("fieldValidation").map(String::as_str), schema::Write::Apply)?;
             return self.server_side_apply(&target, &opts, &w, &patch, force);
         }
         let apply = |current: &Value| {
             let next = kind.apply(&target.rt.kind, current, &patch)?;
+            schema::check_fields(&target.rt, &next, call.query.get("fieldValidation").map(String::as_str), schema::Write::Patch)?;
             Ok(if target.sub.is_none() { managed::record_update(&w, current, next) } else { next })
         };
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;
