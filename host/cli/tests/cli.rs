@@ -49,7 +49,9 @@ fn json_output_is_one_event_per_line_from_start_to_finish() {
     assert_eq!(out.status.code(), Some(0));
     let (stdout, _) = text(&out);
     let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect();
-    assert_eq!(events.first().unwrap()["event"], "run-started");
+    // The demo's `sim:` targets are started first, then the run begins.
+    assert_eq!(events[0]["event"], "sim-ready");
+    assert_eq!(events[1]["event"], "run-started");
     let last = events.last().unwrap();
     assert_eq!(last["event"], "run-finished");
     assert_eq!(last["status"], "succeeded");
@@ -256,4 +258,99 @@ fn sim_up_serves_two_clusters_kubectl_can_use() {
     assert!(env.contains("AWS_ENDPOINT_URL_EKS=") && env.contains("GOOGLE_APPLICATION_CREDENTIALS="), "{env}");
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+fn kubectl_can_list_namespaces(kubeconfig: &str, context: &str) -> Result<(), String> {
+    let out = Command::new("kubectl").args(["--kubeconfig", kubeconfig, "--context", context, "--request-timeout", "20s", "get", "namespaces", "-o", "name"]).output();
+    let out = out.unwrap_or_else(|e| panic!("kubectl is required (it is on the machine image): {e}"));
+    if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("namespace/default") {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `gantry sim up --cluster` runs the clusters it names, each with a context
+/// and a `CLUSTER_*` variable, instead of the default two.
+#[cfg(unix)]
+#[test]
+fn sim_up_runs_the_clusters_it_is_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_dir = dir.path().join("sim");
+    let mut child = gantry(dir.path())
+        .args(["--output", "json", "sim", "up", "--cluster", "prod=eks:us-east-1", "--cluster", "lab=plain", "--dir"])
+        .arg(&sim_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready: serde_json::Value = serde_json::from_str(&lines.next().expect("a ready line").unwrap()).unwrap();
+    let clusters = ready["clusters"].as_object().unwrap();
+    assert_eq!(clusters.keys().collect::<Vec<_>>(), ["lab", "prod"], "{ready}");
+    let kubeconfig = ready["kubeconfig"].as_str().unwrap().to_string();
+    for context in ["prod", "lab"] {
+        kubectl_can_list_namespaces(&kubeconfig, context).unwrap_or_else(|e| panic!("{context}: {e}"));
+    }
+    assert!(kubectl_can_list_namespaces(&kubeconfig, "aws").is_err(), "the default clusters are not started");
+    let env = std::fs::read_to_string(sim_dir.join("sim.env")).unwrap();
+    assert!(env.contains("export CLUSTER_PROD='prod'") && env.contains("export CLUSTER_LAB='lab'") && env.contains("export AWS_REGION='us-east-1'"), "{env}");
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    let out = gantry(dir.path()).args(["sim", "up", "--cluster", "prod=aks"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("`aks` is not a kind of simulated cluster"), "{}", text(&out).1);
+}
+
+/// `gantry run --sim` runs a cloud pipeline (eks and gke targets named by
+/// variables it does not set) on clusters started in-process for the run:
+/// shaped like its targets, reachable while it runs, gone when it ends.
+#[test]
+fn run_sim_starts_clusters_shaped_like_the_targets_for_the_run_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        r#"name: cloud
+image: { name: app, tag: dev }
+targets:
+  aws:
+    eks: { cluster: "${CLUSTER_AWS}", region: "${AWS_REGION}" }
+  gcp:
+    gke:
+      cluster: ${CLUSTER_GCP}
+      region: ${GCP_REGION}
+      project: ${GCP_PROJECT}
+      credentials: ${GCP_SERVICE_ACCOUNT_KEY}
+stages:
+  - { name: hold, uses: builtin:pause, once: true, with: { duration: 10s, interval: 1s } }
+"#,
+    );
+    for var in ["CLUSTER_AWS", "AWS_REGION", "CLUSTER_GCP", "GCP_REGION", "GCP_PROJECT", "GCP_SERVICE_ACCOUNT_KEY"] {
+        assert!(std::env::var_os(var).is_none() || std::env::var_os("GANTRY_TEST_KEEP_ENV").is_some(), "{var} is set in the test environment");
+    }
+    // Without --sim the unset variables are bad input.
+    let out = gantry(dir.path()).args(["run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
+    assert!(text(&out).1.contains("CLUSTER_AWS"), "{}", text(&out).1);
+
+    let mut child = gantry(dir.path()).args(["--output", "json", "run", "--sim"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready: serde_json::Value = serde_json::from_str(&lines.next().expect("a sim-ready line").unwrap()).unwrap();
+    assert_eq!(ready["event"], "sim-ready");
+    let clusters = ready["clusters"].as_object().unwrap();
+    assert_eq!(clusters.keys().collect::<Vec<_>>(), ["aws", "gcp"], "{ready}");
+    let kubeconfig = ready["kubeconfig"].as_str().unwrap().to_string();
+    assert!(kubeconfig.ends_with(".gantry/sim/kubeconfig"), "{kubeconfig}");
+    for context in ["aws", "gcp"] {
+        kubectl_can_list_namespaces(&kubeconfig, context).unwrap_or_else(|e| panic!("{context} while the run holds: {e}"));
+    }
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    let last: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(last["status"], "succeeded");
+    assert!(kubectl_can_list_namespaces(&kubeconfig, "aws").is_err(), "the clusters stop with the run");
+    let key = std::fs::read_to_string(dir.path().join(".gantry/sim/gcp-service-account.json")).unwrap();
+    assert!(!rest.iter().any(|l| l.contains("PRIVATE KEY")) && key.contains("PRIVATE KEY"), "the key is in its file, never in the output");
 }

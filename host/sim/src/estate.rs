@@ -1,6 +1,7 @@
-//! A whole simulated estate, as `gantry sim up` and tests start it: an
-//! EKS-flavoured cluster `aws` and a GKE-flavoured cluster `gcp` (each its
-//! own HTTPS API server and CA), the cloud control plane that describes them
+//! A whole simulated estate, as `gantry sim up`, `gantry run --sim` and tests
+//! start it: clusters that are EKS-flavoured, GKE-flavoured or plain (by
+//! default an EKS-flavoured `aws` and a GKE-flavoured `gcp`; each its own
+//! HTTPS API server and CA), the cloud control plane that describes them
 //! and issues their tokens, and the files a user points tools at — a
 //! kubeconfig with a context per cluster, a service-account key file, and an
 //! env file for the AWS and GCP SDKs. Credentials go into files (mode 0600),
@@ -30,22 +31,102 @@ pub enum EstateError {
     Key(String),
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
+    #[error("two simulated clusters are called `{0}`: give each its own name")]
+    DuplicateCluster(String),
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
 }
 
+/// How a simulated cluster presents itself to cloud tooling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flavour {
+    /// EKS: described by DescribeCluster, reached with `k8s-aws-v1.` tokens.
+    Eks { region: String },
+    /// GKE: described by clusters.get, reached with OAuth tokens of the service account.
+    Gke { project: String, location: String },
+    /// A plain cluster, reached with the kubeconfig's bearer token only.
+    Plain,
+}
+
+/// One cluster of an estate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSpec {
+    /// The cluster's name: its kubeconfig context and what the clouds call it.
+    pub name: String,
+    pub flavour: Flavour,
+}
+
+impl ClusterSpec {
+    pub fn eks(name: &str, region: &str) -> ClusterSpec {
+        ClusterSpec { name: name.to_string(), flavour: Flavour::Eks { region: region.to_string() } }
+    }
+
+    pub fn gke(name: &str, project: &str, location: &str) -> ClusterSpec {
+        ClusterSpec { name: name.to_string(), flavour: Flavour::Gke { project: project.to_string(), location: location.to_string() } }
+    }
+
+    pub fn plain(name: &str) -> ClusterSpec {
+        ClusterSpec { name: name.to_string(), flavour: Flavour::Plain }
+    }
+
+    fn describe(&self) -> String {
+        match &self.flavour {
+            Flavour::Eks { region } => format!("EKS-flavoured, {region}"),
+            Flavour::Gke { project, location } => format!("GKE-flavoured, {project}/{location}"),
+            Flavour::Plain => "plain".to_string(),
+        }
+    }
+}
+
+/// The clusters `gantry sim up` starts when told nothing: an EKS-flavoured
+/// `aws` and a GKE-flavoured `gcp`.
+pub fn default_clusters() -> Vec<ClusterSpec> {
+    vec![ClusterSpec::eks("aws", AWS_REGION), ClusterSpec::gke("gcp", GCP_PROJECT, GCP_REGION)]
+}
+
+/// The environment the default estate writes that holds no credential: what
+/// a pipeline written for the clouds (`${CLUSTER_AWS}`, `${AWS_REGION}`, …)
+/// needs to name the default clusters. `key_file` is where the estate will
+/// write the service-account key.
+pub fn default_variables(key_file: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCOUNT_ID", AWS_ACCOUNT.to_string()),
+        ("AWS_REGION", AWS_REGION.to_string()),
+        ("CLUSTER_AWS", "aws".to_string()),
+        ("CLUSTER_GCP", "gcp".to_string()),
+        ("GCP_PROJECT", GCP_PROJECT.to_string()),
+        ("GCP_REGION", GCP_REGION.to_string()),
+        ("GCP_SERVICE_ACCOUNT_KEY", key_file.display().to_string()),
+    ]
+}
+
+/// `CLUSTER_AWS` for `aws`: the variable the env file names a cluster with.
+fn cluster_variable(name: &str) -> String {
+    let upper: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("CLUSTER_{upper}")
+}
+
+/// A running cluster of an estate.
+pub struct SimCluster {
+    pub spec: ClusterSpec,
+    pub server: ApiServer,
+}
+
 /// A running estate; dropping it stops every server.
 pub struct Estate {
-    pub aws: ApiServer,
-    pub gcp: ApiServer,
+    /// In the order they were asked for.
+    pub clusters: Vec<SimCluster>,
     pub control_plane: ControlPlane,
-    /// kubeconfig with contexts `aws` and `gcp` (admin bearer tokens).
+    /// kubeconfig with a context per cluster, named after it (admin bearer tokens).
     pub kubeconfig: PathBuf,
     /// GCP service-account key file, `token_uri` pointing at the control plane.
     pub key_file: PathBuf,
     /// `export K=V` lines for the AWS and GCP SDKs.
     pub env_file: PathBuf,
 }
+
+/// The key file's name in an estate's directory.
+pub const KEY_FILE: &str = "gcp-service-account.json";
 
 fn random_token() -> String {
     use rand::Rng;
@@ -70,69 +151,113 @@ fn write_private(path: &Path, text: &str) -> Result<(), EstateError> {
 impl Estate {
     /// Start the default estate and write its files into `dir`.
     pub async fn start(dir: &Path) -> Result<Estate, EstateError> {
-        let clouds = CloudRegistry::default();
+        Estate::start_clusters(dir, &default_clusters()).await
+    }
 
-        let aws_auth = Authenticator::default();
-        let aws_token = random_token();
-        aws_auth.add_token(&aws_token, Identity::admin("sim-admin"));
-        let aws = ApiServer::start(ServerConfig::new("aws", aws_auth.clone())).await?;
+    /// Start `clusters` (names unique) and the control plane that describes
+    /// them, and write their files into `dir`.
+    pub async fn start_clusters(dir: &Path, clusters: &[ClusterSpec]) -> Result<Estate, EstateError> {
+        let mut names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(EstateError::DuplicateCluster(w[0].to_string()));
+        }
+        // Absolute, so what is printed and written works from any directory.
+        let dir = &std::path::absolute(dir).map_err(|source| EstateError::Write { path: dir.to_path_buf(), source })?;
+        let clouds = CloudRegistry::default();
         let deployer = AwsPrincipal::user(AWS_ACCOUNT, "deployer");
         clouds.aws.add(deployer.clone());
-        let eks = EksCluster::new("aws", AWS_REGION, AWS_ACCOUNT, &aws.url(), aws.ca_pem());
-        clouds.add_eks(eks.clone());
-        aws_auth.add_verifier(Arc::new(clouds.eks_verifier(&eks)));
-
-        let gcp_auth = Authenticator::default();
-        let gcp_token = random_token();
-        gcp_auth.add_token(&gcp_token, Identity::admin("sim-admin"));
-        let gcp = ApiServer::start(ServerConfig::new("gcp", gcp_auth.clone())).await?;
         let key = ServiceAccountKey::generate(GCP_PROJECT, "deployer").map_err(|e| EstateError::Key(e.to_string()))?;
         clouds.gcp.add(key.account.clone());
-        clouds.add_gke(GkeCluster::new(GCP_PROJECT, GCP_REGION, "gcp", &gcp.url(), gcp.ca_pem()));
-        gcp_auth.add_verifier(Arc::new(clouds.gke_verifier()));
+
+        let mut running = Vec::with_capacity(clusters.len());
+        let mut entries = Vec::with_capacity(clusters.len());
+        for spec in clusters {
+            let auth = Authenticator::default();
+            let token = random_token();
+            auth.add_token(&token, Identity::admin("sim-admin"));
+            let server = ApiServer::start(ServerConfig::new(&spec.name, auth.clone())).await?;
+            match &spec.flavour {
+                Flavour::Eks { region } => {
+                    let eks = EksCluster::new(&spec.name, region, AWS_ACCOUNT, &server.url(), server.ca_pem());
+                    clouds.add_eks(eks.clone());
+                    auth.add_verifier(Arc::new(clouds.eks_verifier(&eks)));
+                }
+                Flavour::Gke { project, location } => {
+                    clouds.add_gke(GkeCluster::new(project, location, &spec.name, &server.url(), server.ca_pem()));
+                    auth.add_verifier(Arc::new(clouds.gke_verifier()));
+                }
+                Flavour::Plain => {}
+            }
+            entries.push(server.kubeconfig_entry(&token));
+            running.push(SimCluster { spec: spec.clone(), server });
+        }
 
         let control_plane = ControlPlane::start(clouds).await?;
 
         let kubeconfig_path = dir.join("kubeconfig");
-        let text = kubeconfig::render(&[aws.kubeconfig_entry(&aws_token), gcp.kubeconfig_entry(&gcp_token)])?;
-        write_private(&kubeconfig_path, &text)?;
-        let key_file = dir.join("gcp-service-account.json");
+        write_private(&kubeconfig_path, &kubeconfig::render(&entries)?)?;
+        let key_file = dir.join(KEY_FILE);
         write_private(&key_file, &key.key_file_json(&control_plane.token_uri()).map_err(|e| EstateError::Key(e.to_string()))?)?;
         let env_file = dir.join("sim.env");
-        let mut env: Vec<(&str, String)> = control_plane.aws_env(&deployer, AWS_REGION);
-        env.extend(control_plane.gcp_env(&key_file));
+        let region = clusters
+            .iter()
+            .find_map(|c| match &c.flavour {
+                Flavour::Eks { region } => Some(region.as_str()),
+                _ => None,
+            })
+            .unwrap_or(AWS_REGION);
+        let (project, location) = clusters
+            .iter()
+            .find_map(|c| match &c.flavour {
+                Flavour::Gke { project, location } => Some((project.as_str(), location.as_str())),
+                _ => None,
+            })
+            .unwrap_or((GCP_PROJECT, GCP_REGION));
+        let mut env: Vec<(String, String)> = control_plane.aws_env(&deployer, region).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        env.extend(control_plane.gcp_env(&key_file).into_iter().map(|(k, v)| (k.to_string(), v)));
         env.extend([
-            ("KUBECONFIG", kubeconfig_path.display().to_string()),
-            ("AWS_ACCOUNT_ID", AWS_ACCOUNT.to_string()),
-            ("CLUSTER_AWS", "aws".to_string()),
-            ("CLUSTER_GCP", "gcp".to_string()),
-            ("GCP_PROJECT", GCP_PROJECT.to_string()),
-            ("GCP_REGION", GCP_REGION.to_string()),
-            ("GCP_SERVICE_ACCOUNT_KEY", key_file.display().to_string()),
+            ("KUBECONFIG".to_string(), kubeconfig_path.display().to_string()),
+            ("AWS_ACCOUNT_ID".to_string(), AWS_ACCOUNT.to_string()),
+            ("GCP_PROJECT".to_string(), project.to_string()),
+            ("GCP_REGION".to_string(), location.to_string()),
+            ("GCP_SERVICE_ACCOUNT_KEY".to_string(), key_file.display().to_string()),
         ]);
+        env.extend(clusters.iter().map(|c| (cluster_variable(&c.name), c.name.clone())));
         let lines: String = env.iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
         write_private(&env_file, &lines)?;
 
-        Ok(Estate { aws, gcp, control_plane, kubeconfig: kubeconfig_path, key_file, env_file })
+        Ok(Estate { clusters: running, control_plane, kubeconfig: kubeconfig_path, key_file, env_file })
+    }
+
+    /// The running cluster called `name`.
+    pub fn cluster(&self, name: &str) -> Option<&ApiServer> {
+        self.clusters.iter().find(|c| c.spec.name == name).map(|c| &c.server)
     }
 
     /// What `gantry sim up` prints: places and endpoints, no credentials.
     pub fn summary(&self) -> String {
-        format!(
-            "cluster aws (EKS-flavoured, {AWS_REGION}): {}\ncluster gcp (GKE-flavoured, {GCP_REGION}): {}\ncloud control plane (EKS, STS check, GKE, OAuth token): {}\nkubeconfig: {} (contexts aws, gcp)\nservice-account key: {}\nenvironment for the AWS and GCP SDKs: source {}\n",
-            self.aws.url(),
-            self.gcp.url(),
+        let mut out = String::new();
+        for c in &self.clusters {
+            out.push_str(&format!("cluster {} ({}): {}\n", c.spec.name, c.spec.describe(), c.server.url()));
+        }
+        let contexts: Vec<&str> = self.clusters.iter().map(|c| c.spec.name.as_str()).collect();
+        out.push_str(&format!(
+            "cloud control plane (EKS, STS check, GKE, OAuth token): {}\nkubeconfig: {} (contexts {})\nservice-account key: {}\nenvironment for the AWS and GCP SDKs: source {}\n",
             self.control_plane.url(),
             self.kubeconfig.display(),
+            contexts.join(", "),
             self.key_file.display(),
             self.env_file.display()
-        )
+        ));
+        out
     }
 
     /// Stop every server.
     pub async fn shutdown(self) {
-        self.aws.shutdown().await;
-        self.gcp.shutdown().await;
+        for c in self.clusters {
+            c.server.shutdown().await;
+        }
         self.control_plane.shutdown().await;
     }
 }

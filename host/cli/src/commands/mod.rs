@@ -42,7 +42,17 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 impl Source {
     pub fn vars(&self) -> Vars {
+        self.vars_over(&[])
+    }
+
+    /// The environment over `defaults`, then `--var` over both.
+    pub fn vars_over(&self, defaults: &[(&str, String)]) -> Vars {
         let mut vars = Vars::from_env();
+        for (k, v) in defaults {
+            if vars.get(k).is_none() {
+                vars.set(k, v);
+            }
+        }
         for (k, v) in &self.vars {
             vars.set(k, v);
         }
@@ -59,11 +69,15 @@ pub fn runtime(ctx: Ctx) -> Result<Arc<Runtime>, i32> {
 
 /// Load, check and plan the pipeline; print diagnostics and return exit 2 on bad input.
 pub fn plan(source: &Source, runtime: &Runtime, ctx: Ctx) -> Result<Plan, i32> {
-    let vars = source.vars();
+    plan_with(source, &source.vars(), runtime, ctx)
+}
+
+/// [`plan`] with the variables given.
+pub fn plan_with(source: &Source, vars: &Vars, runtime: &Runtime, ctx: Ctx) -> Result<Plan, i32> {
     let pipeline = if source.demo {
-        gantry_engine::pipeline::parse(Path::new(DEMO_NAME), Path::new("."), DEMO, &vars)
+        gantry_engine::pipeline::parse(Path::new(DEMO_NAME), Path::new("."), DEMO, vars)
     } else {
-        gantry_engine::load(&source.file, &vars)
+        gantry_engine::load(&source.file, vars)
     };
     let pipeline = pipeline.map_err(|d| {
         output::diagnostics(ctx, &d);

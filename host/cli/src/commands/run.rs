@@ -1,12 +1,22 @@
 //! `gantry run`: plan, then run with live progress; SIGINT/SIGTERM stop the
 //! stages and run `on-failure` (a second signal stops that too). The exit
 //! code says how it ended (0, 1, 2, 3, 4; see the README).
+//!
+//! Targets of kind `sim:` — and with `--sim` every target — are simulated
+//! clusters started in-process for the run (the same estate `gantry sim up`
+//! serves, its files under `STATE_DIR/sim`), shaped like the targets: an
+//! `eks:` target becomes an EKS-flavoured cluster of that name and region, a
+//! `gke:` target a GKE-flavoured one, a `kubeconfig:` target a plain cluster
+//! named after its context. With `--sim`, variables a cloud pipeline names
+//! its clusters with (`CLUSTER_AWS`, `AWS_REGION`, `GCP_PROJECT`, …) default
+//! to the simulated estate's when unset.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use gantry_engine::event::Event;
-use gantry_engine::RunOptions;
+use gantry_engine::{exit, Plan, RunOptions};
+use gantry_sim::estate::{self, ClusterSpec};
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{self, Source};
@@ -19,6 +29,9 @@ pub struct Args {
     /// Where run records are written.
     #[arg(long, default_value = ".gantry", env = "GANTRY_STATE_DIR")]
     pub state_dir: PathBuf,
+    /// Run every target on a simulated cluster started for this run (no cloud account).
+    #[arg(long)]
+    pub sim: bool,
 }
 
 pub async fn run(args: Args, ctx: Ctx) -> i32 {
@@ -26,9 +39,26 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let plan = match commands::plan(&args.source, &runtime, ctx) {
+    let sim_dir = args.state_dir.join("sim");
+    let defaults = if args.sim { estate::default_variables(&sim_dir.join(estate::KEY_FILE)) } else { Vec::new() };
+    let plan = match commands::plan_with(&args.source, &args.source.vars_over(&defaults), &runtime, ctx) {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
+    };
+    let clusters = simulated_clusters(&plan, args.sim);
+    let estate = if clusters.is_empty() {
+        None
+    } else {
+        match gantry_sim::Estate::start_clusters(&sim_dir, &clusters).await {
+            Ok(e) => {
+                commands::sim::announce(ctx, &e);
+                Some(e)
+            }
+            Err(e) => {
+                output::error(ctx, &format!("cannot start the simulated clusters: {e}"));
+                return exit::INTERNAL;
+            }
+        }
     };
     let events = output::sink(ctx);
     let cancel = CancellationToken::new();
@@ -38,7 +68,34 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
     let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision }).await;
     output::summary(ctx, &outcome);
+    if let Some(estate) = estate {
+        estate.shutdown().await;
+    }
     outcome.status.exit_code()
+}
+
+/// The clusters to simulate for `plan`: its `sim:` targets, and with `all`
+/// every target, shaped as [the module doc](self) says; targets naming the
+/// same cluster share it.
+fn simulated_clusters(plan: &Plan, all: bool) -> Vec<ClusterSpec> {
+    let mut clusters: Vec<ClusterSpec> = Vec::new();
+    for (name, t) in &plan.pipeline.spec.targets {
+        let spec = match (&t.eks, &t.gke, &t.kubeconfig, &t.sim) {
+            (_, _, _, Some(sim)) => ClusterSpec::plain(sim.cluster.as_deref().unwrap_or(name)),
+            _ if !all => continue,
+            (Some(eks), _, _, _) => ClusterSpec::eks(&eks.cluster, &eks.region),
+            (_, Some(gke), _, _) => {
+                let location = gke.region.as_deref().or(gke.zone.as_deref()).unwrap_or(estate::GCP_REGION);
+                ClusterSpec::gke(&gke.cluster, &gke.project, location)
+            }
+            (_, _, Some(k), _) => ClusterSpec::plain(&k.context),
+            _ => ClusterSpec::plain(name),
+        };
+        if !clusters.iter().any(|c| c.name == spec.name) {
+            clusters.push(spec);
+        }
+    }
+    clusters
 }
 
 /// First signal: cancel the stages. Second: abort on-failure too.

@@ -1,11 +1,13 @@
-//! `gantry sim up`: the simulated clouds in the foreground — an EKS-flavoured
-//! `aws` and a GKE-flavoured `gcp` cluster with their control plane — until
-//! SIGINT or SIGTERM. Prints where things are; credentials stay in the files
-//! it writes (kubeconfig, service-account key, env file).
+//! `gantry sim up`: the simulated clouds in the foreground — by default an
+//! EKS-flavoured `aws` and a GKE-flavoured `gcp` cluster, or the clusters
+//! `--cluster` names — with their control plane, until SIGINT or SIGTERM.
+//! Prints where things are; credentials stay in the files it writes
+//! (kubeconfig, service-account key, env file).
 
 use std::path::PathBuf;
 
 use gantry_engine::exit;
+use gantry_sim::estate::{self, ClusterSpec};
 
 use crate::output::{self, Ctx, Format};
 
@@ -16,37 +18,91 @@ pub enum Command {
         /// Where the kubeconfig, key file and env file are written.
         #[arg(long, default_value = ".gantry/sim")]
         dir: PathBuf,
+        /// A cluster to run instead of the default two (repeatable):
+        /// `NAME=eks[:REGION]`, `NAME=gke[:PROJECT/LOCATION]` or `NAME=plain`.
+        #[arg(long = "cluster", value_name = "NAME=KIND", value_parser = parse_cluster)]
+        clusters: Vec<ClusterSpec>,
     },
 }
 
+/// `prod=eks:us-east-1`, `edge=gke:acme/europe-west4`, `lab=plain`; the
+/// region, project and location default to the default estate's.
+fn parse_cluster(s: &str) -> Result<ClusterSpec, String> {
+    let (name, kind) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=KIND: write e.g. `prod=eks:us-east-1`, `edge=gke:my-project/europe-west4` or `lab=plain`"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("`{name}` is not a cluster name: use letters, digits and `-`"));
+    }
+    let (kind, place) = kind.split_once(':').map_or((kind, None), |(k, p)| (k, Some(p)));
+    match (kind, place) {
+        ("eks", region) => Ok(ClusterSpec::eks(name, region.unwrap_or(estate::AWS_REGION))),
+        ("gke", None) => Ok(ClusterSpec::gke(name, estate::GCP_PROJECT, estate::GCP_REGION)),
+        ("gke", Some(place)) => match place.split_once('/') {
+            Some((project, location)) if !project.is_empty() && !location.is_empty() => Ok(ClusterSpec::gke(name, project, location)),
+            _ => Err(format!("`{place}` is not PROJECT/LOCATION: write e.g. `gke:my-project/europe-west4`")),
+        },
+        ("plain", None) => Ok(ClusterSpec::plain(name)),
+        _ => Err(format!("`{kind}` is not a kind of simulated cluster: use `eks[:REGION]`, `gke[:PROJECT/LOCATION]` or `plain`")),
+    }
+}
+
 pub async fn run(cmd: Command, ctx: Ctx) -> i32 {
-    let Command::Up { dir } = cmd;
-    let estate = match gantry_sim::Estate::start(&dir).await {
+    let Command::Up { dir, clusters } = cmd;
+    let clusters = if clusters.is_empty() { estate::default_clusters() } else { clusters };
+    let estate = match gantry_sim::Estate::start_clusters(&dir, &clusters).await {
         Ok(e) => e,
         Err(e) => {
             output::error(ctx, &format!("cannot start the simulated clouds: {e}"));
             return exit::INTERNAL;
         }
     };
+    announce(ctx, &estate);
+    println_human(ctx, "ready; Ctrl-C to stop");
+    wait_for_signal().await;
+    estate.shutdown().await;
+    0
+}
+
+fn println_human(ctx: Ctx, line: &str) {
+    if ctx.format == Format::Human {
+        println!("{line}");
+    }
+}
+
+/// Says where a started estate is: a `sim-ready` JSON event, or its summary for people.
+pub fn announce(ctx: Ctx, estate: &gantry_sim::Estate) {
     match ctx.format {
         Format::Json => println!(
             "{}",
             serde_json::json!({
                 "event": "sim-ready",
-                "aws": estate.aws.url(), "gcp": estate.gcp.url(), "control_plane": estate.control_plane.url(),
+                "clusters": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.url()))).collect::<serde_json::Map<_, _>>(),
+                "control_plane": estate.control_plane.url(),
                 "kubeconfig": estate.kubeconfig.display().to_string(),
                 "key_file": estate.key_file.display().to_string(),
                 "env_file": estate.env_file.display().to_string(),
             })
         ),
-        Format::Human => {
-            print!("{}", estate.summary());
-            println!("ready; Ctrl-C to stop");
-        }
+        Format::Human if ctx.quiet => {}
+        Format::Human => print!("{}", estate.summary()),
     }
-    wait_for_signal().await;
-    estate.shutdown().await;
-    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gantry_sim::estate::Flavour;
+
+    #[test]
+    fn cluster_flags_read_like_the_clouds_name_them() {
+        assert_eq!(parse_cluster("prod=eks:us-east-1").unwrap(), ClusterSpec::eks("prod", "us-east-1"));
+        assert_eq!(parse_cluster("prod=eks").unwrap().flavour, Flavour::Eks { region: estate::AWS_REGION.into() });
+        assert_eq!(parse_cluster("edge=gke:acme/europe-west4").unwrap(), ClusterSpec::gke("edge", "acme", "europe-west4"));
+        assert_eq!(parse_cluster("lab=plain").unwrap(), ClusterSpec::plain("lab"));
+        assert!(parse_cluster("prod").unwrap_err().contains("NAME=KIND"));
+        assert!(parse_cluster("prod=aks").unwrap_err().contains("`aks` is not a kind"));
+        assert!(parse_cluster("edge=gke:acme").unwrap_err().contains("PROJECT/LOCATION"));
+        assert!(parse_cluster("a b=plain").unwrap_err().contains("not a cluster name"));
+    }
 }
 
 #[cfg(unix)]

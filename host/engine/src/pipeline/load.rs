@@ -67,7 +67,7 @@ pub fn parse(file: &Path, dir: &Path, text: &str, vars: &Vars) -> Result<Pipelin
             column,
             field: String::new(),
             message: format!("not valid YAML: {}", strip_location(&e.to_string())),
-            hint: None,
+            hint: yaml_hint(text, line),
         }])
     })?;
     if value.is_null() {
@@ -114,6 +114,16 @@ pub fn parse(file: &Path, dir: &Path, text: &str, vars: &Vars) -> Result<Pipelin
     }
     secrets.retain(|s| !s.is_empty());
     Ok(Pipeline { file: file.to_path_buf(), dir: dir.to_path_buf(), spec, locator, used_vars, secrets })
+}
+
+/// The fix for the YAML mistake pipeline authors make most: `${VAR}` unquoted
+/// inside a `{ … }` flow mapping, where `{` and `}` are YAML's own.
+fn yaml_hint(text: &str, line: usize) -> Option<String> {
+    let source = text.lines().nth(line.checked_sub(1)?)?;
+    let at = source.find("${")?;
+    let inside_flow = source[..at].contains('{');
+    let var_end = source[at..].find('}').map(|i| at + i + 1)?;
+    inside_flow.then(|| format!("inside `{{ … }}` quote a value that uses a variable: write \"{}\" (or use block style, one key per line)", &source[at..var_end]))
 }
 
 fn strip_location(message: &str) -> String {
@@ -383,6 +393,15 @@ mod tests {
         let d = first_error("name: app\nstages:\n  - { name: a, uses: builtin:echo\n");
         assert!(d.line >= 3, "{d}");
         assert!(d.message.starts_with("not valid YAML"));
+    }
+
+    #[test]
+    fn an_unquoted_variable_in_a_flow_mapping_gets_the_quoting_fix() {
+        let text = "name: x\ntargets:\n  aws:\n    eks: { cluster: ${CLUSTER_AWS}, region: eu-west-1 }\nstages: []\n";
+        let d = parse(Path::new("gantry.yaml"), Path::new("."), text, &Vars::empty()).unwrap_err().0.remove(0);
+        assert_eq!(d.line, 4, "{d}");
+        assert!(d.message.starts_with("not valid YAML"), "{d}");
+        assert_eq!(d.hint.as_deref(), Some("inside `{ … }` quote a value that uses a variable: write \"${CLUSTER_AWS}\" (or use block style, one key per line)"));
     }
 
     #[test]
