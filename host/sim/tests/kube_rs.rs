@@ -1,0 +1,361 @@
+//! The simulated API server held against kube-rs, the client Gantry itself
+//! uses: a client built from the kubeconfig the simulator writes (TLS with the
+//! cluster's own CA, which another cluster's CA does not verify), typed
+//! `Api<ConfigMap>`/`Api<Deployment>` reads and writes with optimistic
+//! concurrency, server-side apply with field managers and conflicts,
+//! `kube::runtime::watcher` streams (changes, and the relist after a 410
+//! Gone), discovery and `DynamicObject`s including a CRD made here, and
+//! `await_condition` on a Deployment the simulated controllers roll out.
+//!
+//! Each test starts its own cluster in-process on 127.0.0.1; the client is
+//! pinned there (no proxy from the environment). Timeouts are hang guards
+//! only, never asserts.
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use gantry_sim::auth::{Authenticator, Identity};
+use gantry_sim::kubeconfig;
+use gantry_sim::{ApiServer, ServerConfig};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{verbs, Discovery, Scope};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+const TOKEN: &str = "kube-rs-admin";
+/// How long one step may take before the test is considered hung.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+async fn start(tune: impl FnOnce(&mut ServerConfig)) -> ApiServer {
+    let auth = Authenticator::default();
+    auth.add_token(TOKEN, Identity::admin("admin"));
+    let mut config = ServerConfig::new("kube-rs", auth);
+    tune(&mut config);
+    ApiServer::start(config).await.expect("server starts")
+}
+
+/// A client from the kubeconfig the simulator renders for `server`, but
+/// trusting `ca_pem`; never through a proxy from the environment.
+async fn client_trusting(server: &ApiServer, ca_pem: &str) -> Client {
+    let mut entry = server.kubeconfig_entry(TOKEN);
+    entry.ca_pem = ca_pem.to_string();
+    let text = kubeconfig::render(&[entry]).expect("kubeconfig renders");
+    let kubeconfig = Kubeconfig::from_yaml(&text).expect("kube-rs reads the kubeconfig");
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("kube-rs config");
+    config.proxy_url = None;
+    assert_eq!(config.cluster_url.host(), Some("127.0.0.1"));
+    Client::try_from(config).expect("kube-rs client")
+}
+
+async fn client(server: &ApiServer) -> Client {
+    client_trusting(server, server.ca_pem()).await
+}
+
+async fn guard<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, fut).await.unwrap_or_else(|_| panic!("hung: {what}"))
+}
+
+fn api_error(err: kube::Error) -> kube::core::Status {
+    match err {
+        kube::Error::Api(status) => *status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn config_map(name: &str, data: &[(&str, &str)]) -> ConfigMap {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"app": "kube-rs"}},
+        "data": data.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+    }))
+    .expect("a ConfigMap")
+}
+
+fn deployment(name: &str, replicas: i32, image: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }))
+    .expect("a Deployment")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_from_the_sims_kubeconfig_reads_and_writes_typed_objects() {
+    let server = start(|_| {}).await;
+    let client = client(&server).await;
+    let version = guard("version", client.apiserver_version()).await.expect("GET /version");
+    assert!(!version.git_version.is_empty(), "{version:?}");
+
+    // Another cluster's CA does not verify this server's certificate.
+    let other = start(|_| {}).await;
+    let stranger = client_trusting(&server, other.ca_pem()).await;
+    let refused = guard("TLS", stranger.apiserver_version()).await.expect_err("a foreign CA is refused");
+    assert!(format!("{refused:?}").to_lowercase().contains("certificate"), "{refused:?}");
+
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let created = cms.create(&PostParams::default(), &config_map("settings", &[("mode", "canary")])).await.expect("create");
+    assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
+    let fetched = cms.get("settings").await.expect("get");
+    assert_eq!(fetched.data.as_ref().and_then(|d| d.get("mode")).map(String::as_str), Some("canary"));
+    cms.create(&PostParams::default(), &config_map("other", &[])).await.expect("create");
+    let listed = cms.list(&ListParams::default().labels("app=kube-rs")).await.expect("list");
+    let mut names: Vec<String> = listed.items.iter().map(|c| c.name_any()).collect();
+    names.sort();
+    assert_eq!(names, ["other", "settings"]);
+    assert!(listed.metadata.resource_version.is_some_and(|rv| !rv.is_empty()));
+    let already = api_error(cms.create(&PostParams::default(), &config_map("settings", &[])).await.expect_err("exists"));
+    assert_eq!((already.code, already.reason.as_str()), (409, "AlreadyExists"));
+
+    // Replace with the fetched resourceVersion, then again with the stale one.
+    let mut fresh = fetched.clone();
+    fresh.data = Some([("mode".to_string(), "full".to_string())].into());
+    let replaced = cms.replace("settings", &PostParams::default(), &fresh).await.expect("replace");
+    assert_ne!(replaced.resource_version(), fetched.resource_version());
+    let mut stale = fetched.clone();
+    stale.data = Some([("mode".to_string(), "stale".to_string())].into());
+    let conflict = api_error(cms.replace("settings", &PostParams::default(), &stale).await.expect_err("a stale replace conflicts"));
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"), "{conflict:?}");
+    assert!(conflict.message.contains("the object has been modified"), "{}", conflict.message);
+    assert_eq!(cms.get("settings").await.expect("get").data.and_then(|mut d| d.remove("mode")).as_deref(), Some("full"));
+
+    let deployments: Api<Deployment> = Api::default_namespaced(client.clone());
+    deployments.create(&PostParams::default(), &deployment("web", 2, "nginx:1.27")).await.expect("create deployment");
+    let d = deployments.get("web").await.expect("get deployment");
+    let spec = d.spec.as_ref().expect("spec");
+    assert_eq!(spec.replicas, Some(2));
+    assert!(spec.strategy.as_ref().and_then(|s| s.rolling_update.as_ref()).is_some(), "defaults are filled in: {spec:?}");
+    assert_eq!(d.metadata.generation, Some(1));
+    assert_eq!(deployments.list(&ListParams::default()).await.expect("list deployments").items.len(), 1);
+    let missing = api_error(deployments.get("nope").await.expect_err("not found"));
+    assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_records_the_manager_and_conflicts_unless_forced() {
+    let server = start(|_| {}).await;
+    let client = client(&server).await;
+    let deployments: Api<Deployment> = Api::default_namespaced(client);
+    let desired = deployment("web", 2, "nginx:1.27");
+    let applied = deployments.patch("web", &PatchParams::apply("gantry"), &Patch::Apply(&desired)).await.expect("apply creates");
+    let managers: Vec<(String, String)> = applied
+        .managed_fields()
+        .iter()
+        .map(|m| (m.manager.clone().unwrap_or_default(), m.operation.clone().unwrap_or_default()))
+        .collect();
+    assert!(managers.contains(&("gantry".into(), "Apply".into())), "{managers:?}");
+    let gantry = applied.managed_fields().iter().find(|m| m.manager.as_deref() == Some("gantry")).cloned().expect("gantry's entry");
+    let owned = serde_json::to_value(&gantry.fields_v1).expect("fieldsV1");
+    assert!(owned["f:spec"]["f:replicas"].is_object(), "gantry owns spec.replicas: {owned}");
+
+    // Re-applying the same intent is a no-op, not a conflict.
+    deployments.patch("web", &PatchParams::apply("gantry"), &Patch::Apply(&desired)).await.expect("idempotent apply");
+
+    // Another manager setting the same field differently conflicts...
+    let scaled = deployment("web", 5, "nginx:1.27");
+    let conflict = api_error(deployments.patch("web", &PatchParams::apply("autoscaler"), &Patch::Apply(&scaled)).await.expect_err("conflict"));
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"), "{conflict:?}");
+    assert!(conflict.message.contains("conflict with \"gantry\"") && conflict.message.contains(".spec.replicas"), "{}", conflict.message);
+    assert_eq!(deployments.get("web").await.expect("get").spec.and_then(|s| s.replicas), Some(2));
+
+    // ...unless it forces, taking the field over.
+    let forced = deployments.patch("web", &PatchParams::apply("autoscaler").force(), &Patch::Apply(&scaled)).await.expect("forced apply");
+    assert_eq!(forced.spec.as_ref().and_then(|s| s.replicas), Some(5));
+    let owner_of_replicas: Vec<String> = forced
+        .managed_fields()
+        .iter()
+        .filter(|m| serde_json::to_value(&m.fields_v1).map(|v| v["f:spec"]["f:replicas"].is_object()).unwrap_or(false))
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(owner_of_replicas, ["autoscaler"]);
+}
+
+/// The next event of a watcher stream, with a hang guard.
+async fn next<S, T>(stream: &mut S) -> Result<watcher::Event<T>, watcher::Error>
+where
+    S: Stream<Item = Result<watcher::Event<T>, watcher::Error>> + Unpin,
+{
+    guard("watcher event", stream.next()).await.expect("the watcher stream does not end")
+}
+
+/// Events up to and including InitDone: the names listed (InitApply).
+async fn initial_list<S>(stream: &mut S) -> Vec<String>
+where
+    S: Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>> + Unpin,
+{
+    assert!(matches!(next(stream).await, Ok(watcher::Event::Init)), "a (re)list starts with Init");
+    let mut names = Vec::new();
+    loop {
+        match next(stream).await {
+            Ok(watcher::Event::InitApply(cm)) => names.push(cm.name_any()),
+            Ok(watcher::Event::InitDone) => break,
+            other => panic!("unexpected during the initial list: {other:?}"),
+        }
+    }
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_sees_objects_applied_and_deleted() {
+    let server = start(|_| {}).await;
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    cms.create(&PostParams::default(), &config_map("before", &[])).await.expect("create");
+    let mut events = Box::pin(watcher(cms.clone(), watcher::Config::default().labels("app=kube-rs")));
+    assert_eq!(initial_list(&mut events).await, ["before"]);
+
+    cms.create(&PostParams::default(), &config_map("settings", &[("mode", "canary")])).await.expect("create");
+    match next(&mut events).await {
+        Ok(watcher::Event::Apply(cm)) => assert_eq!(cm.name_any(), "settings"),
+        other => panic!("expected Apply(settings), got {other:?}"),
+    }
+    let patch = json!({"data": {"mode": "full"}});
+    cms.patch("settings", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch");
+    match next(&mut events).await {
+        Ok(watcher::Event::Apply(cm)) => assert_eq!(cm.data.and_then(|mut d| d.remove("mode")).as_deref(), Some("full")),
+        other => panic!("expected Apply(settings) with the change, got {other:?}"),
+    }
+    cms.delete("settings", &DeleteParams::default()).await.expect("delete");
+    match next(&mut events).await {
+        Ok(watcher::Event::Delete(cm)) => assert_eq!(cm.name_any(), "settings"),
+        other => panic!("expected Delete(settings), got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_relists_after_410_gone_and_carries_on() {
+    // A short history, and no controllers writing events of their own.
+    let server = start(|c| {
+        c.history = 5;
+        c.controllers = false;
+    })
+    .await;
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    cms.create(&PostParams::default(), &config_map("first", &[])).await.expect("create");
+    let mut events = Box::pin(watcher(cms.clone(), watcher::Config::default().labels("app=kube-rs")));
+    // The watcher has listed and will watch from the list's resourceVersion on its next poll...
+    assert_eq!(initial_list(&mut events).await, ["first"]);
+    // ...by which time that version has fallen out of the server's history.
+    for i in 0..10 {
+        cms.create(&PostParams::default(), &config_map(&format!("flood-{i}"), &[])).await.expect("create");
+    }
+    match next(&mut events).await {
+        Err(watcher::Error::WatchError(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"), "{status:?}");
+        }
+        other => panic!("expected the 410 Gone as a watch error, got {other:?}"),
+    }
+    // kube's watcher recovers by listing again: Init, InitApply for every object, InitDone.
+    let mut expected: Vec<String> = (0..10).map(|i| format!("flood-{i}")).collect();
+    expected.push("first".into());
+    expected.sort();
+    assert_eq!(initial_list(&mut events).await, expected);
+    // And then watches on from the new list.
+    cms.delete("first", &DeleteParams::default()).await.expect("delete");
+    match next(&mut events).await {
+        Ok(watcher::Event::Delete(cm)) => assert_eq!(cm.name_any(), "first"),
+        other => panic!("expected Delete(first) after the relist, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_finds_the_served_kinds_and_a_new_crd_for_dynamic_objects() {
+    let server = start(|_| {}).await;
+    let client = client(&server).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "canaries.gantry.dev"},
+        "spec": {
+            "group": "gantry.dev",
+            "scope": "Namespaced",
+            "names": {"plural": "canaries", "singular": "canary", "kind": "Canary", "shortNames": ["cn"]},
+            "versions": [{
+                "name": "v1alpha1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"weight": {"type": "integer"}}},
+                }}},
+            }],
+        },
+    }))
+    .expect("a CRD");
+    crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    guard("CRD established", await_condition(crds, "canaries.gantry.dev", conditions::is_crd_established())).await.expect("established");
+
+    {
+        let discovery = guard("discovery", Discovery::new(client.clone()).run()).await.expect("discovery");
+        for (group, version, kind, scope) in [
+            ("", "v1", "Pod", Scope::Namespaced),
+            ("", "v1", "ConfigMap", Scope::Namespaced),
+            ("", "v1", "Namespace", Scope::Cluster),
+            ("apps", "v1", "Deployment", Scope::Namespaced),
+            ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", Scope::Cluster),
+            ("gantry.dev", "v1alpha1", "Canary", Scope::Namespaced),
+        ] {
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("discovery lacks {gvk:?}"));
+            assert_eq!(caps.scope, scope, "{kind}");
+            for verb in [verbs::GET, verbs::LIST, verbs::WATCH, verbs::CREATE, verbs::PATCH, verbs::DELETE] {
+                assert!(caps.supports_operation(verb), "{kind} lacks {verb}");
+            }
+            if kind == "Canary" {
+                assert_eq!(ar.plural, "canaries");
+            }
+        }
+    }
+
+    // The CRD's kind as a DynamicObject.
+    let discovery = Discovery::new(client.clone()).run().await.expect("discovery");
+    let (ar, _) = discovery.resolve_gvk(&GroupVersionKind::gvk("gantry.dev", "v1alpha1", "Canary")).expect("Canary");
+    let canaries: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &ar);
+    let mut canary = DynamicObject::new("checkout", &ar);
+    canary.data = json!({"spec": {"weight": 10}});
+    let created = canaries.create(&PostParams::default(), &canary).await.expect("create a Canary");
+    assert!(created.metadata.uid.is_some());
+    let fetched = canaries.get("checkout").await.expect("get the Canary");
+    assert_eq!(fetched.data["spec"]["weight"], 10);
+    assert_eq!(fetched.types.as_ref().map(|t| t.api_version.as_str()), Some("gantry.dev/v1alpha1"));
+    assert_eq!(canaries.list(&ListParams::default()).await.expect("list").items.len(), 1);
+
+    // A built-in kind through the same dynamic API.
+    let cm_ar = ApiResource::erase::<ConfigMap>(&());
+    let dynamic_cms: Api<DynamicObject> = Api::default_namespaced_with(client, &cm_ar);
+    let mut cm = DynamicObject::new("dynamic", &cm_ar);
+    cm.data = json!({"data": {"from": "DynamicObject"}});
+    dynamic_cms.create(&PostParams::default(), &cm).await.expect("create a ConfigMap dynamically");
+    assert_eq!(dynamic_cms.get("dynamic").await.expect("get").data["data"]["from"], "DynamicObject");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn await_condition_sees_a_deployment_the_controllers_make_available() {
+    let server = start(|_| {}).await;
+    let client = client(&server).await;
+    let deployments: Api<Deployment> = Api::default_namespaced(client);
+    deployments.create(&PostParams::default(), &deployment("web", 3, "nginx:1.27")).await.expect("create");
+    let available = |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Available" && c.status == "True"))
+    };
+    let d = guard("Available", await_condition(deployments.clone(), "web", available)).await.expect("await").expect("the deployment exists");
+    let status = d.status.expect("status");
+    assert_eq!(status.available_replicas, Some(3), "{status:?}");
+    let done = guard("complete", await_condition(deployments, "web", conditions::is_deployment_completed())).await.expect("await");
+    let status = done.and_then(|d| d.status).expect("status");
+    assert_eq!((status.updated_replicas, status.ready_replicas), (Some(3), Some(3)), "{status:?}");
+}
