@@ -541,7 +541,7 @@ impl Entry {
         }
         self.seen += 1;
         let fire = match (self.rule.every, self.rule.probability, self.rng.as_mut()) {
-            (Some(n), _, _) => self.seen % n == 0,
+            (Some(n), _, _) => self.seen.is_multiple_of(n),
             (None, Some(p), Some(rng)) => rng.gen::<f64>() < p,
             _ => true,
         };
