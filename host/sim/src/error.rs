@@ -47,8 +47,10 @@ pub enum ApiError {
     /// message and a `(message, field)` cause per conflicting field.
     #[error("{message}")]
     ApplyConflict { message: String, causes: Vec<(String, String)> },
+    /// A 422 naming the object (`kind` qualified by its group in the
+    /// message); `causes` are the field errors kubectl prints.
     #[error("{kind} \"{name}\" is invalid: {message}")]
-    Invalid { gr: GroupResource, kind: String, name: String, message: String },
+    Invalid { gr: GroupResource, kind: String, name: String, message: String, causes: Vec<FieldCause> },
     /// A patch that could not be applied (a failed `test`, a missing path): 422 without details.
     #[error("{0}")]
     Unprocessable(String),
@@ -65,9 +67,29 @@ pub enum ApiError {
     Forbidden { gr: GroupResource, name: String, message: String },
     #[error("{0}")]
     Internal(String),
+    #[error("{0}")]
+}
+
+/// One field error of an Invalid status (`FieldValueForbidden`,
+/// `metadata.finalizers`, `Forbidden: ...`), as the real validation reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldCause {
+    pub reason: &'static str,
+    pub field: String,
+    /// The error's body: its type then the detail (`Forbidden: no new finalizers ...`).
+    pub message: String,
 }
 
 impl ApiError {
+    /// A 422 for `kind` (of `group`) `name` from its field errors, worded as the
+    /// real server words it: `Deployment.apps "web" is invalid: field: detail`.
+    pub fn invalid(gr: &GroupResource, kind: &str, name: &str, causes: Vec<FieldCause>) -> ApiError {
+        let each: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        let message = if each.len() == 1 { each[0].clone() } else { format!("[{}]", each.join(", ")) };
+        let kind = if gr.group.is_empty() { kind.to_string() } else { format!("{kind}.{}", gr.group) };
+        ApiError::Invalid { gr: gr.clone(), kind, name: name.to_string(), message, causes }
+    }
+
     pub fn not_found(gr: &GroupResource, name: &str) -> ApiError {
         ApiError::NotFound { gr: gr.clone(), name: name.to_string() }
     }
@@ -109,7 +131,22 @@ impl ApiError {
             | ApiError::AlreadyExists { gr, name }
             | ApiError::Conflict { gr, name, .. }
             | ApiError::Forbidden { gr, name, .. } => (gr, name, gr.resource.clone()),
-            ApiError::Invalid { gr, name, kind, .. } => (gr, name, kind.clone()),
+            ApiError::Invalid { gr, name, kind, causes, .. } => {
+                let unqualified = kind.strip_suffix(&format!(".{}", gr.group)).filter(|_| !gr.group.is_empty()).unwrap_or(kind);
+                let mut d = Map::new();
+                if !name.is_empty() {
+                    d.insert("name".into(), json!(name));
+                }
+                if !gr.group.is_empty() {
+                    d.insert("group".into(), json!(gr.group));
+                }
+                d.insert("kind".into(), json!(unqualified));
+                if !causes.is_empty() {
+                    let causes: Vec<Value> = causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
+                    d.insert("causes".into(), json!(causes));
+                }
+                return Some(Value::Object(d));
+            }
             ApiError::ApplyConflict { causes, .. } => {
                 let causes: Vec<Value> = causes
                     .iter()

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::defaults::{self, Allocator};
-use crate::error::{ApiError, GroupResource};
+use crate::error::{ApiError, FieldCause, GroupResource};
 use crate::resources::ResourceType;
 
 /// What happened to an object.
@@ -481,12 +481,8 @@ fn object_name(rt: &ResourceType, obj: &mut Value) -> Result<String, ApiError> {
         obj["metadata"]["name"] = json!(name);
         return Ok(name);
     }
-    Err(ApiError::Invalid {
-        gr: rt.gr(),
-        kind: rt.kind.clone(),
-        name: String::new(),
-        message: "metadata.name: Required value: name or generateName is required".into(),
-    })
+    let cause = FieldCause { reason: "FieldValueRequired", field: "metadata.name".into(), message: "Required value: name or generateName is required".into() };
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, "", vec![cause]))
 }
 
 /// Five characters from the alphabet Kubernetes uses for generated names.
@@ -706,12 +702,12 @@ fn check_no_new_finalizers(rt: &ResourceType, name: &str, current: &Value, next:
     added.sort();
     added.dedup();
     let listed: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
-    Err(ApiError::Invalid {
-        gr: rt.gr(),
-        kind: rt.kind.clone(),
-        name: name.to_string(),
-        message: format!("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", listed.join(", ")),
-    })
+    let cause = FieldCause {
+        reason: "FieldValueForbidden",
+        field: "metadata.finalizers".into(),
+        message: format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", listed.join(", ")),
+    };
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, name, vec![cause]))
 }
 
 /// Whether an update of an object being deleted removed what held it: no

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::api::{Api, Call, Target};
 use crate::crd;
-use crate::error::{ApiError, GroupResource};
+use crate::error::{ApiError, FieldCause, GroupResource};
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::managed::{self, Writer};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -265,18 +265,16 @@ impl DeleteRequest {
             let preconditions = &doc["preconditions"];
             (dry_run, grace, orphan, text(&doc["propagationPolicy"]), text(&preconditions["uid"]), text(&preconditions["resourceVersion"]))
         };
-        let invalid = |message: String| ApiError::Invalid {
-            gr: GroupResource::new("meta.k8s.io", "deleteoptions"),
-            kind: "DeleteOptions.meta.k8s.io".into(),
-            name: String::new(),
-            message,
+        let invalid = |reason: &'static str, message: String| {
+            let cause = FieldCause { reason, field: "propagationPolicy".into(), message };
+            ApiError::invalid(&GroupResource::new("meta.k8s.io", "deleteoptions"), "DeleteOptions", "", vec![cause])
         };
         if let (Some(_), Some(policy)) = (orphan, &policy) {
-            return Err(invalid(format!("propagationPolicy: Invalid value: {policy:?}: orphanDependents and deletionPropagation cannot be both set")));
+            return Err(invalid("FieldValueInvalid", format!("Invalid value: {policy:?}: orphanDependents and deletionPropagation cannot be both set")));
         }
         let propagation = match (&policy, orphan) {
             (Some(p), _) => Some(Propagation::parse(p).ok_or_else(|| {
-                invalid(format!("propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""))
+                invalid("FieldValueNotSupported", format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""))
             })?),
             (None, Some(true)) => Some(Propagation::Orphan),
             (None, Some(false)) => Some(Propagation::Background),
