@@ -222,6 +222,8 @@ impl Estate {
             ("GCP_PROJECT".to_string(), project.to_string()),
             ("GCP_REGION".to_string(), location.to_string()),
             ("GCP_SERVICE_ACCOUNT_KEY".to_string(), key_file.display().to_string()),
+            // The bearer token of the control plane's fault endpoint (`faults`).
+            ("GANTRY_SIM_FAULTS_TOKEN".to_string(), control_plane.admin_token().to_string()),
         ]);
         env.extend(clusters.iter().map(|c| (cluster_variable(&c.name), c.name.clone())));
         let lines: String = env.iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();

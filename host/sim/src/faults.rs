@@ -17,8 +17,10 @@
 //! `injected`. Out of process, both servers answer at [`ADMIN_PATH`],
 //! `/sim.gantry.dev/v1/faults`, with a bearer token: on a cluster, a token
 //! whose identity is unrestricted (every namespace and verb; 403 for others);
-//! on the control plane, its `admin_token()`. The endpoint is never in
-//! discovery and faults never apply to it.
+//! on the control plane, its `admin_token()` (which `gantry sim up` writes
+//! into `sim.env` as `GANTRY_SIM_FAULTS_TOKEN`). The endpoint is never in
+//! discovery and faults never apply to it. Faults apply before
+//! authentication, as those of a load balancer in front of the server would.
 //!
 //! - `GET /sim.gantry.dev/v1/faults`: `{"kind": "FaultRuleList", "injected": N, "items": [rule…]}`,
 //!   each rule with its `id`, `hits` (faults it injected) and `remaining`.

@@ -397,3 +397,26 @@ async fn on_the_wire_a_cut_watch_never_ends_its_stream_and_a_dropped_request_get
     assert!(end.is_err(), "closed without TLS close_notify: {end:?}");
     assert_eq!(faults.hits(&drop), Some(1));
 }
+
+/// `gantry sim up` users find the control plane's fault token in `sim.env`;
+/// the clusters' fault endpoint takes the kubeconfig's admin token.
+#[tokio::test]
+async fn an_estates_env_file_carries_the_control_planes_fault_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = gantry_sim::Estate::start_clusters(dir.path(), &[gantry_sim::estate::ClusterSpec::plain("lab")]).await.unwrap();
+    let env = std::fs::read_to_string(&estate.env_file).unwrap();
+    let token = env
+        .lines()
+        .find_map(|l| l.strip_prefix("export GANTRY_SIM_FAULTS_TOKEN='"))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no fault token in the env file"));
+    assert_eq!(token, estate.control_plane.admin_token());
+    let admin = vec![("authorization".to_string(), format!("Bearer {token}"))];
+    let rule = br#"{"path": "/token", "action": {"type": "status", "code": 503}}"#;
+    let (code, _, body) = send(estate.control_plane.addr(), "POST", "/sim.gantry.dev/v1/faults", &admin, rule).await;
+    assert_eq!(code, 201, "{body}");
+    let (code, _, body) = send(estate.control_plane.addr(), "POST", "/token", &[], b"grant_type=x").await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((code, body["error"]["status"].as_str()), (503, Some("UNAVAILABLE")));
+    estate.shutdown().await;
+}
