@@ -443,3 +443,57 @@ fn writer<'a>(target: &'a Target, manager: &'a str, api_version: &'a str, now: &
     let kind = if target.rt.custom { None } else { Some(target.rt.kind.as_str()) };
     Writer { manager, api_version, kind, now, subresource: target.sub.as_deref() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+
+    fn parse(query: &[(&str, &str)], body: &str) -> Result<DeleteRequest, ApiError> {
+        let query: HashMap<String, String> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        DeleteRequest::parse(&query, body.as_bytes(), "application/json")
+    }
+
+    #[test]
+    fn delete_options_come_from_the_body_or_else_the_query() {
+        let q = parse(&[("propagationPolicy", "Foreground"), ("gracePeriodSeconds", "5"), ("dryRun", "All")], "").unwrap();
+        assert_eq!((q.write.propagation, q.write.grace_period, q.write.dry_run), (Some(Propagation::Foreground), Some(5), true));
+        let body = r#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan","preconditions":{"uid":"u","resourceVersion":"7"}}"#;
+        let b = parse(&[("propagationPolicy", "Foreground")], body).unwrap();
+        assert_eq!(b.write.propagation, Some(Propagation::Orphan), "a body replaces the query");
+        assert_eq!((b.write.uid.as_deref(), b.write.resource_version.as_deref()), (Some("u"), Some("7")));
+        assert_eq!(parse(&[], "").unwrap().write.propagation, None, "no policy: the object's finalizers, else background");
+        let orphan = parse(&[("orphanDependents", "true")], "").unwrap();
+        assert_eq!((orphan.write.propagation, orphan.orphan_dependents), (Some(Propagation::Orphan), Some(true)));
+        let cascade = parse(&[], r#"{"orphanDependents":false}"#).unwrap();
+        assert_eq!(cascade.write.propagation, Some(Propagation::Background));
+    }
+
+    #[test]
+    fn invalid_delete_options_are_refused_as_the_real_server_words_them() {
+        let both = parse(&[], r#"{"orphanDependents":true,"propagationPolicy":"Foreground"}"#).err().unwrap();
+        assert_eq!(both.code(), 422);
+        assert_eq!(both.to_string(), r#"DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid value: "Foreground": orphanDependents and deletionPropagation cannot be both set"#);
+        let status = both.to_status();
+        assert_eq!(status["details"]["kind"], "DeleteOptions");
+        assert_eq!(status["details"]["group"], "meta.k8s.io");
+        assert_eq!(status["details"]["causes"][0]["field"], "propagationPolicy");
+        let unknown = parse(&[("propagationPolicy", "Sideways")], "").err().unwrap();
+        assert!(unknown.to_string().ends_with(r#"propagationPolicy: Unsupported value: "Sideways": supported values: "Foreground", "Background", "Orphan", "nil""#), "{unknown}");
+        assert_eq!(parse(&[("gracePeriodSeconds", "soon")], "").err().unwrap().code(), 400);
+        assert_eq!(parse(&[], r#"{"dryRun":["Some"]}"#).err().unwrap().code(), 400);
+    }
+
+    #[test]
+    fn a_held_object_is_answered_200_or_202_and_a_gone_one_with_the_registry_answer() {
+        let registry = Registry::default();
+        let target = |group: &str, plural: &str| Target { rt: registry.find(group, "v1", plural).unwrap(), namespace: Some("default".into()), name: Some("web".into()), sub: None };
+        let obj = json!({"metadata": {"name": "web", "uid": "u1"}});
+        let plain = parse(&[], "").unwrap();
+        let cascading = parse(&[("orphanDependents", "false")], "").unwrap();
+        let deployments = target("apps", "deployments");
+        assert_eq!(deletion_answer(&deployments, &plain, Deletion::Pending(obj.clone())).status(), 200);
+        assert_eq!(deletion_answer(&deployments, &cascading, Deletion::Pending(obj.clone())).status(), 202, "not deleted yet, cascading asked");
+        assert_eq!(deletion_answer(&deployments, &cascading, Deletion::Gone(obj.clone())).status(), 200);
+    }
+}
