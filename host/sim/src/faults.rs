@@ -30,6 +30,25 @@
 //!   (ids filled in), or 400 with what is wrong.
 //! - `DELETE …/faults`: removes every rule. `DELETE …/faults/{id}`: one rule.
 //!
+//! In a test:
+//!
+//! ```no_run
+//! # async fn demo(server: &gantry_sim::ApiServer) -> Result<(), gantry_sim::faults::FaultError> {
+//! use std::time::Duration;
+//! use gantry_sim::faults::FaultRule;
+//!
+//! let faults = server.faults();
+//! // The next two GETs of any deployment answer 429 with `Retry-After: 1`.
+//! let throttle = faults.add(FaultRule::too_many_requests(1).verb("get").path("/apis/apps/v1/**/deployments").times(2))?;
+//! // Every third list of pods waits 300ms; watches of config maps are cut after one event.
+//! faults.add(FaultRule::latency(Duration::from_millis(300)).verb("list").path("/api/v1/**/pods").every(3))?;
+//! faults.add(FaultRule::reset_watch(1).path("/api/v1/**/configmaps"))?;
+//! // … the client under test runs …
+//! assert_eq!(faults.hits(&throttle), Some(2));
+//! faults.clear();
+//! # Ok(()) }
+//! ```
+//!
 //! # The rule format
 //!
 //! A rule is JSON (the same with serde in Rust, [`FaultRule`]):
