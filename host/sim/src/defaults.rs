@@ -29,10 +29,17 @@ pub fn apply(rt: &ResourceType, obj: &mut Value) {
         ("apps", "deployments") => deployment(&mut obj["spec"]),
         ("apps", "replicasets") => workload(&mut obj["spec"], &[]),
         ("apps", "statefulsets") => statefulset(&mut obj["spec"]),
-        ("apps", "daemonsets") => workload(
-            &mut obj["spec"],
-            &[("updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}))],
-        ),
+        ("apps", "daemonsets") => {
+            let had_replicas = obj["spec"].get("replicas").is_some();
+            workload(
+                &mut obj["spec"],
+                &[("updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}))],
+            );
+            // A DaemonSet has no replicas field: runs one pod per node.
+            if let Some(spec) = obj["spec"].as_object_mut().filter(|_| !had_replicas) {
+                spec.remove("replicas");
+            }
+        }
         ("batch", "jobs") => job(&mut obj["spec"]),
         _ => {}
     }

@@ -69,9 +69,9 @@ impl Api {
         let content_type = call.content_type.clone();
         let opts = write_options(&call, &Value::Null)?;
         let (manager, api_version, now) = (manager_of(&call), call.target.rt.api_version(), now_rfc3339());
-        let obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
+        let mut obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
         check_kind(&call.target, &obj)?;
-        schema::check_fields(&call.target.rt, &obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
+        schema::check_fields(&call.target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let obj = managed::record_update(&writer(&call.target, &manager, &api_version, &now), &json!({}), obj);
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
@@ -87,13 +87,13 @@ impl Api {
     pub async fn update(&self, call: Call) -> Result<Response<Body>, ApiError> {
         let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
         let (manager, api_version, now) = (manager_of(&call), target.rt.api_version(), now_rfc3339());
-        let obj = parse_object(&read_bytes(call.body).await?, &call.content_type)?;
+        let mut obj = parse_object(&read_bytes(call.body).await?, &call.content_type)?;
         let w = writer(&target, &manager, &api_version, &now);
         if target.sub.as_deref() == Some("scale") {
             return self.write_scale(&target, &opts, &w, |_| Ok(obj));
         }
         check_kind(&target, &obj)?;
-        schema::check_fields(&target.rt, &obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
+        schema::check_fields(&target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, record)?;
         Ok(ok(&self.after_write(&target, &opts, updated)?))
@@ -108,7 +108,7 @@ impl Api {
             return Err(ApiError::BadRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into()));
         }
         let body = read_bytes(call.body).await?;
-        let patch = match kind {
+        let mut patch = match kind {
             PatchKind::Apply => parse_object(&body, "application/yaml")?,
             _ => parse_object(&body, "application/json")?,
         };
@@ -117,12 +117,12 @@ impl Api {
             return self.write_scale(&target, &opts, &w, |scale| kind.apply("Scale", scale, &patch));
         }
         if matches!(kind, PatchKind::Apply) && target.sub.is_none() {
-            schema::check_fields(&target.rt, &patch, call.query.get("fieldValidation").map(String::as_str), schema::Write::Apply)?;
+            schema::check_fields(&target.rt, &mut patch, call.query.get("fieldValidation").map(String::as_str), schema::Write::Apply)?;
             return self.server_side_apply(&target, &opts, &w, &patch, force);
         }
         let apply = |current: &Value| {
-            let next = kind.apply(&target.rt.kind, current, &patch)?;
-            schema::check_fields(&target.rt, &next, call.query.get("fieldValidation").map(String::as_str), schema::Write::Patch)?;
+            let mut next = kind.apply(&target.rt.kind, current, &patch)?;
+            schema::check_fields(&target.rt, &mut next, call.query.get("fieldValidation").map(String::as_str), schema::Write::Patch)?;
             Ok(if target.sub.is_none() { managed::record_update(&w, current, next) } else { next })
         };
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;

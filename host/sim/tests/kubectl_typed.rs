@@ -196,3 +196,36 @@ async fn openapi_documents_carry_object_schemas_with_merge_metadata() {
     assert_eq!(spec["properties"]["replicas"]["type"], "integer");
     assert_eq!(spec["properties"]["template"]["$ref"], "#/definitions/io.k8s.api.core.v1.PodTemplateSpec");
 }
+
+/// Strict validation checks patched objects whole, so what the simulated
+/// controllers write (status, pods, replica sets, endpoints, events) must fit
+/// the served schemas: a later `kubectl apply` would fail on any stray field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_controllers_write_fits_the_served_schemas() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80"]).await;
+    c.ok(&["expose", "deployment", "web", "--port=80"]).await;
+    c.ok(&["create", "job", "j", "--image=busybox", "--", "true"]).await;
+    let sets = GOOD.replace("kind: Deployment", "kind: StatefulSet").replace("  strategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}\n", "  serviceName: web\n");
+    let daemons = GOOD.replace("kind: Deployment", "kind: DaemonSet").replace("name: web\n  labels", "name: agent\n  labels").replace("  replicas: 2\n  strategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}\n", "");
+    c.ok(&["apply", "-f", &c.file("sts.yaml", &sets), "-f", &c.file("ds.yaml", &daemons)]).await;
+    for workload in ["deployment/web", "statefulset/web", "daemonset/agent"] {
+        c.ok(&["rollout", "status", workload, "--timeout=60s"]).await;
+    }
+    c.ok(&["wait", "--for=condition=Complete", "job/j", "--timeout=60s"]).await;
+    let kinds = ["deployments", "replicasets", "statefulsets", "daemonsets", "pods", "services", "endpoints", "jobs", "events", "namespaces"];
+    for kind in kinds {
+        let list = c.json(&["get", kind, "-A"]).await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        assert!(!items.is_empty(), "{kind}: nothing to check");
+        for item in items {
+            let (api_version, k) = (item["apiVersion"].as_str().unwrap_or(""), item["kind"].as_str().unwrap_or(""));
+            let table = gantry_sim::schema::find_api_version(api_version, k).unwrap_or_else(|| panic!("no table for {api_version} {k}"));
+            let unknown = gantry_sim::schema::unknown_fields(table.msg, &item);
+            assert!(unknown.is_empty(), "{k} {}: fields the schema lacks: {unknown:?}", item["metadata"]["name"]);
+        }
+    }
+    // And kubectl's strict patch of a controller-written object goes through.
+    c.ok(&["label", "deployment", "web", "track=stable"]).await;
+    c.ok(&["annotate", "pods", "--all", "checked=yes"]).await;
+}

@@ -210,17 +210,26 @@ pub enum Write {
     Apply,
 }
 
-/// `fieldValidation=Strict` (what kubectl sends by default): a 400 naming
-/// every field the built-in kind does not declare, worded as the real
-/// server words it. Other directives, custom kinds and kinds without a table
-/// pass (the server's `Warn` default would only add warnings).
-pub fn check_fields(rt: &ResourceType, obj: &Value, directive: Option<&str>, write: Write) -> Result<(), ApiError> {
-    if directive != Some("Strict") || rt.custom {
+/// Unknown fields of a built-in kind, as the real server's decoding treats
+/// them: `fieldValidation=Strict` (what kubectl sends by default) is a 400
+/// naming every one, worded as the real server words it; otherwise (`Ignore`,
+/// or the `Warn` default, whose warnings this server does not send) they are
+/// dropped, as decoding into the Go struct drops them. Custom kinds and kinds
+/// without a table are kept as given.
+pub fn check_fields(rt: &ResourceType, obj: &mut Value, directive: Option<&str>, write: Write) -> Result<(), ApiError> {
+    if rt.custom {
         return Ok(());
     }
     let Some(kind) = find(&rt.group, &rt.version, &rt.kind) else { return Ok(()) };
     let unknown = unknown_fields(kind.msg, obj);
     if unknown.is_empty() {
+        return Ok(());
+    }
+    if directive != Some("Strict") {
+        if let Value::Object(map) = obj {
+            map.retain(|k, _| k == "apiVersion" || k == "kind" || kind.msg.field(k).is_some());
+            prune(kind.msg, map);
+        }
         return Ok(());
     }
     let message = match write {
@@ -240,6 +249,24 @@ pub fn check_fields(rt: &ResourceType, obj: &Value, directive: Option<&str>, wri
         }
     };
     Err(ApiError::BadRequest(message))
+}
+
+/// Drops, below `map` (an object of `msg`), every field its message does not declare.
+fn prune(msg: &Msg, map: &mut serde_json::Map<String, Value>) {
+    for (key, value) in map.iter_mut() {
+        let Some(Field { card, ty: Ty::M(inner), .. }) = msg.field(key) else { continue };
+        let clean = |v: &mut Value| {
+            if let Value::Object(m) = v {
+                m.retain(|k, _| inner.field(k).is_some());
+                prune(inner, m);
+            }
+        };
+        match (card, value) {
+            (Card::List, Value::Array(items)) => items.iter_mut().for_each(clean),
+            (Card::Map, Value::Object(entries)) => entries.values_mut().for_each(clean),
+            (_, v) => clean(v),
+        }
+    }
 }
 
 fn walk(msg: &Msg, key: &str, value: &Value, path: &str, out: &mut Vec<String>) {
@@ -296,5 +323,21 @@ mod tests {
         let pod = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1"}}}],
             "volumes": [{"name": "v", "configMap": {"name": "c", "items": [{"key": "k", "path": "p"}]}}]}});
         assert!(unknown_fields(&types::POD, &pod).is_empty());
+    }
+
+    #[test]
+    fn strict_refuses_unknown_fields_and_other_directives_drop_them() {
+        let rt = crate::resources::Registry::default().find("apps", "v1", "deployments").unwrap();
+        let given = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "bogus": 1,
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "imagee": "y", "env": [{"name": "A", "valu": "1"}]}]}}}});
+        let err = check_fields(&rt, &mut given.clone(), Some("Strict"), Write::Decode).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "bogus", unknown field "spec.template.spec.containers[0].env[0].valu", unknown field "spec.template.spec.containers[0].imagee""#
+        );
+        let mut ignored = given.clone();
+        check_fields(&rt, &mut ignored, None, Write::Decode).unwrap();
+        assert_eq!(ignored, json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "env": [{"name": "A"}]}]}}}}));
     }
 }
