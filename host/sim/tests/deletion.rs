@@ -123,6 +123,16 @@ async fn cascade_orphan_leaves_the_replica_set_and_its_running_pods_without_owne
         assert_eq!(pod["status"]["phase"], "Running", "{}", pod["status"]);
         assert_eq!(pod["metadata"]["ownerReferences"][0]["uid"], sets[0]["metadata"]["uid"], "pods stay owned by the replica set");
     }
+
+    // A new deployment with the same selector adopts the orphaned replica set and its pods as they are.
+    c.ok(&["create", "-f", &c.file("web-again.yaml", &deployment("web"))]).await;
+    c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let d = c.json(&["get", "deployment", "web"]).await;
+    let sets = items(&c.json(&["get", "rs", "-l", "app=web"]).await);
+    assert_eq!(sets.len(), 1, "adopted, not replaced");
+    assert_eq!(sets[0]["metadata"]["ownerReferences"][0]["uid"], d["metadata"]["uid"]);
+    assert_eq!(sets[0]["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(names(&c.json(&["get", "pods", "-l", "app=web"]).await), pods_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

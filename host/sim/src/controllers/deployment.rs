@@ -1,5 +1,5 @@
 //! The Deployment controller, after kube-controller-manager's: one
-//! ReplicaSet per pod template (`<deploy>-<pod-template-hash>`, labelled
+//! ReplicaSet per pod template (orphaned ones its selector matches adopted) (`<deploy>-<pod-template-hash>`, labelled
 //! `pod-template-hash`, controlled through an ownerReference, annotated with
 //! `deployment.kubernetes.io/revision`), rolling updates that honour
 //! `maxSurge`/`maxUnavailable` (scale the new set up, the old ones down as new
@@ -29,7 +29,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             continue;
         }
         let _span = tracing::debug_span!("deployment", name = %meta_str(&d, "name"), namespace = %meta_str(&d, "namespace")).entered();
-        let owned: Vec<Value> = sets.iter().filter(|rs| controller_uid(rs) == Some(meta_str(&d, "uid"))).cloned().collect();
+        let mut owned: Vec<Value> = sets.iter().filter(|rs| controller_uid(rs) == Some(meta_str(&d, "uid"))).cloned().collect();
+        owned.extend(super::adopt(store, &ctx.replicasets, &d, "apps/v1", "Deployment", &sets));
         sync(ctx, store, &d, owned);
     }
 }

@@ -302,6 +302,63 @@ pub(crate) fn controller_uid(obj: &Value) -> Option<&str> {
         .and_then(|r| r["uid"].as_str())
 }
 
+/// Whether a LabelSelector (`matchLabels`, `matchExpressions`) selects
+/// `labels`; an empty selector selects nothing here, as controllers treat it.
+pub(crate) fn selects(selector: &Value, labels: &Value) -> bool {
+    let label = |key: &str| labels[key].as_str();
+    let match_labels = selector["matchLabels"].as_object();
+    let expressions = selector["matchExpressions"].as_array();
+    if match_labels.is_none_or(|m| m.is_empty()) && expressions.is_none_or(|e| e.is_empty()) {
+        return false;
+    }
+    let labels_ok = match_labels.into_iter().flatten().all(|(k, v)| label(k) == v.as_str());
+    let expressions_ok = expressions.into_iter().flatten().all(|e| {
+        let key = e["key"].as_str().unwrap_or("");
+        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        match e["operator"].as_str() {
+            Some("In") => label(key).is_some_and(|v| values.contains(&v)),
+            Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
+            Some("Exists") => label(key).is_some(),
+            Some("DoesNotExist") => label(key).is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && expressions_ok
+}
+
+/// Adopts, as the controllers' ControllerRefManager does, the objects among
+/// `candidates` in `owner`'s namespace that have no controller, are not being
+/// deleted and match its selector: they get a controller reference to it.
+/// Returns them as adopted. (An orphaned ReplicaSet finds a new Deployment so.)
+pub(crate) fn adopt(store: &Store, rt: &ResourceType, owner: &Value, owner_api_version: &str, owner_kind: &str, candidates: &[Value]) -> Vec<Value> {
+    let ns = meta_str(owner, "namespace");
+    let orphans = candidates.iter().filter(|c| {
+        meta_str(c, "namespace") == ns
+            && controller_uid(c).is_none()
+            && c["metadata"]["deletionTimestamp"].is_null()
+            && selects(&owner["spec"]["selector"], &c["metadata"]["labels"])
+    });
+    let mut adopted = Vec::new();
+    for orphan in orphans {
+        let uid = meta_str(orphan, "uid").to_string();
+        let claim = |current: &Value| {
+            if meta_str(current, "uid") != uid || controller_uid(current).is_some() {
+                return Err(ApiError::Conflict { gr: rt.gr(), name: meta_str(current, "name").to_string(), reason: "adopted by another controller".into() });
+            }
+            let mut next = current.clone();
+            let mut refs = current["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+            refs.push(owner_ref(owner, owner_api_version, owner_kind));
+            next["metadata"]["ownerReferences"] = Value::Array(refs);
+            Ok(next)
+        };
+        if let Some(obj) = report("adopting an orphan", store.modify(rt, ns, meta_str(orphan, "name"), crate::store::Part::Main, &write(), claim)) {
+            tracing::info!(kind = %rt.kind, name = %meta_str(&obj, "name"), owner = %meta_str(owner, "name"), "adopted an orphan");
+            adopted.push(obj);
+        }
+    }
+    adopted
+}
+
 /// An ownerReference naming `owner` as controller.
 pub(crate) fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
     serde_json::json!({

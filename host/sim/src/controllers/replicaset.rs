@@ -1,5 +1,5 @@
 //! The ReplicaSet controller: keeps `spec.replicas` pods of each ReplicaSet
-//! (created from its template as `<rs>-<5 random>`, controlled through an
+//! (orphaned pods its selector matches adopted, others created from its template as `<rs>-<5 random>`, controlled through an
 //! ownerReference), deleting the least useful extras first (unready, then
 //! newest), and writes its status (replicas, fullyLabeledReplicas,
 //! readyReplicas, availableReplicas, observedGeneration). This file must not
@@ -19,7 +19,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         }
         let (ns, name, uid) = (meta_str(&rs, "namespace"), meta_str(&rs, "name"), meta_str(&rs, "uid"));
         let _span = tracing::debug_span!("replicaset", %name, namespace = %ns).entered();
-        let mut owned: Vec<&Value> = pods.iter().filter(|p| controller_uid(p) == Some(uid) && is_active(p)).collect();
+        let adopted = super::adopt(store, &ctx.pods, &rs, "apps/v1", "ReplicaSet", &pods);
+        let mut owned: Vec<&Value> = pods.iter().chain(&adopted).filter(|p| controller_uid(p) == Some(uid) && is_active(p)).collect();
         let desired = rs["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
         let mut count = owned.len();
         if count < desired {
