@@ -190,6 +190,8 @@ impl Api {
             None => true,
             Some("status") => rt.status,
             Some("scale") => rt.scale,
+            // A namespace's spec finalizers are written through `finalize` (PUT only).
+            Some("finalize") => rt.group.is_empty() && rt.plural == "namespaces",
             Some(_) => false,
         };
         if !scoped_right || !sub_ok {

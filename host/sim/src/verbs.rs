@@ -32,6 +32,7 @@ impl Api {
         let obj = self.store.get(&target.rt.gr(), target.ns(), name_of(target)?)?;
         match target.sub.as_deref() {
             Some("scale") => Ok(ok(&scale_of(&obj))),
+            Some("finalize") => Err(ApiError::MethodNotAllowed),
             _ if call.table => Ok(ok(&table::table(&target.rt, &[obj], json!({}), call.param("includeObject").unwrap_or("")))),
             _ => Ok(ok(&obj)),
         }
@@ -92,6 +93,9 @@ impl Api {
         if target.sub.as_deref() == Some("scale") {
             return self.write_scale(&target, &opts, &w, |_| Ok(obj));
         }
+        if target.sub.as_deref() == Some("finalize") {
+            return self.finalize_namespace(&target, &opts, obj);
+        }
         check_kind(&target, &obj)?;
         schema::check_fields(&target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
@@ -101,6 +105,9 @@ impl Api {
 
     pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
         let (target, opts) = (call.target.clone(), write_options(&call, &Value::Null)?);
+        if target.sub.as_deref() == Some("finalize") {
+            return Err(ApiError::MethodNotAllowed);
+        }
         let kind = PatchKind::of(&call.content_type, &target)?;
         let (manager, api_version, now) = (manager_of(&call), target.rt.api_version(), now_rfc3339());
         let force = call.param("force") == Some("true");
@@ -155,6 +162,27 @@ impl Api {
             Err(e) => Err(e),
             Ok(updated) => Ok(ok(&self.after_write(target, opts, updated)?)),
         }
+    }
+
+    /// A namespace's `finalize` subresource: writes only `spec.finalizers`
+    /// (with optimistic concurrency); emptied on a namespace being deleted,
+    /// the namespace goes.
+    fn finalize_namespace(&self, target: &Target, opts: &WriteOptions, given: Value) -> Result<Response<Body>, ApiError> {
+        check_kind(target, &given)?;
+        let finalize = |current: &Value| {
+            let mut next = current.clone();
+            next["spec"]["finalizers"] = match &given["spec"]["finalizers"] {
+                Value::Null => json!([]),
+                finalizers => finalizers.clone(),
+            };
+            next["metadata"]["resourceVersion"] = given["metadata"]["resourceVersion"].clone();
+            if next["metadata"]["resourceVersion"].is_null() {
+                next["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+            }
+            Ok(next)
+        };
+        let written = self.store.modify(&target.rt, "", name_of(target)?, Part::Main, opts, finalize)?;
+        Ok(ok(&written))
     }
 
     /// The scale subresource: a `Scale` view whose `spec.replicas` writes the object's.

@@ -350,3 +350,20 @@ mod preconditions {
         server.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalize_subresource_releases_a_stuck_namespace() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "namespace", "stuck"]).await;
+    c.ok(&["create", "-n", "stuck", "-f", &c.file("held.yaml", &held_configmap("held"))]).await;
+    c.ok(&["delete", "namespace", "stuck", "--wait=false"]).await;
+    let mut ns = c.json(&["get", "namespace", "stuck"]).await;
+    assert_eq!(ns["status"]["phase"], "Terminating");
+
+    ns["spec"]["finalizers"] = serde_json::json!([]);
+    let file = c.file("finalized.json", &ns.to_string());
+    let written: Value = serde_json::from_str(&c.ok(&["replace", "--raw", "/api/v1/namespaces/stuck/finalize", "-f", &file]).await).expect("JSON");
+    assert_eq!(written["spec"]["finalizers"], serde_json::json!([]), "{written}");
+    let gone = c.kubectl(&["get", "namespace", "stuck"]).await;
+    assert!(gone.stderr.contains("NotFound"), "finalized by hand, the namespace goes: {}", gone.stderr);
+}
