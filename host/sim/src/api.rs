@@ -102,6 +102,9 @@ impl Api {
         if path == "/openapi/v2" {
             return Ok(self.openapi_v2(&header(&req, hyper::header::ACCEPT)));
         }
+        if let Some(resp) = self.aggregated_discovery(&path, &header(&req, hyper::header::ACCEPT)) {
+            return Ok(resp);
+        }
         if let Some(resp) = self.discovery(&path) {
             return Ok(resp);
         }
@@ -139,6 +142,17 @@ impl Api {
         }
         let token = token.trim();
         self.auth.authenticate(token).map(Some).ok_or(ApiError::Unauthorized)
+    }
+
+    /// `/api` and `/apis` as aggregated discovery, for clients that ask for it first.
+    fn aggregated_discovery(&self, path: &str, accept: &str) -> Option<Response<Body>> {
+        let core = match path {
+            "/api" => true,
+            "/apis" => false,
+            _ => return None,
+        };
+        let media_type = crate::resources::aggregated_media_type(accept)?;
+        Some(bytes_response(media_type, self.registry.aggregated(core, media_type).to_string().into_bytes()))
     }
 
     fn discovery(&self, path: &str) -> Option<Response<Body>> {

@@ -1,8 +1,10 @@
 //! The kinds one simulated API server serves, and the discovery documents
-//! that describe them (`/api`, `/api/v1`, `/apis`, `/apis/GROUP/VERSION`) in
-//! the legacy format kubectl falls back to when it asked for aggregated
-//! discovery. The table is shared and may grow at run time (custom resource
-//! definitions). This file must not store objects or answer requests.
+//! that describe them: `/api`, `/api/v1`, `/apis`, `/apis/GROUP/VERSION` in
+//! the legacy format, and `/api` and `/apis` as aggregated discovery
+//! (apidiscovery.k8s.io v2, and v2beta1 which 1.32 still serves) for the
+//! clients that ask for it first (kubectl, kube-rs's `run_aggregated`). The
+//! table is shared and may grow at run time (custom resource definitions).
+//! This file must not store objects or answer requests.
 
 use std::sync::{Arc, RwLock};
 
@@ -50,6 +52,35 @@ impl ResourceType {
             verbs.retain(|v| *v != "deletecollection");
         }
         verbs
+    }
+
+    /// This type as an aggregated discovery `APIResourceDiscovery`.
+    fn aggregated_entry(&self) -> Value {
+        let kind = |group: &str, version: &str, kind: &str| json!({"group": group, "version": version, "kind": kind});
+        let mut entry = json!({
+            "resource": self.plural,
+            "responseKind": kind(&self.group, &self.version, &self.kind),
+            "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
+            "singularResource": self.kind.to_lowercase(),
+            "verbs": self.verbs(),
+        });
+        if !self.short_names.is_empty() {
+            entry["shortNames"] = json!(self.short_names);
+        }
+        if !self.categories.is_empty() {
+            entry["categories"] = json!(self.categories);
+        }
+        let mut subresources = Vec::new();
+        if self.scale {
+            subresources.push(json!({"subresource": "scale", "responseKind": kind("autoscaling", "v1", "Scale"), "verbs": ["get", "patch", "update"]}));
+        }
+        if self.status {
+            subresources.push(json!({"subresource": "status", "responseKind": kind(&self.group, &self.version, &self.kind), "verbs": ["get", "patch", "update"]}));
+        }
+        if !subresources.is_empty() {
+            entry["subresources"] = json!(subresources);
+        }
+        entry
     }
 
     fn discovery_entries(&self) -> Vec<Value> {
@@ -224,6 +255,55 @@ impl Registry {
     }
 }
 
+/// The aggregated discovery media type of each version served.
+pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2BETA1: &str = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+
+/// The aggregated discovery media type an Accept header asks for before any
+/// plain JSON, if any; ranges this server cannot give (protobuf) are skipped.
+pub fn aggregated_media_type(accept: &str) -> Option<&'static str> {
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let params: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
+        let param = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let json_like = matches!(media, "application/json" | "application/*" | "*/*");
+        match (json_like, param("g"), param("v"), param("as")) {
+            (true, Some("apidiscovery.k8s.io"), Some("v2"), Some("APIGroupDiscoveryList")) => return Some(AGGREGATED_V2),
+            (true, Some("apidiscovery.k8s.io"), Some("v2beta1"), Some("APIGroupDiscoveryList")) => return Some(AGGREGATED_V2BETA1),
+            (true, None, _, _) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+impl Registry {
+    /// `/api` (core) or `/apis` as an `APIGroupDiscoveryList` of `media_type`'s version.
+    pub fn aggregated(&self, core: bool, media_type: &str) -> Value {
+        let version = if media_type == AGGREGATED_V2BETA1 { "v2beta1" } else { "v2" };
+        let groups = if core { vec![(String::new(), vec!["v1".to_string()])] } else { self.groups() };
+        let items: Vec<Value> = groups
+            .iter()
+            .map(|(group, versions)| {
+                let versions: Vec<Value> = versions
+                    .iter()
+                    .map(|v| {
+                        let resources: Vec<Value> = self.types_of(group, v).iter().map(ResourceType::aggregated_entry).collect();
+                        json!({"version": v, "resources": resources, "freshness": "Current"})
+                    })
+                    .collect();
+                let mut metadata = json!({"creationTimestamp": null});
+                if !group.is_empty() {
+                    metadata["name"] = json!(group);
+                }
+                json!({"metadata": metadata, "versions": versions})
+            })
+            .collect();
+        json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items})
+    }
+}
+
 fn group_entry(group: &str, versions: &[String]) -> Value {
     let versions: Vec<Value> =
         versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
@@ -244,6 +324,43 @@ mod tests {
         let deploy = &list["resources"][0];
         assert_eq!(deploy["shortNames"], json!(["deploy"]));
         assert_eq!(deploy["kind"], "Deployment");
+    }
+
+    #[test]
+    fn aggregated_discovery_is_given_when_asked_for_before_plain_json() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_media_type(kubectl), Some(AGGREGATED_V2));
+        let kubectl_1_27 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_media_type(kubectl_1_27), Some(AGGREGATED_V2BETA1));
+        let protobuf_first = "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList, application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+        assert_eq!(aggregated_media_type(protobuf_first), Some(AGGREGATED_V2));
+        assert_eq!(aggregated_media_type("application/json, */*"), None);
+        assert_eq!(aggregated_media_type("application/json,application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"), None);
+        assert_eq!(aggregated_media_type(""), None);
+    }
+
+    #[test]
+    fn aggregated_discovery_describes_kinds_scopes_and_subresources() {
+        let registry = Registry::default();
+        let core = registry.aggregated(true, AGGREGATED_V2);
+        assert_eq!((core["kind"].as_str(), core["apiVersion"].as_str()), (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io/v2")));
+        assert_eq!(core["items"].as_array().unwrap().len(), 1);
+        assert!(core["items"][0]["metadata"].get("name").is_none(), "the core group has no name");
+        let v1 = &core["items"][0]["versions"][0];
+        assert_eq!((v1["version"].as_str(), v1["freshness"].as_str()), (Some("v1"), Some("Current")));
+        let ns = v1["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "namespaces").unwrap();
+        assert_eq!(ns["scope"], "Cluster");
+        assert_eq!(ns["responseKind"], json!({"group": "", "version": "v1", "kind": "Namespace"}));
+
+        let apis = registry.aggregated(false, AGGREGATED_V2BETA1);
+        assert_eq!(apis["apiVersion"], "apidiscovery.k8s.io/v2beta1");
+        let apps = apis["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
+        let deploy = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
+        assert_eq!((deploy["scope"].as_str(), deploy["singularResource"].as_str()), (Some("Namespaced"), Some("deployment")));
+        assert_eq!(deploy["shortNames"], json!(["deploy"]));
+        let subs: Vec<(&str, &str)> =
+            deploy["subresources"].as_array().unwrap().iter().map(|s| (s["subresource"].as_str().unwrap(), s["responseKind"]["kind"].as_str().unwrap())).collect();
+        assert_eq!(subs, [("scale", "Scale"), ("status", "Deployment")]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `kube::runtime::watcher` streams (changes, and the relist after a 410
 //! Gone), discovery and `DynamicObject`s including a CRD made here, and
 //! `await_condition` on a Deployment the simulated controllers roll out.
+//! Discovery runs both ways: per group version and aggregated (two requests).
 //!
 //! Each test starts its own cluster in-process on 127.0.0.1; the client is
 //! pinned there (no proxy from the environment). Timeouts are hang guards
@@ -297,8 +298,10 @@ async fn discovery_finds_the_served_kinds_and_a_new_crd_for_dynamic_objects() {
     crds.create(&PostParams::default(), &crd).await.expect("create CRD");
     guard("CRD established", await_condition(crds, "canaries.gantry.dev", conditions::is_crd_established())).await.expect("established");
 
-    {
-        let discovery = guard("discovery", Discovery::new(client.clone()).run()).await.expect("discovery");
+    for discovery in [
+        guard("discovery", Discovery::new(client.clone()).run()).await.expect("discovery"),
+        guard("aggregated discovery", Discovery::new(client.clone()).run_aggregated()).await.expect("aggregated discovery"),
+    ] {
         for (group, version, kind, scope) in [
             ("", "v1", "Pod", Scope::Namespaced),
             ("", "v1", "ConfigMap", Scope::Namespaced),
@@ -315,6 +318,10 @@ async fn discovery_finds_the_served_kinds_and_a_new_crd_for_dynamic_objects() {
             }
             if kind == "Canary" {
                 assert_eq!(ar.plural, "canaries");
+            }
+            if kind == "Deployment" {
+                let subresources: Vec<String> = caps.subresources.iter().map(|(sub, _)| sub.plural.clone()).collect();
+                assert!(subresources.contains(&"scale".to_string()) && subresources.contains(&"status".to_string()), "{subresources:?}");
             }
         }
     }
