@@ -49,8 +49,8 @@ pub enum ApiError {
     ApplyConflict { message: String, causes: Vec<(String, String)> },
     /// A 422 naming the object (`kind` qualified by its group in the
     /// message); `causes` are the field errors kubectl prints.
-    #[error("{kind} \"{name}\" is invalid: {message}")]
-    Invalid { gr: GroupResource, kind: String, name: String, message: String, causes: Vec<FieldCause> },
+    #[error("{kind} \"{name}\" is invalid: {}", causes_message(.causes))]
+    Invalid { gr: GroupResource, kind: String, name: String, causes: Vec<FieldCause> },
     /// A patch that could not be applied (a failed `test`, a missing path): 422 without details.
     #[error("{0}")]
     Unprocessable(String),
@@ -67,7 +67,6 @@ pub enum ApiError {
     Forbidden { gr: GroupResource, name: String, message: String },
     #[error("{0}")]
     Internal(String),
-    #[error("{0}")]
 }
 
 /// One field error of an Invalid status (`FieldValueForbidden`,
@@ -80,14 +79,22 @@ pub struct FieldCause {
     pub message: String,
 }
 
+/// Field errors as the real server aggregates them: one as `field: detail`, more in brackets.
+fn causes_message(causes: &[FieldCause]) -> String {
+    let each: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+    if each.len() == 1 {
+        each[0].clone()
+    } else {
+        format!("[{}]", each.join(", "))
+    }
+}
+
 impl ApiError {
     /// A 422 for `kind` (of `group`) `name` from its field errors, worded as the
     /// real server words it: `Deployment.apps "web" is invalid: field: detail`.
     pub fn invalid(gr: &GroupResource, kind: &str, name: &str, causes: Vec<FieldCause>) -> ApiError {
-        let each: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let message = if each.len() == 1 { each[0].clone() } else { format!("[{}]", each.join(", ")) };
         let kind = if gr.group.is_empty() { kind.to_string() } else { format!("{kind}.{}", gr.group) };
-        ApiError::Invalid { gr: gr.clone(), kind, name: name.to_string(), message, causes }
+        ApiError::Invalid { gr: gr.clone(), kind, name: name.to_string(), causes }
     }
 
     pub fn not_found(gr: &GroupResource, name: &str) -> ApiError {

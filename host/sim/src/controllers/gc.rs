@@ -170,7 +170,9 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
 /// Strips the references to `owner` from its dependents, then lets it go.
 fn orphan_dependents(ctx: &Served, store: &Store, graph: &Graph, owner: &Node) {
     let gone = HashSet::from([owner.uid.clone()]);
-    let all_done = graph.dependents_of(&owner.uid).fold(true, |done, dependent| strip_references(ctx, store, dependent, &gone) && done);
+    // Every dependent is tried, even after one failed.
+    let failed = graph.dependents_of(&owner.uid).filter(|dependent| !strip_references(ctx, store, dependent, &gone)).count();
+    let all_done = failed == 0;
     if all_done {
         tracing::debug!(kind = %owner.gr, name = %owner.name, "dependents orphaned");
         remove_finalizer(ctx, store, owner, ORPHAN_FINALIZER);

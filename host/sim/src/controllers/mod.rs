@@ -275,10 +275,11 @@ pub(crate) fn write() -> WriteOptions {
 }
 
 /// Logs a failed controller write; the next pass retries from the new state.
+/// Races (a namespace being terminated included) are routine: debug only.
 pub(crate) fn report<T>(what: &str, result: Result<T, ApiError>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
-        Err(ApiError::NotFound { .. }) | Err(ApiError::Conflict { .. }) | Err(ApiError::AlreadyExists { .. }) => {
+        Err(ApiError::NotFound { .. }) | Err(ApiError::Conflict { .. }) | Err(ApiError::AlreadyExists { .. }) | Err(ApiError::Forbidden { .. }) => {
             tracing::debug!(what, "controller write raced another writer; retried next pass");
             None
         }
