@@ -1,12 +1,14 @@
 //! The simulated API server held against the real Helm library (Helm SDK v4,
 //! `helm-python-sdk`'s libhelm_c, driven by `tests/helm/oracle.py`, one action
 //! per run): releases of a chart made for the test (`tests/helm/charts/web`:
-//! Deployment, Service, ConfigMap) and of the repository's `helm/fastapi-app`
-//! install with `--wait`, upgrade to a new ReplicaSet, list, show history,
-//! roll back and uninstall; after each step the cluster is read back through
-//! kubectl and must agree with Helm's own answers (release status, the
-//! `sh.helm.release.v1.NAME.vN` Secrets and their labels). A pod that never
-//! becomes ready makes Helm's wait fail with Helm's own message.
+//! Deployment, Service, ConfigMap, a pre-install/pre-upgrade hook Job and a
+//! test pod) and of the repository's `helm/fastapi-app` install with
+//! `--wait`, run their hooks and `helm test`, upgrade to a new ReplicaSet,
+//! list, show history, roll back and uninstall; after each step the cluster
+//! is read back through kubectl and must agree with Helm's own answers
+//! (release status, hook runs, the `sh.helm.release.v1.NAME.vN` Secrets and
+//! their labels). A pod that never becomes ready — the Deployment's or the
+//! hook Job's — makes Helm's wait fail with Helm's own message.
 //!
 //! The python with helm_python comes from `GANTRY_HELM_PYTHON`, else
 //! `.venv-helm/bin/python` at the repository root (see TESTING.md); missing,
@@ -200,6 +202,12 @@ async fn replica_sets(c: &Cluster, selector: &str) -> Vec<(String, String, i64)>
     sets
 }
 
+/// Helm's record of the release's hooks: name to (phase, started_at) of their last run.
+async fn hook_runs(helm: &Helm, release: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    let all = helm.ok(json!({"op": "get_all", "release": release})).await;
+    all["hooks"].as_array().into_iter().flatten().map(|h| (text(&h["name"]), (text(&h["last_run"]["phase"]), text(&h["last_run"]["started_at"])))).collect()
+}
+
 async fn config_message(c: &Cluster, name: &str) -> String {
     text(&c.json(&["get", "configmap", name]).await["data"]["message"])
 }
@@ -208,7 +216,7 @@ async fn config_message(c: &Cluster, name: &str) -> String {
 async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     let Some((c, helm)) = start().await else { return };
     let web = chart("web");
-    let selector = "app.kubernetes.io/instance=web";
+    let selector = "app.kubernetes.io/name=web,app.kubernetes.io/instance=web";
 
     // Install, waiting for the pods to be ready.
     let release = helm
@@ -228,6 +236,11 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     let program = helm.python.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     assert_eq!(appliers, [program], "{}", d["metadata"]["managedFields"]);
     assert_eq!(release_secrets(&c, "web").await, [secret("web", 1, "deployed")]);
+    // The pre-install hook Job ran to completion first, then went as its delete policy says.
+    let hooks = hook_runs(&helm, "web").await;
+    assert_eq!(hooks["web-migrate"].0, "Succeeded", "{hooks:?}");
+    assert!(items(&c.json(&["get", "jobs", "-l", "app.kubernetes.io/instance=web"]).await).is_empty(), "hook-succeeded deletes the Job");
+    c.ok(&["wait", "--for=delete", "pods", "-l", "app.kubernetes.io/name=web-migrate", "--timeout=60s"]).await;
 
     // Upgrade: a new image and message roll a new ReplicaSet, revision 2.
     let values = json!({"replicas": 3, "image": {"tag": "1.28"}, "message": "hi"});
@@ -237,6 +250,9 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     assert_eq!(replica_sets(&c, selector).await, [("nginx:1.27".into(), "1".into(), 0), ("nginx:1.28".into(), "2".into(), 3)]);
     assert_eq!(config_message(&c, "web-config").await, "hi");
     assert_eq!(release_secrets(&c, "web").await, [secret("web", 1, "superseded"), secret("web", 2, "deployed")]);
+    let rerun = hook_runs(&helm, "web").await;
+    assert_eq!(rerun["web-migrate"].0, "Succeeded");
+    assert!(rerun["web-migrate"].1 > hooks["web-migrate"].1, "the pre-upgrade hook ran again: {rerun:?}");
 
     // Helm reads the release back from the cluster.
     let list = helm.ok(json!({"op": "list"})).await;
@@ -264,6 +280,14 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
         [secret("web", 1, "superseded"), secret("web", 2, "superseded"), secret("web", 3, "deployed")]
     );
 
+    // `helm test` runs the test pod to completion against the release.
+    let tested = helm.ok(json!({"op": "test", "release": "web", "timeout": 120})).await;
+    assert_eq!(tested["release"]["status"], "deployed", "{tested}");
+    assert_eq!(hook_runs(&helm, "web").await["web-test-connection"].0, "Succeeded");
+    let test_pod = c.json(&["get", "pod", "web-test-connection"]).await;
+    assert_eq!(test_pod["status"]["phase"], "Succeeded", "{}", test_pod["status"]);
+    assert_eq!(test_pod["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+
     // Uninstall, waiting for the objects to go; the release Secrets go with them.
     let gone = helm.ok(json!({"op": "uninstall", "release": "web", "wait": "watcher", "timeout": 120})).await;
     assert_eq!(gone["release"]["status"], "uninstalled", "{gone}");
@@ -273,6 +297,7 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     c.ok(&["wait", "--for=delete", "pods", "-l", selector, "--timeout=60s"]).await;
     assert!(items(&c.json(&["get", "rs", "-l", selector]).await).is_empty(), "replica sets are garbage-collected");
     assert_eq!(release_secrets(&c, "web").await, []);
+    c.ok(&["get", "pod", "web-test-connection"]).await; // Helm leaves hook resources without a delete policy.
     assert_eq!(revisions(&helm.ok(json!({"op": "list", "all_states": true})).await), []);
     let missing = helm.run(json!({"op": "status", "release": "web"})).await.expect_err("an uninstalled release is not found");
     assert_eq!(missing.kind, "HelmNotFoundError", "{missing:?}");
@@ -331,7 +356,7 @@ async fn a_pod_that_never_becomes_ready_fails_helms_wait_with_helms_own_message(
     assert_eq!(release_secrets(&c, "stuck").await, [secret("stuck", 1, "failed")]);
     let d = c.json(&["get", "deployment", "stuck"]).await;
     assert_eq!(d["status"]["readyReplicas"].as_i64().unwrap_or(0), 0, "{}", d["status"]);
-    let pods = items(&c.json(&["get", "pods", "-l", "app.kubernetes.io/instance=stuck"]).await);
+    let pods = items(&c.json(&["get", "pods", "-l", "app.kubernetes.io/name=web,app.kubernetes.io/instance=stuck"]).await);
     assert!(!pods.is_empty() && pods.iter().all(|p| p["status"]["phase"] == "Running"), "never-ready pods run: {pods:?}");
 
     // The legacy waiter fails at its deadline too.
@@ -341,6 +366,18 @@ async fn a_pod_that_never_becomes_ready_fails_helms_wait_with_helms_own_message(
         .expect_err("the legacy waiter fails too");
     assert!(failure.message.contains("context deadline exceeded"), "{failure:?}");
     assert_eq!(release_secrets(&c, "stuck-legacy").await, [secret("stuck-legacy", 1, "failed")]);
+
+    // A hook Job whose pod never becomes ready never completes: the install fails before its objects.
+    let hook_never_ready = json!({"migrate": {"podAnnotations": {"sim.gantry.dev/behavior": "never-ready"}}});
+    let failure = helm
+        .run(json!({"op": "install", "release": "hooked", "chart": web, "values": hook_never_ready, "wait": "watcher", "timeout": 5}))
+        .await
+        .expect_err("a hook that never completes fails the install");
+    assert!(failure.message.contains("failed pre-install: resource Job/default/hooked-migrate not ready"), "{failure:?}");
+    assert_eq!(release_secrets(&c, "hooked").await, [secret("hooked", 1, "failed")]);
+    let job = c.json(&["get", "job", "hooked-migrate"]).await;
+    assert!(job["status"]["succeeded"].as_i64().unwrap_or(0) == 0 && job["status"]["active"] == 1, "{}", job["status"]);
+    assert!(c.kubectl(&["get", "deployment", "hooked"]).await.stderr.contains("NotFound"), "the release's objects wait for its pre-install hook");
 
     // An upgrade to never-ready pods with rollback-on-failure goes back to revision 1.
     helm.ok(json!({"op": "install", "release": "good", "chart": web, "wait": "watcher", "timeout": 120})).await;
@@ -353,7 +390,7 @@ async fn a_pod_that_never_becomes_ready_fails_helms_wait_with_helms_own_message(
     let history = helm.ok(json!({"op": "history", "release": "good"})).await;
     assert_eq!(revisions(&history), [(1, "superseded".into()), (2, "failed".into()), (3, "deployed".into())]);
     c.ok(&["rollout", "status", "deployment/good", "--timeout=60s"]).await;
-    assert_rolled_out(&c, "good", "app.kubernetes.io/instance=good", 2, "nginx:1.27").await;
+    assert_rolled_out(&c, "good", "app.kubernetes.io/name=web,app.kubernetes.io/instance=good", 2, "nginx:1.27").await;
     let d = c.json(&["get", "deployment", "good"]).await;
     assert!(d["spec"]["template"]["metadata"]["annotations"].get("sim.gantry.dev/behavior").is_none(), "rolled back to the ready template");
 }

@@ -3,8 +3,9 @@
 //! it — containers running and (after a delay) ready, crash-looping with a
 //! growing restartCount, never ready, or stuck pulling the image — writing
 //! pod status (phase, conditions, containerStatuses) as the real kubelet
-//! does; a Job's pods run to completion (Succeeded) where others would
-//! become ready. Time is the controller's own clock from when it first saw
+//! does; a Job's pods, and bare pods that are not restarted
+//! (`restartPolicy: Never`/`OnFailure`, as Helm's test hooks are), run to
+//! completion (Succeeded) where others would become ready. Time is the controller's own clock from when it first saw
 //! the pod. A pod deleted gracefully (with a deletionTimestamp and a grace
 //! period) is removed with grace period 0, as the kubelet does once its
 //! containers stopped.
@@ -66,7 +67,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         };
         let behavior = PodBehavior::resolve(&pod, &ctx.images);
         let (mut life, wake) = life_at(behavior, started.elapsed());
-        if life.ready && owned_by_job(&pod) {
+        if life.ready && runs_to_completion(&pod) {
             // A job's pod runs to completion where another would become ready.
             life = Life { phase: "Succeeded", ready: false, restarts: 0, waiting: None };
         }
@@ -113,8 +114,10 @@ fn kubelet_events(ctx: &Ctx, store: &Store, before: &Value, after: &Value) {
     }
 }
 
-fn owned_by_job(pod: &Value) -> bool {
-    pod["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["kind"] == "Job" && r["controller"] == true))
+/// A Job's pod, or a pod its kubelet does not restart: its containers exit.
+fn runs_to_completion(pod: &Value) -> bool {
+    let by_job = pod["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["kind"] == "Job" && r["controller"] == true));
+    by_job || matches!(pod["spec"]["restartPolicy"].as_str(), Some("Never" | "OnFailure"))
 }
 
 /// Where a pod is in its life at one moment.

@@ -4,7 +4,7 @@ as an oracle for the simulated API server: one Helm action per run.
 Reads one JSON request on stdin (stdin, not argv, so the bearer token never
 shows in a process list):
 
-    {"op": "install" | "upgrade" | "rollback" | "list" | "history" | "status" | "uninstall",
+    {"op": "install" | "upgrade" | "rollback" | "list" | "history" | "status" | "get_all" | "test" | "uninstall",
      "server": "https://127.0.0.1:PORT", "token": "...", "ca_file": "/path/ca.crt",
      "namespace": "default", "release": "web", "chart": "/path/to/chart",
      "values": {...}, "wait": "watcher" | "legacy" | null, "timeout": 60,
@@ -44,6 +44,10 @@ def act(cfg: helm.Config, req: dict):
         return cfg.history(name)
     if op == "status":
         return cfg.status(name, revision=req.get("version"))
+    if op == "get_all":
+        return cfg.get_all(name, revision=req.get("version"))
+    if op == "test":
+        return cfg.test(name, timeout=timeout)
     if op == "uninstall":
         return cfg.uninstall(name, wait=wait, timeout=timeout)
     raise ValueError(f"unknown op {op!r}")
