@@ -394,3 +394,40 @@ async fn a_pod_that_never_becomes_ready_fails_helms_wait_with_helms_own_message(
     let d = c.json(&["get", "deployment", "good"]).await;
     assert!(d["spec"]["template"]["metadata"]["annotations"].get("sim.gantry.dev/behavior").is_none(), "rolled back to the ready template");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_kept_in_configmaps_in_a_namespace_helm_creates_and_server_dry_runs_change_nothing() {
+    let Some((c, helm)) = start().await else { return };
+    let fastapi = fastapi_chart();
+    let base = json!({"release": "shop", "namespace": "team", "storage_driver": "configmap", "chart": fastapi});
+    let with = |extra: Value| {
+        let mut request = base.clone();
+        if let (Some(request), Value::Object(extra)) = (request.as_object_mut(), extra) {
+            request.extend(extra);
+        }
+        request
+    };
+
+    let release = helm.ok(with(json!({"op": "install", "create_namespace": true, "wait": "watcher", "timeout": 120}))).await;
+    assert_eq!((release["namespace"].as_str(), release["status"].as_str()), (Some("team"), Some("deployed")), "{release}");
+    let ns = c.json(&["get", "namespace", "team"]).await;
+    assert_eq!(ns["status"]["phase"], "Active");
+    let stored = c.json(&["get", "configmaps", "-n", "team", "-l", "owner=helm,name=shop"]).await;
+    let names: Vec<String> = items(&stored).iter().map(|cm| text(&cm["metadata"]["name"])).collect();
+    assert_eq!(names, ["sh.helm.release.v1.shop.v1"]);
+    assert!(items(&c.json(&["get", "secrets", "-n", "team", "-l", "owner=helm"]).await).is_empty(), "the configmap driver keeps no Secrets");
+    let d = c.json(&["get", "deployment", "-n", "team", "shop-fastapi-app"]).await;
+    assert_eq!(d["status"]["readyReplicas"], 2, "{}", d["status"]);
+
+    // A server-side dry run renders and validates the upgrade but changes nothing.
+    let dry = helm.ok(with(json!({"op": "upgrade", "dry_run": "server", "values": {"replicaCount": 5}}))).await;
+    assert_eq!(dry["revision"], 2, "{dry}");
+    assert!(text(&dry["manifest"]).contains("replicas: 5"));
+    let after = c.json(&["get", "deployment", "-n", "team", "shop-fastapi-app"]).await;
+    assert_eq!((after["spec"]["replicas"].as_i64(), &after["metadata"]["generation"]), (Some(2), &d["metadata"]["generation"]));
+    let history = helm.ok(with(json!({"op": "history"}))).await;
+    assert_eq!(revisions(&history), [(1, "deployed".to_string())]);
+
+    helm.ok(with(json!({"op": "uninstall", "wait": "watcher", "timeout": 120}))).await;
+    assert!(items(&c.json(&["get", "configmaps", "-n", "team", "-l", "owner=helm"]).await).is_empty());
+}

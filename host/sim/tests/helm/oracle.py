@@ -8,7 +8,8 @@ shows in a process list):
      "server": "https://127.0.0.1:PORT", "token": "...", "ca_file": "/path/ca.crt",
      "namespace": "default", "release": "web", "chart": "/path/to/chart",
      "values": {...}, "wait": "watcher" | "legacy" | null, "timeout": 60,
-     "version": 1, "rollback_on_failure": false, "all_states": false, "debug": false}
+     "version": 1, "rollback_on_failure": false, "all_states": false, "debug": false,
+     "dry_run": "server" | null, "create_namespace": false, "storage_driver": "secret" | "configmap"}
 
 and prints one JSON line on stdout: {"ok": true, "result": ...} with what
 the library returned, or {"ok": false, "error": {"type": "HelmReleaseError",
@@ -32,10 +33,11 @@ def act(cfg: helm.Config, req: dict):
     timeout = req.get("timeout")
     if op == "install":
         return cfg.install(req["chart"], name, req.get("values"), wait=wait, timeout=timeout,
-                           rollback_on_failure=req.get("rollback_on_failure", False))
+                           rollback_on_failure=req.get("rollback_on_failure", False), dry_run=req.get("dry_run"),
+                           create_namespace=req.get("create_namespace", False))
     if op == "upgrade":
         return cfg.upgrade(req["chart"], name, req.get("values"), wait=wait, timeout=timeout,
-                           rollback_on_failure=req.get("rollback_on_failure", False))
+                           rollback_on_failure=req.get("rollback_on_failure", False), dry_run=req.get("dry_run"))
     if op == "rollback":
         return cfg.rollback(name, version=req.get("version"), wait=wait, timeout=timeout)
     if op == "list":
@@ -64,7 +66,8 @@ def main() -> int:
     helm.enable_logging(level)
     try:
         with helm.Config(kube_apiserver=req["server"], kube_token=req["token"], kube_ca_file=req["ca_file"],
-                         namespace=req.get("namespace", "default"), storage_driver="secret") as cfg:
+                         namespace=req.get("namespace", "default"),
+                         storage_driver=req.get("storage_driver", "secret")) as cfg:
             result = act(cfg, req)
     except helm.HelmError as e:
         error = {"type": type(e).__name__, "code": getattr(e, "code", None), "message": str(e)}
