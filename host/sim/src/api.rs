@@ -34,6 +34,8 @@ pub struct Api {
     pub bookmark_interval: Duration,
     /// Cancelled when the server shuts down: open watches end.
     pub shutdown: CancellationToken,
+    /// The services/pods proxy and the simulated pods' HTTP (`proxy`).
+    pub proxy: crate::proxy::Proxy,
     /// Faults to inject (`faults`), switchable at run time.
     pub faults: crate::faults::Faults,
 }
@@ -115,6 +117,10 @@ impl Api {
             _ => return Err(ApiError::PathNotFound),
         };
         let identity = identity.ok_or(ApiError::Unauthorized)?;
+        if let Some(call) = crate::proxy::ProxyCall::parse(&self.registry, &req)? {
+            authorize(&identity, call.verb, &call.target)?;
+            return crate::proxy::serve(self, call, req).await;
+        }
         let target = self.target(group, version, rest)?;
         let verb = verb_of(req.method(), &target, &req)?;
         authorize(&identity, verb, &target)?;
@@ -310,6 +316,7 @@ mod tests {
             address: "127.0.0.1:1".into(),
             bookmark_interval: Duration::from_secs(60),
             shutdown: CancellationToken::new(),
+            proxy: Default::default(),
             faults: Default::default(),
         }
     }

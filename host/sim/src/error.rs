@@ -67,6 +67,9 @@ pub enum ApiError {
     Forbidden { gr: GroupResource, name: String, message: String },
     #[error("{0}")]
     Internal(String),
+    /// Nothing can answer (no endpoints, a pod that cannot be reached): 503.
+    #[error("{0}")]
+    ServiceUnavailable(String),
 }
 
 /// One field error of an Invalid status (`FieldValueForbidden`,
@@ -113,6 +116,7 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::Forbidden { .. } => 403,
             ApiError::Internal(_) => 500,
+            ApiError::ServiceUnavailable(_) => 503,
         }
     }
 
@@ -129,6 +133,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::Internal(_) => "InternalError",
+            ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
         }
     }
 

@@ -16,7 +16,10 @@
 //! printing), `strategic` and `merge_keys` (strategic merge patches),
 //! `managed` (managedFields and server-side apply), `http` and `error` (bodies and `Status` objects). `controllers`
 //! act out kube-controller-manager and the kubelets (workloads, pods,
-//! endpoints) on the store. `faults` injects errors, latency, dropped
+//! endpoints) on the store. `proxy` serves the services/pods proxy
+//! subresources, `podhttp` answers as the simulated pods would, and
+//! `metrics` counts their requests for a real Prometheus to scrape.
+//! `faults` injects errors, latency, dropped
 //! connections and cut watches on demand, into the API server and the cloud
 //! control plane.
 
@@ -33,9 +36,12 @@ pub mod http;
 pub mod kubeconfig;
 pub mod managed;
 pub mod merge_keys;
+pub mod metrics;
 pub mod openapi;
 pub mod openapi_v2;
+pub mod podhttp;
 pub mod protobuf;
+pub mod proxy;
 pub mod schema;
 pub mod resources;
 pub mod selector;

@@ -2,7 +2,9 @@
 //! port (never another address), terminates TLS with the cluster's own CA
 //! (tokio-rustls), serves HTTP/2 and HTTP/1.1 (hyper-util auto) with `api`,
 //! and shuts down gracefully — explicitly or when the handle is dropped —
-//! ending open watches. Tests start it in-process; `gantry sim up` will too.
+//! ending open watches. Beside it, a plain-HTTP loopback endpoint serves the
+//! simulated pods' request metrics (`metrics`) for Prometheus to scrape.
+//! Tests start it in-process; `gantry sim up` will too.
 //! This file must not interpret requests.
 
 use std::convert::Infallible;
@@ -29,8 +31,12 @@ use crate::tls::{ClusterTls, TlsError};
 pub enum ServerError {
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("cluster {cluster}: {source}")]
+    Registry { cluster: String, source: crate::oci::RegistryConfigError },
     #[error("binding 127.0.0.1 for the API server of cluster {cluster}: {source}")]
     Bind { cluster: String, source: std::io::Error },
+    #[error("binding 127.0.0.1 for the metrics endpoint of cluster {cluster}: {source}")]
+    BindMetrics { cluster: String, source: std::io::Error },
 }
 
 /// How to start one simulated cluster's API server.
@@ -50,11 +56,15 @@ pub struct ServerConfig {
     pub pod_images: Vec<crate::controllers::behavior::ImageRule>,
     /// The fault rules it starts with (`faults`); the same rules as `ApiServer::faults()`.
     pub faults: crate::faults::Faults,
+    /// Real registries (on loopback) the simulated kubelet resolves images
+    /// of their hosts against before starting containers (`oci`, `controllers::pull`);
+    /// images of other hosts are not checked.
+    pub registries: Vec<crate::oci::RegistryConfig>,
 }
 
 impl ServerConfig {
     pub fn new(name: &str, authenticator: Authenticator) -> ServerConfig {
-        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new(), faults: Default::default() }
+        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new(), faults: Default::default(), registries: Vec::new() }
     }
 }
 
@@ -62,15 +72,20 @@ impl ServerConfig {
 pub struct ApiServer {
     name: String,
     addr: SocketAddr,
+    metrics_addr: SocketAddr,
     ca_pem: String,
     shutdown: CancellationToken,
     faults: crate::faults::Faults,
     task: Option<JoinHandle<()>>,
+    metrics_task: Option<JoinHandle<()>>,
 }
 
 impl ApiServer {
     /// Generates the cluster's certificates, binds 127.0.0.1:0 and starts serving.
     pub async fn start(config: ServerConfig) -> Result<ApiServer, ServerError> {
+        for registry in &config.registries {
+            registry.validate().map_err(|source| ServerError::Registry { cluster: config.name.clone(), source })?;
+        }
         let tls = ClusterTls::generate(&config.name)?;
         let bind_err = |source| ServerError::Bind { cluster: config.name.clone(), source };
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(bind_err)?;
@@ -85,15 +100,19 @@ impl ApiServer {
             address: addr.to_string(),
             bookmark_interval: config.bookmark_interval,
             shutdown: shutdown.clone(),
+            proxy: crate::proxy::Proxy::new(config.pod_images.clone()),
             faults: config.faults.clone(),
         });
+        let (metrics_listener, metrics_addr) =
+            crate::metrics::bind().await.map_err(|source| ServerError::BindMetrics { cluster: config.name.clone(), source })?;
+        let metrics_task = tokio::spawn(crate::metrics::serve(metrics_listener, api.proxy.pods.metrics(), shutdown.clone()));
         if config.controllers {
-            crate::controllers::start(api.clone(), config.pod_images.clone(), shutdown.clone());
+            crate::controllers::start(api.clone(), config.pod_images.clone(), config.registries.clone(), shutdown.clone());
         }
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
         let task = tokio::spawn(accept_loop(listener, acceptor, api, shutdown.clone()));
-        tracing::info!(cluster = %config.name, %addr, "simulated API server listening");
-        Ok(ApiServer { name: config.name, addr, ca_pem: tls.ca_pem, shutdown, faults: config.faults, task: Some(task) })
+        tracing::info!(cluster = %config.name, %addr, %metrics_addr, "simulated API server listening");
+        Ok(ApiServer { name: config.name, addr, metrics_addr, ca_pem: tls.ca_pem, shutdown, faults: config.faults, task: Some(task), metrics_task: Some(metrics_task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -103,6 +122,11 @@ impl ApiServer {
     /// `https://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/metrics`: the simulated pods' request metrics, Prometheus text format.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.metrics_addr)
     }
 
     /// The fault rules of this server, switchable while it runs (`faults`).
@@ -123,7 +147,7 @@ impl ApiServer {
     /// Stops accepting, ends open connections and watches, and waits for the listener.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.metrics_task.take()].into_iter().flatten() {
             if let Err(e) = task.await {
                 tracing::warn!(error = %e, "the API server's listener ended abnormally");
             }

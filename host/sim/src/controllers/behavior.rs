@@ -5,13 +5,21 @@
 //! |---|---|---|
 //! | `sim.gantry.dev/ready-after` | a duration: `500ms`, `2s`, `1m` | containers become ready that long after the pod starts (default 500ms) |
 //! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff` | see [`Behavior`] |
+//! | `sim.gantry.dev/http-status` | an HTTP status code, e.g. `200` (default), `404` | what the pod answers on any path |
+//! | `sim.gantry.dev/http-body` | text, e.g. `{"status":"ok"}` (default) | the body of that answer (JSON if it parses as JSON, else text) |
+//! | `sim.gantry.dev/http-paths` | JSON: `{"/health": {"status": 503, "body": "down"}}` | per-path answers overriding status and body |
+//! | `sim.gantry.dev/http-latency` | a duration: `250ms`, `1s` (default `0s`) | how long the pod takes before answering |
+//! | `sim.gantry.dev/http-error-rate` | a fraction `0` (default) to `1`, e.g. `0.1` | that share of requests is answered with the error status, spread evenly (deterministic: request *n* of a pod fails when ⌊(n+1)·rate⌋ > ⌊n·rate⌋) |
+//! | `sim.gantry.dev/http-error-status` | `500` (default), `503`, any 5xx | the status of those failed requests |
+//! | `sim.gantry.dev/http-upstream` | `http://127.0.0.1:PORT[/base]` | forward requests to a real HTTP server instead; only loopback (127.0.0.0/8, `::1`, `localhost`) is accepted, anything else is refused with a 503 naming the reason |
 //!
 //! Put them on the pod template (`spec.template.metadata.annotations`) of a
 //! workload. A cluster can also be configured per image
 //! (`ServerConfig::pod_images`, a list of [`ImageRule`]s: a pattern where `*`
 //! matches any run of characters, and the behaviour of pods running a
-//! matching image); annotations win over image rules. This file only parses;
-//! `pods` acts the behaviour out.
+//! matching image, and [`ImageRule::http`] for how they answer HTTP);
+//! annotations win over image rules, field by field. This file only parses;
+//! `pods` acts the lifecycle out and `crate::podhttp` the HTTP answers.
 
 use std::time::Duration;
 
@@ -21,6 +29,14 @@ use serde_json::Value;
 pub const READY_AFTER: &str = "sim.gantry.dev/ready-after";
 /// Annotation: the pod's behaviour, one of [`Behavior`]'s names.
 pub const BEHAVIOR: &str = "sim.gantry.dev/behavior";
+/// Annotations: how the pod answers HTTP (`crate::podhttp` reads them; see the table above).
+pub const HTTP_STATUS: &str = "sim.gantry.dev/http-status";
+pub const HTTP_BODY: &str = "sim.gantry.dev/http-body";
+pub const HTTP_PATHS: &str = "sim.gantry.dev/http-paths";
+pub const HTTP_LATENCY: &str = "sim.gantry.dev/http-latency";
+pub const HTTP_ERROR_RATE: &str = "sim.gantry.dev/http-error-rate";
+pub const HTTP_ERROR_STATUS: &str = "sim.gantry.dev/http-error-status";
+pub const HTTP_UPSTREAM: &str = "sim.gantry.dev/http-upstream";
 /// When a pod becomes ready without a `ready-after` annotation.
 pub const DEFAULT_READY_AFTER: Duration = Duration::from_millis(500);
 
@@ -52,11 +68,23 @@ pub struct ImageRule {
     pub behavior: Behavior,
     /// When containers become ready (for [`Behavior::Ready`]); None keeps the default.
     pub ready_after: Option<Duration>,
+    /// How the pods answer HTTP; unset fields keep the defaults.
+    pub http: crate::podhttp::HttpRule,
 }
 
 impl ImageRule {
     pub fn new(pattern: &str, behavior: Behavior) -> ImageRule {
-        ImageRule { pattern: pattern.to_string(), behavior, ready_after: None }
+        ImageRule { pattern: pattern.to_string(), behavior, ready_after: None, http: Default::default() }
+    }
+
+    /// The same rule, its pods answering HTTP as `http` says.
+    pub fn with_http(self, http: crate::podhttp::HttpRule) -> ImageRule {
+        ImageRule { http, ..self }
+    }
+
+    /// The first rule in `rules` matching one of `pod`'s images.
+    pub fn find<'a>(rules: &'a [ImageRule], pod: &Value) -> Option<&'a ImageRule> {
+        rules.iter().find(|r| r.matches(pod))
     }
 
     fn matches(&self, pod: &Value) -> bool {
@@ -154,7 +182,7 @@ mod tests {
         assert!(glob_match("*crash*", "example.com/crasher:1"));
         assert!(!glob_match("ghcr.io/acme/*:broken", "ghcr.io/acme/api:1.0"));
         assert!(glob_match("nginx:1.27", "nginx:1.27") && !glob_match("nginx", "nginx:1.27"));
-        let rules = [ImageRule::new("*:broken", Behavior::CrashLoop), ImageRule { pattern: "slow/*".into(), behavior: Behavior::Ready, ready_after: Some(Duration::from_secs(3)) }];
+        let rules = [ImageRule::new("*:broken", Behavior::CrashLoop), ImageRule { ready_after: Some(Duration::from_secs(3)), ..ImageRule::new("slow/*", Behavior::Ready) }];
         let pod = |image: &str, annotations: Value| json!({"metadata": {"annotations": annotations}, "spec": {"containers": [{"image": image}]}});
         assert_eq!(PodBehavior::resolve(&pod("api:broken", json!({})), &rules).behavior, Behavior::CrashLoop);
         assert_eq!(PodBehavior::resolve(&pod("slow/api", json!({})), &rules).ready_after, Duration::from_secs(3));
