@@ -4,6 +4,10 @@
 //! resourceVersion), optimistic concurrency, the default namespaces, and the
 //! event history watches replay from (older versions answer 410 Gone). Every
 //! change happens under one lock and is published to live watches in order.
+//! Stored objects are shared (`Arc`) with the events that publish them, so a
+//! write copies nothing it does not change; the history keeps each event as
+//! JSON text (a tenth of a parsed object's memory), parsed again only when a
+//! watch replays it.
 //! This file must not know about HTTP, auth or selectors' syntax.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -43,10 +47,47 @@ pub struct Event {
     pub kind: EventType,
     pub gr: GroupResource,
     pub namespace: String,
-    pub object: Value,
+    pub object: Arc<Value>,
     /// The object before a MODIFIED event: watches with selectors need it to
     /// turn an object leaving their selection into DELETED and one entering it into ADDED.
-    pub previous: Option<Value>,
+    pub previous: Option<Arc<Value>>,
+}
+
+/// An event as the history keeps it: the objects as JSON text.
+struct Packed {
+    rv: u64,
+    kind: EventType,
+    gr: GroupResource,
+    namespace: String,
+    object: Box<str>,
+    previous: Option<Box<str>>,
+}
+
+impl Packed {
+    fn of(event: &Event) -> Packed {
+        let text = |v: &Value| v.to_string().into_boxed_str();
+        Packed {
+            rv: event.rv,
+            kind: event.kind,
+            gr: event.gr.clone(),
+            namespace: event.namespace.clone(),
+            object: text(&event.object),
+            previous: event.previous.as_deref().map(text),
+        }
+    }
+
+    fn unpack(&self) -> Arc<Event> {
+        // The text is what `Value::to_string` wrote: it parses back.
+        let parse = |t: &str| Arc::new(serde_json::from_str(t).unwrap_or(Value::Null));
+        Arc::new(Event {
+            rv: self.rv,
+            kind: self.kind,
+            gr: self.gr.clone(),
+            namespace: self.namespace.clone(),
+            object: parse(&self.object),
+            previous: self.previous.as_deref().map(parse),
+        })
+    }
 }
 
 /// A new watch's starting events and the live feed after them.
@@ -147,12 +188,12 @@ pub struct Page {
     pub remaining: Option<usize>,
 }
 
-type Objects = BTreeMap<(String, String), Value>;
+type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 struct Inner {
     rv: u64,
     objects: BTreeMap<GroupResource, Objects>,
-    history: VecDeque<Arc<Event>>,
+    history: VecDeque<Packed>,
     /// The newest resourceVersion no longer in `history`.
     compacted: u64,
     /// Service ClusterIPs and NodePorts handed out so far.
@@ -193,9 +234,19 @@ impl Store {
     }
 
     pub fn get(&self, gr: &GroupResource, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        self.get_shared(gr, namespace, name).map(Arc::unwrap_or_clone)
+    }
+
+    /// The stored object itself, shared: for readers that only serialize or inspect it.
+    pub fn get_shared(&self, gr: &GroupResource, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
         let inner = self.lock();
         let found = inner.objects.get(gr).and_then(|m| m.get(&(namespace.to_string(), name.to_string())));
         found.cloned().ok_or_else(|| ApiError::not_found(gr, name))
+    }
+
+    /// Every object of `gr` (all namespaces), shared: a controller's view for one pass.
+    pub fn snapshot(&self, gr: &GroupResource) -> Vec<Arc<Value>> {
+        self.lock().objects.get(gr).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
     /// Objects of `gr` (in `namespace`, or all) passing `filter`, `limit` at a time.
@@ -222,14 +273,14 @@ impl Store {
             .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
             .filter(|(_, obj)| filter(obj));
         let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), &Value)> = matching.by_ref().take(limit).collect();
+        let items: Vec<(&(String, String), &Arc<Value>)> = matching.by_ref().take(limit).collect();
         let remaining = matching.count();
         let continue_token = match (remaining, items.last()) {
             (0, _) | (_, None) => None,
             (_, Some(((ns, name), _))) => Some(ContinueToken { rv, namespace: ns.clone(), name: name.clone() }.encode()),
         };
         let remaining = continue_token.as_ref().map(|_| remaining);
-        Ok(Page { items: items.into_iter().map(|(_, v)| v.clone()).collect(), resource_version: rv, continue_token, remaining })
+        Ok(Page { items: items.into_iter().map(|(_, v)| Value::clone(v)).collect(), resource_version: rv, continue_token, remaining })
     }
 
     /// Stores a new object, filling the metadata the server owns.
@@ -257,8 +308,9 @@ impl Store {
         }
         inner.rv += 1;
         stamp_new(rt, namespace, &name, inner.rv, &mut obj);
-        inner.objects.entry(gr.clone()).or_default().insert((namespace.to_string(), name), obj.clone());
-        self.publish(&mut inner, EventType::Added, &gr, namespace, &obj, None);
+        let stored = Arc::new(obj.clone());
+        inner.objects.entry(gr.clone()).or_default().insert((namespace.to_string(), name), stored.clone());
+        self.publish(&mut inner, EventType::Added, &gr, namespace, stored, None);
         Ok(obj)
     }
 
@@ -295,13 +347,14 @@ impl Store {
                 return Ok(next);
             }
         }
-        if opts.dry_run || without_rv(&next) == without_rv(&current) {
-            return Ok(if opts.dry_run { next } else { current });
+        if opts.dry_run || same_but_rv(&next, &current) {
+            return Ok(if opts.dry_run { next } else { Arc::unwrap_or_clone(current) });
         }
         inner.rv += 1;
         next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        inner.objects.entry(gr.clone()).or_default().insert(key, next.clone());
-        self.publish(&mut inner, EventType::Modified, &gr, namespace, &next, Some(current));
+        let stored = Arc::new(next.clone());
+        inner.objects.entry(gr.clone()).or_default().insert(key, stored.clone());
+        self.publish(&mut inner, EventType::Modified, &gr, namespace, stored, Some(current));
         Ok(next)
     }
 
@@ -318,7 +371,7 @@ impl Store {
         let key = (namespace.to_string(), name.to_string());
         let current = inner.objects.get(&gr).and_then(|m| m.get(&key)).cloned().ok_or_else(|| ApiError::not_found(&gr, name))?;
         let terminating = !current["metadata"]["deletionTimestamp"].is_null();
-        let mut next = current.clone();
+        let mut next = Value::clone(&current);
         let graceful_delay = if gr == namespaces() {
             check_preconditions(&gr, name, &current, opts)?;
             if !terminating {
@@ -326,13 +379,13 @@ impl Store {
                 return Ok(Deletion::Pending(self.write_pending(&mut inner, &gr, namespace, &key, &current, next, opts)));
             }
             if current["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()) {
-                return Ok(Deletion::Pending(current));
+                return Ok(Deletion::Pending(Arc::unwrap_or_clone(current)));
             }
             None
         } else {
             check_delete_preconditions(rt, name, &current, opts)?;
             match pod_grace_period(&gr, &current, opts) {
-                Grace::Pending => return Ok(Deletion::Pending(current)),
+                Grace::Pending => return Ok(Deletion::Pending(Arc::unwrap_or_clone(current))),
                 Grace::Seconds(period) => Some(period),
                 Grace::None => None,
             }
@@ -364,14 +417,15 @@ impl Store {
 
     /// Writes an object being deleted (unless dry-run or unchanged) and returns it.
     #[allow(clippy::too_many_arguments)]
-    fn write_pending(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, key: &(String, String), current: &Value, mut next: Value, opts: &WriteOptions) -> Value {
-        if opts.dry_run || next == *current {
+    fn write_pending(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, key: &(String, String), current: &Arc<Value>, mut next: Value, opts: &WriteOptions) -> Value {
+        if opts.dry_run || next == **current {
             return next;
         }
         inner.rv += 1;
         next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        inner.objects.entry(gr.clone()).or_default().insert(key.clone(), next.clone());
-        self.publish(inner, EventType::Modified, gr, namespace, &next, Some(current.clone()));
+        let stored = Arc::new(next.clone());
+        inner.objects.entry(gr.clone()).or_default().insert(key.clone(), stored.clone());
+        self.publish(inner, EventType::Modified, gr, namespace, stored, Some(current.clone()));
         next
     }
 
@@ -393,7 +447,7 @@ impl Store {
         let inner = self.lock();
         for (gr, objects) in &inner.objects {
             for ((ns, _), obj) in objects {
-                visit(gr, ns, obj);
+                visit(gr, ns, obj.as_ref());
             }
         }
     }
@@ -402,10 +456,10 @@ impl Store {
     /// carrying `last` (or the stored object) at the new resourceVersion.
     fn remove(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, name: &str, last: Option<Value>) -> Option<Value> {
         let stored = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
-        let mut obj = last.unwrap_or(stored);
+        let mut obj = last.unwrap_or_else(|| Arc::unwrap_or_clone(stored));
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        self.publish(inner, EventType::Deleted, gr, namespace, &obj, None);
+        self.publish(inner, EventType::Deleted, gr, namespace, Arc::new(obj.clone()), None);
         Some(obj)
     }
 
@@ -422,7 +476,11 @@ impl Store {
             Since::Version(v) if v < inner.compacted => {
                 return Err(ApiError::Gone(format!("too old resource version: {v} ({})", inner.compacted + 1)));
             }
-            Since::Version(v) => inner.history.iter().filter(|e| e.rv > v && e.gr == *gr).cloned().collect(),
+            Since::Version(v) => {
+                // The history is in resourceVersion order: start at the first newer event.
+                let from = inner.history.partition_point(|e| e.rv <= v);
+                inner.history.range(from..).filter(|e| e.gr == *gr).map(Packed::unpack).collect()
+            }
             Since::Now => inner.objects.get(gr).map_or_else(Vec::new, |m| {
                 m.iter()
                     .map(|((ns, _), obj)| {
@@ -435,10 +493,10 @@ impl Store {
         Ok((initial, self.events.subscribe()))
     }
 
-    fn publish(&self, inner: &mut Inner, kind: EventType, gr: &GroupResource, namespace: &str, obj: &Value, previous: Option<Value>) {
-        let (rv, namespace, object) = (inner.rv, namespace.to_string(), obj.clone());
+    fn publish(&self, inner: &mut Inner, kind: EventType, gr: &GroupResource, namespace: &str, object: Arc<Value>, previous: Option<Arc<Value>>) {
+        let (rv, namespace) = (inner.rv, namespace.to_string());
         let event = Arc::new(Event { rv, kind, gr: gr.clone(), namespace, object, previous });
-        inner.history.push_back(event.clone());
+        inner.history.push_back(Packed::of(&event));
         while inner.history.len() > self.history_limit {
             if let Some(old) = inner.history.pop_front() {
                 inner.compacted = old.rv;
@@ -792,28 +850,27 @@ fn keep_server_metadata(rt: &ResourceType, part: Part, current: &Value, next: &m
             }
         }
     }
-    if rt.generation && part == Part::Main && spec_of(current) != spec_of(next) {
+    // Everything but metadata and status is what bumps `generation`.
+    if rt.generation && part == Part::Main && !eq_except(current, next, &["metadata", "status"]) {
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         next["metadata"]["generation"] = json!(generation);
     }
 }
 
-/// Everything but metadata and status: what bumps `generation`.
-fn spec_of(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-    }
-    v
+/// Whether two objects differ in nothing but `metadata.resourceVersion` (compared in place, nothing copied).
+fn same_but_rv(a: &Value, b: &Value) -> bool {
+    eq_except(a, b, &["metadata"]) && eq_except(&a["metadata"], &b["metadata"], &["resourceVersion"])
 }
 
-fn without_rv(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v["metadata"].as_object_mut() {
-        m.remove("resourceVersion");
+/// Whether two objects are equal but for the top-level fields in `skip` (compared in place).
+fn eq_except(a: &Value, b: &Value, skip: &[&str]) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            let kept = |m: &'_ serde_json::Map<String, Value>| m.iter().filter(|(k, _)| !skip.contains(&k.as_str())).count();
+            kept(a) == kept(b) && a.iter().filter(|(k, _)| !skip.contains(&k.as_str())).all(|(k, v)| b.get(k) == Some(v))
+        }
+        _ => a == b,
     }
-    v
 }
 
 const CONTINUE_TOO_OLD: &str = "The provided continue parameter is too old to display a consistent list result. \
@@ -967,6 +1024,33 @@ mod tests {
     }
 
     #[test]
+    fn replayed_history_carries_each_object_and_its_previous_version() {
+        let s = store(100);
+        let cms = rt("", "configmaps");
+        let gr = GroupResource::new("", "configmaps");
+        let start = s.resource_version();
+        s.create(&cms, "default", cm("a"), &W).unwrap();
+        let rv = s.resource_version();
+        s.modify(&cms, "default", "a", Part::Main, &W, |c| Ok(c.clone())).unwrap();
+        assert_eq!(s.resource_version(), rv, "a write that changes nothing publishes nothing");
+        let changed = s
+            .modify(&cms, "default", "a", Part::Main, &W, |c| {
+                let mut next = c.clone();
+                next["data"]["k"] = json!("w");
+                Ok(next)
+            })
+            .unwrap();
+        let (events, _) = s.subscribe(&gr, Since::Version(start)).unwrap();
+        let kinds: Vec<EventType> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventType::Added, EventType::Modified]);
+        assert_eq!(*events[1].object, changed);
+        assert_eq!(events[1].previous.as_ref().map(|p| p["data"]["k"].clone()), Some(json!("v")));
+        assert_eq!(*s.get_shared(&gr, "default", "a").unwrap(), changed);
+        let (from_rv, _) = s.subscribe(&gr, Since::Version(rv)).unwrap();
+        assert_eq!(from_rv.len(), 1, "only the events after the version");
+    }
+
+    #[test]
     fn dry_runs_change_nothing_and_delete_preconditions_conflict() {
         let s = store(100);
         let cms = rt("", "configmaps");
@@ -988,7 +1072,7 @@ mod tests {
     }
 
     fn events_since(s: &Store, gr: &GroupResource, rv: u64) -> Vec<(EventType, Value)> {
-        s.subscribe(gr, Since::Version(rv)).unwrap().0.iter().map(|e| (e.kind, e.object.clone())).collect()
+        s.subscribe(gr, Since::Version(rv)).unwrap().0.iter().map(|e| (e.kind, Value::clone(&e.object))).collect()
     }
 
     #[test]

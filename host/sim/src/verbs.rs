@@ -29,11 +29,12 @@ use crate::table;
 impl Api {
     pub fn get(&self, call: &Call) -> Result<Response<Body>, ApiError> {
         let target = &call.target;
-        let obj = self.store.get(&target.rt.gr(), target.ns(), name_of(target)?)?;
+        // Shared, not copied: the answer is only serialized.
+        let obj = self.store.get_shared(&target.rt.gr(), target.ns(), name_of(target)?)?;
         match target.sub.as_deref() {
             Some("scale") => Ok(ok(&scale_of(&obj))),
             Some("finalize") => Err(ApiError::MethodNotAllowed),
-            _ if call.table => Ok(ok(&table::table(&target.rt, &[obj], json!({}), call.param("includeObject").unwrap_or("")))),
+            _ if call.table => Ok(ok(&table::table(&target.rt, std::slice::from_ref(&*obj), json!({}), call.param("includeObject").unwrap_or("")))),
             _ => Ok(ok(&obj)),
         }
     }

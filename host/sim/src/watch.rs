@@ -80,6 +80,11 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
     async fn send(&self, event: &Value) -> bool {
         let mut line = event.to_string();
         line.push('\n');
+        self.send_line(line).await
+    }
+
+    /// False when the client has gone or a fault cut the stream.
+    async fn send_line(&self, line: String) -> bool {
         if self.out.send(Bytes::from(line)).await.is_err() {
             return false;
         }
@@ -138,10 +143,12 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
         }
         let Some(kind) = self.seen_as(event) else { return true };
         let object = match &self.table {
-            Some(include) => table::table(&self.rt, std::slice::from_ref(&event.object), json!({}), include),
-            None => event.object.clone(),
+            Some(include) => table::table(&self.rt, std::slice::from_ref(&*event.object), json!({}), include).to_string(),
+            // The stored object as it is: serialized in place, not copied.
+            None => event.object.to_string(),
         };
-        self.send(&json!({"type": kind.as_str(), "object": object})).await
+        let line = format!("{{\"type\":\"{}\",\"object\":{object}}}\n", kind.as_str());
+        self.send_line(line).await
     }
 
     /// What this watch's selection makes of an event: a change that moves an
