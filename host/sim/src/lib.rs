@@ -19,7 +19,8 @@
 //! endpoints) on the store. `proxy` serves the services/pods proxy
 //! subresources, `podhttp` answers as the simulated pods would, and
 //! `metrics` counts their requests for a real Prometheus to scrape.
-//! `faults` injects errors, latency, dropped
+//! `oci` resolves images in real registries on loopback for the simulated
+//! kubelet's pulls. `faults` injects errors, latency, dropped
 //! connections and cut watches on demand, into the API server and the cloud
 //! control plane.
 
@@ -37,6 +38,7 @@ pub mod kubeconfig;
 pub mod managed;
 pub mod merge_keys;
 pub mod metrics;
+pub mod oci;
 pub mod openapi;
 pub mod openapi_v2;
 pub mod podhttp;

@@ -113,6 +113,22 @@ fn pod_status(o: &Value) -> Value {
         return json!("Terminating");
     }
     let mut reason = o["status"]["reason"].as_str().or(o["status"]["phase"].as_str()).unwrap_or("").to_string();
+    // Init containers first, as kubectl's printer: the first one not completed names the status.
+    let inits = o["status"]["initContainerStatuses"].as_array().cloned().unwrap_or_default();
+    for (i, s) in inits.iter().enumerate() {
+        let (terminated, waiting) = (&s["state"]["terminated"], &s["state"]["waiting"]);
+        if !terminated.is_null() && terminated["exitCode"].as_i64() == Some(0) {
+            continue;
+        }
+        let waiting_reason = waiting["reason"].as_str().filter(|r| !r.is_empty() && *r != "PodInitializing");
+        let init = match (terminated["reason"].as_str().filter(|r| !r.is_empty()), waiting_reason) {
+            (Some(r), _) if !terminated.is_null() => format!("Init:{r}"),
+            _ if !terminated.is_null() => format!("Init:ExitCode:{}", terminated["exitCode"].as_i64().unwrap_or(0)),
+            (_, Some(r)) => format!("Init:{r}"),
+            _ => format!("Init:{i}/{}", o["spec"]["initContainers"].as_array().map_or(inits.len(), Vec::len)),
+        };
+        return json!(init);
+    }
     let statuses = o["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
     for s in statuses.iter().rev() {
         let state = &s["state"];

@@ -25,6 +25,7 @@ mod gc;
 mod job;
 mod namespace;
 mod pods;
+mod pull;
 mod replicaset;
 mod statefulset;
 
@@ -60,14 +61,15 @@ const WATCHED: [(&str, &str); 9] = [
 ];
 
 /// Starts the controllers of `api`'s cluster, pods behaving per `images`
-/// unless annotated; they stop when `shutdown` is cancelled.
-pub fn start(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(api, images, shutdown))
+/// unless annotated and pulling their images from `registries` where
+/// configured (`pull`); they stop when `shutdown` is cancelled.
+pub fn start(api: Arc<Api>, images: Vec<behavior::ImageRule>, registries: Vec<crate::oci::RegistryConfig>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(api, images, registries, shutdown))
 }
 
-async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: CancellationToken) {
+async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, registries: Vec<crate::oci::RegistryConfig>, shutdown: CancellationToken) {
     let mut ctx = match Ctx::new(&api.registry) {
-        Ok(ctx) => Ctx { images, ..ctx },
+        Ok(ctx) => Ctx { images, puller: pull::Puller::new(registries), ..ctx },
         Err(e) => {
             tracing::error!(error = %e, "simulated controllers cannot start");
             return;
@@ -82,6 +84,7 @@ async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: Cancella
         }
     };
     let watched: Vec<GroupResource> = WATCHED.iter().map(|(g, r)| GroupResource::new(g, r)).collect();
+    let pulled = ctx.puller.notify.clone();
     loop {
         let wake = ctx.reconcile(&api.store);
         let sleep = async {
@@ -94,6 +97,8 @@ async fn run(api: Arc<Api>, images: Vec<behavior::ImageRule>, shutdown: Cancella
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = sleep => {}
+            // An image resolution finished (`pull`).
+            _ = pulled.notified() => {}
             event = wait_relevant(&mut feed, &watched) => {
                 if event.is_none() {
                     return;
@@ -150,6 +155,8 @@ pub(crate) struct Ctx {
     pub next_ip: u32,
     /// The cluster's per-image pod behaviours.
     pub images: Vec<behavior::ImageRule>,
+    /// The node's image pulls from configured registries.
+    pub puller: pull::Puller,
     /// The earliest time-driven step asked for during this pass.
     pub wake: Option<Instant>,
     /// What the server serves (custom kinds come and go), for the controllers that look across kinds.
@@ -201,6 +208,7 @@ impl Ctx {
             started: HashMap::new(),
             next_ip: 2,
             images: Vec::new(),
+            puller: pull::Puller::new(Vec::new()),
             wake: None,
             registry: registry.clone(),
             namespaces: find("", "namespaces")?,

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::behavior::{Behavior, PodBehavior};
+use super::pull::PullView;
 use super::{meta_str, report, write, Ctx, Severity};
 use crate::store::{now_rfc3339, Part, Store, WriteOptions};
 
@@ -33,6 +34,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     let pods = ctx.list(store, &ctx.pods.clone());
     let live: std::collections::HashSet<String> = pods.iter().map(|p| meta_str(p, "uid").to_string()).collect();
     ctx.started.retain(|uid, _| live.contains(uid));
+    ctx.puller.retain(&live);
     for pod in pods {
         let phase = pod["status"]["phase"].as_str().unwrap_or("");
         if !pod["metadata"]["deletionTimestamp"].is_null() {
@@ -57,7 +59,6 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             }
             ctx.event(store, &pod, Severity::Normal, "Scheduled", &format!("Successfully assigned {ns}/{name} to {NODE_NAME}"), "default-scheduler");
         }
-        let started = *ctx.started.entry(uid).or_insert_with(Instant::now);
         let ip = match pod["status"]["podIP"].as_str() {
             Some(ip) => ip.to_string(),
             None => {
@@ -65,32 +66,54 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
                 format!("10.244.{}.{}", (ctx.next_ip >> 8) & 0xff, ctx.next_ip & 0xff)
             }
         };
-        let behavior = PodBehavior::resolve(&pod, &ctx.images);
-        let (mut life, wake) = life_at(behavior, started.elapsed());
-        if life.ready && runs_to_completion(&pod) {
-            // A job's pod runs to completion where another would become ready.
-            life = Life { phase: "Succeeded", ready: false, restarts: 0, waiting: None };
+        // Images from configured registries are resolved before the containers start (`pull`).
+        let gate = ctx.puller.gate(&pod);
+        if let Some(gate) = &gate {
+            for (severity, reason, message) in &gate.events {
+                ctx.event(store, &pod, *severity, reason, message, "kubelet");
+            }
+            if let Some(after) = gate.wake {
+                ctx.wake_in(after);
+            }
         }
-        if let Some(after) = wake {
-            ctx.wake_in(after);
-        }
-        if pod["status"] == status(&pod, &life, &ip) {
+        let (life, view) = match gate {
+            Some(gate) if !gate.open => {
+                let waiting = if gate.view.init_blocked { "PodInitializing" } else { "ContainerCreating" };
+                (Life { phase: "Pending", ready: false, restarts: 0, waiting: Some((waiting, "")) }, gate.view)
+            }
+            gate => {
+                // The pod's clock starts when its containers can.
+                let started = *ctx.started.entry(uid).or_insert_with(Instant::now);
+                let behavior = PodBehavior::resolve(&pod, &ctx.images);
+                let (mut life, wake) = life_at(behavior, started.elapsed());
+                if life.ready && runs_to_completion(&pod) {
+                    // A job's pod runs to completion where another would become ready.
+                    life = Life { phase: "Succeeded", ready: false, restarts: 0, waiting: None };
+                }
+                if let Some(after) = wake {
+                    ctx.wake_in(after);
+                }
+                (life, gate.map(|g| g.view).unwrap_or_default())
+            }
+        };
+        if pod["status"] == status(&pod, &life, &ip, &view) {
             // Nothing changed: skip the write (and the store's lock).
             continue;
         }
         let update = |current: &Value| {
             let mut next = current.clone();
-            next["status"] = status(current, &life, &ip);
+            next["status"] = status(current, &life, &ip, &view);
             Ok(next)
         };
         if let Some(after) = report("writing pod status", store.modify(&ctx.pods, &ns, &name, Part::Status, &write(), update)) {
-            kubelet_events(ctx, store, &pod, &after);
+            kubelet_events(ctx, store, &pod, &after, &view);
         }
     }
 }
 
-/// The events the kubelet records when a pod's first container changes state.
-fn kubelet_events(ctx: &Ctx, store: &Store, before: &Value, after: &Value) {
+/// The events the kubelet records when a pod's first container changes state
+/// (image pulls from configured registries record their own, in `pull`).
+fn kubelet_events(ctx: &Ctx, store: &Store, before: &Value, after: &Value, view: &PullView) {
     let first = |pod: &Value| pod["status"]["containerStatuses"][0].clone();
     let (old, new) = (first(before), first(after));
     let (container, image) = (new["name"].as_str().unwrap_or(""), new["image"].as_str().unwrap_or(""));
@@ -98,14 +121,16 @@ fn kubelet_events(ctx: &Ctx, store: &Store, before: &Value, after: &Value) {
     let restarts = |s: &Value| s["restartCount"].as_i64().unwrap_or(0);
     let started = |s: &Value| !s["state"]["running"].is_null();
     if started(&new) && !started(&old) && restarts(&new) == 0 {
-        ctx.event(store, after, Severity::Normal, "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
+        if !view.pulled.contains(container) {
+            ctx.event(store, after, Severity::Normal, "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
+        }
         ctx.event(store, after, Severity::Normal, "Created", &format!("Created container {container}"), "kubelet");
         ctx.event(store, after, Severity::Normal, "Started", &format!("Started container {container}"), "kubelet");
     }
     if restarts(&new) > restarts(&old) {
         ctx.event(store, after, Severity::Warning, "BackOff", &format!("Back-off restarting failed container {container} in pod {}", meta_str(after, "name")), "kubelet");
     }
-    if waiting(&new) != waiting(&old) {
+    if waiting(&new) != waiting(&old) && !view.waiting.contains_key(container) {
         match waiting(&new).as_str() {
             "ErrImagePull" => ctx.event(store, after, Severity::Warning, "Failed", &format!("Failed to pull image \"{image}\": not found"), "kubelet"),
             "ImagePullBackOff" => ctx.event(store, after, Severity::Normal, "BackOff", &format!("Back-off pulling image \"{image}\""), "kubelet"),
@@ -158,8 +183,8 @@ pub(super) fn life_at(b: PodBehavior, elapsed: Duration) -> (Life, Option<Durati
     }
 }
 
-/// The pod status for `life`, keeping the timestamps of what did not change.
-fn status(current: &Value, life: &Life, ip: &str) -> Value {
+/// The pod status for `life` and the image pulls in `view`, keeping the timestamps of what did not change.
+fn status(current: &Value, life: &Life, ip: &str, view: &PullView) -> Value {
     let old = &current["status"];
     let now = now_rfc3339();
     let start_time = old["startTime"].as_str().map_or_else(|| now.clone(), String::from);
@@ -191,6 +216,7 @@ fn status(current: &Value, life: &Life, ip: &str) -> Value {
                 "started": life.waiting.is_none(),
             });
             match life.waiting {
+                Some((reason @ ("ContainerCreating" | "PodInitializing"), _)) => s["state"] = json!({"waiting": {"reason": reason}}),
                 Some((reason, message)) => {
                     let message = match reason {
                         "ErrImagePull" => format!("failed to pull and unpack image \"{image}\": not found in the simulated registry"),
@@ -216,11 +242,31 @@ fn status(current: &Value, life: &Life, ip: &str) -> Value {
                 s["imageID"] = json!(format!("{image}@sha256:{}", &id["containerd://".len()..]));
                 s["containerID"] = json!(id);
             }
+            pulled(&mut s, name, view);
+            s
+        })
+        .collect();
+    let inits = current["spec"]["initContainers"].as_array().cloned().unwrap_or_default();
+    let init_statuses: Vec<Value> = inits
+        .iter()
+        .map(|c| {
+            let (name, image) = (c["name"].as_str().unwrap_or(""), c["image"].as_str().unwrap_or(""));
+            let id = format!("containerd://{}", hex::encode(Sha256::digest(format!("{}/init/{name}", meta_str(current, "uid")).as_bytes())));
+            let mut s = json!({"name": name, "image": image, "imageID": "", "ready": false, "restartCount": 0, "started": false});
+            if view.init_blocked {
+                s["state"] = json!({"waiting": {"reason": "PodInitializing"}});
+            } else {
+                s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": start_time, "finishedAt": start_time, "containerID": id}});
+                s["ready"] = json!(true);
+                s["imageID"] = json!(format!("{image}@sha256:{}", &id["containerd://".len()..]));
+                s["containerID"] = json!(id);
+            }
+            pulled(&mut s, name, view);
             s
         })
         .collect();
     let scheduled = life.phase != "Pending" || life.waiting.is_some();
-    json!({
+    let mut status = json!({
         "phase": life.phase,
         "conditions": [condition("Initialized", true), condition("Ready", life.ready), condition("ContainersReady", life.ready), condition("PodScheduled", scheduled)],
         "hostIP": NODE_IP,
@@ -230,7 +276,35 @@ fn status(current: &Value, life: &Life, ip: &str) -> Value {
         "startTime": start_time,
         "containerStatuses": statuses,
         "qosClass": old["qosClass"].as_str().unwrap_or("BestEffort"),
-    })
+    });
+    if !init_statuses.is_empty() {
+        status["initContainerStatuses"] = json!(init_statuses);
+    }
+    if view.init_blocked {
+        // Initialized is False while an init container's image is not pulled.
+        let names: Vec<&str> = inits.iter().filter_map(|c| c["name"].as_str()).collect();
+        let mut initialized = condition("Initialized", false);
+        initialized["reason"] = json!("ContainersNotInitialized");
+        initialized["message"] = json!(format!("containers with incomplete status: [{}]", names.join(" ")));
+        status["conditions"][0] = initialized;
+    }
+    status
+}
+
+/// Applies an image pull's outcome to a container status: waiting on the
+/// pull, or the pulled image's real imageID.
+fn pulled(s: &mut Value, name: &str, view: &PullView) {
+    if let Some((reason, message)) = view.waiting.get(name) {
+        s["state"] = if message.is_empty() { json!({"waiting": {"reason": reason}}) } else { json!({"waiting": {"reason": reason, "message": message}}) };
+        s["ready"] = json!(false);
+        s["started"] = json!(false);
+        s["imageID"] = json!("");
+        if let Some(m) = s.as_object_mut() {
+            m.remove("containerID");
+        }
+    } else if let Some(image_id) = view.image_ids.get(name).filter(|_| !s["imageID"].as_str().unwrap_or("").is_empty()) {
+        s["imageID"] = json!(image_id);
+    }
 }
 
 #[cfg(test)]
