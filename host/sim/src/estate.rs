@@ -242,6 +242,7 @@ impl Estate {
         let mut out = String::new();
         for c in &self.clusters {
             out.push_str(&format!("cluster {} ({}): {}\n", c.spec.name, c.spec.describe(), c.server.url()));
+            out.push_str(&format!("  pod request metrics of {} (a Prometheus scrape target): {}\n", c.spec.name, c.server.metrics_url()));
         }
         let contexts: Vec<&str> = self.clusters.iter().map(|c| c.spec.name.as_str()).collect();
         out.push_str(&format!(

@@ -494,3 +494,20 @@ async fn http_get_ok(url: &str) -> Option<String> {
     let bytes = resp.into_body().collect().await.ok()?.to_bytes();
     ok.then(|| String::from_utf8_lossy(&bytes).into_owned())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_up_prints_each_clusters_metrics_endpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let estate = gantry_sim::Estate::start(dir.path()).await.expect("the estate starts");
+    let summary = estate.summary();
+    for cluster in &estate.clusters {
+        let url = cluster.server.metrics_url();
+        assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"), "{url}");
+        assert!(summary.contains(&format!("pod request metrics of {} (a Prometheus scrape target): {url}\n", cluster.spec.name)), "{summary}");
+        let (code, text) = http_get(&url).await;
+        assert_eq!(code, 200);
+        assert!(text.contains("# TYPE http_requests_total counter"), "{text}");
+    }
+    assert_eq!(estate.clusters.len(), 2);
+    estate.shutdown().await;
+}

@@ -76,6 +76,7 @@ pub fn announce(ctx: Ctx, estate: &gantry_sim::Estate) {
             serde_json::json!({
                 "event": "sim-ready",
                 "clusters": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.url()))).collect::<serde_json::Map<_, _>>(),
+                "metrics": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.metrics_url()))).collect::<serde_json::Map<_, _>>(),
                 "control_plane": estate.control_plane.url(),
                 "kubeconfig": estate.kubeconfig.display().to_string(),
                 "key_file": estate.key_file.display().to_string(),
