@@ -390,7 +390,7 @@ impl Store {
                 Grace::None => None,
             }
         };
-        let finalizers = gc_finalizers(&current, opts.propagation);
+        let finalizers = gc_finalizers(&current, opts.propagation, default_propagation(rt));
         if finalizers != finalizer_list(&current) {
             next["metadata"]["finalizers"] = json!(finalizers);
         }
@@ -644,22 +644,34 @@ fn finalizer_list(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"].as_array().map(|f| f.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
 }
 
+/// The policy a kind's registry applies when a delete names none and the
+/// object carries no collector finalizer: batch/v1 Jobs orphan their pods
+/// (kept for compatibility), every other kind served here deletes its
+/// dependents in the background.
+pub fn default_propagation(rt: &ResourceType) -> Propagation {
+    if rt.group == "batch" && rt.version == "v1" && rt.plural == "jobs" {
+        Propagation::Orphan
+    } else {
+        Propagation::Background
+    }
+}
+
 /// The finalizers an object gets on delete: `orphan` or `foregroundDeletion`
 /// as the propagation policy asks (without one, as the object already
 /// carries), the others kept; unchanged when the set is the same.
-fn gc_finalizers(obj: &Value, propagation: Option<Propagation>) -> Vec<String> {
+fn gc_finalizers(obj: &Value, propagation: Option<Propagation>, default: Propagation) -> Vec<String> {
     let existing = finalizer_list(obj);
     let from_object = existing.iter().find_map(|f| match f.as_str() {
         ORPHAN_FINALIZER => Some(Propagation::Orphan),
         FOREGROUND_FINALIZER => Some(Propagation::Foreground),
         _ => None,
     });
-    let policy = propagation.or(from_object);
+    let policy = propagation.or(from_object).unwrap_or(default);
     let mut next: Vec<String> = existing.iter().filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER).cloned().collect();
     match policy {
-        Some(Propagation::Orphan) => next.push(ORPHAN_FINALIZER.to_string()),
-        Some(Propagation::Foreground) => next.push(FOREGROUND_FINALIZER.to_string()),
-        Some(Propagation::Background) | None => {}
+        Propagation::Orphan => next.push(ORPHAN_FINALIZER.to_string()),
+        Propagation::Foreground => next.push(FOREGROUND_FINALIZER.to_string()),
+        Propagation::Background => {}
     }
     let same = next.len() == existing.len() && next.iter().all(|f| existing.contains(f));
     if same {
@@ -1137,6 +1149,10 @@ mod tests {
         assert!(s.delete(&d, "default", "web", &background).unwrap().is_gone(), "background drops the collector finalizer: nothing holds it");
         s.create(&d, "default", json!({"metadata": {"name": "api"}}), &W).unwrap();
         assert!(s.delete(&d, "default", "api", &W).unwrap().is_gone());
+        let jobs = rt("batch", "jobs");
+        s.create(&jobs, "default", json!({"metadata": {"name": "once"}}), &W).unwrap();
+        let Deletion::Pending(job) = s.delete(&jobs, "default", "once", &W).unwrap() else { panic!("a batch/v1 job orphans by default") };
+        assert_eq!(job["metadata"]["finalizers"], json!(["orphan"]));
         let dry = WriteOptions { dry_run: true, propagation: Some(Propagation::Foreground), ..W };
         s.create(&d, "default", json!({"metadata": {"name": "dry"}}), &W).unwrap();
         let rv = s.resource_version();

@@ -21,7 +21,8 @@ use crate::error::{ApiError, FieldCause, GroupResource};
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::managed::{self, Writer};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{now_rfc3339, Deletion, Part, Propagation, WriteOptions};
+use crate::resources::ResourceType;
+use crate::store::{default_propagation, now_rfc3339, Deletion, Part, Propagation, WriteOptions};
 use crate::schema;
 use crate::strategic;
 use crate::table;
@@ -237,7 +238,11 @@ impl Api {
         if crd::is_crd(&target.rt) && !options.write.dry_run && deletion.is_gone() {
             self.crd_deleted(deletion.object());
         }
-        Ok(deletion_answer(target, &options, deletion))
+        let mut answer = deletion_answer(target, &options, deletion);
+        if let Some(warning) = options.warning(&target.rt) {
+            answer.headers_mut().append(hyper::header::WARNING, warning);
+        }
+        Ok(answer)
     }
 
     /// DELETE of a collection: every selected object deleted with the same
@@ -258,7 +263,11 @@ impl Api {
         }
         let list = json!({"kind": format!("{}List", target.rt.kind), "apiVersion": target.rt.api_version(),
             "metadata": {"resourceVersion": page.resource_version.to_string()}, "items": page.items});
-        Ok(ok(&list))
+        let mut answer = ok(&list);
+        if let Some(warning) = options.warning(&target.rt) {
+            answer.headers_mut().append(hyper::header::WARNING, warning);
+        }
+        Ok(answer)
     }
 }
 
@@ -270,6 +279,18 @@ struct DeleteRequest {
 }
 
 impl DeleteRequest {
+    /// The registry's warning for a delete that leaves the kind's default
+    /// policy to orphan dependents (batch/v1 Jobs), as a `Warning` header value.
+    fn warning(&self, rt: &ResourceType) -> Option<hyper::header::HeaderValue> {
+        let unspecified = self.write.propagation.is_none() && self.orphan_dependents.is_none();
+        if !unspecified || default_propagation(rt) != Propagation::Orphan {
+            return None;
+        }
+        Some(hyper::header::HeaderValue::from_static(
+            "299 - \"child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning\"",
+        ))
+    }
+
     /// DeleteOptions from a non-empty body, else from the query
     /// (`dryRun`, `gracePeriodSeconds`, `orphanDependents`, `propagationPolicy`;
     /// preconditions only come in a body), validated as the real server does.

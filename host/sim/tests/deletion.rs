@@ -367,3 +367,48 @@ async fn the_finalize_subresource_releases_a_stuck_namespace() {
     let gone = c.kubectl(&["get", "namespace", "stuck"]).await;
     assert!(gone.stderr.contains("NotFound"), "finalized by hand, the namespace goes: {}", gone.stderr);
 }
+
+fn job(name: &str) -> String {
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: run
+        image: busybox:1.36
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_v1_job_deleted_without_a_policy_orphans_its_pods_with_the_real_warning() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("old.yaml", &job("old"))]).await;
+    c.ok(&["wait", "--for=condition=complete", "job/old", "--timeout=60s"]).await;
+    let pod = items(&c.json(&["get", "pods", "-l", "job-name=old"]).await).remove(0);
+
+    let raw = c.kubectl(&["delete", "--raw", "/apis/batch/v1/namespaces/default/jobs/old"]).await;
+    assert!(raw.ok, "{}", raw.stderr);
+    assert!(
+        raw.stderr.contains("Warning: child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning"),
+        "{}",
+        raw.stderr
+    );
+    let held: Value = serde_json::from_str(&raw.stdout).expect("JSON");
+    assert_eq!(held["metadata"]["finalizers"], serde_json::json!(["orphan"]), "the object is answered while the collector orphans: {held}");
+    c.ok(&["wait", "job/old", "--for=delete", "--timeout=60s"]).await;
+    let kept = c.json(&["get", "pod", pod["metadata"]["name"].as_str().unwrap_or("")]).await;
+    assert!(kept["metadata"].get("ownerReferences").is_none(), "{}", kept["metadata"]);
+
+    // kubectl names the background policy itself: the job's pods go with it, and no warning.
+    c.ok(&["create", "-f", &c.file("new.yaml", &job("new"))]).await;
+    c.ok(&["wait", "--for=condition=complete", "job/new", "--timeout=60s"]).await;
+    let out = c.kubectl(&["delete", "job", "new"]).await;
+    assert!(out.ok && !out.stderr.contains("Warning"), "{}", out.stderr);
+    c.ok(&["wait", "pods", "-l", "job-name=new", "--for=delete", "--timeout=60s"]).await;
+}

@@ -193,7 +193,16 @@ fn collect(ctx: &Served, store: &Store, graph: &Graph, item: &Node) {
         return;
     }
     let Some(rt) = ctx.by_resource(&item.gr, &item.api_version) else { return };
-    let propagation = if !waiting.is_empty() && graph.dependents_of(&item.uid).next().is_some() { Some(Propagation::Foreground) } else { None };
+    // As the real collector: foreground when an owner waits and this has dependents, else as its own finalizers say, else background.
+    let propagation = Some(if !waiting.is_empty() && graph.dependents_of(&item.uid).next().is_some() {
+        Propagation::Foreground
+    } else if item.has(ORPHAN_FINALIZER) {
+        Propagation::Orphan
+    } else if item.has(FOREGROUND_FINALIZER) {
+        Propagation::Foreground
+    } else {
+        Propagation::Background
+    });
     tracing::debug!(kind = %item.gr, name = %item.name, namespace = %item.namespace, ?propagation, "garbage-collecting a dependent whose owners are gone");
     let opts = WriteOptions { uid: Some(item.uid.clone()), propagation, ..WriteOptions::default() };
     report("garbage collection", store.delete(rt, &item.namespace, &item.name, &opts));

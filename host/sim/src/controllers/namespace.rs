@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::{meta_str, report, write, Ctx, Served};
 use crate::error::{ApiError, GroupResource};
-use crate::store::{now_rfc3339, Deletion, Part, Store, NAMESPACE_FINALIZER};
+use crate::store::{now_rfc3339, Deletion, Part, Propagation, Store, WriteOptions, NAMESPACE_FINALIZER};
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     let terminating: Vec<Value> = ctx
@@ -71,9 +71,10 @@ fn empty(served: &Served, store: &Store, namespace: &str) -> Remaining {
         }
     });
     let mut remaining = Remaining::default();
+    let background = WriteOptions { propagation: Some(Propagation::Background), ..write() };
     for (gr, api_version, name, deleting) in content {
         let left = match served.by_resource(&gr, &api_version) {
-            Some(rt) if !deleting => match store.delete(rt, namespace, &name, &write()) {
+            Some(rt) if !deleting => match store.delete(rt, namespace, &name, &background) {
                 Ok(Deletion::Gone(_)) | Err(ApiError::NotFound { .. }) => None,
                 Ok(Deletion::Pending(obj)) => Some(obj),
                 Err(e) => {
