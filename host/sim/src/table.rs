@@ -2,8 +2,10 @@
 //! output does), lists, gets and watch events are answered as
 //! `meta.k8s.io/v1` Tables with the columns the real server prints for that
 //! kind (NAME, STATUS, DATA, READY, AGE, ...) and each row's object as
-//! `includeObject` asks (PartialObjectMetadata by default). Ages are rendered
-//! as kubectl's HumanDuration. This file only formats; it must not read the
+//! `includeObject` asks (PartialObjectMetadata by default); like the real
+//! server, cells include the priority-1 columns kubectl shows with `-o wide`
+//! (Events: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE and the wide ones).
+//! Ages are rendered as kubectl's HumanDuration. This file only formats; it must not read the
 //! store.
 
 use serde_json::{json, Value};
@@ -22,7 +24,7 @@ pub fn table(rt: &ResourceType, items: &[Value], metadata: Value, include: &str)
         .iter()
         .map(|(name, kind, _)| {
             let format = if *name == "Name" { "name" } else { "" };
-            json!({"name": name, "type": kind, "format": format, "description": "", "priority": 0})
+            json!({"name": name, "type": kind, "format": format, "description": "", "priority": priority(rt, name)})
         })
         .collect();
     let rows: Vec<Value> = items.iter().map(|item| row(&columns, item, include)).collect();
@@ -41,7 +43,18 @@ fn row(columns: &[(&'static str, &'static str, Cell)], item: &Value, include: &s
     json!({"cells": cells, "object": object})
 }
 
+/// 1 for the columns the real server marks wide-only (kubectl shows them with `-o wide`).
+fn priority(rt: &ResourceType, column: &str) -> i64 {
+    match (rt.group.as_str(), rt.plural.as_str(), column) {
+        ("", "events", "Subobject" | "Source" | "First Seen" | "Count" | "Name") => 1,
+        _ => 0,
+    }
+}
+
 fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
+    if rt.group.is_empty() && rt.plural == "events" {
+        return event_columns();
+    }
     let mut cols: Vec<(&'static str, &'static str, Cell)> = vec![("Name", "string", |o| o["metadata"]["name"].clone())];
     let extra: Vec<(&'static str, &'static str, Cell)> = match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "namespaces") => vec![("Status", "string", |o| o["status"]["phase"].clone())],
@@ -86,6 +99,45 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
     cols.extend(extra);
     cols.push(("Age", "string", |o| json!(age(o["metadata"]["creationTimestamp"].as_str().unwrap_or("")))));
     cols
+}
+
+/// The real server's event columns: no leading NAME nor AGE.
+fn event_columns() -> Vec<(&'static str, &'static str, Cell)> {
+    vec![
+        ("Last Seen", "string", event_last_seen),
+        ("Type", "string", |o| json!(o["type"].as_str().unwrap_or(""))),
+        ("Reason", "string", |o| json!(o["reason"].as_str().unwrap_or(""))),
+        ("Object", "string", |o| {
+            let (kind, name) = (o["involvedObject"]["kind"].as_str().unwrap_or("").to_lowercase(), o["involvedObject"]["name"].as_str().unwrap_or(""));
+            json!(if name.is_empty() { kind } else { format!("{kind}/{name}") })
+        }),
+        ("Subobject", "string", |o| json!(o["involvedObject"]["fieldPath"].as_str().unwrap_or(""))),
+        ("Source", "string", |o| {
+            let first = |a: &Value, b: &Value| a.as_str().filter(|s| !s.is_empty()).or(b.as_str()).unwrap_or("").to_string();
+            let component = first(&o["source"]["component"], &o["reportingComponent"]);
+            let instance = first(&o["source"]["host"], &o["reportingInstance"]);
+            json!(if instance.is_empty() { component } else { format!("{component}, {instance}") })
+        }),
+        ("Message", "string", |o| json!(o["message"].as_str().unwrap_or("").trim())),
+        ("First Seen", "string", event_first_seen),
+        ("Count", "string", |o| {
+            let count = o["series"]["count"].as_i64().or(o["count"].as_i64()).unwrap_or(0);
+            json!(count.max(1))
+        }),
+        ("Name", "string", |o| o["metadata"]["name"].clone()),
+    ]
+}
+
+fn event_first_seen(o: &Value) -> Value {
+    let at = o["firstTimestamp"].as_str().or(o["eventTime"].as_str()).unwrap_or("");
+    json!(age(at))
+}
+
+fn event_last_seen(o: &Value) -> Value {
+    match o["series"]["lastObservedTime"].as_str().or(o["lastTimestamp"].as_str()) {
+        Some(at) => json!(age(at)),
+        None => event_first_seen(o),
+    }
 }
 
 fn count(v: &Value) -> usize {
@@ -203,6 +255,29 @@ mod tests {
         for (secs, text) in cases {
             assert_eq!(human_duration(secs), text, "{secs}s");
         }
+    }
+
+    #[test]
+    fn events_print_as_the_real_server_prints_them_with_wide_columns_at_priority_one() {
+        let rt = Registry::default().find("", "v1", "events").unwrap();
+        let event = json!({
+            "metadata": {"name": "web-1.18ebab2d672f770f", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "involvedObject": {"kind": "Pod", "name": "web-1", "fieldPath": "spec.containers{web}"},
+            "reason": "Started", "message": "Started container web\n", "type": "Normal",
+            "source": {"component": "kubelet", "host": "sim-node-1"},
+            "firstTimestamp": "2020-01-01T00:00:00Z", "lastTimestamp": "2020-01-01T00:00:00Z", "count": 1,
+        });
+        let t = table(&rt, &[event], json!({}), "Metadata");
+        let columns: Vec<(&str, i64)> =
+            t["columnDefinitions"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap(), c["priority"].as_i64().unwrap())).collect();
+        assert_eq!(
+            columns,
+            [("Last Seen", 0), ("Type", 0), ("Reason", 0), ("Object", 0), ("Subobject", 1), ("Source", 1), ("Message", 0), ("First Seen", 1), ("Count", 1), ("Name", 1)]
+        );
+        let cells = t["rows"][0]["cells"].as_array().unwrap();
+        assert_eq!(cells[1..7], [json!("Normal"), json!("Started"), json!("pod/web-1"), json!("spec.containers{web}"), json!("kubelet, sim-node-1"), json!("Started container web")]);
+        assert!(cells[0].as_str().unwrap().ends_with('d') && cells[0] == cells[7], "last and first seen: {cells:?}");
+        assert_eq!(cells[8..], [json!(1), json!("web-1.18ebab2d672f770f")]);
     }
 
     #[test]

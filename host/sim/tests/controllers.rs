@@ -95,6 +95,11 @@ async fn a_deployment_rolls_out_through_a_replica_set_to_ready_pods() {
     for wanted in [("Deployment", "ScalingReplicaSet"), ("ReplicaSet", "SuccessfulCreate"), ("Pod", "Scheduled"), ("Pod", "Started")] {
         assert!(reasons.contains(&wanted), "no {wanted:?} event in {reasons:?}");
     }
+    // kubectl prints events with the real server's columns.
+    let printed = c.ok(&["get", "events"]).await;
+    let header: Vec<&str> = printed.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header, ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{printed}");
+    assert!(printed.lines().any(|l| l.contains("Normal") && l.contains("ScalingReplicaSet") && l.contains("deployment/web")), "{printed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
