@@ -1,0 +1,382 @@
+//! The simulated kubelet's image pulls held against a REAL registry:
+//! Debian's `docker-registry` (the CNCF distribution registry) run as a
+//! child process on 127.0.0.1 with a free port and a temporary storage
+//! directory, an image pushed into it with the distribution upload API
+//! (config blob, one layer, manifest) over plain HTTP, and the real kubectl
+//! reading what the simulated cluster reports: a pushed image starts with its
+//! manifest digest as imageID, a missing tag backs off (ErrImagePull,
+//! ImagePullBackOff, the kubelet's events) until it is pushed, and an
+//! htpasswd-protected registry needs the configured credentials. The
+//! registry binary comes from GANTRY_DOCKER_REGISTRY or PATH (`htpasswd`
+//! from PATH); missing tools fail the tests when CI is set and skip them
+//! otherwise. Nothing here reaches beyond 127.0.0.1; no timed asserts, only
+//! hang guards.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::Cluster;
+use gantry_sim::oci::RegistryConfig;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, HOST, LOCATION};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The hang guard of every wait here.
+const GUARD: Duration = Duration::from_secs(120);
+const USER: &str = "puller";
+const PASSWORD: &str = "s3cret-pull";
+
+/// A tool from `env` or PATH, or None (skip) outside CI.
+fn tool(env: &str, name: &str) -> Option<PathBuf> {
+    let from_env = std::env::var_os(env).map(PathBuf::from).filter(|p| p.is_file());
+    let found = from_env.or_else(|| {
+        std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).map(|d| d.join(name)).find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{name} is required in CI but is neither in {env} nor on PATH (apt-get install -y docker-registry apache2-utils)");
+        eprintln!("{name} not found: skipping (set CI to make this a failure)");
+    }
+    found
+}
+
+/// A real distribution registry on 127.0.0.1, stopped when dropped.
+struct Registry {
+    child: Child,
+    port: u16,
+    /// Basic credentials for pushing, when the registry has htpasswd auth.
+    auth: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    /// Starts `docker-registry serve`; with `basic_auth`, behind an htpasswd file of USER:PASSWORD.
+    async fn start(basic_auth: bool) -> Option<Registry> {
+        let binary = tool("GANTRY_DOCKER_REGISTRY", "docker-registry")?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let auth_section = if basic_auth {
+            let htpasswd = tool("GANTRY_HTPASSWD", "htpasswd")?;
+            let out = Command::new(htpasswd).args(["-Bbn", USER, PASSWORD]).output().expect("htpasswd runs");
+            assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+            std::fs::write(dir.path().join("htpasswd"), &out.stdout).expect("htpasswd written");
+            format!("auth:\n  htpasswd:\n    realm: gantry-sim-test\n    path: {}\n", dir.path().join("htpasswd").display())
+        } else {
+            String::new()
+        };
+        let port = free_port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_section}",
+            dir.path().join("data").display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("registry config written");
+        let child = Command::new(binary).arg("serve").arg(&config_path).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("docker-registry starts");
+        let auth = basic_auth.then(|| format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{USER}:{PASSWORD}"))));
+        let mut registry = Registry { child, port, auth, _dir: dir };
+        // The registry answers /v2/ (200, or 401 behind auth) once it listens; the deadline is a hang guard.
+        let deadline = std::time::Instant::now() + GUARD;
+        loop {
+            if let Ok((status, _, _)) = registry.call(Method::GET, "/v2/", &[], Bytes::new(), false).await {
+                if status == StatusCode::OK || status == StatusCode::UNAUTHORIZED {
+                    break;
+                }
+            }
+            if let Ok(Some(exit)) = registry.child.try_wait() {
+                panic!("docker-registry exited before listening: {exit}");
+            }
+            assert!(std::time::Instant::now() < deadline, "docker-registry never listened on {}", registry.host());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(registry)
+    }
+
+    /// `127.0.0.1:PORT`, the host image references name it by.
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One HTTP/1.1 request to the registry (`target` is a path, or an absolute URL on it).
+    async fn call(&self, method: Method, target: &str, headers: &[(&str, &str)], body: Bytes, authed: bool) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+        let path = target.strip_prefix(&self.url()).unwrap_or(target);
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.map_err(|e| e.to_string())?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let mut req = Request::builder().method(method).uri(path).header(HOST, self.host());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(auth) = self.auth.as_ref().filter(|_| authed) {
+            req = req.header(AUTHORIZATION, HeaderValue::from_str(auth).expect("header"));
+        }
+        let resp = sender.send_request(req.body(Full::new(body)).expect("request")).await.map_err(|e| e.to_string())?;
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((parts.status, parts.headers, bytes))
+    }
+
+    /// Uploads a blob (POST then a monolithic PUT) and returns its digest.
+    async fn push_blob(&self, repo: &str, blob: &[u8]) -> String {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(blob)));
+        let (status, headers, body) = self.call(Method::POST, &format!("/v2/{repo}/blobs/uploads/"), &[], Bytes::new(), true).await.expect("upload starts");
+        assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
+        let location = headers.get(LOCATION).and_then(|v| v.to_str().ok()).expect("upload location").to_string();
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let put = format!("{location}{separator}digest={digest}");
+        let headers = [("content-type", "application/octet-stream")];
+        let (status, _, body) = self.call(Method::PUT, &put, &headers, Bytes::copy_from_slice(blob), true).await.expect("blob uploaded");
+        assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+        digest
+    }
+
+    /// Pushes a tiny single-layer OCI image as `repo:tag`; returns the manifest digest.
+    async fn push_image(&self, repo: &str, tag: &str, content: &str) -> String {
+        let layer = tar_with_one_file("hello.txt", content.as_bytes());
+        let layer_digest = self.push_blob(repo, &layer).await;
+        let config = json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": ["/hello"]},
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        });
+        let config = serde_json::to_vec(&config).expect("config");
+        let config_digest = self.push_blob(repo, &config).await;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()}],
+        });
+        let manifest = serde_json::to_vec(&manifest).expect("manifest");
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
+        let headers = [("content-type", "application/vnd.oci.image.manifest.v1+json")];
+        let (status, headers, body) = self.call(Method::PUT, &format!("/v2/{repo}/manifests/{tag}"), &headers, Bytes::from(manifest), true).await.expect("manifest pushed");
+        assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(headers.get("docker-content-digest").and_then(|v| v.to_str().ok()), Some(digest.as_str()), "the registry stores the manifest under its digest");
+        digest
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A POSIX tar archive holding one regular file.
+fn tar_with_one_file(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = [0u8; 512];
+    header[..name.len()].copy_from_slice(name.as_bytes());
+    let octal = |field: &mut [u8], value: u64| {
+        let text = format!("{value:0width$o}\0", width = field.len() - 1);
+        field.copy_from_slice(text.as_bytes());
+    };
+    octal(&mut header[100..108], 0o644);
+    octal(&mut header[108..116], 0);
+    octal(&mut header[116..124], 0);
+    octal(&mut header[124..136], data.len() as u64);
+    octal(&mut header[136..148], 0);
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
+    let text = format!("{sum:06o}\0 ");
+    header[148..156].copy_from_slice(text.as_bytes());
+    let mut tar = header.to_vec();
+    tar.extend_from_slice(data);
+    tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
+    tar
+}
+
+/// A Deployment `name` of one pod running `image`.
+fn deployment(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: app
+        image: {image}
+"
+    )
+}
+
+async fn create(c: &Cluster, name: &str, image: &str) {
+    c.ok(&["create", "-f", &c.file(&format!("{name}.yaml"), &deployment(name, image))]).await;
+}
+
+/// The deployment's one pod, as JSON.
+async fn pod_of(c: &Cluster, app: &str) -> Value {
+    let pods = c.json(&["get", "pods", "-l", &format!("app={app}")]).await;
+    let items = pods["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 1, "one pod of {app}: {pods}");
+    items[0].clone()
+}
+
+/// Waits (hang guard only) until `kubectl get pods` shows `status` for the app's pod; returns the line.
+async fn until_status(c: &Cluster, app: &str, status: &str) -> String {
+    let wait = async {
+        loop {
+            let out = c.ok(&["get", "pods", "-l", &format!("app={app}"), "--no-headers"]).await;
+            if let Some(line) = out.lines().find(|l| l.split_whitespace().nth(2) == Some(status)) {
+                return line.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(GUARD, wait).await.unwrap_or_else(|_| panic!("the pod of {app} never showed {status}"))
+}
+
+async fn available(c: &Cluster, app: &str) {
+    c.ok(&["wait", "--for=condition=Available", &format!("deployment/{app}"), "--timeout=120s"]).await;
+}
+
+/// The kubelet's events about the app's pod, as `kubectl describe` prints them.
+async fn describe(c: &Cluster, app: &str) -> String {
+    c.ok(&["describe", "pod", "-l", &format!("app={app}")]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_image_starts_with_its_manifest_digest_as_image_id() {
+    let Some(registry) = Registry::start(false).await else { return };
+    let digest = registry.push_image("team/app", "1.0", "hello from 1.0").await;
+    // An ECR-style host mapped to the local registry, as a user would point the sim at a mirror.
+    let ecr = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
+    let configs = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap(), RegistryConfig::new(ecr, &registry.url()).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = configs).await else { return };
+    create(&c, "web", &format!("{}/team/app:1.0", registry.host())).await;
+    create(&c, "ecr", &format!("{ecr}/team/app:1.0")).await;
+    create(&c, "pinned", &format!("{}/team/app@{digest}", registry.host())).await;
+    // Not a configured host: not checked, starts as before.
+    create(&c, "hub", "nginx:1.27").await;
+    for app in ["web", "ecr", "pinned", "hub"] {
+        available(&c, app).await;
+    }
+    let image_id = |pod: &Value| pod["status"]["containerStatuses"][0]["imageID"].as_str().unwrap_or("").to_string();
+    assert_eq!(image_id(&pod_of(&c, "web").await), format!("{}/team/app@{digest}", registry.host()));
+    assert_eq!(image_id(&pod_of(&c, "ecr").await), format!("{ecr}/team/app@{digest}"));
+    assert_eq!(image_id(&pod_of(&c, "pinned").await), format!("{}/team/app@{digest}", registry.host()));
+    assert!(!image_id(&pod_of(&c, "hub").await).contains(&digest));
+    let events = describe(&c, "web").await;
+    assert!(events.contains(&format!("Pulling image \"{}/team/app:1.0\"", registry.host())), "{events}");
+    assert!(events.contains(&format!("Successfully pulled image \"{}/team/app:1.0\"", registry.host())), "{events}");
+    assert!(!events.contains("already present on machine"), "{events}");
+    let hub = describe(&c, "hub").await;
+    assert!(hub.contains("Container image \"nginx:1.27\" already present on machine") && !hub.contains("Pulling image"), "{hub}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_tag_backs_off_until_it_is_pushed() {
+    let Some(registry) = Registry::start(false).await else { return };
+    registry.push_image("app", "1.0", "one").await;
+    let configs = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = configs).await else { return };
+    let image = format!("{}/app:2.0", registry.host());
+    create(&c, "late", &image).await;
+    let line = until_status(&c, "late", "ImagePullBackOff").await;
+    assert!(line.contains("0/1"), "{line}");
+    let pod = pod_of(&c, "late").await;
+    assert_eq!(pod["status"]["phase"], "Pending");
+    let waiting = &pod["status"]["containerStatuses"][0]["state"]["waiting"];
+    let expected = format!(
+        "Back-off pulling image \"{image}\": ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+    );
+    assert_eq!((waiting["reason"].as_str(), waiting["message"].as_str()), (Some("ImagePullBackOff"), Some(expected.as_str())));
+    let events = describe(&c, "late").await;
+    for expected in [
+        format!("Pulling image \"{image}\""),
+        format!("Failed to pull image \"{image}\": rpc error: code = NotFound"),
+        "Error: ErrImagePull".to_string(),
+        format!("Back-off pulling image \"{image}\""),
+        "Error: ImagePullBackOff".to_string(),
+    ] {
+        assert!(events.contains(&expected), "describe lacks {expected:?}:\n{events}");
+    }
+    let listed = c.ok(&["get", "events", "--field-selector", "reason=BackOff"]).await;
+    assert!(listed.contains(&format!("Back-off pulling image \"{image}\"")), "{listed}");
+    // Pushing the tag lets the kubelet's next retry start the pod.
+    let digest = registry.push_image("app", "2.0", "two").await;
+    available(&c, "late").await;
+    let pod = pod_of(&c, "late").await;
+    assert_eq!(pod["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+    assert_eq!(pod["status"]["containerStatuses"][0]["ready"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_behind_basic_auth_needs_the_configured_credentials() {
+    let Some(registry) = Registry::start(true).await else { return };
+    let (status, _, _) = registry.call(Method::HEAD, "/v2/app/manifests/1.0", &[], Bytes::new(), false).await.expect("registry answers");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the registry wants credentials");
+    let digest = registry.push_image("app", "1.0", "secret").await;
+    let image = format!("{}/app:1.0", registry.host());
+
+    let anonymous = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = anonymous).await else { return };
+    create(&c, "denied", &image).await;
+    until_status(&c, "denied", "ImagePullBackOff").await;
+    let message = pod_of(&c, "denied").await["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
+    let denial = format!("unexpected status from HEAD request to {}/v2/app/manifests/1.0: 401 Unauthorized", registry.url());
+    assert!(message.contains(&denial) && message.contains("code = Unknown"), "{message}");
+    let events = describe(&c, "denied").await;
+    assert!(events.contains("401 Unauthorized"), "{events}");
+
+    let wrong = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_basic(USER, "not-the-password")];
+    let Some(w) = Cluster::start_with(|config| config.registries = wrong).await else { return };
+    create(&w, "wrong", &image).await;
+    until_status(&w, "wrong", "ImagePullBackOff").await;
+
+    let authed = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_basic(USER, PASSWORD)];
+    let Some(a) = Cluster::start_with(|config| config.registries = authed).await else { return };
+    create(&a, "allowed", &image).await;
+    available(&a, "allowed").await;
+    assert_eq!(pod_of(&a, "allowed").await["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+    assert!(!describe(&a, "allowed").await.contains(PASSWORD), "credentials never show");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_registry_fails_the_pull_with_the_connection_error() {
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
+    let configs = vec![RegistryConfig::new(&host, &format!("http://{host}")).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = configs).await else { return };
+    create(&c, "gone", &format!("{host}/app:1.0")).await;
+    until_status(&c, "gone", "ImagePullBackOff").await;
+    let message = pod_of(&c, "gone").await["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
+    assert!(message.contains(&format!("failed to do request: Head \"http://{host}/v2/app/manifests/1.0\": dial tcp {host}: connect: connection refused")), "{message}");
+    let events = describe(&c, "gone").await;
+    assert!(events.contains("connection refused") && events.contains("ErrImagePull"), "{events}");
+}
+
+#[tokio::test]
+async fn registries_off_loopback_or_https_without_a_ca_are_refused() {
+    let err = RegistryConfig::new("registry.example.com", "https://registry.example.com").unwrap_err();
+    assert!(err.to_string().contains("loopback only"), "{err}");
+    let mut config = gantry_sim::ServerConfig::new("sim", gantry_sim::auth::Authenticator::default());
+    config.registries = vec![RegistryConfig::new("localhost:5443", "https://localhost:5443").unwrap()];
+    let refused = gantry_sim::ApiServer::start(config).await.err().expect("an https registry without a CA is refused");
+    assert!(refused.to_string().contains("no CA"), "{refused}");
+}
