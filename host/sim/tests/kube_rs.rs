@@ -366,3 +366,57 @@ async fn await_condition_sees_a_deployment_the_controllers_make_available() {
     let status = done.and_then(|d| d.status).expect("status");
     assert_eq!((status.updated_replicas, status.ready_replicas), (Some(3), Some(3)), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_list_watcher_gets_its_initial_objects_from_the_watch_itself() {
+    let server = start(|c| c.controllers = false).await;
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    for name in ["a", "b"] {
+        cms.create(&PostParams::default(), &config_map(name, &[])).await.expect("create");
+    }
+    // sendInitialEvents=true: ADDED for what exists, then the initial-events-end bookmark.
+    let mut events = Box::pin(watcher(cms.clone(), watcher::Config::default().labels("app=kube-rs").streaming_lists()));
+    assert_eq!(initial_list(&mut events).await, ["a", "b"]);
+    cms.create(&PostParams::default(), &config_map("c", &[])).await.expect("create");
+    match next(&mut events).await {
+        Ok(watcher::Event::Apply(cm)) => assert_eq!(cm.name_any(), "c"),
+        other => panic!("expected Apply(c), got {other:?}"),
+    }
+    cms.delete("a", &DeleteParams::default()).await.expect("delete");
+    match next(&mut events).await {
+        Ok(watcher::Event::Delete(cm)) => assert_eq!(cm.name_any(), "a"),
+        other => panic!("expected Delete(a), got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_and_status_subresources_and_delete_preconditions_answer_as_the_real_server() {
+    let server = start(|c| c.controllers = false).await;
+    let client = client(&server).await;
+    let deployments: Api<Deployment> = Api::default_namespaced(client);
+    let created = deployments.create(&PostParams::default(), &deployment("web", 2, "nginx:1.27")).await.expect("create");
+
+    let scale = deployments.get_scale("web").await.expect("get scale");
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
+    let scaled = deployments.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.expect("patch scale");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(4));
+    assert_eq!(deployments.get("web").await.expect("get").spec.and_then(|s| s.replicas), Some(4));
+
+    // Status goes through its subresource; the main resource ignores it.
+    let status = json!({"status": {"observedGeneration": 2, "replicas": 4, "readyReplicas": 4}});
+    let patched = deployments.patch_status("web", &PatchParams::default(), &Patch::Merge(&status)).await.expect("patch status");
+    assert_eq!(patched.status.as_ref().and_then(|s| s.ready_replicas), Some(4));
+    let ignored = json!({"status": {"readyReplicas": 1}, "metadata": {"labels": {"touched": "yes"}}});
+    let main = deployments.patch("web", &PatchParams::default(), &Patch::Merge(&ignored)).await.expect("patch main");
+    assert_eq!(main.status.as_ref().and_then(|s| s.ready_replicas), Some(4), "the main resource does not write status");
+    assert_eq!(main.labels().get("touched").map(String::as_str), Some("yes"));
+
+    // A delete whose precondition no longer holds is a 409.
+    let stale = DeleteParams { preconditions: Some(kube::api::Preconditions { resource_version: created.resource_version(), uid: None }), ..DeleteParams::default() };
+    let conflict = api_error(deployments.delete("web", &stale).await.expect_err("a stale precondition conflicts"));
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"), "{conflict:?}");
+    let current = DeleteParams { preconditions: Some(kube::api::Preconditions { uid: created.uid(), resource_version: None }), ..DeleteParams::default() };
+    deployments.delete("web", &current).await.expect("delete with a holding precondition");
+    assert_eq!(api_error(deployments.get("web").await.expect_err("gone")).code, 404);
+}
