@@ -5,8 +5,12 @@
 //! (config blob, one layer, manifest) over plain HTTP, and the real kubectl
 //! reading what the simulated cluster reports: a pushed image starts with its
 //! manifest digest as imageID, a missing tag backs off (ErrImagePull,
-//! ImagePullBackOff, the kubelet's events) until it is pushed, and an
-//! htpasswd-protected registry needs the configured credentials. The
+//! ImagePullBackOff, the kubelet's events) until it is pushed, an
+//! htpasswd-protected registry needs the configured credentials, a registry
+//! behind token auth is pulled with a bearer token fetched from its realm (a
+//! token server in the test signs the JWTs the real registry verifies
+//! against its root certificate bundle), and one served over TLS is reached
+//! with the CA it was configured with. The
 //! registry binary comes from GANTRY_DOCKER_REGISTRY or PATH (`htpasswd`
 //! from PATH); missing tools fail the tests when CI is set and skip them
 //! otherwise. Nothing here reaches beyond 127.0.0.1; no timed asserts, only
@@ -16,6 +20,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,9 +55,19 @@ fn tool(env: &str, name: &str) -> Option<PathBuf> {
 struct Registry {
     child: Child,
     port: u16,
-    /// Basic credentials for pushing, when the registry has htpasswd auth.
+    /// The Authorization for pushing, when the registry has auth.
     auth: Option<String>,
+    /// The client side of its TLS, when it serves https; and the CA, PEM.
+    tls: Option<(Arc<rustls::ClientConfig>, String)>,
     _dir: tempfile::TempDir,
+}
+
+/// How a test registry is protected.
+#[derive(Default)]
+struct Options<'a> {
+    basic_auth: bool,
+    token: Option<&'a TokenServer>,
+    tls: bool,
 }
 
 impl Drop for Registry {
@@ -65,9 +80,24 @@ impl Drop for Registry {
 impl Registry {
     /// Starts `docker-registry serve`; with `basic_auth`, behind an htpasswd file of USER:PASSWORD.
     async fn start(basic_auth: bool) -> Option<Registry> {
+        Registry::start_with(Options { basic_auth, ..Options::default() }).await
+    }
+
+    async fn start_with(options: Options<'_>) -> Option<Registry> {
+        let basic_auth = options.basic_auth;
         let binary = tool("GANTRY_DOCKER_REGISTRY", "docker-registry")?;
         let dir = tempfile::tempdir().expect("temp dir");
-        let auth_section = if basic_auth {
+        let mut push_auth = None;
+        let auth_section = if let Some(token) = options.token {
+            let bundle = dir.path().join("token-root.pem");
+            std::fs::write(&bundle, &token.cert_pem).expect("root bundle written");
+            push_auth = Some(format!("Bearer {}", token.mint("app", &["pull", "push"])));
+            format!(
+                "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                token.port,
+                bundle.display()
+            )
+        } else if basic_auth {
             let htpasswd = tool("GANTRY_HTPASSWD", "htpasswd")?;
             let out = Command::new(htpasswd).args(["-Bbn", USER, PASSWORD]).output().expect("htpasswd runs");
             assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -77,15 +107,24 @@ impl Registry {
             String::new()
         };
         let port = free_port();
+        let (tls_section, tls) = if options.tls {
+            let (ca_pem, cert_pem, key_pem) = server_certificate();
+            std::fs::write(dir.path().join("server.crt"), cert_pem).expect("certificate written");
+            std::fs::write(dir.path().join("server.key"), key_pem).expect("key written");
+            let section = format!("  tls:\n    certificate: {}\n    key: {}\n", dir.path().join("server.crt").display(), dir.path().join("server.key").display());
+            (section, Some((client_config(&ca_pem), ca_pem)))
+        } else {
+            (String::new(), None)
+        };
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_section}",
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls_section}{auth_section}",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("registry config written");
         let child = Command::new(binary).arg("serve").arg(&config_path).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("docker-registry starts");
-        let auth = basic_auth.then(|| format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{USER}:{PASSWORD}"))));
-        let mut registry = Registry { child, port, auth, _dir: dir };
+        let auth = push_auth.or_else(|| basic_auth.then(|| basic(USER, PASSWORD)));
+        let mut registry = Registry { child, port, auth, tls, _dir: dir };
         // The registry answers /v2/ (200, or 401 behind auth) once it listens; the deadline is a hang guard.
         let deadline = std::time::Instant::now() + GUARD;
         loop {
@@ -109,15 +148,28 @@ impl Registry {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// One HTTP/1.1 request to the registry (`target` is a path, or an absolute URL on it).
     async fn call(&self, method: Method, target: &str, headers: &[(&str, &str)], body: Bytes, authed: bool) -> Result<(StatusCode, HeaderMap, Bytes), String> {
         let path = target.strip_prefix(&self.url()).unwrap_or(target);
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.map_err(|e| e.to_string())?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
+        let mut sender = match &self.tls {
+            Some((config, _)) => {
+                let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
+                let stream = tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp).await.map_err(|e| e.to_string())?;
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+                tokio::spawn(conn);
+                sender
+            }
+            None => {
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.map_err(|e| e.to_string())?;
+                tokio::spawn(conn);
+                sender
+            }
+        };
         let mut req = Request::builder().method(method).uri(path).header(HOST, self.host());
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -170,6 +222,128 @@ impl Registry {
         assert_eq!(headers.get("docker-content-digest").and_then(|v| v.to_str().ok()), Some(digest.as_str()), "the registry stores the manifest under its digest");
         digest
     }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:{password}")))
+}
+
+/// A CA and a server certificate for 127.0.0.1 it signed: (CA PEM, certificate PEM, key PEM).
+fn server_certificate() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "registry test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("server params").signed_by(&key, &ca, &ca_key).expect("server certificate");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+fn client_config(ca_pem: &str) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA added");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().expect("TLS versions").with_root_certificates(roots).with_no_client_auth();
+    Arc::new(config)
+}
+
+const TOKEN_SERVICE: &str = "sim-test-registry";
+const TOKEN_ISSUER: &str = "sim-test-token-issuer";
+
+/// A token server on 127.0.0.1 as the distribution token spec describes it:
+/// `GET /token?scope=...&service=...` with basic credentials answers a JWT
+/// (RS256, its certificate in `x5c`) granting the scope's actions. The real
+/// registry verifies the JWT against `cert_pem`, its root bundle.
+struct TokenServer {
+    port: u16,
+    key: Arc<rsa::RsaPrivateKey>,
+    cert_der: Arc<Vec<u8>>,
+    cert_pem: String,
+    /// The query strings it was asked with.
+    asked: Arc<std::sync::Mutex<Vec<String>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl TokenServer {
+    async fn start() -> TokenServer {
+        use rsa::pkcs8::EncodePrivateKey;
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key");
+        let der = key.to_pkcs8_der().expect("PKCS#8");
+        let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+        let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256).expect("rcgen key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "token signer");
+        let cert = params.self_signed(&key_pair).expect("certificate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("token server binds");
+        let port = listener.local_addr().expect("addr").port();
+        let (key, cert_der, asked) = (Arc::new(key), Arc::new(cert.der().to_vec()), Arc::new(std::sync::Mutex::new(Vec::new())));
+        let (k, c, a) = (key.clone(), cert_der.clone(), asked.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (k, c, a) = (k.clone(), c.clone(), a.clone());
+                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (k, c, a) = (k.clone(), c.clone(), a.clone());
+                    async move { Ok::<_, std::convert::Infallible>(answer_token(&req, &k, &c, &a)) }
+                });
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service));
+            }
+        });
+        TokenServer { port, key, cert_der, cert_pem: cert.pem(), asked, _task: task }
+    }
+
+    /// A token granting `actions` on repository `repo`.
+    fn mint(&self, repo: &str, actions: &[&str]) -> String {
+        jwt(&self.key, &self.cert_der, repo, actions)
+    }
+}
+
+fn answer_token(req: &Request<hyper::body::Incoming>, key: &rsa::RsaPrivateKey, cert_der: &[u8], asked: &std::sync::Mutex<Vec<String>>) -> hyper::Response<Full<Bytes>> {
+    let query = req.uri().query().unwrap_or("").to_string();
+    asked.lock().expect("lock").push(query.clone());
+    let authorized = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(basic(USER, PASSWORD).as_str());
+    let respond = |status: StatusCode, body: Value| {
+        let mut resp = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+        resp
+    };
+    if !authorized {
+        return respond(StatusCode::UNAUTHORIZED, json!({"details": "incorrect username or password"}));
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let scope = pairs.iter().find(|(k, _)| k == "scope").map(|(_, v)| v.clone()).unwrap_or_default();
+    // repository:NAME:ACTIONS, granted as asked.
+    let mut parts = scope.splitn(3, ':');
+    let (kind, repo, actions) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if kind != "repository" || repo.is_empty() {
+        return respond(StatusCode::BAD_REQUEST, json!({"details": format!("unsupported scope {scope:?}")}));
+    }
+    let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
+    let token = jwt(key, cert_der, repo, &actions);
+    respond(StatusCode::OK, json!({"token": token, "access_token": token, "expires_in": 300}))
+}
+
+/// A distribution registry token: RS256, signed by `key`, its certificate in `x5c`.
+fn jwt(key: &rsa::RsaPrivateKey, cert_der: &[u8], repo: &str, actions: &[&str]) -> String {
+    use base64::Engine;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let header = json!({"typ": "JWT", "alg": "RS256", "x5c": [base64::engine::general_purpose::STANDARD.encode(cert_der)]});
+    let claims = json!({
+        "iss": TOKEN_ISSUER, "sub": USER, "aud": TOKEN_SERVICE,
+        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{repo}"),
+        "access": [{"type": "repository", "name": repo, "actions": actions}],
+    });
+    let signing_input = format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
+    let signature = signer.sign(signing_input.as_bytes());
+    format!("{signing_input}.{}", b64.encode(signature.to_bytes()))
 }
 
 fn free_port() -> u16 {
@@ -379,4 +553,58 @@ async fn registries_off_loopback_or_https_without_a_ca_are_refused() {
     config.registries = vec![RegistryConfig::new("localhost:5443", "https://localhost:5443").unwrap()];
     let refused = gantry_sim::ApiServer::start(config).await.err().expect("an https registry without a CA is refused");
     assert!(refused.to_string().contains("no CA"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_behind_token_auth_is_pulled_with_a_token_from_its_realm() {
+    let token = TokenServer::start().await;
+    let Some(registry) = Registry::start_with(Options { token: Some(&token), ..Options::default() }).await else { return };
+    let digest = registry.push_image("app", "1.0", "tokens").await;
+    let image = format!("{}/app:1.0", registry.host());
+    let asked_before = token.asked.lock().expect("lock").len();
+
+    // Anonymous: the realm turns the node down.
+    let anonymous = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = anonymous).await else { return };
+    create(&c, "anon", &image).await;
+    until_status(&c, "anon", "ImagePullBackOff").await;
+    let message = pod_of(&c, "anon").await["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
+    let realm = format!("http://127.0.0.1:{}/token?scope=repository%3Aapp%3Apull&service={TOKEN_SERVICE}", token.port);
+    assert!(message.contains(&format!("failed to authorize: failed to fetch anonymous token: unexpected status from GET request to {realm}: 401 Unauthorized")), "{message}");
+
+    // With credentials: a token for repository:app:pull from the realm, which the real registry accepts.
+    let authed = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_basic(USER, PASSWORD)];
+    let Some(a) = Cluster::start_with(|config| config.registries = authed).await else { return };
+    create(&a, "authed", &image).await;
+    available(&a, "authed").await;
+    assert_eq!(pod_of(&a, "authed").await["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+    let asked = token.asked.lock().expect("lock")[asked_before..].to_vec();
+    assert!(asked.iter().all(|q| q == &format!("scope=repository%3Aapp%3Apull&service={TOKEN_SERVICE}")), "{asked:?}");
+
+    // A configured bearer token is sent from the first request.
+    let bearer = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_bearer(&token.mint("app", &["pull"]))];
+    let Some(b) = Cluster::start_with(|config| config.registries = bearer).await else { return };
+    create(&b, "bearer", &image).await;
+    available(&b, "bearer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_over_tls_is_reached_with_its_configured_ca() {
+    let Some(registry) = Registry::start_with(Options { tls: true, ..Options::default() }).await else { return };
+    let digest = registry.push_image("app", "1.0", "tls").await;
+    let image = format!("{}/app:1.0", registry.host());
+    let ca = registry.tls.as_ref().map(|(_, ca)| ca.clone()).expect("CA");
+    let trusted = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_ca_pem(&ca).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = trusted).await else { return };
+    create(&c, "tls", &image).await;
+    available(&c, "tls").await;
+    assert_eq!(pod_of(&c, "tls").await["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+    // Another CA: the handshake fails and the pull with it.
+    let (other_ca, _, _) = server_certificate();
+    let untrusted = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_ca_pem(&other_ca).unwrap()];
+    let Some(u) = Cluster::start_with(|config| config.registries = untrusted).await else { return };
+    create(&u, "untrusted", &image).await;
+    until_status(&u, "untrusted", "ImagePullBackOff").await;
+    let message = pod_of(&u, "untrusted").await["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
+    assert!(message.contains("failed to do request: Head") && message.contains("tls:"), "{message}");
 }
