@@ -608,3 +608,65 @@ async fn a_registry_over_tls_is_reached_with_its_configured_ca() {
     let message = pod_of(&u, "untrusted").await["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
     assert!(message.contains("failed to do request: Head") && message.contains("tls:"), "{message}");
 }
+
+/// A Deployment `name` whose pod runs `image` with `policy`, after an init container running `init`.
+fn with_init(name: &str, init: Option<&str>, image: &str, policy: &str) -> String {
+    let init = init.map(|i| format!("      initContainers:\n      - name: setup\n        image: {i}\n")).unwrap_or_default();
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+{init}      containers:
+      - name: app
+        image: {image}
+        imagePullPolicy: {policy}
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_container_images_are_pulled_first_and_pulled_images_stay_on_the_node() {
+    let Some(registry) = Registry::start(false).await else { return };
+    let digest = registry.push_image("app", "1.0", "main").await;
+    let configs = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap()];
+    let Some(c) = Cluster::start_with(|config| config.registries = configs).await else { return };
+    let (image, setup) = (format!("{}/app:1.0", registry.host()), format!("{}/setup:1.0", registry.host()));
+
+    // An init container's missing image holds the pod in Init:ImagePullBackOff.
+    c.ok(&["create", "-f", &c.file("init.yaml", &with_init("init", Some(&setup), &image, "IfNotPresent"))]).await;
+    until_status(&c, "init", "Init:ImagePullBackOff").await;
+    let pod = pod_of(&c, "init").await;
+    let initialized = pod["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "Initialized")).cloned().unwrap_or_default();
+    assert_eq!((initialized["status"].as_str(), initialized["reason"].as_str()), (Some("False"), Some("ContainersNotInitialized")), "{initialized}");
+    assert_eq!(pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
+    let setup_digest = registry.push_image("setup", "1.0", "setup").await;
+    available(&c, "init").await;
+    let pod = pod_of(&c, "init").await;
+    let init = &pod["status"]["initContainerStatuses"][0];
+    assert_eq!((init["state"]["terminated"]["reason"].as_str(), init["imageID"].as_str()), (Some("Completed"), Some(format!("{}/setup@{setup_digest}", registry.host()).as_str())));
+    assert_eq!(pod["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+
+    // The image is on the node now: IfNotPresent pods start without the registry,
+    // even once the manifest is deleted there; Always pods go to the registry and fail.
+    let (status, _, body) = registry.call(Method::DELETE, &format!("/v2/app/manifests/{digest}"), &[], Bytes::new(), true).await.expect("delete");
+    assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
+    c.ok(&["create", "-f", &c.file("cached.yaml", &with_init("cached", None, &image, "IfNotPresent"))]).await;
+    c.ok(&["create", "-f", &c.file("always.yaml", &with_init("always", None, &image, "Always"))]).await;
+    available(&c, "cached").await;
+    let cached = describe(&c, "cached").await;
+    assert!(cached.contains(&format!("Container image \"{image}\" already present on machine")) && !cached.contains("Pulling image"), "{cached}");
+    assert_eq!(pod_of(&c, "cached").await["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+    until_status(&c, "always", "ImagePullBackOff").await;
+    // Never: present images run, absent ones are ErrImageNeverPull.
+    c.ok(&["create", "-f", &c.file("never.yaml", &with_init("never", None, &format!("{}/other:1.0", registry.host()), "Never"))]).await;
+    until_status(&c, "never", "ErrImageNeverPull").await;
+}
