@@ -322,7 +322,7 @@ mod preconditions {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failed_precondition_is_a_conflict_worded_as_the_real_server() {
+    async fn a_failed_precondition_is_a_conflict_and_a_held_object_is_answered_as_itself() {
         let auth = Authenticator::default();
         auth.add_token(TOKEN, Identity::admin("admin"));
         let server = ApiServer::start(ServerConfig::new("deletion", auth)).await.expect("server starts");
@@ -347,6 +347,14 @@ mod preconditions {
         let right = DeleteParams { preconditions: Some(Preconditions { uid: Some(uid), resource_version: made.metadata.resource_version.clone() }), ..DeleteParams::default() };
         let deleted = cms.delete("settings", &right).await.expect("the right preconditions delete");
         assert!(deleted.is_right(), "an immediate delete answers a Status");
+
+        let held: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "held", "finalizers": ["example.com/block"]}})).expect("configmap");
+        cms.create(&PostParams::default(), &held).await.expect("created");
+        let answer = cms.delete("held", &DeleteParams::default()).await.expect("accepted");
+        let first = answer.left().expect("a held object is answered as itself, not a Status");
+        assert!(first.metadata.deletion_timestamp.is_some());
+        let again = cms.delete("held", &DeleteParams::default()).await.expect("accepted again").left().expect("the object");
+        assert_eq!(again.metadata.resource_version, first.metadata.resource_version, "deleting a terminating object changes nothing");
         server.shutdown().await;
     }
 }
