@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 use super::deployment::template_hash;
 use super::replicaset::{is_active, is_ready, pod_from_template, PodName};
-use super::{controller_uid, meta_str, report, write, Ctx};
+use super::index::Owned;
+use super::{meta_str, report, write, Ctx};
 use crate::store::{Part, Store};
 
 const REVISION_LABEL: &str = "controller-revision-hash";
@@ -20,14 +21,14 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     if sets.is_empty() {
         return;
     }
-    let pods = ctx.list(store, &ctx.pods.clone());
+    let pods = Owned::of(store, &ctx.pods);
     for ds in sets {
         if !ds["metadata"]["deletionTimestamp"].is_null() {
             continue;
         }
         let (ns, name) = (meta_str(&ds, "namespace"), meta_str(&ds, "name"));
         let _span = tracing::debug_span!("daemonset", %name, namespace = %ns).entered();
-        let owned: Vec<&Value> = pods.iter().filter(|p| controller_uid(p) == Some(meta_str(&ds, "uid")) && is_active(p)).collect();
+        let owned: Vec<&Value> = pods.of_owner(meta_str(&ds, "uid")).filter(|p| is_active(p)).collect();
         let hash = template_hash(&ds["spec"]["template"]);
         let current = |p: &&Value| p["metadata"]["labels"][REVISION_LABEL] == json!(hash);
         let rolling = ds["spec"]["updateStrategy"]["type"] != "OnDelete";

@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{controller_uid, meta_str, owner_ref, report, write, Ctx, Severity};
+use super::index::Owned;
+use super::{meta_str, owner_ref, report, write, Ctx, Severity};
 use crate::store::{now_rfc3339, Part, Store};
 
 pub const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -23,14 +24,14 @@ pub const HASH_LABEL: &str = "pod-template-hash";
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     let deployments = ctx.list(store, &ctx.deployments.clone());
-    let sets = ctx.list(store, &ctx.replicasets.clone());
+    let sets = Owned::of(store, &ctx.replicasets);
     for d in deployments {
         if !d["metadata"]["deletionTimestamp"].is_null() {
             continue;
         }
         let _span = tracing::debug_span!("deployment", name = %meta_str(&d, "name"), namespace = %meta_str(&d, "namespace")).entered();
-        let mut owned: Vec<Value> = sets.iter().filter(|rs| controller_uid(rs) == Some(meta_str(&d, "uid"))).cloned().collect();
-        owned.extend(super::adopt(store, &ctx.replicasets, &d, "apps/v1", "Deployment", &sets));
+        let mut owned: Vec<Value> = sets.of_owner(meta_str(&d, "uid")).cloned().collect();
+        owned.extend(super::adopt(store, &ctx.replicasets, &d, "apps/v1", "Deployment", &sets.orphans()));
         sync(ctx, store, &d, owned);
     }
 }

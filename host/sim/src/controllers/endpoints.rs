@@ -6,6 +6,8 @@
 //! with `endpoints.kubernetes.io/last-change-trigger-time`) are deleted with
 //! their service. This file must not touch Services or Pods.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Map, Value};
 
 use super::replicaset::{is_active, is_ready};
@@ -17,13 +19,22 @@ const TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time";
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     let services = ctx.list(store, &ctx.services.clone());
-    let pods = ctx.list(store, &ctx.pods.clone());
+    let selects = |svc: &Value| svc["spec"]["selector"].as_object().is_some_and(|s| !s.is_empty());
+    // The pods (shared, not copied) by namespace, read only when some service selects pods.
+    let pods = if services.iter().any(selects) { store.snapshot(&ctx.pods.gr()) } else { Vec::new() };
+    let mut by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for pod in &pods {
+        by_namespace.entry(meta_str(pod, "namespace")).or_default().push(pod);
+    }
     for svc in &services {
         let Some(selector) = svc["spec"]["selector"].as_object().filter(|s| !s.is_empty()) else { continue };
         let ns = meta_str(svc, "namespace");
-        let selected: Vec<&Value> = pods
-            .iter()
-            .filter(|p| meta_str(p, "namespace") == ns && is_active(p) && p["status"]["podIP"].is_string())
+        let selected: Vec<&Value> = by_namespace
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|p| is_active(p) && p["status"]["podIP"].is_string())
             .filter(|p| selector.iter().all(|(k, v)| p["metadata"]["labels"][k] == *v))
             .collect();
         let subsets = subsets(svc, &selected);

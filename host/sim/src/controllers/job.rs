@@ -10,7 +10,8 @@
 use serde_json::{json, Value};
 
 use super::replicaset::{is_ready, pod_from_template, PodName};
-use super::{controller_uid, meta_str, report, write, Ctx, Severity};
+use super::index::Owned;
+use super::{meta_str, report, write, Ctx, Severity};
 use crate::store::{now_rfc3339, Part, Store};
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
@@ -18,14 +19,14 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     if jobs.is_empty() {
         return;
     }
-    let pods = ctx.list(store, &ctx.pods.clone());
+    let pods = Owned::of(store, &ctx.pods);
     for job in jobs {
         if !job["metadata"]["deletionTimestamp"].is_null() {
             continue;
         }
         let (ns, name, uid) = (meta_str(&job, "namespace"), meta_str(&job, "name"), meta_str(&job, "uid"));
         let _span = tracing::debug_span!("job", %name, namespace = %ns).entered();
-        let owned: Vec<&Value> = pods.iter().filter(|p| controller_uid(p) == Some(uid)).collect();
+        let owned: Vec<&Value> = pods.of_owner(uid).collect();
         let phase = |p: &&&Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
         let succeeded = owned.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
         let failed = owned.iter().filter(|p| phase(p) == "Failed").count() as i64;

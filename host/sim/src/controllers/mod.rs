@@ -22,6 +22,7 @@ mod daemonset;
 mod deployment;
 mod endpoints;
 mod gc;
+mod index;
 mod job;
 mod namespace;
 mod pods;
@@ -339,9 +340,9 @@ pub(crate) fn selects(selector: &Value, labels: &Value) -> bool {
 /// `candidates` in `owner`'s namespace that have no controller, are not being
 /// deleted and match its selector: they get a controller reference to it.
 /// Returns them as adopted. (An orphaned ReplicaSet finds a new Deployment so.)
-pub(crate) fn adopt(store: &Store, rt: &ResourceType, owner: &Value, owner_api_version: &str, owner_kind: &str, candidates: &[Value]) -> Vec<Value> {
+pub(crate) fn adopt<T: std::borrow::Borrow<Value>>(store: &Store, rt: &ResourceType, owner: &Value, owner_api_version: &str, owner_kind: &str, candidates: &[T]) -> Vec<Value> {
     let ns = meta_str(owner, "namespace");
-    let orphans = candidates.iter().filter(|c| {
+    let orphans = candidates.iter().map(|c| c.borrow()).filter(|c| {
         meta_str(c, "namespace") == ns
             && controller_uid(c).is_none()
             && c["metadata"]["deletionTimestamp"].is_null()

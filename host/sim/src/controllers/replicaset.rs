@@ -7,20 +7,21 @@
 
 use serde_json::{json, Value};
 
+use super::index::Owned;
 use super::{controller_uid, meta_str, owner_ref, report, write, Ctx, Severity};
 use crate::store::{Part, Store};
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     let sets = ctx.list(store, &ctx.replicasets.clone());
-    let pods = ctx.list(store, &ctx.pods.clone());
+    let pods = Owned::of(store, &ctx.pods);
     for rs in sets {
         if !rs["metadata"]["deletionTimestamp"].is_null() {
             continue;
         }
         let (ns, name, uid) = (meta_str(&rs, "namespace"), meta_str(&rs, "name"), meta_str(&rs, "uid"));
         let _span = tracing::debug_span!("replicaset", %name, namespace = %ns).entered();
-        let adopted = super::adopt(store, &ctx.pods, &rs, "apps/v1", "ReplicaSet", &pods);
-        let mut owned: Vec<&Value> = pods.iter().chain(&adopted).filter(|p| controller_uid(p) == Some(uid) && is_active(p)).collect();
+        let adopted = super::adopt(store, &ctx.pods, &rs, "apps/v1", "ReplicaSet", &pods.orphans());
+        let mut owned: Vec<&Value> = pods.of_owner(uid).chain(adopted.iter().filter(|p| controller_uid(p) == Some(uid))).filter(|p| is_active(p)).collect();
         let desired = rs["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
         let mut count = owned.len();
         if count < desired {

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use super::deployment::template_hash;
 use super::replicaset::{is_active, is_ready, pod_from_template, PodName};
-use super::{controller_uid, meta_str, report, write, Ctx, Severity};
+use super::index::Owned;
+use super::{meta_str, report, write, Ctx, Severity};
 use crate::store::{Part, Store};
 
 const REVISION_LABEL: &str = "controller-revision-hash";
@@ -23,13 +24,13 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     if sets.is_empty() {
         return;
     }
-    let pods = ctx.list(store, &ctx.pods.clone());
+    let pods = Owned::of(store, &ctx.pods);
     for sts in sets {
         if !sts["metadata"]["deletionTimestamp"].is_null() {
             continue;
         }
         let _span = tracing::debug_span!("statefulset", name = %meta_str(&sts, "name"), namespace = %meta_str(&sts, "namespace")).entered();
-        let owned: Vec<&Value> = pods.iter().filter(|p| controller_uid(p) == Some(meta_str(&sts, "uid")) && is_active(p)).collect();
+        let owned: Vec<&Value> = pods.of_owner(meta_str(&sts, "uid")).filter(|p| is_active(p)).collect();
         sync(ctx, store, &sts, &owned);
     }
 }
