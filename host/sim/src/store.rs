@@ -373,6 +373,11 @@ impl Store {
         let terminating = !current["metadata"]["deletionTimestamp"].is_null();
         let mut next = Value::clone(&current);
         let graceful_delay = if gr == namespaces() {
+            if DEFAULT_NAMESPACES.contains(&name) {
+                // The NamespaceLifecycle admission plugin keeps the immortal namespaces.
+                let message = format!("{gr} \"{name}\" is forbidden: this namespace may not be deleted");
+                return Err(ApiError::Forbidden { gr, name: name.to_string(), message });
+            }
             check_preconditions(&gr, name, &current, opts)?;
             if !terminating {
                 start_namespace_deletion(&mut next, opts.propagation);
@@ -1191,6 +1196,8 @@ mod tests {
         assert_eq!(team["status"]["phase"], "Terminating");
         assert!(team["metadata"]["deletionTimestamp"].is_string());
         assert_eq!(s.delete(&ns, "", "team", &W).unwrap(), Deletion::Pending(team.clone()), "deleting again changes nothing");
+        let immortal = s.delete(&ns, "", "kube-system", &W).unwrap_err();
+        assert_eq!((immortal.code(), immortal.to_string()), (403, "namespaces \"kube-system\" is forbidden: this namespace may not be deleted".to_string()));
         let err = s.create(&rt("", "configmaps"), "team", cm("b"), &W).unwrap_err();
         assert_eq!(err.to_string(), "configmaps \"b\" is forbidden: unable to create new content in namespace team because it is being terminated");
         s.delete(&rt("", "configmaps"), "team", "a", &W).unwrap();
