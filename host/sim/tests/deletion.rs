@@ -420,3 +420,42 @@ async fn a_batch_v1_job_deleted_without_a_policy_orphans_its_pods_with_the_real_
     assert!(out.ok && !out.stderr.contains("Warning"), "{}", out.stderr);
     c.ok(&["wait", "pods", "-l", "job-name=new", "--for=delete", "--timeout=60s"]).await;
 }
+
+const STATEFULSET: &str = "apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  replicas: 2
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+      annotations: {sim.gantry.dev/ready-after: 0s}
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statefulset_recreated_after_an_orphaning_delete_adopts_its_pods() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "-f", &c.file("db.yaml", STATEFULSET)]).await;
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]).await;
+    let before = c.json(&["get", "pods", "-l", "app=db"]).await;
+    let uids: Vec<Value> = items(&before).iter().map(|p| p["metadata"]["uid"].clone()).collect();
+
+    c.ok(&["delete", "statefulset", "db", "--cascade=orphan"]).await;
+    let orphans = c.json(&["get", "pods", "-l", "app=db"]).await;
+    assert!(items(&orphans).iter().all(|p| p["metadata"].get("ownerReferences").is_none()), "{orphans}");
+
+    c.ok(&["create", "-f", &c.file("db.yaml", STATEFULSET)]).await;
+    c.ok(&["rollout", "status", "statefulset/db", "--timeout=60s"]).await;
+    let sts = c.json(&["get", "statefulset", "db"]).await;
+    let after = c.json(&["get", "pods", "-l", "app=db"]).await;
+    assert_eq!(items(&after).iter().map(|p| p["metadata"]["uid"].clone()).collect::<Vec<_>>(), uids, "the same pods, adopted");
+    assert!(items(&after).iter().all(|p| p["metadata"]["ownerReferences"][0]["uid"] == sts["metadata"]["uid"]), "{after}");
+}

@@ -1,5 +1,6 @@
 //! The DaemonSet controller for a one-node cluster: one pod per DaemonSet on
-//! `sim-node-1` (`<name>-<5 random>`, `controller-revision-hash` label),
+//! `sim-node-1` (`<name>-<5 random>`, `controller-revision-hash` label; an
+//! orphaned pod its selector matches is adopted),
 //! replaced when the template changes (RollingUpdate; OnDelete leaves it),
 //! and the status `kubectl rollout status` and Helm's `--wait` read
 //! (desiredNumberScheduled 1, currentNumberScheduled, numberReady,
@@ -28,7 +29,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         }
         let (ns, name) = (meta_str(&ds, "namespace"), meta_str(&ds, "name"));
         let _span = tracing::debug_span!("daemonset", %name, namespace = %ns).entered();
-        let owned: Vec<&Value> = pods.of_owner(meta_str(&ds, "uid")).filter(|p| is_active(p)).collect();
+        let adopted = super::adopt(store, &ctx.pods, &ds, "apps/v1", "DaemonSet", &pods.orphans());
+        let owned: Vec<&Value> = pods.of_owner(meta_str(&ds, "uid")).chain(&adopted).filter(|p| is_active(p)).collect();
         let hash = template_hash(&ds["spec"]["template"]);
         let current = |p: &&Value| p["metadata"]["labels"][REVISION_LABEL] == json!(hash);
         let rolling = ds["spec"]["updateStrategy"]["type"] != "OnDelete";

@@ -1,5 +1,6 @@
 //! The StatefulSet controller, to the point `kubectl rollout status` and
-//! Helm's `--wait` need: pods `<name>-0..n-1` (stable names, hostname and
+//! Helm's `--wait` need: pods `<name>-0..n-1` (orphans its selector matches
+//! adopted, as after a `--cascade=orphan` delete; stable names, hostname and
 //! subdomain, `controller-revision-hash`, `statefulset.kubernetes.io/pod-name`
 //! and `apps.kubernetes.io/pod-index` labels), created in order — each only
 //! once the ones before it are ready, unless `podManagementPolicy: Parallel` —
@@ -30,7 +31,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             continue;
         }
         let _span = tracing::debug_span!("statefulset", name = %meta_str(&sts, "name"), namespace = %meta_str(&sts, "namespace")).entered();
-        let owned: Vec<&Value> = pods.of_owner(meta_str(&sts, "uid")).filter(|p| is_active(p)).collect();
+        let adopted = super::adopt(store, &ctx.pods, &sts, "apps/v1", "StatefulSet", &pods.orphans());
+        let owned: Vec<&Value> = pods.of_owner(meta_str(&sts, "uid")).chain(&adopted).filter(|p| is_active(p)).collect();
         sync(ctx, store, &sts, &owned);
     }
 }
