@@ -148,7 +148,7 @@ async fn strict_validation_names_the_unknown_field_and_passes_a_good_manifest() 
         out.stderr
     );
     let ssa = c.kubectl(&["apply", "--server-side", "--validate=strict", "-f", &bad]).await;
-    assert!(!ssa.ok && ssa.stderr.contains(".spec.template.spec.containers[0].imagee: field not declared in schema"), "{}", ssa.stderr);
+    assert!(!ssa.ok && ssa.stderr.contains(r#".spec.template.spec.containers[name="web"].imagee: field not declared in schema"#), "{}", ssa.stderr);
     let create = c.kubectl(&["create", "--validate=true", "-f", &bad]).await;
     assert!(!create.ok && create.stderr.contains(r#"unknown field "spec.template.spec.containers[0].imagee""#), "{}", create.stderr);
     assert!(!c.kubectl(&["get", "deployment", "web"]).await.ok, "nothing was created");

@@ -17,6 +17,7 @@ pub mod types;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::merge_keys::{self, ListStrategy};
 use crate::resources::ResourceType;
 
 pub use docs::{field_doc, message_doc};
@@ -187,16 +188,17 @@ pub fn find_api_version(api_version: &str, kind: &str) -> Option<&'static Kind> 
 /// server's strict decoding names them: `spec.template.spec.containers[0].imagee`.
 /// `apiVersion` and `kind` are allowed at the root.
 pub fn unknown_fields(msg: &Msg, obj: &Value) -> Vec<String> {
-    let mut out = Vec::new();
+    unknown_at(msg, obj, None)
+}
+
+fn unknown_at(msg: &Msg, obj: &Value, keyed: Option<&str>) -> Vec<String> {
+    let mut walk = Walk { keyed, names: Vec::new(), out: Vec::new() };
     if let Value::Object(map) = obj {
-        for (key, value) in map {
-            if key == "apiVersion" || key == "kind" {
-                continue;
-            }
-            walk(msg, key, value, key, &mut out);
+        for (key, value) in map.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+            walk.field(msg, key, value, key);
         }
     }
-    out
+    walk.out
 }
 
 /// How a write reached the object, for the wording of its strict-validation error.
@@ -234,6 +236,7 @@ pub fn check_fields(rt: &ResourceType, obj: &mut Value, directive: Option<&str>,
     }
     let message = match write {
         Write::Apply => {
+            let unknown = unknown_at(kind.msg, obj, Some(&rt.kind));
             let name = obj["metadata"]["name"].as_str().unwrap_or("");
             let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
             let fields: Vec<String> = unknown.iter().map(|f| format!(".{f}: field not declared in schema")).collect();
@@ -269,31 +272,53 @@ fn prune(msg: &Msg, map: &mut serde_json::Map<String, Value>) {
     }
 }
 
-fn walk(msg: &Msg, key: &str, value: &Value, path: &str, out: &mut Vec<String>) {
-    let Some(field) = msg.field(key) else {
-        out.push(path.to_string());
-        return;
-    };
-    let Ty::M(inner) = field.ty else { return };
-    let check = |v: &Value, at: &str, out: &mut Vec<String>| {
-        if let Value::Object(map) = v {
+/// One step of the walk: `names` are the field names from the root (for
+/// `merge_keys`), `keyed` the kind when list items are named by their merge
+/// key, as server-side apply names them (`containers[name="web"]`).
+struct Walk<'a> {
+    keyed: Option<&'a str>,
+    names: Vec<String>,
+    out: Vec<String>,
+}
+
+impl Walk<'_> {
+    fn field(&mut self, msg: &Msg, key: &str, value: &Value, path: &str) {
+        let Some(field) = msg.field(key) else {
+            self.out.push(path.to_string());
+            return;
+        };
+        let Ty::M(inner) = field.ty else { return };
+        self.names.push(key.to_string());
+        match (field.card, value) {
+            (Card::List, Value::Array(items)) => {
+                let merge_key = match self.keyed.map(|kind| merge_keys::list_strategy(kind, &self.names)) {
+                    Some(ListStrategy::Map(k)) => Some(k),
+                    _ => None,
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let at = match merge_key.and_then(|k| item.get(k).map(|v| (k, v))) {
+                        Some((k, v)) => format!("{path}[{k}={v}]"),
+                        None => format!("{path}[{i}]"),
+                    };
+                    self.object(inner, item, &at);
+                }
+            }
+            (Card::Map, Value::Object(entries)) => {
+                for (k, item) in entries {
+                    self.object(inner, item, &format!("{path}[{k}]"));
+                }
+            }
+            _ => self.object(inner, value, path),
+        }
+        self.names.pop();
+    }
+
+    fn object(&mut self, msg: &Msg, value: &Value, at: &str) {
+        if let Value::Object(map) = value {
             for (k, item) in map {
-                walk(inner, k, item, &format!("{at}.{k}"), out);
+                self.field(msg, k, item, &format!("{at}.{k}"));
             }
         }
-    };
-    match (field.card, value) {
-        (Card::List, Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                check(item, &format!("{path}[{i}]"), out);
-            }
-        }
-        (Card::Map, Value::Object(entries)) => {
-            for (k, item) in entries {
-                check(item, &format!("{path}[{k}]"), out);
-            }
-        }
-        _ => check(value, path, out),
     }
 }
 
