@@ -686,15 +686,20 @@ fn gc_finalizers(obj: &Value, propagation: Option<Propagation>, default: Propaga
     }
 }
 
-/// An object held by finalizers: deletionTimestamp now (or kept if earlier),
-/// no grace period, and a generation bump the first time.
+/// An object held by finalizers: deletionTimestamp now (or kept if not
+/// later than now), no grace period, and a generation bump the first time.
 fn mark_as_deleting(obj: &mut Value) {
+    let now = now_rfc3339();
     let meta = &mut obj["metadata"];
-    if meta["deletionTimestamp"].is_null() {
-        if let Some(g) = meta["generation"].as_i64().filter(|g| *g > 0) {
-            meta["generation"] = json!(g + 1);
+    match meta["deletionTimestamp"].as_str() {
+        Some(existing) if existing <= now.as_str() => {}
+        Some(_) => meta["deletionTimestamp"] = json!(now),
+        None => {
+            if let Some(g) = meta["generation"].as_i64().filter(|g| *g > 0) {
+                meta["generation"] = json!(g + 1);
+            }
+            meta["deletionTimestamp"] = json!(now);
         }
-        meta["deletionTimestamp"] = json!(now_rfc3339());
     }
     meta["deletionGracePeriodSeconds"] = json!(0);
 }
@@ -1184,6 +1189,22 @@ mod tests {
         assert_eq!(s.get(&gr, "default", "a").unwrap_err().code(), 404);
         s.create(&pods, "default", pod("b", ""), &W).unwrap();
         assert!(s.delete(&pods, "default", "b", &W).unwrap().is_gone(), "a pod never scheduled goes at once");
+
+        let mut held = pod("c", "sim-node-1");
+        held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+        s.create(&pods, "default", held, &W).unwrap();
+        let Deletion::Pending(c) = s.delete(&pods, "default", "c", &W).unwrap() else { panic!() };
+        assert!(c["metadata"]["deletionTimestamp"].as_str().unwrap() > now_rfc3339().as_str(), "due after its grace period");
+        let Deletion::Pending(c) = s.delete(&pods, "default", "c", &now).unwrap() else { panic!("its finalizer still holds it") };
+        assert_eq!(c["metadata"]["deletionGracePeriodSeconds"], 0);
+        assert!(c["metadata"]["deletionTimestamp"].as_str().unwrap() <= now_rfc3339().as_str(), "due now");
+        let release = |cur: &Value| {
+            let mut n = cur.clone();
+            n["metadata"]["finalizers"] = Value::Null;
+            Ok(n)
+        };
+        s.modify(&pods, "default", "c", Part::Main, &W, release).unwrap();
+        assert_eq!(s.get(&gr, "default", "c").unwrap_err().code(), 404, "released with no grace period left, it goes");
     }
 
     #[test]
