@@ -31,7 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const PULL_ATTEMPT: Duration = Duration::from_secs(1);
 
 pub(super) fn run(ctx: &mut Ctx, store: &Store) {
-    let pods = ctx.list(store, &ctx.pods.clone());
+    // Shared with the store, not copied: most pods need no write in a pass.
+    let pods = store.snapshot(&ctx.pods.gr());
     let live: std::collections::HashSet<String> = pods.iter().map(|p| meta_str(p, "uid").to_string()).collect();
     ctx.started.retain(|uid, _| live.contains(uid));
     ctx.puller.retain(&live);
