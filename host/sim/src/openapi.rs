@@ -261,4 +261,47 @@ mod tests {
         assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
         assert!(document_for(&registry, "apis/nope/v1").is_none());
     }
+
+    #[test]
+    fn object_schemas_carry_kinds_merge_metadata_retain_keys_and_required_fields() {
+        let registry = Registry::default();
+        let doc = document_for(&registry, "apis/apps/v1").unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"], json!([{"group": "apps", "version": "v1", "kind": "Deployment"}]));
+        assert!(schemas["io.k8s.api.apps.v1.DeploymentSpec"].get("x-kubernetes-group-version-kind").is_none());
+        let spec = &schemas["io.k8s.api.apps.v1.DeploymentSpec"];
+        assert_eq!(spec["properties"]["replicas"], json!({"type": "integer", "format": "int32", "description": "How many pods the deployment should run. Defaults to 1."}));
+        assert_eq!(spec["properties"]["strategy"]["x-kubernetes-patch-strategy"], "retainKeys");
+        assert_eq!(spec["properties"]["selector"]["allOf"], json!([{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"}]));
+        assert_eq!(spec["required"], json!(["selector", "template"]));
+        let pod_spec = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"];
+        assert_eq!(pod_spec["volumes"]["x-kubernetes-patch-strategy"], "merge,retainKeys");
+        assert_eq!(pod_spec["tolerations"]["x-kubernetes-list-type"], "atomic");
+        assert!(pod_spec["tolerations"].get("x-kubernetes-patch-strategy").is_none());
+        // Inlined Go structs read as the parent's fields: Volume has configMap, not VolumeSource.
+        let volume = &schemas["io.k8s.api.core.v1.Volume"]["properties"];
+        assert!(volume.get("configMap").is_some() && volume.get("VolumeSource").is_none());
+        let meta = &schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"];
+        assert_eq!(meta["finalizers"]["x-kubernetes-list-type"], "set");
+        assert_eq!(meta["labels"]["additionalProperties"], json!({"type": "string"}));
+        let port = &schemas["io.k8s.api.core.v1.ServicePort"];
+        assert!(port.is_null(), "services live in the core document, not apps");
+        let core = document_for(&registry, "api/v1").unwrap();
+        let svc_ports = &core["components"]["schemas"]["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
+        assert_eq!(svc_ports["x-kubernetes-patch-merge-key"], "port");
+        let target = &core["components"]["schemas"]["io.k8s.api.core.v1.ServicePort"]["properties"]["targetPort"];
+        assert_eq!(target["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString");
+        let patch = &core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"]["requestBody"]["content"];
+        assert!(patch.get("application/strategic-merge-patch+json").is_some());
+    }
+
+    #[test]
+    fn custom_kinds_get_operations_without_schemas_or_strategic_merge() {
+        let registry = Registry::default();
+        let doc = document_for(&registry, "apis/gateway.networking.k8s.io/v1").unwrap();
+        assert_eq!(doc["components"]["schemas"], json!({}));
+        let content = &doc["paths"]["/apis/gateway.networking.k8s.io/v1/namespaces/{namespace}/httproutes/{name}"]["patch"]["requestBody"]["content"];
+        assert!(content.get("application/merge-patch+json").is_some());
+        assert!(content.get("application/strategic-merge-patch+json").is_none());
+    }
 }

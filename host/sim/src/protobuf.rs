@@ -479,6 +479,20 @@ mod tests {
     }
 
     #[test]
+    fn an_autoscaler_v2_with_a_cpu_target_decodes_nested_messages() {
+        let target_ref = W::default().str(1, "Deployment").str(2, "web").str(3, "apps/v1");
+        let target = W::default().str(1, "Utilization").int(4, 80);
+        let metric = W::default().str(1, "Resource").msg(4, W::default().str(1, "cpu").msg(2, target));
+        let spec = W::default().msg(1, target_ref).int(2, 2).int(3, 5).msg(4, metric);
+        let hpa = decode(&envelope("autoscaling/v2", "HorizontalPodAutoscaler", W::default().msg(2, spec))).unwrap();
+        assert_eq!(
+            hpa["spec"],
+            json!({"scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"}, "minReplicas": 2, "maxReplicas": 5,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]})
+        );
+    }
+
+    #[test]
     fn times_and_durations_read_as_go_prints_them() {
         assert_eq!(time(&W::default().int(1, 1_700_000_000).0, false).ok(), Some(json!("2023-11-14T22:13:20Z")));
         assert_eq!(time(&W::default().int(1, 1_700_000_000).int(2, 123_456_789).0, true).ok(), Some(json!("2023-11-14T22:13:20.123456Z")));
