@@ -300,6 +300,7 @@ impl Store {
         if inner.contains(&gr, namespace, &name) {
             return Err(ApiError::AlreadyExists { gr, name });
         }
+        check_finalizers(rt, &name, &obj)?;
         inner.fill_defaults(rt, &mut obj, None);
         if opts.dry_run {
             stamp_new(rt, namespace, &name, inner.rv + 1, &mut obj);
@@ -336,6 +337,7 @@ impl Store {
             inner.fill_defaults(rt, &mut next, Some(&current));
         }
         keep_server_metadata(rt, part, &current, &mut next);
+        check_finalizers(rt, name, &next)?;
         if !current["metadata"]["deletionTimestamp"].is_null() {
             check_no_new_finalizers(rt, name, &current, &next)?;
             if should_delete_during_update(&gr, &current, &next) {
@@ -772,6 +774,75 @@ fn check_delete_preconditions(rt: &ResourceType, name: &str, current: &Value, op
     Ok(())
 }
 
+/// ObjectMeta validation of `metadata.finalizers`: each a qualified name
+/// (an optional DNS subdomain prefix and `/`, then a name of at most 63
+/// alphanumerics, `-`, `_` or `.`), and never both `orphan` and
+/// `foregroundDeletion`; worded as the real validation words it.
+fn check_finalizers(rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let finalizers = finalizer_list(obj);
+    let field = "metadata.finalizers";
+    let invalid = |value: String, detail: String| FieldCause { reason: "FieldValueInvalid", field: field.into(), message: format!("Invalid value: {value}: {detail}") };
+    let mut causes: Vec<FieldCause> =
+        finalizers.iter().flat_map(|f| qualified_name_errors(f).into_iter().map(move |detail| invalid(format!("{f:?}"), detail))).collect();
+    if finalizers.iter().any(|f| f == ORPHAN_FINALIZER) && finalizers.iter().any(|f| f == FOREGROUND_FINALIZER) {
+        let listed: Vec<String> = finalizers.iter().map(|f| format!("{f:?}")).collect();
+        causes.push(invalid(
+            format!("[]string{{{}}}", listed.join(", ")),
+            format!("finalizer {ORPHAN_FINALIZER} and {FOREGROUND_FINALIZER} cannot be both set"),
+        ));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, name, causes))
+}
+
+/// apimachinery's IsQualifiedName, messages included.
+fn qualified_name_errors(value: &str) -> Vec<String> {
+    const NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+    const NAME_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+    const DNS_FMT: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+    const DNS_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+    let examples = "(e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '";
+    let mut errors = Vec::new();
+    let parts: Vec<&str> = value.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            let label_ok = |l: &str| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !l.starts_with('-') && !l.ends_with('-')
+            };
+            if prefix.is_empty() {
+                errors.push("prefix part must be non-empty".to_string());
+            } else {
+                if prefix.len() > 253 {
+                    errors.push("prefix part must be no more than 253 characters".to_string());
+                }
+                if !prefix.split('.').all(label_ok) {
+                    errors.push(format!("prefix part {DNS_MSG} (e.g. 'example.com', regex used for validation is '{DNS_FMT}')"));
+                }
+            }
+            *name
+        }
+        _ => {
+            return vec![format!(
+                "a qualified name {NAME_MSG} {examples}{NAME_FMT}') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            )]
+        }
+    };
+    if name.is_empty() {
+        errors.push("name part must be non-empty".to_string());
+    } else if name.len() > 63 {
+        errors.push("name part must be no more than 63 characters".to_string());
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let name_ok = edge_ok(name.chars().next()) && edge_ok(name.chars().last()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !name_ok {
+        errors.push(format!("name part {NAME_MSG} {examples}{NAME_FMT}')"));
+    }
+    errors
+}
+
 /// An object being deleted may lose finalizers but not gain any.
 fn check_no_new_finalizers(rt: &ResourceType, name: &str, current: &Value, next: &Value) -> Result<(), ApiError> {
     let old = finalizer_list(current);
@@ -1138,6 +1209,33 @@ mod tests {
         assert_eq!(kinds, [EventType::Modified, EventType::Modified, EventType::Deleted]);
         let (_, last) = events_since(&s, &gr, rv).pop().unwrap();
         assert_eq!(last["metadata"]["finalizers"], json!(["example.com/block"]), "DELETED carries the object as last stored");
+    }
+
+    #[test]
+    fn finalizers_must_be_qualified_names_and_not_both_collector_policies() {
+        let s = store(100);
+        let cms = rt("", "configmaps");
+        let with = |name: &str, finalizers: Value| {
+            let mut obj = cm(name);
+            obj["metadata"]["finalizers"] = finalizers;
+            obj
+        };
+        for good in ["kubernetes", "example.com/block", "a.b-c/Name_1.x"] {
+            s.create(&cms, "default", with(good.replace(['/', '.', '_'], "-").to_lowercase().as_str(), json!([good])), &W).unwrap();
+        }
+        let err = s.create(&cms, "default", with("bad", json!(["has space"])), &W).unwrap_err();
+        assert_eq!(err.code(), 422);
+        assert_eq!(
+            err.to_string(),
+            "ConfigMap \"bad\" is invalid: metadata.finalizers: Invalid value: \"has space\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        );
+        let prefix = s.create(&cms, "default", with("bad", json!(["Example.com/x"])), &W).unwrap_err();
+        assert!(prefix.to_string().contains("Invalid value: \"Example.com/x\": prefix part a lowercase RFC 1123 subdomain"), "{prefix}");
+        let both = s.create(&cms, "default", with("bad", json!(["orphan", "foregroundDeletion"])), &W).unwrap_err();
+        assert!(
+            both.to_string().ends_with("metadata.finalizers: Invalid value: []string{\"orphan\", \"foregroundDeletion\"}: finalizer orphan and foregroundDeletion cannot be both set"),
+            "{both}"
+        );
     }
 
     #[test]
