@@ -492,6 +492,21 @@ async fn a_missing_tag_backs_off_until_it_is_pushed() {
     }
     let listed = c.ok(&["get", "events", "--field-selector", "reason=BackOff"]).await;
     assert!(listed.contains(&format!("Back-off pulling image \"{image}\"")), "{listed}");
+    // The kubelet retries after its back-off and fails again: the same events count up instead of piling up.
+    let retried = async {
+        loop {
+            let failed = c.json(&["get", "events", "--field-selector", "reason=Failed"]).await;
+            let same: Vec<Value> = failed["items"].as_array().into_iter().flatten().filter(|e| e["message"] == "Error: ErrImagePull").cloned().collect();
+            assert_eq!(same.len(), 1, "one event object for the repeated failure: {same:?}");
+            if same[0]["count"].as_i64().unwrap_or(0) >= 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(GUARD, retried).await.expect("the pull is retried after its back-off");
+    let again = describe(&c, "late").await;
+    assert!(again.contains("Error: ErrImagePull") && again.contains("(x2 over"), "{again}");
     // Pushing the tag lets the kubelet's next retry start the pod.
     let digest = registry.push_image("app", "2.0", "two").await;
     available(&c, "late").await;

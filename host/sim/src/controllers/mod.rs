@@ -158,6 +158,8 @@ pub(crate) struct Ctx {
     pub images: Vec<behavior::ImageRule>,
     /// The node's image pulls from configured registries.
     pub puller: pull::Puller,
+    /// Events recorded, by what makes them the same event (namespace, object uid, type, reason, message, component): their names, so a repeat counts up.
+    pub recorded: std::sync::Mutex<HashMap<[String; 6], String>>,
     /// The earliest time-driven step asked for during this pass.
     pub wake: Option<Instant>,
     /// What the server serves (custom kinds come and go), for the controllers that look across kinds.
@@ -210,6 +212,7 @@ impl Ctx {
             next_ip: 2,
             images: Vec::new(),
             puller: pull::Puller::new(Vec::new()),
+            recorded: Default::default(),
             wake: None,
             registry: registry.clone(),
             namespaces: find("", "namespaces")?,
@@ -259,14 +262,35 @@ pub(crate) enum Severity {
 
 impl Ctx {
     /// Records a core/v1 Event about `obj`, as `component` would (`kubectl get events`, `describe`).
+    /// The same event again counts up (`count`, `lastTimestamp`), as client-go's event correlator does.
     pub fn event(&self, store: &Store, obj: &Value, severity: Severity, reason: &str, message: &str, component: &str) {
         let now = crate::store::now_rfc3339();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let ns = meta_str(obj, "namespace");
         let kind = if severity == Severity::Normal { "Normal" } else { "Warning" };
+        let same = [ns, meta_str(obj, "uid"), kind, reason, message, component].map(String::from);
+        let seen = self.recorded.lock().unwrap_or_else(|e| e.into_inner()).get(&same).cloned();
+        if let Some(name) = seen {
+            let again = |current: &Value| {
+                let mut next = current.clone();
+                next["count"] = serde_json::json!(current["count"].as_i64().unwrap_or(1) + 1);
+                next["lastTimestamp"] = serde_json::json!(now);
+                Ok(next)
+            };
+            match store.modify(&self.events, ns, &name, crate::store::Part::Main, &write(), again) {
+                Ok(_) => return,
+                // Deleted meanwhile: record it anew.
+                Err(ApiError::NotFound { .. }) => {}
+                Err(e) => {
+                    report::<()>("counting a repeated event", Err(e));
+                    return;
+                }
+            }
+        }
+        let name = format!("{}.{nanos:x}", meta_str(obj, "name"));
         let event = serde_json::json!({
             "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": format!("{}.{nanos:x}", meta_str(obj, "name"))},
+            "metadata": {"name": name},
             "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": ns, "name": obj["metadata"]["name"],
                 "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"]},
             "reason": reason, "message": message, "type": kind, "count": 1,
@@ -274,7 +298,14 @@ impl Ctx {
             "firstTimestamp": now, "lastTimestamp": now, "eventTime": null,
             "reportingComponent": component, "reportingInstance": "",
         });
-        report("recording an event", store.create(&self.events, ns, event, &write()));
+        if report("recording an event", store.create(&self.events, ns, event, &write())).is_some() {
+            let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            // Bounded: forgetting only means the next repeat starts a new event.
+            if recorded.len() >= 10_000 {
+                recorded.clear();
+            }
+            recorded.insert(same, name);
+        }
     }
 }
 
