@@ -246,7 +246,8 @@ fn verb_of(method: &Method, target: &Target, req: &Request<Incoming>) -> Result<
         ("PUT", true) => "update",
         ("PATCH", true) => "patch",
         ("DELETE", true) => "delete",
-        ("DELETE", false) if target.sub.is_none() => "deletecollection",
+        // Namespaced kinds are only listed and watched across namespaces, never deleted so.
+        ("DELETE", false) if target.sub.is_none() && (!target.rt.namespaced || target.namespace.is_some()) => "deletecollection",
         _ => return Err(ApiError::MethodNotAllowed),
     };
     Ok(verb)

@@ -74,7 +74,7 @@ impl Api {
         let (manager, api_version, now) = (manager_of(&call), call.target.rt.api_version(), now_rfc3339());
         let mut obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
         check_kind(&call.target, &obj)?;
-        schema::check_fields(&call.target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
+        let warnings = schema::check_fields(&call.target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let obj = managed::record_update(&writer(&call.target, &manager, &api_version, &now), &json!({}), obj);
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
@@ -84,7 +84,7 @@ impl Api {
         if crd::is_crd(&call.target.rt) && !opts.dry_run {
             self.crd_written(&call.target.rt, &created)?;
         }
-        Ok(json_response(201, &created))
+        Ok(warned(json_response(201, &created), &warnings))
     }
 
     pub async fn update(&self, call: Call) -> Result<Response<Body>, ApiError> {
@@ -99,10 +99,10 @@ impl Api {
             return self.finalize_namespace(&target, &opts, obj);
         }
         check_kind(&target, &obj)?;
-        schema::check_fields(&target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
+        let warnings = schema::check_fields(&target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, record)?;
-        Ok(ok(&self.after_write(&target, &opts, updated)?))
+        Ok(warned(ok(&self.after_write(&target, &opts, updated)?), &warnings))
     }
 
     pub async fn patch(&self, call: Call) -> Result<Response<Body>, ApiError> {
@@ -126,16 +126,17 @@ impl Api {
             return self.write_scale(&target, &opts, &w, |scale| kind.apply("Scale", scale, &patch));
         }
         if matches!(kind, PatchKind::Apply) && target.sub.is_none() {
-            schema::check_fields(&target.rt, &mut patch, call.query.get("fieldValidation").map(String::as_str), schema::Write::Apply)?;
-            return self.server_side_apply(&target, &opts, &w, &patch, force);
+            let warnings = schema::check_fields(&target.rt, &mut patch, call.query.get("fieldValidation").map(String::as_str), schema::Write::Apply)?;
+            return self.server_side_apply(&target, &opts, &w, &patch, force).map(|r| warned(r, &warnings));
         }
+        let mut warnings = Vec::new();
         let apply = |current: &Value| {
             let mut next = kind.apply(&target.rt.kind, current, &patch)?;
-            schema::check_fields(&target.rt, &mut next, call.query.get("fieldValidation").map(String::as_str), schema::Write::Patch)?;
+            warnings = schema::check_fields(&target.rt, &mut next, call.query.get("fieldValidation").map(String::as_str), schema::Write::Patch)?;
             Ok(if target.sub.is_none() { managed::record_update(&w, current, next) } else { next })
         };
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;
-        Ok(ok(&self.after_write(&target, &opts, updated)?))
+        Ok(warned(ok(&self.after_write(&target, &opts, updated)?), &warnings))
     }
 
     /// Server-side apply: merges into the object, or creates it (201) when there is none.

@@ -299,6 +299,10 @@ async fn deletecollection_takes_its_options_from_the_query() {
         bad.stderr
     );
     assert_eq!(items(&c.json(&["get", "rs", "-l", "app=web"]).await).len(), 1, "an invalid option deletes nothing");
+
+    let everywhere = c.kubectl(&["delete", "--raw", "/apis/apps/v1/replicasets"]).await;
+    assert!(everywhere.stderr.contains("MethodNotAllowed"), "namespaced kinds are not deleted across namespaces: {}", everywhere.stderr);
+    assert_eq!(items(&c.json(&["get", "rs", "-l", "app=web"]).await).len(), 1);
 }
 
 mod preconditions {
