@@ -471,7 +471,7 @@ impl PatchKind {
             PatchKind::Json => {
                 let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                     .map_err(|e| ApiError::BadRequest(format!("the server rejected our request due to an error in our request: {e}")))?;
-                json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+                apply_json_patch(&mut doc, &ops)?;
             }
             PatchKind::Strategic | PatchKind::Apply => doc = strategic::apply(kind, current, patch)?,
         }
@@ -479,6 +479,21 @@ impl PatchKind {
     }
 }
 
+/// RFC 6902 as the real server applies it (evanphx/json-patch): a `test` for
+/// null passes where the path is missing — kube-rs's finalizer helper adds
+/// the first finalizer behind exactly that test.
+fn apply_json_patch(doc: &mut Value, ops: &json_patch::Patch) -> Result<(), ApiError> {
+    for (i, op) in ops.0.iter().enumerate() {
+        if let json_patch::PatchOperation::Test(test) = op {
+            if test.value.is_null() && doc.pointer(test.path.as_str()).is_none() {
+                continue;
+            }
+        }
+        json_patch::patch(doc, std::slice::from_ref(op))
+            .map_err(|e| ApiError::Unprocessable(format!("operation '/{i}' failed at path '{}': {}", e.path, e.kind)))?;
+    }
+    Ok(())
+}
 
 /// The field manager of a write: the `fieldManager` parameter, else the
 /// client's program name from its User-Agent, as the real server defaults it.
@@ -498,6 +513,19 @@ fn writer<'a>(target: &'a Target, manager: &'a str, api_version: &'a str, now: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_patch_test_for_null_passes_on_a_missing_path_as_on_the_real_server() {
+        let ops = |v: Value| -> json_patch::Patch { serde_json::from_value(v).unwrap() };
+        let add_first = ops(json!([{"op": "test", "path": "/metadata/finalizers", "value": null}, {"op": "add", "path": "/metadata/finalizers", "value": ["a/b"]}]));
+        let mut doc = json!({"metadata": {"name": "x"}});
+        apply_json_patch(&mut doc, &add_first).unwrap();
+        assert_eq!(doc["metadata"]["finalizers"], json!(["a/b"]));
+        let err = apply_json_patch(&mut doc, &add_first).unwrap_err();
+        assert_eq!(err.code(), 422, "a present value fails the test for null");
+        let err = apply_json_patch(&mut doc, &ops(json!([{"op": "test", "path": "/metadata/name", "value": "x"}, {"op": "remove", "path": "/spec"}]))).unwrap_err();
+        assert!(err.to_string().contains("operation '/1' failed at path '/spec'"), "{err}");
+    }
     use crate::resources::Registry;
 
     fn parse(query: &[(&str, &str)], body: &str) -> Result<DeleteRequest, ApiError> {

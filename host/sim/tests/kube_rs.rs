@@ -4,14 +4,17 @@
 //! `Api<ConfigMap>`/`Api<Deployment>` reads and writes with optimistic
 //! concurrency, server-side apply with field managers and conflicts,
 //! `kube::runtime::watcher` streams (changes, and the relist after a 410
-//! Gone), discovery and `DynamicObject`s including a CRD made here, and
-//! `await_condition` on a Deployment the simulated controllers roll out.
+//! Gone), discovery and `DynamicObject`s including a CRD made here,
+//! `await_condition` on a Deployment the simulated controllers roll out, and
+//! a kube-rs `Controller` reconciling a custom kind (status subresource,
+//! finalizer, cleanup on delete).
 //! Discovery runs both ways: per group version and aggregated (two requests).
 //!
 //! Each test starts its own cluster in-process on 127.0.0.1; the client is
 //! pinned there (no proxy from the environment). Timeouts are hang guards
 //! only, never asserts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -26,6 +29,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{verbs, Discovery, Scope};
 use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -419,4 +424,88 @@ async fn the_scale_and_status_subresources_and_delete_preconditions_answer_as_th
     let current = DeleteParams { preconditions: Some(kube::api::Preconditions { uid: created.uid(), resource_version: None }), ..DeleteParams::default() };
     deployments.delete("web", &current).await.expect("delete with a holding precondition");
     assert_eq!(api_error(deployments.get("web").await.expect_err("gone")).code, 404);
+}
+
+/// What the test controller shares with its reconciler.
+struct Reconciler {
+    api: Api<DynamicObject>,
+    cleaned: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+/// Keeps a Canary's status in step with its spec behind a finalizer, and
+/// reports its cleanup when it is deleted.
+async fn reconcile(canary: Arc<DynamicObject>, ctx: Arc<Reconciler>) -> Result<Action, finalizer::Error<kube::Error>> {
+    let api = ctx.api.clone();
+    finalizer(&api.clone(), "gantry.dev/cleanup", canary, |event| async move {
+        match event {
+            finalizer::Event::Apply(canary) => {
+                let status = json!({"status": {"phase": "Ready", "observedWeight": canary.data["spec"]["weight"]}});
+                api.patch_status(&canary.name_any(), &PatchParams::default(), &Patch::Merge(&status)).await?;
+                Ok(Action::await_change())
+            }
+            finalizer::Event::Cleanup(canary) => {
+                let _ = ctx.cleaned.send(canary.name_any());
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+}
+
+fn retry(_: Arc<DynamicObject>, _: &finalizer::Error<kube::Error>, _: Arc<Reconciler>) -> Action {
+    Action::requeue(Duration::from_millis(100))
+}
+
+fn observed_weight(weight: i64) -> impl Fn(Option<&DynamicObject>) -> bool {
+    move |c: Option<&DynamicObject>| c.is_some_and(|c| c.data["status"]["phase"] == "Ready" && c.data["status"]["observedWeight"] == weight)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_rs_controller_reconciles_a_custom_kind_with_status_and_a_finalizer() {
+    let server = start(|_| {}).await;
+    let client = client(&server).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": "canaries.gantry.dev"},
+        "spec": {
+            "group": "gantry.dev", "scope": "Namespaced",
+            "names": {"plural": "canaries", "singular": "canary", "kind": "Canary"},
+            "versions": [{
+                "name": "v1alpha1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"weight": {"type": "integer"}}},
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                }}},
+            }],
+        },
+    }))
+    .expect("a CRD");
+    crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    guard("CRD established", await_condition(crds, "canaries.gantry.dev", conditions::is_crd_established())).await.expect("established");
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("gantry.dev", "v1alpha1", "Canary"), "canaries");
+    let canaries: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &ar);
+
+    let (cleaned, mut cleanups) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = Arc::new(Reconciler { api: canaries.clone(), cleaned });
+    let controller = tokio::spawn(Controller::new_with(canaries.clone(), watcher::Config::default(), ar.clone()).run(reconcile, retry, ctx).for_each(|_| async {}));
+
+    let mut canary = DynamicObject::new("checkout", &ar);
+    canary.data = json!({"spec": {"weight": 10}});
+    canaries.create(&PostParams::default(), &canary).await.expect("create a Canary");
+    let ready = guard("reconciled", await_condition(canaries.clone(), "checkout", observed_weight(10))).await.expect("await").expect("exists");
+    assert_eq!(ready.finalizers(), ["gantry.dev/cleanup"]);
+
+    // A spec change bumps the generation and is reconciled into status; a main-resource write keeps status.
+    let patched = canaries.patch("checkout", &PatchParams::default(), &Patch::Merge(json!({"spec": {"weight": 50}}))).await.expect("patch spec");
+    assert_eq!(patched.metadata.generation, Some(2));
+    assert_eq!(patched.data["status"]["phase"], "Ready", "a spec write keeps the status: {}", patched.data);
+    guard("reconciled again", await_condition(canaries.clone(), "checkout", observed_weight(50))).await.expect("await");
+
+    // Deleting waits for the controller's cleanup, then the finalizer goes and so does the object.
+    let uid = ready.uid().expect("uid");
+    canaries.delete("checkout", &DeleteParams::default()).await.expect("delete");
+    guard("gone", await_condition(canaries.clone(), "checkout", conditions::is_deleted(&uid))).await.expect("await deletion");
+    assert_eq!(cleanups.try_recv().ok().as_deref(), Some("checkout"), "the cleanup ran before the object went");
+    controller.abort();
 }
