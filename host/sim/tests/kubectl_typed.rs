@@ -5,7 +5,7 @@
 //! set; `kubectl explain` reads the OpenAPI v3 object schemas; client-side
 //! apply computes its strategic merge patch from them (no fallback warning,
 //! `retainKeys` honoured); `--validate=strict` is answered by the server's
-//! strict field validation, naming the unknown field. These tests fail (never
+//! strict field validation, naming the unknown field (`warn` by a warning). These tests fail (never
 //! skip) when `CI` is set and kubectl is missing; they reach only 127.0.0.1.
 
 mod common;
@@ -158,8 +158,14 @@ async fn strict_validation_names_the_unknown_field_and_passes_a_good_manifest() 
     // An update by patch is checked too: the patched object must be clean.
     let out = c.kubectl(&["apply", "--validate=strict", "-f", &bad]).await;
     assert!(!out.ok && out.stderr.contains(r#"unknown field "spec.template.spec.containers[0].imagee""#), "{}", out.stderr);
-    // --validate=false skips the check, as the real server's Ignore does.
-    c.ok(&["apply", "--validate=false", "-f", &bad]).await;
+    // --validate=warn: applied without the unknown field, with the real server's warning.
+    let warn = c.kubectl(&["apply", "--validate=warn", "-f", &bad]).await;
+    assert!(warn.ok && warn.stderr.contains(r#"Warning: unknown field "spec.template.spec.containers[0].imagee""#), "{}", warn.stderr);
+    let held = c.json(&["get", "deployment", "web"]).await;
+    assert!(held["spec"]["template"]["spec"]["containers"][0].get("imagee").is_none(), "unknown fields are dropped, as decoding drops them");
+    // --validate=false is Ignore: dropped without a word.
+    let ignore = c.kubectl(&["create", "--validate=false", "-f", &c.file("other.yaml", &GOOD.replace("name: web\n  labels", "name: other\n  labels").replace("        image: nginx:1.27\n", "        image: nginx:1.27\n        imagee: typo\n"))]).await;
+    assert!(ignore.ok && !ignore.stderr.contains("unknown field"), "{}", ignore.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

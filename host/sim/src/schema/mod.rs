@@ -214,25 +214,27 @@ pub enum Write {
 
 /// Unknown fields of a built-in kind, as the real server's decoding treats
 /// them: `fieldValidation=Strict` (what kubectl sends by default) is a 400
-/// naming every one, worded as the real server words it; otherwise (`Ignore`,
-/// or the `Warn` default, whose warnings this server does not send) they are
-/// dropped, as decoding into the Go struct drops them. Custom kinds and kinds
-/// without a table are kept as given.
-pub fn check_fields(rt: &ResourceType, obj: &mut Value, directive: Option<&str>, write: Write) -> Result<(), ApiError> {
+/// naming every one, worded as the real server words it; otherwise they are
+/// dropped, as decoding into the Go struct drops them, and — unless the
+/// directive is `Ignore` — returned as the warnings (`unknown field "spec.x"`)
+/// the real server's `Warn` default sends. Custom kinds and kinds without a
+/// table are kept as given.
+pub fn check_fields(rt: &ResourceType, obj: &mut Value, directive: Option<&str>, write: Write) -> Result<Vec<String>, ApiError> {
     if rt.custom {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let Some(kind) = find(&rt.group, &rt.version, &rt.kind) else { return Ok(()) };
+    let Some(kind) = find(&rt.group, &rt.version, &rt.kind) else { return Ok(Vec::new()) };
     let unknown = unknown_fields(kind.msg, obj);
     if unknown.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     if directive != Some("Strict") {
         if let Value::Object(map) = obj {
             map.retain(|k, _| k == "apiVersion" || k == "kind" || kind.msg.field(k).is_some());
             prune(kind.msg, map);
         }
-        return Ok(());
+        let warn = directive != Some("Ignore");
+        return Ok(if warn { unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect() } else { Vec::new() });
     }
     let message = match write {
         Write::Apply => {
@@ -361,7 +363,9 @@ mod tests {
             r#"Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "bogus", unknown field "spec.template.spec.containers[0].env[0].valu", unknown field "spec.template.spec.containers[0].imagee""#
         );
         let mut ignored = given.clone();
-        check_fields(&rt, &mut ignored, None, Write::Decode).unwrap();
+        assert_eq!(check_fields(&rt, &mut ignored.clone(), Some("Ignore"), Write::Decode).unwrap(), Vec::<String>::new());
+        let warnings = check_fields(&rt, &mut ignored, None, Write::Decode).unwrap();
+        assert_eq!(warnings[0], r#"unknown field "bogus""#, "Warn, the default, warns");
         assert_eq!(ignored, json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
             "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "env": [{"name": "A"}]}]}}}}));
     }
