@@ -510,6 +510,16 @@ fn writer<'a>(target: &'a Target, manager: &'a str, api_version: &'a str, now: &
     Writer { manager, api_version, kind, now, subresource: target.sub.as_deref() }
 }
 
+/// Adds `Warning: 299 - "..."` headers, as the real server sends its warnings.
+fn warned(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("299 - {w:?}")) {
+            resp.headers_mut().append(hyper::header::WARNING, v);
+        }
+    }
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
