@@ -11,8 +11,10 @@
 //! handle) → `api` (tokens, discovery, paths, authorisation) → `verbs` and
 //! `watch` (REST semantics) → `store` (objects, resourceVersions, history).
 //! Beside them: `tls` and `kubeconfig` (how clients reach and trust it),
-//! `resources` and `crd` (what is served), `openapi`/`openapi_v2` (what
-//! kubectl reads before writing), `defaults`, `selector`, `table` (server-side
+//! `resources` and `crd` (what is served), `schema` (every built-in kind's
+//! fields: behind `protobuf` request decoding, the object schemas of
+//! `openapi`/`openapi_v2` that kubectl reads before writing, and field
+//! validation), `defaults`, `selector`, `table` (server-side
 //! printing), `strategic` and `merge_keys` (strategic merge patches),
 //! `managed` (managedFields and server-side apply), `http` and `error` (bodies and `Status` objects). `controllers`
 //! act out kube-controller-manager and the kubelets (workloads, pods,
