@@ -493,6 +493,18 @@ mod tests {
     }
 
     #[test]
+    fn delete_options_decode_in_any_group_version() {
+        for api_version in ["v1", "apps/v1", "meta.k8s.io/v1"] {
+            let options = W::default().int(1, 0).msg(2, W::default().str(1, "uid-1")).str(4, "Foreground").str(5, "All");
+            let obj = decode(&envelope(api_version, "DeleteOptions", options)).unwrap();
+            assert_eq!(obj["gracePeriodSeconds"], 0, "a pointer zero: delete now");
+            assert_eq!(obj["preconditions"], json!({"uid": "uid-1"}));
+            assert_eq!(obj["propagationPolicy"], "Foreground");
+            assert_eq!(obj["dryRun"], json!(["All"]));
+        }
+    }
+
+    #[test]
     fn times_and_durations_read_as_go_prints_them() {
         assert_eq!(time(&W::default().int(1, 1_700_000_000).0, false).ok(), Some(json!("2023-11-14T22:13:20Z")));
         assert_eq!(time(&W::default().int(1, 1_700_000_000).int(2, 123_456_789).0, true).ok(), Some(json!("2023-11-14T22:13:20.123456Z")));

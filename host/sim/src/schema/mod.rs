@@ -178,10 +178,14 @@ pub fn find(group: &str, version: &str, kind: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.group == group && k.version == version && k.kind == kind)
 }
 
+/// DeleteOptions, which typed clients send as a DELETE body in whichever
+/// group version they talk (`v1`, `apps/v1`, `meta.k8s.io/v1`...).
+static DELETE_OPTIONS: Kind = kind("meta.k8s.io", "v1", "DeleteOptions", &types::META_DELETE_OPTIONS);
+
 /// The table of a kind named by its `apiVersion`.
 pub fn find_api_version(api_version: &str, kind: &str) -> Option<&'static Kind> {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    find(group, version, kind)
+    find(group, version, kind).or_else(|| (kind == "DeleteOptions").then_some(&DELETE_OPTIONS))
 }
 
 /// The paths of the fields in `obj` that `msg` does not declare, as the real
