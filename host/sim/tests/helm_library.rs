@@ -367,6 +367,15 @@ async fn a_pod_that_never_becomes_ready_fails_helms_wait_with_helms_own_message(
     assert!(failure.message.contains("context deadline exceeded"), "{failure:?}");
     assert_eq!(release_secrets(&c, "stuck-legacy").await, [secret("stuck-legacy", 1, "failed")]);
 
+    // With rollback-on-failure, a failed install is uninstalled again.
+    let failure = helm
+        .run(json!({"op": "install", "release": "atomic", "chart": web, "values": never_ready, "wait": "watcher", "timeout": 5, "rollback_on_failure": true}))
+        .await
+        .expect_err("the install fails its wait");
+    assert!(failure.message.contains("has been uninstalled due to rollback-on-failure"), "{failure:?}");
+    assert!(items(&c.json(&["get", "deployments,services,configmaps", "-l", "app.kubernetes.io/instance=atomic"]).await).is_empty());
+    assert_eq!(release_secrets(&c, "atomic").await, []);
+
     // A hook Job whose pod never becomes ready never completes: the install fails before its objects.
     let hook_never_ready = json!({"migrate": {"podAnnotations": {"sim.gantry.dev/behavior": "never-ready"}}});
     let failure = helm
