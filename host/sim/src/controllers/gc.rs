@@ -20,6 +20,7 @@
 //! nor delete anything without an owner reference leading to it.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -145,13 +146,19 @@ impl Graph {
     }
 }
 
-pub(super) fn run(ctx: &mut Ctx, store: &Store) {
-    let served = Served::of(&ctx.registry);
+/// How soon a pass whose orphaning raced another writer is retried.
+const RETRY: Duration = Duration::from_millis(100);
+
+pub(super) fn run(controllers: &mut Ctx, store: &Store) {
+    let served = Served::of(&controllers.registry);
     let ctx = &served;
     let graph = Graph::build(store);
     for node in graph.items.iter().filter(|n| n.deleting) {
         if node.has(ORPHAN_FINALIZER) {
-            orphan_dependents(ctx, store, &graph, node);
+            if !orphan_dependents(ctx, store, &graph, node) {
+                // A dependent changed under us: nothing else may wake the pass that finishes this.
+                controllers.wake_in(RETRY);
+            }
         } else if node.has(FOREGROUND_FINALIZER) {
             let blocking = graph.dependents_of(&node.uid).any(|d| {
                 d.owners.iter().any(|o| o["uid"].as_str() == Some(node.uid.as_str()) && o["blockOwnerDeletion"].as_bool() == Some(true))
@@ -167,16 +174,18 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     }
 }
 
-/// Strips the references to `owner` from its dependents, then lets it go.
-fn orphan_dependents(ctx: &Served, store: &Store, graph: &Graph, owner: &Node) {
+/// Strips the references to `owner` from its dependents, then lets it go;
+/// false when a dependent could not be written (tried again later).
+fn orphan_dependents(ctx: &Served, store: &Store, graph: &Graph, owner: &Node) -> bool {
     let gone = HashSet::from([owner.uid.clone()]);
     // Every dependent is tried, even after one failed.
     let failed = graph.dependents_of(&owner.uid).filter(|dependent| !strip_references(ctx, store, dependent, &gone)).count();
-    let all_done = failed == 0;
-    if all_done {
-        tracing::debug!(kind = %owner.gr, name = %owner.name, "dependents orphaned");
-        remove_finalizer(ctx, store, owner, ORPHAN_FINALIZER);
+    if failed > 0 {
+        return false;
     }
+    tracing::debug!(kind = %owner.gr, name = %owner.name, "dependents orphaned");
+    remove_finalizer(ctx, store, owner, ORPHAN_FINALIZER);
+    true
 }
 
 /// Deletes a dependent none of whose owners is left, or cleans the references of one that keeps one.
