@@ -336,6 +336,11 @@ impl RegistryConfig {
         RegistryConfig { auth: RegistryAuth::Basic { username: username.to_string(), password: password.to_string() }, ..self }
     }
 
+    /// The same registry, reached with `auth` (a pod's image pull secret, say).
+    pub fn with_auth(self, auth: RegistryAuth) -> RegistryConfig {
+        RegistryConfig { auth, ..self }
+    }
+
     /// The same registry, reached with a bearer token.
     pub fn with_bearer(self, token: &str) -> RegistryConfig {
         RegistryConfig { auth: RegistryAuth::Bearer(token.to_string()), ..self }
@@ -511,6 +516,36 @@ impl RegistryConfig {
             Err(_) => Err(failed("context deadline exceeded".into())),
         }
     }
+}
+
+/// The credentials for registry `domain` in a Docker config (`.dockerconfigjson`'s
+/// `{"auths": {...}}` or the legacy `.dockercfg` map), as the kubelet's
+/// keyring reads image pull secrets: keys are hosts, optionally with a
+/// scheme and path (`https://index.docker.io/v1/` names `docker.io`), each
+/// with `auth` (base64 `user:password`) or `username` and `password`, or an
+/// `identitytoken`/`registrytoken` sent as a bearer token.
+pub fn docker_config_auth(config: &serde_json::Value, domain: &str) -> Option<RegistryAuth> {
+    let auths = config.get("auths").unwrap_or(config).as_object()?;
+    let host_of = |key: &str| {
+        let bare = key.split_once("://").map_or(key, |(_, rest)| rest);
+        let host = bare.split('/').next().unwrap_or("").to_ascii_lowercase();
+        if host == LEGACY_DEFAULT_DOMAIN || host == "registry-1.docker.io" {
+            DEFAULT_DOMAIN.to_string()
+        } else {
+            host
+        }
+    };
+    let entry = auths.iter().find(|(key, _)| host_of(key) == domain.to_ascii_lowercase()).map(|(_, v)| v)?;
+    let text = |k: &str| entry[k].as_str().filter(|v| !v.is_empty());
+    if let (Some(username), Some(password)) = (text("username"), text("password")) {
+        return Some(RegistryAuth::Basic { username: username.to_string(), password: password.to_string() });
+    }
+    if let Some(decoded) = text("auth").and_then(|a| base64::engine::general_purpose::STANDARD.decode(a).ok()).and_then(|b| String::from_utf8(b).ok()) {
+        if let Some((username, password)) = decoded.split_once(':') {
+            return Some(RegistryAuth::Basic { username: username.to_string(), password: password.to_string() });
+        }
+    }
+    text("registrytoken").or(text("identitytoken")).map(|t| RegistryAuth::Bearer(t.to_string()))
 }
 
 /// Connects to `host:port` on loopback only, in Go's words on failure.
@@ -708,6 +743,22 @@ mod tests {
         assert!(matches!(plain.with_ca_pem("").unwrap_err(), RegistryConfigError::CaWithoutTls { .. }));
         let secret = RegistryConfig::new("localhost:5000", "http://localhost:5000").unwrap().with_basic("u", "hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"), "credentials never print");
+    }
+
+    #[test]
+    fn docker_configs_give_the_credentials_of_their_host() {
+        let config = serde_json::json!({"auths": {
+            "127.0.0.1:5000": {"auth": base64::engine::general_purpose::STANDARD.encode("u:p:w")},
+            "https://index.docker.io/v1/": {"username": "hub", "password": "pw"},
+            "ghcr.io": {"identitytoken": "tok"},
+        }});
+        let basic = |u: &str, p: &str| Some(RegistryAuth::Basic { username: u.into(), password: p.into() });
+        assert_eq!(docker_config_auth(&config, "127.0.0.1:5000"), basic("u", "p:w"));
+        assert_eq!(docker_config_auth(&config, "docker.io"), basic("hub", "pw"));
+        assert_eq!(docker_config_auth(&config, "ghcr.io"), Some(RegistryAuth::Bearer("tok".into())));
+        assert_eq!(docker_config_auth(&config, "localhost:5000"), None);
+        let legacy = serde_json::json!({"localhost:5000": {"username": "a", "password": "b"}});
+        assert_eq!(docker_config_auth(&legacy, "localhost:5000"), basic("a", "b"));
     }
 
     #[test]

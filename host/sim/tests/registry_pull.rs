@@ -6,7 +6,8 @@
 //! reading what the simulated cluster reports: a pushed image starts with its
 //! manifest digest as imageID, a missing tag backs off (ErrImagePull,
 //! ImagePullBackOff, the kubelet's events) until it is pushed, an
-//! htpasswd-protected registry needs the configured credentials, a registry
+//! htpasswd-protected registry needs the configured credentials or a pod's
+//! image pull secret (made by `kubectl create secret docker-registry`), a registry
 //! behind token auth is pulled with a bearer token fetched from its realm (a
 //! token server in the test signs the JWTs the real registry verifies
 //! against its root certificate bundle), and one served over TLS is reached
@@ -532,6 +533,19 @@ async fn a_registry_behind_basic_auth_needs_the_configured_credentials() {
     assert!(message.contains(&denial) && message.contains("code = Unknown"), "{message}");
     let events = describe(&c, "denied").await;
     assert!(events.contains("401 Unauthorized"), "{events}");
+
+    // The pod's image pull secret, made by kubectl, gives the credentials the cluster lacks.
+    c.ok(&["create", "secret", "docker-registry", "regcred", &format!("--docker-server={}", registry.host()), &format!("--docker-username={USER}"), &format!("--docker-password={PASSWORD}")]).await;
+    let with_secret = |name: &str, secret: &str| deployment(name, &image).replace("      containers:", &format!("      imagePullSecrets:\n      - name: {secret}\n      containers:"));
+    c.ok(&["create", "-f", &c.file("nosecret.yaml", &with_secret("nosecret", "nosuch"))]).await;
+    until_status(&c, "nosecret", "ImagePullBackOff").await;
+    let events = describe(&c, "nosecret").await;
+    assert!(events.contains("FailedToRetrieveImagePullSecret") && events.contains("Unable to retrieve some image pull secrets (nosuch)"), "{events}");
+    c.ok(&["create", "-f", &c.file("secret.yaml", &with_secret("secret", "regcred"))]).await;
+    available(&c, "secret").await;
+    assert_eq!(pod_of(&c, "secret").await["status"]["containerStatuses"][0]["imageID"], format!("{}/app@{digest}", registry.host()));
+    // Now on the node, the image serves IfNotPresent pods without credentials, as a real node's cache does.
+    available(&c, "nosecret").await;
 
     let wrong = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap().with_basic(USER, "not-the-password")];
     let Some(w) = Cluster::start_with(|config| config.registries = wrong).await else { return };

@@ -68,7 +68,8 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             }
         };
         // Images from configured registries are resolved before the containers start (`pull`).
-        let gate = ctx.puller.gate(&pod);
+        let secrets = crate::error::GroupResource::new("", "secrets");
+        let gate = ctx.puller.gate(&pod, |secret| store.get(&secrets, &ns, secret).ok());
         if let Some(gate) = &gate {
             for (severity, reason, message) in &gate.events {
                 ctx.event(store, &pod, *severity, reason, message, "kubelet");

@@ -9,8 +9,11 @@
 //! ImagePullBackOff with the kubelet's messages and events (`Pulling`,
 //! `Pulled`, `Failed`, `BackOff`), retried after a doubling back-off so an
 //! image pushed later lets the pod start. `Never` without the image:
-//! ErrImageNeverPull; a malformed reference: InvalidImageName. Images of
-//! other registries are not checked, as before registries were configured.
+//! ErrImageNeverPull; a malformed reference: InvalidImageName. The pod's
+//! `imagePullSecrets` (dockerconfigjson or dockercfg Secrets) give the
+//! credentials for their hosts, over the cluster's configuration, as the
+//! kubelet's keyring does. Images of other registries are not checked, as
+//! before registries were configured.
 //! This file decides what the containers wait on and which events to record;
 //! `pods` writes them. It must not speak HTTP itself (`oci` does) nor write
 //! to the store.
@@ -23,7 +26,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::Severity;
-use crate::oci::{PullError, Reference, RegistryConfig};
+use crate::oci::{PullError, Reference, RegistryAuth, RegistryConfig};
 
 /// How long a failed pull shows ErrImagePull before ImagePullBackOff.
 const ERR_SHOWN: Duration = Duration::from_secs(1);
@@ -53,6 +56,10 @@ struct Need {
     image: String,
     reference: Option<Reference>,
     registry: usize,
+    /// Credentials from the pod's image pull secrets, over the registry's own.
+    auth: Option<RegistryAuth>,
+    /// `imagePullPolicy: IfNotPresent`: an image on the node is used as it is, on retries too.
+    if_not_present: bool,
     state: NeedState,
 }
 
@@ -116,22 +123,27 @@ impl Puller {
     }
 
     /// The pulls of `pod` this pass; None when none of its images is checked
-    /// (no registry configured for them): it lives as before.
-    pub fn gate(&mut self, pod: &Value) -> Option<Gate> {
+    /// (no registry configured for them): it lives as before. `secret`
+    /// finds a Secret of the pod's namespace by name (its image pull secrets).
+    pub fn gate(&mut self, pod: &Value, secret: impl Fn(&str) -> Option<Value>) -> Option<Gate> {
         if self.registries.is_empty() {
             return None;
         }
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let first_sight = !self.pods.contains_key(&uid);
+        let mut gate = Gate { open: true, view: PullView::default(), events: Vec::new(), wake: None };
         if first_sight {
-            let needs = self.needs_of(pod);
+            let mut needs = self.needs_of(pod);
             if needs.is_empty() {
                 return None;
+            }
+            if let Some(missing) = pull_secrets(pod, &secret, &mut needs) {
+                let message = format!("Unable to retrieve some image pull secrets ({missing}); attempting to pull the image may not succeed.");
+                gate.events.push((Severity::Warning, "FailedToRetrieveImagePullSecret", message));
             }
             self.pods.insert(uid.clone(), PodPull { needs });
         }
         let now = Instant::now();
-        let mut gate = Gate { open: true, view: PullView::default(), events: Vec::new(), wake: None };
         let wake = |gate: &mut Gate, after: Duration| gate.wake = Some(gate.wake.map_or(after, |w| w.min(after)));
         let mut done = {
             let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
@@ -168,7 +180,11 @@ impl Puller {
                 }
                 NeedState::Failed { at, message, failures, backoff_shown } => {
                     let retry_at = *at + backoff(*failures);
-                    if now >= retry_at {
+                    let present = need.reference.as_ref().filter(|_| need.if_not_present).and_then(|r| self.present.get(&r.to_string()));
+                    if let (true, Some(image_id)) = (now >= retry_at, present) {
+                        // Another pod pulled it meanwhile: the kubelet's next sync finds it on the node.
+                        need.state = NeedState::Ready { image_id: image_id.clone(), pulled: false };
+                    } else if now >= retry_at {
                         gate.events.push((Severity::Normal, "Pulling", format!("Pulling image \"{image}\"")));
                         let last = Some(message.clone());
                         need.state = NeedState::Pulling { since: now, last, failures: *failures };
@@ -217,10 +233,16 @@ impl Puller {
                 to_spawn.push(index);
             }
         }
-        let jobs: Vec<(usize, Reference, usize)> =
-            to_spawn.into_iter().filter_map(|i| pull.needs[i].reference.clone().map(|r| (i, r, pull.needs[i].registry))).collect();
-        for (index, reference, registry) in jobs {
+        let jobs: Vec<(usize, Reference, usize, Option<RegistryAuth>)> = to_spawn
+            .into_iter()
+            .filter_map(|i| pull.needs[i].reference.clone().map(|r| (i, r, pull.needs[i].registry, pull.needs[i].auth.clone())))
+            .collect();
+        for (index, reference, registry, auth) in jobs {
             if let Some(registry) = self.registries.get(registry).cloned() {
+                let registry = match auth {
+                    Some(auth) => registry.with_auth(auth),
+                    None => registry,
+                };
                 self.spawn(&uid, index, registry, reference);
             }
         }
@@ -239,20 +261,23 @@ impl Puller {
                     Ok(r) => r,
                     Err(e) => {
                         let message = format!("Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": {e}");
-                        needs.push(Need { container, init, image, reference: None, registry: 0, state: NeedState::Blocked { reason: "InvalidImageName", message } });
+                        let state = NeedState::Blocked { reason: "InvalidImageName", message };
+                        needs.push(Need { container, init, image, reference: None, registry: 0, auth: None, if_not_present: false, state });
                         continue;
                     }
                 };
                 let Some(registry) = self.registries.iter().position(|r| r.host() == reference.domain) else { continue };
                 let present = self.present.get(&reference.to_string()).cloned();
-                let state = match (c["imagePullPolicy"].as_str().unwrap_or("IfNotPresent"), present) {
+                let policy = c["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
+                let if_not_present = policy == "IfNotPresent";
+                let state = match (policy, present) {
                     ("Never" | "IfNotPresent", Some(image_id)) => NeedState::Ready { image_id, pulled: false },
                     ("Never", None) => {
                         NeedState::Blocked { reason: "ErrImageNeverPull", message: format!("Container image \"{image}\" is not present with pull policy of Never") }
                     }
                     _ => NeedState::Pulling { since: now, last: None, failures: 0 },
                 };
-                needs.push(Need { container, init, image, reference: Some(reference), registry, state });
+                needs.push(Need { container, init, image, reference: Some(reference), registry, auth: None, if_not_present, state });
             }
         }
         needs
@@ -271,6 +296,38 @@ impl Puller {
             Err(e) => deliver(Err(PullError::Request { detail: format!("no async runtime to reach {}: {e}", registry.endpoint()) })),
         }
     }
+}
+
+/// Gives each need the credentials of the first of the pod's image pull
+/// secrets that has its host; returns the names of the secrets not found.
+fn pull_secrets(pod: &Value, secret: &impl Fn(&str) -> Option<Value>, needs: &mut [Need]) -> Option<String> {
+    let names: Vec<&str> = pod["spec"]["imagePullSecrets"].as_array().into_iter().flatten().filter_map(|r| r["name"].as_str()).filter(|n| !n.is_empty()).collect();
+    if names.is_empty() {
+        return None;
+    }
+    let mut missing = Vec::new();
+    let mut configs = Vec::new();
+    for name in names {
+        match secret(name) {
+            Some(s) => configs.extend(docker_config(&s)),
+            None => missing.push(name),
+        }
+    }
+    for need in needs.iter_mut() {
+        if let Some(domain) = need.reference.as_ref().map(|r| r.domain.clone()) {
+            need.auth = configs.iter().find_map(|c| crate::oci::docker_config_auth(c, &domain));
+        }
+    }
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
+/// The Docker config in an image pull Secret (`.dockerconfigjson` or `.dockercfg`, base64 in `data`).
+fn docker_config(secret: &Value) -> Option<Value> {
+    use base64::Engine;
+    let data = &secret["data"];
+    let encoded = data[".dockerconfigjson"].as_str().or(data[".dockercfg"].as_str())?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The back-off after `failures` failed pulls.
@@ -301,20 +358,20 @@ mod tests {
     #[test]
     fn pods_of_unconfigured_registries_are_not_checked() {
         let mut none = Puller::new(Vec::new());
-        assert!(none.gate(&pod("a", json!([{"name": "c", "image": "Bad Image"}]))).is_none(), "no registries: nothing is checked");
+        assert!(none.gate(&pod("a", json!([{"name": "c", "image": "Bad Image"}])), |_| None).is_none(), "no registries: nothing is checked");
         let mut puller = Puller::new(vec![RegistryConfig::new("127.0.0.1:5000", "http://127.0.0.1:5000").unwrap()]);
-        assert!(puller.gate(&pod("b", json!([{"name": "c", "image": "nginx:1.27"}, {"name": "d", "image": "localhost:5000/x"}]))).is_none());
+        assert!(puller.gate(&pod("b", json!([{"name": "c", "image": "nginx:1.27"}, {"name": "d", "image": "localhost:5000/x"}])), |_| None).is_none());
     }
 
     #[test]
     fn malformed_references_and_never_pulled_images_block_the_pod() {
         let mut puller = Puller::new(vec![RegistryConfig::new("127.0.0.1:5000", "http://127.0.0.1:5000").unwrap()]);
-        let gate = puller.gate(&pod("a", json!([{"name": "c", "image": "Nginx"}]))).unwrap();
+        let gate = puller.gate(&pod("a", json!([{"name": "c", "image": "Nginx"}])), |_| None).unwrap();
         assert!(!gate.open);
         let (reason, message) = &gate.view.waiting["c"];
         assert_eq!(reason, "InvalidImageName");
         assert!(message.contains("couldn't parse image name \"Nginx\": invalid reference format: repository name (library/Nginx) must be lowercase"), "{message}");
-        let gate = puller.gate(&pod("b", json!([{"name": "c", "image": "127.0.0.1:5000/app:1", "imagePullPolicy": "Never"}]))).unwrap();
+        let gate = puller.gate(&pod("b", json!([{"name": "c", "image": "127.0.0.1:5000/app:1", "imagePullPolicy": "Never"}])), |_| None).unwrap();
         assert_eq!(gate.view.waiting["c"], ("ErrImageNeverPull".to_string(), "Container image \"127.0.0.1:5000/app:1\" is not present with pull policy of Never".to_string()));
     }
 }
