@@ -443,6 +443,18 @@ async fn a_pushed_image_starts_with_its_manifest_digest_as_image_id() {
     let ecr = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
     let configs = vec![RegistryConfig::new(&registry.host(), &registry.url()).unwrap(), RegistryConfig::new(ecr, &registry.url()).unwrap()];
     let Some(c) = Cluster::start_with(|config| config.registries = configs).await else { return };
+    // Docker Hub's names mapped to the same registry: `busybox:1.36` is docker.io/library/busybox.
+    let hub_digest = registry.push_image("library/busybox", "1.36", "busybox").await;
+    let hub = vec![RegistryConfig::new("docker.io", &registry.url()).unwrap()];
+    let Some(d) = Cluster::start_with(|config| config.registries = hub).await else { return };
+    create(&d, "busybox", "busybox:1.36").await;
+    create(&d, "missing", "busybox:0.0").await;
+    available(&d, "busybox").await;
+    assert_eq!(pod_of(&d, "busybox").await["status"]["containerStatuses"][0]["imageID"], format!("docker.io/library/busybox@{hub_digest}"));
+    until_status(&d, "missing", "ImagePullBackOff").await;
+    let message = pod_of(&d, "missing").await["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap_or("").to_string();
+    assert!(message.ends_with("failed to resolve reference \"docker.io/library/busybox:0.0\": docker.io/library/busybox:0.0: not found"), "{message}");
+
     create(&c, "web", &format!("{}/team/app:1.0", registry.host())).await;
     create(&c, "ecr", &format!("{ecr}/team/app:1.0")).await;
     create(&c, "pinned", &format!("{}/team/app@{digest}", registry.host())).await;
