@@ -463,3 +463,19 @@ async fn a_statefulset_recreated_after_an_orphaning_delete_adopts_its_pods() {
     assert_eq!(items(&after).iter().map(|p| p["metadata"]["uid"].clone()).collect::<Vec<_>>(), uids, "the same pods, adopted");
     assert!(items(&after).iter().all(|p| p["metadata"]["ownerReferences"][0]["uid"] == sts["metadata"]["uid"]), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_pod_is_deleted_gracefully_and_its_kubelet_stops_it() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["run", "solo", "--image=nginx:1.27", "--annotations=sim.gantry.dev/ready-after=0s"]).await;
+    c.ok(&["wait", "pod/solo", "--for=condition=Ready", "--timeout=60s"]).await;
+    let out = c.ok(&["delete", "pod", "solo"]).await;
+    assert!(out.contains("pod \"solo\" deleted"), "kubectl waited for the kubelet to remove it: {out}");
+    let gone = c.kubectl(&["get", "pod", "solo"]).await;
+    assert!(gone.stderr.contains("NotFound"), "{}", gone.stderr);
+    let events = c.json(&["get", "events"]).await;
+    let killing: Vec<Value> = items(&events).into_iter().filter(|e| e["reason"] == "Killing" && e["involvedObject"]["name"] == "solo").collect();
+    assert_eq!(killing.len(), 1, "{events}");
+    assert_eq!(killing[0]["message"], "Stopping container solo");
+    assert_eq!(killing[0]["source"]["component"], "kubelet");
+}

@@ -39,9 +39,16 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     for pod in pods {
         let phase = pod["status"]["phase"].as_str().unwrap_or("");
         if !pod["metadata"]["deletionTimestamp"].is_null() {
-            // Deleted gracefully: the containers stop at once here, then the kubelet removes the pod.
-            let now = WriteOptions { grace_period: Some(0), uid: Some(meta_str(&pod, "uid").to_string()), ..write() };
-            report("removing a terminated pod", store.delete(&ctx.pods, meta_str(&pod, "namespace"), meta_str(&pod, "name"), &now));
+            // Deleted gracefully: the containers stop at once here, then the kubelet removes the pod
+            // (one held by finalizers has no grace period left and waits for them).
+            if pod["metadata"]["deletionGracePeriodSeconds"].as_i64().is_some_and(|g| g > 0) {
+                for container in pod["spec"]["containers"].as_array().into_iter().flatten() {
+                    let message = format!("Stopping container {}", container["name"].as_str().unwrap_or(""));
+                    ctx.event(store, &pod, Severity::Normal, "Killing", &message, "kubelet");
+                }
+                let now = WriteOptions { grace_period: Some(0), uid: Some(meta_str(&pod, "uid").to_string()), ..write() };
+                report("removing a terminated pod", store.delete(&ctx.pods, meta_str(&pod, "namespace"), meta_str(&pod, "name"), &now));
+            }
             continue;
         }
         if matches!(phase, "Succeeded" | "Failed") {
