@@ -158,8 +158,8 @@ pub(crate) struct Ctx {
     pub images: Vec<behavior::ImageRule>,
     /// The node's image pulls from configured registries.
     pub puller: pull::Puller,
-    /// Events recorded, by what makes them the same event (namespace, object uid, type, reason, message, component): their names, so a repeat counts up.
-    pub recorded: std::sync::Mutex<HashMap<[String; 6], String>>,
+    /// Events recorded, by a hash of what makes them the same event (namespace, object uid, type, reason, message, component): their names, so a repeat counts up.
+    pub recorded: std::sync::Mutex<HashMap<u64, String>>,
     /// The earliest time-driven step asked for during this pass.
     pub wake: Option<Instant>,
     /// What the server serves (custom kinds come and go), for the controllers that look across kinds.
@@ -268,10 +268,20 @@ impl Ctx {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let ns = meta_str(obj, "namespace");
         let kind = if severity == Severity::Normal { "Normal" } else { "Warning" };
-        let same = [ns, meta_str(obj, "uid"), kind, reason, message, component].map(String::from);
+        let same = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            [ns, meta_str(obj, "uid"), kind, reason, message, component].hash(&mut h);
+            h.finish()
+        };
         let seen = self.recorded.lock().unwrap_or_else(|e| e.into_inner()).get(&same).cloned();
         if let Some(name) = seen {
             let again = |current: &Value| {
+                let alike = current["involvedObject"]["uid"] == obj["metadata"]["uid"] && current["reason"] == reason && current["message"] == message;
+                if !alike {
+                    // A hash collision: not the same event after all.
+                    return Err(ApiError::not_found(&self.events.gr(), meta_str(current, "name")));
+                }
                 let mut next = current.clone();
                 next["count"] = serde_json::json!(current["count"].as_i64().unwrap_or(1) + 1);
                 next["lastTimestamp"] = serde_json::json!(now);
