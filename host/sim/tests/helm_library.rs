@@ -3,7 +3,8 @@
 //! per run): releases of a chart made for the test (`tests/helm/charts/web`:
 //! Deployment, Service, ConfigMap, a pre-install/pre-upgrade hook Job and a
 //! test pod) and of the repository's `helm/fastapi-app` install with
-//! `--wait`, run their hooks and `helm test`, upgrade to a new ReplicaSet,
+//! `--wait`, run their hooks and `helm test`, upgrade to a new ReplicaSet
+//! (the chart's `lookup` reading the live ConfigMap it replaces),
 //! list, show history, roll back and uninstall; after each step the cluster
 //! is read back through kubectl and must agree with Helm's own answers
 //! (release status, hook runs, the `sh.helm.release.v1.NAME.vN` Secrets and
@@ -208,8 +209,10 @@ async fn hook_runs(helm: &Helm, release: &str) -> std::collections::BTreeMap<Str
     all["hooks"].as_array().into_iter().flatten().map(|h| (text(&h["name"]), (text(&h["last_run"]["phase"]), text(&h["last_run"]["started_at"])))).collect()
 }
 
-async fn config_message(c: &Cluster, name: &str) -> String {
-    text(&c.json(&["get", "configmap", name]).await["data"]["message"])
+/// The chart's ConfigMap: (message, the message it replaced as Helm's `lookup` read it).
+async fn config_message(c: &Cluster, name: &str) -> (String, String) {
+    let data = c.json(&["get", "configmap", name]).await["data"].clone();
+    (text(&data["message"]), text(&data["replaces"]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +228,7 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     assert_eq!((release["status"].as_str(), release["revision"].as_i64()), (Some("deployed"), Some(1)), "{release}");
     assert!(text(&release["manifest"]).contains("kind: Deployment"));
     assert_rolled_out(&c, "web", selector, 2, "nginx:1.27").await;
-    assert_eq!(config_message(&c, "web-config").await, "hello");
+    assert_eq!(config_message(&c, "web-config").await, ("hello".into(), String::new()));
     let service = c.json(&["get", "service", "web"]).await;
     assert_eq!(service["spec"]["selector"]["app.kubernetes.io/instance"], "web");
     assert!(service["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty()), "{service}");
@@ -248,7 +251,7 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     assert_eq!((release["status"].as_str(), release["revision"].as_i64()), (Some("deployed"), Some(2)), "{release}");
     assert_rolled_out(&c, "web", selector, 3, "nginx:1.28").await;
     assert_eq!(replica_sets(&c, selector).await, [("nginx:1.27".into(), "1".into(), 0), ("nginx:1.28".into(), "2".into(), 3)]);
-    assert_eq!(config_message(&c, "web-config").await, "hi");
+    assert_eq!(config_message(&c, "web-config").await, ("hi".into(), "hello".into()), "the upgrade's lookup read the live ConfigMap");
     assert_eq!(release_secrets(&c, "web").await, [secret("web", 1, "superseded"), secret("web", 2, "deployed")]);
     let rerun = hook_runs(&helm, "web").await;
     assert_eq!(rerun["web-migrate"].0, "Succeeded");
@@ -272,7 +275,7 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
         [("nginx:1.28".into(), "2".into(), 0), ("nginx:1.27".into(), "3".into(), 2)],
         "the deployment rolls back to its first ReplicaSet, which becomes its newest revision"
     );
-    assert_eq!(config_message(&c, "web-config").await, "hello");
+    assert_eq!(config_message(&c, "web-config").await, ("hello".into(), String::new()), "a rollback reapplies revision 1's manifest");
     let history = helm.ok(json!({"op": "history", "release": "web"})).await;
     assert_eq!(revisions(&history), [(1, "superseded".into()), (2, "superseded".into()), (3, "deployed".into())]);
     assert_eq!(
