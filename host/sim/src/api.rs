@@ -247,10 +247,15 @@ fn verb_of(method: &Method, target: &Target, req: &Request<Incoming>) -> Result<
         ("PATCH", true) => "patch",
         ("DELETE", true) => "delete",
         // Namespaced kinds are only listed and watched across namespaces, never deleted so.
-        ("DELETE", false) if target.sub.is_none() && (!target.rt.namespaced || target.namespace.is_some()) => "deletecollection",
+        ("DELETE", false) if target.sub.is_none() && (!target.rt.namespaced || target.namespace.is_some()) && !is_namespaces(&target.rt) => "deletecollection",
         _ => return Err(ApiError::MethodNotAllowed),
     };
     Ok(verb)
+}
+
+/// Namespaces are deleted one by one only (their discovery lists no deletecollection).
+fn is_namespaces(rt: &crate::resources::ResourceType) -> bool {
+    rt.group.is_empty() && rt.plural == "namespaces"
 }
 
 /// 403 with the real message: `pods is forbidden: User "x" cannot list resource "pods" in API group "" in the namespace "y"`.

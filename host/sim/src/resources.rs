@@ -77,6 +77,9 @@ impl ResourceType {
         if self.status {
             subresources.push(json!({"subresource": "status", "responseKind": kind(&self.group, &self.version, &self.kind), "verbs": ["get", "patch", "update"]}));
         }
+        if self.group.is_empty() && self.plural == "namespaces" {
+            subresources.push(json!({"subresource": "finalize", "responseKind": kind("", "v1", "Namespace"), "verbs": ["update"]}));
+        }
         if !subresources.is_empty() {
             entry["subresources"] = json!(subresources);
         }
@@ -112,6 +115,11 @@ impl ResourceType {
         }
         if self.scale {
             out.push(sub("scale", Some("autoscaling"), Some("v1"), "Scale"));
+        }
+        if self.group.is_empty() && self.plural == "namespaces" {
+            let mut finalize = sub("finalize", None, None, &self.kind);
+            finalize["verbs"] = json!(["update"]);
+            out.push(finalize);
         }
         out
     }

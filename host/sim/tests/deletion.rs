@@ -378,6 +378,12 @@ async fn the_finalize_subresource_releases_a_stuck_namespace() {
     assert_eq!(written["spec"]["finalizers"], serde_json::json!([]), "{written}");
     let gone = c.kubectl(&["get", "namespace", "stuck"]).await;
     assert!(gone.stderr.contains("NotFound"), "finalized by hand, the namespace goes: {}", gone.stderr);
+
+    let discovery: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/api/v1"]).await).expect("JSON");
+    let finalize = items(&serde_json::json!({"items": discovery["resources"]})).into_iter().find(|r| r["name"] == "namespaces/finalize");
+    assert_eq!(finalize.map(|r| r["verbs"].clone()), Some(serde_json::json!(["update"])), "discovery lists the subresource");
+    let all = c.kubectl(&["delete", "--raw", "/api/v1/namespaces"]).await;
+    assert!(all.stderr.contains("MethodNotAllowed"), "namespaces have no deletecollection: {}", all.stderr);
 }
 
 fn job(name: &str) -> String {
