@@ -710,4 +710,11 @@ async fn init_container_images_are_pulled_first_and_pulled_images_stay_on_the_no
     // Never: present images run, absent ones are ErrImageNeverPull.
     c.ok(&["create", "-f", &c.file("never.yaml", &with_init("never", None, &format!("{}/other:1.0", registry.host()), "Never"))]).await;
     until_status(&c, "never", "ErrImageNeverPull").await;
+    let never = describe(&c, "never").await;
+    assert!(never.contains(&format!("Container image \"{}/other:1.0\" is not present with pull policy of Never", registry.host())) && never.contains("Error: ErrImageNeverPull"), "{never}");
+    // A malformed reference of a checked cluster: InvalidImageName.
+    c.ok(&["create", "-f", &c.file("invalid.yaml", &with_init("invalid", None, &format!("{}/App:1.0", registry.host()), "IfNotPresent"))]).await;
+    until_status(&c, "invalid", "InvalidImageName").await;
+    let invalid = describe(&c, "invalid").await;
+    assert!(invalid.contains("InspectFailed") && invalid.contains("must be lowercase"), "{invalid}");
 }

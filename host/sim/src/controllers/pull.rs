@@ -195,6 +195,12 @@ impl Puller {
                         gate.events.push((Severity::Warning, "Failed", "Error: ImagePullBackOff".to_string()));
                     }
                 }
+                NeedState::Blocked { reason: "ErrImageNeverPull", .. } => {
+                    // Another pod pulled it meanwhile: the kubelet's next sync finds it on the node.
+                    if let Some(image_id) = need.reference.as_ref().and_then(|r| self.present.get(&r.to_string())) {
+                        need.state = NeedState::Ready { image_id: image_id.clone(), pulled: false };
+                    }
+                }
                 NeedState::Ready { .. } | NeedState::Blocked { .. } => {}
             }
             // Show it.
@@ -226,11 +232,19 @@ impl Puller {
                 gate.view.waiting.insert(need.container.clone(), w);
             }
         }
-        // First sight: every image to pull starts now.
-        for (index, need) in pull.needs.iter().enumerate() {
-            if first_sight && matches!(need.state, NeedState::Pulling { .. }) {
-                gate.events.push((Severity::Normal, "Pulling", format!("Pulling image \"{}\"", need.image)));
-                to_spawn.push(index);
+        // First sight: every image to pull starts now; images that cannot be pulled say why.
+        for (index, need) in pull.needs.iter().enumerate().filter(|_| first_sight) {
+            match &need.state {
+                NeedState::Pulling { .. } => {
+                    gate.events.push((Severity::Normal, "Pulling", format!("Pulling image \"{}\"", need.image)));
+                    to_spawn.push(index);
+                }
+                NeedState::Blocked { reason, message } => {
+                    let event = if *reason == "InvalidImageName" { "InspectFailed" } else { reason };
+                    gate.events.push((Severity::Warning, event, message.clone()));
+                    gate.events.push((Severity::Warning, "Failed", format!("Error: {reason}")));
+                }
+                NeedState::Ready { .. } | NeedState::Failed { .. } => {}
             }
         }
         let jobs: Vec<(usize, Reference, usize, Option<RegistryAuth>)> = to_spawn
