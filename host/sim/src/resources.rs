@@ -187,7 +187,9 @@ impl Registry {
     }
 
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
-        self.all().into_iter().find(|t| t.group == group && t.version == version && t.plural == plural)
+        // Every request looks its kind up: search in place, copy only the one found.
+        let types = self.types.read().unwrap_or_else(|p| p.into_inner());
+        types.iter().find(|t| t.group == group && t.version == version && t.plural == plural).cloned()
     }
 
     /// Serves `types` in place of whatever was served for `gr` (none: stop serving it).
@@ -199,7 +201,8 @@ impl Registry {
 
     /// The types served under one group version.
     pub fn types_of(&self, group: &str, version: &str) -> Vec<ResourceType> {
-        self.all().into_iter().filter(|t| t.group == group && t.version == version).collect()
+        let types = self.types.read().unwrap_or_else(|p| p.into_inner());
+        types.iter().filter(|t| t.group == group && t.version == version).cloned().collect()
     }
 
     /// Every served (group, version), the core group first.

@@ -509,3 +509,47 @@ async fn a_kube_rs_controller_reconciles_a_custom_kind_with_status_and_a_finaliz
     assert_eq!(cleanups.try_recv().ok().as_deref(), Some("checkout"), "the cleanup ran before the object went");
     controller.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_with_limit_and_continue_and_a_watcher_lists_page_by_page() {
+    let server = start(|c| c.controllers = false).await;
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    let mut expected: Vec<String> = (0..5).map(|i| format!("cm-{i}")).collect();
+    for name in &expected {
+        cms.create(&PostParams::default(), &config_map(name, &[])).await.expect("create");
+    }
+    expected.sort();
+
+    // Pages of two, each naming how many remain; with a selector the count is left out, as the real server does.
+    for selector in [None, Some("app=kube-rs")] {
+        let mut params = ListParams::default().limit(2);
+        if let Some(selector) = selector {
+            params = params.labels(selector);
+        }
+        let (mut names, mut pages) = (Vec::new(), 0);
+        let all = match selector {
+            Some(selector) => ListParams::default().labels(selector),
+            None => ListParams::default(),
+        };
+        let total = cms.list(&all).await.expect("list all").items.len();
+        loop {
+            let page = cms.list(&params).await.expect("list a page");
+            pages += 1;
+            assert!(page.items.len() <= 2);
+            names.extend(page.items.iter().map(|c| c.name_any()).filter(|n| n.starts_with("cm-")));
+            let Some(token) = page.metadata.continue_.clone().filter(|t| !t.is_empty()) else { break };
+            let remaining = page.metadata.remaining_item_count;
+            match selector {
+                None => assert_eq!(remaining, Some((total - 2 * pages) as i64), "{:?}", page.metadata),
+                Some(_) => assert_eq!(remaining, None, "{:?}", page.metadata),
+            }
+            params = params.continue_token(&token);
+        }
+        assert_eq!(pages, total.div_ceil(2).max(1), "{selector:?}");
+        assert_eq!(names, expected, "{selector:?}");
+    }
+
+    let mut events = Box::pin(watcher(cms, watcher::Config::default().labels("app=kube-rs").page_size(2)));
+    assert_eq!(initial_list(&mut events).await, expected);
+}
