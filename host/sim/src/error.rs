@@ -61,6 +61,14 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Gone(String),
+    /// A paged list's continue token older than the kept history: 410
+    /// Expired carrying, in the Status's `metadata.continue`, a token that
+    /// continues at the latest version.
+    #[error("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")]
+    ExpiredContinue { token: String },
+    /// A read at a resourceVersion the server has not reached: 504 Timeout, as the real server gives up waiting.
+    #[error("Too large resource version: {wanted}, current: {current}")]
+    TooLargeResourceVersion { wanted: u64, current: u64 },
     #[error("Unauthorized")]
     Unauthorized,
     #[error("{message}")]
@@ -112,7 +120,8 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::Unprocessable(_) => 422,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::MethodNotAllowed => 405,
-            ApiError::Gone(_) => 410,
+            ApiError::Gone(_) | ApiError::ExpiredContinue { .. } => 410,
+            ApiError::TooLargeResourceVersion { .. } => 504,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden { .. } => 403,
             ApiError::Internal(_) => 500,
@@ -129,7 +138,8 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::Unprocessable(_) => "Invalid",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
-            ApiError::Gone(_) => "Expired",
+            ApiError::Gone(_) | ApiError::ExpiredContinue { .. } => "Expired",
+            ApiError::TooLargeResourceVersion { .. } => "Timeout",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::Internal(_) => "InternalError",
@@ -166,6 +176,9 @@ impl ApiError {
                     .collect();
                 return Some(json!({"causes": causes}));
             }
+            ApiError::TooLargeResourceVersion { .. } => {
+                return Some(json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}));
+            }
             _ => return None,
         };
         let mut d = Map::new();
@@ -192,6 +205,9 @@ impl ApiError {
         });
         if let Some(details) = self.details() {
             status["details"] = details;
+        }
+        if let ApiError::ExpiredContinue { token } = self {
+            status["metadata"]["continue"] = json!(token);
         }
         status
     }

@@ -11,6 +11,7 @@
 //! This file must not know about HTTP, auth or selectors' syntax.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
@@ -48,8 +49,9 @@ pub struct Event {
     pub gr: GroupResource,
     pub namespace: String,
     pub object: Arc<Value>,
-    /// The object before a MODIFIED event: watches with selectors need it to
-    /// turn an object leaving their selection into DELETED and one entering it into ADDED.
+    /// The object before a MODIFIED or DELETED event: watches with selectors
+    /// need it to turn an object leaving their selection into DELETED and one
+    /// entering it into ADDED; paged lists to see the collection as it was.
     pub previous: Option<Arc<Value>>,
 }
 
@@ -59,35 +61,70 @@ struct Packed {
     kind: EventType,
     gr: GroupResource,
     namespace: String,
+    name: Box<str>,
     object: Box<str>,
-    previous: Option<Box<str>>,
+    previous: Before,
+}
+
+/// What an event's object was before it, as the history keeps it.
+enum Before {
+    None,
+    Text(Box<str>),
+    /// The event's own object at this resourceVersion (a DELETED event of an
+    /// object deleted as it was stored): kept as the version alone.
+    SameAt(Box<str>),
 }
 
 impl Packed {
     fn of(event: &Event) -> Packed {
         let text = |v: &Value| v.to_string().into_boxed_str();
+        let previous = match event.previous.as_deref() {
+            None => Before::None,
+            Some(p) if event.kind == EventType::Deleted && same_but_rv(p, &event.object) => {
+                Before::SameAt(p["metadata"]["resourceVersion"].as_str().unwrap_or("").into())
+            }
+            Some(p) => Before::Text(text(p)),
+        };
         Packed {
             rv: event.rv,
             kind: event.kind,
             gr: event.gr.clone(),
             namespace: event.namespace.clone(),
+            name: event.object["metadata"]["name"].as_str().unwrap_or("").into(),
             object: text(&event.object),
-            previous: event.previous.as_deref().map(text),
+            previous,
         }
     }
 
     fn unpack(&self) -> Arc<Event> {
-        // The text is what `Value::to_string` wrote: it parses back.
-        let parse = |t: &str| Arc::new(serde_json::from_str(t).unwrap_or(Value::Null));
+        let object = parse_text(&self.object);
         Arc::new(Event {
             rv: self.rv,
             kind: self.kind,
             gr: self.gr.clone(),
             namespace: self.namespace.clone(),
-            object: parse(&self.object),
-            previous: self.previous.as_deref().map(parse),
+            previous: self.before(&object),
+            object,
         })
     }
+
+    /// The object as it was before this event (None: it did not exist).
+    fn before(&self, object: &Arc<Value>) -> Option<Arc<Value>> {
+        match &self.previous {
+            Before::None => None,
+            Before::Text(t) => Some(parse_text(t)),
+            Before::SameAt(rv) => {
+                let mut was = Value::clone(object);
+                was["metadata"]["resourceVersion"] = json!(rv.as_ref());
+                Some(Arc::new(was))
+            }
+        }
+    }
+}
+
+/// History text is what `Value::to_string` wrote: it parses back.
+fn parse_text(text: &str) -> Arc<Value> {
+    Arc::new(serde_json::from_str(text).unwrap_or(Value::Null))
 }
 
 /// A new watch's starting events and the live feed after them.
@@ -258,28 +295,72 @@ impl Store {
         limit: Option<usize>,
         continue_token: Option<&str>,
     ) -> Result<Page, ApiError> {
-        let start = continue_token.map(ContinueToken::decode).transpose()?;
+        let at = match continue_token {
+            Some(token) => ReadAt::Continue(token),
+            None => ReadAt::Latest,
+        };
+        // Counts what is left passing `filter`.
+        self.list_at(gr, namespace, filter, &ListOptions { limit, at, filtered: false })
+    }
+
+    /// A list as the real server reads it from etcd: at the latest version,
+    /// at least or exactly at a given one, or continuing a paged list at the
+    /// version of its first page — the collection as it was then, rebuilt
+    /// from the history (410 Expired with a fresh token when the history no
+    /// longer reaches back to it).
+    pub fn list_at(&self, gr: &GroupResource, namespace: Option<&str>, filter: &dyn Fn(&Value) -> bool, opts: &ListOptions) -> Result<Page, ApiError> {
+        let start = match opts.at {
+            ReadAt::Continue(token) => Some(ContinueToken::decode(token, namespace)?),
+            _ => None,
+        };
         let inner = self.lock();
-        if start.as_ref().is_some_and(|t| t.rv < inner.compacted) {
-            return Err(ApiError::Gone(CONTINUE_TOO_OLD.into()));
-        }
-        let rv = start.as_ref().map_or(inner.rv, |t| t.rv);
+        let rv = match (&opts.at, &start) {
+            (_, Some(token)) if token.rv > 0 && (token.rv as u64) < inner.compacted => {
+                return Err(ApiError::ExpiredContinue { token: ContinueToken { rv: -1, ..token.clone() }.encode() });
+            }
+            (_, Some(token)) if token.rv > 0 => (token.rv as u64).min(inner.rv),
+            (ReadAt::Exact(v), _) | (ReadAt::NotOlderThan(v), _) if *v > inner.rv => {
+                return Err(ApiError::TooLargeResourceVersion { wanted: *v, current: inner.rv });
+            }
+            (ReadAt::Exact(v), _) if *v < inner.compacted => {
+                return Err(ApiError::Gone("The resourceVersion for the provided list is too old.".into()));
+            }
+            (ReadAt::Exact(v), _) => *v,
+            _ => inner.rv,
+        };
         let empty = Objects::new();
         let objects = inner.objects.get(gr).unwrap_or(&empty);
-        let after = start.map(|t| (t.namespace, t.name));
-        let mut matching = objects
-            .iter()
-            .filter(|(key, _)| after.as_ref().is_none_or(|a| *key > a))
-            .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
-            .filter(|(_, obj)| filter(obj));
-        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), &Arc<Value>)> = matching.by_ref().take(limit).collect();
-        let remaining = matching.count();
-        let continue_token = match (remaining, items.last()) {
-            (0, _) | (_, None) => None,
-            (_, Some(((ns, name), _))) => Some(ContinueToken { rv, namespace: ns.clone(), name: name.clone() }.encode()),
+        // Objects changed since `rv`, as they were at `rv` (None: not there yet).
+        let then = if rv < inner.rv { inner.as_of(gr, namespace, rv) } else { BTreeMap::new() };
+        let lower: Bound<(String, String)> = match (&start, namespace) {
+            (Some(t), _) if t.inclusive => Bound::Included(t.key.clone()),
+            (Some(t), _) => Bound::Excluded(t.key.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
         };
-        let remaining = continue_token.as_ref().map(|_| remaining);
+        let range = (lower, Bound::Unbounded);
+        let now = objects.range::<(String, String), _>(range.clone()).filter(|(k, _)| !then.contains_key(*k));
+        let was = then.range::<(String, String), _>(range).filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
+        let mut matching = Merge { a: now.peekable(), b: was.peekable() }
+            .skip_while(|((ns, _), _)| namespace.is_some_and(|want| ns.as_str() < want))
+            .take_while(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
+            .filter(|(_, obj)| filter(obj));
+        let limit = opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let items: Vec<(&(String, String), &Arc<Value>)> = matching.by_ref().take(limit).collect();
+        // The real server counts what is left only when nothing filters the list.
+        let (more, remaining) = if opts.filtered {
+            (matching.next().is_some(), None)
+        } else {
+            let left = matching.count();
+            (left > 0, Some(left))
+        };
+        let continue_token = match (more, items.last()) {
+            (true, Some(((ns, name), _))) => {
+                Some(ContinueToken { rv: rv as i64, key: (ns.clone(), name.clone()), inclusive: false, in_namespace: namespace.is_some() }.encode())
+            }
+            _ => None,
+        };
+        let remaining = remaining.filter(|_| continue_token.is_some());
         Ok(Page { items: items.into_iter().map(|(_, v)| Value::clone(v)).collect(), resource_version: rv, continue_token, remaining })
     }
 
@@ -463,10 +544,10 @@ impl Store {
     /// carrying `last` (or the stored object) at the new resourceVersion.
     fn remove(&self, inner: &mut Inner, gr: &GroupResource, namespace: &str, name: &str, last: Option<Value>) -> Option<Value> {
         let stored = inner.objects.get_mut(gr)?.remove(&(namespace.to_string(), name.to_string()))?;
-        let mut obj = last.unwrap_or_else(|| Arc::unwrap_or_clone(stored));
+        let mut obj = last.unwrap_or_else(|| Value::clone(&stored));
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        self.publish(inner, EventType::Deleted, gr, namespace, Arc::new(obj.clone()), None);
+        self.publish(inner, EventType::Deleted, gr, namespace, Arc::new(obj.clone()), Some(stored));
         Some(obj)
     }
 
@@ -521,6 +602,26 @@ impl Inner {
         if rt.group.is_empty() && rt.plural == "services" {
             self.allocator.service(obj, current);
         }
+    }
+
+    /// The objects of `gr` (in `namespace`, or all) changed after `rv`, as
+    /// they were at `rv` (None: created since): the first event after `rv`
+    /// of each tells, so nothing else is parsed.
+    fn as_of(&self, gr: &GroupResource, namespace: Option<&str>, rv: u64) -> BTreeMap<(String, String), Option<Arc<Value>>> {
+        let mut then = BTreeMap::new();
+        let from = self.history.partition_point(|e| e.rv <= rv);
+        for e in self.history.range(from..).filter(|e| e.gr == *gr && namespace.is_none_or(|ns| ns == e.namespace)) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = then.entry((e.namespace.clone(), e.name.to_string())) {
+                let before = match (&e.previous, e.kind) {
+                    (_, EventType::Added) => None,
+                    (Before::SameAt(_), _) => e.before(&parse_text(&e.object)),
+                    (Before::Text(t), _) => Some(parse_text(t)),
+                    (Before::None, _) => None,
+                };
+                slot.insert(before);
+            }
+        }
+        then
     }
 
     fn contains(&self, gr: &GroupResource, namespace: &str, name: &str) -> bool {
@@ -966,33 +1067,110 @@ fn eq_except(a: &Value, b: &Value, skip: &[&str]) -> bool {
     }
 }
 
-const CONTINUE_TOO_OLD: &str = "The provided continue parameter is too old to display a consistent list result. \
-You can start a new list without the continue parameter, or use the continue token in this response to retrieve \
-the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that \
-were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+/// How a list reads the store.
+#[derive(Debug, Clone)]
+pub struct ListOptions<'a> {
+    /// At most this many items (0 or None: all).
+    pub limit: Option<usize>,
+    pub at: ReadAt<'a>,
+    /// A label or field selector filters the list: no remainingItemCount.
+    pub filtered: bool,
+}
 
-/// Where the next page of a list starts: opaque to clients, like the real one.
-/// Later pages read the current state after the token's key (not a snapshot
-/// at its resourceVersion); a token older than the kept history is 410 Expired.
+/// Which state of the collection a list reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAt<'a> {
+    /// The latest (no resourceVersion, or "0").
+    Latest,
+    /// `resourceVersionMatch=NotOlderThan`: the latest, if at least this new.
+    NotOlderThan(u64),
+    /// `resourceVersionMatch=Exact` (and a paged list's legacy resourceVersion).
+    Exact(u64),
+    /// A continue token: the rest of a paged list, as it was at its first page.
+    Continue(&'a str),
+}
+
+/// Where the next page of a list starts, in the real server's format:
+/// base64url (unpadded) JSON `{"v":"meta.k8s.io/v1","rv":N,"start":"KEY\u0000"}`,
+/// KEY the etcd key after the list's prefix (`NAME` in a namespace or for a
+/// cluster-scoped kind, `NAMESPACE/NAME` across namespaces); rv -1 (in the
+/// token of a 410 Expired) continues at the latest version.
+#[derive(Debug, Clone)]
 struct ContinueToken {
-    rv: u64,
-    namespace: String,
-    name: String,
+    rv: i64,
+    key: (String, String),
+    /// The key itself is the first one read (it has no trailing NUL).
+    inclusive: bool,
+    /// The list was of one namespace: the key is the name alone.
+    in_namespace: bool,
 }
 
 impl ContinueToken {
     fn encode(&self) -> String {
-        let doc = json!({"v": "meta.k8s.io/v1", "rv": self.rv, "start": format!("{}/{}", self.namespace, self.name)});
-        base64::engine::general_purpose::URL_SAFE.encode(doc.to_string())
+        let (ns, name) = &self.key;
+        let mut start = if self.in_namespace || ns.is_empty() { name.clone() } else { format!("{ns}/{name}") };
+        if !self.inclusive {
+            start.push('\0');
+        }
+        let start = serde_json::to_string(&start).unwrap_or_default();
+        let doc = format!("{{\"v\":\"meta.k8s.io/v1\",\"rv\":{},\"start\":{start}}}", self.rv);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(doc)
     }
 
-    fn decode(token: &str) -> Result<ContinueToken, ApiError> {
-        let bad = || ApiError::BadRequest("continue key is not valid: invalid continue token".into());
-        let bytes = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|_| bad())?;
-        let doc: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        let rv = doc["rv"].as_u64().ok_or_else(bad)?;
-        let (namespace, name) = doc["start"].as_str().and_then(|s| s.split_once('/')).ok_or_else(bad)?;
-        Ok(ContinueToken { rv, namespace: namespace.to_string(), name: name.to_string() })
+    fn decode(token: &str, namespace: Option<&str>) -> Result<ContinueToken, ApiError> {
+        let bad = |why: String| ApiError::BadRequest(format!("invalid continue token: {why}"));
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|e| bad(format!("continue key is not valid: {e}")))?;
+        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("continue key is not valid: {e}")))?;
+        match doc["v"].as_str() {
+            Some("meta.k8s.io/v1") => {}
+            other => return Err(bad(format!("server does not recognize this encoded version {:?}", other.unwrap_or("")))),
+        }
+        let rv = doc["rv"].as_i64().unwrap_or(0);
+        if rv == 0 {
+            return Err(bad("incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into()));
+        }
+        let start = doc["start"].as_str().unwrap_or("");
+        if start.is_empty() {
+            return Err(bad("encoded start key empty (version meta.k8s.io/v1)".into()));
+        }
+        let (key, inclusive) = match start.strip_suffix('\0') {
+            Some(key) => (key, false),
+            None => (start, true),
+        };
+        // As path.Clean would leave it: no climbing out of the list's prefix.
+        let parts: Vec<&str> = key.trim_start_matches('/').split('/').collect();
+        if key.contains('\0') || parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") || parts.len() > 2 {
+            return Err(bad(format!("continue key is not valid: {start}")));
+        }
+        let key = match (namespace, parts.as_slice()) {
+            (Some(ns), [name]) => (ns.to_string(), name.to_string()),
+            (None, [name]) => (String::new(), name.to_string()),
+            (None, [ns, name]) => (ns.to_string(), name.to_string()),
+            _ => return Err(bad(format!("continue key is not valid: {start}"))),
+        };
+        Ok(ContinueToken { rv, key, inclusive, in_namespace: namespace.is_some() })
+    }
+}
+
+/// Two iterators of `(key, value)` in key order, merged in key order.
+struct Merge<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<'a, A, B> Iterator for Merge<A, B>
+where
+    A: Iterator<Item = (&'a (String, String), &'a Arc<Value>)>,
+    B: Iterator<Item = (&'a (String, String), &'a Arc<Value>)>,
+{
+    type Item = (&'a (String, String), &'a Arc<Value>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some((ka, _)), Some((kb, _))) if kb < ka => self.b.next(),
+            (Some(_), _) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::managed::{self, Writer};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::resources::ResourceType;
-use crate::store::{default_propagation, now_rfc3339, Deletion, Part, Propagation, WriteOptions};
+use crate::store::{default_propagation, now_rfc3339, Deletion, ListOptions, Part, Propagation, ReadAt, WriteOptions};
 use crate::schema;
 use crate::strategic;
 use crate::table;
@@ -44,7 +44,8 @@ impl Api {
         let filter = selectors(call)?;
         let limit = call.param("limit").map(|l| l.parse::<usize>()).transpose().map_err(|_| bad_param("limit"))?;
         let target = &call.target;
-        let page = self.store.list(&target.rt.gr(), target.namespace.as_deref(), &filter, limit, call.param("continue"))?;
+        let opts = list_options(call, limit)?;
+        let page = self.store.list_at(&target.rt.gr(), target.namespace.as_deref(), &filter, &opts)?;
         let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
         if let Some(token) = page.continue_token {
             metadata["continue"] = json!(token);
@@ -346,6 +347,59 @@ pub fn selectors(call: &Call) -> Result<impl Fn(&Value) -> bool, ApiError> {
     let labels = LabelSelector::parse(call.param("labelSelector").unwrap_or(""))?;
     let fields = FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), &call.target.rt.plural)?;
     Ok(move |obj: &Value| labels.matches(obj) && fields.matches(obj))
+}
+
+/// A list's `resourceVersion`, `resourceVersionMatch` and `continue`, checked
+/// as the real server's ListOptions validation checks them (422), read as its
+/// etcd storage reads them: a resourceVersion with no match is "not older
+/// than", except on a paged list, which reads exactly at it (the legacy case).
+fn list_options<'a>(call: &'a Call, limit: Option<usize>) -> Result<ListOptions<'a>, ApiError> {
+    let (rv, matching, token) = (call.param("resourceVersion"), call.param("resourceVersionMatch"), call.param("continue"));
+    let forbidden = |message: &str| FieldCause { reason: "FieldValueForbidden", field: "resourceVersionMatch".into(), message: format!("Forbidden: {message}") };
+    let mut causes = Vec::new();
+    if let Some(m) = matching {
+        if rv.is_none() {
+            causes.push(forbidden("resourceVersionMatch is forbidden unless resourceVersion is provided"));
+        }
+        if token.is_some() {
+            causes.push(forbidden("resourceVersionMatch is forbidden when continue is provided"));
+        }
+        if m != "Exact" && m != "NotOlderThan" {
+            causes.push(FieldCause {
+                reason: "FieldValueNotSupported",
+                field: "resourceVersionMatch".into(),
+                message: format!("Unsupported value: {m:?}: supported values: \"Exact\", \"NotOlderThan\", \"\""),
+            });
+        }
+        if m == "Exact" && rv == Some("0") {
+            causes.push(forbidden("resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+        }
+    }
+    if call.query.contains_key("sendInitialEvents") {
+        causes.push(FieldCause { reason: "FieldValueForbidden", field: "sendInitialEvents".into(), message: "Forbidden: sendInitialEvents is forbidden for list".into() });
+    }
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(&GroupResource::new("meta.k8s.io", "listoptions"), "ListOptions", "", causes));
+    }
+    let filtered = call.param("labelSelector").is_some() || call.param("fieldSelector").is_some();
+    if let Some(token) = token {
+        if rv.is_some_and(|v| v != "0") {
+            return Err(ApiError::BadRequest("specifying resource version is not allowed when using continue".into()));
+        }
+        return Ok(ListOptions { limit, at: ReadAt::Continue(token), filtered });
+    }
+    let Some(rv) = rv else { return Ok(ListOptions { limit, at: ReadAt::Latest, filtered }) };
+    let version: u64 = rv.parse().map_err(|_| {
+        ApiError::BadRequest(format!("invalid resource version: resourceVersion: Invalid value: {rv:?}: could not parse: strconv.ParseUint: parsing {rv:?}: invalid syntax"))
+    })?;
+    let paged = limit.is_some_and(|l| l > 0);
+    let at = match matching {
+        _ if version == 0 => ReadAt::Latest,
+        Some("Exact") => ReadAt::Exact(version),
+        None if paged => ReadAt::Exact(version),
+        _ => ReadAt::NotOlderThan(version),
+    };
+    Ok(ListOptions { limit, at, filtered })
 }
 
 fn write_options(call: &Call, body: &Value) -> Result<WriteOptions, ApiError> {
