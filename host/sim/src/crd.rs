@@ -3,15 +3,24 @@
 //! REST paths) with its scope, names and subresources, and the CRD's status
 //! says so as the real apiextensions controller would (NamesAccepted and
 //! Established conditions, acceptedNames, storedVersions); when it is
-//! deleted its kind stops being served and its objects go. Schemas are not
-//! validated in this slice. This file must not parse requests.
+//! deleted its kind stops being served and its objects go. Each served type
+//! carries its CRD version (`ResourceType::definition`): its
+//! `openAPIV3Schema` (structurally checked here on CRD writes, and applied
+//! to custom resources by `schema::structural` — pruning, defaults,
+//! validation), its scale subresource's paths, and its
+//! `additionalPrinterColumns`, which make the Tables `kubectl get` prints.
+//! This file must not parse requests.
+
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use crate::api::Api;
 use crate::error::{ApiError, GroupResource};
 use crate::resources::ResourceType;
+use crate::schema::structural;
 use crate::store::{now_rfc3339, Part, WriteOptions};
+use crate::table;
 
 /// Whether a resource type is the CRD kind itself.
 pub fn is_crd(rt: &ResourceType) -> bool {
@@ -39,6 +48,7 @@ pub fn types_of(crd: &Value) -> Vec<ResourceType> {
             scale: !v["subresources"]["scale"].is_null(),
             generation: true,
             custom: true,
+            definition: Some(Arc::new(v.clone())),
         })
         .filter(|t| !t.group.is_empty() && !t.version.is_empty() && !t.plural.is_empty() && !t.kind.is_empty())
         .collect()
@@ -73,6 +83,154 @@ impl Api {
     }
 }
 
+/// A CRD version's `openAPIV3Schema`, if it has one.
+pub fn schema_of(version: &Value) -> Option<&Value> {
+    version["schema"].get("openAPIV3Schema").filter(|s| s.is_object())
+}
+
+/// The CRD's schemas as the real server checks them on create and update:
+/// structural (422 naming each offending schema field) or refused.
+pub fn check(rt: &ResourceType, crd: &Value) -> Result<(), ApiError> {
+    let causes = structural::crd_errors(crd);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, crd["metadata"]["name"].as_str().unwrap_or(""), causes))
+}
+
+/// A custom resource as the real server takes it in, after its unknown
+/// fields were handled: its schema's defaults filled in, then validated (422
+/// with kube-openapi's words). `status` is left out of the check on a main
+/// write when the status subresource owns it. Kinds without a schema pass.
+pub fn admit(rt: &ResourceType, obj: &mut Value, status_write: bool) -> Result<(), ApiError> {
+    let Some(schema) = rt.definition.as_deref().and_then(schema_of) else { return Ok(()) };
+    structural::default(schema, obj);
+    let mut causes = structural::validate(schema, obj);
+    if rt.status && !status_write {
+        causes.retain(|c| c.field != "status" && !c.field.starts_with("status.") && !c.field.starts_with("status["));
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, obj["metadata"]["name"].as_str().unwrap_or(""), causes))
+}
+
+/// Where a custom kind's scale subresource reads and writes: `specReplicasPath`,
+/// `statusReplicasPath`, `labelSelectorPath` (JSON paths such as `.spec.replicas`).
+pub struct ScalePaths {
+    pub spec_replicas: Vec<String>,
+    pub status_replicas: Vec<String>,
+    pub label_selector: Option<Vec<String>>,
+}
+
+fn dotted(path: &str) -> Vec<String> {
+    path.trim_start_matches('.').split('.').filter(|p| !p.is_empty()).map(String::from).collect()
+}
+
+/// The scale paths the CRD version declares, if it declares a scale subresource.
+pub fn scale_paths(rt: &ResourceType) -> Option<ScalePaths> {
+    let scale = &rt.definition.as_deref()?["subresources"]["scale"];
+    let spec = scale["specReplicasPath"].as_str()?;
+    Some(ScalePaths {
+        spec_replicas: dotted(spec),
+        status_replicas: dotted(scale["statusReplicasPath"].as_str().unwrap_or(".status.replicas")),
+        label_selector: scale["labelSelectorPath"].as_str().map(dotted),
+    })
+}
+
+/// The value at a dotted path.
+pub fn at<'a>(obj: &'a Value, path: &[String]) -> &'a Value {
+    path.iter().fold(obj, |v, k| v.get(k).unwrap_or(&Value::Null))
+}
+
+/// Sets the value at a dotted path, creating objects on the way.
+pub fn set_at(obj: &mut Value, path: &[String], value: Value) {
+    let Some((last, above)) = path.split_last() else { return };
+    let mut node = obj;
+    for k in above {
+        if !node[k.as_str()].is_object() {
+            node[k.as_str()] = json!({});
+        }
+        node = &mut node[k.as_str()];
+    }
+    node[last.as_str()] = value;
+}
+
+/// The Table of custom resources, if `rt` is served from a CRD: Name, then
+/// the version's `additionalPrinterColumns` (Age alone when it declares
+/// none), cells read by each column's JSON path as the real server reads them.
+pub fn table(rt: &ResourceType, items: &[Value], metadata: Value, include: &str) -> Option<Value> {
+    let version = rt.definition.as_deref()?;
+    let declared = version["additionalPrinterColumns"].as_array().cloned().unwrap_or_default();
+    let columns = if declared.is_empty() {
+        vec![json!({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"})]
+    } else {
+        declared
+    };
+    let mut definitions = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
+    for c in &columns {
+        definitions.push(json!({"name": c["name"], "type": c["type"], "format": c["format"].as_str().unwrap_or(""),
+            "description": c["description"].as_str().unwrap_or(""), "priority": c["priority"].as_i64().unwrap_or(0)}));
+    }
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let mut cells = vec![item["metadata"]["name"].clone()];
+            cells.extend(columns.iter().map(|c| cell(c, item)));
+            let object = match include {
+                "None" => Value::Null,
+                "Object" => item.clone(),
+                _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": item["metadata"]}),
+            };
+            json!({"cells": cells, "object": object})
+        })
+        .collect();
+    Some(json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": definitions, "rows": rows}))
+}
+
+/// One printer column's cell: the value at its JSON path (simple paths,
+/// `[n]` indices and `[?(@.field=="value")]` filters), a `date` as an age.
+fn cell(column: &Value, item: &Value) -> Value {
+    let found = json_path(item, column["jsonPath"].as_str().unwrap_or(""));
+    match (column["type"].as_str(), found) {
+        (_, None | Some(Value::Null)) => Value::Null,
+        (Some("date"), Some(Value::String(t))) => {
+            let format = time::format_description::well_known::Rfc3339;
+            match time::OffsetDateTime::parse(&t, &format) {
+                Ok(at) => json!(table::human_duration((time::OffsetDateTime::now_utc() - at).whole_seconds())),
+                Err(_) => json!(t),
+            }
+        }
+        (_, Some(v @ (Value::Object(_) | Value::Array(_)))) => json!(v.to_string()),
+        (_, Some(v)) => v,
+    }
+}
+
+fn json_path(obj: &Value, path: &str) -> Option<Value> {
+    let mut node = obj.clone();
+    let mut rest = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('.');
+    while !rest.is_empty() {
+        if let Some(inner) = rest.strip_prefix('[') {
+            let end = inner.find(']')?;
+            let selector = &inner[..end];
+            rest = inner[end + 1..].trim_start_matches('.');
+            node = match selector.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')')) {
+                Some(filter) => {
+                    let (field, want) = filter.split_once("==")?;
+                    let want = want.trim().trim_matches(|c| c == '"' || c == '\'');
+                    node.as_array()?.iter().find(|i| i[field.trim()].as_str() == Some(want) || i[field.trim()].to_string().as_str() == want)?.clone()
+                }
+                None => node.get(selector.parse::<usize>().ok()?)?.clone(),
+            };
+            continue;
+        }
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        node = node.get(&rest[..end])?.clone();
+        rest = rest[end..].trim_start_matches('.');
+    }
+    Some(node)
+}
+
 fn established_status(names: &Value, storage: &str) -> Value {
     let now = now_rfc3339();
     let condition = |kind: &str, reason: &str, message: &str| {
@@ -105,5 +263,24 @@ mod tests {
         assert_eq!(types[0].api_version(), "example.com/v1");
         assert!(types[0].namespaced && types[0].status && !types[0].scale);
         assert_eq!(types[0].short_names, ["wd"]);
+    }
+
+    #[test]
+    fn printer_columns_read_json_paths_and_default_to_age() {
+        let crd = json!({"spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "additionalPrinterColumns": [
+                {"name": "Size", "type": "string", "jsonPath": ".spec.size"},
+                {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+                {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}]}]}});
+        let rt = types_of(&crd).remove(0);
+        let item = json!({"metadata": {"name": "w1"}, "spec": {"size": "small", "replicas": 3},
+            "status": {"conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True"}]}});
+        let t = table(&rt, &[item], json!({}), "").unwrap();
+        let names: Vec<&Value> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
+        assert_eq!(names, [&json!("Name"), &json!("Size"), &json!("Replicas"), &json!("Ready")]);
+        assert_eq!(t["rows"][0]["cells"], json!(["w1", "small", 3, "True"]));
+        let plain = json!({"spec": {"group": "example.com", "names": {"plural": "gadgets", "kind": "Gadget"}, "versions": [{"name": "v1", "served": true}]}});
+        let t = table(&types_of(&plain)[0], &[json!({"metadata": {"name": "g"}})], json!({}), "").unwrap();
+        assert_eq!(t["columnDefinitions"][1]["name"], "Age");
     }
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::merge_keys::{list_strategy, ListStrategy};
+use crate::merge_keys::{ListType, Lists};
 use crate::strategic;
 
 /// One element of a field path, as FieldsV1 spells it (`f:spec`, `k:{...}`, `v:...`).
@@ -31,8 +31,8 @@ enum Entry {
 pub struct Writer<'a> {
     pub manager: &'a str,
     pub api_version: &'a str,
-    /// The kind whose lists merge by `merge_keys`; None for custom kinds (every list atomic).
-    pub kind: Option<&'a str>,
+    /// Where the object's list types come from (`merge_keys` for built-in kinds, a CRD's schema).
+    pub lists: Lists<'a>,
     pub now: &'a str,
     /// The subresource written through (`scale`, `status`), recorded on Update entries.
     pub subresource: Option<&'a str>,
@@ -56,7 +56,7 @@ const GRANULAR_MAPS: [&str; 8] = ["labels", "annotations", "data", "binaryData",
 const SERVER_METADATA: [&str; 8] = ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "deletionTimestamp"];
 
 /// Every owned path of `obj` with what it holds; `dots` adds `.` for granular maps.
-fn entries(kind: Option<&str>, obj: &Value, dots: bool) -> BTreeMap<Path, Entry> {
+fn entries(kind: Lists, obj: &Value, dots: bool) -> BTreeMap<Path, Entry> {
     let mut out = BTreeMap::new();
     let Some(top) = obj.as_object() else { return out };
     let mut names = Vec::new();
@@ -88,7 +88,7 @@ fn entries(kind: Option<&str>, obj: &Value, dots: bool) -> BTreeMap<Path, Entry>
     out
 }
 
-fn walk(kind: Option<&str>, value: &Value, names: &mut Vec<String>, path: &mut Path, dots: bool, out: &mut BTreeMap<Path, Entry>) {
+fn walk(kind: Lists, value: &Value, names: &mut Vec<String>, path: &mut Path, dots: bool, out: &mut BTreeMap<Path, Entry>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             if dots && names.last().is_some_and(|n| GRANULAR_MAPS.contains(&n.as_str())) {
@@ -102,11 +102,12 @@ fn walk(kind: Option<&str>, value: &Value, names: &mut Vec<String>, path: &mut P
                 path.pop();
             }
         }
-        Value::Array(items) if !items.is_empty() => match kind.map(|k| list_strategy(k, names)).unwrap_or(ListStrategy::Atomic) {
-            ListStrategy::Map(key) => {
+        Value::Array(items) if !items.is_empty() => match kind.list_type(names) {
+            ListType::Map(keys) => {
                 for item in items {
-                    let Some(id) = item.get(key) else { continue };
-                    path.push(format!("k:{}", json!({ key: id })));
+                    // A key field the item omits counts with its default, as the real server keys them.
+                    let Ok(id) = ListType::key_of(&keys, item) else { continue };
+                    path.push(format!("k:{}", Value::Object(id)));
                     out.insert(path.clone(), Entry::Node);
                     if let Some(fields) = item.as_object() {
                         for (k, v) in fields {
@@ -120,14 +121,14 @@ fn walk(kind: Option<&str>, value: &Value, names: &mut Vec<String>, path: &mut P
                     path.pop();
                 }
             }
-            ListStrategy::Set => {
+            ListType::Set => {
                 for item in items {
                     path.push(format!("v:{item}"));
                     out.insert(path.clone(), Entry::Leaf(item.clone()));
                     path.pop();
                 }
             }
-            ListStrategy::Atomic => {
+            ListType::Atomic => {
                 out.insert(path.clone(), Entry::Leaf(value.clone()));
             }
         },
@@ -243,8 +244,8 @@ fn store_managers(next: &mut Value, current: &Value, old: &[Manager], new: Vec<M
 /// fields it changed, which no one else owns any longer.
 pub fn record_update(writer: &Writer, current: &Value, mut next: Value) -> Value {
     let old_managers = managers_of(current);
-    let before = entries(writer.kind, current, true);
-    let after = entries(writer.kind, &next, true);
+    let before = entries(writer.lists, current, true);
+    let after = entries(writer.lists, &next, true);
     let changed: BTreeSet<Path> = after.iter().filter(|(p, e)| before.get(*p) != Some(*e)).map(|(p, _)| p.clone()).collect();
     let removed: BTreeSet<Path> = before.keys().filter(|p| !after.contains_key(*p)).cloned().collect();
     // Entries a write sets itself are taken as given (kubectl moves client-side
@@ -293,9 +294,9 @@ pub fn apply(writer: &Writer, current: &Value, config: &Value, force: bool) -> R
     }
     let old_managers = managers_of(current);
     let mut managers = old_managers.clone();
-    let applied = entries(writer.kind, config, false);
+    let applied = entries(writer.lists, config, false);
     let now_owned: BTreeSet<Path> = applied.keys().cloned().collect();
-    let existing = entries(writer.kind, current, false);
+    let existing = entries(writer.lists, current, false);
     let is_me = |m: &Manager| m.manager == writer.manager && m.operation == "Apply" && m.subresource.is_empty();
 
     let mut conflicts: Vec<(String, String, Path)> = Vec::new();
@@ -330,8 +331,7 @@ pub fn apply(writer: &Writer, current: &Value, config: &Value, force: bool) -> R
             remove_path(&mut base, path);
         }
     }
-    let kind = writer.kind.unwrap_or(crate::merge_keys::CUSTOM);
-    let mut next = strategic::apply(kind, &base, config)?;
+    let mut next = strategic::apply_configuration(writer.lists, &base, config)?;
     match managers.iter().position(is_me) {
         Some(i) => {
             managers[i].fields = now_owned;
@@ -441,7 +441,7 @@ mod tests {
     use super::*;
 
     fn writer(manager: &str) -> Writer<'_> {
-        Writer { manager, api_version: "apps/v1", kind: Some("Deployment"), now: "2026-01-01T00:00:00Z", subresource: None }
+        Writer { manager, api_version: "apps/v1", lists: Lists::Kind("Deployment"), now: "2026-01-01T00:00:00Z", subresource: None }
     }
 
     fn deployment(replicas: i64, image: &str) -> Value {

@@ -10,13 +10,16 @@
 //! `kubectl explain` prints, `x-kubernetes-group-version-kind` on the kinds and
 //! the list merge metadata (`x-kubernetes-patch-strategy`/`-merge-key`,
 //! `x-kubernetes-list-type`/`-map-keys`) from `merge_keys`, which kubectl's
-//! client-side apply reads. Custom kinds get operations but no schema. This
-//! file must not answer anything but these documents.
+//! client-side apply reads. Custom kinds served from a CRD get their
+//! version's `openAPIV3Schema` as their object schema (named as the real
+//! server names it, `com.example.v1.Widget`, with ObjectMeta for metadata),
+//! which `kubectl explain` reads; kinds without one get operations only.
+//! This file must not answer anything but these documents.
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 
-use crate::merge_keys::{self, ListStrategy};
+use crate::merge_keys::{self, ListStrategy, ListType};
 use crate::resources::{Registry, ResourceType};
 use crate::schema::{self, Card, Msg, Ty};
 
@@ -59,6 +62,10 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
             component(kind.msg, &rt.kind, &mut Vec::new(), &mut schemas);
             schemas[kind.msg.name]["x-kubernetes-group-version-kind"] = json!([gvk(&rt, &rt.kind)]);
         }
+        if let Some((name, def)) = custom_schema(&rt) {
+            component(&schema::types::META_OBJECT_META, "", &mut Vec::new(), &mut schemas);
+            schemas.insert(name, def);
+        }
         let base = format!("/{}", gv_path(group, version));
         let collection = if rt.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", rt.plural)
@@ -79,6 +86,25 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
     })
 }
 
+/// The name the real server gives a CRD's schema (`example.com`, `v1`,
+/// `Widget` → `com.example.v1.Widget`) and the schema as it publishes it:
+/// apiVersion, kind and ObjectMeta metadata added, tagged with its kind.
+fn custom_schema(rt: &ResourceType) -> Option<(String, Value)> {
+    let given = rt.definition.as_deref().and_then(crate::crd::schema_of)?;
+    let mut group: Vec<&str> = rt.group.split('.').collect();
+    group.reverse();
+    let name = format!("{}.{}.{}", group.join("."), rt.version, rt.kind);
+    let mut def = given.clone();
+    def["properties"]["apiVersion"] = json!({"type": "string",
+        "description": "APIVersion defines the versioned schema of this representation of an object."});
+    def["properties"]["kind"] = json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."});
+    def["properties"]["metadata"] = json!({"allOf": [{"$ref": reference("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")}],
+        "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"});
+    def["type"] = json!("object");
+    def["x-kubernetes-group-version-kind"] = json!([gvk(rt, &rt.kind)]);
+    Some((name, def))
+}
+
 fn gvk(rt: &ResourceType, kind: &str) -> Value {
     json!({"group": rt.group, "version": rt.version, "kind": kind})
 }
@@ -94,7 +120,10 @@ fn request_body(rt: &ResourceType, action: &str) -> Option<Value> {
     };
     let schema = match schema::find(&rt.group, &rt.version, &rt.kind).filter(|_| !rt.custom) {
         Some(kind) if action != "patch" => json!({"$ref": reference(kind.msg.name)}),
-        _ => json!({"type": "object"}),
+        _ => match custom_schema(rt) {
+            Some((name, _)) if action != "patch" => json!({"$ref": reference(&name)}),
+            _ => json!({"type": "object"}),
+        },
     };
     let content: Map<String, Value> = types.iter().map(|t| (t.to_string(), json!({"schema": schema}))).collect();
     Some(json!({"content": content, "required": true}))
@@ -187,18 +216,21 @@ fn component(msg: &'static Msg, kind: &str, path: &mut Vec<String>, schemas: &mu
         let mut prop = match field.card {
             Card::List => {
                 let mut p = json!({"type": "array", "items": value_schema(field.ty, kind, path, schemas)});
+                match merge_keys::apply_type(kind, path) {
+                    ListType::Map(keys) => {
+                        p["x-kubernetes-list-type"] = json!("map");
+                        p["x-kubernetes-list-map-keys"] = json!(keys.iter().map(|k| k.field.as_str()).collect::<Vec<_>>());
+                    }
+                    ListType::Set => p["x-kubernetes-list-type"] = json!("set"),
+                    ListType::Atomic => p["x-kubernetes-list-type"] = json!("atomic"),
+                }
                 match merge_keys::list_strategy(kind, path) {
                     ListStrategy::Map(key) => {
-                        p["x-kubernetes-list-type"] = json!("map");
-                        p["x-kubernetes-list-map-keys"] = json!([key]);
                         p["x-kubernetes-patch-strategy"] = json!("merge");
                         p["x-kubernetes-patch-merge-key"] = json!(key);
                     }
-                    ListStrategy::Set => {
-                        p["x-kubernetes-list-type"] = json!("set");
-                        p["x-kubernetes-patch-strategy"] = json!("merge");
-                    }
-                    ListStrategy::Atomic => p["x-kubernetes-list-type"] = json!("atomic"),
+                    ListStrategy::Set => p["x-kubernetes-patch-strategy"] = json!("merge"),
+                    ListStrategy::Atomic => {}
                 }
                 p
             }
@@ -289,6 +321,7 @@ mod tests {
         let core = document_for(&registry, "api/v1").unwrap();
         let svc_ports = &core["components"]["schemas"]["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
         assert_eq!(svc_ports["x-kubernetes-patch-merge-key"], "port");
+        assert_eq!(svc_ports["x-kubernetes-list-map-keys"], json!(["port", "protocol"]), "apply keys by both, as +listMapKey declares");
         let target = &core["components"]["schemas"]["io.k8s.api.core.v1.ServicePort"]["properties"]["targetPort"];
         assert_eq!(target["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString");
         let patch = &core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"]["requestBody"]["content"];

@@ -31,6 +31,8 @@ pub struct ResourceType {
     /// Served from a CustomResourceDefinition (as Gateway API kinds are on real
     /// clusters): no default status on create, DELETE answers the object.
     pub custom: bool,
+    /// For a kind served from a CRD: that CRD version (its schema, subresources, printer columns).
+    pub definition: Option<Arc<Value>>,
 }
 
 impl ResourceType {
@@ -165,6 +167,7 @@ fn builtin() -> Vec<ResourceType> {
             scale,
             generation,
             custom: group == "gateway.networking.k8s.io",
+            definition: None,
         })
         .collect()
 }

@@ -3,22 +3,55 @@
 //! `merge_keys` declares them, and the directives kubectl sends — `$patch:
 //! replace|delete|merge`, `$retainKeys`, `$setElementOrder/<list>` and
 //! `$deleteFromPrimitiveList/<list>`. Server-side apply merges applied
-//! configurations with the same code. This file must not decide which kinds
+//! configurations with the same code, with lists as apply types them
+//! (`merge_keys::ListType`: keys of several fields, defaulted key fields).
+//! This file must not decide which kinds
 //! accept a strategic patch (custom kinds are 415, see `verbs`) nor touch the
 //! store.
 
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::merge_keys::{list_strategy, ListStrategy};
+use crate::merge_keys::{list_strategy, ListStrategy, ListType, Lists, MapKey};
 
 const PATCH: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
 const ORDER: &str = "$setElementOrder/";
 const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
 
+/// Which rules type the lists of one merge.
+#[derive(Clone, Copy)]
+enum Rules<'a> {
+    /// A strategic merge patch of a built-in kind: one merge key per list map.
+    Patch(&'a str),
+    /// A server-side apply configuration: apply's list types.
+    Apply(Lists<'a>),
+}
+
+impl Rules<'_> {
+    fn list(&self, path: &[String]) -> ListType {
+        match self {
+            Rules::Patch(kind) => match list_strategy(kind, path) {
+                ListStrategy::Atomic => ListType::Atomic,
+                ListStrategy::Set => ListType::Set,
+                ListStrategy::Map(key) => ListType::Map(vec![MapKey { field: key.into(), default: None }]),
+            },
+            Rules::Apply(lists) => lists.list_type(path),
+        }
+    }
+}
+
 /// `original` with the strategic merge `patch` of an object of `kind` applied.
 pub fn apply(kind: &str, original: &Value, patch: &Value) -> Result<Value, ApiError> {
+    merge(Rules::Patch(kind), original, patch)
+}
+
+/// `original` with a server-side apply configuration merged in, lists as `lists` types them.
+pub fn apply_configuration(lists: Lists, original: &Value, config: &Value) -> Result<Value, ApiError> {
+    merge(Rules::Apply(lists), original, config)
+}
+
+fn merge(kind: Rules, original: &Value, patch: &Value) -> Result<Value, ApiError> {
     let Value::Object(patch) = patch else {
         return Err(ApiError::BadRequest("a strategic merge patch must be a JSON object".into()));
     };
@@ -32,7 +65,7 @@ fn bad(message: String) -> ApiError {
 }
 
 /// Merges a patch map onto an original one; None when the patch deletes it.
-fn merge_map(kind: &str, path: &mut Vec<String>, original: &Map<String, Value>, patch: &Map<String, Value>) -> Result<Option<Map<String, Value>>, ApiError> {
+fn merge_map(kind: Rules, path: &mut Vec<String>, original: &Map<String, Value>, patch: &Map<String, Value>) -> Result<Option<Map<String, Value>>, ApiError> {
     match patch.get(PATCH).map(|d| d.as_str()) {
         None | Some(Some("merge")) => {}
         Some(Some("delete")) => return Ok(None),
@@ -79,10 +112,10 @@ fn merge_map(kind: &str, path: &mut Vec<String>, original: &Map<String, Value>, 
         if let Some(list) = key.strip_prefix(ORDER) {
             let order = order.as_array().ok_or_else(|| bad(format!("{key} must be a list")))?;
             path.push(list.to_string());
-            let strategy = list_strategy(kind, path);
+            let strategy = kind.list(path);
             path.pop();
             if let Some(Value::Array(items)) = merged.get_mut(list) {
-                reorder(items, order, strategy);
+                reorder(items, order, &strategy);
             }
         }
     }
@@ -90,27 +123,33 @@ fn merge_map(kind: &str, path: &mut Vec<String>, original: &Map<String, Value>, 
 }
 
 /// Merges a patch list onto an original one by the list's strategy.
-fn merge_list(kind: &str, path: &mut Vec<String>, original: &[Value], patch: &[Value]) -> Result<Vec<Value>, ApiError> {
+fn merge_list(kind: Rules, path: &mut Vec<String>, original: &[Value], patch: &[Value]) -> Result<Vec<Value>, ApiError> {
     let replace = patch.iter().any(|item| item.get(PATCH).and_then(Value::as_str) == Some("replace"));
-    let strategy = list_strategy(kind, path);
-    if replace || strategy == ListStrategy::Atomic {
+    let strategy = kind.list(path);
+    if replace || strategy == ListType::Atomic {
         let items = patch.iter().filter(|item| item.get(PATCH).is_none());
         return items.map(|item| strip_directives(kind, path, item)).collect();
     }
     let mut merged = original.to_vec();
-    for item in patch {
-        match strategy {
-            ListStrategy::Set => {
+    for (i, item) in patch.iter().enumerate() {
+        match &strategy {
+            ListType::Set => {
                 if !merged.contains(item) {
                     merged.push(item.clone());
                 }
             }
-            ListStrategy::Map(key) => {
+            ListType::Map(keys) => {
                 let Value::Object(p) = item else {
-                    return Err(bad(format!("the list {} holds objects keyed by {key}", path.join("."))));
+                    return Err(bad(format!("the list {} holds objects keyed by {}", path.join("."), names(keys))));
                 };
-                let id = p.get(key).ok_or_else(|| bad(format!("map: {p:?} does not contain declared merge key: {key}")))?;
-                let at = merged.iter().position(|o| o.get(key) == Some(id));
+                let id = ListType::key_of(keys, item).map_err(|missing| match kind {
+                    Rules::Patch(_) => bad(format!("map: {p:?} does not contain declared merge key: {missing}")),
+                    Rules::Apply(_) => bad(format!(
+                        ".{}: element {i}: associative list with keys has an element that omits key field {missing:?} (and doesn't have default value)",
+                        path.join(".")
+                    )),
+                })?;
+                let at = merged.iter().position(|o| ListType::key_of(keys, o).is_ok_and(|k| k == id));
                 if p.get(PATCH).and_then(Value::as_str) == Some("delete") {
                     if let Some(i) = at {
                         merged.remove(i);
@@ -125,14 +164,18 @@ fn merge_list(kind: &str, path: &mut Vec<String>, original: &[Value], patch: &[V
                     None => merged.push(Value::Object(next)),
                 }
             }
-            ListStrategy::Atomic => {}
+            ListType::Atomic => {}
         }
     }
     Ok(merged)
 }
 
+fn names(keys: &[MapKey]) -> String {
+    keys.iter().map(|k| k.field.as_str()).collect::<Vec<_>>().join(",")
+}
+
 /// A value set whole, with any directives it carries resolved against nothing.
-fn strip_directives(kind: &str, path: &mut Vec<String>, value: &Value) -> Result<Value, ApiError> {
+fn strip_directives(kind: Rules, path: &mut Vec<String>, value: &Value) -> Result<Value, ApiError> {
     match value {
         Value::Object(p) => Ok(merge_map(kind, path, &Map::new(), p)?.map(Value::Object).unwrap_or_default()),
         other => Ok(other.clone()),
@@ -141,19 +184,15 @@ fn strip_directives(kind: &str, path: &mut Vec<String>, value: &Value) -> Result
 
 /// Puts items in the order `$setElementOrder` gives; items it does not name
 /// (the server's own) keep their relative place after the named ones.
-fn reorder(items: &mut [Value], order: &[Value], strategy: ListStrategy) {
+fn reorder(items: &mut [Value], order: &[Value], strategy: &ListType) {
+    let id = |item: &Value| match strategy {
+        ListType::Map(keys) => ListType::key_of(keys, item).ok().map(Value::Object),
+        _ => Some(item.clone()),
+    };
+    let order: Vec<Option<Value>> = order.iter().map(id).collect();
     let rank = |item: &Value| {
-        let id = match strategy {
-            ListStrategy::Map(key) => item.get(key),
-            _ => Some(item),
-        };
-        order
-            .iter()
-            .position(|o| match strategy {
-                ListStrategy::Map(key) => o.get(key) == id,
-                _ => Some(o) == id,
-            })
-            .unwrap_or(usize::MAX)
+        let id = id(item);
+        order.iter().position(|o| o.is_some() && *o == id).unwrap_or(usize::MAX)
     };
     items.sort_by_key(rank);
 }
@@ -236,5 +275,15 @@ mod tests {
         let svc = json!({"spec": {"ports": [{"port": 80, "nodePort": 30001}, {"port": 443}]}});
         let out = apply("Service", &svc, &json!({"spec": {"ports": [{"port": 80, "name": "http"}]}})).unwrap();
         assert_eq!(out["spec"]["ports"], json!([{"port": 80, "nodePort": 30001, "name": "http"}, {"port": 443}]));
+    }
+
+    #[test]
+    fn applied_service_ports_are_keyed_by_port_and_protocol_defaulted_tcp() {
+        let svc = json!({"spec": {"ports": [{"port": 53, "protocol": "TCP", "nodePort": 30001}]}});
+        let config = json!({"spec": {"ports": [{"port": 53, "name": "dns"}, {"port": 53, "protocol": "UDP", "name": "dns-udp"}]}});
+        let out = apply_configuration(Lists::Kind("Service"), &svc, &config).unwrap();
+        assert_eq!(out["spec"]["ports"], json!([{"port": 53, "protocol": "TCP", "nodePort": 30001, "name": "dns"}, {"port": 53, "protocol": "UDP", "name": "dns-udp"}]));
+        let err = apply_configuration(Lists::Kind("Service"), &svc, &json!({"spec": {"ports": [{"name": "x"}]}})).unwrap_err();
+        assert!(err.to_string().contains(r#"element 0: associative list with keys has an element that omits key field "port""#), "{err}");
     }
 }

@@ -20,6 +20,7 @@ use crate::crd;
 use crate::error::{ApiError, FieldCause, GroupResource};
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
 use crate::managed::{self, Writer};
+use crate::merge_keys::Lists;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::resources::ResourceType;
 use crate::store::{default_propagation, now_rfc3339, Deletion, ListOptions, Part, Propagation, ReadAt, WriteOptions};
@@ -33,9 +34,12 @@ impl Api {
         // Shared, not copied: the answer is only serialized.
         let obj = self.store.get_shared(&target.rt.gr(), target.ns(), name_of(target)?)?;
         match target.sub.as_deref() {
-            Some("scale") => Ok(ok(&scale_of(&obj))),
+            Some("scale") => Ok(ok(&scale_of(&target.rt, &obj))),
             Some("finalize") => Err(ApiError::MethodNotAllowed),
-            _ if call.table => Ok(ok(&table::table(&target.rt, std::slice::from_ref(&*obj), json!({}), call.param("includeObject").unwrap_or("")))),
+            _ if call.table => {
+                let (items, include) = (std::slice::from_ref(&*obj), call.param("includeObject").unwrap_or(""));
+                Ok(ok(&crd::table(&target.rt, items, json!({}), include).unwrap_or_else(|| table::table(&target.rt, items, json!({}), include))))
+            }
             _ => Ok(ok(&obj)),
         }
     }
@@ -55,7 +59,8 @@ impl Api {
         }
         if call.table {
             let include = call.param("includeObject").unwrap_or("");
-            return Ok(ok(&table::table(&target.rt, &page.items, metadata, include)));
+            let custom = crd::table(&target.rt, &page.items, metadata.clone(), include);
+            return Ok(ok(&custom.unwrap_or_else(|| table::table(&target.rt, &page.items, metadata, include))));
         }
         let list = json!({
             "kind": format!("{}List", target.rt.kind),
@@ -76,6 +81,7 @@ impl Api {
         let mut obj = parse_object(&read_bytes(call.body).await?, &content_type)?;
         check_kind(&call.target, &obj)?;
         let warnings = schema::check_fields(&call.target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
+        admit(&call.target, &mut obj)?;
         let obj = managed::record_update(&writer(&call.target, &manager, &api_version, &now), &json!({}), obj);
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {
@@ -101,6 +107,7 @@ impl Api {
         }
         check_kind(&target, &obj)?;
         let warnings = schema::check_fields(&target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
+        admit(&target, &mut obj)?;
         let record = |current: &Value| Ok(if target.sub.is_none() { managed::record_update(&w, current, obj) } else { obj });
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, record)?;
         Ok(warned(ok(&self.after_write(&target, &opts, updated)?), &warnings))
@@ -134,6 +141,7 @@ impl Api {
         let apply = |current: &Value| {
             let mut next = kind.apply(&target.rt.kind, current, &patch)?;
             warnings = schema::check_fields(&target.rt, &mut next, call.query.get("fieldValidation").map(String::as_str), schema::Write::Patch)?;
+            admit(&target, &mut next)?;
             Ok(if target.sub.is_none() { managed::record_update(&w, current, next) } else { next })
         };
         let updated = self.store.modify(&target.rt, target.ns(), name_of(&target)?, part_of(&target), &opts, apply)?;
@@ -148,7 +156,11 @@ impl Api {
         if target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != target.namespace.as_deref()) {
             return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
         }
-        let change = |current: &Value| managed::apply(w, current, config, force);
+        let change = |current: &Value| {
+            let mut next = managed::apply(w, current, config, force)?;
+            admit(target, &mut next)?;
+            Ok(next)
+        };
         match self.store.modify(&target.rt, target.ns(), name, Part::Main, opts, change) {
             Err(ApiError::NotFound { gr, name: missing }) if gr == target.rt.gr() && missing == name => {
                 let mut obj = managed::apply(w, &json!({}), config, force)?;
@@ -157,6 +169,7 @@ impl Api {
                     Some(given) if given != name => return Err(ApiError::BadRequest("the name of the object does not match the name on the URL".into())),
                     Some(_) => {}
                 }
+                admit(target, &mut obj)?;
                 let created = self.store.create(&target.rt, target.ns(), obj, opts)?;
                 if crd::is_crd(&target.rt) && !opts.dry_run {
                     self.crd_written(&target.rt, &created)?;
@@ -198,15 +211,19 @@ impl Api {
         change: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Response<Body>, ApiError> {
         let updated = self.store.modify(&target.rt, target.ns(), name_of(target)?, Part::Main, opts, |current| {
-            let scale = change(&scale_of(current))?;
+            let scale = change(&scale_of(&target.rt, current))?;
             let given_rv = scale["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty());
             let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| ApiError::BadRequest("spec.replicas: Required value".into()))?;
             let mut next = current.clone();
-            next["spec"]["replicas"] = json!(replicas);
+            match crd::scale_paths(&target.rt) {
+                Some(paths) => crd::set_at(&mut next, &paths.spec_replicas, json!(replicas)),
+                None => next["spec"]["replicas"] = json!(replicas),
+            }
             next["metadata"]["resourceVersion"] = json!(given_rv.unwrap_or_default());
+            admit(target, &mut next)?;
             Ok(managed::record_update(writer, current, next))
         })?;
-        Ok(ok(&scale_of(&updated)))
+        Ok(ok(&scale_of(&target.rt, &updated)))
     }
 
     /// A changed CRD re-registers its kinds; other objects are answered as written.
@@ -469,19 +486,45 @@ fn deletion_answer(target: &Target, options: &DeleteRequest, deletion: Deletion)
     ok(&json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}))
 }
 
-fn scale_of(obj: &Value) -> Value {
-    let selector = obj["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+/// What the real server does to a written object before it records field
+/// managers: a CRD's schemas are checked (422 unless structural); a built-in
+/// kind gets its defaults, which its writer then owns, as decoding defaults
+/// them on the real server; a custom resource is defaulted and validated by
+/// its CRD's schema. Server-side apply calls this after merging, so an
+/// applier never owns what the server defaulted.
+fn admit(target: &Target, obj: &mut Value) -> Result<(), ApiError> {
+    if crd::is_crd(&target.rt) {
+        crd::check(&target.rt, obj)?;
+    }
+    if target.rt.custom {
+        return crd::admit(&target.rt, obj, target.sub.as_deref() == Some("status"));
+    }
+    crate::defaults::apply(&target.rt, obj);
+    Ok(())
+}
+
+/// The `Scale` view of an object: a built-in kind's `spec.replicas`, or the paths a CRD's scale subresource declares.
+fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
+    let paths = crd::scale_paths(rt);
+    let selector = match paths.as_ref() {
+        Some(p) => p.label_selector.as_ref().and_then(|l| crd::at(obj, l).as_str()).unwrap_or("").to_string(),
+        None => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+            .unwrap_or_default(),
+    };
+    let (spec_replicas, status_replicas) = match paths.as_ref() {
+        Some(p) => (crd::at(obj, &p.spec_replicas).as_i64().unwrap_or(0), crd::at(obj, &p.status_replicas).as_i64().unwrap_or(0)),
+        None => (obj["spec"]["replicas"].as_i64().unwrap_or(1), obj["status"]["replicas"].as_i64().unwrap_or(0)),
+    };
     let meta = &obj["metadata"];
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
             "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        "spec": {"replicas": spec_replicas},
+        "status": {"replicas": status_replicas, "selector": selector},
     })
 }
 
@@ -560,8 +603,15 @@ fn manager_of(call: &Call) -> String {
 }
 
 fn writer<'a>(target: &'a Target, manager: &'a str, api_version: &'a str, now: &'a str) -> Writer<'a> {
-    let kind = if target.rt.custom { None } else { Some(target.rt.kind.as_str()) };
-    Writer { manager, api_version, kind, now, subresource: target.sub.as_deref() }
+    let lists = match target.rt.definition.as_deref() {
+        Some(version) if target.rt.custom => match crd::schema_of(version) {
+            Some(schema) => Lists::Schema(schema),
+            None => Lists::Atomic,
+        },
+        _ if target.rt.custom => Lists::Atomic,
+        _ => Lists::Kind(target.rt.kind.as_str()),
+    };
+    Writer { manager, api_version, lists, now, subresource: target.sub.as_deref() }
 }
 
 /// Adds `Warning: 299 - "..."` headers, as the real server sends its warnings.

@@ -11,13 +11,14 @@
 //! not decode, encode or answer anything itself.
 
 mod docs;
+pub mod structural;
 #[rustfmt::skip]
 pub mod types;
 
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::merge_keys::{self, ListStrategy};
+use crate::merge_keys::{ListType, Lists};
 use crate::resources::ResourceType;
 
 pub use docs::{field_doc, message_doc};
@@ -216,33 +217,46 @@ pub enum Write {
     Apply,
 }
 
-/// Unknown fields of a built-in kind, as the real server's decoding treats
-/// them: `fieldValidation=Strict` (what kubectl sends by default) is a 400
+/// Unknown fields, as the real server's decoding treats them:
+/// `fieldValidation=Strict` (what kubectl sends by default) is a 400
 /// naming every one, worded as the real server words it; otherwise they are
-/// dropped, as decoding into the Go struct drops them, and — unless the
-/// directive is `Ignore` — returned as the warnings (`unknown field "spec.x"`)
-/// the real server's `Warn` default sends. Custom kinds and kinds without a
-/// table are kept as given.
+/// dropped, as decoding into the Go struct (or a custom kind's structural
+/// pruning) drops them, and — unless the directive is `Ignore` — returned as
+/// the warnings (`unknown field "spec.x"`) the real server's `Warn` default
+/// sends. Built-in kinds are checked against their table, custom kinds
+/// against their CRD's schema (`structural`); kinds with neither are kept as given.
 pub fn check_fields(rt: &ResourceType, obj: &mut Value, directive: Option<&str>, write: Write) -> Result<Vec<String>, ApiError> {
-    if rt.custom {
-        return Ok(Vec::new());
-    }
-    let Some(kind) = find(&rt.group, &rt.version, &rt.kind) else { return Ok(Vec::new()) };
-    let unknown = unknown_fields(kind.msg, obj);
+    let custom = rt.definition.as_deref().and_then(crate::crd::schema_of).filter(|_| rt.custom);
+    let builtin = if rt.custom { None } else { find(&rt.group, &rt.version, &rt.kind) };
+    let unknown = match (custom, builtin) {
+        (Some(schema), _) => structural::unknown_fields(schema, obj, false),
+        (None, Some(kind)) => unknown_fields(kind.msg, obj),
+        (None, None) => return Ok(Vec::new()),
+    };
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
     if directive != Some("Strict") {
-        if let Value::Object(map) = obj {
-            map.retain(|k, _| k == "apiVersion" || k == "kind" || kind.msg.field(k).is_some());
-            prune(kind.msg, map);
+        match (custom, builtin) {
+            (Some(schema), _) => structural::prune(schema, obj),
+            (None, Some(kind)) => {
+                if let Value::Object(map) = obj {
+                    map.retain(|k, _| k == "apiVersion" || k == "kind" || kind.msg.field(k).is_some());
+                    prune(kind.msg, map);
+                }
+            }
+            (None, None) => {}
         }
         let warn = directive != Some("Ignore");
         return Ok(if warn { unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect() } else { Vec::new() });
     }
     let message = match write {
         Write::Apply => {
-            let unknown = unknown_at(kind.msg, obj, Some(&rt.kind));
+            let unknown = match (custom, builtin) {
+                (Some(schema), _) => structural::unknown_fields(schema, obj, true),
+                (None, Some(kind)) => unknown_at(kind.msg, obj, Some(&rt.kind)),
+                (None, None) => Vec::new(),
+            };
             let name = obj["metadata"]["name"].as_str().unwrap_or("");
             let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
             let fields: Vec<String> = unknown.iter().map(|f| format!(".{f}: field not declared in schema")).collect();
@@ -297,13 +311,13 @@ impl Walk<'_> {
         self.names.push(key.to_string());
         match (field.card, value) {
             (Card::List, Value::Array(items)) => {
-                let merge_key = match self.keyed.map(|kind| merge_keys::list_strategy(kind, &self.names)) {
-                    Some(ListStrategy::Map(k)) => Some(k),
+                let keys = match self.keyed.map(|kind| Lists::Kind(kind).list_type(&self.names)) {
+                    Some(ListType::Map(keys)) => Some(keys),
                     _ => None,
                 };
                 for (i, item) in items.iter().enumerate() {
-                    let at = match merge_key.and_then(|k| item.get(k).map(|v| (k, v))) {
-                        Some((k, v)) => format!("{path}[{k}={v}]"),
+                    let at = match keys.as_ref().and_then(|k| ListType::key_of(k, item).ok()) {
+                        Some(key) => format!("{path}[{}]", key.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")),
                         None => format!("{path}[{i}]"),
                     };
                     self.object(inner, item, &at);
