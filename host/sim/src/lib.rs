@@ -16,7 +16,7 @@
 //! `openapi`/`openapi_v2` that kubectl reads before writing, and field
 //! validation), `defaults`, `selector`, `table` (server-side
 //! printing), `strategic` and `merge_keys` (strategic merge patches),
-//! `managed` (managedFields and server-side apply), `http` and `error` (bodies and `Status` objects). `controllers`
+//! `managed` (managedFields and server-side apply), `strategy` (what create strategies generate, a Job's selector), `http` and `error` (bodies and `Status` objects). `controllers`
 //! act out kube-controller-manager and the kubelets (workloads, pods,
 //! endpoints) on the store. `proxy` serves the services/pods proxy
 //! subresources, `podhttp` answers as the simulated pods would, and
@@ -51,6 +51,7 @@ pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod strategy;
 pub mod strategic;
 pub mod table;
 pub mod tls;

@@ -383,13 +383,13 @@ impl Store {
         }
         check_finalizers(rt, &name, &obj)?;
         inner.fill_defaults(rt, &mut obj, None);
+        stamp_new(rt, namespace, &name, inner.rv + 1, &mut obj);
+        crate::strategy::prepare_create(rt, &mut obj)?;
         if opts.dry_run {
-            stamp_new(rt, namespace, &name, inner.rv + 1, &mut obj);
             obj["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
             return Ok(obj);
         }
         inner.rv += 1;
-        stamp_new(rt, namespace, &name, inner.rv, &mut obj);
         let stored = Arc::new(obj.clone());
         inner.objects.entry(gr.clone()).or_default().insert((namespace.to_string(), name), stored.clone());
         self.publish(&mut inner, EventType::Added, &gr, namespace, stored, None);
