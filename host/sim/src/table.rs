@@ -47,6 +47,7 @@ fn row(columns: &[(&'static str, &'static str, Cell)], item: &Value, include: &s
 fn priority(rt: &ResourceType, column: &str) -> i64 {
     match (rt.group.as_str(), rt.plural.as_str(), column) {
         ("", "events", "Subobject" | "Source" | "First Seen" | "Count" | "Name") => 1,
+        (_, _, "IP" | "Node" | "Nominated Node" | "Readiness Gates" | "Containers" | "Images" | "Selector") => 1,
         _ => 0,
     }
 }
@@ -89,16 +90,106 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
             ("Ready", "integer", |o| json!(int(&o["status"]["numberReady"]))),
             ("Up-to-date", "integer", |o| json!(int(&o["status"]["updatedNumberScheduled"]))),
             ("Available", "integer", |o| json!(int(&o["status"]["numberAvailable"]))),
+            ("Node Selector", "string", |o| json!(label_map(&o["spec"]["template"]["spec"]["nodeSelector"]))),
         ],
         ("batch", "jobs") => vec![
             ("Status", "string", job_status),
             ("Completions", "string", |o| json!(format!("{}/{}", int(&o["status"]["succeeded"]), o["spec"]["completions"].as_i64().unwrap_or(1)))),
+            ("Duration", "string", job_duration),
+        ],
+        ("autoscaling", "horizontalpodautoscalers") => vec![
+            ("Reference", "string", |o| {
+                let target = &o["spec"]["scaleTargetRef"];
+                json!(format!("{}/{}", target["kind"].as_str().unwrap_or(""), target["name"].as_str().unwrap_or("")))
+            }),
+            ("Targets", "string", |o| json!(hpa_targets(o))),
+            ("MinPods", "string", |o| json!(o["spec"]["minReplicas"].as_i64().map_or_else(|| "<unset>".to_string(), |m| m.to_string()))),
+            ("MaxPods", "integer", |o| json!(int(&o["spec"]["maxReplicas"]))),
+            ("Replicas", "integer", |o| json!(int(&o["status"]["currentReplicas"]))),
         ],
         _ => vec![],
     };
     cols.extend(extra);
     cols.push(("Age", "string", |o| json!(age(o["metadata"]["creationTimestamp"].as_str().unwrap_or("")))));
+    cols.extend(wide_columns(rt));
     cols
+}
+
+/// The priority-1 columns after AGE, as the real server's printers add them.
+fn wide_columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
+    let containers: (&'static str, &'static str, Cell) = ("Containers", "string", |o| json!(template_containers(o, "name")));
+    let images: (&'static str, &'static str, Cell) = ("Images", "string", |o| json!(template_containers(o, "image")));
+    let selector: (&'static str, &'static str, Cell) = ("Selector", "string", |o| json!(label_selector(&o["spec"]["selector"])));
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") => vec![
+            ("IP", "string", |o| json!(o["status"]["podIP"].as_str().filter(|s| !s.is_empty()).unwrap_or("<none>"))),
+            ("Node", "string", |o| json!(o["spec"]["nodeName"].as_str().filter(|s| !s.is_empty()).unwrap_or("<none>"))),
+            ("Nominated Node", "string", |o| json!(o["status"]["nominatedNodeName"].as_str().filter(|s| !s.is_empty()).unwrap_or("<none>"))),
+            ("Readiness Gates", "string", pod_readiness_gates),
+        ],
+        ("", "services") => vec![("Selector", "string", |o| json!(label_map(&o["spec"]["selector"])))],
+        ("apps", "deployments" | "replicasets" | "daemonsets") | ("batch", "jobs") => vec![containers, images, selector],
+        ("apps", "statefulsets") => vec![containers, images],
+        _ => vec![],
+    }
+}
+
+/// The pod template's containers' `field`s, comma-separated.
+fn template_containers(o: &Value, field: &str) -> String {
+    let containers = o["spec"]["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    containers.iter().filter_map(|c| c[field].as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// labels.FormatLabels: `k=v` sorted by key, comma-separated, `<none>` when empty.
+fn label_map(map: &Value) -> String {
+    let mut pairs: Vec<String> = map.as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+    pairs.sort();
+    if pairs.is_empty() { "<none>".into() } else { pairs.join(",") }
+}
+
+/// metav1.FormatLabelSelector: requirements sorted by key (`k=v`, `k in (a,b)`,
+/// `k notin (a,b)`, `k`, `!k`), `<none>` when empty.
+fn label_selector(selector: &Value) -> String {
+    let mut requirements: Vec<(String, String)> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))))
+        .collect();
+    for e in selector["matchExpressions"].as_array().into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or("").to_string();
+        let mut values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        values.sort();
+        let text = match e["operator"].as_str().unwrap_or("") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.clone(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => return "<error>".into(),
+        };
+        requirements.push((key, text));
+    }
+    requirements.sort();
+    if requirements.is_empty() { "<none>".into() } else { requirements.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(",") }
+}
+
+fn pod_readiness_gates(o: &Value) -> Value {
+    let gates = o["spec"]["readinessGates"].as_array().cloned().unwrap_or_default();
+    if gates.is_empty() {
+        return json!("<none>");
+    }
+    let conditions = o["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let met = gates.iter().filter(|g| conditions.iter().any(|c| c["type"] == g["conditionType"] && c["status"] == "True")).count();
+    json!(format!("{met}/{}", gates.len()))
+}
+
+/// kubectl's job DURATION: start to completion, or to now while running.
+fn job_duration(o: &Value) -> Value {
+    let format = time::format_description::well_known::Rfc3339;
+    let at = |field: &str| o["status"][field].as_str().and_then(|t| time::OffsetDateTime::parse(t, &format).ok());
+    let Some(start) = at("startTime") else { return json!("") };
+    let end = at("completionTime").unwrap_or_else(time::OffsetDateTime::now_utc);
+    json!(human_duration((end - start).whole_seconds()))
 }
 
 /// The real server's event columns: no leading NAME nor AGE.
@@ -201,6 +292,60 @@ fn job_status(o: &Value) -> Value {
     json!(status)
 }
 
+/// The printer's TARGETS of an autoscaling/v2 HorizontalPodAutoscaler (as
+/// stored; v1 is printed from the same object): `cpu: 40%/80%`, `<unknown>`
+/// where no current value is known yet, two at most and `+ N more...`.
+fn hpa_targets(o: &Value) -> String {
+    let specs = o["spec"]["metrics"].as_array().cloned().unwrap_or_default();
+    if specs.is_empty() {
+        return "<none>".into();
+    }
+    let statuses = o["status"]["currentMetrics"].as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+    let list: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let status = statuses.get(i).cloned().unwrap_or(Value::Null);
+            let known = |key: &str, field: &str| status[key]["current"][field].as_str().or(None).map(String::from);
+            let unknown = || "<unknown>".to_string();
+            match spec["type"].as_str().unwrap_or("") {
+                kind @ ("External" | "Object") => {
+                    let key = if kind == "External" { "external" } else { "object" };
+                    let target = &spec[key]["target"];
+                    if !target["averageValue"].is_null() {
+                        format!("{}/{} (avg)", known(key, "averageValue").unwrap_or_else(unknown), text(&target["averageValue"]))
+                    } else {
+                        let current = if status[key].is_object() { known(key, "value").unwrap_or_else(|| "0".into()) } else { unknown() };
+                        format!("{current}/{}", text(&target["value"]))
+                    }
+                }
+                "Pods" => {
+                    let current = if status["pods"].is_object() { known("pods", "averageValue").unwrap_or_else(|| "0".into()) } else { unknown() };
+                    format!("{current}/{}", text(&spec["pods"]["target"]["averageValue"]))
+                }
+                kind @ ("Resource" | "ContainerResource") => {
+                    let key = if kind == "Resource" { "resource" } else { "containerResource" };
+                    let (source, name) = (&spec[key], spec[key]["name"].as_str().unwrap_or(""));
+                    if !source["target"]["averageValue"].is_null() {
+                        let current = if status[key].is_object() { known(key, "averageValue").unwrap_or_else(|| "0".into()) } else { unknown() };
+                        format!("{name}: {current}/{}", text(&source["target"]["averageValue"]))
+                    } else {
+                        let current = status[key]["current"]["averageUtilization"].as_i64().map_or_else(unknown, |u| format!("{u}%"));
+                        let target = source["target"]["averageUtilization"].as_i64().map_or_else(|| "<auto>".to_string(), |u| format!("{u}%"));
+                        format!("{name}: {current}/{target}")
+                    }
+                }
+                _ => "<unknown type>".into(),
+            }
+        })
+        .collect();
+    if list.len() > 2 {
+        return format!("{} + {} more...", list[..2].join(", "), list.len() - 2);
+    }
+    list.join(", ")
+}
+
 fn pod_restarts(o: &Value) -> Value {
     let statuses = o["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
     json!(statuses.iter().map(|s| int(&s["restartCount"])).sum::<i64>().to_string())
@@ -278,6 +423,51 @@ mod tests {
         assert_eq!(cells[1..7], [json!("Normal"), json!("Started"), json!("pod/web-1"), json!("spec.containers{web}"), json!("kubelet, sim-node-1"), json!("Started container web")]);
         assert!(cells[0].as_str().unwrap().ends_with('d') && cells[0] == cells[7], "last and first seen: {cells:?}");
         assert_eq!(cells[8..], [json!(1), json!("web-1.18ebab2d672f770f")]);
+    }
+
+    #[test]
+    fn wide_columns_follow_age_at_priority_one() {
+        let registry = Registry::default();
+        let names = |t: &Value| -> Vec<(String, i64)> {
+            t["columnDefinitions"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().to_string(), c["priority"].as_i64().unwrap())).collect()
+        };
+        let pod = json!({"metadata": {"name": "web-1"}, "spec": {"nodeName": "sim-node-1", "containers": [{"name": "web"}]}, "status": {"podIP": "10.244.0.5"}});
+        let t = table(&registry.find("", "v1", "pods").unwrap(), &[pod], json!({}), "None");
+        assert_eq!(names(&t)[5..], [("IP".into(), 1), ("Node".into(), 1), ("Nominated Node".into(), 1), ("Readiness Gates".into(), 1)]);
+        assert_eq!(t["rows"][0]["cells"].as_array().unwrap()[5..], [json!("10.244.0.5"), json!("sim-node-1"), json!("<none>"), json!("<none>")]);
+
+        let d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable", "canary"]}, {"key": "old", "operator": "DoesNotExist"}]},
+            "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}, {"name": "proxy", "image": "envoy:1"}]}}}});
+        let t = table(&registry.find("apps", "v1", "deployments").unwrap(), &[d], json!({}), "None");
+        assert_eq!(names(&t).iter().map(|(n, p)| format!("{n}:{p}")).collect::<Vec<_>>().join(" "),
+            "Name:0 Ready:0 Up-to-date:0 Available:0 Age:0 Containers:1 Images:1 Selector:1");
+        assert_eq!(t["rows"][0]["cells"].as_array().unwrap()[5..], [json!("web,proxy"), json!("nginx:1.27,envoy:1"), json!("app=web,!old,track in (canary,stable)")]);
+
+        let svc = json!({"metadata": {"name": "web"}, "spec": {"selector": {"tier": "front", "app": "web"}}});
+        let t = table(&registry.find("", "v1", "services").unwrap(), &[svc], json!({}), "None");
+        assert_eq!(t["rows"][0]["cells"].as_array().unwrap().last(), Some(&json!("app=web,tier=front")));
+        let ds = table(&registry.find("apps", "v1", "daemonsets").unwrap(), &[json!({"metadata": {"name": "agent"}})], json!({}), "None");
+        assert!(names(&ds).contains(&("Node Selector".into(), 0)));
+        let job = json!({"metadata": {"name": "migrate"}, "status": {"startTime": "2020-01-01T00:00:00Z", "completionTime": "2020-01-01T00:00:07Z"}});
+        let t = table(&registry.find("batch", "v1", "jobs").unwrap(), &[job], json!({}), "None");
+        assert_eq!(t["rows"][0]["cells"][3], "7s", "Duration: start to completion");
+    }
+
+    #[test]
+    fn horizontal_pod_autoscalers_print_reference_targets_and_bounds() {
+        let rt = Registry::default().find("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        let hpa = json!({"metadata": {"name": "web", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2, "maxReplicas": 5, "metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}},
+                {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}}}]},
+            "status": {"currentReplicas": 3, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 41}}}]}});
+        let t = table(&rt, &[hpa], json!({}), "Metadata");
+        let names: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Name", "Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"]);
+        let cells = t["rows"][0]["cells"].as_array().unwrap();
+        assert_eq!(cells[..6], [json!("web"), json!("Deployment/web"), json!("cpu: 41%/80%, memory: <unknown>/500Mi + 1 more..."), json!("2"), json!(5), json!(3)]);
     }
 
     #[test]

@@ -100,6 +100,14 @@ async fn a_deployment_rolls_out_through_a_replica_set_to_ready_pods() {
     let header: Vec<&str> = printed.lines().next().unwrap_or("").split_whitespace().collect();
     assert_eq!(header, ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{printed}");
     assert!(printed.lines().any(|l| l.contains("Normal") && l.contains("ScalingReplicaSet") && l.contains("deployment/web")), "{printed}");
+    // And the wide columns: where each pod runs, what a deployment runs.
+    let wide = c.ok(&["get", "pods", "-l", "app=web", "-o", "wide"]).await;
+    let header: Vec<&str> = wide.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(header[5..], ["IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"], "{wide}");
+    assert!(wide.lines().skip(1).all(|l| l.contains("10.244.") && l.contains("sim-node-1")), "{wide}");
+    let wide = c.ok(&["get", "deployment", "web", "-o", "wide"]).await;
+    let last: Vec<&str> = wide.lines().nth(1).unwrap_or("").split_whitespace().rev().take(3).collect();
+    assert_eq!(last, ["app=web", "nginx:1.27", "web"], "CONTAINERS, IMAGES, SELECTOR: {wide}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
