@@ -11,7 +11,9 @@
 //! sections: `cargo bench -p gantry-sim --bench sim -- get apply pods memory`.
 //! `SIM_BENCH_SECS` sets how long each throughput measurement runs (default 3);
 //! `SIM_BENCH_HISTORY` overrides the clusters' watch history (for finding where memory goes).
-//! It prints a table; it asserts nothing about speed (benchmarks are not tests).
+//! It prints tables; besides rates per second of wall time it reports the CPU
+//! time the process (client and server together) spent per operation, which
+//! other load on shared cores does not distort. It asserts nothing about speed.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -122,8 +124,35 @@ async fn http2_client(server: &ApiServer) -> Result<Client, Error> {
     Ok(kube::client::ClientBuilder::new(service, config.default_namespace.clone()).build())
 }
 
-/// Runs `op` in a loop on `tasks` tasks for the measurement time; operations per second.
-async fn throughput<F, Fut>(tasks: usize, op: F) -> Result<f64, Error>
+/// CPU time this process has used (user and system, every thread), from getrusage.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// What a throughput run measured.
+struct Rate {
+    /// Operations per second of wall time (shared cores: depends on what else runs).
+    per_sec: f64,
+    /// CPU time this process (client and server) spent per operation, in µs:
+    /// steadier than `per_sec` on a machine others use.
+    cpu_us: f64,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} | {:.0}", self.per_sec, self.cpu_us)
+    }
+}
+
+/// Runs `op` in a loop on `tasks` tasks for the measurement time.
+async fn throughput<F, Fut>(tasks: usize, op: F) -> Result<Rate, Error>
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), Error>> + Send,
@@ -136,7 +165,7 @@ where
     }
     let done = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_time());
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let (op, done, count) = (op.clone(), done.clone(), count.clone());
@@ -156,7 +185,8 @@ where
     for h in handles {
         h.await??;
     }
-    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+    let (elapsed, cpu, n) = (started.elapsed(), cpu_time().saturating_sub(cpu), count.load(Ordering::Relaxed).max(1) as f64);
+    Ok(Rate { per_sec: n / elapsed.as_secs_f64(), cpu_us: cpu.as_secs_f64() * 1e6 / n })
 }
 
 fn deployment(name: &str, replicas: i32) -> Deployment {
@@ -175,8 +205,8 @@ fn deployment(name: &str, replicas: i32) -> Deployment {
 
 async fn get_section() -> Result<(), Error> {
     println!("\n## GET one object (kube-rs, controllers off)\n");
-    println!("| object | protocol | tasks | GET/s |");
-    println!("|---|---|---:|---:|");
+    println!("| object | protocol | tasks | GET/s | CPU µs/GET (client+server) |");
+    println!("|---|---|---:|---:|---:|");
     let server = start("bench-get", false).await?;
     for (protocol, client) in [("HTTP/1.1", http1_client(&server).await?), ("HTTP/2", http2_client(&server).await?)] {
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
@@ -195,7 +225,7 @@ async fn get_section() -> Result<(), Error> {
                 async move { api.get("bench").await.map(drop).map_err(Error::from) }
             })
             .await?;
-            println!("| ConfigMap | {protocol} | {tasks} | {rate:.0} |");
+            println!("| ConfigMap | {protocol} | {tasks} | {rate} |");
         }
         for tasks in CONCURRENCY {
             let api = deployments.clone();
@@ -204,7 +234,7 @@ async fn get_section() -> Result<(), Error> {
                 async move { api.get("bench").await.map(drop).map_err(Error::from) }
             })
             .await?;
-            println!("| Deployment | {protocol} | {tasks} | {rate:.0} |");
+            println!("| Deployment | {protocol} | {tasks} | {rate} |");
         }
     }
     Ok(())
@@ -212,8 +242,8 @@ async fn get_section() -> Result<(), Error> {
 
 async fn apply_section() -> Result<(), Error> {
     println!("\n## Server-side apply of a Deployment, one annotation changed each time (kube-rs HTTP/1.1, controllers off)\n");
-    println!("| deployments | tasks | applies/s |");
-    println!("|---:|---:|---:|");
+    println!("| deployments | tasks | applies/s | CPU µs/apply (client+server) |");
+    println!("|---:|---:|---:|---:|");
     let server = start("bench-apply", false).await?;
     let client = http1_client(&server).await?;
     for (deployments, tasks) in [(1usize, 1usize), (1, 8), (8, 8)] {
@@ -230,7 +260,7 @@ async fn apply_section() -> Result<(), Error> {
             }
         })
         .await?;
-        println!("| {deployments} | {tasks} | {rate:.0} |");
+        println!("| {deployments} | {tasks} | {rate} |");
     }
     Ok(())
 }
