@@ -188,6 +188,17 @@ pub fn table(rt: &ResourceType, items: &[Value], metadata: Value, include: &str)
     Some(json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": definitions, "rows": rows}))
 }
 
+/// The Table of `items` as the real server prints them: a CRD's columns for
+/// a kind served from one, the built-in columns otherwise.
+pub fn printed(rt: &ResourceType, items: &[Value], metadata: Value, include: &str) -> Value {
+    if rt.definition.is_some() {
+        if let Some(custom) = table(rt, items, metadata.clone(), include) {
+            return custom;
+        }
+    }
+    table::table(rt, items, metadata, include)
+}
+
 /// One printer column's cell: the value at its JSON path (simple paths,
 /// `[n]` indices and `[?(@.field=="value")]` filters), a `date` as an age.
 fn cell(column: &Value, item: &Value) -> Value {

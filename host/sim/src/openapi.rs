@@ -220,6 +220,14 @@ fn component(msg: &'static Msg, kind: &str, path: &mut Vec<String>, schemas: &mu
                     ListType::Map(keys) => {
                         p["x-kubernetes-list-type"] = json!("map");
                         p["x-kubernetes-list-map-keys"] = json!(keys.iter().map(|k| k.field.as_str()).collect::<Vec<_>>());
+                        // A defaulted key field (a port's protocol) shows its default, as the Go types' +default does.
+                        if let Ty::M(item) = field.ty {
+                            for key in keys.iter().filter(|k| k.default.is_some()) {
+                                if let Some(prop) = schemas.get_mut(item.name).and_then(|d| d["properties"].get_mut(&key.field)) {
+                                    prop["default"] = key.default.clone().unwrap_or_default();
+                                }
+                            }
+                        }
                     }
                     ListType::Set => p["x-kubernetes-list-type"] = json!("set"),
                     ListType::Atomic => p["x-kubernetes-list-type"] = json!("atomic"),
@@ -322,6 +330,8 @@ mod tests {
         let svc_ports = &core["components"]["schemas"]["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
         assert_eq!(svc_ports["x-kubernetes-patch-merge-key"], "port");
         assert_eq!(svc_ports["x-kubernetes-list-map-keys"], json!(["port", "protocol"]), "apply keys by both, as +listMapKey declares");
+        assert_eq!(core["components"]["schemas"]["io.k8s.api.core.v1.ServicePort"]["properties"]["protocol"]["default"], "TCP");
+        assert_eq!(core["components"]["schemas"]["io.k8s.api.core.v1.ContainerPort"]["properties"]["protocol"]["default"], "TCP");
         let target = &core["components"]["schemas"]["io.k8s.api.core.v1.ServicePort"]["properties"]["targetPort"];
         assert_eq!(target["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString");
         let patch = &core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"]["requestBody"]["content"];

@@ -16,6 +16,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use crate::api::{Api, Call, Target};
+use crate::conversion;
 use crate::crd;
 use crate::error::{ApiError, FieldCause, GroupResource};
 use crate::http::{json_response, ok, parse_object, read_bytes, Body};
@@ -26,7 +27,6 @@ use crate::resources::ResourceType;
 use crate::store::{default_propagation, now_rfc3339, Deletion, ListOptions, Part, Propagation, ReadAt, WriteOptions};
 use crate::schema;
 use crate::strategic;
-use crate::table;
 
 impl Api {
     pub fn get(&self, call: &Call) -> Result<Response<Body>, ApiError> {
@@ -36,11 +36,8 @@ impl Api {
         match target.sub.as_deref() {
             Some("scale") => Ok(ok(&scale_of(&target.rt, &obj))),
             Some("finalize") => Err(ApiError::MethodNotAllowed),
-            _ if call.table => {
-                let (items, include) = (std::slice::from_ref(&*obj), call.param("includeObject").unwrap_or(""));
-                Ok(ok(&crd::table(&target.rt, items, json!({}), include).unwrap_or_else(|| table::table(&target.rt, items, json!({}), include))))
-            }
-            _ => Ok(ok(&obj)),
+            _ if call.table => Ok(ok(&crd::printed(&target.rt, std::slice::from_ref(&*obj), json!({}), call.param("includeObject").unwrap_or("")))),
+            _ => Ok(ok(&conversion::out(&target.rt, &obj))),
         }
     }
 
@@ -59,14 +56,13 @@ impl Api {
         }
         if call.table {
             let include = call.param("includeObject").unwrap_or("");
-            let custom = crd::table(&target.rt, &page.items, metadata.clone(), include);
-            return Ok(ok(&custom.unwrap_or_else(|| table::table(&target.rt, &page.items, metadata, include))));
+            return Ok(ok(&crd::printed(&target.rt, &page.items, metadata, include)));
         }
         let list = json!({
             "kind": format!("{}List", target.rt.kind),
             "apiVersion": target.rt.api_version(),
             "metadata": metadata,
-            "items": page.items,
+            "items": in_version(&target.rt, page.items),
         });
         Ok(ok(&list))
     }
@@ -281,7 +277,7 @@ impl Api {
             }
         }
         let list = json!({"kind": format!("{}List", target.rt.kind), "apiVersion": target.rt.api_version(),
-            "metadata": {"resourceVersion": page.resource_version.to_string()}, "items": page.items});
+            "metadata": {"resourceVersion": page.resource_version.to_string()}, "items": in_version(&target.rt, page.items)});
         let mut answer = ok(&list);
         if let Some(warning) = options.warning(&target.rt) {
             answer.headers_mut().append(hyper::header::WARNING, warning);
@@ -364,6 +360,14 @@ pub fn selectors(call: &Call) -> Result<impl Fn(&Value) -> bool, ApiError> {
     let labels = LabelSelector::parse(call.param("labelSelector").unwrap_or(""))?;
     let fields = FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), &call.target.rt.plural)?;
     Ok(move |obj: &Value| labels.matches(obj) && fields.matches(obj))
+}
+
+/// Stored objects as the request's version shows them (`conversion`).
+fn in_version(rt: &ResourceType, items: Vec<Value>) -> Vec<Value> {
+    if conversion::storage_of(rt).is_none() {
+        return items;
+    }
+    items.iter().map(|item| conversion::out(rt, item).into_owned()).collect()
 }
 
 /// A list's `resourceVersion`, `resourceVersionMatch` and `continue`, checked

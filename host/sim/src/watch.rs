@@ -21,7 +21,6 @@ use crate::error::ApiError;
 use crate::http::{stream_response, Body};
 use crate::resources::ResourceType;
 use crate::store::{Event, EventType, Since};
-use crate::table;
 use crate::verbs::selectors;
 
 /// One open watch: what it shows and where it writes.
@@ -143,9 +142,9 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
         }
         let Some(kind) = self.seen_as(event) else { return true };
         let object = match &self.table {
-            Some(include) => table::table(&self.rt, std::slice::from_ref(&*event.object), json!({}), include).to_string(),
-            // The stored object as it is: serialized in place, not copied.
-            None => event.object.to_string(),
+            Some(include) => crate::crd::printed(&self.rt, std::slice::from_ref(&*event.object), json!({}), include).to_string(),
+            // The stored object as it is, serialized in place (converted when served in another version).
+            None => crate::conversion::out(&self.rt, &event.object).to_string(),
         };
         let line = format!("{{\"type\":\"{}\",\"object\":{object}}}\n", kind.as_str());
         self.send_line(line).await

@@ -13,6 +13,7 @@ mod common;
 
 use common::Cluster;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -139,6 +140,15 @@ async fn printer_columns_scale_status_and_explain_follow_the_crd() {
     assert_eq!(header, ["NAME", "SIZE", "REPLICAS", "AGE"], "{table}");
     let row: Vec<&str> = table.lines().nth(1).unwrap_or("").split_whitespace().collect();
     assert_eq!(&row[..3], ["w1", "large", "2"], "{table}");
+    // A watch prints the same columns for each change.
+    let mut watch = c.command(&c.dir.path().join("config"), &["get", "widgets", "-w"]).spawn().expect("kubectl starts");
+    let mut lines = BufReader::new(watch.stdout.take().expect("piped stdout")).lines();
+    assert!(next_line(&mut lines).await.starts_with("NAME"));
+    assert!(next_line(&mut lines).await.starts_with("w1"));
+    c.ok(&["apply", "--server-side", "-f", &c.file("w.yaml", &widget("{size: small, replicas: 2}"))]).await;
+    let changed = next_line(&mut lines).await;
+    assert!(changed.split_whitespace().take(3).eq(["w1", "small", "2"]), "{changed}");
+    watch.kill().await.expect("kubectl stops");
 
     c.ok(&["scale", "widget", "w1", "--replicas", "4"]).await;
     assert_eq!(c.json(&["get", "wd", "w1"]).await["spec"]["replicas"], 4, "scale writes specReplicasPath");
@@ -146,9 +156,9 @@ async fn printer_columns_scale_status_and_explain_follow_the_crd() {
     assert!(out.stderr.contains("should be less than or equal to 10"), "the scaled object is validated: {}", out.stderr);
 
     // The status subresource owns status: the main resource ignores it, and the other way round.
-    c.ok(&["patch", "widget", "w1", "--subresource", "status", "--type", "merge", "-p", r#"{"status":{"replicas":4,"selector":"app=w"},"spec":{"size":"small"}}"#]).await;
+    c.ok(&["patch", "widget", "w1", "--subresource", "status", "--type", "merge", "-p", r#"{"status":{"replicas":4,"selector":"app=w"},"spec":{"size":"large"}}"#]).await;
     let w = c.json(&["get", "widget", "w1"]).await;
-    assert_eq!((w["status"]["replicas"].clone(), w["spec"]["size"].clone()), (json!(4), json!("large")));
+    assert_eq!((w["status"]["replicas"].clone(), w["spec"]["size"].clone()), (json!(4), json!("small")));
     let scale: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/apis/example.com/v1/namespaces/default/widgets/w1/scale"]).await).expect("a Scale");
     assert_eq!(scale["status"], json!({"replicas": 4, "selector": "app=w"}));
 
@@ -158,6 +168,11 @@ async fn printer_columns_scale_status_and_explain_follow_the_crd() {
     assert!(explained.contains("size\t<string>") && explained.contains("-required-"), "{explained}");
     let v2 = c.ok(&["get", "--raw", "/openapi/v2"]).await;
     assert!(v2.contains("com.example.v1.Widget"), "the v2 document carries the CRD's schema");
+}
+
+async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> String {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.expect("kubectl printed nothing for a minute");
+    line.expect("read").unwrap_or_default()
 }
 
 fn fields_of(obj: &Value, manager: &str) -> Value {

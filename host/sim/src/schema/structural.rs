@@ -183,7 +183,8 @@ fn prune_at(s: &Value, v: &mut Value) {
 // Defaulting.
 
 /// Fills the schema's `default:`s where fields are absent (or null and not
-/// nullable), top down, into defaulted values too, as the real server does on decoding.
+/// nullable), top down, into defaulted values too, as the real server does
+/// on decoding; other nulls of fields that are not nullable are dropped.
 pub fn default(schema: &Value, obj: &mut Value) {
     let Value::Object(map) = obj else { return };
     default_fields(schema, map, true);
@@ -205,6 +206,9 @@ fn default_fields(s: &Value, map: &mut Map<String, Value>, root: bool) {
             }
         }
     }
+    // A null the schema neither allows nor defaults is dropped, as the real
+    // server's PruneNonNullableNullsWithoutDefaults does.
+    map.retain(|k, v| !v.is_null() || (root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata")) || child(s, k).is_none_or(|cs| flag(cs, "nullable")));
     for (k, v) in map.iter_mut() {
         if root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
             continue;
@@ -599,9 +603,10 @@ mod tests {
 
     #[test]
     fn defaults_fill_absent_fields_and_list_items() {
-        let mut obj = json!({"spec": {"size": "small", "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        let mut obj = json!({"spec": {"size": "small", "name": null, "replicas": null, "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
         default(&widget_schema(), &mut obj);
         assert_eq!(obj["spec"]["replicas"], 1);
+        assert!(obj["spec"].get("name").is_none(), "a null without a default is dropped");
         assert_eq!(obj["spec"]["ports"], json!([{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
     }
 
