@@ -112,6 +112,7 @@ const TABLE: &[Row] = &[
     keyed("ports", "spec", "Service", Map("port"), &[("port", None), ("protocol", Some("TCP"))]),
     // core/v1 PodStatus.
     row("podIPs", "status", "Pod", Map("ip")),
+    Row { field: "hostIPs", parent: "status", kind: "Pod", patch: Map("ip"), apply: Apply::Atomic },
     // ObjectMeta.
     row("ownerReferences", "metadata", "*", Map("uid")),
     row("finalizers", "metadata", "*", Set),

@@ -255,3 +255,46 @@ async fn defaulted_fields_belong_to_an_updater_but_never_to_an_applier() {
     assert!(web.get("f:imagePullPolicy").is_some(), "{fields}");
     assert!(web["f:ports"][r#"k:{"containerPort":80,"protocol":"TCP"}"#].get("f:protocol").is_some(), "{fields}");
 }
+
+/// A kube-rs client for the cluster, never through a proxy from the environment.
+async fn kube_client(c: &Cluster) -> kube::Client {
+    let text = gantry_sim::kubeconfig::render(&[c.server.kubeconfig_entry(common::ADMIN)]).expect("kubeconfig renders");
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("kube-rs reads the kubeconfig");
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.expect("kube-rs config");
+    config.proxy_url = None;
+    kube::Client::try_from(config).expect("kube-rs client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_sees_invalid_custom_resources_as_422_with_causes_and_applies_two_port_services() {
+    use k8s_openapi::api::core::v1::Service;
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+    let Some(c) = with_crd().await else { return };
+    let client = kube_client(&c).await;
+    let guard = std::time::Duration::from_secs(60);
+
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let apply = PatchParams::apply("kube-rs");
+    let bad = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "k1"}, "spec": {"size": "small", "replicas": 0}});
+    let err = tokio::time::timeout(guard, widgets.patch("k1", &apply, &Patch::Apply(&bad))).await.expect("hang guard").expect_err("invalid");
+    let kube::Error::Api(status) = err else { panic!("an API error: {err:?}") };
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    let causes = status.details.expect("details").causes;
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0].field, "spec.replicas");
+    assert_eq!(causes[0].message, "Invalid value: 0: spec.replicas in body should be greater than or equal to 1");
+    let good = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "k1"}, "spec": {"size": "small"}});
+    let made = tokio::time::timeout(guard, widgets.patch("k1", &apply, &Patch::Apply(&good))).await.expect("hang guard").expect("valid");
+    assert_eq!(made.data["spec"]["replicas"], 1, "defaulted");
+
+    let services: Api<Service> = Api::namespaced(client, "default");
+    let svc: Service = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"},
+        "spec": {"selector": {"app": "dns"}, "ports": [{"name": "tcp", "port": 53}, {"name": "udp", "port": 53, "protocol": "UDP"}]}}))
+    .expect("a Service");
+    let svc = tokio::time::timeout(guard, services.patch("dns", &apply, &Patch::Apply(&svc))).await.expect("hang guard").expect("applied");
+    let ports = svc.spec.and_then(|s| s.ports).unwrap_or_default();
+    let seen: Vec<(i32, Option<String>)> = ports.iter().map(|p| (p.port, p.protocol.clone())).collect();
+    assert_eq!(seen, [(53, Some("TCP".into())), (53, Some("UDP".into()))]);
+}
