@@ -531,11 +531,11 @@ impl Store {
     /// and the object itself), holding the store's lock: `visit` must not
     /// call back into the store. For controllers that look across kinds (the
     /// garbage collector, the namespace controller) without copying everything.
-    pub fn scan(&self, visit: &mut dyn FnMut(&GroupResource, &str, &Value)) {
+    pub fn scan(&self, visit: &mut dyn FnMut(&GroupResource, &str, &Arc<Value>)) {
         let inner = self.lock();
         for (gr, objects) in &inner.objects {
             for ((ns, _), obj) in objects {
-                visit(gr, ns, obj.as_ref());
+                visit(gr, ns, obj);
             }
         }
     }

@@ -20,6 +20,7 @@
 //! nor delete anything without an owner reference leading to it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -28,42 +29,50 @@ use super::{report, Ctx, Served};
 use crate::error::GroupResource;
 use crate::store::{Part, Propagation, Store, WriteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 
-/// What the collector knows of one object.
+/// What the collector knows of one object: the object as the store shares it.
 #[derive(Debug, Clone)]
 struct Node {
-    gr: GroupResource,
-    api_version: String,
-    namespace: String,
-    name: String,
-    uid: String,
-    deleting: bool,
-    finalizers: Vec<String>,
-    owners: Vec<Value>,
+    gr: Arc<GroupResource>,
+    obj: Arc<Value>,
 }
 
 impl Node {
-    fn of(gr: &GroupResource, namespace: &str, obj: &Value) -> Node {
-        let meta = &obj["metadata"];
-        let strings = |v: &Value| v.as_array().map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect()).unwrap_or_default();
-        Node {
-            gr: gr.clone(),
-            api_version: obj["apiVersion"].as_str().unwrap_or("").to_string(),
-            namespace: namespace.to_string(),
-            name: meta["name"].as_str().unwrap_or("").to_string(),
-            uid: meta["uid"].as_str().unwrap_or("").to_string(),
-            deleting: !meta["deletionTimestamp"].is_null(),
-            finalizers: strings(&meta["finalizers"]),
-            owners: meta["ownerReferences"].as_array().cloned().unwrap_or_default(),
-        }
+    fn text(&self, field: &str) -> &str {
+        self.obj["metadata"][field].as_str().unwrap_or("")
+    }
+
+    fn name(&self) -> &str {
+        self.text("name")
+    }
+
+    fn uid(&self) -> &str {
+        self.text("uid")
+    }
+
+    /// "" for a cluster-scoped object.
+    fn namespace(&self) -> &str {
+        self.text("namespace")
+    }
+
+    fn api_version(&self) -> &str {
+        self.obj["apiVersion"].as_str().unwrap_or("")
+    }
+
+    fn deleting(&self) -> bool {
+        !self.obj["metadata"]["deletionTimestamp"].is_null()
+    }
+
+    fn owners(&self) -> &[Value] {
+        self.obj["metadata"]["ownerReferences"].as_array().map_or(&[], Vec::as_slice)
     }
 
     fn has(&self, finalizer: &str) -> bool {
-        self.finalizers.iter().any(|f| f == finalizer)
+        self.obj["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|f| f == finalizer))
     }
 
     /// Being deleted, and holding on until its dependents are gone.
     fn waiting_for_dependents(&self) -> bool {
-        self.deleting && self.has(FOREGROUND_FINALIZER)
+        self.deleting() && self.has(FOREGROUND_FINALIZER)
     }
 }
 
@@ -88,34 +97,54 @@ struct Graph {
     dependents: HashMap<String, Vec<usize>>,
 }
 
+/// The store's objects with their group-resource, one shared copy of each group-resource.
+fn scan(store: &Store, visit: &mut dyn FnMut(&Arc<GroupResource>, &Arc<Value>)) {
+    let mut current: Option<Arc<GroupResource>> = None;
+    store.scan(&mut |gr, _, obj| {
+        let shared = match &current {
+            Some(c) if **c == *gr => c.clone(),
+            _ => {
+                let c = Arc::new(gr.clone());
+                current = Some(c.clone());
+                c
+            }
+        };
+        visit(&shared, obj);
+    });
+}
+
 impl Graph {
     fn build(store: &Store) -> Graph {
         let mut items = Vec::new();
-        let mut referenced = HashSet::new();
-        store.scan(&mut |gr, ns, obj| {
+        let mut referenced: HashSet<String> = HashSet::new();
+        let mut dependents: HashMap<String, Vec<usize>> = HashMap::new();
+        scan(store, &mut |gr, obj| {
             let meta = &obj["metadata"];
-            let owned = meta["ownerReferences"].as_array().is_some_and(|o| !o.is_empty());
+            let owners = meta["ownerReferences"].as_array().map_or(&[][..], Vec::as_slice);
             let finalizing = !meta["deletionTimestamp"].is_null()
                 && meta["finalizers"].as_array().is_some_and(|f| f.iter().any(|f| f == ORPHAN_FINALIZER || f == FOREGROUND_FINALIZER));
-            if owned || finalizing {
-                let node = Node::of(gr, ns, obj);
-                referenced.extend(node.owners.iter().filter_map(|o| o["uid"].as_str().map(String::from)));
-                items.push(node);
+            if owners.is_empty() && !finalizing {
+                return;
             }
+            for uid in owners.iter().filter_map(|o| o["uid"].as_str()) {
+                // Owners are few: allocate per distinct uid, not per reference.
+                match dependents.get_mut(uid) {
+                    Some(list) => list.push(items.len()),
+                    None => {
+                        dependents.insert(uid.to_string(), vec![items.len()]);
+                        referenced.insert(uid.to_string());
+                    }
+                }
+            }
+            items.push(Node { gr: gr.clone(), obj: obj.clone() });
         });
         let mut by_uid = HashMap::new();
         if !referenced.is_empty() {
-            store.scan(&mut |gr, ns, obj| {
+            scan(store, &mut |gr, obj| {
                 if let Some(uid) = obj["metadata"]["uid"].as_str().filter(|u| referenced.contains(*u)) {
-                    by_uid.insert(uid.to_string(), Node::of(gr, ns, obj));
+                    by_uid.insert(uid.to_string(), Node { gr: gr.clone(), obj: obj.clone() });
                 }
             });
-        }
-        let mut dependents: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, item) in items.iter().enumerate() {
-            for uid in item.owners.iter().filter_map(|o| o["uid"].as_str()) {
-                dependents.entry(uid.to_string()).or_default().push(i);
-            }
         }
         Graph { items, by_uid, dependents }
     }
@@ -128,13 +157,15 @@ impl Graph {
     fn owner(&self, served: &Served, dependent: &Node, reference: &Value) -> Owner {
         let (api_version, kind) = (reference["apiVersion"].as_str().unwrap_or(""), reference["kind"].as_str().unwrap_or(""));
         let Some(rt) = served.by_kind(api_version, kind) else { return Owner::Solid };
-        if rt.namespaced && dependent.namespace.is_empty() {
+        if rt.namespaced && dependent.namespace().is_empty() {
             // A cluster-scoped object cannot be owned by a namespaced one.
             return Owner::Dangling;
         }
-        let namespace = if rt.namespaced { dependent.namespace.as_str() } else { "" };
+        let namespace = if rt.namespaced { dependent.namespace() } else { "" };
         match self.by_uid.get(reference["uid"].as_str().unwrap_or("")) {
-            Some(found) if found.gr == rt.gr() && found.namespace == namespace && Some(found.name.as_str()) == reference["name"].as_str() => {
+            Some(found)
+                if found.gr.group == rt.group && found.gr.resource == rt.plural && found.namespace() == namespace && Some(found.name()) == reference["name"].as_str() =>
+            {
                 if found.waiting_for_dependents() {
                     Owner::Waiting
                 } else {
@@ -153,23 +184,23 @@ pub(super) fn run(controllers: &mut Ctx, store: &Store) {
     let served = Served::of(&controllers.registry);
     let ctx = &served;
     let graph = Graph::build(store);
-    for node in graph.items.iter().filter(|n| n.deleting) {
+    for node in graph.items.iter().filter(|n| n.deleting()) {
         if node.has(ORPHAN_FINALIZER) {
             if !orphan_dependents(ctx, store, &graph, node) {
                 // A dependent changed under us: nothing else may wake the pass that finishes this.
                 controllers.wake_in(RETRY);
             }
         } else if node.has(FOREGROUND_FINALIZER) {
-            let blocking = graph.dependents_of(&node.uid).any(|d| {
-                d.owners.iter().any(|o| o["uid"].as_str() == Some(node.uid.as_str()) && o["blockOwnerDeletion"].as_bool() == Some(true))
+            let blocking = graph.dependents_of(node.uid()).any(|d| {
+                d.owners().iter().any(|o| o["uid"].as_str() == Some(node.uid()) && o["blockOwnerDeletion"].as_bool() == Some(true))
             });
             if !blocking {
-                tracing::debug!(kind = %node.gr, name = %node.name, "no blocking dependents left: the owner goes");
+                tracing::debug!(kind = %node.gr, name = %node.name(), "no blocking dependents left: the owner goes");
                 remove_finalizer(ctx, store, node, FOREGROUND_FINALIZER);
             }
         }
     }
-    for item in graph.items.iter().filter(|n| !n.deleting && !n.owners.is_empty()) {
+    for item in graph.items.iter().filter(|n| !n.deleting() && !n.owners().is_empty()) {
         collect(ctx, store, &graph, item);
     }
 }
@@ -177,33 +208,41 @@ pub(super) fn run(controllers: &mut Ctx, store: &Store) {
 /// Strips the references to `owner` from its dependents, then lets it go;
 /// false when a dependent could not be written (tried again later).
 fn orphan_dependents(ctx: &Served, store: &Store, graph: &Graph, owner: &Node) -> bool {
-    let gone = HashSet::from([owner.uid.clone()]);
+    let gone = HashSet::from([owner.uid().to_string()]);
     // Every dependent is tried, even after one failed.
-    let failed = graph.dependents_of(&owner.uid).filter(|dependent| !strip_references(ctx, store, dependent, &gone)).count();
+    let failed = graph.dependents_of(owner.uid()).filter(|dependent| !strip_references(ctx, store, dependent, &gone)).count();
     if failed > 0 {
         return false;
     }
-    tracing::debug!(kind = %owner.gr, name = %owner.name, "dependents orphaned");
+    tracing::debug!(kind = %owner.gr, name = %owner.name(), "dependents orphaned");
     remove_finalizer(ctx, store, owner, ORPHAN_FINALIZER);
     true
 }
 
 /// Deletes a dependent none of whose owners is left, or cleans the references of one that keeps one.
 fn collect(ctx: &Served, store: &Store, graph: &Graph, item: &Node) {
-    let states: Vec<(Owner, &Value)> = item.owners.iter().map(|o| (graph.owner(ctx, item, o), o)).collect();
-    let uids_in = |state: Owner| -> HashSet<String> {
-        states.iter().filter(|(s, _)| *s == state).filter_map(|(_, o)| o["uid"].as_str().map(String::from)).collect()
-    };
-    let (dangling, waiting) = (uids_in(Owner::Dangling), uids_in(Owner::Waiting));
-    if states.iter().any(|(s, _)| *s == Owner::Solid) {
+    let (mut solid, mut dangling, mut waiting) = (false, HashSet::new(), HashSet::new());
+    for reference in item.owners() {
+        let uid = || reference["uid"].as_str().unwrap_or("").to_string();
+        match graph.owner(ctx, item, reference) {
+            Owner::Solid => solid = true,
+            Owner::Dangling => {
+                dangling.insert(uid());
+            }
+            Owner::Waiting => {
+                waiting.insert(uid());
+            }
+        }
+    }
+    if solid {
         if !dangling.is_empty() || !waiting.is_empty() {
             strip_references(ctx, store, item, &dangling.union(&waiting).cloned().collect());
         }
         return;
     }
-    let Some(rt) = ctx.by_resource(&item.gr, &item.api_version) else { return };
+    let Some(rt) = ctx.by_resource(&item.gr, item.api_version()) else { return };
     // As the real collector: foreground when an owner waits and this has dependents, else as its own finalizers say, else background.
-    let propagation = Some(if !waiting.is_empty() && graph.dependents_of(&item.uid).next().is_some() {
+    let propagation = Some(if !waiting.is_empty() && graph.dependents_of(item.uid()).next().is_some() {
         Propagation::Foreground
     } else if item.has(ORPHAN_FINALIZER) {
         Propagation::Orphan
@@ -212,18 +251,18 @@ fn collect(ctx: &Served, store: &Store, graph: &Graph, item: &Node) {
     } else {
         Propagation::Background
     });
-    tracing::debug!(kind = %item.gr, name = %item.name, namespace = %item.namespace, ?propagation, "garbage-collecting a dependent whose owners are gone");
-    let opts = WriteOptions { uid: Some(item.uid.clone()), propagation, ..WriteOptions::default() };
-    report("garbage collection", store.delete(rt, &item.namespace, &item.name, &opts));
+    tracing::debug!(kind = %item.gr, name = %item.name(), namespace = %item.namespace(), ?propagation, "garbage-collecting a dependent whose owners are gone");
+    let opts = WriteOptions { uid: Some(item.uid().to_string()), propagation, ..WriteOptions::default() };
+    report("garbage collection", store.delete(rt, item.namespace(), item.name(), &opts));
 }
 
 /// Removes the references to `uids` from `item`; false when that failed (retried next pass).
 fn strip_references(ctx: &Served, store: &Store, item: &Node, uids: &HashSet<String>) -> bool {
-    let Some(rt) = ctx.by_resource(&item.gr, &item.api_version) else { return false };
+    let Some(rt) = ctx.by_resource(&item.gr, item.api_version()) else { return false };
     let change = |current: &Value| {
         let mut next = current.clone();
-        if current["metadata"]["uid"].as_str() != Some(item.uid.as_str()) {
-            return Err(crate::error::ApiError::not_found(&item.gr, &item.name));
+        if current["metadata"]["uid"].as_str() != Some(item.uid()) {
+            return Err(crate::error::ApiError::not_found(&item.gr, item.name()));
         }
         let kept: Vec<Value> = current["metadata"]["ownerReferences"]
             .as_array()
@@ -243,12 +282,12 @@ fn strip_references(ctx: &Served, store: &Store, item: &Node, uids: &HashSet<Str
         }
         Ok(next)
     };
-    report("removing owner references", store.modify(rt, &item.namespace, &item.name, Part::Main, &WriteOptions::default(), change)).is_some()
+    report("removing owner references", store.modify(rt, item.namespace(), item.name(), Part::Main, &WriteOptions::default(), change)).is_some()
 }
 
 /// Removes one finalizer; the store deletes the object when it was the last.
 fn remove_finalizer(ctx: &Served, store: &Store, node: &Node, finalizer: &str) {
-    let Some(rt) = ctx.by_resource(&node.gr, &node.api_version) else { return };
+    let Some(rt) = ctx.by_resource(&node.gr, node.api_version()) else { return };
     let change = |current: &Value| {
         let mut next = current.clone();
         let kept: Vec<Value> = current["metadata"]["finalizers"].as_array().into_iter().flatten().filter(|f| *f != finalizer).cloned().collect();
@@ -263,7 +302,7 @@ fn remove_finalizer(ctx: &Served, store: &Store, node: &Node, finalizer: &str) {
         }
         Ok(next)
     };
-    report("removing a garbage collector finalizer", store.modify(rt, &node.namespace, &node.name, Part::Main, &WriteOptions::default(), change));
+    report("removing a garbage collector finalizer", store.modify(rt, node.namespace(), node.name(), Part::Main, &WriteOptions::default(), change));
 }
 
 #[cfg(test)]
