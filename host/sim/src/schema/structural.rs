@@ -438,6 +438,16 @@ fn forbidden(field: String, detail: &str) -> FieldCause {
 /// validation words them (`spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: ...`).
 pub fn crd_errors(crd: &Value) -> Vec<FieldCause> {
     let mut out = Vec::new();
+    let spec = &crd["spec"];
+    let name = crd["metadata"]["name"].as_str().unwrap_or("");
+    let wanted = format!("{}.{}", spec["names"]["plural"].as_str().unwrap_or(""), spec["group"].as_str().unwrap_or(""));
+    if !name.is_empty() && name != wanted {
+        out.push(FieldCause {
+            reason: "FieldValueInvalid",
+            field: "metadata.name".into(),
+            message: format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+        });
+    }
     let versions = crd["spec"]["versions"].as_array().cloned().unwrap_or_default();
     for (i, version) in versions.iter().enumerate() {
         let at = format!("spec.versions[{i}].schema.openAPIV3Schema");
@@ -485,6 +495,15 @@ fn structural_at(s: &Value, level: Level, at: &str, out: &mut Vec<FieldCause>) {
             }
             structural_at(additional, Level::Field, &format!("{at}.additionalProperties"), out);
         }
+    }
+    const TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
+    if !ty.is_empty() && !TYPES.contains(&ty) {
+        let supported: Vec<String> = TYPES.iter().map(|t| format!("{t:?}")).collect();
+        out.push(FieldCause {
+            reason: "FieldValueNotSupported",
+            field: format!("{at}.type"),
+            message: format!("Unsupported value: {ty:?}: supported values: {}", supported.join(", ")),
+        });
     }
     let int_or_string = flag(s, "x-kubernetes-int-or-string");
     if embedded(s) && ty != "object" {
@@ -644,9 +663,10 @@ mod tests {
                 "spec": {"properties": {"x": {"type": "array"}}},
                 "list": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
                     "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}}}},
-            {"name": "v2"}]}});
+            {"name": "v2"}]}, "metadata": {"name": "widgets.example.org"}});
         let messages: Vec<String> = crd_errors(&crd).iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
         assert_eq!(messages, [
+            "metadata.name: Invalid value: \"widgets.example.org\": must be spec.names.plural+\".\"+spec.group",
             "spec.versions[0].schema.openAPIV3Schema.properties[list].items.properties[name].default: Required value: this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property",
             "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x].items: Required value: must be specified",
             "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields",
