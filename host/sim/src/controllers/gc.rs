@@ -16,6 +16,8 @@
 //!
 //! Owners of kinds the server does not serve cannot be checked and are
 //! assumed to exist, as the real collector retries rather than deletes.
+//! In foreground deletion through an ownership cycle, a dependent stops
+//! blocking its waiting owners before it waits itself, so nothing deadlocks.
 //! This file must not decide what a workload needs (see the controllers),
 //! nor delete anything without an owner reference leading to it.
 
@@ -241,8 +243,14 @@ fn collect(ctx: &Served, store: &Store, graph: &Graph, item: &Node) {
         return;
     }
     let Some(rt) = ctx.by_resource(&item.gr, item.api_version()) else { return };
+    let has_dependents = graph.dependents_of(item.uid()).next().is_some();
+    if !waiting.is_empty() && graph.dependents_of(item.uid()).any(Node::waiting_for_dependents) {
+        // A dependent of ours waits for its own dependents while an owner waits for us: a
+        // possible cycle. As the real collector, stop blocking the waiting owners first.
+        unblock_references(ctx, store, item, &waiting);
+    }
     // As the real collector: foreground when an owner waits and this has dependents, else as its own finalizers say, else background.
-    let propagation = Some(if !waiting.is_empty() && graph.dependents_of(item.uid()).next().is_some() {
+    let propagation = Some(if !waiting.is_empty() && has_dependents {
         Propagation::Foreground
     } else if item.has(ORPHAN_FINALIZER) {
         Propagation::Orphan
@@ -283,6 +291,21 @@ fn strip_references(ctx: &Served, store: &Store, item: &Node, uids: &HashSet<Str
         Ok(next)
     };
     report("removing owner references", store.modify(rt, item.namespace(), item.name(), Part::Main, &WriteOptions::default(), change)).is_some()
+}
+
+/// Sets `blockOwnerDeletion: false` on `item`'s references to `uids`.
+fn unblock_references(ctx: &Served, store: &Store, item: &Node, uids: &HashSet<String>) {
+    let Some(rt) = ctx.by_resource(&item.gr, item.api_version()) else { return };
+    let change = |current: &Value| {
+        let mut next = current.clone();
+        if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+            for reference in refs.iter_mut().filter(|r| r["uid"].as_str().is_some_and(|u| uids.contains(u))) {
+                reference["blockOwnerDeletion"] = json!(false);
+            }
+        }
+        Ok(next)
+    };
+    report("unblocking owner references", store.modify(rt, item.namespace(), item.name(), Part::Main, &WriteOptions::default(), change));
 }
 
 /// Removes one finalizer; the store deletes the object when it was the last.
@@ -418,6 +441,25 @@ mod tests {
         assert_eq!(names(&store, "", "configmaps"), ["foreign", "other", "shared"]);
         let shared = store.get(&cms.gr(), "default", "shared").unwrap();
         assert_eq!(shared["metadata"]["ownerReferences"], json!([reference(&other)]), "the gone owner's reference is stripped");
+    }
+
+    #[test]
+    fn a_foreground_deletion_through_an_ownership_cycle_does_not_deadlock() {
+        let (mut ctx, store) = cluster();
+        let cms = ctx.registry.find("", "v1", "configmaps").unwrap();
+        let w = WriteOptions::default();
+        let a = store.create(&cms, "default", json!({"metadata": {"name": "a"}}), &w).unwrap();
+        let reference = |o: &Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o["metadata"]["name"], "uid": o["metadata"]["uid"], "blockOwnerDeletion": true});
+        let b = store.create(&cms, "default", json!({"metadata": {"name": "b", "ownerReferences": [reference(&a)]}}), &w).unwrap();
+        store.modify(&cms, "default", "a", Part::Main, &w, |c| {
+            let mut n = c.clone();
+            n["metadata"]["ownerReferences"] = json!([reference(&b)]);
+            Ok(n)
+        }).unwrap();
+        let foreground = WriteOptions { propagation: Some(Propagation::Foreground), ..w };
+        assert!(matches!(store.delete(&cms, "default", "a", &foreground).unwrap(), Deletion::Pending(_)));
+        settle(&mut ctx, &store, &mut |_| {});
+        assert!(names(&store, "", "configmaps").is_empty(), "both went: {:?}", items(&store, "", "configmaps"));
     }
 
     #[test]
