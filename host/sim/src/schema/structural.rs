@@ -288,6 +288,40 @@ pub fn validate(schema: &Value, obj: &Value) -> Vec<FieldCause> {
     out
 }
 
+/// Go's `%#v` of an unstructured value, as `field.Duplicate` prints it.
+fn go_syntax(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Object(m) => {
+            let fields: Vec<String> = m.iter().map(|(k, v)| format!("{k:?}:{}", go_syntax(v))).collect();
+            format!("map[string]interface {{}}{{{}}}", fields.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Items a `set` or `map` list repeats (by value, or by their map keys), as
+/// the real server's list-type validation names them: `spec.ports[1]: Duplicate value: ...`.
+fn list_duplicates(s: &Value, items: &[Value], path: &str, out: &mut Vec<FieldCause>) {
+    let keys: Vec<&str> = s.get("x-kubernetes-list-map-keys").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let identity = |item: &Value| -> Value {
+        match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("map") => Value::Object(keys.iter().filter_map(|k| item.get(*k).map(|v| (k.to_string(), v.clone()))).collect()),
+            _ => item.clone(),
+        }
+    };
+    let typed = matches!(s.get("x-kubernetes-list-type").and_then(Value::as_str), Some("set" | "map"));
+    if !typed && !flag(s, "uniqueItems") {
+        return;
+    }
+    let ids: Vec<Value> = items.iter().map(identity).collect();
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            out.push(FieldCause { reason: "FieldValueDuplicate", field: format!("{path}[{i}]"), message: format!("Duplicate value: {}", go_syntax(id)) });
+        }
+    }
+}
+
 fn number(v: &Value) -> Option<f64> {
     v.as_f64()
 }
@@ -371,9 +405,7 @@ fn validate_at(s: &Value, v: &Value, path: &str, out: &mut Vec<FieldCause>) {
             if let Some(min) = s.get("minItems").and_then(Value::as_u64).filter(|m| n < *m) {
                 out.push(invalid(path, n.to_string(), format!("{path} in body should have at least {min} items")));
             }
-            if flag(s, "uniqueItems") && items.iter().enumerate().any(|(i, a)| items[..i].contains(a)) {
-                out.push(FieldCause { reason: "FieldValueDuplicate", field: path.into(), message: format!("Duplicate value: {v}") });
-            }
+            list_duplicates(s, items, path, out);
             if let Some(is) = s.get("items") {
                 for (i, item) in items.iter().enumerate() {
                     validate_at(is, item, &format!("{path}[{i}]"), out);
@@ -640,6 +672,9 @@ mod tests {
             "spec.replicas: Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\"",
             "spec.tags: Too many: 3: must have at most 2 items",
         ]);
+        let obj = json!({"spec": {"size": "small", "ports": [{"port": 80, "protocol": "TCP"}, {"port": 80, "protocol": "UDP"}, {"port": 80, "protocol": "TCP", "name": "again"}]}});
+        let messages: Vec<String> = validate(&widget_schema(), &obj).iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        assert_eq!(messages, [r#"spec.ports[2]: Duplicate value: map[string]interface {}{"port":80, "protocol":"TCP"}"#]);
         let obj = json!({"spec": {"replicas": 20, "size": "medium"}});
         let messages: Vec<String> = validate(&widget_schema(), &obj).iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
         assert_eq!(messages, [
