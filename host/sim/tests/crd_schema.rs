@@ -129,6 +129,13 @@ async fn custom_resources_are_pruned_defaulted_and_validated_by_their_schema() {
     let missing = c.kubectl(&["patch", "widget", "w1", "--type", "json", "-p", r#"[{"op":"remove","path":"/spec/size"}]"#]).await;
     assert!(missing.stderr.contains("spec.size: Required value"), "{}", missing.stderr);
     assert_eq!(c.json(&["get", "widget", "w1"]).await["spec"]["replicas"], 1, "nothing invalid was stored");
+
+    // Client-side apply (a JSON merge patch for custom kinds) goes through the same schema.
+    c.ok(&["apply", "-f", &c.file("w3.yaml", &widget("{size: large, name: web}").replace("name: w1", "name: w3"))]).await;
+    c.ok(&["apply", "-f", &c.file("w3.yaml", &widget("{size: small}").replace("name: w1", "name: w3"))]).await;
+    assert_eq!(c.json(&["get", "widget", "w3"]).await["spec"], json!({"size": "small", "replicas": 1}), "name left the file");
+    let bad = c.kubectl(&["apply", "-f", &c.file("w3.yaml", &widget("{size: small, replicas: 0}").replace("name: w1", "name: w3"))]).await;
+    assert!(bad.stderr.contains("spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1"), "{}", bad.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
