@@ -245,13 +245,14 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
     assert!(items(&c.json(&["get", "jobs", "-l", "app.kubernetes.io/instance=web"]).await).is_empty(), "hook-succeeded deletes the Job");
     c.ok(&["wait", "--for=delete", "pods", "-l", "app.kubernetes.io/name=web-migrate", "--timeout=60s"]).await;
 
-    // Upgrade: a new image and message roll a new ReplicaSet, revision 2.
-    let values = json!({"replicas": 3, "image": {"tag": "1.28"}, "message": "hi"});
+    // Upgrade: a new image and message roll a new ReplicaSet, revision 2; the Service leaves the chart.
+    let values = json!({"replicas": 3, "image": {"tag": "1.28"}, "message": "hi", "service": {"enabled": false}});
     let release = helm.ok(json!({"op": "upgrade", "release": "web", "chart": web, "values": values, "wait": "watcher", "timeout": 120})).await;
     assert_eq!((release["status"].as_str(), release["revision"].as_i64()), (Some("deployed"), Some(2)), "{release}");
     assert_rolled_out(&c, "web", selector, 3, "nginx:1.28").await;
     assert_eq!(replica_sets(&c, selector).await, [("nginx:1.27".into(), "1".into(), 0), ("nginx:1.28".into(), "2".into(), 3)]);
     assert_eq!(config_message(&c, "web-config").await, ("hi".into(), "hello".into()), "the upgrade's lookup read the live ConfigMap");
+    assert!(c.kubectl(&["get", "service", "web"]).await.stderr.contains("NotFound"), "Helm deletes what left the chart");
     assert_eq!(release_secrets(&c, "web").await, [secret("web", 1, "superseded"), secret("web", 2, "deployed")]);
     let rerun = hook_runs(&helm, "web").await;
     assert_eq!(rerun["web-migrate"].0, "Succeeded");
@@ -276,6 +277,8 @@ async fn a_release_installs_upgrades_rolls_back_and_uninstalls_with_wait() {
         "the deployment rolls back to its first ReplicaSet, which becomes its newest revision"
     );
     assert_eq!(config_message(&c, "web-config").await, ("hello".into(), String::new()), "a rollback reapplies revision 1's manifest");
+    let service = c.json(&["get", "service", "web"]).await;
+    assert!(service["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty()), "the rollback recreates the Service: {service}");
     let history = helm.ok(json!({"op": "history", "release": "web"})).await;
     assert_eq!(revisions(&history), [(1, "superseded".into()), (2, "superseded".into()), (3, "deployed".into())]);
     assert_eq!(
