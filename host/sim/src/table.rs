@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn horizontal_pod_autoscalers_print_reference_targets_and_bounds() {
-        let rt = Registry::default().find("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        let rt = Registry::default().find("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
         let hpa = json!({"metadata": {"name": "web", "creationTimestamp": "2020-01-01T00:00:00Z"},
             "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 2, "maxReplicas": 5, "metrics": [
                 {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}},
