@@ -446,3 +446,25 @@ async fn releases_kept_in_configmaps_in_a_namespace_helm_creates_and_server_dry_
     helm.ok(with(json!({"op": "uninstall", "wait": "watcher", "timeout": 120}))).await;
     assert!(items(&c.json(&["get", "configmaps", "-n", "team", "-l", "owner=helm"]).await).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_carrying_a_crd_installs_it_first_and_serves_its_kind_to_the_release() {
+    let Some((c, helm)) = start().await else { return };
+    let canary = chart("canary");
+    // Helm applies crds/ first, waits for the CRD, refreshes its discovery, then applies the custom resource.
+    let release = helm.ok(json!({"op": "install", "release": "checkout", "chart": canary, "values": {"weight": 25}, "wait": "watcher", "timeout": 120})).await;
+    assert_eq!(release["status"], "deployed", "{release}");
+    let crd = c.json(&["get", "crd", "canaries.gantry.dev"]).await;
+    let established = crd["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True");
+    assert!(established, "{}", crd["status"]);
+    assert_eq!(c.json(&["get", "canary", "checkout"]).await["spec"]["weight"], 25);
+
+    let upgraded = helm.ok(json!({"op": "upgrade", "release": "checkout", "chart": canary, "values": {"weight": 50}, "wait": "watcher", "timeout": 120})).await;
+    assert_eq!(upgraded["revision"], 2);
+    assert_eq!(c.json(&["get", "canary", "checkout"]).await["spec"]["weight"], 50);
+
+    // Uninstall removes the custom resource; Helm never deletes CRDs it installed from crds/.
+    helm.ok(json!({"op": "uninstall", "release": "checkout", "wait": "watcher", "timeout": 120})).await;
+    assert!(items(&c.json(&["get", "canaries"]).await).is_empty());
+    c.ok(&["get", "crd", "canaries.gantry.dev"]).await;
+}
