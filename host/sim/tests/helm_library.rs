@@ -9,7 +9,9 @@
 //! is read back through kubectl and must agree with Helm's own answers
 //! (release status, hook runs, the `sh.helm.release.v1.NAME.vN` Secrets and
 //! their labels). A pod that never becomes ready — the Deployment's or the
-//! hook Job's — makes Helm's wait fail with Helm's own message.
+//! hook Job's — makes Helm's wait fail with Helm's own message. Also: the
+//! ConfigMap storage driver in a namespace Helm creates, server-side dry
+//! runs, and a chart whose crds/ bring the kind its templates use.
 //!
 //! The python with helm_python comes from `GANTRY_HELM_PYTHON`, else
 //! `.venv-helm/bin/python` at the repository root (see TESTING.md); missing,
