@@ -41,7 +41,36 @@ pub fn apply(rt: &ResourceType, obj: &mut Value) {
             }
         }
         ("batch", "jobs") => job(&mut obj["spec"]),
+        ("autoscaling", "horizontalpodautoscalers") if rt.version == "v2" => hpa(&mut obj["spec"]),
         _ => {}
+    }
+}
+
+/// autoscaling/v2: minReplicas 1, a cpu target of 80% when no metric is
+/// named, and a behavior given only in part completed with the defaults.
+fn hpa(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    default(spec, "minReplicas", json!(1));
+    if spec["metrics"].as_array().is_none_or(|m| m.is_empty()) {
+        spec["metrics"] = json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]);
+    }
+    let Some(behavior) = spec.get_mut("behavior").filter(|b| b.is_object()) else { return };
+    let up = json!({"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+        "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}]});
+    // The scale-down window stays unset: 300s is the controller's default, not the API's.
+    let down = json!({"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]});
+    for (key, defaults) in [("scaleUp", up), ("scaleDown", down)] {
+        if !behavior[key].is_object() {
+            behavior[key] = defaults;
+            continue;
+        }
+        for field in ["stabilizationWindowSeconds", "selectPolicy", "policies"] {
+            if !defaults[field].is_null() {
+                default(&mut behavior[key], field, defaults[field].clone());
+            }
+        }
     }
 }
 

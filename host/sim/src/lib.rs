@@ -16,7 +16,7 @@
 //! `openapi`/`openapi_v2` that kubectl reads before writing, and field
 //! validation), `defaults`, `selector`, `table` (server-side
 //! printing), `strategic` and `merge_keys` (strategic merge patches),
-//! `managed` (managedFields and server-side apply), `strategy` (what create strategies generate, a Job's selector), `http` and `error` (bodies and `Status` objects). `controllers`
+//! `managed` (managedFields and server-side apply), `strategy` (what create strategies generate, a Job's selector), `conversion` (kinds served in more versions than stored: HPAs' autoscaling/v1), `http` and `error` (bodies and `Status` objects). `controllers`
 //! act out kube-controller-manager and the kubelets (workloads, pods,
 //! endpoints) on the store. `proxy` serves the services/pods proxy
 //! subresources, `podhttp` answers as the simulated pods would, and
@@ -30,6 +30,7 @@ pub mod api;
 pub mod auth;
 pub mod cloud;
 pub mod controllers;
+pub mod conversion;
 pub mod crd;
 pub mod defaults;
 pub mod error;

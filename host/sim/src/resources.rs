@@ -148,6 +148,8 @@ const BUILTIN: &[Row] = &[
     ("coordination.k8s.io", "v1", "leases", "Lease", true, &[], false, false, false, false),
     ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, &["pdb"], true, false, true, false),
     ("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true, &["hpa"], true, false, true, true),
+    // Stored as v2 (see `conversion`); v2 is listed first, so preferred.
+    ("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true, &["hpa"], true, false, true, true),
     ("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", true, &[], true, false, true, false),
     ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, &["crd", "crds"], true, false, true, false),
 ];

@@ -19,6 +19,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use crate::conversion;
 use crate::defaults::{self, Allocator};
 use crate::error::{ApiError, FieldCause, GroupResource};
 use crate::resources::ResourceType;
@@ -366,6 +367,11 @@ impl Store {
 
     /// Stores a new object, filling the metadata the server owns.
     pub fn create(&self, rt: &ResourceType, namespace: &str, mut obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
+        if let Some(storage) = conversion::storage_of(rt) {
+            // Served in another version than stored: written and answered converted.
+            let created = self.create(&storage, namespace, conversion::into_storage(rt, obj), opts)?;
+            return Ok(conversion::out(rt, &created).into_owned());
+        }
         let gr = rt.gr();
         let name = object_name(rt, &mut obj)?;
         let mut inner = self.lock();
@@ -407,6 +413,13 @@ impl Store {
         opts: &WriteOptions,
         change: impl FnOnce(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
+        if let Some(storage) = conversion::storage_of(rt) {
+            // `change` sees and writes `rt`'s version; the store keeps its own.
+            let converted: Box<dyn FnOnce(&Value) -> Result<Value, ApiError> + '_> =
+                Box::new(|current: &Value| Ok(conversion::into_storage(rt, change(&conversion::out(rt, current))?)));
+            let written = self.modify(&storage, namespace, name, part, opts, converted)?;
+            return Ok(conversion::out(rt, &written).into_owned());
+        }
         let gr = rt.gr();
         let mut inner = self.lock();
         let key = (namespace.to_string(), name.to_string());
@@ -449,6 +462,12 @@ impl Store {
     /// namespace controller has emptied and finalized it. Deleting an object
     /// already being deleted answers it as it is.
     pub fn delete(&self, rt: &ResourceType, namespace: &str, name: &str, opts: &WriteOptions) -> Result<Deletion, ApiError> {
+        if let Some(storage) = conversion::storage_of(rt) {
+            return Ok(match self.delete(&storage, namespace, name, opts)? {
+                Deletion::Gone(obj) => Deletion::Gone(conversion::out(rt, &obj).into_owned()),
+                Deletion::Pending(obj) => Deletion::Pending(conversion::out(rt, &obj).into_owned()),
+            });
+        }
         let gr = rt.gr();
         let mut inner = self.lock();
         let key = (namespace.to_string(), name.to_string());
@@ -704,6 +723,8 @@ fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
         }
         ("", "pods") => obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"}),
         ("", "services") => obj["status"] = json!({"loadBalancer": {}}),
+        // The v2 status's only field without omitempty.
+        ("autoscaling", "horizontalpodautoscalers") => obj["status"] = json!({"desiredReplicas": 0}),
         _ if rt.custom && rt.status => {
             obj.as_object_mut().map(|m| m.remove("status"));
         }
@@ -1012,8 +1033,11 @@ fn check_identity(gr: &GroupResource, name: &str, current: &Value, proposed: &Va
 fn merge_part(rt: &ResourceType, part: Part, current: &Value, mut proposed: Value) -> Value {
     match part {
         Part::Status => {
-            let mut next = current.clone();
-            next["status"] = proposed.get("status").cloned().unwrap_or(Value::Null);
+            let status = proposed.as_object_mut().and_then(|m| m.remove("status")).unwrap_or(Value::Null);
+            // A writer that copied the object to change its status (controllers do) hands
+            // the rest back unchanged: keep that copy rather than make another.
+            let mut next = if eq_except(&proposed, current, &["status"]) { proposed } else { current.clone() };
+            next["status"] = status;
             next
         }
         Part::Main if rt.status => {

@@ -27,17 +27,18 @@ pub fn table(rt: &ResourceType, items: &[Value], metadata: Value, include: &str)
             json!({"name": name, "type": kind, "format": format, "description": "", "priority": priority(rt, name)})
         })
         .collect();
-    let rows: Vec<Value> = items.iter().map(|item| row(&columns, item, include)).collect();
+    let rows: Vec<Value> = items.iter().map(|item| row(rt, &columns, item, include)).collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": definitions, "rows": rows})
 }
 
 type Cell = fn(&Value) -> Value;
 
-fn row(columns: &[(&'static str, &'static str, Cell)], item: &Value, include: &str) -> Value {
+/// Cells from the stored object; the row's object in the version asked for (`conversion`).
+fn row(rt: &ResourceType, columns: &[(&'static str, &'static str, Cell)], item: &Value, include: &str) -> Value {
     let cells: Vec<Value> = columns.iter().map(|(_, _, cell)| cell(item)).collect();
     let object = match include {
         "None" => Value::Null,
-        "Object" => item.clone(),
+        "Object" => crate::conversion::out(rt, item).into_owned(),
         _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": item["metadata"]}),
     };
     json!({"cells": cells, "object": object})

@@ -78,3 +78,81 @@ spec:
     assert_eq!(job["spec"]["template"]["metadata"]["labels"], json!({"app": "odd"}), "and nothing is generated");
     c.ok(&["wait", "--for=condition=complete", "job/odd", "--timeout=60s"]).await;
 }
+
+#[tokio::test]
+async fn kubectl_autoscale_writes_v1_and_both_versions_read_one_object() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "deployment", "web", "--image=nginx:1.27", "--replicas=2"]).await;
+    c.ok(&["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=80"]).await;
+
+    c.ok(&["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "yaml", "-v=6"]).await;
+    c.ok(&["api-resources", "--api-group=autoscaling", "-v=6"]).await;
+    let v1: Value = serde_yaml::from_str(&c.ok(&["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "yaml"]).await).unwrap();
+    assert_eq!(v1["apiVersion"], "autoscaling/v1");
+    assert_eq!(v1["spec"], json!({"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80}));
+    assert_eq!(v1["status"], json!({"currentReplicas": 0, "desiredReplicas": 0}));
+    let v2: Value = serde_yaml::from_str(&c.ok(&["get", "horizontalpodautoscalers.v2.autoscaling", "web", "-o", "yaml"]).await).unwrap();
+    assert_eq!(v2["apiVersion"], "autoscaling/v2");
+    assert_eq!(v2["spec"]["metrics"], json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]));
+    assert_eq!((v2["spec"]["minReplicas"].as_i64(), v2["spec"]["maxReplicas"].as_i64()), (Some(2), Some(5)));
+    assert_eq!(v1["metadata"]["uid"], v2["metadata"]["uid"], "one object");
+    assert_eq!(v1["metadata"]["resourceVersion"], v2["metadata"]["resourceVersion"]);
+    let shown: Value = serde_yaml::from_str(&c.ok(&["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "yaml", "--show-managed-fields"]).await).unwrap();
+    let fields = shown["metadata"]["managedFields"][0].clone();
+    assert_eq!((fields["manager"].as_str(), fields["apiVersion"].as_str()), (Some("kubectl-autoscale"), Some("autoscaling/v1")), "recorded in the version written");
+
+    // The preferred version is v2; both are discovered.
+    let group: Value = serde_json::from_str(&c.ok(&["get", "--raw", "/apis/autoscaling"]).await).unwrap();
+    assert_eq!(group["preferredVersion"]["version"], "v2");
+    let versions: Vec<&str> = group["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["v2", "v1"]);
+
+    // `kubectl get hpa` prints the real columns.
+    let table = c.ok(&["get", "hpa"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..7], ["web", "Deployment/web", "cpu:", "<unknown>/80%", "2", "5", "0"]);
+
+    // What v1 cannot say, written through v2, reaches v1 in the annotations and survives a v1 round trip.
+    let patch = r#"{"spec":{"metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":70}}},{"type":"Resource","resource":{"name":"memory","target":{"type":"AverageValue","averageValue":"500Mi"}}}]}}"#;
+    c.ok(&["patch", "horizontalpodautoscalers.v2.autoscaling", "web", "--type=merge", "-p", patch]).await;
+    let v1 = c.json(&["get", "horizontalpodautoscalers.v1.autoscaling", "web"]).await;
+    assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
+    assert_eq!(
+        v1["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/metrics"],
+        r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"500Mi"}}]"#
+    );
+    c.ok(&["patch", "horizontalpodautoscalers.v1.autoscaling", "web", "--type=merge", "-p", r#"{"spec":{"maxReplicas":7}}"#]).await;
+    let v2 = c.json(&["get", "horizontalpodautoscalers.v2.autoscaling", "web"]).await;
+    assert_eq!(v2["spec"]["maxReplicas"], 7);
+    assert_eq!(v2["spec"]["metrics"].as_array().map(Vec::len), Some(2), "the memory metric survived a write through v1: {}", v2["spec"]);
+    assert!(v2["metadata"].get("annotations").is_none_or(|a| a.get("autoscaling.alpha.kubernetes.io/metrics").is_none()), "not stored as an annotation");
+
+    // A watch through v1 sees v1 objects, the change made through v2 included.
+    let mut watch = c.command(&c.dir.path().join("config"), &["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-w", "-o", "json", "--output-watch-events"]);
+    let mut child = watch.spawn().expect("kubectl watch starts");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut seen = String::new();
+    read_until("\"ADDED\"", &mut seen, &mut stdout).await;
+    c.ok(&["patch", "horizontalpodautoscalers.v2.autoscaling", "web", "--type=merge", "-p", r#"{"spec":{"minReplicas":3}}"#]).await;
+    read_until("\"MODIFIED\"", &mut seen, &mut stdout).await;
+    read_until("\"minReplicas\":3", &mut seen, &mut stdout).await;
+    for line in seen.lines() {
+        let event: Value = serde_json::from_str(line).expect("one JSON watch event a line");
+        assert_eq!(event["object"]["apiVersion"], "autoscaling/v1", "{line}");
+    }
+    let _ = child.kill().await;
+}
+
+/// Reads a kubectl watch's output into `seen` until it contains `want`.
+async fn read_until(want: &str, seen: &mut String, stdout: &mut tokio::process::ChildStdout) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    while !seen.contains(want) {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(60), stdout.read(&mut buf)).await;
+        let n = read.unwrap_or_else(|_| panic!("hang guard: waiting for {want} in {seen:?}")).expect("reads");
+        assert!(n > 0, "the watch ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
