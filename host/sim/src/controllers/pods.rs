@@ -105,13 +105,16 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
                 (life, gate.map(|g| g.view).unwrap_or_default())
             }
         };
-        if pod["status"] == status(&pod, &life, &ip, &view) {
+        let wanted = status(&pod, &life, &ip, &view);
+        if pod["status"] == wanted {
             // Nothing changed: skip the write (and the store's lock).
             continue;
         }
         let update = |current: &Value| {
             let mut next = current.clone();
-            next["status"] = status(current, &life, &ip, &view);
+            // The status computed above, unless the pod changed since this pass read it.
+            let unchanged = current["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"];
+            next["status"] = if unchanged { wanted } else { status(current, &life, &ip, &view) };
             Ok(next)
         };
         if let Some(after) = report("writing pod status", store.modify(&ctx.pods, &ns, &name, Part::Status, &write(), update)) {
