@@ -1,7 +1,9 @@
 //! The shape of every built-in kind this server serves, as one table that
 //! drives both the protobuf request decoder (`protobuf`) and the object
 //! schemas of the OpenAPI documents (`openapi`, `openapi_v2`), and the
-//! server's strict field validation (`unknown_fields`). Per message: its
+//! server's strict field validation (`unknown_fields`); `structural` does
+//! the same for custom kinds from their CRD's `openAPIV3Schema` (and prunes,
+//! defaults and validates them). Per message: its
 //! OpenAPI name and, per field, the JSON name, the protobuf field number (the
 //! wire protocol of k8s.io/api's generated.proto), the type and the Go shape
 //! (pointer, omitempty) that decides how a zero value reads in JSON. `types`
