@@ -67,6 +67,7 @@ fn helm_python() -> Option<PathBuf> {
 struct Helm {
     python: PathBuf,
     server: String,
+    token: String,
     ca_file: PathBuf,
     home: PathBuf,
 }
@@ -82,14 +83,14 @@ impl Helm {
     fn new(c: &Cluster, python: PathBuf) -> Helm {
         let ca_file = c.dir.path().join("ca.crt");
         std::fs::write(&ca_file, c.server.ca_pem()).expect("CA written");
-        Helm { python, server: c.server.url(), ca_file, home: c.dir.path().to_path_buf() }
+        Helm { python, server: c.server.url(), token: ADMIN.to_string(), ca_file, home: c.dir.path().to_path_buf() }
     }
 
     /// Runs one action; Ok is what the library returned, Err its error.
     async fn run(&self, mut request: Value) -> Result<Value, HelmFailure> {
         let op = request["op"].as_str().unwrap_or("").to_string();
         request["server"] = json!(self.server);
-        request["token"] = json!(ADMIN);
+        request["token"] = json!(self.token);
         request["ca_file"] = json!(self.ca_file);
         request["debug"] = json!(true);
         let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/oracle.py");
@@ -469,4 +470,25 @@ async fn a_chart_carrying_a_crd_installs_it_first_and_serves_its_kind_to_the_rel
     helm.ok(json!({"op": "uninstall", "release": "checkout", "wait": "watcher", "timeout": 120})).await;
     assert!(items(&c.json(&["get", "canaries"]).await).is_empty());
     c.ok(&["get", "crd", "canaries.gantry.dev"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_limited_to_one_namespace_deploys_there_and_is_forbidden_elsewhere() {
+    let Some((c, mut helm)) = start().await else { return };
+    // `verified-USER` tokens may do anything, but only in `default` (tests/common).
+    helm.token = "verified-deployer".into();
+    let web = chart("web");
+    let release = helm.ok(json!({"op": "install", "release": "web", "chart": web, "wait": "watcher", "timeout": 120})).await;
+    assert_eq!(release["status"], "deployed", "{release}");
+    assert_rolled_out(&c, "web", "app.kubernetes.io/name=web,app.kubernetes.io/instance=web", 2, "nginx:1.27").await;
+    helm.ok(json!({"op": "upgrade", "release": "web", "chart": web, "values": {"message": "hi"}, "wait": "watcher", "timeout": 120})).await;
+    helm.ok(json!({"op": "uninstall", "release": "web", "wait": "watcher", "timeout": 120})).await;
+
+    c.ok(&["create", "namespace", "other"]).await;
+    let refused = helm
+        .run(json!({"op": "install", "release": "web", "namespace": "other", "chart": web, "wait": "watcher", "timeout": 30}))
+        .await
+        .expect_err("another namespace is forbidden");
+    assert!(refused.message.contains("forbidden: User \"deployer\" cannot"), "{refused:?}");
+    assert!(items(&c.json(&["get", "all", "-n", "other"]).await).is_empty());
 }
