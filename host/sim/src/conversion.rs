@@ -37,6 +37,12 @@ pub fn storage_of(rt: &ResourceType) -> Option<ResourceType> {
 pub fn out<'a>(rt: &ResourceType, stored: &'a Value) -> Cow<'a, Value> {
     if is_hpa_v1(rt) && stored.is_object() {
         Cow::Owned(hpa_v2_to_v1(stored))
+    } else if rt.custom && stored.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v != rt.api_version()) {
+        // A CRD's `None` conversion strategy: a custom resource written in one
+        // served version reads in another with only its apiVersion changed.
+        let mut converted = stored.clone();
+        converted["apiVersion"] = json!(rt.api_version());
+        Cow::Owned(converted)
     } else {
         Cow::Borrowed(stored)
     }

@@ -364,7 +364,7 @@ pub fn selectors(call: &Call) -> Result<impl Fn(&Value) -> bool, ApiError> {
 
 /// Stored objects as the request's version shows them (`conversion`).
 fn in_version(rt: &ResourceType, items: Vec<Value>) -> Vec<Value> {
-    if conversion::storage_of(rt).is_none() {
+    if conversion::storage_of(rt).is_none() && !rt.custom {
         return items;
     }
     items.iter().map(|item| conversion::out(rt, item).into_owned()).collect()

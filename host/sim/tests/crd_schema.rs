@@ -182,6 +182,25 @@ async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildS
     line.expect("read").unwrap_or_default()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_resource_reads_in_every_served_version_each_with_its_schema() {
+    let Some(c) = Cluster::start().await else { return };
+    let beta = "  - name: v1beta1\n    served: true\n    storage: false\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+    let two = CRD.replace("  versions:\n", &format!("  versions:\n{beta}"));
+    c.ok(&["apply", "--server-side", "-f", &c.file("crd.yaml", &two)]).await;
+    c.ok(&["wait", "--for", "condition=Established", "crd/widgets.example.com"]).await;
+    let old = "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: old}\nspec: {size: tiny}\n";
+    c.ok(&["apply", "--server-side", "-f", &c.file("old.yaml", old)]).await;
+    let as_beta = c.json(&["get", "widgets.v1beta1.example.com", "old"]).await;
+    assert_eq!((as_beta["apiVersion"].clone(), as_beta["spec"]["size"].clone()), (json!("example.com/v1beta1"), json!("tiny")), "v1beta1's schema allows it");
+    let as_v1 = c.json(&["get", "widgets.v1.example.com", "old"]).await;
+    assert_eq!(as_v1["apiVersion"], "example.com/v1");
+    let listed = c.json(&["get", "widgets.v1.example.com"]).await;
+    assert_eq!(listed["items"][0]["apiVersion"], "example.com/v1");
+    let bad = c.kubectl(&["apply", "--server-side", "-f", &c.file("new.yaml", &old.replace("v1beta1", "v1"))]).await;
+    assert!(bad.stderr.contains("spec.size: Unsupported value: \"tiny\""), "v1 writes are held to v1's schema: {}", bad.stderr);
+}
+
 fn fields_of(obj: &Value, manager: &str) -> Value {
     let entries = obj["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
     entries.into_iter().find(|m| m["manager"] == manager).map(|m| m["fieldsV1"].clone()).unwrap_or(Value::Null)
