@@ -173,8 +173,29 @@ async fn printer_columns_scale_status_and_explain_follow_the_crd() {
     assert!(explained.contains("What the widget should be."), "{explained}");
     assert!(explained.contains("replicas\t<integer>") && explained.contains("How many widgets."), "{explained}");
     assert!(explained.contains("size\t<string>") && explained.contains("-required-"), "{explained}");
-    let v2 = c.ok(&["get", "--raw", "/openapi/v2"]).await;
-    assert!(v2.contains("com.example.v1.Widget"), "the v2 document carries the CRD's schema");
+    let v2 = c.ok(&["explain", "widget.spec.ports", "--output=plaintext-openapiv2"]).await;
+    assert!(v2.contains("port\t<integer>") && v2.contains("protocol\t<string>"), "the v2 document carries the CRD's schema: {v2}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kubectl_minor_on_the_machine_applies_explains_and_prints_custom_resources() {
+    let Some(mut c) = with_crd().await else { return };
+    let mut minors: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/google-cloud-sdk/bin")
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    minors.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("kubectl.1.")));
+    minors.sort();
+    for (i, kubectl) in minors.into_iter().enumerate() {
+        let version = kubectl.display().to_string();
+        c.kubectl = kubectl;
+        let name = format!("w{i}");
+        c.ok(&["apply", "--server-side", "-f", &c.file("w.yaml", &widget("{size: small}").replace("name: w1", &format!("name: {name}")))]).await;
+        let bad = c.kubectl(&["apply", "--server-side", "-f", &c.file("w.yaml", &widget("{size: small, replicas: 0}").replace("name: w1", &format!("name: {name}")))]).await;
+        assert!(bad.stderr.contains("should be greater than or equal to 1"), "{version}: {}", bad.stderr);
+        let table = c.ok(&["get", "widget", &name]).await;
+        assert!(table.starts_with("NAME") && table.contains("SIZE") && table.contains("small"), "{version}: {table}");
+        assert!(c.ok(&["explain", "widget.spec.size"]).await.contains("The widget's size."), "{version}");
+    }
 }
 
 async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> String {
