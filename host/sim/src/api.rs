@@ -124,6 +124,7 @@ impl Api {
         let target = self.target(group, version, rest)?;
         let verb = verb_of(req.method(), &target, &req)?;
         authorize(&identity, verb, &target)?;
+        let log = target.sub.as_deref() == Some("log");
         let call = Call {
             query: query_of(&req),
             content_type: header(&req, hyper::header::CONTENT_TYPE),
@@ -133,6 +134,10 @@ impl Api {
             target,
             body: req.into_body(),
         };
+        if log {
+            // `pods/log` (`logs`) is read only.
+            return if verb == "get" { crate::logs::serve(self, call).await } else { Err(ApiError::MethodNotAllowed) };
+        }
         self.dispatch(verb, call).await
     }
 
@@ -212,6 +217,7 @@ impl Api {
             Some("scale") => rt.scale,
             // A namespace's spec finalizers are written through `finalize` (PUT only).
             Some("finalize") => rt.group.is_empty() && rt.plural == "namespaces",
+            Some("log") => rt.group.is_empty() && rt.plural == "pods",
             Some(_) => false,
         };
         if !scoped_right || !sub_ok {
@@ -221,6 +227,18 @@ impl Api {
     }
 
     async fn dispatch(self: &Arc<Self>, verb: &str, call: Call) -> Result<Response<Body>, ApiError> {
+        // A deprecated version of a custom kind says so on every answer, as the real server does.
+        if let Some(warning) = crate::crd::deprecation_warning(&self.registry, &call.target.rt) {
+            let mut answer = self.dispatch_verb(verb, call).await?;
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&format!("299 - {warning:?}")) {
+                answer.headers_mut().append(hyper::header::WARNING, value);
+            }
+            return Ok(answer);
+        }
+        self.dispatch_verb(verb, call).await
+    }
+
+    async fn dispatch_verb(self: &Arc<Self>, verb: &str, call: Call) -> Result<Response<Body>, ApiError> {
         match verb {
             "get" => self.get(&call),
             "list" => self.list(&call),

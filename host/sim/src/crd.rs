@@ -83,6 +83,47 @@ impl Api {
     }
 }
 
+/// The warning every request to a deprecated CRD version is answered with:
+/// its `deprecationWarning`, else `example.com/v1beta1 Widget is deprecated;
+/// use example.com/v1 Widget` naming the newest served, not deprecated,
+/// newer version (Kubernetes' version order: v2 > v1 > v1beta2 > v1alpha1).
+pub fn deprecation_warning(registry: &crate::resources::Registry, rt: &ResourceType) -> Option<String> {
+    let version = rt.definition.as_deref().filter(|v| v["deprecated"].as_bool() == Some(true))?;
+    if let Some(text) = version["deprecationWarning"].as_str() {
+        return Some(text.to_string());
+    }
+    let mut message = format!("{}/{} {} is deprecated", rt.group, rt.version, rt.kind);
+    let newer = registry
+        .group_versions()
+        .into_iter()
+        .filter(|(group, _)| *group == rt.group)
+        .flat_map(|(group, version)| registry.types_of(&group, &version))
+        .filter(|t| t.plural == rt.plural)
+        .filter(|t| t.definition.as_deref().is_some_and(|d| d["deprecated"].as_bool() != Some(true)))
+        .filter(|t| version_rank(&t.version) > version_rank(&rt.version))
+        .max_by_key(|t| version_rank(&t.version));
+    if let Some(newer) = newer {
+        message.push_str(&format!("; use {}/{} {}", newer.group, newer.version, newer.kind));
+    }
+    Some(message)
+}
+
+/// Kubernetes' version order: GA above beta above alpha, then by numbers;
+/// names of another form sort below all of them.
+fn version_rank(version: &str) -> (u8, u64, u8, u64) {
+    let Some(rest) = version.strip_prefix('v') else { return (0, 0, 0, 0) };
+    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let Ok(major) = rest[..digits].parse::<u64>() else { return (0, 0, 0, 0) };
+    let (stage, minor) = match &rest[digits..] {
+        "" => (3, 0),
+        tail => match tail.strip_prefix("beta").or_else(|| tail.strip_prefix("alpha")) {
+            Some(n) => (if tail.starts_with("beta") { 2 } else { 1 }, n.parse::<u64>().unwrap_or(0)),
+            None => return (0, 0, 0, 0),
+        },
+    };
+    (1, major, stage, minor)
+}
+
 /// A CRD version's `openAPIV3Schema`, if it has one.
 pub fn schema_of(version: &Value) -> Option<&Value> {
     version["schema"].get("openAPIV3Schema").filter(|s| s.is_object())
@@ -293,5 +334,12 @@ mod tests {
         let plain = json!({"spec": {"group": "example.com", "names": {"plural": "gadgets", "kind": "Gadget"}, "versions": [{"name": "v1", "served": true}]}});
         let t = table(&types_of(&plain)[0], &[json!({"metadata": {"name": "g"}})], json!({}), "").unwrap();
         assert_eq!(t["columnDefinitions"][1]["name"], "Age");
+    }
+
+    #[test]
+    fn versions_rank_as_kubernetes_orders_them() {
+        let mut versions = ["v1alpha1", "v2", "v1beta2", "foo", "v1", "v1beta1", "v10"];
+        versions.sort_by_key(|v| version_rank(v));
+        assert_eq!(versions, ["foo", "v1alpha1", "v1beta1", "v1beta2", "v1", "v2", "v10"]);
     }
 }

@@ -206,13 +206,15 @@ async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildS
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_resource_reads_in_every_served_version_each_with_its_schema() {
     let Some(c) = Cluster::start().await else { return };
-    let beta = "  - name: v1beta1\n    served: true\n    storage: false\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+    let beta = "  - name: v1beta1\n    served: true\n    storage: false\n    deprecated: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
     let two = CRD.replace("  versions:\n", &format!("  versions:\n{beta}"));
     c.ok(&["apply", "--server-side", "-f", &c.file("crd.yaml", &two)]).await;
     c.ok(&["wait", "--for", "condition=Established", "crd/widgets.example.com"]).await;
     let old = "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: old}\nspec: {size: tiny}\n";
     c.ok(&["apply", "--server-side", "-f", &c.file("old.yaml", old)]).await;
-    let as_beta = c.json(&["get", "widgets.v1beta1.example.com", "old"]).await;
+    let warned = c.kubectl(&["get", "widgets.v1beta1.example.com", "old", "-o", "json"]).await;
+    assert!(warned.stderr.contains("Warning: example.com/v1beta1 Widget is deprecated; use example.com/v1 Widget"), "{}", warned.stderr);
+    let as_beta: Value = serde_json::from_str(&warned.stdout).expect("JSON");
     assert_eq!((as_beta["apiVersion"].clone(), as_beta["spec"]["size"].clone()), (json!("example.com/v1beta1"), json!("tiny")), "v1beta1's schema allows it");
     let as_v1 = c.json(&["get", "widgets.v1.example.com", "old"]).await;
     assert_eq!(as_v1["apiVersion"], "example.com/v1");
