@@ -2,7 +2,10 @@
 //! name, with one global, monotonically increasing resourceVersion, the
 //! metadata the server owns (uid, creationTimestamp, generation,
 //! resourceVersion), optimistic concurrency, the default namespaces, and the
-//! event history watches replay from (older versions answer 410 Gone). Every
+//! event history watches replay from (older versions answer 410 Gone) and
+//! paged or Exact lists read past states from (each event keeps the object
+//! as it was before it; nothing is copied per list). Kinds served in another
+//! version than stored are written through `conversion`. Every
 //! change happens under one lock and is published to live watches in order.
 //! Stored objects are shared (`Arc`) with the events that publish them, so a
 //! write copies nothing it does not change; the history keeps each event as
@@ -431,6 +434,9 @@ impl Store {
             inner.fill_defaults(rt, &mut next, Some(&current));
         }
         keep_server_metadata(rt, part, &current, &mut next);
+        if part == Part::Main {
+            crate::strategy::validate_update(rt, &current, &next)?;
+        }
         check_finalizers(rt, name, &next)?;
         if !current["metadata"]["deletionTimestamp"].is_null() {
             check_no_new_finalizers(rt, name, &current, &next)?;

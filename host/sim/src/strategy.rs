@@ -5,7 +5,8 @@
 //! `batch.kubernetes.io/job-name`, `controller-uid` and `job-name`, unless
 //! `spec.manualSelector` is true; a selector that was not generated, or
 //! does not select the template's labels, is a 422 worded as the real
-//! validation words it (Go's `%#v` of the values included). This file must
+//! validation words it (Go's `%#v` of the values included), and so is an
+//! update that changes a Job's selector. This file must
 //! not store objects nor answer requests; `store` calls it.
 
 use std::collections::BTreeMap;
@@ -35,6 +36,41 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError
         generate_job_selector(obj);
     }
     validate_job_selector(rt, obj, manual)
+}
+
+/// What the kind's update validation refuses that depends on the stored
+/// object: a Job's selector is immutable (`field is immutable`, the new
+/// value in Go's `%#v`, or null).
+pub fn validate_update(rt: &ResourceType, current: &Value, next: &Value) -> Result<(), ApiError> {
+    if !is_job(rt) || current["spec"]["selector"] == next["spec"]["selector"] {
+        return Ok(());
+    }
+    // ValidateJobSpec's selector checks come first, then the immutability.
+    let mut causes = spec_selector_causes(next);
+    let selector = &next["spec"]["selector"];
+    // A nil pointer prints as the string "null".
+    let value = if selector.is_object() { go_label_selector(selector) } else { "\"null\"".into() };
+    causes.push(FieldCause { reason: "FieldValueInvalid", field: "spec.selector".into(), message: format!("Invalid value: {value}: field is immutable") });
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, next["metadata"]["name"].as_str().unwrap_or(""), causes))
+}
+
+/// ValidateJobSpec's selector checks: present, and selecting the template's labels
+/// (a missing selector selects nothing).
+fn spec_selector_causes(job: &Value) -> Vec<FieldCause> {
+    let selector = &job["spec"]["selector"];
+    let labels = string_map(&job["spec"]["template"]["metadata"]["labels"]);
+    let mut causes = Vec::new();
+    if !selector.is_object() {
+        causes.push(FieldCause { reason: "FieldValueRequired", field: "spec.selector".into(), message: "Required value".into() });
+    }
+    if !selector.is_object() || !selector_matches(selector, &labels) {
+        causes.push(FieldCause {
+            reason: "FieldValueInvalid",
+            field: "spec.template.metadata.labels".into(),
+            message: format!("Invalid value: {}: `selector` does not match template `labels`", go_string_map(&labels)),
+        });
+    }
+    causes
 }
 
 /// The job strategy's generateSelector: labels the template with the job's
@@ -99,15 +135,7 @@ fn validate_job_selector(rt: &ResourceType, job: &Value, manual: bool) -> Result
             });
         }
     }
-    if !selector.is_object() {
-        causes.push(FieldCause { reason: "FieldValueRequired", field: "spec.selector".into(), message: "Required value".into() });
-    } else if !selector_matches(selector, &labels) {
-        causes.push(FieldCause {
-            reason: "FieldValueInvalid",
-            field: "spec.template.metadata.labels".into(),
-            message: format!("Invalid value: {}: `selector` does not match template `labels`", go_string_map(&labels)),
-        });
-    }
+    causes.extend(spec_selector_causes(job));
     if causes.is_empty() {
         return Ok(());
     }
@@ -204,6 +232,21 @@ spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\", 
     }
 
     #[test]
+    fn a_job_selector_is_immutable() {
+        let mut current = job(json!({"template": {"metadata": {"labels": {"app": "pi"}}}}));
+        prepare_create(&jobs(), &mut current).unwrap();
+        let mut next = current.clone();
+        next["spec"]["parallelism"] = json!(2);
+        validate_update(&jobs(), &current, &next).unwrap();
+        next["spec"].as_object_mut().unwrap().remove("selector");
+        let err = validate_update(&jobs(), &current, &next).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Job.batch \"pi\" is invalid: [spec.selector: Required value, spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\", \"batch.kubernetes.io/controller-uid\":\"1a2b3c\", \"batch.kubernetes.io/job-name\":\"pi\", \"controller-uid\":\"1a2b3c\", \"job-name\":\"pi\"}: `selector` does not match template `labels`, spec.selector: Invalid value: \"null\": field is immutable]"
+        );
+    }
+
+    #[test]
     fn a_manual_selector_is_kept_and_must_select_the_template() {
         let mut ok = job(json!({"manualSelector": true, "selector": {"matchLabels": {"app": "pi"}}, "template": {"metadata": {"labels": {"app": "pi"}}}}));
         prepare_create(&jobs(), &mut ok).unwrap();
@@ -212,6 +255,10 @@ spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\", 
         let err = prepare_create(&jobs(), &mut bad).unwrap_err();
         assert_eq!(err.to_string(), "Job.batch \"pi\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\"}: `selector` does not match template `labels`");
         let mut none = job(json!({"manualSelector": true, "template": {}}));
-        assert_eq!(prepare_create(&jobs(), &mut none).unwrap_err().to_string(), "Job.batch \"pi\" is invalid: spec.selector: Required value");
+        assert_eq!(
+            prepare_create(&jobs(), &mut none).unwrap_err().to_string(),
+            "Job.batch \"pi\" is invalid: [spec.selector: Required value, spec.template.metadata.labels: Invalid value: map[string]string{}: `selector` does not match template `labels`]",
+            "a missing selector selects nothing"
+        );
     }
 }

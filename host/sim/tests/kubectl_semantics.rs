@@ -29,6 +29,14 @@ async fn a_job_gets_the_generated_selector_and_labels_and_a_mismatched_selector_
     let pod = &pods["items"][0];
     assert_eq!(pod["metadata"]["labels"]["job-name"], "pi");
     assert_eq!(pod["metadata"]["labels"]["controller-uid"], uid.as_str());
+    let out = c.kubectl(&["patch", "job", "pi", "--type=merge", "-p", r#"{"spec":{"selector":{"matchLabels":{"job-name":"pi"}}}}"#]).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"batch.kubernetes.io/controller-uid\":")
+            && out.stderr.contains("\"job-name\":\"pi\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"),
+        "a job's selector is immutable: {}",
+        out.stderr
+    );
 
     let mismatched = "apiVersion: batch/v1
 kind: Job
