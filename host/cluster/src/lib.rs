@@ -14,6 +14,9 @@
 //! - `access.rs` — the runtime's cluster backend on kube-rs (get, list, rollout, pods, events, logs, apply, delete, scale).
 //! - `lease.rs` — the run lock: a coordination.k8s.io Lease per release and target.
 
+pub mod eks;
+pub mod gke;
+
 use std::fmt;
 use std::time::SystemTime;
 

@@ -1,0 +1,217 @@
+//! EKS and GKE targets against the simulated estate (`gantry_sim::Estate`):
+//! DescribeCluster and clusters.get on the simulated control plane give the
+//! API server's endpoint and CA, and the tokens gantry mints (presigned STS
+//! URLs, OAuth tokens) are accepted by the simulated API servers, which
+//! verify them as EKS and GKE do — a kube-rs client with them lists
+//! namespaces. Refusals (a wrong secret key, an unknown cluster, a malformed
+//! or unknown service-account key, another project, an unreachable API) give
+//! errors that name the target and the fix.
+//!
+//! The AWS and GCP settings come from the estate's env file, handed over
+//! explicitly (`AwsEnvironment::Vars`, `GkeApi::at`, the key as an argument),
+//! never through the process environment: no IMDS, no GCE metadata server,
+//! nothing but 127.0.0.1 is reached.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use gantry_cluster::eks::{AwsEnvironment, EksCluster, EksTokenSource};
+use gantry_cluster::gke::{GkeApi, GkeCluster};
+use gantry_cluster::{ClusterError, Endpoint, TokenSource};
+use gantry_sim::estate::{ClusterSpec, Estate};
+use k8s_openapi::api::core::v1::Namespace;
+
+const REGION: &str = "eu-west-1";
+const PROJECT: &str = "gantry-sim";
+const LOCATION: &str = "europe-west1";
+
+/// An estate with an EKS-flavoured `prod-eks` and a GKE-flavoured `prod-gke`,
+/// and the variables of its env file.
+async fn estate() -> (Estate, BTreeMap<String, String>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = Estate::start_clusters(dir.path(), &[ClusterSpec::eks("prod-eks", REGION), ClusterSpec::gke("prod-gke", PROJECT, LOCATION)])
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&estate.env_file).unwrap();
+    let vars = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    (estate, vars, dir)
+}
+
+/// A kube-rs client for `endpoint` presenting `token`.
+async fn client(endpoint: &Endpoint, token: &str) -> kube::Client {
+    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "c", "cluster": {
+            "server": endpoint.url,
+            "certificate-authority-data": STANDARD.encode(endpoint.ca_pem.as_deref().unwrap()),
+        }}],
+        "users": [{ "name": "u", "user": { "token": token } }],
+        "contexts": [{ "name": "x", "context": { "cluster": "c", "user": "u" } }],
+        "current-context": "x",
+    }))
+    .unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn namespaces(endpoint: &Endpoint, token: &str) -> Result<Vec<String>, kube::Error> {
+    let api: kube::Api<Namespace> = kube::Api::all(client(endpoint, token).await);
+    let list = api.list(&Default::default()).await?;
+    Ok(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
+}
+
+fn assert_names(e: &ClusterError, needles: &[&str]) {
+    let msg = e.to_string();
+    for n in needles {
+        assert!(msg.contains(n), "{n:?} is not in: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn eks_describe_cluster_gives_the_endpoint_and_ca_and_the_token_lists_namespaces() {
+    let (estate, vars, _dir) = estate().await;
+    let server = estate.cluster("prod-eks").unwrap();
+    let env = AwsEnvironment::Vars(vars);
+    let (endpoint, tokens) = EksCluster::connect_in(&env, "prod", "prod-eks", REGION, None).await.unwrap();
+    assert_eq!(endpoint.url, server.url());
+    assert_eq!(endpoint.ca_pem.as_deref(), Some(server.ca_pem()));
+
+    let token = tokens.token().await.unwrap();
+    assert!(token.value.starts_with("k8s-aws-v1."));
+    let expires = token.expires.unwrap().duration_since(std::time::SystemTime::now()).unwrap();
+    assert!(expires <= std::time::Duration::from_secs(14 * 60) && expires > std::time::Duration::from_secs(13 * 60), "{expires:?}");
+    let names = namespaces(&endpoint, &token.value).await.unwrap();
+    assert!(names.iter().any(|n| n == "default"), "{names:?}");
+
+    // An `endpoint:` override replaces the URL and keeps the cluster's CA.
+    let (overridden, _) = EksCluster::connect_in(&env, "prod", "prod-eks", REGION, Some("https://127.0.0.1:1")).await.unwrap();
+    assert_eq!(overridden.url, "https://127.0.0.1:1");
+    assert_eq!(overridden.ca_pem, endpoint.ca_pem);
+}
+
+#[tokio::test]
+async fn eks_a_wrong_secret_key_is_refused_by_the_eks_api_and_by_the_cluster() {
+    let (estate, mut vars, _dir) = estate().await;
+    let id = vars["AWS_ACCESS_KEY_ID"].clone();
+    vars.insert("AWS_SECRET_ACCESS_KEY".into(), "not-the-secret-key-of-this-access-key-id".into());
+    let err = EksCluster::connect_in(&AwsEnvironment::Vars(vars), "prod", "prod-eks", REGION, None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Credentials { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "AWS refused the credentials", "InvalidSignatureException", "AWS_SECRET_ACCESS_KEY"]);
+
+    // A token signed with the wrong secret does not get into the cluster either.
+    let server = estate.cluster("prod-eks").unwrap();
+    let endpoint = Endpoint { url: server.url(), ca_pem: Some(server.ca_pem().to_string()) };
+    let wrong = aws_credential_types::Credentials::new(id, "not-the-secret", None, None, "test");
+    let token = EksTokenSource::new("prod", "prod-eks", REGION, wrong).token().await.unwrap();
+    match namespaces(&endpoint, &token.value).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 401, "{status:?}"),
+        other => panic!("a token with the wrong secret was not refused: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn eks_an_unknown_cluster_is_resource_not_found_naming_the_cluster_and_region() {
+    let (_estate, vars, _dir) = estate().await;
+    let err = EksCluster::connect_in(&AwsEnvironment::Vars(vars.clone()), "prod", "nope", REGION, None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::UnknownCluster { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "no EKS cluster `nope` in region eu-west-1: check the cluster name and region"]);
+    // The right name in another region is not there either.
+    let err = EksCluster::connect_in(&AwsEnvironment::Vars(vars), "prod", "prod-eks", "us-east-2", None).await.unwrap_err();
+    assert_names(&err, &["no EKS cluster `prod-eks` in region us-east-2"]);
+}
+
+#[tokio::test]
+async fn eks_without_credentials_or_a_reachable_api_says_what_to_set() {
+    let (_estate, vars, _dir) = estate().await;
+    let mut no_keys = vars.clone();
+    no_keys.remove("AWS_ACCESS_KEY_ID");
+    no_keys.remove("AWS_SECRET_ACCESS_KEY");
+    let err = EksCluster::connect_in(&AwsEnvironment::Vars(no_keys), "prod", "prod-eks", REGION, None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Credentials { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "no AWS credentials", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"]);
+
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut closed = vars;
+    closed.insert("AWS_ENDPOINT_URL_EKS".into(), format!("http://127.0.0.1:{port}"));
+    let err = EksCluster::connect_in(&AwsEnvironment::Vars(closed), "prod", "prod-eks", REGION, None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "cannot reach the EKS API", &format!("127.0.0.1:{port}"), "AWS_ENDPOINT_URL_EKS"]);
+}
+
+fn gke_api(vars: &BTreeMap<String, String>) -> GkeApi {
+    GkeApi::at(&vars["CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER"])
+}
+
+#[tokio::test]
+async fn gke_with_the_key_as_json_base64_or_a_path_reaches_the_cluster() {
+    let (estate, vars, _dir) = estate().await;
+    let server = estate.cluster("prod-gke").unwrap();
+    let json = std::fs::read_to_string(&estate.key_file).unwrap();
+    let forms = [json.clone(), STANDARD.encode(&json), estate.key_file.display().to_string()];
+    for key in forms {
+        let (endpoint, tokens) =
+            GkeCluster::connect_via(&gke_api(&vars), "prod", PROJECT, LOCATION, "prod-gke", Some(key), None).await.unwrap();
+        assert_eq!(endpoint.url, server.url());
+        assert_eq!(endpoint.ca_pem.as_deref(), Some(server.ca_pem()));
+        let token = tokens.token().await.unwrap();
+        assert!(token.expires.unwrap() > std::time::SystemTime::now());
+        let names = namespaces(&endpoint, &token.value).await.unwrap();
+        assert!(names.iter().any(|n| n == "default"), "{names:?}");
+    }
+}
+
+#[tokio::test]
+async fn gke_a_malformed_or_unknown_key_names_the_target_and_the_form() {
+    let (estate, vars, _dir) = estate().await;
+    let json = std::fs::read_to_string(&estate.key_file).unwrap();
+    let truncated = json[..json.len() / 2].to_string();
+    let err = GkeCluster::connect_via(&gke_api(&vars), "prod", PROJECT, LOCATION, "prod-gke", Some(truncated), None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Credentials { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "given as JSON", "not valid JSON", "GCP_SERVICE_ACCOUNT_KEY"]);
+    assert!(!err.to_string().contains("PRIVATE KEY"), "{err}");
+
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["private_key"] = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n".into();
+    let err = GkeCluster::connect_via(&gke_api(&vars), "prod", PROJECT, LOCATION, "prod-gke", Some(STANDARD.encode(value.to_string())), None)
+        .await
+        .unwrap_err();
+    assert_names(&err, &["target `prod`", "given as base64 JSON", "malformed"]);
+    assert!(!err.to_string().contains("bm90IGEga2V5"), "{err}");
+
+    // A well-formed key the simulated IAM never issued: the token endpoint refuses it.
+    let stranger = gantry_sim::cloud::ServiceAccountKey::generate(PROJECT, "stranger").unwrap();
+    let token_uri = format!("{}/token", vars["CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER"].trim_end_matches('/'));
+    let key = stranger.key_file_json(&token_uri).unwrap();
+    let err = GkeCluster::connect_via(&gke_api(&vars), "prod", PROJECT, LOCATION, "prod-gke", Some(key), None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Credentials { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "getting a Google OAuth token failed"]);
+}
+
+#[tokio::test]
+async fn gke_an_unknown_cluster_is_a_404_and_another_project_is_denied() {
+    let (estate, vars, _dir) = estate().await;
+    let key = Some(estate.key_file.display().to_string());
+    let err = GkeCluster::connect_via(&gke_api(&vars), "prod", PROJECT, LOCATION, "nope", key.clone(), None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::UnknownCluster { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "no GKE cluster `nope` in project gantry-sim, location europe-west1", "Not found", "gcloud container clusters list"]);
+
+    let err = GkeCluster::connect_via(&gke_api(&vars), "prod", "other-project", LOCATION, "prod-gke", key, None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Credentials { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "container.clusters.get", "roles/container.clusterViewer"]);
+
+    // Nothing listens: unreachable, naming the API.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let key = Some(std::fs::read_to_string(&estate.key_file).unwrap());
+    let api = GkeApi::at(&format!("http://127.0.0.1:{port}/"));
+    let err = GkeCluster::connect_via(&api, "prod", PROJECT, LOCATION, "prod-gke", key, None).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
+    assert_names(&err, &["target `prod`", "cannot reach the GKE container API", &format!("127.0.0.1:{port}")]);
+}
