@@ -231,6 +231,9 @@ pub struct Page {
 
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
+/// A change of an object, boxed (the converting `modify` hands one on).
+type Change<'a> = dyn FnOnce(&Value) -> Result<Value, ApiError> + 'a;
+
 struct Inner {
     rv: u64,
     objects: BTreeMap<GroupResource, Objects>,
@@ -418,7 +421,7 @@ impl Store {
     ) -> Result<Value, ApiError> {
         if let Some(storage) = conversion::storage_of(rt) {
             // `change` sees and writes `rt`'s version; the store keeps its own.
-            let converted: Box<dyn FnOnce(&Value) -> Result<Value, ApiError> + '_> =
+            let converted: Box<Change<'_>> =
                 Box::new(|current: &Value| Ok(conversion::into_storage(rt, change(&conversion::out(rt, current))?)));
             let written = self.modify(&storage, namespace, name, part, opts, converted)?;
             return Ok(conversion::out(rt, &written).into_owned());
