@@ -137,6 +137,25 @@ async fn kubectl_autoscale_writes_v1_and_both_versions_read_one_object() {
     assert_eq!(v2["spec"]["metrics"].as_array().map(Vec::len), Some(2), "the memory metric survived a write through v1: {}", v2["spec"]);
     assert!(v2["metadata"].get("annotations").is_none_or(|a| a.get("autoscaling.alpha.kubernetes.io/metrics").is_none()), "not stored as an annotation");
 
+    // A v1 manifest applied (client-side, then changed) goes through v1 both times.
+    let manifest = "apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: api
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: web
+  maxReplicas: 4
+  targetCPUUtilizationPercentage: 60
+";
+    c.ok(&["apply", "-f", &c.file("api.yaml", manifest)]).await;
+    c.ok(&["apply", "-f", &c.file("api.yaml", &manifest.replace("60", "65"))]).await;
+    let api = c.json(&["get", "horizontalpodautoscalers.v2.autoscaling", "api"]).await;
+    assert_eq!(api["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 65);
+    assert_eq!(api["spec"]["minReplicas"], 1, "v1's default");
+
     // A watch through v1 sees v1 objects, the change made through v2 included.
     let mut watch = c.command(&c.dir.path().join("config"), &["get", "horizontalpodautoscalers.v1.autoscaling", "web", "-w", "-o", "json", "--output-watch-events"]);
     let mut child = watch.spawn().expect("kubectl watch starts");
