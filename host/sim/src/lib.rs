@@ -22,9 +22,8 @@
 //! subresources, `podhttp` answers as the simulated pods would, and
 //! `metrics` counts their requests for a real Prometheus to scrape.
 //! `oci` resolves images in real registries on loopback for the simulated
-//! kubelet's pulls. `faults` injects errors, latency, dropped
-//! connections and cut watches on demand, into the API server and the cloud
-//! control plane.
+//! kubelet's pulls. `faults` injects errors, latency, dropped connections and cut watches
+//! on demand, into the API server and the cloud control plane.
 
 pub mod api;
 pub mod auth;
@@ -38,6 +37,7 @@ pub mod estate;
 pub mod faults;
 pub mod http;
 pub mod kubeconfig;
+pub mod logs;
 pub mod managed;
 pub mod merge_keys;
 pub mod metrics;
@@ -46,8 +46,8 @@ pub mod openapi;
 pub mod openapi_v2;
 pub mod podhttp;
 pub mod protobuf;
-pub mod proxy;
 pub mod schema;
+pub mod proxy;
 pub mod resources;
 pub mod selector;
 pub mod server;

@@ -243,6 +243,8 @@ pub struct Unreachable(pub String);
 pub struct PodHttp {
     images: Vec<ImageRule>,
     metrics: Arc<Metrics>,
+    /// The access lines of the pods' logs (`crate::logs`).
+    pub logs: Arc<crate::logs::LogBook>,
 }
 
 impl Default for PodHttp {
@@ -260,7 +262,7 @@ fn forwardable(name: &HeaderName) -> bool {
 
 impl PodHttp {
     pub fn new(images: Vec<ImageRule>) -> PodHttp {
-        PodHttp { images, metrics: Arc::new(Metrics::default()) }
+        PodHttp { images, metrics: Arc::new(Metrics::default()), logs: Default::default() }
     }
 
     /// The request counters and latency histograms of this cluster's pods.
@@ -291,6 +293,7 @@ impl PodHttp {
             }
         };
         self.metrics.observe(pod, method.as_str(), &path, response.status().as_u16(), started.elapsed());
+        self.logs.access(pod, method.as_str(), &path, response.status().as_u16());
         Ok(response)
     }
 }

@@ -73,6 +73,9 @@ impl ResourceType {
             entry["categories"] = json!(self.categories);
         }
         let mut subresources = Vec::new();
+        if self.group.is_empty() && self.plural == "pods" {
+            subresources.push(json!({"subresource": "log", "responseKind": kind("", "v1", "Pod"), "verbs": ["get"]}));
+        }
         if self.scale {
             subresources.push(json!({"subresource": "scale", "responseKind": kind("autoscaling", "v1", "Scale"), "verbs": ["get", "patch", "update"]}));
         }
@@ -112,6 +115,11 @@ impl ResourceType {
             }
             v
         };
+        if self.group.is_empty() && self.plural == "pods" {
+            let mut log = sub("log", None, None, &self.kind);
+            log["verbs"] = json!(["get"]);
+            out.push(log);
+        }
         if self.status {
             out.push(sub("status", None, None, &self.kind));
         }

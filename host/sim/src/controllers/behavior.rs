@@ -11,6 +11,7 @@
 //! | `sim.gantry.dev/http-latency` | a duration: `250ms`, `1s` (default `0s`) | how long the pod takes before answering |
 //! | `sim.gantry.dev/http-error-rate` | a fraction `0` (default) to `1`, e.g. `0.1` | that share of requests is answered with the error status, spread evenly (deterministic: request *n* of a pod fails when ⌊(n+1)·rate⌋ > ⌊n·rate⌋) |
 //! | `sim.gantry.dev/http-error-status` | `500` (default), `503`, any 5xx | the status of those failed requests |
+//! | `sim.gantry.dev/log-lines` | text, one line per line, e.g. `booting\nlistening on :8000` | what every container prints when it starts, instead of its image's app style (uvicorn; nginx for `nginx` images); `crate::logs` serves it |
 //! | `sim.gantry.dev/http-upstream` | `http://127.0.0.1:PORT[/base]` | forward requests to a real HTTP server instead; only loopback (127.0.0.0/8, `::1`, `localhost`) is accepted, anything else is refused with a 503 naming the reason |
 //!
 //! Put them on the pod template (`spec.template.metadata.annotations`) of a
@@ -37,6 +38,8 @@ pub const HTTP_LATENCY: &str = "sim.gantry.dev/http-latency";
 pub const HTTP_ERROR_RATE: &str = "sim.gantry.dev/http-error-rate";
 pub const HTTP_ERROR_STATUS: &str = "sim.gantry.dev/http-error-status";
 pub const HTTP_UPSTREAM: &str = "sim.gantry.dev/http-upstream";
+/// Annotation: the lines the pod's containers print at start-up (`crate::logs` reads it).
+pub const LOG_LINES: &str = "sim.gantry.dev/log-lines";
 /// When a pod becomes ready without a `ready-after` annotation.
 pub const DEFAULT_READY_AFTER: Duration = Duration::from_millis(500);
 
