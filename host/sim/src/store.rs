@@ -1297,6 +1297,30 @@ mod tests {
     }
 
     #[test]
+    fn an_autoscaling_v1_status_write_reaches_the_v2_storage_and_answers_in_v1() {
+        let s = store(100);
+        let (v1, gr) = (rt("autoscaling", "horizontalpodautoscalers"), GroupResource::new("autoscaling", "horizontalpodautoscalers"));
+        let hpa = json!({"metadata": {"name": "web"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3}});
+        let created = s.create(&v1, "default", hpa, &W).unwrap();
+        assert_eq!(created["apiVersion"], "autoscaling/v1");
+        assert_eq!(created["status"], json!({"currentReplicas": 0, "desiredReplicas": 0}));
+        let seen = |current: &Value| {
+            assert_eq!(current["apiVersion"], "autoscaling/v1", "the change sees the version it writes");
+            let mut next = current.clone();
+            next["status"] = json!({"currentReplicas": 2, "desiredReplicas": 3, "currentCPUUtilizationPercentage": 91});
+            Ok(next)
+        };
+        let written = s.modify(&v1, "default", "web", Part::Status, &W, seen).unwrap();
+        assert_eq!(written["status"]["currentCPUUtilizationPercentage"], 91);
+        let stored = s.get(&gr, "default", "web").unwrap();
+        assert_eq!(stored["apiVersion"], "autoscaling/v2");
+        assert_eq!(stored["status"]["currentMetrics"], json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 91}}}]));
+        assert_eq!(stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 80, "v1's implied target");
+        let Deletion::Gone(gone) = s.delete(&v1, "default", "web", &W).unwrap() else { panic!("nothing holds it") };
+        assert_eq!(gone["apiVersion"], "autoscaling/v1");
+    }
+
+    #[test]
     fn a_continue_token_older_than_the_history_is_expired() {
         let s = store(2);
         for n in ["a", "b"] {
