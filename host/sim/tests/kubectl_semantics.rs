@@ -3,7 +3,8 @@
 //! strategy generates from their uid (and a selector not generated, or not
 //! selecting the template, is refused with the real validation's words);
 //! HorizontalPodAutoscalers are served as autoscaling/v2 and autoscaling/v1
-//! from one storage, converted both ways (`kubectl autoscale` writes v1).
+//! from one storage, converted both ways (`kubectl autoscale` writes v1);
+//! `kubectl get --chunk-size` pages a list through continue tokens.
 //! Missing kubectl fails under CI and skips otherwise (see `common`).
 
 mod common;
@@ -182,4 +183,19 @@ async fn read_until(want: &str, seen: &mut String, stdout: &mut tokio::process::
         assert!(n > 0, "the watch ended early: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+}
+
+#[tokio::test]
+async fn kubectl_pages_a_list_chunk_by_chunk_through_continue_tokens() {
+    let Some(c) = Cluster::start().await else { return };
+    c.ok(&["create", "namespace", "chunks"]).await;
+    for name in ["a", "b", "c"] {
+        c.ok(&["-n", "chunks", "create", "configmap", name, "--from-literal=k=v"]).await;
+    }
+    let out = c.kubectl(&["-n", "chunks", "get", "configmaps", "--chunk-size=1", "-v=6"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    let names: Vec<&str> = out.stdout.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    let continued = out.stderr.lines().filter(|l| l.contains("limit=1") && l.contains("continue=")).count();
+    assert_eq!(continued, 2, "two more chunks, each asked for with the previous one's token: {}", out.stderr);
 }
