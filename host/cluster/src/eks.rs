@@ -43,6 +43,10 @@ pub const PRESIGN_EXPIRES: Duration = Duration::from_secs(60);
 /// How long a token is reported valid: fifteen minutes less a minute, as
 /// aws-cli's `expirationTimestamp` says, so callers refresh before EKS refuses it.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
+/// Credentials are fetched again this long before they expire, and at least
+/// this often when they do not say (as the SDK's identity cache does).
+const CREDENTIALS_REFRESH: Duration = Duration::from_secs(15 * 60);
+const CREDENTIALS_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 const FIX_NO_CREDENTIALS: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or AWS_PROFILE to a profile in ~/.aws/config, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or run on an instance with a role";
 
@@ -104,7 +108,7 @@ impl EksCluster {
         let credentials = sdk.credentials_provider().ok_or_else(|| no_credentials(target, "no credential provider is configured"))?;
         // Resolve once up front: a missing key is a clear error here rather
         // than an opaque dispatch failure of the first call.
-        credentials.provide_credentials().await.map_err(|e| credentials_error(target, &e))?;
+        let resolved = credentials.provide_credentials().await.map_err(|e| credentials_error(target, &e))?;
 
         let mut eks_config = aws_sdk_eks::config::Builder::from(&sdk);
         if let Some(url) = &eks_endpoint {
@@ -140,6 +144,7 @@ impl EksCluster {
         let ca_pem = ca_from_base64(target, cluster, ca_data)?;
         let endpoint = Endpoint { url, ca_pem: Some(ca_pem) };
         let source = EksTokenSource::new(target, cluster, region, credentials);
+        *source.cached.lock().await = Some((resolved, SystemTime::now()));
         Ok((endpoint, source))
     }
 }
@@ -220,7 +225,7 @@ fn describe_error(target: &str, cluster: &str, region: &str, where_: &str, e: Sd
             target,
             message: format!(
                 "cannot reach the EKS API at {where_} for region {region}: {}: check the network, the region, and AWS_ENDPOINT_URL_EKS / AWS_ENDPOINT_URL if set",
-                DisplayErrorContext(&e)
+                chain(&e)
             ),
         },
         _ => ClusterError::Api {
@@ -229,6 +234,21 @@ fn describe_error(target: &str, cluster: &str, region: &str, where_: &str, e: Sd
             message: format!("DescribeCluster of `{cluster}` in {region} failed: {}", DisplayErrorContext(&e)),
         },
     }
+}
+
+/// `e` and its sources, `: `-joined (without the SDK's Debug dump).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
 }
 
 /// The PEM behind `certificateAuthority.data` (base64 of the PEM bundle).
@@ -267,6 +287,9 @@ pub struct EksTokenSource {
     cluster: String,
     region: String,
     credentials: SharedCredentialsProvider,
+    /// The last credentials and when they were fetched: the chain itself
+    /// does not cache (web identity and IMDS would be asked at every token).
+    cached: std::sync::Arc<tokio::sync::Mutex<Option<(Credentials, SystemTime)>>>,
 }
 
 impl fmt::Debug for EksTokenSource {
@@ -283,7 +306,23 @@ impl EksTokenSource {
             cluster: cluster.to_string(),
             region: region.to_string(),
             credentials: SharedCredentialsProvider::new(credentials),
+            cached: Default::default(),
         }
+    }
+
+    /// The cached credentials while they are fresh, else new ones from the chain.
+    async fn credentials(&self) -> Result<Credentials, ClusterError> {
+        let mut cached = self.cached.lock().await;
+        let now = SystemTime::now();
+        if let Some((creds, fetched)) = cached.as_ref() {
+            let stale_at = creds.expiry().map(|e| e.checked_sub(CREDENTIALS_MARGIN).unwrap_or(e)).unwrap_or(*fetched + CREDENTIALS_REFRESH);
+            if now < stale_at.min(*fetched + CREDENTIALS_REFRESH) {
+                return Ok(creds.clone());
+            }
+        }
+        let fresh = self.credentials.provide_credentials().await.map_err(|e| credentials_error(&self.target, &e))?;
+        *cached = Some((fresh.clone(), now));
+        Ok(fresh)
     }
 
     /// The token for `credentials` signed at `now`.
@@ -303,7 +342,7 @@ impl EksTokenSource {
 #[async_trait::async_trait]
 impl TokenSource for EksTokenSource {
     async fn token(&self) -> Result<Token, ClusterError> {
-        let credentials = self.credentials.provide_credentials().await.map_err(|e| credentials_error(&self.target, &e))?;
+        let credentials = self.credentials().await?;
         self.token_with(&credentials, SystemTime::now())
     }
 }
@@ -399,6 +438,38 @@ mod tests {
         let wrong = Credentials::new(&deployer.credentials.access_key_id, "not-the-secret", None, None, "test");
         let token = source.token_with(&wrong, SystemTime::now()).unwrap();
         assert_eq!(verify(&token.value, "prod-eks").unwrap_err(), gantry_sim::cloud::sts::EksTokenError::SignatureDoesNotMatch);
+    }
+
+    /// Hands out keys expiring `lifetime` from now, counting the calls.
+    #[derive(Debug)]
+    struct Counting {
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        lifetime: Duration,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let expiry = SystemTime::now() + self.lifetime;
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new("ASIAX", "s", Some("t".into()), Some(expiry), "test")))
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_reused_until_shortly_before_they_expire() {
+        for (lifetime, expected_calls) in [(Duration::from_secs(3600), 1), (Duration::from_secs(120), 3)] {
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let source = EksTokenSource::new("t", "c", "eu-west-1", Counting { calls: calls.clone(), lifetime });
+            for _ in 0..3 {
+                let token = source.token().await.unwrap();
+                // A token never outlives the keys that signed it.
+                assert!(token.expires.unwrap() <= SystemTime::now() + lifetime.min(TOKEN_LIFETIME));
+            }
+            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), expected_calls, "{lifetime:?}");
+        }
     }
 
     #[test]

@@ -69,6 +69,7 @@ async fn namespaces(endpoint: &Endpoint, token: &str) -> Result<Vec<String>, kub
 
 fn assert_names(e: &ClusterError, needles: &[&str]) {
     let msg = e.to_string();
+    eprintln!("{msg}");
     for n in needles {
         assert!(msg.contains(n), "{n:?} is not in: {msg}");
     }

@@ -104,6 +104,7 @@ async fn describe_cluster_of_a_cluster_created_in_moto_reaches_the_ca_check() {
     let err = EksCluster::connect_in(&vars(&moto.url), "moto", "moto-prod", REGION, None).await.unwrap_err();
     assert!(matches!(err, ClusterError::Api { .. }), "{err:?}");
     let msg = err.to_string();
+    eprintln!("{msg}");
     assert!(msg.contains("target `moto`") && msg.contains("cluster `moto-prod`") && msg.contains("CA certificate"), "{msg}");
 
     let err = EksCluster::connect_in(&vars(&moto.url), "moto", "nope", REGION, None).await.unwrap_err();
