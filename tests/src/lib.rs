@@ -100,6 +100,7 @@ impl TestEnv {
             limits,
             log: Arc::new(move |line| sink.lock().unwrap().push(line)),
             cancel: tokio_util::sync::CancellationToken::new(),
+            clusters: Default::default(),
         };
         TestEnv { env, lines }
     }

@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub events: EventSink,
     /// The commit being deployed (CI_COMMIT_SHA).
     pub revision: Option<String>,
+    /// The targets' cluster connections, by target name; every stage's
+    /// cluster capabilities reach them (scoped to the stage's targets).
+    pub clusters: gantry_runtime::Clusters,
 }
 
 /// The result of a run.
@@ -83,6 +86,7 @@ struct Shared {
     revision: Option<String>,
     events: EventSink,
     redact: Redactor,
+    clusters: gantry_runtime::Clusters,
 }
 
 /// Run `plan` to the end (success, failure and rollback, or interrupt).
@@ -98,6 +102,7 @@ pub async fn run(plan: Arc<Plan>, runtime: Arc<Runtime>, opts: RunOptions) -> Ru
         revision: opts.revision.clone(),
         events: opts.events.clone(),
         redact: Redactor::new(plan.pipeline.secrets.clone()),
+        clusters: opts.clusters.clone(),
     });
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %spec.name);
     let _enter = span.enter();
@@ -304,6 +309,7 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
         limits: stage.limits,
         log: sink,
         cancel,
+        clusters: shared.clusters.clone(),
     };
     let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.as_ref().map(gantry_runtime::wit_target) };
     let result = shared.runtime.call_stage(&stage.plugin, &env, input).await;

@@ -132,4 +132,6 @@ pub struct CallEnv {
     pub limits: Limits,
     pub log: LogSink,
     pub cancel: tokio_util::sync::CancellationToken,
+    /// The clusters of the run's targets, by target name (empty: none connected).
+    pub clusters: crate::cluster::Clusters,
 }

@@ -12,6 +12,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod cluster;
 mod caps;
 pub mod context;
 mod error;
@@ -22,6 +23,7 @@ mod sandbox;
 pub mod scope;
 
 pub use cache::Origin;
+pub use cluster::{ClusterBackend, Clusters};
 pub use context::{CallEnv, ImageInfo, Level, Limits, LogLine, LogSink, ReleaseInfo, RunContext, Source, StageRecord, TargetInfo, TargetKind};
 pub use error::{CallError, LoadError};
 pub use grants::Capability;

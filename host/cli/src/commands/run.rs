@@ -66,7 +66,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     spawn_signal_handler(cancel.clone(), abort.clone(), events.clone());
 
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters: Default::default() }).await;
     output::summary(ctx, &outcome);
     if let Some(estate) = estate {
         estate.shutdown().await;
