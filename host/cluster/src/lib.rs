@@ -14,8 +14,15 @@
 //! - `access.rs` — the runtime's cluster backend on kube-rs (get, list, rollout, pods, events, logs, apply, delete, scale).
 //! - `lease.rs` — the run lock: a coordination.k8s.io Lease per release and target.
 
+pub mod access;
+pub mod auth;
 pub mod eks;
 pub mod gke;
+pub mod kubeconfig;
+pub mod target;
+
+pub use access::KubeBackend;
+pub use target::{Target, TargetSource};
 
 use std::fmt;
 use std::time::SystemTime;
