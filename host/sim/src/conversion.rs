@@ -30,13 +30,23 @@ fn is_hpa_v1(rt: &ResourceType) -> bool {
 
 /// The type objects of `rt` are stored as, when it is not `rt` itself.
 pub fn storage_of(rt: &ResourceType) -> Option<ResourceType> {
+    if crate::events_v1::is_events_v1(rt) {
+        return Some(crate::events_v1::storage(rt));
+    }
     is_hpa_v1(rt).then(|| ResourceType { version: "v2".into(), ..rt.clone() })
+}
+
+/// The group and resource objects of `rt` are kept under in the store.
+pub fn stored_gr(rt: &ResourceType) -> crate::error::GroupResource {
+    storage_of(rt).as_ref().unwrap_or(rt).gr()
 }
 
 /// A stored object as `rt`'s version shows it (borrowed when it is that version).
 pub fn out<'a>(rt: &ResourceType, stored: &'a Value) -> Cow<'a, Value> {
     if is_hpa_v1(rt) && stored.is_object() {
         Cow::Owned(hpa_v2_to_v1(stored))
+    } else if crate::events_v1::is_events_v1(rt) && stored.is_object() {
+        Cow::Owned(crate::events_v1::to_events_v1(stored))
     } else if rt.custom && stored.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v != rt.api_version()) {
         // A CRD's `None` conversion strategy: a custom resource written in one
         // served version reads in another with only its apiVersion changed.
@@ -52,6 +62,8 @@ pub fn out<'a>(rt: &ResourceType, stored: &'a Value) -> Cow<'a, Value> {
 pub fn into_storage(rt: &ResourceType, given: Value) -> Value {
     if is_hpa_v1(rt) && given.is_object() {
         hpa_v1_to_v2(given)
+    } else if crate::events_v1::is_events_v1(rt) && given.is_object() {
+        crate::events_v1::to_core(given)
     } else {
         given
     }

@@ -34,6 +34,7 @@ pub mod crd;
 pub mod defaults;
 pub mod error;
 pub mod estate;
+pub mod events_v1;
 pub mod faults;
 pub mod http;
 pub mod kubeconfig;

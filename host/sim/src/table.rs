@@ -47,14 +47,14 @@ fn row(rt: &ResourceType, columns: &[(&'static str, &'static str, Cell)], item: 
 /// 1 for the columns the real server marks wide-only (kubectl shows them with `-o wide`).
 fn priority(rt: &ResourceType, column: &str) -> i64 {
     match (rt.group.as_str(), rt.plural.as_str(), column) {
-        ("", "events", "Subobject" | "Source" | "First Seen" | "Count" | "Name") => 1,
+        ("" | "events.k8s.io", "events", "Subobject" | "Source" | "First Seen" | "Count" | "Name") => 1,
         (_, _, "IP" | "Node" | "Nominated Node" | "Readiness Gates" | "Containers" | "Images" | "Selector") => 1,
         _ => 0,
     }
 }
 
 fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
-    if rt.group.is_empty() && rt.plural == "events" {
+    if (rt.group.is_empty() || rt.group == "events.k8s.io") && rt.plural == "events" {
         return event_columns();
     }
     let mut cols: Vec<(&'static str, &'static str, Cell)> = vec![("Name", "string", |o| o["metadata"]["name"].clone())];

@@ -32,7 +32,7 @@ impl Api {
     pub fn get(&self, call: &Call) -> Result<Response<Body>, ApiError> {
         let target = &call.target;
         // Shared, not copied: the answer is only serialized.
-        let obj = self.store.get_shared(&target.rt.gr(), target.ns(), name_of(target)?)?;
+        let obj = self.store.get_shared(&conversion::stored_gr(&target.rt), target.ns(), name_of(target)?)?;
         match target.sub.as_deref() {
             Some("scale") => Ok(ok(&scale_of(&target.rt, &obj))),
             Some("finalize") => Err(ApiError::MethodNotAllowed),
@@ -46,7 +46,7 @@ impl Api {
         let limit = call.param("limit").map(|l| l.parse::<usize>()).transpose().map_err(|_| bad_param("limit"))?;
         let target = &call.target;
         let opts = list_options(call, limit)?;
-        let page = self.store.list_at(&target.rt.gr(), target.namespace.as_deref(), &filter, &opts)?;
+        let page = self.store.list_at(&conversion::stored_gr(&target.rt), target.namespace.as_deref(), &filter, &opts)?;
         let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
         if let Some(token) = page.continue_token {
             metadata["continue"] = json!(token);
@@ -158,7 +158,7 @@ impl Api {
             Ok(next)
         };
         match self.store.modify(&target.rt, target.ns(), name, Part::Main, opts, change) {
-            Err(ApiError::NotFound { gr, name: missing }) if gr == target.rt.gr() && missing == name => {
+            Err(ApiError::NotFound { gr, name: missing }) if gr == conversion::stored_gr(&target.rt) && missing == name => {
                 let mut obj = managed::apply(w, &json!({}), config, force)?;
                 match obj["metadata"]["name"].as_str() {
                     None | Some("") => obj["metadata"]["name"] = json!(name),
@@ -267,7 +267,7 @@ impl Api {
         let target = call.target.clone();
         let bytes = read_bytes(call.body).await?;
         let options = DeleteRequest::parse(&call.query, &bytes, &call.content_type)?;
-        let page = self.store.list(&target.rt.gr(), target.namespace.as_deref(), &filter, None, None)?;
+        let page = self.store.list(&conversion::stored_gr(&target.rt), target.namespace.as_deref(), &filter, None, None)?;
         for item in &page.items {
             let (ns, name) = (item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or(""));
             match self.store.delete(&target.rt, ns, name, &options.write) {

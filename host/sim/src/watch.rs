@@ -56,7 +56,7 @@ impl Api {
             last_rv: self.store.resource_version(),
             reset: call.watch_reset.clone(),
         };
-        let subscription = self.store.subscribe(&call.target.rt.gr(), since);
+        let subscription = self.store.subscribe(&crate::conversion::stored_gr(&call.target.rt), since);
         let api = self.clone();
         tokio::spawn(async move {
             match subscription {
@@ -137,7 +137,7 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
     async fn deliver(&mut self, event: &Event) -> bool {
         self.last_rv = self.last_rv.max(event.rv);
         let ns_ok = self.namespace.as_deref().is_none_or(|ns| ns == event.namespace);
-        if event.gr != self.rt.gr() || !ns_ok {
+        if event.gr != crate::conversion::stored_gr(&self.rt) || !ns_ok {
             return true;
         }
         let Some(kind) = self.seen_as(event) else { return true };

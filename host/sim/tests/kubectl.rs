@@ -225,7 +225,8 @@ async fn api_resources_lists_every_kind_with_short_names() {
     assert!(has(&["horizontalpodautoscalers", "hpa", "autoscaling/v2", "true", "HorizontalPodAutoscaler"]), "{out}");
     assert!(has(&["httproutes", "gateway.networking.k8s.io/v1", "true", "HTTPRoute"]), "{out}");
     assert!(has(&["customresourcedefinitions", "crd,crds", "apiextensions.k8s.io/v1", "false", "CustomResourceDefinition"]), "{out}");
-    assert_eq!(rows.len(), 1 + 19, "a header and one row per kind:\n{out}");
+    assert!(has(&["events", "ev", "events.k8s.io/v1", "true", "Event"]), "{out}");
+    assert_eq!(rows.len(), 1 + 20, "a header and one row per kind:\n{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,3 +180,83 @@ async fn reading_logs_is_get_on_pods_log() {
         denied.stderr
     );
 }
+
+// ---- events.k8s.io/v1 ----
+
+const CORE_EVENT: &str = "apiVersion: v1
+kind: Event
+metadata:
+  name: web.pulled
+involvedObject: {apiVersion: v1, kind: Pod, name: web, namespace: default}
+reason: Pulled
+message: Container image pulled
+type: Normal
+source: {component: kubelet, host: sim-node}
+firstTimestamp: '2026-01-01T00:00:00Z'
+lastTimestamp: '2026-01-01T00:01:00Z'
+count: 3
+";
+
+#[tokio::test]
+async fn core_events_are_served_as_events_k8s_io_v1_too() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let resources = cluster.ok(&["api-resources", "--api-group=events.k8s.io", "-o", "wide"]).await;
+    assert!(resources.lines().any(|l| l.starts_with("events ") && l.contains("events.k8s.io/v1") && l.contains("watch")), "{resources}");
+
+    let file = cluster.file("event.yaml", CORE_EVENT);
+    cluster.ok(&["create", "-f", &file]).await;
+    let v1 = cluster.json(&["get", "events.v1.events.k8s.io", "web.pulled"]).await;
+    assert_eq!(v1["apiVersion"], "events.k8s.io/v1");
+    assert_eq!((v1["regarding"]["name"].as_str(), v1["note"].as_str()), (Some("web"), Some("Container image pulled")));
+    assert_eq!((v1["deprecatedCount"].as_i64(), v1["deprecatedLastTimestamp"].as_str()), (Some(3), Some("2026-01-01T00:01:00Z")));
+    assert_eq!(v1["deprecatedSource"]["component"], "kubelet");
+    assert!(v1.get("message").is_none() && v1.get("involvedObject").is_none(), "{v1}");
+    let table = cluster.ok(&["get", "events.v1.events.k8s.io"]).await;
+    assert!(table.lines().any(|l| l.contains("Pulled") && l.contains("pod/web") && l.contains("Container image pulled")), "{table}");
+
+    // A watch through events.k8s.io sees a core event written meanwhile, in its own version.
+    use k8s_openapi::api::events::v1::Event as EventV1;
+    use kube::api::WatchParams;
+    use kube::core::WatchEvent;
+    let events: Api<EventV1> = Api::default_namespaced(kube_client(&cluster).await);
+    let listed = events.list(&Default::default()).await.expect("list");
+    let rv = listed.metadata.resource_version.clone().expect("a resourceVersion");
+    let mut watch = Box::pin(events.watch(&WatchParams::default(), &rv).await.expect("watch"));
+    cluster.file("second.yaml", &CORE_EVENT.replace("web.pulled", "web.started").replace("Pulled", "Started"));
+    cluster.ok(&["create", "-f", &cluster.dir.path().join("second.yaml").to_string_lossy()]).await;
+    let seen = guard("the watched event", watch.try_next()).await.expect("watch reads").expect("an event");
+    match seen {
+        WatchEvent::Added(ev) => {
+            assert_eq!(ev.metadata.name.as_deref(), Some("web.started"));
+            assert_eq!((ev.reason.as_deref(), ev.note.as_deref()), (Some("Started"), Some("Container image pulled")));
+            assert_eq!(ev.regarding.and_then(|r| r.name).as_deref(), Some("web"));
+        }
+        other => panic!("expected ADDED, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_kube_rs_recorder_event_shows_in_kubectl_get_events() {
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let Some(cluster) = Cluster::start().await else { return };
+    let reporter = Reporter { controller: "gantry".into(), instance: Some("gantry-0".into()) };
+    let recorder = Recorder::new(kube_client(&cluster).await, reporter);
+    let reference = ObjectReference { api_version: Some("apps/v1".into()), kind: Some("Deployment".into()), name: Some("web".into()), namespace: Some("default".into()), ..Default::default() };
+    let event = Event { type_: EventType::Normal, reason: "CanaryPromoted".into(), note: Some("canary web promoted to 100%".into()), action: "Promote".into(), secondary: None };
+    recorder.publish(&event, &reference).await.expect("the recorder publishes");
+
+    let table = cluster.ok(&["get", "events"]).await;
+    assert!(table.lines().any(|l| l.contains("Normal") && l.contains("CanaryPromoted") && l.contains("deployment/web") && l.contains("canary web promoted to 100%")), "{table}");
+    let core = cluster.json(&["get", "events"]).await;
+    let item = &core["items"][0];
+    assert_eq!((item["apiVersion"].as_str(), item["message"].as_str()), (Some("v1"), Some("canary web promoted to 100%")));
+    assert_eq!((item["reportingComponent"].as_str(), item["reportingInstance"].as_str()), (Some("gantry"), Some("gantry-0")));
+    assert_eq!(item["involvedObject"]["kind"], "Deployment");
+
+    // Published again, the recorder patches the event's series; the core view counts it.
+    recorder.publish(&event, &reference).await.expect("the recorder publishes again");
+    let again = cluster.json(&["get", "events"]).await;
+    assert_eq!(again["items"].as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(again["items"][0]["series"]["count"], 2, "{again}");
+}
