@@ -97,6 +97,7 @@ impl EksCluster {
     }
 
     /// [`EksCluster::connect`] with the AWS settings of `env`.
+    #[tracing::instrument(name = "eks_connect", skip(env, endpoint_override))]
     pub async fn connect_in(
         env: &AwsEnvironment,
         target: &str,
@@ -143,6 +144,7 @@ impl EksCluster {
         let ca_data = info.certificate_authority().and_then(|c| c.data()).unwrap_or_default();
         let ca_pem = ca_from_base64(target, cluster, ca_data)?;
         let endpoint = Endpoint { url, ca_pem: Some(ca_pem) };
+        tracing::debug!(url = %endpoint.url, %status, "described the EKS cluster");
         let source = EksTokenSource::new(target, cluster, region, credentials);
         *source.cached.lock().await = Some((resolved, SystemTime::now()));
         Ok((endpoint, source))
@@ -225,7 +227,7 @@ fn describe_error(target: &str, cluster: &str, region: &str, where_: &str, e: Sd
             target,
             message: format!(
                 "cannot reach the EKS API at {where_} for region {region}: {}: check the network, the region, and AWS_ENDPOINT_URL_EKS / AWS_ENDPOINT_URL if set",
-                chain(&e)
+                error_chain(&e)
             ),
         },
         _ => ClusterError::Api {
@@ -236,8 +238,9 @@ fn describe_error(target: &str, cluster: &str, region: &str, where_: &str, e: Sd
     }
 }
 
-/// `e` and its sources, `: `-joined (without the SDK's Debug dump).
-fn chain(e: &dyn std::error::Error) -> String {
+/// `e` and its sources, `: `-joined, each once (without the SDK's Debug
+/// dump). gke.rs uses it too.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut next = e.source();
     while let Some(s) = next {

@@ -29,6 +29,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use crate::eks::error_chain as chain;
 use crate::{ClusterError, Endpoint, Token, TokenSource};
 
 /// The OAuth scope every container API call and GKE API server accepts.
@@ -106,6 +107,7 @@ impl GkeCluster {
     }
 
     /// [`GkeCluster::connect`] against the container API at `api`.
+    #[tracing::instrument(name = "gke_connect", skip(api, credentials, endpoint_override), fields(api = %api.base))]
     pub async fn connect_via(
         api: &GkeApi,
         target: &str,
@@ -115,8 +117,16 @@ impl GkeCluster {
         credentials: Option<String>,
         endpoint_override: Option<&str>,
     ) -> Result<(Endpoint, GkeTokenSource), ClusterError> {
-        let provider: Arc<dyn TokenProvider> = match credentials.as_deref().map(str::trim) {
-            Some(given) if !given.is_empty() => Arc::new(service_account(target, given)?),
+        let provider: Arc<dyn TokenProvider> = match credentials.filter(|c| !c.trim().is_empty()) {
+            // Reading a key file and the system's roots blocks: off the async workers.
+            Some(given) => {
+                let owned = target.to_string();
+                let built = tokio::task::spawn_blocking(move || service_account(&owned, &given)).await.map_err(|e| ClusterError::Config {
+                    target: target.to_string(),
+                    message: format!("reading the GCP service-account key was interrupted: {e}"),
+                })?;
+                Arc::new(built?)
+            }
             _ => gcp_auth::provider().await.map_err(|e| ClusterError::Credentials {
                 target: target.to_string(),
                 message: format!(
@@ -131,7 +141,11 @@ impl GkeCluster {
         let body = get_json(target, api, &url, &token.value).await?;
         let resource = format!("projects/{project}/locations/{location}/clusters/{cluster}");
         let (status, message) = match body {
-            Answer::Ok(v) => return endpoint_of(target, &resource, &v, endpoint_override).map(|e| (e, source)),
+            Answer::Ok(v) => {
+                let endpoint = endpoint_of(target, &resource, &v, endpoint_override)?;
+                tracing::debug!(url = %endpoint.url, "got the GKE cluster");
+                return Ok((endpoint, source));
+            }
             Answer::Err(status, message) => (status, message),
         };
         let target = target.to_string();
@@ -176,21 +190,6 @@ fn endpoint_of(target: &str, resource: &str, v: &Value, endpoint_override: Optio
         .filter(|p| p.contains("-----BEGIN CERTIFICATE-----"))
         .ok_or_else(|| bad("masterAuth.clusterCaCertificate is not base64 of a PEM certificate".to_string()))?;
     Ok(Endpoint { url, ca_pem: Some(pem) })
-}
-
-/// `e` and its sources, `: `-joined.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = s.source();
-    }
-    out
 }
 
 /// Which form `given` is in, and the key JSON it holds. Never echoes the key.
@@ -303,10 +302,16 @@ async fn get_json(target: &str, api: &GkeApi, url: &str, token: &str) -> Result<
         Some("http") if uri.host().is_some_and(is_loopback) => {}
         _ => return Err(config(format!("the container API {} must be https (plain http only on a loopback address): fix {CONTAINER_API_OVERRIDE_ENV}", api.base))),
     }
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
+    // Reading the system's roots blocks: off the async workers.
+    let roots = tokio::task::spawn_blocking(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    })
+    .await
+    .map_err(|e| config(format!("loading the system's CA roots was interrupted: {e}")))?;
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| config(format!("TLS setup failed: {e}")))?
