@@ -138,7 +138,12 @@ impl Api {
             // `pods/log` (`logs`) is read only.
             return if verb == "get" { crate::logs::serve(self, call).await } else { Err(ApiError::MethodNotAllowed) };
         }
-        self.dispatch(verb, call).await
+        let rt = call.target.rt.clone();
+        self.dispatch(verb, call).await.map_err(|e| match e {
+            // A kind served from another's storage (`conversion`) is named as asked for.
+            ApiError::NotFound { gr, name } if gr != rt.gr() && gr == crate::conversion::stored_gr(&rt) => ApiError::NotFound { gr: rt.gr(), name },
+            other => other,
+        })
     }
 
     /// None for a public path without a token; 401 for a bad or missing one elsewhere.

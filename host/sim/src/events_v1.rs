@@ -10,6 +10,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::error::{ApiError, FieldCause};
 use crate::resources::ResourceType;
 
 /// Whether `rt` is `events.k8s.io/v1` events.
@@ -64,6 +65,39 @@ pub fn to_events_v1(core: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The most a note may hold (Kubernetes' `NoteLengthLimit`).
+const NOTE_LIMIT: usize = 1024;
+
+/// The real `ValidateEventCreate` for an Event created through events.k8s.io/v1.
+pub fn validate_create(rt: &ResourceType, ev: &Value) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let required = |field: &str| FieldCause { reason: "FieldValueRequired", field: field.to_string(), message: "Required value".into() };
+    let empty = |key: &str| ev[key].as_str().is_none_or(str::is_empty);
+    if empty("eventTime") {
+        causes.push(required("eventTime"));
+    }
+    match ev["type"].as_str() {
+        Some("Normal" | "Warning") => {}
+        other => causes.push(FieldCause {
+            reason: "FieldValueNotSupported",
+            field: "type".into(),
+            message: format!("Unsupported value: \"{}\": supported values: \"Normal\", \"Warning\"", other.unwrap_or("")),
+        }),
+    }
+    for key in ["reportingController", "reportingInstance", "action", "reason"] {
+        if empty(key) {
+            causes.push(required(key));
+        }
+    }
+    if ev["note"].as_str().is_some_and(|n| n.len() > NOTE_LIMIT) {
+        causes.push(FieldCause { reason: "FieldValueTooLong", field: "note".into(), message: format!("Too long: may not be more than {NOTE_LIMIT} bytes") });
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(&rt.gr(), &rt.kind, ev["metadata"]["name"].as_str().unwrap_or(""), causes))
+}
+
 /// An events.k8s.io/v1 Event as core/v1 stores it.
 pub fn to_core(ev: Value) -> Value {
     let mut out = Map::new();
@@ -110,6 +144,16 @@ mod tests {
         assert_eq!(v1["deprecatedSource"]["component"], "kubelet");
         assert_eq!((v1["deprecatedCount"].as_i64(), v1["deprecatedLastTimestamp"].as_str()), (Some(3), Some("2026-01-01T00:01:00Z")));
         assert!(v1.get("message").is_none() && v1.get("involvedObject").is_none());
-        assert_eq!(to_core(v1), core);
+        assert_eq!(to_core(v1.clone()), core);
+        let rt = ResourceType { group: "events.k8s.io".into(), version: "v1".into(), plural: "events".into(), kind: "Event".into(), ..storage_dummy() };
+        let refused = validate_create(&rt, &v1).unwrap_err().to_string();
+        for field in ["eventTime", "reportingController"] {
+            assert!(!refused.contains(&format!("{field}: Required value")) || field == "eventTime", "{refused}");
+        }
+        assert!(refused.contains("eventTime: Required value") && refused.contains("action: Required value"), "{refused}");
+    }
+
+    fn storage_dummy() -> ResourceType {
+        crate::resources::Registry::default().find("", "v1", "events").expect("core events")
     }
 }

@@ -78,6 +78,9 @@ impl Api {
         check_kind(&call.target, &obj)?;
         let warnings = schema::check_fields(&call.target.rt, &mut obj, call.query.get("fieldValidation").map(String::as_str), schema::Write::Decode)?;
         admit(&call.target, &mut obj)?;
+        if crate::events_v1::is_events_v1(&call.target.rt) {
+            crate::events_v1::validate_create(&call.target.rt, &obj)?;
+        }
         let obj = managed::record_update(&writer(&call.target, &manager, &api_version, &now), &json!({}), obj);
         let given_ns = obj["metadata"]["namespace"].as_str().filter(|n| !n.is_empty());
         if call.target.rt.namespaced && given_ns.is_some_and(|n| Some(n) != call.target.namespace.as_deref()) {

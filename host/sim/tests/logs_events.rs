@@ -260,3 +260,19 @@ async fn a_kube_rs_recorder_event_shows_in_kubectl_get_events() {
     assert_eq!(again["items"].as_array().map(Vec::len), Some(1), "{again}");
     assert_eq!(again["items"][0]["series"]["count"], 2, "{again}");
 }
+
+#[tokio::test]
+async fn events_k8s_io_validates_creates_and_names_itself_in_404s() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let file = cluster.file("bare.yaml", "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {name: bare}\nregarding: {kind: Pod, name: web}\nnote: hi\ntype: Normal\n");
+    let refused = cluster.kubectl(&["create", "-f", &file]).await;
+    assert!(!refused.ok);
+    for field in ["eventTime", "reportingController", "reportingInstance", "action", "reason"] {
+        assert!(refused.stderr.contains(&format!("{field}: Required value")), "{field}: {}", refused.stderr);
+    }
+    assert!(refused.stderr.contains("The Event \"bare\" is invalid"), "{}", refused.stderr);
+    let missing = cluster.kubectl(&["get", "events.v1.events.k8s.io", "nothing"]).await;
+    assert!(missing.stderr.contains("events.events.k8s.io \"nothing\" not found"), "{}", missing.stderr);
+    let core_missing = cluster.kubectl(&["get", "events", "nothing"]).await;
+    assert!(core_missing.stderr.contains("events \"nothing\" not found"), "{}", core_missing.stderr);
+}
