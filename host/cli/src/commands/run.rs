@@ -10,6 +10,11 @@
 //! named after its context. With `--sim`, variables a cloud pipeline names
 //! its clusters with (`CLUSTER_AWS`, `AWS_REGION`, `GCP_PROJECT`, …) default
 //! to the simulated estate's when unset.
+//!
+//! Every target is connected before the first stage (`gantry_cluster`):
+//! simulated ones through the estate's kubeconfig, the others as their kind
+//! says; a target that cannot be reached stops the run with exit 2 and an
+//! error naming the target and the fix.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,13 +65,23 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             }
         }
     };
+    let clusters = match connect_targets(&plan, estate.as_ref(), args.sim).await {
+        Ok(c) => c,
+        Err(e) => {
+            output::error(ctx, &format!("cannot connect to the clusters: {e}"));
+            if let Some(estate) = estate {
+                estate.shutdown().await;
+            }
+            return exit::BAD_INPUT;
+        }
+    };
     let events = output::sink(ctx);
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
     spawn_signal_handler(cancel.clone(), abort.clone(), events.clone());
 
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters: Default::default() }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters }).await;
     output::summary(ctx, &outcome);
     if let Some(estate) = estate {
         estate.shutdown().await;
@@ -96,6 +111,69 @@ fn simulated_clusters(plan: &Plan, all: bool) -> Vec<ClusterSpec> {
         }
     }
     clusters
+}
+
+/// The estate cluster (and kubeconfig context) a target runs on, if simulated.
+fn simulated_cluster_of(name: &str, t: &gantry_engine::pipeline::model::TargetSpec, all: bool) -> Option<String> {
+    match (&t.eks, &t.gke, &t.kubeconfig, &t.sim) {
+        (_, _, _, Some(sim)) => Some(sim.cluster.clone().unwrap_or_else(|| name.to_string())),
+        _ if !all => None,
+        (Some(eks), _, _, _) => Some(eks.cluster.clone()),
+        (_, Some(gke), _, _) => Some(gke.cluster.clone()),
+        (_, _, Some(k), _) => Some(k.context.clone()),
+        _ => Some(name.to_string()),
+    }
+}
+
+/// Connect every target of `plan` at once: simulated ones to `estate`'s
+/// clusters, the rest by their kind. The first failure names its target.
+async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<gantry_runtime::Clusters, gantry_cluster::ClusterError> {
+    use gantry_cluster::{eks::EksCluster, gke::GkeCluster, ClusterError, Target};
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, t) in &plan.pipeline.spec.targets {
+        let name = name.clone();
+        let t = t.clone();
+        let sim = simulated_cluster_of(&name, &t, all_sim).map(|cluster| (estate.map(|e| e.kubeconfig.clone()), cluster));
+        tasks.spawn(async move {
+            let target = if let Some((kubeconfig, cluster)) = sim {
+                let kubeconfig = kubeconfig.ok_or_else(|| ClusterError::Config { target: name.clone(), message: "its simulated cluster was not started".into() })?;
+                Target::kubeconfig(&name, Some(kubeconfig), &cluster)
+            } else if let Some(k) = &t.kubeconfig {
+                Target::kubeconfig(&name, k.path.as_ref().map(std::path::PathBuf::from), &k.context).with_endpoint(k.endpoint.clone())
+            } else if let Some(e) = &t.eks {
+                let (endpoint, source) = EksCluster::connect(&name, &e.cluster, &e.region, e.endpoint.as_deref()).await?;
+                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
+            } else if let Some(g) = &t.gke {
+                let location = g.region.as_deref().or(g.zone.as_deref()).unwrap_or_default();
+                let (endpoint, source) = GkeCluster::connect(&name, &g.project, location, &g.cluster, g.credentials.clone(), g.endpoint.as_deref()).await?;
+                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
+            } else {
+                return Err(ClusterError::Config { target: name.clone(), message: "the target names no cluster (eks, gke, kubeconfig or sim)".into() });
+            };
+            let client = target.connect().await?;
+            let backend: Arc<dyn gantry_runtime::ClusterBackend> = Arc::new(gantry_cluster::KubeBackend::new(&name, client));
+            Ok::<_, ClusterError>((name, backend))
+        });
+    }
+    let mut clusters = std::collections::BTreeMap::new();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok((name, backend))) => {
+                clusters.insert(name, backend);
+            }
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(ClusterError::Config { target: "?".into(), message: format!("connecting panicked: {e}") });
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(Arc::new(clusters)),
+    }
 }
 
 /// First signal: cancel the stages. Second: abort on-failure too.
