@@ -376,7 +376,14 @@ fn presign_url(credentials: &Credentials, cluster: &str, region: &str, now: Syst
         .body(())
         .map_err(|e| e.to_string())?;
     instructions.apply_to_request_http1x(&mut request);
-    Ok(request.uri().to_string())
+    // aws-sigv4 appends X-Amz-Security-Token after the signature; botocore
+    // (so `aws eks get-token`) puts the signature last. Same signature, but
+    // the token is then the CLI's byte for byte.
+    let url = request.uri().to_string();
+    let Some((path, query)) = url.split_once('?') else { return Ok(url) };
+    let (signature, mut rest): (Vec<&str>, Vec<&str>) = query.split('&').partition(|p| p.starts_with("X-Amz-Signature="));
+    rest.extend(signature);
+    Ok(format!("{path}?{}", rest.join("&")))
 }
 
 #[cfg(test)]

@@ -216,3 +216,64 @@ async fn gke_an_unknown_cluster_is_a_404_and_another_project_is_denied() {
     assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
     assert_names(&err, &["target `prod`", "cannot reach the GKE container API", &format!("127.0.0.1:{port}")]);
 }
+
+fn on_path(bin: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(bin))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{bin} is not on PATH — required when CI is set (.ci/run installs it)");
+        eprintln!("SKIPPED: {bin} is not on PATH");
+    }
+    found
+}
+
+/// `aws eks get-token` makes no network call: it presigns locally. Given the
+/// same keys, cluster, region and signing second, gantry's token is the
+/// CLI's, byte for byte — with long-term keys and with a session token.
+#[tokio::test]
+async fn eks_tokens_are_byte_for_byte_those_of_aws_eks_get_token() {
+    let Some(aws) = on_path("aws") else { return };
+    let home = tempfile::tempdir().unwrap();
+    for session in [None, Some("FwoGZXIvYXdzEBYaDExampleSessionToken/with+chars=")] {
+        let mut command = tokio::process::Command::new(&aws);
+        command
+            .args(["eks", "get-token", "--cluster-name", "prod-eks", "--region", REGION, "--output", "json"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        if let Some(token) = session {
+            command.env("AWS_SESSION_TOKEN", token);
+        }
+        let out = command.output().await.unwrap();
+        assert!(out.status.success(), "aws eks get-token: {}", String::from_utf8_lossy(&out.stderr));
+        let cred: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let cli_token = cred["status"]["token"].as_str().unwrap();
+
+        // The CLI's signing second, from its X-Amz-Date.
+        let encoded = cli_token.strip_prefix("k8s-aws-v1.").unwrap();
+        let url = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap();
+        let date = url.split("X-Amz-Date=").nth(1).unwrap().split('&').next().unwrap();
+        let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        let signed_at: std::time::SystemTime = time::PrimitiveDateTime::parse(date, format).unwrap().assume_utc().into();
+
+        let creds = aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            session.map(str::to_string),
+            None,
+            "test",
+        );
+        let ours = EksTokenSource::new("prod", "prod-eks", REGION, creds.clone()).token_with(&creds, signed_at).unwrap();
+        assert_eq!(ours.value, cli_token, "session token: {}", session.is_some());
+    }
+}
