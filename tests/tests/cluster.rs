@@ -1,0 +1,130 @@
+//! A Wasm plugin reaching real (simulated) clusters through the runtime:
+//! a pipeline whose two `sim` targets are in-process simulated clusters,
+//! connected with gantry-cluster as `gantry run` connects them, and a stage
+//! (`fixture-cluster`) that server-side applies, reads back and scales
+//! objects on its own target, then reaches for the other target and another
+//! namespace — which are `denied`, with the denial in the run log — while
+//! the objects it wrote are really on both clusters, owned by `gantry`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gantry_cluster::{KubeBackend, Target};
+use gantry_engine::event::{RunStatus, StepStatus};
+use gantry_engine::{RunOptions, Vars};
+use gantry_runtime::cluster::{ClusterBackend, ObjectKey};
+use gantry_runtime::{Runtime, RuntimeConfig};
+use gantry_sim::estate::ClusterSpec;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+fn fixture_path(name: &str) -> String {
+    gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+const CALLS: &str = r#"
+      calls:
+        - op: apply
+          manifest: { apiVersion: v1, kind: ConfigMap, metadata: { name: from-plugin }, data: { written: by-plugin } }
+        - { op: get, api_version: v1, kind: ConfigMap, name: from-plugin }
+        - op: apply
+          manifest:
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: { name: web }
+            spec:
+              replicas: 1
+              selector: { matchLabels: { app: web } }
+              template: { metadata: { labels: { app: web } }, spec: { containers: [ { name: web, image: "registry.local/web:1" } ] } }
+        - { op: scale, api_version: apps/v1, kind: Deployment, name: web, replicas: 3 }
+        - { op: get, target: aws, api_version: v1, kind: ConfigMap, name: from-plugin }
+        - { op: get, api_version: v1, kind: ConfigMap, name: from-plugin, namespace: kube-system }
+        - { op: get, api_version: v1, kind: ConfigMap, name: nothing-here }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_applies_reads_and_scales_on_its_target_and_is_denied_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &[ClusterSpec::plain("aws"), ClusterSpec::plain("gcp")]).await.expect("estate starts");
+    let mut clusters: BTreeMap<String, Arc<dyn ClusterBackend>> = BTreeMap::new();
+    for name in ["aws", "gcp"] {
+        let client = Target::kubeconfig(name, Some(estate.kubeconfig.clone()), name).connect().await.expect("connects");
+        clusters.insert(name.to_string(), Arc::new(KubeBackend::new(name, client)));
+    }
+    let clusters = Arc::new(clusters);
+
+    let yaml = format!(
+        "name: cluster-calls\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\n  gcp: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write]\n    with:{CALLS}",
+        fixture_path("cluster")
+    );
+    let path = dir.path().join("gantry.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
+    let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
+    let opts = RunOptions {
+        state_dir: dir.path().join(".gantry"),
+        cancel: CancellationToken::new(),
+        abort: CancellationToken::new(),
+        events: Arc::new(|_| {}),
+        revision: None,
+        clusters: clusters.clone(),
+    };
+    let outcome = gantry_engine::run(plan, runtime, opts).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
+
+    for step in &outcome.record.stages[0].steps {
+        let target = step.target.clone().unwrap();
+        assert_eq!(step.status, StepStatus::Succeeded);
+        let results = step.outputs["results"].as_array().unwrap();
+        let answer = |i: usize| &results[i]["answer"];
+        // The apply landed in the stage's namespace, owned by gantry.
+        assert_eq!(answer(0)["metadata"]["namespace"], "default", "{}", answer(0));
+        assert!(answer(0)["metadata"]["managedFields"].as_array().unwrap().iter().any(|m| m["manager"] == "gantry"), "{}", answer(0));
+        assert_eq!(answer(1)["data"]["written"], "by-plugin");
+        assert_eq!(answer(3), &Value::from("scaled"));
+        // The other target: allowed on aws's own step, denied on gcp's.
+        if target == "aws" {
+            assert_eq!(answer(4)["data"]["written"], "by-plugin", "{}", answer(4));
+        } else {
+            assert_eq!(answer(4)["error"], "denied", "{}", answer(4));
+            assert!(answer(4)["message"].as_str().unwrap().contains("target `aws` is outside this stage"), "{}", answer(4));
+        }
+        assert_eq!(answer(5)["error"], "denied", "{}", answer(5));
+        assert!(answer(5)["message"].as_str().unwrap().contains("namespace `kube-system`"), "{}", answer(5));
+        assert_eq!(answer(6)["error"], "not-found", "{}", answer(6));
+
+        let log: Vec<&str> = step.logs.iter().map(|l| l.message.as_str()).collect();
+        assert!(log.iter().any(|l| l.starts_with("denied cluster-read.get") && l.contains("kube-system")), "{log:?}");
+        if target == "gcp" {
+            assert!(log.iter().any(|l| l.starts_with("denied cluster-read.get") && l.contains("`aws`")), "{log:?}");
+        }
+
+        // What the plugin wrote is really on its cluster.
+        let backend = &clusters[&target];
+        let key = |api: &str, kind: &str, name: &str| ObjectKey { api_version: api.into(), kind: kind.into(), namespace: Some("default".into()), name: name.into() };
+        assert_eq!(backend.get(&key("v1", "ConfigMap", "from-plugin")).await.unwrap()["data"]["written"], "by-plugin");
+        assert_eq!(backend.get(&key("apps/v1", "Deployment", "web")).await.unwrap()["spec"]["replicas"], 3);
+    }
+    estate.shutdown().await;
+}
+
+/// A stage whose target has no connection gets `unavailable`, not a fake answer.
+#[tokio::test]
+async fn without_a_connection_a_cluster_call_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: unconnected\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write]\n    with:\n      calls: [ {{ op: get, api_version: v1, kind: ConfigMap, name: x }} ]\n",
+        fixture_path("cluster")
+    );
+    let path = dir.path().join("gantry.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let plan = Arc::new(gantry_engine::plan(gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}")), &runtime).unwrap_or_else(|d| panic!("{d}")));
+    let opts = RunOptions { state_dir: dir.path().join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters: Default::default() };
+    let outcome = gantry_engine::run(plan, runtime, opts).await;
+    let step = &outcome.record.stages[0].steps[0];
+    let answer = &step.outputs["results"][0]["answer"];
+    assert_eq!(answer["error"], "unavailable", "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("no cluster connection"), "{answer}");
+}
