@@ -5,7 +5,9 @@
 //! verify them as EKS and GKE do — a kube-rs client with them lists
 //! namespaces. Refusals (a wrong secret key, an unknown cluster, a malformed
 //! or unknown service-account key, another project, an unreachable API) give
-//! errors that name the target and the fix.
+//! errors that name the target and the fix. The EKS token is also compared
+//! with the real `aws eks get-token`'s, byte for byte (the CLI presigns
+//! locally; it is required when CI is set, skipped otherwise).
 //!
 //! The AWS and GCP settings come from the estate's env file, handed over
 //! explicitly (`AwsEnvironment::Vars`, `GkeApi::at`, the key as an argument),
