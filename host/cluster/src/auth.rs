@@ -128,3 +128,39 @@ where
         Box::pin(async move { fut.await.map_err(Into::into) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Mints `token-N`, valid for `life`.
+    struct Counting {
+        minted: AtomicU32,
+        life: Duration,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenSource for Counting {
+        async fn token(&self) -> Result<Token, ClusterError> {
+            let n = self.minted.fetch_add(1, Ordering::SeqCst);
+            Ok(Token { value: format!("token-{n}"), expires: Some(SystemTime::now() + self.life) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_is_reused_and_one_about_to_expire_is_replaced() {
+        let long = Arc::new(Counting { minted: AtomicU32::new(0), life: Duration::from_secs(3600) });
+        let cache = TokenCache::new(long.clone());
+        assert_eq!(cache.header().await.unwrap(), "Bearer token-0");
+        assert_eq!(cache.header().await.unwrap(), "Bearer token-0");
+        assert_eq!(long.minted.load(Ordering::SeqCst), 1);
+
+        // Inside the refresh margin: every request gets a new one.
+        let short = Arc::new(Counting { minted: AtomicU32::new(0), life: REFRESH_MARGIN / 2 });
+        let cache = TokenCache::new(short.clone());
+        assert_eq!(cache.header().await.unwrap(), "Bearer token-0");
+        assert_eq!(cache.header().await.unwrap(), "Bearer token-1");
+        assert!(cache.header().await.unwrap().is_sensitive());
+    }
+}

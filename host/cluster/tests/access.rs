@@ -327,22 +327,28 @@ async fn pods_show_crash_loops_with_restarts_and_events_come_newest_last() {
     assert!(pod_events.windows(2).all(|w| w[0].last_seen <= w[1].last_seen), "{pod_events:?}");
 }
 
-/// Logs through the real `pods/log` API; a simulator that does not serve it
-/// yet answers 404, which the backend reports as such.
+/// Logs through the real `pods/log` API: what the container printed, its
+/// tail, and a missing pod as not-found.
 #[tokio::test]
 async fn logs_are_read_through_the_pods_log_api() {
     let server = start("logs").await;
     let b = backend(&server).await;
-    b.apply(&deployment("talker", 1, "ready", "registry.local/talker:1"), ApplyOptions::default()).await.expect("applies");
+    let mut talker = deployment("talker", 1, "ready", "registry.local/talker:1");
+    talker["spec"]["template"]["metadata"]["annotations"]["sim.gantry.dev/log-lines"] = json!("booting\nlistening on :8000");
+    b.apply(&talker, ApplyOptions::default()).await.expect("applies");
     let pod = eventually("a running pod", || async {
         let pods = b.pods("default", "app=talker").await.unwrap();
         pods.into_iter().find(|p| p.phase == "Running")
     })
     .await;
-    match b.logs("default", &pod.name, &LogQuery { tail_lines: Some(10), ..LogQuery::default() }).await {
-        Ok(text) => assert!(text.len() as u64 <= gantry_cluster::access::LOG_CAP),
-        Err(e) => assert_eq!(e.kind, BackendErrorKind::NotFound, "{}", e.message),
-    }
+    let all = eventually("the start-up lines", || async {
+        let text = b.logs("default", &pod.name, &LogQuery::default()).await.expect("logs");
+        text.contains("listening on :8000").then_some(text)
+    })
+    .await;
+    assert!(all.contains("booting\nlistening on :8000"), "{all:?}");
+    let tail = b.logs("default", &pod.name, &LogQuery { tail_lines: Some(1), container: Some("app".into()), ..LogQuery::default() }).await.expect("tail");
+    assert_eq!(tail.trim_end(), "listening on :8000");
     let err = b.logs("default", "no-such-pod", &LogQuery::default()).await.unwrap_err();
     assert_eq!(err.kind, BackendErrorKind::NotFound, "{}", err.message);
 }
