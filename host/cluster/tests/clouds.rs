@@ -11,8 +11,9 @@
 //!
 //! The AWS and GCP settings come from the estate's env file, handed over
 //! explicitly (`AwsEnvironment::Vars`, `GkeApi::at`, the key as an argument),
-//! never through the process environment: no IMDS, no GCE metadata server,
-//! nothing but 127.0.0.1 is reached.
+//! never by setting this process's environment; the production entry points
+//! get it as the whole environment of a child process running one test. No
+//! IMDS, no GCE metadata server: nothing but 127.0.0.1 is reached.
 
 use std::collections::BTreeMap;
 
@@ -278,4 +279,49 @@ async fn eks_tokens_are_byte_for_byte_those_of_aws_eks_get_token() {
         let ours = EksTokenSource::new("prod", "prod-eks", REGION, creds.clone()).token_with(&creds, signed_at).unwrap();
         assert_eq!(ours.value, cli_token, "session token: {}", session.is_some());
     }
+}
+
+/// Production reads the process environment (the SDK's own
+/// `AWS_ENDPOINT_URL_EKS`, gcloud's `CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER`),
+/// which a test running beside others must not set: this test runs the one
+/// below in a child process with the estate's env file as its whole
+/// environment (IMDS disabled, no AWS config files).
+#[tokio::test]
+async fn eks_and_gke_connect_read_the_process_environment() {
+    let (estate, vars, dir) = estate().await;
+    let out = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_connects_with_the_process_environment", "--ignored", "--nocapture"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .envs(&vars)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.path().join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("no-aws-credentials"))
+        .env("GANTRY_EXPECT_EKS_URL", estate.cluster("prod-eks").unwrap().url())
+        .env("GANTRY_EXPECT_GKE_URL", estate.cluster("prod-gke").unwrap().url())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+#[ignore = "run by eks_and_gke_connect_read_the_process_environment, in a child with the estate's environment"]
+async fn child_connects_with_the_process_environment() {
+    let expect = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run through its parent test"));
+    let (endpoint, tokens) = EksCluster::connect("prod", "prod-eks", REGION, None).await.unwrap();
+    assert_eq!(endpoint.url, expect("GANTRY_EXPECT_EKS_URL"));
+    let names = namespaces(&endpoint, &tokens.token().await.unwrap().value).await.unwrap();
+    assert!(names.iter().any(|n| n == "default"), "{names:?}");
+
+    let key = std::env::var("GCP_SERVICE_ACCOUNT_KEY").ok();
+    assert!(key.is_some(), "the estate's env file sets GCP_SERVICE_ACCOUNT_KEY");
+    let (endpoint, tokens) = GkeCluster::connect("prod", PROJECT, LOCATION, "prod-gke", key, None).await.unwrap();
+    assert_eq!(endpoint.url, expect("GANTRY_EXPECT_GKE_URL"));
+    let names = namespaces(&endpoint, &tokens.token().await.unwrap().value).await.unwrap();
+    assert!(names.iter().any(|n| n == "default"), "{names:?}");
 }
