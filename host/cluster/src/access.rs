@@ -288,10 +288,7 @@ impl ClusterBackend for KubeBackend {
 
     async fn list(&self, api_version: &str, kind: &str, namespace: &str, query: &ListQuery) -> BackendResult<Vec<Value>> {
         let api = self.api(api_version, kind, Some(namespace)).await?;
-        let mut params = ListParams::default();
-        params.label_selector = query.label_selector.clone();
-        params.field_selector = query.field_selector.clone();
-        params.limit = query.limit;
+        let mut params = ListParams { label_selector: query.label_selector.clone(), field_selector: query.field_selector.clone(), limit: query.limit, ..ListParams::default() };
         let mut items = Vec::new();
         loop {
             let page = api.list(&params).await.map_err(|e| self.error(&format!("list {kind} in {namespace}"), e))?;
