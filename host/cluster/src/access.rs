@@ -402,3 +402,70 @@ impl ClusterBackend for KubeBackend {
         api.logs(pod, &params).await.map_err(|e| self.error(&format!("logs of pod {namespace}/{pod}"), e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    fn sts(generation: i64, observed: i64, replicas: u32, ready: u32, updated: u32, current: &str, update: &str, partition: Option<u32>) -> Value {
+        let mut strategy = json!({"type": "RollingUpdate"});
+        if let Some(p) = partition {
+            strategy["rollingUpdate"] = json!({"partition": p});
+        }
+        json!({
+            "metadata": {"name": "db", "generation": generation},
+            "spec": {"replicas": replicas, "updateStrategy": strategy},
+            "status": {"observedGeneration": observed, "readyReplicas": ready, "updatedReplicas": updated, "currentReplicas": replicas, "currentRevision": current, "updateRevision": update}
+        })
+    }
+
+    #[test]
+    fn statefulset_status_in_kubectls_words() {
+        let m = |v: &Value| rollout_status("StatefulSet", v).unwrap();
+        assert_eq!(m(&sts(2, 1, 3, 3, 3, "a", "a", None)).message, "Waiting for statefulset spec update to be observed...");
+        assert_eq!(m(&sts(2, 2, 3, 1, 1, "a", "b", None)).message, "Waiting for 2 pods to be ready...");
+        assert_eq!(m(&sts(2, 2, 3, 3, 1, "a", "b", None)).message, "waiting for statefulset rolling update to complete 1 pods at revision b...");
+        let done = m(&sts(2, 2, 3, 3, 3, "b", "b", None));
+        assert!(done.done && done.message == "statefulset rolling update complete 3 pods at revision b...", "{done:?}");
+        assert_eq!(m(&sts(2, 2, 3, 3, 0, "a", "b", Some(2))).message, "Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated...");
+        assert!(m(&sts(2, 2, 3, 3, 1, "a", "b", Some(2))).done);
+        let on_delete = json!({"metadata": {"name": "db"}, "spec": {"updateStrategy": {"type": "OnDelete"}}});
+        assert_eq!(rollout_status("StatefulSet", &on_delete).unwrap_err(), "rollout status is only available for RollingUpdate strategy type");
+    }
+
+    #[test]
+    fn daemonset_status_in_kubectls_words() {
+        let ds = |desired: u32, updated: u32, available: u32| {
+            json!({"metadata": {"name": "agent", "generation": 1}, "spec": {"updateStrategy": {"type": "RollingUpdate"}},
+                   "status": {"observedGeneration": 1, "desiredNumberScheduled": desired, "updatedNumberScheduled": updated, "numberAvailable": available, "numberReady": available}})
+        };
+        let m = |v: Value| rollout_status("DaemonSet", &v).unwrap();
+        assert_eq!(m(ds(3, 1, 1)).message, "Waiting for daemon set \"agent\" rollout to finish: 1 out of 3 new pods have been updated...");
+        assert_eq!(m(ds(3, 3, 2)).message, "Waiting for daemon set \"agent\" rollout to finish: 2 of 3 updated pods are available...");
+        assert_eq!(m(ds(3, 3, 3)).message, "daemon set \"agent\" successfully rolled out");
+    }
+
+    #[test]
+    fn deployment_status_covers_old_replicas_and_the_progress_deadline() {
+        let d = |replicas: u32, updated: u32, available: u32, deadline: bool| {
+            let reason = if deadline { "ProgressDeadlineExceeded" } else { "ReplicaSetUpdated" };
+            json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2},
+                   "status": {"observedGeneration": 3, "replicas": replicas, "updatedReplicas": updated, "availableReplicas": available,
+                              "conditions": [{"type": "Progressing", "status": if deadline { "False" } else { "True" }, "reason": reason}]}})
+        };
+        let m = |v: Value| rollout_status("Deployment", &v).unwrap();
+        assert_eq!(m(d(3, 1, 1, false)).message, "Waiting for deployment \"web\" rollout to finish: 1 out of 2 new replicas have been updated...");
+        assert_eq!(m(d(3, 2, 2, false)).message, "Waiting for deployment \"web\" rollout to finish: 1 old replicas are pending termination...");
+        let stuck = m(d(3, 1, 1, true));
+        assert!(stuck.deadline_exceeded && !stuck.done && stuck.message == "deployment \"web\" exceeded its progress deadline", "{stuck:?}");
+    }
+
+    #[test]
+    fn a_pod_without_container_statuses_lists_its_containers_as_waiting() {
+        let pod = json!({"metadata": {"name": "p", "labels": {"b": "2", "a": "1"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}, "status": {"phase": "Pending"}});
+        let info = pod_info(&pod);
+        assert_eq!(info.labels, [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())]);
+        assert_eq!((info.containers[0].state.as_str(), info.containers[0].image.as_str(), info.ready), ("waiting", "i:1", false));
+    }
+}
