@@ -193,8 +193,8 @@ async fn cluster_call_on_the_stage_target_passes_the_scope_check() {
     let plugin = load_fixture(&rt, "scope");
     let env = TestEnv::with(small_limits(), vec![Capability::ClusterRead]);
     let out = call(&rt, &plugin, &env, json!({ "target": "aws" })).await.unwrap();
-    // In scope; the cluster backend is not in this build yet.
-    assert_eq!(outputs(&out)["kind"], "Unsupported");
+    // In scope; this environment connected no cluster for the target.
+    assert_eq!(outputs(&out)["kind"], "Unavailable");
     assert!(!env.lines().iter().any(|l| l.source == Source::Host && l.message.starts_with("denied")), "{}", env.log_text());
 }
 
@@ -314,7 +314,7 @@ async fn second_runtime_loads_the_compiled_component_from_the_disk_cache() {
     // And the cached form runs.
     let env = TestEnv::with(small_limits(), vec![Capability::ClusterRead]);
     let out = call(&rt, &second, &env, json!({ "target": "aws" })).await.unwrap();
-    assert_eq!(outputs(&out)["kind"], "Unsupported");
+    assert_eq!(outputs(&out)["kind"], "Unavailable");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -332,7 +332,7 @@ async fn corrupt_cache_entry_is_recompiled_and_replaced() {
     assert_eq!(plugin.origin, Origin::Compiled);
     let env = TestEnv::with(small_limits(), vec![Capability::ClusterRead]);
     let out = call(&rt, &plugin, &env, json!({ "target": "aws" })).await.unwrap();
-    assert_eq!(outputs(&out)["kind"], "Unsupported");
+    assert_eq!(outputs(&out)["kind"], "Unavailable");
 
     // Garbage: not a compiled component at all.
     std::fs::write(&entry, b"this is not a compiled component").unwrap();
