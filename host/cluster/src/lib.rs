@@ -19,6 +19,7 @@ pub mod auth;
 pub mod eks;
 pub mod gke;
 pub mod kubeconfig;
+pub mod lease;
 pub mod target;
 
 pub use access::KubeBackend;
