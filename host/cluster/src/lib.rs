@@ -19,8 +19,10 @@ pub mod auth;
 pub mod eks;
 pub mod gke;
 pub mod kubeconfig;
+pub mod retry;
 pub mod lease;
 pub mod target;
+pub mod watch;
 
 pub use access::KubeBackend;
 pub use target::{Target, TargetSource};

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::auth::{BearerAuthLayer, StaticToken};
+use crate::retry::RetryLayer;
 use crate::{kubeconfig, ClusterError, Endpoint, TokenSource};
+
+/// How long `connect` retries a refused or failing endpoint before naming it.
+pub const CONNECT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How a target reaches its cluster.
 #[derive(Clone)]
@@ -77,6 +81,8 @@ impl Target {
             }
             config.cluster_url = url;
         }
+        // One retry policy: ours (retry.rs), not kube-rs's as well.
+        config.default_retry = false;
         // A proxy from the environment cannot reach a loopback server.
         if matches!(config.cluster_url.host(), Some("127.0.0.1" | "localhost" | "[::1]")) || config.cluster_url.host().is_some_and(|h| h.starts_with("127.")) {
             config.proxy_url = None;
@@ -88,19 +94,23 @@ impl Target {
     pub async fn client(&self) -> Result<kube::Client, ClusterError> {
         let (config, source) = self.config().await?;
         let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| self.config_error(format!("cannot build a client: {e}")))?;
+        // Retries outermost: every attempt asks the auth layer for a fresh token.
+        let retry = RetryLayer::new(&self.name);
         Ok(match source {
-            None => builder.build(),
-            Some(source) => builder.with_layer(&BearerAuthLayer::new(source)).build(),
+            None => builder.with_layer(&retry).build(),
+            Some(source) => builder.with_layer(&BearerAuthLayer::new(source)).with_layer(&retry).build(),
         })
     }
 
     /// A client that has reached the API server and been accepted by it.
     pub async fn connect(&self) -> Result<kube::Client, ClusterError> {
         let client = self.client().await?;
+        // Connecting fails fast: a short retry deadline, not the default one.
+        let deadline = std::time::Instant::now() + CONNECT_DEADLINE;
         // `/version` is public on real clusters; a namespace list proves the credentials too.
-        client.apiserver_version().await.map_err(|e| classify(&self.name, e))?;
+        crate::retry::with_deadline(deadline, client.apiserver_version()).await.map_err(|e| classify(&self.name, e))?;
         let probe: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-        match probe.list_metadata(&kube::api::ListParams::default().limit(1)).await {
+        match crate::retry::with_deadline(deadline, probe.list_metadata(&kube::api::ListParams::default().limit(1))).await {
             Ok(_) => {}
             // Credentials limited to a namespace are fine: the server knew who we are.
             Err(kube::Error::Api(s)) if s.code == 403 => {}

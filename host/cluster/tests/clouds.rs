@@ -283,18 +283,22 @@ async fn eks_tokens_are_byte_for_byte_those_of_aws_eks_get_token() {
 
 /// Production reads the process environment (the SDK's own
 /// `AWS_ENDPOINT_URL_EKS`, gcloud's `CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER`),
-/// which a test running beside others must not set: this test runs the one
-/// below in a child process with the estate's env file as its whole
-/// environment (IMDS disabled, no AWS config files).
+/// which a test running beside others must not set: this test runs itself
+/// again in a child process with the estate's env file as its whole
+/// environment (IMDS disabled, no AWS config files), and the child connects.
 #[tokio::test]
 async fn eks_and_gke_connect_read_the_process_environment() {
+    if std::env::var_os(CHILD).is_some() {
+        return child_connects_with_the_process_environment().await;
+    }
     let (estate, vars, dir) = estate().await;
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_connects_with_the_process_environment", "--ignored", "--nocapture"])
+        .args(["--exact", "eks_and_gke_connect_read_the_process_environment", "--nocapture"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir.path())
         .envs(&vars)
+        .env(CHILD, "1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", dir.path().join("no-aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("no-aws-credentials"))
@@ -309,8 +313,9 @@ async fn eks_and_gke_connect_read_the_process_environment() {
     assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
-#[tokio::test]
-#[ignore = "run by eks_and_gke_connect_read_the_process_environment, in a child with the estate's environment"]
+/// Set in the child of the test above: it connects instead of spawning.
+const CHILD: &str = "GANTRY_TEST_CONNECT_CHILD";
+
 async fn child_connects_with_the_process_environment() {
     let expect = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run through its parent test"));
     let (endpoint, tokens) = EksCluster::connect("prod", "prod-eks", REGION, None).await.unwrap();

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod cluster;
 mod caps;
 pub mod context;
+pub mod deadline;
 mod error;
 pub mod grants;
 mod plugin;

@@ -26,7 +26,7 @@ macro_rules! tri {
     };
 }
 
-fn cap_error(capability: &str, e: BackendError) -> CapError {
+pub(super) fn cap_error(capability: &str, e: BackendError) -> CapError {
     let kind = match e.kind {
         BackendErrorKind::Invalid => ErrorKind::Invalid,
         BackendErrorKind::NotFound => ErrorKind::NotFound,
@@ -64,10 +64,12 @@ fn key(object: &ObjectRef, namespace: String) -> ObjectKey {
 
 /// Run a backend future, or stop when the call is cancelled.
 fn run<T>(state: &HostState, capability: &'static str, fut: impl std::future::Future<Output = backend::BackendResult<T>>) -> impl std::future::Future<Output = Result<T, CapError>> {
-    let remaining = state.deadline.saturating_duration_since(std::time::Instant::now());
+    let deadline = state.deadline;
+    let remaining = deadline.saturating_duration_since(std::time::Instant::now());
     let cancel = state.env.cancel.clone();
+    // The backend's retries see the stage's deadline and stop before it.
     async move { tokio::select! {
-        r = fut => r.map_err(|e| cap_error(capability, e)),
+        r = crate::deadline::CALL_DEADLINE.scope(deadline, fut) => r.map_err(|e| cap_error(capability, e)),
         _ = cancel.cancelled() => Err(CapError { kind: ErrorKind::Timeout, capability: capability.to_string(), message: "the run was interrupted".into() }),
         _ = tokio::time::sleep(remaining) => Err(CapError { kind: ErrorKind::Timeout, capability: capability.to_string(), message: "the stage deadline passed during the call".into() }),
     } }
