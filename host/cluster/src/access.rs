@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use gantry_runtime::cluster::{
-    ApplyOptions, BackendError, BackendErrorKind, BackendResult, ClusterBackend, ContainerInfo, EventInfo, ListQuery, LogQuery, ObjectKey, PodInfo, Propagation, Rollout,
+    ApplyOptions, BackendError, BackendErrorKind, BackendResult, ClusterBackend, ContainerInfo, EventInfo, ListQuery, LogQuery, ObjectKey, PodInfo, ProbeAnswer, Propagation, Rollout,
+    ServiceProbe, PROBE_BODY_CAP, PROBE_HEADERS,
 };
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -401,6 +402,66 @@ impl ClusterBackend for KubeBackend {
         };
         api.logs(pod, &params).await.map_err(|e| self.error(&format!("logs of pod {namespace}/{pod}"), e))
     }
+
+    async fn probe_service(&self, probe: &ServiceProbe) -> BackendResult<ProbeAnswer> {
+        let what = format!("probe of service {}/{}:{}", probe.namespace, probe.service, probe.port);
+        let invalid = |m: String| BackendError::new(BackendErrorKind::Invalid, format!("{what}: {m}"));
+        let segment_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !segment_ok(&probe.namespace) || !segment_ok(&probe.service) || !segment_ok(&probe.port) {
+            return Err(invalid("namespace, service and port must be DNS names or a port number".into()));
+        }
+        let path = if probe.path.starts_with('/') { probe.path.clone() } else { format!("/{}", probe.path) };
+        let uri = format!("/api/v1/namespaces/{}/services/{}:{}/proxy{path}", probe.namespace, probe.service, probe.port);
+        let mut request = http::Request::get(&uri);
+        for (name, value) in &probe.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request.body(kube::client::Body::from(Vec::new())).map_err(|e| invalid(format!("the path or a header is malformed: {e}")))?;
+        let started = std::time::Instant::now();
+        let exchange = async {
+            let response = self.client.send(request).await.map_err(|e| self.error(&what, e))?;
+            let status = response.status().as_u16();
+            let headers = kept_headers(response.headers());
+            let body = read_capped(response.into_body(), PROBE_BODY_CAP)
+                .await
+                .map_err(|e| BackendError::new(BackendErrorKind::Unavailable, format!("{what} on target `{}`: the body broke off: {e}", self.target)))?;
+            Ok(ProbeAnswer { status, headers, body, latency: started.elapsed() })
+        };
+        // One GET, as a health check sees it: the retry layer's deadline is now, so it
+        // makes one attempt and a 503 (no ready pods) comes back as the status it is.
+        let once = gantry_runtime::deadline::CALL_DEADLINE.scope(started, exchange);
+        match tokio::time::timeout(probe.timeout, once).await {
+            Ok(answer) => answer,
+            Err(_) => Err(BackendError::new(BackendErrorKind::Timeout, format!("{what} on target `{}`: no full answer within {} ms", self.target, probe.timeout.as_millis()))),
+        }
+    }
+}
+
+/// The headers of [`PROBE_HEADERS`] that `headers` has, in that order.
+fn kept_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    PROBE_HEADERS
+        .iter()
+        .flat_map(|name| headers.get_all(*name).iter().map(move |v| (name.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())))
+        .collect()
+}
+
+/// At most `cap` bytes of `body`; the rest is not read.
+async fn read_capped(mut body: kube::client::Body, cap: usize) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match body.frame().await {
+            None => break,
+            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = cap - out.len();
+                    out.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

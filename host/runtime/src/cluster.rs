@@ -88,6 +88,40 @@ pub struct LogQuery {
     pub limit_bytes: Option<u64>,
 }
 
+/// One GET to a Service through the API server's service proxy.
+#[derive(Debug, Clone)]
+pub struct ServiceProbe {
+    pub namespace: String,
+    pub service: String,
+    /// Port name or number, as in `svc/name:port`.
+    pub port: String,
+    /// Path and query on the pod, e.g. `/health`.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// The most the backend waits for the whole answer.
+    pub timeout: std::time::Duration,
+}
+
+/// What a probe got back. A status the server or the proxy answered
+/// (including the proxy's own 503 when no endpoint is ready) is a response,
+/// not an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// At most [`PROBE_BODY_CAP`] bytes.
+    pub body: Vec<u8>,
+    /// As measured by the host, from sending to the end of the (capped) body.
+    pub latency: std::time::Duration,
+}
+
+/// The most body bytes a probe returns.
+pub const PROBE_BODY_CAP: usize = 1 << 20;
+
+/// The response headers a probe hands back; the rest (hop-by-hop, audit
+/// ids, cookies) tell a health check nothing.
+pub const PROBE_HEADERS: [&str; 8] = ["content-type", "content-length", "content-encoding", "cache-control", "location", "retry-after", "etag", "last-modified"];
+
 /// How dependents of a deleted object go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Propagation {
@@ -154,6 +188,10 @@ pub trait ClusterBackend: Send + Sync {
     /// Events whose involvedObject is `object`, newest last.
     async fn events(&self, object: &ObjectKey) -> BackendResult<Vec<EventInfo>>;
     async fn logs(&self, namespace: &str, pod: &str, query: &LogQuery) -> BackendResult<String>;
+    /// One GET through `services/NAME:PORT/proxy/PATH`; a timeout is
+    /// [`BackendErrorKind::Timeout`], an unreachable API server
+    /// [`BackendErrorKind::Unavailable`].
+    async fn probe_service(&self, probe: &ServiceProbe) -> BackendResult<ProbeAnswer>;
 }
 
 /// Each target's backend, by target name.
