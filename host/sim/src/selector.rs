@@ -11,6 +11,26 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// Whether a structured LabelSelector (`matchLabels` and `matchExpressions`,
+/// as workloads and Jobs carry it) selects the labels `label` looks up. An
+/// empty selector selects everything, as metav1.LabelSelectorAsSelector
+/// makes it; controllers that treat it as selecting nothing check that first.
+pub fn structured_selects<'a>(selector: &Value, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+    let match_labels = selector["matchLabels"].as_object().into_iter().flatten().all(|(k, v)| label(k) == v.as_str());
+    let expressions = selector["matchExpressions"].as_array().into_iter().flatten().all(|e| {
+        let key = e["key"].as_str().unwrap_or("");
+        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        match e["operator"].as_str() {
+            Some("In") => label(key).is_some_and(|v| values.contains(&v)),
+            Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
+            Some("Exists") => label(key).is_some(),
+            Some("DoesNotExist") => label(key).is_none(),
+            _ => false,
+        }
+    });
+    match_labels && expressions
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Requirement {
     Equals(String, String),

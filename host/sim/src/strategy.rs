@@ -148,20 +148,7 @@ fn string_map(v: &Value) -> BTreeMap<String, String> {
 
 /// metav1.LabelSelectorAsSelector(...).Matches(labels): an empty selector matches everything.
 fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let label = |k: &str| labels.get(k).map(String::as_str);
-    let match_labels = selector["matchLabels"].as_object().into_iter().flatten().all(|(k, v)| label(k) == v.as_str());
-    let expressions = selector["matchExpressions"].as_array().into_iter().flatten().all(|e| {
-        let key = e["key"].as_str().unwrap_or("");
-        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        match e["operator"].as_str() {
-            Some("In") => label(key).is_some_and(|v| values.contains(&v)),
-            Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
-            Some("Exists") => label(key).is_some(),
-            Some("DoesNotExist") => label(key).is_none(),
-            _ => false,
-        }
-    });
-    match_labels && expressions
+    crate::selector::structured_selects(selector, |key| labels.get(key).map(String::as_str))
 }
 
 /// Go's `%#v` of a map[string]string (keys sorted, as fmt prints maps).

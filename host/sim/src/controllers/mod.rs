@@ -356,25 +356,12 @@ pub(crate) fn controller_uid(obj: &Value) -> Option<&str> {
 /// Whether a LabelSelector (`matchLabels`, `matchExpressions`) selects
 /// `labels`; an empty selector selects nothing here, as controllers treat it.
 pub(crate) fn selects(selector: &Value, labels: &Value) -> bool {
-    let label = |key: &str| labels[key].as_str();
     let match_labels = selector["matchLabels"].as_object();
     let expressions = selector["matchExpressions"].as_array();
     if match_labels.is_none_or(|m| m.is_empty()) && expressions.is_none_or(|e| e.is_empty()) {
         return false;
     }
-    let labels_ok = match_labels.into_iter().flatten().all(|(k, v)| label(k) == v.as_str());
-    let expressions_ok = expressions.into_iter().flatten().all(|e| {
-        let key = e["key"].as_str().unwrap_or("");
-        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        match e["operator"].as_str() {
-            Some("In") => label(key).is_some_and(|v| values.contains(&v)),
-            Some("NotIn") => label(key).is_none_or(|v| !values.contains(&v)),
-            Some("Exists") => label(key).is_some(),
-            Some("DoesNotExist") => label(key).is_none(),
-            _ => false,
-        }
-    });
-    labels_ok && expressions_ok
+    crate::selector::structured_selects(selector, |key| labels[key].as_str())
 }
 
 /// Adopts, as the controllers' ControllerRefManager does, the objects among
