@@ -20,7 +20,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{Timestamp, Unit};
 use kube::api::{Api, PostParams};
-use kube::Client;
+/// The connected client a lock is taken with (re-exported for callers).
+pub use kube::Client;
 use tokio::sync::watch;
 
 /// The label every gantry lease carries.
@@ -184,17 +185,29 @@ impl RunLock {
     /// Resolves when the lock is lost (a renewal failed for the lease's
     /// whole duration, or someone else took it), with why; never while held.
     pub async fn lost(&self) -> String {
-        let mut lost = self.lost.clone();
-        loop {
-            if let Some(why) = lost.borrow_and_update().clone() {
-                return why;
-            }
-            if lost.changed().await.is_err() {
-                // The renewer ended without losing the lock: it was released.
-                std::future::pending::<()>().await;
-            }
+        self.lost_signal().await
+    }
+
+    /// [`RunLock::lost`] as a future that outlives the borrow (to spawn).
+    pub fn lost_signal(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let lost = self.lost.clone();
+        wait_lost(lost)
+    }
+}
+
+async fn wait_lost(mut lost: watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(why) = lost.borrow_and_update().clone() {
+            return why;
+        }
+        if lost.changed().await.is_err() {
+            // The renewer ended without losing the lock: it was released.
+            std::future::pending::<()>().await;
         }
     }
+}
+
+impl RunLock {
 
     /// Stop renewing and give the lock back (holder cleared, so the next run
     /// takes it at once). A lease someone else holds by now is left alone.

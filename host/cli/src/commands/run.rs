@@ -18,6 +18,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gantry_engine::event::Event;
 use gantry_engine::{exit, Plan, RunOptions};
@@ -37,6 +38,24 @@ pub struct Args {
     /// Run every target on a simulated cluster started for this run (no cloud account).
     #[arg(long)]
     pub sim: bool,
+    /// How long to wait for another run's lock on the release (`0`: fail at once; `90s`, `5m`).
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+/// `0`, `500ms`, `90s`, `5m`, `1h` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration (try 0, 30s, 5m)"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        _ => Err(format!("`{text}` has an unknown unit `{unit}` (use ms, s, m or h)")),
+    }
 }
 
 pub async fn run(args: Args, ctx: Ctx) -> i32 {
@@ -65,7 +84,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             }
         }
     };
-    let clusters = match connect_targets(&plan, estate.as_ref(), args.sim).await {
+    let (clusters, clients) = match connect_targets(&plan, estate.as_ref(), args.sim).await {
         Ok(c) => c,
         Err(e) => {
             output::error(ctx, &format!("cannot connect to the clusters: {e}"));
@@ -79,9 +98,24 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
     spawn_signal_handler(cancel.clone(), abort.clone(), events.clone());
+    let locks = match take_locks(&plan, clients, args.lock_timeout).await {
+        Ok(l) => l,
+        Err(e) => {
+            output::error(ctx, &format!("cannot start the run: {e}"));
+            if let Some(estate) = estate {
+                estate.shutdown().await;
+            }
+            return exit::FAILED;
+        }
+    };
+    let watcher = watch_locks(&locks, cancel.clone(), ctx);
 
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
     let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters }).await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    release_locks(locks, ctx).await;
     output::summary(ctx, &outcome);
     if let Some(estate) = estate {
         estate.shutdown().await;
@@ -127,7 +161,7 @@ fn simulated_cluster_of(name: &str, t: &gantry_engine::pipeline::model::TargetSp
 
 /// Connect every target of `plan` at once: simulated ones to `estate`'s
 /// clusters, the rest by their kind. The first failure names its target.
-async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<gantry_runtime::Clusters, gantry_cluster::ClusterError> {
+async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<(gantry_runtime::Clusters, Vec<(String, gantry_cluster::lease::Client)>), gantry_cluster::ClusterError> {
     use gantry_cluster::{eks::EksCluster, gke::GkeCluster, ClusterError, Target};
     let mut tasks = tokio::task::JoinSet::new();
     for (name, t) in &plan.pipeline.spec.targets {
@@ -151,16 +185,18 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
                 return Err(ClusterError::Config { target: name.clone(), message: "the target names no cluster (eks, gke, kubeconfig or sim)".into() });
             };
             let client = target.connect().await?;
-            let backend: Arc<dyn gantry_runtime::ClusterBackend> = Arc::new(gantry_cluster::KubeBackend::new(&name, client));
-            Ok::<_, ClusterError>((name, backend))
+            let backend: Arc<dyn gantry_runtime::ClusterBackend> = Arc::new(gantry_cluster::KubeBackend::new(&name, client.clone()));
+            Ok::<_, ClusterError>((name, backend, client))
         });
     }
     let mut clusters = std::collections::BTreeMap::new();
+    let mut clients = Vec::new();
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok((name, backend))) => {
-                clusters.insert(name, backend);
+            Ok(Ok((name, backend, client))) => {
+                clusters.insert(name.clone(), backend);
+                clients.push((name, client));
             }
             Ok(Err(e)) => {
                 first_error.get_or_insert(e);
@@ -172,7 +208,81 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok(Arc::new(clusters)),
+        None => Ok((Arc::new(clusters), clients)),
+    }
+}
+
+/// Take the run lock (a Lease on the release) on every target at once,
+/// waiting up to `timeout` for another run; none without a `release:`.
+/// On a failure the locks already taken are given back.
+async fn take_locks(plan: &Plan, clients: Vec<(String, gantry_cluster::lease::Client)>, timeout: Duration) -> Result<Vec<gantry_cluster::lease::RunLock>, gantry_cluster::lease::LockError> {
+    use gantry_cluster::lease::{holder_identity, LockOptions, RunLock};
+    let Some(release) = plan.pipeline.spec.release.clone() else {
+        return Ok(Vec::new());
+    };
+    let identity = holder_identity(&gantry_engine::exec::new_run_id());
+    let options = LockOptions { timeout, ..LockOptions::default() };
+    let mut tasks = tokio::task::JoinSet::new();
+    for (target, client) in clients {
+        let (release, identity, options) = (release.clone(), identity.clone(), options.clone());
+        tasks.spawn(async move { RunLock::acquire(client, &target, &release.name, &release.namespace, &identity, &options).await });
+    }
+    let mut locks = Vec::new();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(lock)) => locks.push(lock),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(gantry_cluster::lease::LockError::Api {
+                    release: release.name.clone(),
+                    target: "?".into(),
+                    namespace: release.namespace.clone(),
+                    name: gantry_cluster::lease::lease_name(&release.name),
+                    message: format!("taking the lock panicked: {e}"),
+                });
+            }
+        }
+    }
+    match first_error {
+        Some(e) => {
+            for lock in locks {
+                if let Err(e) = lock.release().await {
+                    tracing::warn!(error = %e, "giving back a run lock failed");
+                }
+            }
+            Err(e)
+        }
+        None => Ok(locks),
+    }
+}
+
+/// Cancel the run when any lock is lost, saying why.
+fn watch_locks(locks: &[gantry_cluster::lease::RunLock], cancel: CancellationToken, ctx: Ctx) -> Option<tokio::task::JoinHandle<()>> {
+    if locks.is_empty() {
+        return None;
+    }
+    let mut losses = tokio::task::JoinSet::new();
+    for lock in locks {
+        losses.spawn(lock.lost_signal());
+    }
+    Some(tokio::spawn(async move {
+        // The set is aborted with this task (dropped) when the run ends first.
+        if let Some(Ok(why)) = losses.join_next().await {
+            output::error(ctx, &why);
+            cancel.cancel();
+        }
+    }))
+}
+
+/// Give every lock back (the run is over, however it ended).
+async fn release_locks(locks: Vec<gantry_cluster::lease::RunLock>, ctx: Ctx) {
+    for lock in locks {
+        if let Err(e) = lock.release().await {
+            output::error(ctx, &format!("{e}; it expires by itself"));
+        }
     }
 }
 
