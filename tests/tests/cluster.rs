@@ -54,7 +54,7 @@ async fn a_plugin_applies_reads_and_scales_on_its_target_and_is_denied_elsewhere
     let clusters = Arc::new(clusters);
 
     let yaml = format!(
-        "name: cluster-calls\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\n  gcp: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write]\n    with:{CALLS}",
+        "name: cluster-calls\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\n  gcp: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write, http-probe]\n    with:{CALLS}",
         fixture_path("cluster")
     );
     let path = dir.path().join("gantry.yaml");
@@ -114,7 +114,7 @@ async fn a_plugin_applies_reads_and_scales_on_its_target_and_is_denied_elsewhere
 async fn without_a_connection_a_cluster_call_is_unavailable() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "name: unconnected\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write]\n    with:\n      calls: [ {{ op: get, api_version: v1, kind: ConfigMap, name: x }} ]\n",
+        "name: unconnected\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write, http-probe]\n    with:\n      calls: [ {{ op: get, api_version: v1, kind: ConfigMap, name: x }} ]\n",
         fixture_path("cluster")
     );
     let path = dir.path().join("gantry.yaml");

@@ -1,10 +1,10 @@
-//! `fixture-cluster`: makes the `cluster-read` / `cluster-write` calls its
+//! `fixture-cluster`: makes the `cluster-read` / `cluster-write` / `http-probe` calls its
 //! settings list, in order, and returns each answer (or error kind and
 //! message) as the output `results`, so pipeline tests can drive real
 //! clusters through the runtime and see what a plugin sees. A call's
 //! `target` of `self` means the stage's own target.
 
-use gantry_sdk::cap::{cluster_read, cluster_write};
+use gantry_sdk::cap::{cluster_read, cluster_write, http_probe};
 use gantry_sdk::types::{CapError, ErrorKind, ObjectRef};
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde_json::{json, Value};
@@ -29,6 +29,17 @@ struct Call {
     replicas: Option<u32>,
     #[serde(default)]
     selector: Option<String>,
+    /// `probe`: a Service (with `port`) or a `url`, and the `path`.
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    port: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<u32>,
 }
 
 fn self_target() -> String {
@@ -39,6 +50,10 @@ fn self_target() -> String {
 #[serde(deny_unknown_fields)]
 struct Settings {
     calls: Vec<Call>,
+    /// The URLs `http-probe` may reach; read by the host, not here.
+    #[serde(default)]
+    #[allow(dead_code)]
+    urls: Vec<String>,
 }
 
 fn kind_name(kind: ErrorKind) -> &'static str {
@@ -90,6 +105,27 @@ impl Stage for Cluster {
                 "pods" => cluster_read::pods(&target, call.namespace.as_deref(), call.selector.as_deref().unwrap_or_default())
                     .map(|pods| json!(pods.iter().map(|p| p.name.clone()).collect::<Vec<_>>()))
                     .unwrap_or_else(err),
+                "probe" => {
+                    let destination = match (&call.service, &call.url) {
+                        (Some(name), _) => http_probe::Destination::Service(http_probe::ServiceRef {
+                            namespace: call.namespace.clone(),
+                            name: name.clone(),
+                            port: call.port.clone().unwrap_or_else(|| "http".into()),
+                        }),
+                        (None, Some(url)) => http_probe::Destination::Url(url.clone()),
+                        (None, None) => return Err(Failure::new("a probe needs `service` or `url`")),
+                    };
+                    let request = http_probe::ProbeRequest {
+                        target: target.clone(),
+                        destination,
+                        path: call.path.clone().unwrap_or_default(),
+                        headers: Vec::new(),
+                        timeout_ms: call.timeout_ms.unwrap_or(10_000),
+                    };
+                    http_probe::get(&request)
+                        .map(|r| json!({"status": r.status, "body": String::from_utf8_lossy(&r.body), "latency_ms": r.latency_ms, "headers": r.headers.iter().map(|p| (p.key.clone(), p.value.clone())).collect::<Vec<_>>()}))
+                        .unwrap_or_else(err)
+                }
                 other => return Err(Failure::new(format!("unknown op `{other}`"))),
             };
             results.push(json!({"op": call.op, "target": target, "answer": answer}));
