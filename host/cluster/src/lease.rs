@@ -258,7 +258,7 @@ enum Taken {
     Yes,
     /// Our write lost a race (409): read again.
     Raced,
-    HeldBy(Lease),
+    HeldBy(Box<Lease>),
 }
 
 /// One read-and-write attempt.
@@ -296,7 +296,7 @@ async fn try_take(place: &Place, api: &Api<Lease>) -> Result<Taken, kube::Error>
         };
     };
     if live_holder(&lease, &place.identity).is_some() {
-        return Ok(Taken::HeldBy(lease));
+        return Ok(Taken::HeldBy(Box::new(lease)));
     }
     // Free, expired, or already ours: write ourselves in over the version we read.
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);

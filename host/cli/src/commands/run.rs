@@ -14,7 +14,11 @@
 //! Every target is connected before the first stage (`gantry_cluster`):
 //! simulated ones through the estate's kubeconfig, the others as their kind
 //! says; a target that cannot be reached stops the run with exit 2 and an
-//! error naming the target and the fix.
+//! error naming the target and the fix. Then, for a pipeline with a
+//! `release:`, the run lock is taken on every target (a Lease per release,
+//! `gantry_cluster::lease`): held by another run, the run fails naming it
+//! (or waits up to `--lock-timeout`); a lost lock cancels the run; the locks
+//! are given back when the run ends, however it ends.
 
 use std::path::PathBuf;
 use std::sync::Arc;
