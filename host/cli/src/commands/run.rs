@@ -102,7 +102,12 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
     spawn_signal_handler(cancel.clone(), abort.clone(), events.clone());
-    let locks = match take_locks(&plan, clients, args.lock_timeout).await {
+    let taken = tokio::select! {
+        taken = take_locks(&plan, clients, args.lock_timeout) => taken.map_err(|e| e.to_string()),
+        // Interrupted while waiting for another run's lock: no stage has started.
+        _ = cancel.cancelled() => Err("interrupted while waiting for the run lock".to_string()),
+    };
+    let locks = match taken {
         Ok(l) => l,
         Err(e) => {
             output::error(ctx, &format!("cannot start the run: {e}"));
