@@ -334,7 +334,19 @@ stages:
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
     assert!(text(&out).1.contains("CLUSTER_AWS"), "{}", text(&out).1);
 
-    let mut child = gantry(dir.path()).args(["--output", "json", "run", "--sim"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // The simulated EKS and GKE targets are reached the clouds' way with the
+    // estate's credentials, never the process's (which may be real ones); a
+    // project the environment names hosts the simulated GKE cluster.
+    let mut child = gantry(dir.path())
+        .args(["--output", "json", "run", "--sim"])
+        .env("AWS_ACCESS_KEY_ID", "AKIAPROCESSKEYNOTSIM")
+        .env("AWS_SECRET_ACCESS_KEY", "the-process-secret-the-sim-does-not-know")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("GCP_PROJECT", "acme-prod")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready: serde_json::Value = serde_json::from_str(&lines.next().expect("a sim-ready line").unwrap()).unwrap();
     assert_eq!(ready["event"], "sim-ready");

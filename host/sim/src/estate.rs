@@ -123,6 +123,10 @@ pub struct Estate {
     pub key_file: PathBuf,
     /// `export K=V` lines for the AWS and GCP SDKs.
     pub env_file: PathBuf,
+    /// What the AWS SDK needs to reach the estate as its deployer (keys,
+    /// region, EKS endpoint): for clients in this process, which must not
+    /// read credentials from the process environment in a simulated run.
+    pub aws_env: Vec<(String, String)>,
 }
 
 /// The key file's name in an estate's directory.
@@ -167,7 +171,17 @@ impl Estate {
         let clouds = CloudRegistry::default();
         let deployer = AwsPrincipal::user(AWS_ACCOUNT, "deployer");
         clouds.aws.add(deployer.clone());
-        let key = ServiceAccountKey::generate(GCP_PROJECT, "deployer").map_err(|e| EstateError::Key(e.to_string()))?;
+        // The deployer account lives in the first GKE cluster's project, so it
+        // may describe that cluster (an account of one project is denied
+        // another's, as IAM without cross-project bindings is).
+        let sa_project = clusters
+            .iter()
+            .find_map(|c| match &c.flavour {
+                Flavour::Gke { project, .. } => Some(project.as_str()),
+                _ => None,
+            })
+            .unwrap_or(GCP_PROJECT);
+        let key = ServiceAccountKey::generate(sa_project, "deployer").map_err(|e| EstateError::Key(e.to_string()))?;
         clouds.gcp.add(key.account.clone());
 
         let mut running = Vec::with_capacity(clusters.len());
@@ -214,7 +228,8 @@ impl Estate {
                 _ => None,
             })
             .unwrap_or((GCP_PROJECT, GCP_REGION));
-        let mut env: Vec<(String, String)> = control_plane.aws_env(&deployer, region).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let aws_env: Vec<(String, String)> = control_plane.aws_env(&deployer, region).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut env = aws_env.clone();
         env.extend(control_plane.gcp_env(&key_file).into_iter().map(|(k, v)| (k.to_string(), v)));
         env.extend([
             ("KUBECONFIG".to_string(), kubeconfig_path.display().to_string()),
@@ -229,7 +244,7 @@ impl Estate {
         let lines: String = env.iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
         write_private(&env_file, &lines)?;
 
-        Ok(Estate { clusters: running, control_plane, kubeconfig: kubeconfig_path, key_file, env_file })
+        Ok(Estate { clusters: running, control_plane, kubeconfig: kubeconfig_path, key_file, env_file, aws_env })
     }
 
     /// The running cluster called `name`.

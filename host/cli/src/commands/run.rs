@@ -12,8 +12,10 @@
 //! to the simulated estate's when unset.
 //!
 //! Every target is connected before the first stage (`gantry_cluster`):
-//! simulated ones through the estate's kubeconfig, the others as their kind
-//! says; a target that cannot be reached stops the run with exit 2 and an
+//! with `--sim`, `eks:` and `gke:` targets the clouds' way (DescribeCluster
+//! and STS tokens, clusters.get and OAuth tokens) against the estate with
+//! its credentials only, other simulated ones through the estate's
+//! kubeconfig; real targets as their kind says; a target that cannot be reached stops the run with exit 2 and an
 //! error naming the target and the fix. Then, for a pipeline with a
 //! `release:`, the run lock is taken on every target (a Lease per release,
 //! `gantry_cluster::lease`): held by another run, the run fails naming it
@@ -177,8 +179,22 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
         let name = name.clone();
         let t = t.clone();
         let sim = simulated_cluster_of(&name, &t, all_sim).map(|cluster| (estate.map(|e| e.kubeconfig.clone()), cluster));
+        // Simulated EKS and GKE targets go the clouds' way (DescribeCluster and
+        // STS tokens, clusters.get and OAuth tokens), with the estate's
+        // credentials only: never the process's, which may be real ones.
+        let sim_clouds = estate.filter(|_| all_sim).map(|e| {
+            let aws = gantry_cluster::eks::AwsEnvironment::Vars(e.aws_env.iter().cloned().collect());
+            (aws, gantry_cluster::gke::GkeApi::at(&e.control_plane.url()), e.key_file.display().to_string())
+        });
         tasks.spawn(async move {
-            let target = if let Some((kubeconfig, cluster)) = sim {
+            let target = if let (Some((aws, _, _)), Some(e)) = (&sim_clouds, &t.eks) {
+                let (endpoint, source) = EksCluster::connect_in(aws, &name, &e.cluster, &e.region, e.endpoint.as_deref()).await?;
+                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
+            } else if let (Some((_, api, key)), Some(g)) = (&sim_clouds, &t.gke) {
+                let location = g.region.as_deref().or(g.zone.as_deref()).unwrap_or_default();
+                let (endpoint, source) = GkeCluster::connect_via(api, &name, &g.project, location, &g.cluster, Some(key.clone()), g.endpoint.as_deref()).await?;
+                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
+            } else if let Some((kubeconfig, cluster)) = sim {
                 let kubeconfig = kubeconfig.ok_or_else(|| ClusterError::Config { target: name.clone(), message: "its simulated cluster was not started".into() })?;
                 Target::kubeconfig(&name, Some(kubeconfig), &cluster)
             } else if let Some(k) = &t.kubeconfig {
