@@ -11,16 +11,12 @@ use std::sync::Arc;
 
 use gantry_cluster::{KubeBackend, Target};
 use gantry_engine::event::{RunStatus, StepStatus};
-use gantry_engine::{RunOptions, Vars};
 use gantry_runtime::cluster::{ClusterBackend, ObjectKey};
-use gantry_runtime::{Runtime, RuntimeConfig};
 use gantry_sim::estate::ClusterSpec;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-fn fixture_path(name: &str) -> String {
-    gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap_or_else(|| panic!("no fixture {name}"))
-}
+mod common;
+use common::{fixture_path, run_pipeline};
 
 const CALLS: &str = r#"
       calls:
@@ -57,20 +53,7 @@ async fn a_plugin_applies_reads_and_scales_on_its_target_and_is_denied_elsewhere
         "name: cluster-calls\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\n  gcp: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write, http-probe]\n    with:{CALLS}",
         fixture_path("cluster")
     );
-    let path = dir.path().join("gantry.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
-    let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions {
-        state_dir: dir.path().join(".gantry"),
-        cancel: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        events: Arc::new(|_| {}),
-        revision: None,
-        clusters: clusters.clone(),
-    };
-    let outcome = gantry_engine::run(plan, runtime, opts).await;
+    let outcome = run_pipeline(dir.path(), &yaml, clusters.clone()).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
 
     for step in &outcome.record.stages[0].steps {
@@ -117,12 +100,7 @@ async fn without_a_connection_a_cluster_call_is_unavailable() {
         "name: unconnected\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: touch\n    uses: {}\n    grants: [cluster-read, cluster-write, http-probe]\n    with:\n      calls: [ {{ op: get, api_version: v1, kind: ConfigMap, name: x }} ]\n",
         fixture_path("cluster")
     );
-    let path = dir.path().join("gantry.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let plan = Arc::new(gantry_engine::plan(gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}")), &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.path().join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters: Default::default() };
-    let outcome = gantry_engine::run(plan, runtime, opts).await;
+    let outcome = run_pipeline(dir.path(), &yaml, Default::default()).await;
     let step = &outcome.record.stages[0].steps[0];
     let answer = &step.outputs["results"][0]["answer"];
     assert_eq!(answer["error"], "unavailable", "{answer}");

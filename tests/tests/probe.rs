@@ -13,17 +13,13 @@ use std::time::{Duration, Instant};
 
 use gantry_cluster::{KubeBackend, Target};
 use gantry_engine::event::{RunStatus, StepStatus};
-use gantry_engine::{RunOptions, Vars};
 use gantry_runtime::cluster::{ApplyOptions, ClusterBackend, ObjectKey};
-use gantry_runtime::{Runtime, RuntimeConfig};
 use gantry_sim::estate::ClusterSpec;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 
-fn fixture_path(name: &str) -> String {
-    gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap_or_else(|| panic!("no fixture {name}"))
-}
+mod common;
+use common::{fixture_path, run_pipeline};
 
 /// A loopback HTTP/1.1 server answering every request `200 ready` and recording request lines.
 async fn loopback_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
@@ -93,20 +89,7 @@ async fn a_plugin_probes_a_service_and_an_allowed_url_and_is_denied_elsewhere() 
         "name: probe-calls\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: check\n    uses: {}\n    grants: [cluster-read, cluster-write, http-probe]\n    with:{calls}",
         fixture_path("cluster")
     );
-    let path = dir.path().join("gantry.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
-    let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions {
-        state_dir: dir.path().join(".gantry"),
-        cancel: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        events: Arc::new(|_| {}),
-        revision: None,
-        clusters: Arc::new(clusters),
-    };
-    let outcome = gantry_engine::run(plan, runtime, opts).await;
+    let outcome = run_pipeline(dir.path(), &yaml, Arc::new(clusters)).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
     let step = &outcome.record.stages[0].steps[0];
     assert_eq!(step.status, StepStatus::Succeeded);

@@ -1,0 +1,27 @@
+//! What the pipeline tests that reach clusters share: the path of a fixture
+//! component, and one run of a pipeline file through the engine with the
+//! cluster backends `gantry run` would have connected.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gantry_engine::{RunOptions, RunOutcome, Vars};
+use gantry_runtime::{Clusters, Runtime, RuntimeConfig};
+use tokio_util::sync::CancellationToken;
+
+/// Where `fixture-<name>`'s component was built.
+pub fn fixture_path(name: &str) -> String {
+    gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+/// Write `yaml` as `dir/gantry.yaml`, plan it and run it with `clusters`.
+pub async fn run_pipeline(dir: &Path, yaml: &str, clusters: Clusters) -> RunOutcome {
+    let path = dir.join("gantry.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
+    let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters };
+    gantry_engine::run(plan, runtime, opts).await
+}
