@@ -15,7 +15,7 @@ use gantry_runtime::cluster::{ClusterBackend, ObjectKey};
 use gantry_sim::estate::ClusterSpec;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{fixture_path, run_pipeline};
 
 const CALLS: &str = r#"

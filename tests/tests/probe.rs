@@ -18,7 +18,7 @@ use gantry_sim::estate::ClusterSpec;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-mod common;
+use crate::common;
 use common::{fixture_path, run_pipeline};
 
 /// A loopback HTTP/1.1 server answering every request `200 ready` and recording request lines.

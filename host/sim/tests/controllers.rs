@@ -7,7 +7,7 @@
 //! when `CI` is set and kubectl is missing. No timed asserts: kubectl's own
 //! `--timeout` is the only guard.
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 use gantry_sim::controllers::behavior;

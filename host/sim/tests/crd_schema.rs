@@ -9,7 +9,7 @@
 //! These tests fail (never skip) when `CI` is set and kubectl is missing,
 //! and reach nothing but 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 use serde_json::{json, Value};

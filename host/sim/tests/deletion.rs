@@ -10,7 +10,7 @@
 //! tests fail (never skip) when `CI` is set and kubectl is missing.
 //! Timeouts are hang guards only, never asserts.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@
 //! Every cluster is started in-process on 127.0.0.1. Timeouts are hang
 //! guards; the only time assertion is a lower bound (latency).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

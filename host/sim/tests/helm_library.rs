@@ -19,7 +19,7 @@
 //! the library's own behaviour under test or hang guards, never timed asserts.
 //! Every request goes to the in-process cluster on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -4,7 +4,7 @@
 //! what the server then holds. These tests fail (never skip) when `CI` is set
 //! and kubectl is missing. They must not reach any address but 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

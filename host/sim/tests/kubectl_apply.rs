@@ -5,7 +5,7 @@
 //! conflicts. These tests fail (never skip) when `CI` is set and
 //! kubectl is missing, and reach nothing but 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 

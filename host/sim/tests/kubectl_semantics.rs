@@ -7,7 +7,7 @@
 //! `kubectl get --chunk-size` pages a list through continue tokens.
 //! Missing kubectl fails under CI and skips otherwise (see `common`).
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //! strict field validation, naming the unknown field (`warn` by a warning). These tests fail (never
 //! skip) when `CI` is set and kubectl is missing; they reach only 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::Cluster;
 use serde_json::{json, Value};

@@ -9,7 +9,7 @@
 //! kubectl fails the tests when `CI` is set and skips them otherwise. Every
 //! server involved listens on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@
 //! fails the tests when `CI` is set and skips them otherwise. Every server
 //! involved listens on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::path::PathBuf;

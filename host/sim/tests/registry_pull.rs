@@ -17,7 +17,7 @@
 //! otherwise. Nothing here reaches beyond 127.0.0.1; no timed asserts, only
 //! hang guards.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
