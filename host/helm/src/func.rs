@@ -1,0 +1,143 @@
+//! How the template executor calls functions (Sprig's, Helm's, the
+//! builtins), and what it offers those that need more than their arguments:
+//! Helm's `include` and `tpl` execute templates. A function checks its own
+//! arguments (Go does it by reflection before the call) and says which way
+//! it failed, because Go words the two differently:
+//!
+//! - a wrong argument type: `template: T:1:3: executing "T" at <quote>: wrong type for value; expected string; got int`;
+//! - an error the function returned: `… at <required "x" .Values.x>: error calling required: x`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::value::Value;
+
+/// Why a function call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FuncError {
+    /// The function returned an error; Go prefixes it with `error calling NAME: `.
+    Call(String),
+    /// The executor refused an argument (type, count); Go prints it as is.
+    Argument(String),
+}
+
+impl FuncError {
+    pub fn call(message: impl Into<String>) -> FuncError {
+        FuncError::Call(message.into())
+    }
+
+    pub fn argument(message: impl Into<String>) -> FuncError {
+        FuncError::Argument(message.into())
+    }
+
+    /// Go's words for an argument of the wrong type: `wrong type for value; expected string; got int`.
+    pub fn wrong_type(expected: &str, got: &Value) -> FuncError {
+        FuncError::Argument(format!("wrong type for value; expected {expected}; got {}", got.type_name()))
+    }
+
+    /// Go's words for a call with the wrong number of arguments.
+    pub fn wrong_count(name: &str, want: usize, got: usize) -> FuncError {
+        FuncError::Argument(format!("wrong number of args for {name}: want {want} got {got}"))
+    }
+
+    /// The message as Go shows it after `at <…>: `.
+    pub fn render(&self, name: &str) -> String {
+        match self {
+            FuncError::Call(m) => format!("error calling {name}: {m}"),
+            FuncError::Argument(m) => m.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for FuncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FuncError::Call(m) | FuncError::Argument(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for FuncError {}
+
+pub type FuncResult = Result<Value, FuncError>;
+
+/// What the executor offers a function while it runs.
+pub trait Host {
+    /// Executes the named template (`define`d in any file of the render)
+    /// with `data` as dot, as Helm's `include` does.
+    fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError>;
+    /// Parses `text` as a template in the current render's set (so it may
+    /// `include` what the chart defines) and executes it with `data`, as
+    /// Helm's `tpl` does.
+    fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError>;
+}
+
+/// One call: the function's name as the template wrote it, and the host.
+pub struct Call<'a> {
+    pub name: &'a str,
+    pub host: &'a mut dyn Host,
+}
+
+/// A template function.
+pub type Func = Arc<dyn Fn(&mut Call<'_>, &[Value]) -> FuncResult + Send + Sync>;
+
+/// Functions by name, as Go's `template.FuncMap`.
+#[derive(Clone, Default)]
+pub struct FuncMap {
+    funcs: HashMap<String, Func>,
+}
+
+impl FuncMap {
+    pub fn new() -> FuncMap {
+        FuncMap::default()
+    }
+
+    /// Adds (or replaces) a function that needs only its arguments.
+    pub fn add(&mut self, name: &str, f: impl Fn(&[Value]) -> FuncResult + Send + Sync + 'static) {
+        self.funcs.insert(name.to_string(), Arc::new(move |_: &mut Call<'_>, args: &[Value]| f(args)));
+    }
+
+    /// Adds (or replaces) a function that uses the executor (`include`, `tpl`).
+    pub fn add_with_host(&mut self, name: &str, f: impl Fn(&mut Call<'_>, &[Value]) -> FuncResult + Send + Sync + 'static) {
+        self.funcs.insert(name.to_string(), Arc::new(f));
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.funcs.remove(name);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Func> {
+        self.funcs.get(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.funcs.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.funcs.keys().map(String::as_str)
+    }
+
+    /// Adds every function of `other`, replacing those of the same name.
+    pub fn extend(&mut self, other: FuncMap) {
+        self.funcs.extend(other.funcs);
+    }
+}
+
+/// `args` has exactly `n` items, else Go's wrong-count error for `name`.
+pub fn arity(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(FuncError::wrong_count(name, n, args.len()))
+    }
+}
+
+/// The string argument `i`: Go converts only a string to a `string` parameter.
+pub fn string_arg(args: &[Value], i: usize) -> Result<&str, FuncError> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(FuncError::wrong_type("string", other)),
+        None => Err(FuncError::argument(format!("missing argument {}", i + 1))),
+    }
+}

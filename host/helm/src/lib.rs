@@ -1,0 +1,23 @@
+//! The Helm engine: charts (directories and `.tgz`), values (defaults,
+//! `-f` files, `--set*`), and Go `text/template` with Sprig and Helm's own
+//! functions, rendered byte for byte as Helm renders them. Real Helm (its Go
+//! library, through helm-python-sdk) is the judge: see `tests/`.
+//!
+//! The parts, one concern each:
+//! - [`value`]: the Go values templates see (the dynamic types Helm's
+//!   `map[string]interface{}` values, Sprig's results and Helm's objects have).
+//! - [`func`]: how the template executor calls functions, and what it offers them.
+//! - [`template`]: Go's `text/template` — lexer, parser, executor, `fmt`.
+//! - [`sprig`]: every Sprig function Helm exposes.
+//! - [`yaml`]: YAML and JSON as Helm reads and writes them (sigs.k8s.io/yaml,
+//!   encoding/json), and TOML (`toToml`).
+//! - [`chart`]: loading charts, `.helmignore`, dependencies, `.Files`.
+//! - [`values`]: coalescing, the `--set` grammar, `values.schema.json`.
+
+pub mod chart;
+pub mod func;
+pub mod sprig;
+pub mod template;
+pub mod value;
+pub mod values;
+pub mod yaml;

@@ -1,0 +1,3 @@
+use crate::func::FuncMap;
+
+pub fn register(_m: &mut FuncMap) {}
