@@ -292,8 +292,10 @@ async fn eks_and_gke_connect_read_the_process_environment() {
         return child_connects_with_the_process_environment().await;
     }
     let (estate, vars, dir) = estate().await;
+    // The harness names a test by its module path below the crate root.
+    let name = format!("{}::eks_and_gke_connect_read_the_process_environment", module_path!().split_once("::").map_or("", |(_, m)| m));
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "eks_and_gke_connect_read_the_process_environment", "--nocapture"])
+        .args(["--exact", name.trim_start_matches("::"), "--nocapture"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir.path())
