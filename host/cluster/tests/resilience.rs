@@ -1,9 +1,10 @@
 //! The retry layer and watch resumption against a simulated cluster whose
 //! fault injection (gantry_sim::faults) makes it answer 503s, 429s with
-//! `Retry-After`, 500s forever, drop connections and cut watch streams. The
-//! fault counters prove how many requests were hit; nothing asserts an upper
-//! bound on time (the one timing check is a lower bound: Retry-After was
-//! honoured). Timeouts here are hang guards only.
+//! `Retry-After`, 500s forever, drop connections, cut watch streams and
+//! answer watches with 410 Gone. The fault counters prove how many requests
+//! were hit; nothing asserts an upper bound on time (the one timing check is
+//! a lower bound: Retry-After was honoured). Timeouts here are hang guards
+//! only.
 
 use std::time::{Duration, Instant};
 
@@ -146,6 +147,38 @@ async fn a_watch_cut_mid_stream_resumes_from_its_resource_version_without_a_reli
     assert_eq!(o.data["data"]["v"], "final");
     assert_eq!(stats.relists, 0, "{stats:?}");
     assert!(stats.resumes >= 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_watch_answered_410_gone_relists_and_then_sees_the_change() {
+    let server = start("rgone").await;
+    let b = ready(&server, "cm").await;
+    let faults = server.faults();
+    let path = "/api/v1/namespaces/default/configmaps";
+    // A latency of nothing changes nothing and counts the lists.
+    let lists = faults.add(FaultRule::latency(Duration::ZERO).verb("list").path(path)).expect("rule");
+    // The first watch is refused with 410 in its response; the second gets
+    // 410 as an ERROR event in its stream, as for a compacted version.
+    let refused = faults.add(FaultRule::status(410).verb("watch").path(path).times(1)).expect("rule");
+    let expired = faults.add(FaultRule::expire_watch(0).path(path).times(1)).expect("rule");
+    let resource = kube::core::ApiResource::erase::<ConfigMap>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(b.client().clone(), "default", &resource);
+    let waiter = tokio::spawn(async move {
+        gantry_cluster::watch::watch_until(&api, "cm", Instant::now() + HANG_GUARD, |o| o.data["data"]["v"] == "final").await
+    });
+    guarded(async {
+        while faults.hits(&expired) != Some(1) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // Both 410s have been answered; a change now is seen by the third watch (or the third list).
+    b.apply(&config_map("cm", json!({"v": "final"})), ApplyOptions::default()).await.expect("applies");
+    let (o, stats) = guarded(waiter).await.expect("joins").expect("sees the change");
+    assert_eq!(o.data["data"]["v"], "final");
+    assert_eq!(stats.relists, 2, "one relist per 410: {stats:?}");
+    assert_eq!((faults.hits(&refused), faults.hits(&expired)), (Some(1), Some(1)));
+    assert_eq!(faults.hits(&lists), Some(3), "the first list and one after each 410");
 }
 
 #[tokio::test]

@@ -104,6 +104,12 @@
 //!     written, the connection is cut without the stream's end — a watch
 //!     broken mid-stream, which a client must resume from its last
 //!     resourceVersion. Never fires on the control plane (it has no watches).
+//!   - `{"type": "expire_watch", "after_events": 0}`: only for `watch`
+//!     requests: after that many events (0: at once, before any), the stream
+//!     carries an `ERROR` event with a 410 `Expired` Status ("too old
+//!     resource version") and ends — what kube-apiserver sends when the
+//!     version a watch resumes from has been compacted away, which a client
+//!     must answer by listing again. Never fires on the control plane.
 //! - When a matching request is hit — give at most one of:
 //!   - neither: every matching request;
 //!   - `every: N`: deterministic, the Nth, 2Nth, … matching request;
@@ -114,12 +120,14 @@
 //!   stays listed with `remaining: 0` until removed). "The next N requests"
 //!   is `times: N` alone. Absent: no limit.
 //!
-//! Rules are checked in the order they were added. A `latency` or
-//! `reset_watch` rule that hits adds its effect and checking goes on; the
-//! first `status` or `drop` rule that hits ends it. Every injected fault is
-//! logged at debug level (target `gantry_sim::faults`) and counted:
+//! Rules are checked in the order they were added. A `latency`,
+//! `reset_watch` or `expire_watch` rule that hits adds its effect and
+//! checking goes on (of the watch rules, the last one that hits applies);
+//! the first `status` or `drop` rule that hits ends it. Every injected fault
+//! is logged at debug level (target `gantry_sim::faults`) and counted:
 //! [`Faults::injected`] for all rules, [`Faults::hits`] per rule. A
-//! `reset_watch` counts when it cuts a stream, not when it is attached.
+//! `reset_watch` counts when it cuts a stream, an `expire_watch` when it
+//! ends one, not when either is attached.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -197,6 +205,9 @@ pub enum Action {
     ResetWatch {
         after_events: u64,
     },
+    ExpireWatch {
+        after_events: u64,
+    },
 }
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -225,6 +236,11 @@ impl FaultRule {
     /// 429 TooManyRequests with `Retry-After: seconds`.
     pub fn too_many_requests(seconds: u32) -> FaultRule {
         FaultRule::status(429).retry_after(seconds)
+    }
+
+    /// End watch streams with a 410 Expired `ERROR` event after `after_events` events (0: at once).
+    pub fn expire_watch(after_events: u64) -> FaultRule {
+        FaultRule::with(Action::ExpireWatch { after_events })
     }
 
     /// Wait `latency`, then go on.
@@ -336,7 +352,7 @@ impl FaultRule {
 
     fn matches(&self, req: &RequestInfo) -> bool {
         let any = |list: &[String], value: &str| list.is_empty() || list.iter().any(|x| x == "*" || x.eq_ignore_ascii_case(value));
-        let watch_ok = !matches!(self.action, Action::ResetWatch { .. }) || req.verb == "watch";
+        let watch_ok = !matches!(self.action, Action::ResetWatch { .. } | Action::ExpireWatch { .. }) || req.verb == "watch";
         watch_ok
             && any(&self.verb, &req.verb)
             && any(&self.method, &req.method)
@@ -707,12 +723,14 @@ impl Faults {
                     tracing::debug!(%rule, %method, %path, %verb, ms, "injected fault: latency");
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                 }
-                Action::ResetWatch { after_events } => {
-                    tracing::debug!(%rule, %method, %path, after_events, "fault attached: the watch will be cut");
+                Action::ResetWatch { after_events } | Action::ExpireWatch { after_events } => {
+                    let expire = matches!(action, Action::ExpireWatch { .. });
+                    tracing::debug!(%rule, %method, %path, after_events, expire, "fault attached: the watch will be cut or expired");
                     reset = Some(WatchReset {
                         inner: Arc::new(ResetInner {
                             rule,
                             after_events,
+                            expire,
                             written: AtomicU64::new(0),
                             connection: connection.cloned(),
                             faults: self.clone(),
@@ -784,13 +802,15 @@ impl Connection {
 struct ResetInner {
     rule: String,
     after_events: u64,
+    /// End the stream with a 410 Expired ERROR event instead of cutting the connection.
+    expire: bool,
     written: AtomicU64,
     connection: Option<Connection>,
     faults: Faults,
     hits: Arc<AtomicU64>,
 }
 
-/// A watch stream to cut after a number of events.
+/// A watch stream to cut, or to expire, after a number of events.
 #[derive(Clone)]
 pub struct WatchReset {
     inner: Arc<ResetInner>,
@@ -798,17 +818,38 @@ pub struct WatchReset {
 
 impl std::fmt::Debug for WatchReset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchReset").field("rule", &self.inner.rule).field("after_events", &self.inner.after_events).finish()
+        f.debug_struct("WatchReset")
+            .field("rule", &self.inner.rule)
+            .field("after_events", &self.inner.after_events)
+            .field("expire", &self.inner.expire)
+            .finish()
     }
 }
 
 impl WatchReset {
-    /// Called by the watch after each event it wrote to `out`; true when the
-    /// stream has just been cut and the watch must stop.
-    pub async fn after_event(&self, out: &mpsc::Sender<Bytes>) -> bool {
+    /// Called by the watch before its first event; true when the stream has
+    /// just been expired (`expire_watch` with `after_events: 0`) and the
+    /// watch must stop. `version` is the resourceVersion it was asked for.
+    pub async fn at_start(&self, out: &mpsc::Sender<Bytes>, version: u64) -> bool {
+        let r = &self.inner;
+        if !(r.expire && r.after_events == 0) {
+            return false;
+        }
+        self.expire(out, version).await;
+        true
+    }
+
+    /// Called by the watch after each event it wrote to `out` (`version`: the
+    /// last resourceVersion it sent); true when the stream has just been cut
+    /// or expired and the watch must stop.
+    pub async fn after_event(&self, out: &mpsc::Sender<Bytes>, version: u64) -> bool {
         let r = &self.inner;
         if r.written.fetch_add(1, Ordering::Relaxed) + 1 < r.after_events {
             return false;
+        }
+        if r.expire {
+            self.expire(out, version).await;
+            return true;
         }
         // Let the transport take what was written, so the client sees those
         // events before the cut (best effort; a client resumes from what it saw).
@@ -825,6 +866,17 @@ impl WatchReset {
             connection.cut().await;
         }
         true
+    }
+
+    /// Writes the ERROR event kube-apiserver sends for a compacted version.
+    async fn expire(&self, out: &mpsc::Sender<Bytes>, version: u64) {
+        let r = &self.inner;
+        let gone = crate::error::ApiError::Gone(format!("too old resource version: {version} ({})", version + 1));
+        let mut line = json!({"type": "ERROR", "object": gone.to_status()}).to_string();
+        line.push('\n');
+        let _ = out.send(Bytes::from(line)).await;
+        r.faults.record(&r.hits);
+        tracing::debug!(rule = %r.rule, events = r.after_events, %version, "injected fault: watch expired (410)");
     }
 }
 
@@ -1025,6 +1077,9 @@ mod tests {
         let reset = FaultRule::reset_watch(1);
         assert!(reset.matches(&k("GET", "/api/v1/configmaps", "watch=true")));
         assert!(!reset.matches(&k("GET", "/api/v1/configmaps", "")), "only watches are reset");
+        let expire = FaultRule::expire_watch(0);
+        assert!(expire.matches(&k("GET", "/api/v1/configmaps", "watch=true")));
+        assert!(!expire.matches(&k("GET", "/api/v1/configmaps", "")), "only watches are expired");
     }
 
     #[test]
@@ -1033,13 +1088,15 @@ mod tests {
             {"verb": ["get", "list"], "path": "/apis/apps/v1/**/deployments", "action": {"type": "status", "code": 429, "retry_after_seconds": 2}, "times": 2},
             {"id": "slow", "method": "GET", "action": {"type": "latency", "ms": 250}, "every": 3},
             {"action": {"type": "drop"}, "probability": 0.5, "seed": 7},
-            {"verb": "watch", "action": {"type": "reset_watch", "after_events": 1}}
+            {"verb": "watch", "action": {"type": "reset_watch", "after_events": 1}},
+            {"action": {"type": "expire_watch", "after_events": 0}, "times": 1}
         ]"#;
         let rules = parse_rules(text.as_bytes()).unwrap();
         assert_eq!(rules[0], FaultRule::too_many_requests(2).verb("get").verb("list").path("/apis/apps/v1/**/deployments").times(2));
         assert_eq!(rules[1], FaultRule::latency(Duration::from_millis(250)).id("slow").method("GET").every(3));
         assert_eq!(rules[2], FaultRule::drop_connection().probability(0.5, 7));
         assert_eq!(rules[3], FaultRule::reset_watch(1).verb("watch"));
+        assert_eq!(rules[4], FaultRule::expire_watch(0).times(1));
         let back: FaultRule = serde_json::from_value(serde_json::to_value(&rules[0]).unwrap()).unwrap();
         assert_eq!(back, rules[0]);
         let single = parse_rules(br#"{"action": {"type": "status", "code": 503}}"#).unwrap();

@@ -5,7 +5,8 @@
 //! a 410 Expired Status when the version is older than the kept history,
 //! selector transitions as the real watch cache reports them (an object
 //! leaving the selection is DELETED, one entering it ADDED), and
-//! an end after `timeoutSeconds` or at server shutdown. This file must not
+//! an end after `timeoutSeconds` or at server shutdown, and the faults that
+//! cut or expire a stream (`faults`). This file must not
 //! change objects; it only reads the store's feed.
 
 use std::sync::Arc;
@@ -59,6 +60,9 @@ impl Api {
         let subscription = self.store.subscribe(&crate::conversion::stored_gr(&call.target.rt), since);
         let api = self.clone();
         tokio::spawn(async move {
+            if watcher.expired_at_start(since).await {
+                return;
+            }
             match subscription {
                 Ok((initial, feed)) => {
                     if watcher.replay(&initial, initial_end).await {
@@ -88,8 +92,20 @@ impl<F: Fn(&Value) -> bool> Watcher<F> {
             return false;
         }
         match &self.reset {
-            Some(reset) => !reset.after_event(&self.out).await,
+            Some(reset) => !reset.after_event(&self.out, self.last_rv).await,
             None => true,
+        }
+    }
+
+    /// True when a fault ended the watch before its first event (410 Expired).
+    async fn expired_at_start(&self, since: Since) -> bool {
+        let version = match since {
+            Since::Version(v) => v,
+            _ => self.last_rv,
+        };
+        match &self.reset {
+            Some(reset) => reset.at_start(&self.out, version).await,
+            None => false,
         }
     }
 
