@@ -106,3 +106,35 @@ async fn without_a_connection_a_cluster_call_is_unavailable() {
     assert_eq!(answer["error"], "unavailable", "{answer}");
     assert!(answer["message"].as_str().unwrap().contains("no cluster connection"), "{answer}");
 }
+
+/// A server that answers 500 to every read: the backend retries, and the
+/// retries stop at the *stage's* deadline (3 s), not the backend's own 30 s
+/// default — the plugin gets the backend's `unavailable` answer naming the
+/// status and the attempts, not the runtime's `timeout` backstop (which is
+/// what a retry loop blind to the stage deadline would run into).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_call_against_a_failing_server_retries_until_the_stage_deadline_then_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &[ClusterSpec::plain("aws")]).await.expect("estate starts");
+    let client = Target::kubeconfig("aws", Some(estate.kubeconfig.clone()), "aws").connect().await.expect("connects");
+    let backend = Arc::new(KubeBackend::new("aws", client));
+    // Discovery first, so the fault hits only the plugin's read.
+    let key = ObjectKey { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("default".into()), name: "x".into() };
+    let _ = backend.get(&key).await;
+    let server = estate.cluster("aws").expect("cluster");
+    let rule = server.faults().add(gantry_sim::faults::FaultRule::status(500).verb("get")).expect("rule");
+    let clusters: BTreeMap<String, Arc<dyn ClusterBackend>> = BTreeMap::from([("aws".to_string(), backend as Arc<dyn ClusterBackend>)]);
+
+    let yaml = format!(
+        "name: failing-server\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: read\n    uses: {}\n    timeout: 3s\n    grants: [cluster-read, cluster-write, http-probe]\n    with:\n      calls: [ {{ op: get, api_version: v1, kind: ConfigMap, name: x }} ]\n",
+        fixture_path("cluster")
+    );
+    let outcome = run_pipeline(dir.path(), &yaml, Arc::new(clusters)).await;
+    let step = &outcome.record.stages[0].steps[0];
+    let answer = &step.outputs["results"][0]["answer"];
+    assert_eq!(answer["error"], "unavailable", "the backend gave up, not the runtime's backstop: {answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("gave up at the call's deadline") && message.contains("500"), "{message}");
+    assert!(server.faults().hits(&rule).unwrap_or(0) > 1, "retried before giving up");
+    estate.shutdown().await;
+}
