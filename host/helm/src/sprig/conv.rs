@@ -55,10 +55,15 @@ pub fn want_bool(v: &Value) -> Result<bool, FuncError> {
     }
 }
 
-/// A Go `map[string]interface{}` parameter.
-pub fn want_map(v: &Value) -> Result<&std::collections::BTreeMap<String, Value>, FuncError> {
+/// A Go `map[string]interface{}` parameter. A named map type over it (Helm's
+/// `.Values` is `common.Values`) is assignable too, as in Go.
+pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<String, Value>>, FuncError> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Ok(&m.entries),
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries.clone()),
+        Value::Object(o) if o.kind() == "map" => match o.marshal() {
+            Value::Map(m) if m.elem == "interface {}" => Ok(m.entries),
+            _ => Err(wrong_type("map[string]interface {}", v)),
+        },
         other => Err(wrong_type("map[string]interface {}", other)),
     }
 }
@@ -129,7 +134,9 @@ pub fn strval(v: &Value) -> String {
 /// Go's `int64(f)` on amd64: truncation, and the "indefinite integer"
 /// (minimum int64) for NaN and out-of-range values.
 pub fn f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
+    // 2^63 is exactly representable; every float in [-2^63, 2^63) converts.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-TWO_63..TWO_63).contains(&f) {
         i64::MIN
     } else {
         f as i64
@@ -152,21 +159,11 @@ pub fn to_int64(v: &Value) -> i64 {
 /// spf13/cast v1.7 `ToFloat64` (errors become 0).
 pub fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::Int(i, t) => {
-            if t.unsigned() {
-                (*i as u64) as f64
-            } else {
-                *i as f64
-            }
-        }
+        Value::Int(i, t) if t.unsigned() => (*i as u64) as f64,
+        Value::Int(i, _) => *i as f64,
         Value::Float(f) => *f,
-        Value::Bool(b) => {
-            if *b {
-                1.0
-            } else {
-                0.0
-            }
-        }
+        Value::Bool(true) => 1.0,
+        Value::Bool(false) => 0.0,
         Value::String(s) => parse_float(s).unwrap_or(0.0),
         _ => 0.0,
     }

@@ -35,13 +35,13 @@ pub fn register(m: &mut FuncMap) {
     });
     fixed(m, "set", 3, |a| {
         let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
-        let mut d = d.clone();
+        let mut d = d.as_ref().clone();
         d.insert(k.to_string(), a[2].clone());
         Ok(map_value(d))
     });
     fixed(m, "unset", 2, |a| {
         let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
-        let mut d = d.clone();
+        let mut d = d.as_ref().clone();
         d.remove(k);
         Ok(map_value(d))
     });
@@ -86,9 +86,9 @@ pub fn register(m: &mut FuncMap) {
     for (name, overwrite) in [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)] {
         m.add(name, move |a: &[Value]| {
             check_at_least(name, a, 1)?;
-            let mut dst = want_map(&a[0])?.clone();
+            let mut dst = want_map(&a[0])?.as_ref().clone();
             for src in &a[1..] {
-                merge_into(&mut dst, want_map(src)?, overwrite);
+                merge_into(&mut dst, want_map(src)?.as_ref(), overwrite);
             }
             Ok(map_value(dst))
         });
@@ -122,7 +122,7 @@ fn conversion(v: &Value, want: &str) -> FuncError {
     FuncError::call(format!("interface conversion: interface {{}} is {got}, not {want}"))
 }
 
-fn as_dict<'a>(v: &'a Value) -> Result<&'a BTreeMap<String, Value>, FuncError> {
+fn as_dict(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
     match v {
         Value::Map(m) if m.elem == "interface {}" => Ok(&m.entries),
         other => Err(conversion(other, "map[string]interface {}")),
@@ -226,10 +226,43 @@ mod tests {
         let mut dst2 = dst.clone();
         merge_into(&mut dst, &src, false);
         assert_eq!(dst.get("a").map(|v| matches!(v, Value::Int(1, _))), Some(true));
-        assert_eq!(dst.get("n").and_then(|n| n.get("y")).is_some(), true);
+        assert!(dst.get("n").and_then(|n| n.get("y")).is_some());
         merge_into(&mut dst2, &src, true);
         assert!(matches!(dst2.get("a"), Some(Value::Int(2, _))));
         let _ = show;
+    }
+
+    /// Helm v4's `.Values`: a named type over `map[string]interface{}`.
+    #[derive(Debug)]
+    struct NamedValues(BTreeMap<String, Value>);
+
+    impl crate::value::Object for NamedValues {
+        fn type_name(&self) -> String {
+            "common.Values".into()
+        }
+        fn member(&self, _: &str) -> Option<crate::value::Member> {
+            None
+        }
+        fn format(&self) -> String {
+            String::new()
+        }
+        fn marshal(&self) -> Value {
+            Value::map(self.0.clone())
+        }
+        fn kind(&self) -> &'static str {
+            "map"
+        }
+    }
+
+    #[test]
+    fn named_map_types_are_assignable_but_not_asserted() {
+        use crate::sprig::tests::call;
+        let values = Value::Object(std::sync::Arc::new(NamedValues(d(&[("a", Value::Float(1.0))]))));
+        // Helm: hasKey .Values "a" → true (assignable to the parameter type)
+        assert!(matches!(call("hasKey", &[values.clone(), Value::from("a")]), Ok(Value::Bool(true))));
+        // Helm: dig "a" 0 .Values → error calling dig: interface conversion: interface {} is common.Values, not map[string]interface {}
+        let err = call("dig", &[Value::from("a"), Value::int(0), values]).unwrap_err();
+        assert_eq!(err.render("dig"), "error calling dig: interface conversion: interface {} is common.Values, not map[string]interface {}");
     }
 
     #[test]
