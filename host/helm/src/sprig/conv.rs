@@ -351,10 +351,25 @@ pub fn empty(v: &Value) -> bool {
     }
 }
 
+/// How deep `deep_equal` and `merge` follow nested lists and maps before
+/// giving up with an error (instead of exhausting the stack).
+pub const MAX_DEPTH: usize = 1000;
+
+pub fn too_deep(what: &str) -> FuncError {
+    FuncError::call(format!("{what}: values nest deeper than {MAX_DEPTH} levels"))
+}
+
 /// Go's `reflect.DeepEqual` over template values: same dynamic type, then
 /// equal contents (NaN is unequal to itself, as in Go).
-pub fn deep_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+pub fn deep_equal(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    deep_equal_at(a, b, 0)
+}
+
+fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep("deepEqual"));
+    }
+    Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x, t), Value::Int(y, u)) => t == u && x == y,
@@ -362,19 +377,42 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            x.elem == y.elem && x.items.len() == y.items.len() && x.items.iter().zip(y.items.iter()).all(|(p, q)| deep_equal(p, q))
+            if x.elem != y.elem || x.items.len() != y.items.len() {
+                return Ok(false);
+            }
+            for (p, q) in x.items.iter().zip(y.items.iter()) {
+                if !deep_equal_at(p, q, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            true
         }
         (Value::Map(x), Value::Map(y)) => {
-            x.elem == y.elem
-                && x.entries.len() == y.entries.len()
-                && x.entries.iter().all(|(k, v)| y.entries.get(k).is_some_and(|w| deep_equal(v, w)))
+            if x.elem != y.elem || x.entries.len() != y.entries.len() {
+                return Ok(false);
+            }
+            for (k, v) in x.entries.iter() {
+                match y.entries.get(k) {
+                    Some(w) if deep_equal_at(v, w, depth + 1)? => {}
+                    _ => return Ok(false),
+                }
+            }
+            true
         }
         (Value::Time(x), Value::Time(y)) => x == y,
-        (Value::Object(x), Value::Object(y)) => {
-            std::sync::Arc::ptr_eq(x, y) || (x.type_name() == y.type_name() && x.format() == y.format())
-        }
+        (Value::Object(x), Value::Object(y)) => std::sync::Arc::ptr_eq(x, y) || (x.type_name() == y.type_name() && x.format() == y.format()),
         _ => false,
+    })
+}
+
+/// Whether any of `hay` is deeply equal to `needle`.
+pub fn in_list(hay: &[Value], needle: &Value) -> Result<bool, FuncError> {
+    for h in hay {
+        if deep_equal(needle, h)? {
+            return Ok(true);
+        }
     }
+    Ok(false)
 }
 
 /// Go's `strconv.Quote` (what `%q` of a string prints): printable runes as
@@ -535,9 +573,19 @@ mod tests {
 
     #[test]
     fn deep_equal_keeps_go_types() {
-        assert!(!deep_equal(&Value::int(1), &Value::Float(1.0)));
-        assert!(!deep_equal(&Value::int(1), &Value::int64(1)));
-        assert!(deep_equal(&Value::list(vec![Value::int(1)]), &Value::list(vec![Value::int(1)])));
-        assert!(!deep_equal(&Value::list(vec![Value::str("a")]), &Value::strings(["a"])));
+        assert!(!deep_equal(&Value::int(1), &Value::Float(1.0)).unwrap());
+        assert!(!deep_equal(&Value::int(1), &Value::int64(1)).unwrap());
+        assert!(deep_equal(&Value::list(vec![Value::int(1)]), &Value::list(vec![Value::int(1)])).unwrap());
+        assert!(!deep_equal(&Value::list(vec![Value::str("a")]), &Value::strings(["a"])).unwrap());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut v = Value::int(1);
+        for _ in 0..MAX_DEPTH + 5 {
+            v = Value::list(vec![v]);
+        }
+        let e = deep_equal(&v, &v.clone()).unwrap_err();
+        assert_eq!(e.to_string(), format!("deepEqual: values nest deeper than {MAX_DEPTH} levels"));
     }
 }
