@@ -127,6 +127,8 @@ pub fn strval(v: &Value) -> String {
         Value::String(s) => s.to_string(),
         // Go keeps the bytes; a Rust string cannot hold invalid UTF-8.
         Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        // A Stringer (`*semver.Version`) prints through its String method.
+        Value::Object(o) => o.format(),
         other => sprint(other),
     }
 }
@@ -441,25 +443,39 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-/// Go's `unicode.IsPrint`, approximated: controls, spaces other than
-/// U+0020, format characters, private use and noncharacters are not
-/// printable. (Go also refuses unassigned code points; Rust's std has no
-/// table for them, so they print as they are here.)
+/// Unicode general categories Go's `unicode` package tests, through the
+/// `regex` crate's tables (std has none). Its Unicode version may be a
+/// little newer than Go's.
+#[derive(Clone, Copy)]
+enum Cat {
+    Print,
+    Upper,
+    Lower,
+    Title,
+    Letter,
+    Punct,
+}
+
+fn in_cat(c: char, cat: Cat) -> bool {
+    use std::sync::OnceLock;
+    static CLASSES: OnceLock<Vec<Option<regex::Regex>>> = OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        [r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$", r"^\p{Lu}$", r"^\p{Ll}$", r"^\p{Lt}$", r"^\p{L}$", r"^\p{P}$"]
+            .iter()
+            .map(|p| regex::Regex::new(p).ok())
+            .collect()
+    });
+    let mut buf = [0u8; 4];
+    classes.get(cat as usize).and_then(Option::as_ref).is_some_and(|r| r.is_match(c.encode_utf8(&mut buf)))
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
+/// and the ASCII space.
 pub fn go_is_print(c: char) -> bool {
-    let u = c as u32;
-    if c == ' ' {
-        return true;
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
     }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(u,
-        0xA0 | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x1680
-        | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064 | 0x2066..=0x206F
-        | 0x3000 | 0xD800..=0xF8FF | 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF
-        | 0x110BD | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F
-        | 0xF0000..=0x10FFFF)
-        && (u & 0xFFFE) != 0xFFFE
+    in_cat(c, Cat::Print)
 }
 
 /// Go's `unicode.IsSpace`.
@@ -501,36 +517,41 @@ pub fn rune_title(c: char) -> char {
     }
 }
 
-/// Go's `unicode.IsUpper` (category Lu), approximated by Rust's Uppercase
-/// property less the title-case digraphs.
+/// Go's `unicode.IsUpper` (category Lu).
 pub fn is_upper(c: char) -> bool {
-    c.is_uppercase() && !is_title(c) && c.is_alphabetic() && !('\u{2160}'..='\u{216F}').contains(&c) && !('\u{24B6}'..='\u{24CF}').contains(&c)
-}
-
-pub fn is_lower(c: char) -> bool {
-    c.is_lowercase() && !('\u{2170}'..='\u{217F}').contains(&c) && !('\u{24D0}'..='\u{24E9}').contains(&c) && !matches!(c, '\u{AA}' | '\u{BA}')
-}
-
-pub fn is_title(c: char) -> bool {
-    matches!(c, '\u{1C5}' | '\u{1C8}' | '\u{1CB}' | '\u{1F2}' | '\u{1F88}'..='\u{1F8F}' | '\u{1F98}'..='\u{1F9F}' | '\u{1FA8}'..='\u{1FAF}' | '\u{1FBC}' | '\u{1FCC}' | '\u{1FFC}')
-}
-
-/// Go's `unicode.IsLetter`, approximated by Rust's Alphabetic property.
-pub fn is_letter(c: char) -> bool {
-    c.is_alphabetic() && !('\u{2160}'..='\u{2188}').contains(&c) && !('\u{24B6}'..='\u{24E9}').contains(&c)
-}
-
-/// Go's `unicode.IsPunct` (category P): exact for ASCII and Latin-1, the
-/// General Punctuation and CJK punctuation blocks beyond.
-pub fn is_punct(c: char) -> bool {
-    match c as u32 {
-        0..=0x7f => matches!(c, '!' | '"' | '#' | '%' | '&' | '\'' | '(' | ')' | '*' | ',' | '-' | '.' | '/' | ':' | ';' | '?' | '@' | '[' | '\\' | ']' | '_' | '{' | '}'),
-        0xA1 | 0xA7 | 0xAB | 0xB6 | 0xB7 | 0xBB | 0xBF => true,
-        0x2010..=0x2027 | 0x2030..=0x2043 | 0x2045..=0x2051 | 0x2053..=0x205E => true,
-        0x3001..=0x3003 | 0x3008..=0x3011 | 0x3014..=0x301F => true,
-        0xFF01..=0xFF03 | 0xFF05..=0xFF0A | 0xFF0C..=0xFF0F | 0xFF1A | 0xFF1B | 0xFF1F | 0xFF20 => true,
-        _ => false,
+    if c.is_ascii() {
+        return c.is_ascii_uppercase();
     }
+    in_cat(c, Cat::Upper)
+}
+
+/// Go's `unicode.IsLower` (category Ll).
+pub fn is_lower(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_lowercase();
+    }
+    in_cat(c, Cat::Lower)
+}
+
+/// Go's `unicode.IsTitle` (category Lt).
+pub fn is_title(c: char) -> bool {
+    !c.is_ascii() && in_cat(c, Cat::Title)
+}
+
+/// Go's `unicode.IsLetter` (category L).
+pub fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    in_cat(c, Cat::Letter)
+}
+
+/// Go's `unicode.IsPunct` (category P).
+pub fn is_punct(c: char) -> bool {
+    if c.is_ascii() {
+        return matches!(c, '!' | '"' | '#' | '%' | '&' | '\'' | '(' | ')' | '*' | ',' | '-' | '.' | '/' | ':' | ';' | '?' | '@' | '[' | '\\' | ']' | '_' | '{' | '}');
+    }
+    in_cat(c, Cat::Punct)
 }
 
 #[cfg(test)]

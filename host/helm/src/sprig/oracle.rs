@@ -267,8 +267,22 @@ fn fmt_is_real() -> bool {
 /// Cases whose answer is `%v` of a list, map or float, which is
 /// `template::fmt`'s to get right; tolerated while that is a stub.
 fn needs_fmt(expr: &str) -> bool {
-    let f = expr.split(' ').next().unwrap_or("");
-    matches!(f, "toString" | "quote" | "squote" | "cat" | "join" | "toStrings" | "sortAlpha" | "dict" | "toDecimal")
+    const CASES: &[&str] = &[
+        "quote .Values.l .Values.m",
+        "squote \"a\" 1 nil .Values.l",
+        "cat \"a\" 1 nil 2.5 .Values.l",
+        "toString .Values.m",
+        "toString (list 1 \"a\")",
+        "toString 1e21",
+        "toString 100000000.0",
+        "toString 1234567.0",
+        "toString 0.00001",
+        "join \",\" .Values.m",
+        "quote (splitList \",\" \"a,b\")",
+        "join \",\" (list (list 1 2) \"x\")",
+        "dict (list 1) 2",
+    ];
+    CASES.contains(&expr)
 }
 
 /// Where these functions knowingly differ from Helm (the report names them).
