@@ -485,6 +485,18 @@ pub fn go_is_space(c: char) -> bool {
 
 /// Go's `unicode.ToUpper` of one rune (simple case mapping).
 pub fn rune_upper(c: char) -> char {
+    // Greek with ypogegrammeni: Go's simple mapping goes to the title-case
+    // letter, where Rust's full mapping has two runes.
+    let u = c as u32;
+    if matches!(u, 0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7) {
+        return char::from_u32(u + 8).unwrap_or(c);
+    }
+    match c {
+        '\u{1FB3}' => return '\u{1FBC}',
+        '\u{1FC3}' => return '\u{1FCC}',
+        '\u{1FF3}' => return '\u{1FFC}',
+        _ => {}
+    }
     let mut it = c.to_uppercase();
     match (it.next(), it.next()) {
         (Some(u), None) => u,
