@@ -8,6 +8,8 @@ mod crypto;
 mod dates;
 mod encoding;
 mod random;
+#[cfg(test)]
+mod crypto_testkit;
 
 /// Sprig's functions as Helm's templates have them.
 pub fn funcs() -> FuncMap {
