@@ -4,6 +4,7 @@
 
 use crate::func::FuncMap;
 
+mod certs;
 mod crypto;
 mod dates;
 mod encoding;

@@ -1,0 +1,4 @@
+//! placeholder
+use crate::func::FuncMap;
+
+pub fn register(_m: &mut FuncMap) {}
