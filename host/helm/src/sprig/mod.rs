@@ -7,7 +7,9 @@ use crate::func::FuncMap;
 mod certs;
 mod crypto;
 mod dates;
+mod der;
 mod encoding;
+mod gotime;
 mod random;
 #[cfg(test)]
 mod crypto_testkit;
