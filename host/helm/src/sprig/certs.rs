@@ -706,7 +706,7 @@ mod tests {
         // Go's extensions for a Sprig CA, in Go's order (read from a Helm-made CA).
         let oids: Vec<Vec<u8>> = c.exts.iter().map(|e| e.0.clone()).collect();
         assert_eq!(oids, [der::oid(&[2, 5, 29, 15]), der::oid(&[2, 5, 29, 37]), der::oid(&[2, 5, 29, 19]), der::oid(&[2, 5, 29, 14])]);
-        assert_eq!(ext(&c, &[2, 5, 29, 15]).unwrap().1, true);
+        assert!(ext(&c, &[2, 5, 29, 15]).unwrap().1);
         assert_eq!(ext(&c, &[2, 5, 29, 15]).unwrap().2, [0x03, 0x02, 0x02, 0xa4]);
         assert_eq!(ext(&c, &[2, 5, 29, 37]).unwrap().2, hex_bytes("301406082B0601050507030106082B06010505070302"));
         assert_eq!(ext(&c, &[2, 5, 29, 19]).unwrap().2, [0x30, 3, 1, 1, 0xff]);

@@ -156,7 +156,7 @@ pub fn pem_decode(text: &str) -> Option<(String, Vec<u8>)> {
     loop {
         let start = rest.find("-----BEGIN ")?;
         let after = &rest[start + 11..];
-        let Some(type_end) = after.find("-----") else { return None };
+        let type_end = after.find("-----")?;
         let kind = &after[..type_end];
         let body_start = &after[type_end + 5..];
         // The BEGIN line must end there.

@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn random_strings_have_their_length_and_alphabet() {
-        let cases: [(&str, fn(char) -> bool); 4] = [
+        type Check = fn(char) -> bool;
+        let cases: [(&str, Check); 4] = [
             ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
             ("randAlpha", |c| c.is_ascii_alphabetic()),
             ("randNumeric", |c| c.is_ascii_digit()),
