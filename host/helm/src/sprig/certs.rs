@@ -15,7 +15,8 @@
 //! The certificate value is a [`Certificate`] object, `sprig.certificate`
 //! to `printf "%T"`, with fields `Cert` and `Key`.
 //!
-//! Knowing differences from Go: DSA keys (generation and use) and ECDSA
+//! DSA keys are generated (L2048N256) and read as Sprig does, and refused
+//! for certificates with Go's errors. Knowing differences from Go: ECDSA
 //! P-521 keys are refused with an error; the wording of errors about
 //! malformed DER is ours, not `encoding/asn1`'s.
 
@@ -179,6 +180,86 @@ enum PrivKey {
     Rsa(Box<rsa::RsaPrivateKey>),
     Ec { curve: Curve, private: Vec<u8>, public: Vec<u8> },
     Ed25519 { seed: [u8; 32], public: Vec<u8> },
+    /// Go can keep and print DSA keys but not sign or certify them.
+    Dsa(Box<Dsa>),
+}
+
+/// A DSA key's numbers, big-endian.
+struct Dsa {
+    p: Vec<u8>,
+    q: Vec<u8>,
+    g: Vec<u8>,
+    y: Vec<u8>,
+    x: Vec<u8>,
+}
+
+impl Dsa {
+    /// Go's `dsa.GenerateParameters(…, L2048N256)` and `dsa.GenerateKey`.
+    fn generate() -> Result<Dsa, String> {
+        use num_bigint_dig::BigUint;
+        const L: usize = 2048;
+        let random = |n: usize| -> Result<Vec<u8>, String> {
+            let mut b = vec![0u8; n];
+            getrandom::getrandom(&mut b).map_err(|e| e.to_string())?;
+            Ok(b)
+        };
+        let one = BigUint::from(1u32);
+        let (p, q) = 'primes: loop {
+            let mut qb = random(32)?;
+            qb[31] |= 1;
+            qb[0] |= 0x80;
+            let q = BigUint::from_bytes_be(&qb);
+            if !num_bigint_dig::prime::probably_prime(&q, 64) {
+                continue;
+            }
+            for _ in 0..4 * L {
+                let mut pb = random(L / 8)?;
+                pb[L / 8 - 1] |= 1;
+                pb[0] |= 0x80;
+                let p = BigUint::from_bytes_be(&pb);
+                // Go's p - (p mod q - 1), so that p ≡ 1 (mod q).
+                let r = &p % &q;
+                let p = p + &one - r;
+                if p.bits() < L || !num_bigint_dig::prime::probably_prime(&p, 64) {
+                    continue;
+                }
+                break 'primes (p, q);
+            }
+        };
+        let e = (&p - &one) / &q;
+        let mut h = BigUint::from(2u32);
+        let g = loop {
+            let g = h.modpow(&e, &p);
+            if g != one {
+                break g;
+            }
+            h += &one;
+        };
+        let x = loop {
+            let x = BigUint::from_bytes_be(&random(q.bits() / 8)?);
+            if x != BigUint::from(0u32) && x < q {
+                break x;
+            }
+        };
+        let y = g.modpow(&x, &p);
+        Ok(Dsa { p: p.to_bytes_be(), q: q.to_bytes_be(), g: g.to_bytes_be(), y: y.to_bytes_be(), x: x.to_bytes_be() })
+    }
+
+    /// Sprig's `DSAKeyFormat`: version 0, P, Q, G, Y, X.
+    fn der(&self) -> Vec<u8> {
+        der::seq(&[&der::small_int(0), &der::uint(&self.p), &der::uint(&self.q), &der::uint(&self.g), &der::uint(&self.y), &der::uint(&self.x)])
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Dsa, String> {
+        let bad = || "asn1: structure error: malformed DSA private key".to_string();
+        let (outer, _) = der::expect(bytes, der::SEQUENCE).ok_or_else(bad)?;
+        let items = der::items(outer.content).ok_or_else(bad)?;
+        if items.len() < 6 || items[..6].iter().any(|t| t.tag != der::INTEGER) {
+            return Err(bad());
+        }
+        let n = |i: usize| items[i].content.to_vec();
+        Ok(Dsa { p: n(1), q: n(2), g: n(3), y: n(4), x: n(5) })
+    }
 }
 
 const ED25519_OID: &[u64] = &[1, 3, 101, 112];
@@ -212,6 +293,7 @@ impl PrivKey {
                 let doc = der::seq(&[&der::small_int(0), &der::seq(&[&der::oid(ED25519_OID)]), &der::octets(&der::octets(seed))]);
                 der::pem_encode("PRIVATE KEY", &doc)
             }
+            PrivKey::Dsa(k) => der::pem_encode("DSA PRIVATE KEY", &k.der()),
         })
     }
 
@@ -225,6 +307,8 @@ impl PrivKey {
             }
             PrivKey::Ec { curve, public, .. } => (der::seq(&[&der::oid(EC_OID), &curve.oid()]), public.clone()),
             PrivKey::Ed25519 { public, .. } => (der::seq(&[&der::oid(ED25519_OID)]), public.clone()),
+            // Never certified: `create` refuses DSA keys first.
+            PrivKey::Dsa(k) => (der::seq(&[&der::oid(&[1, 2, 840, 10040, 4, 1])]), der::uint(&k.y)),
         };
         let spki = der::seq(&[&alg, &der::bit_string(&bits)]);
         (bits, spki)
@@ -236,7 +320,7 @@ impl PrivKey {
             PrivKey::Rsa(_) => der::seq(&[&der::oid(&[1, 2, 840, 113549, 1, 1, 11]), &der::tlv(der::NULL, &[])]),
             PrivKey::Ec { curve: Curve::P256, .. } => der::seq(&[&der::oid(&[1, 2, 840, 10045, 4, 3, 2])]),
             PrivKey::Ec { curve: Curve::P384, .. } => der::seq(&[&der::oid(&[1, 2, 840, 10045, 4, 3, 3])]),
-            PrivKey::Ed25519 { .. } => der::seq(&[&der::oid(ED25519_OID)]),
+            PrivKey::Ed25519 { .. } | PrivKey::Dsa(_) => der::seq(&[&der::oid(ED25519_OID)]),
         }
     }
 
@@ -253,9 +337,12 @@ impl PrivKey {
                 let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).map_err(|e| fail(&e))?;
                 Ok(pair.sign(message).as_ref().to_vec())
             }
+            PrivKey::Dsa(_) => Err(NOT_A_SIGNER.into()),
         }
     }
 }
+
+const NOT_A_SIGNER: &str = "error creating certificate: x509: certificate private key does not implement crypto.Signer";
 
 fn ed25519_from_seed(seed: [u8; 32]) -> Result<PrivKey, String> {
     use ring::signature::KeyPair as _;
@@ -356,7 +443,7 @@ fn parse_private_key_pem(text: &str) -> Result<PrivKey, String> {
             .map(|k| PrivKey::Rsa(Box::new(k)))
             .map_err(|e| format!("parsing RSA private key from PEM: {e}")),
         "EC" => parse_sec1(&bytes, None).map_err(|e| format!("parsing EC private key from PEM: {e}")),
-        "DSA" => Err("parsing DSA private key from PEM: DSA keys are not supported by this engine".into()),
+        "DSA" => Dsa::parse(&bytes).map(|k| PrivKey::Dsa(Box::new(k))).map_err(|e| format!("parsing DSA private key from PEM: {e}")),
         _ => Err(format!("invalid private key type {kind}")),
     }
 }
@@ -367,7 +454,10 @@ fn generate_private_key(kind: &str) -> String {
         "" | "rsa" => PrivKey::rsa(4096),
         "ecdsa" => PrivKey::ecdsa_p256(),
         "ed25519" => PrivKey::ed25519(),
-        "dsa" => return "failed to generate dsa params: DSA keys are not supported by this engine".into(),
+        "dsa" => match Dsa::generate() {
+            Ok(k) => Ok(PrivKey::Dsa(Box::new(k))),
+            Err(e) => return format!("failed to generate dsa params: {e}"),
+        },
         _ => return format!("Unknown type {kind}"),
     };
     match key.and_then(|k| k.pem()) {
@@ -454,6 +544,12 @@ struct Issuer<'a> {
 
 /// Go's `x509.CreateCertificate` for Sprig's templates, and the PEM pair.
 fn create(t: &Template, subject_key: &PrivKey, issuer: Option<Issuer<'_>>) -> Result<Certificate, String> {
+    if let Some(PrivKey::Dsa(_)) = issuer.as_ref().map(|i| i.key).or(Some(subject_key)) {
+        return Err(NOT_A_SIGNER.into());
+    }
+    if let PrivKey::Dsa(_) = subject_key {
+        return Err("error creating certificate: x509: unsupported public key type: *dsa.PublicKey".into());
+    }
     for d in &t.dns {
         if !d.is_ascii() {
             return Err(format!("error creating certificate: x509: {d:?} cannot be encoded as an IA5String"));
@@ -859,5 +955,50 @@ mod tests {
         let sha = |s: &str| super::super::crypto::hex(&sha2::Sha256::digest(s.as_bytes()));
         // Go re-encodes the keys it parsed exactly as we wrote them.
         assert_eq!(sums, [sha(&leaf.key), sha(&ec), sha(&ed)]);
+    }
+
+    /// DSA keys as Sprig writes them, which Go reads back and, as Go does,
+    /// refuses to certify.
+    #[test]
+    fn dsa_keys_are_sprigs_and_refused_for_certificates() {
+        use num_bigint_dig::BigUint;
+        let pem = call("genPrivateKey", &["dsa".into()]).as_str().unwrap().to_string();
+        let (kind, bytes) = der::pem_decode(&pem).unwrap();
+        assert_eq!(kind, "DSA PRIVATE KEY");
+        let k = Dsa::parse(&bytes).unwrap();
+        let [p, q, g, y, x] = [&k.p, &k.q, &k.g, &k.y, &k.x].map(|b| BigUint::from_bytes_be(b));
+        assert_eq!((p.bits(), q.bits()), (2048, 256));
+        assert_eq!(&p % &q, BigUint::from(1u32));
+        assert!(num_bigint_dig::prime::probably_prime(&p, 20) && num_bigint_dig::prime::probably_prime(&q, 20));
+        assert_eq!(g.modpow(&q, &p), BigUint::from(1u32));
+        assert_eq!(g.modpow(&x, &p), y);
+        let err = |name: &str, args: &[Value]| try_call(name, args).unwrap_err().render(name);
+        // Helm's words.
+        assert_eq!(
+            err("genCAWithKey", &["x".into(), Value::int(1), pem.as_str().into()]),
+            "error calling genCAWithKey: error creating certificate: x509: certificate private key does not implement crypto.Signer"
+        );
+        let ca = call("genCAWithKey", &["ca".into(), Value::int(1), TEST_EC_KEY.into()]);
+        assert_eq!(
+            err("genSignedCertWithKey", &["y".into(), Value::Nil, Value::Nil, Value::int(1), ca, pem.as_str().into()]),
+            "error calling genSignedCertWithKey: error creating certificate: x509: unsupported public key type: *dsa.PublicKey"
+        );
+        // Go reads our DSA key (and fails the same way for it).
+        let Some(go) = crate::sprig::crypto_testkit::oracle_env("{{ genCAWithKey \"x\" 1 .Values.k }}", serde_json::json!({ "k": pem }), &[]) else { return };
+        assert!(go.unwrap_err().ends_with("error calling genCAWithKey: error creating certificate: x509: certificate private key does not implement crypto.Signer"));
+        // And we read Go's, writing it back byte for byte as Sprig would.
+        let Some(go_pem) = oracle("{{ genPrivateKey \"dsa\" }}", serde_json::json!({})) else { return };
+        let k = parse_private_key_pem(&go_pem).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(k.pem().unwrap(), go_pem);
+    }
+
+    #[test]
+    fn rsa_private_keys_are_4096_bit_pkcs1() {
+        let pem = call("genPrivateKey", &["rsa".into()]).as_str().unwrap().to_string();
+        let (kind, bytes) = der::pem_decode(&pem).unwrap();
+        assert_eq!(kind, "RSA PRIVATE KEY");
+        let k = rsa::RsaPrivateKey::from_pkcs1_der(&bytes).unwrap();
+        assert_eq!(k.n().bits(), 4096);
+        assert_eq!(call("genPrivateKey", &["".into()]).as_str().map(|s| s.starts_with("-----BEGIN RSA PRIVATE KEY-----\n")), Some(true));
     }
 }

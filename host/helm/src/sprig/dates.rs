@@ -8,14 +8,16 @@
 //! `gotime.rs` implements. This file only registers and converts.
 //!
 //! `{{ now }}` prints through `template::fmt`, which should show a
-//! `Value::Time` with [`time_string`] (Go's `Time.String`).
+//! `Value::Time` with `sprig::gotime::time_string` (Go's `Time.String`);
+//! `toJson`/`toYaml` should write one with `sprig::gotime::rfc3339_nano`.
 
 use crate::func::{arity, string_arg, FuncError, FuncMap};
 use crate::value::{IntType, Time, Value};
 
 use super::gotime::{self, Location};
 
-pub use super::gotime::time_string;
+#[cfg(test)]
+use super::gotime::time_string;
 
 pub fn register(m: &mut FuncMap) {
     m.add("now", |args| {
@@ -376,5 +378,24 @@ mod tests {
         // Zero time for what toDate cannot parse.
         assert_eq!(show(&to_date("2006", "x")), "0001-01-01 00:00:00 +0000 UTC");
         assert_eq!(show(&call("unixEpoch", &[to_date("2006", "x")])), "-62135596800");
+    }
+
+    #[test]
+    fn times_marshal_as_go_json() {
+        let values = ["2024-02-29T23:59:58.120Z", "2001-07-04T12:00:00+02:00", "1999-01-01T00:00:00.000000001-03:30"];
+        let mut tpl = String::new();
+        let mut ours = String::new();
+        for v in values {
+            tpl.push_str(&format!("{{{{ toDate \"2006-01-02T15:04:05Z07:00\" {v:?} | toJson }}}}\n"));
+            let Value::Time(t) = to_date("2006-01-02T15:04:05Z07:00", v) else { unreachable!() };
+            ours.push_str(&format!("\"{}\"\n", gotime::rfc3339_nano(&t).unwrap()));
+        }
+        let Some(go) = oracle(&tpl, serde_json::json!({})) else { return };
+        assert_eq!(go, ours);
+        let Value::Time(far) = to_date("2006", "2000") else { unreachable!() };
+        let far = gotime::add(&far, i64::MAX);
+        assert!(gotime::rfc3339_nano(&far).is_ok());
+        let ancient = Time { unix_nanos: -70_000_000_000 * 1_000_000_000, offset: 0, zone: "UTC".into() };
+        assert_eq!(gotime::rfc3339_nano(&ancient).unwrap_err(), "Time.MarshalJSON: year outside of range [0,9999]");
     }
 }

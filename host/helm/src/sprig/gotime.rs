@@ -485,6 +485,16 @@ pub fn time_string(t: &Time) -> String {
     format(t, "2006-01-02 15:04:05.999999999 -0700 MST")
 }
 
+/// Go's `Time.MarshalJSON` (and so `toJson`/`toYaml` of a time): RFC 3339
+/// with nanoseconds, for years 0 to 9999 only.
+pub fn rfc3339_nano(t: &Time) -> Result<String, String> {
+    let year = civil(t.unix_nanos.div_euclid(NANOS) as i64 + i64::from(t.offset)).year;
+    if !(0..=9999).contains(&year) {
+        return Err("Time.MarshalJSON: year outside of range [0,9999]".into());
+    }
+    Ok(format(t, "2006-01-02T15:04:05.999999999Z07:00"))
+}
+
 /// Go's `time.quote`: ASCII printable as is (`"` and `\` escaped), other
 /// bytes as `\xNN`.
 pub fn quote(s: &str) -> String {

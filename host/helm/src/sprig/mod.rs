@@ -9,7 +9,7 @@ mod crypto;
 mod dates;
 mod der;
 mod encoding;
-mod gotime;
+pub mod gotime;
 mod random;
 #[cfg(test)]
 mod crypto_testkit;
