@@ -20,7 +20,7 @@ use hmac::Mac as _;
 use sha1::Digest as _;
 
 use crate::func::{arity, string_arg, FuncError, FuncMap};
-use crate::value::Value;
+use crate::value::{IntType, Value};
 
 use super::encoding::{base64_decode, go_string};
 
@@ -63,14 +63,24 @@ pub fn register(m: &mut FuncMap) {
 }
 
 /// The integer argument `i` for a Go parameter of type `go_type` (`int`,
-/// `uint32`): any integer is taken (as a template literal is converted to
-/// the parameter's type); a float, string or nil is Go's wrong-type error.
+/// `uint32`): an integer of that Go type, or an `int` (what a template's
+/// number literal is; Go converts a literal to the parameter's type, so a
+/// `uint32` literal is cut to 32 bits by the caller). Anything else is Go's
+/// wrong-type error; a missing value (nil) is an `interface {}` to Go.
 pub(crate) fn int_arg(args: &[Value], i: usize, go_type: &str) -> Result<i64, FuncError> {
     match args.get(i) {
-        Some(Value::Int(n, _)) => Ok(*n),
-        Some(Value::Nil) => Err(FuncError::argument(format!("invalid value; expected {go_type}"))),
-        Some(other) => Err(FuncError::wrong_type(go_type, other)),
+        Some(Value::Int(n, t)) if *t == IntType::Int || t.name() == go_type => Ok(*n),
+        Some(other) => Err(wrong_type(go_type, other)),
         None => Err(FuncError::argument(format!("missing argument {}", i + 1))),
+    }
+}
+
+/// Go's wrong-type error, naming a missing value `interface {}` as Go does
+/// (a map lookup that found nothing is a zero `interface {}`).
+pub(crate) fn wrong_type(go_type: &str, got: &Value) -> FuncError {
+    match got {
+        Value::Nil => FuncError::argument(format!("wrong type for value; expected {go_type}; got interface {{}}")),
+        other => FuncError::wrong_type(go_type, other),
     }
 }
 

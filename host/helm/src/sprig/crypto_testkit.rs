@@ -87,6 +87,58 @@ pub fn oracle_env(template: &str, values: serde_json::Value, env: &[(&str, &str)
     })
 }
 
+const RENDER_MANY: &str = r#"
+import json, sys, os
+import helm_python as helm
+base, templates = sys.argv[1], json.load(sys.stdin)
+out = []
+for i, t in enumerate(templates):
+    d = os.path.join(base, str(i))
+    os.makedirs(os.path.join(d, "templates"))
+    open(os.path.join(d, "Chart.yaml"), "w").write("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    open(os.path.join(d, "templates", "t.yaml"), "w").write(t)
+    try:
+        with helm.Chart.load(d) as ch:
+            r = ch.render(values={}, name="r", namespace="default", is_install=True)
+        out.append({"ok": r["c/templates/t.yaml"]})
+    except Exception as e:
+        out.append({"err": str(e)})
+print(json.dumps(out))
+"#;
+
+/// What Helm renders for each of `templates` (each a chart's only
+/// template, no values), in one oracle run. None when the oracle is missing
+/// outside CI.
+pub fn oracle_each(templates: &[String]) -> Option<Vec<Result<String, String>>> {
+    use std::io::Write as _;
+    let python = python()?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(RENDER_MANY)
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the oracle");
+    let input = serde_json::to_vec(templates).expect("templates as JSON");
+    child.stdin.take().expect("stdin").write_all(&input).expect("feed the oracle");
+    let out = child.wait_with_output().expect("oracle output");
+    assert!(out.status.success(), "oracle failed: {}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("oracle answers");
+    Some(
+        answers
+            .into_iter()
+            .map(|a| match (a.get("ok"), a.get("err")) {
+                (Some(serde_json::Value::String(s)), _) => Ok(s.clone()),
+                (_, Some(serde_json::Value::String(e))) => Err(e.clone()),
+                _ => panic!("odd oracle answer {a}"),
+            })
+            .collect(),
+    )
+}
+
 /// What Helm renders for `template`, which must succeed.
 pub fn oracle(template: &str, values: serde_json::Value) -> Option<String> {
     oracle_env(template, values, &[]).map(|r| r.unwrap_or_else(|e| panic!("Helm failed: {e}")))

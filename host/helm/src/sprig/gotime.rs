@@ -115,7 +115,7 @@ pub fn load_location(name: &str) -> Option<Location> {
         "Local" => return Some(local().clone()),
         _ => {}
     }
-    if name.starts_with('/') || name.starts_with('\\') || name.split(['/', '\\']).any(|p| p == "..") {
+    if name.starts_with('/') || name.starts_with('\\') || name.contains("..") {
         return None;
     }
     if let Ok(dir) = std::env::var("ZONEINFO") {
@@ -355,7 +355,7 @@ fn pad(out: &mut String, x: i64, width: usize) {
 pub fn format(t: &Time, layout: &str) -> String {
     let secs = t.unix_nanos.div_euclid(NANOS) as i64;
     let nanos = t.unix_nanos.rem_euclid(NANOS) as i64;
-    let c = civil(secs + i64::from(t.offset));
+    let c = civil(secs.saturating_add(i64::from(t.offset)));
     let mut out = String::with_capacity(layout.len() + 10);
     let mut rest = layout;
     loop {
@@ -488,29 +488,46 @@ pub fn time_string(t: &Time) -> String {
 /// Go's `Time.MarshalJSON` (and so `toJson`/`toYaml` of a time): RFC 3339
 /// with nanoseconds, for years 0 to 9999 only.
 pub fn rfc3339_nano(t: &Time) -> Result<String, String> {
-    let year = civil(t.unix_nanos.div_euclid(NANOS) as i64 + i64::from(t.offset)).year;
+    let year = civil((t.unix_nanos.div_euclid(NANOS) as i64).saturating_add(i64::from(t.offset))).year;
     if !(0..=9999).contains(&year) {
         return Err("Time.MarshalJSON: year outside of range [0,9999]".into());
     }
     Ok(format(t, "2006-01-02T15:04:05.999999999Z07:00"))
 }
 
-/// Go's `time.quote`: ASCII printable as is (`"` and `\` escaped), other
+/// Go's `time.quote`: ASCII printable as is (`"` and `\\` escaped), other
 /// bytes as `\xNN`.
 pub fn quote(s: &str) -> String {
+    quote_bytes(s.as_bytes())
+}
+
+/// [`quote`] of bytes that may end or start inside a character: a byte
+/// that is not part of a valid character is one `\xNN`, as Go ranges it.
+fn quote_bytes(b: &[u8]) -> String {
     let mut out = String::from("\"");
-    for ch in s.chars() {
-        if (ch as u32) < 0x20 || (ch as u32) >= 0x80 {
-            let mut buf = [0u8; 4];
-            for b in ch.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else {
-            if ch == '"' || ch == '\\' {
+    let mut i = 0;
+    while i < b.len() {
+        let width = match b[i] {
+            0x00..=0x7f => 1,
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => 0,
+        };
+        let valid = width > 0 && b.get(i..i + width).is_some_and(|c| std::str::from_utf8(c).is_ok());
+        let n = if valid { width } else { 1 };
+        let c = b[i];
+        if n == 1 && (0x20..0x80).contains(&c) {
+            if c == b'"' || c == b'\\' {
                 out.push('\\');
             }
-            out.push(ch);
+            out.push(c as char);
+        } else {
+            for x in &b[i..i + n] {
+                out.push_str(&format!("\\x{x:02x}"));
+            }
         }
+        i += n;
     }
     out.push('"');
     out
@@ -693,8 +710,12 @@ pub fn sub(t: i128, u: i128) -> i64 {
 }
 
 fn parse_error(layout: &str, value: &str, layout_elem: &str, value_elem: &str, message: &str) -> String {
+    parse_error_at(layout, value, layout_elem, value_elem.as_bytes(), message)
+}
+
+fn parse_error_at(layout: &str, value: &str, layout_elem: &str, value_elem: &[u8], message: &str) -> String {
     if message.is_empty() {
-        format!("parsing time {} as {}: cannot parse {} as {}", quote(value), quote(layout), quote(value_elem), quote(layout_elem))
+        format!("parsing time {} as {}: cannot parse {} as {}", quote(value), quote(layout), quote_bytes(value_elem), quote(layout_elem))
     } else {
         format!("parsing time {}{message}", quote(value))
     }
@@ -778,29 +799,33 @@ fn lookup_name<'a>(table: &[&str], value: &'a str) -> Option<(usize, &'a str)> {
     None
 }
 
-fn cutspace(s: &str) -> &str {
-    s.trim_start_matches(' ')
-}
-
 /// Go's `skip`: the layout's literal text must be next in the value (a
 /// space matches any run of spaces).
-fn skip<'a>(mut value: &'a str, mut prefix: &str) -> Result<&'a str, &'a str> {
-    while let Some(&p) = prefix.as_bytes().first() {
-        if p == b' ' {
-            if value.as_bytes().first().is_some_and(|&c| c != b' ') {
-                return Err(value);
+fn skip<'a>(value: &'a str, prefix: &str) -> Result<&'a str, &'a [u8]> {
+    let (v, p) = (value.as_bytes(), prefix.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while j < p.len() {
+        if p[j] == b' ' {
+            if i < v.len() && v[i] != b' ' {
+                return Err(&v[i..]);
             }
-            prefix = cutspace(prefix);
-            value = cutspace(value);
+            while j < p.len() && p[j] == b' ' {
+                j += 1;
+            }
+            while i < v.len() && v[i] == b' ' {
+                i += 1;
+            }
             continue;
         }
-        if value.as_bytes().first() != Some(&p) {
-            return Err(value);
+        // Bytes, as Go compares them: a mismatch may fall inside a character.
+        if i >= v.len() || v[i] != p[j] {
+            return Err(&v[i..]);
         }
-        prefix = &prefix[1..];
-        value = &value[1..];
+        i += 1;
+        j += 1;
     }
-    Ok(value)
+    // The whole (valid UTF-8) prefix matched, so `i` ends a character.
+    Ok(value.get(i..).unwrap_or_default())
 }
 
 fn parse_nanoseconds(value: &str, nbytes: usize) -> Result<i64, Option<&'static str>> {
@@ -873,7 +898,7 @@ pub fn parse(layout: &str, value_in: &str, loc: &Location) -> Result<Time, Strin
     loop {
         let (prefix, std, suffix) = next_std_chunk(layout);
         let stdstr = &layout[prefix.len()..layout.len() - suffix.len()];
-        value = skip(value, prefix).map_err(|v| parse_error(alayout, avalue, prefix, v, ""))?;
+        value = skip(value, prefix).map_err(|v| parse_error_at(alayout, avalue, prefix, v, ""))?;
         let Some(std) = std else {
             if !value.is_empty() {
                 return Err(parse_error(alayout, avalue, "", value, &format!(": extra text: {}", quote(value))));
@@ -887,7 +912,7 @@ pub fn parse(layout: &str, value_in: &str, loc: &Location) -> Result<Time, Strin
             match std {
                 Std::Year => {
                     let p = value.get(..2)?;
-                    value = &value[2..];
+                    value = value.get(2..)?;
                     year = atoi(p)?;
                     year += if year >= 69 { 1900 } else { 2000 };
                 }
@@ -992,7 +1017,7 @@ pub fn parse(layout: &str, value_in: &str, loc: &Location) -> Result<Time, Strin
                 }
                 Std::PM | Std::Pm => {
                     let p = value.get(..2)?;
-                    value = &value[2..];
+                    value = value.get(2..)?;
                     match (std, p) {
                         (Std::PM, "PM") | (Std::Pm, "pm") => pm = true,
                         (Std::PM, "AM") | (Std::Pm, "am") => am = true,
@@ -1021,31 +1046,31 @@ pub fn parse(layout: &str, value_in: &str, loc: &Location) -> Result<Time, Strin
                             if b.len() < 6 || b[3] != b':' {
                                 return None;
                             }
-                            (&value[..1], value.get(1..3)?, value.get(4..6)?, "00", &value[6..])
+                            (value.get(..1)?, value.get(1..3)?, value.get(4..6)?, "00", value.get(6..)?)
                         }
                         Std::NumShortTz | Std::Iso8601ShortTz => {
                             if b.len() < 3 {
                                 return None;
                             }
-                            (&value[..1], value.get(1..3)?, "00", "00", &value[3..])
+                            (value.get(..1)?, value.get(1..3)?, "00", "00", value.get(3..)?)
                         }
                         Std::Iso8601ColonSecondsTz | Std::NumColonSecondsTz => {
                             if b.len() < 9 || b[3] != b':' || b[6] != b':' {
                                 return None;
                             }
-                            (&value[..1], value.get(1..3)?, value.get(4..6)?, value.get(7..9)?, &value[9..])
+                            (value.get(..1)?, value.get(1..3)?, value.get(4..6)?, value.get(7..9)?, value.get(9..)?)
                         }
                         Std::Iso8601SecondsTz | Std::NumSecondsTz => {
                             if b.len() < 7 {
                                 return None;
                             }
-                            (&value[..1], value.get(1..3)?, value.get(3..5)?, value.get(5..7)?, &value[7..])
+                            (value.get(..1)?, value.get(1..3)?, value.get(3..5)?, value.get(5..7)?, value.get(7..)?)
                         }
                         _ => {
                             if b.len() < 5 {
                                 return None;
                             }
-                            (value.get(..1)?, value.get(1..3)?, value.get(3..5)?, "00", &value[5..])
+                            (value.get(..1)?, value.get(1..3)?, value.get(3..5)?, "00", value.get(5..)?)
                         }
                     };
                     value = rest;

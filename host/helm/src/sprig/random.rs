@@ -206,6 +206,15 @@ mod tests {
     }
 
     #[test]
+    fn integer_parameters_take_ints_only() {
+        // Helm's words for `randAlpha (int64 5)`, `randAlpha .Values.missing`, `randInt 1 2.5`.
+        let e = |args: &[Value]| try_call("randAlpha", args).unwrap_err().to_string();
+        assert_eq!(e(&[Value::int64(5)]), "wrong type for value; expected int; got int64");
+        assert_eq!(e(&[Value::Nil]), "wrong type for value; expected int; got interface {}");
+        assert_eq!(e(&[Value::Float(5.0)]), "wrong type for value; expected int; got float64");
+    }
+
+    #[test]
     fn huge_lengths_are_refused() {
         assert!(try_call("randAlpha", &[Value::int(1 << 40)]).unwrap_err().to_string().contains("more than"));
     }
