@@ -992,6 +992,22 @@ mod tests {
         assert_eq!(k.pem().unwrap(), go_pem);
     }
 
+    /// A CA Helm made signs certificates through us: its issuer name, key
+    /// id and signature are the CA's.
+    #[test]
+    fn we_sign_with_gos_cas() {
+        let Some(go) = oracle("{{ $ca := genCA \"go-ca\" 30 }}{{ $ca.Cert }}{{ $ca.Key }}", serde_json::json!({})) else { return };
+        let split = go.find("-----BEGIN RSA PRIVATE KEY-----").unwrap();
+        let ca = Certificate { cert: go[..split].to_string(), key: go[split..].to_string() };
+        let ips = Value::list(vec!["192.168.0.1".into()]);
+        let leaf = fields(&call("genSignedCert", &["svc.ns.svc".into(), ips, Value::Nil, Value::int(7), ca.clone().value()]));
+        let (go_ca, c) = (take_apart(&ca.cert), take_apart(&leaf.cert));
+        assert_eq!(c.issuer, go_ca.subject);
+        verify(&c, &go_ca.spki_bits);
+        assert_eq!(ext(&c, &[2, 5, 29, 35]).unwrap().2[4..], ext(&go_ca, &[2, 5, 29, 14]).unwrap().2[2..]);
+        assert_eq!(days_between(&c.not_before, &c.not_after), 7);
+    }
+
     #[test]
     fn rsa_private_keys_are_4096_bit_pkcs1() {
         let pem = call("genPrivateKey", &["rsa".into()]).as_str().unwrap().to_string();
