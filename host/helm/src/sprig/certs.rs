@@ -404,7 +404,7 @@ fn rsa_prime(bits: usize) -> Result<rsa::BigUint, getrandom::Error> {
             let d = delta;
             delta += 2;
             for (r, &p) in residues.iter().zip(small) {
-                if (r + d % p) % p == 0 {
+                if (r + d % p).is_multiple_of(p) {
                     continue 'search;
                 }
             }
