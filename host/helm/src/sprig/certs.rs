@@ -859,13 +859,23 @@ mod tests {
         cert_arg(std::slice::from_ref(v), 0).unwrap()
     }
 
-    fn days_between(a: &str, b: &str) -> i64 {
+    /// Seconds from ASN.1 time `a` to `b` (UTCTime or GeneralizedTime).
+    fn secs_between(a: &str, b: &str) -> i64 {
         let secs = |t: &str| {
-            let (y, rest) = if t.len() == 13 { (2000 + t[..2].parse::<i64>().unwrap(), &t[2..]) } else { (t[..4].parse().unwrap(), &t[4..]) };
+            let (y, rest) = if t.len() == 13 {
+                let yy = t[..2].parse::<i64>().unwrap();
+                (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &t[2..])
+            } else {
+                (t[..4].parse().unwrap(), &t[4..])
+            };
             let n = |i: usize| rest[i..i + 2].parse::<u32>().unwrap();
             super::super::gotime::days_from_civil(y, n(0), n(2)) * 86400 + i64::from(n(4) * 3600 + n(6) * 60 + n(8))
         };
-        let d = secs(b) - secs(a);
+        secs(b) - secs(a)
+    }
+
+    fn days_between(a: &str, b: &str) -> i64 {
+        let d = secs_between(a, b);
         assert_eq!(d % 86400, 0, "{a} {b}");
         d / 86400
     }
@@ -1086,6 +1096,24 @@ mod tests {
         verify(&c, &go_ca.spki_bits);
         assert_eq!(ext(&c, &[2, 5, 29, 35]).unwrap().2[4..], ext(&go_ca, &[2, 5, 29, 14]).unwrap().2[2..]);
         assert_eq!(days_between(&c.not_before, &c.not_after), 7);
+    }
+
+    /// Go's `Duration(days) * 24h` wraps: 365000 days is 1857 again.
+    #[test]
+    fn validity_wraps_as_gos_duration() {
+        let days = [365_000i64, -3, 9_000_000];
+        let tpl: String = days.iter().map(|d| format!("{{{{ (genCA \"x\" {d}).Cert }}}}")).collect();
+        let Some(go) = oracle(&tpl, serde_json::json!({})) else { return };
+        let key = ed25519_from_seed([7; 32]).unwrap();
+        for (i, d) in days.iter().enumerate() {
+            let start = go.match_indices("-----BEGIN CERTIFICATE-----").nth(i).unwrap().0;
+            let g = take_apart(&go[start..]);
+            let mut t = template("x", Vec::new(), Vec::new(), *d).unwrap();
+            t.is_ca = true;
+            let o = take_apart(&create(&t, &key, None).unwrap().cert);
+            let (gs, os) = (secs_between(&g.not_before, &g.not_after), secs_between(&o.not_before, &o.not_after));
+            assert!((gs - os).abs() <= 1, "{d} days: Go {} → {}, ours {} → {}", g.not_before, g.not_after, o.not_before, o.not_after);
+        }
     }
 
     #[test]
