@@ -1140,4 +1140,42 @@ mod tests {
         assert_eq!(k.n().bits(), 4096);
         // (`genPrivateKey ""` takes the same path; 4096-bit keys are slow to make.)
     }
+
+    /// Damaged keys and certificates are errors, never panics.
+    #[test]
+    fn damaged_input_is_an_error_not_a_crash() {
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let ca = fields(&call("genCAWithKey", &["ca".into(), Value::int(1), TEST_EC_KEY.into()]));
+        let originals = [("RSA PRIVATE KEY", TEST_RSA_KEY), ("EC PRIVATE KEY", TEST_EC_KEY), ("PRIVATE KEY", TEST_ED_KEY), ("CERTIFICATE", ca.cert.as_str())];
+        for round in 0..400 {
+            let (kind, pem) = originals[round % originals.len()];
+            let mut der_bytes = der::pem_decode(pem).unwrap().1;
+            match next() % 3 {
+                0 => {
+                    let at = (next() as usize) % der_bytes.len();
+                    der_bytes[at] ^= 1 << (next() % 8);
+                }
+                1 => der_bytes.truncate((next() as usize) % der_bytes.len()),
+                _ => {
+                    let at = (next() as usize) % der_bytes.len();
+                    der_bytes[at] = next() as u8;
+                }
+            }
+            let damaged = der::pem_encode(kind, &der_bytes);
+            if kind == "CERTIFICATE" {
+                let broken = Certificate { cert: damaged.clone(), key: TEST_EC_KEY.into() }.value();
+                let _ = try_call("genSignedCertWithKey", &["x".into(), Value::Nil, Value::Nil, Value::int(1), broken, TEST_ED_KEY.into()]);
+                let b64 = |s: &str| Value::from(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s));
+                let _ = try_call("buildCustomCert", &[b64(&damaged), b64(TEST_EC_KEY)]);
+            } else {
+                let _ = try_call("genSelfSignedCertWithKey", &["x".into(), Value::Nil, Value::Nil, Value::int(1), damaged.as_str().into()]);
+            }
+        }
+    }
 }

@@ -449,4 +449,26 @@ mod tests {
         }
         assert_eq!(go, ours);
     }
+
+    /// Any layout and any text: an answer or Go's error, never a panic.
+    #[test]
+    fn odd_layouts_and_values_never_crash() {
+        let alphabet: Vec<char> = "2006010215040599.,:-+ZTMSTPMpmJanuaryMondayé✓_ \"\\0123456789".chars().collect();
+        let mut seed = 0xdead_beef_cafe_f00du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let t = to_date("2006", "2024");
+        for _ in 0..3000 {
+            let mut pick = |n: u64| -> String { (0..next() % n).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect() };
+            let (layout, value, duration) = (pick(16), pick(24), pick(8));
+            let _ = try_call("mustToDate", &[layout.as_str().into(), value.as_str().into()]);
+            let _ = call("dateInZone", &[layout.as_str().into(), t.clone(), value.as_str().into()]);
+            let _ = try_call("mustDateModify", &[duration.as_str().into(), t.clone()]);
+            let _ = call("durationRound", &[duration.as_str().into()]);
+        }
+    }
 }
