@@ -396,4 +396,18 @@ mod tests {
         let want: String = cases.iter().map(|(_, p)| format!("{}\n", base64::engine::general_purpose::STANDARD.encode(p))).collect();
         assert_eq!(go, want);
     }
+
+    /// Every function of the four families that Sprig v3.3.0 gives Helm.
+    #[test]
+    fn every_family_function_is_registered() {
+        let funcs = crate::sprig::funcs();
+        let names = "ago date date_in_zone date_modify dateInZone dateModify duration durationRound htmlDate htmlDateInZone \
+            must_date_modify mustDateModify mustToDate now toDate unixEpoch randAlphaNum randAlpha randAscii randNumeric randBytes \
+            randInt uuidv4 sha1sum sha256sum sha512sum adler32sum bcrypt htpasswd genPrivateKey derivePassword buildCustomCert \
+            genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey genSignedCert genSignedCertWithKey encryptAES decryptAES \
+            b64enc b64dec b32enc b32dec";
+        for name in names.split_whitespace() {
+            assert!(funcs.contains(name), "{name} is missing");
+        }
+    }
 }

@@ -75,7 +75,9 @@ use crate::value::Time;
 #[derive(Clone, Debug)]
 pub enum Location {
     Utc,
-    Zone(jiff::tz::TimeZone),
+    /// The zone, and its zone types (abbreviation, offset) in the file's
+    /// order, which Go's parsing of abbreviations searches.
+    Zone(jiff::tz::TimeZone, Arc<Vec<(String, i32)>>),
 }
 
 /// The directories Go's `LoadLocation` reads zone files from on Unix.
@@ -83,7 +85,44 @@ const ZONE_DIRS: &[&str] = &["/usr/share/zoneinfo/", "/usr/share/lib/zoneinfo/",
 
 fn load_file(name: &str, path: &str) -> Option<Location> {
     let data = std::fs::read(path).ok()?;
-    jiff::tz::TimeZone::tzif(name, &data).ok().map(Location::Zone)
+    let tz = jiff::tz::TimeZone::tzif(name, &data).ok()?;
+    Some(Location::Zone(tz, Arc::new(tzif_zone_types(&data).unwrap_or_default())))
+}
+
+/// The zone types of a TZif file (the v2+ block when there is one, as Go
+/// reads it): each abbreviation and offset, in order.
+fn tzif_zone_types(data: &[u8]) -> Option<Vec<(String, i32)>> {
+    let header = |at: usize| -> Option<[usize; 6]> {
+        let h = data.get(at..at + 44)?;
+        if &h[..4] != b"TZif" {
+            return None;
+        }
+        let n = |i: usize| u32::from_be_bytes([h[20 + 4 * i], h[21 + 4 * i], h[22 + 4 * i], h[23 + 4 * i]]) as usize;
+        Some([n(0), n(1), n(2), n(3), n(4), n(5)])
+    };
+    let [isut, isstd, leap, time, types, chars] = header(0)?;
+    let (mut at, mut counts, mut time_size) = (0, [isut, isstd, leap, time, types, chars], 4);
+    if data.get(4).is_some_and(|&v| v >= b'2') {
+        // Skip the 32-bit block to the 64-bit one.
+        at = 44 + time * 5 + types * 6 + chars + leap * 8 + isstd + isut;
+        counts = header(at)?;
+        time_size = 8;
+    }
+    let [_, _, _, time, types, chars] = counts;
+    let start = at + 44 + time * (time_size + 1);
+    let infos = data.get(start..start + types * 6)?;
+    let abbrevs = data.get(start + types * 6..start + types * 6 + chars)?;
+    Some(
+        infos
+            .chunks(6)
+            .map(|t| {
+                let offset = i32::from_be_bytes([t[0], t[1], t[2], t[3]]);
+                let from = usize::from(t[5]).min(abbrevs.len());
+                let end = abbrevs[from..].iter().position(|&c| c == 0).map_or(abbrevs.len(), |p| from + p);
+                (String::from_utf8_lossy(&abbrevs[from..end]).into_owned(), offset)
+            })
+            .collect(),
+    )
 }
 
 /// Go's `time.Local`: `TZ` unset means /etc/localtime, empty means UTC,
@@ -133,12 +172,25 @@ impl Location {
     pub fn lookup(&self, unix: i64) -> (Arc<str>, i32) {
         match self {
             Location::Utc => (Arc::from("UTC"), 0),
-            Location::Zone(tz) => {
+            Location::Zone(tz, _) => {
                 let ts = jiff::Timestamp::from_second(unix).unwrap_or(if unix < 0 { jiff::Timestamp::MIN } else { jiff::Timestamp::MAX });
                 let info = tz.to_offset_info(ts);
                 (Arc::from(info.abbreviation()), info.offset().seconds())
             }
         }
+    }
+
+    /// Go's `Location.lookupName`: the offset of a zone type called `name`,
+    /// preferring one in effect at `unix - offset`.
+    fn lookup_name(&self, name: &str, unix: i64) -> Option<i32> {
+        // Go's UTC has no zone types to search.
+        let Location::Zone(_, types) = self else { return None };
+        for (zone, offset) in types.iter() {
+            if zone == name && &*self.lookup(unix - i64::from(*offset)).0 == zone.as_str() {
+                return Some(self.lookup(unix - i64::from(*offset)).1);
+            }
+        }
+        types.iter().find(|(zone, _)| zone == name).map(|(_, offset)| *offset)
     }
 
     /// The instant `t` shown in this location (`t.In(loc)`).
@@ -1201,12 +1253,7 @@ pub fn parse(layout: &str, value_in: &str, loc: &Location) -> Result<Time, Strin
         return Ok(Time { unix_nanos: t, offset: off as i32, zone: Arc::from(zone_name) });
     }
     if !zone_name.is_empty() {
-        // The abbreviation names a zone of `loc` in effect then (checked
-        // at the instant only: a jiff zone does not list its abbreviations).
-        let (name, offset) = loc.lookup(wall);
-        let (name2, offset2) = loc.lookup(wall - i64::from(offset));
-        if &*name == zone_name || &*name2 == zone_name {
-            let off = if &*name2 == zone_name { offset2 } else { offset };
+        if let Some(off) = loc.lookup_name(zone_name, wall) {
             return Ok(loc.at(i128::from(wall - i64::from(off)) * NANOS + i128::from(nsec)));
         }
         let mut off = 0i64;
