@@ -5,11 +5,16 @@
 
 use crate::func::FuncMap;
 
+mod certs;
 mod conv;
 mod crypto;
+#[cfg(test)]
+mod crypto_testkit;
 mod dates;
+mod der;
 mod dicts;
 mod encoding;
+pub mod gotime;
 mod lists;
 mod numeric;
 #[cfg(test)]
