@@ -75,6 +75,10 @@ fn key_repr(k: &GoVal) -> Option<KeyRepr> {
 
 /// Parses the documents of `text` (only the first unless `all`).
 fn parse_docs(text: &str, all: bool) -> Result<Vec<Doc>, YamlError> {
+    if let Some(bad) = text.chars().position(|c| !reader_allows(c)) {
+        let _ = bad;
+        return Err(YamlError::new("yaml: control characters are not allowed"));
+    }
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     // Anchor ids (yaml-rust2's) to node indexes, per document.
@@ -96,6 +100,11 @@ fn parse_docs(text: &str, all: bool) -> Result<Vec<Doc>, YamlError> {
         }
     }
     Ok(docs)
+}
+
+/// go-yaml's reader: the characters a YAML stream may hold at all.
+pub(crate) fn reader_allows(c: char) -> bool {
+    matches!(c as u32, 0x09 | 0x0a | 0x0d | 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
 }
 
 enum Open {
@@ -429,7 +438,6 @@ fn scalar(value: &str, plain: bool, tag: Option<&str>) -> Result<GoVal, YamlErro
         Resolved::Int(_) | Resolved::Uint(_) => "!!int",
         Resolved::Float(_) => "!!float",
         Resolved::Timestamp => "!!timestamp",
-        Resolved::Merge => "!!merge",
         Resolved::Str => "!!str",
     };
     match tag {
@@ -457,7 +465,7 @@ fn resolved_val(value: &str, r: &Resolved) -> GoVal {
         Resolved::Int(i) => GoVal::Int(*i),
         Resolved::Uint(u) => GoVal::Uint(*u),
         Resolved::Float(f) => GoVal::Float(*f),
-        Resolved::Timestamp | Resolved::Merge | Resolved::Str => GoVal::Str(value.to_string()),
+        Resolved::Timestamp | Resolved::Str => GoVal::Str(value.to_string()),
     }
 }
 
@@ -573,4 +581,10 @@ fn doc_to_value(doc: &Doc) -> Result<Value, YamlError> {
 /// Every document of `text`, each as [`yaml_to_value`] reads one.
 pub(crate) fn yaml_to_values(text: &str) -> Result<Vec<Value>, YamlError> {
     parse_docs(text, true)?.iter().map(doc_to_value).collect()
+}
+
+/// What go-yaml's reader accepts of a string encoding/json wrote raw
+/// (JSON escapes C0 controls and U+2028/U+2029).
+pub(crate) fn reader_allows_json(c: char) -> bool {
+    (c as u32) < 0x20 || reader_allows(c)
 }

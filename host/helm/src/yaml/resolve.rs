@@ -18,8 +18,6 @@ pub enum Resolved {
     /// A timestamp, kept as its text (go-yaml v2 decodes timestamps into
     /// `interface{}` as strings, "for backward compatibility").
     Timestamp,
-    /// The `<<` merge key.
-    Merge,
     Str,
 }
 
@@ -33,7 +31,6 @@ pub fn resolve_plain(s: &str) -> Resolved {
         b'0'..=b'9' => b'D',
         b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => b'M',
         b'.' => b'.',
-        b'<' => b'M',
         _ => return Resolved::Str,
     };
     match s {
@@ -43,7 +40,6 @@ pub fn resolve_plain(s: &str) -> Resolved {
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
-        "<<" => return Resolved::Merge,
         _ => {}
     }
     match hint {
@@ -395,7 +391,7 @@ mod tests {
             ("_1", Str),
             ("1:20", Str),
             (".", Str),
-            ("<<", Merge),
+            ("<<", Str),
         ] {
             assert_eq!(resolve_plain(s), want, "{s:?}");
         }
