@@ -429,18 +429,31 @@ fn decode_binary(value: &str) -> Result<GoVal, YamlError> {
 
 /// Go's `%#v` of a decoded value, for error messages.
 pub(crate) fn go_syntax(v: &GoVal) -> String {
+    go_syntax_in(v, false)
+}
+
+/// `%#v` inside a composite, where a nil interface is `interface {}(nil)`
+/// and maps print with their keys sorted.
+fn go_syntax_in(v: &GoVal, nested: bool) -> String {
     match v {
+        GoVal::Null if nested => "interface {}(nil)".into(),
         GoVal::Null => "<nil>".into(),
         GoVal::Bool(b) => b.to_string(),
         GoVal::Int(i) => i.to_string(),
         GoVal::Uint(u) => format!("0x{u:x}"),
         GoVal::Float(f) => crate::yaml::json::format_float_g(*f, 64),
         GoVal::Str(s) | GoVal::Raw(s) => crate::yaml::json::go_quote(s),
-        GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(go_syntax).collect::<Vec<_>>().join(", ")),
-        GoVal::Map(pairs) => format!(
-            "map[interface {{}}]interface {{}}{{{}}}",
-            pairs.iter().map(|(k, v)| format!("{}:{}", go_syntax(k), go_syntax(v))).collect::<Vec<_>>().join(", ")
-        ),
+        GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(|i| go_syntax_in(i, true)).collect::<Vec<_>>().join(", ")),
+        GoVal::Map(pairs) => {
+            let mut shown: Vec<(String, String, Option<&str>)> = pairs
+                .iter()
+                .map(|(k, v)| (go_syntax_in(k, true), go_syntax_in(v, true), if let GoVal::Str(s) = k { Some(s.as_str()) } else { None }))
+                .collect();
+            if shown.iter().all(|(_, _, s)| s.is_some()) {
+                shown.sort_by(|a, b| a.2.cmp(&b.2));
+            }
+            format!("map[interface {{}}]interface {{}}{{{}}}", shown.iter().map(|(k, v, _)| format!("{k}:{v}")).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
