@@ -438,7 +438,7 @@ fn decode_binary(value: &str) -> Result<GoVal, YamlError> {
     let clean: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     match crate::yaml::json::base64_decode(&clean) {
         Some(bytes) => Ok(GoVal::Str(String::from_utf8_lossy(&bytes).into_owned())),
-        None => Err(YamlError::new(format!("yaml: !!binary value contains invalid base64 data"))),
+        None => Err(YamlError::new("yaml: !!binary value contains invalid base64 data".to_string())),
     }
 }
 
@@ -489,7 +489,7 @@ fn go_type(v: &GoVal) -> &'static str {
 
 /// sigs.k8s.io/yaml's `convertToJSONableObject`, then encoding/json's
 /// marshal and decode into `interface{}`.
-fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
+fn to_json_value(v: GoVal) -> Result<Value, YamlError> {
     Ok(match v {
         GoVal::Null => Value::Nil,
         GoVal::Bool(b) => Value::Bool(b),
@@ -497,7 +497,7 @@ fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
         GoVal::Uint(u) => Value::Float(u as f64),
         GoVal::Float(f) => Value::Float(f),
         GoVal::Str(s) | GoVal::Raw(s) => Value::str(s),
-        GoVal::Seq(items) => Value::list(items.into_iter().map(|i| to_json_value(i, depth + 1)).collect::<Result<_, _>>()?),
+        GoVal::Seq(items) => Value::list(items.into_iter().map(to_json_value).collect::<Result<_, _>>()?),
         GoVal::Map(pairs) => {
             let mut m = BTreeMap::new();
             for (k, v) in pairs {
@@ -520,7 +520,7 @@ fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
                         )))
                     }
                 };
-                m.insert(key, to_json_value(v, depth + 1)?);
+                m.insert(key, to_json_value(v)?);
             }
             Value::map(m)
         }
@@ -554,7 +554,7 @@ fn doc_to_value(doc: &Doc) -> Result<Value, YamlError> {
 fn doc_to_value_inline(doc: &Doc) -> Result<Value, YamlError> {
     let mut d = Decoder { nodes: &doc.nodes, active_aliases: Vec::new(), decode_count: 0, alias_count: 0, alias_depth: 0, depth: 0 };
     let go = d.decode(doc.root)?;
-    let v = to_json_value(go, 0)?;
+    let v = to_json_value(go)?;
     if let Some(f) = unsupported_float(&v) {
         return Err(YamlError::new(format!("json: unsupported value: {}", crate::yaml::json::format_float_g(f, 64))));
     }

@@ -6,9 +6,12 @@
 //! This module owns the formats only: it must not render templates or load
 //! charts (the chart loader and the engine call in here).
 //!
-//! - [`resolve`]: YAML 1.1 plain scalars (which text is a bool, int, float…).
-//! - [`load`]: reading (sigs.k8s.io/yaml `Unmarshal`).
-//! - [`json`]: encoding/json.
+//! Parts: `resolve` (YAML 1.1 plain scalars: which text is a bool, int,
+//! float…), `libyaml` (the parser's events), `load` (reading, as
+//! sigs.k8s.io/yaml's `Unmarshal`), `emit` (writing, as its `Marshal`, and
+//! go-yaml v3's layout for `toYamlPretty`), `json` (encoding/json), `toml`,
+//! `deep` (nesting without stack overflows), `funcs` (the template
+//! functions).
 
 mod deep;
 mod emit;
