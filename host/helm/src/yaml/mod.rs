@@ -22,7 +22,9 @@ mod load;
 pub mod toml;
 
 pub use funcs::register;
+pub use target::{parse_as, GoType, StructType};
 pub mod resolve;
+pub mod target;
 
 use std::collections::BTreeMap;
 
