@@ -14,6 +14,7 @@
 //! functions).
 
 mod deep;
+pub mod docs;
 mod emit;
 pub mod funcs;
 pub mod json;
@@ -21,6 +22,7 @@ mod libyaml;
 mod load;
 pub mod toml;
 
+pub use docs::{load_values, merge_maps, split_documents};
 pub use funcs::register;
 pub use target::{parse_as, GoType, StructType};
 pub mod resolve;
