@@ -174,6 +174,10 @@ fn json_functions_match_helm() {
             from_values(&mut cases, &mut values, serde_json::json!(text), chain);
         }
     }
+    // A missing value where a string is wanted: the executor's argument error.
+    for f in ["fromJson", "fromJsonArray", "mustFromJson"] {
+        cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
+    }
     compare(&cases, serde_json::json!({ "c": values }));
 }
 
@@ -225,6 +229,10 @@ fn yaml_functions_match_helm() {
         cases.push(Case { tpl: format!("{f} nil"), args: vec![Value::Nil], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} (splitList \",\" \"a,b\")"), args: vec![Value::strings(["a", "b"])], chain: vec![f] });
     }
+    for f in ["fromYaml", "fromYamlArray"] {
+        cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
+    }
+    cases.push(Case { tpl: "fromYaml (list 1)".into(), args: vec![Value::list(vec![Value::int(1)])], chain: vec!["fromYaml"] });
     compare(&cases, serde_json::json!({ "c": values }));
 }
 
@@ -251,6 +259,7 @@ fn toml_functions_match_helm() {
     }
     cases.push(Case { tpl: "toToml (dict \"a\" (toDate \"2006-01-02\" \"2024-05-06\") \"i\" 1 \"j\" (int64 5))".into(), args: vec![map(&[("a", date_2024_05_06()), ("i", Value::int(1)), ("j", Value::int64(5))])], chain: vec!["toToml"] });
     cases.push(Case { tpl: "toToml nil".into(), args: vec![Value::Nil], chain: vec!["toToml"] });
+    cases.push(Case { tpl: "fromToml .Values.missing".into(), args: vec![Value::Nil], chain: vec!["fromToml"] });
     for text in [
         "a = 1\nb = \"x\"\n[t]\nc = [1.5, true]\n[[arr]]\nd = 1\n[[arr]]\nd = 2\n",
         "# comment\nname = 'lit' # trailing\n\"quoted key\" = 0x1F\nf = 1_000.5e-2\nm = \"\"\"\nmulti\nline\"\"\"\n",
