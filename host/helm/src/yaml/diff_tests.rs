@@ -266,6 +266,19 @@ fn toml_functions_match_helm() {
         "[a.b.c]\nd = 1\n[a]\ne = 2\n",
         "inline = {x = 1, y = {z = \"w\"}}\narr = [ 1, 2,\n 3, ]\n",
         "t = 1979-05-27T07:32:00Z\n",
+        "a = 1\na = 2",
+        "a = ",
+        "a = \"x",
+        "a = [1,",
+        "[t]\n[t]",
+        "a = 1 b",
+        "a.b = 1\na = 2",
+        "x = tru",
+        "= 1",
+        "a = 1979-05-27\nb = 07:32:00\nc = 1979-05-27T07:32:00\nd = 1979-05-27T07:32:00.5+01:00\ne = 07:32:00.25",
+        "a = 0.1e400",
+        "a = 9223372036854775808",
+        "[t]\nx = 1\nx = 2",
     ] {
         from_values(&mut cases, &mut values, serde_json::json!(text), &["fromToml", "toJson"]);
     }
