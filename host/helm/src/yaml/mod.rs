@@ -540,3 +540,41 @@ mod robustness {
         }
     }
 }
+
+#[cfg(test)]
+mod objects {
+    use super::*;
+    use crate::value::{Member, Object};
+    use std::sync::Arc;
+
+    /// A stand-in for Helm's `*chart.Metadata`: encoders see its JSON form.
+    #[derive(Debug)]
+    struct Meta;
+
+    impl Object for Meta {
+        fn type_name(&self) -> String {
+            "*chart.Metadata".into()
+        }
+        fn member(&self, _: &str) -> Option<Member> {
+            None
+        }
+        fn format(&self) -> String {
+            "&{c 0.1.0}".into()
+        }
+        fn marshal(&self) -> Value {
+            Value::map(BTreeMap::from([
+                ("name".to_string(), Value::from("c")),
+                ("version".to_string(), Value::from("0.1.0")),
+                ("apiVersion".to_string(), Value::from("v2")),
+            ]))
+        }
+    }
+
+    #[test]
+    fn objects_encode_as_their_json_form() {
+        let v = Value::map(BTreeMap::from([("Chart".to_string(), Value::Object(Arc::new(Meta)))]));
+        assert_eq!(to_yaml(&v).unwrap(), "Chart:\n  apiVersion: v2\n  name: c\n  version: 0.1.0\n");
+        assert_eq!(json::marshal(&v).unwrap(), r#"{"Chart":{"apiVersion":"v2","name":"c","version":"0.1.0"}}"#);
+        assert_eq!(toml::to_toml(&v).unwrap(), "[Chart]\n  apiVersion = \"v2\"\n  name = \"c\"\n  version = \"0.1.0\"\n");
+    }
+}
