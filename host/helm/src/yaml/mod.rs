@@ -6,12 +6,21 @@
 //! This module owns the formats only: it must not render templates or load
 //! charts (the chart loader and the engine call in here).
 //!
+//! Reading: [`parse`] (into `interface{}`), [`parse_map`] (values files,
+//! `fromYaml`), [`parse_list`] (`fromYamlArray`), [`parse_all`],
+//! [`parse_as`] (into a described Go struct, as `Chart.yaml` is read),
+//! [`load_values`] (Helm 4's multi-document values files). Writing:
+//! [`to_yaml`] (`toYaml`), [`to_yaml_pretty`] (`toYamlPretty`),
+//! [`json::marshal`]/[`json::marshal_with`] (`toJson`, `toRawJson`,
+//! `toPrettyJson`), [`toml::to_toml`]. Template functions: [`register`].
+//!
 //! Parts: `resolve` (YAML 1.1 plain scalars: which text is a bool, int,
-//! float…), `libyaml` (the parser's events), `load` (reading, as
-//! sigs.k8s.io/yaml's `Unmarshal`), `emit` (writing, as its `Marshal`, and
-//! go-yaml v3's layout for `toYamlPretty`), `json` (encoding/json), `toml`,
-//! `deep` (nesting without stack overflows), `funcs` (the template
-//! functions).
+//! float…), `libyaml` (the parser's events; the module's only `unsafe`),
+//! `load` (reading, as sigs.k8s.io/yaml's `Unmarshal`), `target` (typed
+//! targets), `docs` (values files), `emit` (writing, as its `Marshal`, and
+//! go-yaml v3's layout for `toYamlPretty`), `json` (encoding/json), `toml`
+//! (BurntSushi/toml), `deep` (nesting without stack overflows), `funcs`
+//! (the template functions).
 
 mod deep;
 pub mod docs;
@@ -20,13 +29,13 @@ pub mod funcs;
 pub mod json;
 mod libyaml;
 mod load;
+pub mod resolve;
+pub mod target;
 pub mod toml;
 
 pub use docs::{load_values, merge_maps, split_documents};
 pub use funcs::register;
 pub use target::{parse_as, GoType, StructType};
-pub mod resolve;
-pub mod target;
 
 use std::collections::BTreeMap;
 
