@@ -46,6 +46,8 @@ pub(crate) struct Mark {
 #[derive(Debug)]
 pub(crate) struct ParseError {
     pub scanner: bool,
+    /// A reader error (a character YAML forbids): libyaml gives it no mark.
+    pub reader: bool,
     pub problem: String,
     pub problem_mark: Mark,
     pub context_mark: Mark,
@@ -101,7 +103,7 @@ impl Parser {
 
     fn error(&self) -> ParseError {
         if let Some(e) = &self.late {
-            return ParseError { scanner: e.scanner, problem: e.problem.clone(), problem_mark: e.problem_mark, context_mark: e.context_mark };
+            return ParseError { scanner: e.scanner, reader: false, problem: e.problem.clone(), problem_mark: e.problem_mark, context_mark: e.context_mark };
         }
         // SAFETY: the parser was initialized in `new`; libyaml sets
         // `problem` to a static C string (or leaves it null).
@@ -114,6 +116,7 @@ impl Parser {
             };
             ParseError {
                 scanner: p.error == unsafe_libyaml::YAML_SCANNER_ERROR,
+                reader: p.error == unsafe_libyaml::YAML_READER_ERROR,
                 problem,
                 problem_mark: Mark { line: p.problem_mark.line as usize, column: p.problem_mark.column as usize },
                 context_mark: Mark { line: p.context_mark.line as usize, column: p.context_mark.column as usize },
@@ -154,6 +157,7 @@ impl Parser {
                             self.failed = true;
                             self.late = Some(ParseError {
                                 scanner: true,
+                                reader: false,
                                 problem: "found unknown escape character".into(),
                                 problem_mark: at,
                                 context_mark: mark,

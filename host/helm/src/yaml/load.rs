@@ -114,6 +114,9 @@ fn parse_error(e: &ParseError) -> YamlError {
     // The message keeps go-yaml's line quirk; the fields say where the
     // problem really is (1-based).
     let (message, _) = e.message();
+    if e.reader {
+        return YamlError::new(message);
+    }
     YamlError { message, line: Some(e.problem_mark.line + 1), column: Some(e.problem_mark.column + 1) }
 }
 

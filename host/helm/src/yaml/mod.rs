@@ -164,7 +164,9 @@ mod tests {
         assert_eq!(j("a: .inf"), "ERR error converting YAML to JSON: json: unsupported value: +Inf");
         assert_eq!(j("a: b: c"), "ERR error converting YAML to JSON: yaml: mapping values are not allowed in this context");
         let e = parse("a:\n  b: 1\n c: d: e").unwrap_err();
-        assert_eq!(e.line, Some(3));
+        assert_eq!((e.line, e.column), (Some(3), Some(2)));
+        let e = parse("a: 1\nb: \u{7f}").unwrap_err();
+        assert_eq!((e.message.as_str(), e.line), ("error converting YAML to JSON: yaml: control characters are not allowed", None));
     }
 
     #[test]
