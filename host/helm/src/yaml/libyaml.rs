@@ -95,7 +95,9 @@ impl Parser {
             let p = parser.as_mut_ptr();
             // Initialization only fails on allocation failure, which aborts in Rust.
             let _ = unsafe_libyaml::yaml_parser_initialize(p);
-            unsafe_libyaml::yaml_parser_set_encoding(p, unsafe_libyaml::YAML_UTF8_ENCODING);
+            // The encoding is left for libyaml to detect, so that it eats a
+            // leading BOM as go-yaml does (a preset encoding keeps the BOM
+            // as a character, shifting the first line's columns).
             unsafe_libyaml::yaml_parser_set_input_string(p, input.as_ptr(), input.len() as u64);
         }
         Parser { parser, _input: input, failed: false, late: None }
@@ -151,7 +153,9 @@ impl Parser {
                 unsafe_libyaml::YAML_SCALAR_EVENT => {
                     let s = e.data.scalar;
                     if s.style == unsafe_libyaml::YAML_DOUBLE_QUOTED_SCALAR_STYLE {
-                        let (start, end) = (e.start_mark.index as usize, e.end_mark.index as usize);
+                        // Marks count from after a leading BOM.
+                        let bom = if self._input.starts_with(&[0xef, 0xbb, 0xbf]) { 3 } else { 0 };
+                        let (start, end) = (e.start_mark.index as usize + bom, e.end_mark.index as usize + bom);
                         if let Some(at) = slash_escape(self._input.get(start..end).unwrap_or(&[]), mark) {
                             unsafe_libyaml::yaml_event_delete(ev);
                             self.failed = true;

@@ -241,7 +241,7 @@ mod differential {
             "a: 'multi\n\n  line'\n",
             "a: \"\\N\\_\\L\\P\\e\\a\\b\\v\\f\\0\\ \\U0001F600\"\n",
             "windows: crlf\r\nnext: line\r\n",
-            "\u{feff}bom: 1\n",
+            "\u{feff}bom: 1\nnext: 2\nq: \"a \\/\"\n",
             "a:    \n  - x\nb:\n",
             "a: [\n  1,\n  2\n]\nb: {\n  c: d\n}\n",
             "{a: 1, b: 2}",
