@@ -232,6 +232,18 @@ fn yaml_functions_match_helm() {
     for f in ["fromYaml", "fromYamlArray"] {
         cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
     }
+    // Keys near go-yaml's 1024-character limit for simple keys, as the
+    // JSON that sigs.k8s.io/yaml writes and reads back spells them.
+    // (Known difference: libyaml counts that limit in bytes, go-yaml in
+    // characters, so a key of 513 to 1024 characters that is longer than
+    // 1024 bytes in UTF-8 reads in Helm and fails here.)
+    for (n, piece) in [(1021, "a"), (1022, "a"), (1023, "a"), (1100, "a"), (170, "<>"), (171, "<>"), (1020, "é"), (1030, "é"), (500, "\\"), (511, "\\"), (512, "\\")] {
+        let key = piece.repeat(n);
+        from_values(&mut cases, &mut values, serde_json::json!({ key.clone(): 1, "b": 2 }), &["mustToYaml"]);
+        if piece.is_ascii() {
+            from_values(&mut cases, &mut values, serde_json::json!(format!("{}: 1", key.replace('\\', "x"))), &["fromYaml", "toJson"]);
+        }
+    }
     cases.push(Case { tpl: "fromYaml (list 1)".into(), args: vec![Value::list(vec![Value::int(1)])], chain: vec!["fromYaml"] });
     compare(&cases, serde_json::json!({ "c": values }));
 }
