@@ -1,0 +1,722 @@
+//! JSON as Go's `encoding/json` writes and reads it for Helm's templates:
+//! `Marshal` (sorted keys, Go's float64 format — `1e+21`, `1e-7` —, `<>&`
+//! HTML-escaped unless asked not to, `[]byte` as base64, `time.Time` as
+//! RFC 3339 with nanoseconds, NaN/Inf refused with Go's words),
+//! `MarshalIndent`, and `Unmarshal` into `interface{}` with Go's syntax
+//! error wording. Also the small Go formatting helpers the YAML side shares
+//! (`strconv.FormatFloat(f, 'g', -1, …)`, `strconv.Quote`). It must not
+//! know about YAML documents.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::value::{Time, Value};
+
+pub(crate) use super::deep::MAX_DEPTH;
+
+/// Why JSON could not be written or read, in Go's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Shortest decimal digits of `f` (as `bits` 32 or 64) and the decimal
+/// point position: `f = 0.d1d2… × 10^dp`.
+fn shortest_digits(f: f64, bits: u32) -> (String, i32) {
+    let s = if bits == 32 { format!("{:e}", f.abs() as f32) } else { format!("{:e}", f.abs()) };
+    // "d.ddde±x" or "de±x"
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    if digits.is_empty() {
+        return ("0".into(), 1);
+    }
+    (digits.to_string(), exp + 1)
+}
+
+fn exp_suffix(out: &mut String, exp: i32, min_digits: usize) {
+    out.push(if exp < 0 { '-' } else { '+' });
+    let e = exp.unsigned_abs().to_string();
+    for _ in e.len()..min_digits {
+        out.push('0');
+    }
+    out.push_str(&e);
+}
+
+/// Go's `strconv.FormatFloat(f, 'e', -1, bits)` from digits.
+fn fmt_e(neg: bool, digits: &str, dp: i32) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push('e');
+    exp_suffix(&mut out, dp - 1, 2);
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, bits)` from digits.
+fn fmt_f(neg: bool, digits: &str, dp: i32) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if dp <= 0 {
+        out.push_str("0.");
+        for _ in 0..(-dp) {
+            out.push('0');
+        }
+        out.push_str(digits);
+    } else if dp as usize >= digits.len() {
+        out.push_str(digits);
+        for _ in digits.len()..dp as usize {
+            out.push('0');
+        }
+    } else {
+        out.push_str(&digits[..dp as usize]);
+        out.push('.');
+        out.push_str(&digits[dp as usize..]);
+    }
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, bits)`: `1e+06`, `0.0001`, `1e-05`,
+/// `+Inf`, `NaN`.
+pub fn format_float_g(f: f64, bits: u32) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let neg = f.is_sign_negative();
+    if f == 0.0 {
+        return if neg { "-0".into() } else { "0".into() };
+    }
+    let (digits, dp) = shortest_digits(f, bits);
+    let exp = dp - 1;
+    // Shortest 'g' decides by an exponent precision of 6 (Go's `eprec`).
+    if !(-4..6).contains(&exp) {
+        return fmt_e(neg, &digits, dp);
+    }
+    fmt_f(neg, &digits, dp)
+}
+
+/// encoding/json's float64: 'f' form, or 'e' form (with `e-7`, not `e-07`)
+/// below 1e-6 and from 1e21 on. Non-finite values are an error.
+pub fn format_float_json(f: f64) -> Result<String, JsonError> {
+    if !f.is_finite() {
+        return Err(JsonError(format!("json: unsupported value: {}", format_float_g(f, 64))));
+    }
+    if f == 0.0 {
+        return Ok(if f.is_sign_negative() { "-0".into() } else { "0".into() });
+    }
+    let (digits, dp) = shortest_digits(f, 64);
+    let neg = f < 0.0;
+    let abs = f.abs();
+    if !(1e-6..1e21).contains(&abs) {
+        let mut s = fmt_e(neg, &digits, dp);
+        // clean up e-09 to e-9
+        if let Some(pos) = s.find("e-0") {
+            s.remove(pos + 2);
+        }
+        return Ok(s);
+    }
+    Ok(fmt_f(neg, &digits, dp))
+}
+
+/// Go's `strconv.Quote`.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if go_is_print(c) => out.push(c),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `strconv.IsPrint`: letters, marks, numbers,
+/// punctuation, symbols and U+0020. Unassigned code points are treated as
+/// printable (Go's tables say otherwise); the common non-printables are not.
+pub fn go_is_print(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x20 || u == 0x7f || (0x80..0xa0).contains(&u) || u == 0xad {
+        return false;
+    }
+    if c.is_whitespace() && c != ' ' {
+        return false;
+    }
+    !matches!(u, 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding; None when malformed.
+pub fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
+    if !data.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() / 4 * 3);
+    for (ci, chunk) in data.chunks(4).enumerate() {
+        let last = ci == data.len() / 4 - 1;
+        let mut n = 0u32;
+        let mut pad = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            let v = match b {
+                b'A'..=b'Z' => b - b'A',
+                b'a'..=b'z' => b - b'a' + 26,
+                b'0'..=b'9' => b - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                b'=' if last && i >= 2 => {
+                    pad += 1;
+                    0
+                }
+                _ => return None,
+            };
+            if pad > 0 && b != b'=' {
+                return None;
+            }
+            n = (n << 6) | u32::from(v);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// How to write JSON.
+#[derive(Clone, Copy)]
+pub struct JsonStyle {
+    /// Escape `<`, `>`, `&` as `\u003c`… (`json.Marshal`; not `toRawJson`).
+    pub escape_html: bool,
+    /// `MarshalIndent(v, "", indent)`: Some("  ") for `toPrettyJson`.
+    pub indent: Option<&'static str>,
+}
+
+/// `json.Marshal(v)` (style: HTML escaping on, no indent).
+pub fn marshal(v: &Value) -> Result<String, JsonError> {
+    marshal_with(v, JsonStyle { escape_html: true, indent: None })
+}
+
+pub fn marshal_with(v: &Value, style: JsonStyle) -> Result<String, JsonError> {
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || {
+        let mut out = String::new();
+        write_value(&mut out, v, style, 0)?;
+        Ok(out)
+    })
+    .map_err(|e| JsonError(format!("json: {e}")))?
+}
+
+fn newline(out: &mut String, style: JsonStyle, depth: usize) {
+    if let Some(ind) = style.indent {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str(ind);
+        }
+    }
+}
+
+fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> Result<(), JsonError> {
+    if depth > MAX_DEPTH {
+        return Err(JsonError(format!("json: nesting deeper than {MAX_DEPTH} levels")));
+    }
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i, t) => {
+            if t.unsigned() {
+                let _ = write!(out, "{}", *i as u64);
+            } else {
+                let _ = write!(out, "{i}");
+            }
+        }
+        Value::Float(f) => out.push_str(&format_float_json(*f)?),
+        Value::String(s) => write_string(out, s, style.escape_html),
+        Value::Bytes(b) => {
+            out.push('"');
+            out.push_str(&base64_encode(b));
+            out.push('"');
+        }
+        Value::List(l) => {
+            if l.items.is_empty() {
+                out.push_str("[]");
+                return Ok(());
+            }
+            out.push('[');
+            for (i, item) in l.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, style, depth + 1);
+                write_value(out, item, style, depth + 1)?;
+            }
+            newline(out, style, depth);
+            out.push(']');
+        }
+        Value::Map(m) => write_map(out, &m.entries, style, depth)?,
+        Value::Time(t) => {
+            out.push('"');
+            out.push_str(&rfc3339_nano(t));
+            out.push('"');
+        }
+        Value::Object(o) => write_value(out, &o.marshal(), style, depth + 1)?,
+    }
+    Ok(())
+}
+
+fn write_map(out: &mut String, m: &BTreeMap<String, Value>, style: JsonStyle, depth: usize) -> Result<(), JsonError> {
+    if m.is_empty() {
+        out.push_str("{}");
+        return Ok(());
+    }
+    out.push('{');
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, style, depth + 1);
+        write_string(out, k, style.escape_html);
+        out.push(':');
+        if style.indent.is_some() {
+            out.push(' ');
+        }
+        write_value(out, v, style, depth + 1)?;
+    }
+    newline(out, style, depth);
+    out.push('}');
+    Ok(())
+}
+
+/// encoding/json's string: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`,
+/// other controls as `\u00XX`, U+2028/9 escaped, `<>&` when `html`.
+pub fn write_string(out: &mut String, s: &str, html: bool) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '<' | '>' | '&' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `time.Time`'s MarshalJSON: RFC 3339 with nanoseconds, trailing zeros
+/// of the fraction dropped, `Z` for UTC.
+pub fn rfc3339_nano(t: &Time) -> String {
+    let local = t.unix_nanos + i128::from(t.offset) * 1_000_000_000;
+    let secs = local.div_euclid(1_000_000_000);
+    let nanos = local.rem_euclid(1_000_000_000) as u32;
+    let days = secs.div_euclid(86_400) as i64;
+    let sod = secs.rem_euclid(86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    if t.offset == 0 {
+        s.push('Z');
+    } else {
+        let o = t.offset.abs();
+        let _ = write!(s, "{}{:02}:{:02}", if t.offset < 0 { '-' } else { '+' }, o / 3600, o / 60 % 60);
+    }
+    s
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+
+/// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
+fn quote_char(c: u8) -> String {
+    match c {
+        b'\'' => "'\\''".into(),
+        b'"' => "'\"'".into(),
+        _ => {
+            let q = go_quote(&char::from(c).to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
+/// encoding/json's reading of a JSON text into `interface{}`.
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// The first type error (a number out of float64's range), kept while
+    /// decoding goes on, as Go's `saveError`.
+    saved: Option<JsonError>,
+}
+
+fn syntax(msg: String) -> JsonError {
+    JsonError(msg)
+}
+
+impl Reader<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eof() -> JsonError {
+        syntax("unexpected end of JSON input".into())
+    }
+
+    fn invalid(&self, c: u8, ctx: &str) -> JsonError {
+        syntax(format!("invalid character {} {ctx}", quote_char(c)))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.ws();
+        let Some(c) = self.peek() else { return Err(Self::eof()) };
+        if depth > MAX_DEPTH {
+            return Err(syntax(format!("json: nesting deeper than {MAX_DEPTH} levels")));
+        }
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                self.ws();
+                match self.peek() {
+                    None => return Err(Self::eof()),
+                    Some(b'}') => {
+                        self.i += 1;
+                        return Ok(Value::map(m));
+                    }
+                    _ => {}
+                }
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b'"') => {}
+                        Some(c) => return Err(self.invalid(c, "looking for beginning of object key string")),
+                    }
+                    let key = self.string()?;
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b':') => self.i += 1,
+                        Some(c) => return Err(self.invalid(c, "after object key")),
+                    }
+                    let v = self.value(depth + 1)?;
+                    m.insert(key, v);
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Value::map(m));
+                        }
+                        Some(c) => return Err(self.invalid(c, "after object key:value pair")),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                match self.peek() {
+                    None => return Err(Self::eof()),
+                    Some(b']') => {
+                        self.i += 1;
+                        return Ok(Value::list(items));
+                    }
+                    _ => {}
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Value::list(items));
+                        }
+                        Some(c) => return Err(self.invalid(c, "after array element")),
+                    }
+                }
+            }
+            b'"' => Ok(Value::from(self.string()?)),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Nil),
+            b'-' | b'0'..=b'9' => self.number(),
+            c => Err(self.invalid(c, "looking for beginning of value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+        for (k, &w) in word.as_bytes().iter().enumerate() {
+            // At the end Go's scanner feeds a space to finish the value.
+            match self.peek().or(Some(b' ')) {
+                None => return Err(Self::eof()),
+                Some(c) if c == w => self.i += 1,
+                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", quote_char(word.as_bytes()[k])))),
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            None => return Err(self.invalid(b' ', "in numeric literal")),
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.i += 1;
+                }
+            }
+            Some(c) => return Err(self.invalid(c, "in numeric literal")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            match self.peek() {
+                None => return Err(self.invalid(b' ', "after decimal point in numeric literal")),
+                Some(b'0'..=b'9') => {}
+                Some(c) => return Err(self.invalid(c, "after decimal point in numeric literal")),
+            }
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            match self.peek() {
+                None => return Err(self.invalid(b' ', "in exponent of numeric literal")),
+                Some(b'0'..=b'9') => {}
+                Some(c) => return Err(self.invalid(c, "in exponent of numeric literal")),
+            }
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => {
+                if self.saved.is_none() {
+                    self.saved = Some(JsonError(format!("json: cannot unmarshal number {text} into Go value of type float64")));
+                }
+                Ok(Value::Nil)
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let Some(c) = self.peek() else { return Err(Self::eof()) };
+            let d = (c as char).to_digit(16).ok_or_else(|| self.invalid(c, "in \\u hexadecimal character escape"))?;
+            n = n * 16 + d;
+            self.i += 1;
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.i += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while self.i < self.b.len() && !matches!(self.b[self.i], b'"' | b'\\') && self.b[self.i] >= 0x20 {
+                self.i += 1;
+            }
+            out.push_str(std::str::from_utf8(&self.b[start..self.i]).unwrap_or("\u{fffd}"));
+            let Some(c) = self.peek() else { return Err(Self::eof()) };
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let Some(e) = self.peek() else { return Err(Self::eof()) };
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\x08'),
+                        b'f' => out.push('\x0c'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let u = self.hex4()?;
+                            if (0xd800..0xdc00).contains(&u) {
+                                // A surrogate pair, when the next escape completes it.
+                                let save = self.i;
+                                if self.b.get(self.i) == Some(&b'\\') && self.b.get(self.i + 1) == Some(&b'u') {
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if (0xdc00..0xe000).contains(&lo) {
+                                        let c = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                                        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                                        continue;
+                                    }
+                                    self.i = save;
+                                }
+                                out.push('\u{fffd}');
+                            } else {
+                                out.push(char::from_u32(u).unwrap_or('\u{fffd}'));
+                            }
+                        }
+                        other => return Err(self.invalid(other, "in string escape code")),
+                    }
+                }
+                c => return Err(self.invalid(c, "in string literal")),
+            }
+        }
+    }
+}
+
+/// `json.Unmarshal` into `interface{}`: the value (numbers `float64`) and
+/// the first type error Go reports after decoding all it could (a number
+/// beyond float64 decodes as nil). Syntax errors come first and alone.
+pub fn unmarshal_partial(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
+    super::deep::run(super::deep::bracket_depth(text), super::deep::READ_DEPTH, || unmarshal_inline(text)).map_err(|e| JsonError(format!("json: {e}")))?
+}
+
+fn unmarshal_inline(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
+    let mut r = Reader { b: text.as_bytes(), i: 0, saved: None };
+    let v = r.value(0)?;
+    r.ws();
+    if let Some(c) = r.peek() {
+        return Err(r.invalid(c, "after top-level value"));
+    }
+    Ok((v, r.saved))
+}
+
+/// `json.Unmarshal` into `interface{}`.
+pub fn unmarshal(text: &str) -> Result<Value, JsonError> {
+    match unmarshal_partial(text)? {
+        (_, Some(e)) => Err(e),
+        (v, None) => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_formats() {
+        for (f, g, j) in [
+            (1.0, "1", "1"),
+            (1e6, "1e+06", "1000000"),
+            (123456.0, "123456", "123456"),
+            (1234567.0, "1.234567e+06", "1234567"),
+            (0.0001, "0.0001", "0.0001"),
+            (0.00001, "1e-05", "0.00001"),
+            (1e-7, "1e-07", "1e-7"),
+            (1e21, "1e+21", "1e+21"),
+            (1e20, "1e+20", "100000000000000000000"),
+            (-2.5, "-2.5", "-2.5"),
+            (0.1, "0.1", "0.1"),
+            (1.5e300, "1.5e+300", "1.5e+300"),
+        ] {
+            assert_eq!(format_float_g(f, 64), g, "{f}");
+            assert_eq!(format_float_json(f).unwrap(), j, "{f}");
+        }
+        assert_eq!(format_float_g(1.234_567_89, 32), "1.2345679");
+        assert_eq!(format_float_json(f64::NAN).unwrap_err().0, "json: unsupported value: NaN");
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for s in ["", "a", "ab", "abc", "abcd", "hello world"] {
+            assert_eq!(base64_decode(base64_encode(s.as_bytes()).as_bytes()).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+        assert!(base64_decode(b"a===").is_none());
+    }
+}
