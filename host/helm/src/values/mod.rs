@@ -395,3 +395,6 @@ impl Options {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod oracle;
