@@ -67,112 +67,18 @@ fn base(p: &str) -> &str {
 }
 
 fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    crate::yaml::json::base64_encode(data)
 }
 
-/// Helm's `toYAML` of a `map[string]string` (sigs.k8s.io/yaml, final
-/// newline trimmed), for `AsConfig`/`AsSecrets`. A small emitter for this one
-/// shape: plain scalars where go-yaml writes them plain, literal blocks for
-/// multi-line text, double quotes otherwise. TODO: use `crate::yaml`'s
-/// encoder once it lands, which knows every go-yaml quoting rule.
+/// Helm's `toYAML` of a `map[string]string` (sigs.k8s.io/yaml, the final
+/// newline trimmed; "" when marshalling fails), for `AsConfig`/`AsSecrets`.
 fn yaml_string_map(m: &BTreeMap<String, String>) -> String {
-    if m.is_empty() {
-        return "{}".into();
+    let entries: BTreeMap<String, Value> = m.iter().map(|(k, v)| (k.clone(), Value::str(v.as_str()))).collect();
+    let v = Value::Map(crate::value::Map { entries: Arc::new(entries), elem: "string" });
+    match crate::yaml::to_yaml(&v) {
+        Ok(s) => s.strip_suffix('\n').map(str::to_string).unwrap_or(s),
+        Err(_) => String::new(),
     }
-    let mut out = String::new();
-    for (k, v) in m {
-        out.push_str(&yaml_scalar(k, ""));
-        out.push(':');
-        let s = yaml_scalar(v, "  ");
-        if !s.starts_with('|') {
-            out.push(' ');
-        }
-        if s.starts_with('|') {
-            out.push(' ');
-        }
-        out.push_str(&s);
-        out.push('\n');
-    }
-    out.trim_end_matches('\n').to_string()
-}
-
-fn yaml_scalar(s: &str, indent: &str) -> String {
-    if s.is_empty() {
-        return "\"\"".into();
-    }
-    if s.contains('\n') && !s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}') && !s.starts_with(' ') {
-        let trailing = s.len() - s.trim_end_matches('\n').len();
-        let chomp = match trailing {
-            0 => "-",
-            1 => "",
-            _ => "+",
-        };
-        let body = if trailing == 1 { &s[..s.len() - 1] } else if trailing == 0 { s } else { &s[..s.len() - trailing] };
-        let mut out = format!("|{chomp}");
-        for line in body.split('\n') {
-            out.push('\n');
-            if !line.is_empty() {
-                out.push_str(indent);
-                out.push_str(line);
-            }
-        }
-        for _ in 1..trailing.max(1) {
-            if trailing > 1 {
-                out.push('\n');
-            }
-        }
-        return out;
-    }
-    if plain_ok(s) {
-        return s.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Whether go-yaml v2 writes `s` as a plain scalar.
-fn plain_ok(s: &str) -> bool {
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@` \t".contains(first) && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && false) {
-        return false;
-    }
-    if s.ends_with(' ') || s.ends_with(':') || s.contains(": ") || s.contains(" #") || s.chars().any(|c| c.is_control()) {
-        return false;
-    }
-    // Strings a YAML 1.1 reader would take for another type are quoted.
-    let lower = s.to_ascii_lowercase();
-    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~") {
-        return false;
-    }
-    if s.parse::<f64>().is_ok() || (s.starts_with("0x") && s.len() > 2) || s.starts_with('.') && s[1..].parse::<f64>().is_ok() {
-        return false;
-    }
-    true
 }
 
 /// A compiled gobwas/glob pattern (separator `/`).

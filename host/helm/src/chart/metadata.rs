@@ -80,44 +80,6 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: shortest float32 digits,
-/// exponent form below 1e-4 and from 1e6 (shortest 'g' decides with 6).
-pub(crate) fn format_float32_g(f: f64) -> String {
-    let x = f as f32;
-    if x.is_nan() {
-        return "NaN".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e6".
-    let e = format!("{x:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if neg { "-" } else { "" };
-    if !(-4..6).contains(&exp) {
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        let es = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{frac}e{es}{:02}", exp.abs());
-    }
-    let nd = digits.len() as i32;
-    let dp = exp + 1; // digits before the point
-    let body = if dp <= 0 {
-        format!("0.{}{}", "0".repeat((-dp) as usize), digits)
-    } else if dp >= nd {
-        format!("{}{}", digits, "0".repeat((dp - nd) as usize))
-    } else {
-        format!("{}.{}", &digits[..dp as usize], &digits[dp as usize..])
-    };
-    format!("{sign}{body}")
-}
-
 /// A scalar as sigs.k8s.io/yaml turns it into a string for a string field.
 /// Our YAML reader gives every number as a float64; an integral one is
 /// taken to have been a YAML integer (Go: `FormatInt`). Knowing difference:
@@ -131,7 +93,7 @@ fn scalar_string(v: &Value) -> Option<String> {
             if f.fract() == 0.0 && f.abs() < 9.0e15 {
                 Some(format!("{}", *f as i64))
             } else {
-                Some(format_float32_g(*f))
+                Some(crate::yaml::json::format_float_g(*f, 32))
             }
         }
         _ => None,
@@ -200,7 +162,7 @@ impl RawMetadata {
     /// (requirements.yaml is decoded onto Chart.yaml's metadata).
     pub fn unmarshal(&mut self, data: &[u8]) -> Result<(), String> {
         let text = String::from_utf8_lossy(data);
-        let v = crate::yaml::parse(&text).map_err(|e| format!("error converting YAML to JSON: {}", e.message))?;
+        let v = crate::yaml::parse(&text).map_err(|e| e.message)?;
         let mut d = Decoder { err: None };
         match &v {
             Value::Nil => {}
@@ -424,31 +386,7 @@ fn go_base(p: &str) -> &str {
 
 /// Go's `%q` of a string.
 pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32))
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::yaml::json::go_quote(s)
 }
 
 fn strings_value(items: &[String]) -> Value {
@@ -520,18 +458,6 @@ impl Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn float32_g_formatting_is_gos() {
-        // strconv.FormatFloat(f, 'g', -1, 32), as sigs.k8s.io/yaml uses it.
-        assert_eq!(format_float32_g(1.1), "1.1");
-        assert_eq!(format_float32_g(1e6), "1e+06");
-        assert_eq!(format_float32_g(123456.0), "123456");
-        assert_eq!(format_float32_g(0.0001), "0.0001");
-        assert_eq!(format_float32_g(0.00001), "1e-05");
-        assert_eq!(format_float32_g(-2.5), "-2.5");
-        assert_eq!(format_float32_g(1.10), "1.1");
-    }
 
     #[test]
     fn go_quote_escapes() {

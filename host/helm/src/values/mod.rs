@@ -292,7 +292,7 @@ pub fn load_values(data: &[u8]) -> Result<Value, String> {
     let text = String::from_utf8_lossy(data);
     let mut values = Table::new();
     for doc in split_documents(&text) {
-        let v = crate::yaml::parse(&doc).map_err(|e| format!("cannot unmarshal yaml document: error converting YAML to JSON: {}", e.message))?;
+        let v = crate::yaml::parse(&doc).map_err(|e| format!("cannot unmarshal yaml document: {}", e.message))?;
         match v {
             Value::Nil => {}
             v if is_table(&v) => {
