@@ -356,3 +356,65 @@ print(json.dumps(json.loads(out["c1/templates/t.yaml"])))
     assert_eq!(v.get("Keywords").unwrap().type_name(), "[]interface {}");
     assert_eq!(v.get("Annotations").unwrap().type_name(), "map[string]string");
 }
+
+#[test]
+fn files_object_matches_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: &[(&str, &str)] = &[
+        ("Chart.yaml", "apiVersion: v2\nname: f\nversion: 0.1.0\n"),
+        ("files/a.txt", "line1\nline2\n"),
+        ("files/b.yaml", "x: \"y\"\nz"),
+        ("files/sub/c.conf", "  leading\ntrailing  \n\n"),
+        ("files/sub/deep/d.json", "{\"k\": [1, 2]}"),
+        ("files/empty.txt", ""),
+        ("files/crlf.txt", "a\r\nb\r\n"),
+        ("files/true", "yes"),
+        ("files/.dot", "dot\n"),
+        ("config/app.properties", "key=value\n# comment: x\n"),
+        ("config/num.txt", "123"),
+        ("README.md", "# readme\n"),
+    ];
+    write(dir.path(), files);
+    let patterns = [
+        "files/*", "files/**", "**", "*", "**.txt", "files/*.txt", "files/**/*.json", "files/{a.txt,b.yaml}", "files/[ab].*", "files/[!ab]*", "files/?.txt", "config/*",
+        "*/*", "files/sub/*", "files/sub/**", "[", "files/{a", "files\\/a.txt", "**/c.conf", "files/.*", "nope/*",
+    ];
+    let mut tpl = String::new();
+    for (i, p) in patterns.iter().enumerate() {
+        tpl.push_str(&format!("G{i}={{{{ range $k, $v := .Files.Glob {p:?} }}}}{{{{ $k }}}},{{{{ end }}}}\n"));
+    }
+    for (i, p) in ["files/**", "config/*", "files/sub/**", "nope"].iter().enumerate() {
+        tpl.push_str(&format!("C{i}={{{{ (.Files.Glob {p:?}).AsConfig | quote }}}}\nS{i}={{{{ (.Files.Glob {p:?}).AsSecrets | quote }}}}\n"));
+    }
+    for (i, f) in ["files/a.txt", "files/sub/c.conf", "files/crlf.txt", "nope", "files/b.yaml"].iter().enumerate() {
+        tpl.push_str(&format!("L{i}={{{{ .Files.Lines {f:?} | toJson }}}}\nB{i}={{{{ .Files.Get {f:?} | quote }}}}\n"));
+    }
+    write(dir.path(), &[("templates/t.yaml", &tpl)]);
+    let script = r#"
+import json, sys
+import helm_python as helm
+with helm.Chart.load(json.load(sys.stdin)) as c:
+    out = c.render(values={}, name="r", namespace="default", is_install=True)
+print(json.dumps(out["f/templates/t.yaml"]))
+"#;
+    let Some(want) = oracle::run(script, &json!(dir.path().display().to_string())) else { return };
+    let want = want.as_str().unwrap();
+    let c = load(dir.path()).unwrap();
+    let f = Files::from_files(&c.files);
+    let q = |s: &str| crate::chart::go_quote(s);
+    let mut got = String::new();
+    for (i, p) in patterns.iter().enumerate() {
+        let g = f.glob(p);
+        got.push_str(&format!("G{i}={}\n", g.names().map(|n| format!("{n},")).collect::<String>()));
+    }
+    for (i, p) in ["files/**", "config/*", "files/sub/**", "nope"].iter().enumerate() {
+        let g = f.glob(p);
+        got.push_str(&format!("C{i}={}\nS{i}={}\n", q(&g.as_config()), q(&g.as_secrets())));
+    }
+    for (i, name) in ["files/a.txt", "files/sub/c.conf", "files/crlf.txt", "nope", "files/b.yaml"].iter().enumerate() {
+        got.push_str(&format!("L{i}={}\nB{i}={}\n", serde_json::to_string(&f.lines(name).unwrap()).unwrap(), q(&f.get(name))));
+    }
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let diffs: Vec<String> = w.iter().zip(&g).filter(|(a, b)| a != b).map(|(a, b)| format!("helm {a}\nours {b}")).collect();
+    assert!(diffs.is_empty() && w.len() == g.len(), "{}", diffs.join("\n"));
+}
