@@ -93,11 +93,7 @@ fn process_tags(reqs: &mut [super::Dependency], cvals: &Value) {
             }
             // a non-bool tag: Helm warns "returned non-bool value" and ignores it
         }
-        if !has_true && has_false {
-            r.enabled = false;
-        } else {
-            r.enabled = true;
-        }
+        r.enabled = has_true || !has_false;
     }
 }
 

@@ -771,7 +771,7 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
-    fn string(&self, o: &'a serde_json::Map<String, J>, s: &str, loc: &mut Vec<String>, errors: &mut Vec<VErr>) -> Result<(), String> {
+    fn string(&self, o: &'a serde_json::Map<String, J>, s: &str, loc: &[String], errors: &mut Vec<VErr>) -> Result<(), String> {
         let len = s.chars().count();
         if let Some(min) = o.get("minLength").and_then(J::as_u64) {
             if (len as u64) < min {
@@ -1225,7 +1225,7 @@ fn validate_date(s: &str) -> Result<(), String> {
     if !(1..=12).contains(&m) {
         return Err(format!("parsing time {}: month out of range", crate::chart::go_quote(s)));
     }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(m - 1) as usize];
     if d < 1 || d > days {
         return Err(format!("parsing time {}: day out of range", crate::chart::go_quote(s)));
