@@ -418,3 +418,76 @@ print(json.dumps(out["f/templates/t.yaml"]))
     let diffs: Vec<String> = w.iter().zip(&g).filter(|(a, b)| a != b).map(|(a, b)| format!("helm {a}\nours {b}")).collect();
     assert!(diffs.is_empty() && w.len() == g.len(), "{}", diffs.join("\n"));
 }
+
+#[test]
+fn garbage_archives_are_errors_not_panics() {
+    let good = tgz(&[("pkg/Chart.yaml", b"apiVersion: v2\nname: pkg\nversion: 0.1.0\n"), ("pkg/values.yaml", b"a: 1\n")]);
+    let mut seed = 0x243F6A8885A308D3u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..400 {
+        let mut data = good.clone();
+        // Flip a few bytes past the gzip header, or cut the stream short.
+        for _ in 0..(1 + next() % 4) {
+            let i = 10 + (next() as usize) % (data.len() - 10);
+            data[i] ^= (next() % 255 + 1) as u8;
+        }
+        if next() % 3 == 0 {
+            data.truncate(10 + (next() as usize) % (data.len() - 10));
+        }
+        let _ = load_archive(&data);
+    }
+    assert_eq!(load_archive(&[]).unwrap_err().message, "EOF");
+    assert_eq!(load_archive(b"\x1f\x8b\x08").unwrap_err().message, "unexpected EOF");
+}
+
+#[test]
+fn oversized_files_are_refused() {
+    let big = vec![b'a'; (MAX_DECOMPRESSED_FILE_SIZE + 1) as usize];
+    let data = tgz(&[("pkg/Chart.yaml", b"apiVersion: v2\nname: pkg\nversion: 0.1.0\n"), ("pkg/big.txt", &big)]);
+    assert_eq!(load_archive(&data).unwrap_err().message, format!("decompressed chart file \"pkg/big.txt\" is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"));
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("Chart.yaml", "apiVersion: v2\nname: d\nversion: 0.1.0\n")]);
+    std::fs::write(dir.path().join("big.txt"), &big).unwrap();
+    assert_eq!(load(dir.path()).unwrap_err().message, format!("chart file \"big.txt\" is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"));
+}
+
+#[test]
+fn a_symlink_loop_ends_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("Chart.yaml", "apiVersion: v2\nname: d\nversion: 0.1.0\n")]);
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+    let err = load(dir.path()).unwrap_err();
+    assert!(err.message.contains("too many levels"), "{}", err.message);
+}
+
+#[test]
+fn crds_of_a_chart_and_its_subcharts_match_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: top\nversion: 0.1.0\n"),
+            ("crds/a.yaml", "kind: A\n"),
+            ("crds/b.JSON", "{}\n"),
+            ("crds/notes.txt", "not a crd\n"),
+            ("crds/nested/c.yml", "kind: C\n"),
+            ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("charts/sub/crds/s.yaml", "kind: S\n"),
+        ],
+    );
+    let script = r#"
+import json, sys
+import helm_python as helm
+with helm.Chart.load(json.load(sys.stdin)) as c:
+    print(json.dumps(c.crds))
+"#;
+    let Some(want) = oracle::run(script, &json!(dir.path().display().to_string())) else { return };
+    let c = load(dir.path()).unwrap();
+    let got: Vec<J> = c.crd_objects().iter().map(|crd| json!({"name": crd.name, "filename": crd.filename, "data": crd.file.text()})).collect();
+    assert_eq!(J::Array(got), want);
+}
