@@ -491,3 +491,44 @@ with helm.Chart.load(json.load(sys.stdin)) as c:
     let got: Vec<J> = c.crd_objects().iter().map(|crd| json!({"name": crd.name, "filename": crd.filename, "data": crd.file.text()})).collect();
     assert_eq!(J::Array(got), want);
 }
+
+#[test]
+fn chart_object_after_dependency_processing_matches_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n- name: s\n  version: ^0.1.0\n  repository: file://charts/s\n  alias: s2\n  tags: [a]\n  condition: s2.on\n  import-values:\n  - data\n  - child: x.y\n    parent: z\n- name: gone\n  version: 1.0.0\n  condition: gone.enabled\n",
+            ),
+            ("values.yaml", "gone:\n  enabled: false\n"),
+            ("templates/t.yaml", "{{ toJson .Chart }}"),
+            ("charts/s/Chart.yaml", "apiVersion: v2\nname: s\nversion: 0.1.2\n"),
+            ("charts/s/templates/t.yaml", "{{ toJson .Chart }}"),
+            ("charts/gone/Chart.yaml", "apiVersion: v2\nname: gone\nversion: 1.0.0\n"),
+        ],
+    );
+    let script = r#"
+import json, sys
+import helm_python as helm
+with helm.Chart.load(json.load(sys.stdin)) as c:
+    out = c.render(values={}, name="r", namespace="default", is_install=True)
+print(json.dumps({k: json.loads(v) for k, v in out.items()}))
+"#;
+    let Some(mut want) = oracle::run(script, &json!(dir.path().display().to_string())) else { return };
+    // Knowing difference: a nil map[string]string is an empty one here
+    // (`index` works on both; only toJson tells `null` from `{}`).
+    for v in want.as_object_mut().unwrap().values_mut() {
+        if v["Annotations"].is_null() {
+            v["Annotations"] = json!({});
+        }
+    }
+    let mut c = load(dir.path()).unwrap();
+    process_dependencies(&mut c, &Value::empty_map()).unwrap();
+    let got = json!({
+        "p/templates/t.yaml": oracle::to_json(&c.metadata_value(true)),
+        "p/charts/s2/templates/t.yaml": oracle::to_json(&c.dependencies[0].metadata_value(false)),
+    });
+    assert_eq!(got, want);
+}
