@@ -1161,7 +1161,7 @@ fn walk_schema(s: &J, path: &mut Vec<String>, found: &mut Option<(Vec<String>, V
     }
     for kw in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"] {
         if let Some(v) = o.get(kw) {
-            if !v.is_number() && !(v.is_boolean() && kw.starts_with("exclusive")) {
+            if !(v.is_number() || v.is_boolean() && kw.starts_with("exclusive")) {
                 *found = Some((path.clone(), vec![(0, at(kw, None), format!("got {}, want number", json_kind(v)))]));
                 return;
             }
