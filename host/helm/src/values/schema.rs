@@ -1318,8 +1318,8 @@ fn validate_email(s: &str) -> Result<(), String> {
         return Err("local part more than 64 characters long".into());
     }
     if local.len() > 1 && local.starts_with('"') {
-        let inner = &local[1..local.len() - 1];
-        if inner.contains('\\') || inner.contains('"') {
+        let inner = &local.as_bytes()[1..local.len() - 1];
+        if inner.contains(&b'\\') || inner.contains(&b'"') {
             return Err("backslash and quote are not allowed within quoted local part".into());
         }
     } else {
@@ -1373,6 +1373,9 @@ fn validate_time(s: &str) -> Result<(), String> {
     let b = s.as_bytes();
     if b[2] != b':' || b[5] != b':' {
         return Err("missing colon in correct place".into());
+    }
+    if !s.is_char_boundary(8) {
+        return Err("invalid hour/min/sec".into());
     }
     let mut hms = Vec::new();
     for tok in s[..8].splitn(3, ':') {
