@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as J;
 
+use super::strvals::go_quote_rune;
 use crate::chart::Chart;
 use crate::value::Value;
 
@@ -1242,7 +1243,7 @@ fn validate_uuid(s: &str) -> Result<(), String> {
             return Err(format!("element {} must be {} characters long", i + 1, lens[i]));
         }
         if let Some(c) = g.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(format!("non-hex character {}", crate::chart::go_quote(&c.to_string()).replace('"', "'")));
+            return Err(format!("non-hex character {}", go_quote_rune(c)));
         }
     }
     Ok(())
@@ -1297,16 +1298,6 @@ fn validate_hostname(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".into(),
-        '"' => "'\"'".into(),
-        c => {
-            let q = crate::chart::go_quote(&c.to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
-}
 
 fn validate_email(s: &str) -> Result<(), String> {
     if s.len() > 254 {

@@ -607,14 +607,7 @@ impl JsonDec<'_> {
 
 /// encoding/json's `quoteChar`: a byte shown as a quoted rune.
 fn go_quote_byte(c: u8) -> String {
-    match c {
-        b'\'' => "'\\''".into(),
-        b'"' => "'\"'".into(),
-        c => {
-            let q = crate::chart::go_quote(&char::from(c).to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
+    go_quote_rune(char::from(c))
 }
 
 enum ListErr {
@@ -698,19 +691,21 @@ fn go_parse_int64(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
+/// Go's `%q` of a rune (`strconv.QuoteRune`): `'a'`, `'\''`, `'\n'`.
+pub(crate) fn go_quote_rune(c: char) -> String {
+    match c {
+        '\'' => "'\\''".to_string(),
+        '"' => "'\"'".to_string(),
+        c => {
+            let q = crate::chart::go_quote(&c.to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
 /// Go's `%q` of a `[]rune`: each rune quoted, `['a' 'b']`.
 fn quote_runes(s: &str) -> String {
-    let items: Vec<String> = s
-        .chars()
-        .map(|c| match c {
-            '\'' => "'\\''".to_string(),
-            '"' => "'\"'".to_string(),
-            c => {
-                let q = crate::chart::go_quote(&c.to_string());
-                format!("'{}'", &q[1..q.len() - 1])
-            }
-        })
-        .collect();
+    let items: Vec<String> = s.chars().map(go_quote_rune).collect();
     format!("[{}]", items.join(" "))
 }
 
