@@ -244,7 +244,7 @@ fn random_values(n: usize, seed: u64) -> Vec<J> {
             0 | 5 => J::Null,
             1 => json!(next() % 3),
             2 => json!("s"),
-            3 => json!(next() % 2 == 0),
+            3 => json!(next().is_multiple_of(2)),
             4 => json!([1, "x"]),
             _ => {
                 let mut m = serde_json::Map::new();
@@ -259,7 +259,7 @@ fn random_values(n: usize, seed: u64) -> Vec<J> {
     (0..n)
         .map(|_| {
             let mut v = tree(&mut next, 0);
-            if next() % 2 == 0 {
+            if next().is_multiple_of(2) {
                 v = json!({"b": tree(&mut next, 1), "sub": tree(&mut next, 1)});
             }
             if !v.is_object() {
