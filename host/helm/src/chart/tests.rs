@@ -273,6 +273,12 @@ fn files_templates_values_and_helmignore_match_helm() {
     let bad_values = dir.path().join("bad_values");
     write(&bad_values, &[("Chart.yaml", "apiVersion: v2\nname: bv\nversion: 0.1.0\n"), ("values.yaml", "- a\n")]);
     paths.push(bad_values);
+    let stray = dir.path().join("stray_in_charts");
+    write(&stray, &[("Chart.yaml", "apiVersion: v2\nname: st\nversion: 0.1.0\n"), ("charts/README.md", "x\n"), ("charts/.gitkeep", "")]);
+    paths.push(stray);
+    let bad_tgz = dir.path().join("bad_sub_tgz");
+    write(&bad_tgz, &[("Chart.yaml", "apiVersion: v2\nname: bt\nversion: 0.1.0\n"), ("charts/x-1.0.0.tgz", "not gzip")]);
+    paths.push(bad_tgz);
     let bad_sub = dir.path().join("bad_sub");
     write(&bad_sub, &[("Chart.yaml", "apiVersion: v2\nname: bs\nversion: 0.1.0\n"), ("charts/s/Chart.yaml", "apiVersion: v2\nname: s\n")]);
     paths.push(bad_sub);
