@@ -565,3 +565,41 @@ fn values_files_read_as_helm_reads_them() {
     }
     compare_with_helm(&paths);
 }
+
+#[test]
+fn packages_made_by_helm_load_as_helm_loads_them() {
+    // `helm package` of a chart with subcharts, a .helmignore, CRDs and
+    // files; then both sides load the package.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src/pk");
+    write(
+        &src,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: pk\nversion: 1.2.3\ndependencies:\n- name: sub\n  version: 0.1.0\n"),
+            ("values.yaml", "a: 1\nsub:\n  b: 2\n"),
+            (".helmignore", "*.bak\n"),
+            ("skip.bak", "x\n"),
+            ("templates/t.yaml", "t\n"),
+            ("templates/NOTES.txt", "notes\n"),
+            ("crds/c.yaml", "kind: C\n"),
+            ("files/f.txt", "\u{feff}bom\n"),
+            ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("charts/sub/values.yaml", "b: 1\n"),
+            ("charts/sub/templates/s.yaml", "s\n"),
+        ],
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = r#"
+import json, sys
+import helm_python as helm
+req = json.load(sys.stdin)
+print(json.dumps(helm.package(req[0], destination=req[1])))
+"#;
+    let Some(tgz_path) = oracle::run(script, &json!([src.display().to_string(), out.display().to_string()])) else { return };
+    let tgz_path = PathBuf::from(tgz_path.as_str().unwrap());
+    compare_with_helm(&[tgz_path.clone(), src]);
+    let c = load(&tgz_path).unwrap();
+    assert!(c.notes().is_some());
+    assert_eq!(c.dependencies.len(), 1);
+}
