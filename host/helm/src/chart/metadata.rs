@@ -357,24 +357,19 @@ impl RawMetadata {
 }
 
 /// Helm's `sanitizeString`: white space becomes a space, unprintable
-/// characters go. (Go's `unicode.IsPrint`; here: not a control or format
-/// character — close, not identical, for exotic code points.)
+/// characters go (Go's `unicode.IsSpace` and `IsPrint`).
 fn sanitize(s: &str) -> String {
     s.chars()
         .filter_map(|c| {
             if c.is_whitespace() {
                 Some(' ')
-            } else if c.is_control() || is_format_char(c) {
-                None
-            } else {
+            } else if crate::yaml::json::go_is_print(c) {
                 Some(c)
+            } else {
+                None
             }
         })
         .collect()
-}
-
-fn is_format_char(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 /// Go's `filepath.Base` on Unix.
