@@ -96,14 +96,14 @@ pub fn validate_single(values: &Value, schema_json: &[u8]) -> Result<(), String>
     }
 }
 
+/// jsonschema's `UnmarshalJSON`: one JSON document, encoding/json's errors,
+/// nothing after it.
 fn parse_schema_json(data: &[u8]) -> Result<J, String> {
-    serde_json::from_slice(data).map_err(|e| {
-        if e.is_eof() {
-            "unexpected EOF".to_string()
-        } else {
-            format!("invalid character in schema: {e}")
-        }
-    })
+    let (_, used) = super::strvals::go_json_decode(data)?;
+    if data[used..].iter().any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        return Err("invalid character after top-level value".into());
+    }
+    serde_json::from_slice(data).map_err(|e| e.to_string())
 }
 
 fn draft_of(root: &J) -> u32 {

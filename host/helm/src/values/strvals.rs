@@ -387,7 +387,7 @@ const MAX_JSON_DEPTH: usize = 200;
 /// One JSON value from the start of `b`, as Go's `json.Decoder.Decode` reads
 /// it into `interface{}` (numbers float64), with encoding/json's error words;
 /// the value and the bytes used (what follows is left for the caller).
-fn go_json_decode(b: &[u8]) -> Result<(Value, usize), String> {
+pub(crate) fn go_json_decode(b: &[u8]) -> Result<(Value, usize), String> {
     let mut d = JsonDec { b, i: 0 };
     d.skip_ws();
     if d.i >= b.len() {
