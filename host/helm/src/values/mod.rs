@@ -341,6 +341,20 @@ fn split_documents(text: &str) -> Result<Vec<String>, String> {
     Ok(docs)
 }
 
+/// How Helm's `readFile` reads a `-f` or `--set-file` path, for local
+/// paths: `-` is standard input, anything else a file, errors in Go's words
+/// (`open x: no such file or directory`). Knowing difference: Helm fetches
+/// `http(s)://` and `oci://` paths through its getters; here they are file
+/// names (gantry sends no traffic from here).
+pub fn read_local_file(path: &str) -> Result<Vec<u8>, String> {
+    if path.trim() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| crate::chart::io_error_text(&e))?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| format!("open {path}: {}", crate::chart::io_error_text(&e)))
+}
+
 /// The user's values flags, in the order `helm install` merges them:
 /// `-f` files, `--set-json`, `--set`, `--set-string`, `--set-file`,
 /// `--set-literal` (Helm's `values.Options.MergeValues`).

@@ -803,6 +803,38 @@ mod tests {
     }
 
     #[test]
+    fn set_file_matches_helm() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "hello\n").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "x,y").unwrap();
+        let d = dir.path().display().to_string();
+        let exprs: Vec<String> = [
+            "a={d}/a.txt",
+            "a={d}/nope",
+            "l={{d}/a.txt,{d}/b.txt}",
+            "m={{{d}/a.txt}}",
+            "x[1]={d}/b.txt",
+            "a=",
+            "a=-x",
+            "a= {d}/a.txt",
+            "n.m={d}/a.txt,o={d}/b.txt",
+            "p\\.q={d}/a.txt",
+        ]
+        .iter()
+        .map(|e| e.replace("{d}", &d))
+        .collect();
+        differential(
+            "parse_set_file",
+            &exprs,
+            |e| {
+                let mut v = Value::empty_map();
+                parse_set_file(e, &mut v, &crate::values::read_local_file).map(|_| v)
+            },
+            true,
+        );
+    }
+
+    #[test]
     fn deep_input_is_bounded_not_a_crash() {
         let deep_list = format!("a{}=1", "[0]".repeat(5000));
         assert_eq!(parse(&deep_list).unwrap_err().message, "list nesting is greater than maximum supported nesting of 200");
