@@ -244,7 +244,7 @@ fn walk(dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<File>, depth: 
         let full = dir.join(&name);
         let n = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
         // sympath.Walk follows symlinks: stat, not lstat.
-        let meta = std::fs::metadata(&full).map_err(|e| ChartError::new(format!("stat {}: {}", full.display(), io_error_text(&e))))?;
+        let meta = std::fs::metadata(&full).map_err(|e| broken_link_error(&full).unwrap_or_else(|| ChartError::new(format!("stat {}: {}", full.display(), io_error_text(&e)))))?;
         if meta.is_dir() {
             if rules.ignore(&n, true) {
                 continue;
@@ -265,6 +265,27 @@ fn walk(dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<File>, depth: 
         out.push(File::new(n, trim_bom(data)));
     }
     Ok(())
+}
+
+/// sympath's words for a symlink that leads nowhere:
+/// `error evaluating symlink X: lstat /missing: no such file or directory`.
+fn broken_link_error(link: &Path) -> Option<ChartError> {
+    let target = std::fs::read_link(link).ok()?;
+    let target = match link.parent() {
+        Some(dir) if target.is_relative() => dir.join(target),
+        _ => target,
+    };
+    // The first path component that does not exist is the one Go names.
+    let mut cur = std::path::PathBuf::new();
+    let mut missing = target.clone();
+    for comp in target.components() {
+        cur.push(comp);
+        if std::fs::symlink_metadata(&cur).is_err() {
+            missing = cur.clone();
+            break;
+        }
+    }
+    Some(ChartError::new(format!("error evaluating symlink {}: lstat {}: no such file or directory", link.display(), missing.display())))
 }
 
 pub(crate) fn trim_bom(mut data: Vec<u8>) -> Vec<u8> {

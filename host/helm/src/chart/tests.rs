@@ -603,3 +603,18 @@ print(json.dumps(helm.package(req[0], destination=req[1])))
     assert!(c.notes().is_some());
     assert_eq!(c.dependencies.len(), 1);
 }
+
+#[test]
+fn symlinks_are_followed_and_broken_ones_named_as_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere");
+    write(&target, &[("f.txt", "hi\n")]);
+    let ok = dir.path().join("ok");
+    write(&ok, &[("Chart.yaml", "apiVersion: v2\nname: sl\nversion: 0.1.0\n")]);
+    std::os::unix::fs::symlink(&target, ok.join("linked")).unwrap();
+    std::os::unix::fs::symlink(target.join("f.txt"), ok.join("lf.txt")).unwrap();
+    let broken = dir.path().join("broken");
+    write(&broken, &[("Chart.yaml", "apiVersion: v2\nname: sl\nversion: 0.1.0\n")]);
+    std::os::unix::fs::symlink(dir.path().join("nowhere/x"), broken.join("dangling")).unwrap();
+    compare_with_helm(&[ok, broken]);
+}
