@@ -244,7 +244,10 @@ fn walk(dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<File>, depth: 
         let full = dir.join(&name);
         let n = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
         // sympath.Walk follows symlinks: stat, not lstat.
-        let meta = std::fs::metadata(&full).map_err(|e| broken_link_error(&full).unwrap_or_else(|| ChartError::new(format!("stat {}: {}", full.display(), io_error_text(&e)))))?;
+        let meta = std::fs::metadata(&full).map_err(|e| {
+            let dangling = if e.kind() == std::io::ErrorKind::NotFound { broken_link_error(&full) } else { None };
+            dangling.unwrap_or_else(|| ChartError::new(format!("stat {}: {}", full.display(), io_error_text(&e))))
+        })?;
         if meta.is_dir() {
             if rules.ignore(&n, true) {
                 continue;
