@@ -9,8 +9,10 @@
 //! files; gantry sends no traffic): such a `$ref` is an error. Knowing
 //! differences: Go validates an object's properties in random map order, so
 //! Helm's order of sibling errors varies from run to run; here properties go
-//! in sorted order. Metaschema checks cover invalid `type` names and
-//! regular expressions only.
+//! in sorted order. Metaschema checks cover invalid `type` names, numeric
+//! keywords that are not numbers and bad `pattern`s only; `$dynamicRef`,
+//! `$recursiveRef`, `content*` and `dependentSchemas`' annotations for
+//! `unevaluatedItems` are not implemented.
 
 use std::collections::BTreeMap;
 
