@@ -85,6 +85,36 @@ fn to_go(v: &Value, depth: usize, control: &mut Reread) -> Result<GoVal, JsonErr
     })
 }
 
+/// The value as go-yaml v3's encoder sees it (Helm's `toYamlPretty`
+/// encodes the Go value directly, without JSON): floats stay floats,
+/// `time.Time` is written plain in RFC 3339.
+pub(crate) fn value_to_go_direct(v: &Value, depth: usize) -> Result<GoVal, JsonError> {
+    if depth > json::MAX_DEPTH {
+        return Err(JsonError(format!("yaml: nesting deeper than {} levels", json::MAX_DEPTH)));
+    }
+    Ok(match v {
+        Value::Nil => GoVal::Null,
+        Value::Bool(b) => GoVal::Bool(*b),
+        Value::Int(i, t) => {
+            if t.unsigned() && *i < 0 {
+                GoVal::Uint(*i as u64)
+            } else {
+                GoVal::Int(*i)
+            }
+        }
+        Value::Float(f) => GoVal::Float(*f),
+        Value::String(s) => GoVal::Str(s.to_string()),
+        // go-yaml v3 writes a []byte as a sequence of its numbers.
+        Value::Bytes(b) => GoVal::Seq(b.iter().map(|&x| GoVal::Int(i64::from(x))).collect()),
+        Value::List(l) => GoVal::Seq(l.items.iter().map(|i| value_to_go_direct(i, depth + 1)).collect::<Result<_, _>>()?),
+        Value::Map(m) => GoVal::Map(
+            m.entries.iter().map(|(k, v)| Ok((GoVal::Str(k.clone()), value_to_go_direct(v, depth + 1)?))).collect::<Result<_, JsonError>>()?,
+        ),
+        Value::Time(t) => GoVal::Raw(json::rfc3339_nano(t)),
+        Value::Object(o) => value_to_go_direct(&o.marshal(), depth + 1)?,
+    })
+}
+
 /// A JSON number's text as go-yaml resolves it.
 fn number(text: &str) -> GoVal {
     match resolve_plain(text) {
@@ -137,14 +167,17 @@ fn json_string_through_yaml(s: &str) -> String {
     out
 }
 
-/// go-yaml v2's `keyList.Less` for string keys: a "natural" order where
-/// runs of digits compare as numbers and non-letters sort before letters.
-fn key_less(a: &str, b: &str) -> bool {
+/// go-yaml's `keyList.Less` for string keys: a "natural" order where
+/// runs of digits compare as numbers and non-letters sort before letters
+/// (in v3, letters sort first right after a digit both keys share).
+fn key_less(a: &str, b: &str, v3: bool) -> bool {
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
     let mut i = 0;
+    let mut digits = false;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
+            digits = ar[i].is_ascii_digit();
             i += 1;
             continue;
         }
@@ -154,7 +187,7 @@ fn key_less(a: &str, b: &str) -> bool {
             return ar[i] < br[i];
         }
         if al || bl {
-            return bl;
+            return if v3 && digits { al } else { bl };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -192,12 +225,12 @@ fn key_less(a: &str, b: &str) -> bool {
     ar.len() < br.len()
 }
 
-fn key_order(a: &GoVal, b: &GoVal) -> Ordering {
+fn key_order(a: &GoVal, b: &GoVal, v3: bool) -> Ordering {
     match (a, b) {
         (GoVal::Str(a), GoVal::Str(b)) => {
-            if key_less(a, b) {
+            if key_less(a, b, v3) {
                 Ordering::Less
-            } else if key_less(b, a) {
+            } else if key_less(b, a, v3) {
                 Ordering::Greater
             } else {
                 Ordering::Equal
@@ -238,7 +271,9 @@ fn is_printable(c: char) -> bool {
         || ((0xe000..=0xfffd).contains(&u) && u != 0xfeff)
 }
 
-fn analyze(value: &str) -> Analysis {
+/// libyaml's analysis; `v3` is go-yaml v3's, where a tab forbids plain and
+/// single-quoted styles but not a literal block.
+fn analyze(value: &str, v3: bool) -> Analysis {
     let mut a = Analysis::default();
     if value.is_empty() {
         a.block_plain_allowed = true;
@@ -249,6 +284,7 @@ fn analyze(value: &str) -> Analysis {
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut previous_space, mut previous_break) = (false, false);
+    let mut tabs = false;
     if value.starts_with("---") || value.starts_with("...") {
         block_ind = true;
         flow_ind = true;
@@ -292,7 +328,9 @@ fn analyze(value: &str) -> Analysis {
                 _ => {}
             }
         }
-        if !is_printable(c) {
+        if v3 && c == '\t' {
+            tabs = true;
+        } else if !is_printable(c) {
             special = true;
         }
         let last = i + 1 == chars.len();
@@ -344,6 +382,11 @@ fn analyze(value: &str) -> Analysis {
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
+    if tabs {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
     if space_break || special {
         a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
@@ -389,6 +432,7 @@ fn scalar_text(v: &GoVal) -> (String, Style) {
             };
             (s.clone(), style)
         }
+        GoVal::Raw(s) => (s.clone(), Style::Plain),
         GoVal::Seq(_) | GoVal::Map(_) => (String::new(), Style::Plain),
     }
 }
@@ -406,6 +450,10 @@ struct Emitter {
     root_context: bool,
     mapping_context: bool,
     simple_key_context: bool,
+    /// go-yaml v3 with `SetIndent(2)` (`toYamlPretty`): sequences indented
+    /// under their key, no folding of long lines.
+    v3: bool,
+    best_width: usize,
 }
 
 impl Emitter {
@@ -422,6 +470,8 @@ impl Emitter {
             root_context: false,
             mapping_context: false,
             simple_key_context: false,
+            v3: false,
+            best_width: BEST_WIDTH,
         }
     }
 
@@ -505,7 +555,7 @@ impl Emitter {
             GoVal::Seq(items) if items.is_empty() || self.flow_level > 0 => self.emit_flow_empty("[", "]"),
             GoVal::Map(pairs) if pairs.is_empty() || self.flow_level > 0 => self.emit_flow_empty("{", "}"),
             GoVal::Seq(items) => {
-                self.increase_indent(false, self.mapping_context && !self.indention);
+                self.increase_indent(false, !self.v3 && self.mapping_context && !self.indention);
                 for item in items {
                     self.write_indent();
                     self.write_indicator("-", true, false, true);
@@ -516,12 +566,13 @@ impl Emitter {
             }
             GoVal::Map(pairs) => {
                 let mut sorted: Vec<&(GoVal, GoVal)> = pairs.iter().collect();
-                sorted.sort_by(|a, b| key_order(&a.0, &b.0));
+                let v3 = self.v3;
+                sorted.sort_by(|a, b| key_order(&a.0, &b.0, v3));
                 self.increase_indent(false, false);
                 for (k, v) in sorted {
                     self.write_indent();
                     let (text, _) = scalar_text(k);
-                    let simple = matches!(k, GoVal::Seq(_) | GoVal::Map(_)) || (!analyze(&text).multiline && text.len() <= 128);
+                    let simple = matches!(k, GoVal::Seq(_) | GoVal::Map(_)) || (!analyze(&text, self.v3).multiline && text.len() <= 128);
                     if simple {
                         self.emit_node(k, false, true, true, depth + 1)?;
                         self.write_indicator(":", false, false, false);
@@ -577,7 +628,7 @@ impl Emitter {
     }
 
     fn emit_scalar(&mut self, text: &str, requested: Style) {
-        let a = analyze(text);
+        let a = analyze(text, self.v3);
         let style = self.select_style(text, requested, &a);
         self.increase_indent(true, false);
         let allow_breaks = !self.simple_key_context;
@@ -601,7 +652,7 @@ impl Emitter {
         while i < chars.len() {
             let c = chars[i];
             if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                if allow_breaks && !spaces && self.column > self.best_width && chars.get(i + 1) != Some(&' ') {
                     self.write_indent();
                 } else {
                     self.write(c);
@@ -639,7 +690,7 @@ impl Emitter {
         let mut breaks = false;
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
+                if allow_breaks && !spaces && self.column > self.best_width && i > 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
                     self.write_indent();
                 } else {
                     self.write(c);
@@ -719,7 +770,7 @@ impl Emitter {
                 spaces = false;
             } else if c == ' ' {
                 // Byte positions in Go: not the first byte, not the last.
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < chars.len() {
+                if allow_breaks && !spaces && self.column > self.best_width && i > 0 && i + 1 < chars.len() {
                     self.write_indent();
                     if chars[i + 1] == ' ' {
                         self.put('\\');
@@ -797,11 +848,29 @@ pub(crate) fn emit_document(v: &GoVal) -> Result<String, JsonError> {
     Ok(e.out)
 }
 
+/// go-yaml v3's `Encoder` with `SetIndent(2)`, as Helm's `toYamlPretty`.
+pub fn marshal_pretty(v: &Value) -> Result<String, JsonError> {
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || marshal_pretty_inline(v)).map_err(|e| JsonError(format!("yaml: {e}")))?
+}
+
+fn marshal_pretty_inline(v: &Value) -> Result<String, JsonError> {
+    let go = value_to_go_direct(v, 0)?;
+    let mut e = Emitter::new();
+    e.v3 = true;
+    e.best_width = usize::MAX;
+    e.emit_node(&go, true, false, false, 0)?;
+    e.write_indent();
+    Ok(e.out)
+}
+
 /// sigs.k8s.io/yaml's `Marshal`: JSON, then YAML. The text ends with a
 /// line break, as Go's does (Helm's `toYaml` trims it).
 pub fn marshal(v: &Value) -> Result<String, JsonError> {
-    let go = value_to_go(v, 0)?;
-    emit_document(&go)
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || {
+        let go = value_to_go(v, 0)?;
+        emit_document(&go)
+    })
+    .map_err(|e| JsonError(format!("error marshaling into JSON: json: {e}")))?
 }
 
 #[cfg(test)]
@@ -811,7 +880,7 @@ mod tests {
     #[test]
     fn natural_key_order() {
         let mut keys = vec!["a10", "a9", "b", "A", "_x", "1", "a01", "a1", "é"];
-        keys.sort_by(|a, b| key_order(&GoVal::Str(a.to_string()), &GoVal::Str(b.to_string())));
+        keys.sort_by(|a, b| key_order(&GoVal::Str(a.to_string()), &GoVal::Str(b.to_string()), false));
         assert_eq!(keys, vec!["_x", "1", "A", "a1", "a01", "a9", "a10", "b", "é"]);
     }
 }

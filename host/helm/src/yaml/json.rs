@@ -12,9 +12,7 @@ use std::fmt::Write as _;
 
 use crate::value::{Time, Value};
 
-/// Nesting deeper than this is refused (Go's decoder stops at 10000; our
-/// recursion stays within a 2 MB stack).
-pub(crate) const MAX_DEPTH: usize = 1000;
+pub(crate) use super::deep::MAX_DEPTH;
 
 /// Why JSON could not be written or read, in Go's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +105,7 @@ pub fn format_float_g(f: f64, bits: u32) -> String {
     let (digits, dp) = shortest_digits(f, bits);
     let exp = dp - 1;
     // Shortest 'g' decides by an exponent precision of 6 (Go's `eprec`).
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         return fmt_e(neg, &digits, dp);
     }
     fmt_f(neg, &digits, dp)
@@ -125,7 +123,7 @@ pub fn format_float_json(f: f64) -> Result<String, JsonError> {
     let (digits, dp) = shortest_digits(f, 64);
     let neg = f < 0.0;
     let abs = f.abs();
-    if abs < 1e-6 || abs >= 1e21 {
+    if !(1e-6..1e21).contains(&abs) {
         let mut s = fmt_e(neg, &digits, dp);
         // clean up e-09 to e-9
         if let Some(pos) = s.find("e-0") {
@@ -201,7 +199,7 @@ pub fn base64_encode(data: &[u8]) -> String {
 
 /// Standard base64 with padding; None when malformed.
 pub fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() % 4 != 0 {
+    if !data.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(data.len() / 4 * 3);
@@ -248,9 +246,12 @@ pub fn marshal(v: &Value) -> Result<String, JsonError> {
 }
 
 pub fn marshal_with(v: &Value, style: JsonStyle) -> Result<String, JsonError> {
-    let mut out = String::new();
-    write_value(&mut out, v, style, 0)?;
-    Ok(out)
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || {
+        let mut out = String::new();
+        write_value(&mut out, v, style, 0)?;
+        Ok(out)
+    })
+    .map_err(|e| JsonError(format!("json: {e}")))?
 }
 
 fn newline(out: &mut String, style: JsonStyle, depth: usize) {
@@ -399,6 +400,290 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+
+/// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
+fn quote_char(c: u8) -> String {
+    match c {
+        b'\'' => "'\\''".into(),
+        b'"' => "'\"'".into(),
+        _ => {
+            let q = go_quote(&char::from(c).to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
+/// encoding/json's reading of a JSON text into `interface{}`.
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// The first type error (a number out of float64's range), kept while
+    /// decoding goes on, as Go's `saveError`.
+    saved: Option<JsonError>,
+}
+
+fn syntax(msg: String) -> JsonError {
+    JsonError(msg)
+}
+
+impl Reader<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eof() -> JsonError {
+        syntax("unexpected end of JSON input".into())
+    }
+
+    fn invalid(&self, c: u8, ctx: &str) -> JsonError {
+        syntax(format!("invalid character {} {ctx}", quote_char(c)))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.ws();
+        let Some(c) = self.peek() else { return Err(Self::eof()) };
+        if depth > MAX_DEPTH {
+            return Err(syntax(format!("json: nesting deeper than {MAX_DEPTH} levels")));
+        }
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                self.ws();
+                match self.peek() {
+                    None => return Err(Self::eof()),
+                    Some(b'}') => {
+                        self.i += 1;
+                        return Ok(Value::map(m));
+                    }
+                    _ => {}
+                }
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b'"') => {}
+                        Some(c) => return Err(self.invalid(c, "looking for beginning of object key string")),
+                    }
+                    let key = self.string()?;
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b':') => self.i += 1,
+                        Some(c) => return Err(self.invalid(c, "after object key")),
+                    }
+                    let v = self.value(depth + 1)?;
+                    m.insert(key, v);
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Value::map(m));
+                        }
+                        Some(c) => return Err(self.invalid(c, "after object key:value pair")),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                match self.peek() {
+                    None => return Err(Self::eof()),
+                    Some(b']') => {
+                        self.i += 1;
+                        return Ok(Value::list(items));
+                    }
+                    _ => {}
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Value::list(items));
+                        }
+                        Some(c) => return Err(self.invalid(c, "after array element")),
+                    }
+                }
+            }
+            b'"' => Ok(Value::from(self.string()?)),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Nil),
+            b'-' | b'0'..=b'9' => self.number(),
+            c => Err(self.invalid(c, "looking for beginning of value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+        for (k, &w) in word.as_bytes().iter().enumerate() {
+            // At the end Go's scanner feeds a space to finish the value.
+            match self.peek().or(Some(b' ')) {
+                None => return Err(Self::eof()),
+                Some(c) if c == w => self.i += 1,
+                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", quote_char(word.as_bytes()[k])))),
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            None => return Err(self.invalid(b' ', "in numeric literal")),
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.i += 1;
+                }
+            }
+            Some(c) => return Err(self.invalid(c, "in numeric literal")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            match self.peek() {
+                None => return Err(self.invalid(b' ', "after decimal point in numeric literal")),
+                Some(b'0'..=b'9') => {}
+                Some(c) => return Err(self.invalid(c, "after decimal point in numeric literal")),
+            }
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            match self.peek() {
+                None => return Err(self.invalid(b' ', "in exponent of numeric literal")),
+                Some(b'0'..=b'9') => {}
+                Some(c) => return Err(self.invalid(c, "in exponent of numeric literal")),
+            }
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => {
+                if self.saved.is_none() {
+                    self.saved = Some(JsonError(format!("json: cannot unmarshal number {text} into Go value of type float64")));
+                }
+                Ok(Value::Nil)
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let Some(c) = self.peek() else { return Err(Self::eof()) };
+            let d = (c as char).to_digit(16).ok_or_else(|| self.invalid(c, "in \\u hexadecimal character escape"))?;
+            n = n * 16 + d;
+            self.i += 1;
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.i += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while self.i < self.b.len() && !matches!(self.b[self.i], b'"' | b'\\') && self.b[self.i] >= 0x20 {
+                self.i += 1;
+            }
+            out.push_str(std::str::from_utf8(&self.b[start..self.i]).unwrap_or("\u{fffd}"));
+            let Some(c) = self.peek() else { return Err(Self::eof()) };
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let Some(e) = self.peek() else { return Err(Self::eof()) };
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\x08'),
+                        b'f' => out.push('\x0c'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let u = self.hex4()?;
+                            if (0xd800..0xdc00).contains(&u) {
+                                // A surrogate pair, when the next escape completes it.
+                                let save = self.i;
+                                if self.b.get(self.i) == Some(&b'\\') && self.b.get(self.i + 1) == Some(&b'u') {
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if (0xdc00..0xe000).contains(&lo) {
+                                        let c = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                                        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                                        continue;
+                                    }
+                                    self.i = save;
+                                }
+                                out.push('\u{fffd}');
+                            } else {
+                                out.push(char::from_u32(u).unwrap_or('\u{fffd}'));
+                            }
+                        }
+                        other => return Err(self.invalid(other, "in string escape code")),
+                    }
+                }
+                c => return Err(self.invalid(c, "in string literal")),
+            }
+        }
+    }
+}
+
+/// `json.Unmarshal` into `interface{}`: the value (numbers `float64`) and
+/// the first type error Go reports after decoding all it could (a number
+/// beyond float64 decodes as nil). Syntax errors come first and alone.
+pub fn unmarshal_partial(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
+    super::deep::run(super::deep::bracket_depth(text), super::deep::READ_DEPTH, || unmarshal_inline(text)).map_err(|e| JsonError(format!("json: {e}")))?
+}
+
+fn unmarshal_inline(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
+    let mut r = Reader { b: text.as_bytes(), i: 0, saved: None };
+    let v = r.value(0)?;
+    r.ws();
+    if let Some(c) = r.peek() {
+        return Err(r.invalid(c, "after top-level value"));
+    }
+    Ok((v, r.saved))
+}
+
+/// `json.Unmarshal` into `interface{}`.
+pub fn unmarshal(text: &str) -> Result<Value, JsonError> {
+    match unmarshal_partial(text)? {
+        (_, Some(e)) => Err(e),
+        (v, None) => Ok(v),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,7 +707,7 @@ mod tests {
             assert_eq!(format_float_g(f, 64), g, "{f}");
             assert_eq!(format_float_json(f).unwrap(), j, "{f}");
         }
-        assert_eq!(format_float_g(3.14159265358979, 32), "3.1415927");
+        assert_eq!(format_float_g(1.234_567_89, 32), "1.2345679");
         assert_eq!(format_float_json(f64::NAN).unwrap_err().0, "json: unsupported value: NaN");
     }
 

@@ -4,21 +4,18 @@
 //! `convertToJSONableObject` stringifies keys the Go way (`1` → "1",
 //! `true` → "true", floats with 32-bit precision), then `encoding/json`
 //! marshals (NaN and ±Inf are errors) and decodes (every number a
-//! `float64`). The YAML syntax itself comes from yaml-rust2's event stream;
-//! its errors are reworded as go-yaml's. This file must not emit YAML.
+//! `float64`). libyaml (whose Go port go-yaml is) parses, so the syntax
+//! and its errors are go-yaml's. This file must not emit YAML.
 
 use std::collections::{BTreeMap, HashMap};
 
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
+use super::libyaml::{Event, Mark, ParseError, Parser};
 
 use super::resolve::{resolve_plain, Resolved};
 use super::YamlError;
 use crate::value::Value;
 
-/// Deepest nesting accepted. Go has no such limit short of its 1 GB stack;
-/// ours keeps recursion off the end of a 2 MB thread stack.
-const MAX_DEPTH: usize = 1000;
+use super::deep::READ_DEPTH as MAX_DEPTH;
 
 /// A parsed node, before decoding.
 enum Node {
@@ -35,6 +32,23 @@ struct Doc {
     root: usize,
 }
 
+impl Doc {
+    /// How deep decoding the root goes, aliases expanded (nodes come
+    /// children first, so one pass suffices).
+    fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            depth[i] = match n {
+                Node::Scalar { .. } => 0,
+                Node::Alias(t, _) => depth.get(*t).copied().unwrap_or(0),
+                Node::Seq(items) => 1 + items.iter().map(|&c| depth.get(c).copied().unwrap_or(0)).max().unwrap_or(0),
+                Node::Map(pairs) => 1 + pairs.iter().map(|&(k, v)| depth.get(k).copied().unwrap_or(0).max(depth.get(v).copied().unwrap_or(0))).max().unwrap_or(0),
+            };
+        }
+        depth.get(self.root).copied().unwrap_or(0)
+    }
+}
+
 /// go-yaml's decoded `interface{}` values.
 #[derive(Clone, Debug)]
 pub(crate) enum GoVal {
@@ -47,6 +61,8 @@ pub(crate) enum GoVal {
     Seq(Vec<GoVal>),
     /// `map[interface{}]interface{}` in insertion order, keys unique.
     Map(Vec<(GoVal, GoVal)>),
+    /// A scalar the emitter writes plain as it is (go-yaml v3's `time.Time`).
+    Raw(String),
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -69,78 +85,78 @@ fn key_repr(k: &GoVal) -> Option<KeyRepr> {
         GoVal::Float(f) if f.is_nan() => return None,
         GoVal::Float(f) => KeyRepr::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
         GoVal::Str(s) => KeyRepr::Str(s.clone()),
-        GoVal::Seq(_) | GoVal::Map(_) => return None,
+        GoVal::Seq(_) | GoVal::Map(_) | GoVal::Raw(_) => return None,
     })
 }
 
 /// Parses the documents of `text` (only the first unless `all`).
 fn parse_docs(text: &str, all: bool) -> Result<Vec<Doc>, YamlError> {
-    if let Some(bad) = text.chars().position(|c| !reader_allows(c)) {
-        let _ = bad;
-        return Err(YamlError::new("yaml: control characters are not allowed"));
-    }
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new(text);
     let mut docs = Vec::new();
-    // Anchor ids (yaml-rust2's) to node indexes, per document.
     loop {
-        let (ev, mark) = parser.next_token().map_err(|e| scan_error(text, &e))?;
+        let (ev, _) = parser.next().map_err(|e| parse_error(&e))?;
         match ev {
-            Event::StreamStart | Event::Nothing => continue,
+            Event::StreamStart => continue,
             Event::StreamEnd => break,
             Event::DocumentStart => {
-                let doc = parse_doc(text, &mut parser)?;
-                docs.push(doc);
+                docs.push(parse_doc(&mut parser)?);
                 if !all {
                     break;
                 }
             }
-            other => {
-                return Err(YamlError::at(format!("yaml: unexpected event {other:?}"), mark.line(), mark.col() + 1));
-            }
+            other => return Err(YamlError::new(format!("yaml: unexpected event {other:?}"))),
         }
     }
     Ok(docs)
 }
 
-/// go-yaml's reader: the characters a YAML stream may hold at all.
-pub(crate) fn reader_allows(c: char) -> bool {
-    matches!(c as u32, 0x09 | 0x0a | 0x0d | 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
+fn parse_error(e: &ParseError) -> YamlError {
+    // The message keeps go-yaml's line quirk; the fields say where the
+    // problem really is (1-based).
+    let (message, _) = e.message();
+    if e.reader {
+        return YamlError::new(message);
+    }
+    YamlError { message, line: Some(e.problem_mark.line + 1), column: Some(e.problem_mark.column + 1) }
 }
 
 enum Open {
-    Seq(Vec<usize>, usize),
-    Map(Vec<(usize, usize)>, Option<usize>, usize),
+    Seq(Vec<usize>, Option<String>),
+    Map(Vec<(usize, usize)>, Option<usize>, Option<String>),
 }
 
-fn parse_doc(text: &str, parser: &mut Parser<std::str::Chars<'_>>) -> Result<Doc, YamlError> {
+fn parse_doc(parser: &mut Parser) -> Result<Doc, YamlError> {
     let mut nodes: Vec<Node> = Vec::new();
-    let mut anchors: HashMap<usize, usize> = HashMap::new();
+    let mut anchors: HashMap<String, usize> = HashMap::new();
     let mut stack: Vec<Open> = Vec::new();
     let mut root = None;
     loop {
-        let (ev, mark) = parser.next_token().map_err(|e| scan_error(text, &e))?;
+        let (ev, mark) = parser.next().map_err(|e| parse_error(&e))?;
         let (node, anchor) = match ev {
             Event::DocumentEnd => break,
-            Event::Scalar(value, style, anchor, tag) => {
-                let plain = matches!(style, TScalarStyle::Plain);
-                (Node::Scalar { value, plain, tag: tag.map(tag_name) }, anchor)
+            Event::Scalar { value, anchor, tag, plain_implicit } => {
+                (Node::Scalar { value, plain: plain_implicit, tag: tag.map(|t| tag_name(&t)) }, anchor)
             }
-            Event::Alias(id) => {
-                let name = alias_name(text, &mark);
-                match anchors.get(&id) {
-                    Some(&target) => (Node::Alias(target, name), 0),
-                    // An anchor still open: its node contains this alias.
-                    None => return Err(YamlError::new(format!("yaml: anchor '{name}' value contains itself"))),
+            Event::Alias(name) => {
+                let open = stack.iter().any(|o| match o {
+                    Open::Seq(_, a) | Open::Map(_, _, a) => a.as_deref() == Some(name.as_str()),
+                });
+                if open {
+                    return Err(YamlError::new(format!("yaml: anchor '{name}' value contains itself")));
+                }
+                match anchors.get(&name) {
+                    Some(&target) => (Node::Alias(target, name), None),
+                    None => return Err(YamlError::new(format!("yaml: unknown anchor '{name}' referenced"))),
                 }
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart { anchor } => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(depth_error(&mark));
                 }
                 stack.push(Open::Seq(Vec::new(), anchor));
                 continue;
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart { anchor } => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(depth_error(&mark));
                 }
@@ -155,14 +171,14 @@ fn parse_doc(text: &str, parser: &mut Parser<std::str::Chars<'_>>) -> Result<Doc
                 Some(Open::Map(pairs, _, anchor)) => (Node::Map(pairs), anchor),
                 _ => return Err(YamlError::new("yaml: unbalanced mapping end")),
             },
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::Nothing => {
-                return Err(YamlError::at("yaml: unexpected document structure".to_string(), mark.line(), mark.col() + 1));
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {
+                return Err(YamlError::new("yaml: unexpected document structure"));
             }
         };
         let idx = nodes.len();
         nodes.push(node);
-        if anchor != 0 {
-            anchors.insert(anchor, idx);
+        if let Some(a) = anchor {
+            anchors.insert(a, idx);
         }
         match stack.last_mut() {
             Some(Open::Seq(items, _)) => items.push(idx),
@@ -183,64 +199,16 @@ fn parse_doc(text: &str, parser: &mut Parser<std::str::Chars<'_>>) -> Result<Doc
     Ok(Doc { nodes, root })
 }
 
-fn depth_error(mark: &Marker) -> YamlError {
-    YamlError::at(format!("yaml: line {}: nesting deeper than {MAX_DEPTH} levels", mark.line()), mark.line(), mark.col() + 1)
+fn depth_error(mark: &Mark) -> YamlError {
+    YamlError::at(format!("yaml: nesting deeper than {MAX_DEPTH} levels"), mark.line + 1, mark.column + 1)
 }
 
-fn tag_name(t: Tag) -> String {
+fn tag_name(t: &str) -> String {
     // go-yaml works with short tags (`!!int`) for the core schema.
-    if t.handle == "tag:yaml.org,2002:" {
-        format!("!!{}", t.suffix)
-    } else if t.handle == "!!" {
-        format!("!!{}", t.suffix)
-    } else {
-        format!("{}{}", t.handle, t.suffix)
+    match t.strip_prefix("tag:yaml.org,2002:") {
+        Some(suffix) => format!("!!{suffix}"),
+        None => t.to_string(),
     }
-}
-
-/// The anchor name an alias at `mark` spells (`*name`).
-fn alias_name(text: &str, mark: &Marker) -> String {
-    let rest: String = text.chars().skip(mark.index()).collect::<String>();
-    let rest = rest.strip_prefix('*').unwrap_or(&rest);
-    rest.chars().take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')).collect()
-}
-
-/// A yaml-rust2 error in go-yaml's words: `yaml: line N: problem`. go-yaml
-/// (a libyaml port) prints a scanner error's 1-based line, but a parser
-/// error's line as its 0-based mark (the line before).
-fn scan_error(text: &str, e: &ScanError) -> YamlError {
-    let info = e.info();
-    let m = e.marker();
-    let (line, col) = (m.line(), m.col() + 1);
-    let (problem, parser_error) = match info {
-        "while parsing node, found unknown anchor" => {
-            return YamlError::at(format!("yaml: unknown anchor '{}' referenced", alias_name(text, m)), line, col);
-        }
-        "simple key expect ':'" | "simple key expected" => ("could not find expected ':'", false),
-        "while parsing a block mapping, did not find expected key" => ("did not find expected key", true),
-        "while parsing a node, did not find expected node content" => ("did not find expected node content", true),
-        "while parsing a flow mapping, did not find expected ',' or '}'" => ("did not find expected ',' or '}'", true),
-        "while parsing a flow sequence, expected ',' or ']'" => ("did not find expected ',' or ']'", true),
-        "while parsing a block collection, did not find expected '-' indicator" => ("did not find expected '-' indicator", true),
-        "did not find expected <document start>" | "did not find expected <document-start>" => ("did not find expected <document start>", true),
-        "while scanning a quoted scalar, found unexpected end of stream" => ("found unexpected end of stream", false),
-        "while scanning a quoted scalar, found unexpected document indicator" => ("found unexpected document indicator", false),
-        "while parsing a quoted scalar, found unknown escape character" => ("found unknown escape character", false),
-        "tabs disallowed within this context (block indentation)" | "tab cannot be used as indentation" => {
-            ("found character that cannot start any token", false)
-        }
-        other if other.starts_with("unexpected character") => ("found character that cannot start any token", false),
-        other => {
-            let short = other.split_once(", ").map(|(ctx, p)| if ctx.starts_with("while ") { p } else { other }).unwrap_or(other);
-            (short, false)
-        }
-    };
-    // go-yaml shows no line when the 0-based mark is on line 0; else a
-    // scanner error's 1-based line, a parser error's 0-based one.
-    let zero_based = line.saturating_sub(1);
-    let shown = if zero_based == 0 { 0 } else if parser_error { zero_based } else { line };
-    let message = if shown == 0 { format!("yaml: {problem}") } else { format!("yaml: line {shown}: {problem}") };
-    YamlError::at(message, line, col)
 }
 
 /// go-yaml v2's decoder over one document's nodes.
@@ -473,24 +441,37 @@ fn decode_binary(value: &str) -> Result<GoVal, YamlError> {
     let clean: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     match crate::yaml::json::base64_decode(&clean) {
         Some(bytes) => Ok(GoVal::Str(String::from_utf8_lossy(&bytes).into_owned())),
-        None => Err(YamlError::new(format!("yaml: !!binary value contains invalid base64 data"))),
+        None => Err(YamlError::new("yaml: !!binary value contains invalid base64 data".to_string())),
     }
 }
 
 /// Go's `%#v` of a decoded value, for error messages.
 pub(crate) fn go_syntax(v: &GoVal) -> String {
+    go_syntax_in(v, false)
+}
+
+/// `%#v` inside a composite, where a nil interface is `interface {}(nil)`
+/// and maps print with their keys sorted.
+fn go_syntax_in(v: &GoVal, nested: bool) -> String {
     match v {
+        GoVal::Null if nested => "interface {}(nil)".into(),
         GoVal::Null => "<nil>".into(),
         GoVal::Bool(b) => b.to_string(),
         GoVal::Int(i) => i.to_string(),
         GoVal::Uint(u) => format!("0x{u:x}"),
         GoVal::Float(f) => crate::yaml::json::format_float_g(*f, 64),
-        GoVal::Str(s) => crate::yaml::json::go_quote(s),
-        GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(go_syntax).collect::<Vec<_>>().join(", ")),
-        GoVal::Map(pairs) => format!(
-            "map[interface {{}}]interface {{}}{{{}}}",
-            pairs.iter().map(|(k, v)| format!("{}:{}", go_syntax(k), go_syntax(v))).collect::<Vec<_>>().join(", ")
-        ),
+        GoVal::Str(s) | GoVal::Raw(s) => crate::yaml::json::go_quote(s),
+        GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(|i| go_syntax_in(i, true)).collect::<Vec<_>>().join(", ")),
+        GoVal::Map(pairs) => {
+            let mut shown: Vec<(String, String, Option<&str>)> = pairs
+                .iter()
+                .map(|(k, v)| (go_syntax_in(k, true), go_syntax_in(v, true), if let GoVal::Str(s) = k { Some(s.as_str()) } else { None }))
+                .collect();
+            if shown.iter().all(|(_, _, s)| s.is_some()) {
+                shown.sort_by(|a, b| a.2.cmp(&b.2));
+            }
+            format!("map[interface {{}}]interface {{}}{{{}}}", shown.iter().map(|(k, v, _)| format!("{k}:{v}")).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -503,6 +484,7 @@ fn go_type(v: &GoVal) -> &'static str {
         GoVal::Uint(_) => "uint64",
         GoVal::Float(_) => "float64",
         GoVal::Str(_) => "string",
+        GoVal::Raw(_) => "time.Time",
         GoVal::Seq(_) => "[]interface {}",
         GoVal::Map(_) => "map[interface {}]interface {}",
     }
@@ -510,42 +492,77 @@ fn go_type(v: &GoVal) -> &'static str {
 
 /// sigs.k8s.io/yaml's `convertToJSONableObject`, then encoding/json's
 /// marshal and decode into `interface{}`.
-fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
+fn to_json_value(v: GoVal) -> Result<Value, YamlError> {
     Ok(match v {
         GoVal::Null => Value::Nil,
         GoVal::Bool(b) => Value::Bool(b),
         GoVal::Int(i) => Value::Float(i as f64),
         GoVal::Uint(u) => Value::Float(u as f64),
         GoVal::Float(f) => Value::Float(f),
-        GoVal::Str(s) => Value::str(s),
-        GoVal::Seq(items) => Value::list(items.into_iter().map(|i| to_json_value(i, depth + 1)).collect::<Result<_, _>>()?),
+        GoVal::Str(s) | GoVal::Raw(s) => Value::str(s),
+        GoVal::Seq(items) => Value::list(items.into_iter().map(to_json_value).collect::<Result<_, _>>()?),
         GoVal::Map(pairs) => {
             let mut m = BTreeMap::new();
             for (k, v) in pairs {
-                let key = match &k {
-                    GoVal::Str(s) => s.clone(),
-                    GoVal::Int(i) => i.to_string(),
-                    GoVal::Float(f) => match crate::yaml::json::format_float_g(*f, 32).as_str() {
-                        "+Inf" => ".inf".into(),
-                        "-Inf" => "-.inf".into(),
-                        "NaN" => ".nan".into(),
-                        s => s.to_string(),
-                    },
-                    GoVal::Bool(b) => b.to_string(),
-                    other => {
-                        return Err(YamlError::new(format!(
-                            "unsupported map key of type: {}, key: {}, value: {}",
-                            go_type(other),
-                            go_syntax(other),
-                            go_syntax(&v)
-                        )))
-                    }
-                };
-                m.insert(key, to_json_value(v, depth + 1)?);
+                let key = key_string(&k, &v)?;
+                m.insert(key, to_json_value(v)?);
             }
             Value::map(m)
         }
     })
+}
+
+/// `convertToJSONableObject`'s string for a map key (`1` → "1", `true` →
+/// "true", floats with 32-bit precision), or its error naming key and value.
+pub(crate) fn key_string(k: &GoVal, v: &GoVal) -> Result<String, YamlError> {
+    Ok(match k {
+        GoVal::Str(s) => s.clone(),
+        GoVal::Int(i) => i.to_string(),
+        GoVal::Float(f) => match crate::yaml::json::format_float_g(*f, 32).as_str() {
+            "+Inf" => ".inf".into(),
+            "-Inf" => "-.inf".into(),
+            "NaN" => ".nan".into(),
+            s => s.to_string(),
+        },
+        GoVal::Bool(b) => b.to_string(),
+        other => {
+            return Err(YamlError::new(format!(
+                "unsupported map key of type: {}, key: {}, value: {}",
+                go_type(other),
+                go_syntax(other),
+                go_syntax(v)
+            )))
+        }
+    })
+}
+
+/// go-yaml's value of the first document (nil when there is none) handed
+/// to `f`, both on a stack deep enough for the document.
+pub(crate) fn with_first_doc<T: Send>(text: &str, f: impl FnOnce(GoVal) -> Result<T, YamlError> + Send) -> Result<T, YamlError> {
+    let docs = parse_docs(text, false)?;
+    let doc = docs.into_iter().next();
+    let depth = doc.as_ref().map_or(0, Doc::depth);
+    super::deep::run(depth, super::deep::READ_DEPTH, || {
+        let go = match &doc {
+            Some(doc) => {
+                let mut d = Decoder { nodes: &doc.nodes, active_aliases: Vec::new(), decode_count: 0, alias_count: 0, alias_depth: 0, depth: 0 };
+                d.decode(doc.root)?
+            }
+            None => GoVal::Null,
+        };
+        f(go)
+    })
+    .map_err(|e| YamlError::new(format!("yaml: {e}")))?
+}
+
+/// The JSON round trip of a decoded value: keys stringified, NaN and ±Inf
+/// refused, numbers float64.
+pub(crate) fn go_to_value(go: GoVal) -> Result<Value, YamlError> {
+    let v = to_json_value(go)?;
+    if let Some(f) = unsupported_float(&v) {
+        return Err(YamlError::new(format!("json: unsupported value: {}", crate::yaml::json::format_float_g(f, 64))));
+    }
+    Ok(v)
 }
 
 /// The first non-finite float json.Marshal would meet (keys in sorted order).
@@ -569,18 +586,22 @@ pub(crate) fn yaml_to_value(text: &str) -> Result<Value, YamlError> {
 }
 
 fn doc_to_value(doc: &Doc) -> Result<Value, YamlError> {
+    super::deep::run(doc.depth(), super::deep::READ_DEPTH, || doc_to_value_inline(doc)).map_err(|e| YamlError::new(format!("yaml: {e}")))?
+}
+
+fn doc_to_value_inline(doc: &Doc) -> Result<Value, YamlError> {
     let mut d = Decoder { nodes: &doc.nodes, active_aliases: Vec::new(), decode_count: 0, alias_count: 0, alias_depth: 0, depth: 0 };
-    let go = d.decode(doc.root)?;
-    let v = to_json_value(go, 0)?;
-    if let Some(f) = unsupported_float(&v) {
-        return Err(YamlError::new(format!("json: unsupported value: {}", crate::yaml::json::format_float_g(f, 64))));
-    }
-    Ok(v)
+    go_to_value(d.decode(doc.root)?)
 }
 
 /// Every document of `text`, each as [`yaml_to_value`] reads one.
 pub(crate) fn yaml_to_values(text: &str) -> Result<Vec<Value>, YamlError> {
     parse_docs(text, true)?.iter().map(doc_to_value).collect()
+}
+
+/// go-yaml's reader: the characters a YAML stream may hold at all.
+pub(crate) fn reader_allows(c: char) -> bool {
+    matches!(c as u32, 0x09 | 0x0a | 0x0d | 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
 }
 
 /// What go-yaml's reader accepts of a string encoding/json wrote raw

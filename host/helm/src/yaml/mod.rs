@@ -6,14 +6,36 @@
 //! This module owns the formats only: it must not render templates or load
 //! charts (the chart loader and the engine call in here).
 //!
-//! - [`resolve`]: YAML 1.1 plain scalars (which text is a bool, int, float…).
-//! - [`load`]: reading (sigs.k8s.io/yaml `Unmarshal`).
-//! - [`json`]: encoding/json.
+//! Reading: [`parse`] (into `interface{}`), [`parse_map`] (values files,
+//! `fromYaml`), [`parse_list`] (`fromYamlArray`), [`parse_all`],
+//! [`parse_as`] (into a described Go struct, as `Chart.yaml` is read),
+//! [`load_values`] (Helm 4's multi-document values files). Writing:
+//! [`to_yaml`] (`toYaml`), [`to_yaml_pretty`] (`toYamlPretty`),
+//! [`json::marshal`]/[`json::marshal_with`] (`toJson`, `toRawJson`,
+//! `toPrettyJson`), [`toml::to_toml`]. Template functions: [`register`].
+//!
+//! Parts: `resolve` (YAML 1.1 plain scalars: which text is a bool, int,
+//! float…), `libyaml` (the parser's events; the module's only `unsafe`),
+//! `load` (reading, as sigs.k8s.io/yaml's `Unmarshal`), `target` (typed
+//! targets), `docs` (values files), `emit` (writing, as its `Marshal`, and
+//! go-yaml v3's layout for `toYamlPretty`), `json` (encoding/json), `toml`
+//! (BurntSushi/toml), `deep` (nesting without stack overflows), `funcs`
+//! (the template functions).
 
+mod deep;
+pub mod docs;
 mod emit;
+pub mod funcs;
 pub mod json;
+mod libyaml;
 mod load;
 pub mod resolve;
+pub mod target;
+pub mod toml;
+
+pub use docs::{load_values, merge_maps, split_documents};
+pub use funcs::register;
+pub use target::{parse_as, GoType, StructType};
 
 use std::collections::BTreeMap;
 
@@ -92,8 +114,15 @@ pub fn to_yaml(v: &Value) -> Result<String, YamlError> {
     emit::marshal(v).map_err(|e| YamlError::new(e.0))
 }
 
+/// go-yaml v3's encoding with a 2-space indent, as Helm's `toYamlPretty`:
+/// sequences indented under their key, no line folding, floats in Go's
+/// `%g` form (`1e+06`), no JSON round trip.
+pub fn to_yaml_pretty(v: &Value) -> Result<String, YamlError> {
+    emit::marshal_pretty(v).map_err(|e| YamlError::new(e.0))
+}
+
 /// encoding/json's name for what a JSON value is, in its type errors.
-fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Nil => "null",
         Value::Bool(_) => "bool",
@@ -135,7 +164,9 @@ mod tests {
         assert_eq!(j("a: .inf"), "ERR error converting YAML to JSON: json: unsupported value: +Inf");
         assert_eq!(j("a: b: c"), "ERR error converting YAML to JSON: yaml: mapping values are not allowed in this context");
         let e = parse("a:\n  b: 1\n c: d: e").unwrap_err();
-        assert_eq!(e.line, Some(3));
+        assert_eq!((e.line, e.column), (Some(3), Some(2)));
+        let e = parse("a: 1\nb: \u{7f}").unwrap_err();
+        assert_eq!((e.message.as_str(), e.line), ("error converting YAML to JSON: yaml: control characters are not allowed", None));
     }
 
     #[test]
@@ -180,9 +211,96 @@ mod differential {
         assert!(bad.is_empty(), "{} of {} differ:\n{}", bad.len(), cases.len(), bad.join("\n"));
     }
 
-    // Known differences (yaml-rust2's scanner): Helm reads `a:\tb` as
-    // {a: b} where we fail, and fails on a tab indenting `\ta: b` where we
-    // read it.
+    // Known difference: keys that collide once stringified (`1` and `"1"`)
+    // keep a random one in Go, the last one here.
+
+    #[test]
+    fn from_yaml_syntax_matches_helm() {
+        compare(&[
+            "# the helm create scaffold's values\nreplicaCount: 1\n\nimage:\n  repository: nginx\n  pullPolicy: IfNotPresent\n  # Overrides the image tag whose default is the chart appVersion.\n  tag: \"\"\n\nimagePullSecrets: []\nnameOverride: \"\"\n\nserviceAccount:\n  create: true\n  automount: true\n  annotations: {}\n  name: \"\"\n\npodAnnotations: {}\npodSecurityContext: {}\n  # fsGroup: 2000\n\nservice:\n  type: ClusterIP\n  port: 80\n\ningress:\n  enabled: false\n  className: \"\"\n  annotations: {}\n    # kubernetes.io/ingress.class: nginx\n  hosts:\n    - host: chart-example.local\n      paths:\n        - path: /\n          pathType: ImplementationSpecific\n  tls: []\n\nresources: {}\nautoscaling:\n  enabled: false\n  minReplicas: 1\n  maxReplicas: 100\n  targetCPUUtilizationPercentage: 80\nnodeSelector: {}\ntolerations: []\naffinity: {}\n",
+            "lit: |\n  line1\n   indented\n\n  line3\nkeep: |+\n  a\n\nstrip: |-\n  a\n  b\nfold: >\n  folded\n  text\n\n  para\n   more\nfoldstrip: >-\n  x\n  y\nind: |2\n    two extra\nlast: end\n",
+            "plain: a\n  multi\n  line\n\n  para\nsq: 'it''s\n  folded'\ndq: \"esc \\t \\u00e9 \\x41 \\\\ \\\"\n  next \\\n  joined\"\n",
+            "flow: {a: 1, b: [x, y, {c: d}], 'e f': \"g\", h: }\nseq: [1, 2.5, -3, true, null, ~, '', \"\"]\nempty: []\n",
+            "? complex key\n: value\n? [a, b]\n: listkey\n",
+            "%YAML 1.1\n---\na: 1\n...\n",
+            "--- !!map\na: !!seq\n- !!str 1\n- !!int '2'\n- !!float '3'\n- !!bool 'yes'\n- !!null ''\n",
+            "a: &anc\n  x: 1\nb: *anc\nc: &s scalar\nd: *s\ne: [*s, *anc]\n",
+            "base: &base {a: 1, b: 2}\nover: &over {b: 3, c: 4}\nm1:\n  <<: [*base, *over]\nm2:\n  <<: [*over, *base]\n  a: 9\nm3:\n  a: 0\n  <<: {a: 5, z: 6}\n",
+            "\"quoted key\": 1\n'single': 2\n? |\n  block key\n: 3\n",
+            "a: 1 # comment\nb: \"# not comment\"\nc: x#y\nd: x #y\n",
+            "list:\n- a\n-   b\n- - c\n  - d\n- e: f\n  g: h\n-\n- ''\n",
+            "unicode: héllo wörld 日本 😀\nkeyé: 1\n",
+            "a: 2001-12-14t21:59:43.10-05:00\nb: 2001-12-14 21:59:43.10 -5\nc: 12:30:45\nd: 1:30\ne: 190:20:30.15\n",
+            "octal: 0o777\nhex: 0xFF\nbin: 0b1010\nneg: -0x10\nplus: +0o7\nsci: 6.8523015e+5\nsmall: 685.230_15e+03\nsexa: 685_230.15\ninf: -.INF\nbig: 123456789012345678901234567890\n",
+            "a: .NaN",
+            "a: 1\n# trailing comment only\n",
+            "  a: 1\n  b: 2\n",
+            "- 1\n- 2\n",
+            "---\n",
+            "--- |\n  doc scalar\n",
+            "a: 'multi\n\n  line'\n",
+            "a: \"\\N\\_\\L\\P\\e\\a\\b\\v\\f\\0\\ \\U0001F600\"\n",
+            "windows: crlf\r\nnext: line\r\n",
+            "\u{feff}bom: 1\nnext: 2\nq: \"a \\/\"\n",
+            "a:    \n  - x\nb:\n",
+            "a: [\n  1,\n  2\n]\nb: {\n  c: d\n}\n",
+            "{a: 1, b: 2}",
+            "[a, b]",
+            "a: b\u{85}c",
+            "a: b\u{7f}",
+            "key with spaces: v\n? \n: nullkey\n",
+            "1.0: a\n0.5: c\n1e2: d\n",
+            "a: !custom {x: 1}\nb: !custom [1]\nc: !<tag:yaml.org,2002:str> 5\n",
+            "a: !!binary |\n  aGVsbG8g\n  d29ybGQ=\n",
+            "a: !!timestamp 2001-12-14\n",
+            "a: !!float abc",
+            "a: !!bool maybe",
+            "a: !!null x",
+        ]);
+    }
+
+    #[test]
+    fn from_yaml_errors_match_helm() {
+        compare(&[
+            "a: 1\nb: 2\nc: d: e\n",
+            "a:\n  b: 1\n  c: 2\n d: 3\n",
+            "a:\n  - b\n  - c\n d\n",
+            "a: [1, 2\nb: 3\n",
+            "a: {b: 1\nc: 2\n",
+            "a: \"unterminated\nb: 1\n",
+            "a: 'unterminated\nb: 1\n",
+            "a: 1\n- b\n",
+            "- a\n- b\nc: d\n",
+            "a: |\n  ok\n bad\n",
+            "a: b\n  c: d\n",
+            "a:\n\tb: 1\n",
+            "a: *undefined\n",
+            "a: &x\n  b: *x\n",
+            "<<: [1]\n",
+            "a:\n  <<: *\n",
+            "a: b\n...\nc: d\n",
+            "]\n",
+            "a: ]\n",
+            "a: }\n",
+            ",a\n",
+            "a: 1\n  # c\n  b: 2\n",
+            "x:\n  y: [a,\n  b\n",
+            "%TAG ! tag:x,2000:\n%TAG ! tag:y,2000:\n---\na: 1\n",
+            "a: !!int 1.5\n",
+            "? - a\n: x\n",
+            "? {a: b}\n: x\n",
+            "a: b: c: d\n",
+            "line1: ok\nline2: ok\nline3: ok\nline4: [unclosed\n",
+            "a:\n- x\n- y\n  z: 1\n",
+            "a: \"\\z\"\n",
+            "a: 1\nb: \"x\" y\n",
+            "@foo: 1\n",
+            "a: `x`\n",
+            "a: 0x\u{7f}",
+            "a: 1\nb: 2\nc: \"x \\\"\\/\"\n",
+            "a: 1\nb: \"multi\n  line \\/\"\n",
+        ]);
+    }
 
     #[test]
     fn from_yaml_matches_helm() {
@@ -210,6 +328,13 @@ mod differential {
             "a: \"x",
             "key: [a, b",
             "key: {a: 1",
+            "a:\tb",
+            "\ta: b",
+            "a: \"\\/\"",
+            "{a:1, b:2}",
+            "[a:1]",
+            "a: b\n...\n",
+            "a: 1 \t# c\n",
             "a: @x",
             "a: `x",
             "- a\nb: c",
@@ -320,5 +445,147 @@ mod to_yaml_differential {
             serde_json::json!({"annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}}),
         ]);
         compare(&cases);
+    }
+}
+
+#[cfg(test)]
+mod diff_tests;
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    #[test]
+    fn alias_bombs_are_refused_as_go_yaml_does() {
+        let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut prev = 'a';
+        for n in "bcdefghi".chars() {
+            bomb.push_str(&format!("{n}: &{n} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+            prev = n;
+        }
+        assert_eq!(parse(&bomb).unwrap_err().message, "error converting YAML to JSON: yaml: document contains excessive aliasing");
+        // Modest reuse stays fine.
+        assert!(parse("a: &a [1, 2]\nb: [*a, *a, *a]\n").is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        // Read: up to 1000 levels (on a stack of its own), then an error.
+        let deep = format!("{}{}", "[".repeat(999), "]".repeat(999));
+        assert_eq!(parse_list(&deep).unwrap().len(), 1);
+        assert_eq!(json::unmarshal(&deep).unwrap().as_list().map(<[Value]>::len), Some(1));
+        let deeper = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(parse(&deeper).unwrap_err().message.contains("nesting deeper than 1000 levels"));
+        assert!(json::unmarshal(&deeper).unwrap_err().0.contains("nesting deeper than 1000 levels"));
+        let toml_deep = format!("a = {}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(toml::from_toml(&toml_deep).unwrap_err().contains("nesting deeper than 1000 levels"));
+        // Aliases multiply depth: refused before decoding.
+        let mut chain = String::from("a0: &a0 [[[[[[[[[[1]]]]]]]]]]\n");
+        for i in 1..120 {
+            chain.push_str(&format!("a{i}: &a{i} [[[[[[[[[[*a{}]]]]]]]]]]\n", i - 1));
+        }
+        assert!(parse(&chain).unwrap_err().message.contains("nesting deeper than 1000 levels"));
+        // Written: up to 10000 levels, as Go. (The test's own values are
+        // built and dropped on a big stack: dropping is recursive.)
+        let written = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                let mut v = Value::list(vec![]);
+                for _ in 0..5000 {
+                    v = Value::list(vec![v]);
+                }
+                assert!(to_yaml(&v).unwrap().starts_with("- - - "));
+                assert!(to_yaml_pretty(&v).is_ok());
+                assert!(json::marshal(&v).unwrap().starts_with("[[[["));
+                let wrapped = Value::map(BTreeMap::from([("a".to_string(), v.clone())]));
+                assert!(toml::to_toml(&wrapped).is_ok());
+                for _ in 0..5100 {
+                    v = Value::list(vec![v]);
+                }
+                assert!(to_yaml(&v).unwrap_err().message.contains("nesting deeper than 10000 levels"));
+                assert!(to_yaml_pretty(&v).unwrap_err().message.contains("nesting deeper"));
+                assert!(json::marshal(&v).unwrap_err().0.contains("nesting deeper"));
+            })
+            .expect("test thread");
+        written.join().expect("deep writes");
+    }
+
+    /// Odd bytes everywhere: every prefix of some tricky documents, and
+    /// random mixes, must give a value or an error, never a panic.
+    #[test]
+    fn no_panics_on_odd_input() {
+        let seeds = [
+            "a: &x [1, {b: *x}]\n<<: *x\n? [c]\n: d\n",
+            "- !!binary aGk=\n- !!int '0x1F'\n- \"\\u00e9\\\n  x\"\n- |2-\n   y\n",
+            "%YAML 1.1\n%TAG !e! tag:e,2000:\n--- !e!t\na: !!float 1\n...\n--- b\n",
+            "{a: [1, 2, {b: c}], 'd': \"e\", ? f : g}\n",
+            "a: >+\n\n  folded\n\n\nb: '''q'''\n",
+        ];
+        let mut state: u64 = 0x1234_5678_9abc_def1;
+        for seed in seeds {
+            let chars: Vec<char> = seed.chars().collect();
+            for end in 0..=chars.len() {
+                let prefix: String = chars[..end].iter().collect();
+                let _ = parse(&prefix);
+                let _ = parse_all(&prefix);
+                let _ = toml::from_toml(&prefix);
+                let _ = json::unmarshal(&prefix);
+            }
+            for _ in 0..300 {
+                let mut s = String::new();
+                for _ in 0..(chars.len() / 2) {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    s.push(chars[(state % chars.len() as u64) as usize]);
+                }
+                if let Ok(v) = parse(&s) {
+                    // Whatever reads back writes out, and reads back the same.
+                    let y = to_yaml(&v).expect("what parse gives, to_yaml writes");
+                    let again = parse(&y).expect("to_yaml's output parses");
+                    assert_eq!(json::marshal(&again).ok(), json::marshal(&v).ok(), "{s:?} -> {y:?}");
+                }
+                let _ = toml::from_toml(&s);
+                let _ = json::unmarshal(&s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod objects {
+    use super::*;
+    use crate::value::{Member, Object};
+    use std::sync::Arc;
+
+    /// A stand-in for Helm's `*chart.Metadata`: encoders see its JSON form.
+    #[derive(Debug)]
+    struct Meta;
+
+    impl Object for Meta {
+        fn type_name(&self) -> String {
+            "*chart.Metadata".into()
+        }
+        fn member(&self, _: &str) -> Option<Member> {
+            None
+        }
+        fn format(&self) -> String {
+            "&{c 0.1.0}".into()
+        }
+        fn marshal(&self) -> Value {
+            Value::map(BTreeMap::from([
+                ("name".to_string(), Value::from("c")),
+                ("version".to_string(), Value::from("0.1.0")),
+                ("apiVersion".to_string(), Value::from("v2")),
+            ]))
+        }
+    }
+
+    #[test]
+    fn objects_encode_as_their_json_form() {
+        let v = Value::map(BTreeMap::from([("Chart".to_string(), Value::Object(Arc::new(Meta)))]));
+        assert_eq!(to_yaml(&v).unwrap(), "Chart:\n  apiVersion: v2\n  name: c\n  version: 0.1.0\n");
+        assert_eq!(json::marshal(&v).unwrap(), r#"{"Chart":{"apiVersion":"v2","name":"c","version":"0.1.0"}}"#);
+        assert_eq!(toml::to_toml(&v).unwrap(), "[Chart]\n  apiVersion = \"v2\"\n  name = \"c\"\n  version = \"0.1.0\"\n");
     }
 }
