@@ -196,6 +196,8 @@ fn chart_yaml_decoding_and_validation_match_helm() {
         ("ver_float", "apiVersion: v2\nname: x\nversion: 1.10\nappVersion: 2.5\nhome: 1234567\n"),
         ("name_obj", "apiVersion: v2\nname: {a: 1}\nversion: 1.0.0\n"),
         ("empty", ""),
+        ("octal_float", "apiVersion: v2\nname: x\nversion: 1.0.0\nappVersion: 0777\nhome: 1e6\ndescription: 1.0e+3\nicon: 0x1F\n"),
+        ("null_fields", "apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: null\nannotations: null\nkeywords: ~\n"),
         (
             "full",
             "apiVersion: v2\nname: full\nversion: 1.2.3-rc.1+b5\nkubeVersion: '>=1.20'\ndescription: d\ntype: application\nkeywords: [a, b]\nhome: https://x\nsources: [https://s]\nmaintainers:\n- name: me\n  email: m@x\n  url: https://u\nicon: https://i\nappVersion: '1.0'\ndeprecated: true\nannotations:\n  k: v\ndependencies:\n- name: dep\n  version: ~1.2.0\n  repository: https://r\n  condition: dep.enabled,global.dep\n  tags: [t1]\n  import-values:\n  - data\n  - child: a.b\n    parent: c\n  alias: d2\nunknownField: 1\n",
