@@ -320,14 +320,11 @@ impl Options {
         for value in &self.json_values {
             let trimmed = value.trim();
             if trimmed.starts_with('{') {
-                let parsed: serde_json::Value =
-                    serde_json::from_str(trimmed).map_err(|_| ValuesError::new(format!("failed parsing --set-json data JSON: {value}")))?;
-                let v = Value::from(&parsed);
-                let Some(t) = v.as_map().filter(|_| is_table(&v)) else {
+                let parsed = crate::yaml::json::unmarshal(trimmed).map_err(|_| ValuesError::new(format!("failed parsing --set-json data JSON: {value}")))?;
+                let Some(t) = take_table(parsed) else {
                     return Err(ValuesError::new(format!("failed parsing --set-json data JSON: {value}")));
                 };
-                let merged = crate::yaml::merge_maps(take_table(base).unwrap_or_default(), t.clone());
-                base = table_value(merged);
+                base = table_value(crate::yaml::merge_maps(take_table(base).unwrap_or_default(), t));
             } else if strvals::parse_set_json(value, &mut base).is_err() {
                 return Err(ValuesError::new(format!("failed parsing --set-json data {value}")));
             }
