@@ -159,11 +159,6 @@ struct State<'s, 't> {
     out: String,
 }
 
-/// Go's `strings.ReplaceAll(s, "%", "%%")`, which Go applies to names and
-/// contexts before using them in a format string (and so they show doubled).
-fn double_percent(s: &str) -> String {
-    s.replace('%', "%%")
-}
 
 enum Callee {
     Builtin(Builtin),
@@ -177,7 +172,9 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn error(&self, msg: impl std::fmt::Display) -> TemplateError {
-        let name = double_percent(&self.tree.name);
+        // Go doubles '%' in the name and context and then formats again, so
+        // they show as written.
+        let name = &self.tree.name;
         if let At::None = self.at {
             return TemplateError::new(format!("template: {name}: {msg}"));
         }
@@ -193,8 +190,8 @@ impl<'s, 't> State<'s, 't> {
             self.tree.parse_name,
             line,
             col,
-            super::fmt::quote(&name),
-            double_percent(&self.at.context()),
+            super::fmt::quote(name),
+            self.at.context(),
             msg
         ))
     }
@@ -666,7 +663,7 @@ impl<'s, 't> State<'s, 't> {
         }
         let result = match &callee {
             Callee::Func(f) => {
-                let mut host = ExecHost { set: self.set, shared: self.shared, name: &self.tree.name };
+                let mut host = ExecHost { set: self.set, shared: self.shared };
                 let mut call = Call { name, host: &mut host };
                 f(&mut call, &vals)
             }
@@ -843,8 +840,6 @@ impl<'s, 't> State<'s, 't> {
 pub struct ExecHost<'a> {
     pub set: &'a Arc<TreeSet>,
     pub shared: &'a Shared<'a>,
-    /// The name of the template executing (what `tpl` parses its text as).
-    pub name: &'a str,
 }
 
 impl ExecHost<'_> {
@@ -869,7 +864,11 @@ impl ExecHost<'_> {
 impl Host for ExecHost<'_> {
     fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
         let Some(tree) = self.set.get(name).cloned() else {
-            return Err(FuncError::Call(format!("template: no template {} associated with template \"gotpl\"", super::fmt::quote(name))));
+            return Err(FuncError::Call(format!(
+                "template: no template {} associated with template {}",
+                super::fmt::quote(name),
+                super::fmt::quote(super::ROOT_NAME)
+            )));
         };
         let set = self.set.clone();
         self.nested(&set, &tree, data)
@@ -878,9 +877,14 @@ impl Host for ExecHost<'_> {
     fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
         let funcs = self.shared.funcs;
         let has = |n: &str| funcs.contains(n) || Builtin::from_name(n).is_some();
-        let trees = super::parse::parse(self.name, text, &has).map_err(FuncError::Call)?;
+        // Helm's `tpl` parses into a clone of the set as `t.New(root.Name())`:
+        // errors name the set's root template ("gotpl"), not the caller.
+        let root = super::ROOT_NAME;
+        // A parse error comes back as an argument error, an execution error as
+        // a call error, so `tpl` can word each as Helm does.
+        let trees = super::parse::parse(root, text, &has).map_err(FuncError::Argument)?;
         let mut set: TreeSet = (**self.set).clone();
-        let own = super::add_trees(&mut set, self.name, trees);
+        let own = super::add_trees(&mut set, root, trees);
         let set = Arc::new(set);
         self.nested(&set, &own, data)
     }

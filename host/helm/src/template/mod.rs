@@ -66,6 +66,11 @@ impl Default for Limits {
     }
 }
 
+/// The name of the set's root template, as Helm's engine names it
+/// (`template.New("gotpl")`): `tpl` parses its text under it, and Go names
+/// it in "no template … associated with template …".
+pub const ROOT_NAME: &str = "gotpl";
+
 /// The stack the parser and executor run on: deep (but bounded) recursion
 /// must not overflow the caller's thread. Only touched pages are committed.
 const STACK_SIZE: usize = 1 << 30;
@@ -163,7 +168,7 @@ impl Templates {
     /// Executes the template `name` with `data` as dot.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name).cloned() else {
-            return Err(TemplateError::new(format!("template: no template {} associated with template \"gotpl\"", fmt::quote(name))));
+            return Err(TemplateError::new(format!("template: no template {} associated with template {}", fmt::quote(name), fmt::quote(ROOT_NAME))));
         };
         on_big_stack(|| {
             let shared = exec::Shared {

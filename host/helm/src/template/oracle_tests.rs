@@ -96,9 +96,39 @@ pub(crate) fn go_error_from_helm(e: &str) -> String {
     e.to_string()
 }
 
+/// A few of Helm's functions, as small as the tests need: `upper` (a
+/// string parameter), `fail`, and `include`/`tpl` worded as Helm words them.
+fn test_funcs() -> FuncMap {
+    use crate::func::{arity, string_arg, FuncError};
+    let mut f = FuncMap::new();
+    f.add("upper", |a| {
+        arity("upper", a, 1)?;
+        Ok(Value::from(string_arg(a, 0)?.to_uppercase()))
+    });
+    f.add("fail", |a| {
+        arity("fail", a, 1)?;
+        Err(FuncError::call(string_arg(a, 0)?))
+    });
+    f.add_with_host("include", |c, a| {
+        arity("include", a, 2)?;
+        let name = string_arg(a, 0)?.to_string();
+        c.host.execute_named(&name, &a[1]).map(Value::from)
+    });
+    f.add_with_host("tpl", |c, a| {
+        arity("tpl", a, 2)?;
+        let text = string_arg(a, 0)?.to_string();
+        match c.host.execute_text(&text, &a[1]) {
+            Ok(s) => Ok(Value::from(s.replace("<no value>", ""))),
+            Err(FuncError::Argument(e)) => Err(FuncError::call(format!("cannot parse template {}: {e}", super::fmt::quote(&text)))),
+            Err(e) => Err(FuncError::call(format!("error during tpl function execution for {}: {e}", super::fmt::quote(&text)))),
+        }
+    });
+    f
+}
+
 /// Renders like Helm: `.Values` as data, `missingkey=zero`, `<no value>` removed.
 fn render_files(files: &[(&str, &str)], values: &str) -> Result<String, String> {
-    let mut t = Templates::new(FuncMap::new());
+    let mut t = Templates::new(test_funcs());
     t.set_missing_key(MissingKey::Zero);
     for (name, text) in files {
         t.parse(&format!("c/templates/{name}"), text).map_err(|e| e.message)?;
@@ -270,12 +300,38 @@ const CASES: &[(&str, &str)] = &[
     ("{{ index . \"Values\" \"a\" }}", r#"{"a": "viaindex"}"#),
     ("{{ if and .Values.a (eq .Values.a.b \"x\") }}yes{{ end }}", r#"{"a": {"b": "x"}}"#),
     ("{{ if and .Values.a (eq .Values.a.b \"x\") }}yes{{ else }}no{{ end }}", r#"{}"#),
+    // Functions with typed parameters, and how Go words their misuse.
+    ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
+    ("{{ upper .Values.missing }}", "{}"),
+    ("{{ .Values.missing | upper }}", "{}"),
+    ("{{ upper 1 }}", "{}"),
+    ("{{ upper .Values.n }}", r#"{"n": 1.5}"#),
+    ("{{ 1 | upper }}", "{}"),
+    ("{{ upper nil }}", "{}"),
+    ("{{ upper \"a\" \"b\" }}", "{}"),
+    ("{{ upper true }}", "{}"),
+    ("{{ upper (len \"ab\") }}", "{}"),
+    ("{{ fail \"stop here\" }}", "{}"),
+    ("x\n  {{ if true }}{{ fail (printf \"%s!\" \"boom\") }}{{ end }}", "{}"),
+    // include and tpl through the executor's Host.
+    ("{{ define \"h\" }}[{{ .a }}]{{ end }}{{ include \"h\" .Values }}{{ include \"h\" .Values | upper }}", r#"{"a": "x"}"#),
+    ("{{ tpl .Values.t . }}", r#"{"t": "{{ .Values.a }}-{{ upper .Values.a }}", "a": "v"}"#),
+    ("{{ define \"d\" }}D{{ end }}{{ tpl \"{{ include \\\"d\\\" . }}{{ define \\\"z\\\" }}Z{{ end }}{{ template \\\"z\\\" }}\" . }}", "{}"),
+    ("{{ tpl .Values.t . }}", r#"{"t": "{{ .Values.a.b.c }}"}"#),
+    ("{{ tpl .Values.t . }}", r#"{"t": "{{ 1 }"}"#),
+    ("{{ tpl .Values.t . }}", r#"{"t": "{{ template \"nope\" }}"}"#),
+    ("{{ tpl \"\" . }}|{{ tpl \"{{ .Values.missing }}\" . }}|", "{}"),
 ];
 
 /// Helm v4 keeps only the last `: `-separated part of a parse error's
 /// message; ours must end with it and agree on the location.
 fn same_result(got: &Result<String, String>, want: &Result<String, String>) -> bool {
     match (got, want) {
+        (Err(g), Err(w)) if w.starts_with("execution error at (") => {
+            // Helm shows a `fail` as "execution error at (LOC): MSG".
+            let Some((loc, msg)) = w["execution error at (".len()..].split_once("): ") else { return false };
+            g.starts_with(&format!("template: {loc}: executing ")) && g.ends_with(&format!(": error calling fail: {msg}"))
+        }
         (Err(g), Err(w)) if g != w => {
             let loc = |s: &str| s.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": ");
             let is_parse = |s: &str| loc(s).rsplit(':').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
