@@ -245,7 +245,7 @@ impl<'s, 't> State<'s, 't> {
             }
             Node::If(b) => self.walk_if_or_with(false, dot, b),
             Node::With(b) => self.walk_if_or_with(true, dot, b),
-            Node::Range(b) => self.walk_range(dot, node, b),
+            Node::Range(b) => self.walk_range(dot, b),
             Node::Template { name, pipe, .. } => self.walk_template(dot, node, name, pipe.as_ref()),
             Node::Break { .. } => Err(Flow::Break),
             Node::Continue { .. } => Err(Flow::Continue),
@@ -275,10 +275,10 @@ impl<'s, 't> State<'s, 't> {
         r
     }
 
-    fn walk_range(&mut self, dot: &Rv, node: &'t Node, r: &'t Branch) -> R<()> {
+    fn walk_range(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         self.enter()?;
         let outer = self.vars.len();
-        let res = self.walk_range_inner(dot, node, r);
+        let res = self.walk_range_inner(dot, r);
         self.vars.truncate(outer);
         self.leave();
         match res {
@@ -287,7 +287,7 @@ impl<'s, 't> State<'s, 't> {
         }
     }
 
-    fn walk_range_inner(&mut self, dot: &Rv, node: &'t Node, r: &'t Branch) -> R<()> {
+    fn walk_range_inner(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?.indirect();
         let mark = self.vars.len();
         let mut items: Vec<(Rv, Rv)> = Vec::new();

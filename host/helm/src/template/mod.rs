@@ -61,8 +61,10 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         // Go's own limit on nested template calls is 100000; Helm stops
-        // `include` recursion after 1000 levels.
-        Limits { max_depth: 10000, max_output: 256 << 20 }
+        // `include` recursion after 1000 levels, and so does this default
+        // (each level of a failing include chain wraps the error of the
+        // next, so the message grows with the square of the depth).
+        Limits { max_depth: 1000, max_output: 256 << 20 }
     }
 }
 
@@ -186,3 +188,5 @@ impl Templates {
 
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod tests;

@@ -28,6 +28,35 @@ pub struct Tree {
     pub root: List,
 }
 
+/// A tree is taken apart without recursion: a deeply nested one (ten
+/// thousand parentheses) may be dropped on a thread with a small stack.
+impl Drop for Tree {
+    fn drop(&mut self) {
+        enum Part {
+            Node(Node),
+            Pipe(Pipe),
+            Arg(Arg),
+        }
+        let mut stack: Vec<Part> = std::mem::take(&mut self.root.nodes).into_iter().map(Part::Node).collect();
+        while let Some(part) = stack.pop() {
+            match part {
+                Part::Node(Node::Action { pipe, .. }) | Part::Node(Node::Template { pipe: Some(pipe), .. }) => stack.push(Part::Pipe(pipe)),
+                Part::Node(Node::If(b) | Node::Range(b) | Node::With(b)) => {
+                    stack.push(Part::Pipe(b.pipe));
+                    stack.extend(b.list.nodes.into_iter().map(Part::Node));
+                    if let Some(e) = b.else_list {
+                        stack.extend(e.nodes.into_iter().map(Part::Node));
+                    }
+                }
+                Part::Pipe(p) => stack.extend(p.cmds.into_iter().flat_map(|c| c.args).map(Part::Arg)),
+                Part::Arg(Arg::Pipe(p)) => stack.push(Part::Pipe(*p)),
+                Part::Arg(Arg::Chain { node, .. }) => stack.push(Part::Arg(*node)),
+                _ => {}
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct List {
     pub pos: usize,
