@@ -467,7 +467,12 @@ impl<'s, 't> State<'s, 't> {
 
     fn not_a_function(&self, args: &[Arg], fin: &Option<Rv>) -> R<()> {
         if args.len() > 1 || fin.is_some() {
-            return Err(self.errorf(format!("can't give argument to non-function {}", args[0])));
+            // Go shows a parenthesised pipeline here without its parentheses.
+            let what = match &args[0] {
+                Arg::Pipe(p) => p.to_string(),
+                a => a.to_string(),
+            };
+            return Err(self.errorf(format!("can't give argument to non-function {what}")));
         }
         Ok(())
     }
