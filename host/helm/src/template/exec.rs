@@ -67,15 +67,6 @@ impl Rv {
             Rv::V(v, _) => v.truthy(),
         }
     }
-
-    /// The Go type as `receiver.Type()` names it in errors.
-    fn static_type(&self) -> String {
-        match self {
-            Rv::Invalid => "<invalid>".into(),
-            Rv::V(_, true) | Rv::V(Value::Nil, _) => "interface {}".into(),
-            Rv::V(v, false) => v.type_name(),
-        }
-    }
 }
 
 /// What one execution shares with the nested ones it starts (`template`,
@@ -160,10 +151,13 @@ struct State<'s, 't> {
 }
 
 
+/// A method of an [`crate::value::Object`].
+type MethodFn = Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>;
+
 enum Callee {
     Builtin(Builtin),
     Func(Func),
-    Method(Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>),
+    Method(MethodFn),
 }
 
 impl<'s, 't> State<'s, 't> {
@@ -571,10 +565,11 @@ impl<'s, 't> State<'s, 't> {
             }
             Rv::V(v, iface) => (v, iface),
         };
-        let typ = Rv::V(v.clone(), iface).static_type();
+        // The receiver's type as Go names it in errors (computed only then).
+        let typ = || if iface || v.is_nil() { "interface {}".to_string() } else { v.type_name() };
         let has_args = args.len() > 1 || fin.is_some();
         match &v {
-            Value::Nil => return Err(self.errorf(format!("nil pointer evaluating {typ}.{name}"))),
+            Value::Nil => return Err(self.errorf(format!("nil pointer evaluating {}.{name}", typ()))),
             Value::Object(o) => match o.member(name) {
                 Some(Member::Method(m)) => return self.eval_call(dot, Callee::Method(m), At::Arg(node), name, args, fin),
                 Some(Member::Field(f)) => {
@@ -586,7 +581,7 @@ impl<'s, 't> State<'s, 't> {
                 }
                 None => {
                     if o.kind() == "ptr" && !o.truthy() {
-                        return Err(self.errorf(format!("nil pointer evaluating {typ}.{name}")));
+                        return Err(self.errorf(format!("nil pointer evaluating {}.{name}", typ())));
                     }
                 }
             },
@@ -606,7 +601,7 @@ impl<'s, 't> State<'s, 't> {
             }
             _ => {}
         }
-        Err(self.errorf(format!("can't evaluate field {name} in type {typ}")))
+        Err(self.errorf(format!("can't evaluate field {name} in type {}", typ())))
     }
 
     fn eval_function(&mut self, dot: &Rv, ident: &'t Arg, name: &str, cmd: Option<&'t Command>, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {

@@ -96,7 +96,7 @@ fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     if let Some(v) = ran {
         return v;
     }
-    let f = slot.into_inner().unwrap_or_else(|p| p.into_inner()).take();
+    let f = slot.into_inner().unwrap_or_else(|p| p.into_inner());
     // Invariant: the thread either ran `f` (and `ran` is Some) or never took it.
     f.expect("the template closure is still here when its thread did not run it")()
 }

@@ -6,6 +6,9 @@
 //! Sprig's constructors or Helm's own objects) unless it is about a bound
 //! of this engine.
 
+// Go's fmt tests print π to a few places; these are not meant as π.
+#![allow(clippy::approx_constant)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -235,4 +238,33 @@ fn parse_errors_name_the_file_and_line() {
     assert_eq!(t.parse("f.yaml", "{{ if 1 }}\n\nx").unwrap_err().message, "template: f.yaml:3: unexpected EOF");
     assert_eq!(t.parse("f.yaml", "{{ \"a\n\" }}").unwrap_err().message, "template: f.yaml:1: unterminated quoted string");
     assert_eq!(t.parse("f.yaml", "{{ 1 }").unwrap_err().message, "template: f.yaml:1: unexpected \"}\" in operand");
+}
+
+#[test]
+fn random_token_soup_never_panics() {
+    const FRAGS: &[&str] = &[
+        "{{", "}}", "{{- ", " -}}", " ", "(", ")", "|", "$x", "$", ":=", "=", ".a", ".b", ".", "if", "else", "end", "range", "with", "define",
+        "template", "block", "\"s\"", "`r`", "'c'", "'", "\"", "1", "-", "1.5", "0x", "1e", "eq", "and", "or", "index", "slice", "printf", "\"%d %v %\"",
+        "len", "/*", "*/", "\n", "é", "break", "continue", "nil", "true", ",", "print", "not", "call", "lt", "html", "js", "urlquery", "\\", "$y", "\"t\"",
+    ];
+    let data = map(vec![("a", map(vec![("b", Value::list(vec![Value::int(1), Value::str("x")]))])), ("b", Value::Float(2.0))]);
+    let mut seed: u64 = 0x9E3779B97F4A7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let n = 1 + next() % 30;
+        let text: String = (0..n).map(|_| FRAGS[(next() % FRAGS.len() as u64) as usize]).collect();
+        let mut t = Templates::new(FuncMap::new());
+        t.set_limits(Limits { max_depth: 50, max_output: 1 << 16 });
+        if t.parse("x", &text).is_ok() {
+            let _ = t.execute("x", &data);
+            for name in t.names() {
+                let _ = t.execute(&name, &Value::Nil);
+            }
+        }
+    }
 }
