@@ -268,3 +268,17 @@ fn random_token_soup_never_panics() {
         }
     }
 }
+
+#[test]
+fn nesting_of_templates_and_blocks_together_is_bounded_before_the_stack() {
+    // Each recursion level nests 19 blocks and one template call: the
+    // nesting bound is reached long before the template-depth bound.
+    let ifs = "{{ if true }}".repeat(19);
+    let ends = "{{ end }}".repeat(19);
+    let text = format!("{{{{ define \"r\" }}}}{ifs}{{{{ template \"r\" (print . \"(\") }}}}{ends}{{{{ end }}}}{{{{ template \"r\" \"\" }}}}");
+    let mut t = Templates::new(FuncMap::new());
+    t.set_limits(Limits { max_depth: 5000, max_output: 1 << 20 });
+    t.parse("x", &text).unwrap();
+    let err = t.execute("x", &Value::Nil).unwrap_err().message;
+    assert!(err.ends_with("exceeded maximum nesting depth (20000)"), "{}", &err[err.len().saturating_sub(300)..]);
+}
