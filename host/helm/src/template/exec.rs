@@ -327,6 +327,13 @@ impl<'s, 't> State<'s, 't> {
                     return Ok(());
                 }
             }
+            Rv::V(Value::Object(o), _) if o.map_entries().is_some() => {
+                let mut entries = o.map_entries().unwrap_or_default();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                for (k, v) in entries {
+                    items.push((Rv::concrete(Value::str(k)), Rv::concrete(v)));
+                }
+            }
             Rv::Invalid => {}
             Rv::V(v, _) => {
                 return Err(self.errorf(format!("range can't iterate over {}", super::fmt::sprint(v))));
@@ -582,6 +589,21 @@ impl<'s, 't> State<'s, 't> {
                 None => {
                     if o.kind() == "ptr" && !o.truthy() {
                         return Err(self.errorf(format!("nil pointer evaluating {}.{name}", typ())));
+                    }
+                    if let Some(entries) = o.map_entries() {
+                        if has_args {
+                            return Err(self.errorf(format!("{name} is not a method but has arguments")));
+                        }
+                        return match entries.into_iter().find(|(k, _)| k == name) {
+                            Some((_, x)) => Ok(Rv::concrete(x)),
+                            None => match self.shared.missing_key {
+                                MissingKey::Default => Ok(Rv::Invalid),
+                                // The zero value of Helm's only named map type
+                                // (`files`, map[string][]byte): a nil []byte.
+                                MissingKey::Zero => Ok(Rv::concrete(Value::Bytes(Arc::from(&[][..])))),
+                                MissingKey::Error => Err(self.errorf(format!("map has no entry for key {}", super::fmt::quote(name)))),
+                            },
+                        };
                     }
                 }
             },
