@@ -694,6 +694,7 @@ impl<'s, 't> State<'s, 't> {
         };
         match result {
             Ok(v) => {
+                self.check_size(&v, at, name)?;
                 let nil = v.is_nil();
                 Ok(Rv::V(v, nil))
             }
@@ -820,7 +821,9 @@ impl<'s, 't> State<'s, 't> {
                     vals.push(f.value());
                 }
             }
-            return Ok(Rv::concrete(Value::str(super::fmt::sprintf(&format, &vals))));
+            let v = Value::str(super::fmt::sprintf(&format, &vals));
+            self.check_size(&v, at, name)?;
+            return Ok(Rv::concrete(v));
         }
         let mut vals = Vec::with_capacity(n_in);
         for a in args {
@@ -839,12 +842,30 @@ impl<'s, 't> State<'s, 't> {
             return Err(self.errorf(format!("error calling call: {err}")));
         }
         match builtins::call(b, &vals) {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                if let Rv::V(x, _) = &v {
+                    self.check_size(x, at, name)?;
+                }
+                Ok(v)
+            }
             Err(e) => {
                 self.at = at;
                 Err(self.errorf(format!("error calling {name}: {e}")))
             }
         }
+    }
+
+    /// A string a function made may not outgrow the output limit: strings
+    /// doubled in a loop would otherwise exhaust memory without printing.
+    fn check_size(&mut self, v: &Value, at: At<'t>, name: &str) -> R<()> {
+        let max = self.shared.limits.max_output;
+        if let Value::String(s) = v {
+            if s.len() > max {
+                self.at = at;
+                return Err(self.errorf(format!("error calling {name}: result of {} bytes exceeds the output limit of {max} bytes", s.len())));
+            }
+        }
+        Ok(())
     }
 
     fn string_param(&self, v: Rv) -> R<String> {

@@ -265,6 +265,15 @@ fn huge_output_stops_at_the_limit() {
 }
 
 #[test]
+fn strings_doubled_in_a_loop_stop_at_the_output_limit() {
+    let mut t = Templates::new(FuncMap::new());
+    t.set_limits(Limits { max_depth: 100, max_output: 1 << 20 });
+    t.parse("x", "{{ $s := \"ab\" }}{{ range 64 }}{{ $s = printf \"%s%s\" $s $s }}{{ end }}").unwrap();
+    let err = t.execute("x", &Value::Nil).unwrap_err().message;
+    assert_eq!(err, "template: x:1:38: executing \"x\" at <printf \"%s%s\" $s $s>: error calling printf: result of 2097152 bytes exceeds the output limit of 1048576 bytes");
+}
+
+#[test]
 fn parse_errors_name_the_file_and_line() {
     let mut t = Templates::new(FuncMap::new());
     assert_eq!(t.parse("f.yaml", "a\n{{ if }}").unwrap_err().message, "template: f.yaml:2: missing value for if");
