@@ -326,7 +326,7 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
         token: [dummy(), dummy(), dummy()],
         peek_count: 0,
         vars: vec!["$".into()],
-        action_line: 0,
+        action_pos: None,
         range_depth: 0,
         depth: 0,
         parse_name: name.to_string(),
@@ -340,7 +340,7 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
 }
 
 fn dummy<'a>() -> Item<'a> {
-    Item { typ: ItemType::Eof, pos: 0, val: Cow::Borrowed(""), line: 1 }
+    Item { typ: ItemType::Eof, pos: 0, val: Cow::Borrowed("") }
 }
 
 struct Parser<'a, 'f> {
@@ -349,7 +349,8 @@ struct Parser<'a, 'f> {
     token: [Item<'a>; 3],
     peek_count: usize,
     vars: Vec<String>,
-    action_line: usize,
+    /// Where the action being parsed started (for "in action started at").
+    action_pos: Option<usize>,
     range_depth: usize,
     depth: usize,
     parse_name: String,
@@ -370,8 +371,8 @@ impl<'a> Parser<'a, '_> {
             // After EOF or an error the lexer yields nothing more; Go's
             // closed channel gives zero items (type Error, empty).
             None => {
-                let last = self.items.last().map(|i| (i.pos, i.line)).unwrap_or((0, 1));
-                Item { typ: ItemType::Eof, pos: last.0, val: Cow::Borrowed(""), line: last.1 }
+                let last = self.items.last().map(|i| i.pos).unwrap_or(0);
+                Item { typ: ItemType::Eof, pos: last, val: Cow::Borrowed("") }
             }
         }
     }
@@ -424,8 +425,13 @@ impl<'a> Parser<'a, '_> {
         t
     }
 
+    /// The line of a byte offset (Go keeps it in each item; only errors need it).
+    fn line(&self, pos: usize) -> usize {
+        1 + self.text.as_bytes()[..pos.min(self.text.len())].iter().filter(|&&b| b == b'\n').count()
+    }
+
     fn errorf(&self, msg: impl std::fmt::Display) -> ParseError {
-        format!("template: {}:{}: {}", self.parse_name, self.token[0].line, msg)
+        format!("template: {}:{}: {}", self.parse_name, self.line(self.token[0].pos), msg)
     }
 
     fn expect(&mut self, typ: ItemType, context: &str) -> R<Item<'a>> {
@@ -447,8 +453,9 @@ impl<'a> Parser<'a, '_> {
     fn unexpected(&self, t: &Item<'_>, context: &str) -> ParseError {
         if t.typ == ItemType::Error {
             let mut extra = String::new();
-            if self.action_line != 0 && self.action_line != t.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+            let action_line = self.action_pos.map(|p| self.line(p));
+            if action_line.is_some_and(|l| l != self.line(t.pos)) {
+                extra = format!(" in action started at {}:{}", self.parse_name, action_line.unwrap_or(0));
                 if t.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -539,9 +546,9 @@ impl<'a> Parser<'a, '_> {
         match t.typ {
             ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val.into_owned() }),
             ItemType::LeftDelim => {
-                self.action_line = t.line;
+                self.action_pos = Some(t.pos);
                 let r = self.action();
-                self.action_line = 0;
+                self.action_pos = None;
                 r
             }
             _ => Err(self.unexpected(&t, "input")),
