@@ -28,7 +28,7 @@ use crate::value::{IntType, Member, Value};
 /// before it stops with an error rather than exhaust the native stack. Go
 /// allows 100000 nested template calls on goroutine stacks that grow to
 /// 1 GB; execution here runs on a thread with a large stack (`mod.rs`).
-pub const MAX_NESTING: usize = 20000;
+pub const MAX_NESTING: usize = 120_000;
 
 /// A value as Go's reflection holds it during execution.
 #[derive(Clone, Debug)]

@@ -12,11 +12,14 @@ use std::sync::Arc;
 
 use super::lex::{lex, Item, ItemType};
 
-/// How deeply parentheses and control structures may nest while parsing.
-/// Go allows 10000 parentheses; control structures have no limit in Go.
-/// Parsing runs on a thread with a large stack (see `mod.rs`), so this is
-/// as generous as Go for parentheses.
-pub const MAX_PARSE_DEPTH: usize = 10000;
+/// How deeply parentheses may nest: Go's own limit (its error is "max
+/// expression depth exceeded").
+pub const MAX_PAREN_DEPTH: usize = 10000;
+
+/// How deeply control structures (`if`, `range`, `with`, `else if`
+/// chains, `define`) may nest. Go has no limit; this one is far beyond any
+/// template and keeps the recursion within the parser's large stack.
+pub const MAX_BLOCK_DEPTH: usize = 100_000;
 
 /// One parsed template: its name, the name of the text it came from (the
 /// file; errors say it), that text (errors compute line and column in it),
@@ -329,6 +332,7 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
         action_pos: None,
         range_depth: 0,
         depth: 0,
+        paren_depth: 0,
         parse_name: name.to_string(),
         text: text.clone(),
         has_func,
@@ -352,7 +356,9 @@ struct Parser<'a, 'f> {
     /// Where the action being parsed started (for "in action started at").
     action_pos: Option<usize>,
     range_depth: usize,
+    /// Nesting of control structures, and of parentheses (Go's stackDepth).
     depth: usize,
+    paren_depth: usize,
     parse_name: String,
     text: Arc<str>,
     has_func: &'f dyn Fn(&str) -> bool,
@@ -479,9 +485,17 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn enter(&mut self) -> R<()> {
-        if self.depth >= MAX_PARSE_DEPTH {
+    fn enter_paren(&mut self) -> R<()> {
+        if self.paren_depth >= MAX_PAREN_DEPTH {
             return Err(self.errorf("max expression depth exceeded"));
+        }
+        self.paren_depth += 1;
+        Ok(())
+    }
+
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= MAX_BLOCK_DEPTH {
+            return Err(self.errorf(format!("control structures nested deeper than {MAX_BLOCK_DEPTH}")));
         }
         self.depth += 1;
         Ok(())
@@ -830,9 +844,9 @@ impl<'a> Parser<'a, '_> {
                 Arg::Number { pos: t.pos, text: t.val.into_owned(), num }
             }
             ItemType::LeftParen => {
-                self.enter()?;
+                self.enter_paren()?;
                 let p = self.pipeline("parenthesized pipeline", ItemType::RightParen)?;
-                self.depth -= 1;
+                self.paren_depth -= 1;
                 Arg::Pipe(Box::new(p))
             }
             ItemType::String | ItemType::RawString => {
