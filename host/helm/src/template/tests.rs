@@ -180,6 +180,19 @@ fn named_maps_range_index_and_look_up_like_maps() {
 }
 
 #[test]
+fn inline_execution_runs_on_the_callers_thread() {
+    thread_local!(static MARK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    MARK.set(7);
+    let mut f = FuncMap::new();
+    f.add("mark", |_| Ok(Value::int(MARK.get() as i64)));
+    let mut t = Templates::new(f);
+    t.parse("x", "{{ mark }}").unwrap();
+    assert_eq!(t.execute("x", &Value::Nil).unwrap(), "0");
+    t.set_inline(true);
+    assert_eq!(t.execute("x", &Value::Nil).unwrap(), "7");
+}
+
+#[test]
 fn later_definitions_replace_earlier_ones_but_empty_ones_do_not() {
     let mut t = Templates::new(FuncMap::new());
     t.parse("a", "{{ define \"h\" }}one{{ end }}").unwrap();
