@@ -163,6 +163,8 @@ pub struct Templates {
     trees: Arc<exec::TreeSet>,
     /// Run on the caller's thread instead of the worker (see `set_inline`).
     inline: bool,
+    /// Maps changed in place by executions of this set (Go's map identity).
+    mutations: Arc<exec::Mutations>,
 }
 
 /// Adds parsed trees to a set as Go's `AddParseTree` does (an empty
@@ -189,7 +191,7 @@ impl Templates {
     /// A new, empty set. The builtins are always there; `funcs` adds to them
     /// or replaces them (Go's `Funcs`).
     pub fn new(funcs: FuncMap) -> Templates {
-        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()), inline: false }
+        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()), inline: false, mutations: Arc::default() }
     }
 
     pub fn set_missing_key(&mut self, m: MissingKey) {
@@ -245,6 +247,7 @@ impl Templates {
         on_big_stack(self.inline, move || {
             let shared = exec::Shared {
                 funcs: &this.funcs,
+                mutations: &this.mutations,
                 missing_key: this.missing_key,
                 limits: this.limits,
                 written: Cell::new(0),

@@ -116,6 +116,29 @@ fn test_funcs() -> FuncMap {
         arity("fail", a, 1)?;
         Err(FuncError::call(string_arg(a, 0)?))
     });
+    // Sprig's dict, list, set and unset, as the value model has them: set
+    // and unset return the changed map (the executor makes it Go's change
+    // in place).
+    f.add("dict", |a| {
+        let mut m = std::collections::BTreeMap::new();
+        for p in a.chunks(2) {
+            m.insert(super::fmt::sprint(&p[0]), p.get(1).cloned().unwrap_or(Value::str("")));
+        }
+        Ok(Value::map(m))
+    });
+    f.add("list", |a| Ok(Value::list(a.to_vec())));
+    f.add("set", |a| {
+        arity("set", a, 3)?;
+        let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
+        m.insert(string_arg(a, 1)?.to_string(), a[2].clone());
+        Ok(Value::map(m))
+    });
+    f.add("unset", |a| {
+        arity("unset", a, 2)?;
+        let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
+        m.remove(string_arg(a, 1)?);
+        Ok(Value::map(m))
+    });
     f.add_with_host("include", |c, a| {
         arity("include", a, 2)?;
         let name = string_arg(a, 0)?.to_string();
@@ -433,6 +456,15 @@ const CASES: &[(&str, &str)] = &[
     ("{{ define \"t\" }}[{{ . }}]{{ end }}{{ template \"t\" $x := 5 }}{{ $x }}", "{}"),
     ("{{ define \"t\" }}{{ $ }}{{ end }}{{ $y := 1 }}{{ template \"t\" \"dot\" }}", "{}"),
     ("{{ define \"t\" }}{{ $y }}{{ end }}{{ $y := 1 }}", "{}"),
+    // Go maps are references: set and unset change the map every reference sees.
+    ("{{ $d := dict \"a\" 1 }}{{ $_ := set $d \"z\" 26 }}{{ $d }} {{ $e := $d }}{{ $_ := unset $e \"a\" }}{{ $d }} {{ len $d }}", "{}"),
+    ("{{ $_ := set .Values.a.b \"k\" \"v\" }}{{ .Values.a }} {{ .Values.a.b.k }} {{ .Values }}", r#"{"a": {"b": {"c": 1}}, "l": [{"x": 1}]}"#),
+    ("{{ define \"t\" }}{{ .Values.a.b.k }}{{ end }}{{ $_ := set .Values.a.b \"k\" \"v\" }}{{ template \"t\" . }}{{ include \"t\" . }}", r#"{"a": {"b": {"c": 1}}}"#),
+    ("{{ $d := dict }}{{ if $d }}T{{ else }}F{{ end }}{{ $_ := set $d \"k\" 1 }}{{ if $d }}T{{ else }}F{{ end }}{{ range $k, $v := $d }}{{ $k }}{{ end }}{{ and $d 1 }}", "{}"),
+    ("{{ $d := dict \"n\" (dict) }}{{ $_ := set $d.n \"x\" 1 }}{{ $_ := set $d \"y\" 2 }}{{ $_ := set $d.n \"z\" 3 }}{{ $d }} {{ index $d \"n\" \"z\" }}", "{}"),
+    ("{{ $l := list (dict) }}{{ $_ := set (index $l 0) \"k\" 1 }}{{ $l }} {{ printf \"%v\" $l }}", "{}"),
+    ("{{ $d := dict }}{{ $x := set $d \"a\" 1 }}{{ $_ := set $x \"b\" 2 }}{{ $d }} {{ $x }}", "{}"),
+    ("{{ $d := dict }}{{ $_ := set $d \"self\" 1 }}{{ range $i := list 1 2 3 }}{{ $_ := set $d (print $i) $i }}{{ end }}{{ $d }}", "{}"),
     // Functions with typed parameters, and how Go words their misuse.
     ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
     ("{{ upper .Values.missing }}", "{}"),
@@ -481,6 +513,10 @@ const MULTI: &[(&[(&str, &str)], &str)] = &[
     (&[("_helpers.tpl", "\n\n{{- define \"c.name\" -}}\n  {{ .Values.x.y.z }}\n{{- end }}"), ("x.yaml", "name: {{ include \"c.name\" . }}")], r#"{}"#),
     (&[("_helpers.tpl", "{{ define \"h\" }}{{ fail \"in helper\" }}{{ end }}"), ("x.yaml", "a\nb: {{ template \"h\" . }}")], r#"{}"#),
     (&[("a.yaml", "{{ define \"h\" }}from a{{ end }}"), ("x.yaml", "{{ template \"h\" }}")], r#"{}"#),
+    // A change in place to .Values in one template is seen by those Helm
+    // executes after it (z.yaml before x.yaml; the list is in Helm's order).
+    (&[("z.yaml", "{{ $_ := set .Values \"added\" \"by z\" }}"), ("x.yaml", "[{{ .Values.added }}]")], r#"{}"#),
+    (&[("z.yaml", "{{ $_ := set .Values.m \"added\" \"by z\" }}"), ("x.yaml", "[{{ .Values.m.added }}] {{ .Values }}")], r#"{"m": {}}"#),
 ];
 
 #[test]
