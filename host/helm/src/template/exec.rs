@@ -75,6 +75,20 @@ impl Rv {
 /// references, so every other reference to that map sees the change.
 pub const MUTATE_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
 
+/// The functions that return a copy of their argument with maps of their
+/// own (Sprig's `deepCopy`): their result must not share the identity of
+/// the maps they copied, which the value model would otherwise let it do.
+pub const COPY_RESULT: &[&str] = &["deepCopy", "mustDeepCopy"];
+
+/// `v` with every map and list in it in a new allocation (a new identity).
+fn fresh_copy(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(Map { entries: Arc::new(m.entries.iter().map(|(k, x)| (k.clone(), fresh_copy(x))).collect()), elem: m.elem }),
+        Value::List(l) => Value::List(value::List { items: Arc::new(l.items.iter().map(fresh_copy).collect()), elem: l.elem }),
+        v => v.clone(),
+    }
+}
+
 type Entries = Arc<BTreeMap<String, Value>>;
 
 /// Go's map identity, emulated. The value model holds maps immutably, so a
@@ -826,6 +840,7 @@ impl<'s, 't> State<'s, 't> {
                         muts.after_mutation(&first.value(), given, &v);
                     }
                 }
+                let v = if matches!(callee, Callee::Func(_)) && COPY_RESULT.contains(&name) { fresh_copy(&v) } else { v };
                 let nil = v.is_nil();
                 Ok(Rv::V(v, nil))
             }

@@ -127,6 +127,10 @@ fn test_funcs() -> FuncMap {
         Ok(Value::map(m))
     });
     f.add("list", |a| Ok(Value::list(a.to_vec())));
+    f.add("deepCopy", |a| {
+        arity("deepCopy", a, 1)?;
+        Ok(a[0].clone())
+    });
     f.add("set", |a| {
         arity("set", a, 3)?;
         let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
@@ -465,6 +469,7 @@ const CASES: &[(&str, &str)] = &[
     ("{{ $l := list (dict) }}{{ $_ := set (index $l 0) \"k\" 1 }}{{ $l }} {{ printf \"%v\" $l }}", "{}"),
     ("{{ $d := dict }}{{ $x := set $d \"a\" 1 }}{{ $_ := set $x \"b\" 2 }}{{ $d }} {{ $x }}", "{}"),
     ("{{ $d := dict }}{{ $_ := set $d \"self\" 1 }}{{ range $i := list 1 2 3 }}{{ $_ := set $d (print $i) $i }}{{ end }}{{ $d }}", "{}"),
+    ("{{ $o := dict \"n\" \"app\" \"in\" (dict \"k\" 1) }}{{ $c := deepCopy $o }}{{ $_ := set $c \"n\" \"changed\" }}{{ $_ := set $c.in \"k\" 2 }}{{ $c.n }} {{ $o.n }} {{ $o.in.k }} {{ $c.in.k }}", "{}"),
     // Functions with typed parameters, and how Go words their misuse.
     ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
     ("{{ upper .Values.missing }}", "{}"),
