@@ -200,7 +200,21 @@ impl Mutations {
             if let Value::Map(ev) = evaluated {
                 self.record(&ev.entries, &now.entries);
             }
-            self.record(&given.entries, &now.entries);
+            self.record_nested(&given.entries, &now.entries, 0);
+        }
+    }
+
+    /// `old` became `now`; so did each map under the same key in both (a
+    /// merge changes the nested maps of its destination in place).
+    fn record_nested(&self, old: &Entries, now: &Entries, depth: usize) {
+        if Arc::ptr_eq(old, now) || depth > 100 {
+            return;
+        }
+        self.record(old, now);
+        for (k, o) in old.iter() {
+            if let (Value::Map(o), Some(Value::Map(n))) = (o, now.get(k)) {
+                self.record_nested(&o.entries, &n.entries, depth + 1);
+            }
         }
     }
 }

@@ -127,6 +127,23 @@ fn test_funcs() -> FuncMap {
         Ok(Value::map(m))
     });
     f.add("list", |a| Ok(Value::list(a.to_vec())));
+    // mergo's merge (the destination's values win) and its overwrite, as
+    // new maps.
+    fn merge(dst: &Value, src: &Value, overwrite: bool) -> Value {
+        let (Some(d), Some(s)) = (dst.as_map(), src.as_map()) else { return dst.clone() };
+        let mut out = d.clone();
+        for (k, sv) in s {
+            let merged = match out.get(k) {
+                Some(dv @ Value::Map(_)) if sv.as_map().is_some() => merge(dv, sv, overwrite),
+                Some(dv) if !overwrite && dv.truthy() => dv.clone(),
+                _ => sv.clone(),
+            };
+            out.insert(k.clone(), merged);
+        }
+        Value::map(out)
+    }
+    f.add("merge", |a| Ok(a[1..].iter().fold(a[0].clone(), |d, s| merge(&d, s, false))));
+    f.add("mergeOverwrite", |a| Ok(a[1..].iter().fold(a[0].clone(), |d, s| merge(&d, s, true))));
     f.add("deepCopy", |a| {
         arity("deepCopy", a, 1)?;
         Ok(a[0].clone())
@@ -470,6 +487,9 @@ const CASES: &[(&str, &str)] = &[
     ("{{ $d := dict }}{{ $x := set $d \"a\" 1 }}{{ $_ := set $x \"b\" 2 }}{{ $d }} {{ $x }}", "{}"),
     ("{{ $d := dict }}{{ $_ := set $d \"self\" 1 }}{{ range $i := list 1 2 3 }}{{ $_ := set $d (print $i) $i }}{{ end }}{{ $d }}", "{}"),
     ("{{ $o := dict \"n\" \"app\" \"in\" (dict \"k\" 1) }}{{ $c := deepCopy $o }}{{ $_ := set $c \"n\" \"changed\" }}{{ $_ := set $c.in \"k\" 2 }}{{ $c.n }} {{ $o.n }} {{ $o.in.k }} {{ $c.in.k }}", "{}"),
+    ("{{ $a := dict \"n\" (dict \"x\" 1) }}{{ $n := $a.n }}{{ $_ := merge $a (dict \"n\" (dict \"y\" 2) \"z\" 3) }}{{ $n }} {{ $a }}", "{}"),
+    ("{{ $a := dict \"n\" (dict \"x\" 1) }}{{ $n := $a.n }}{{ $_ := mergeOverwrite $a (dict \"n\" (dict \"x\" 2)) }}{{ $n }} {{ $a }}", "{}"),
+    ("{{ $_ := merge .Values.a (dict \"m\" 1) }}{{ .Values.a }} {{ .Values }}", r#"{"a": {"b": {"c": 1}}}"#),
     // Functions with typed parameters, and how Go words their misuse.
     ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
     ("{{ upper .Values.missing }}", "{}"),
