@@ -16,6 +16,12 @@
 //! promises a large stack of its own). Output (and any string a function makes) is bounded
 //! by [`Limits::max_output`].
 //!
+//! Go maps are references; the value model's are immutable. The executor
+//! emulates Go's map identity for the functions that change a map in place
+//! (`set`, `unset`, the merges: `exec::MUTATE_FIRST_ARG`): it remembers
+//! which map replaced which, for the life of the set, and reads maps
+//! through that (`exec::Mutations`), so every reference sees the change.
+//!
 //! Where this differs from Go, knowingly: complex constants (`1i`) are an
 //! error (the value model has no complex numbers); `\xNN` escapes and
 //! `slice` cuts that would make invalid UTF-8 give U+FFFD; `unicode.IsPrint`
