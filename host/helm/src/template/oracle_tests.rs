@@ -70,6 +70,7 @@ fn run_oracle(py: &str, cases: &[(Vec<(&str, &str)>, &str)]) -> Vec<Result<Strin
     child.stdin.take().expect("stdin").write_all(serde_json::to_string(&input).expect("json").as_bytes()).expect("write");
     let out = child.wait_with_output().expect("oracle runs");
     let res: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("oracle answers JSON");
+    assert_eq!(res.len(), cases.len(), "the oracle answered every case");
     res.into_iter()
         .map(|r| match (r.get("ok"), r.get("err")) {
             (Some(ok), _) => Ok(ok.as_str().unwrap_or("").to_string()),
@@ -490,6 +491,36 @@ const CASES: &[(&str, &str)] = &[
     ("{{ $a := dict \"n\" (dict \"x\" 1) }}{{ $n := $a.n }}{{ $_ := merge $a (dict \"n\" (dict \"y\" 2) \"z\" 3) }}{{ $n }} {{ $a }}", "{}"),
     ("{{ $a := dict \"n\" (dict \"x\" 1) }}{{ $n := $a.n }}{{ $_ := mergeOverwrite $a (dict \"n\" (dict \"x\" 2)) }}{{ $n }} {{ $a }}", "{}"),
     ("{{ $_ := merge .Values.a (dict \"m\" 1) }}{{ .Values.a }} {{ .Values }}", r#"{"a": {"b": {"c": 1}}}"#),
+    // fmt: verbs, flags, widths, precisions and argument indexes.
+    ("{{ printf \"%08q|%-8q|%+s|% s|%#s|%#v\" \"a\" \"b\" \"c\" \"d\" \"e\" \"f\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.2U|%.6U|%08U|%c|%c|%q\" 65 65 65 -1 1114112 -1 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%6.2x|%-6X|%#08x|% x|% X|%#x\" 255 255 255 -255 \"ab\" \"ab\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%o|%#o|%O|%b|%#b|%08b\" -8 0 -8 -5 5 5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%x|%.2x|%10.3x|%-10x|\" \"hello\" \"hello\" \"hello\" \"hi\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%5t|%-6t|%q|%v\" false true true nil }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%e|%E|%.3E|%g|%G|%.3G\" 1e-10 1e+10 123456.0 1e-5 1e-5 1e-5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%f|%.0f|%.1f|%.15f|%.20f\" 1e15 1e15 1e-15 0.1 0.1 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%g|%g|%g|%g|%.1g|%.0g\" 1e6 999999.0 0.0001 0.00001 15.0 2.5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%+.3e|% .3e|%+g|%+v|%+d\" 1.0 1.0 -0.0 1.5 0 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%010.3f|%-010.3f|%+010.3f|% 010.3f\" 3.14159 3.14159 3.14159 3.14159 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%s|%v|%d\" .Values.f .Values.f .Values.f }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%5.1v|%-5v|%05v\" .Values.l .Values.l .Values.l }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%[2]v %[1]v %v %[1]T\" \"a\" 2 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%[1]*d|%[2]*[1]d\" 3 5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.*[1]d|\" 3 5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%-*d|%*d|\" 3 1 -3 2 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.[2]d\" 1 2 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%*.*f|\" 8 2 3.14159 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%d %%d %d\" 1 2 }} {{ printf \"%%\" }} {{ printf \"%5%\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%v\" .Values.m }} {{ printf \"%+v\" .Values.m }} {{ printf \"%#v\" .Values.m }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%s\" .Values.m }} {{ printf \"%d\" .Values.m }} {{ printf \"%x\" .Values.m }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%v|%s|%q\" .Values.n .Values.n .Values.n }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%T|%T|%T|%T|%T\" 1 1.5 \"s\" true .Values.l }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%10T|%-10T|\" 1 \"s\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%v %v\" 1e-7 123456789012345678.0 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.3v|%.0v|%#.3v\" 3.14159 3.14159 3.0 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%c%c%c\" 72 105 0x263A }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%08.3s|%8.3q|\" \"abcdef\" \"abcdef\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
     // Functions with typed parameters, and how Go words their misuse.
     ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
     ("{{ upper .Values.missing }}", "{}"),
