@@ -208,8 +208,9 @@ impl Templates {
     /// stack that the calling thread keeps (so functions run there too and
     /// do not see the caller's thread-locals: a Tokio runtime context, the
     /// current tracing span). With `inline` they run on the caller's thread
-    /// instead, which must then have a large stack (256 MiB or more) for
-    /// the nesting bounds to keep it from overflowing.
+    /// instead, which must then have as large a stack as the worker's
+    /// (1 GiB, reserved, touched only as deep as templates nest) for the
+    /// nesting bounds to keep it from overflowing in a debug build.
     pub fn set_inline(&mut self, inline: bool) {
         self.inline = inline;
     }
