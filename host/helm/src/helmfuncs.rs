@@ -1,0 +1,780 @@
+//! Helm's own template functions and objects, as Helm v4's `pkg/engine`
+//! defines them: `include`, `tpl`, `required`, `fail`, `lookup` (through a
+//! [`Lookup`] the caller provides; an empty map without one, as `helm
+//! template` answers), `getHostByName` (no DNS: the empty string), and the
+//! objects templates see besides `.Values`: `.Capabilities` (KubeVersion,
+//! APIVersions with `Has`, HelmVersion), `.Files` (Get, GetBytes, Glob,
+//! Lines, AsConfig, AsSecrets) and `.Release`. It does not parse or execute
+//! templates (the template set does, through [`Host`](crate::func::Host)),
+//! nor decide scopes (that is `engine`'s).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::func::{arity, string_arg, Call, Func, FuncError, FuncMap, Host};
+use crate::value::{Member, Object, Value};
+
+/// Helm's limit on how often one named template may be included inside
+/// itself (`recursionMaxNums`).
+pub const INCLUDE_RECURSION_MAX: usize = 1000;
+
+/// The markers Helm wraps `required` and `fail` messages in, so the engine
+/// can report them as `execution error at (…): message`.
+pub const WARN_START: &str = "HELM_ERR_START";
+pub const WARN_END: &str = "HELM_ERR_END";
+
+fn warn_wrap(msg: &str) -> String {
+    format!("{WARN_START}{msg}{WARN_END}")
+}
+
+/// The cluster behind `lookup`: the live object (a map), a list (a map with
+/// `items`), or an empty map when there is none, as Helm's lookup answers.
+pub trait Lookup: Send + Sync {
+    fn lookup(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String>;
+}
+
+/// Adds Helm's functions to `funcs` (after Sprig and the YAML functions,
+/// so Helm's `fail` replaces Sprig's). `included` is the render's shared
+/// count of nested includes per name (Helm's `includedNames`).
+pub fn register(funcs: &mut FuncMap, lookup: Option<Arc<dyn Lookup>>) {
+    let included: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+
+    let counts = included.clone();
+    funcs.add_with_host("include", move |call: &mut Call<'_>, args: &[Value]| {
+        arity("include", args, 2)?;
+        let name = string_arg(args, 0)?;
+        include(call.host, &counts, name, &args[1]).map(Value::from)
+    });
+
+    funcs.add_with_host("tpl", move |call: &mut Call<'_>, args: &[Value]| {
+        arity("tpl", args, 2)?;
+        let text = string_arg(args, 0)?;
+        tpl(call.host, text, &args[1]).map(Value::from)
+    });
+
+    funcs.add("required", |args: &[Value]| {
+        arity("required", args, 2)?;
+        let warn = string_arg(args, 0)?;
+        match &args[1] {
+            Value::Nil => Err(FuncError::call(warn_wrap(warn))),
+            Value::String(s) if s.is_empty() => Err(FuncError::call(warn_wrap(warn))),
+            v => Ok(v.clone()),
+        }
+    });
+
+    funcs.add("fail", |args: &[Value]| {
+        arity("fail", args, 1)?;
+        Err(FuncError::call(warn_wrap(string_arg(args, 0)?)))
+    });
+
+    funcs.add("lookup", move |args: &[Value]| {
+        arity("lookup", args, 4)?;
+        let (a, k, ns, n) = (string_arg(args, 0)?, string_arg(args, 1)?, string_arg(args, 2)?, string_arg(args, 3)?);
+        match &lookup {
+            None => Ok(Value::empty_map()),
+            Some(l) => l.lookup(a, k, ns, n).map_err(FuncError::call),
+        }
+    });
+
+    // Helm without --enable-dns: no lookups, the empty string.
+    funcs.add("getHostByName", |args: &[Value]| {
+        arity("getHostByName", args, 1)?;
+        string_arg(args, 0)?;
+        Ok(Value::str(""))
+    });
+}
+
+/// Helm's `include`: the named template's output, counting how deep the
+/// same name nests (`rendering template has a nested reference name`).
+fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &str, data: &Value) -> Result<String, FuncError> {
+    {
+        let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = c.entry(name.to_string()).or_insert(0);
+        if *n > INCLUDE_RECURSION_MAX {
+            return Err(FuncError::call(format!("rendering template has a nested reference name: {name}: unable to execute template")));
+        }
+        *n += 1;
+    }
+    let out = host.execute_named(name, data);
+    {
+        let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = c.get_mut(name) {
+            *n = n.saturating_sub(1);
+        }
+    }
+    out.map_err(|e| FuncError::call(e.to_string()))
+}
+
+/// Helm's `tpl`: `text` parsed as a template (named `gotpl`, as Helm names
+/// it) in the render's set and executed with `data`; `<no value>` removed.
+/// The host gives one error for parse and execution failures; Go's parse
+/// errors never say `executing "…"`, which tells them apart.
+fn tpl(host: &mut dyn Host, text: &str, data: &Value) -> Result<String, FuncError> {
+    match host.execute_text(text, data) {
+        Ok(out) => Ok(out.replace("<no value>", "")),
+        Err(e) => {
+            let inner = e.to_string();
+            let quoted = go_quote(text);
+            if inner.contains(": executing \"") || !inner.starts_with("template: ") {
+                Err(FuncError::call(format!("error during tpl function execution for {quoted}: {inner}")))
+            } else {
+                Err(FuncError::call(format!("cannot parse template {quoted}: {inner}")))
+            }
+        }
+    }
+}
+
+/// Go's `strconv.Quote` (what `%q` prints for a string).
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_go_printable(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `unicode.IsPrint` for the runes templates
+/// meet: everything but controls, the C1 range, unassigned surrogates and
+/// the non-characters and format characters of the BMP Go escapes.
+fn is_go_printable(c: char) -> bool {
+    let u = c as u32;
+    !(0x80..0xa0).contains(&u) && u != 0xad && !(0x200b..=0x200f).contains(&u) && !(0x2028..=0x202e).contains(&u) && !(0x2060..=0x206f).contains(&u) && u != 0xfeff && !(0xfff9..=0xfffb).contains(&u) && u != 0xfffe && u != 0xffff
+}
+
+// ---------------------------------------------------------------- .Release
+
+/// `.Release` as Helm v4 builds it: a `map[string]interface{}`.
+pub fn release(name: &str, namespace: &str, revision: i64, is_install: bool, is_upgrade: bool) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("Name".into(), Value::str(name));
+    m.insert("Namespace".into(), Value::str(namespace));
+    m.insert("Revision".into(), Value::int(revision));
+    m.insert("IsInstall".into(), Value::Bool(is_install));
+    m.insert("IsUpgrade".into(), Value::Bool(is_upgrade));
+    m.insert("Service".into(), Value::str("Helm"));
+    Value::map(m)
+}
+
+// ---------------------------------------------------------- .Capabilities
+
+/// The Kubernetes version Helm v4.2 assumes without a cluster (its
+/// client-go's: v0.36 → v1.36.0).
+pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
+
+/// Helm v4.2.3's `DefaultVersionSet`: every group/version its client-go
+/// scheme knows, in the scheme's priority order (asked of the oracle).
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha2",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
+/// `common.KubeVersion`: the version as given (`v` prefixed), its
+/// normalized form (what `{{ .Capabilities.KubeVersion }}` prints), Major, Minor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeVersion {
+    pub version: String,
+    pub normalized: String,
+    pub major: String,
+    pub minor: String,
+}
+
+impl KubeVersion {
+    /// Helm's `ParseKubeVersion` (k8s `ParseGeneric`: `[v]MAJOR.MINOR[.PATCH]`
+    /// then anything after a `-` or `+`).
+    pub fn parse(s: &str) -> Result<KubeVersion, String> {
+        let bad = || format!("could not parse {s:?} as version");
+        let trimmed = s.trim();
+        let rest = trimmed.strip_prefix('v').unwrap_or(trimmed);
+        let core_end = rest.find(['-', '+']).unwrap_or(rest.len());
+        let parts: Vec<&str> = rest[..core_end].split('.').collect();
+        if parts.len() < 2 || parts.len() > 3 {
+            return Err(bad());
+        }
+        let mut nums = Vec::new();
+        for p in &parts {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+                return Err(bad());
+            }
+            nums.push(p.parse::<u64>().map_err(|_| bad())?);
+        }
+        let normalized = format!("v{}", nums.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
+        let version = if s.starts_with('v') { s.to_string() } else { format!("v{s}") };
+        Ok(KubeVersion { version, normalized, major: nums[0].to_string(), minor: nums[1].to_string() })
+    }
+}
+
+impl Object for KubeVersion {
+    fn type_name(&self) -> String {
+        "common.KubeVersion".into()
+    }
+    fn member(&self, name: &str) -> Option<Member> {
+        match name {
+            "Version" => Some(Member::Field(Value::str(self.version.as_str()))),
+            "Major" => Some(Member::Field(Value::str(self.major.as_str()))),
+            "Minor" => Some(Member::Field(Value::str(self.minor.as_str()))),
+            "String" => {
+                let s = self.normalized.clone();
+                Some(Member::Method(Arc::new(move |args: &[Value]| {
+                    arity("String", args, 0)?;
+                    Ok(Value::str(s.as_str()))
+                })))
+            }
+            "GitVersion" => {
+                let s = self.version.clone();
+                Some(Member::Method(Arc::new(move |args: &[Value]| {
+                    arity("GitVersion", args, 0)?;
+                    Ok(Value::str(s.as_str()))
+                })))
+            }
+            _ => None,
+        }
+    }
+    /// What `{{ .Capabilities.KubeVersion }}` prints: Go finds the pointer
+    /// receiver's `String` on the addressable field. (`printf "%v"` of the
+    /// field would print the struct; knowingly not reproduced.)
+    fn format(&self) -> String {
+        self.normalized.clone()
+    }
+    fn marshal(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("Version".into(), Value::str(self.version.as_str()));
+        m.insert("Major".into(), Value::str(self.major.as_str()));
+        m.insert("Minor".into(), Value::str(self.minor.as_str()));
+        Value::map(m)
+    }
+}
+
+/// `common.VersionSet`: the API versions, with `Has`.
+#[derive(Debug, Clone)]
+pub struct VersionSet(pub Vec<String>);
+
+impl Object for VersionSet {
+    fn type_name(&self) -> String {
+        "common.VersionSet".into()
+    }
+    fn kind(&self) -> &'static str {
+        "slice"
+    }
+    fn truthy(&self) -> bool {
+        !self.0.is_empty()
+    }
+    fn member(&self, name: &str) -> Option<Member> {
+        match name {
+            "Has" => {
+                let set = self.0.clone();
+                Some(Member::Method(Arc::new(move |args: &[Value]| {
+                    arity("Has", args, 1)?;
+                    let v = string_arg(args, 0)?;
+                    Ok(Value::Bool(set.iter().any(|s| s == v)))
+                })))
+            }
+            _ => None,
+        }
+    }
+    fn format(&self) -> String {
+        format!("[{}]", self.0.join(" "))
+    }
+    fn marshal(&self) -> Value {
+        Value::strings(self.0.iter().map(String::as_str))
+    }
+}
+
+/// `version.BuildInfo` of Helm v4.2.3 as the oracle's build reports it.
+#[derive(Debug, Clone)]
+pub struct HelmVersion {
+    pub version: String,
+    pub git_commit: String,
+    pub git_tree_state: String,
+    pub go_version: String,
+    pub kube_client_version: String,
+}
+
+impl Default for HelmVersion {
+    fn default() -> HelmVersion {
+        HelmVersion { version: "v4.2".into(), git_commit: String::new(), git_tree_state: String::new(), go_version: "go1.26.6".into(), kube_client_version: "v1.36".into() }
+    }
+}
+
+impl Object for HelmVersion {
+    fn type_name(&self) -> String {
+        "version.BuildInfo".into()
+    }
+    fn member(&self, name: &str) -> Option<Member> {
+        let v = match name {
+            "Version" => &self.version,
+            "GitCommit" => &self.git_commit,
+            "GitTreeState" => &self.git_tree_state,
+            "GoVersion" => &self.go_version,
+            "KubeClientVersion" => &self.kube_client_version,
+            _ => return None,
+        };
+        Some(Member::Field(Value::str(v.as_str())))
+    }
+    fn format(&self) -> String {
+        format!("{{{} {} {} {} {}}}", self.version, self.git_commit, self.git_tree_state, self.go_version, self.kube_client_version)
+    }
+    fn marshal(&self) -> Value {
+        let mut m = BTreeMap::new();
+        for (k, v) in [("version", &self.version), ("git_commit", &self.git_commit), ("git_tree_state", &self.git_tree_state), ("go_version", &self.go_version), ("kube_client_version", &self.kube_client_version)] {
+            if !v.is_empty() || k == "version" {
+                m.insert(k.to_string(), Value::str(v.as_str()));
+            }
+        }
+        Value::map(m)
+    }
+}
+
+/// `*common.Capabilities`.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    pub kube_version: KubeVersion,
+    pub api_versions: VersionSet,
+    pub helm_version: HelmVersion,
+}
+
+impl Capabilities {
+    /// Helm's capabilities for `helm template`: `kube_version` (or Helm's
+    /// default) and the default API versions followed by `extra_api_versions`.
+    pub fn new(kube_version: Option<&str>, extra_api_versions: &[String]) -> Result<Capabilities, String> {
+        let kube_version = KubeVersion::parse(kube_version.unwrap_or(DEFAULT_KUBE_VERSION))?;
+        let mut api: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
+        api.extend(extra_api_versions.iter().cloned());
+        Ok(Capabilities { kube_version, api_versions: VersionSet(api), helm_version: HelmVersion::default() })
+    }
+}
+
+impl Object for Capabilities {
+    fn type_name(&self) -> String {
+        "*common.Capabilities".into()
+    }
+    fn kind(&self) -> &'static str {
+        "ptr"
+    }
+    fn member(&self, name: &str) -> Option<Member> {
+        match name {
+            "KubeVersion" => Some(Member::Field(Value::Object(Arc::new(self.kube_version.clone())))),
+            "APIVersions" => Some(Member::Field(Value::Object(Arc::new(self.api_versions.clone())))),
+            "HelmVersion" => Some(Member::Field(Value::Object(Arc::new(self.helm_version.clone())))),
+            _ => None,
+        }
+    }
+    fn format(&self) -> String {
+        let k = &self.kube_version;
+        format!("&{{{{{} {} {} {}}} {} {}}}", k.version, k.normalized, k.major, k.minor, self.api_versions.format(), self.helm_version.format())
+    }
+    fn marshal(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("KubeVersion".into(), self.kube_version.marshal());
+        m.insert("APIVersions".into(), self.api_versions.marshal());
+        m.insert("HelmVersion".into(), self.helm_version.marshal());
+        Value::map(m)
+    }
+}
+
+// ------------------------------------------------------------------ .Files
+
+/// `engine.files`: a chart's non-template files by path, with Helm's methods.
+/// `to_yaml` is the render's `toYaml` (AsConfig/AsSecrets marshal through it).
+#[derive(Clone)]
+pub struct Files {
+    pub files: Arc<BTreeMap<String, Arc<[u8]>>>,
+    to_yaml: Option<Func>,
+}
+
+impl std::fmt::Debug for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Files").field("files", &self.files.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+/// A host for calling `toYaml` outside a template: it executes nothing.
+struct NoHost;
+
+impl Host for NoHost {
+    fn execute_named(&mut self, name: &str, _: &Value) -> Result<String, FuncError> {
+        Err(FuncError::call(format!("no template {name:?} outside a render")))
+    }
+    fn execute_text(&mut self, _: &str, _: &Value) -> Result<String, FuncError> {
+        Err(FuncError::call("no templates outside a render"))
+    }
+}
+
+impl Files {
+    pub fn new(files: BTreeMap<String, Arc<[u8]>>, to_yaml: Option<Func>) -> Files {
+        Files { files: Arc::new(files), to_yaml }
+    }
+
+    fn get(&self, name: &str) -> Option<&Arc<[u8]>> {
+        self.files.get(name)
+    }
+
+    /// `Glob`: the files whose path matches `pattern` (gobwas/glob with `/`
+    /// as separator: `*` and `?` stay within a path segment, `**` does not).
+    pub fn glob(&self, pattern: &str) -> Files {
+        let sub = self.files.iter().filter(|(k, _)| glob_match(pattern.as_bytes(), k.as_bytes())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        Files { files: Arc::new(sub), to_yaml: self.to_yaml.clone() }
+    }
+
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            None => Vec::new(),
+            Some(b) => {
+                let s = String::from_utf8_lossy(b);
+                let s = s.strip_suffix('\n').unwrap_or(&s);
+                s.split('\n').map(str::to_string).collect()
+            }
+        }
+    }
+
+    fn marshal_yaml(&self, m: BTreeMap<String, Value>) -> Result<Value, FuncError> {
+        let Some(f) = &self.to_yaml else {
+            return Err(FuncError::call("toYaml is not available"));
+        };
+        let mut host = NoHost;
+        let mut call = Call { name: "toYaml", host: &mut host };
+        let v = Value::Map(crate::value::Map { entries: Arc::new(m), elem: "string" });
+        f(&mut call, &[v])
+    }
+
+    /// `AsConfig`: base name → content, as YAML (`{}` for a glob matching nothing).
+    pub fn as_config(&self) -> Result<Value, FuncError> {
+        let m = self.files.iter().map(|(k, v)| (base(k).to_string(), Value::str(String::from_utf8_lossy(v).as_ref()))).collect();
+        self.marshal_yaml(m)
+    }
+
+    /// `AsSecrets`: base name → base64 of the content, as YAML.
+    pub fn as_secrets(&self) -> Result<Value, FuncError> {
+        let m = self.files.iter().map(|(k, v)| (base(k).to_string(), Value::str(base64(v)))).collect();
+        self.marshal_yaml(m)
+    }
+}
+
+fn base(p: &str) -> &str {
+    let p = p.trim_end_matches('/');
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// gobwas/glob with separator `/`: `*` (not across `/`), `**` (anything),
+/// `?` (one rune but `/`), `[abc]`, `[!a-z]`, `{a,b}` and `\` escapes.
+pub fn glob_match(p: &[u8], s: &[u8]) -> bool {
+    glob_at(p, s, 0)
+}
+
+fn glob_at(p: &[u8], s: &[u8], depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    let (mut pi, mut si) = (0, 0);
+    while pi < p.len() {
+        match p[pi] {
+            b'*' => {
+                let super_star = p.get(pi + 1) == Some(&b'*');
+                let rest = &p[pi + if super_star { 2 } else { 1 }..];
+                let mut k = si;
+                loop {
+                    if glob_at(rest, &s[k..], depth + 1) {
+                        return true;
+                    }
+                    if k >= s.len() || (!super_star && s[k] == b'/') {
+                        return false;
+                    }
+                    k += 1;
+                }
+            }
+            b'?' => {
+                if si >= s.len() || s[si] == b'/' {
+                    return false;
+                }
+                si += utf8_len(s[si]);
+                pi += 1;
+            }
+            b'[' => {
+                let Some(end) = p[pi + 1..].iter().position(|&c| c == b']').map(|e| pi + 1 + e) else {
+                    return false;
+                };
+                if si >= s.len() {
+                    return false;
+                }
+                let class = &p[pi + 1..end];
+                let (neg, class) = match class.first() {
+                    Some(b'!') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let c = s[si];
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == b'-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                if hit == neg {
+                    return false;
+                }
+                si += 1;
+                pi = end + 1;
+            }
+            b'{' => {
+                let Some(end) = p[pi..].iter().position(|&c| c == b'}').map(|e| pi + e) else {
+                    return false;
+                };
+                let rest = &p[end + 1..];
+                return p[pi + 1..end].split(|&c| c == b',').any(|alt| {
+                    let mut q = alt.to_vec();
+                    q.extend_from_slice(rest);
+                    glob_at(&q, &s[si..], depth + 1)
+                });
+            }
+            b'\\' if pi + 1 < p.len() => {
+                if si >= s.len() || s[si] != p[pi + 1] {
+                    return false;
+                }
+                si += 1;
+                pi += 2;
+            }
+            c => {
+                if si >= s.len() || s[si] != c {
+                    return false;
+                }
+                si += 1;
+                pi += 1;
+            }
+        }
+    }
+    si == s.len()
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xf0..=0xff => 4,
+        0xe0..=0xef => 3,
+        0xc0..=0xdf => 2,
+        _ => 1,
+    }
+}
+
+impl Object for Files {
+    fn type_name(&self) -> String {
+        "engine.files".into()
+    }
+    fn kind(&self) -> &'static str {
+        "map"
+    }
+    fn truthy(&self) -> bool {
+        !self.files.is_empty()
+    }
+    fn member(&self, name: &str) -> Option<Member> {
+        let me = self.clone();
+        let m: Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync> = match name {
+            "Get" => Arc::new(move |args: &[Value]| {
+                arity("Get", args, 1)?;
+                Ok(me.get(string_arg(args, 0)?).map(|b| Value::str(String::from_utf8_lossy(b).as_ref())).unwrap_or_else(|| Value::str("")))
+            }),
+            "GetBytes" => Arc::new(move |args: &[Value]| {
+                arity("GetBytes", args, 1)?;
+                Ok(Value::Bytes(me.get(string_arg(args, 0)?).cloned().unwrap_or_else(|| Arc::from(&[][..]))))
+            }),
+            "Glob" => Arc::new(move |args: &[Value]| {
+                arity("Glob", args, 1)?;
+                Ok(Value::Object(Arc::new(me.glob(string_arg(args, 0)?))))
+            }),
+            "Lines" => Arc::new(move |args: &[Value]| {
+                arity("Lines", args, 1)?;
+                Ok(Value::strings(me.lines(string_arg(args, 0)?)))
+            }),
+            "AsConfig" => Arc::new(move |args: &[Value]| {
+                arity("AsConfig", args, 0)?;
+                me.as_config()
+            }),
+            "AsSecrets" => Arc::new(move |args: &[Value]| {
+                arity("AsSecrets", args, 0)?;
+                me.as_secrets()
+            }),
+            _ => return None,
+        };
+        Some(Member::Method(m))
+    }
+    /// `map[path:[bytes…] …]`, as Go prints a `map[string][]byte`.
+    fn format(&self) -> String {
+        let items: Vec<String> = self.files.iter().map(|(k, v)| format!("{k}:[{}]", v.iter().map(u8::to_string).collect::<Vec<_>>().join(" "))).collect();
+        format!("map[{}]", items.join(" "))
+    }
+    /// encoding/json writes `[]byte` as base64.
+    fn marshal(&self) -> Value {
+        Value::map(self.files.iter().map(|(k, v)| (k.clone(), Value::str(base64(v)))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kube_versions_parse_as_helm_does() {
+        // Oracle: kube_version "1.29.3-gke.1" → Version v1.29.3-gke.1, String v1.29.3, 1, 29.
+        let k = KubeVersion::parse("1.29.3-gke.1").unwrap();
+        assert_eq!((k.version.as_str(), k.normalized.as_str(), k.major.as_str(), k.minor.as_str()), ("v1.29.3-gke.1", "v1.29.3", "1", "29"));
+        // Oracle: "1.31" → v1.31 everywhere.
+        let k = KubeVersion::parse("1.31").unwrap();
+        assert_eq!((k.version.as_str(), k.normalized.as_str()), ("v1.31", "v1.31"));
+        assert!(KubeVersion::parse("banana").is_err());
+        assert!(KubeVersion::parse("1").is_err());
+    }
+
+    #[test]
+    fn capabilities_print_and_marshal_as_helm() {
+        let c = Capabilities::new(Some("1.29.3-gke.1"), &["example.com/v1".into()]).unwrap();
+        assert_eq!(c.api_versions.0.len(), 56);
+        assert_eq!(c.helm_version.format(), "{v4.2   go1.26.6 v1.36}");
+        assert!(c.format().starts_with("&{{v1.29.3-gke.1 v1.29.3 1 29} [v1 admissionregistration.k8s.io/v1 "));
+        let Some(Member::Method(has)) = c.api_versions.member("Has") else { panic!("Has") };
+        assert!(matches!(has(&[Value::str("example.com/v1")]), Ok(Value::Bool(true))));
+        assert!(matches!(has(&[Value::str("apps/v1/Deployment")]), Ok(Value::Bool(false))));
+        let hv = c.helm_version.marshal();
+        assert_eq!(hv.as_map().unwrap().keys().collect::<Vec<_>>(), ["go_version", "kube_client_version", "version"]);
+    }
+
+    #[test]
+    fn globs_are_gobwas_with_slash_separator() {
+        // Oracle (files chart): "files/conf/*" matches files/conf/app.ini but not deeper; "**" matches all.
+        assert!(glob_match(b"files/conf/*", b"files/conf/app.ini"));
+        assert!(!glob_match(b"files/*", b"files/conf/app.ini"));
+        assert!(glob_match(b"files/*/*", b"files/conf/app.ini"));
+        assert!(glob_match(b"**", b"files/conf/app.ini"));
+        assert!(glob_match(b"**.ini", b"files/conf/app.ini"));
+        assert!(glob_match(b"files/{conf,secrets}/?oken", b"files/secrets/token"));
+        assert!(glob_match(b"files/[a-c]*/*", b"files/conf/x"));
+        assert!(!glob_match(b"files/[!a-c]*/*", b"files/conf/x"));
+        assert!(!glob_match(b"nothing/*", b"files/x"));
+    }
+
+    #[test]
+    fn files_lines_and_base64() {
+        let mut m = BTreeMap::new();
+        m.insert("a.txt".to_string(), Arc::from(&b"one\ntwo\n"[..]));
+        m.insert("crlf".to_string(), Arc::from(&b"x\r\ny\r\n"[..]));
+        let f = Files::new(m, None);
+        // Oracle: one trailing newline dropped, CR kept.
+        assert_eq!(f.lines("a.txt"), ["one", "two"]);
+        assert_eq!(f.lines("crlf"), ["x\r", "y\r"]);
+        assert!(f.lines("missing").is_empty());
+        assert_eq!(base64(b"hunter2"), "aHVudGVyMg==");
+        assert_eq!(base64(b"s3cr3t\n"), "czNjcjN0Cg==");
+        assert_eq!(f.format(), "map[a.txt:[111 110 101 10 116 119 111 10] crlf:[120 13 10 121 13 10]]");
+    }
+
+    #[test]
+    fn go_quote_is_strconv_quote() {
+        assert_eq!(go_quote("{{ .Values.name "), "\"{{ .Values.name \"");
+        assert_eq!(go_quote("a\"b\\\n\t\u{7}é✓\u{200b}"), "\"a\\\"b\\\\\\n\\t\\aé✓\\u200b\"");
+    }
+
+    #[test]
+    fn required_and_fail_wrap_their_messages() {
+        let mut f = FuncMap::new();
+        register(&mut f, None);
+        let mut host = NoHost;
+        let mut call = Call { name: "required", host: &mut host };
+        let req = f.get("required").unwrap();
+        assert_eq!(req(&mut call, &[Value::str("need x"), Value::Nil]).unwrap_err(), FuncError::call("HELM_ERR_STARTneed xHELM_ERR_END"));
+        assert!(req(&mut call, &[Value::str("need x"), Value::str("")]).is_err());
+        // Oracle (required-fail/zero-values): 0, false and [] are not missing.
+        assert!(req(&mut call, &[Value::str("m"), Value::Float(0.0)]).is_ok());
+        assert!(req(&mut call, &[Value::str("m"), Value::Bool(false)]).is_ok());
+        let fail = f.get("fail").unwrap();
+        assert_eq!(fail(&mut call, &[Value::str("bad")]).unwrap_err(), FuncError::call("HELM_ERR_STARTbadHELM_ERR_END"));
+        let lookup = f.get("lookup").unwrap();
+        let v = lookup(&mut call, &[Value::str("v1"), Value::str("Secret"), Value::str("ns"), Value::str("x")]).unwrap();
+        assert!(v.as_map().is_some_and(|m| m.is_empty()));
+    }
+}
