@@ -1,0 +1,437 @@
+//! JSON as Go's `encoding/json` writes and reads it for Helm's templates:
+//! `Marshal` (sorted keys, Go's float64 format — `1e+21`, `1e-7` —, `<>&`
+//! HTML-escaped unless asked not to, `[]byte` as base64, `time.Time` as
+//! RFC 3339 with nanoseconds, NaN/Inf refused with Go's words),
+//! `MarshalIndent`, and `Unmarshal` into `interface{}` with Go's syntax
+//! error wording. Also the small Go formatting helpers the YAML side shares
+//! (`strconv.FormatFloat(f, 'g', -1, …)`, `strconv.Quote`). It must not
+//! know about YAML documents.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::value::{Time, Value};
+
+/// Nesting deeper than this is refused (Go's decoder stops at 10000; our
+/// recursion stays within a 2 MB stack).
+pub(crate) const MAX_DEPTH: usize = 1000;
+
+/// Why JSON could not be written or read, in Go's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Shortest decimal digits of `f` (as `bits` 32 or 64) and the decimal
+/// point position: `f = 0.d1d2… × 10^dp`.
+fn shortest_digits(f: f64, bits: u32) -> (String, i32) {
+    let s = if bits == 32 { format!("{:e}", f.abs() as f32) } else { format!("{:e}", f.abs()) };
+    // "d.ddde±x" or "de±x"
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    if digits.is_empty() {
+        return ("0".into(), 1);
+    }
+    (digits.to_string(), exp + 1)
+}
+
+fn exp_suffix(out: &mut String, exp: i32, min_digits: usize) {
+    out.push(if exp < 0 { '-' } else { '+' });
+    let e = exp.unsigned_abs().to_string();
+    for _ in e.len()..min_digits {
+        out.push('0');
+    }
+    out.push_str(&e);
+}
+
+/// Go's `strconv.FormatFloat(f, 'e', -1, bits)` from digits.
+fn fmt_e(neg: bool, digits: &str, dp: i32) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push('e');
+    exp_suffix(&mut out, dp - 1, 2);
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, bits)` from digits.
+fn fmt_f(neg: bool, digits: &str, dp: i32) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if dp <= 0 {
+        out.push_str("0.");
+        for _ in 0..(-dp) {
+            out.push('0');
+        }
+        out.push_str(digits);
+    } else if dp as usize >= digits.len() {
+        out.push_str(digits);
+        for _ in digits.len()..dp as usize {
+            out.push('0');
+        }
+    } else {
+        out.push_str(&digits[..dp as usize]);
+        out.push('.');
+        out.push_str(&digits[dp as usize..]);
+    }
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, bits)`: `1e+06`, `0.0001`, `1e-05`,
+/// `+Inf`, `NaN`.
+pub fn format_float_g(f: f64, bits: u32) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let neg = f.is_sign_negative();
+    if f == 0.0 {
+        return if neg { "-0".into() } else { "0".into() };
+    }
+    let (digits, dp) = shortest_digits(f, bits);
+    let exp = dp - 1;
+    // Shortest 'g' decides by an exponent precision of 6 (Go's `eprec`).
+    if exp < -4 || exp >= 6 {
+        return fmt_e(neg, &digits, dp);
+    }
+    fmt_f(neg, &digits, dp)
+}
+
+/// encoding/json's float64: 'f' form, or 'e' form (with `e-7`, not `e-07`)
+/// below 1e-6 and from 1e21 on. Non-finite values are an error.
+pub fn format_float_json(f: f64) -> Result<String, JsonError> {
+    if !f.is_finite() {
+        return Err(JsonError(format!("json: unsupported value: {}", format_float_g(f, 64))));
+    }
+    if f == 0.0 {
+        return Ok(if f.is_sign_negative() { "-0".into() } else { "0".into() });
+    }
+    let (digits, dp) = shortest_digits(f, 64);
+    let neg = f < 0.0;
+    let abs = f.abs();
+    if abs < 1e-6 || abs >= 1e21 {
+        let mut s = fmt_e(neg, &digits, dp);
+        // clean up e-09 to e-9
+        if let Some(pos) = s.find("e-0") {
+            s.remove(pos + 2);
+        }
+        return Ok(s);
+    }
+    Ok(fmt_f(neg, &digits, dp))
+}
+
+/// Go's `strconv.Quote`.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if go_is_print(c) => out.push(c),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `strconv.IsPrint`: letters, marks, numbers,
+/// punctuation, symbols and U+0020. Unassigned code points are treated as
+/// printable (Go's tables say otherwise); the common non-printables are not.
+pub fn go_is_print(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x20 || u == 0x7f || (0x80..0xa0).contains(&u) || u == 0xad {
+        return false;
+    }
+    if c.is_whitespace() && c != ' ' {
+        return false;
+    }
+    !matches!(u, 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding; None when malformed.
+pub fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() / 4 * 3);
+    for (ci, chunk) in data.chunks(4).enumerate() {
+        let last = ci == data.len() / 4 - 1;
+        let mut n = 0u32;
+        let mut pad = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            let v = match b {
+                b'A'..=b'Z' => b - b'A',
+                b'a'..=b'z' => b - b'a' + 26,
+                b'0'..=b'9' => b - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                b'=' if last && i >= 2 => {
+                    pad += 1;
+                    0
+                }
+                _ => return None,
+            };
+            if pad > 0 && b != b'=' {
+                return None;
+            }
+            n = (n << 6) | u32::from(v);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// How to write JSON.
+#[derive(Clone, Copy)]
+pub struct JsonStyle {
+    /// Escape `<`, `>`, `&` as `\u003c`… (`json.Marshal`; not `toRawJson`).
+    pub escape_html: bool,
+    /// `MarshalIndent(v, "", indent)`: Some("  ") for `toPrettyJson`.
+    pub indent: Option<&'static str>,
+}
+
+/// `json.Marshal(v)` (style: HTML escaping on, no indent).
+pub fn marshal(v: &Value) -> Result<String, JsonError> {
+    marshal_with(v, JsonStyle { escape_html: true, indent: None })
+}
+
+pub fn marshal_with(v: &Value, style: JsonStyle) -> Result<String, JsonError> {
+    let mut out = String::new();
+    write_value(&mut out, v, style, 0)?;
+    Ok(out)
+}
+
+fn newline(out: &mut String, style: JsonStyle, depth: usize) {
+    if let Some(ind) = style.indent {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str(ind);
+        }
+    }
+}
+
+fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> Result<(), JsonError> {
+    if depth > MAX_DEPTH {
+        return Err(JsonError(format!("json: nesting deeper than {MAX_DEPTH} levels")));
+    }
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i, t) => {
+            if t.unsigned() {
+                let _ = write!(out, "{}", *i as u64);
+            } else {
+                let _ = write!(out, "{i}");
+            }
+        }
+        Value::Float(f) => out.push_str(&format_float_json(*f)?),
+        Value::String(s) => write_string(out, s, style.escape_html),
+        Value::Bytes(b) => {
+            out.push('"');
+            out.push_str(&base64_encode(b));
+            out.push('"');
+        }
+        Value::List(l) => {
+            if l.items.is_empty() {
+                out.push_str("[]");
+                return Ok(());
+            }
+            out.push('[');
+            for (i, item) in l.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, style, depth + 1);
+                write_value(out, item, style, depth + 1)?;
+            }
+            newline(out, style, depth);
+            out.push(']');
+        }
+        Value::Map(m) => write_map(out, &m.entries, style, depth)?,
+        Value::Time(t) => {
+            out.push('"');
+            out.push_str(&rfc3339_nano(t));
+            out.push('"');
+        }
+        Value::Object(o) => write_value(out, &o.marshal(), style, depth + 1)?,
+    }
+    Ok(())
+}
+
+fn write_map(out: &mut String, m: &BTreeMap<String, Value>, style: JsonStyle, depth: usize) -> Result<(), JsonError> {
+    if m.is_empty() {
+        out.push_str("{}");
+        return Ok(());
+    }
+    out.push('{');
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        newline(out, style, depth + 1);
+        write_string(out, k, style.escape_html);
+        out.push(':');
+        if style.indent.is_some() {
+            out.push(' ');
+        }
+        write_value(out, v, style, depth + 1)?;
+    }
+    newline(out, style, depth);
+    out.push('}');
+    Ok(())
+}
+
+/// encoding/json's string: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`,
+/// other controls as `\u00XX`, U+2028/9 escaped, `<>&` when `html`.
+pub fn write_string(out: &mut String, s: &str, html: bool) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '<' | '>' | '&' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `time.Time`'s MarshalJSON: RFC 3339 with nanoseconds, trailing zeros
+/// of the fraction dropped, `Z` for UTC.
+pub fn rfc3339_nano(t: &Time) -> String {
+    let local = t.unix_nanos + i128::from(t.offset) * 1_000_000_000;
+    let secs = local.div_euclid(1_000_000_000);
+    let nanos = local.rem_euclid(1_000_000_000) as u32;
+    let days = secs.div_euclid(86_400) as i64;
+    let sod = secs.rem_euclid(86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    if t.offset == 0 {
+        s.push('Z');
+    } else {
+        let o = t.offset.abs();
+        let _ = write!(s, "{}{:02}:{:02}", if t.offset < 0 { '-' } else { '+' }, o / 3600, o / 60 % 60);
+    }
+    s
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_formats() {
+        for (f, g, j) in [
+            (1.0, "1", "1"),
+            (1e6, "1e+06", "1000000"),
+            (123456.0, "123456", "123456"),
+            (1234567.0, "1.234567e+06", "1234567"),
+            (0.0001, "0.0001", "0.0001"),
+            (0.00001, "1e-05", "0.00001"),
+            (1e-7, "1e-07", "1e-7"),
+            (1e21, "1e+21", "1e+21"),
+            (1e20, "1e+20", "100000000000000000000"),
+            (-2.5, "-2.5", "-2.5"),
+            (0.1, "0.1", "0.1"),
+            (1.5e300, "1.5e+300", "1.5e+300"),
+        ] {
+            assert_eq!(format_float_g(f, 64), g, "{f}");
+            assert_eq!(format_float_json(f).unwrap(), j, "{f}");
+        }
+        assert_eq!(format_float_g(3.14159265358979, 32), "3.1415927");
+        assert_eq!(format_float_json(f64::NAN).unwrap_err().0, "json: unsupported value: NaN");
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for s in ["", "a", "ab", "abc", "abcd", "hello world"] {
+            assert_eq!(base64_decode(base64_encode(s.as_bytes()).as_bytes()).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+        assert!(base64_decode(b"a===").is_none());
+    }
+}
