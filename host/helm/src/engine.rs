@@ -162,7 +162,6 @@ pub fn render(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Res
 fn render_here(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
     let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
     let funcs = funcs(options.lookup.clone());
-    let to_yaml = funcs.get("toYaml").cloned();
 
     let mut top = BTreeMap::new();
     top.insert("Values".to_string(), values.clone());
@@ -170,7 +169,7 @@ fn render_here(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Re
     top.insert("Capabilities".to_string(), Value::Object(Arc::new(caps)));
 
     let mut templates = BTreeMap::new();
-    collect(chart, None, &top, true, &to_yaml, &mut templates);
+    collect(chart, None, &top, true, &mut templates);
 
     let mut set = Templates::new(funcs);
     set.set_missing_key(if options.strict { MissingKey::Error } else { MissingKey::Zero });
@@ -206,7 +205,7 @@ fn render_here(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Re
 
 /// Helm's `recAllTpls`: the chart's scope, its subcharts' (into
 /// `.Subcharts`), and its templates under their full names.
-fn collect(chart: &ChartNode, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, to_yaml: &Option<crate::func::Func>, out: &mut BTreeMap<String, Renderable>) -> BTreeMap<String, Value> {
+fn collect(chart: &ChartNode, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, out: &mut BTreeMap<String, Renderable>) -> BTreeMap<String, Value> {
     let mut meta = match &chart.metadata {
         Value::Map(m) => (*m.entries).clone(),
         _ => BTreeMap::new(),
@@ -231,14 +230,14 @@ fn collect(chart: &ChartNode, parent_path: Option<&str>, parent: &BTreeMap<Strin
 
     let mut scope = BTreeMap::new();
     scope.insert("Chart".to_string(), Value::map(meta));
-    scope.insert("Files".to_string(), Value::Object(Arc::new(Files::new(chart.files.clone(), to_yaml.clone()))));
+    scope.insert("Files".to_string(), Value::Object(Arc::new(Files::new(chart.files.clone()))));
     scope.insert("Release".to_string(), parent.get("Release").cloned().unwrap_or(Value::Nil));
     scope.insert("Capabilities".to_string(), parent.get("Capabilities").cloned().unwrap_or(Value::Nil));
     scope.insert("Values".to_string(), values);
 
     let mut subcharts = BTreeMap::new();
     for dep in &chart.dependencies {
-        let sub = collect(dep, Some(&full_path), &scope, false, to_yaml, out);
+        let sub = collect(dep, Some(&full_path), &scope, false, out);
         subcharts.insert(dep.name.clone(), Value::map(sub));
     }
     scope.insert("Subcharts".to_string(), Value::map(subcharts));
@@ -379,6 +378,69 @@ fn reformat_exec_error(name: &str, message: &str) -> RenderError {
     RenderError::new(text.trim())
 }
 
+/// What `.Chart` is in Helm v4: the chart's `Metadata` struct turned into a
+/// `map[string]interface{}` by field name (`structToMap`): every field
+/// present, slices as `[]interface{}` (maintainers and dependencies as maps
+/// by field name), `Annotations` a `map[string]string`. `chart_yaml` is
+/// Chart.yaml as read (keys as written there), with the dependencies'
+/// `enabled` set by dependency processing. A missing `Annotations` is Go's
+/// nil map, which `toJson` writes as `null`; here it is an empty map
+/// (`{}`), knowingly.
+pub fn chart_object(chart_yaml: &Value) -> Value {
+    fn text(v: Option<&Value>) -> Value {
+        match v {
+            None | Some(Value::Nil) => Value::str(""),
+            Some(Value::String(s)) => Value::String(s.clone()),
+            Some(other) => Value::str(crate::template::fmt::sprint(other)),
+        }
+    }
+    fn flag(v: Option<&Value>) -> Value {
+        Value::Bool(matches!(v, Some(Value::Bool(true))))
+    }
+    fn items(v: Option<&Value>) -> Vec<Value> {
+        v.and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default()
+    }
+    fn strings(v: Option<&Value>) -> Value {
+        Value::list(items(v).iter().map(|i| text(Some(i))).collect())
+    }
+    let get = |k: &str| chart_yaml.get(k);
+    let mut m = BTreeMap::new();
+    for (field, key) in [("Name", "name"), ("Home", "home"), ("Version", "version"), ("Description", "description"), ("Icon", "icon"), ("APIVersion", "apiVersion"), ("Condition", "condition"), ("Tags", "tags"), ("AppVersion", "appVersion"), ("KubeVersion", "kubeVersion"), ("Type", "type")] {
+        m.insert(field.to_string(), text(get(key)));
+    }
+    m.insert("Sources".into(), strings(get("sources")));
+    m.insert("Keywords".into(), strings(get("keywords")));
+    m.insert("Deprecated".into(), flag(get("deprecated")));
+    let maintainers = items(get("maintainers"))
+        .iter()
+        .map(|p| {
+            let mut mm = BTreeMap::new();
+            mm.insert("Name".to_string(), text(p.get("name")));
+            mm.insert("Email".to_string(), text(p.get("email")));
+            mm.insert("URL".to_string(), text(p.get("url")));
+            Value::map(mm)
+        })
+        .collect();
+    m.insert("Maintainers".into(), Value::list(maintainers));
+    let annotations = get("annotations").and_then(Value::as_map).map(|a| a.iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect()).unwrap_or_default();
+    m.insert("Annotations".into(), Value::Map(crate::value::Map { entries: Arc::new(annotations), elem: "string" }));
+    let deps = items(get("dependencies"))
+        .iter()
+        .map(|d| {
+            let mut dm = BTreeMap::new();
+            for (field, key) in [("Name", "name"), ("Version", "version"), ("Repository", "repository"), ("Condition", "condition"), ("Alias", "alias")] {
+                dm.insert(field.to_string(), text(d.get(key)));
+            }
+            dm.insert("Tags".to_string(), strings(d.get("tags")));
+            dm.insert("Enabled".to_string(), flag(d.get("enabled")));
+            dm.insert("ImportValues".to_string(), Value::list(items(d.get("import-values"))));
+            Value::map(dm)
+        })
+        .collect();
+    m.insert("Dependencies".into(), Value::list(deps));
+    Value::map(m)
+}
+
 /// The release's notes from a render: the top chart's `templates/NOTES.txt`
 /// (Helm shows no subchart's).
 pub fn top_notes<'a>(rendered: &'a BTreeMap<String, String>, chart_name: &str) -> Option<&'a str> {
@@ -449,6 +511,22 @@ mod tests {
     }
 
     #[test]
+    fn chart_objects_are_helm_v4s_metadata_maps() {
+        let chart_yaml = crate::yaml::parse(include_str!("../tests/charts/capabilities/Chart.yaml")).unwrap();
+        // Dependency processing marks the enabled dependency.
+        let Value::Map(mut m) = chart_yaml else { panic!("Chart.yaml is a map") };
+        let entries = Arc::make_mut(&mut m.entries);
+        let Some(Value::List(deps)) = entries.get_mut("dependencies") else { panic!("dependencies") };
+        let Value::Map(dep) = &mut Arc::make_mut(&mut deps.items)[0] else { panic!("a dependency") };
+        Arc::make_mut(&mut dep.entries).insert("enabled".into(), Value::Bool(true));
+        let Value::Map(mut obj) = chart_object(&Value::Map(m)) else { panic!("a map") };
+        Arc::make_mut(&mut obj.entries).insert("IsRoot".into(), Value::Bool(true));
+        // Oracle (capabilities/defaults): `toJson .Chart`.
+        let want = r#"{"APIVersion":"v2","Annotations":{"category":"Testing","example.com/flag":"true"},"AppVersion":"v10.0","Condition":"","Dependencies":[{"Alias":"","Condition":"","Enabled":true,"ImportValues":[],"Name":"sub","Repository":"","Tags":[],"Version":"0.0.1"}],"Deprecated":false,"Description":"Release, Chart, Template and Capabilities objects","Home":"https://example.com","Icon":"https://example.com/icon.png","IsRoot":true,"Keywords":["one","two"],"KubeVersion":"\u003e=1.20.0-0","Maintainers":[{"Email":"jane@example.com","Name":"Jane","URL":"https://jane.example.com"},{"Email":"","Name":"Joe","URL":""}],"Name":"capabilities","Sources":["https://github.com/example/src"],"Tags":"","Type":"application","Version":"2.3.4-rc.1+build.5"}"#;
+        assert_eq!(crate::yaml::json::marshal(&Value::Map(obj)).unwrap(), want);
+    }
+
+    #[test]
     fn scopes_follow_the_chart_tree() {
         let sub = ChartNode { name: "sub".into(), templates: vec![("templates/s.yaml".into(), String::new())], ..Default::default() };
         let lib = ChartNode { name: "lib".into(), is_library: true, templates: vec![("templates/_l.tpl".into(), String::new()), ("templates/x.yaml".into(), String::new())], ..Default::default() };
@@ -459,7 +537,7 @@ mod tests {
         vals.insert("lib".to_string(), Value::str("not a map"));
         top.insert("Values".to_string(), Value::map(vals));
         let mut out = BTreeMap::new();
-        let scope = collect(&root, None, &top, true, &None, &mut out);
+        let scope = collect(&root, None, &top, true, &mut out);
         assert_eq!(out.keys().collect::<Vec<_>>(), ["top/charts/lib/templates/_l.tpl", "top/charts/sub/templates/s.yaml", "top/templates/t.yaml"]);
         let s = &out["top/charts/sub/templates/s.yaml"];
         assert_eq!(s.base_path, "top/charts/sub/templates");

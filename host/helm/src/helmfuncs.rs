@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use crate::func::{arity, string_arg, Call, Func, FuncError, FuncMap, Host};
+use crate::func::{arity, string_arg, Call, FuncError, FuncMap, Host};
 use crate::value::{Member, Object, Value};
 
 /// Helm's limit on how often one named template may be included inside
@@ -114,7 +114,7 @@ fn tpl(host: &mut dyn Host, text: &str, data: &Value) -> Result<String, FuncErro
         Ok(out) => Ok(out.replace("<no value>", "")),
         Err(e) => {
             let inner = e.to_string();
-            let quoted = go_quote(text);
+            let quoted = crate::yaml::json::go_quote(text);
             if inner.contains(": executing \"") || !inner.starts_with("template: ") {
                 Err(FuncError::call(format!("error during tpl function execution for {quoted}: {inner}")))
             } else {
@@ -122,39 +122,6 @@ fn tpl(host: &mut dyn Host, text: &str, data: &Value) -> Result<String, FuncErro
             }
         }
     }
-}
-
-/// Go's `strconv.Quote` (what `%q` prints for a string).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if is_go_printable(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `unicode.IsPrint` for the runes templates
-/// meet: everything but controls, the C1 range, unassigned surrogates and
-/// the non-characters and format characters of the BMP Go escapes.
-fn is_go_printable(c: char) -> bool {
-    let u = c as u32;
-    !(0x80..0xa0).contains(&u) && u != 0xad && !(0x200b..=0x200f).contains(&u) && !(0x2028..=0x202e).contains(&u) && !(0x2060..=0x206f).contains(&u) && u != 0xfeff && !(0xfff9..=0xfffb).contains(&u) && u != 0xfffe && u != 0xffff
 }
 
 // ---------------------------------------------------------------- .Release
@@ -443,11 +410,9 @@ impl Object for Capabilities {
 // ------------------------------------------------------------------ .Files
 
 /// `engine.files`: a chart's non-template files by path, with Helm's methods.
-/// `to_yaml` is the render's `toYaml` (AsConfig/AsSecrets marshal through it).
 #[derive(Clone)]
 pub struct Files {
     pub files: Arc<BTreeMap<String, Arc<[u8]>>>,
-    to_yaml: Option<Func>,
 }
 
 impl std::fmt::Debug for Files {
@@ -456,21 +421,9 @@ impl std::fmt::Debug for Files {
     }
 }
 
-/// A host for calling `toYaml` outside a template: it executes nothing.
-struct NoHost;
-
-impl Host for NoHost {
-    fn execute_named(&mut self, name: &str, _: &Value) -> Result<String, FuncError> {
-        Err(FuncError::call(format!("no template {name:?} outside a render")))
-    }
-    fn execute_text(&mut self, _: &str, _: &Value) -> Result<String, FuncError> {
-        Err(FuncError::call("no templates outside a render"))
-    }
-}
-
 impl Files {
-    pub fn new(files: BTreeMap<String, Arc<[u8]>>, to_yaml: Option<Func>) -> Files {
-        Files { files: Arc::new(files), to_yaml }
+    pub fn new(files: BTreeMap<String, Arc<[u8]>>) -> Files {
+        Files { files: Arc::new(files) }
     }
 
     fn get(&self, name: &str) -> Option<&Arc<[u8]>> {
@@ -481,7 +434,7 @@ impl Files {
     /// as separator: `*` and `?` stay within a path segment, `**` does not).
     pub fn glob(&self, pattern: &str) -> Files {
         let sub = self.files.iter().filter(|(k, _)| glob_match(pattern.as_bytes(), k.as_bytes())).map(|(k, v)| (k.clone(), v.clone())).collect();
-        Files { files: Arc::new(sub), to_yaml: self.to_yaml.clone() }
+        Files { files: Arc::new(sub) }
     }
 
     pub fn lines(&self, name: &str) -> Vec<String> {
@@ -495,26 +448,26 @@ impl Files {
         }
     }
 
-    fn marshal_yaml(&self, m: BTreeMap<String, Value>) -> Result<Value, FuncError> {
-        let Some(f) = &self.to_yaml else {
-            return Err(FuncError::call("toYaml is not available"));
-        };
-        let mut host = NoHost;
-        let mut call = Call { name: "toYaml", host: &mut host };
+    /// Helm's `toYAML` of a `map[string]string`: the YAML without its last
+    /// line break; the empty string when marshalling fails.
+    fn marshal_yaml(m: BTreeMap<String, Value>) -> Value {
         let v = Value::Map(crate::value::Map { entries: Arc::new(m), elem: "string" });
-        f(&mut call, &[v])
+        match crate::yaml::to_yaml(&v) {
+            Ok(y) => Value::str(y.strip_suffix('\n').unwrap_or(&y)),
+            Err(_) => Value::str(""),
+        }
     }
 
     /// `AsConfig`: base name → content, as YAML (`{}` for a glob matching nothing).
-    pub fn as_config(&self) -> Result<Value, FuncError> {
+    pub fn as_config(&self) -> Value {
         let m = self.files.iter().map(|(k, v)| (base(k).to_string(), Value::str(String::from_utf8_lossy(v).as_ref()))).collect();
-        self.marshal_yaml(m)
+        Files::marshal_yaml(m)
     }
 
     /// `AsSecrets`: base name → base64 of the content, as YAML.
-    pub fn as_secrets(&self) -> Result<Value, FuncError> {
+    pub fn as_secrets(&self) -> Value {
         let m = self.files.iter().map(|(k, v)| (base(k).to_string(), Value::str(base64(v)))).collect();
-        self.marshal_yaml(m)
+        Files::marshal_yaml(m)
     }
 }
 
@@ -524,20 +477,7 @@ fn base(p: &str) -> &str {
 }
 
 fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    crate::yaml::json::base64_encode(data)
 }
 
 /// gobwas/glob with separator `/`: `*` (not across `/`), `**` (anything),
@@ -674,11 +614,11 @@ impl Object for Files {
             }),
             "AsConfig" => Arc::new(move |args: &[Value]| {
                 arity("AsConfig", args, 0)?;
-                me.as_config()
+                Ok(me.as_config())
             }),
             "AsSecrets" => Arc::new(move |args: &[Value]| {
                 arity("AsSecrets", args, 0)?;
-                me.as_secrets()
+                Ok(me.as_secrets())
             }),
             _ => return None,
         };
@@ -698,6 +638,72 @@ impl Object for Files {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host that executes nothing, for calling functions directly.
+    struct NoHost;
+
+    impl Host for NoHost {
+        fn execute_named(&mut self, name: &str, _: &Value) -> Result<String, FuncError> {
+            Err(FuncError::call(format!("no template {name:?}")))
+        }
+        fn execute_text(&mut self, _: &str, _: &Value) -> Result<String, FuncError> {
+            Err(FuncError::call("no templates"))
+        }
+    }
+
+    /// A host whose every named template includes itself again, as
+    /// `{{ define "loop" }}{{ include "loop" . }}{{ end }}` does.
+    struct LoopHost {
+        funcs: FuncMap,
+        executions: usize,
+    }
+
+    impl Host for LoopHost {
+        fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
+            self.executions += 1;
+            let include = self.funcs.get("include").cloned().ok_or_else(|| FuncError::call("no include"))?;
+            let mut call = Call { name: "include", host: self };
+            match include(&mut call, &[Value::str(name), data.clone()]) {
+                Ok(v) => Ok(v.as_str().unwrap_or_default().to_string()),
+                Err(e) => Err(FuncError::call(format!("template: loop: error calling include: {e}"))),
+            }
+        }
+        fn execute_text(&mut self, _: &str, _: &Value) -> Result<String, FuncError> {
+            Err(FuncError::call("no templates"))
+        }
+    }
+
+    #[test]
+    fn include_stops_a_runaway_recursion_where_helm_does() {
+        let mut funcs = FuncMap::new();
+        register(&mut funcs, None);
+        let include = funcs.get("include").cloned().unwrap();
+        let mut host = LoopHost { funcs, executions: 0 };
+        let mut call = Call { name: "include", host: &mut host };
+        let err = include(&mut call, &[Value::str("loop"), Value::Nil]).unwrap_err().to_string();
+        // Oracle (tpl-include/recursion): 1002 include calls, the last refused.
+        assert_eq!(host.executions, 1001);
+        assert_eq!(err.matches("error calling include:").count(), 1001);
+        assert!(err.ends_with("error calling include: rendering template has a nested reference name: loop: unable to execute template"), "{}", &err[err.len() - 200..]);
+        // The count unwinds: the next include starts afresh.
+        let mut host2 = LoopHost { funcs: host.funcs.clone(), executions: 0 };
+        let mut call = Call { name: "include", host: &mut host2 };
+        assert!(include(&mut call, &[Value::str("loop"), Value::Nil]).is_err());
+        assert_eq!(host2.executions, 1001);
+    }
+
+    #[test]
+    fn as_config_and_as_secrets_are_helms_yaml() {
+        let mut m = BTreeMap::new();
+        m.insert("files/conf/app.ini".to_string(), Arc::from(&b"[main]\nkey = value\n"[..]));
+        m.insert("files/conf/extra.yaml".to_string(), Arc::from(&b"log_level: debug\nworkers: 4\n"[..]));
+        m.insert("files/secrets/password".to_string(), Arc::from(&b"hunter2"[..]));
+        let f = Files::new(m);
+        // Oracle (files chart): AsConfig and AsSecrets of these globs.
+        assert_eq!(f.glob("files/conf/*").as_config().as_str(), Some("app.ini: |\n  [main]\n  key = value\nextra.yaml: |\n  log_level: debug\n  workers: 4"));
+        assert_eq!(f.glob("files/secrets/*").as_secrets().as_str(), Some("password: aHVudGVyMg=="));
+        assert_eq!(f.glob("nothing/*").as_config().as_str(), Some("{}"));
+    }
 
     #[test]
     fn kube_versions_parse_as_helm_does() {
@@ -743,7 +749,7 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert("a.txt".to_string(), Arc::from(&b"one\ntwo\n"[..]));
         m.insert("crlf".to_string(), Arc::from(&b"x\r\ny\r\n"[..]));
-        let f = Files::new(m, None);
+        let f = Files::new(m);
         // Oracle: one trailing newline dropped, CR kept.
         assert_eq!(f.lines("a.txt"), ["one", "two"]);
         assert_eq!(f.lines("crlf"), ["x\r", "y\r"]);
@@ -751,12 +757,6 @@ mod tests {
         assert_eq!(base64(b"hunter2"), "aHVudGVyMg==");
         assert_eq!(base64(b"s3cr3t\n"), "czNjcjN0Cg==");
         assert_eq!(f.format(), "map[a.txt:[111 110 101 10 116 119 111 10] crlf:[120 13 10 121 13 10]]");
-    }
-
-    #[test]
-    fn go_quote_is_strconv_quote() {
-        assert_eq!(go_quote("{{ .Values.name "), "\"{{ .Values.name \"");
-        assert_eq!(go_quote("a\"b\\\n\t\u{7}é✓\u{200b}"), "\"a\\\"b\\\\\\n\\t\\aé✓\\u200b\"");
     }
 
     #[test]
