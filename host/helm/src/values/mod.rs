@@ -1,3 +1,400 @@
 //! Values as Helm builds them: chart defaults coalesced with parents'
 //! overrides, `-f` files, `--set`, `--set-string`, `--set-file` and
 //! `--set-json` (Helm's strvals grammar), globals, and `values.schema.json`.
+//!
+//! This file owns coalescing (Helm's `CoalesceValues`/`MergeValues`,
+//! `CoalesceTables`/`MergeTables`: user values over chart defaults, `null`
+//! deleting a default, subchart sections, `global` copied down), values
+//! files (`LoadValues`: several YAML documents merged) and the order
+//! `helm install` merges its flags in. It must not parse the `--set` grammar
+//! (`strvals`) nor validate (`schema`). Helm prints type-mismatch warnings
+//! through `log.Printf`; they are dropped here (they change nothing).
+
+pub mod schema;
+pub mod strvals;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::chart::Chart;
+use crate::value::{Map, Value};
+
+/// A values error; the message is Helm's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValuesError {
+    pub message: String,
+}
+
+impl ValuesError {
+    pub fn new(message: impl Into<String>) -> ValuesError {
+        ValuesError { message: message.into() }
+    }
+}
+
+pub(crate) type Table = BTreeMap<String, Value>;
+
+/// Go's `istable`: a `map[string]interface{}` (not a `map[string]string`).
+pub(crate) fn is_table(v: &Value) -> bool {
+    matches!(v, Value::Map(m) if m.elem == "interface {}")
+}
+
+/// The entries of a table, owned (cheap when not shared).
+pub(crate) fn take_table(v: Value) -> Option<Table> {
+    match v {
+        Value::Map(m) if m.elem == "interface {}" => Some(Arc::try_unwrap(m.entries).unwrap_or_else(|a| (*a).clone())),
+        _ => None,
+    }
+}
+
+pub(crate) fn table_mut(v: &mut Value) -> Option<&mut Table> {
+    match v {
+        Value::Map(m) if m.elem == "interface {}" => Some(Arc::make_mut(&mut m.entries)),
+        _ => None,
+    }
+}
+
+pub(crate) fn table_value(t: Table) -> Value {
+    Value::Map(Map { entries: Arc::new(t), elem: "interface {}" })
+}
+
+fn concat_prefix(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}.{b}")
+    }
+}
+
+/// Helm's `CoalesceValues`: `user` over the chart's defaults (a `null` in
+/// `user` deletes the default), recursively into subcharts, globals copied
+/// down. This is what templates see as `.Values`.
+pub fn coalesce(chart: &Chart, user: &Value) -> Result<Value, ValuesError> {
+    coalesce_with(chart, user, false)
+}
+
+/// Helm's `MergeValues`: as [`coalesce`], but `null`s are kept (used for
+/// import-values).
+pub fn merge_values(chart: &Chart, user: &Value) -> Result<Value, ValuesError> {
+    coalesce_with(chart, user, true)
+}
+
+fn coalesce_with(chart: &Chart, user: &Value, merge: bool) -> Result<Value, ValuesError> {
+    let mut dest = take_table(user.clone()).unwrap_or_default();
+    coalesce_chart(chart, &mut dest, "", merge)?;
+    Ok(table_value(dest))
+}
+
+fn coalesce_chart(chart: &Chart, dest: &mut Table, prefix: &str, merge: bool) -> Result<(), ValuesError> {
+    coalesce_defaults(chart, dest, prefix, merge);
+    coalesce_deps(chart, dest, prefix, merge)
+}
+
+fn coalesce_deps(chart: &Chart, dest: &mut Table, prefix: &str, merge: bool) -> Result<(), ValuesError> {
+    for sub in &chart.dependencies {
+        let name = sub.name().to_string();
+        let mut dv = match dest.remove(&name) {
+            None => Table::new(),
+            Some(v) if is_table(&v) => take_table(v).unwrap_or_default(),
+            Some(v) => {
+                let msg = format!("type mismatch on {name}: {}", go_format_t(&v));
+                dest.insert(name, v);
+                return Err(ValuesError::new(msg));
+            }
+        };
+        let sub_prefix = concat_prefix(prefix, chart.name());
+        coalesce_globals(&mut dv, dest, &sub_prefix);
+        coalesce_chart(sub, &mut dv, &sub_prefix, merge)?;
+        dest.insert(name, table_value(dv));
+    }
+    Ok(())
+}
+
+/// Go's `%t` of a value that may not be a bool (`%!t(string=x)`).
+fn go_format_t(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => b.to_string(),
+        Value::List(l) => format!("[{}]", l.items.iter().map(go_format_t).collect::<Vec<_>>().join(" ")),
+        Value::Nil => "%!t(<nil>)".into(),
+        Value::String(s) => format!("%!t(string={s})"),
+        Value::Float(f) => format!("%!t(float64={})", crate::values::strvals::go_float_v(*f)),
+        Value::Int(i, t) => format!("%!t({}={i})", t.name()),
+        other => format!("%!t({}=…)", other.type_name()),
+    }
+}
+
+/// Helm's `coalesceGlobals`: the parent's `global` over the subchart's.
+fn coalesce_globals(dest: &mut Table, src: &mut Table, prefix: &str) {
+    let mut dg = match dest.get("global") {
+        None => Table::new(),
+        Some(v) => match take_table(v.clone()) {
+            Some(t) => t,
+            None => return, // "warning: skipping globals because destination global is not a table."
+        },
+    };
+    let sg = match src.get("global") {
+        None => Table::new(),
+        Some(v) => match take_table(v.clone()) {
+            Some(t) => t,
+            None => return,
+        },
+    };
+    // Helm copies the parent's global tables one level deep only: the tables
+    // inside are shared, so what the subchart's own globals add below them
+    // shows in the parent's globals too. Emulated: those tables are written
+    // back to the parent.
+    let mut shared_back: Vec<(String, Table)> = Vec::new();
+    for (key, val) in sg.iter() {
+        if let Some(vt) = take_table(val.clone()) {
+            let mut vv = vt;
+            match dg.get(key) {
+                None => {
+                    dg.insert(key.clone(), table_value(vv));
+                }
+                Some(destv) => {
+                    if let Some(destvmap) = take_table(destv.clone()) {
+                        let sub_prefix = concat_prefix(prefix, key);
+                        coalesce_tables_full_key(&mut vv, destvmap, &sub_prefix, true);
+                        shared_back.push((key.clone(), vv.clone()));
+                        dg.insert(key.clone(), table_value(vv));
+                    }
+                    // else: "Conflict: cannot merge map onto non-map"; skipped.
+                }
+            }
+        } else if dg.get(key).is_some_and(is_table) {
+            // "key is table. Skipping"
+        } else {
+            dg.insert(key.clone(), val.clone());
+        }
+    }
+    dest.insert("global".into(), table_value(dg));
+    if !shared_back.is_empty() {
+        if let Some(src_global) = src.get_mut("global").and_then(table_mut) {
+            for (key, merged) in shared_back {
+                let Some(parent_t) = src_global.get_mut(&key).and_then(table_mut) else { continue };
+                for (k, v) in parent_t.iter_mut() {
+                    if is_table(v) {
+                        if let Some(m) = merged.get(k) {
+                            *v = m.clone();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Helm's `coalesceValues`: the chart's defaults under `v`.
+fn coalesce_defaults(chart: &Chart, v: &mut Table, prefix: &str, merge: bool) {
+    let sub_prefix = concat_prefix(prefix, chart.name());
+    let Some(defaults) = chart.values.as_map() else { return };
+    for (key, val) in defaults.iter() {
+        match v.get_mut(key) {
+            Some(value) => {
+                if value.is_nil() && !merge {
+                    v.remove(key);
+                } else if let Some(dest) = table_mut(value) {
+                    if let Some(mut src) = take_table(val.clone()) {
+                        let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
+                        if !merge {
+                            clean_nil_values(&mut src);
+                        }
+                        coalesce_tables_full_key(dest, src, &concat_prefix(&sub_prefix, key), merge);
+                    }
+                    // else: "warning: skipped value for …: Not a table."
+                }
+            }
+            None => {
+                let mut val = val.clone();
+                if !merge {
+                    if val.is_nil() {
+                        continue;
+                    }
+                    if let Some(t) = table_mut(&mut val) {
+                        clean_nil_values(t);
+                    }
+                }
+                v.insert(key.clone(), val);
+            }
+        }
+    }
+}
+
+fn clean_nil_values(m: &mut Table) {
+    m.retain(|_, v| !v.is_nil());
+    for v in m.values_mut() {
+        if let Some(t) = table_mut(v) {
+            clean_nil_values(t);
+        }
+    }
+}
+
+/// Helm's `CoalesceTables`: `src`'s keys fill in what `dst` lacks; a `null`
+/// in `dst` deletes `src`'s value.
+pub fn coalesce_tables(dst: &mut Table, src: Table) {
+    coalesce_tables_full_key(dst, src, "", false)
+}
+
+/// Helm's `MergeTables`: as [`coalesce_tables`], `null`s kept.
+pub fn merge_tables(dst: &mut Table, src: Table) {
+    coalesce_tables_full_key(dst, src, "", true)
+}
+
+fn coalesce_tables_full_key(dst: &mut Table, mut src: Table, prefix: &str, merge: bool) {
+    let src_non_nil: Vec<String> = src.iter().filter(|(_, v)| !v.is_nil()).map(|(k, _)| k.clone()).collect();
+    for (key, val) in dst.iter() {
+        if val.is_nil() {
+            src.insert(key.clone(), Value::Nil);
+        }
+    }
+    for (key, val) in src {
+        let full = concat_prefix(prefix, &key);
+        match dst.get_mut(&key) {
+            Some(dv) if !merge && dv.is_nil() && src_non_nil.contains(&key) => {
+                dst.remove(&key);
+            }
+            None => {
+                dst.insert(key, val);
+            }
+            Some(dv) => {
+                if is_table(&val) {
+                    if let Some(dt) = table_mut(dv) {
+                        if let Some(st) = take_table(val) {
+                            coalesce_tables_full_key(dt, st, &full, merge);
+                        }
+                    }
+                    // else: "warning: cannot overwrite table with non table"
+                }
+                // else if dst is a table and val non-nil: "destination … is a table"
+            }
+        }
+    }
+}
+
+/// Helm's `loader.MergeMaps`: `b` over `a`, tables merged recursively
+/// (how `-f` files and the documents of one values file combine).
+pub fn merge_maps(a: &Table, b: &Table) -> Table {
+    let mut out = a.clone();
+    for (k, v) in b {
+        if let (Some(vt), Some(bt)) = (v.as_map().filter(|_| is_table(v)), out.get(k).filter(|x| is_table(x)).and_then(|x| x.as_map())) {
+            let merged = merge_maps(bt, vt);
+            out.insert(k.clone(), table_value(merged));
+            continue;
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    out
+}
+
+/// Helm's `loader.LoadValues`: every YAML document of a values file, merged
+/// in order. The result is a `map[string]interface{}`.
+pub fn load_values(data: &[u8]) -> Result<Value, String> {
+    let text = String::from_utf8_lossy(data);
+    let mut values = Table::new();
+    for doc in split_documents(&text) {
+        let v = crate::yaml::parse(&doc).map_err(|e| format!("cannot unmarshal yaml document: {}", e.message))?;
+        match v {
+            Value::Nil => {}
+            v if is_table(&v) => {
+                let t = take_table(v).unwrap_or_default();
+                values = merge_maps(&values, &t);
+            }
+            other => {
+                let kind = match other {
+                    Value::List(_) => "array",
+                    Value::String(_) => "string",
+                    Value::Bool(_) => "bool",
+                    _ => "number",
+                };
+                return Err(format!(
+                    "cannot unmarshal yaml document: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+                ));
+            }
+        }
+    }
+    Ok(table_value(values))
+}
+
+/// The documents of a YAML stream as k8s' `YAMLReader` cuts them: at lines
+/// that start with `---` (what follows on the line belongs to no document).
+fn split_documents(text: &str) -> Vec<String> {
+    let mut docs = Vec::new();
+    let mut cur = String::new();
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("---") {
+            let rest = line[3..].trim();
+            if rest.is_empty() || rest.starts_with('#') {
+                if !cur.is_empty() {
+                    docs.push(std::mem::take(&mut cur));
+                }
+                continue;
+            }
+        }
+        cur.push_str(line);
+    }
+    if !cur.is_empty() {
+        docs.push(cur);
+    }
+    docs
+}
+
+/// The user's values flags, in the order `helm install` merges them:
+/// `-f` files, `--set-json`, `--set`, `--set-string`, `--set-file`,
+/// `--set-literal` (Helm's `values.Options.MergeValues`).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub value_files: Vec<String>,
+    pub json_values: Vec<String>,
+    pub values: Vec<String>,
+    pub string_values: Vec<String>,
+    pub file_values: Vec<String>,
+    pub literal_values: Vec<String>,
+}
+
+impl Options {
+    /// Merges the flags; `read` reads a `-f` or `--set-file` path (`-` is
+    /// stdin for Helm; the caller decides).
+    pub fn merge(&self, read: &dyn Fn(&str) -> Result<Vec<u8>, String>) -> Result<Value, ValuesError> {
+        let mut base = Table::new();
+        for path in &self.value_files {
+            let raw = read(path).map_err(ValuesError::new)?;
+            let cur = load_values(&raw).map_err(|e| ValuesError::new(format!("failed to parse {path}: {e}")))?;
+            base = merge_maps(&base, cur.as_map().unwrap_or(&Table::new()));
+        }
+        let mut base = table_value(base);
+        for value in &self.json_values {
+            let trimmed = value.trim();
+            if trimmed.starts_with('{') {
+                let parsed: serde_json::Value =
+                    serde_json::from_str(trimmed).map_err(|_| ValuesError::new(format!("failed parsing --set-json data JSON: {value}")))?;
+                let v = Value::from(&parsed);
+                let Some(t) = v.as_map().filter(|_| is_table(&v)) else {
+                    return Err(ValuesError::new(format!("failed parsing --set-json data JSON: {value}")));
+                };
+                let merged = merge_maps(base.as_map().unwrap_or(&Table::new()), t);
+                base = table_value(merged);
+            } else if strvals::parse_set_json(value, &mut base).is_err() {
+                return Err(ValuesError::new(format!("failed parsing --set-json data {value}")));
+            }
+        }
+        for value in &self.values {
+            strvals::parse_set(value, &mut base).map_err(|e| ValuesError::new(format!("failed parsing --set data: {e}")))?;
+        }
+        for value in &self.string_values {
+            strvals::parse_set_string(value, &mut base).map_err(|e| ValuesError::new(format!("failed parsing --set-string data: {e}")))?;
+        }
+        for value in &self.file_values {
+            strvals::parse_set_file(value, &mut base, read).map_err(|e| ValuesError::new(format!("failed parsing --set-file data: {e}")))?;
+        }
+        for value in &self.literal_values {
+            strvals::parse_set_literal(value, &mut base).map_err(|e| ValuesError::new(format!("failed parsing --set-literal data: {e}")))?;
+        }
+        Ok(base)
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+pub(crate) mod oracle;
