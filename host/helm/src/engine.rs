@@ -10,41 +10,18 @@
 //! `execution error at (…)`, the multi-line trace). The output is every
 //! rendered template by name, NOTES.txt of subcharts included (as the
 //! engine's map has them; [`top_notes`] picks the release's).
-//! It does not load charts, coalesce values or validate schemas (`chart`
-//! and `values` do; [`render_chart`] chains them as `helm template` does).
+//! It does not load charts, build `.Chart`/`.Files`, coalesce values or
+//! validate schemas (`chart` and `values` do; [`render_chart`] chains them
+//! as `helm template` does).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::func::FuncMap;
-use crate::helmfuncs::{self, Capabilities, Files, Lookup, WARN_END, WARN_START};
+use crate::chart::Chart;
+use crate::helmfuncs::{self, Capabilities, Lookup, WARN_END, WARN_START};
 use crate::template::{Limits, MissingKey, Templates};
 use crate::value::Value;
-
-/// One chart as the engine sees it, subcharts included (only the enabled
-/// ones, aliases applied: what Helm's dependency processing leaves).
-#[derive(Debug, Clone)]
-pub struct ChartNode {
-    /// The chart's name (its alias when it has one).
-    pub name: String,
-    /// What `.Chart` is: Helm v4 turns the metadata into a
-    /// `map[string]interface{}` with Go's field names (`Name`, `Version`,
-    /// `AppVersion`, `Dependencies`, …); `IsRoot` is added by the engine.
-    pub metadata: Value,
-    /// `type: library`: only its partials are parsed.
-    pub is_library: bool,
-    /// Templates by their name in the chart (`templates/x.yaml`), with their text.
-    pub templates: Vec<(String, String)>,
-    /// `.Files`: every other file by path.
-    pub files: BTreeMap<String, Arc<[u8]>>,
-    pub dependencies: Vec<ChartNode>,
-}
-
-impl Default for ChartNode {
-    fn default() -> ChartNode {
-        ChartNode { name: String::new(), metadata: Value::empty_map(), is_library: false, templates: Vec::new(), files: BTreeMap::new(), dependencies: Vec::new() }
-    }
-}
 
 /// How to render: the release, the cluster's capabilities, strictness.
 #[derive(Clone)]
@@ -147,7 +124,7 @@ struct Renderable {
 
 /// Helm's render of `chart` with `values` (the root chart's coalesced
 /// values): every non-partial template's output by full name.
-pub fn render(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+pub fn render(chart: &Chart, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("helm-render".into())
@@ -159,7 +136,7 @@ pub fn render(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Res
     })
 }
 
-fn render_here(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
     let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
     let funcs = funcs(options.lookup.clone());
 
@@ -205,32 +182,27 @@ fn render_here(chart: &ChartNode, values: &Value, options: &RenderOptions) -> Re
 
 /// Helm's `recAllTpls`: the chart's scope, its subcharts' (into
 /// `.Subcharts`), and its templates under their full names.
-fn collect(chart: &ChartNode, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, out: &mut BTreeMap<String, Renderable>) -> BTreeMap<String, Value> {
-    let mut meta = match &chart.metadata {
-        Value::Map(m) => (*m.entries).clone(),
-        _ => BTreeMap::new(),
-    };
-    meta.insert("IsRoot".into(), Value::Bool(is_root));
+fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, out: &mut BTreeMap<String, Renderable>) -> BTreeMap<String, Value> {
 
     // The root sees all values; a subchart the table under its name (an
     // empty map when that is absent or not a map).
     let values = if is_root {
         parent.get("Values").cloned().unwrap_or_else(Value::empty_map)
     } else {
-        match parent.get("Values").and_then(|v| v.get(&chart.name)) {
+        match parent.get("Values").and_then(|v| v.get(chart.name())) {
             Some(v @ Value::Map(_)) => v.clone(),
             _ => Value::empty_map(),
         }
     };
 
     let full_path = match parent_path {
-        None => chart.name.clone(),
-        Some(p) => format!("{p}/charts/{}", chart.name),
+        None => chart.name().to_string(),
+        Some(p) => format!("{p}/charts/{}", chart.name()),
     };
 
     let mut scope = BTreeMap::new();
-    scope.insert("Chart".to_string(), Value::map(meta));
-    scope.insert("Files".to_string(), Value::Object(Arc::new(Files::new(chart.files.clone()))));
+    scope.insert("Chart".to_string(), chart.metadata_value(is_root));
+    scope.insert("Files".to_string(), chart.files_value());
     scope.insert("Release".to_string(), parent.get("Release").cloned().unwrap_or(Value::Nil));
     scope.insert("Capabilities".to_string(), parent.get("Capabilities").cloned().unwrap_or(Value::Nil));
     scope.insert("Values".to_string(), values);
@@ -238,17 +210,17 @@ fn collect(chart: &ChartNode, parent_path: Option<&str>, parent: &BTreeMap<Strin
     let mut subcharts = BTreeMap::new();
     for dep in &chart.dependencies {
         let sub = collect(dep, Some(&full_path), &scope, false, out);
-        subcharts.insert(dep.name.clone(), Value::map(sub));
+        subcharts.insert(dep.name().to_string(), Value::map(sub));
     }
     scope.insert("Subcharts".to_string(), Value::map(subcharts));
 
     let shared = Arc::new(scope.clone());
     let base_path = format!("{full_path}/templates");
-    for (name, text) in &chart.templates {
-        if chart.is_library && !base_name(name).starts_with('_') {
+    for t in &chart.templates {
+        if chart.is_library() && !base_name(&t.name).starts_with('_') {
             continue;
         }
-        out.insert(format!("{full_path}/{name}"), Renderable { text: text.clone(), scope: shared.clone(), base_path: base_path.clone() });
+        out.insert(format!("{full_path}/{}", t.name), Renderable { text: t.text(), scope: shared.clone(), base_path: base_path.clone() });
     }
     scope
 }
@@ -378,69 +350,6 @@ fn reformat_exec_error(name: &str, message: &str) -> RenderError {
     RenderError::new(text.trim())
 }
 
-/// What `.Chart` is in Helm v4: the chart's `Metadata` struct turned into a
-/// `map[string]interface{}` by field name (`structToMap`): every field
-/// present, slices as `[]interface{}` (maintainers and dependencies as maps
-/// by field name), `Annotations` a `map[string]string`. `chart_yaml` is
-/// Chart.yaml as read (keys as written there), with the dependencies'
-/// `enabled` set by dependency processing. A missing `Annotations` is Go's
-/// nil map, which `toJson` writes as `null`; here it is an empty map
-/// (`{}`), knowingly.
-pub fn chart_object(chart_yaml: &Value) -> Value {
-    fn text(v: Option<&Value>) -> Value {
-        match v {
-            None | Some(Value::Nil) => Value::str(""),
-            Some(Value::String(s)) => Value::String(s.clone()),
-            Some(other) => Value::str(crate::template::fmt::sprint(other)),
-        }
-    }
-    fn flag(v: Option<&Value>) -> Value {
-        Value::Bool(matches!(v, Some(Value::Bool(true))))
-    }
-    fn items(v: Option<&Value>) -> Vec<Value> {
-        v.and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default()
-    }
-    fn strings(v: Option<&Value>) -> Value {
-        Value::list(items(v).iter().map(|i| text(Some(i))).collect())
-    }
-    let get = |k: &str| chart_yaml.get(k);
-    let mut m = BTreeMap::new();
-    for (field, key) in [("Name", "name"), ("Home", "home"), ("Version", "version"), ("Description", "description"), ("Icon", "icon"), ("APIVersion", "apiVersion"), ("Condition", "condition"), ("Tags", "tags"), ("AppVersion", "appVersion"), ("KubeVersion", "kubeVersion"), ("Type", "type")] {
-        m.insert(field.to_string(), text(get(key)));
-    }
-    m.insert("Sources".into(), strings(get("sources")));
-    m.insert("Keywords".into(), strings(get("keywords")));
-    m.insert("Deprecated".into(), flag(get("deprecated")));
-    let maintainers = items(get("maintainers"))
-        .iter()
-        .map(|p| {
-            let mut mm = BTreeMap::new();
-            mm.insert("Name".to_string(), text(p.get("name")));
-            mm.insert("Email".to_string(), text(p.get("email")));
-            mm.insert("URL".to_string(), text(p.get("url")));
-            Value::map(mm)
-        })
-        .collect();
-    m.insert("Maintainers".into(), Value::list(maintainers));
-    let annotations = get("annotations").and_then(Value::as_map).map(|a| a.iter().map(|(k, v)| (k.clone(), text(Some(v)))).collect()).unwrap_or_default();
-    m.insert("Annotations".into(), Value::Map(crate::value::Map { entries: Arc::new(annotations), elem: "string" }));
-    let deps = items(get("dependencies"))
-        .iter()
-        .map(|d| {
-            let mut dm = BTreeMap::new();
-            for (field, key) in [("Name", "name"), ("Version", "version"), ("Repository", "repository"), ("Condition", "condition"), ("Alias", "alias")] {
-                dm.insert(field.to_string(), text(d.get(key)));
-            }
-            dm.insert("Tags".to_string(), strings(d.get("tags")));
-            dm.insert("Enabled".to_string(), flag(d.get("enabled")));
-            dm.insert("ImportValues".to_string(), Value::list(items(d.get("import-values"))));
-            Value::map(dm)
-        })
-        .collect();
-    m.insert("Dependencies".into(), Value::list(deps));
-    Value::map(m)
-}
-
 /// The release's notes from a render: the top chart's `templates/NOTES.txt`
 /// (Helm shows no subchart's).
 pub fn top_notes<'a>(rendered: &'a BTreeMap<String, String>, chart_name: &str) -> Option<&'a str> {
@@ -448,11 +357,18 @@ pub fn top_notes<'a>(rendered: &'a BTreeMap<String, String>, chart_name: &str) -
 }
 
 /// Loads the chart at `path` and renders it as `helm template` does: load,
-/// dependencies (condition, tags, alias, import-values), coalescing with
-/// `user_values`, `values.schema.json`, render.
+/// dependencies (condition, tags, alias, import-values) against
+/// `user_values`, coalescing, `values.schema.json`, render.
 pub fn render_chart(path: &std::path::Path, user_values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
-    let _ = (path, user_values, options);
-    Err(RenderError::new(format!("{}: chart loading is not built yet (the chart and values parts have not landed)", path.display())))
+    let mut chart = crate::chart::load(path).map_err(|e| RenderError::new(e.message))?;
+    crate::chart::process_dependencies(&mut chart, user_values).map_err(|e| RenderError::new(e.message))?;
+    let values = crate::values::coalesce(&chart, user_values).map_err(|e| RenderError::new(e.message))?;
+    if let Err(e) = crate::values::schema::validate(&chart, &values) {
+        const PREFIX: &str = "values don't meet the specifications of the schema(s) in the following chart(s):";
+        let message = if e.message.starts_with(PREFIX) { e.message } else { format!("{PREFIX}\n{}", e.message) };
+        return Err(RenderError::new(message));
+    }
+    render(&chart, &values, options)
 }
 
 #[cfg(test)]
@@ -511,26 +427,18 @@ mod tests {
     }
 
     #[test]
-    fn chart_objects_are_helm_v4s_metadata_maps() {
-        let chart_yaml = crate::yaml::parse(include_str!("../tests/charts/capabilities/Chart.yaml")).unwrap();
-        // Dependency processing marks the enabled dependency.
-        let Value::Map(mut m) = chart_yaml else { panic!("Chart.yaml is a map") };
-        let entries = Arc::make_mut(&mut m.entries);
-        let Some(Value::List(deps)) = entries.get_mut("dependencies") else { panic!("dependencies") };
-        let Value::Map(dep) = &mut Arc::make_mut(&mut deps.items)[0] else { panic!("a dependency") };
-        Arc::make_mut(&mut dep.entries).insert("enabled".into(), Value::Bool(true));
-        let Value::Map(mut obj) = chart_object(&Value::Map(m)) else { panic!("a map") };
-        Arc::make_mut(&mut obj.entries).insert("IsRoot".into(), Value::Bool(true));
-        // Oracle (capabilities/defaults): `toJson .Chart`.
-        let want = r#"{"APIVersion":"v2","Annotations":{"category":"Testing","example.com/flag":"true"},"AppVersion":"v10.0","Condition":"","Dependencies":[{"Alias":"","Condition":"","Enabled":true,"ImportValues":[],"Name":"sub","Repository":"","Tags":[],"Version":"0.0.1"}],"Deprecated":false,"Description":"Release, Chart, Template and Capabilities objects","Home":"https://example.com","Icon":"https://example.com/icon.png","IsRoot":true,"Keywords":["one","two"],"KubeVersion":"\u003e=1.20.0-0","Maintainers":[{"Email":"jane@example.com","Name":"Jane","URL":"https://jane.example.com"},{"Email":"","Name":"Joe","URL":""}],"Name":"capabilities","Sources":["https://github.com/example/src"],"Tags":"","Type":"application","Version":"2.3.4-rc.1+build.5"}"#;
-        assert_eq!(crate::yaml::json::marshal(&Value::Map(obj)).unwrap(), want);
-    }
-
-    #[test]
     fn scopes_follow_the_chart_tree() {
-        let sub = ChartNode { name: "sub".into(), templates: vec![("templates/s.yaml".into(), String::new())], ..Default::default() };
-        let lib = ChartNode { name: "lib".into(), is_library: true, templates: vec![("templates/_l.tpl".into(), String::new()), ("templates/x.yaml".into(), String::new())], ..Default::default() };
-        let root = ChartNode { name: "top".into(), templates: vec![("templates/t.yaml".into(), String::new())], dependencies: vec![sub, lib], ..Default::default() };
+        let chart = |name: &str, library: bool, templates: &[&str], dependencies: Vec<Chart>| {
+            let mut c = Chart { templates: templates.iter().map(|t| crate::chart::File::new(*t, &b""[..])).collect(), dependencies, ..Chart::default() };
+            c.metadata.name = name.into();
+            if library {
+                c.metadata.chart_type = "library".into();
+            }
+            c
+        };
+        let sub = chart("sub", false, &["templates/s.yaml"], vec![]);
+        let lib = chart("lib", true, &["templates/_l.tpl", "templates/x.yaml"], vec![]);
+        let root = chart("top", false, &["templates/t.yaml"], vec![sub, lib]);
         let mut top = BTreeMap::new();
         let mut vals = BTreeMap::new();
         vals.insert("sub".to_string(), Value::map(BTreeMap::from([("a".to_string(), Value::Float(1.0))])));

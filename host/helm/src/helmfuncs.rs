@@ -3,9 +3,9 @@
 //! [`Lookup`] the caller provides; an empty map without one, as `helm
 //! template` answers), `getHostByName` (no DNS: the empty string), and the
 //! objects templates see besides `.Values`: `.Capabilities` (KubeVersion,
-//! APIVersions with `Has`, HelmVersion), `.Files` (Get, GetBytes, Glob,
-//! Lines, AsConfig, AsSecrets) and `.Release`. It does not parse or execute
-//! templates (the template set does, through [`Host`](crate::func::Host)),
+//! APIVersions with `Has`, HelmVersion) and `.Release`. It does not parse
+//! or execute templates (the template set does, through
+//! [`Host`](crate::func::Host)), build `.Chart` or `.Files` (`chart` does),
 //! nor decide scopes (that is `engine`'s).
 
 use std::collections::{BTreeMap, HashMap};
@@ -407,234 +407,6 @@ impl Object for Capabilities {
     }
 }
 
-// ------------------------------------------------------------------ .Files
-
-/// `engine.files`: a chart's non-template files by path, with Helm's methods.
-#[derive(Clone)]
-pub struct Files {
-    pub files: Arc<BTreeMap<String, Arc<[u8]>>>,
-}
-
-impl std::fmt::Debug for Files {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Files").field("files", &self.files.keys().collect::<Vec<_>>()).finish()
-    }
-}
-
-impl Files {
-    pub fn new(files: BTreeMap<String, Arc<[u8]>>) -> Files {
-        Files { files: Arc::new(files) }
-    }
-
-    fn get(&self, name: &str) -> Option<&Arc<[u8]>> {
-        self.files.get(name)
-    }
-
-    /// `Glob`: the files whose path matches `pattern` (gobwas/glob with `/`
-    /// as separator: `*` and `?` stay within a path segment, `**` does not).
-    pub fn glob(&self, pattern: &str) -> Files {
-        let sub = self.files.iter().filter(|(k, _)| glob_match(pattern.as_bytes(), k.as_bytes())).map(|(k, v)| (k.clone(), v.clone())).collect();
-        Files { files: Arc::new(sub) }
-    }
-
-    pub fn lines(&self, name: &str) -> Vec<String> {
-        match self.get(name) {
-            None => Vec::new(),
-            Some(b) => {
-                let s = String::from_utf8_lossy(b);
-                let s = s.strip_suffix('\n').unwrap_or(&s);
-                s.split('\n').map(str::to_string).collect()
-            }
-        }
-    }
-
-    /// Helm's `toYAML` of a `map[string]string`: the YAML without its last
-    /// line break; the empty string when marshalling fails.
-    fn marshal_yaml(m: BTreeMap<String, Value>) -> Value {
-        let v = Value::Map(crate::value::Map { entries: Arc::new(m), elem: "string" });
-        match crate::yaml::to_yaml(&v) {
-            Ok(y) => Value::str(y.strip_suffix('\n').unwrap_or(&y)),
-            Err(_) => Value::str(""),
-        }
-    }
-
-    /// `AsConfig`: base name → content, as YAML (`{}` for a glob matching nothing).
-    pub fn as_config(&self) -> Value {
-        let m = self.files.iter().map(|(k, v)| (base(k).to_string(), Value::str(String::from_utf8_lossy(v).as_ref()))).collect();
-        Files::marshal_yaml(m)
-    }
-
-    /// `AsSecrets`: base name → base64 of the content, as YAML.
-    pub fn as_secrets(&self) -> Value {
-        let m = self.files.iter().map(|(k, v)| (base(k).to_string(), Value::str(base64(v)))).collect();
-        Files::marshal_yaml(m)
-    }
-}
-
-fn base(p: &str) -> &str {
-    let p = p.trim_end_matches('/');
-    p.rsplit('/').next().unwrap_or(p)
-}
-
-fn base64(data: &[u8]) -> String {
-    crate::yaml::json::base64_encode(data)
-}
-
-/// gobwas/glob with separator `/`: `*` (not across `/`), `**` (anything),
-/// `?` (one rune but `/`), `[abc]`, `[!a-z]`, `{a,b}` and `\` escapes.
-pub fn glob_match(p: &[u8], s: &[u8]) -> bool {
-    glob_at(p, s, 0)
-}
-
-fn glob_at(p: &[u8], s: &[u8], depth: usize) -> bool {
-    if depth > 64 {
-        return false;
-    }
-    let (mut pi, mut si) = (0, 0);
-    while pi < p.len() {
-        match p[pi] {
-            b'*' => {
-                let super_star = p.get(pi + 1) == Some(&b'*');
-                let rest = &p[pi + if super_star { 2 } else { 1 }..];
-                let mut k = si;
-                loop {
-                    if glob_at(rest, &s[k..], depth + 1) {
-                        return true;
-                    }
-                    if k >= s.len() || (!super_star && s[k] == b'/') {
-                        return false;
-                    }
-                    k += 1;
-                }
-            }
-            b'?' => {
-                if si >= s.len() || s[si] == b'/' {
-                    return false;
-                }
-                si += utf8_len(s[si]);
-                pi += 1;
-            }
-            b'[' => {
-                let Some(end) = p[pi + 1..].iter().position(|&c| c == b']').map(|e| pi + 1 + e) else {
-                    return false;
-                };
-                if si >= s.len() {
-                    return false;
-                }
-                let class = &p[pi + 1..end];
-                let (neg, class) = match class.first() {
-                    Some(b'!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let c = s[si];
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == b'-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                if hit == neg {
-                    return false;
-                }
-                si += 1;
-                pi = end + 1;
-            }
-            b'{' => {
-                let Some(end) = p[pi..].iter().position(|&c| c == b'}').map(|e| pi + e) else {
-                    return false;
-                };
-                let rest = &p[end + 1..];
-                return p[pi + 1..end].split(|&c| c == b',').any(|alt| {
-                    let mut q = alt.to_vec();
-                    q.extend_from_slice(rest);
-                    glob_at(&q, &s[si..], depth + 1)
-                });
-            }
-            b'\\' if pi + 1 < p.len() => {
-                if si >= s.len() || s[si] != p[pi + 1] {
-                    return false;
-                }
-                si += 1;
-                pi += 2;
-            }
-            c => {
-                if si >= s.len() || s[si] != c {
-                    return false;
-                }
-                si += 1;
-                pi += 1;
-            }
-        }
-    }
-    si == s.len()
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
-    }
-}
-
-impl Object for Files {
-    fn type_name(&self) -> String {
-        "engine.files".into()
-    }
-    fn kind(&self) -> &'static str {
-        "map"
-    }
-    fn truthy(&self) -> bool {
-        !self.files.is_empty()
-    }
-    fn member(&self, name: &str) -> Option<Member> {
-        let me = self.clone();
-        let m: Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync> = match name {
-            "Get" => Arc::new(move |args: &[Value]| {
-                arity("Get", args, 1)?;
-                Ok(me.get(string_arg(args, 0)?).map(|b| Value::str(String::from_utf8_lossy(b).as_ref())).unwrap_or_else(|| Value::str("")))
-            }),
-            "GetBytes" => Arc::new(move |args: &[Value]| {
-                arity("GetBytes", args, 1)?;
-                Ok(Value::Bytes(me.get(string_arg(args, 0)?).cloned().unwrap_or_else(|| Arc::from(&[][..]))))
-            }),
-            "Glob" => Arc::new(move |args: &[Value]| {
-                arity("Glob", args, 1)?;
-                Ok(Value::Object(Arc::new(me.glob(string_arg(args, 0)?))))
-            }),
-            "Lines" => Arc::new(move |args: &[Value]| {
-                arity("Lines", args, 1)?;
-                Ok(Value::strings(me.lines(string_arg(args, 0)?)))
-            }),
-            "AsConfig" => Arc::new(move |args: &[Value]| {
-                arity("AsConfig", args, 0)?;
-                Ok(me.as_config())
-            }),
-            "AsSecrets" => Arc::new(move |args: &[Value]| {
-                arity("AsSecrets", args, 0)?;
-                Ok(me.as_secrets())
-            }),
-            _ => return None,
-        };
-        Some(Member::Method(m))
-    }
-    /// `map[path:[bytes…] …]`, as Go prints a `map[string][]byte`.
-    fn format(&self) -> String {
-        let items: Vec<String> = self.files.iter().map(|(k, v)| format!("{k}:[{}]", v.iter().map(u8::to_string).collect::<Vec<_>>().join(" "))).collect();
-        format!("map[{}]", items.join(" "))
-    }
-    /// encoding/json writes `[]byte` as base64.
-    fn marshal(&self) -> Value {
-        Value::map(self.files.iter().map(|(k, v)| (k.clone(), Value::str(base64(v)))).collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,19 +465,6 @@ mod tests {
     }
 
     #[test]
-    fn as_config_and_as_secrets_are_helms_yaml() {
-        let mut m = BTreeMap::new();
-        m.insert("files/conf/app.ini".to_string(), Arc::from(&b"[main]\nkey = value\n"[..]));
-        m.insert("files/conf/extra.yaml".to_string(), Arc::from(&b"log_level: debug\nworkers: 4\n"[..]));
-        m.insert("files/secrets/password".to_string(), Arc::from(&b"hunter2"[..]));
-        let f = Files::new(m);
-        // Oracle (files chart): AsConfig and AsSecrets of these globs.
-        assert_eq!(f.glob("files/conf/*").as_config().as_str(), Some("app.ini: |\n  [main]\n  key = value\nextra.yaml: |\n  log_level: debug\n  workers: 4"));
-        assert_eq!(f.glob("files/secrets/*").as_secrets().as_str(), Some("password: aHVudGVyMg=="));
-        assert_eq!(f.glob("nothing/*").as_config().as_str(), Some("{}"));
-    }
-
-    #[test]
     fn kube_versions_parse_as_helm_does() {
         // Oracle: kube_version "1.29.3-gke.1" → Version v1.29.3-gke.1, String v1.29.3, 1, 29.
         let k = KubeVersion::parse("1.29.3-gke.1").unwrap();
@@ -728,35 +487,6 @@ mod tests {
         assert!(matches!(has(&[Value::str("apps/v1/Deployment")]), Ok(Value::Bool(false))));
         let hv = c.helm_version.marshal();
         assert_eq!(hv.as_map().unwrap().keys().collect::<Vec<_>>(), ["go_version", "kube_client_version", "version"]);
-    }
-
-    #[test]
-    fn globs_are_gobwas_with_slash_separator() {
-        // Oracle (files chart): "files/conf/*" matches files/conf/app.ini but not deeper; "**" matches all.
-        assert!(glob_match(b"files/conf/*", b"files/conf/app.ini"));
-        assert!(!glob_match(b"files/*", b"files/conf/app.ini"));
-        assert!(glob_match(b"files/*/*", b"files/conf/app.ini"));
-        assert!(glob_match(b"**", b"files/conf/app.ini"));
-        assert!(glob_match(b"**.ini", b"files/conf/app.ini"));
-        assert!(glob_match(b"files/{conf,secrets}/?oken", b"files/secrets/token"));
-        assert!(glob_match(b"files/[a-c]*/*", b"files/conf/x"));
-        assert!(!glob_match(b"files/[!a-c]*/*", b"files/conf/x"));
-        assert!(!glob_match(b"nothing/*", b"files/x"));
-    }
-
-    #[test]
-    fn files_lines_and_base64() {
-        let mut m = BTreeMap::new();
-        m.insert("a.txt".to_string(), Arc::from(&b"one\ntwo\n"[..]));
-        m.insert("crlf".to_string(), Arc::from(&b"x\r\ny\r\n"[..]));
-        let f = Files::new(m);
-        // Oracle: one trailing newline dropped, CR kept.
-        assert_eq!(f.lines("a.txt"), ["one", "two"]);
-        assert_eq!(f.lines("crlf"), ["x\r", "y\r"]);
-        assert!(f.lines("missing").is_empty());
-        assert_eq!(base64(b"hunter2"), "aHVudGVyMg==");
-        assert_eq!(base64(b"s3cr3t\n"), "czNjcjN0Cg==");
-        assert_eq!(f.format(), "map[a.txt:[111 110 101 10 116 119 111 10] crlf:[120 13 10 121 13 10]]");
     }
 
     #[test]
