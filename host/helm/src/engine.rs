@@ -10,6 +10,13 @@
 //! `execution error at (…)`, the multi-line trace). The output is every
 //! rendered template by name, NOTES.txt of subcharts included (as the
 //! engine's map has them; [`top_notes`] picks the release's).
+//!
+//! Known differences from Helm: `typeOf .Values` and `typeOf .Template`
+//! say `map[string]interface {}` (Helm: `common.Values`, a named map type
+//! the value model does not name); Helm's scopes are shared Go maps, so a
+//! parent's `.Subcharts.x.Template` shows the last template of `x` rendered
+//! before it, where here `.Subcharts.x` has no `Template`.
+//!
 //! It does not load charts, build `.Chart`/`.Files`, coalesce values or
 //! validate schemas (`chart` and `values` do; [`render_chart`] chains them
 //! as `helm template` does).
@@ -96,7 +103,7 @@ impl RenderError {
 pub const DEFAULT_LIMITS: Limits = Limits { max_depth: 1100, max_output: 256 << 20 };
 
 /// The stack a render runs on: deep template nesting recurses natively.
-const RENDER_STACK: usize = 1 << 30;
+const RENDER_STACK: usize = 256 << 20;
 
 /// The functions templates see: Sprig, the YAML family, then Helm's own.
 pub fn funcs(lookup: Option<Arc<dyn Lookup>>) -> FuncMap {
