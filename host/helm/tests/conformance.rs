@@ -9,7 +9,9 @@
 //! `tests/cases/<chart>/<case>.yaml`. A value set is a values file (`-f`);
 //! its first line may be `# case: {JSON}` with the release and expectations:
 //! `release_name`, `namespace`, `revision`, `is_install`, `is_upgrade`,
-//! `kube_version`, `api_versions`, `strict`, and `expect_error` (a text both
+//! `kube_version`, `api_versions`, `strict`, `more_values` (further `-f`
+//! files, relative to the case's folder), `set_json`, `set`, `set_string`
+//! (lists of `--set*` expressions), and `expect_error` (a text both
 //! errors must contain; without it both renders must succeed) and
 //! `error_exact` (default true: the two messages must be equal).
 //!
@@ -24,7 +26,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use gantry_helm::engine::{render_chart, RenderOptions};
-use gantry_helm::value::Value;
 
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -49,6 +50,16 @@ impl Case {
         self.header.get(key).and_then(|v| v.as_bool())
     }
 
+    fn strings(&self, key: &str) -> Vec<String> {
+        self.header.get(key).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    }
+
+    /// The `-f` files in order: the case, then its `more_values`.
+    fn values_files(&self) -> Vec<PathBuf> {
+        let dir = self.values_file.parent().unwrap_or(Path::new("."));
+        std::iter::once(self.values_file.clone()).chain(self.strings("more_values").iter().map(|p| dir.join(p))).collect()
+    }
+
     fn release_name(&self) -> &str {
         self.str("release_name").unwrap_or("release-name")
     }
@@ -61,7 +72,13 @@ impl Case {
     fn request(&self) -> serde_json::Value {
         let mut req = serde_json::Map::new();
         req.insert("chart".into(), self.chart_path.display().to_string().into());
-        req.insert("values_files".into(), serde_json::json!([self.values_file.display().to_string()]));
+        let files: Vec<String> = self.values_files().iter().map(|p| p.display().to_string()).collect();
+        req.insert("values_files".into(), serde_json::json!(files));
+        for key in ["set_json", "set", "set_string"] {
+            if let Some(v) = self.header.get(key) {
+                req.insert(key.into(), v.clone());
+            }
+        }
         req.insert("release_name".into(), self.release_name().into());
         req.insert("namespace".into(), self.namespace().into());
         for key in ["revision", "is_install", "is_upgrade", "kube_version", "api_versions", "strict"] {
@@ -84,7 +101,7 @@ impl Case {
             is_install,
             is_upgrade,
             kube_version: self.str("kube_version").map(str::to_string),
-            api_versions: self.header.get("api_versions").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+            api_versions: self.strings("api_versions"),
             strict: self.bool("strict").unwrap_or(false),
             ..RenderOptions::default()
         }
@@ -164,14 +181,17 @@ fn oracle(python: &Path, cases: &[Case]) -> Vec<Answer> {
         .collect()
 }
 
-/// Gantry's render of one case: the values file read as `-f` reads it.
+/// Gantry's render of one case: the values flags merged as `helm
+/// template -f CASE -f MORE… --set-json … --set … --set-string …` does.
 fn gantry(case: &Case) -> Answer {
-    let text = std::fs::read_to_string(&case.values_file).map_err(|e| format!("{}: {e}", case.values_file.display()))?;
-    let values = match gantry_helm::yaml::parse(&text) {
-        Ok(Value::Nil) => Value::empty_map(),
-        Ok(v) => v,
-        Err(e) => return Err(format!("values file {}: {e}", case.values_file.display())),
+    let flags = gantry_helm::values::Options {
+        value_files: case.values_files().iter().map(|p| p.display().to_string()).collect(),
+        json_values: case.strings("set_json"),
+        values: case.strings("set"),
+        string_values: case.strings("set_string"),
+        ..Default::default()
     };
+    let values = flags.merge(&|p: &str| std::fs::read(p).map_err(|e| format!("{p}: {e}"))).map_err(|e| e.message)?;
     render_chart(&case.chart_path, &values, &case.options()).map_err(|e| e.message)
 }
 

@@ -6,6 +6,7 @@ Reads one JSON request on stdin:
     {"chart": "path/to/chart-or.tgz",
      "values": {...},                  # optional, already merged user values
      "values_files": ["a.yaml", ...],  # optional, read by Helm's own -f reader, merged in order after "values"
+     "set_json": [...], "set": [...], "set_string": [...],   # optional, in Helm's order, after the files
      "release_name": "r", "namespace": "default", "revision": 1,
      "is_install": true, "is_upgrade": false,
      "kube_version": "v1.29.3", "api_versions": ["foo/v1"], "strict": false}
@@ -19,6 +20,9 @@ Helm's render here is load, dependencies (condition, tags, alias,
 import-values), coalescing, values.schema.json validation and engine.Render:
 the map of template path to rendered text, NOTES.txt included, crds/ not.
 Several requests may be given as a JSON list; the answer is then a list.
+The SDK parses a --set expression into a fresh map (Helm's CLI parses it
+into the values so far), so each is merged over the others: the same
+unless an expression indexes into a list an earlier layer made.
 It never contacts a cluster (`lookup` answers an empty map), never the network.
 """
 
@@ -46,6 +50,9 @@ def render(req):
         for path in req.get("values_files") or []:
             with open(path, encoding="utf-8") as f:
                 values = merge(values, helm.values_from_yaml(f.read()))
+        for key, parse in (("set_json", helm.parse_set_json), ("set", helm.parse_set_string), ("set_string", helm.parse_set_string_values)):
+            for expr in req.get(key) or []:
+                values = merge(values, parse(expr))
         opts = {"name": req.get("release_name") or "release-name"}
         for key in ("namespace", "revision", "is_install", "is_upgrade", "kube_version", "api_versions", "strict"):
             if req.get(key) is not None:
