@@ -24,8 +24,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::func::FuncMap;
 use crate::chart::Chart;
+use crate::func::FuncMap;
 use crate::helmfuncs::{self, Capabilities, Lookup, WARN_END, WARN_START};
 use crate::template::{Limits, MissingKey, Templates};
 use crate::value::Value;
@@ -190,7 +190,6 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
 /// Helm's `recAllTpls`: the chart's scope, its subcharts' (into
 /// `.Subcharts`), and its templates under their full names.
 fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, out: &mut BTreeMap<String, Renderable>) -> BTreeMap<String, Value> {
-
     // The root sees all values; a subchart the table under its name (an
     // empty map when that is absent or not a map).
     let values = if is_root {
