@@ -85,6 +85,36 @@ fn to_go(v: &Value, depth: usize, control: &mut Reread) -> Result<GoVal, JsonErr
     })
 }
 
+/// The value as go-yaml v3's encoder sees it (Helm's `toYamlPretty`
+/// encodes the Go value directly, without JSON): floats stay floats,
+/// `time.Time` is written plain in RFC 3339.
+pub(crate) fn value_to_go_direct(v: &Value, depth: usize) -> Result<GoVal, JsonError> {
+    if depth > json::MAX_DEPTH {
+        return Err(JsonError(format!("yaml: nesting deeper than {} levels", json::MAX_DEPTH)));
+    }
+    Ok(match v {
+        Value::Nil => GoVal::Null,
+        Value::Bool(b) => GoVal::Bool(*b),
+        Value::Int(i, t) => {
+            if t.unsigned() && *i < 0 {
+                GoVal::Uint(*i as u64)
+            } else {
+                GoVal::Int(*i)
+            }
+        }
+        Value::Float(f) => GoVal::Float(*f),
+        Value::String(s) => GoVal::Str(s.to_string()),
+        // go-yaml v3 writes a []byte as a sequence of its numbers.
+        Value::Bytes(b) => GoVal::Seq(b.iter().map(|&x| GoVal::Int(i64::from(x))).collect()),
+        Value::List(l) => GoVal::Seq(l.items.iter().map(|i| value_to_go_direct(i, depth + 1)).collect::<Result<_, _>>()?),
+        Value::Map(m) => GoVal::Map(
+            m.entries.iter().map(|(k, v)| Ok((GoVal::Str(k.clone()), value_to_go_direct(v, depth + 1)?))).collect::<Result<_, JsonError>>()?,
+        ),
+        Value::Time(t) => GoVal::Raw(json::rfc3339_nano(t)),
+        Value::Object(o) => value_to_go_direct(&o.marshal(), depth + 1)?,
+    })
+}
+
 /// A JSON number's text as go-yaml resolves it.
 fn number(text: &str) -> GoVal {
     match resolve_plain(text) {
@@ -389,6 +419,7 @@ fn scalar_text(v: &GoVal) -> (String, Style) {
             };
             (s.clone(), style)
         }
+        GoVal::Raw(s) => (s.clone(), Style::Plain),
         GoVal::Seq(_) | GoVal::Map(_) => (String::new(), Style::Plain),
     }
 }
@@ -406,6 +437,10 @@ struct Emitter {
     root_context: bool,
     mapping_context: bool,
     simple_key_context: bool,
+    /// go-yaml v3 with `SetIndent(2)` (`toYamlPretty`): sequences indented
+    /// under their key, no folding of long lines.
+    v3: bool,
+    best_width: usize,
 }
 
 impl Emitter {
@@ -422,6 +457,8 @@ impl Emitter {
             root_context: false,
             mapping_context: false,
             simple_key_context: false,
+            v3: false,
+            best_width: BEST_WIDTH,
         }
     }
 
@@ -505,7 +542,7 @@ impl Emitter {
             GoVal::Seq(items) if items.is_empty() || self.flow_level > 0 => self.emit_flow_empty("[", "]"),
             GoVal::Map(pairs) if pairs.is_empty() || self.flow_level > 0 => self.emit_flow_empty("{", "}"),
             GoVal::Seq(items) => {
-                self.increase_indent(false, self.mapping_context && !self.indention);
+                self.increase_indent(false, !self.v3 && self.mapping_context && !self.indention);
                 for item in items {
                     self.write_indent();
                     self.write_indicator("-", true, false, true);
@@ -601,7 +638,7 @@ impl Emitter {
         while i < chars.len() {
             let c = chars[i];
             if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                if allow_breaks && !spaces && self.column > self.best_width && chars.get(i + 1) != Some(&' ') {
                     self.write_indent();
                 } else {
                     self.write(c);
@@ -639,7 +676,7 @@ impl Emitter {
         let mut breaks = false;
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
+                if allow_breaks && !spaces && self.column > self.best_width && i > 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
                     self.write_indent();
                 } else {
                     self.write(c);
@@ -719,7 +756,7 @@ impl Emitter {
                 spaces = false;
             } else if c == ' ' {
                 // Byte positions in Go: not the first byte, not the last.
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < chars.len() {
+                if allow_breaks && !spaces && self.column > self.best_width && i > 0 && i + 1 < chars.len() {
                     self.write_indent();
                     if chars[i + 1] == ' ' {
                         self.put('\\');
@@ -793,6 +830,17 @@ pub(crate) fn emit_document(v: &GoVal) -> Result<String, JsonError> {
     e.emit_node(v, true, false, false, 0)?;
     // Document end: an indent (the final line break). go-yaml v2 writes no
     // `...` after an open-ended scalar at the stream's end.
+    e.write_indent();
+    Ok(e.out)
+}
+
+/// go-yaml v3's `Encoder` with `SetIndent(2)`, as Helm's `toYamlPretty`.
+pub fn marshal_pretty(v: &Value) -> Result<String, JsonError> {
+    let go = value_to_go_direct(v, 0)?;
+    let mut e = Emitter::new();
+    e.v3 = true;
+    e.best_width = usize::MAX;
+    e.emit_node(&go, true, false, false, 0)?;
     e.write_indent();
     Ok(e.out)
 }

@@ -435,3 +435,281 @@ mod tests {
         assert!(base64_decode(b"a===").is_none());
     }
 }
+
+/// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
+fn quote_char(c: u8) -> String {
+    match c {
+        b'\'' => "'\\''".into(),
+        b'"' => "'\"'".into(),
+        _ => {
+            let q = go_quote(&char::from(c).to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
+/// encoding/json's reading of a JSON text into `interface{}`.
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// The first type error (a number out of float64's range), kept while
+    /// decoding goes on, as Go's `saveError`.
+    saved: Option<JsonError>,
+}
+
+fn syntax(msg: String) -> JsonError {
+    JsonError(msg)
+}
+
+impl Reader<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eof() -> JsonError {
+        syntax("unexpected end of JSON input".into())
+    }
+
+    fn invalid(&self, c: u8, ctx: &str) -> JsonError {
+        syntax(format!("invalid character {} {ctx}", quote_char(c)))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.ws();
+        let Some(c) = self.peek() else { return Err(Self::eof()) };
+        if depth > MAX_DEPTH {
+            return Err(syntax(format!("json: nesting deeper than {MAX_DEPTH} levels")));
+        }
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                self.ws();
+                match self.peek() {
+                    None => return Err(Self::eof()),
+                    Some(b'}') => {
+                        self.i += 1;
+                        return Ok(Value::map(m));
+                    }
+                    _ => {}
+                }
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b'"') => {}
+                        Some(c) => return Err(self.invalid(c, "looking for beginning of object key string")),
+                    }
+                    let key = self.string()?;
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b':') => self.i += 1,
+                        Some(c) => return Err(self.invalid(c, "after object key")),
+                    }
+                    let v = self.value(depth + 1)?;
+                    m.insert(key, v);
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Value::map(m));
+                        }
+                        Some(c) => return Err(self.invalid(c, "after object key:value pair")),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                match self.peek() {
+                    None => return Err(Self::eof()),
+                    Some(b']') => {
+                        self.i += 1;
+                        return Ok(Value::list(items));
+                    }
+                    _ => {}
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.peek() {
+                        None => return Err(Self::eof()),
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Value::list(items));
+                        }
+                        Some(c) => return Err(self.invalid(c, "after array element")),
+                    }
+                }
+            }
+            b'"' => Ok(Value::from(self.string()?)),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Nil),
+            b'-' | b'0'..=b'9' => self.number(),
+            c => Err(self.invalid(c, "looking for beginning of value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+        for (k, &w) in word.as_bytes().iter().enumerate() {
+            match self.peek() {
+                None => return Err(Self::eof()),
+                Some(c) if c == w => self.i += 1,
+                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", quote_char(word.as_bytes()[k])))),
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            None => return Err(Self::eof()),
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.i += 1;
+                }
+            }
+            Some(c) => return Err(self.invalid(c, "in numeric literal")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            match self.peek() {
+                None => return Err(Self::eof()),
+                Some(b'0'..=b'9') => {}
+                Some(c) => return Err(self.invalid(c, "after decimal point in numeric literal")),
+            }
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            match self.peek() {
+                None => return Err(Self::eof()),
+                Some(b'0'..=b'9') => {}
+                Some(c) => return Err(self.invalid(c, "in exponent of numeric literal")),
+            }
+            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                self.i += 1;
+            }
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => {
+                if self.saved.is_none() {
+                    self.saved = Some(JsonError(format!("json: cannot unmarshal number {text} into Go value of type float64")));
+                }
+                Ok(Value::Nil)
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut n = 0;
+        for _ in 0..4 {
+            let Some(c) = self.peek() else { return Err(Self::eof()) };
+            let d = (c as char).to_digit(16).ok_or_else(|| self.invalid(c, "in \\u hexadecimal character escape"))?;
+            n = n * 16 + d;
+            self.i += 1;
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.i += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while self.i < self.b.len() && !matches!(self.b[self.i], b'"' | b'\\') && self.b[self.i] >= 0x20 {
+                self.i += 1;
+            }
+            out.push_str(std::str::from_utf8(&self.b[start..self.i]).unwrap_or("\u{fffd}"));
+            let Some(c) = self.peek() else { return Err(Self::eof()) };
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let Some(e) = self.peek() else { return Err(Self::eof()) };
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\x08'),
+                        b'f' => out.push('\x0c'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let u = self.hex4()?;
+                            if (0xd800..0xdc00).contains(&u) {
+                                // A surrogate pair, when the next escape completes it.
+                                let save = self.i;
+                                if self.b.get(self.i) == Some(&b'\\') && self.b.get(self.i + 1) == Some(&b'u') {
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if (0xdc00..0xe000).contains(&lo) {
+                                        let c = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                                        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                                        continue;
+                                    }
+                                    self.i = save;
+                                }
+                                out.push('\u{fffd}');
+                            } else {
+                                out.push(char::from_u32(u).unwrap_or('\u{fffd}'));
+                            }
+                        }
+                        other => return Err(self.invalid(other, "in string escape code")),
+                    }
+                }
+                c => return Err(self.invalid(c, "in string literal")),
+            }
+        }
+    }
+}
+
+/// `json.Unmarshal` into `interface{}`: the value (numbers `float64`) and
+/// the first type error Go reports after decoding all it could (a number
+/// beyond float64 decodes as nil). Syntax errors come first and alone.
+pub fn unmarshal_partial(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
+    let mut r = Reader { b: text.as_bytes(), i: 0, saved: None };
+    let v = r.value(0)?;
+    r.ws();
+    if let Some(c) = r.peek() {
+        return Err(r.invalid(c, "after top-level value"));
+    }
+    Ok((v, r.saved))
+}
+
+/// `json.Unmarshal` into `interface{}`.
+pub fn unmarshal(text: &str) -> Result<Value, JsonError> {
+    match unmarshal_partial(text)? {
+        (_, Some(e)) => Err(e),
+        (v, None) => Ok(v),
+    }
+}

@@ -47,6 +47,8 @@ pub(crate) enum GoVal {
     Seq(Vec<GoVal>),
     /// `map[interface{}]interface{}` in insertion order, keys unique.
     Map(Vec<(GoVal, GoVal)>),
+    /// A scalar the emitter writes plain as it is (go-yaml v3's `time.Time`).
+    Raw(String),
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -69,7 +71,7 @@ fn key_repr(k: &GoVal) -> Option<KeyRepr> {
         GoVal::Float(f) if f.is_nan() => return None,
         GoVal::Float(f) => KeyRepr::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
         GoVal::Str(s) => KeyRepr::Str(s.clone()),
-        GoVal::Seq(_) | GoVal::Map(_) => return None,
+        GoVal::Seq(_) | GoVal::Map(_) | GoVal::Raw(_) => return None,
     })
 }
 
@@ -485,7 +487,7 @@ pub(crate) fn go_syntax(v: &GoVal) -> String {
         GoVal::Int(i) => i.to_string(),
         GoVal::Uint(u) => format!("0x{u:x}"),
         GoVal::Float(f) => crate::yaml::json::format_float_g(*f, 64),
-        GoVal::Str(s) => crate::yaml::json::go_quote(s),
+        GoVal::Str(s) | GoVal::Raw(s) => crate::yaml::json::go_quote(s),
         GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(go_syntax).collect::<Vec<_>>().join(", ")),
         GoVal::Map(pairs) => format!(
             "map[interface {{}}]interface {{}}{{{}}}",
@@ -503,6 +505,7 @@ fn go_type(v: &GoVal) -> &'static str {
         GoVal::Uint(_) => "uint64",
         GoVal::Float(_) => "float64",
         GoVal::Str(_) => "string",
+        GoVal::Raw(_) => "time.Time",
         GoVal::Seq(_) => "[]interface {}",
         GoVal::Map(_) => "map[interface {}]interface {}",
     }
@@ -517,7 +520,7 @@ fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
         GoVal::Int(i) => Value::Float(i as f64),
         GoVal::Uint(u) => Value::Float(u as f64),
         GoVal::Float(f) => Value::Float(f),
-        GoVal::Str(s) => Value::str(s),
+        GoVal::Str(s) | GoVal::Raw(s) => Value::str(s),
         GoVal::Seq(items) => Value::list(items.into_iter().map(|i| to_json_value(i, depth + 1)).collect::<Result<_, _>>()?),
         GoVal::Map(pairs) => {
             let mut m = BTreeMap::new();

@@ -11,8 +11,12 @@
 //! - [`json`]: encoding/json.
 
 mod emit;
+pub mod funcs;
 pub mod json;
 mod load;
+pub mod toml;
+
+pub use funcs::register;
 pub mod resolve;
 
 use std::collections::BTreeMap;
@@ -92,8 +96,15 @@ pub fn to_yaml(v: &Value) -> Result<String, YamlError> {
     emit::marshal(v).map_err(|e| YamlError::new(e.0))
 }
 
+/// go-yaml v3's encoding with a 2-space indent, as Helm's `toYamlPretty`:
+/// sequences indented under their key, no line folding, floats in Go's
+/// `%g` form (`1e+06`), no JSON round trip.
+pub fn to_yaml_pretty(v: &Value) -> Result<String, YamlError> {
+    emit::marshal_pretty(v).map_err(|e| YamlError::new(e.0))
+}
+
 /// encoding/json's name for what a JSON value is, in its type errors.
-fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Nil => "null",
         Value::Bool(_) => "bool",
