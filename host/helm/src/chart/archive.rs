@@ -27,15 +27,30 @@ pub(crate) fn ensure_archive(name: &str, data: &[u8]) -> Result<(), ChartError> 
     Err(ChartError::new(format!("file '{name}' does not appear to be a gzipped archive; got '{}'", detect_content_type(&data[..data.len().min(512)]))))
 }
 
-/// The few answers of Go's `http.DetectContentType` a non-gzip chart file gets.
+/// The few answers of Go's `http.DetectContentType` a non-gzip chart file
+/// gets. Helm sniffs a 512-byte buffer that keeps its zeros when the file is
+/// shorter, so a short file reads as binary.
 fn detect_content_type(b: &[u8]) -> &'static str {
-    if b.starts_with(b"PK\x03\x04") {
+    let mut buf = b.to_vec();
+    buf.resize(512, 0);
+    if buf.starts_with(b"PK\x03\x04") {
         return "application/zip";
     }
-    if b.starts_with(b"%PDF-") {
+    if buf.starts_with(b"%PDF-") {
         return "application/pdf";
     }
-    let binary = b.iter().any(|&c| c <= 0x08 || c == 0x0B || (0x0E..=0x1A).contains(&c) || (0x1C..=0x1F).contains(&c));
+    let ws = buf.iter().take_while(|c| matches!(c, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')).count();
+    let rest = &buf[ws..];
+    if rest.starts_with(b"<?xml") {
+        return "text/xml; charset=utf-8";
+    }
+    let lower: Vec<u8> = rest.iter().take(16).map(u8::to_ascii_lowercase).collect();
+    for tag in [&b"<!doctype html"[..], b"<html", b"<head", b"<body", b"<script", b"<!--"] {
+        if lower.starts_with(tag) && lower.get(tag.len()).is_some_and(|c| *c == b' ' || *c == b'>') {
+            return "text/html; charset=utf-8";
+        }
+    }
+    let binary = buf.iter().any(|&c| c <= 0x08 || c == 0x0B || (0x0E..=0x1A).contains(&c) || (0x1C..=0x1F).contains(&c));
     if binary {
         "application/octet-stream"
     } else {

@@ -70,7 +70,8 @@ pub struct Chart {
     pub files: Vec<File>,
     /// Every file as loaded, subcharts' included.
     pub raw: Vec<File>,
-    /// values.yaml (an empty map when absent), as a `map[string]interface{}`.
+    /// values.yaml as a `map[string]interface{}`; Nil when the chart has none
+    /// (Helm's nil map).
     pub values: Value,
     /// values.schema.json as bytes, when the chart has one.
     pub schema: Option<Arc<[u8]>>,
@@ -87,7 +88,7 @@ impl Default for Chart {
             templates: Vec::new(),
             files: Vec::new(),
             raw: Vec::new(),
-            values: Value::empty_map(),
+            values: Value::Nil,
             schema: None,
             dependencies: Vec::new(),
         }
@@ -287,7 +288,7 @@ fn load_files_at(files: Vec<File>, depth: usize) -> Result<Chart, ChartError> {
     if depth > MAX_CHART_DEPTH {
         return Err(ChartError::new(format!("subcharts nested more than {MAX_CHART_DEPTH} deep")));
     }
-    let mut c = Chart { values: Value::empty_map(), ..Chart::default() };
+    let mut c = Chart { values: Value::Nil, ..Chart::default() };
     let mut meta: Option<metadata::RawMetadata> = None;
     for f in &files {
         c.raw.push(f.clone());

@@ -20,7 +20,9 @@ pub struct Version {
     pub metadata: String,
 }
 
-const SEMVER: &str = r"v?(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?";
+/// The loose form: Masterminds' `NewVersion` coerces leading zeros
+/// (`CoerceNewVersion` is on by default).
+const SEMVER: &str = r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
 const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
 const OPS: &str = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^";
 /// Go's `\s`.
@@ -53,14 +55,15 @@ impl Version {
     /// Masterminds' `NewVersion`; the error is only "not a version".
     pub fn parse(v: &str) -> Result<Version, ()> {
         let caps = regexes().version.captures(v).ok_or(())?;
-        let num = |i: usize| caps.get(i).map_or(Ok(0), |m| m.as_str().parse::<u64>().map_err(|_| ()));
-        Ok(Version {
-            major: num(1)?,
-            minor: num(2)?,
-            patch: num(3)?,
-            pre: caps.get(4).map_or("", |m| m.as_str()).to_string(),
-            metadata: caps.get(5).map_or("", |m| m.as_str()).to_string(),
-        })
+        let num = |i: usize| caps.get(i).map_or(Ok(0), |m| m.as_str().trim_start_matches('.').parse::<u64>().map_err(|_| ()));
+        let pre = caps.get(5).map_or("", |m| m.as_str()).to_string();
+        // validatePrerelease: numeric parts without leading zeros.
+        for part in pre.split('.').filter(|_| !pre.is_empty()) {
+            if part.bytes().all(|b| b.is_ascii_digit()) && part.len() > 1 && part.starts_with('0') {
+                return Err(());
+            }
+        }
+        Ok(Version { major: num(1)?, minor: num(2)?, patch: num(3)?, pre, metadata: caps.get(8).map_or("", |m| m.as_str()).to_string() })
     }
 
     pub fn compare(&self, o: &Version) -> Ordering {
@@ -314,7 +317,8 @@ mod tests {
         for ok in ["1.0.0", "v1.2", "1", "0.1.0-rc.1+build.5", "1.2.3-alpha-1"] {
             assert!(Version::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["abc", "1.2.3.4", "01.2.3", "1.2.3-01", "", "1.2.3-"] {
+        assert_eq!(Version::parse("01.02.3").unwrap().minor, 2, "leading zeros are coerced");
+        for bad in ["abc", "1.2.3.4", "1.2.3-01", "", "1.2.3-", "1.2.3+"] {
             assert!(Version::parse(bad).is_err(), "{bad}");
         }
     }

@@ -60,3 +60,15 @@ pub(crate) fn to_json(v: &crate::value::Value) -> serde_json::Value {
         other => format!("{other:?}").into(),
     }
 }
+
+/// The same tree with every number as an f64: Go's float64 and int64 both
+/// travel as JSON numbers, so only their values can be compared.
+pub(crate) fn numbers_as_f64(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Number(n) => serde_json::Number::from_f64(n.as_f64().unwrap_or(f64::NAN)).map_or(J::Null, J::Number),
+        J::Array(a) => J::Array(a.iter().map(numbers_as_f64).collect()),
+        J::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), numbers_as_f64(v))).collect()),
+        other => other.clone(),
+    }
+}

@@ -346,28 +346,10 @@ impl<'a> Parser<'a> {
     /// float64); the input after it stays. Knowing difference: a syntax
     /// error is worded by serde_json, not encoding/json.
     fn json_value(&mut self) -> Res<Value> {
-        // Leading white space is skipped by the decoder.
-        while self.sc.get(self.pos).is_some_and(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) {
-            self.pos += 1;
-        }
-        if let Some(&c) = self.sc.get(self.pos) {
-            if c != '{' && c != '[' && c != '"' {
-                let (v, used) = json_scalar(&self.sc[self.pos..]).map_err(Err::Msg)?;
-                self.pos += used;
-                return Ok(v);
-            }
-        }
         let rest: String = self.sc[self.pos..].iter().collect();
-        let mut stream = serde_json::Deserializer::from_str(&rest).into_iter::<serde_json::Value>();
-        match stream.next() {
-            Some(Ok(v)) => {
-                let consumed = rest[..stream.byte_offset()].chars().count();
-                self.pos += consumed;
-                Ok(Value::from(&v))
-            }
-            Some(Err(e)) => Err(Err::Msg(if e.is_eof() { "unexpected EOF".into() } else { e.to_string() })),
-            None => Err(Err::Msg("EOF".into())),
-        }
+        let (v, used) = go_json_decode(rest.as_bytes()).map_err(Err::Msg)?;
+        self.pos += rest[..used].chars().count();
+        Ok(v)
     }
 
     fn val_list(&mut self) -> Result<Vec<Value>, ListErr> {
@@ -406,64 +388,241 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// A JSON number or literal at the start of `s`, ended where Go's scanner
-/// ends it (what follows stays for the `--set` grammar): the value and the
-/// runes it used.
-fn json_scalar(s: &[char]) -> Result<(Value, usize), String> {
-    let invalid = |c: Option<&char>, ctx: &str| match c {
-        Some(c) => format!("invalid character {} {ctx}", quote_runes(&c.to_string()).trim_matches(|x| x == '[' || x == ']')),
-        None => "unexpected EOF".to_string(),
-    };
-    for (word, v) in [("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Nil)] {
-        if s.first() == word.chars().next().as_ref() {
-            for (i, w) in word.chars().enumerate().skip(1) {
-                if s.get(i) != Some(&w) {
-                    return Err(invalid(s.get(i), &format!("in literal {word} (expecting '{w}')")));
+/// Nesting beyond which the decoder gives up (Go: 10000; lower here to
+/// keep the recursion's stack small).
+const MAX_JSON_DEPTH: usize = 1000;
+
+/// One JSON value from the start of `b`, as Go's `json.Decoder.Decode` reads
+/// it into `interface{}` (numbers float64), with encoding/json's error words;
+/// the value and the bytes used (what follows is left for the caller).
+fn go_json_decode(b: &[u8]) -> Result<(Value, usize), String> {
+    let mut d = JsonDec { b, i: 0 };
+    d.skip_ws();
+    if d.i >= b.len() {
+        return Err("EOF".into());
+    }
+    let v = d.value(0)?;
+    Ok((v, d.i))
+}
+
+struct JsonDec<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl JsonDec<'_> {
+    fn skip_ws(&mut self) {
+        while self.b.get(self.i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// encoding/json's `invalid character 'x' <ctx>`, or `unexpected EOF`.
+    fn invalid(&self, ctx: &str) -> String {
+        match self.b.get(self.i) {
+            None => "unexpected EOF".into(),
+            Some(&c) => format!("invalid character {} {ctx}", go_quote_byte(c)),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, String> {
+        if depth > MAX_JSON_DEPTH {
+            return Err("exceeded max depth".into());
+        }
+        match self.b.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut m = Table::new();
+                self.skip_ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(table_value(m));
+                }
+                loop {
+                    self.skip_ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return Err(self.invalid("looking for beginning of object key string"));
+                    }
+                    let k = self.string()?;
+                    self.skip_ws();
+                    if self.b.get(self.i) != Some(&b':') {
+                        return Err(self.invalid("after object key"));
+                    }
+                    self.i += 1;
+                    self.skip_ws();
+                    let v = self.value(depth + 1)?;
+                    m.insert(k, v);
+                    self.skip_ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(table_value(m));
+                        }
+                        _ => return Err(self.invalid("after object key:value pair")),
+                    }
                 }
             }
-            return Ok((v, word.len()));
+            Some(b'[') => {
+                self.i += 1;
+                let mut l = Vec::new();
+                self.skip_ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(Value::list(l));
+                }
+                loop {
+                    self.skip_ws();
+                    l.push(self.value(depth + 1)?);
+                    self.skip_ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Value::list(l));
+                        }
+                        _ => return Err(self.invalid("after array element")),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Value::str(self.string()?)),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Nil),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.invalid("looking for beginning of value")),
         }
     }
-    let mut i = 0;
-    if s.first() == Some(&'-') {
-        i += 1;
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
+        for (k, w) in word.bytes().enumerate() {
+            if k > 0 && self.b.get(self.i) != Some(&w) {
+                return Err(self.invalid(&format!("in literal {word} (expecting {})", go_quote_byte(w))));
+            }
+            self.i += 1;
+        }
+        Ok(v)
     }
-    match s.get(i) {
-        Some('0') => i += 1,
-        Some(c) if c.is_ascii_digit() => {
-            while s.get(i).is_some_and(char::is_ascii_digit) {
-                i += 1;
+
+    fn digits(&mut self) {
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.invalid("in numeric literal")),
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if !self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+                return Err(self.invalid("after decimal point in numeric literal"));
+            }
+            self.digits();
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+                return Err(self.invalid("in exponent of numeric literal"));
+            }
+            self.digits();
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => Err(format!("json: cannot unmarshal number {text} into Go value of type float64")),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let mut n = 0u32;
+        for _ in 0..4 {
+            let Some(&c) = self.b.get(self.i) else { return Err("unexpected EOF".into()) };
+            let d = (c as char).to_digit(16).ok_or_else(|| self.invalid("in \\u hexadecimal character escape"))?;
+            n = n * 16 + d;
+            self.i += 1;
+        }
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1; // the opening quote
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let Some(&c) = self.b.get(self.i) else { return Err("unexpected EOF".into()) };
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(String::from_utf8_lossy(&out).into_owned());
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let Some(&e) = self.b.get(self.i) else { return Err("unexpected EOF".into()) };
+                    let simple = match e {
+                        b'"' => Some(b'"'),
+                        b'\\' => Some(b'\\'),
+                        b'/' => Some(b'/'),
+                        b'b' => Some(8),
+                        b'f' => Some(12),
+                        b'n' => Some(b'\n'),
+                        b'r' => Some(b'\r'),
+                        b't' => Some(b'\t'),
+                        _ => None,
+                    };
+                    if let Some(s) = simple {
+                        out.push(s);
+                        self.i += 1;
+                        continue;
+                    }
+                    if e != b'u' {
+                        return Err(self.invalid("in string escape code"));
+                    }
+                    self.i += 1;
+                    let mut u = self.hex4()?;
+                    if (0xD800..0xDC00).contains(&u) && self.b.get(self.i) == Some(&b'\\') && self.b.get(self.i + 1) == Some(&b'u') {
+                        let save = self.i;
+                        self.i += 2;
+                        let lo = self.hex4()?;
+                        if (0xDC00..0xE000).contains(&lo) {
+                            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                        } else {
+                            self.i = save;
+                        }
+                    }
+                    let ch = char::from_u32(u).unwrap_or('\u{FFFD}');
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                c if c < 0x20 => return Err(self.invalid("in string literal")),
+                c => {
+                    out.push(c);
+                    self.i += 1;
+                }
             }
         }
-        other => {
-            let ctx = if i == 0 { "looking for beginning of value" } else { "in numeric literal" };
-            return Err(invalid(other, ctx));
+    }
+}
+
+/// encoding/json's `quoteChar`: a byte shown as a quoted rune.
+fn go_quote_byte(c: u8) -> String {
+    match c {
+        b'\'' => "'\\''".into(),
+        b'"' => "'\"'".into(),
+        c => {
+            let q = crate::chart::go_quote(&char::from(c).to_string());
+            format!("'{}'", &q[1..q.len() - 1])
         }
     }
-    if s.get(i) == Some(&'.') {
-        i += 1;
-        if !s.get(i).is_some_and(char::is_ascii_digit) {
-            return Err(invalid(s.get(i), "after decimal point in numeric literal"));
-        }
-        while s.get(i).is_some_and(char::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    if matches!(s.get(i), Some('e' | 'E')) {
-        i += 1;
-        if matches!(s.get(i), Some('+' | '-')) {
-            i += 1;
-        }
-        if !s.get(i).is_some_and(char::is_ascii_digit) {
-            return Err(invalid(s.get(i), "in exponent of numeric literal"));
-        }
-        while s.get(i).is_some_and(char::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    let text: String = s[..i].iter().collect();
-    let f: f64 = text.parse().map_err(|_| format!("json: cannot unmarshal number {text} into Go value of type float64"))?;
-    Ok((Value::Float(f), i))
 }
 
 enum ListErr {
@@ -703,7 +862,11 @@ mod tests {
                 Ok(v) => serde_json::json!({"ok": json(&v)}),
                 Err(err) => serde_json::json!({"err": err.message}),
             };
-            let same = if !compare_errors && want.get("err").is_some() { got.get("err").is_some() } else { &got == want };
+            let same = if !compare_errors && want.get("err").is_some() {
+                got.get("err").is_some()
+            } else {
+                oracle::numbers_as_f64(&got) == oracle::numbers_as_f64(want)
+            };
             if !same {
                 failures.push(format!("{e:?}: helm {want}, ours {got}"));
             }
