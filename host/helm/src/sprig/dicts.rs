@@ -1,0 +1,255 @@
+//! Sprig's dictionaries (dict.go) and defaults (defaults.go, less the JSON
+//! functions, which are yaml.rs's): `dict`, `get`, `set`, `unset`,
+//! `hasKey`, `pluck`, `keys`, `pick`, `omit`, `values`, `dig`, `merge`/
+//! `mergeOverwrite` (mergo's rules) and their `must*` twins, `deepCopy`;
+//! `default`, `empty`, `coalesce`, `all`, `any`, `ternary`, and `hello`.
+//!
+//! Go maps are references: `set $d "k" v` changes `$d` itself. The value
+//! model (value.rs) holds maps immutably, so here `set`, `unset`, `merge*`
+//! return the changed map and leave their argument as it was; callers that
+//! rely on the mutation (`$_ := set $d …`) need the value model to share
+//! maps mutably. `keys` and `values` come in key order, where Go's is
+//! random.
+
+use std::collections::BTreeMap;
+
+use super::conv::*;
+use crate::func::{FuncError, FuncMap, FuncResult};
+use crate::value::Value;
+
+fn map_value(m: BTreeMap<String, Value>) -> Value {
+    Value::map(m)
+}
+
+pub fn register(m: &mut FuncMap) {
+    variadic(m, "dict", 0, |a| {
+        let mut d = BTreeMap::new();
+        for pair in a.chunks(2) {
+            d.insert(strval(&pair[0]), pair.get(1).cloned().unwrap_or_else(|| Value::from("")));
+        }
+        Ok(map_value(d))
+    });
+    fixed(m, "get", 2, |a| {
+        let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
+        Ok(d.get(k).cloned().unwrap_or_else(|| Value::from("")))
+    });
+    fixed(m, "set", 3, |a| {
+        let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
+        let mut d = d.clone();
+        d.insert(k.to_string(), a[2].clone());
+        Ok(map_value(d))
+    });
+    fixed(m, "unset", 2, |a| {
+        let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
+        let mut d = d.clone();
+        d.remove(k);
+        Ok(map_value(d))
+    });
+    fixed(m, "hasKey", 2, |a| {
+        let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
+        Ok(Value::Bool(d.contains_key(k)))
+    });
+    variadic(m, "pluck", 1, |a| {
+        let k = want_str(&a[0])?;
+        let mut out = Vec::new();
+        for d in &a[1..] {
+            if let Some(v) = want_map(d)?.get(k) {
+                out.push(v.clone());
+            }
+        }
+        Ok(Value::list(out))
+    });
+    variadic(m, "keys", 0, |a| {
+        let mut out = Vec::new();
+        for d in a {
+            out.extend(want_map(d)?.keys().cloned());
+        }
+        Ok(Value::strings(out))
+    });
+    variadic(m, "pick", 1, |a| {
+        let d = want_map(&a[0])?;
+        let mut out = BTreeMap::new();
+        for k in &a[1..] {
+            let k = want_str(k)?;
+            if let Some(v) = d.get(k) {
+                out.insert(k.to_string(), v.clone());
+            }
+        }
+        Ok(map_value(out))
+    });
+    variadic(m, "omit", 1, |a| {
+        let d = want_map(&a[0])?;
+        let omit = a[1..].iter().map(want_str).collect::<Result<Vec<_>, _>>()?;
+        Ok(map_value(d.iter().filter(|(k, _)| !omit.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()))
+    });
+    fixed(m, "values", 1, |a| Ok(Value::list(want_map(&a[0])?.values().cloned().collect())));
+    for (name, overwrite) in [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)] {
+        m.add(name, move |a: &[Value]| {
+            check_at_least(name, a, 1)?;
+            let mut dst = want_map(&a[0])?.clone();
+            for src in &a[1..] {
+                merge_into(&mut dst, want_map(src)?, overwrite);
+            }
+            Ok(map_value(dst))
+        });
+    }
+    for name in ["deepCopy", "mustDeepCopy"] {
+        fixed(m, name, 1, |a| {
+            if a[0].is_nil() {
+                return Err(FuncError::call("reflect: call of reflect.Value.Type on zero Value"));
+            }
+            Ok(a[0].clone())
+        });
+    }
+    variadic(m, "dig", 0, dig);
+
+    // defaults.go
+    variadic(m, "default", 1, |a| Ok(if a.len() < 2 || empty(&a[1]) { a[0].clone() } else { a[1].clone() }));
+    fixed(m, "empty", 1, |a| Ok(Value::Bool(empty(&a[0]))));
+    variadic(m, "coalesce", 0, |a| Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil)));
+    variadic(m, "all", 0, |a| Ok(Value::Bool(a.iter().all(|v| !empty(v)))));
+    variadic(m, "any", 0, |a| Ok(Value::Bool(a.iter().any(|v| !empty(v)))));
+    fixed(m, "ternary", 3, |a| Ok(if want_bool(&a[2])? { a[0].clone() } else { a[1].clone() }));
+    fixed(m, "hello", 0, |_| Ok(Value::from("Hello!")));
+}
+
+/// Go's words for a failed `x.(T)` on an `interface{}`.
+fn conversion(v: &Value, want: &str) -> FuncError {
+    let got = match v {
+        Value::Nil => "nil".to_string(),
+        other => other.type_name(),
+    };
+    FuncError::call(format!("interface conversion: interface {{}} is {got}, not {want}"))
+}
+
+fn as_dict<'a>(v: &'a Value) -> Result<&'a BTreeMap<String, Value>, FuncError> {
+    match v {
+        Value::Map(m) if m.elem == "interface {}" => Ok(&m.entries),
+        other => Err(conversion(other, "map[string]interface {}")),
+    }
+}
+
+/// Sprig's `dig KEY… DEFAULT DICT`.
+fn dig(a: &[Value]) -> FuncResult {
+    if a.len() < 3 {
+        return Err(FuncError::call("dig needs at least three arguments"));
+    }
+    let mut dict = as_dict(&a[a.len() - 1])?;
+    let default = &a[a.len() - 2];
+    let keys = a[..a.len() - 2]
+        .iter()
+        .map(|k| match k {
+            Value::String(s) => Ok(s.as_ref()),
+            other => Err(conversion(other, "string")),
+        })
+        .collect::<Result<Vec<&str>, _>>()?;
+    for (i, k) in keys.iter().enumerate() {
+        let Some(step) = dict.get(*k) else {
+            return Ok(default.clone());
+        };
+        if i == keys.len() - 1 {
+            return Ok(step.clone());
+        }
+        dict = as_dict(step)?;
+    }
+    Ok(default.clone())
+}
+
+/// mergo's `isEmptyValue` with dereferencing, over an interface's content.
+fn mergo_empty(v: &Value) -> bool {
+    match v {
+        Value::Time(_) => false,
+        Value::Object(o) => o.kind() != "struct" && !o.truthy(),
+        other => empty(other),
+    }
+}
+
+/// mergo's `Merge` (`overwrite` false) and `MergeWithOverwrite` of two
+/// `map[string]interface{}`: nested maps merge key by key; otherwise a
+/// source value replaces an empty destination value, or any value when
+/// overwriting (a nil source only when overwriting); a non-empty
+/// destination slice is kept unless overwriting.
+pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+    for (k, sv) in src {
+        if sv.is_nil() {
+            if overwrite {
+                dst.insert(k.clone(), Value::Nil);
+            }
+            continue;
+        }
+        let dv = dst.get(k).cloned();
+        if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
+            if sm.elem == "interface {}" && dm.elem == "interface {}" {
+                let mut merged = dm.entries.as_ref().clone();
+                merge_into(&mut merged, &sm.entries, overwrite);
+                let was_empty = dm.entries.is_empty();
+                dst.insert(k.clone(), Value::map(merged));
+                // mergo looks at the destination after merging into it:
+                // a merged map is no longer empty, so it stays.
+                if !was_empty || !sm.entries.is_empty() {
+                    continue;
+                }
+            }
+        }
+        let dv_empty = dv.as_ref().is_none_or(mergo_empty);
+        if !dv_empty {
+            if matches!(sv, Value::List(_) | Value::Bytes(_)) && !overwrite {
+                continue;
+            }
+            if matches!(sv, Value::Map(_)) && matches!(dv, Some(Value::Map(_))) && !overwrite {
+                continue;
+            }
+        }
+        if overwrite || dv_empty {
+            dst.insert(k.clone(), sv.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn show(m: &BTreeMap<String, Value>) -> String {
+        crate::template::fmt::sprint(&Value::map(m.clone()))
+    }
+
+    #[test]
+    fn merge_follows_mergo() {
+        // Helm: merge (dict "a" 1 "n" (dict "x" 1)) (dict "a" 2 "b" 3 "n" (dict "y" 2)) → map[a:1 b:3 n:map[x:1 y:2]]
+        let mut dst = d(&[("a", Value::int(1)), ("n", Value::map(d(&[("x", Value::int(1))])))]);
+        let src = d(&[("a", Value::int(2)), ("b", Value::int(3)), ("n", Value::map(d(&[("y", Value::int(2))])))]);
+        let mut dst2 = dst.clone();
+        merge_into(&mut dst, &src, false);
+        assert_eq!(dst.get("a").map(|v| matches!(v, Value::Int(1, _))), Some(true));
+        assert_eq!(dst.get("n").and_then(|n| n.get("y")).is_some(), true);
+        merge_into(&mut dst2, &src, true);
+        assert!(matches!(dst2.get("a"), Some(Value::Int(2, _))));
+        let _ = show;
+    }
+
+    #[test]
+    fn merge_empty_and_nil() {
+        // Helm: mergeOverwrite (dict "a" "x" "b" 5) (dict "a" "" "b" 0 "c" nil) → map[a: b:0 c:<nil>]
+        let mut dst = d(&[("a", Value::from("x")), ("b", Value::int(5))]);
+        merge_into(&mut dst, &d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil)]), true);
+        assert_eq!(dst.get("a").and_then(Value::as_str), Some(""));
+        assert!(dst.get("c").is_some_and(Value::is_nil));
+        // merge replaces empty destination values: "" 0 nil []
+        let mut dst = d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil), ("d", Value::list(vec![]))]);
+        merge_into(&mut dst, &d(&[("a", Value::from("x")), ("b", Value::int(5)), ("c", Value::int(6)), ("d", Value::list(vec![Value::int(1)]))]), false);
+        assert_eq!(dst.get("a").and_then(Value::as_str), Some("x"));
+        assert!(matches!(dst.get("c"), Some(Value::Int(6, _))));
+        assert_eq!(dst.get("d").and_then(Value::as_list).map(<[Value]>::len), Some(1));
+        // a scalar never merges into a map, nor a map over a scalar without overwrite
+        let mut dst = d(&[("n", Value::int(1))]);
+        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), false);
+        assert!(matches!(dst.get("n"), Some(Value::Int(1, _))));
+        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), true);
+        assert!(matches!(dst.get("n"), Some(Value::Map(_))));
+    }
+}
