@@ -111,15 +111,10 @@ pub fn funcs(lookup: Option<Arc<dyn Lookup>>) -> FuncMap {
     // Helm removes these two from Sprig's map.
     f.remove("env");
     f.remove("expandenv");
-    register_yaml(&mut f);
+    // Helm's extras (toYaml, fromYaml, toJson, toToml, …) replace Sprig's.
+    crate::yaml::register(&mut f);
     helmfuncs::register(&mut f, lookup);
     f
-}
-
-/// The YAML family (`toYaml`, `fromYaml`, `toJson`, …) from `yaml`.
-// TODO(helm/yaml): `crate::yaml::register(f)` once that part has landed.
-fn register_yaml(f: &mut FuncMap) {
-    let _ = f;
 }
 
 /// One template to render: its text, its scope, its chart's template folder.

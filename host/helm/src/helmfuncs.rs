@@ -1,9 +1,9 @@
 //! Helm's own template functions and objects, as Helm v4's `pkg/engine`
 //! defines them: `include`, `tpl`, `required`, `fail`, `lookup` (through a
 //! [`Lookup`] the caller provides; an empty map without one, as `helm
-//! template` answers), `getHostByName` (no DNS: the empty string), and the
-//! objects templates see besides `.Values`: `.Capabilities` (KubeVersion,
-//! APIVersions with `Has`, HelmVersion) and `.Release`. It does not parse
+//! template` answers), and the objects templates see besides `.Values`:
+//! `.Capabilities` (KubeVersion, APIVersions with `Has`, HelmVersion) and
+//! `.Release`. (`getHostByName` without DNS is Sprig's part.) It does not parse
 //! or execute templates (the template set does, through
 //! [`Host`](crate::func::Host)), build `.Chart` or `.Files` (`chart` does),
 //! nor decide scopes (that is `engine`'s).
@@ -74,13 +74,6 @@ pub fn register(funcs: &mut FuncMap, lookup: Option<Arc<dyn Lookup>>) {
             None => Ok(Value::empty_map()),
             Some(l) => l.lookup(a, k, ns, n).map_err(FuncError::call),
         }
-    });
-
-    // Helm without --enable-dns: no lookups, the empty string.
-    funcs.add("getHostByName", |args: &[Value]| {
-        arity("getHostByName", args, 1)?;
-        string_arg(args, 0)?;
-        Ok(Value::str(""))
     });
 }
 
