@@ -97,13 +97,17 @@ impl RenderError {
     }
 }
 
-/// Default limits: nesting deeper than Helm's include limit (1000 nested
-/// includes of one name, plus the template that started them), so Helm's
-/// own error is the one reported; output up to 256 MiB per template.
-pub const DEFAULT_LIMITS: Limits = Limits { max_depth: 1100, max_output: 256 << 20 };
+/// Default limits: nesting deeper than Helm's include limit (1001 nested
+/// includes of one name, each of which may count twice: the call and the
+/// template it runs), so Helm's own error is the one reported; output up to
+/// 256 MiB per template. (Go's own limit on `{{ template }}` nesting is
+/// 100000 with its own message; a runaway `template` recursion stops here
+/// sooner, with ours.)
+pub const DEFAULT_LIMITS: Limits = Limits { max_depth: 2100, max_output: 256 << 20 };
 
-/// The stack a render runs on: deep template nesting recurses natively.
-const RENDER_STACK: usize = 256 << 20;
+/// The stack a render runs on (reserved, touched only as deep as a render
+/// goes): nesting recurses natively.
+const RENDER_STACK: usize = 512 << 20;
 
 /// The functions templates see: Sprig, the YAML family, then Helm's own.
 pub fn funcs(lookup: Option<Arc<dyn Lookup>>) -> FuncMap {
