@@ -1,22 +1,1124 @@
-//! Go's `fmt` as templates use it: `%v` of every value (`Sprint`), and
-//! `Sprintf` with Go's verbs, flags, width and precision.
+//! Go's `fmt` as templates use it: `%v` of every value (`Sprint`,
+//! `Sprintln`), and `Sprintf` with Go's verbs, flags, width, precision and
+//! argument indexes, Go's float formatting (`strconv`'s shortest `%g`,
+//! `1e+06`), and Go's complaints in the output (`%!d(string=x)`,
+//! `%!d(MISSING)`, `%!(EXTRA int=1)`). Also `strconv.Quote`, which errors
+//! and `%q` use. It formats values; it never evaluates templates.
 
-use crate::value::Value;
+use crate::value::{IntType, Time, Value};
 
 /// `fmt.Sprint(v)`: how `{{ v }}`, `print` and `toString` show a value.
 pub fn sprint(v: &Value) -> String {
-    match v {
-        Value::Nil => "<nil>".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i, _) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::String(s) => s.to_string(),
-        other => format!("{other:?}"),
+    let mut p = Printer::default();
+    p.print_arg(v, 'v');
+    p.buf
+}
+
+/// `fmt.Sprint(args...)`: a space between two operands when neither is a string.
+pub fn sprint_args(args: &[Value]) -> String {
+    let mut p = Printer::default();
+    let mut prev_string = false;
+    for (i, a) in args.iter().enumerate() {
+        let is_string = matches!(a, Value::String(_));
+        if i > 0 && !is_string && !prev_string {
+            p.buf.push(' ');
+        }
+        p.print_arg(a, 'v');
+        prev_string = is_string;
     }
+    p.buf
+}
+
+/// `fmt.Sprintln(args...)`: spaces between all operands, a newline after.
+pub fn sprintln(args: &[Value]) -> String {
+    let mut p = Printer::default();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            p.buf.push(' ');
+        }
+        p.print_arg(a, 'v');
+    }
+    p.buf.push('\n');
+    p.buf
 }
 
 /// `fmt.Sprintf(format, args...)`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
-    let _ = args;
-    format.to_string()
+    let mut p = Printer::default();
+    p.do_printf(format, args);
+    p.buf
+}
+
+/// `strconv.Quote(s)`.
+pub fn quote(s: &str) -> String {
+    quote_with(s, '"', false)
+}
+
+/// `%#U` of a rune: `U+0041 'A'`.
+pub fn unicode_sharp(c: char) -> String {
+    if is_print(c) {
+        format!("U+{:04X} '{}'", c as u32, c)
+    } else {
+        format!("U+{:04X}", c as u32)
+    }
+}
+
+/// Go's `unicode.IsPrint` (approximately: Rust has no general categories;
+/// controls, non-space whitespace and the common format characters are not
+/// printable, as in Go).
+pub fn is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    let u = c as u32;
+    !(u == 0xAD
+        || (0x200B..=0x200F).contains(&u)
+        || (0x202A..=0x202E).contains(&u)
+        || (0x2060..=0x206F).contains(&u)
+        || u == 0xFEFF
+        || (0xFFF9..=0xFFFB).contains(&u)
+        || (0xE000..=0xF8FF).contains(&u)
+        || (0xF0000..).contains(&u)
+        || u == 0xFFFE
+        || u == 0xFFFF
+        || u == 0x61C
+        || u == 0x180E)
+}
+
+fn quote_with(s: &str, q: char, ascii: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        quote_rune_into(&mut out, c, q, ascii);
+    }
+    out.push(q);
+    out
+}
+
+fn quote_rune_into(out: &mut String, c: char, q: char, ascii: bool) {
+    if c == q || c == '\\' {
+        out.push('\\');
+        out.push(c);
+        return;
+    }
+    if ascii {
+        if (c as u32) < 0x80 && is_print(c) {
+            out.push(c);
+            return;
+        }
+    } else if is_print(c) {
+        out.push(c);
+        return;
+    }
+    match c {
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+        c => out.push_str(&format!("\\U{:08x}", c as u32)),
+    }
+}
+
+fn can_backquote(s: &str) -> bool {
+    s.chars().all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
+}
+
+#[derive(Default, Clone, Copy)]
+struct Flags {
+    plus: bool,
+    minus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    plus_v: bool,
+    sharp_v: bool,
+    wid: Option<usize>,
+    prec: Option<usize>,
+}
+
+#[derive(Default)]
+struct Printer {
+    buf: String,
+    f: Flags,
+}
+
+fn tool_large(x: i64) -> bool {
+    !(-1_000_000..=1_000_000).contains(&x)
+}
+
+/// Reads a decimal number at `s[i..end]`: (number, found, new index).
+fn parse_num(s: &[u8], start: usize, end: usize) -> (usize, bool, usize) {
+    if start >= end {
+        return (0, false, end);
+    }
+    let mut num: i64 = 0;
+    let mut found = false;
+    let mut i = start;
+    while i < end && s[i].is_ascii_digit() {
+        if tool_large(num) {
+            return (0, false, end);
+        }
+        num = num * 10 + (s[i] - b'0') as i64;
+        found = true;
+        i += 1;
+    }
+    (num as usize, found, i)
+}
+
+impl Printer {
+    fn write_padding(&mut self, n: usize) {
+        let c = if self.f.zero && !self.f.minus { '0' } else { ' ' };
+        for _ in 0..n {
+            self.buf.push(c);
+        }
+    }
+
+    fn pad(&mut self, s: &str) {
+        let Some(w) = self.f.wid.filter(|&w| w > 0) else {
+            self.buf.push_str(s);
+            return;
+        };
+        let n = w.saturating_sub(s.chars().count());
+        if !self.f.minus {
+            self.write_padding(n);
+            self.buf.push_str(s);
+        } else {
+            self.buf.push_str(s);
+            self.write_padding(n);
+        }
+    }
+
+    fn truncate<'a>(&self, s: &'a str) -> &'a str {
+        if let Some(p) = self.f.prec {
+            if let Some((i, _)) = s.char_indices().nth(p) {
+                return &s[..i];
+            }
+        }
+        s
+    }
+
+    fn fmt_s(&mut self, s: &str) {
+        let s = self.truncate(s);
+        self.pad(s);
+    }
+
+    fn fmt_q(&mut self, s: &str) {
+        let s = self.truncate(s).to_string();
+        if self.f.sharp && can_backquote(&s) {
+            self.pad(&format!("`{s}`"));
+            return;
+        }
+        let q = quote_with(&s, '"', self.f.plus);
+        self.pad(&q);
+    }
+
+    fn fmt_sbx(&mut self, b: &[u8], upper: bool) {
+        let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+        let x = if upper { 'X' } else { 'x' };
+        let mut length = b.len();
+        if let Some(p) = self.f.prec {
+            length = length.min(p);
+        }
+        let mut width = 2 * length;
+        if width > 0 {
+            if self.f.space {
+                if self.f.sharp {
+                    width *= 2;
+                }
+                width += length - 1;
+            } else if self.f.sharp {
+                width += 2;
+            }
+        } else {
+            if let Some(w) = self.f.wid {
+                self.write_padding(w);
+            }
+            return;
+        }
+        let wid = self.f.wid.unwrap_or(0);
+        if wid > width && !self.f.minus {
+            self.write_padding(wid - width);
+        }
+        if self.f.sharp {
+            self.buf.push('0');
+            self.buf.push(x);
+        }
+        for (i, c) in b[..length].iter().enumerate() {
+            if self.f.space && i > 0 {
+                self.buf.push(' ');
+                if self.f.sharp {
+                    self.buf.push('0');
+                    self.buf.push(x);
+                }
+            }
+            self.buf.push(digits[(c >> 4) as usize] as char);
+            self.buf.push(digits[(c & 15) as usize] as char);
+        }
+        if wid > width && self.f.minus {
+            self.write_padding(wid - width);
+        }
+    }
+
+    fn fmt_integer(&mut self, u: u64, base: u32, signed: bool, verb: char, upper: bool) {
+        let negative = signed && (u as i64) < 0;
+        let mut u = if negative { (u as i64).unsigned_abs() } else { u };
+        let mut prec = 0usize;
+        if let Some(p) = self.f.prec {
+            prec = p;
+            if p == 0 && u == 0 {
+                let old = self.f.zero;
+                self.f.zero = false;
+                let w = self.f.wid.unwrap_or(0);
+                self.write_padding(w);
+                self.f.zero = old;
+                return;
+            }
+        } else if self.f.zero && !self.f.minus && self.f.wid.is_some() {
+            prec = self.f.wid.unwrap_or(0);
+            if negative || self.f.plus || self.f.space {
+                prec = prec.saturating_sub(1);
+            }
+        }
+        let digits: &[u8] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+        let mut rev: Vec<u8> = Vec::new();
+        if u == 0 {
+            rev.push(b'0');
+        }
+        while u > 0 {
+            rev.push(digits[(u % base as u64) as usize]);
+            u /= base as u64;
+        }
+        while rev.len() < prec {
+            rev.push(b'0');
+        }
+        if self.f.sharp {
+            match base {
+                2 => rev.extend_from_slice(b"b0"),
+                8 => {
+                    if rev.last() != Some(&b'0') {
+                        rev.push(b'0');
+                    }
+                }
+                16 => {
+                    rev.push(if upper { b'X' } else { b'x' });
+                    rev.push(b'0');
+                }
+                _ => {}
+            }
+        }
+        if verb == 'O' {
+            rev.extend_from_slice(b"o0");
+        }
+        if negative {
+            rev.push(b'-');
+        } else if self.f.plus {
+            rev.push(b'+');
+        } else if self.f.space {
+            rev.push(b' ');
+        }
+        rev.reverse();
+        let s = String::from_utf8_lossy(&rev).into_owned();
+        let old = self.f.zero;
+        self.f.zero = false;
+        self.pad(&s);
+        self.f.zero = old;
+    }
+
+    fn fmt_0x64(&mut self, v: u64, leading: bool) {
+        let sharp = self.f.sharp;
+        self.f.sharp = leading;
+        self.fmt_integer(v, 16, false, 'v', false);
+        self.f.sharp = sharp;
+    }
+
+    fn fmt_c(&mut self, v: u64) {
+        let c = if v > 0x10FFFF { '\u{FFFD}' } else { char::from_u32(v as u32).unwrap_or('\u{FFFD}') };
+        self.pad(&c.to_string());
+    }
+
+    fn fmt_qc(&mut self, v: u64) {
+        let c = if v > 0x10FFFF { '\u{FFFD}' } else { char::from_u32(v as u32).unwrap_or('\u{FFFD}') };
+        if self.f.sharp && c != '\'' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()) && is_print(c) {
+            self.pad(&format!("'{c}'"));
+            return;
+        }
+        let mut s = String::from("'");
+        quote_rune_into(&mut s, c, '\'', self.f.plus);
+        s.push('\'');
+        self.pad(&s);
+    }
+
+    fn fmt_unicode(&mut self, v: u64) {
+        let prec = self.f.prec.unwrap_or(4).max(4);
+        let mut s = format!("U+{:0width$X}", v, width = prec);
+        if self.f.sharp && v <= 0x10FFFF {
+            if let Some(c) = char::from_u32(v as u32) {
+                if is_print(c) {
+                    s.push_str(&format!(" '{c}'"));
+                }
+            }
+        }
+        let old = self.f.zero;
+        self.f.zero = false;
+        self.pad(&s);
+        self.f.zero = old;
+    }
+
+    fn fmt_float(&mut self, v: f64, verb: char, default_prec: Option<usize>) {
+        let prec = if self.f.prec.is_some() { self.f.prec } else { default_prec };
+        let mut num = format_float(v, verb, prec);
+        if self.f.sharp && verb != 'b' {
+            num = sharpen(&num, verb, prec);
+        }
+        let (sign, body) = match num.as_bytes().first() {
+            Some(b'-') => ('-', num[1..].to_string()),
+            Some(b'+') => ('+', num[1..].to_string()),
+            _ => ('+', num.clone()),
+        };
+        let sign = if self.f.space && sign == '+' && !self.f.plus { ' ' } else { sign };
+        if body.starts_with("Inf") || body.starts_with("NaN") {
+            let old = self.f.zero;
+            self.f.zero = false;
+            let s = if body.starts_with("NaN") && !self.f.space && !self.f.plus { body } else { format!("{sign}{body}") };
+            self.pad(&s);
+            self.f.zero = old;
+            return;
+        }
+        if self.f.plus || sign != '+' {
+            let full = format!("{sign}{body}");
+            if self.f.zero && !self.f.minus {
+                if let Some(w) = self.f.wid {
+                    if w > full.len() {
+                        self.buf.push(sign);
+                        self.write_padding(w - full.len());
+                        self.buf.push_str(&body);
+                        return;
+                    }
+                }
+            }
+            self.pad(&full);
+            return;
+        }
+        self.pad(&body);
+    }
+
+    fn bad_verb(&mut self, verb: char, v: Option<&Value>) {
+        self.buf.push_str("%!");
+        self.buf.push(verb);
+        self.buf.push('(');
+        match v {
+            None | Some(Value::Nil) => self.buf.push_str("<nil>"),
+            Some(v) => {
+                self.buf.push_str(&v.type_name());
+                self.buf.push('=');
+                self.print_value(v, 'v', 0);
+            }
+        }
+        self.buf.push(')');
+    }
+
+    fn print_arg(&mut self, v: &Value, verb: char) {
+        if let Value::Nil = v {
+            match verb {
+                'T' | 'v' => self.pad("<nil>"),
+                _ => self.bad_verb(verb, None),
+            }
+            return;
+        }
+        if verb == 'T' {
+            let t = v.type_name();
+            self.fmt_s(&t);
+            return;
+        }
+        if verb == 'p' {
+            self.bad_verb(verb, Some(v));
+            return;
+        }
+        self.print_value(v, verb, 0);
+    }
+
+    fn print_value(&mut self, v: &Value, verb: char, depth: usize) {
+        match v {
+            Value::Nil => {
+                if depth == 0 {
+                    self.print_arg(v, verb);
+                } else if self.f.sharp_v {
+                    self.buf.push_str("interface {}(nil)");
+                } else {
+                    self.buf.push_str("<nil>");
+                }
+            }
+            Value::Bool(b) => match verb {
+                't' | 'v' => self.pad(if *b { "true" } else { "false" }),
+                _ => self.bad_verb(verb, Some(v)),
+            },
+            Value::Int(i, t) => self.fmt_int(*i, *t, verb, v),
+            Value::Float(f) => match verb {
+                'v' => self.fmt_float(*f, 'g', None),
+                'b' | 'g' | 'G' | 'x' | 'X' => self.fmt_float(*f, verb, None),
+                'f' | 'e' | 'E' | 'F' => self.fmt_float(*f, verb, Some(6)),
+                _ => self.bad_verb(verb, Some(v)),
+            },
+            Value::String(s) => match verb {
+                'v' => {
+                    if self.f.sharp_v {
+                        self.fmt_q(s)
+                    } else {
+                        self.fmt_s(s)
+                    }
+                }
+                's' => self.fmt_s(s),
+                'x' => self.fmt_sbx(s.as_bytes(), false),
+                'X' => self.fmt_sbx(s.as_bytes(), true),
+                'q' => self.fmt_q(s),
+                _ => self.bad_verb(verb, Some(v)),
+            },
+            Value::Bytes(b) => match verb {
+                'v' | 'd' => {
+                    if self.f.sharp_v {
+                        self.buf.push_str("[]byte{");
+                        for (i, c) in b.iter().enumerate() {
+                            if i > 0 {
+                                self.buf.push_str(", ");
+                            }
+                            self.fmt_0x64(*c as u64, true);
+                        }
+                        self.buf.push('}');
+                    } else {
+                        self.buf.push('[');
+                        for (i, c) in b.iter().enumerate() {
+                            if i > 0 {
+                                self.buf.push(' ');
+                            }
+                            self.fmt_integer(*c as u64, 10, false, verb, false);
+                        }
+                        self.buf.push(']');
+                    }
+                }
+                's' => {
+                    let s = String::from_utf8_lossy(b).into_owned();
+                    self.fmt_s(&s)
+                }
+                'x' => self.fmt_sbx(b, false),
+                'X' => self.fmt_sbx(b, true),
+                'q' => {
+                    let s = String::from_utf8_lossy(b).into_owned();
+                    self.fmt_q(&s)
+                }
+                _ => {
+                    self.buf.push('[');
+                    for (i, c) in b.iter().enumerate() {
+                        if i > 0 {
+                            self.buf.push(' ');
+                        }
+                        self.fmt_int(*c as i64, IntType::Uint8, verb, &Value::Int(*c as i64, IntType::Uint8));
+                    }
+                    self.buf.push(']');
+                }
+            },
+            Value::List(l) => {
+                if self.f.sharp_v {
+                    self.buf.push_str(&v.type_name());
+                    self.buf.push('{');
+                    for (i, x) in l.items.iter().enumerate() {
+                        if i > 0 {
+                            self.buf.push_str(", ");
+                        }
+                        self.print_value(x, verb, depth + 1);
+                    }
+                    self.buf.push('}');
+                } else {
+                    self.buf.push('[');
+                    for (i, x) in l.items.iter().enumerate() {
+                        if i > 0 {
+                            self.buf.push(' ');
+                        }
+                        self.print_value(x, verb, depth + 1);
+                    }
+                    self.buf.push(']');
+                }
+            }
+            Value::Map(m) => {
+                if self.f.sharp_v {
+                    self.buf.push_str(&v.type_name());
+                    self.buf.push('{');
+                } else {
+                    self.buf.push_str("map[");
+                }
+                for (i, (k, x)) in m.entries.iter().enumerate() {
+                    if i > 0 {
+                        if self.f.sharp_v {
+                            self.buf.push_str(", ");
+                        } else {
+                            self.buf.push(' ');
+                        }
+                    }
+                    self.print_value(&Value::str(k.as_str()), verb, depth + 1);
+                    self.buf.push(':');
+                    self.print_value(x, verb, depth + 1);
+                }
+                self.buf.push(if self.f.sharp_v { '}' } else { ']' });
+            }
+            Value::Time(t) => match verb {
+                'v' | 's' => {
+                    let s = time_string(t);
+                    self.fmt_s(&s)
+                }
+                'q' => {
+                    let s = time_string(t);
+                    self.fmt_q(&s)
+                }
+                'x' | 'X' => {
+                    let s = time_string(t);
+                    self.fmt_sbx(s.as_bytes(), verb == 'X')
+                }
+                _ => self.bad_verb(verb, Some(v)),
+            },
+            Value::Object(o) => {
+                let s = o.format();
+                match verb {
+                    'q' => self.fmt_q(&s),
+                    _ => self.fmt_s(&s),
+                }
+            }
+        }
+    }
+
+    fn fmt_int(&mut self, i: i64, t: IntType, verb: char, v: &Value) {
+        let signed = !t.unsigned();
+        let u = i as u64;
+        match verb {
+            'v' => {
+                if self.f.sharp_v && !signed {
+                    self.fmt_0x64(u, true)
+                } else {
+                    self.fmt_integer(u, 10, signed, verb, false)
+                }
+            }
+            'd' => self.fmt_integer(u, 10, signed, verb, false),
+            'b' => self.fmt_integer(u, 2, signed, verb, false),
+            'o' | 'O' => self.fmt_integer(u, 8, signed, verb, false),
+            'x' => self.fmt_integer(u, 16, signed, verb, false),
+            'X' => self.fmt_integer(u, 16, signed, verb, true),
+            'c' => self.fmt_c(u),
+            'q' => self.fmt_qc(u),
+            'U' => self.fmt_unicode(u),
+            _ => self.bad_verb(verb, Some(v)),
+        }
+    }
+
+    fn do_printf(&mut self, format: &str, args: &[Value]) {
+        let fb = format.as_bytes();
+        let end = fb.len();
+        let mut arg_num = 0usize;
+        let mut reordered = false;
+        let mut i = 0usize;
+        'format: while i < end {
+            let mut good_arg_num = true;
+            let last = i;
+            while i < end && fb[i] != b'%' {
+                i += 1;
+            }
+            if i > last {
+                self.buf.push_str(&format[last..i]);
+            }
+            if i >= end {
+                break;
+            }
+            i += 1;
+            self.f = Flags::default();
+            // Flags, and the fast path for a simple verb.
+            while i < end {
+                let c = fb[i];
+                match c {
+                    b'#' => self.f.sharp = true,
+                    b'0' => self.f.zero = !self.f.minus,
+                    b'+' => self.f.plus = true,
+                    b'-' => {
+                        self.f.minus = true;
+                        self.f.zero = false;
+                    }
+                    b' ' => self.f.space = true,
+                    _ => {
+                        if c.is_ascii_lowercase() && arg_num < args.len() {
+                            if c == b'v' {
+                                self.f.sharp_v = self.f.sharp;
+                                self.f.sharp = false;
+                                self.f.plus_v = self.f.plus;
+                                self.f.plus = false;
+                            }
+                            self.print_arg(&args[arg_num], c as char);
+                            arg_num += 1;
+                            i += 1;
+                            continue 'format;
+                        }
+                        break;
+                    }
+                }
+                i += 1;
+            }
+            // Argument index?
+            let (n, ni, mut after_index) = self.arg_number(arg_num, fb, i, args.len(), &mut good_arg_num, &mut reordered);
+            arg_num = n;
+            i = ni;
+            // Width.
+            if i < end && fb[i] == b'*' {
+                i += 1;
+                let (w, ok, n) = int_from_arg(args, arg_num);
+                arg_num = n;
+                if !ok {
+                    self.buf.push_str("%!(BADWIDTH)");
+                    self.f.wid = None;
+                } else if w < 0 {
+                    self.f.wid = Some(w.unsigned_abs() as usize);
+                    self.f.minus = true;
+                    self.f.zero = false;
+                } else {
+                    self.f.wid = Some(w as usize);
+                }
+                after_index = false;
+            } else {
+                let (w, found, ni) = parse_num(fb, i, end);
+                i = ni;
+                self.f.wid = if found { Some(w) } else { None };
+                if after_index && found {
+                    good_arg_num = false;
+                }
+            }
+            // Precision.
+            if i + 1 < end && fb[i] == b'.' {
+                i += 1;
+                if after_index {
+                    good_arg_num = false;
+                }
+                let (n, ni, ai) = self.arg_number(arg_num, fb, i, args.len(), &mut good_arg_num, &mut reordered);
+                arg_num = n;
+                i = ni;
+                after_index = ai;
+                if i < end && fb[i] == b'*' {
+                    i += 1;
+                    let (p, ok, n) = int_from_arg(args, arg_num);
+                    arg_num = n;
+                    if p < 0 || !ok {
+                        self.f.prec = None;
+                        if !ok {
+                            self.buf.push_str("%!(BADPREC)");
+                        }
+                    } else {
+                        self.f.prec = Some(p as usize);
+                    }
+                    after_index = false;
+                } else {
+                    let (p, _found, ni) = parse_num(fb, i, end);
+                    i = ni;
+                    self.f.prec = Some(p);
+                }
+            }
+            if !after_index {
+                let (n, ni, _) = self.arg_number(arg_num, fb, i, args.len(), &mut good_arg_num, &mut reordered);
+                arg_num = n;
+                i = ni;
+            }
+            if i >= end {
+                self.buf.push_str("%!(NOVERB)");
+                break;
+            }
+            let verb = format[i..].chars().next().unwrap_or('?');
+            i += verb.len_utf8();
+            if verb == '%' {
+                self.buf.push('%');
+            } else if !good_arg_num {
+                self.buf.push_str(&format!("%!{verb}(BADINDEX)"));
+            } else if arg_num >= args.len() {
+                self.buf.push_str(&format!("%!{verb}(MISSING)"));
+            } else {
+                if verb == 'v' {
+                    self.f.sharp_v = self.f.sharp;
+                    self.f.sharp = false;
+                    self.f.plus_v = self.f.plus;
+                    self.f.plus = false;
+                }
+                self.print_arg(&args[arg_num], verb);
+                arg_num += 1;
+            }
+        }
+        if !reordered && arg_num < args.len() {
+            self.f = Flags::default();
+            self.buf.push_str("%!(EXTRA ");
+            for (i, a) in args[arg_num..].iter().enumerate() {
+                if i > 0 {
+                    self.buf.push_str(", ");
+                }
+                if a.is_nil() {
+                    self.buf.push_str("<nil>");
+                } else {
+                    self.buf.push_str(&a.type_name());
+                    self.buf.push('=');
+                    self.print_arg(a, 'v');
+                }
+            }
+            self.buf.push(')');
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn arg_number(&mut self, arg_num: usize, f: &[u8], i: usize, nargs: usize, good: &mut bool, reordered: &mut bool) -> (usize, usize, bool) {
+        if f.len() <= i || f[i] != b'[' {
+            return (arg_num, i, false);
+        }
+        *reordered = true;
+        let (index, wid, ok) = parse_arg_number(&f[i..]);
+        if ok && index >= 0 && (index as usize) < nargs {
+            return (index as usize, i + wid, true);
+        }
+        *good = false;
+        (arg_num, i + wid, ok)
+    }
+}
+
+fn parse_arg_number(f: &[u8]) -> (i64, usize, bool) {
+    if f.len() < 3 {
+        return (0, 1, false);
+    }
+    for i in 1..f.len() {
+        if f[i] == b']' {
+            let (w, ok, ni) = parse_num(f, 1, i);
+            if !ok || ni != i {
+                return (0, i + 1, false);
+            }
+            return (w as i64 - 1, i + 1, true);
+        }
+    }
+    (0, 1, false)
+}
+
+fn int_from_arg(args: &[Value], n: usize) -> (i64, bool, usize) {
+    if n >= args.len() {
+        return (0, false, n);
+    }
+    let (v, ok) = match &args[n] {
+        Value::Int(i, t) => {
+            if t.unsigned() && *i < 0 {
+                (0, false)
+            } else {
+                (*i, true)
+            }
+        }
+        _ => (0, false),
+    };
+    if tool_large(v) {
+        return (0, false, n + 1);
+    }
+    (v, ok, n + 1)
+}
+
+/// The decimal digits of `v` (no leading zeros) and the decimal point's
+/// position, as Go's `strconv` has them: shortest (`None`), or rounded to
+/// `Some(n)` significant digits.
+fn digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
+    let v = v.abs();
+    if v == 0.0 {
+        return (Vec::new(), 0);
+    }
+    let s = match sig {
+        None => format!("{v:e}"),
+        Some(n) => format!("{:.*e}", n.max(1) - 1, v),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut d: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
+    while d.len() > 1 && d.last() == Some(&b'0') {
+        d.pop();
+    }
+    if d == b"0" {
+        return (Vec::new(), 0);
+    }
+    (d, exp + 1)
+}
+
+fn fmt_e(neg: bool, d: &[u8], dp: i32, prec: usize, e: char) -> String {
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    s.push(if d.is_empty() { '0' } else { d[0] as char });
+    if prec > 0 {
+        s.push('.');
+        for i in 1..=prec {
+            s.push(d.get(i).map(|&c| c as char).unwrap_or('0'));
+        }
+    }
+    s.push(e);
+    let exp = if d.is_empty() { 0 } else { dp - 1 };
+    s.push(if exp < 0 { '-' } else { '+' });
+    let a = exp.unsigned_abs();
+    if a < 10 {
+        s.push('0');
+    }
+    s.push_str(&a.to_string());
+    s
+}
+
+fn fmt_f(neg: bool, d: &[u8], dp: i32, prec: usize) -> String {
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    if dp > 0 {
+        let m = (dp as usize).min(d.len());
+        for &c in &d[..m] {
+            s.push(c as char);
+        }
+        for _ in m..dp as usize {
+            s.push('0');
+        }
+    } else {
+        s.push('0');
+    }
+    if prec > 0 {
+        s.push('.');
+        for i in 0..prec {
+            let j = dp as i64 + i as i64;
+            let c = if j < 0 || j as usize >= d.len() { b'0' } else { d[j as usize] };
+            s.push(c as char);
+        }
+    }
+    s
+}
+
+/// `strconv.FormatFloat(v, verb, prec, 64)`; `prec` None is -1 (shortest).
+pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let neg = v.is_sign_negative();
+    match verb {
+        'e' | 'E' => {
+            let (d, dp, prec) = match prec {
+                None => {
+                    let (d, dp) = digits(v, None);
+                    let p = d.len().saturating_sub(1);
+                    (d, dp, p)
+                }
+                Some(p) => {
+                    let (d, dp) = digits(v, Some(p + 1));
+                    (d, dp, p)
+                }
+            };
+            fmt_e(neg, &d, dp, prec, verb)
+        }
+        'f' | 'F' => match prec {
+            None => {
+                let (d, dp) = digits(v, None);
+                let p = (d.len() as i32 - dp).max(0) as usize;
+                fmt_f(neg, &d, dp, p)
+            }
+            Some(p) => {
+                let s = format!("{:.*}", p, v.abs());
+                if neg {
+                    format!("-{s}")
+                } else {
+                    s
+                }
+            }
+        },
+        'g' | 'G' => {
+            let e = if verb == 'g' { 'e' } else { 'E' };
+            let shortest = prec.is_none();
+            let (d, dp) = match prec {
+                None => digits(v, None),
+                Some(p) => digits(v, Some(p.max(1))),
+            };
+            let mut p = match prec {
+                None => d.len(),
+                Some(p) => p.max(1),
+            };
+            let mut eprec = p as i32;
+            if eprec > d.len() as i32 && d.len() as i32 >= dp {
+                eprec = d.len() as i32;
+            }
+            if shortest {
+                eprec = 6;
+            }
+            let exp = dp - 1;
+            if d.is_empty() {
+                // Zero: Go's digits are empty with dp 0, exponent -1.
+                return if neg { "-0".into() } else { "0".into() };
+            }
+            if exp < -4 || exp >= eprec {
+                if p > d.len() {
+                    p = d.len();
+                }
+                return fmt_e(neg, &d, dp, p.saturating_sub(1), e);
+            }
+            if p as i32 > dp {
+                p = d.len();
+            }
+            fmt_f(neg, &d, dp, (p as i32 - dp).max(0) as usize)
+        }
+        'b' => {
+            let bits = v.to_bits();
+            let exp = ((bits >> 52) & 0x7ff) as i64;
+            let mut mant = bits & ((1u64 << 52) - 1);
+            let e = if exp == 0 { -1074 } else {
+                mant |= 1u64 << 52;
+                exp - 1075
+            };
+            format!("{}{}p{}{}", if neg { "-" } else { "" }, mant, if e >= 0 { "+" } else { "" }, e)
+        }
+        'x' | 'X' => hex_float(v, prec, verb == 'X'),
+        _ => format!("%{verb}"),
+    }
+}
+
+fn hex_float(v: f64, prec: Option<usize>, upper: bool) -> String {
+    let neg = v.is_sign_negative();
+    let bits = v.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 && mant == 0 {
+        exp = 0;
+    } else if exp == 0 {
+        // Subnormal: normalise.
+        exp = -1022;
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+    } else {
+        exp -= 1023;
+    }
+    let zero = v == 0.0;
+    let mut lead = if zero { 0u64 } else { 1 };
+    // 52 fraction bits = 13 hex digits.
+    let mut frac = mant;
+    let mut ndig = 13usize;
+    if let Some(p) = prec {
+        if p < 13 {
+            let shift = (13 - p) * 4;
+            let half = 1u64 << (shift - 1);
+            let rem = frac & ((1u64 << shift) - 1);
+            frac >>= shift;
+            if rem > half || (rem == half && frac & 1 == 1) {
+                frac += 1;
+                if frac >> (p * 4) != 0 {
+                    frac = 0;
+                    lead += 1;
+                    if lead == 2 {
+                        lead = 1;
+                        exp += 1;
+                    }
+                }
+            }
+            ndig = p;
+        }
+    }
+    let mut fs = if ndig > 0 { format!("{:0width$x}", frac, width = ndig) } else { String::new() };
+    if prec.is_none() {
+        while fs.ends_with('0') {
+            fs.pop();
+        }
+    }
+    if let Some(p) = prec {
+        while fs.len() < p {
+            fs.push('0');
+        }
+    }
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    s.push_str("0x");
+    s.push_str(&lead.to_string());
+    if !fs.is_empty() {
+        s.push('.');
+        s.push_str(&fs);
+    }
+    s.push('p');
+    s.push(if exp < 0 { '-' } else { '+' });
+    let a = exp.unsigned_abs();
+    if a < 10 {
+        s.push('0');
+    }
+    s.push_str(&a.to_string());
+    if upper {
+        s = s.to_uppercase();
+    }
+    s
+}
+
+/// The `#` flag on floats: always a decimal point, and `%g` keeps trailing zeros.
+fn sharpen(num: &str, verb: char, prec: Option<usize>) -> String {
+    let (body, exp) = match num.find(['e', 'E', 'p', 'P']) {
+        Some(i) if !matches!(verb, 'f' | 'F') => (&num[..i], &num[i..]),
+        _ => (num, ""),
+    };
+    let mut body = body.to_string();
+    if !body.contains('.') {
+        body.push('.');
+    }
+    if matches!(verb, 'g' | 'G') || verb == 'v' {
+        let want = prec.unwrap_or(6);
+        let digits = body.bytes().filter(u8::is_ascii_digit).skip_while(|&c| c == b'0').count();
+        let digits = if digits == 0 { 1 } else { digits };
+        for _ in digits..want {
+            body.push('0');
+        }
+    }
+    format!("{body}{exp}")
+}
+
+/// Go's `time.Time.String()` (without a monotonic clock reading).
+pub fn time_string(t: &Time) -> String {
+    let local = t.unix_nanos + t.offset as i128 * 1_000_000_000;
+    let secs = local.div_euclid(1_000_000_000) as i64;
+    let nanos = local.rem_euclid(1_000_000_000) as u32;
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, sod / 3600, sod % 3600 / 60, sod % 60);
+    if nanos != 0 {
+        let mut f = format!("{nanos:09}");
+        while f.ends_with('0') {
+            f.pop();
+        }
+        s.push('.');
+        s.push_str(&f);
+    }
+    let off = t.offset;
+    let sign = if off < 0 { '-' } else { '+' };
+    let a = off.unsigned_abs();
+    s.push_str(&format!(" {}{:02}{:02}", sign, a / 3600, a % 3600 / 60));
+    if a % 60 != 0 {
+        s.push_str(&format!("{:02}", a % 60));
+    }
+    s.push(' ');
+    s.push_str(&t.zone);
+    s
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }

@@ -7,13 +7,20 @@
 //! knows nothing of charts, Sprig or Helm's own functions (those arrive
 //! through the [`FuncMap`]).
 
+mod builtins;
+mod exec;
 pub mod fmt;
+mod lex;
+mod parse;
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::func::FuncMap;
 use crate::value::Value;
+
+pub use builtins::{html_escape, js_escape, query_escape};
 
 /// A template error, worded exactly as Go's `text/template` words it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,11 +38,11 @@ impl TemplateError {
 /// Go's `Option("missingkey=…")`: what a missing map key yields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissingKey {
-    /// `missingkey=default`: the nil interface (prints `<no value>`).
+    /// `missingkey=default`: the invalid value (prints `<no value>`).
     #[default]
     Default,
     /// `missingkey=zero`: the map's zero value (for `map[string]interface{}`
-    /// also nil, printing `<no value>`); Helm's choice unless strict.
+    /// a nil interface, also printing `<no value>`); Helm's choice unless strict.
     Zero,
     /// `missingkey=error`: `map has no entry for key "x"`.
     Error,
@@ -46,16 +53,45 @@ pub enum MissingKey {
 pub struct Limits {
     /// How deep `template`/`include`/`tpl` calls may nest.
     pub max_depth: usize,
-    /// How many bytes one execution may write.
+    /// How many bytes one execution may write, counting what nested
+    /// `include`/`tpl` executions write.
     pub max_output: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        // Go's own limit on nested template calls is 100000; ours is lower so
-        // a runaway recursion ends long before the native stack does.
-        Limits { max_depth: 1000, max_output: 256 << 20 }
+        // Go's own limit on nested template calls is 100000; Helm stops
+        // `include` recursion after 1000 levels.
+        Limits { max_depth: 10000, max_output: 256 << 20 }
     }
+}
+
+/// The stack the parser and executor run on: deep (but bounded) recursion
+/// must not overflow the caller's thread. Only touched pages are committed.
+const STACK_SIZE: usize = 1 << 30;
+
+/// Runs `f` on a thread with a large stack, or inline if no thread can be started.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let slot = std::sync::Mutex::new(Some(f));
+    let ran = std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new().name("gotemplate".into()).stack_size(STACK_SIZE).spawn_scoped(s, || {
+            let f = slot.lock().ok().and_then(|mut g| g.take());
+            f.map(|f| f())
+        });
+        match spawned {
+            Ok(h) => match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            },
+            Err(_) => None,
+        }
+    });
+    if let Some(v) = ran {
+        return v;
+    }
+    let f = slot.into_inner().unwrap_or_else(|p| p.into_inner()).take();
+    // Invariant: the thread either ran `f` (and `ran` is Some) or never took it.
+    f.expect("the template closure is still here when its thread did not run it")()
 }
 
 /// A set of named templates sharing their `define`s (Go: a
@@ -65,14 +101,34 @@ pub struct Templates {
     funcs: Arc<FuncMap>,
     missing_key: MissingKey,
     limits: Limits,
-    texts: BTreeMap<String, String>,
+    trees: Arc<exec::TreeSet>,
+}
+
+/// Adds parsed trees to a set as Go's `AddParseTree` does (an empty
+/// template does not replace an existing one); returns the tree named `own`.
+fn add_trees(set: &mut exec::TreeSet, own: &str, trees: HashMap<String, parse::Tree>) -> Arc<parse::Tree> {
+    let mut own_tree = None;
+    for (name, tree) in trees {
+        let tree = Arc::new(tree);
+        if name == own {
+            own_tree = Some(tree.clone());
+        }
+        let keep_old = set.contains_key(&name) && parse::is_empty_list(&tree.root);
+        if !keep_old {
+            set.insert(name, tree);
+        }
+    }
+    // parse() always returns the tree of its own name.
+    own_tree.unwrap_or_else(|| {
+        Arc::new(parse::Tree { name: own.to_string(), parse_name: own.to_string(), text: Arc::from(""), root: parse::List { pos: 0, nodes: Vec::new() } })
+    })
 }
 
 impl Templates {
     /// A new, empty set. The builtins are always there; `funcs` adds to them
     /// or replaces them (Go's `Funcs`).
     pub fn new(funcs: FuncMap) -> Templates {
-        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), texts: BTreeMap::new() }
+        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()) }
     }
 
     pub fn set_missing_key(&mut self, m: MissingKey) {
@@ -83,23 +139,45 @@ impl Templates {
         self.limits = l;
     }
 
-    /// Go's `t.New(name).Parse(text)`: adds `name` and every `define` in it.
+    /// Go's `t.New(name).Parse(text)`: adds `name` and every `define` in it;
+    /// a later non-empty definition replaces an earlier one.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
-        self.texts.insert(name.to_string(), text.to_string());
+        let funcs = &self.funcs;
+        let has = |n: &str| funcs.contains(n) || builtins::Builtin::from_name(n).is_some();
+        let trees = on_big_stack(|| parse::parse(name, text, &has)).map_err(TemplateError::new)?;
+        add_trees(Arc::make_mut(&mut self.trees), name, trees);
         Ok(())
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.texts.contains_key(name)
+        self.trees.contains_key(name)
     }
 
+    /// The names of every template in the set, sorted.
     pub fn names(&self) -> Vec<String> {
-        self.texts.keys().cloned().collect()
+        let mut v: Vec<String> = self.trees.keys().cloned().collect();
+        v.sort();
+        v
     }
 
     /// Executes the template `name` with `data` as dot.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
-        let _ = (data, &self.funcs, self.missing_key, self.limits);
-        Err(TemplateError::new(format!("template: {name}: not yet implemented")))
+        let Some(tree) = self.trees.get(name).cloned() else {
+            return Err(TemplateError::new(format!("template: no template {} associated with template \"gotpl\"", fmt::quote(name))));
+        };
+        on_big_stack(|| {
+            let shared = exec::Shared {
+                funcs: &self.funcs,
+                missing_key: self.missing_key,
+                limits: self.limits,
+                written: Cell::new(0),
+                calls: Cell::new(0),
+                nesting: Cell::new(0),
+            };
+            exec::execute(&self.trees, &shared, &tree, data)
+        })
     }
 }
+
+#[cfg(test)]
+mod oracle_tests;

@@ -1,0 +1,887 @@
+//! The executor of Go's `text/template`: walks parse trees over Go values,
+//! with Go's semantics for fields, map keys and methods, variables and
+//! their scopes, pipelines, `if`/`with`/`range` (maps in key order, ints,
+//! `break`/`continue`), `template`/`block`, the missing-key option, and
+//! Go's error wordings and positions
+//! (`template: NAME:LINE:COL: executing "NAME" at <CONTEXT>: MESSAGE`).
+//! It also is the [`Host`] that `include` and `tpl` use. The builtin
+//! functions live in `builtins.rs`; how values print is `fmt.rs`'s.
+//!
+//! Go's reflection distinguishes an *invalid* value (a missing key under
+//! `missingkey=default`, `nil` after a pipeline) from a nil `interface{}`
+//! (a map's zero value, a YAML `null`), and a value reached through an
+//! `interface{}`-typed map or slice element from a concrete one; error
+//! messages and a few results depend on it, so [`Rv`] keeps both.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::builtins::{self, Builtin};
+use super::parse::{Arg, Branch, Command, List, Node, Pipe, Tree};
+use super::{Limits, MissingKey, TemplateError};
+use crate::func::{Call, Func, FuncError, FuncMap, Host};
+use crate::value::{IntType, Member, Value};
+
+/// How deeply execution may nest (template calls, `include`, `tpl`, nested
+/// control structures and parenthesised pipelines, all counted together)
+/// before it stops with an error rather than exhaust the native stack. Go
+/// allows 100000 nested template calls on goroutine stacks that grow to
+/// 1 GB; execution here runs on a thread with a large stack (`mod.rs`).
+pub const MAX_NESTING: usize = 20000;
+
+/// A value as Go's reflection holds it during execution.
+#[derive(Clone, Debug)]
+pub enum Rv {
+    /// Go's invalid `reflect.Value` (prints `<no value>`).
+    Invalid,
+    /// A value, and whether its static type is `interface {}` (an element
+    /// of a `[]interface{}` or `map[string]interface{}`).
+    V(Value, bool),
+}
+
+impl Rv {
+    pub fn concrete(v: Value) -> Rv {
+        Rv::V(v, false)
+    }
+
+    /// The value as a function receives it in an `interface{}` parameter.
+    pub fn value(&self) -> Value {
+        match self {
+            Rv::Invalid => Value::Nil,
+            Rv::V(v, _) => v.clone(),
+        }
+    }
+
+    /// Go's `indirectInterface`: the value inside an interface; nil → invalid.
+    pub fn indirect(&self) -> Rv {
+        match self {
+            Rv::V(Value::Nil, _) | Rv::Invalid => Rv::Invalid,
+            Rv::V(v, _) => Rv::V(v.clone(), false),
+        }
+    }
+
+    pub fn truthy(&self) -> bool {
+        match self {
+            Rv::Invalid => false,
+            Rv::V(v, _) => v.truthy(),
+        }
+    }
+
+    /// The Go type as `receiver.Type()` names it in errors.
+    fn static_type(&self) -> String {
+        match self {
+            Rv::Invalid => "<invalid>".into(),
+            Rv::V(_, true) | Rv::V(Value::Nil, _) => "interface {}".into(),
+            Rv::V(v, false) => v.type_name(),
+        }
+    }
+}
+
+/// What one execution shares with the nested ones it starts (`template`,
+/// `include`, `tpl`): options, bounds and their counters.
+pub struct Shared<'a> {
+    pub funcs: &'a FuncMap,
+    pub missing_key: MissingKey,
+    pub limits: Limits,
+    /// Bytes written so far by this execution and every nested one.
+    pub written: Cell<usize>,
+    /// Current template-call depth (`template`, `include`, `tpl`).
+    pub calls: Cell<usize>,
+    /// Current nesting of recursive evaluation.
+    pub nesting: Cell<usize>,
+}
+
+pub type TreeSet = HashMap<String, Arc<Tree>>;
+
+/// Why a walk stopped early.
+pub enum Flow {
+    Err(TemplateError),
+    Break,
+    Continue,
+}
+
+type R<T> = Result<T, Flow>;
+
+/// What the state is at, for error messages (Go's `s.node`).
+#[derive(Clone, Copy)]
+enum At<'t> {
+    None,
+    Node(&'t Node),
+    List(&'t List),
+    Pipe(&'t Pipe),
+    Cmd(&'t Command),
+    Arg(&'t Arg),
+}
+
+impl At<'_> {
+    fn pos(&self) -> usize {
+        match self {
+            At::None => 0,
+            At::Node(n) => n.pos(),
+            At::List(l) => l.pos,
+            At::Pipe(p) => p.pos,
+            At::Cmd(c) => c.pos,
+            At::Arg(a) => a.pos(),
+        }
+    }
+
+    fn context(&self) -> String {
+        match self {
+            At::None => String::new(),
+            At::Node(n) => n.to_string(),
+            At::List(l) => l.nodes.iter().map(|n| n.to_string()).collect(),
+            At::Pipe(p) => p.to_string(),
+            At::Cmd(c) => c.to_string(),
+            At::Arg(a) => a.to_string(),
+        }
+    }
+}
+
+/// Runs the template `tree` of `set` with `data` as dot; the output.
+pub fn execute(set: &Arc<TreeSet>, shared: &Shared<'_>, tree: &Tree, data: &Value) -> Result<String, TemplateError> {
+    let dot = if data.is_nil() { Rv::Invalid } else { Rv::concrete(data.clone()) };
+    let mut st = State { set, shared, tree, at: At::None, vars: vec![("$".into(), dot.clone())], out: String::new() };
+    match st.walk_list(&dot, &tree.root) {
+        Ok(()) => Ok(st.out),
+        Err(Flow::Err(e)) => Err(e),
+        // The parser allows break/continue only inside range.
+        Err(Flow::Break | Flow::Continue) => Ok(st.out),
+    }
+}
+
+struct State<'s, 't> {
+    set: &'s Arc<TreeSet>,
+    shared: &'s Shared<'s>,
+    tree: &'t Tree,
+    at: At<'t>,
+    vars: Vec<(String, Rv)>,
+    out: String,
+}
+
+/// Go's `strings.ReplaceAll(s, "%", "%%")`, which Go applies to names and
+/// contexts before using them in a format string (and so they show doubled).
+fn double_percent(s: &str) -> String {
+    s.replace('%', "%%")
+}
+
+enum Callee {
+    Builtin(Builtin),
+    Func(Func),
+    Method(Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>),
+}
+
+impl<'s, 't> State<'s, 't> {
+    fn errorf(&self, msg: impl std::fmt::Display) -> Flow {
+        Flow::Err(self.error(msg))
+    }
+
+    fn error(&self, msg: impl std::fmt::Display) -> TemplateError {
+        let name = double_percent(&self.tree.name);
+        if let At::None = self.at {
+            return TemplateError::new(format!("template: {name}: {msg}"));
+        }
+        let pos = self.at.pos().min(self.tree.text.len());
+        let text = &self.tree.text.as_bytes()[..pos];
+        let line = 1 + text.iter().filter(|&&b| b == b'\n').count();
+        let col = match text.iter().rposition(|&b| b == b'\n') {
+            Some(i) => pos - (i + 1),
+            None => pos,
+        };
+        TemplateError::new(format!(
+            "template: {}:{}:{}: executing {} at <{}>: {}",
+            self.tree.parse_name,
+            line,
+            col,
+            super::fmt::quote(&name),
+            double_percent(&self.at.context()),
+            msg
+        ))
+    }
+
+    fn enter(&self) -> R<()> {
+        let n = self.shared.nesting.get() + 1;
+        if n > MAX_NESTING {
+            return Err(self.errorf(format!("exceeded maximum nesting depth ({MAX_NESTING})")));
+        }
+        self.shared.nesting.set(n);
+        Ok(())
+    }
+
+    fn leave(&self) {
+        self.shared.nesting.set(self.shared.nesting.get().saturating_sub(1));
+    }
+
+    fn write(&mut self, s: &str) -> R<()> {
+        let total = self.shared.written.get() + s.len();
+        if total > self.shared.limits.max_output {
+            return Err(self.errorf(format!("output exceeds the limit of {} bytes", self.shared.limits.max_output)));
+        }
+        self.shared.written.set(total);
+        self.out.push_str(s);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Rv, list: &'t List) -> R<()> {
+        self.at = At::List(list);
+        for n in &list.nodes {
+            self.walk(dot, n)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Rv, node: &'t Node) -> R<()> {
+        self.at = At::Node(node);
+        match node {
+            Node::Text { text, .. } => self.write(text),
+            Node::Action { pipe, .. } => {
+                let val = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    self.at = At::Node(node);
+                    let s = match &val {
+                        Rv::Invalid => "<no value>".to_string(),
+                        Rv::V(v, _) => super::fmt::sprint(v),
+                    };
+                    self.write(&s)?;
+                }
+                Ok(())
+            }
+            Node::If(b) => self.walk_if_or_with(false, dot, b),
+            Node::With(b) => self.walk_if_or_with(true, dot, b),
+            Node::Range(b) => self.walk_range(dot, node, b),
+            Node::Template { name, pipe, .. } => self.walk_template(dot, node, name, pipe.as_ref()),
+            Node::Break { .. } => Err(Flow::Break),
+            Node::Continue { .. } => Err(Flow::Continue),
+            Node::End { .. } | Node::Else { .. } => Err(self.errorf(format!("unknown node: {node}"))),
+        }
+    }
+
+    fn walk_if_or_with(&mut self, with: bool, dot: &Rv, b: &'t Branch) -> R<()> {
+        self.enter()?;
+        let mark = self.vars.len();
+        let r = (|| {
+            let val = self.eval_pipeline(dot, &b.pipe)?;
+            if val.truthy() {
+                if with {
+                    self.walk_list(&val, &b.list)
+                } else {
+                    self.walk_list(dot, &b.list)
+                }
+            } else if let Some(e) = &b.else_list {
+                self.walk_list(dot, e)
+            } else {
+                Ok(())
+            }
+        })();
+        self.vars.truncate(mark);
+        self.leave();
+        r
+    }
+
+    fn walk_range(&mut self, dot: &Rv, node: &'t Node, r: &'t Branch) -> R<()> {
+        self.enter()?;
+        let outer = self.vars.len();
+        let res = self.walk_range_inner(dot, node, r);
+        self.vars.truncate(outer);
+        self.leave();
+        match res {
+            Err(Flow::Break) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn walk_range_inner(&mut self, dot: &Rv, node: &'t Node, r: &'t Branch) -> R<()> {
+        let val = self.eval_pipeline(dot, &r.pipe)?.indirect();
+        let mark = self.vars.len();
+        let mut items: Vec<(Rv, Rv)> = Vec::new();
+        match &val {
+            Rv::V(Value::List(l), _) => {
+                let iface = l.elem == "interface {}";
+                for (i, v) in l.items.iter().enumerate() {
+                    items.push((Rv::concrete(Value::int(i as i64)), Rv::V(v.clone(), iface)));
+                }
+            }
+            Rv::V(Value::Bytes(b), _) => {
+                for (i, v) in b.iter().enumerate() {
+                    items.push((Rv::concrete(Value::int(i as i64)), Rv::concrete(Value::Int(*v as i64, IntType::Uint8))));
+                }
+            }
+            Rv::V(Value::Map(m), _) => {
+                let iface = m.elem == "interface {}";
+                for (k, v) in m.entries.iter() {
+                    items.push((Rv::concrete(Value::str(k.as_str())), Rv::V(v.clone(), iface)));
+                }
+            }
+            Rv::V(Value::Int(n, t), _) => {
+                if r.pipe.decl.len() > 1 {
+                    return Err(self.errorf(format!("can't use {} to iterate over more than one variable", super::fmt::sprint(&Value::Int(*n, *t)))));
+                }
+                // Ranging over an int yields values as it goes (no list built).
+                let n = *n;
+                let t = *t;
+                let limit = if t.unsigned() && n < 0 { i64::MAX } else { n };
+                let mut i = 0;
+                let mut ran = false;
+                while i < limit {
+                    ran = true;
+                    let v = Rv::concrete(Value::Int(i, t));
+                    match self.one_iteration(r, mark, v.clone(), v) {
+                        Err(Flow::Break) => return Ok(()),
+                        Err(Flow::Continue) | Ok(()) => {}
+                        Err(e) => return Err(e),
+                    }
+                    i += 1;
+                }
+                if ran {
+                    return Ok(());
+                }
+            }
+            Rv::Invalid => {}
+            Rv::V(v, _) => {
+                return Err(self.errorf(format!("range can't iterate over {}", super::fmt::sprint(v))));
+            }
+        }
+        if !items.is_empty() {
+            for (k, v) in items {
+                match self.one_iteration(r, mark, k, v) {
+                    Err(Flow::Break) => return Ok(()),
+                    Err(Flow::Continue) | Ok(()) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        }
+        if let Some(e) = &r.else_list {
+            self.walk_list(dot, e)?;
+        }
+        Ok(())
+    }
+
+    fn one_iteration(&mut self, r: &'t Branch, mark: usize, index: Rv, elem: Rv) -> R<()> {
+        let decl = &r.pipe.decl;
+        if !decl.is_empty() {
+            if r.pipe.is_assign {
+                if decl.len() > 1 {
+                    self.set_var(&decl[0], index.clone())?;
+                } else {
+                    self.set_var(&decl[0], elem.clone())?;
+                }
+            } else {
+                self.set_top_var(1, elem.clone());
+            }
+        }
+        if decl.len() > 1 {
+            if r.pipe.is_assign {
+                self.set_var(&decl[1], elem.clone())?;
+            } else {
+                self.set_top_var(2, index);
+            }
+        }
+        let res = self.walk_list(&elem, &r.list);
+        self.vars.truncate(mark);
+        res
+    }
+
+    fn walk_template(&mut self, dot: &Rv, node: &'t Node, name: &str, pipe: Option<&'t Pipe>) -> R<()> {
+        self.at = At::Node(node);
+        let Some(tree) = self.set.get(name).cloned() else {
+            return Err(self.errorf(format!("template {} not defined", super::fmt::quote(name))));
+        };
+        let max = self.shared.limits.max_depth;
+        if self.shared.calls.get() >= max {
+            return Err(self.errorf(format!("exceeded maximum template depth ({max})")));
+        }
+        let new_dot = match pipe {
+            Some(p) => self.eval_pipeline(dot, p)?,
+            None => Rv::Invalid,
+        };
+        self.enter()?;
+        self.shared.calls.set(self.shared.calls.get() + 1);
+        let mut st = State {
+            set: self.set,
+            shared: self.shared,
+            tree: &tree,
+            at: At::None,
+            vars: vec![("$".into(), new_dot.clone())],
+            out: std::mem::take(&mut self.out),
+        };
+        let r = st.walk_list(&new_dot, &tree.root);
+        self.out = std::mem::take(&mut st.out);
+        self.shared.calls.set(self.shared.calls.get() - 1);
+        self.leave();
+        match r {
+            Err(Flow::Err(e)) => Err(Flow::Err(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn push_var(&mut self, name: &str, v: Rv) {
+        self.vars.push((name.to_string(), v));
+    }
+
+    fn set_var(&mut self, name: &str, v: Rv) -> R<()> {
+        for i in (0..self.vars.len()).rev() {
+            if self.vars[i].0 == name {
+                self.vars[i].1 = v;
+                return Ok(());
+            }
+        }
+        Err(self.errorf(format!("undefined variable: {name}")))
+    }
+
+    fn set_top_var(&mut self, n: usize, v: Rv) {
+        let len = self.vars.len();
+        if n <= len {
+            self.vars[len - n].1 = v;
+        }
+    }
+
+    fn var_value(&self, name: &str) -> R<Rv> {
+        for (n, v) in self.vars.iter().rev() {
+            if n == name {
+                return Ok(v.clone());
+            }
+        }
+        Err(self.errorf(format!("undefined variable: {name}")))
+    }
+
+    fn eval_pipeline(&mut self, dot: &Rv, pipe: &'t Pipe) -> R<Rv> {
+        self.at = At::Pipe(pipe);
+        let mut value: Option<Rv> = None;
+        for cmd in &pipe.cmds {
+            let v = self.eval_command(dot, cmd, value.take())?;
+            // A value of type interface{} is unwrapped to what it holds.
+            value = Some(match v {
+                Rv::V(Value::Nil, _) => Rv::Invalid,
+                Rv::V(v, _) => Rv::V(v, false),
+                Rv::Invalid => Rv::Invalid,
+            });
+        }
+        let value = value.unwrap_or(Rv::Invalid);
+        for d in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(d, value.clone())?;
+            } else {
+                self.push_var(d, value.clone());
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&self, args: &[Arg], fin: &Option<Rv>) -> R<()> {
+        if args.len() > 1 || fin.is_some() {
+            return Err(self.errorf(format!("can't give argument to non-function {}", args[0])));
+        }
+        Ok(())
+    }
+
+    fn eval_command(&mut self, dot: &Rv, cmd: &'t Command, fin: Option<Rv>) -> R<Rv> {
+        let first = &cmd.args[0];
+        match first {
+            Arg::Field { idents, .. } => {
+                self.at = At::Arg(first);
+                return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin);
+            }
+            Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, fin),
+            Arg::Identifier { name, .. } => return self.eval_function(dot, first, name, Some(cmd), &cmd.args, fin),
+            Arg::Pipe(p) => {
+                self.not_a_function(&cmd.args, &fin)?;
+                self.enter()?;
+                let r = self.eval_pipeline(dot, p);
+                self.leave();
+                return r;
+            }
+            Arg::Variable { .. } => return self.eval_variable(dot, first, &cmd.args, fin),
+            _ => {}
+        }
+        self.at = At::Arg(first);
+        self.not_a_function(&cmd.args, &fin)?;
+        match first {
+            Arg::Bool { value, .. } => Ok(Rv::concrete(Value::Bool(*value))),
+            Arg::Dot { .. } => Ok(dot.clone()),
+            Arg::Nil { .. } => Err(self.errorf("nil is not a command")),
+            Arg::Number { .. } => self.ideal_constant(first),
+            Arg::String { text, .. } => Ok(Rv::concrete(Value::str(text.as_str()))),
+            _ => Err(self.errorf(format!("can't evaluate command {}", super::fmt::quote(&first.to_string())))),
+        }
+    }
+
+    fn ideal_constant(&mut self, n: &'t Arg) -> R<Rv> {
+        self.at = At::Arg(n);
+        let Arg::Number { text, num, .. } = n else { return Ok(Rv::Invalid) };
+        let is_hex_int = text.len() > 2 && text.starts_with('0') && matches!(text.as_bytes()[1], b'x' | b'X') && !text.contains(['p', 'P']);
+        let is_rune = text.starts_with('\'');
+        if num.is_complex {
+            // Knowingly different: Go has complex128 values; the value model here has none.
+            return Err(self.errorf(format!("complex constant {text} is not supported")));
+        }
+        if num.is_float && !is_hex_int && !is_rune && text.contains(['.', 'e', 'E', 'p', 'P']) {
+            return Ok(Rv::concrete(Value::Float(num.float)));
+        }
+        if num.is_int {
+            return Ok(Rv::concrete(Value::int(num.int)));
+        }
+        if num.is_uint {
+            return Err(self.errorf(format!("{text} overflows int")));
+        }
+        Ok(Rv::Invalid)
+    }
+
+    fn eval_chain(&mut self, dot: &Rv, chain: &'t Arg, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+        self.at = At::Arg(chain);
+        let Arg::Chain { node, fields, .. } = chain else { return Ok(Rv::Invalid) };
+        if fields.is_empty() {
+            return Err(self.errorf("internal error: no fields in evalChainNode"));
+        }
+        if let Arg::Nil { .. } = node.as_ref() {
+            return Err(self.errorf(format!("indirection through explicit nil in {chain}")));
+        }
+        let recv = self.eval_arg_any(dot, node)?;
+        self.eval_field_chain(dot, recv, chain, fields, args, fin)
+    }
+
+    fn eval_variable(&mut self, dot: &Rv, var: &'t Arg, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+        self.at = At::Arg(var);
+        let Arg::Variable { idents, .. } = var else { return Ok(Rv::Invalid) };
+        let value = self.var_value(&idents[0])?;
+        if idents.len() == 1 {
+            self.not_a_function(args, &fin)?;
+            return Ok(value);
+        }
+        self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
+    }
+
+    fn eval_field_chain(&mut self, dot: &Rv, mut recv: Rv, node: &'t Arg, idents: &[String], args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+        let n = idents.len();
+        for id in &idents[..n - 1] {
+            recv = self.eval_field(dot, id, node, &[], None, recv)?;
+        }
+        self.eval_field(dot, &idents[n - 1], node, args, fin, recv)
+    }
+
+    fn eval_field(&mut self, dot: &Rv, name: &str, node: &'t Arg, args: &'t [Arg], fin: Option<Rv>, recv: Rv) -> R<Rv> {
+        let (v, iface) = match recv {
+            Rv::Invalid => {
+                if self.shared.missing_key == MissingKey::Error {
+                    return Err(self.errorf(format!("nil data; no entry for key {}", super::fmt::quote(name))));
+                }
+                return Ok(Rv::Invalid);
+            }
+            Rv::V(v, iface) => (v, iface),
+        };
+        let typ = Rv::V(v.clone(), iface).static_type();
+        let has_args = args.len() > 1 || fin.is_some();
+        match &v {
+            Value::Nil => return Err(self.errorf(format!("nil pointer evaluating {typ}.{name}"))),
+            Value::Object(o) => match o.member(name) {
+                Some(Member::Method(m)) => return self.eval_call(dot, Callee::Method(m), At::Arg(node), name, args, fin),
+                Some(Member::Field(f)) => {
+                    if has_args {
+                        return Err(self.errorf(format!("{name} has arguments but cannot be invoked as function")));
+                    }
+                    let nil = f.is_nil();
+                    return Ok(Rv::V(f, nil));
+                }
+                None => {
+                    if o.kind() == "ptr" && !o.truthy() {
+                        return Err(self.errorf(format!("nil pointer evaluating {typ}.{name}")));
+                    }
+                }
+            },
+            Value::Map(m) => {
+                if has_args {
+                    return Err(self.errorf(format!("{name} is not a method but has arguments")));
+                }
+                let elem_iface = m.elem == "interface {}";
+                return match m.entries.get(name) {
+                    Some(x) => Ok(Rv::V(x.clone(), elem_iface)),
+                    None => match self.shared.missing_key {
+                        MissingKey::Default => Ok(Rv::Invalid),
+                        MissingKey::Zero => Ok(Rv::V(builtins::zero_of(m.elem), elem_iface)),
+                        MissingKey::Error => Err(self.errorf(format!("map has no entry for key {}", super::fmt::quote(name)))),
+                    },
+                };
+            }
+            _ => {}
+        }
+        Err(self.errorf(format!("can't evaluate field {name} in type {typ}")))
+    }
+
+    fn eval_function(&mut self, dot: &Rv, ident: &'t Arg, name: &str, cmd: Option<&'t Command>, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+        self.at = At::Arg(ident);
+        let callee = if let Some(f) = self.shared.funcs.get(name) {
+            Callee::Func(f.clone())
+        } else if let Some(b) = Builtin::from_name(name) {
+            Callee::Builtin(b)
+        } else {
+            return Err(self.errorf(format!("{} is not a defined function", super::fmt::quote(name))));
+        };
+        let at = match cmd {
+            Some(c) => At::Cmd(c),
+            None => At::Arg(ident),
+        };
+        self.eval_call(dot, callee, at, name, args, fin)
+    }
+
+    /// Evaluates an argument for an `interface{}` (or `reflect.Value`) parameter.
+    fn eval_arg_any(&mut self, dot: &Rv, n: &'t Arg) -> R<Rv> {
+        self.at = At::Arg(n);
+        match n {
+            Arg::Dot { .. } => Ok(dot.clone()),
+            Arg::Nil { .. } => Ok(Rv::Invalid),
+            Arg::Field { idents, .. } => self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None),
+            Arg::Variable { .. } => self.eval_variable(dot, n, &[], None),
+            Arg::Pipe(p) => {
+                self.enter()?;
+                let r = self.eval_pipeline(dot, p);
+                self.leave();
+                r
+            }
+            Arg::Identifier { name, .. } => self.eval_function(dot, n, name, None, std::slice::from_ref(n), None),
+            Arg::Chain { .. } => self.eval_chain(dot, n, &[], None),
+            Arg::Bool { value, .. } => Ok(Rv::concrete(Value::Bool(*value))),
+            Arg::Number { .. } => self.ideal_constant(n),
+            Arg::String { text, .. } => Ok(Rv::concrete(Value::str(text.as_str()))),
+        }
+    }
+
+    /// Calls a function, builtin or method. `args[0]` is the function's own
+    /// node (not passed); `fin` is the value piped in, passed last.
+    fn eval_call(&mut self, dot: &Rv, callee: Callee, at: At<'t>, name: &str, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+        let args = if args.is_empty() { args } else { &args[1..] };
+        if let Callee::Builtin(b) = callee {
+            return self.eval_builtin(dot, b, at, name, args, fin);
+        }
+        let fn_at = self.at;
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        let mut raw = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            let v = self.eval_arg_any(dot, a)?;
+            vals.push(v.value());
+            raw.push((Some(a), v, self.at));
+        }
+        if let Some(f) = fin {
+            vals.push(f.value());
+            raw.push((None, f, self.at));
+        }
+        let result = match &callee {
+            Callee::Func(f) => {
+                let mut host = ExecHost { set: self.set, shared: self.shared, name: &self.tree.name };
+                let mut call = Call { name, host: &mut host };
+                f(&mut call, &vals)
+            }
+            Callee::Method(m) => m(&vals),
+            Callee::Builtin(_) => Ok(Value::Nil),
+        };
+        match result {
+            Ok(v) => {
+                let nil = v.is_nil();
+                Ok(Rv::V(v, nil))
+            }
+            Err(FuncError::Call(m)) => {
+                self.at = at;
+                Err(self.errorf(format!("error calling {name}: {m}")))
+            }
+            Err(FuncError::Argument(m)) => Err(self.argument_error(&m, fn_at, &raw)),
+        }
+    }
+
+    /// Words an argument error of a function (which checks its own argument
+    /// types) as Go's executor would have, checking them by reflection.
+    fn argument_error(&mut self, m: &str, fn_at: At<'t>, raw: &[(Option<&'t Arg>, Rv, At<'t>)]) -> Flow {
+        if m.starts_with("wrong number of args") {
+            self.at = fn_at;
+            return self.errorf(m);
+        }
+        if let Some(rest) = m.strip_prefix("wrong type for value; expected ") {
+            if let Some((expected, got)) = rest.split_once("; got ") {
+                let culprit = raw.iter().find(|(_, v, _)| match v {
+                    Rv::Invalid => got == "<nil>" || got == "interface {}",
+                    Rv::V(Value::Nil, _) => got == "<nil>" || got == "interface {}",
+                    Rv::V(v, _) => v.type_name() == got,
+                });
+                if let Some((node, v, at)) = culprit {
+                    self.at = *at;
+                    match (node, v) {
+                        (Some(a @ Arg::Nil { .. }), _) => {
+                            self.at = At::Arg(a);
+                            return self.errorf(format!("cannot assign nil to {expected}"));
+                        }
+                        (Some(a @ (Arg::Number { .. } | Arg::String { .. } | Arg::Bool { .. })), _) => {
+                            self.at = At::Arg(a);
+                            let want = match expected {
+                                "string" => "string",
+                                "bool" => "bool",
+                                "float64" | "float32" => "float",
+                                e if e.starts_with("int") || e.starts_with("uint") => "integer",
+                                _ => "",
+                            };
+                            if !want.is_empty() {
+                                // A float-typed parameter takes any number literal in Go.
+                                let fits = match (want, a) {
+                                    ("float", Arg::Number { num, .. }) => num.is_float,
+                                    ("integer", Arg::Number { num, .. }) => num.is_int,
+                                    _ => false,
+                                };
+                                if !fits {
+                                    return self.errorf(format!("expected {want}; found {a}"));
+                                }
+                            }
+                        }
+                        (_, Rv::Invalid) => return self.errorf(format!("invalid value; expected {expected}")),
+                        (_, Rv::V(Value::Nil, _)) => {
+                            return self.errorf(format!("wrong type for value; expected {expected}; got interface {{}}"));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.errorf(m)
+    }
+
+    fn eval_builtin(&mut self, dot: &Rv, b: Builtin, at: At<'t>, name: &str, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+        let n_in = args.len() + usize::from(fin.is_some());
+        let (fixed, variadic) = b.arity();
+        if variadic {
+            if n_in < fixed {
+                return Err(self.errorf(format!("wrong number of args for {name}: want at least {fixed} got {}", args.len())));
+            }
+        } else if n_in != fixed {
+            return Err(self.errorf(format!("wrong number of args for {name}: want {fixed} got {n_in}")));
+        }
+        // and/or short-circuit and return the deciding value.
+        if matches!(b, Builtin::And | Builtin::Or) {
+            let or = b == Builtin::Or;
+            let mut v = Rv::Invalid;
+            for a in args {
+                v = self.eval_arg_any(dot, a)?;
+                if v.truthy() == or {
+                    return Ok(v);
+                }
+            }
+            if let Some(f) = fin {
+                v = f;
+            }
+            return Ok(v);
+        }
+        if b == Builtin::Printf {
+            // printf's format is a string parameter: Go checks it as such.
+            let mut vals = Vec::new();
+            let mut it = args.iter();
+            let format: String = match it.next() {
+                Some(a) => match a {
+                    Arg::String { text, .. } => {
+                        self.at = At::Arg(a);
+                        text.clone()
+                    }
+                    Arg::Number { .. } | Arg::Bool { .. } => {
+                        self.at = At::Arg(a);
+                        return Err(self.errorf(format!("expected string; found {a}")));
+                    }
+                    Arg::Nil { .. } => {
+                        self.at = At::Arg(a);
+                        return Err(self.errorf("cannot assign nil to string"));
+                    }
+                    _ => {
+                        let v = self.eval_arg_any(dot, a)?;
+                        self.string_param(v)?
+                    }
+                },
+                None => match fin.clone() {
+                    Some(v) => self.string_param(v)?,
+                    None => String::new(),
+                },
+            };
+            for a in it {
+                vals.push(self.eval_arg_any(dot, a)?.value());
+            }
+            if !args.is_empty() {
+                if let Some(f) = fin {
+                    vals.push(f.value());
+                }
+            }
+            return Ok(Rv::concrete(Value::str(super::fmt::sprintf(&format, &vals))));
+        }
+        let mut vals = Vec::with_capacity(n_in);
+        for a in args {
+            vals.push(self.eval_arg_any(dot, a)?);
+        }
+        if let Some(f) = fin {
+            vals.push(f);
+        }
+        if b == Builtin::Call {
+            let callee = args.first().map(|a| a.to_string()).unwrap_or_default();
+            let err = match vals.first().map(Rv::indirect) {
+                None | Some(Rv::Invalid) => "call of nil".to_string(),
+                Some(Rv::V(v, _)) => format!("non-function {callee} of type {}", v.type_name()),
+            };
+            self.at = at;
+            return Err(self.errorf(format!("error calling call: {err}")));
+        }
+        match builtins::call(b, &vals) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.at = at;
+                Err(self.errorf(format!("error calling {name}: {e}")))
+            }
+        }
+    }
+
+    fn string_param(&self, v: Rv) -> R<String> {
+        match v {
+            Rv::V(Value::String(s), _) => Ok(s.to_string()),
+            Rv::Invalid => Err(self.errorf("invalid value; expected string")),
+            Rv::V(Value::Nil, _) => Err(self.errorf("wrong type for value; expected string; got interface {}")),
+            Rv::V(v, _) => Err(self.errorf(format!("wrong type for value; expected string; got {}", v.type_name()))),
+        }
+    }
+}
+
+/// The executor as functions see it: `include` and `tpl` run templates of
+/// the current set through it.
+pub struct ExecHost<'a> {
+    pub set: &'a Arc<TreeSet>,
+    pub shared: &'a Shared<'a>,
+    /// The name of the template executing (what `tpl` parses its text as).
+    pub name: &'a str,
+}
+
+impl ExecHost<'_> {
+    fn nested(&mut self, set: &Arc<TreeSet>, tree: &Tree, data: &Value) -> Result<String, FuncError> {
+        let max = self.shared.limits.max_depth;
+        if self.shared.calls.get() >= max {
+            return Err(FuncError::Call(format!("template: {}: exceeded maximum template depth ({max})", tree.name)));
+        }
+        let nesting = self.shared.nesting.get() + 1;
+        if nesting > MAX_NESTING {
+            return Err(FuncError::Call(format!("template: {}: exceeded maximum nesting depth ({MAX_NESTING})", tree.name)));
+        }
+        self.shared.nesting.set(nesting);
+        self.shared.calls.set(self.shared.calls.get() + 1);
+        let r = execute(set, self.shared, tree, data);
+        self.shared.calls.set(self.shared.calls.get() - 1);
+        self.shared.nesting.set(nesting - 1);
+        r.map_err(|e| FuncError::Call(e.message))
+    }
+}
+
+impl Host for ExecHost<'_> {
+    fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
+        let Some(tree) = self.set.get(name).cloned() else {
+            return Err(FuncError::Call(format!("template: no template {} associated with template \"gotpl\"", super::fmt::quote(name))));
+        };
+        let set = self.set.clone();
+        self.nested(&set, &tree, data)
+    }
+
+    fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
+        let funcs = self.shared.funcs;
+        let has = |n: &str| funcs.contains(n) || Builtin::from_name(n).is_some();
+        let trees = super::parse::parse(self.name, text, &has).map_err(FuncError::Call)?;
+        let mut set: TreeSet = (**self.set).clone();
+        let own = super::add_trees(&mut set, self.name, trees);
+        let set = Arc::new(set);
+        self.nested(&set, &own, data)
+    }
+}

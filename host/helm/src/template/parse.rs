@@ -1,0 +1,1111 @@
+//! The parser of Go's `text/template`: builds parse trees (one per template
+//! name: the file's own and each `define`/`block` in it) from the lexer's
+//! items, with Go's checks (undefined functions and variables, `break`
+//! outside `range`, empty pipelines…) and Go's error wordings and line
+//! numbers (`template: NAME:LINE: unexpected "}" in operand`). It does not
+//! execute anything and knows no values beyond literals.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::lex::{lex, Item, ItemType};
+
+/// How deeply parentheses and control structures may nest while parsing.
+/// Go allows 10000 parentheses; control structures have no limit in Go.
+/// Parsing runs on a thread with a large stack (see `mod.rs`), so this is
+/// as generous as Go for parentheses.
+pub const MAX_PARSE_DEPTH: usize = 10000;
+
+/// One parsed template: its name, the name of the text it came from (the
+/// file; errors say it), that text (errors compute line and column in it),
+/// and its body.
+#[derive(Debug)]
+pub struct Tree {
+    pub name: String,
+    pub parse_name: String,
+    pub text: Arc<str>,
+    pub root: List,
+}
+
+#[derive(Debug, Clone)]
+pub struct List {
+    pub pos: usize,
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Text { pos: usize, text: String },
+    Action { pos: usize, pipe: Pipe },
+    If(Branch),
+    Range(Branch),
+    With(Branch),
+    Template { pos: usize, name: String, pipe: Option<Pipe> },
+    Break { pos: usize },
+    Continue { pos: usize },
+    /// Parser-internal: `{{end}}` and `{{else}}`, never in a finished tree.
+    End { pos: usize },
+    Else { pos: usize },
+}
+
+/// The parts of `if`, `range` and `with`.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub pos: usize,
+    pub pipe: Pipe,
+    pub list: List,
+    pub else_list: Option<List>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pipe {
+    pub pos: usize,
+    pub is_assign: bool,
+    pub decl: Vec<String>,
+    pub cmds: Vec<Command>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub pos: usize,
+    pub args: Vec<Arg>,
+}
+
+/// A parsed number constant, as Go's `NumberNode` keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct Number {
+    pub is_int: bool,
+    pub is_uint: bool,
+    pub is_float: bool,
+    pub is_complex: bool,
+    pub int: i64,
+    pub uint: u64,
+    pub float: f64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Identifier { pos: usize, name: String },
+    Dot { pos: usize },
+    Nil { pos: usize },
+    /// `$`, `$x`, `$x.Field.Chain`.
+    Variable { pos: usize, idents: Vec<String> },
+    /// `.Field.Chain`.
+    Field { pos: usize, idents: Vec<String> },
+    Bool { pos: usize, value: bool },
+    Number { pos: usize, text: String, num: Number },
+    String { pos: usize, quoted: String, text: String },
+    Pipe(Box<Pipe>),
+    /// `(pipeline).Field`, `"x".Field` and the like.
+    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+}
+
+impl Arg {
+    pub fn pos(&self) -> usize {
+        match self {
+            Arg::Identifier { pos, .. }
+            | Arg::Dot { pos }
+            | Arg::Nil { pos }
+            | Arg::Variable { pos, .. }
+            | Arg::Field { pos, .. }
+            | Arg::Bool { pos, .. }
+            | Arg::Number { pos, .. }
+            | Arg::String { pos, .. }
+            | Arg::Chain { pos, .. } => *pos,
+            Arg::Pipe(p) => p.pos,
+        }
+    }
+
+    fn write(&self, s: &mut String) {
+        match self {
+            Arg::Identifier { name, .. } => s.push_str(name),
+            Arg::Dot { .. } => s.push('.'),
+            Arg::Nil { .. } => s.push_str("nil"),
+            Arg::Variable { idents, .. } => s.push_str(&idents.join(".")),
+            Arg::Field { idents, .. } => {
+                for i in idents {
+                    s.push('.');
+                    s.push_str(i);
+                }
+            }
+            Arg::Bool { value, .. } => s.push_str(if *value { "true" } else { "false" }),
+            Arg::Number { text, .. } => s.push_str(text),
+            Arg::String { quoted, .. } => s.push_str(quoted),
+            Arg::Pipe(p) => {
+                s.push('(');
+                p.write(s);
+                s.push(')');
+            }
+            Arg::Chain { node, fields, .. } => {
+                if let Arg::Pipe(p) = node.as_ref() {
+                    s.push('(');
+                    p.write(s);
+                    s.push(')');
+                } else {
+                    node.write(s);
+                }
+                for f in fields {
+                    s.push('.');
+                    s.push_str(f);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Arg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl Pipe {
+    fn write(&self, s: &mut String) {
+        if !self.decl.is_empty() {
+            s.push_str(&self.decl.join(", "));
+            s.push_str(if self.is_assign { " = " } else { " := " });
+        }
+        for (i, c) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                s.push_str(" | ");
+            }
+            c.write(s);
+        }
+    }
+}
+
+impl std::fmt::Display for Pipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl Command {
+    fn write(&self, s: &mut String) {
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            a.write(s);
+        }
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl List {
+    fn write(&self, s: &mut String) {
+        for n in &self.nodes {
+            n.write(s);
+        }
+    }
+}
+
+impl Node {
+    pub fn pos(&self) -> usize {
+        match self {
+            Node::Text { pos, .. }
+            | Node::Action { pos, .. }
+            | Node::Template { pos, .. }
+            | Node::Break { pos }
+            | Node::Continue { pos }
+            | Node::End { pos }
+            | Node::Else { pos } => *pos,
+            Node::If(b) | Node::Range(b) | Node::With(b) => b.pos,
+        }
+    }
+
+    fn write(&self, s: &mut String) {
+        match self {
+            Node::Text { text, .. } => s.push_str(&super::fmt::quote(text)),
+            Node::Action { pipe, .. } => {
+                s.push_str("{{");
+                pipe.write(s);
+                s.push_str("}}");
+            }
+            Node::If(b) | Node::Range(b) | Node::With(b) => {
+                let kw = match self {
+                    Node::If(_) => "if",
+                    Node::Range(_) => "range",
+                    _ => "with",
+                };
+                let _ = write!(s, "{{{{{kw} ");
+                b.pipe.write(s);
+                s.push_str("}}");
+                b.list.write(s);
+                if let Some(e) = &b.else_list {
+                    s.push_str("{{else}}");
+                    e.write(s);
+                }
+                s.push_str("{{end}}");
+            }
+            Node::Template { name, pipe, .. } => {
+                let _ = write!(s, "{{{{template {}", super::fmt::quote(name));
+                if let Some(p) = pipe {
+                    s.push(' ');
+                    p.write(s);
+                }
+                s.push_str("}}");
+            }
+            Node::Break { .. } => s.push_str("{{break}}"),
+            Node::Continue { .. } => s.push_str("{{continue}}"),
+            Node::End { .. } => s.push_str("{{end}}"),
+            Node::Else { .. } => s.push_str("{{else}}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
+/// Go's `parse.IsEmptyTree`: only space text (and comments).
+pub fn is_empty_list(l: &List) -> bool {
+    l.nodes.iter().all(|n| match n {
+        Node::Text { text, .. } => text.trim_matches(|c: char| c.is_whitespace()).is_empty(),
+        _ => false,
+    })
+}
+
+pub type ParseError = String;
+
+/// Parses `text` as the template `name`; returns every tree it defines
+/// (its own under `name`, and each `define`/`block`), as Go's `parse.Parse`.
+/// `has_func` answers whether a function name exists (builtin or added).
+pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<HashMap<String, Tree>, ParseError> {
+    let text: Arc<str> = Arc::from(text);
+    let items = lex(&text, !has_func("break"), !has_func("continue"));
+    let mut p = Parser {
+        items,
+        next_item: 0,
+        token: [dummy(), dummy(), dummy()],
+        peek_count: 0,
+        vars: vec!["$".into()],
+        action_line: 0,
+        range_depth: 0,
+        depth: 0,
+        parse_name: name.to_string(),
+        text: text.clone(),
+        has_func,
+        tree_set: HashMap::new(),
+    };
+    let root = p.parse_top()?;
+    p.add(name, root)?;
+    Ok(p.tree_set)
+}
+
+fn dummy() -> Item {
+    Item { typ: ItemType::Eof, pos: 0, val: String::new(), line: 1 }
+}
+
+struct Parser<'f> {
+    items: Vec<Item>,
+    next_item: usize,
+    token: [Item; 3],
+    peek_count: usize,
+    vars: Vec<String>,
+    action_line: usize,
+    range_depth: usize,
+    depth: usize,
+    parse_name: String,
+    text: Arc<str>,
+    has_func: &'f dyn Fn(&str) -> bool,
+    tree_set: HashMap<String, Tree>,
+}
+
+type R<T> = Result<T, ParseError>;
+
+impl Parser<'_> {
+    fn lex_next(&mut self) -> Item {
+        match self.items.get(self.next_item) {
+            Some(i) => {
+                self.next_item += 1;
+                i.clone()
+            }
+            // After EOF or an error the lexer yields nothing more; Go's
+            // closed channel gives zero items (type Error, empty).
+            None => {
+                let last = self.items.last().map(|i| (i.pos, i.line)).unwrap_or((0, 1));
+                Item { typ: ItemType::Eof, pos: last.0, val: String::new(), line: last.1 }
+            }
+        }
+    }
+
+    fn next(&mut self) -> Item {
+        if self.peek_count > 0 {
+            self.peek_count -= 1;
+        } else {
+            self.token[0] = self.lex_next();
+        }
+        self.token[self.peek_count].clone()
+    }
+
+    fn backup(&mut self) {
+        self.peek_count += 1;
+    }
+
+    fn backup2(&mut self, t1: Item) {
+        self.token[1] = t1;
+        self.peek_count = 2;
+    }
+
+    fn backup3(&mut self, t2: Item, t1: Item) {
+        self.token[1] = t1;
+        self.token[2] = t2;
+        self.peek_count = 3;
+    }
+
+    fn peek(&mut self) -> Item {
+        if self.peek_count > 0 {
+            return self.token[self.peek_count - 1].clone();
+        }
+        self.peek_count = 1;
+        self.token[0] = self.lex_next();
+        self.token[0].clone()
+    }
+
+    fn next_non_space(&mut self) -> Item {
+        loop {
+            let t = self.next();
+            if t.typ != ItemType::Space {
+                return t;
+            }
+        }
+    }
+
+    fn peek_non_space(&mut self) -> Item {
+        let t = self.next_non_space();
+        self.backup();
+        t
+    }
+
+    fn errorf(&self, msg: impl std::fmt::Display) -> ParseError {
+        format!("template: {}:{}: {}", self.parse_name, self.token[0].line, msg)
+    }
+
+    fn expect(&mut self, typ: ItemType, context: &str) -> R<Item> {
+        let t = self.next_non_space();
+        if t.typ != typ {
+            return Err(self.unexpected(&t, context));
+        }
+        Ok(t)
+    }
+
+    fn expect_one_of(&mut self, a: ItemType, b: ItemType, context: &str) -> R<Item> {
+        let t = self.next_non_space();
+        if t.typ != a && t.typ != b {
+            return Err(self.unexpected(&t, context));
+        }
+        Ok(t)
+    }
+
+    fn unexpected(&self, t: &Item, context: &str) -> ParseError {
+        if t.typ == ItemType::Error {
+            let mut extra = String::new();
+            if self.action_line != 0 && self.action_line != t.line {
+                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+                if t.val.ends_with(" action") {
+                    extra = extra[" in action".len()..].to_string();
+                }
+            }
+            return self.errorf(format!("{t}{extra}"));
+        }
+        self.errorf(format!("unexpected {t} in {context}"))
+    }
+
+    fn add(&mut self, name: &str, root: List) -> R<()> {
+        match self.tree_set.get(name) {
+            Some(old) if !is_empty_list(&old.root) => {
+                if !is_empty_list(&root) {
+                    return Err(self.errorf(format!("template: multiple definition of template {}", super::fmt::quote(name))));
+                }
+            }
+            _ => {
+                self.tree_set.insert(name.to_string(), Tree { name: name.to_string(), parse_name: self.parse_name.clone(), text: self.text.clone(), root });
+            }
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= MAX_PARSE_DEPTH {
+            return Err(self.errorf("max expression depth exceeded"));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn parse_top(&mut self) -> R<List> {
+        let mut root = List { pos: self.peek().pos, nodes: Vec::new() };
+        while self.peek().typ != ItemType::Eof {
+            if self.peek().typ == ItemType::LeftDelim {
+                let delim = self.next();
+                if self.next_non_space().typ == ItemType::Define {
+                    self.parse_definition()?;
+                    continue;
+                }
+                self.backup2(delim);
+            }
+            let n = self.text_or_action()?;
+            match n {
+                Node::End { .. } | Node::Else { .. } => return Err(self.errorf(format!("unexpected {n}"))),
+                n => root.nodes.push(n),
+            }
+        }
+        Ok(root)
+    }
+
+    /// `{{define "name"}} … {{end}}`; the `define` keyword is consumed.
+    fn parse_definition(&mut self) -> R<()> {
+        let context = "define clause";
+        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_range = std::mem::replace(&mut self.range_depth, 0);
+        let name = self.expect_one_of(ItemType::String, ItemType::RawString, context)?;
+        let name = unquote(&name.val).ok_or_else(|| self.errorf("invalid syntax"))?;
+        self.expect(ItemType::RightDelim, context)?;
+        let (list, end) = self.item_list()?;
+        if !matches!(end, Node::End { .. }) {
+            return Err(self.errorf(format!("unexpected {end} in {context}")));
+        }
+        self.add(&name, list)?;
+        self.vars = saved_vars;
+        self.range_depth = saved_range;
+        Ok(())
+    }
+
+    fn item_list(&mut self) -> R<(List, Node)> {
+        self.enter()?;
+        let mut list = List { pos: self.peek_non_space().pos, nodes: Vec::new() };
+        while self.peek_non_space().typ != ItemType::Eof {
+            let n = self.text_or_action()?;
+            match n {
+                Node::End { .. } | Node::Else { .. } => {
+                    self.depth -= 1;
+                    return Ok((list, n));
+                }
+                n => list.nodes.push(n),
+            }
+        }
+        Err(self.errorf("unexpected EOF"))
+    }
+
+    fn text_or_action(&mut self) -> R<Node> {
+        let t = self.next_non_space();
+        match t.typ {
+            ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val }),
+            ItemType::LeftDelim => {
+                self.action_line = t.line;
+                let r = self.action();
+                self.action_line = 0;
+                r
+            }
+            _ => Err(self.unexpected(&t, "input")),
+        }
+    }
+
+    fn action(&mut self) -> R<Node> {
+        let t = self.next_non_space();
+        match t.typ {
+            ItemType::Block => return self.block_control(),
+            ItemType::Break => return self.break_control(t.pos, "{{break}}"),
+            ItemType::Continue => return self.break_control(t.pos, "{{continue}}"),
+            ItemType::Else => return self.else_control(),
+            ItemType::End => return self.end_control(),
+            ItemType::If => return self.branch_control("if").map(Node::If),
+            ItemType::Range => return self.branch_control("range").map(Node::Range),
+            ItemType::Template => return self.template_control(),
+            ItemType::With => return self.branch_control("with").map(Node::With),
+            _ => {}
+        }
+        self.backup();
+        let t = self.peek();
+        let pipe = self.pipeline("command", ItemType::RightDelim)?;
+        Ok(Node::Action { pos: t.pos, pipe })
+    }
+
+    fn break_control(&mut self, pos: usize, what: &str) -> R<Node> {
+        let t = self.next_non_space();
+        if t.typ != ItemType::RightDelim {
+            return Err(self.unexpected(&t, what));
+        }
+        if self.range_depth == 0 {
+            return Err(self.errorf(format!("{what} outside {{{{range}}}}")));
+        }
+        Ok(if what == "{{break}}" { Node::Break { pos } } else { Node::Continue { pos } })
+    }
+
+    fn pipeline(&mut self, context: &str, end: ItemType) -> R<Pipe> {
+        let t = self.peek_non_space();
+        let mut pipe = Pipe { pos: t.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        // Declarations or assignments?
+        loop {
+            let v = self.peek_non_space();
+            if v.typ != ItemType::Variable {
+                break;
+            }
+            self.next();
+            // "$x foo" versus "$x := foo": keep the token after the variable
+            // so it can be pushed back.
+            let after = self.peek();
+            let next = self.peek_non_space();
+            if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
+                pipe.is_assign = next.typ == ItemType::Assign;
+                self.next_non_space();
+                pipe.decl.push(v.val.clone());
+                self.vars.push(v.val);
+            } else if next.typ == ItemType::Char && next.val == "," {
+                self.next_non_space();
+                pipe.decl.push(v.val.clone());
+                self.vars.push(v.val);
+                if context == "range" && pipe.decl.len() < 2 {
+                    match self.peek_non_space().typ {
+                        ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => continue,
+                        _ => return Err(self.errorf("range can only initialize variables")),
+                    }
+                }
+                return Err(self.errorf(format!("too many declarations in {context}")));
+            } else if after.typ == ItemType::Space {
+                self.backup3(v, after);
+            } else {
+                self.backup2(v);
+            }
+            break;
+        }
+        loop {
+            let t = self.next_non_space();
+            match t.typ {
+                x if x == end => {
+                    self.check_pipeline(&pipe, context)?;
+                    return Ok(pipe);
+                }
+                ItemType::Bool
+                | ItemType::CharConstant
+                | ItemType::Complex
+                | ItemType::Dot
+                | ItemType::Field
+                | ItemType::Identifier
+                | ItemType::Number
+                | ItemType::Nil
+                | ItemType::RawString
+                | ItemType::String
+                | ItemType::Variable
+                | ItemType::LeftParen => {
+                    self.backup();
+                    let c = self.command()?;
+                    pipe.cmds.push(c);
+                }
+                _ => return Err(self.unexpected(&t, context)),
+            }
+        }
+    }
+
+    fn check_pipeline(&self, pipe: &Pipe, context: &str) -> R<()> {
+        if pipe.cmds.is_empty() {
+            return Err(self.errorf(format!("missing value for {context}")));
+        }
+        for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
+            if matches!(c.args.first(), Some(Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::String { .. })) {
+                return Err(self.errorf(format!("non executable command in pipeline stage {}", i + 1)));
+            }
+        }
+        Ok(())
+    }
+
+    fn branch_control(&mut self, context: &str) -> R<Branch> {
+        let nvars = self.vars.len();
+        let r = self.branch_control_inner(context);
+        self.vars.truncate(nvars);
+        r
+    }
+
+    fn branch_control_inner(&mut self, context: &str) -> R<Branch> {
+        let pipe = self.pipeline(context, ItemType::RightDelim)?;
+        if context == "range" {
+            self.range_depth += 1;
+        }
+        let (list, next) = self.item_list()?;
+        if context == "range" {
+            self.range_depth -= 1;
+        }
+        let mut else_list = None;
+        if let Node::Else { pos } = next {
+            // "{{else if …}}" and "{{else with …}}" are "{{else}}{{if …}}…{{end}}{{end}}".
+            if context == "if" && self.peek().typ == ItemType::If {
+                self.next();
+                self.enter()?;
+                let inner = Node::If(self.branch_control("if")?);
+                self.depth -= 1;
+                else_list = Some(List { pos, nodes: vec![inner] });
+            } else if context == "with" && self.peek().typ == ItemType::With {
+                self.next();
+                self.enter()?;
+                let inner = Node::With(self.branch_control("with")?);
+                self.depth -= 1;
+                else_list = Some(List { pos, nodes: vec![inner] });
+            } else {
+                let (l, next) = self.item_list()?;
+                if !matches!(next, Node::End { .. }) {
+                    return Err(self.errorf(format!("expected end; found {next}")));
+                }
+                else_list = Some(l);
+            }
+        }
+        Ok(Branch { pos: pipe.pos, pipe, list, else_list })
+    }
+
+    fn end_control(&mut self) -> R<Node> {
+        let t = self.expect(ItemType::RightDelim, "end")?;
+        Ok(Node::End { pos: t.pos })
+    }
+
+    fn else_control(&mut self) -> R<Node> {
+        let peek = self.peek_non_space();
+        if peek.typ == ItemType::If || peek.typ == ItemType::With {
+            return Ok(Node::Else { pos: peek.pos });
+        }
+        let t = self.expect(ItemType::RightDelim, "else")?;
+        Ok(Node::Else { pos: t.pos })
+    }
+
+    fn block_control(&mut self) -> R<Node> {
+        let context = "block clause";
+        let t = self.next_non_space();
+        let name = self.parse_template_name(&t, context)?;
+        let pipe = self.pipeline(context, ItemType::RightDelim)?;
+        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_range = std::mem::replace(&mut self.range_depth, 0);
+        let (list, end) = self.item_list()?;
+        if !matches!(end, Node::End { .. }) {
+            return Err(self.errorf(format!("unexpected {end} in {context}")));
+        }
+        self.add(&name, list)?;
+        self.vars = saved_vars;
+        self.range_depth = saved_range;
+        Ok(Node::Template { pos: t.pos, name, pipe: Some(pipe) })
+    }
+
+    fn template_control(&mut self) -> R<Node> {
+        let context = "template clause";
+        let t = self.next_non_space();
+        let name = self.parse_template_name(&t, context)?;
+        let mut pipe = None;
+        if self.next_non_space().typ != ItemType::RightDelim {
+            self.backup();
+            pipe = Some(self.pipeline(context, ItemType::RightDelim)?);
+        }
+        Ok(Node::Template { pos: t.pos, name, pipe })
+    }
+
+    fn parse_template_name(&mut self, t: &Item, context: &str) -> R<String> {
+        match t.typ {
+            ItemType::String | ItemType::RawString => unquote(&t.val).ok_or_else(|| self.errorf("invalid syntax")),
+            _ => Err(self.unexpected(t, context)),
+        }
+    }
+
+    fn command(&mut self) -> R<Command> {
+        let pos = self.peek_non_space().pos;
+        let mut cmd = Command { pos, args: Vec::new() };
+        loop {
+            self.peek_non_space();
+            if let Some(op) = self.operand()? {
+                cmd.args.push(op);
+            }
+            let t = self.next();
+            match t.typ {
+                ItemType::Space => continue,
+                ItemType::RightDelim | ItemType::RightParen => self.backup(),
+                ItemType::Pipe => {}
+                _ => return Err(self.unexpected(&t, "operand")),
+            }
+            break;
+        }
+        if cmd.args.is_empty() {
+            return Err(self.errorf("empty command"));
+        }
+        Ok(cmd)
+    }
+
+    fn operand(&mut self) -> R<Option<Arg>> {
+        let Some(node) = self.term()? else { return Ok(None) };
+        if self.peek().typ == ItemType::Field {
+            let pos = self.peek().pos;
+            let mut fields = Vec::new();
+            while self.peek().typ == ItemType::Field {
+                let f = self.next().val;
+                fields.push(f[1..].to_string());
+            }
+            return Ok(Some(match node {
+                Arg::Field { mut idents, .. } => {
+                    idents.extend(fields);
+                    Arg::Field { pos, idents }
+                }
+                Arg::Variable { mut idents, .. } => {
+                    idents.extend(fields);
+                    Arg::Variable { pos, idents }
+                }
+                Arg::Bool { .. } | Arg::String { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
+                    return Err(self.errorf(format!("unexpected . after term {}", super::fmt::quote(&node.to_string()))));
+                }
+                node => Arg::Chain { pos, node: Box::new(node), fields },
+            }));
+        }
+        Ok(Some(node))
+    }
+
+    fn term(&mut self) -> R<Option<Arg>> {
+        let t = self.next_non_space();
+        Ok(Some(match t.typ {
+            ItemType::Identifier => {
+                if !(self.has_func)(&t.val) {
+                    return Err(self.errorf(format!("function {} not defined", super::fmt::quote(&t.val))));
+                }
+                Arg::Identifier { pos: t.pos, name: t.val }
+            }
+            ItemType::Dot => Arg::Dot { pos: t.pos },
+            ItemType::Nil => Arg::Nil { pos: t.pos },
+            ItemType::Variable => {
+                let idents: Vec<String> = t.val.split('.').map(str::to_string).collect();
+                if !self.vars.iter().any(|v| *v == idents[0]) {
+                    return Err(self.errorf(format!("undefined variable {}", super::fmt::quote(&idents[0]))));
+                }
+                Arg::Variable { pos: t.pos, idents }
+            }
+            ItemType::Field => Arg::Field { pos: t.pos, idents: vec![t.val[1..].to_string()] },
+            ItemType::Bool => Arg::Bool { pos: t.pos, value: t.val == "true" },
+            ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
+                let num = new_number(&t.val, t.typ).map_err(|e| self.errorf(e))?;
+                Arg::Number { pos: t.pos, text: t.val, num }
+            }
+            ItemType::LeftParen => {
+                self.enter()?;
+                let p = self.pipeline("parenthesized pipeline", ItemType::RightParen)?;
+                self.depth -= 1;
+                Arg::Pipe(Box::new(p))
+            }
+            ItemType::String | ItemType::RawString => {
+                let s = unquote(&t.val).ok_or_else(|| self.errorf("invalid syntax"))?;
+                Arg::String { pos: t.pos, quoted: t.val, text: s }
+            }
+            _ => {
+                self.backup();
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+/// Go's `strconv.Unquote` for `"…"` and `` `…` `` strings; None is Go's "invalid syntax".
+pub fn unquote(s: &str) -> Option<String> {
+    if s.len() >= 2 && s.starts_with('`') && s.ends_with('`') {
+        let inner = &s[1..s.len() - 1];
+        if inner.contains('`') {
+            return None;
+        }
+        return Some(inner.replace('\r', ""));
+    }
+    if s.len() < 2 || !s.starts_with('"') || !s.ends_with('"') {
+        return None;
+    }
+    let mut inner = &s[1..s.len() - 1];
+    let mut out = String::new();
+    while !inner.is_empty() {
+        let (c, rest) = unquote_char(inner, b'"')?;
+        out.push_str(&c);
+        inner = rest;
+    }
+    Some(out)
+}
+
+/// Go's `strconv.UnquoteChar`: one (possibly escaped) character of a quoted
+/// literal; the result is a string because `\xNN` may be a lone byte (kept
+/// as U+FFFD here: Rust strings are UTF-8).
+pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
+    let mut chars = s.chars();
+    let c = chars.next()?;
+    if c as u32 == quote as u32 && (quote == b'\'' || quote == b'"') {
+        return None;
+    }
+    if c != '\\' {
+        if c == '\n' && quote != b'`' {
+            // Go rejects a raw newline only through the lexer; keep it.
+        }
+        return Some((c.to_string(), chars.as_str()));
+    }
+    let e = chars.next()?;
+    let rest = chars.as_str();
+    let simple = |ch: char| Some((ch.to_string(), rest));
+    match e {
+        'a' => simple('\u{7}'),
+        'b' => simple('\u{8}'),
+        'f' => simple('\u{c}'),
+        'n' => simple('\n'),
+        'r' => simple('\r'),
+        't' => simple('\t'),
+        'v' => simple('\u{b}'),
+        '\\' => simple('\\'),
+        '\'' | '"' => {
+            if e as u32 != quote as u32 {
+                return None;
+            }
+            simple(e)
+        }
+        'x' | 'u' | 'U' => {
+            let n = match e {
+                'x' => 2,
+                'u' => 4,
+                _ => 8,
+            };
+            if rest.len() < n || !rest.is_char_boundary(n) {
+                return None;
+            }
+            let v = u32::from_str_radix(&rest[..n], 16).ok()?;
+            if rest[..n].starts_with(['+', '-']) {
+                return None;
+            }
+            let ch = if e == 'x' {
+                // A single byte: ASCII stays, others are not valid UTF-8 alone.
+                if v < 0x80 {
+                    char::from_u32(v)?
+                } else {
+                    '\u{FFFD}'
+                }
+            } else {
+                char::from_u32(v)?
+            };
+            Some((ch.to_string(), &rest[n..]))
+        }
+        '0'..='7' => {
+            let digits = &s[1..];
+            if digits.len() < 3 || !digits.is_char_boundary(3) {
+                return None;
+            }
+            let v = u32::from_str_radix(&digits[..3], 8).ok()?;
+            if v > 255 {
+                return None;
+            }
+            let ch = if v < 0x80 { char::from_u32(v)? } else { '\u{FFFD}' };
+            Some((ch.to_string(), &digits[3..]))
+        }
+        _ => None,
+    }
+}
+
+/// Go's `NumberNode` construction from a number, char or complex literal.
+fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
+    let mut n = Number::default();
+    if typ == ItemType::CharConstant {
+        let inner = &text[1..];
+        let (c, tail) = unquote_char(inner, b'\'').ok_or("invalid syntax")?;
+        if tail != "'" {
+            return Err(format!("malformed character constant: {text}"));
+        }
+        let r = c.chars().next().map(|c| c as i64).unwrap_or(0);
+        n.is_int = true;
+        n.int = r;
+        n.is_uint = true;
+        n.uint = r as u64;
+        n.is_float = true;
+        n.float = r as f64;
+        return Ok(n);
+    }
+    if typ == ItemType::Complex || text.ends_with('i') {
+        // Complex constants are parsed but cannot be used (no complex type here).
+        if typ == ItemType::Complex || parse_float(&text[..text.len() - 1]).is_some() {
+            n.is_complex = true;
+            return Ok(n);
+        }
+    }
+    let u = parse_uint(text);
+    if let Some(u) = u {
+        n.is_uint = true;
+        n.uint = u;
+    }
+    if let Some(i) = parse_int(text) {
+        n.is_int = true;
+        n.int = i;
+        if i == 0 {
+            n.is_uint = true;
+            n.uint = u.unwrap_or(0);
+        }
+    }
+    if n.is_int {
+        n.is_float = true;
+        n.float = n.int as f64;
+    } else if n.is_uint {
+        n.is_float = true;
+        n.float = n.uint as f64;
+    } else if let Some(f) = parse_float(text) {
+        if !text.contains(['.', 'e', 'E', 'p', 'P']) {
+            // A huge integer, or one like "08". Helm shows the message's
+            // tail as the quoted text; the wording before it is assumed.
+            return Err(format!("illegal number syntax: {}", super::fmt::quote(text)));
+        }
+        n.is_float = true;
+        n.float = f;
+        if !n.is_int && (f as i64) as f64 == f && f.fract() == 0.0 && f.abs() < 9.2e18 {
+            n.is_int = true;
+            n.int = f as i64;
+        }
+        if !n.is_uint && f >= 0.0 && (f as u64) as f64 == f && f.fract() == 0.0 && f < 1.8e19 {
+            n.is_uint = true;
+            n.uint = f as u64;
+        }
+    }
+    if !n.is_int && !n.is_uint && !n.is_float {
+        return Err(format!("illegal number syntax: {}", super::fmt::quote(text)));
+    }
+    Ok(n)
+}
+
+/// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
+fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    if !b.is_empty() && (b[0] == b'-' || b[0] == b'+') {
+        i = 1;
+    }
+    let mut hex = false;
+    if b.len() - i >= 2 && b[i] == b'0' && matches!(b[i + 1] | 0x20, b'b' | b'o' | b'x') {
+        hex = b[i + 1] | 0x20 == b'x';
+        i += 2;
+        saw = b'0';
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || hex && c.is_ascii_hexdigit() {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+        i += 1;
+    }
+    saw != b'_'
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)`.
+fn parse_uint(s: &str) -> Option<u64> {
+    if s.is_empty() || s.starts_with(['+', '-']) {
+        return None;
+    }
+    let (digits, radix) = split_base(s);
+    if digits.is_empty() {
+        return None;
+    }
+    if s.contains('_') && !underscore_ok(s) {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    if clean.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(&clean, radix).ok()
+}
+
+fn split_base(s: &str) -> (&str, u32) {
+    let b = s.as_bytes();
+    if b.len() >= 2 && b[0] == b'0' {
+        match b[1] | 0x20 {
+            b'x' => return (&s[2..], 16),
+            b'o' => return (&s[2..], 8),
+            b'b' => return (&s[2..], 2),
+            _ => return (&s[1..], 8),
+        }
+    }
+    (s, 10)
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
+fn parse_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if s.contains('_') && !underscore_ok(s) {
+        return None;
+    }
+    let u = parse_uint(body)?;
+    if neg {
+        if u <= i64::MAX as u64 + 1 {
+            Some((u as i128).wrapping_neg() as i64)
+        } else {
+            None
+        }
+    } else if u <= i64::MAX as u64 {
+        Some(u as i64)
+    } else {
+        None
+    }
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for the literals the lexer lets through
+/// (decimal, and hexadecimal with a `p` exponent).
+pub fn parse_float(s: &str) -> Option<f64> {
+    if s.contains('_') && !underscore_ok(s) {
+        return None;
+    }
+    let clean: String = s.chars().filter(|&c| c != '_').collect();
+    let (neg, body) = match clean.as_bytes().first() {
+        Some(b'-') => (true, &clean[1..]),
+        Some(b'+') => (false, &clean[1..]),
+        _ => (false, clean.as_str()),
+    };
+    let v = if body.len() > 2 && (body.starts_with("0x") || body.starts_with("0X")) {
+        parse_hex_float(&body[2..])?
+    } else {
+        if body.is_empty() || !body.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    if v.is_infinite() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = match s.find(['p', 'P']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => return None,
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
