@@ -105,6 +105,7 @@ fn coalesce_deps(chart: &Chart, dest: &mut Table, prefix: &str, merge: bool) -> 
         let sub_prefix = concat_prefix(prefix, chart.name());
         coalesce_globals(&mut dv, dest, &sub_prefix);
         coalesce_chart(sub, &mut dv, &sub_prefix, merge)?;
+        share_back_globals(dest, &dv);
         dest.insert(name, table_value(dv));
     }
     Ok(())
@@ -124,7 +125,7 @@ fn go_format_t(v: &Value) -> String {
 }
 
 /// Helm's `coalesceGlobals`: the parent's `global` over the subchart's.
-fn coalesce_globals(dest: &mut Table, src: &mut Table, prefix: &str) {
+fn coalesce_globals(dest: &mut Table, src: &Table, prefix: &str) {
     let mut dg = match dest.get("global") {
         None => Table::new(),
         Some(v) => match take_table(v.clone()) {
@@ -139,14 +140,8 @@ fn coalesce_globals(dest: &mut Table, src: &mut Table, prefix: &str) {
             None => return,
         },
     };
-    // Helm copies the parent's global tables one level deep only: the tables
-    // inside are shared, so what the subchart's own globals add below them
-    // shows in the parent's globals too. Emulated: those tables are written
-    // back to the parent.
-    let mut shared_back: Vec<(String, Table)> = Vec::new();
     for (key, val) in sg.iter() {
-        if let Some(vt) = take_table(val.clone()) {
-            let mut vv = vt;
+        if let Some(mut vv) = take_table(val.clone()) {
             match dg.get(key) {
                 None => {
                     dg.insert(key.clone(), table_value(vv));
@@ -155,7 +150,6 @@ fn coalesce_globals(dest: &mut Table, src: &mut Table, prefix: &str) {
                     if let Some(destvmap) = take_table(destv.clone()) {
                         let sub_prefix = concat_prefix(prefix, key);
                         coalesce_tables_full_key(&mut vv, destvmap, &sub_prefix, true);
-                        shared_back.push((key.clone(), vv.clone()));
                         dg.insert(key.clone(), table_value(vv));
                     }
                     // else: "Conflict: cannot merge map onto non-map"; skipped.
@@ -168,16 +162,24 @@ fn coalesce_globals(dest: &mut Table, src: &mut Table, prefix: &str) {
         }
     }
     dest.insert("global".into(), table_value(dg));
-    if !shared_back.is_empty() {
-        if let Some(src_global) = src.get_mut("global").and_then(table_mut) {
-            for (key, merged) in shared_back {
-                let Some(parent_t) = src_global.get_mut(&key).and_then(table_mut) else { continue };
-                for (k, v) in parent_t.iter_mut() {
-                    if is_table(v) {
-                        if let Some(m) = merged.get(k) {
-                            *v = m.clone();
-                        }
-                    }
+}
+
+/// Helm copies a parent's global tables into a subchart's one level deep
+/// only (`copyMap`): the tables inside are shared, so whatever the
+/// subchart's coalescing adds or deletes below them (its own default
+/// globals, its subcharts') shows in the parent's globals too, and in every
+/// later sibling's. Emulated by writing those tables back from the
+/// subchart's final globals.
+fn share_back_globals(parent: &mut Table, child: &Table) {
+    let Some(pg) = parent.get_mut("global").and_then(table_mut) else { return };
+    let Some(cg) = child.get("global").filter(|g| is_table(g)).and_then(Value::as_map) else { return };
+    for (key, pv) in pg.iter_mut() {
+        let Some(ct) = cg.get(key).filter(|c| is_table(c)).and_then(Value::as_map) else { continue };
+        let Some(pt) = table_mut(pv) else { continue };
+        for (k, v) in pt.iter_mut() {
+            if is_table(v) {
+                if let Some(cv) = ct.get(k).filter(|c| is_table(c)) {
+                    *v = cv.clone();
                 }
             }
         }
