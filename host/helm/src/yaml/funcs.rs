@@ -102,7 +102,14 @@ pub fn register(m: &mut FuncMap) {
         let text = string_of("mustFromJson", args)?;
         json::unmarshal(&text).map_err(|e| FuncError::call(e.0))
     });
-    m.add("toToml", |args| Ok(Value::from(super::toml::to_toml(one("toToml", args)?).unwrap_or_else(|e| e))));
+    m.add("toToml", |args| {
+        let v = one("toToml", args)?;
+        // Go's reflection panics on a nil interface: the call fails.
+        if v.is_nil() {
+            return super::toml::to_toml(v).map(Value::from).map_err(FuncError::call);
+        }
+        Ok(Value::from(super::toml::to_toml(v).unwrap_or_else(|e| e)))
+    });
     m.add("mustToToml", |args| super::toml::to_toml(one("mustToToml", args)?).map(Value::from).map_err(FuncError::call));
     m.add("fromToml", |args| {
         let text = string_of("fromToml", args)?;

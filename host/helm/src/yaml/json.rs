@@ -564,7 +564,8 @@ impl Reader<'_> {
 
     fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
         for (k, &w) in word.as_bytes().iter().enumerate() {
-            match self.peek() {
+            // At the end Go's scanner feeds a space to finish the value.
+            match self.peek().or(Some(b' ')) {
                 None => return Err(Self::eof()),
                 Some(c) if c == w => self.i += 1,
                 Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", quote_char(word.as_bytes()[k])))),
@@ -579,7 +580,7 @@ impl Reader<'_> {
             self.i += 1;
         }
         match self.peek() {
-            None => return Err(Self::eof()),
+            None => return Err(self.invalid(b' ', "in numeric literal")),
             Some(b'0') => self.i += 1,
             Some(b'1'..=b'9') => {
                 while self.peek().is_some_and(|c| c.is_ascii_digit()) {
@@ -591,7 +592,7 @@ impl Reader<'_> {
         if self.peek() == Some(b'.') {
             self.i += 1;
             match self.peek() {
-                None => return Err(Self::eof()),
+                None => return Err(self.invalid(b' ', "after decimal point in numeric literal")),
                 Some(b'0'..=b'9') => {}
                 Some(c) => return Err(self.invalid(c, "after decimal point in numeric literal")),
             }
@@ -605,7 +606,7 @@ impl Reader<'_> {
                 self.i += 1;
             }
             match self.peek() {
-                None => return Err(Self::eof()),
+                None => return Err(self.invalid(b' ', "in exponent of numeric literal")),
                 Some(b'0'..=b'9') => {}
                 Some(c) => return Err(self.invalid(c, "in exponent of numeric literal")),
             }

@@ -333,3 +333,6 @@ mod to_yaml_differential {
         compare(&cases);
     }
 }
+
+#[cfg(test)]
+mod diff_tests;
