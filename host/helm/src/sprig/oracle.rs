@@ -59,6 +59,12 @@ fn lex(s: &str) -> Vec<Tok> {
                         '\\' => match it.next() {
                             Some('n') => v.push('\n'),
                             Some('t') => v.push('\t'),
+                            Some('r') => v.push('\r'),
+                            Some(u @ ('u' | 'U')) => {
+                                let n = if u == 'u' { 4 } else { 8 };
+                                let h: String = (0..n).filter_map(|_| it.next()).collect();
+                                v.push(u32::from_str_radix(&h, 16).ok().and_then(char::from_u32).unwrap_or('?'));
+                            }
                             Some('x') => {
                                 let h: String = [it.next(), it.next()].into_iter().flatten().collect();
                                 v.push(char::from(u8::from_str_radix(&h, 16).unwrap_or(b'?')));
