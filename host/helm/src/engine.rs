@@ -431,6 +431,52 @@ mod tests {
         assert_eq!(reformat_exec_error("tpl-include/templates/tpl.yaml", m).message, m);
     }
 
+    fn file_chart(name: &str, files: &[(&str, &str)], dependencies: Vec<Chart>) -> Chart {
+        let mut c = Chart { templates: files.iter().map(|(n, t)| crate::chart::File::new(*n, t.as_bytes())).collect(), dependencies, ..Chart::default() };
+        c.metadata.name = name.into();
+        c
+    }
+
+    fn values(json: serde_json::Value) -> Value {
+        Value::from(&json)
+    }
+
+    #[test]
+    fn renders_each_template_in_its_charts_scope() {
+        let sub = file_chart("sub", &[("templates/_h.tpl", r#"{{ define "x" }}sub-x{{ end }}"#), ("templates/b.yaml", r#"{{ include "x" . }}|{{ .Values.v }}|{{ .Chart.IsRoot }}|{{ .Values.global.g }}"#)], vec![]);
+        let top = file_chart(
+            "top",
+            &[("templates/_h.tpl", r#"{{ define "x" }}top-x{{ end }}"#), ("templates/a.yaml", r#"{{ include "x" . }}|{{ .Template.Name }}|{{ .Template.BasePath }}|{{ .Values.v }}|{{ .Values.missing }}|{{ .Chart.Name }}|{{ .Release.Name }}"#)],
+            vec![sub],
+        );
+        let v = values(serde_json::json!({"v": 1, "sub": {"v": 2, "global": {"g": "G"}}, "global": {"g": "G"}}));
+        let opts = RenderOptions { release_name: "rel".into(), ..RenderOptions::default() };
+        let out = render(&top, &v, &opts).unwrap();
+        // Oracle: the parent's define (parsed last) wins in both charts; partials are not rendered.
+        assert_eq!(out.keys().collect::<Vec<_>>(), ["top/charts/sub/templates/b.yaml", "top/templates/a.yaml"]);
+        assert_eq!(out["top/charts/sub/templates/b.yaml"], "top-x|2|false|G");
+        assert_eq!(out["top/templates/a.yaml"], "top-x|top/templates/a.yaml|top/templates|1||top|rel");
+    }
+
+    #[test]
+    fn strict_renders_fail_with_helms_trace() {
+        let sub = file_chart("sub", &[("templates/b.yaml", r#"{{ include "x" . }}|{{ .Values.v }}"#)], vec![]);
+        let top = file_chart("top", &[("templates/_h.tpl", r#"{{ define "x" }}top-x{{ end }}"#)], vec![sub]);
+        let opts = RenderOptions { strict: true, ..RenderOptions::default() };
+        let err = render(&top, &values(serde_json::json!({"v": 1})), &opts).unwrap_err();
+        // Oracle, word for word.
+        assert_eq!(err.message, "top/charts/sub/templates/b.yaml:1:30\n  executing \"top/charts/sub/templates/b.yaml\" at <.Values.v>:\n    map has no entry for key \"v\"");
+    }
+
+    #[test]
+    fn a_library_chart_only_defines() {
+        let mut lib = file_chart("lib", &[("templates/_l.tpl", r#"{{ define "lib.x" }}from lib {{ .Chart.Name }}{{ end }}"#), ("templates/x.yaml", "{{ .Broken")], vec![]);
+        lib.metadata.chart_type = "library".into();
+        let top = file_chart("app", &[("templates/a.yaml", r#"{{ include "lib.x" . }}"#)], vec![lib]);
+        let out = render(&top, &values(serde_json::json!({})), &RenderOptions::default()).unwrap();
+        assert_eq!(out.into_iter().collect::<Vec<_>>(), [("app/templates/a.yaml".to_string(), "from lib app".to_string())]);
+    }
+
     #[test]
     fn scopes_follow_the_chart_tree() {
         let chart = |name: &str, library: bool, templates: &[&str], dependencies: Vec<Chart>| {
