@@ -44,12 +44,40 @@ def merge(dst, src):
     return out
 
 
+def yaml_documents(text):
+    """The documents of a YAML stream as k8s' YAMLReader cuts them: at lines
+    starting with `---` (only spaces or a comment may follow), empty ones
+    skipped."""
+    docs, cur = [], []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("---"):
+            rest = line[3:].strip()
+            if rest and not rest.startswith("#"):
+                raise helm.HelmValuesError("error reading yaml document: invalid Yaml document separator: " + rest)
+            if cur:
+                docs.append("".join(cur))
+                cur = []
+            continue
+        cur.append(line)
+    if cur:
+        docs.append("".join(cur))
+    return docs
+
+
+def load_values(text):
+    """Helm's loader.LoadValues (what -f uses): every document, merged in order."""
+    values = {}
+    for doc in yaml_documents(text):
+        values = merge(values, helm.values_from_yaml(doc))
+    return values
+
+
 def render(req):
     values = dict(req.get("values") or {})
     try:
         for path in req.get("values_files") or []:
             with open(path, encoding="utf-8") as f:
-                values = merge(values, helm.values_from_yaml(f.read()))
+                values = merge(values, load_values(f.read()))
         for key, parse in (("set_json", helm.parse_set_json), ("set", helm.parse_set_string), ("set_string", helm.parse_set_string_values)):
             for expr in req.get(key) or []:
                 values = merge(values, parse(expr))
