@@ -208,23 +208,47 @@ pub struct KubeVersion {
 }
 
 impl KubeVersion {
-    /// Helm's `ParseKubeVersion` (k8s `ParseGeneric`: `[v]MAJOR.MINOR[.PATCH]`
-    /// then anything after a `-` or `+`).
+    /// Helm's `ParseKubeVersion`: k8s' `ParseGeneric` (leading spaces, an
+    /// optional `v`, two or more dot-separated numbers, anything after them
+    /// ignored), with k8s' error words; `Version` is the input, `v`-prefixed.
     pub fn parse(s: &str) -> Result<KubeVersion, String> {
-        let bad = || format!("could not parse {s:?} as version");
-        let trimmed = s.trim();
-        let rest = trimmed.strip_prefix('v').unwrap_or(trimmed);
-        let core_end = rest.find(['-', '+']).unwrap_or(rest.len());
-        let parts: Vec<&str> = rest[..core_end].split('.').collect();
-        if parts.len() < 2 || parts.len() > 3 {
-            return Err(bad());
-        }
-        let mut nums = Vec::new();
-        for p in &parts {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
-                return Err(bad());
+        let rest = s.trim_start_matches([' ', '\t', '\n', '\r', '\u{c}']);
+        let rest = rest.strip_prefix('v').unwrap_or(rest);
+        // `[0-9]+(\.[0-9]+)*`, greedy.
+        let mut end = 0;
+        let b = rest.as_bytes();
+        loop {
+            let start = end;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
             }
-            nums.push(p.parse::<u64>().map_err(|_| bad())?);
+            if end == start {
+                // A dot not followed by digits is not part of the numbers.
+                end = start.saturating_sub(1);
+                break;
+            }
+            if end < b.len() && b[end] == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        if end == 0 {
+            return Err(format!("could not parse {} as version", crate::yaml::json::go_quote(s)));
+        }
+        let components: Vec<&str> = rest[..end].split('.').collect();
+        if components.len() < 2 {
+            return Err(format!("illegal version string {}", crate::yaml::json::go_quote(s)));
+        }
+        let mut nums = Vec::with_capacity(components.len());
+        for (i, c) in components.iter().enumerate() {
+            if i == 0 && c.starts_with('0') && *c != "0" {
+                return Err(format!("illegal zero-prefixed version component {} in {}", crate::yaml::json::go_quote(c), crate::yaml::json::go_quote(s)));
+            }
+            let n: u64 = c.parse().map_err(|_| {
+                format!("illegal non-numeric version component {} in {}: strconv.ParseUint: parsing {}: value out of range", crate::yaml::json::go_quote(c), crate::yaml::json::go_quote(s), crate::yaml::json::go_quote(c))
+            })?;
+            nums.push(n);
         }
         let normalized = format!("v{}", nums.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
         let version = if s.starts_with('v') { s.to_string() } else { format!("v{s}") };
@@ -465,8 +489,16 @@ mod tests {
         // Oracle: "1.31" → v1.31 everywhere.
         let k = KubeVersion::parse("1.31").unwrap();
         assert_eq!((k.version.as_str(), k.normalized.as_str()), ("v1.31", "v1.31"));
-        assert!(KubeVersion::parse("banana").is_err());
-        assert!(KubeVersion::parse("1").is_err());
+        // Oracle: k8s' generic parse keeps any number of components and ignores what follows them.
+        let k = KubeVersion::parse("1.2.3.4").unwrap();
+        assert_eq!((k.version.as_str(), k.normalized.as_str()), ("v1.2.3.4", "v1.2.3.4"));
+        let k = KubeVersion::parse("v1.30.2+k3s1").unwrap();
+        assert_eq!((k.version.as_str(), k.normalized.as_str(), k.minor.as_str()), ("v1.30.2+k3s1", "v1.30.2", "30"));
+        assert_eq!(KubeVersion::parse("1.02").unwrap().normalized, "v1.2");
+        assert_eq!(KubeVersion::parse("99999999999999999999.1").unwrap_err(), "illegal non-numeric version component \"99999999999999999999\" in \"99999999999999999999.1\": strconv.ParseUint: parsing \"99999999999999999999\": value out of range");
+        assert_eq!(KubeVersion::parse("banana").unwrap_err(), "could not parse \"banana\" as version");
+        assert_eq!(KubeVersion::parse("v1").unwrap_err(), "illegal version string \"v1\"");
+        assert_eq!(KubeVersion::parse("01.2").unwrap_err(), "illegal zero-prefixed version component \"01\" in \"01.2\"");
     }
 
     #[test]
