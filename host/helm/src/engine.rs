@@ -11,17 +11,17 @@
 //! rendered template by name, NOTES.txt of subcharts included (as the
 //! engine's map has them; [`top_notes`] picks the release's).
 //!
-//! Known differences from Helm: `typeOf .Values` and `typeOf .Template`
-//! say `map[string]interface {}` (Helm: `common.Values`, a named map type
-//! the value model does not name); Helm's scopes are shared Go maps, so a
-//! parent's `.Subcharts.x.Template` shows the last template of `x` rendered
-//! before it, where here `.Subcharts.x` has no `Template`.
+//! Helm's scopes are shared Go maps, so a parent's `.Subcharts.x.Template`
+//! shows the last template of `x` rendered before it; that is kept.
+//! Known difference from Helm: `typeOf .Values` and `typeOf .Template` say
+//! `map[string]interface {}` (Helm: `common.Values`, a named map type the
+//! value model does not name).
 //!
 //! It does not load charts, build `.Chart`/`.Files`, coalesce values or
 //! validate schemas (`chart` and `values` do; [`render_chart`] chains them
 //! as `helm template` does).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::chart::Chart;
@@ -121,11 +121,35 @@ pub fn funcs(lookup: Option<Arc<dyn Lookup>>) -> FuncMap {
     f
 }
 
-/// One template to render: its text, its scope, its chart's template folder.
+/// One template to render: its text, its chart (an index into the
+/// render's [`Scope`]s), its chart's template folder.
 struct Renderable {
     text: String,
-    scope: Arc<BTreeMap<String, Value>>,
+    chart: usize,
     base_path: String,
+}
+
+/// One chart's scope as Helm's engine shares it between the chart's
+/// templates and its parent's `.Subcharts`: `Chart`, `Files`, `Release`,
+/// `Capabilities`, `Values`; `Subcharts` and `Template` are filled in when
+/// a template executes, because in Helm they are entries of one shared Go
+/// map: `.Subcharts.x.Template` is the last template of `x` rendered so far.
+struct Scope {
+    base: BTreeMap<String, Value>,
+    subcharts: Vec<(String, usize)>,
+}
+
+/// The scope map of chart `idx` as it stands: its subcharts' scopes, and
+/// the template of it last rendered.
+fn scope_value(scopes: &[Scope], idx: usize, last: &HashMap<usize, Value>) -> BTreeMap<String, Value> {
+    let s = &scopes[idx];
+    let mut m = s.base.clone();
+    let subs = s.subcharts.iter().map(|(name, i)| (name.clone(), Value::map(scope_value(scopes, *i, last)))).collect();
+    m.insert("Subcharts".to_string(), Value::map(subs));
+    if let Some(t) = last.get(&idx) {
+        m.insert("Template".to_string(), t.clone());
+    }
+    m
 }
 
 /// Helm's render of `chart` with `values` (the root chart's coalesced
@@ -152,7 +176,8 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
     top.insert("Capabilities".to_string(), Value::Object(Arc::new(caps)));
 
     let mut templates = BTreeMap::new();
-    collect(chart, None, &top, true, &mut templates);
+    let mut scopes = Vec::new();
+    collect(chart, None, &top, true, &mut scopes, &mut templates);
 
     let mut set = Templates::new(funcs);
     set.set_missing_key(if options.strict { MissingKey::Error } else { MissingKey::Zero });
@@ -166,16 +191,17 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
     }
 
     let mut out = BTreeMap::new();
+    let mut last = HashMap::new();
     for name in &order {
         if base_name(name).starts_with('_') {
             continue;
         }
         let r = &templates[name];
-        let mut scope = (*r.scope).clone();
         let mut t = BTreeMap::new();
         t.insert("Name".to_string(), Value::str(name.as_str()));
         t.insert("BasePath".to_string(), Value::str(r.base_path.as_str()));
-        scope.insert("Template".to_string(), Value::map(t));
+        last.insert(r.chart, Value::map(t));
+        let scope = scope_value(&scopes, r.chart, &last);
         match set.execute(name, &Value::map(scope)) {
             Ok(text) => {
                 out.insert(name.clone(), text.replace("<no value>", ""));
@@ -186,9 +212,9 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
     Ok(out)
 }
 
-/// Helm's `recAllTpls`: the chart's scope, its subcharts' (into
-/// `.Subcharts`), and its templates under their full names.
-fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, out: &mut BTreeMap<String, Renderable>) -> BTreeMap<String, Value> {
+/// Helm's `recAllTpls`: the chart's scope (into `scopes`; its index is
+/// returned), its subcharts', and its templates under their full names.
+fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, scopes: &mut Vec<Scope>, out: &mut BTreeMap<String, Renderable>) -> usize {
     // The root sees all values; a subchart the table under its name (an
     // empty map when that is absent or not a map).
     let values = if is_root {
@@ -212,22 +238,24 @@ fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, V
     scope.insert("Capabilities".to_string(), parent.get("Capabilities").cloned().unwrap_or(Value::Nil));
     scope.insert("Values".to_string(), values);
 
-    let mut subcharts = BTreeMap::new();
+    let idx = scopes.len();
+    scopes.push(Scope { base: scope.clone(), subcharts: Vec::new() });
     for dep in &chart.dependencies {
-        let sub = collect(dep, Some(&full_path), &scope, false, out);
-        subcharts.insert(dep.name().to_string(), Value::map(sub));
+        let sub = collect(dep, Some(&full_path), &scope, false, scopes, out);
+        // Helm keys `.Subcharts` by name: a later namesake replaces an earlier one.
+        let subs = &mut scopes[idx].subcharts;
+        subs.retain(|(n, _)| n != dep.name());
+        subs.push((dep.name().to_string(), sub));
     }
-    scope.insert("Subcharts".to_string(), Value::map(subcharts));
 
-    let shared = Arc::new(scope.clone());
     let base_path = format!("{full_path}/templates");
     for t in &chart.templates {
         if chart.is_library() && !base_name(&t.name).starts_with('_') {
             continue;
         }
-        out.insert(format!("{full_path}/{}", t.name), Renderable { text: t.text(), scope: shared.clone(), base_path: base_path.clone() });
+        out.insert(format!("{full_path}/{}", t.name), Renderable { text: t.text(), chart: idx, base_path: base_path.clone() });
     }
-    scope
+    idx
 }
 
 fn base_name(path: &str) -> &str {
@@ -459,6 +487,15 @@ mod tests {
     }
 
     #[test]
+    fn subcharts_show_their_last_rendered_template() {
+        let sub = file_chart("sub", &[("templates/b.yaml", "b")], vec![]);
+        let top = file_chart("top", &[("templates/a.yaml", r#"{{ .Subcharts.sub.Template }}|{{ keys .Subcharts.sub | sortAlpha }}"#)], vec![sub]);
+        let out = render(&top, &values(serde_json::json!({})), &RenderOptions::default()).unwrap();
+        // Oracle, word for word.
+        assert_eq!(out["top/templates/a.yaml"], "map[BasePath:top/charts/sub/templates Name:top/charts/sub/templates/b.yaml]|[Capabilities Chart Files Release Subcharts Template Values]");
+    }
+
+    #[test]
     fn strict_renders_fail_with_helms_trace() {
         let sub = file_chart("sub", &[("templates/b.yaml", r#"{{ include "x" . }}|{{ .Values.v }}"#)], vec![]);
         let top = file_chart("top", &[("templates/_h.tpl", r#"{{ define "x" }}top-x{{ end }}"#)], vec![sub]);
@@ -496,13 +533,22 @@ mod tests {
         vals.insert("lib".to_string(), Value::str("not a map"));
         top.insert("Values".to_string(), Value::map(vals));
         let mut out = BTreeMap::new();
-        let scope = collect(&root, None, &top, true, &mut out);
+        let mut scopes = Vec::new();
+        let root_idx = collect(&root, None, &top, true, &mut scopes, &mut out);
         assert_eq!(out.keys().collect::<Vec<_>>(), ["top/charts/lib/templates/_l.tpl", "top/charts/sub/templates/s.yaml", "top/templates/t.yaml"]);
         let s = &out["top/charts/sub/templates/s.yaml"];
         assert_eq!(s.base_path, "top/charts/sub/templates");
-        assert!(matches!(s.scope["Values"].get("a"), Some(Value::Float(f)) if *f == 1.0));
-        assert!(matches!(s.scope["Chart"].get("IsRoot"), Some(Value::Bool(false))));
-        assert!(out["top/charts/lib/templates/_l.tpl"].scope["Values"].as_map().is_some_and(|m| m.is_empty()));
-        assert_eq!(scope["Subcharts"].as_map().unwrap().keys().collect::<Vec<_>>(), ["lib", "sub"]);
+        let none = HashMap::new();
+        let sub_scope = scope_value(&scopes, s.chart, &none);
+        assert!(matches!(sub_scope["Values"].get("a"), Some(Value::Float(f)) if *f == 1.0));
+        assert!(matches!(sub_scope["Chart"].get("IsRoot"), Some(Value::Bool(false))));
+        assert!(scope_value(&scopes, out["top/charts/lib/templates/_l.tpl"].chart, &none)["Values"].as_map().is_some_and(|m| m.is_empty()));
+        let root_scope = scope_value(&scopes, root_idx, &none);
+        assert_eq!(root_scope["Subcharts"].as_map().unwrap().keys().collect::<Vec<_>>(), ["lib", "sub"]);
+        assert!(!root_scope.contains_key("Template"));
+        // Once a template of `sub` has rendered, the parent sees it there.
+        let last = HashMap::from([(s.chart, Value::str("t"))]);
+        let root_scope = scope_value(&scopes, root_idx, &last);
+        assert!(root_scope["Subcharts"].get("sub").and_then(|v| v.get("Template")).is_some());
     }
 }
