@@ -67,15 +67,6 @@ impl Rv {
             Rv::V(v, _) => v.truthy(),
         }
     }
-
-    /// The Go type as `receiver.Type()` names it in errors.
-    fn static_type(&self) -> String {
-        match self {
-            Rv::Invalid => "<invalid>".into(),
-            Rv::V(_, true) | Rv::V(Value::Nil, _) => "interface {}".into(),
-            Rv::V(v, false) => v.type_name(),
-        }
-    }
 }
 
 /// What one execution shares with the nested ones it starts (`template`,
@@ -159,16 +150,14 @@ struct State<'s, 't> {
     out: String,
 }
 
-/// Go's `strings.ReplaceAll(s, "%", "%%")`, which Go applies to names and
-/// contexts before using them in a format string (and so they show doubled).
-fn double_percent(s: &str) -> String {
-    s.replace('%', "%%")
-}
+
+/// A method of an [`crate::value::Object`].
+type MethodFn = Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>;
 
 enum Callee {
     Builtin(Builtin),
     Func(Func),
-    Method(Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>),
+    Method(MethodFn),
 }
 
 impl<'s, 't> State<'s, 't> {
@@ -177,7 +166,9 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn error(&self, msg: impl std::fmt::Display) -> TemplateError {
-        let name = double_percent(&self.tree.name);
+        // Go doubles '%' in the name and context and then formats again, so
+        // they show as written.
+        let name = &self.tree.name;
         if let At::None = self.at {
             return TemplateError::new(format!("template: {name}: {msg}"));
         }
@@ -193,8 +184,8 @@ impl<'s, 't> State<'s, 't> {
             self.tree.parse_name,
             line,
             col,
-            super::fmt::quote(&name),
-            double_percent(&self.at.context()),
+            super::fmt::quote(name),
+            self.at.context(),
             msg
         ))
     }
@@ -248,7 +239,7 @@ impl<'s, 't> State<'s, 't> {
             }
             Node::If(b) => self.walk_if_or_with(false, dot, b),
             Node::With(b) => self.walk_if_or_with(true, dot, b),
-            Node::Range(b) => self.walk_range(dot, node, b),
+            Node::Range(b) => self.walk_range(dot, b),
             Node::Template { name, pipe, .. } => self.walk_template(dot, node, name, pipe.as_ref()),
             Node::Break { .. } => Err(Flow::Break),
             Node::Continue { .. } => Err(Flow::Continue),
@@ -278,10 +269,10 @@ impl<'s, 't> State<'s, 't> {
         r
     }
 
-    fn walk_range(&mut self, dot: &Rv, node: &'t Node, r: &'t Branch) -> R<()> {
+    fn walk_range(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         self.enter()?;
         let outer = self.vars.len();
-        let res = self.walk_range_inner(dot, node, r);
+        let res = self.walk_range_inner(dot, r);
         self.vars.truncate(outer);
         self.leave();
         match res {
@@ -290,7 +281,7 @@ impl<'s, 't> State<'s, 't> {
         }
     }
 
-    fn walk_range_inner(&mut self, dot: &Rv, node: &'t Node, r: &'t Branch) -> R<()> {
+    fn walk_range_inner(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?.indirect();
         let mark = self.vars.len();
         let mut items: Vec<(Rv, Rv)> = Vec::new();
@@ -470,7 +461,12 @@ impl<'s, 't> State<'s, 't> {
 
     fn not_a_function(&self, args: &[Arg], fin: &Option<Rv>) -> R<()> {
         if args.len() > 1 || fin.is_some() {
-            return Err(self.errorf(format!("can't give argument to non-function {}", args[0])));
+            // Go shows a parenthesised pipeline here without its parentheses.
+            let what = match &args[0] {
+                Arg::Pipe(p) => p.to_string(),
+                a => a.to_string(),
+            };
+            return Err(self.errorf(format!("can't give argument to non-function {what}")));
         }
         Ok(())
     }
@@ -569,10 +565,11 @@ impl<'s, 't> State<'s, 't> {
             }
             Rv::V(v, iface) => (v, iface),
         };
-        let typ = Rv::V(v.clone(), iface).static_type();
+        // The receiver's type as Go names it in errors (computed only then).
+        let typ = || if iface || v.is_nil() { "interface {}".to_string() } else { v.type_name() };
         let has_args = args.len() > 1 || fin.is_some();
         match &v {
-            Value::Nil => return Err(self.errorf(format!("nil pointer evaluating {typ}.{name}"))),
+            Value::Nil => return Err(self.errorf(format!("nil pointer evaluating {}.{name}", typ()))),
             Value::Object(o) => match o.member(name) {
                 Some(Member::Method(m)) => return self.eval_call(dot, Callee::Method(m), At::Arg(node), name, args, fin),
                 Some(Member::Field(f)) => {
@@ -584,7 +581,7 @@ impl<'s, 't> State<'s, 't> {
                 }
                 None => {
                     if o.kind() == "ptr" && !o.truthy() {
-                        return Err(self.errorf(format!("nil pointer evaluating {typ}.{name}")));
+                        return Err(self.errorf(format!("nil pointer evaluating {}.{name}", typ())));
                     }
                 }
             },
@@ -604,7 +601,7 @@ impl<'s, 't> State<'s, 't> {
             }
             _ => {}
         }
-        Err(self.errorf(format!("can't evaluate field {name} in type {typ}")))
+        Err(self.errorf(format!("can't evaluate field {name} in type {}", typ())))
     }
 
     fn eval_function(&mut self, dot: &Rv, ident: &'t Arg, name: &str, cmd: Option<&'t Command>, args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
@@ -666,7 +663,7 @@ impl<'s, 't> State<'s, 't> {
         }
         let result = match &callee {
             Callee::Func(f) => {
-                let mut host = ExecHost { set: self.set, shared: self.shared, name: &self.tree.name };
+                let mut host = ExecHost { set: self.set, shared: self.shared };
                 let mut call = Call { name, host: &mut host };
                 f(&mut call, &vals)
             }
@@ -843,8 +840,6 @@ impl<'s, 't> State<'s, 't> {
 pub struct ExecHost<'a> {
     pub set: &'a Arc<TreeSet>,
     pub shared: &'a Shared<'a>,
-    /// The name of the template executing (what `tpl` parses its text as).
-    pub name: &'a str,
 }
 
 impl ExecHost<'_> {
@@ -869,7 +864,11 @@ impl ExecHost<'_> {
 impl Host for ExecHost<'_> {
     fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
         let Some(tree) = self.set.get(name).cloned() else {
-            return Err(FuncError::Call(format!("template: no template {} associated with template \"gotpl\"", super::fmt::quote(name))));
+            return Err(FuncError::Call(format!(
+                "template: no template {} associated with template {}",
+                super::fmt::quote(name),
+                super::fmt::quote(super::ROOT_NAME)
+            )));
         };
         let set = self.set.clone();
         self.nested(&set, &tree, data)
@@ -878,9 +877,14 @@ impl Host for ExecHost<'_> {
     fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
         let funcs = self.shared.funcs;
         let has = |n: &str| funcs.contains(n) || Builtin::from_name(n).is_some();
-        let trees = super::parse::parse(self.name, text, &has).map_err(FuncError::Call)?;
+        // Helm's `tpl` parses into a clone of the set as `t.New(root.Name())`:
+        // errors name the set's root template ("gotpl"), not the caller.
+        let root = super::ROOT_NAME;
+        // A parse error comes back as an argument error, an execution error as
+        // a call error, so `tpl` can word each as Helm does.
+        let trees = super::parse::parse(root, text, &has).map_err(FuncError::Argument)?;
         let mut set: TreeSet = (**self.set).clone();
-        let own = super::add_trees(&mut set, self.name, trees);
+        let own = super::add_trees(&mut set, root, trees);
         let set = Arc::new(set);
         self.nested(&set, &own, data)
     }

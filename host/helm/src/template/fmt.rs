@@ -302,11 +302,7 @@ impl Printer {
         if self.f.sharp {
             match base {
                 2 => rev.extend_from_slice(b"b0"),
-                8 => {
-                    if rev.last() != Some(&b'0') {
-                        rev.push(b'0');
-                    }
-                }
+                8 if rev.last() != Some(&b'0') => rev.push(b'0'),
                 16 => {
                     rev.push(if upper { b'X' } else { b'x' });
                     rev.push(b'0');
@@ -1101,7 +1097,7 @@ pub fn time_string(t: &Time) -> String {
     let sign = if off < 0 { '-' } else { '+' };
     let a = off.unsigned_abs();
     s.push_str(&format!(" {}{:02}{:02}", sign, a / 3600, a % 3600 / 60));
-    if a % 60 != 0 {
+    if !a.is_multiple_of(60) {
         s.push_str(&format!("{:02}", a % 60));
     }
     s.push(' ');

@@ -65,14 +65,15 @@ impl ItemType {
 
 /// One token: its type, where it starts (byte offset), its text and line.
 #[derive(Clone, Debug)]
-pub struct Item {
+pub struct Item<'a> {
     pub typ: ItemType,
     pub pos: usize,
-    pub val: String,
+    /// The item's text (borrowed from the input), or an error's message.
+    pub val: Cow<'a, str>,
     pub line: usize,
 }
 
-impl std::fmt::Display for Item {
+impl std::fmt::Display for Item<'_> {
     /// How Go's parser shows an item in "unexpected …" errors.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.typ {
@@ -136,10 +137,12 @@ fn has_right_trim(s: &str) -> bool {
     b.len() >= 2 && is_space(b[0] as char) && b[1] == b'-'
 }
 
+use std::borrow::Cow;
+
 /// Lexes `input` whole. The last item is `Eof` or `Error`.
 /// `break_ok`/`continue_ok`: whether those words are keywords (they are not
 /// when a function of that name exists, as in Go).
-pub fn lex(input: &str, break_ok: bool, continue_ok: bool) -> Vec<Item> {
+pub fn lex(input: &str, break_ok: bool, continue_ok: bool) -> Vec<Item<'_>> {
     let mut l = Lexer { input, pos: 0, start: 0, items: Vec::new(), paren_depth: 0, break_ok, continue_ok, line_at: (0, 1) };
     l.run();
     l.items
@@ -149,7 +152,7 @@ struct Lexer<'a> {
     input: &'a str,
     pos: usize,
     start: usize,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
     paren_depth: i64,
     break_ok: bool,
     continue_ok: bool,
@@ -190,7 +193,7 @@ impl<'a> Lexer<'a> {
 
     fn emit(&mut self, typ: ItemType) {
         let line = self.line_of(self.start);
-        self.items.push(Item { typ, pos: self.start, val: self.input[self.start..self.pos].to_string(), line });
+        self.items.push(Item { typ, pos: self.start, val: Cow::Borrowed(&self.input[self.start..self.pos]), line });
         self.start = self.pos;
     }
 
@@ -200,7 +203,7 @@ impl<'a> Lexer<'a> {
 
     fn error(&mut self, msg: String) -> State {
         let line = self.line_of(self.start);
-        self.items.push(Item { typ: ItemType::Error, pos: self.start, val: msg, line });
+        self.items.push(Item { typ: ItemType::Error, pos: self.start, val: Cow::Owned(msg), line });
         State::Done
     }
 

@@ -61,37 +61,82 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         // Go's own limit on nested template calls is 100000; Helm stops
-        // `include` recursion after 1000 levels.
-        Limits { max_depth: 10000, max_output: 256 << 20 }
+        // `include` recursion after 1000 levels, and so does this default
+        // (each level of a failing include chain wraps the error of the
+        // next, so the message grows with the square of the depth).
+        Limits { max_depth: 1000, max_output: 256 << 20 }
     }
 }
+
+/// The name of the set's root template, as Helm's engine names it
+/// (`template.New("gotpl")`): `tpl` parses its text under it, and Go names
+/// it in "no template … associated with template …".
+pub const ROOT_NAME: &str = "gotpl";
 
 /// The stack the parser and executor run on: deep (but bounded) recursion
 /// must not overflow the caller's thread. Only touched pages are committed.
 const STACK_SIZE: usize = 1 << 30;
 
-/// Runs `f` on a thread with a large stack, or inline if no thread can be started.
-fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    let slot = std::sync::Mutex::new(Some(f));
-    let ran = std::thread::scope(|s| {
-        let spawned = std::thread::Builder::new().name("gotemplate".into()).stack_size(STACK_SIZE).spawn_scoped(s, || {
-            let f = slot.lock().ok().and_then(|mut g| g.take());
-            f.map(|f| f())
-        });
-        match spawned {
-            Ok(h) => match h.join() {
-                Ok(v) => v,
-                Err(p) => std::panic::resume_unwind(p),
-            },
-            Err(_) => None,
+type Job = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// Whether this thread is a template worker (already on a large stack).
+    static IN_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// This thread's worker, started on first use and ended when the thread
+    /// ends (its sender is dropped then). Starting a thread costs far more
+    /// than a render, so each caller keeps one.
+    static WORKER: std::cell::RefCell<Option<std::sync::mpsc::Sender<Job>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn start_worker() -> Option<std::sync::mpsc::Sender<Job>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("gotemplate".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            IN_WORKER.set(true);
+            while let Ok(job) = rx.recv() {
+                job();
+            }
+        })
+        .ok()?;
+    Some(tx)
+}
+
+/// Runs `f` on this thread's template worker (a thread with a large
+/// stack), or inline when already on one or when no thread can be started.
+fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    if IN_WORKER.get() {
+        return f();
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    let unsent = WORKER.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.is_none() {
+            *w = start_worker();
+        }
+        match w.as_ref() {
+            Some(s) => s.send(job).err().map(|e| {
+                // The worker is gone: start another next time.
+                *w = None;
+                e.0
+            }),
+            None => Some(job),
         }
     });
-    if let Some(v) = ran {
-        return v;
+    if let Some(job) = unsent {
+        job();
     }
-    let f = slot.into_inner().unwrap_or_else(|p| p.into_inner()).take();
-    // Invariant: the thread either ran `f` (and `ran` is Some) or never took it.
-    f.expect("the template closure is still here when its thread did not run it")()
+    match rx.recv() {
+        Ok(Ok(v)) => v,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        // Invariant: every job sends its result before it is dropped; a job
+        // is only dropped unrun if its worker died, which catch_unwind prevents.
+        Err(_) => unreachable!("a template job ended without an answer"),
+    }
 }
 
 /// A set of named templates sharing their `define`s (Go: a
@@ -142,9 +187,13 @@ impl Templates {
     /// Go's `t.New(name).Parse(text)`: adds `name` and every `define` in it;
     /// a later non-empty definition replaces an earlier one.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
-        let funcs = &self.funcs;
-        let has = |n: &str| funcs.contains(n) || builtins::Builtin::from_name(n).is_some();
-        let trees = on_big_stack(|| parse::parse(name, text, &has)).map_err(TemplateError::new)?;
+        let funcs = self.funcs.clone();
+        let (owned_name, text) = (name.to_string(), text.to_string());
+        let trees = on_big_stack(move || {
+            let has = |n: &str| funcs.contains(n) || builtins::Builtin::from_name(n).is_some();
+            parse::parse(&owned_name, &text, &has)
+        })
+        .map_err(TemplateError::new)?;
         add_trees(Arc::make_mut(&mut self.trees), name, trees);
         Ok(())
     }
@@ -163,21 +212,25 @@ impl Templates {
     /// Executes the template `name` with `data` as dot.
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name).cloned() else {
-            return Err(TemplateError::new(format!("template: no template {} associated with template \"gotpl\"", fmt::quote(name))));
+            return Err(TemplateError::new(format!("template: no template {} associated with template {}", fmt::quote(name), fmt::quote(ROOT_NAME))));
         };
-        on_big_stack(|| {
+        let this = self.clone();
+        let data = data.clone();
+        on_big_stack(move || {
             let shared = exec::Shared {
-                funcs: &self.funcs,
-                missing_key: self.missing_key,
-                limits: self.limits,
+                funcs: &this.funcs,
+                missing_key: this.missing_key,
+                limits: this.limits,
                 written: Cell::new(0),
                 calls: Cell::new(0),
                 nesting: Cell::new(0),
             };
-            exec::execute(&self.trees, &shared, &tree, data)
+            exec::execute(&this.trees, &shared, &tree, &data)
         })
     }
 }
 
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 //! numbers (`template: NAME:LINE: unexpected "}" in operand`). It does not
 //! execute anything and knows no values beyond literals.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -26,6 +27,35 @@ pub struct Tree {
     pub parse_name: String,
     pub text: Arc<str>,
     pub root: List,
+}
+
+/// A tree is taken apart without recursion: a deeply nested one (ten
+/// thousand parentheses) may be dropped on a thread with a small stack.
+impl Drop for Tree {
+    fn drop(&mut self) {
+        enum Part {
+            Node(Node),
+            Pipe(Pipe),
+            Arg(Arg),
+        }
+        let mut stack: Vec<Part> = std::mem::take(&mut self.root.nodes).into_iter().map(Part::Node).collect();
+        while let Some(part) = stack.pop() {
+            match part {
+                Part::Node(Node::Action { pipe, .. }) | Part::Node(Node::Template { pipe: Some(pipe), .. }) => stack.push(Part::Pipe(pipe)),
+                Part::Node(Node::If(b) | Node::Range(b) | Node::With(b)) => {
+                    stack.push(Part::Pipe(b.pipe));
+                    stack.extend(b.list.nodes.into_iter().map(Part::Node));
+                    if let Some(e) = b.else_list {
+                        stack.extend(e.nodes.into_iter().map(Part::Node));
+                    }
+                }
+                Part::Pipe(p) => stack.extend(p.cmds.into_iter().flat_map(|c| c.args).map(Part::Arg)),
+                Part::Arg(Arg::Pipe(p)) => stack.push(Part::Pipe(*p)),
+                Part::Arg(Arg::Chain { node, .. }) => stack.push(Part::Arg(*node)),
+                _ => {}
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -288,8 +318,8 @@ pub type ParseError = String;
 /// (its own under `name`, and each `define`/`block`), as Go's `parse.Parse`.
 /// `has_func` answers whether a function name exists (builtin or added).
 pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<HashMap<String, Tree>, ParseError> {
+    let items = lex(text, !has_func("break"), !has_func("continue"));
     let text: Arc<str> = Arc::from(text);
-    let items = lex(&text, !has_func("break"), !has_func("continue"));
     let mut p = Parser {
         items,
         next_item: 0,
@@ -309,14 +339,14 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
     Ok(p.tree_set)
 }
 
-fn dummy() -> Item {
-    Item { typ: ItemType::Eof, pos: 0, val: String::new(), line: 1 }
+fn dummy<'a>() -> Item<'a> {
+    Item { typ: ItemType::Eof, pos: 0, val: Cow::Borrowed(""), line: 1 }
 }
 
-struct Parser<'f> {
-    items: Vec<Item>,
+struct Parser<'a, 'f> {
+    items: Vec<Item<'a>>,
     next_item: usize,
-    token: [Item; 3],
+    token: [Item<'a>; 3],
     peek_count: usize,
     vars: Vec<String>,
     action_line: usize,
@@ -330,8 +360,8 @@ struct Parser<'f> {
 
 type R<T> = Result<T, ParseError>;
 
-impl Parser<'_> {
-    fn lex_next(&mut self) -> Item {
+impl<'a> Parser<'a, '_> {
+    fn lex_next(&mut self) -> Item<'a> {
         match self.items.get(self.next_item) {
             Some(i) => {
                 self.next_item += 1;
@@ -341,12 +371,12 @@ impl Parser<'_> {
             // closed channel gives zero items (type Error, empty).
             None => {
                 let last = self.items.last().map(|i| (i.pos, i.line)).unwrap_or((0, 1));
-                Item { typ: ItemType::Eof, pos: last.0, val: String::new(), line: last.1 }
+                Item { typ: ItemType::Eof, pos: last.0, val: Cow::Borrowed(""), line: last.1 }
             }
         }
     }
 
-    fn next(&mut self) -> Item {
+    fn next(&mut self) -> Item<'a> {
         if self.peek_count > 0 {
             self.peek_count -= 1;
         } else {
@@ -359,18 +389,18 @@ impl Parser<'_> {
         self.peek_count += 1;
     }
 
-    fn backup2(&mut self, t1: Item) {
+    fn backup2(&mut self, t1: Item<'a>) {
         self.token[1] = t1;
         self.peek_count = 2;
     }
 
-    fn backup3(&mut self, t2: Item, t1: Item) {
+    fn backup3(&mut self, t2: Item<'a>, t1: Item<'a>) {
         self.token[1] = t1;
         self.token[2] = t2;
         self.peek_count = 3;
     }
 
-    fn peek(&mut self) -> Item {
+    fn peek(&mut self) -> Item<'a> {
         if self.peek_count > 0 {
             return self.token[self.peek_count - 1].clone();
         }
@@ -379,7 +409,7 @@ impl Parser<'_> {
         self.token[0].clone()
     }
 
-    fn next_non_space(&mut self) -> Item {
+    fn next_non_space(&mut self) -> Item<'a> {
         loop {
             let t = self.next();
             if t.typ != ItemType::Space {
@@ -388,7 +418,7 @@ impl Parser<'_> {
         }
     }
 
-    fn peek_non_space(&mut self) -> Item {
+    fn peek_non_space(&mut self) -> Item<'a> {
         let t = self.next_non_space();
         self.backup();
         t
@@ -398,7 +428,7 @@ impl Parser<'_> {
         format!("template: {}:{}: {}", self.parse_name, self.token[0].line, msg)
     }
 
-    fn expect(&mut self, typ: ItemType, context: &str) -> R<Item> {
+    fn expect(&mut self, typ: ItemType, context: &str) -> R<Item<'a>> {
         let t = self.next_non_space();
         if t.typ != typ {
             return Err(self.unexpected(&t, context));
@@ -406,7 +436,7 @@ impl Parser<'_> {
         Ok(t)
     }
 
-    fn expect_one_of(&mut self, a: ItemType, b: ItemType, context: &str) -> R<Item> {
+    fn expect_one_of(&mut self, a: ItemType, b: ItemType, context: &str) -> R<Item<'a>> {
         let t = self.next_non_space();
         if t.typ != a && t.typ != b {
             return Err(self.unexpected(&t, context));
@@ -414,7 +444,7 @@ impl Parser<'_> {
         Ok(t)
     }
 
-    fn unexpected(&self, t: &Item, context: &str) -> ParseError {
+    fn unexpected(&self, t: &Item<'_>, context: &str) -> ParseError {
         if t.typ == ItemType::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != t.line {
@@ -507,7 +537,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> R<Node> {
         let t = self.next_non_space();
         match t.typ {
-            ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val }),
+            ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val.into_owned() }),
             ItemType::LeftDelim => {
                 self.action_line = t.line;
                 let r = self.action();
@@ -566,12 +596,12 @@ impl Parser<'_> {
             if next.typ == ItemType::Assign || next.typ == ItemType::Declare {
                 pipe.is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
-                pipe.decl.push(v.val.clone());
-                self.vars.push(v.val);
+                pipe.decl.push(v.val.to_string());
+                self.vars.push(v.val.to_string());
             } else if next.typ == ItemType::Char && next.val == "," {
                 self.next_non_space();
-                pipe.decl.push(v.val.clone());
-                self.vars.push(v.val);
+                pipe.decl.push(v.val.to_string());
+                self.vars.push(v.val.to_string());
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => continue,
@@ -711,7 +741,7 @@ impl Parser<'_> {
         Ok(Node::Template { pos: t.pos, name, pipe })
     }
 
-    fn parse_template_name(&mut self, t: &Item, context: &str) -> R<String> {
+    fn parse_template_name(&mut self, t: &Item<'_>, context: &str) -> R<String> {
         match t.typ {
             ItemType::String | ItemType::RawString => unquote(&t.val).ok_or_else(|| self.errorf("invalid syntax")),
             _ => Err(self.unexpected(t, context)),
@@ -775,7 +805,7 @@ impl Parser<'_> {
                 if !(self.has_func)(&t.val) {
                     return Err(self.errorf(format!("function {} not defined", super::fmt::quote(&t.val))));
                 }
-                Arg::Identifier { pos: t.pos, name: t.val }
+                Arg::Identifier { pos: t.pos, name: t.val.into_owned() }
             }
             ItemType::Dot => Arg::Dot { pos: t.pos },
             ItemType::Nil => Arg::Nil { pos: t.pos },
@@ -790,7 +820,7 @@ impl Parser<'_> {
             ItemType::Bool => Arg::Bool { pos: t.pos, value: t.val == "true" },
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
                 let num = new_number(&t.val, t.typ).map_err(|e| self.errorf(e))?;
-                Arg::Number { pos: t.pos, text: t.val, num }
+                Arg::Number { pos: t.pos, text: t.val.into_owned(), num }
             }
             ItemType::LeftParen => {
                 self.enter()?;
@@ -800,7 +830,7 @@ impl Parser<'_> {
             }
             ItemType::String | ItemType::RawString => {
                 let s = unquote(&t.val).ok_or_else(|| self.errorf("invalid syntax"))?;
-                Arg::String { pos: t.pos, quoted: t.val, text: s }
+                Arg::String { pos: t.pos, quoted: t.val.into_owned(), text: s }
             }
             _ => {
                 self.backup();
