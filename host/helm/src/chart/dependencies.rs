@@ -42,10 +42,9 @@ fn process_enabled(c: &mut Chart, v: &Value, path: &str, depth: usize) -> Result
     if depth > MAX_DEPTH {
         return Err(depth_error());
     }
-    // Helm returns early for a nil list only; an empty `dependencies: []`
-    // reads the same here (knowing difference: Helm would go on into the
-    // subcharts' own dependencies in that case).
-    if c.metadata.dependencies.is_empty() {
+    // Helm returns early for a nil list only: an empty `dependencies: []`
+    // goes on into the subcharts' own dependencies.
+    if !c.metadata.dependencies_listed {
         return Ok(());
     }
     let existing = std::mem::take(&mut c.dependencies);
@@ -72,6 +71,8 @@ fn process_enabled(c: &mut Chart, v: &Value, path: &str, depth: usize) -> Result
     let rm: Vec<String> = c.metadata.dependencies.iter().filter(|r| !r.enabled).map(|r| r.name.clone()).collect();
     c.dependencies.retain(|d| !rm.contains(&d.metadata.name));
     c.metadata.dependencies.retain(|d| !rm.contains(&d.name));
+    // Helm rebuilds the list by appending to nil: none left is nil again.
+    c.metadata.dependencies_listed = !c.metadata.dependencies.is_empty();
     for t in c.dependencies.iter_mut() {
         let sub_path = format!("{path}{}.", t.metadata.name);
         process_enabled(t, &cvals, &sub_path, depth + 1)?;
@@ -93,11 +94,7 @@ fn process_tags(reqs: &mut [super::Dependency], cvals: &Value) {
             }
             // a non-bool tag: Helm warns "returned non-bool value" and ignores it
         }
-        if !has_true && has_false {
-            r.enabled = false;
-        } else {
-            r.enabled = true;
-        }
+        r.enabled = has_true || !has_false;
     }
 }
 
@@ -185,7 +182,7 @@ fn path_to_map(path: &str, data: Table) -> Table {
 }
 
 fn process_import_values(c: &mut Chart) -> Result<(), ValuesError> {
-    if c.metadata.dependencies.is_empty() {
+    if !c.metadata.dependencies_listed {
         return Ok(());
     }
     let cvals = values::merge_values(c, &Value::empty_map())?;

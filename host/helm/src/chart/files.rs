@@ -37,11 +37,19 @@ impl Files {
         Files { entries: self.entries.iter().filter(|(k, _)| g.matches(k)).map(|(k, v)| (k.clone(), v.clone())).collect() }
     }
 
-    pub fn lines(&self, path: &str) -> Vec<String> {
-        let Some(data) = self.entries.get(path).filter(|d| !d.is_empty()) else { return Vec::new() };
+    /// Helm 4.2's `Lines`: a missing file has none; an empty one makes Go
+    /// index out of range, which the template reports as an error (Helm
+    /// reads an empty file from a directory as empty, not nil; from a `.tgz`
+    /// as nil, so there it has no lines — knowing difference: always the
+    /// directory's answer here).
+    pub fn lines(&self, path: &str) -> Result<Vec<String>, String> {
+        let Some(data) = self.entries.get(path) else { return Ok(Vec::new()) };
+        if data.is_empty() {
+            return Err("runtime error: index out of range [-1]".into());
+        }
         let s = String::from_utf8_lossy(data);
         let s = s.strip_suffix('\n').unwrap_or(&s);
-        s.split('\n').map(str::to_string).collect()
+        Ok(s.split('\n').map(str::to_string).collect())
     }
 
     pub fn as_config(&self) -> String {
@@ -96,6 +104,8 @@ enum Node {
     Single,
     Class { negated: bool, items: Vec<(char, char)> },
     Alt(Vec<Vec<Node>>),
+    /// What gobwas makes of an unclosed `{`: a glob that matches nothing.
+    Never,
 }
 
 impl Glob {
@@ -178,6 +188,7 @@ fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<Node>, ()>
                             *pos += 1;
                             break;
                         }
+                        None => return Ok(vec![Node::Never]),
                         _ => return Err(()),
                     }
                 }
@@ -189,9 +200,6 @@ fn parse_seq(c: &[char], pos: &mut usize, in_alt: bool) -> Result<Vec<Node>, ()>
                 out.push(Node::Lit(ch));
             }
         }
-    }
-    if in_alt {
-        return Err(());
     }
     Ok(out)
 }
@@ -228,6 +236,7 @@ fn match_nodes(nodes: &[Node], rest: &[&[Node]], s: &[char], i: usize, budget: &
             }
         }
         Node::Super => (i..=s.len()).any(|j| match_nodes(tail, rest, s, j, budget)),
+        Node::Never => false,
         Node::Alt(alts) => {
             let mut cont: Vec<&[Node]> = Vec::with_capacity(rest.len() + 1);
             cont.push(tail);
@@ -292,7 +301,7 @@ impl Object for Files {
             }),
             "Lines" => m(|f, a| {
                 arity("Lines", a, 1)?;
-                Ok(Value::strings(f.lines(string_arg(a, 0)?)))
+                Ok(Value::strings(f.lines(string_arg(a, 0)?).map_err(FuncError::call)?))
             }),
             "AsConfig" => m(|f, a| {
                 arity("AsConfig", a, 0)?;
@@ -337,8 +346,10 @@ mod tests {
         // Checked with Helm 4.2.3 (see /tmp probe in the report): Lines drops
         // one final newline, AsConfig uses base names and literal blocks.
         let f = sample();
-        assert_eq!(f.lines("files/a.txt"), ["line1", "line2"]);
-        assert!(f.lines("nope").is_empty());
+        assert_eq!(f.lines("files/a.txt").unwrap(), ["line1", "line2"]);
+        assert!(f.lines("nope").unwrap().is_empty());
+        let empty = Files::from_files(&[File::new("e", &b""[..])]);
+        assert_eq!(empty.lines("e").unwrap_err(), "runtime error: index out of range [-1]");
         assert_eq!(f.get("files/a.txt"), "line1\nline2\n");
         let g = f.glob("files/**");
         assert_eq!(g.as_config(), "a.txt: |\n  line1\n  line2\nb.yaml: |-\n  x: \"y\"\n  z");

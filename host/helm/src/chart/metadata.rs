@@ -55,6 +55,10 @@ pub struct Metadata {
     pub annotations: Option<BTreeMap<String, String>>,
     pub kube_version: String,
     pub dependencies: Vec<Dependency>,
+    /// Whether Chart.yaml lists `dependencies` at all (a Go nil slice when
+    /// not; an empty list is not nil, and Helm then still looks into the
+    /// subcharts' own dependencies).
+    pub dependencies_listed: bool,
     /// `type`: "", `application` or `library`.
     pub chart_type: String,
 }
@@ -240,9 +244,13 @@ impl RawMetadata {
                     _ => d.fail(v, S, field, "[]*v2.Maintainer"),
                 },
                 "dependencies" => match v {
-                    Value::Nil => self.dependencies.clear(),
+                    Value::Nil => {
+                        self.dependencies.clear();
+                        self.md.dependencies_listed = false;
+                    }
                     Value::List(l) => {
                         self.dependencies.clear();
+                        self.md.dependencies_listed = true;
                         for item in l.items.iter() {
                             match item {
                                 Value::Nil => self.dependencies.push(None),

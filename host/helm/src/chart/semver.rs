@@ -9,6 +9,10 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+/// Not a version Masterminds' `NewVersion` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidVersion;
+
 /// A version as Masterminds' `NewVersion` accepts it (`v` prefix, missing
 /// minor/patch allowed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,14 +57,14 @@ fn regexes() -> &'static Regexes {
 
 impl Version {
     /// Masterminds' `NewVersion`; the error is only "not a version".
-    pub fn parse(v: &str) -> Result<Version, ()> {
-        let caps = regexes().version.captures(v).ok_or(())?;
-        let num = |i: usize| caps.get(i).map_or(Ok(0), |m| m.as_str().trim_start_matches('.').parse::<u64>().map_err(|_| ()));
+    pub fn parse(v: &str) -> Result<Version, InvalidVersion> {
+        let caps = regexes().version.captures(v).ok_or(InvalidVersion)?;
+        let num = |i: usize| caps.get(i).map_or(Ok(0), |m| m.as_str().trim_start_matches('.').parse::<u64>().map_err(|_| InvalidVersion));
         let pre = caps.get(5).map_or("", |m| m.as_str()).to_string();
         // validatePrerelease: numeric parts without leading zeros.
         for part in pre.split('.').filter(|_| !pre.is_empty()) {
             if part.bytes().all(|b| b.is_ascii_digit()) && part.len() > 1 && part.starts_with('0') {
-                return Err(());
+                return Err(InvalidVersion);
             }
         }
         Ok(Version { major: num(1)?, minor: num(2)?, patch: num(3)?, pre, metadata: caps.get(8).map_or("", |m| m.as_str()).to_string() })
@@ -297,7 +301,7 @@ impl Constraint {
         if v.major != c.major {
             return false;
         }
-        !(v.minor != c.minor && !self.minor_dirty)
+        v.minor == c.minor || self.minor_dirty
     }
 }
 

@@ -356,3 +356,179 @@ print(json.dumps(json.loads(out["c1/templates/t.yaml"])))
     assert_eq!(v.get("Keywords").unwrap().type_name(), "[]interface {}");
     assert_eq!(v.get("Annotations").unwrap().type_name(), "map[string]string");
 }
+
+#[test]
+fn files_object_matches_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: &[(&str, &str)] = &[
+        ("Chart.yaml", "apiVersion: v2\nname: f\nversion: 0.1.0\n"),
+        ("files/a.txt", "line1\nline2\n"),
+        ("files/b.yaml", "x: \"y\"\nz"),
+        ("files/sub/c.conf", "  leading\ntrailing  \n\n"),
+        ("files/sub/deep/d.json", "{\"k\": [1, 2]}"),
+        ("files/empty.txt", ""),
+        ("files/crlf.txt", "a\r\nb\r\n"),
+        ("files/true", "yes"),
+        ("files/.dot", "dot\n"),
+        ("config/app.properties", "key=value\n# comment: x\n"),
+        ("config/num.txt", "123"),
+        ("README.md", "# readme\n"),
+    ];
+    write(dir.path(), files);
+    let patterns = [
+        "files/*", "files/**", "**", "*", "**.txt", "files/*.txt", "files/**/*.json", "files/{a.txt,b.yaml}", "files/[ab].*", "files/[!ab]*", "files/?.txt", "config/*",
+        "*/*", "files/sub/*", "files/sub/**", "[", "files/{a", "files\\/a.txt", "**/c.conf", "files/.*", "nope/*",
+    ];
+    let mut tpl = String::new();
+    for (i, p) in patterns.iter().enumerate() {
+        tpl.push_str(&format!("G{i}={{{{ range $k, $v := .Files.Glob {p:?} }}}}{{{{ $k }}}},{{{{ end }}}}\n"));
+    }
+    for (i, p) in ["files/**", "config/*", "files/sub/**", "nope"].iter().enumerate() {
+        tpl.push_str(&format!("C{i}={{{{ (.Files.Glob {p:?}).AsConfig | quote }}}}\nS{i}={{{{ (.Files.Glob {p:?}).AsSecrets | quote }}}}\n"));
+    }
+    for (i, f) in ["files/a.txt", "files/sub/c.conf", "files/crlf.txt", "nope", "files/b.yaml"].iter().enumerate() {
+        tpl.push_str(&format!("L{i}={{{{ .Files.Lines {f:?} | toJson }}}}\nB{i}={{{{ .Files.Get {f:?} | quote }}}}\n"));
+    }
+    write(dir.path(), &[("templates/t.yaml", &tpl)]);
+    let script = r#"
+import json, sys
+import helm_python as helm
+with helm.Chart.load(json.load(sys.stdin)) as c:
+    out = c.render(values={}, name="r", namespace="default", is_install=True)
+print(json.dumps(out["f/templates/t.yaml"]))
+"#;
+    let Some(want) = oracle::run(script, &json!(dir.path().display().to_string())) else { return };
+    let want = want.as_str().unwrap();
+    let c = load(dir.path()).unwrap();
+    let f = Files::from_files(&c.files);
+    let q = |s: &str| crate::chart::go_quote(s);
+    let mut got = String::new();
+    for (i, p) in patterns.iter().enumerate() {
+        let g = f.glob(p);
+        got.push_str(&format!("G{i}={}\n", g.names().map(|n| format!("{n},")).collect::<String>()));
+    }
+    for (i, p) in ["files/**", "config/*", "files/sub/**", "nope"].iter().enumerate() {
+        let g = f.glob(p);
+        got.push_str(&format!("C{i}={}\nS{i}={}\n", q(&g.as_config()), q(&g.as_secrets())));
+    }
+    for (i, name) in ["files/a.txt", "files/sub/c.conf", "files/crlf.txt", "nope", "files/b.yaml"].iter().enumerate() {
+        got.push_str(&format!("L{i}={}\nB{i}={}\n", serde_json::to_string(&f.lines(name).unwrap()).unwrap(), q(&f.get(name))));
+    }
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let diffs: Vec<String> = w.iter().zip(&g).filter(|(a, b)| a != b).map(|(a, b)| format!("helm {a}\nours {b}")).collect();
+    assert!(diffs.is_empty() && w.len() == g.len(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn garbage_archives_are_errors_not_panics() {
+    let good = tgz(&[("pkg/Chart.yaml", b"apiVersion: v2\nname: pkg\nversion: 0.1.0\n"), ("pkg/values.yaml", b"a: 1\n")]);
+    let mut seed = 0x243F6A8885A308D3u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..400 {
+        let mut data = good.clone();
+        // Flip a few bytes past the gzip header, or cut the stream short.
+        for _ in 0..(1 + next() % 4) {
+            let i = 10 + (next() as usize) % (data.len() - 10);
+            data[i] ^= (next() % 255 + 1) as u8;
+        }
+        if next() % 3 == 0 {
+            data.truncate(10 + (next() as usize) % (data.len() - 10));
+        }
+        let _ = load_archive(&data);
+    }
+    assert_eq!(load_archive(&[]).unwrap_err().message, "EOF");
+    assert_eq!(load_archive(b"\x1f\x8b\x08").unwrap_err().message, "unexpected EOF");
+}
+
+#[test]
+fn oversized_files_are_refused() {
+    let big = vec![b'a'; (MAX_DECOMPRESSED_FILE_SIZE + 1) as usize];
+    let data = tgz(&[("pkg/Chart.yaml", b"apiVersion: v2\nname: pkg\nversion: 0.1.0\n"), ("pkg/big.txt", &big)]);
+    assert_eq!(load_archive(&data).unwrap_err().message, format!("decompressed chart file \"pkg/big.txt\" is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"));
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("Chart.yaml", "apiVersion: v2\nname: d\nversion: 0.1.0\n")]);
+    std::fs::write(dir.path().join("big.txt"), &big).unwrap();
+    assert_eq!(load(dir.path()).unwrap_err().message, format!("chart file \"big.txt\" is larger than the maximum file size {MAX_DECOMPRESSED_FILE_SIZE}"));
+}
+
+#[test]
+fn a_symlink_loop_ends_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("Chart.yaml", "apiVersion: v2\nname: d\nversion: 0.1.0\n")]);
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+    let err = load(dir.path()).unwrap_err();
+    assert!(err.message.contains("too many levels"), "{}", err.message);
+}
+
+#[test]
+fn crds_of_a_chart_and_its_subcharts_match_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: top\nversion: 0.1.0\n"),
+            ("crds/a.yaml", "kind: A\n"),
+            ("crds/b.JSON", "{}\n"),
+            ("crds/notes.txt", "not a crd\n"),
+            ("crds/nested/c.yml", "kind: C\n"),
+            ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("charts/sub/crds/s.yaml", "kind: S\n"),
+        ],
+    );
+    let script = r#"
+import json, sys
+import helm_python as helm
+with helm.Chart.load(json.load(sys.stdin)) as c:
+    print(json.dumps(c.crds))
+"#;
+    let Some(want) = oracle::run(script, &json!(dir.path().display().to_string())) else { return };
+    let c = load(dir.path()).unwrap();
+    let got: Vec<J> = c.crd_objects().iter().map(|crd| json!({"name": crd.name, "filename": crd.filename, "data": crd.file.text()})).collect();
+    assert_eq!(J::Array(got), want);
+}
+
+#[test]
+fn chart_object_after_dependency_processing_matches_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n- name: s\n  version: ^0.1.0\n  repository: file://charts/s\n  alias: s2\n  tags: [a]\n  condition: s2.on\n  import-values:\n  - data\n  - child: x.y\n    parent: z\n- name: gone\n  version: 1.0.0\n  condition: gone.enabled\n",
+            ),
+            ("values.yaml", "gone:\n  enabled: false\n"),
+            ("templates/t.yaml", "{{ toJson .Chart }}"),
+            ("charts/s/Chart.yaml", "apiVersion: v2\nname: s\nversion: 0.1.2\n"),
+            ("charts/s/templates/t.yaml", "{{ toJson .Chart }}"),
+            ("charts/gone/Chart.yaml", "apiVersion: v2\nname: gone\nversion: 1.0.0\n"),
+        ],
+    );
+    let script = r#"
+import json, sys
+import helm_python as helm
+with helm.Chart.load(json.load(sys.stdin)) as c:
+    out = c.render(values={}, name="r", namespace="default", is_install=True)
+print(json.dumps({k: json.loads(v) for k, v in out.items()}))
+"#;
+    let Some(mut want) = oracle::run(script, &json!(dir.path().display().to_string())) else { return };
+    // Knowing difference: a nil map[string]string is an empty one here
+    // (`index` works on both; only toJson tells `null` from `{}`).
+    for v in want.as_object_mut().unwrap().values_mut() {
+        if v["Annotations"].is_null() {
+            v["Annotations"] = json!({});
+        }
+    }
+    let mut c = load(dir.path()).unwrap();
+    process_dependencies(&mut c, &Value::empty_map()).unwrap();
+    let got = json!({
+        "p/templates/t.yaml": oracle::to_json(&c.metadata_value(true)),
+        "p/charts/s2/templates/t.yaml": oracle::to_json(&c.dependencies[0].metadata_value(false)),
+    });
+    assert_eq!(got, want);
+}

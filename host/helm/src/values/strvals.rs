@@ -58,26 +58,9 @@ struct Parser<'a> {
     read: Option<Reader<'a>>,
 }
 
-/// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)` with Go's
-/// exponent rule: `%v` uses the shortest form, exponent from 1e21).
+/// Go's `%v` of a float64: `strconv.FormatFloat(f, 'g', -1, 64)` (`1e+06`).
 pub(crate) fn go_float_v(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..21).contains(&exp) {
-        let neg = mant.starts_with('-');
-        let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        return format!("{}{first}{frac}e{}{:02}", if neg { "-" } else { "" }, if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
-    format!("{f}")
+    crate::yaml::json::format_float_g(f, 64)
 }
 
 /// Go's type name as a panic message shows it.

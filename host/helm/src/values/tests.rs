@@ -185,3 +185,45 @@ fn values_files_merge_in_order_as_helm() {
     let bad = Options { value_files: vec!["nope.yaml".into()], ..Options::default() };
     assert_eq!(bad.merge(&read).unwrap_err().message, "open nope.yaml: no such file or directory");
 }
+
+/// Conditions on nested paths, non-bool tags and conditions, an empty
+/// dependency list, a subchart whose own dependencies are processed.
+fn nested(root: &Path) {
+    write(
+        root,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\ndependencies: []\n"),
+            ("values.yaml", "mid:\n  leaf:\n    enabled: false\n"),
+            ("templates/v.yaml", TPL),
+            ("charts/mid/Chart.yaml", "apiVersion: v2\nname: mid\nversion: 0.1.0\ndependencies:\n- name: leaf\n  condition: leaf.enabled\n  tags: [t1, t2]\n- name: leaf2\n  condition: bad.path,leaf2.on\n  import-values:\n  - child: cfg\n    parent: fromleaf2\n  - child: missing\n    parent: x\n"),
+            ("charts/mid/values.yaml", "m: 1\nleaf2:\n  on: \"yes\"\n"),
+            ("charts/mid/templates/v.yaml", TPL),
+            ("charts/mid/charts/leaf/Chart.yaml", "apiVersion: v2\nname: leaf\nversion: 0.1.0\n"),
+            ("charts/mid/charts/leaf/values.yaml", "l: 1\n"),
+            ("charts/mid/charts/leaf/templates/v.yaml", TPL),
+            ("charts/mid/charts/leaf2/Chart.yaml", "apiVersion: v2\nname: leaf2\nversion: 0.1.0\n"),
+            ("charts/mid/charts/leaf2/values.yaml", "cfg:\n  c: 1\n  n: null\n"),
+            ("charts/mid/charts/leaf2/templates/v.yaml", TPL),
+        ],
+    );
+}
+
+#[test]
+fn nested_conditions_and_empty_dependency_lists_match_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    nested(dir.path());
+    let sets = [
+        json!({}),
+        json!({"mid": {"leaf": {"enabled": true}}}),
+        json!({"mid": {"leaf": {"enabled": "true"}}}),
+        json!({"tags": {"t1": false}}),
+        json!({"tags": {"t1": false, "t2": true}}),
+        json!({"tags": {"t1": "no"}}),
+        json!({"mid": {"leaf2": {"on": false}}}),
+        json!({"mid": {"bad": {"path": false}, "leaf2": {"on": true}}}),
+        json!({"mid": {"leaf2": {"cfg": {"c": 2, "n": 3}}}}),
+        json!({"mid": null}),
+        json!({"mid": {"leaf": null}}),
+    ];
+    compare(dir.path(), &sets);
+}
