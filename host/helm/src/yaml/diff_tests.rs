@@ -262,3 +262,76 @@ fn toml_functions_match_helm() {
     }
     compare(&cases, serde_json::json!({ "c": values }));
 }
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn string(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "a", "b", "Z", "0", "1", "9", " ", "  ", ":", ": ", "#", " #", "-", "- ", "?", ",", "[", "]", "{", "}", "'", "\"", "\\", "\n", "\n\n", "\t", "\r", "é", "日",
+            "😀", "\u{85}", "\u{a0}", "\u{2028}", "yes", "no", "true", "null", "~", "0x1F", "0777", "1e3", ".5", "1_0", "2001-12-14", "1:20", "&", "*", "!", "|", ">", "%",
+            "@", "`", "word", "http://x.y/z", "=", "<<", "...", "---", "\u{1}", "\u{1b}",
+        ];
+        let n = self.below(6);
+        let mut s = String::new();
+        for _ in 0..n {
+            s.push_str(PIECES[self.below(PIECES.len())]);
+        }
+        if self.below(12) == 0 {
+            // A long one, to fold.
+            for _ in 0..(8 + self.below(20)) {
+                s.push_str(["lorem", "ipsum", " ", "dolor", "  ", "sit-amet", ": x", "\n"][self.below(8)]);
+                s.push(' ');
+            }
+        }
+        s
+    }
+    fn value(&mut self, depth: usize) -> serde_json::Value {
+        let pick = if depth >= 4 { self.below(4) } else { self.below(7) };
+        match pick {
+            0 => serde_json::json!(self.string()),
+            1 => {
+                let f = [0.0, 1.0, -3.0, 0.5, 1e21, 1e20, 1e-7, 123456789.0, 12345678.5, 0.1, 1e6, 3.0e-5, 255.0][self.below(13)];
+                serde_json::json!(f)
+            }
+            2 => [serde_json::json!(true), serde_json::json!(false), serde_json::Value::Null][self.below(3)].clone(),
+            3 => serde_json::json!(self.string()),
+            4 | 5 => {
+                let n = self.below(4);
+                serde_json::Value::Object((0..n).map(|_| (self.string(), self.value(depth + 1))).collect())
+            }
+            _ => {
+                let n = self.below(4);
+                serde_json::Value::Array((0..n).map(|_| self.value(depth + 1)).collect())
+            }
+        }
+    }
+}
+
+/// Hundreds of generated values (odd strings, numbers, nesting) through
+/// `toYaml`, `toYamlPretty`, `toJson` and `toYaml | fromYaml | toJson`.
+#[test]
+fn generated_values_match_helm() {
+    let seed = std::env::var("GANTRY_YAML_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(seed);
+    let mut cases = Vec::new();
+    let mut values = Vec::new();
+    for _ in 0..300 {
+        let v = rng.value(0);
+        from_values(&mut cases, &mut values, v.clone(), &["toYaml"]);
+        from_values(&mut cases, &mut values, v.clone(), &["toYamlPretty"]);
+        from_values(&mut cases, &mut values, v.clone(), &["toJson"]);
+        from_values(&mut cases, &mut values, v, &["toYaml", "fromYaml", "toJson"]);
+    }
+    compare(&cases, serde_json::json!({ "c": values }));
+}

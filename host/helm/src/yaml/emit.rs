@@ -167,14 +167,17 @@ fn json_string_through_yaml(s: &str) -> String {
     out
 }
 
-/// go-yaml v2's `keyList.Less` for string keys: a "natural" order where
-/// runs of digits compare as numbers and non-letters sort before letters.
-fn key_less(a: &str, b: &str) -> bool {
+/// go-yaml's `keyList.Less` for string keys: a "natural" order where
+/// runs of digits compare as numbers and non-letters sort before letters
+/// (in v3, letters sort first right after a digit both keys share).
+fn key_less(a: &str, b: &str, v3: bool) -> bool {
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
     let mut i = 0;
+    let mut digits = false;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
+            digits = ar[i].is_ascii_digit();
             i += 1;
             continue;
         }
@@ -184,7 +187,7 @@ fn key_less(a: &str, b: &str) -> bool {
             return ar[i] < br[i];
         }
         if al || bl {
-            return bl;
+            return if v3 && digits { al } else { bl };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -222,12 +225,12 @@ fn key_less(a: &str, b: &str) -> bool {
     ar.len() < br.len()
 }
 
-fn key_order(a: &GoVal, b: &GoVal) -> Ordering {
+fn key_order(a: &GoVal, b: &GoVal, v3: bool) -> Ordering {
     match (a, b) {
         (GoVal::Str(a), GoVal::Str(b)) => {
-            if key_less(a, b) {
+            if key_less(a, b, v3) {
                 Ordering::Less
-            } else if key_less(b, a) {
+            } else if key_less(b, a, v3) {
                 Ordering::Greater
             } else {
                 Ordering::Equal
@@ -268,7 +271,9 @@ fn is_printable(c: char) -> bool {
         || ((0xe000..=0xfffd).contains(&u) && u != 0xfeff)
 }
 
-fn analyze(value: &str) -> Analysis {
+/// libyaml's analysis; `v3` is go-yaml v3's, where a tab forbids plain and
+/// single-quoted styles but not a literal block.
+fn analyze(value: &str, v3: bool) -> Analysis {
     let mut a = Analysis::default();
     if value.is_empty() {
         a.block_plain_allowed = true;
@@ -279,6 +284,7 @@ fn analyze(value: &str) -> Analysis {
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut previous_space, mut previous_break) = (false, false);
+    let mut tabs = false;
     if value.starts_with("---") || value.starts_with("...") {
         block_ind = true;
         flow_ind = true;
@@ -322,7 +328,9 @@ fn analyze(value: &str) -> Analysis {
                 _ => {}
             }
         }
-        if !is_printable(c) {
+        if v3 && c == '\t' {
+            tabs = true;
+        } else if !is_printable(c) {
             special = true;
         }
         let last = i + 1 == chars.len();
@@ -370,6 +378,11 @@ fn analyze(value: &str) -> Analysis {
         a.block_allowed = false;
     }
     if break_space {
+        a.flow_plain_allowed = false;
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if tabs {
         a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
@@ -553,12 +566,13 @@ impl Emitter {
             }
             GoVal::Map(pairs) => {
                 let mut sorted: Vec<&(GoVal, GoVal)> = pairs.iter().collect();
-                sorted.sort_by(|a, b| key_order(&a.0, &b.0));
+                let v3 = self.v3;
+                sorted.sort_by(|a, b| key_order(&a.0, &b.0, v3));
                 self.increase_indent(false, false);
                 for (k, v) in sorted {
                     self.write_indent();
                     let (text, _) = scalar_text(k);
-                    let simple = matches!(k, GoVal::Seq(_) | GoVal::Map(_)) || (!analyze(&text).multiline && text.len() <= 128);
+                    let simple = matches!(k, GoVal::Seq(_) | GoVal::Map(_)) || (!analyze(&text, self.v3).multiline && text.len() <= 128);
                     if simple {
                         self.emit_node(k, false, true, true, depth + 1)?;
                         self.write_indicator(":", false, false, false);
@@ -614,7 +628,7 @@ impl Emitter {
     }
 
     fn emit_scalar(&mut self, text: &str, requested: Style) {
-        let a = analyze(text);
+        let a = analyze(text, self.v3);
         let style = self.select_style(text, requested, &a);
         self.increase_indent(true, false);
         let allow_breaks = !self.simple_key_context;
@@ -859,7 +873,7 @@ mod tests {
     #[test]
     fn natural_key_order() {
         let mut keys = vec!["a10", "a9", "b", "A", "_x", "1", "a01", "a1", "é"];
-        keys.sort_by(|a, b| key_order(&GoVal::Str(a.to_string()), &GoVal::Str(b.to_string())));
+        keys.sort_by(|a, b| key_order(&GoVal::Str(a.to_string()), &GoVal::Str(b.to_string()), false));
         assert_eq!(keys, vec!["_x", "1", "A", "a1", "a01", "a9", "a10", "b", "é"]);
     }
 }

@@ -4,13 +4,12 @@
 //! `convertToJSONableObject` stringifies keys the Go way (`1` → "1",
 //! `true` → "true", floats with 32-bit precision), then `encoding/json`
 //! marshals (NaN and ±Inf are errors) and decodes (every number a
-//! `float64`). The YAML syntax itself comes from yaml-rust2's event stream;
-//! its errors are reworded as go-yaml's. This file must not emit YAML.
+//! `float64`). libyaml (whose Go port go-yaml is) parses, so the syntax
+//! and its errors are go-yaml's. This file must not emit YAML.
 
 use std::collections::{BTreeMap, HashMap};
 
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
+use super::libyaml::{Event, Mark, ParseError, Parser};
 
 use super::resolve::{resolve_plain, Resolved};
 use super::YamlError;
@@ -77,72 +76,69 @@ fn key_repr(k: &GoVal) -> Option<KeyRepr> {
 
 /// Parses the documents of `text` (only the first unless `all`).
 fn parse_docs(text: &str, all: bool) -> Result<Vec<Doc>, YamlError> {
-    if let Some(bad) = text.chars().position(|c| !reader_allows(c)) {
-        let _ = bad;
-        return Err(YamlError::new("yaml: control characters are not allowed"));
-    }
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new(text);
     let mut docs = Vec::new();
-    // Anchor ids (yaml-rust2's) to node indexes, per document.
     loop {
-        let (ev, mark) = parser.next_token().map_err(|e| scan_error(text, &e))?;
+        let (ev, _) = parser.next().map_err(|e| parse_error(&e))?;
         match ev {
-            Event::StreamStart | Event::Nothing => continue,
+            Event::StreamStart => continue,
             Event::StreamEnd => break,
             Event::DocumentStart => {
-                let doc = parse_doc(text, &mut parser)?;
-                docs.push(doc);
+                docs.push(parse_doc(&mut parser)?);
                 if !all {
                     break;
                 }
             }
-            other => {
-                return Err(YamlError::at(format!("yaml: unexpected event {other:?}"), mark.line(), mark.col() + 1));
-            }
+            other => return Err(YamlError::new(format!("yaml: unexpected event {other:?}"))),
         }
     }
     Ok(docs)
 }
 
-/// go-yaml's reader: the characters a YAML stream may hold at all.
-pub(crate) fn reader_allows(c: char) -> bool {
-    matches!(c as u32, 0x09 | 0x0a | 0x0d | 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
+fn parse_error(e: &ParseError) -> YamlError {
+    // The message keeps go-yaml's line quirk; the fields say where the
+    // problem really is (1-based).
+    let (message, _) = e.message();
+    YamlError { message, line: Some(e.problem_mark.line + 1), column: Some(e.problem_mark.column + 1) }
 }
 
 enum Open {
-    Seq(Vec<usize>, usize),
-    Map(Vec<(usize, usize)>, Option<usize>, usize),
+    Seq(Vec<usize>, Option<String>),
+    Map(Vec<(usize, usize)>, Option<usize>, Option<String>),
 }
 
-fn parse_doc(text: &str, parser: &mut Parser<std::str::Chars<'_>>) -> Result<Doc, YamlError> {
+fn parse_doc(parser: &mut Parser) -> Result<Doc, YamlError> {
     let mut nodes: Vec<Node> = Vec::new();
-    let mut anchors: HashMap<usize, usize> = HashMap::new();
+    let mut anchors: HashMap<String, usize> = HashMap::new();
     let mut stack: Vec<Open> = Vec::new();
     let mut root = None;
     loop {
-        let (ev, mark) = parser.next_token().map_err(|e| scan_error(text, &e))?;
+        let (ev, mark) = parser.next().map_err(|e| parse_error(&e))?;
         let (node, anchor) = match ev {
             Event::DocumentEnd => break,
-            Event::Scalar(value, style, anchor, tag) => {
-                let plain = matches!(style, TScalarStyle::Plain);
-                (Node::Scalar { value, plain, tag: tag.map(tag_name) }, anchor)
+            Event::Scalar { value, anchor, tag, plain_implicit } => {
+                (Node::Scalar { value, plain: plain_implicit, tag: tag.map(|t| tag_name(&t)) }, anchor)
             }
-            Event::Alias(id) => {
-                let name = alias_name(text, &mark);
-                match anchors.get(&id) {
-                    Some(&target) => (Node::Alias(target, name), 0),
-                    // An anchor still open: its node contains this alias.
-                    None => return Err(YamlError::new(format!("yaml: anchor '{name}' value contains itself"))),
+            Event::Alias(name) => {
+                let open = stack.iter().any(|o| match o {
+                    Open::Seq(_, a) | Open::Map(_, _, a) => a.as_deref() == Some(name.as_str()),
+                });
+                if open {
+                    return Err(YamlError::new(format!("yaml: anchor '{name}' value contains itself")));
+                }
+                match anchors.get(&name) {
+                    Some(&target) => (Node::Alias(target, name), None),
+                    None => return Err(YamlError::new(format!("yaml: unknown anchor '{name}' referenced"))),
                 }
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart { anchor } => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(depth_error(&mark));
                 }
                 stack.push(Open::Seq(Vec::new(), anchor));
                 continue;
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart { anchor } => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(depth_error(&mark));
                 }
@@ -157,14 +153,14 @@ fn parse_doc(text: &str, parser: &mut Parser<std::str::Chars<'_>>) -> Result<Doc
                 Some(Open::Map(pairs, _, anchor)) => (Node::Map(pairs), anchor),
                 _ => return Err(YamlError::new("yaml: unbalanced mapping end")),
             },
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::Nothing => {
-                return Err(YamlError::at("yaml: unexpected document structure".to_string(), mark.line(), mark.col() + 1));
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {
+                return Err(YamlError::new("yaml: unexpected document structure"));
             }
         };
         let idx = nodes.len();
         nodes.push(node);
-        if anchor != 0 {
-            anchors.insert(anchor, idx);
+        if let Some(a) = anchor {
+            anchors.insert(a, idx);
         }
         match stack.last_mut() {
             Some(Open::Seq(items, _)) => items.push(idx),
@@ -185,64 +181,16 @@ fn parse_doc(text: &str, parser: &mut Parser<std::str::Chars<'_>>) -> Result<Doc
     Ok(Doc { nodes, root })
 }
 
-fn depth_error(mark: &Marker) -> YamlError {
-    YamlError::at(format!("yaml: line {}: nesting deeper than {MAX_DEPTH} levels", mark.line()), mark.line(), mark.col() + 1)
+fn depth_error(mark: &Mark) -> YamlError {
+    YamlError::at(format!("yaml: line {}: nesting deeper than {MAX_DEPTH} levels", mark.line + 1), mark.line + 1, mark.column + 1)
 }
 
-fn tag_name(t: Tag) -> String {
+fn tag_name(t: &str) -> String {
     // go-yaml works with short tags (`!!int`) for the core schema.
-    if t.handle == "tag:yaml.org,2002:" {
-        format!("!!{}", t.suffix)
-    } else if t.handle == "!!" {
-        format!("!!{}", t.suffix)
-    } else {
-        format!("{}{}", t.handle, t.suffix)
+    match t.strip_prefix("tag:yaml.org,2002:") {
+        Some(suffix) => format!("!!{suffix}"),
+        None => t.to_string(),
     }
-}
-
-/// The anchor name an alias at `mark` spells (`*name`).
-fn alias_name(text: &str, mark: &Marker) -> String {
-    let rest: String = text.chars().skip(mark.index()).collect::<String>();
-    let rest = rest.strip_prefix('*').unwrap_or(&rest);
-    rest.chars().take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')).collect()
-}
-
-/// A yaml-rust2 error in go-yaml's words: `yaml: line N: problem`. go-yaml
-/// (a libyaml port) prints a scanner error's 1-based line, but a parser
-/// error's line as its 0-based mark (the line before).
-fn scan_error(text: &str, e: &ScanError) -> YamlError {
-    let info = e.info();
-    let m = e.marker();
-    let (line, col) = (m.line(), m.col() + 1);
-    let (problem, parser_error) = match info {
-        "while parsing node, found unknown anchor" => {
-            return YamlError::at(format!("yaml: unknown anchor '{}' referenced", alias_name(text, m)), line, col);
-        }
-        "simple key expect ':'" | "simple key expected" => ("could not find expected ':'", false),
-        "while parsing a block mapping, did not find expected key" => ("did not find expected key", true),
-        "while parsing a node, did not find expected node content" => ("did not find expected node content", true),
-        "while parsing a flow mapping, did not find expected ',' or '}'" => ("did not find expected ',' or '}'", true),
-        "while parsing a flow sequence, expected ',' or ']'" => ("did not find expected ',' or ']'", true),
-        "while parsing a block collection, did not find expected '-' indicator" => ("did not find expected '-' indicator", true),
-        "did not find expected <document start>" | "did not find expected <document-start>" => ("did not find expected <document start>", true),
-        "while scanning a quoted scalar, found unexpected end of stream" => ("found unexpected end of stream", false),
-        "while scanning a quoted scalar, found unexpected document indicator" => ("found unexpected document indicator", false),
-        "while parsing a quoted scalar, found unknown escape character" => ("found unknown escape character", false),
-        "tabs disallowed within this context (block indentation)" | "tab cannot be used as indentation" => {
-            ("found character that cannot start any token", false)
-        }
-        other if other.starts_with("unexpected character") => ("found character that cannot start any token", false),
-        other => {
-            let short = other.split_once(", ").map(|(ctx, p)| if ctx.starts_with("while ") { p } else { other }).unwrap_or(other);
-            (short, false)
-        }
-    };
-    // go-yaml shows no line when the 0-based mark is on line 0; else a
-    // scanner error's 1-based line, a parser error's 0-based one.
-    let zero_based = line.saturating_sub(1);
-    let shown = if zero_based == 0 { 0 } else if parser_error { zero_based } else { line };
-    let message = if shown == 0 { format!("yaml: {problem}") } else { format!("yaml: line {shown}: {problem}") };
-    YamlError::at(message, line, col)
 }
 
 /// go-yaml v2's decoder over one document's nodes.
@@ -584,6 +532,11 @@ fn doc_to_value(doc: &Doc) -> Result<Value, YamlError> {
 /// Every document of `text`, each as [`yaml_to_value`] reads one.
 pub(crate) fn yaml_to_values(text: &str) -> Result<Vec<Value>, YamlError> {
     parse_docs(text, true)?.iter().map(doc_to_value).collect()
+}
+
+/// go-yaml's reader: the characters a YAML stream may hold at all.
+pub(crate) fn reader_allows(c: char) -> bool {
+    matches!(c as u32, 0x09 | 0x0a | 0x0d | 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x10000..=0x10ffff)
 }
 
 /// What go-yaml's reader accepts of a string encoding/json wrote raw

@@ -13,6 +13,7 @@
 mod emit;
 pub mod funcs;
 pub mod json;
+mod libyaml;
 mod load;
 pub mod toml;
 
@@ -191,9 +192,96 @@ mod differential {
         assert!(bad.is_empty(), "{} of {} differ:\n{}", bad.len(), cases.len(), bad.join("\n"));
     }
 
-    // Known differences (yaml-rust2's scanner): Helm reads `a:\tb` as
-    // {a: b} where we fail, and fails on a tab indenting `\ta: b` where we
-    // read it.
+    // Known difference: keys that collide once stringified (`1` and `"1"`)
+    // keep a random one in Go, the last one here.
+
+    #[test]
+    fn from_yaml_syntax_matches_helm() {
+        compare(&[
+            "# the helm create scaffold's values\nreplicaCount: 1\n\nimage:\n  repository: nginx\n  pullPolicy: IfNotPresent\n  # Overrides the image tag whose default is the chart appVersion.\n  tag: \"\"\n\nimagePullSecrets: []\nnameOverride: \"\"\n\nserviceAccount:\n  create: true\n  automount: true\n  annotations: {}\n  name: \"\"\n\npodAnnotations: {}\npodSecurityContext: {}\n  # fsGroup: 2000\n\nservice:\n  type: ClusterIP\n  port: 80\n\ningress:\n  enabled: false\n  className: \"\"\n  annotations: {}\n    # kubernetes.io/ingress.class: nginx\n  hosts:\n    - host: chart-example.local\n      paths:\n        - path: /\n          pathType: ImplementationSpecific\n  tls: []\n\nresources: {}\nautoscaling:\n  enabled: false\n  minReplicas: 1\n  maxReplicas: 100\n  targetCPUUtilizationPercentage: 80\nnodeSelector: {}\ntolerations: []\naffinity: {}\n",
+            "lit: |\n  line1\n   indented\n\n  line3\nkeep: |+\n  a\n\nstrip: |-\n  a\n  b\nfold: >\n  folded\n  text\n\n  para\n   more\nfoldstrip: >-\n  x\n  y\nind: |2\n    two extra\nlast: end\n",
+            "plain: a\n  multi\n  line\n\n  para\nsq: 'it''s\n  folded'\ndq: \"esc \\t \\u00e9 \\x41 \\\\ \\\"\n  next \\\n  joined\"\n",
+            "flow: {a: 1, b: [x, y, {c: d}], 'e f': \"g\", h: }\nseq: [1, 2.5, -3, true, null, ~, '', \"\"]\nempty: []\n",
+            "? complex key\n: value\n? [a, b]\n: listkey\n",
+            "%YAML 1.1\n---\na: 1\n...\n",
+            "--- !!map\na: !!seq\n- !!str 1\n- !!int '2'\n- !!float '3'\n- !!bool 'yes'\n- !!null ''\n",
+            "a: &anc\n  x: 1\nb: *anc\nc: &s scalar\nd: *s\ne: [*s, *anc]\n",
+            "base: &base {a: 1, b: 2}\nover: &over {b: 3, c: 4}\nm1:\n  <<: [*base, *over]\nm2:\n  <<: [*over, *base]\n  a: 9\nm3:\n  a: 0\n  <<: {a: 5, z: 6}\n",
+            "\"quoted key\": 1\n'single': 2\n? |\n  block key\n: 3\n",
+            "a: 1 # comment\nb: \"# not comment\"\nc: x#y\nd: x #y\n",
+            "list:\n- a\n-   b\n- - c\n  - d\n- e: f\n  g: h\n-\n- ''\n",
+            "unicode: héllo wörld 日本 😀\nkeyé: 1\n",
+            "a: 2001-12-14t21:59:43.10-05:00\nb: 2001-12-14 21:59:43.10 -5\nc: 12:30:45\nd: 1:30\ne: 190:20:30.15\n",
+            "octal: 0o777\nhex: 0xFF\nbin: 0b1010\nneg: -0x10\nplus: +0o7\nsci: 6.8523015e+5\nsmall: 685.230_15e+03\nsexa: 685_230.15\ninf: -.INF\nbig: 123456789012345678901234567890\n",
+            "a: .NaN",
+            "a: 1\n# trailing comment only\n",
+            "  a: 1\n  b: 2\n",
+            "- 1\n- 2\n",
+            "---\n",
+            "--- |\n  doc scalar\n",
+            "a: 'multi\n\n  line'\n",
+            "a: \"\\N\\_\\L\\P\\e\\a\\b\\v\\f\\0\\ \\U0001F600\"\n",
+            "windows: crlf\r\nnext: line\r\n",
+            "\u{feff}bom: 1\n",
+            "a:    \n  - x\nb:\n",
+            "a: [\n  1,\n  2\n]\nb: {\n  c: d\n}\n",
+            "{a: 1, b: 2}",
+            "[a, b]",
+            "a: b\u{85}c",
+            "a: b\u{7f}",
+            "key with spaces: v\n? \n: nullkey\n",
+            "1.0: a\n0.5: c\n1e2: d\n",
+            "a: !custom {x: 1}\nb: !custom [1]\nc: !<tag:yaml.org,2002:str> 5\n",
+            "a: !!binary |\n  aGVsbG8g\n  d29ybGQ=\n",
+            "a: !!timestamp 2001-12-14\n",
+            "a: !!float abc",
+            "a: !!bool maybe",
+            "a: !!null x",
+        ]);
+    }
+
+    #[test]
+    fn from_yaml_errors_match_helm() {
+        compare(&[
+            "a: 1\nb: 2\nc: d: e\n",
+            "a:\n  b: 1\n  c: 2\n d: 3\n",
+            "a:\n  - b\n  - c\n d\n",
+            "a: [1, 2\nb: 3\n",
+            "a: {b: 1\nc: 2\n",
+            "a: \"unterminated\nb: 1\n",
+            "a: 'unterminated\nb: 1\n",
+            "a: 1\n- b\n",
+            "- a\n- b\nc: d\n",
+            "a: |\n  ok\n bad\n",
+            "a: b\n  c: d\n",
+            "a:\n\tb: 1\n",
+            "a: *undefined\n",
+            "a: &x\n  b: *x\n",
+            "<<: [1]\n",
+            "a:\n  <<: *\n",
+            "a: b\n...\nc: d\n",
+            "]\n",
+            "a: ]\n",
+            "a: }\n",
+            ",a\n",
+            "a: 1\n  # c\n  b: 2\n",
+            "x:\n  y: [a,\n  b\n",
+            "%TAG ! tag:x,2000:\n%TAG ! tag:y,2000:\n---\na: 1\n",
+            "a: !!int 1.5\n",
+            "? - a\n: x\n",
+            "? {a: b}\n: x\n",
+            "a: b: c: d\n",
+            "line1: ok\nline2: ok\nline3: ok\nline4: [unclosed\n",
+            "a:\n- x\n- y\n  z: 1\n",
+            "a: \"\\z\"\n",
+            "a: 1\nb: \"x\" y\n",
+            "@foo: 1\n",
+            "a: `x`\n",
+            "a: 0x\u{7f}",
+            "a: 1\nb: 2\nc: \"x \\\"\\/\"\n",
+            "a: 1\nb: \"multi\n  line \\/\"\n",
+        ]);
+    }
 
     #[test]
     fn from_yaml_matches_helm() {
@@ -221,6 +309,13 @@ mod differential {
             "a: \"x",
             "key: [a, b",
             "key: {a: 1",
+            "a:\tb",
+            "\ta: b",
+            "a: \"\\/\"",
+            "{a:1, b:2}",
+            "[a:1]",
+            "a: b\n...\n",
+            "a: 1 \t# c\n",
             "a: @x",
             "a: `x",
             "- a\nb: c",
