@@ -55,10 +55,15 @@ pub fn want_bool(v: &Value) -> Result<bool, FuncError> {
     }
 }
 
-/// A Go `map[string]interface{}` parameter.
-pub fn want_map(v: &Value) -> Result<&std::collections::BTreeMap<String, Value>, FuncError> {
+/// A Go `map[string]interface{}` parameter. A named map type over it (Helm's
+/// `.Values` is `common.Values`) is assignable too, as in Go.
+pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<String, Value>>, FuncError> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Ok(&m.entries),
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries.clone()),
+        Value::Object(o) if o.kind() == "map" => match o.marshal() {
+            Value::Map(m) if m.elem == "interface {}" => Ok(m.entries),
+            _ => Err(wrong_type("map[string]interface {}", v)),
+        },
         other => Err(wrong_type("map[string]interface {}", other)),
     }
 }
@@ -122,6 +127,8 @@ pub fn strval(v: &Value) -> String {
         Value::String(s) => s.to_string(),
         // Go keeps the bytes; a Rust string cannot hold invalid UTF-8.
         Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        // A Stringer (`*semver.Version`) prints through its String method.
+        Value::Object(o) => o.format(),
         other => sprint(other),
     }
 }
@@ -129,7 +136,9 @@ pub fn strval(v: &Value) -> String {
 /// Go's `int64(f)` on amd64: truncation, and the "indefinite integer"
 /// (minimum int64) for NaN and out-of-range values.
 pub fn f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
+    // 2^63 is exactly representable; every float in [-2^63, 2^63) converts.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-TWO_63..TWO_63).contains(&f) {
         i64::MIN
     } else {
         f as i64
@@ -152,21 +161,11 @@ pub fn to_int64(v: &Value) -> i64 {
 /// spf13/cast v1.7 `ToFloat64` (errors become 0).
 pub fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::Int(i, t) => {
-            if t.unsigned() {
-                (*i as u64) as f64
-            } else {
-                *i as f64
-            }
-        }
+        Value::Int(i, t) if t.unsigned() => (*i as u64) as f64,
+        Value::Int(i, _) => *i as f64,
         Value::Float(f) => *f,
-        Value::Bool(b) => {
-            if *b {
-                1.0
-            } else {
-                0.0
-            }
-        }
+        Value::Bool(true) => 1.0,
+        Value::Bool(false) => 0.0,
         Value::String(s) => parse_float(s).unwrap_or(0.0),
         _ => 0.0,
     }
@@ -354,10 +353,25 @@ pub fn empty(v: &Value) -> bool {
     }
 }
 
+/// How deep `deep_equal` and `merge` follow nested lists and maps before
+/// giving up with an error (instead of exhausting the stack).
+pub const MAX_DEPTH: usize = 1000;
+
+pub fn too_deep(what: &str) -> FuncError {
+    FuncError::call(format!("{what}: values nest deeper than {MAX_DEPTH} levels"))
+}
+
 /// Go's `reflect.DeepEqual` over template values: same dynamic type, then
 /// equal contents (NaN is unequal to itself, as in Go).
-pub fn deep_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+pub fn deep_equal(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    deep_equal_at(a, b, 0)
+}
+
+fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep("deepEqual"));
+    }
+    Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x, t), Value::Int(y, u)) => t == u && x == y,
@@ -365,19 +379,42 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            x.elem == y.elem && x.items.len() == y.items.len() && x.items.iter().zip(y.items.iter()).all(|(p, q)| deep_equal(p, q))
+            if x.elem != y.elem || x.items.len() != y.items.len() {
+                return Ok(false);
+            }
+            for (p, q) in x.items.iter().zip(y.items.iter()) {
+                if !deep_equal_at(p, q, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            true
         }
         (Value::Map(x), Value::Map(y)) => {
-            x.elem == y.elem
-                && x.entries.len() == y.entries.len()
-                && x.entries.iter().all(|(k, v)| y.entries.get(k).is_some_and(|w| deep_equal(v, w)))
+            if x.elem != y.elem || x.entries.len() != y.entries.len() {
+                return Ok(false);
+            }
+            for (k, v) in x.entries.iter() {
+                match y.entries.get(k) {
+                    Some(w) if deep_equal_at(v, w, depth + 1)? => {}
+                    _ => return Ok(false),
+                }
+            }
+            true
         }
         (Value::Time(x), Value::Time(y)) => x == y,
-        (Value::Object(x), Value::Object(y)) => {
-            std::sync::Arc::ptr_eq(x, y) || (x.type_name() == y.type_name() && x.format() == y.format())
-        }
+        (Value::Object(x), Value::Object(y)) => std::sync::Arc::ptr_eq(x, y) || (x.type_name() == y.type_name() && x.format() == y.format()),
         _ => false,
+    })
+}
+
+/// Whether any of `hay` is deeply equal to `needle`.
+pub fn in_list(hay: &[Value], needle: &Value) -> Result<bool, FuncError> {
+    for h in hay {
+        if deep_equal(needle, h)? {
+            return Ok(true);
+        }
     }
+    Ok(false)
 }
 
 /// Go's `strconv.Quote` (what `%q` of a string prints): printable runes as
@@ -406,25 +443,39 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-/// Go's `unicode.IsPrint`, approximated: controls, spaces other than
-/// U+0020, format characters, private use and noncharacters are not
-/// printable. (Go also refuses unassigned code points; Rust's std has no
-/// table for them, so they print as they are here.)
+/// Unicode general categories Go's `unicode` package tests, through the
+/// `regex` crate's tables (std has none). Its Unicode version may be a
+/// little newer than Go's.
+#[derive(Clone, Copy)]
+enum Cat {
+    Print,
+    Upper,
+    Lower,
+    Title,
+    Letter,
+    Punct,
+}
+
+fn in_cat(c: char, cat: Cat) -> bool {
+    use std::sync::OnceLock;
+    static CLASSES: OnceLock<Vec<Option<regex::Regex>>> = OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        [r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$", r"^\p{Lu}$", r"^\p{Ll}$", r"^\p{Lt}$", r"^\p{L}$", r"^\p{P}$"]
+            .iter()
+            .map(|p| regex::Regex::new(p).ok())
+            .collect()
+    });
+    let mut buf = [0u8; 4];
+    classes.get(cat as usize).and_then(Option::as_ref).is_some_and(|r| r.is_match(c.encode_utf8(&mut buf)))
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
+/// and the ASCII space.
 pub fn go_is_print(c: char) -> bool {
-    let u = c as u32;
-    if c == ' ' {
-        return true;
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
     }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(u,
-        0xA0 | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x1680
-        | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x2064 | 0x2066..=0x206F
-        | 0x3000 | 0xD800..=0xF8FF | 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF
-        | 0x110BD | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F
-        | 0xF0000..=0x10FFFF)
-        && (u & 0xFFFE) != 0xFFFE
+    in_cat(c, Cat::Print)
 }
 
 /// Go's `unicode.IsSpace`.
@@ -434,6 +485,18 @@ pub fn go_is_space(c: char) -> bool {
 
 /// Go's `unicode.ToUpper` of one rune (simple case mapping).
 pub fn rune_upper(c: char) -> char {
+    // Greek with ypogegrammeni: Go's simple mapping goes to the title-case
+    // letter, where Rust's full mapping has two runes.
+    let u = c as u32;
+    if matches!(u, 0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7) {
+        return char::from_u32(u + 8).unwrap_or(c);
+    }
+    match c {
+        '\u{1FB3}' => return '\u{1FBC}',
+        '\u{1FC3}' => return '\u{1FCC}',
+        '\u{1FF3}' => return '\u{1FFC}',
+        _ => {}
+    }
     let mut it = c.to_uppercase();
     match (it.next(), it.next()) {
         (Some(u), None) => u,
@@ -466,36 +529,41 @@ pub fn rune_title(c: char) -> char {
     }
 }
 
-/// Go's `unicode.IsUpper` (category Lu), approximated by Rust's Uppercase
-/// property less the title-case digraphs.
+/// Go's `unicode.IsUpper` (category Lu).
 pub fn is_upper(c: char) -> bool {
-    c.is_uppercase() && !is_title(c) && c.is_alphabetic() && !('\u{2160}'..='\u{216F}').contains(&c) && !('\u{24B6}'..='\u{24CF}').contains(&c)
-}
-
-pub fn is_lower(c: char) -> bool {
-    c.is_lowercase() && !('\u{2170}'..='\u{217F}').contains(&c) && !('\u{24D0}'..='\u{24E9}').contains(&c) && !matches!(c, '\u{AA}' | '\u{BA}')
-}
-
-pub fn is_title(c: char) -> bool {
-    matches!(c, '\u{1C5}' | '\u{1C8}' | '\u{1CB}' | '\u{1F2}' | '\u{1F88}'..='\u{1F8F}' | '\u{1F98}'..='\u{1F9F}' | '\u{1FA8}'..='\u{1FAF}' | '\u{1FBC}' | '\u{1FCC}' | '\u{1FFC}')
-}
-
-/// Go's `unicode.IsLetter`, approximated by Rust's Alphabetic property.
-pub fn is_letter(c: char) -> bool {
-    c.is_alphabetic() && !('\u{2160}'..='\u{2188}').contains(&c) && !('\u{24B6}'..='\u{24E9}').contains(&c)
-}
-
-/// Go's `unicode.IsPunct` (category P): exact for ASCII and Latin-1, the
-/// General Punctuation and CJK punctuation blocks beyond.
-pub fn is_punct(c: char) -> bool {
-    match c as u32 {
-        0..=0x7f => matches!(c, '!' | '"' | '#' | '%' | '&' | '\'' | '(' | ')' | '*' | ',' | '-' | '.' | '/' | ':' | ';' | '?' | '@' | '[' | '\\' | ']' | '_' | '{' | '}'),
-        0xA1 | 0xA7 | 0xAB | 0xB6 | 0xB7 | 0xBB | 0xBF => true,
-        0x2010..=0x2027 | 0x2030..=0x2043 | 0x2045..=0x2051 | 0x2053..=0x205E => true,
-        0x3001..=0x3003 | 0x3008..=0x3011 | 0x3014..=0x301F => true,
-        0xFF01..=0xFF03 | 0xFF05..=0xFF0A | 0xFF0C..=0xFF0F | 0xFF1A | 0xFF1B | 0xFF1F | 0xFF20 => true,
-        _ => false,
+    if c.is_ascii() {
+        return c.is_ascii_uppercase();
     }
+    in_cat(c, Cat::Upper)
+}
+
+/// Go's `unicode.IsLower` (category Ll).
+pub fn is_lower(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_lowercase();
+    }
+    in_cat(c, Cat::Lower)
+}
+
+/// Go's `unicode.IsTitle` (category Lt).
+pub fn is_title(c: char) -> bool {
+    !c.is_ascii() && in_cat(c, Cat::Title)
+}
+
+/// Go's `unicode.IsLetter` (category L).
+pub fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    in_cat(c, Cat::Letter)
+}
+
+/// Go's `unicode.IsPunct` (category P).
+pub fn is_punct(c: char) -> bool {
+    if c.is_ascii() {
+        return matches!(c, '!' | '"' | '#' | '%' | '&' | '\'' | '(' | ')' | '*' | ',' | '-' | '.' | '/' | ':' | ';' | '?' | '@' | '[' | '\\' | ']' | '_' | '{' | '}');
+    }
+    in_cat(c, Cat::Punct)
 }
 
 #[cfg(test)]
@@ -538,9 +606,19 @@ mod tests {
 
     #[test]
     fn deep_equal_keeps_go_types() {
-        assert!(!deep_equal(&Value::int(1), &Value::Float(1.0)));
-        assert!(!deep_equal(&Value::int(1), &Value::int64(1)));
-        assert!(deep_equal(&Value::list(vec![Value::int(1)]), &Value::list(vec![Value::int(1)])));
-        assert!(!deep_equal(&Value::list(vec![Value::str("a")]), &Value::strings(["a"])));
+        assert!(!deep_equal(&Value::int(1), &Value::Float(1.0)).unwrap());
+        assert!(!deep_equal(&Value::int(1), &Value::int64(1)).unwrap());
+        assert!(deep_equal(&Value::list(vec![Value::int(1)]), &Value::list(vec![Value::int(1)])).unwrap());
+        assert!(!deep_equal(&Value::list(vec![Value::str("a")]), &Value::strings(["a"])).unwrap());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut v = Value::int(1);
+        for _ in 0..MAX_DEPTH + 5 {
+            v = Value::list(vec![v]);
+        }
+        let e = deep_equal(&v, &v.clone()).unwrap_err();
+        assert_eq!(e.to_string(), format!("deepEqual: values nest deeper than {MAX_DEPTH} levels"));
     }
 }

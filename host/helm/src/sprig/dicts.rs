@@ -35,13 +35,13 @@ pub fn register(m: &mut FuncMap) {
     });
     fixed(m, "set", 3, |a| {
         let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
-        let mut d = d.clone();
+        let mut d = d.as_ref().clone();
         d.insert(k.to_string(), a[2].clone());
         Ok(map_value(d))
     });
     fixed(m, "unset", 2, |a| {
         let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
-        let mut d = d.clone();
+        let mut d = d.as_ref().clone();
         d.remove(k);
         Ok(map_value(d))
     });
@@ -86,9 +86,9 @@ pub fn register(m: &mut FuncMap) {
     for (name, overwrite) in [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)] {
         m.add(name, move |a: &[Value]| {
             check_at_least(name, a, 1)?;
-            let mut dst = want_map(&a[0])?.clone();
+            let mut dst = want_map(&a[0])?.as_ref().clone();
             for src in &a[1..] {
-                merge_into(&mut dst, want_map(src)?, overwrite);
+                merge_into(&mut dst, want_map(src)?.as_ref(), overwrite, 0)?;
             }
             Ok(map_value(dst))
         });
@@ -122,7 +122,7 @@ fn conversion(v: &Value, want: &str) -> FuncError {
     FuncError::call(format!("interface conversion: interface {{}} is {got}, not {want}"))
 }
 
-fn as_dict<'a>(v: &'a Value) -> Result<&'a BTreeMap<String, Value>, FuncError> {
+fn as_dict(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
     match v {
         Value::Map(m) if m.elem == "interface {}" => Ok(&m.entries),
         other => Err(conversion(other, "map[string]interface {}")),
@@ -169,7 +169,10 @@ fn mergo_empty(v: &Value) -> bool {
 /// source value replaces an empty destination value, or any value when
 /// overwriting (a nil source only when overwriting); a non-empty
 /// destination slice is kept unless overwriting.
-pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool, depth: usize) -> Result<(), FuncError> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep("merge"));
+    }
     for (k, sv) in src {
         if sv.is_nil() {
             if overwrite {
@@ -181,7 +184,7 @@ pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Valu
         if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
             if sm.elem == "interface {}" && dm.elem == "interface {}" {
                 let mut merged = dm.entries.as_ref().clone();
-                merge_into(&mut merged, &sm.entries, overwrite);
+                merge_into(&mut merged, &sm.entries, overwrite, depth + 1)?;
                 let was_empty = dm.entries.is_empty();
                 dst.insert(k.clone(), Value::map(merged));
                 // mergo looks at the destination after merging into it:
@@ -204,6 +207,7 @@ pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Valu
             dst.insert(k.clone(), sv.clone());
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -224,32 +228,65 @@ mod tests {
         let mut dst = d(&[("a", Value::int(1)), ("n", Value::map(d(&[("x", Value::int(1))])))]);
         let src = d(&[("a", Value::int(2)), ("b", Value::int(3)), ("n", Value::map(d(&[("y", Value::int(2))])))]);
         let mut dst2 = dst.clone();
-        merge_into(&mut dst, &src, false);
+        merge_into(&mut dst, &src, false, 0).unwrap();
         assert_eq!(dst.get("a").map(|v| matches!(v, Value::Int(1, _))), Some(true));
-        assert_eq!(dst.get("n").and_then(|n| n.get("y")).is_some(), true);
-        merge_into(&mut dst2, &src, true);
+        assert!(dst.get("n").and_then(|n| n.get("y")).is_some());
+        merge_into(&mut dst2, &src, true, 0).unwrap();
         assert!(matches!(dst2.get("a"), Some(Value::Int(2, _))));
         let _ = show;
+    }
+
+    /// Helm v4's `.Values`: a named type over `map[string]interface{}`.
+    #[derive(Debug)]
+    struct NamedValues(BTreeMap<String, Value>);
+
+    impl crate::value::Object for NamedValues {
+        fn type_name(&self) -> String {
+            "common.Values".into()
+        }
+        fn member(&self, _: &str) -> Option<crate::value::Member> {
+            None
+        }
+        fn format(&self) -> String {
+            String::new()
+        }
+        fn marshal(&self) -> Value {
+            Value::map(self.0.clone())
+        }
+        fn kind(&self) -> &'static str {
+            "map"
+        }
+    }
+
+    #[test]
+    fn named_map_types_are_assignable_but_not_asserted() {
+        use crate::sprig::tests::call;
+        let values = Value::Object(std::sync::Arc::new(NamedValues(d(&[("a", Value::Float(1.0))]))));
+        // Helm: hasKey .Values "a" → true (assignable to the parameter type)
+        assert!(matches!(call("hasKey", &[values.clone(), Value::from("a")]), Ok(Value::Bool(true))));
+        // Helm: dig "a" 0 .Values → error calling dig: interface conversion: interface {} is common.Values, not map[string]interface {}
+        let err = call("dig", &[Value::from("a"), Value::int(0), values]).unwrap_err();
+        assert_eq!(err.render("dig"), "error calling dig: interface conversion: interface {} is common.Values, not map[string]interface {}");
     }
 
     #[test]
     fn merge_empty_and_nil() {
         // Helm: mergeOverwrite (dict "a" "x" "b" 5) (dict "a" "" "b" 0 "c" nil) → map[a: b:0 c:<nil>]
         let mut dst = d(&[("a", Value::from("x")), ("b", Value::int(5))]);
-        merge_into(&mut dst, &d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil)]), true);
+        merge_into(&mut dst, &d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil)]), true, 0).unwrap();
         assert_eq!(dst.get("a").and_then(Value::as_str), Some(""));
         assert!(dst.get("c").is_some_and(Value::is_nil));
         // merge replaces empty destination values: "" 0 nil []
         let mut dst = d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil), ("d", Value::list(vec![]))]);
-        merge_into(&mut dst, &d(&[("a", Value::from("x")), ("b", Value::int(5)), ("c", Value::int(6)), ("d", Value::list(vec![Value::int(1)]))]), false);
+        merge_into(&mut dst, &d(&[("a", Value::from("x")), ("b", Value::int(5)), ("c", Value::int(6)), ("d", Value::list(vec![Value::int(1)]))]), false, 0).unwrap();
         assert_eq!(dst.get("a").and_then(Value::as_str), Some("x"));
         assert!(matches!(dst.get("c"), Some(Value::Int(6, _))));
         assert_eq!(dst.get("d").and_then(Value::as_list).map(<[Value]>::len), Some(1));
         // a scalar never merges into a map, nor a map over a scalar without overwrite
         let mut dst = d(&[("n", Value::int(1))]);
-        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), false);
+        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), false, 0).unwrap();
         assert!(matches!(dst.get("n"), Some(Value::Int(1, _))));
-        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), true);
+        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), true, 0).unwrap();
         assert!(matches!(dst.get("n"), Some(Value::Map(_))));
     }
 }

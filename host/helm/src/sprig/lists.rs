@@ -76,7 +76,7 @@ pub fn register(m: &mut FuncMap) {
             let l = items_or(&a[0], |k| format!("Cannot find uniq on type {k}"))?;
             let mut out: Vec<Value> = Vec::new();
             for v in l {
-                if !out.iter().any(|o| deep_equal(&v, o)) {
+                if !in_list(&out, &v)? {
                     out.push(v);
                 }
             }
@@ -87,7 +87,13 @@ pub fn register(m: &mut FuncMap) {
         variadic(m, name, 1, |a| {
             let l = items_or(&a[0], |k| format!("Cannot find without on type {k}"))?;
             let omit = &a[1..];
-            Ok(ilist(l.into_iter().filter(|v| !omit.iter().any(|o| deep_equal(v, o))).collect()))
+            let mut out = Vec::new();
+            for v in l {
+                if !in_list(omit, &v)? {
+                    out.push(v);
+                }
+            }
+            Ok(ilist(out))
         });
     }
     for name in ["has", "mustHas"] {
@@ -96,7 +102,7 @@ pub fn register(m: &mut FuncMap) {
                 return Ok(Value::Bool(false));
             }
             let l = items_or(&a[1], |k| format!("Cannot find has on type {k}"))?;
-            Ok(Value::Bool(l.iter().any(|v| deep_equal(&a[0], v))))
+            Ok(Value::Bool(in_list(&l, &a[0])?))
         });
     }
     for name in ["slice", "mustSlice"] {

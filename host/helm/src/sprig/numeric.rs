@@ -81,6 +81,19 @@ pub fn register(m: &mut FuncMap) {
         ints(until_step(0, n, if n < 0 { -1 } else { 1 })?)
     });
     fixed(m, "untilStep", 3, |a| ints(until_step(want_int(&a[0])?, want_int(&a[1])?, want_int(&a[2])?)?));
+    // Random numbers are the random family's; this is here only if that
+    // family has not registered it.
+    if !m.contains("randInt") {
+        fixed(m, "randInt", 2, |a| {
+            let (lo, hi) = (want_int(&a[0])?, want_int(&a[1])?);
+            let n = hi.wrapping_sub(lo);
+            if n <= 0 {
+                return Err(FuncError::call("invalid argument to Intn"));
+            }
+            let mut rng = super::reflect::seeded_rng();
+            Ok(Value::int(lo.wrapping_add((rng() % n as u64) as i64)))
+        });
+    }
     variadic(m, "seq", 0, |a| {
         let p = a.iter().map(want_int).collect::<Result<Vec<_>, _>>()?;
         Ok(Value::from(seq(&p)?))
@@ -391,6 +404,16 @@ mod tests {
         assert_eq!(seq(&[1, 2, 3, 4]).unwrap(), "");
         assert_eq!(until_step(10, 0, -3).unwrap(), vec![10, 7, 4, 1]);
         assert!(until_step(0, i64::MAX, 1).is_err());
+    }
+
+    #[test]
+    fn rand_int_stays_in_range() {
+        for _ in 0..200 {
+            let v = to_int64(&call("randInt", vec![Value::int(-3), Value::int(4)]).unwrap());
+            assert!((-3..4).contains(&v), "{v}");
+        }
+        // Helm: randInt 5 5 → error calling randInt: invalid argument to Intn
+        assert_eq!(call("randInt", vec![Value::int(5), Value::int(5)]).unwrap_err().render("randInt"), "error calling randInt: invalid argument to Intn");
     }
 
     #[test]

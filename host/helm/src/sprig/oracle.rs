@@ -1,13 +1,15 @@
-//! Tests only: Sprig's answers as real Helm gives them. `testdata/cases.tsv`
-//! holds template expressions with the Go type and `%v` text (a JSON string; or
-//! `ERR` and the error)
-//! Helm produced for each; the test evaluates every expression with these
-//! functions and compares. A second test re-asks the oracle (real Helm
-//! through helm-python-sdk) so the recorded answers cannot drift; it fails
+//! Tests only: Sprig's answers as real Helm gives them. `testdata/exprs.txt`
+//! lists template expressions; `testdata/cases.tsv` records, for each, the
+//! Go type and `%v` text (a JSON string; or `ERR` and the error) that Helm
+//! rendered (regenerate with `python testdata/record.py --tsv
+//! testdata/exprs.txt > testdata/cases.tsv`). The first test evaluates
+//! every expression with these functions and compares. The second re-asks
+//! the oracle (real Helm through helm-python-sdk; `GANTRY_HELM_PYTHON`, else
+//! /tmp/helmvenv/bin/python) so the record cannot drift from Helm; it fails
 //! when `CI` is set and the oracle is missing, and skips with a message
-//! otherwise. The small expression evaluator here (calls, parentheses,
-//! pipes, literals, `.Values.*`) stands in for the template engine, which
-//! is another module's.
+//! otherwise. The small evaluator here (calls, parentheses, pipes,
+//! literals, `.Values.*`, methods of a parenthesized result) stands in for
+//! the template engine, which is another module's.
 
 use std::collections::BTreeMap;
 
@@ -267,8 +269,22 @@ fn fmt_is_real() -> bool {
 /// Cases whose answer is `%v` of a list, map or float, which is
 /// `template::fmt`'s to get right; tolerated while that is a stub.
 fn needs_fmt(expr: &str) -> bool {
-    let f = expr.split(' ').next().unwrap_or("");
-    matches!(f, "toString" | "quote" | "squote" | "cat" | "join" | "toStrings" | "sortAlpha" | "dict" | "toDecimal")
+    const CASES: &[&str] = &[
+        "quote .Values.l .Values.m",
+        "squote \"a\" 1 nil .Values.l",
+        "cat \"a\" 1 nil 2.5 .Values.l",
+        "toString .Values.m",
+        "toString (list 1 \"a\")",
+        "toString 1e21",
+        "toString 100000000.0",
+        "toString 1234567.0",
+        "toString 0.00001",
+        "join \",\" .Values.m",
+        "quote (splitList \",\" \"a,b\")",
+        "join \",\" (list (list 1 2) \"x\")",
+        "dict (list 1) 2",
+    ];
+    CASES.contains(&expr)
 }
 
 /// Where these functions knowingly differ from Helm (the report names them).

@@ -18,7 +18,7 @@ pub fn register(m: &mut FuncMap) {
     });
     fixed(m, "kindOf", 1, |a| Ok(Value::from(a[0].kind_name())));
     fixed(m, "kindIs", 2, |a| Ok(Value::Bool(want_str(&a[0])? == a[1].kind_name())));
-    fixed(m, "deepEqual", 2, |a| Ok(Value::Bool(deep_equal(&a[0], &a[1]))));
+    fixed(m, "deepEqual", 2, |a| Ok(Value::Bool(deep_equal(&a[0], &a[1])?)));
 }
 
 /// A xorshift64* generator seeded from std's random hash keys and the clock.

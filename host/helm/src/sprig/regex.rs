@@ -76,18 +76,40 @@ fn can_backquote(s: &str) -> bool {
     s.chars().all(|c| c == '\t' || !(c == '`' || c == '\u{FEFF}' || (c as u32) < 0x20 || c == '\u{7f}'))
 }
 
-/// Compiles a Go pattern; the error is Go's text.
+/// The most compiled patterns kept for reuse (templates call the same few
+/// patterns over and over; Go compiles each time, which only costs time).
+const CACHE_SIZE: usize = 256;
+
+/// Compiles a Go pattern (cached); the error is Go's text.
 pub fn compile(re: &str) -> Result<Regex, String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Result<Regex, String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Ok(c) = cache.lock() {
+        if let Some(r) = c.get(re) {
+            return r.clone();
+        }
+    }
+    let r = compile_uncached(re);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= CACHE_SIZE {
+            c.clear();
+        }
+        c.insert(re.to_string(), r.clone());
+    }
+    r
+}
+
+fn compile_uncached(re: &str) -> Result<Regex, String> {
     let translated = translate(re)?;
     if let Err(e) = regex_syntax::ast::parse::Parser::new().parse(&translated) {
         return Err(go_error(re, &translated, &e));
     }
-    if let Err(e) = regex_syntax::ParserBuilder::new().octal(true).build().parse(&translated) {
-        if let regex_syntax::Error::Translate(t) = &e {
-            let span = t.span();
-            let frag = class_frag(translated.get(span.start.offset..span.end.offset).unwrap_or(""));
-            return Err(format!("error parsing regexp: invalid character class range: `{frag}`"));
-        }
+    if let Err(regex_syntax::Error::Translate(t)) = regex_syntax::ParserBuilder::new().octal(true).build().parse(&translated) {
+        let span = t.span();
+        let frag = class_frag(translated.get(span.start.offset..span.end.offset).unwrap_or(""));
+        return Err(format!("error parsing regexp: invalid character class range: `{frag}`"));
     }
     regex::RegexBuilder::new(&translated).octal(true).size_limit(64 << 20).build().map_err(|e| match e {
         regex::Error::CompiledTooBig(_) => format!("error parsing regexp: expression too large: `{re}`"),

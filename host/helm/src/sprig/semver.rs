@@ -325,7 +325,7 @@ fn check(v: &Version, c: &Constraint, include_pre: bool) -> bool {
         if v.major != cv.major {
             return false;
         }
-        !(v.minor != cv.minor && !c.minor_dirty)
+        v.minor == cv.minor || c.minor_dirty
     };
     match c.op.as_str() {
         "" | "=" => {
@@ -424,7 +424,8 @@ impl Object for SemverObject {
     fn member(&self, name: &str) -> Option<Member> {
         let v = self.v.clone();
         let u = |x: u64| Value::Int(x as i64, IntType::Uint64);
-        let method = |f: Box<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>| Some(Member::Method(Arc::from(f)));
+        type MethodFn = Box<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>;
+        let method = |f: MethodFn| Some(Member::Method(Arc::from(f)));
         let nullary = |name: &'static str, val: Value| {
             method(Box::new(move |a: &[Value]| {
                 crate::func::arity(name, a, 0)?;

@@ -638,6 +638,17 @@ mod tests {
     }
 
     #[test]
+    fn shuffle_permutes_runes() {
+        let s = "héllo wörld";
+        let mut a: Vec<char> = shuffle(s).chars().collect();
+        let mut b: Vec<char> = s.chars().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        assert_eq!(shuffle(""), "");
+    }
+
+    #[test]
     fn split_as_go() {
         assert_eq!(go_split("a,b,c", ",", 2), vec!["a", "b,c"]);
         assert_eq!(go_split("abc", "", -1), vec!["a", "b", "c"]);

@@ -300,18 +300,18 @@ impl Url {
         if !self.opaque.is_empty() {
             buf.push_str(&self.opaque);
         } else {
-            if !self.scheme.is_empty() || !self.host.is_empty() || self.user.is_some() {
-                if !(self.omit_host && self.host.is_empty() && self.user.is_none()) {
-                    if !self.host.is_empty() || !self.path.is_empty() || self.user.is_some() {
-                        buf.push_str("//");
-                    }
-                    if let Some(u) = &self.user {
-                        buf.push_str(&user_string(u));
-                        buf.push('@');
-                    }
-                    if !self.host.is_empty() {
-                        buf.push_str(&escape(&self.host, Mode::Host));
-                    }
+            let has_authority = !self.scheme.is_empty() || !self.host.is_empty() || self.user.is_some();
+            let omitted = self.omit_host && self.host.is_empty() && self.user.is_none();
+            if has_authority && !omitted {
+                if !self.host.is_empty() || !self.path.is_empty() || self.user.is_some() {
+                    buf.push_str("//");
+                }
+                if let Some(u) = &self.user {
+                    buf.push_str(&user_string(u));
+                    buf.push('@');
+                }
+                if !self.host.is_empty() {
+                    buf.push_str(&escape(&self.host, Mode::Host));
                 }
             }
             let path = if self.path == "*" { "*".to_string() } else { escape(&self.path, Mode::Path) };

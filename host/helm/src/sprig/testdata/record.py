@@ -1,12 +1,21 @@
 # Renders each Sprig expression with real Helm (helm-python-sdk) and prints,
 # as JSON, [Go type, %v text] per expression, or ["ERR", message] where the
 # message is what follows `at <...>: ` (Go's "error calling NAME: ..." or
-# the executor's argument error). Used by sprig/oracle.rs.
-import json, os, sys
+# the executor's argument error). Used by sprig/oracle.rs:
+#   python record.py EXPRS.json WORKDIR         -> JSON answers
+# and to regenerate the recorded table from exprs.txt (one expression a line):
+#   python record.py --tsv exprs.txt > cases.tsv
+import json, os, sys, tempfile
 import helm_python as helm
 
-exprs = json.load(open(sys.argv[1]))
-root = os.path.join(sys.argv[2], "chart")
+tsv = sys.argv[1] == "--tsv"
+if tsv:
+    exprs = [l.rstrip("\n") for l in open(sys.argv[2]) if l.strip() and not l.startswith("#")]
+    work = tempfile.mkdtemp()
+else:
+    exprs = json.load(open(sys.argv[1]))
+    work = sys.argv[2]
+root = os.path.join(work, "chart")
 os.makedirs(os.path.join(root, "templates"), exist_ok=True)
 with open(os.path.join(root, "Chart.yaml"), "w") as f:
     f.write("apiVersion: v2\nname: t\nversion: 0.1.0\n")
@@ -29,4 +38,9 @@ for e in exprs:
         else:
             msg = msg.strip().splitlines()[-1].strip()
         out.append(["ERR", msg])
-print(json.dumps(out))
+if tsv:
+    print("# expression\tGo type (or ERR)\t%v text or error as a JSON string, as real Helm rendered it (regenerate: python record.py --tsv exprs.txt > cases.tsv)")
+    for e, (t, x) in zip(exprs, out):
+        print("%s\t%s\t%s" % (e, t, json.dumps(x, ensure_ascii=False)))
+else:
+    print(json.dumps(out))
