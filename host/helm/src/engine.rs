@@ -105,10 +105,6 @@ impl RenderError {
 /// sooner, with ours.)
 pub const DEFAULT_LIMITS: Limits = Limits { max_depth: 2100, max_output: 256 << 20 };
 
-/// The stack a render runs on (reserved, touched only as deep as a render
-/// goes): nesting recurses natively.
-const RENDER_STACK: usize = 512 << 20;
-
 /// The functions templates see: Sprig, the YAML family, then Helm's own.
 pub fn funcs(lookup: Option<Arc<dyn Lookup>>) -> FuncMap {
     let mut f = crate::sprig::funcs();
@@ -154,19 +150,9 @@ fn scope_value(scopes: &[Scope], idx: usize, last: &HashMap<usize, Value>) -> BT
 
 /// Helm's render of `chart` with `values` (the root chart's coalesced
 /// values): every non-partial template's output by full name.
+/// (Deep nesting is the template set's concern: it parses and executes on
+/// a thread with a large stack.)
 pub fn render(chart: &Chart, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("helm-render".into())
-            .stack_size(RENDER_STACK)
-            .spawn_scoped(s, || render_here(chart, values, options))
-            .map_err(|e| RenderError::new(format!("rendering template failed: cannot start the render thread: {e}")))?
-            .join()
-            .unwrap_or_else(|_| Err(RenderError::new("rendering template failed: the render panicked")))
-    })
-}
-
-fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
     let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
     let funcs = funcs(options.lookup.clone());
 
