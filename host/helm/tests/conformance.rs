@@ -195,22 +195,43 @@ fn gantry(case: &Case) -> Answer {
     render_chart(&case.chart_path, &values, &case.options()).map_err(|e| e.message)
 }
 
+/// A long line cut to a window around byte `at`, on character boundaries.
+fn window(line: &str, at: usize) -> String {
+    const SPAN: usize = 120;
+    if line.len() <= 2 * SPAN {
+        return format!("{line:?}");
+    }
+    let mut from = at.saturating_sub(SPAN).min(line.len());
+    while !line.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = (at + SPAN).min(line.len());
+    while !line.is_char_boundary(to) {
+        to += 1;
+    }
+    format!("{}{:?}{}", if from > 0 { "…" } else { "" }, &line[from..to], if to < line.len() { "…" } else { "" })
+}
+
 /// A readable account of how two texts differ: the first differing lines
-/// with a little context.
+/// with a little context, long lines cut around the first difference.
 fn text_diff(want: &str, got: &str) -> String {
     let (w, g): (Vec<&str>, Vec<&str>) = (want.split('\n').collect(), got.split('\n').collect());
     let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
     let from = first.saturating_sub(3);
-    let mut s = format!("    first difference at line {}\n", first + 1);
+    let column = match (w.get(first), g.get(first)) {
+        (Some(a), Some(b)) => a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len())),
+        _ => 0,
+    };
+    let mut s = format!("    first difference at line {}, byte {}\n", first + 1, column + 1);
     for i in from..(first + 6).min(w.len().max(g.len())) {
         match (w.get(i), g.get(i)) {
-            (Some(a), Some(b)) if a == b => s.push_str(&format!("      {a:?}\n")),
+            (Some(a), Some(b)) if a == b => s.push_str(&format!("      {}\n", window(a, 0))),
             (a, b) => {
                 if let Some(a) = a {
-                    s.push_str(&format!("    - {a:?}\n"));
+                    s.push_str(&format!("    - {}\n", window(a, column)));
                 }
                 if let Some(b) = b {
-                    s.push_str(&format!("    + {b:?}\n"));
+                    s.push_str(&format!("    + {}\n", window(b, column)));
                 }
             }
         }
