@@ -49,6 +49,10 @@ pub struct RenderOptions {
     /// Bounds on nesting and output; None for the defaults (deep enough for
     /// Helm's include limit of 1000 nested includes to speak first).
     pub limits: Option<Limits>,
+    /// [`render_chart`] also refuses what `helm template`/`helm install`
+    /// refuse before rendering ([`check_installable`], the chart's
+    /// `kubeVersion`); Helm's engine alone (and so the oracle) does not.
+    pub install_checks: bool,
 }
 
 impl Default for RenderOptions {
@@ -64,6 +68,7 @@ impl Default for RenderOptions {
             strict: false,
             lookup: None,
             limits: None,
+            install_checks: false,
         }
     }
 }
@@ -80,6 +85,8 @@ impl std::fmt::Debug for RenderOptions {
             .field("api_versions", &self.api_versions)
             .field("strict", &self.strict)
             .field("lookup", &self.lookup.is_some())
+            .field("limits", &self.limits)
+            .field("install_checks", &self.install_checks)
             .finish()
     }
 }
@@ -375,17 +382,58 @@ pub fn top_notes<'a>(rendered: &'a BTreeMap<String, String>, chart_name: &str) -
     rendered.get(&format!("{chart_name}/templates/NOTES.txt")).map(String::as_str)
 }
 
+/// What Helm's `install`/`template` commands refuse before anything is
+/// rendered, in their words: a chart that is not an application chart,
+/// and dependencies declared in Chart.yaml but absent from `charts/`.
+pub fn check_installable(chart: &Chart) -> Result<(), RenderError> {
+    let t = &chart.metadata.chart_type;
+    if !t.is_empty() && t != "application" {
+        return Err(RenderError::new(format!("{t} charts are not installable")));
+    }
+    let missing: Vec<&str> = chart.metadata.dependencies.iter().map(|d| d.name.as_str()).filter(|n| !chart.dependencies.iter().any(|c| c.name() == *n)).collect();
+    if !missing.is_empty() {
+        return Err(RenderError::new(format!(
+            "an error occurred while checking for chart dependencies. You may need to run 'helm dependency build' to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Helm's check of a chart's `kubeVersion` constraint against the target
+/// (`chart requires kubeVersion: … which is incompatible with Kubernetes …`).
+pub fn check_kube_version(chart: &Chart, options: &RenderOptions) -> Result<(), RenderError> {
+    let constraint = &chart.metadata.kube_version;
+    if constraint.is_empty() {
+        return Ok(());
+    }
+    let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
+    if crate::chart::semver::is_compatible_range(constraint, &caps.kube_version.normalized) {
+        Ok(())
+    } else {
+        Err(RenderError::new(format!("chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {}", caps.kube_version.version)))
+    }
+}
+
 /// Loads the chart at `path` and renders it as `helm template` does: load,
-/// dependencies (condition, tags, alias, import-values) against
-/// `user_values`, coalescing, `values.schema.json`, render.
+/// ([`check_installable`] when `install_checks`), dependencies (condition,
+/// tags, alias, import-values) against `user_values`, coalescing,
+/// `values.schema.json`, ([`check_kube_version`] when `install_checks`),
+/// render.
 pub fn render_chart(path: &std::path::Path, user_values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
     let mut chart = crate::chart::load(path).map_err(|e| RenderError::new(e.message))?;
+    if options.install_checks {
+        check_installable(&chart)?;
+    }
     crate::chart::process_dependencies(&mut chart, user_values).map_err(|e| RenderError::new(e.message))?;
     let values = crate::values::coalesce(&chart, user_values).map_err(|e| RenderError::new(e.message))?;
     if let Err(e) = crate::values::schema::validate(&chart, &values) {
         const PREFIX: &str = "values don't meet the specifications of the schema(s) in the following chart(s):";
         let message = if e.message.starts_with(PREFIX) { e.message } else { format!("{PREFIX}\n{}", e.message) };
         return Err(RenderError::new(message));
+    }
+    if options.install_checks {
+        check_kube_version(&chart, options)?;
     }
     render(&chart, &values, options)
 }
@@ -470,6 +518,29 @@ mod tests {
         assert_eq!(out.keys().collect::<Vec<_>>(), ["top/charts/sub/templates/b.yaml", "top/templates/a.yaml"]);
         assert_eq!(out["top/charts/sub/templates/b.yaml"], "top-x|2|false|G");
         assert_eq!(out["top/templates/a.yaml"], "top-x|top/templates/a.yaml|top/templates|1||top|rel");
+    }
+
+    #[test]
+    fn install_checks_are_helms() {
+        // Worded as Helm 4.2.3's cmd/install.go and action.renderResources
+        // word them (the oracle's engine-level render makes no such checks).
+        let mut lib = file_chart("lib", &[], vec![]);
+        lib.metadata.chart_type = "library".into();
+        assert_eq!(check_installable(&lib).unwrap_err().message, "library charts are not installable");
+        let mut app = file_chart("app", &[], vec![file_chart("present", &[], vec![])]);
+        for name in ["present", "nothere", "gone"] {
+            app.metadata.dependencies.push(crate::chart::Dependency { name: name.into(), ..Default::default() });
+        }
+        assert_eq!(
+            check_installable(&app).unwrap_err().message,
+            "an error occurred while checking for chart dependencies. You may need to run 'helm dependency build' to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: nothere, gone"
+        );
+        app.metadata.dependencies.truncate(1);
+        assert!(check_installable(&app).is_ok());
+        app.metadata.kube_version = ">=1.20.0-0".into();
+        let old = RenderOptions { kube_version: Some("1.19.3-gke.1".into()), ..RenderOptions::default() };
+        assert_eq!(check_kube_version(&app, &old).unwrap_err().message, "chart requires kubeVersion: >=1.20.0-0 which is incompatible with Kubernetes v1.19.3-gke.1");
+        assert!(check_kube_version(&app, &RenderOptions::default()).is_ok());
     }
 
     #[test]
