@@ -28,7 +28,9 @@ fn warn_wrap(msg: &str) -> String {
 }
 
 /// The cluster behind `lookup`: the live object (a map), a list (a map with
-/// `items`), or an empty map when there is none, as Helm's lookup answers.
+/// `items`) when `name` is empty, or an empty map when there is none (not
+/// found is not an error, as Helm's lookup answers); an `Err` is reported
+/// as `error calling lookup: …`.
 pub trait Lookup: Send + Sync {
     fn lookup(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String>;
 }
