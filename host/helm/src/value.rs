@@ -135,6 +135,12 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn truthy(&self) -> bool {
         true
     }
+    /// For a named map type (`kind() == "map"`, like Helm's `files`): its
+    /// entries in key order, which `range`, `index`, `len` and `.key` see
+    /// (methods come first, as in Go). None for other kinds.
+    fn map_entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
 }
 
 impl Value {

@@ -138,6 +138,7 @@ fn length(item: &Rv) -> Result<usize, String> {
         Rv::V(Value::Bytes(b), _) => Ok(b.len()),
         Rv::V(Value::List(l), _) => Ok(l.items.len()),
         Rv::V(Value::Map(m), _) => Ok(m.entries.len()),
+        Rv::V(Value::Object(o), _) if o.map_entries().is_some() => Ok(o.map_entries().map(|e| e.len()).unwrap_or(0)),
         Rv::V(v, _) => Err(format!("len of type {}", v.type_name())),
     }
 }
@@ -201,6 +202,19 @@ fn index(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
                 match m.entries.get(&*key) {
                     Some(v) => Rv::V(v.clone(), iface),
                     None => Rv::V(zero_of(m.elem), iface),
+                }
+            }
+            Value::Object(o) if o.map_entries().is_some() => {
+                let key = match ix.indirect() {
+                    Rv::V(Value::String(k), _) => k,
+                    Rv::Invalid => return Err("value is nil; should be of type string".into()),
+                    Rv::V(v, _) => return Err(format!("value has type {}; should be string", v.type_name())),
+                };
+                let entries = o.map_entries().unwrap_or_default();
+                match entries.into_iter().find(|(k, _)| **k == *key) {
+                    Some((_, v)) => Rv::concrete(v),
+                    // The zero value of Helm's `files` entries: a nil []byte.
+                    None => Rv::concrete(Value::Bytes(std::sync::Arc::from(&[][..]))),
                 }
             }
             v => return Err(format!("can't index item of type {}", v.type_name())),

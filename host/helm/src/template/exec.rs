@@ -327,6 +327,13 @@ impl<'s, 't> State<'s, 't> {
                     return Ok(());
                 }
             }
+            Rv::V(Value::Object(o), _) if o.map_entries().is_some() => {
+                let mut entries = o.map_entries().unwrap_or_default();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                for (k, v) in entries {
+                    items.push((Rv::concrete(Value::str(k)), Rv::concrete(v)));
+                }
+            }
             Rv::Invalid => {}
             Rv::V(v, _) => {
                 return Err(self.errorf(format!("range can't iterate over {}", super::fmt::sprint(v))));
@@ -583,6 +590,21 @@ impl<'s, 't> State<'s, 't> {
                     if o.kind() == "ptr" && !o.truthy() {
                         return Err(self.errorf(format!("nil pointer evaluating {}.{name}", typ())));
                     }
+                    if let Some(entries) = o.map_entries() {
+                        if has_args {
+                            return Err(self.errorf(format!("{name} is not a method but has arguments")));
+                        }
+                        return match entries.into_iter().find(|(k, _)| k == name) {
+                            Some((_, x)) => Ok(Rv::concrete(x)),
+                            None => match self.shared.missing_key {
+                                MissingKey::Default => Ok(Rv::Invalid),
+                                // The zero value of Helm's only named map type
+                                // (`files`, map[string][]byte): a nil []byte.
+                                MissingKey::Zero => Ok(Rv::concrete(Value::Bytes(Arc::from(&[][..])))),
+                                MissingKey::Error => Err(self.errorf(format!("map has no entry for key {}", super::fmt::quote(name)))),
+                            },
+                        };
+                    }
                 }
             },
             Value::Map(m) => {
@@ -672,6 +694,7 @@ impl<'s, 't> State<'s, 't> {
         };
         match result {
             Ok(v) => {
+                self.check_size(&v, at, name)?;
                 let nil = v.is_nil();
                 Ok(Rv::V(v, nil))
             }
@@ -798,7 +821,9 @@ impl<'s, 't> State<'s, 't> {
                     vals.push(f.value());
                 }
             }
-            return Ok(Rv::concrete(Value::str(super::fmt::sprintf(&format, &vals))));
+            let v = Value::str(super::fmt::sprintf(&format, &vals));
+            self.check_size(&v, at, name)?;
+            return Ok(Rv::concrete(v));
         }
         let mut vals = Vec::with_capacity(n_in);
         for a in args {
@@ -817,12 +842,30 @@ impl<'s, 't> State<'s, 't> {
             return Err(self.errorf(format!("error calling call: {err}")));
         }
         match builtins::call(b, &vals) {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                if let Rv::V(x, _) = &v {
+                    self.check_size(x, at, name)?;
+                }
+                Ok(v)
+            }
             Err(e) => {
                 self.at = at;
                 Err(self.errorf(format!("error calling {name}: {e}")))
             }
         }
+    }
+
+    /// A string a function made may not outgrow the output limit: strings
+    /// doubled in a loop would otherwise exhaust memory without printing.
+    fn check_size(&mut self, v: &Value, at: At<'t>, name: &str) -> R<()> {
+        let max = self.shared.limits.max_output;
+        if let Value::String(s) = v {
+            if s.len() > max {
+                self.at = at;
+                return Err(self.errorf(format!("error calling {name}: result of {} bytes exceeds the output limit of {max} bytes", s.len())));
+            }
+        }
+        Ok(())
     }
 
     fn string_param(&self, v: Rv) -> R<String> {

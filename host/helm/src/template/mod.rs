@@ -5,7 +5,20 @@
 //! (`template: NAME:LINE:COL: executing "NAME" at <…>: …`).
 //! This module owns the template set ([`Templates`]) and its public API; it
 //! knows nothing of charts, Sprig or Helm's own functions (those arrive
-//! through the [`FuncMap`]).
+//! through the [`FuncMap`]; `include` and `tpl` reach back through the
+//! executor's [`crate::func::Host`]).
+//!
+//! Parsing and execution recurse natively, bounded (parentheses and block
+//! nesting at Go's 10000, template calls at [`Limits::max_depth`], all
+//! nesting together at `exec::MAX_NESTING`), on a worker thread with a
+//! large stack that each calling thread keeps, so no template can overflow
+//! the caller's stack. Output (and any string a function makes) is bounded
+//! by [`Limits::max_output`].
+//!
+//! Where this differs from Go, knowingly: complex constants (`1i`) are an
+//! error (the value model has no complex numbers); `\xNN` escapes and
+//! `slice` cuts that would make invalid UTF-8 give U+FFFD; `unicode.IsPrint`
+//! (for `%q` and `js`) is approximated; nesting of blocks is bounded.
 
 mod builtins;
 mod exec;

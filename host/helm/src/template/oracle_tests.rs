@@ -89,8 +89,15 @@ pub(crate) fn go_error_from_helm(e: &str) -> String {
     }
     let lines: Vec<&str> = e.split('\n').collect();
     if lines.len() >= 3 && lines[1].starts_with("  executing ") {
-        let msg = lines[2..].iter().map(|l| l.strip_prefix("    ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
         let exec = lines[1].trim_start().trim_end_matches(':');
+        let first = lines[2].strip_prefix("    ").unwrap_or(lines[2]);
+        // A nested error (`error calling include:` and the inner error's
+        // own lines) is reworded the same way.
+        let msg = if first.starts_with("error calling ") && first.ends_with(':') && lines.len() > 3 {
+            format!("{first} {}", go_error_from_helm(&lines[3..].join("\n")))
+        } else {
+            lines[2..].iter().map(|l| l.strip_prefix("    ").unwrap_or(l)).collect::<Vec<_>>().join("\n")
+        };
         return format!("template: {}: {}: {}", lines[0], exec, msg);
     }
     e.to_string()
@@ -411,6 +418,21 @@ const CASES: &[(&str, &str)] = &[
     ("{{\n.Values.a\n}}", r#"{"a": "nl"}"#),
     ("{{ 1 -}}\n{{- \"x\" }}{{ - 1 }}", "{}"),
     ("{{ -1 -}} {{ 3 - 1 }}", "{}"),
+    ("a \n{{-\n1\n-}}\n b {{-\t2\t-}} c", "{}"),
+    ("a {{- -}} b", "{}"),
+    ("a {{-1}} b {{ 1-}} c", "{}"),
+    ("{{ 1. }} {{ 0.5e+2 }} {{ 1e-2 }} {{ -0x10 }} {{ 0b_1 }}", "{}"),
+    ("{{ printf \"%q|%+q|%x\" \"\\u200b\\u00ad\\u0301é中\" \"中\" \"中\" }} {{ js \"\\u200b中\" }}", "{}"),
+    ("{{ printf \"%#v|%#v|%#v\" 1.0 1e21 \"a\\tb\" }}", "{}"),
+    ("{{ printf \"%#x|%#o|%#b|%#X|%O\" 255 8 5 255 8 }}", "{}"),
+    ("{{ printf \"%e|%.0e|%#.0f|%#e|%b|%x|%X\" 0.0 1234.5 1.0 1.0 1.0 1.0 -0.5 }}", "{}"),
+    ("{{ printf \"%6.3v|%.3v|%10.4e|%-10.1g|\" 1234.5678 0.000012345 -1234.5678 99.0 }}", "{}"),
+    ("{{ printf \"%v %v %v\" .Values.a .Values.b .Values.c }}", r#"{"a": 1e-320, "b": 1.7976931348623157e308, "c": 0.30000000000000004}"#),
+    ("{{ if 1 }}{{ define \"a\" }}{{ end }}{{ end }}", "{}"),
+    ("{{ define \"a\" }}{{ define \"b\" }}{{ end }}{{ end }}", "{}"),
+    ("{{ define \"t\" }}[{{ . }}]{{ end }}{{ template \"t\" $x := 5 }}{{ $x }}", "{}"),
+    ("{{ define \"t\" }}{{ $ }}{{ end }}{{ $y := 1 }}{{ template \"t\" \"dot\" }}", "{}"),
+    ("{{ define \"t\" }}{{ $y }}{{ end }}{{ $y := 1 }}", "{}"),
     // Functions with typed parameters, and how Go words their misuse.
     ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
     ("{{ upper .Values.missing }}", "{}"),
@@ -450,6 +472,30 @@ fn same_result(got: &Result<String, String>, want: &Result<String, String>) -> b
         }
         _ => got == want,
     }
+}
+
+/// Charts of several files: defines shared between them, and errors inside
+/// a define named by the file it was written in.
+const MULTI: &[(&[(&str, &str)], &str)] = &[
+    (&[("_helpers.tpl", "{{- define \"c.name\" -}}{{ .Values.name }}-{{ .Values.x.y }}{{- end }}"), ("x.yaml", "name: {{ template \"c.name\" . }}")], r#"{"name": "n", "x": {"y": 1}}"#),
+    (&[("_helpers.tpl", "\n\n{{- define \"c.name\" -}}\n  {{ .Values.x.y.z }}\n{{- end }}"), ("x.yaml", "name: {{ include \"c.name\" . }}")], r#"{}"#),
+    (&[("_helpers.tpl", "{{ define \"h\" }}{{ fail \"in helper\" }}{{ end }}"), ("x.yaml", "a\nb: {{ template \"h\" . }}")], r#"{}"#),
+    (&[("a.yaml", "{{ define \"h\" }}from a{{ end }}"), ("x.yaml", "{{ template \"h\" }}")], r#"{}"#),
+];
+
+#[test]
+fn multi_file_charts_render_as_helm_renders_them() {
+    let Some(py) = oracle_python() else { return };
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = MULTI.iter().map(|(f, v)| (f.to_vec(), *v)).collect();
+    let want = run_oracle(&py, &cases);
+    let mut failures = Vec::new();
+    for ((files, values), want) in cases.iter().zip(want) {
+        let got = render_files(files, values);
+        if !same_result(&got, &want) {
+            failures.push(format!("files {files:?}\n  values {values}\n  helm: {want:?}\n  ours: {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} charts differ from Helm:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]

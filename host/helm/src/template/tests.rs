@@ -145,6 +145,40 @@ fn objects_have_fields_and_methods_as_go_structs() {
     );
 }
 
+/// A named map type with a method, like Helm's `files`.
+#[derive(Debug)]
+struct Files;
+
+impl Object for Files {
+    fn type_name(&self) -> String {
+        "engine.files".into()
+    }
+    fn kind(&self) -> &'static str {
+        "map"
+    }
+    fn member(&self, name: &str) -> Option<Member> {
+        (name == "Count").then(|| Member::Method(Arc::new(|_: &[Value]| Ok(Value::int(2)))))
+    }
+    fn map_entries(&self) -> Option<Vec<(String, Value)>> {
+        Some(vec![("b.txt".into(), Value::Bytes(Arc::from(&b"B"[..]))), ("a.txt".into(), Value::Bytes(Arc::from(&b"A"[..])))])
+    }
+    fn format(&self) -> String {
+        "map[a.txt:[65] b.txt:[66]]".into()
+    }
+    fn marshal(&self) -> Value {
+        Value::Nil
+    }
+}
+
+#[test]
+fn named_maps_range_index_and_look_up_like_maps() {
+    let data = map(vec![("f", Value::Object(Arc::new(Files)))]);
+    assert_eq!(
+        run("{{ range $k, $v := .f }}{{ $k }}={{ printf \"%s\" $v }};{{ end }} {{ len .f }} {{ index .f \"a.txt\" }} {{ .f.Count }} [{{ .f.nope }}] {{ index .f \"x\" }}", &data).unwrap(),
+        "a.txt=A;b.txt=B; 2 [65] 2 [[]] []"
+    );
+}
+
 #[test]
 fn later_definitions_replace_earlier_ones_but_empty_ones_do_not() {
     let mut t = Templates::new(FuncMap::new());
@@ -228,6 +262,15 @@ fn huge_output_stops_at_the_limit() {
     t.parse("x", "{{ define \"a\" }}0123456789{{ end }}{{ range 1000000 }}{{ template \"a\" }}{{ end }}").unwrap();
     let err = t.execute("x", &Value::Nil).unwrap_err().message;
     assert_eq!(err, "template: x:1:16: executing \"a\" at <\"0123456789\">: output exceeds the limit of 1048576 bytes");
+}
+
+#[test]
+fn strings_doubled_in_a_loop_stop_at_the_output_limit() {
+    let mut t = Templates::new(FuncMap::new());
+    t.set_limits(Limits { max_depth: 100, max_output: 1 << 20 });
+    t.parse("x", "{{ $s := \"ab\" }}{{ range 64 }}{{ $s = printf \"%s%s\" $s $s }}{{ end }}").unwrap();
+    let err = t.execute("x", &Value::Nil).unwrap_err().message;
+    assert_eq!(err, "template: x:1:38: executing \"x\" at <printf \"%s%s\" $s $s>: error calling printf: result of 2097152 bytes exceeds the output limit of 1048576 bytes");
 }
 
 #[test]
