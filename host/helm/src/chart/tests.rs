@@ -532,3 +532,30 @@ print(json.dumps({k: json.loads(v) for k, v in out.items()}))
     });
     assert_eq!(got, want);
 }
+
+#[test]
+fn values_files_read_as_helm_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = [
+        "a: 1\n--- x\nb: 2\n",
+        "a: 1\n---\nb: 2\n",
+        "a: 1\n----\n",
+        "a: 1\n---\n- 1\n",
+        "a: 1\n--- # c\nb: 2\n---\n---\n",
+        "a: 1",
+        "a: 1\nb: [\n",
+        "x: 1\n---\ny: [\n",
+        "---\na: 1\n...\n---\nb: 1\n",
+        "a:\n  b: 1\n---\na:\n  c: 2\n",
+        "",
+        "# only a comment\n",
+        "a: null\nb: ~\nc: yes\nd: 0x1F\ne: 1e3\nf: .inf\n",
+    ];
+    let mut paths = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        let root = dir.path().join(format!("v{i}"));
+        write(&root, &[("Chart.yaml", "apiVersion: v2\nname: v\nversion: 0.1.0\n"), ("values.yaml", t)]);
+        paths.push(root);
+    }
+    compare_with_helm(&paths);
+}

@@ -293,7 +293,7 @@ pub fn merge_maps(a: &Table, b: &Table) -> Table {
 pub fn load_values(data: &[u8]) -> Result<Value, String> {
     let text = String::from_utf8_lossy(data);
     let mut values = Table::new();
-    for doc in split_documents(&text) {
+    for doc in split_documents(&text)? {
         let v = crate::yaml::parse(&doc).map_err(|e| format!("cannot unmarshal yaml document: {}", e.message))?;
         match v {
             Value::Nil => {}
@@ -318,26 +318,27 @@ pub fn load_values(data: &[u8]) -> Result<Value, String> {
 }
 
 /// The documents of a YAML stream as k8s' `YAMLReader` cuts them: at lines
-/// that start with `---` (what follows on the line belongs to no document).
-fn split_documents(text: &str) -> Vec<String> {
+/// that start with `---`, which may be followed by a comment only.
+fn split_documents(text: &str) -> Result<Vec<String>, String> {
     let mut docs = Vec::new();
     let mut cur = String::new();
     for line in text.split_inclusive('\n') {
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
-            if rest.is_empty() || rest.starts_with('#') {
-                if !cur.is_empty() {
-                    docs.push(std::mem::take(&mut cur));
-                }
-                continue;
+            if !rest.is_empty() && !rest.starts_with('#') {
+                return Err(format!("error reading yaml document: invalid Yaml document separator: {rest}"));
             }
+            if !cur.is_empty() {
+                docs.push(std::mem::take(&mut cur));
+            }
+            continue;
         }
         cur.push_str(line);
     }
     if !cur.is_empty() {
         docs.push(cur);
     }
-    docs
+    Ok(docs)
 }
 
 /// The user's values flags, in the order `helm install` merges them:

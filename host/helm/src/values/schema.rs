@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as J;
 
+use super::strvals::go_quote_rune;
 use crate::chart::Chart;
 use crate::value::Value;
 
@@ -488,7 +489,7 @@ impl<'a> Validator<'a> {
         }
         let props = o.get("properties").and_then(J::as_object);
         let pats: Vec<regex::Regex> =
-            o.get("patternProperties").and_then(J::as_object).map(|p| p.keys().filter_map(|k| regex::Regex::new(k).ok()).collect()).unwrap_or_default();
+            o.get("patternProperties").and_then(J::as_object).map(|p| p.keys().filter_map(|k| compile_regex(k).ok()).collect()).unwrap_or_default();
         for k in m.keys() {
             if props.is_some_and(|p| p.contains_key(k)) || pats.iter().any(|r| r.is_match(k)) || o.contains_key("additionalProperties") || (!top && o.contains_key("unevaluatedProperties")) {
                 out.push(k.clone());
@@ -572,7 +573,7 @@ impl<'a> Validator<'a> {
         let mut pattern_props: Vec<(regex::Regex, &'a J)> = Vec::new();
         if let Some(J::Object(pp)) = o.get("patternProperties") {
             for (p, sch) in pp {
-                let re = regex::Regex::new(p).map_err(|e| regex_error(p, &e))?;
+                let re = compile_regex(p)?;
                 pattern_props.push((re, sch));
             }
         }
@@ -784,7 +785,7 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(J::String(p)) = o.get("pattern") {
-            let re = regex::Regex::new(p).map_err(|e| regex_error(p, &e))?;
+            let re = compile_regex(p)?;
             if !re.is_match(s) {
                 errors.push(self.err(loc, format!("{} does not match pattern {}", quote(s), quote(p))));
             }
@@ -929,21 +930,153 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A bad regular expression, in the metaschema's words (Go's own parser
-/// words it; Rust's regex parser is worded here, knowing difference).
+/// A Go (RE2) pattern as the `regex` crate reads it: a `{` that does not
+/// open a repetition is a literal in Go.
+fn go_regex(p: &str) -> String {
+    let c: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len());
+    let mut i = 0;
+    let mut in_class = false;
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '\\' {
+            out.push(ch);
+            if let Some(n) = c.get(i + 1) {
+                out.push(*n);
+            }
+            i += 2;
+            continue;
+        }
+        if in_class {
+            if ch == ']' {
+                in_class = false;
+            }
+            out.push(ch);
+        } else if ch == '[' {
+            in_class = true;
+            out.push(ch);
+            // A `]` right after `[` or `[^` is a literal member.
+            if c.get(i + 1) == Some(&'^') {
+                out.push('^');
+                i += 1;
+            }
+            if c.get(i + 1) == Some(&']') {
+                out.push_str("\\]");
+                i += 1;
+            }
+        } else if ch == '{' {
+            let rest: String = c[i + 1..].iter().collect();
+            let end = rest.find('}');
+            let valid = end.is_some_and(|e| {
+                let body = &rest[..e];
+                let (lo, hi) = body.split_once(',').map_or((body, None), |(l, h)| (l, Some(h)));
+                !lo.is_empty() && lo.bytes().all(|b| b.is_ascii_digit()) && hi.is_none_or(|h| h.bytes().all(|b| b.is_ascii_digit()))
+            });
+            out.push_str(if valid { "{" } else { "\\{" });
+        } else {
+            out.push(ch);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Compiles a schema pattern with Go's syntax and Go's error words.
+fn compile_regex(p: &str) -> Result<regex::Regex, String> {
+    if let Some(e) = go_regex_error(p) {
+        return Err(format!("{} is not valid regex: error parsing regexp: {e}", quote(p)));
+    }
+    regex::Regex::new(&go_regex(p)).map_err(|e| regex_error(p, &e))
+}
+
+/// Go's regexp errors for the common mistakes: parentheses, classes.
+fn go_regex_error(p: &str) -> Option<String> {
+    let c: Vec<char> = p.chars().collect();
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < c.len() {
+        match c[i] {
+            '\\' => i += 1,
+            '(' => depth += 1,
+            ')' => {
+                if depth == 0 {
+                    return Some(format!("unexpected ): `{p}`"));
+                }
+                depth -= 1;
+            }
+            '[' => {
+                let start = i;
+                i += 1;
+                if c.get(i) == Some(&'^') {
+                    i += 1;
+                }
+                let mut first = true;
+                loop {
+                    let Some(&ch) = c.get(i) else {
+                        return Some(format!("missing closing ]: `{}`", c[start..].iter().collect::<String>()));
+                    };
+                    if ch == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    if ch == '[' && c.get(i + 1) == Some(&':') {
+                        if let Some(end) = c[i..].iter().collect::<String>().find(":]") {
+                            i += end + 2;
+                            continue;
+                        }
+                    }
+                    let lo = if ch == '\\' {
+                        i += 1;
+                        c.get(i).copied()
+                    } else {
+                        Some(ch)
+                    };
+                    if c.get(i + 1) == Some(&'-') && c.get(i + 2).is_some_and(|x| *x != ']') {
+                        let hi = if c[i + 2] == '\\' { c.get(i + 3).copied() } else { Some(c[i + 2]) };
+                        if let (Some(l), Some(h)) = (lo, hi) {
+                            if h < l {
+                                let end = if c[i + 2] == '\\' { i + 4 } else { i + 3 };
+                                let from = if ch == '\\' { i - 1 } else { i };
+                                return Some(format!("invalid character class range: `{}`", c[from..end.min(c.len())].iter().collect::<String>()));
+                            }
+                        }
+                        i += if c[i + 2] == '\\' { 4 } else { 3 };
+                        continue;
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth > 0 {
+        return Some(format!("missing closing ): `{p}`"));
+    }
+    None
+}
+
+/// A bad regular expression, in the metaschema's words (Go's parser words
+/// it; what `go_regex_error` does not know is worded by Rust's parser —
+/// knowing difference).
 fn regex_error(p: &str, e: &regex::Error) -> String {
     let detail = e.to_string();
     let last = detail.lines().rev().find(|l| l.starts_with("error:")).map(|l| l.trim_start_matches("error: ").to_string()).unwrap_or(detail);
     format!("{} is not valid regex: error parsing regexp: {last}: `{p}`", quote(p))
 }
 
-/// The metaschema checks gantry makes: `type` names and `pattern`s, worded
-/// as jsonschema words a 2020-12 metaschema failure.
+/// One line of a metaschema failure below the failing keyword: its depth
+/// below the keyword, where, and what.
+type MetaLine = (usize, Vec<String>, String);
+
+/// The metaschema checks gantry makes (`type` names, `pattern`s, numeric
+/// keywords that are not numbers), worded and nested as jsonschema words a
+/// failure against the draft's metaschema.
 fn check_metaschema(root: &J, draft: u32) -> Result<(), String> {
     let mut path: Vec<String> = Vec::new();
-    let mut found: Option<(Vec<String>, String, String)> = None;
+    let mut found: Option<(Vec<String>, Vec<MetaLine>)> = None;
     walk_schema(root, &mut path, &mut found, 0);
-    let Some((schema_path, kw, msg)) = found else { return Ok(()) };
+    let Some((schema_path, lines)) = found else { return Ok(()) };
     let meta = match draft {
         4 => "http://json-schema.org/draft-04/schema#",
         6 => "http://json-schema.org/draft-06/schema#",
@@ -952,77 +1085,92 @@ fn check_metaschema(root: &J, draft: u32) -> Result<(), String> {
         _ => "https://json-schema.org/draft/2020-12/schema#",
     };
     let mut out = format!("\"{SCHEMA_URL}#\" is not valid against metaschema: jsonschema validation failed with {}", quote(meta));
-    // One "'allOf' failed" per schema level (the 2020-12 metaschema's vocabularies).
     let mut level = 0;
-    let mut prefix = Vec::new();
-    let levels: Vec<Vec<String>> = {
+    if draft >= 2019 {
+        // One "'allOf' failed" per schema level: the metaschema is an allOf
+        // of its vocabularies' metaschemas.
         let mut ls = vec![Vec::new()];
         let mut i = 0;
         while i < schema_path.len() {
-            let step = if matches!(schema_path[i].as_str(), "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" | "prefixItems" | "allOf" | "anyOf" | "oneOf") {
-                2
-            } else {
-                1
-            };
-            i += step;
+            i += if two_step(&schema_path[i]) { 2 } else { 1 };
             ls.push(schema_path[..i.min(schema_path.len())].to_vec());
         }
-        ls
-    };
-    for l in &levels {
-        prefix = l.clone();
-        out.push('\n');
-        out.push_str(&"  ".repeat(level));
-        out.push_str(&format!("- at {}: 'allOf' failed", quote(&json_ptr(l))));
-        level += 1;
+        for l in &ls {
+            out.push('\n');
+            out.push_str(&"  ".repeat(level));
+            out.push_str(&format!("- at {}: 'allOf' failed", quote(&json_ptr(l))));
+            level += 1;
+        }
     }
-    let mut kw_path = prefix;
-    kw_path.push(kw.clone());
-    out.push('\n');
-    out.push_str(&"  ".repeat(level));
-    out.push_str(&format!("- at {}: {msg}", quote(&json_ptr(&kw_path))));
+    for (d, loc, msg) in lines {
+        out.push('\n');
+        out.push_str(&"  ".repeat(level + d));
+        out.push_str(&format!("- at {}: {msg}", quote(&json_ptr(&loc))));
+    }
     Err(out)
+}
+
+fn two_step(kw: &str) -> bool {
+    matches!(kw, "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" | "prefixItems" | "allOf" | "anyOf" | "oneOf")
 }
 
 const TYPE_NAMES: [&str; 7] = ["array", "boolean", "integer", "null", "number", "object", "string"];
 
-fn walk_schema(s: &J, path: &mut Vec<String>, found: &mut Option<(Vec<String>, String, String)>, depth: usize) {
+fn json_kind(v: &J) -> &'static str {
+    match v {
+        J::String(_) => "string",
+        J::Array(_) => "array",
+        J::Object(_) => "object",
+        J::Number(_) => "number",
+        J::Bool(_) => "boolean",
+        J::Null => "null",
+    }
+}
+
+fn walk_schema(s: &J, path: &mut Vec<String>, found: &mut Option<(Vec<String>, Vec<MetaLine>)>, depth: usize) {
     if found.is_some() || depth > 64 {
         return;
     }
     let J::Object(o) = s else { return };
+    let at = |kw: &str, more: Option<String>| {
+        let mut p = path.clone();
+        p.push(kw.to_string());
+        p.extend(more);
+        p
+    };
+    let one_of_types = "value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'".to_string();
     if let Some(t) = o.get("type") {
-        let bad = match t {
-            J::String(n) => !TYPE_NAMES.contains(&n.as_str()),
-            J::Array(a) => a.iter().any(|x| x.as_str().is_none_or(|n| !TYPE_NAMES.contains(&n))),
-            _ => true,
+        let lines = match t {
+            J::String(n) if TYPE_NAMES.contains(&n.as_str()) => None,
+            J::Array(a) => a.iter().position(|x| x.as_str().is_none_or(|n| !TYPE_NAMES.contains(&n))).map(|bad| {
+                vec![
+                    (0, at("type", None), "'anyOf' failed".to_string()),
+                    (1, at("type", None), one_of_types.clone()),
+                    (1, at("type", Some(bad.to_string())), one_of_types.clone()),
+                ]
+            }),
+            other => Some(vec![
+                (0, at("type", None), "'anyOf' failed".to_string()),
+                (1, at("type", None), one_of_types.clone()),
+                (1, at("type", None), format!("got {}, want array", json_kind(other))),
+            ]),
         };
-        if bad {
-            let tp = {
-                let mut p = path.clone();
-                p.push("type".into());
-                json_ptr(&p)
-            };
-            let got = match t {
-                J::String(_) => "string",
-                J::Array(_) => "array",
-                J::Object(_) => "object",
-                J::Number(_) => "number",
-                J::Bool(_) => "boolean",
-                J::Null => "null",
-            };
-            let indent = "  ".repeat(path_levels(path) + 2);
-            let msg = format!(
-                "'anyOf' failed\n{indent}- at {q}: value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'\n{indent}- at {q}: got {got}, want array",
-                q = quote(&tp)
-            );
-            *found = Some((path.clone(), "type".into(), msg));
+        if let Some(lines) = lines {
+            *found = Some((path.clone(), lines));
             return;
         }
     }
+    for kw in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"] {
+        if let Some(v) = o.get(kw) {
+            if !(v.is_number() || v.is_boolean() && kw.starts_with("exclusive")) {
+                *found = Some((path.clone(), vec![(0, at(kw, None), format!("got {}, want number", json_kind(v)))]));
+                return;
+            }
+        }
+    }
     if let Some(J::String(p)) = o.get("pattern") {
-        if let Err(e) = regex::Regex::new(p) {
-            *found = Some((path.clone(), "pattern".into(), regex_error(p, &e)));
+        if let Err(e) = compile_regex(p) {
+            *found = Some((path.clone(), vec![(0, at("pattern", None), e)]));
             return;
         }
     }
@@ -1060,20 +1208,6 @@ fn walk_schema(s: &J, path: &mut Vec<String>, found: &mut Option<(Vec<String>, S
     }
 }
 
-fn path_levels(path: &[String]) -> usize {
-    let mut i = 0;
-    let mut n = 0;
-    while i < path.len() {
-        i += if matches!(path[i].as_str(), "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" | "prefixItems" | "allOf" | "anyOf" | "oneOf") {
-            2
-        } else {
-            1
-        };
-        n += 1;
-    }
-    n
-}
-
 /// A `format` check for the formats jsonschema knows; None for others.
 fn check_format(name: &str, s: &str) -> Option<Result<(), String>> {
     Some(match name {
@@ -1093,7 +1227,7 @@ fn check_format(name: &str, s: &str) -> Option<Result<(), String>> {
                 Ok(())
             }
         }
-        "regex" => regex::Regex::new(s).map(|_| ()).map_err(|e| regex_error(s, &e)),
+        "regex" => compile_regex(s).map(|_| ()).map_err(|e| e.trim_start_matches(&format!("{} is not valid regex: ", quote(s))).to_string()),
         _ => return None,
     })
 }
@@ -1109,7 +1243,7 @@ fn validate_uuid(s: &str) -> Result<(), String> {
             return Err(format!("element {} must be {} characters long", i + 1, lens[i]));
         }
         if let Some(c) = g.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(format!("non-hex character {}", crate::chart::go_quote(&c.to_string()).replace('"', "'")));
+            return Err(format!("non-hex character {}", go_quote_rune(c)));
         }
     }
     Ok(())
@@ -1164,16 +1298,6 @@ fn validate_hostname(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".into(),
-        '"' => "'\"'".into(),
-        c => {
-            let q = crate::chart::go_quote(&c.to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
-}
 
 fn validate_email(s: &str) -> Result<(), String> {
     if s.len() > 254 {
@@ -1185,8 +1309,8 @@ fn validate_email(s: &str) -> Result<(), String> {
         return Err("local part more than 64 characters long".into());
     }
     if local.len() > 1 && local.starts_with('"') {
-        let inner = &local[1..local.len() - 1];
-        if inner.contains('\\') || inner.contains('"') {
+        let inner = &local.as_bytes()[1..local.len() - 1];
+        if inner.contains(&b'\\') || inner.contains(&b'"') {
             return Err("backslash and quote are not allowed within quoted local part".into());
         }
     } else {
@@ -1240,6 +1364,9 @@ fn validate_time(s: &str) -> Result<(), String> {
     let b = s.as_bytes();
     if b[2] != b':' || b[5] != b':' {
         return Err("missing colon in correct place".into());
+    }
+    if !s.is_char_boundary(8) {
+        return Err("invalid hour/min/sec".into());
     }
     let mut hms = Vec::new();
     for tok in s[..8].splitn(3, ':') {

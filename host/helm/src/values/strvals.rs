@@ -17,6 +17,9 @@ use super::{is_table, table_mut, table_value, take_table, Table};
 pub const MAX_INDEX: i64 = 65536;
 /// Helm's `MaxNestedNameLevel`.
 pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// Lists nested in lists (`a[0][0]…`) beyond which parsing stops. Helm has
+/// no limit (Go's stacks grow); ours keeps the recursion bounded.
+pub const MAX_LIST_NESTING: usize = 200;
 
 /// A `--set` expression Helm refuses; the message is Helm's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +59,7 @@ struct Parser<'a> {
     pos: usize,
     mode: Mode,
     read: Option<Reader<'a>>,
+    list_depth: usize,
 }
 
 /// Go's `%v` of a float64: `strconv.FormatFloat(f, 'g', -1, 64)` (`1e+06`).
@@ -77,7 +81,7 @@ fn conversion_panic(v: Option<&Value>, want: &str) -> Err {
 
 impl<'a> Parser<'a> {
     fn new(s: &str, mode: Mode, read: Option<Reader<'a>>) -> Parser<'a> {
-        Parser { sc: s.chars().collect(), pos: 0, mode, read }
+        Parser { sc: s.chars().collect(), pos: 0, mode, read, list_depth: 0 }
     }
 
     fn read_rune(&mut self) -> Option<char> {
@@ -286,7 +290,12 @@ impl<'a> Parser<'a> {
                         return (list, Err(e));
                     }
                 };
+                if self.list_depth >= MAX_LIST_NESTING {
+                    return (list, Err(format!("list nesting is greater than maximum supported nesting of {MAX_LIST_NESTING}").into()));
+                }
+                self.list_depth += 1;
                 let (list2, r) = self.list_item(crt, next_i, level);
+                self.list_depth -= 1;
                 if r.is_err() {
                     return (list, r);
                 }
@@ -373,7 +382,7 @@ impl<'a> Parser<'a> {
 
 /// Nesting beyond which the decoder gives up (Go: 10000; lower here to
 /// keep the recursion's stack small).
-const MAX_JSON_DEPTH: usize = 1000;
+const MAX_JSON_DEPTH: usize = 200;
 
 /// One JSON value from the start of `b`, as Go's `json.Decoder.Decode` reads
 /// it into `interface{}` (numbers float64), with encoding/json's error words;
@@ -598,14 +607,7 @@ impl JsonDec<'_> {
 
 /// encoding/json's `quoteChar`: a byte shown as a quoted rune.
 fn go_quote_byte(c: u8) -> String {
-    match c {
-        b'\'' => "'\\''".into(),
-        b'"' => "'\"'".into(),
-        c => {
-            let q = crate::chart::go_quote(&char::from(c).to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
+    go_quote_rune(char::from(c))
 }
 
 enum ListErr {
@@ -689,19 +691,21 @@ fn go_parse_int64(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
+/// Go's `%q` of a rune (`strconv.QuoteRune`): `'a'`, `'\''`, `'\n'`.
+pub(crate) fn go_quote_rune(c: char) -> String {
+    match c {
+        '\'' => "'\\''".to_string(),
+        '"' => "'\"'".to_string(),
+        c => {
+            let q = crate::chart::go_quote(&c.to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
 /// Go's `%q` of a `[]rune`: each rune quoted, `['a' 'b']`.
 fn quote_runes(s: &str) -> String {
-    let items: Vec<String> = s
-        .chars()
-        .map(|c| match c {
-            '\'' => "'\\''".to_string(),
-            '"' => "'\"'".to_string(),
-            c => {
-                let q = crate::chart::go_quote(&c.to_string());
-                format!("'{}'", &q[1..q.len() - 1])
-            }
-        })
-        .collect();
+    let items: Vec<String> = s.chars().map(go_quote_rune).collect();
     format!("[{}]", items.join(" "))
 }
 
@@ -796,6 +800,19 @@ mod tests {
         assert_eq!(err("a.=1"), "key map \"a\" has no value");
         let deep = format!("{}=1", vec!["k"; 40].join("."));
         assert_eq!(err(&deep), "value name nested level is greater than maximum supported nested level of 30");
+    }
+
+    #[test]
+    fn deep_input_is_bounded_not_a_crash() {
+        let deep_list = format!("a{}=1", "[0]".repeat(5000));
+        assert_eq!(parse(&deep_list).unwrap_err().message, "list nesting is greater than maximum supported nesting of 200");
+        let ok_list = format!("a{}=1", "[0]".repeat(190));
+        assert!(parse(&ok_list).is_ok());
+        let deep_json = format!("a={}{}", "[".repeat(5000), "]".repeat(5000));
+        let mut v = Value::empty_map();
+        assert_eq!(parse_set_json(&deep_json, &mut v).unwrap_err().message, "exceeded max depth");
+        let ok_json = format!("a={}{}", "[".repeat(190), "]".repeat(190));
+        assert!(parse_set_json(&ok_json, &mut Value::empty_map()).is_ok());
     }
 
     #[test]

@@ -227,3 +227,55 @@ fn nested_conditions_and_empty_dependency_lists_match_helm() {
     ];
     compare(dir.path(), &sets);
 }
+
+/// Random user values (nulls, scalars, lists and tables at the keys the
+/// family chart uses), deterministic.
+fn random_values(n: usize, seed: u64) -> Vec<J> {
+    let mut s = seed;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    fn tree(next: &mut dyn FnMut() -> u64, depth: u32) -> J {
+        const KEYS: [&str; 14] = ["a", "b", "c", "d", "e", "x", "sub", "sub2", "global", "t", "deep", "enabled", "on", "nothing"];
+        match next() % if depth >= 3 { 6 } else { 10 } {
+            0 | 5 => J::Null,
+            1 => json!(next() % 3),
+            2 => json!("s"),
+            3 => json!(next().is_multiple_of(2)),
+            4 => json!([1, "x"]),
+            _ => {
+                let mut m = serde_json::Map::new();
+                for _ in 0..(1 + next() % 4) {
+                    let k = KEYS[(next() % KEYS.len() as u64) as usize];
+                    m.insert(k.to_string(), tree(next, depth + 1));
+                }
+                J::Object(m)
+            }
+        }
+    }
+    (0..n)
+        .map(|_| {
+            let mut v = tree(&mut next, 0);
+            if next().is_multiple_of(2) {
+                v = json!({"b": tree(&mut next, 1), "sub": tree(&mut next, 1)});
+            }
+            if !v.is_object() {
+                v = json!({"a": v});
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn coalescing_random_values_matches_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    family(dir.path());
+    compare(dir.path(), &random_values(300, 0x5851F42D4C957F2D));
+    let dir = tempfile::tempdir().unwrap();
+    nested(dir.path());
+    compare(dir.path(), &random_values(150, 0x14057B7EF767814F));
+}
