@@ -850,6 +850,10 @@ pub(crate) fn emit_document(v: &GoVal) -> Result<String, JsonError> {
 
 /// go-yaml v3's `Encoder` with `SetIndent(2)`, as Helm's `toYamlPretty`.
 pub fn marshal_pretty(v: &Value) -> Result<String, JsonError> {
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || marshal_pretty_inline(v)).map_err(|e| JsonError(format!("yaml: {e}")))?
+}
+
+fn marshal_pretty_inline(v: &Value) -> Result<String, JsonError> {
     let go = value_to_go_direct(v, 0)?;
     let mut e = Emitter::new();
     e.v3 = true;
@@ -862,8 +866,11 @@ pub fn marshal_pretty(v: &Value) -> Result<String, JsonError> {
 /// sigs.k8s.io/yaml's `Marshal`: JSON, then YAML. The text ends with a
 /// line break, as Go's does (Helm's `toYaml` trims it).
 pub fn marshal(v: &Value) -> Result<String, JsonError> {
-    let go = value_to_go(v, 0)?;
-    emit_document(&go)
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || {
+        let go = value_to_go(v, 0)?;
+        emit_document(&go)
+    })
+    .map_err(|e| JsonError(format!("error marshaling into JSON: json: {e}")))?
 }
 
 #[cfg(test)]

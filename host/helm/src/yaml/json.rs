@@ -12,9 +12,7 @@ use std::fmt::Write as _;
 
 use crate::value::{Time, Value};
 
-/// Nesting deeper than this is refused (Go's decoder stops at 10000; our
-/// recursion stays within a 2 MB stack).
-pub(crate) const MAX_DEPTH: usize = 1000;
+pub(crate) use super::deep::MAX_DEPTH;
 
 /// Why JSON could not be written or read, in Go's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,9 +246,12 @@ pub fn marshal(v: &Value) -> Result<String, JsonError> {
 }
 
 pub fn marshal_with(v: &Value, style: JsonStyle) -> Result<String, JsonError> {
-    let mut out = String::new();
-    write_value(&mut out, v, style, 0)?;
-    Ok(out)
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || {
+        let mut out = String::new();
+        write_value(&mut out, v, style, 0)?;
+        Ok(out)
+    })
+    .map_err(|e| JsonError(format!("json: {e}")))?
 }
 
 fn newline(out: &mut String, style: JsonStyle, depth: usize) {
@@ -698,6 +699,10 @@ impl Reader<'_> {
 /// the first type error Go reports after decoding all it could (a number
 /// beyond float64 decodes as nil). Syntax errors come first and alone.
 pub fn unmarshal_partial(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
+    super::deep::run(super::deep::bracket_depth(text), super::deep::READ_DEPTH, || unmarshal_inline(text)).map_err(|e| JsonError(format!("json: {e}")))?
+}
+
+fn unmarshal_inline(text: &str) -> Result<(Value, Option<JsonError>), JsonError> {
     let mut r = Reader { b: text.as_bytes(), i: 0, saved: None };
     let v = r.value(0)?;
     r.ws();

@@ -15,9 +15,7 @@ use super::resolve::{resolve_plain, Resolved};
 use super::YamlError;
 use crate::value::Value;
 
-/// Deepest nesting accepted. Go has no such limit short of its 1 GB stack;
-/// ours keeps recursion off the end of a 2 MB thread stack.
-const MAX_DEPTH: usize = 1000;
+use super::deep::READ_DEPTH as MAX_DEPTH;
 
 /// A parsed node, before decoding.
 enum Node {
@@ -32,6 +30,23 @@ enum Node {
 struct Doc {
     nodes: Vec<Node>,
     root: usize,
+}
+
+impl Doc {
+    /// How deep decoding the root goes, aliases expanded (nodes come
+    /// children first, so one pass suffices).
+    fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            depth[i] = match n {
+                Node::Scalar { .. } => 0,
+                Node::Alias(t, _) => depth.get(*t).copied().unwrap_or(0),
+                Node::Seq(items) => 1 + items.iter().map(|&c| depth.get(c).copied().unwrap_or(0)).max().unwrap_or(0),
+                Node::Map(pairs) => 1 + pairs.iter().map(|&(k, v)| depth.get(k).copied().unwrap_or(0).max(depth.get(v).copied().unwrap_or(0))).max().unwrap_or(0),
+            };
+        }
+        depth.get(self.root).copied().unwrap_or(0)
+    }
 }
 
 /// go-yaml's decoded `interface{}` values.
@@ -182,7 +197,7 @@ fn parse_doc(parser: &mut Parser) -> Result<Doc, YamlError> {
 }
 
 fn depth_error(mark: &Mark) -> YamlError {
-    YamlError::at(format!("yaml: line {}: nesting deeper than {MAX_DEPTH} levels", mark.line + 1), mark.line + 1, mark.column + 1)
+    YamlError::at(format!("yaml: nesting deeper than {MAX_DEPTH} levels"), mark.line + 1, mark.column + 1)
 }
 
 fn tag_name(t: &str) -> String {
@@ -429,18 +444,31 @@ fn decode_binary(value: &str) -> Result<GoVal, YamlError> {
 
 /// Go's `%#v` of a decoded value, for error messages.
 pub(crate) fn go_syntax(v: &GoVal) -> String {
+    go_syntax_in(v, false)
+}
+
+/// `%#v` inside a composite, where a nil interface is `interface {}(nil)`
+/// and maps print with their keys sorted.
+fn go_syntax_in(v: &GoVal, nested: bool) -> String {
     match v {
+        GoVal::Null if nested => "interface {}(nil)".into(),
         GoVal::Null => "<nil>".into(),
         GoVal::Bool(b) => b.to_string(),
         GoVal::Int(i) => i.to_string(),
         GoVal::Uint(u) => format!("0x{u:x}"),
         GoVal::Float(f) => crate::yaml::json::format_float_g(*f, 64),
         GoVal::Str(s) | GoVal::Raw(s) => crate::yaml::json::go_quote(s),
-        GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(go_syntax).collect::<Vec<_>>().join(", ")),
-        GoVal::Map(pairs) => format!(
-            "map[interface {{}}]interface {{}}{{{}}}",
-            pairs.iter().map(|(k, v)| format!("{}:{}", go_syntax(k), go_syntax(v))).collect::<Vec<_>>().join(", ")
-        ),
+        GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(|i| go_syntax_in(i, true)).collect::<Vec<_>>().join(", ")),
+        GoVal::Map(pairs) => {
+            let mut shown: Vec<(String, String, Option<&str>)> = pairs
+                .iter()
+                .map(|(k, v)| (go_syntax_in(k, true), go_syntax_in(v, true), if let GoVal::Str(s) = k { Some(s.as_str()) } else { None }))
+                .collect();
+            if shown.iter().all(|(_, _, s)| s.is_some()) {
+                shown.sort_by(|a, b| a.2.cmp(&b.2));
+            }
+            format!("map[interface {{}}]interface {{}}{{{}}}", shown.iter().map(|(k, v, _)| format!("{k}:{v}")).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -520,6 +548,10 @@ pub(crate) fn yaml_to_value(text: &str) -> Result<Value, YamlError> {
 }
 
 fn doc_to_value(doc: &Doc) -> Result<Value, YamlError> {
+    super::deep::run(doc.depth(), super::deep::READ_DEPTH, || doc_to_value_inline(doc)).map_err(|e| YamlError::new(format!("yaml: {e}")))?
+}
+
+fn doc_to_value_inline(doc: &Doc) -> Result<Value, YamlError> {
     let mut d = Decoder { nodes: &doc.nodes, active_aliases: Vec::new(), decode_count: 0, alias_count: 0, alias_depth: 0, depth: 0 };
     let go = d.decode(doc.root)?;
     let v = to_json_value(go, 0)?;

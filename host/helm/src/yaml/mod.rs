@@ -10,6 +10,7 @@
 //! - [`load`]: reading (sigs.k8s.io/yaml `Unmarshal`).
 //! - [`json`]: encoding/json.
 
+mod deep;
 mod emit;
 pub mod funcs;
 pub mod json;
@@ -431,3 +432,104 @@ mod to_yaml_differential {
 
 #[cfg(test)]
 mod diff_tests;
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    #[test]
+    fn alias_bombs_are_refused_as_go_yaml_does() {
+        let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut prev = 'a';
+        for n in "bcdefghi".chars() {
+            bomb.push_str(&format!("{n}: &{n} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+            prev = n;
+        }
+        assert_eq!(parse(&bomb).unwrap_err().message, "error converting YAML to JSON: yaml: document contains excessive aliasing");
+        // Modest reuse stays fine.
+        assert!(parse("a: &a [1, 2]\nb: [*a, *a, *a]\n").is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        // Read: up to 1000 levels (on a stack of its own), then an error.
+        let deep = format!("{}{}", "[".repeat(999), "]".repeat(999));
+        assert_eq!(parse_list(&deep).unwrap().len(), 1);
+        assert_eq!(json::unmarshal(&deep).unwrap().as_list().map(<[Value]>::len), Some(1));
+        let deeper = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(parse(&deeper).unwrap_err().message.contains("nesting deeper than 1000 levels"));
+        assert!(json::unmarshal(&deeper).unwrap_err().0.contains("nesting deeper than 1000 levels"));
+        let toml_deep = format!("a = {}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(toml::from_toml(&toml_deep).unwrap_err().contains("nesting deeper than 1000 levels"));
+        // Aliases multiply depth: refused before decoding.
+        let mut chain = String::from("a0: &a0 [[[[[[[[[[1]]]]]]]]]]\n");
+        for i in 1..120 {
+            chain.push_str(&format!("a{i}: &a{i} [[[[[[[[[[*a{}]]]]]]]]]]\n", i - 1));
+        }
+        assert!(parse(&chain).unwrap_err().message.contains("nesting deeper than 1000 levels"));
+        // Written: up to 10000 levels, as Go. (The test's own values are
+        // built and dropped on a big stack: dropping is recursive.)
+        let written = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                let mut v = Value::list(vec![]);
+                for _ in 0..5000 {
+                    v = Value::list(vec![v]);
+                }
+                assert!(to_yaml(&v).unwrap().starts_with("- - - "));
+                assert!(to_yaml_pretty(&v).is_ok());
+                assert!(json::marshal(&v).unwrap().starts_with("[[[["));
+                let wrapped = Value::map(BTreeMap::from([("a".to_string(), v.clone())]));
+                assert!(toml::to_toml(&wrapped).is_ok());
+                for _ in 0..5100 {
+                    v = Value::list(vec![v]);
+                }
+                assert!(to_yaml(&v).unwrap_err().message.contains("nesting deeper than 10000 levels"));
+                assert!(to_yaml_pretty(&v).unwrap_err().message.contains("nesting deeper"));
+                assert!(json::marshal(&v).unwrap_err().0.contains("nesting deeper"));
+            })
+            .expect("test thread");
+        written.join().expect("deep writes");
+    }
+
+    /// Odd bytes everywhere: every prefix of some tricky documents, and
+    /// random mixes, must give a value or an error, never a panic.
+    #[test]
+    fn no_panics_on_odd_input() {
+        let seeds = [
+            "a: &x [1, {b: *x}]\n<<: *x\n? [c]\n: d\n",
+            "- !!binary aGk=\n- !!int '0x1F'\n- \"\\u00e9\\\n  x\"\n- |2-\n   y\n",
+            "%YAML 1.1\n%TAG !e! tag:e,2000:\n--- !e!t\na: !!float 1\n...\n--- b\n",
+            "{a: [1, 2, {b: c}], 'd': \"e\", ? f : g}\n",
+            "a: >+\n\n  folded\n\n\nb: '''q'''\n",
+        ];
+        let mut state: u64 = 0x1234_5678_9abc_def1;
+        for seed in seeds {
+            let chars: Vec<char> = seed.chars().collect();
+            for end in 0..=chars.len() {
+                let prefix: String = chars[..end].iter().collect();
+                let _ = parse(&prefix);
+                let _ = parse_all(&prefix);
+                let _ = toml::from_toml(&prefix);
+                let _ = json::unmarshal(&prefix);
+            }
+            for _ in 0..300 {
+                let mut s = String::new();
+                for _ in 0..(chars.len() / 2) {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    s.push(chars[(state % chars.len() as u64) as usize]);
+                }
+                if let Ok(v) = parse(&s) {
+                    // Whatever reads back writes out, and reads back the same.
+                    let y = to_yaml(&v).expect("what parse gives, to_yaml writes");
+                    let again = parse(&y).expect("to_yaml's output parses");
+                    assert_eq!(json::marshal(&again).ok(), json::marshal(&v).ok(), "{s:?} -> {y:?}");
+                }
+                let _ = toml::from_toml(&s);
+                let _ = json::unmarshal(&s);
+            }
+        }
+    }
+}

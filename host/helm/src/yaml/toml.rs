@@ -16,11 +16,15 @@ const INDENT: &str = "  ";
 
 /// `toml.NewEncoder(w).Encode(v)`: the text, or Go's error message.
 pub fn to_toml(v: &Value) -> Result<String, String> {
+    super::deep::run(super::deep::value_depth(v), super::deep::MAX_DEPTH, || to_toml_inline(v)).map_err(|e| format!("toml: {e}"))?
+}
+
+fn to_toml_inline(v: &Value) -> Result<String, String> {
     let mut e = Encoder { out: String::new(), written: false };
     match v {
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
         Value::Map(m) => e.map(&[], &m.entries, false, 0)?,
-        Value::Object(o) => return to_toml(&o.marshal()),
+        Value::Object(o) => return to_toml_inline(&o.marshal()),
         other => e.element(other, 0)?,
     }
     Ok(e.out)
@@ -266,8 +270,11 @@ fn toml_float(f: f64) -> String {
 /// `toml.Unmarshal` into `map[string]interface{}`: the table, or an error
 /// message (BurntSushi's wording for the common cases, with the line).
 pub fn from_toml(text: &str) -> Result<BTreeMap<String, Value>, String> {
-    let mut p = TomlParser { s: text.as_bytes(), i: 0, line: 1 };
-    p.document()
+    super::deep::run(super::deep::bracket_depth(text), super::deep::READ_DEPTH, || {
+        let mut p = TomlParser { s: text.as_bytes(), i: 0, line: 1 };
+        p.document()
+    })
+    .map_err(|e| format!("toml: {e}"))?
 }
 
 struct TomlParser<'a> {
