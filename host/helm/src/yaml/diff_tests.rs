@@ -174,6 +174,10 @@ fn json_functions_match_helm() {
             from_values(&mut cases, &mut values, serde_json::json!(text), chain);
         }
     }
+    // A missing value where a string is wanted: the executor's argument error.
+    for f in ["fromJson", "fromJsonArray", "mustFromJson"] {
+        cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
+    }
     compare(&cases, serde_json::json!({ "c": values }));
 }
 
@@ -225,6 +229,10 @@ fn yaml_functions_match_helm() {
         cases.push(Case { tpl: format!("{f} nil"), args: vec![Value::Nil], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} (splitList \",\" \"a,b\")"), args: vec![Value::strings(["a", "b"])], chain: vec![f] });
     }
+    for f in ["fromYaml", "fromYamlArray"] {
+        cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
+    }
+    cases.push(Case { tpl: "fromYaml (list 1)".into(), args: vec![Value::list(vec![Value::int(1)])], chain: vec!["fromYaml"] });
     compare(&cases, serde_json::json!({ "c": values }));
 }
 
@@ -251,12 +259,26 @@ fn toml_functions_match_helm() {
     }
     cases.push(Case { tpl: "toToml (dict \"a\" (toDate \"2006-01-02\" \"2024-05-06\") \"i\" 1 \"j\" (int64 5))".into(), args: vec![map(&[("a", date_2024_05_06()), ("i", Value::int(1)), ("j", Value::int64(5))])], chain: vec!["toToml"] });
     cases.push(Case { tpl: "toToml nil".into(), args: vec![Value::Nil], chain: vec!["toToml"] });
+    cases.push(Case { tpl: "fromToml .Values.missing".into(), args: vec![Value::Nil], chain: vec!["fromToml"] });
     for text in [
         "a = 1\nb = \"x\"\n[t]\nc = [1.5, true]\n[[arr]]\nd = 1\n[[arr]]\nd = 2\n",
         "# comment\nname = 'lit' # trailing\n\"quoted key\" = 0x1F\nf = 1_000.5e-2\nm = \"\"\"\nmulti\nline\"\"\"\n",
         "[a.b.c]\nd = 1\n[a]\ne = 2\n",
         "inline = {x = 1, y = {z = \"w\"}}\narr = [ 1, 2,\n 3, ]\n",
         "t = 1979-05-27T07:32:00Z\n",
+        "a = 1\na = 2",
+        "a = ",
+        "a = \"x",
+        "a = [1,",
+        "[t]\n[t]",
+        "a = 1 b",
+        "a.b = 1\na = 2",
+        "x = tru",
+        "= 1",
+        "a = 1979-05-27\nb = 07:32:00\nc = 1979-05-27T07:32:00\nd = 1979-05-27T07:32:00.5+01:00\ne = 07:32:00.25",
+        "a = 0.1e400",
+        "a = 9223372036854775808",
+        "[t]\nx = 1\nx = 2",
     ] {
         from_values(&mut cases, &mut values, serde_json::json!(text), &["fromToml", "toJson"]);
     }
