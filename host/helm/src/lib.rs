@@ -13,9 +13,14 @@
 //!   encoding/json), and TOML (`toToml`).
 //! - [`chart`]: loading charts, `.helmignore`, dependencies, `.Files`.
 //! - [`values`]: coalescing, the `--set` grammar, `values.schema.json`.
+//! - [`helmfuncs`]: Helm's own functions (`include`, `tpl`, `required`, …)
+//!   and objects (`.Capabilities`, `.Files`, `.Release`).
+//! - [`engine`]: Helm's render of a chart and its subcharts.
 
 pub mod chart;
+pub mod engine;
 pub mod func;
+pub mod helmfuncs;
 pub mod sprig;
 pub mod template;
 pub mod value;

@@ -1,0 +1,3 @@
+{{- define "capabilities.where" -}}
+{{ .Template.Name }} | {{ .Template.BasePath }}
+{{- end -}}

@@ -1,0 +1,1 @@
+{{- define "library-user.never-rendered" }}partials do not render{{ end }}

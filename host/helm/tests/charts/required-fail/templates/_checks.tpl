@@ -1,0 +1,3 @@
+{{- define "required-fail.dbHost" -}}
+{{ required "database.host is required inside a named template" .Values.database.host }}
+{{- end -}}

@@ -1,0 +1,1 @@
+{{/* a partial in a nested folder is still a partial */}}{{ define "ws.deep" }}deep{{ end }}
