@@ -25,6 +25,10 @@ fn to_toml_inline(v: &Value) -> Result<String, String> {
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
         Value::Map(m) => e.map(&[], &m.entries, false, 0)?,
         Value::Object(o) => return to_toml_inline(&o.marshal()),
+        // A list of tables is an array of tables, which needs a key the top level has not.
+        Value::List(l) if !l.items.is_empty() && l.items.iter().all(|i| matches!(i, Value::Map(_) | Value::Object(_))) => {
+            return Err("toml: top-level values must be Go maps or structs".into());
+        }
         other => e.element(other, 0)?,
     }
     Ok(e.out)
@@ -862,6 +866,14 @@ mod tests {
         assert_eq!(v, r#"{"a":1,"arr":[{"d":1},{"d":2}],"b":"x","t":{"c":[1.5,true]}}"#);
         assert!(from_toml("a = 1\na = 2\n").is_err());
         assert!(from_toml("a = \n").is_err());
+    }
+
+    #[test]
+    fn top_level_lists_of_tables_have_no_key_but_other_lists_are_inline() {
+        // Helm: `toToml (list (dict "a" 1))` is BurntSushi's error; `toToml (list 1 2)` is `[1, 2]`.
+        let tables = Value::list(vec![Value::map([("a".to_string(), Value::Float(1.0))].into()), Value::empty_map()]);
+        assert_eq!(to_toml(&tables).unwrap_err(), "toml: top-level values must be Go maps or structs");
+        assert_eq!(to_toml(&Value::list(vec![Value::int(1), Value::int(2)])).unwrap(), "[1, 2]");
     }
 
     #[test]
