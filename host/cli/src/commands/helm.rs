@@ -17,10 +17,13 @@
 //!    `SplitManifests` cuts ([`split_manifests`]: at `---` after a newline,
 //!    taking the whitespace on both sides with it, so only a file's last
 //!    document keeps its trailing newlines); blank documents are dropped
-//!    and each left-trimmed. Each document's head (`apiVersion`, `kind`,
-//!    `metadata.name`, `metadata.annotations`) is read as YAML; a document
-//!    with a `helm.sh/hook` annotation is a hook (dropped when one of its
-//!    comma-separated events is unknown), any other is a manifest.
+//!    and each left-trimmed. Each document's head is read as Helm reads it
+//!    (`yaml.Unmarshal` into `SimpleHead`: `apiVersion`, `kind`,
+//!    `metadata.name`, `metadata.annotations`; keys match ignoring case,
+//!    scalars become strings; a YAML or type error stops everything with
+//!    `YAML parse error on FILE: …`); a document with a `helm.sh/hook`
+//!    annotation is a hook (dropped when one of its comma-separated,
+//!    trimmed, lowercased events is unknown), any other is a manifest.
 //! 3. Manifests and hooks are each sorted, stably, by kind in Helm's
 //!    `InstallOrder` (unknown kinds last, alphabetically among themselves).
 //! 4. The release manifest is, with `--include-crds`, every `crds/*.yaml|yml|json`
@@ -43,18 +46,26 @@
 //! repositories, no OCI); the namespace is `-n`, else `HELM_NAMESPACE`, else
 //! `default` (no kubeconfig context is read); `--debug` after a YAML error
 //! prints the rendered files in name order (Helm: Go map order, random, and
-//! then the hooks it had sorted before the error); the
-//! words of a YAML error in a manifest's head are ours, not `sigs.k8s.io/yaml`'s;
-//! `--name-template` sees Sprig without `env`/`expandenv`.
+//! then the hooks it had sorted before the error); `--name-template` sees
+//! Sprig without `env`/`expandenv`; a render error's `--debug` output is
+//! the empty manifest even with `--show-only`; `--post-renderer`,
+//! `--dry-run=server`/`--validate`, `--dependency-update` and repository
+//! flags are not offered; a list or map as an annotation's value is
+//! reported at `.metadata.annotations.KEY` (Helm: `.metadata.annotations`).
+//!
+//! Every error is bad input (exit 2), printed as `error: ` and Helm's
+//! words on stderr; only failing to write stdout is internal (exit 4).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gantry_engine::exit;
 use gantry_helm::chart::Chart;
 use gantry_helm::engine::{self, RenderOptions};
 use gantry_helm::value::Value;
+use gantry_helm::yaml::target::{GoType, StructType};
 
 /// Helm commands, run locally.
 #[derive(clap::Subcommand, Debug)]
@@ -457,59 +468,29 @@ fn kind_key(kind: &str) -> (bool, usize, &str) {
     }
 }
 
-/// What Helm's `SimpleHead` reads of a document: kind and hook annotation.
-/// `sigs.k8s.io/yaml` turns a scalar into the string a string field wants
-/// (`kind: 5`, an unquoted `helm.sh/hook-weight: 5`); a list or map there is
-/// an error, worded as Go's `encoding/json` words it. YAML syntax errors are
-/// the YAML module's (`error converting YAML to JSON: yaml: line N: …`).
+/// Helm's `SimpleHead` as a Go type for `sigs.k8s.io/yaml`.
+fn simple_head() -> GoType {
+    let metadata = StructType {
+        // An anonymous struct: encoding/json names its fields `.metadata.x`.
+        name: String::new(),
+        type_name: "struct { Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }".into(),
+        fields: vec![("name".into(), GoType::String), ("annotations".into(), GoType::Map(Box::new(GoType::String)))],
+    };
+    GoType::Struct(Arc::new(StructType {
+        name: "SimpleHead".into(),
+        type_name: "util.SimpleHead".into(),
+        fields: vec![("apiVersion".into(), GoType::String), ("kind".into(), GoType::String), ("metadata".into(), GoType::Struct(Arc::new(metadata)))],
+    }))
+}
+
+/// What Helm reads of a document (`yaml.Unmarshal` into `SimpleHead`,
+/// through the YAML module's typed reader: scalars bound for a string
+/// become strings, keys match case-insensitively, a wrong kind is
+/// encoding/json's error): its kind and its `helm.sh/hook` annotation.
 fn read_head(doc: &str) -> Result<(String, Option<String>), String> {
-    let v = gantry_helm::yaml::parse(doc).map_err(|e| e.message)?;
-    let go_type = |v: &Value| match v {
-        Value::String(_) => "string",
-        Value::Bool(_) => "bool",
-        Value::List(_) => "array",
-        Value::Map(_) => "object",
-        _ => "number",
-    };
-    let unmarshal = |v: &Value, field: &str, want: &str| format!("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go struct field {field} of type {want}", go_type(v));
-    let map = match &v {
-        Value::Nil => return Ok((String::new(), None)),
-        Value::Map(_) => v.as_map().cloned().unwrap_or_default(),
-        other => return Err(format!("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type util.SimpleHead", go_type(other))),
-    };
-    let string_field = |v: Option<&Value>, field: &str| -> Result<String, String> {
-        match v {
-            None | Some(Value::Nil) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.to_string()),
-            Some(Value::Bool(b)) => Ok(b.to_string()),
-            Some(Value::Int(i, _)) => Ok(i.to_string()),
-            Some(Value::Float(f)) => Ok(f.to_string()),
-            Some(other) => Err(unmarshal(other, field, "string")),
-        }
-    };
-    string_field(map.get("apiVersion"), "SimpleHead.apiVersion")?;
-    let kind = string_field(map.get("kind"), "SimpleHead.kind")?;
-    let mut hook = None;
-    match map.get("metadata") {
-        None | Some(Value::Nil) => {}
-        Some(meta @ Value::Map(_)) => {
-            let meta = meta.as_map().cloned().unwrap_or_default();
-            string_field(meta.get("name"), ".metadata.name")?;
-            match meta.get("annotations") {
-                None | Some(Value::Nil) => {}
-                Some(a @ Value::Map(_)) => {
-                    for (k, v) in a.as_map().into_iter().flatten() {
-                        let s = string_field(Some(v), ".metadata.annotations")?;
-                        if k == "helm.sh/hook" {
-                            hook = Some(s);
-                        }
-                    }
-                }
-                Some(other) => return Err(unmarshal(other, ".metadata.annotations", "map[string]string")),
-            }
-        }
-        Some(other) => return Err(unmarshal(other, "SimpleHead.metadata", "struct { Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }")),
-    }
+    let head = gantry_helm::yaml::target::parse_as(doc, &simple_head()).map_err(|e| e.message)?;
+    let kind = head.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let hook = head.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get("helm.sh/hook")).and_then(Value::as_str).map(str::to_string);
     Ok((kind, hook))
 }
 
@@ -874,6 +855,14 @@ mod tests {
         assert_eq!(read_head("# only a comment\n").unwrap(), (String::new(), None));
         // Oracle: Helm installs `kind: 5` (the scalar becomes the string).
         assert_eq!(read_head("kind: 5\nmetadata:\n  annotations:\n    helm.sh/hook: test\n    helm.sh/hook-weight: 5\n").unwrap(), ("5".into(), Some("test".into())));
+        // Oracle: encoding/json matches keys ignoring case.
+        assert_eq!(read_head("KIND: Service\nMetadata:\n  Annotations:\n    helm.sh/hook: test\n").unwrap(), ("Service".into(), Some("test".into())));
+        assert!(read_head("metadata: x\n").unwrap_err().ends_with("cannot unmarshal string into Go struct field SimpleHead.metadata of type struct { Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }"));
+        assert!(read_head("metadata:\n  name: [x]\n").unwrap_err().ends_with("cannot unmarshal array into Go struct field .metadata.name of type string"));
+        // Helm says `… Go struct field .metadata.annotations of type string`;
+        // the YAML module's typed reader adds the map key to the path
+        // (`.metadata.annotations.helm.sh/hook`): a known difference.
+        assert!(read_head("metadata:\n  annotations:\n    helm.sh/hook: [x]\n").unwrap_err().contains("cannot unmarshal array into Go struct field .metadata.annotations"));
         assert!(read_head("kind: [a]\n").unwrap_err().contains("cannot unmarshal array into Go struct field SimpleHead.kind of type string"));
         assert!(read_head("metadata:\n  annotations: [1]\n").unwrap_err().ends_with("cannot unmarshal array into Go struct field .metadata.annotations of type map[string]string"));
         assert!(read_head("- a\n").unwrap_err().contains("cannot unmarshal array into Go value of type util.SimpleHead"));
