@@ -262,6 +262,7 @@ fn helm_template_matches_helm_over_the_engines_charts() {
         case(&[&chart("subcharts"), "--set", "tags.monitoring=true,web.enabled=false"], json!({"chart": chart("subcharts"), "set": ["tags.monitoring=true,web.enabled=false"]})),
         case(&[&chart("notes-crds")], json!({"chart": chart("notes-crds")})),
         case(&[&chart("notes-crds"), "--include-crds"], json!({"chart": chart("notes-crds"), "include_crds": true})),
+        case(&[&chart("notes-crds"), "--include-crds", "-s", "charts/withnotes/crds/gadget.yaml", "-s", "templates/*"], json!({"chart": chart("notes-crds"), "include_crds": true, "show_only": ["charts/withnotes/crds/gadget.yaml", "templates/*"]})),
         case(&["fast", &fastapi, "--set", "replicaCount=2"], json!({"chart": fastapi, "release_name": "fast", "set": ["replicaCount=2"]})),
         case(&[&chart("globals")], json!({"chart": chart("globals")})),
         case(&[&chart("files")], json!({"chart": chart("files")})),
@@ -349,6 +350,10 @@ fn helm_template_reports_helms_errors_with_exit_2() {
     expect(&["n", &scaffold, "-g"], "cannot set --generate-name and also specify a name");
     expect(&["a", &scaffold, "c"], "expected at most two arguments, unexpected arguments: c");
     expect(&[&scaffold, "--kube-version", "banana"], "invalid kube version 'banana'");
+    // --skip-schema-validation lets the values the schema refuses through.
+    let out = gantry(dir.path(), &[&chart("schema"), "--set", "replicaCount=20", "--skip-schema-validation"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("---\n# Source: schema/templates/schema.yaml\nreplicas: 20\n"));
     let out = gantry(dir.path(), &[&scaffold, "-s", "templates/nothere.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not find template templates/nothere.yaml in chart"));
@@ -371,4 +376,10 @@ fn helm_template_output_dir_writes_each_template_to_its_file() {
     let hooks = std::fs::read_to_string(dir.path().join("out/hooks/templates/hooks.yaml")).unwrap();
     assert_eq!(hooks.matches("# Source: hooks/templates/hooks.yaml").count(), 3, "{hooks}");
     assert!(!dir.path().join("out/hooks/templates/NOTES.txt").exists());
+    // --release-name puts the files under DIR/NAME.
+    let out = gantry(dir.path(), &["r", &c.to_string_lossy(), "--output-dir", "out2", "--release-name", "--no-hooks"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote out2/r/hooks/templates/multi.yaml\n"));
+    assert!(dir.path().join("out2/r/hooks/templates/namespace.yaml").exists());
+    assert!(!dir.path().join("out2/r/hooks/templates/hooks.yaml").exists(), "--no-hooks writes no hooks");
 }
