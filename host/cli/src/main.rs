@@ -37,6 +37,9 @@ enum Command {
     /// Simulated clouds: Kubernetes API servers with EKS and GKE control planes.
     #[command(subcommand)]
     Sim(commands::sim::Command),
+    /// Helm, locally: `gantry helm template [NAME] CHART` prints what `helm template` prints.
+    #[command(subcommand)]
+    Helm(commands::helm::Command),
 }
 
 fn main() {
@@ -56,6 +59,7 @@ fn main() {
             Command::Validate(args) => commands::validate::run(args, ctx),
             Command::Plugin(cmd) => commands::plugin::run(cmd, ctx),
             Command::Sim(cmd) => commands::sim::run(cmd, ctx).await,
+            Command::Helm(cmd) => commands::helm::run(cmd),
         }
     });
     // Plugins still sleeping after an interrupt must not hold the exit.

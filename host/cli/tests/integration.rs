@@ -5,5 +5,6 @@
 
 mod cli;
 mod connect;
+mod helm_template;
 mod lock;
 mod scaffold;

@@ -2,6 +2,7 @@
 //! the pipeline file (or the embedded demo), the variables, the runtime and
 //! the plan.
 
+pub mod helm;
 pub mod plugin;
 pub mod run;
 pub mod sim;
