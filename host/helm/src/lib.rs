@@ -21,6 +21,7 @@ pub mod chart;
 pub mod engine;
 pub mod func;
 pub mod helmfuncs;
+pub mod semver;
 pub mod sprig;
 pub mod template;
 pub mod value;

@@ -252,7 +252,7 @@ impl RawMetadata {
         if md.version.is_empty() {
             return Err("chart.metadata.version is required".into());
         }
-        if super::semver::Version::parse(&md.version).is_err() {
+        if crate::semver::Version::parse(&md.version).is_err() {
             return Err(format!("chart.metadata.version {} is invalid", go_quote(&md.version)));
         }
         if !matches!(md.chart_type.as_str(), "" | "application" | "library") {

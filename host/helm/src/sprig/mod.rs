@@ -6,7 +6,7 @@
 use crate::func::FuncMap;
 
 mod certs;
-mod conv;
+pub(crate) mod conv;
 mod crypto;
 #[cfg(test)]
 mod crypto_testkit;
@@ -22,7 +22,7 @@ mod oracle;
 mod paths;
 mod random;
 mod reflect;
-mod regex;
+pub(crate) mod regex;
 mod semver;
 mod strings;
 mod urls;
