@@ -302,7 +302,7 @@ fn sanitize(s: &str) -> String {
         .filter_map(|c| {
             if c.is_whitespace() {
                 Some(' ')
-            } else if crate::yaml::json::go_is_print(c) {
+            } else if crate::template::fmt::is_print(c) {
                 Some(c)
             } else {
                 None
@@ -326,10 +326,8 @@ fn go_base(p: &str) -> &str {
     }
 }
 
-/// Go's `%q` of a string.
-pub(crate) fn go_quote(s: &str) -> String {
-    crate::yaml::json::go_quote(s)
-}
+/// Go's `%q` of a string: template::fmt's `strconv.Quote`.
+pub(crate) use crate::template::fmt::quote as go_quote;
 
 fn strings_value(items: &[String]) -> Value {
     Value::list(items.iter().map(|s| Value::str(s.as_str())).collect())

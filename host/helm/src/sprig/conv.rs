@@ -417,38 +417,14 @@ pub fn in_list(hay: &[Value], needle: &Value) -> Result<bool, FuncError> {
     Ok(false)
 }
 
-/// Go's `strconv.Quote` (what `%q` of a string prints): printable runes as
-/// they are, the rest escaped.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if go_is_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `strconv.Quote` (what `%q` of a string prints): template::fmt's.
+pub use crate::template::fmt::quote as go_quote;
 
 /// Unicode general categories Go's `unicode` package tests, through the
 /// `regex` crate's tables (std has none). Its Unicode version may be a
 /// little newer than Go's.
 #[derive(Clone, Copy)]
 enum Cat {
-    Print,
     Upper,
     Lower,
     Title,
@@ -460,22 +436,13 @@ fn in_cat(c: char, cat: Cat) -> bool {
     use std::sync::OnceLock;
     static CLASSES: OnceLock<Vec<Option<regex::Regex>>> = OnceLock::new();
     let classes = CLASSES.get_or_init(|| {
-        [r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$", r"^\p{Lu}$", r"^\p{Ll}$", r"^\p{Lt}$", r"^\p{L}$", r"^\p{P}$"]
+        [r"^\p{Lu}$", r"^\p{Ll}$", r"^\p{Lt}$", r"^\p{L}$", r"^\p{P}$"]
             .iter()
             .map(|p| regex::Regex::new(p).ok())
             .collect()
     });
     let mut buf = [0u8; 4];
     classes.get(cat as usize).and_then(Option::as_ref).is_some_and(|r| r.is_match(c.encode_utf8(&mut buf)))
-}
-
-/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
-/// and the ASCII space.
-pub fn go_is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    in_cat(c, Cat::Print)
 }
 
 /// Go's `unicode.IsSpace`.

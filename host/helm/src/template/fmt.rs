@@ -63,29 +63,22 @@ pub fn unicode_sharp(c: char) -> String {
     }
 }
 
-/// Go's `unicode.IsPrint` (approximately: Rust has no general categories;
-/// controls, non-space whitespace and the common format characters are not
-/// printable, as in Go).
+/// Go's `unicode.IsPrint` (and `strconv.IsPrint`, the same set): letters,
+/// marks, numbers, punctuation, symbols and the ASCII space. The general
+/// categories come from the `regex` crate's tables (std has none), whose
+/// Unicode version may be a little newer than Go's. The one test of
+/// printability in this crate (`%q`, `strconv.Quote`, JS escaping, Helm's
+/// `sanitizeString`).
 pub fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
+    use std::sync::OnceLock;
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
     }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let u = c as u32;
-    !(u == 0xAD
-        || (0x200B..=0x200F).contains(&u)
-        || (0x202A..=0x202E).contains(&u)
-        || (0x2060..=0x206F).contains(&u)
-        || u == 0xFEFF
-        || (0xFFF9..=0xFFFB).contains(&u)
-        || (0xE000..=0xF8FF).contains(&u)
-        || (0xF0000..).contains(&u)
-        || u == 0xFFFE
-        || u == 0xFFFF
-        || u == 0x61C
-        || u == 0x180E)
+    static PRINT: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let mut buf = [0u8; 4];
+    // The pattern is a constant; were it ever to fail to compile, nothing
+    // non-ASCII would be printable (escaped, never lost).
+    PRINT.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").ok()).as_ref().is_some_and(|r| r.is_match(c.encode_utf8(&mut buf)))
 }
 
 fn quote_with(s: &str, q: char, ascii: bool) -> String {
@@ -1117,4 +1110,47 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `printf "%q"` of single runes, as Helm (Go 1.24, Unicode 15) printed
+    /// them: unassigned (U+0378, U+2065), format (U+0600, U+061C, U+0890,
+    /// U+1D173, U+E0001), private-use and non-characters are escaped;
+    /// marks, symbols and newer letters are not.
+    #[test]
+    fn quote_escapes_what_go_cannot_print() {
+        let cases = [
+            (0x378, r#""\u0378""#),
+            (0x600, r#""\u0600""#),
+            (0x61c, r#""\u061c""#),
+            (0x180e, r#""\u180e""#),
+            (0xfffe, r#""\ufffe""#),
+            (0xe000, r#""\ue000""#),
+            (0x300, "\"\u{300}\""),
+            (0xad, r#""\u00ad""#),
+            (0x1d173, r#""\U0001d173""#),
+            (0xe0001, r#""\U000e0001""#),
+            (0x2065, r#""\u2065""#),
+            (0xfffc, "\"\u{fffc}\""),
+            (0x10ffff, r#""\U0010ffff""#),
+            (0x890, r#""\u0890""#),
+            (0x1f600, "\"\u{1f600}\""),
+            (0x2028, r#""\u2028""#),
+            (0xa0, r#""\u00a0""#),
+            (0x3000, r#""\u3000""#),
+            (0xfeff, r#""\ufeff""#),
+            (0x85, r#""\u0085""#),
+            (0xfff9, r#""\ufff9""#),
+            (0x1f8b0, "\"\u{1f8b0}\""),
+            (0x31350, "\"\u{31350}\""),
+        ];
+        for (u, want) in cases {
+            let c = char::from_u32(u).expect("test rune");
+            assert_eq!(quote(&c.to_string()), want, "U+{u:04X}");
+        }
+        assert_eq!(quote("a\"b\\\n\t\u{7f}\u{7}"), r#""a\"b\\\n\t\x7f\a""#);
+    }
 }

@@ -4,7 +4,8 @@
 //! RFC 3339 with nanoseconds, NaN/Inf refused with Go's words),
 //! `MarshalIndent`, and `Unmarshal` into `interface{}` with Go's syntax
 //! error wording. Also the small Go formatting helpers the YAML side shares
-//! (`strconv.FormatFloat(f, 'g', -1, …)`, `strconv.Quote`). It must not
+//! (`strconv.FormatFloat(f, 'g', -1, …)`; `strconv.Quote` is
+//! template::fmt's `quote`). It must not
 //! know about YAML documents.
 
 use std::collections::BTreeMap;
@@ -132,51 +133,6 @@ pub fn format_float_json(f: f64) -> Result<String, JsonError> {
         return Ok(s);
     }
     Ok(fmt_f(neg, &digits, dp))
-}
-
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if go_is_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `strconv.IsPrint`: letters, marks, numbers,
-/// punctuation, symbols and U+0020. Unassigned code points are treated as
-/// printable (Go's tables say otherwise); the common non-printables are not.
-pub fn go_is_print(c: char) -> bool {
-    let u = c as u32;
-    if u < 0x20 || u == 0x7f || (0x80..0xa0).contains(&u) || u == 0xad {
-        return false;
-    }
-    if c.is_whitespace() && c != ' ' {
-        return false;
-    }
-    !matches!(u, 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -407,7 +363,7 @@ fn quote_char(c: u8) -> String {
         b'\'' => "'\\''".into(),
         b'"' => "'\"'".into(),
         _ => {
-            let q = go_quote(&char::from(c).to_string());
+            let q = crate::template::fmt::quote(&char::from(c).to_string());
             format!("'{}'", &q[1..q.len() - 1])
         }
     }

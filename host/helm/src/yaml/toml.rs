@@ -321,7 +321,7 @@ fn node_value(n: Node) -> Value {
 impl TomlParser<'_> {
     fn err(&self, msg: impl std::fmt::Display) -> String {
         match &self.last_key {
-            Some(k) => format!("toml: line {} (last key {}): {msg}", self.line, super::json::go_quote(k)),
+            Some(k) => format!("toml: line {} (last key {}): {msg}", self.line, crate::template::fmt::quote(k)),
             None => format!("toml: line {}: {msg}", self.line),
         }
     }
@@ -615,7 +615,7 @@ impl TomlParser<'_> {
         if text.is_empty() {
             return Err(self.err("unexpected EOF; expected value"));
         }
-        Err(self.err(format!("expected value but found {} instead", super::json::go_quote(&text))))
+        Err(self.err(format!("expected value but found {} instead", crate::template::fmt::quote(&text))))
     }
 
     /// A space inside `1979-05-27 07:32:00`: between a date and a time.
