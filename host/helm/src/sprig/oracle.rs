@@ -207,24 +207,9 @@ pub fn go_v(v: &Value) -> String {
     }
 }
 
-/// `strconv.FormatFloat(f, 'g', -1, 64)`.
+/// `strconv.FormatFloat(f, 'g', -1, 64)`: template::fmt's.
 pub fn go_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        return format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
-    format!("{f}")
+    crate::template::fmt::format_float(f, 'g', None)
 }
 
 fn render(r: &R) -> (String, String) {

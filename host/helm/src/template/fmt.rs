@@ -810,14 +810,15 @@ fn int_from_arg(args: &[Value], n: usize) -> (i64, bool, usize) {
 }
 
 /// The decimal digits of `v` (no leading zeros) and the decimal point's
-/// position, as Go's `strconv` has them: shortest (`None`), or rounded to
-/// `Some(n)` significant digits.
-fn digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
+/// position, as Go's `strconv` has them: shortest (`None`) for a float64
+/// or (`bits` 32) a float32, or rounded to `Some(n)` significant digits.
+fn digits(v: f64, sig: Option<usize>, bits: u32) -> (Vec<u8>, i32) {
     let v = v.abs();
     if v == 0.0 {
         return (Vec::new(), 0);
     }
     let s = match sig {
+        None if bits == 32 => format!("{:e}", v as f32),
         None => format!("{v:e}"),
         Some(n) => format!("{:.*e}", n.max(1) - 1, v),
     };
@@ -885,6 +886,15 @@ fn fmt_f(neg: bool, d: &[u8], dp: i32, prec: usize) -> String {
 
 /// `strconv.FormatFloat(v, verb, prec, 64)`; `prec` None is -1 (shortest).
 pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
+    format_float_bits(v, verb, prec, 64)
+}
+
+/// `strconv.FormatFloat(v, verb, prec, bits)`: `bits` 32 rounds `v` to a
+/// float32 first and takes a float32's shortest digits (the `e`, `f` and
+/// `g` verbs; `b` and `x` always show a float64's bits, which nothing here
+/// asks for with 32). Shared by `printf` and the JSON/YAML writers.
+pub(crate) fn format_float_bits(v: f64, verb: char, prec: Option<usize>, bits: u32) -> String {
+    let v = if bits == 32 { v as f32 as f64 } else { v };
     if v.is_nan() {
         return "NaN".into();
     }
@@ -896,12 +906,12 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
         'e' | 'E' => {
             let (d, dp, prec) = match prec {
                 None => {
-                    let (d, dp) = digits(v, None);
+                    let (d, dp) = digits(v, None, bits);
                     let p = d.len().saturating_sub(1);
                     (d, dp, p)
                 }
                 Some(p) => {
-                    let (d, dp) = digits(v, Some(p + 1));
+                    let (d, dp) = digits(v, Some(p + 1), bits);
                     (d, dp, p)
                 }
             };
@@ -909,7 +919,7 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
         }
         'f' | 'F' => match prec {
             None => {
-                let (d, dp) = digits(v, None);
+                let (d, dp) = digits(v, None, bits);
                 let p = (d.len() as i32 - dp).max(0) as usize;
                 fmt_f(neg, &d, dp, p)
             }
@@ -926,8 +936,8 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
             let e = if verb == 'g' { 'e' } else { 'E' };
             let shortest = prec.is_none();
             let (d, dp) = match prec {
-                None => digits(v, None),
-                Some(p) => digits(v, Some(p.max(1))),
+                None => digits(v, None, bits),
+                Some(p) => digits(v, Some(p.max(1)), bits),
             };
             let mut p = match prec {
                 None => d.len(),
@@ -1152,5 +1162,17 @@ mod tests {
             assert_eq!(quote(&c.to_string()), want, "U+{u:04X}");
         }
         assert_eq!(quote("a\"b\\\n\t\u{7f}\u{7}"), r#""a\"b\\\n\t\x7f\a""#);
+    }
+
+    /// `strconv.FormatFloat(f, 'g', -1, 32)`: rounded to a float32, then
+    /// that float32's shortest digits.
+    #[test]
+    fn float32_shortest_digits() {
+        assert_eq!(format_float_bits(0.1, 'g', None, 32), "0.1");
+        assert_eq!(format_float_bits(16_777_217.0, 'g', None, 32), "1.6777216e+07");
+        assert_eq!(format_float_bits(1e-7, 'g', None, 32), "1e-07");
+        assert_eq!(format_float_bits(1e39, 'g', None, 32), "+Inf");
+        assert_eq!(format_float_bits(0.1, 'g', None, 64), "0.1");
+        assert_eq!(format_float_bits(1.0 / 3.0, 'g', None, 64), "0.3333333333333333");
     }
 }

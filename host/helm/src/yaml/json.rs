@@ -25,91 +25,10 @@ impl std::fmt::Display for JsonError {
     }
 }
 
-/// Shortest decimal digits of `f` (as `bits` 32 or 64) and the decimal
-/// point position: `f = 0.d1d2… × 10^dp`.
-fn shortest_digits(f: f64, bits: u32) -> (String, i32) {
-    let s = if bits == 32 { format!("{:e}", f.abs() as f32) } else { format!("{:e}", f.abs()) };
-    // "d.ddde±x" or "de±x"
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    if digits.is_empty() {
-        return ("0".into(), 1);
-    }
-    (digits.to_string(), exp + 1)
-}
-
-fn exp_suffix(out: &mut String, exp: i32, min_digits: usize) {
-    out.push(if exp < 0 { '-' } else { '+' });
-    let e = exp.unsigned_abs().to_string();
-    for _ in e.len()..min_digits {
-        out.push('0');
-    }
-    out.push_str(&e);
-}
-
-/// Go's `strconv.FormatFloat(f, 'e', -1, bits)` from digits.
-fn fmt_e(neg: bool, digits: &str, dp: i32) -> String {
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    out.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        out.push('.');
-        out.push_str(&digits[1..]);
-    }
-    out.push('e');
-    exp_suffix(&mut out, dp - 1, 2);
-    out
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, bits)` from digits.
-fn fmt_f(neg: bool, digits: &str, dp: i32) -> String {
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if dp <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-dp) {
-            out.push('0');
-        }
-        out.push_str(digits);
-    } else if dp as usize >= digits.len() {
-        out.push_str(digits);
-        for _ in digits.len()..dp as usize {
-            out.push('0');
-        }
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
-}
-
 /// Go's `strconv.FormatFloat(f, 'g', -1, bits)`: `1e+06`, `0.0001`, `1e-05`,
 /// `+Inf`, `NaN`.
 pub fn format_float_g(f: f64, bits: u32) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let neg = f.is_sign_negative();
-    if f == 0.0 {
-        return if neg { "-0".into() } else { "0".into() };
-    }
-    let (digits, dp) = shortest_digits(f, bits);
-    let exp = dp - 1;
-    // Shortest 'g' decides by an exponent precision of 6 (Go's `eprec`).
-    if !(-4..6).contains(&exp) {
-        return fmt_e(neg, &digits, dp);
-    }
-    fmt_f(neg, &digits, dp)
+    crate::template::fmt::format_float_bits(f, 'g', None, bits)
 }
 
 /// encoding/json's float64: 'f' form, or 'e' form (with `e-7`, not `e-07`)
@@ -118,21 +37,16 @@ pub fn format_float_json(f: f64) -> Result<String, JsonError> {
     if !f.is_finite() {
         return Err(JsonError(format!("json: unsupported value: {}", format_float_g(f, 64))));
     }
-    if f == 0.0 {
-        return Ok(if f.is_sign_negative() { "-0".into() } else { "0".into() });
-    }
-    let (digits, dp) = shortest_digits(f, 64);
-    let neg = f < 0.0;
     let abs = f.abs();
-    if !(1e-6..1e21).contains(&abs) {
-        let mut s = fmt_e(neg, &digits, dp);
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let mut s = crate::template::fmt::format_float(f, 'e', None);
         // clean up e-09 to e-9
         if let Some(pos) = s.find("e-0") {
             s.remove(pos + 2);
         }
         return Ok(s);
     }
-    Ok(fmt_f(neg, &digits, dp))
+    Ok(crate::template::fmt::format_float(f, 'f', None))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
