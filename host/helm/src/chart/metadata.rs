@@ -246,7 +246,7 @@ impl RawMetadata {
         if md.name == "." || md.name == ".." {
             return Err(format!("chart.metadata.name {} is not allowed", go_quote(&md.name)));
         }
-        if md.name != go_base(&md.name) {
+        if md.name != crate::sprig::paths::base(&md.name) {
             return Err(format!("chart.metadata.name {} is invalid", go_quote(&md.name)));
         }
         if md.version.is_empty() {
@@ -309,21 +309,6 @@ fn sanitize(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Go's `filepath.Base` on Unix.
-fn go_base(p: &str) -> &str {
-    if p.is_empty() {
-        return ".";
-    }
-    let t = p.trim_end_matches('/');
-    if t.is_empty() {
-        return "/";
-    }
-    match t.rfind('/') {
-        Some(i) => &t[i + 1..],
-        None => t,
-    }
 }
 
 /// Go's `%q` of a string: template::fmt's `strconv.Quote`.

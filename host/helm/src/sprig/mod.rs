@@ -19,7 +19,7 @@ mod lists;
 mod numeric;
 #[cfg(test)]
 mod oracle;
-mod paths;
+pub(crate) mod paths;
 mod random;
 mod reflect;
 pub(crate) mod regex;
