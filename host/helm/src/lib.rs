@@ -24,6 +24,8 @@ pub mod helmfuncs;
 pub mod semver;
 pub mod sprig;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod value;
 pub mod values;
 pub mod yaml;

@@ -316,23 +316,9 @@ fn sprig_answers_match_recorded_helm() {
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), all.len(), failures.join("\n"));
 }
 
-/// The python with helm-python-sdk, or None (an error under CI).
-fn oracle_python() -> Option<String> {
-    let py = std::env::var("GANTRY_HELM_PYTHON").unwrap_or_else(|_| "/tmp/helmvenv/bin/python".into());
-    let ok = std::process::Command::new(&py).args(["-c", "import helm_python"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if ok {
-        Some(py)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the Helm oracle ({py} with helm_python) is missing");
-    } else {
-        eprintln!("skipping: no Helm oracle at {py} (set GANTRY_HELM_PYTHON)");
-        None
-    }
-}
-
 #[test]
 fn recorded_answers_are_still_helms() {
-    let Some(py) = oracle_python() else { return };
+    let Some(py) = crate::testkit::oracle_python() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let all = cases();
     let exprs: Vec<&str> = all.iter().map(|c| c.0).collect();
