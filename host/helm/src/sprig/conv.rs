@@ -191,90 +191,8 @@ fn trim_zero_decimal(s: &str) -> String {
     s.to_string()
 }
 
-/// Go's `underscoreOK`: underscores only between digits (or after a base
-/// prefix), as Go literals allow.
-fn underscore_ok(s: &str) -> bool {
-    // saw: '^' start, '0' digit or prefix, '_' underscore, '!' other
-    let b = s.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    if !b.is_empty() && (b[0] == b'-' || b[0] == b'+') {
-        i = 1;
-    }
-    let mut hex = false;
-    if b.len() - i >= 2 && b[i] == b'0' {
-        let c = b[i + 1] | 0x20;
-        if c == b'b' || c == b'o' || c == b'x' {
-            hex = c == b'x';
-            i += 2;
-            saw = b'0';
-        }
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`: sign, `0x`/`0o`/`0b`/leading-`0`
-/// octal prefixes, underscores between digits; None on any error
-/// (including overflow).
-pub fn parse_int_base0(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if body.is_empty() {
-        return None;
-    }
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string(), true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string(), true)
-    } else {
-        (10, lower.clone(), false)
-    };
-    let _ = prefixed;
-    if body.contains('_') && !underscore_ok(s) {
-        return None;
-    }
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
-        return None;
-    }
-    let mag = u64::from_str_radix(&digits, radix).ok()?;
-    if neg {
-        if mag > (i64::MAX as u64) + 1 {
-            None
-        } else {
-            Some((mag as i128).wrapping_neg() as i64)
-        }
-    } else if mag > i64::MAX as u64 {
-        None
-    } else {
-        Some(mag as i64)
-    }
-}
+/// Go's `strconv.ParseInt(s, 0, 64)`: the template parser's.
+pub(crate) use crate::template::parse::parse_int as parse_int_base0;
 
 /// Go's `strconv.ParseFloat(s, 64)`; None on a syntax error or when the
 /// value is out of range (Go returns ±Inf with an error there).
@@ -296,7 +214,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
     if body.is_empty() || !body.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'+' || c == b'-') {
         return None;
     }
-    if body.contains('_') && !underscore_ok(s) {
+    if body.contains('_') && !crate::template::parse::underscore_ok(s) {
         return None;
     }
     let clean: String = lower.chars().filter(|c| *c != '_').collect();

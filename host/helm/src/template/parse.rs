@@ -1024,8 +1024,9 @@ fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
     Ok(n)
 }
 
-/// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
+/// Go's `underscoreOK`: underscores only between digits (or after a base
+/// prefix), as Go literals allow. Also Sprig's number conversions'.
+pub(crate) fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut saw = b'^';
     let mut i = 0;
@@ -1090,8 +1091,10 @@ fn split_base(s: &str) -> (&str, u32) {
     (s, 10)
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)`.
-fn parse_int(s: &str) -> Option<i64> {
+/// Go's `strconv.ParseInt(s, 0, 64)`: sign, `0x`/`0o`/`0b`/leading-`0`
+/// octal prefixes, underscores between digits; None on any error
+/// (including overflow). Also Sprig's `int`/`int64` of a string.
+pub(crate) fn parse_int(s: &str) -> Option<i64> {
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
