@@ -455,6 +455,15 @@ pub fn is_punct(c: char) -> bool {
 mod tests {
     use super::*;
 
+    /// `int64`/`int` of strings as Helm answered: a sign after a base
+    /// prefix is Go's syntax error (0); underscores after a prefix are fine.
+    #[test]
+    fn string_to_int_is_gos_parse_int() {
+        for (s, want) in [("0x+1", 0), ("0b-1", 0), ("+0x10", 16), ("0x_1", 1)] {
+            assert_eq!(to_int64(&Value::from(s)), want, "{s}");
+        }
+    }
+
     #[test]
     fn cast_to_int64_matches_cast_v1_7() {
         // Checked with Helm: `add "0x10" "1.5" " 3" "010" "08"` is 24.

@@ -1065,7 +1065,8 @@ fn parse_uint(s: &str) -> Option<u64> {
         return None;
     }
     let (digits, radix) = split_base(s);
-    if digits.is_empty() {
+    // Rust's from_str_radix takes a leading sign; Go has none after a prefix.
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
         return None;
     }
     if s.contains('_') && !underscore_ok(s) {
