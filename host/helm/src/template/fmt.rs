@@ -1086,7 +1086,7 @@ pub fn time_string(t: &Time) -> String {
     let nanos = local.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86400);
     let sod = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::sprig::gotime::civil_from_days(days);
     let mut s = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, sod / 3600, sod % 3600 / 60, sod % 60);
     if nanos != 0 {
         let mut f = format!("{nanos:09}");
@@ -1106,20 +1106,6 @@ pub fn time_string(t: &Time) -> String {
     s.push(' ');
     s.push_str(&t.zone);
     s
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

@@ -240,7 +240,7 @@ pub fn rfc3339_nano(t: &Time) -> String {
     let nanos = local.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86_400) as i64;
     let sod = secs.rem_euclid(86_400) as i64;
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::sprig::gotime::civil_from_days(days);
     let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
     if nanos != 0 {
         let frac = format!("{nanos:09}");
@@ -255,21 +255,6 @@ pub fn rfc3339_nano(t: &Time) -> String {
     }
     s
 }
-
-/// Days since 1970-01-01 to a proleptic Gregorian date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 
 /// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
 fn quote_char(c: u8) -> String {

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::json::{format_float_g, rfc3339_nano, MAX_DEPTH};
+use crate::sprig::gotime::days_from_civil;
 use crate::value::{IntType, Time, Value};
 
 const INDENT: &str = "  ";
@@ -843,16 +844,6 @@ fn toml_datetime(s: &str) -> Option<Value> {
 
 fn utc_time(secs: i64, nanos: i64) -> Value {
     Value::Time(Time { unix_nanos: i128::from(secs) * 1_000_000_000 + i128::from(nanos), offset: 0, zone: Arc::from("UTC") })
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
