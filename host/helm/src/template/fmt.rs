@@ -120,8 +120,11 @@ fn quote_rune_into(out: &mut String, c: char, q: char, ascii: bool) {
     }
 }
 
-fn can_backquote(s: &str) -> bool {
-    s.chars().all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
+/// Go's `strconv.CanBackquote`: no control byte but tab, no backquote, no
+/// BOM (C1 controls such as U+0085 are multi-byte, so allowed). Also what
+/// `regexp.MustCompile`'s panic message uses.
+pub(crate) fn can_backquote(s: &str) -> bool {
+    s.chars().all(|c| c == '\t' || !(c == '`' || c == '\u{FEFF}' || (c as u32) < 0x20 || c == '\u{7f}'))
 }
 
 #[derive(Default, Clone, Copy)]
@@ -1148,6 +1151,18 @@ mod tests {
             assert_eq!(quote(&c.to_string()), want, "U+{u:04X}");
         }
         assert_eq!(quote("a\"b\\\n\t\u{7f}\u{7}"), r#""a\"b\\\n\t\x7f\a""#);
+    }
+
+    /// `printf "%#q"` backquotes what Go's `CanBackquote` allows: C1
+    /// controls and non-ASCII spaces, as Helm printed them.
+    #[test]
+    fn sharp_q_backquotes_as_go() {
+        let q = |s: &str| sprintf("%#q", &[Value::from(s)]);
+        assert_eq!(q("a\u{85}b"), "`a\u{85}b`");
+        assert_eq!(q("a\u{a0}\u{2028}b"), "`a\u{a0}\u{2028}b`");
+        assert_eq!(q("a`b"), "\"a`b\"");
+        assert_eq!(q("a\u{7f}"), "\"a\\x7f\"");
+        assert_eq!(q("\u{feff}"), "\"\\ufeff\"");
     }
 
     /// `strconv.FormatFloat(f, 'g', -1, 32)`: rounded to a float32, then
