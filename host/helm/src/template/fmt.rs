@@ -54,6 +54,15 @@ pub fn quote(s: &str) -> String {
     quote_with(s, '"', false)
 }
 
+/// `strconv.QuoteRune(c)` (`%q` of a rune): `'a'`, `'\''`, `'"'`, `'\n'`.
+/// Also encoding/json's `quoteChar` of a byte (as the rune of that value).
+pub fn quote_rune(c: char) -> String {
+    let mut s = String::from("'");
+    quote_rune_into(&mut s, c, '\'', false);
+    s.push('\'');
+    s
+}
+
 /// `%#U` of a rune: `U+0041 'A'`.
 pub fn unicode_sharp(c: char) -> String {
     if is_print(c) {
@@ -1163,6 +1172,17 @@ mod tests {
         assert_eq!(q("a`b"), "\"a`b\"");
         assert_eq!(q("a\u{7f}"), "\"a\\x7f\"");
         assert_eq!(q("\u{feff}"), "\"\\ufeff\"");
+    }
+
+    #[test]
+    fn quote_rune_is_strconv_quote_rune() {
+        assert_eq!(quote_rune('\''), r"'\''");
+        assert_eq!(quote_rune('"'), "'\"'");
+        assert_eq!(quote_rune('\n'), r"'\n'");
+        assert_eq!(quote_rune('\\'), r"'\\'");
+        assert_eq!(quote_rune('é'), "'é'");
+        assert_eq!(quote_rune('\u{85}'), r"'\u0085'");
+        assert_eq!(sprintf("%q", &[Value::int(0x27)]), quote_rune('\''));
     }
 
     /// `strconv.FormatFloat(f, 'g', -1, 32)`: rounded to a float32, then

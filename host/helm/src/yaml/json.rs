@@ -256,18 +256,6 @@ pub fn rfc3339_nano(t: &Time) -> String {
     s
 }
 
-/// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
-fn quote_char(c: u8) -> String {
-    match c {
-        b'\'' => "'\\''".into(),
-        b'"' => "'\"'".into(),
-        _ => {
-            let q = crate::template::fmt::quote(&char::from(c).to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
-}
-
 /// encoding/json's reading of a JSON text into `interface{}`.
 struct Reader<'a> {
     b: &'a [u8],
@@ -297,7 +285,7 @@ impl Reader<'_> {
     }
 
     fn invalid(&self, c: u8, ctx: &str) -> JsonError {
-        syntax(format!("invalid character {} {ctx}", quote_char(c)))
+        syntax(format!("invalid character {} {ctx}", crate::template::fmt::quote_rune(char::from(c))))
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
@@ -388,7 +376,7 @@ impl Reader<'_> {
             match self.peek().or(Some(b' ')) {
                 None => return Err(Self::eof()),
                 Some(c) if c == w => self.i += 1,
-                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", quote_char(word.as_bytes()[k])))),
+                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", crate::template::fmt::quote_rune(char::from(word.as_bytes()[k]))))),
             }
         }
         Ok(v)
