@@ -219,7 +219,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
     }
     let clean: String = lower.chars().filter(|c| *c != '_').collect();
     let v = if let Some(hex) = clean.strip_prefix("0x") {
-        parse_hex_float(hex)?
+        crate::template::parse::parse_hex_float(hex)?
     } else {
         // Rust accepts what Go's decimal syntax accepts, plus "inf"/"nan"
         // spellings handled above; refuse anything with letters but `e`.
@@ -232,26 +232,6 @@ pub fn parse_float(s: &str) -> Option<f64> {
         return None;
     }
     Some(if neg { -v } else { v })
-}
-
-/// A hexadecimal float mantissa with its mandatory `p` exponent.
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mant, exp) = s.split_once('p')?;
-    let exp: i32 = exp.parse().ok()?;
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + c.to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += c.to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 /// Sprig's `empty`: nil, false, zero numbers, and empty strings, slices and

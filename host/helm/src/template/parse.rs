@@ -1144,7 +1144,10 @@ pub fn parse_float(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-fn parse_hex_float(s: &str) -> Option<f64> {
+/// A hexadecimal float's digits after `0x`, with the mandatory `p`
+/// exponent (Sprig's `float64` shares it). Summed in f64: a mantissa of
+/// more than 53 bits may round differently from Go's exact conversion.
+pub(crate) fn parse_hex_float(s: &str) -> Option<f64> {
     let (mant, exp) = match s.find(['p', 'P']) {
         Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
         None => return None,
