@@ -5,7 +5,7 @@
 //! `%!d(MISSING)`, `%!(EXTRA int=1)`). Also `strconv.Quote`, which errors
 //! and `%q` use. It formats values; it never evaluates templates.
 
-use crate::value::{IntType, Time, Value};
+use crate::value::{IntType, Value};
 
 /// `fmt.Sprint(v)`: how `{{ v }}`, `print` and `toString` show a value.
 pub fn sprint(v: &Value) -> String {
@@ -1091,34 +1091,8 @@ fn sharpen(num: &str, verb: char, prec: Option<usize>) -> String {
     format!("{body}{exp}")
 }
 
-/// Go's `time.Time.String()` (without a monotonic clock reading).
-pub fn time_string(t: &Time) -> String {
-    let local = t.unix_nanos + t.offset as i128 * 1_000_000_000;
-    let secs = local.div_euclid(1_000_000_000) as i64;
-    let nanos = local.rem_euclid(1_000_000_000) as u32;
-    let days = secs.div_euclid(86400);
-    let sod = secs.rem_euclid(86400);
-    let (y, m, d) = crate::sprig::gotime::civil_from_days(days);
-    let mut s = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, sod / 3600, sod % 3600 / 60, sod % 60);
-    if nanos != 0 {
-        let mut f = format!("{nanos:09}");
-        while f.ends_with('0') {
-            f.pop();
-        }
-        s.push('.');
-        s.push_str(&f);
-    }
-    let off = t.offset;
-    let sign = if off < 0 { '-' } else { '+' };
-    let a = off.unsigned_abs();
-    s.push_str(&format!(" {}{:02}{:02}", sign, a / 3600, a % 3600 / 60));
-    if !a.is_multiple_of(60) {
-        s.push_str(&format!("{:02}", a % 60));
-    }
-    s.push(' ');
-    s.push_str(&t.zone);
-    s
-}
+/// Go's `time.Time.String()` (without a monotonic clock reading): gotime's.
+pub use crate::sprig::gotime::time_string;
 
 #[cfg(test)]
 mod tests {
@@ -1183,6 +1157,17 @@ mod tests {
         assert_eq!(quote_rune('é'), "'é'");
         assert_eq!(quote_rune('\u{85}'), r"'\u0085'");
         assert_eq!(sprintf("%q", &[Value::int(0x27)]), quote_rune('\''));
+    }
+
+    /// `%v` of a time is Go's `Time.String`: the numeric zone has no
+    /// seconds (New York's LMT is -4:56:02), as Helm printed `toDate` of
+    /// 1800-01-01 with TZ=America/New_York; a nameless zone shows `+0000`.
+    #[test]
+    fn times_print_as_go() {
+        let t = |n: i128, offset: i32, zone: &str| Value::Time(crate::value::Time { unix_nanos: n, offset, zone: std::sync::Arc::from(zone) });
+        assert_eq!(sprint(&t(-5_364_644_638_000_000_000, -17762, "LMT")), "1800-01-01 00:00:00 -0456 LMT");
+        assert_eq!(sprint(&t(1_700_000_000_500_000_000, 19800, "IST")), "2023-11-15 03:43:20.5 +0530 IST");
+        assert_eq!(sprint(&t(1_700_000_000_000_000_000, 0, "")), "2023-11-14 22:13:20 +0000 +0000");
     }
 
     /// `strconv.FormatFloat(f, 'g', -1, 32)`: rounded to a float32, then
