@@ -173,7 +173,7 @@ fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> R
         Value::Map(m) => write_map(out, &m.entries, style, depth)?,
         Value::Time(t) => {
             out.push('"');
-            out.push_str(&rfc3339_nano(t));
+            out.push_str(&marshal_time(t)?);
             out.push('"');
         }
         Value::Object(o) => write_value(out, &o.marshal(), style, depth + 1)?,
@@ -232,28 +232,16 @@ pub fn write_string(out: &mut String, s: &str, html: bool) {
     out.push('"');
 }
 
-/// `time.Time`'s MarshalJSON: RFC 3339 with nanoseconds, trailing zeros
-/// of the fraction dropped, `Z` for UTC.
+/// `t.Format(time.RFC3339Nano)`: what go-yaml and BurntSushi/toml write
+/// for a `time.Time` (any year).
 pub fn rfc3339_nano(t: &Time) -> String {
-    let local = t.unix_nanos + i128::from(t.offset) * 1_000_000_000;
-    let secs = local.div_euclid(1_000_000_000);
-    let nanos = local.rem_euclid(1_000_000_000) as u32;
-    let days = secs.div_euclid(86_400) as i64;
-    let sod = secs.rem_euclid(86_400) as i64;
-    let (y, m, d) = crate::sprig::gotime::civil_from_days(days);
-    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    if t.offset == 0 {
-        s.push('Z');
-    } else {
-        let o = t.offset.abs();
-        let _ = write!(s, "{}{:02}:{:02}", if t.offset < 0 { '-' } else { '+' }, o / 3600, o / 60 % 60);
-    }
-    s
+    crate::sprig::gotime::format(t, "2006-01-02T15:04:05.999999999Z07:00")
+}
+
+/// encoding/json's `time.Time`: `MarshalJSON`, which refuses years outside
+/// 0..=9999 with Go's words (`toJson` then prints nothing, as Helm does).
+pub fn marshal_time(t: &Time) -> Result<String, JsonError> {
+    crate::sprig::gotime::rfc3339_nano(t).map_err(|e| JsonError(format!("json: error calling MarshalJSON for type time.Time: {e}")))
 }
 
 /// encoding/json's reading of a JSON text into `interface{}`.
@@ -530,6 +518,25 @@ pub fn unmarshal(text: &str) -> Result<Value, JsonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Helm (`toDate "2006-01-02" "9999-12-31" | dateModify "+48h"`):
+    /// `mustToJson`/`mustToYaml` fail with MarshalJSON's words, `toToml`
+    /// and go-yaml write the year as it is.
+    #[test]
+    fn times_past_9999_are_refused_by_encoding_json_only() {
+        let t = Time { unix_nanos: 253_402_387_200_000_000_000, offset: 0, zone: std::sync::Arc::from("UTC") };
+        assert_eq!(
+            marshal(&Value::list(vec![Value::Time(t.clone())])).unwrap_err().0,
+            "json: error calling MarshalJSON for type time.Time: Time.MarshalJSON: year outside of range [0,9999]"
+        );
+        assert_eq!(
+            crate::yaml::to_yaml(&Value::list(vec![Value::Time(t.clone())])).unwrap_err().to_string(),
+            "error marshaling into JSON: json: error calling MarshalJSON for type time.Time: Time.MarshalJSON: year outside of range [0,9999]"
+        );
+        assert_eq!(rfc3339_nano(&t), "10000-01-02T00:00:00Z");
+        let ok = Time { unix_nanos: 1_700_000_000_120_000_000, offset: 3600, zone: std::sync::Arc::from("CET") };
+        assert_eq!(marshal(&Value::Time(ok)).unwrap(), "\"2023-11-14T23:13:20.12+01:00\"");
+    }
 
     #[test]
     fn go_float_formats() {
