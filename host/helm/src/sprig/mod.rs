@@ -13,7 +13,7 @@ mod crypto_testkit;
 mod dates;
 mod der;
 mod dicts;
-mod encoding;
+pub(crate) mod encoding;
 pub mod gotime;
 mod lists;
 mod numeric;

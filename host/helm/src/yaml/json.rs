@@ -49,58 +49,19 @@ pub fn format_float_json(f: f64) -> Result<String, JsonError> {
     Ok(crate::template::fmt::format_float(f, 'f', None))
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
+/// Standard base64 with padding (encoding/json's `[]byte`): Go's
+/// `StdEncoding.EncodeToString`, which the `base64` crate's STANDARD is.
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Standard base64 with padding; None when malformed.
+/// Go's `base64.StdEncoding.DecodeString` (Sprig's `b64dec`'s decoder,
+/// which, unlike the `base64` crate, allows non-zero trailing bits); None
+/// on any error.
 pub fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
-    if !data.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3);
-    for (ci, chunk) in data.chunks(4).enumerate() {
-        let last = ci == data.len() / 4 - 1;
-        let mut n = 0u32;
-        let mut pad = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            let v = match b {
-                b'A'..=b'Z' => b - b'A',
-                b'a'..=b'z' => b - b'a' + 26,
-                b'0'..=b'9' => b - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' if last && i >= 2 => {
-                    pad += 1;
-                    0
-                }
-                _ => return None,
-            };
-            if pad > 0 && b != b'=' {
-                return None;
-            }
-            n = (n << 6) | u32::from(v);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
+    crate::sprig::encoding::base64_decode(data).ok()
 }
-
 /// How to write JSON.
 #[derive(Clone, Copy)]
 pub struct JsonStyle {
@@ -568,5 +529,8 @@ mod tests {
         }
         assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
         assert!(base64_decode(b"a===").is_none());
+        assert!(base64_decode(b"aGVsbG8").is_none());
+        // Go's decoder keeps going past non-zero trailing bits.
+        assert_eq!(base64_decode(b"aGl=").unwrap(), b"hi");
     }
 }
