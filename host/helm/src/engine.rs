@@ -408,7 +408,7 @@ pub fn check_kube_version(chart: &Chart, options: &RenderOptions) -> Result<(), 
         return Ok(());
     }
     let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
-    if crate::chart::semver::is_compatible_range(constraint, &caps.kube_version.normalized) {
+    if crate::semver::is_compatible_range(constraint, &caps.kube_version.normalized) {
         Ok(())
     } else {
         Err(RenderError::new(format!("chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {}", caps.kube_version.version)))

@@ -109,7 +109,7 @@ fn tpl(host: &mut dyn Host, text: &str, data: &Value) -> Result<String, FuncErro
         Ok(out) => Ok(out.replace("<no value>", "")),
         Err(e) => {
             let inner = e.to_string();
-            let quoted = crate::yaml::json::go_quote(text);
+            let quoted = crate::template::fmt::quote(text);
             if inner.contains(": executing \"") || !inner.starts_with("template: ") {
                 Err(FuncError::call(format!("error during tpl function execution for {quoted}: {inner}")))
             } else {
@@ -236,19 +236,19 @@ impl KubeVersion {
             }
         }
         if end == 0 {
-            return Err(format!("could not parse {} as version", crate::yaml::json::go_quote(s)));
+            return Err(format!("could not parse {} as version", crate::template::fmt::quote(s)));
         }
         let components: Vec<&str> = rest[..end].split('.').collect();
         if components.len() < 2 {
-            return Err(format!("illegal version string {}", crate::yaml::json::go_quote(s)));
+            return Err(format!("illegal version string {}", crate::template::fmt::quote(s)));
         }
         let mut nums = Vec::with_capacity(components.len());
         for (i, c) in components.iter().enumerate() {
             if i == 0 && c.starts_with('0') && *c != "0" {
-                return Err(format!("illegal zero-prefixed version component {} in {}", crate::yaml::json::go_quote(c), crate::yaml::json::go_quote(s)));
+                return Err(format!("illegal zero-prefixed version component {} in {}", crate::template::fmt::quote(c), crate::template::fmt::quote(s)));
             }
             let n: u64 = c.parse().map_err(|_| {
-                format!("illegal non-numeric version component {} in {}: strconv.ParseUint: parsing {}: value out of range", crate::yaml::json::go_quote(c), crate::yaml::json::go_quote(s), crate::yaml::json::go_quote(c))
+                format!("illegal non-numeric version component {} in {}: strconv.ParseUint: parsing {}: value out of range", crate::template::fmt::quote(c), crate::template::fmt::quote(s), crate::template::fmt::quote(c))
             })?;
             nums.push(n);
         }

@@ -12,6 +12,8 @@
 //! - [`yaml`]: YAML and JSON as Helm reads and writes them (sigs.k8s.io/yaml,
 //!   encoding/json), and TOML (`toToml`).
 //! - [`chart`]: loading charts, `.helmignore`, dependencies, `.Files`.
+//! - [`semver`]: Masterminds semver versions and ranges, shared by the chart
+//!   checks (`version`, dependency ranges, `kubeVersion`) and Sprig's `semver*`.
 //! - [`values`]: coalescing, the `--set` grammar, `values.schema.json`.
 //! - [`helmfuncs`]: Helm's own functions (`include`, `tpl`, `required`, …)
 //!   and objects (`.Capabilities`, `.Files`, `.Release`).
@@ -21,8 +23,11 @@ pub mod chart;
 pub mod engine;
 pub mod func;
 pub mod helmfuncs;
+pub mod semver;
 pub mod sprig;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod value;
 pub mod values;
 pub mod yaml;

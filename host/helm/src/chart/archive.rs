@@ -58,34 +58,6 @@ fn detect_content_type(b: &[u8]) -> &'static str {
     }
 }
 
-/// Go's `path.Clean`.
-pub(crate) fn clean_path(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            x => out.push(x),
-        }
-    }
-    let body = out.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
-}
-
 fn is_drive_path(n: &str) -> bool {
     let b = n.as_bytes();
     b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/'
@@ -123,7 +95,7 @@ pub(crate) fn load_archive_files(data: &[u8]) -> Result<Vec<File>, ChartError> {
         if n.starts_with('/') {
             return Err(ChartError::new("chart illegally contains absolute paths"));
         }
-        let n = clean_path(&n);
+        let n = crate::sprig::paths::clean(&n);
         if n == "." {
             return Err(ChartError::new(format!("chart illegally contains content outside the base directory: {}", super::metadata::go_quote(&raw_name))));
         }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::value::{Map, Value};
 use crate::values::{self, is_table, merge_tables, table_value, take_table, Table, ValuesError};
 
-use super::semver::is_compatible_range;
+use crate::semver::is_compatible_range;
 use super::Chart;
 
 /// Processes `chart`'s dependencies against the user's values (what

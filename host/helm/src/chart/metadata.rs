@@ -246,13 +246,13 @@ impl RawMetadata {
         if md.name == "." || md.name == ".." {
             return Err(format!("chart.metadata.name {} is not allowed", go_quote(&md.name)));
         }
-        if md.name != go_base(&md.name) {
+        if md.name != crate::sprig::paths::base(&md.name) {
             return Err(format!("chart.metadata.name {} is invalid", go_quote(&md.name)));
         }
         if md.version.is_empty() {
             return Err("chart.metadata.version is required".into());
         }
-        if super::semver::Version::parse(&md.version).is_err() {
+        if crate::semver::Version::parse(&md.version).is_err() {
             return Err(format!("chart.metadata.version {} is invalid", go_quote(&md.version)));
         }
         if !matches!(md.chart_type.as_str(), "" | "application" | "library") {
@@ -302,7 +302,7 @@ fn sanitize(s: &str) -> String {
         .filter_map(|c| {
             if c.is_whitespace() {
                 Some(' ')
-            } else if crate::yaml::json::go_is_print(c) {
+            } else if crate::template::fmt::is_print(c) {
                 Some(c)
             } else {
                 None
@@ -311,25 +311,8 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// Go's `filepath.Base` on Unix.
-fn go_base(p: &str) -> &str {
-    if p.is_empty() {
-        return ".";
-    }
-    let t = p.trim_end_matches('/');
-    if t.is_empty() {
-        return "/";
-    }
-    match t.rfind('/') {
-        Some(i) => &t[i + 1..],
-        None => t,
-    }
-}
-
-/// Go's `%q` of a string.
-pub(crate) fn go_quote(s: &str) -> String {
-    crate::yaml::json::go_quote(s)
-}
+/// Go's `%q` of a string: template::fmt's `strconv.Quote`.
+pub(crate) use crate::template::fmt::quote as go_quote;
 
 fn strings_value(items: &[String]) -> Value {
     Value::list(items.iter().map(|s| Value::str(s.as_str())).collect())

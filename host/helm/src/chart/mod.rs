@@ -13,7 +13,6 @@ mod dependencies;
 mod files;
 mod ignore;
 mod metadata;
-pub mod semver;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -191,90 +191,8 @@ fn trim_zero_decimal(s: &str) -> String {
     s.to_string()
 }
 
-/// Go's `underscoreOK`: underscores only between digits (or after a base
-/// prefix), as Go literals allow.
-fn underscore_ok(s: &str) -> bool {
-    // saw: '^' start, '0' digit or prefix, '_' underscore, '!' other
-    let b = s.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    if !b.is_empty() && (b[0] == b'-' || b[0] == b'+') {
-        i = 1;
-    }
-    let mut hex = false;
-    if b.len() - i >= 2 && b[i] == b'0' {
-        let c = b[i + 1] | 0x20;
-        if c == b'b' || c == b'o' || c == b'x' {
-            hex = c == b'x';
-            i += 2;
-            saw = b'0';
-        }
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`: sign, `0x`/`0o`/`0b`/leading-`0`
-/// octal prefixes, underscores between digits; None on any error
-/// (including overflow).
-pub fn parse_int_base0(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if body.is_empty() {
-        return None;
-    }
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string(), true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string(), true)
-    } else {
-        (10, lower.clone(), false)
-    };
-    let _ = prefixed;
-    if body.contains('_') && !underscore_ok(s) {
-        return None;
-    }
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
-        return None;
-    }
-    let mag = u64::from_str_radix(&digits, radix).ok()?;
-    if neg {
-        if mag > (i64::MAX as u64) + 1 {
-            None
-        } else {
-            Some((mag as i128).wrapping_neg() as i64)
-        }
-    } else if mag > i64::MAX as u64 {
-        None
-    } else {
-        Some(mag as i64)
-    }
-}
+/// Go's `strconv.ParseInt(s, 0, 64)`: the template parser's.
+pub(crate) use crate::template::parse::parse_int as parse_int_base0;
 
 /// Go's `strconv.ParseFloat(s, 64)`; None on a syntax error or when the
 /// value is out of range (Go returns ±Inf with an error there).
@@ -296,12 +214,12 @@ pub fn parse_float(s: &str) -> Option<f64> {
     if body.is_empty() || !body.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'+' || c == b'-') {
         return None;
     }
-    if body.contains('_') && !underscore_ok(s) {
+    if body.contains('_') && !crate::template::parse::underscore_ok(s) {
         return None;
     }
     let clean: String = lower.chars().filter(|c| *c != '_').collect();
     let v = if let Some(hex) = clean.strip_prefix("0x") {
-        parse_hex_float(hex)?
+        crate::template::parse::parse_hex_float(hex)?
     } else {
         // Rust accepts what Go's decimal syntax accepts, plus "inf"/"nan"
         // spellings handled above; refuse anything with letters but `e`.
@@ -314,26 +232,6 @@ pub fn parse_float(s: &str) -> Option<f64> {
         return None;
     }
     Some(if neg { -v } else { v })
-}
-
-/// A hexadecimal float mantissa with its mandatory `p` exponent.
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mant, exp) = s.split_once('p')?;
-    let exp: i32 = exp.parse().ok()?;
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + c.to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += c.to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 /// Sprig's `empty`: nil, false, zero numbers, and empty strings, slices and
@@ -417,38 +315,14 @@ pub fn in_list(hay: &[Value], needle: &Value) -> Result<bool, FuncError> {
     Ok(false)
 }
 
-/// Go's `strconv.Quote` (what `%q` of a string prints): printable runes as
-/// they are, the rest escaped.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if go_is_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `strconv.Quote` (what `%q` of a string prints): template::fmt's.
+pub use crate::template::fmt::quote as go_quote;
 
 /// Unicode general categories Go's `unicode` package tests, through the
 /// `regex` crate's tables (std has none). Its Unicode version may be a
 /// little newer than Go's.
 #[derive(Clone, Copy)]
 enum Cat {
-    Print,
     Upper,
     Lower,
     Title,
@@ -460,22 +334,13 @@ fn in_cat(c: char, cat: Cat) -> bool {
     use std::sync::OnceLock;
     static CLASSES: OnceLock<Vec<Option<regex::Regex>>> = OnceLock::new();
     let classes = CLASSES.get_or_init(|| {
-        [r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$", r"^\p{Lu}$", r"^\p{Ll}$", r"^\p{Lt}$", r"^\p{L}$", r"^\p{P}$"]
+        [r"^\p{Lu}$", r"^\p{Ll}$", r"^\p{Lt}$", r"^\p{L}$", r"^\p{P}$"]
             .iter()
             .map(|p| regex::Regex::new(p).ok())
             .collect()
     });
     let mut buf = [0u8; 4];
     classes.get(cat as usize).and_then(Option::as_ref).is_some_and(|r| r.is_match(c.encode_utf8(&mut buf)))
-}
-
-/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols
-/// and the ASCII space.
-pub fn go_is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    in_cat(c, Cat::Print)
 }
 
 /// Go's `unicode.IsSpace`.
@@ -569,6 +434,15 @@ pub fn is_punct(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `int64`/`int` of strings as Helm answered: a sign after a base
+    /// prefix is Go's syntax error (0); underscores after a prefix are fine.
+    #[test]
+    fn string_to_int_is_gos_parse_int() {
+        for (s, want) in [("0x+1", 0), ("0b-1", 0), ("+0x10", 16), ("0x_1", 1)] {
+            assert_eq!(to_int64(&Value::from(s)), want, "{s}");
+        }
+    }
 
     #[test]
     fn cast_to_int64_matches_cast_v1_7() {

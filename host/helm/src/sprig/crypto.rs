@@ -75,14 +75,8 @@ pub(crate) fn int_arg(args: &[Value], i: usize, go_type: &str) -> Result<i64, Fu
     }
 }
 
-/// Go's wrong-type error, naming a missing value `interface {}` as Go does
-/// (a map lookup that found nothing is a zero `interface {}`).
-pub(crate) fn wrong_type(go_type: &str, got: &Value) -> FuncError {
-    match got {
-        Value::Nil => FuncError::argument(format!("wrong type for value; expected {go_type}; got interface {{}}")),
-        other => FuncError::wrong_type(go_type, other),
-    }
-}
+/// Go's wrong-type error (a nil is `interface {}`): conv's.
+pub(crate) use super::conv::wrong_type;
 
 fn digest(name: &str, args: &[Value], f: impl Fn(&[u8]) -> Vec<u8>) -> Result<Value, FuncError> {
     arity(name, args, 1)?;

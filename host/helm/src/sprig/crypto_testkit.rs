@@ -3,11 +3,9 @@
 //! (real Helm through helm-python-sdk) what Go renders. Tests only; it must
 //! not grow into a second template engine.
 //!
-//! The oracle is the python named by `GANTRY_HELM_PYTHON`, else
-//! `/tmp/helmvenv/bin/python`. When it is missing a test skips with a
-//! message, unless `CI` is set: then it fails.
+//! Finding the oracle (and failing under `CI` when it is missing) is
+//! crate::testkit's.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::func::{Call, FuncError, FuncResult, Host};
@@ -38,18 +36,6 @@ pub fn call(name: &str, args: &[Value]) -> Value {
     try_call(name, args).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("the Helm oracle ({}) is missing, and CI is set", p.display());
-    }
-    eprintln!("skipping: the Helm oracle ({}) is missing", p.display());
-    None
-}
-
 const RENDER: &str = r#"
 import json, sys, os
 import helm_python as helm
@@ -67,7 +53,7 @@ except Exception as e:
 /// Ok(output) or Err(Helm's message). None when the oracle is missing
 /// outside CI.
 pub fn oracle_env(template: &str, values: serde_json::Value, env: &[(&str, &str)]) -> Option<Result<String, String>> {
-    let python = python()?;
+    let python = crate::testkit::oracle_python()?;
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
     std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n").expect("Chart.yaml");
@@ -111,7 +97,7 @@ print(json.dumps(out))
 /// outside CI.
 pub fn oracle_each(templates: &[String]) -> Option<Vec<Result<String, String>>> {
     use std::io::Write as _;
-    let python = python()?;
+    let python = crate::testkit::oracle_python()?;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(python)
         .arg("-c")

@@ -6,23 +6,23 @@
 use crate::func::FuncMap;
 
 mod certs;
-mod conv;
+pub(crate) mod conv;
 mod crypto;
 #[cfg(test)]
 mod crypto_testkit;
 mod dates;
 mod der;
 mod dicts;
-mod encoding;
+pub(crate) mod encoding;
 pub mod gotime;
 mod lists;
 mod numeric;
 #[cfg(test)]
 mod oracle;
-mod paths;
+pub(crate) mod paths;
 mod random;
 mod reflect;
-mod regex;
+pub(crate) mod regex;
 mod semver;
 mod strings;
 mod urls;

@@ -190,47 +190,10 @@ fn operand(toks: &[Tok], pos: &mut usize) -> R {
     }
 }
 
-/// Go's `%v`, enough for these tests (the real one is template::fmt's).
-pub fn go_v(v: &Value) -> String {
-    match v {
-        Value::Nil => "<nil>".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i, t) if t.unsigned() => (*i as u64).to_string(),
-        Value::Int(i, _) => i.to_string(),
-        Value::Float(f) => go_float(*f),
-        Value::String(s) => s.to_string(),
-        Value::Bytes(b) => format!("[{}]", b.iter().map(u8::to_string).collect::<Vec<_>>().join(" ")),
-        Value::List(l) => format!("[{}]", l.items.iter().map(go_v).collect::<Vec<_>>().join(" ")),
-        Value::Map(m) => format!("map[{}]", m.entries.iter().map(|(k, v)| format!("{k}:{}", go_v(v))).collect::<Vec<_>>().join(" ")),
-        Value::Time(_) => "time".into(),
-        Value::Object(o) => o.format(),
-    }
-}
-
-/// `strconv.FormatFloat(f, 'g', -1, 64)`.
-pub fn go_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        return format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
-    format!("{f}")
-}
-
 fn render(r: &R) -> (String, String) {
     match r {
         Ok(v) => {
-            let shown = if v.is_nil() { String::new() } else { go_v(v) };
+            let shown = if v.is_nil() { String::new() } else { crate::template::fmt::sprint(v) };
             (v.type_name(), shown)
         }
         Err((name, e)) => ("ERR".into(), e.render(name)),
@@ -259,32 +222,6 @@ fn literal_refusal(ty: &str, out: &str, gty: &str, gout: &str) -> bool {
         return false;
     };
     gout.starts_with(&format!("wrong type for value; expected {want}; got "))
-}
-
-/// Whether `template::fmt::sprint` is Go's yet (its first version is a stub).
-fn fmt_is_real() -> bool {
-    crate::template::fmt::sprint(&Value::list(vec![Value::Float(1e21)])) == "[1e+21]"
-}
-
-/// Cases whose answer is `%v` of a list, map or float, which is
-/// `template::fmt`'s to get right; tolerated while that is a stub.
-fn needs_fmt(expr: &str) -> bool {
-    const CASES: &[&str] = &[
-        "quote .Values.l .Values.m",
-        "squote \"a\" 1 nil .Values.l",
-        "cat \"a\" 1 nil 2.5 .Values.l",
-        "toString .Values.m",
-        "toString (list 1 \"a\")",
-        "toString 1e21",
-        "toString 100000000.0",
-        "toString 1234567.0",
-        "toString 0.00001",
-        "join \",\" .Values.m",
-        "quote (splitList \",\" \"a,b\")",
-        "join \",\" (list (list 1 2) \"x\")",
-        "dict (list 1) 2",
-    ];
-    CASES.contains(&expr)
 }
 
 /// Where these functions knowingly differ from Helm (the report names them).
@@ -320,10 +257,6 @@ fn sprig_answers_match_recorded_helm() {
         if literal_refusal(ty, out, &gty, &gout) || KNOWN_DIFFERENCES.iter().any(|(e, _)| e == expr) {
             continue;
         }
-        if !fmt_is_real() && needs_fmt(expr) && (gty.as_str(), gout.as_str()) != (*ty, out.as_str()) {
-            eprintln!("tolerated until template::fmt is Go's: {expr}");
-            continue;
-        }
         if (gty.as_str(), gout.as_str()) != (*ty, out.as_str()) {
             failures.push(format!("{expr}\n   helm: {ty} {out:?}\n   ours: {gty} {gout:?}"));
         }
@@ -331,23 +264,9 @@ fn sprig_answers_match_recorded_helm() {
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), all.len(), failures.join("\n"));
 }
 
-/// The python with helm-python-sdk, or None (an error under CI).
-fn oracle_python() -> Option<String> {
-    let py = std::env::var("GANTRY_HELM_PYTHON").unwrap_or_else(|_| "/tmp/helmvenv/bin/python".into());
-    let ok = std::process::Command::new(&py).args(["-c", "import helm_python"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if ok {
-        Some(py)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the Helm oracle ({py} with helm_python) is missing");
-    } else {
-        eprintln!("skipping: no Helm oracle at {py} (set GANTRY_HELM_PYTHON)");
-        None
-    }
-}
-
 #[test]
 fn recorded_answers_are_still_helms() {
-    let Some(py) = oracle_python() else { return };
+    let Some(py) = crate::testkit::oracle_python() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let all = cases();
     let exprs: Vec<&str> = all.iter().map(|c| c.0).collect();

@@ -1,7 +1,8 @@
 //! Sprig's path functions: `base`, `dir`, `clean`, `ext`, `isAbs` (Go's
 //! `path`) and `osBase`, `osDir`, `osClean`, `osExt`, `osIsAbs` (Go's
 //! `path/filepath`, which on Linux — where Helm runs here — is the same
-//! slash-separated logic). Pure string work; no file is touched.
+//! slash-separated logic). Pure string work; no file is touched. `clean`
+//! and `base` are also the chart loader's (archive names, chart names).
 
 use super::conv::*;
 use crate::func::FuncMap;
@@ -54,17 +55,17 @@ pub fn clean(p: &str) -> String {
 }
 
 /// Go's `path.Base`.
-pub fn base(p: &str) -> String {
+pub fn base(p: &str) -> &str {
     if p.is_empty() {
-        return ".".into();
+        return ".";
     }
     let t = p.trim_end_matches('/');
     if t.is_empty() {
-        return "/".into();
+        return "/";
     }
     match t.rfind('/') {
-        Some(i) => t[i + 1..].to_string(),
-        None => t.to_string(),
+        Some(i) => &t[i + 1..],
+        None => t,
     }
 }
 

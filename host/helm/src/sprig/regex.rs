@@ -66,14 +66,9 @@ fn must(re: &str) -> Result<Regex, FuncError> {
 /// `regexp.MustCompile`'s panic as the plain forms raise it.
 fn panicking(re: &str) -> Result<Regex, FuncError> {
     compile(re).map_err(|e| {
-        let shown = if can_backquote(re) { format!("`{re}`") } else { go_quote(re) };
+        let shown = if crate::template::fmt::can_backquote(re) { format!("`{re}`") } else { go_quote(re) };
         FuncError::call(format!("regexp: Compile({shown}): {e}"))
     })
-}
-
-/// Go's `strconv.CanBackquote`.
-fn can_backquote(s: &str) -> bool {
-    s.chars().all(|c| c == '\t' || !(c == '`' || c == '\u{FEFF}' || (c as u32) < 0x20 || c == '\u{7f}'))
 }
 
 /// The most compiled patterns kept for reuse (templates call the same few

@@ -5,7 +5,7 @@
 //! `%!d(MISSING)`, `%!(EXTRA int=1)`). Also `strconv.Quote`, which errors
 //! and `%q` use. It formats values; it never evaluates templates.
 
-use crate::value::{IntType, Time, Value};
+use crate::value::{IntType, Value};
 
 /// `fmt.Sprint(v)`: how `{{ v }}`, `print` and `toString` show a value.
 pub fn sprint(v: &Value) -> String {
@@ -54,6 +54,15 @@ pub fn quote(s: &str) -> String {
     quote_with(s, '"', false)
 }
 
+/// `strconv.QuoteRune(c)` (`%q` of a rune): `'a'`, `'\''`, `'"'`, `'\n'`.
+/// Also encoding/json's `quoteChar` of a byte (as the rune of that value).
+pub fn quote_rune(c: char) -> String {
+    let mut s = String::from("'");
+    quote_rune_into(&mut s, c, '\'', false);
+    s.push('\'');
+    s
+}
+
 /// `%#U` of a rune: `U+0041 'A'`.
 pub fn unicode_sharp(c: char) -> String {
     if is_print(c) {
@@ -63,29 +72,22 @@ pub fn unicode_sharp(c: char) -> String {
     }
 }
 
-/// Go's `unicode.IsPrint` (approximately: Rust has no general categories;
-/// controls, non-space whitespace and the common format characters are not
-/// printable, as in Go).
+/// Go's `unicode.IsPrint` (and `strconv.IsPrint`, the same set): letters,
+/// marks, numbers, punctuation, symbols and the ASCII space. The general
+/// categories come from the `regex` crate's tables (std has none), whose
+/// Unicode version may be a little newer than Go's. The one test of
+/// printability in this crate (`%q`, `strconv.Quote`, JS escaping, Helm's
+/// `sanitizeString`).
 pub fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
+    use std::sync::OnceLock;
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
     }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let u = c as u32;
-    !(u == 0xAD
-        || (0x200B..=0x200F).contains(&u)
-        || (0x202A..=0x202E).contains(&u)
-        || (0x2060..=0x206F).contains(&u)
-        || u == 0xFEFF
-        || (0xFFF9..=0xFFFB).contains(&u)
-        || (0xE000..=0xF8FF).contains(&u)
-        || (0xF0000..).contains(&u)
-        || u == 0xFFFE
-        || u == 0xFFFF
-        || u == 0x61C
-        || u == 0x180E)
+    static PRINT: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let mut buf = [0u8; 4];
+    // The pattern is a constant; were it ever to fail to compile, nothing
+    // non-ASCII would be printable (escaped, never lost).
+    PRINT.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").ok()).as_ref().is_some_and(|r| r.is_match(c.encode_utf8(&mut buf)))
 }
 
 fn quote_with(s: &str, q: char, ascii: bool) -> String {
@@ -127,8 +129,11 @@ fn quote_rune_into(out: &mut String, c: char, q: char, ascii: bool) {
     }
 }
 
-fn can_backquote(s: &str) -> bool {
-    s.chars().all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
+/// Go's `strconv.CanBackquote`: no control byte but tab, no backquote, no
+/// BOM (C1 controls such as U+0085 are multi-byte, so allowed). Also what
+/// `regexp.MustCompile`'s panic message uses.
+pub(crate) fn can_backquote(s: &str) -> bool {
+    s.chars().all(|c| c == '\t' || !(c == '`' || c == '\u{FEFF}' || (c as u32) < 0x20 || c == '\u{7f}'))
 }
 
 #[derive(Default, Clone, Copy)]
@@ -817,14 +822,15 @@ fn int_from_arg(args: &[Value], n: usize) -> (i64, bool, usize) {
 }
 
 /// The decimal digits of `v` (no leading zeros) and the decimal point's
-/// position, as Go's `strconv` has them: shortest (`None`), or rounded to
-/// `Some(n)` significant digits.
-fn digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
+/// position, as Go's `strconv` has them: shortest (`None`) for a float64
+/// or (`bits` 32) a float32, or rounded to `Some(n)` significant digits.
+fn digits(v: f64, sig: Option<usize>, bits: u32) -> (Vec<u8>, i32) {
     let v = v.abs();
     if v == 0.0 {
         return (Vec::new(), 0);
     }
     let s = match sig {
+        None if bits == 32 => format!("{:e}", v as f32),
         None => format!("{v:e}"),
         Some(n) => format!("{:.*e}", n.max(1) - 1, v),
     };
@@ -892,6 +898,15 @@ fn fmt_f(neg: bool, d: &[u8], dp: i32, prec: usize) -> String {
 
 /// `strconv.FormatFloat(v, verb, prec, 64)`; `prec` None is -1 (shortest).
 pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
+    format_float_bits(v, verb, prec, 64)
+}
+
+/// `strconv.FormatFloat(v, verb, prec, bits)`: `bits` 32 rounds `v` to a
+/// float32 first and takes a float32's shortest digits (the `e`, `f` and
+/// `g` verbs; `b` and `x` always show a float64's bits, which nothing here
+/// asks for with 32). Shared by `printf` and the JSON/YAML writers.
+pub(crate) fn format_float_bits(v: f64, verb: char, prec: Option<usize>, bits: u32) -> String {
+    let v = if bits == 32 { v as f32 as f64 } else { v };
     if v.is_nan() {
         return "NaN".into();
     }
@@ -903,12 +918,12 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
         'e' | 'E' => {
             let (d, dp, prec) = match prec {
                 None => {
-                    let (d, dp) = digits(v, None);
+                    let (d, dp) = digits(v, None, bits);
                     let p = d.len().saturating_sub(1);
                     (d, dp, p)
                 }
                 Some(p) => {
-                    let (d, dp) = digits(v, Some(p + 1));
+                    let (d, dp) = digits(v, Some(p + 1), bits);
                     (d, dp, p)
                 }
             };
@@ -916,7 +931,7 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
         }
         'f' | 'F' => match prec {
             None => {
-                let (d, dp) = digits(v, None);
+                let (d, dp) = digits(v, None, bits);
                 let p = (d.len() as i32 - dp).max(0) as usize;
                 fmt_f(neg, &d, dp, p)
             }
@@ -933,8 +948,8 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
             let e = if verb == 'g' { 'e' } else { 'E' };
             let shortest = prec.is_none();
             let (d, dp) = match prec {
-                None => digits(v, None),
-                Some(p) => digits(v, Some(p.max(1))),
+                None => digits(v, None, bits),
+                Some(p) => digits(v, Some(p.max(1)), bits),
             };
             let mut p = match prec {
                 None => d.len(),
@@ -1076,45 +1091,94 @@ fn sharpen(num: &str, verb: char, prec: Option<usize>) -> String {
     format!("{body}{exp}")
 }
 
-/// Go's `time.Time.String()` (without a monotonic clock reading).
-pub fn time_string(t: &Time) -> String {
-    let local = t.unix_nanos + t.offset as i128 * 1_000_000_000;
-    let secs = local.div_euclid(1_000_000_000) as i64;
-    let nanos = local.rem_euclid(1_000_000_000) as u32;
-    let days = secs.div_euclid(86400);
-    let sod = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    let mut s = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, sod / 3600, sod % 3600 / 60, sod % 60);
-    if nanos != 0 {
-        let mut f = format!("{nanos:09}");
-        while f.ends_with('0') {
-            f.pop();
-        }
-        s.push('.');
-        s.push_str(&f);
-    }
-    let off = t.offset;
-    let sign = if off < 0 { '-' } else { '+' };
-    let a = off.unsigned_abs();
-    s.push_str(&format!(" {}{:02}{:02}", sign, a / 3600, a % 3600 / 60));
-    if !a.is_multiple_of(60) {
-        s.push_str(&format!("{:02}", a % 60));
-    }
-    s.push(' ');
-    s.push_str(&t.zone);
-    s
-}
+/// Go's `time.Time.String()` (without a monotonic clock reading): gotime's.
+pub use crate::sprig::gotime::time_string;
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `printf "%q"` of single runes, as Helm (Go 1.24, Unicode 15) printed
+    /// them: unassigned (U+0378, U+2065), format (U+0600, U+061C, U+0890,
+    /// U+1D173, U+E0001), private-use and non-characters are escaped;
+    /// marks, symbols and newer letters are not.
+    #[test]
+    fn quote_escapes_what_go_cannot_print() {
+        let cases = [
+            (0x378, r#""\u0378""#),
+            (0x600, r#""\u0600""#),
+            (0x61c, r#""\u061c""#),
+            (0x180e, r#""\u180e""#),
+            (0xfffe, r#""\ufffe""#),
+            (0xe000, r#""\ue000""#),
+            (0x300, "\"\u{300}\""),
+            (0xad, r#""\u00ad""#),
+            (0x1d173, r#""\U0001d173""#),
+            (0xe0001, r#""\U000e0001""#),
+            (0x2065, r#""\u2065""#),
+            (0xfffc, "\"\u{fffc}\""),
+            (0x10ffff, r#""\U0010ffff""#),
+            (0x890, r#""\u0890""#),
+            (0x1f600, "\"\u{1f600}\""),
+            (0x2028, r#""\u2028""#),
+            (0xa0, r#""\u00a0""#),
+            (0x3000, r#""\u3000""#),
+            (0xfeff, r#""\ufeff""#),
+            (0x85, r#""\u0085""#),
+            (0xfff9, r#""\ufff9""#),
+            (0x1f8b0, "\"\u{1f8b0}\""),
+            (0x31350, "\"\u{31350}\""),
+        ];
+        for (u, want) in cases {
+            let c = char::from_u32(u).expect("test rune");
+            assert_eq!(quote(&c.to_string()), want, "U+{u:04X}");
+        }
+        assert_eq!(quote("a\"b\\\n\t\u{7f}\u{7}"), r#""a\"b\\\n\t\x7f\a""#);
+    }
+
+    /// `printf "%#q"` backquotes what Go's `CanBackquote` allows: C1
+    /// controls and non-ASCII spaces, as Helm printed them.
+    #[test]
+    fn sharp_q_backquotes_as_go() {
+        let q = |s: &str| sprintf("%#q", &[Value::from(s)]);
+        assert_eq!(q("a\u{85}b"), "`a\u{85}b`");
+        assert_eq!(q("a\u{a0}\u{2028}b"), "`a\u{a0}\u{2028}b`");
+        assert_eq!(q("a`b"), "\"a`b\"");
+        assert_eq!(q("a\u{7f}"), "\"a\\x7f\"");
+        assert_eq!(q("\u{feff}"), "\"\\ufeff\"");
+    }
+
+    #[test]
+    fn quote_rune_is_strconv_quote_rune() {
+        assert_eq!(quote_rune('\''), r"'\''");
+        assert_eq!(quote_rune('"'), "'\"'");
+        assert_eq!(quote_rune('\n'), r"'\n'");
+        assert_eq!(quote_rune('\\'), r"'\\'");
+        assert_eq!(quote_rune('é'), "'é'");
+        assert_eq!(quote_rune('\u{85}'), r"'\u0085'");
+        assert_eq!(sprintf("%q", &[Value::int(0x27)]), quote_rune('\''));
+    }
+
+    /// `%v` of a time is Go's `Time.String`: the numeric zone has no
+    /// seconds (New York's LMT is -4:56:02), as Helm printed `toDate` of
+    /// 1800-01-01 with TZ=America/New_York; a nameless zone shows `+0000`.
+    #[test]
+    fn times_print_as_go() {
+        let t = |n: i128, offset: i32, zone: &str| Value::Time(crate::value::Time { unix_nanos: n, offset, zone: std::sync::Arc::from(zone) });
+        assert_eq!(sprint(&t(-5_364_644_638_000_000_000, -17762, "LMT")), "1800-01-01 00:00:00 -0456 LMT");
+        assert_eq!(sprint(&t(1_700_000_000_500_000_000, 19800, "IST")), "2023-11-15 03:43:20.5 +0530 IST");
+        assert_eq!(sprint(&t(1_700_000_000_000_000_000, 0, "")), "2023-11-14 22:13:20 +0000 +0000");
+    }
+
+    /// `strconv.FormatFloat(f, 'g', -1, 32)`: rounded to a float32, then
+    /// that float32's shortest digits.
+    #[test]
+    fn float32_shortest_digits() {
+        assert_eq!(format_float_bits(0.1, 'g', None, 32), "0.1");
+        assert_eq!(format_float_bits(16_777_217.0, 'g', None, 32), "1.6777216e+07");
+        assert_eq!(format_float_bits(1e-7, 'g', None, 32), "1e-07");
+        assert_eq!(format_float_bits(1e39, 'g', None, 32), "+Inf");
+        assert_eq!(format_float_bits(0.1, 'g', None, 64), "0.1");
+        assert_eq!(format_float_bits(1.0 / 3.0, 'g', None, 64), "0.3333333333333333");
+    }
 }

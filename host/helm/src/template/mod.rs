@@ -31,7 +31,7 @@ mod builtins;
 mod exec;
 pub mod fmt;
 mod lex;
-mod parse;
+pub(crate) mod parse;
 
 use std::cell::Cell;
 use std::collections::HashMap;

@@ -32,26 +32,8 @@ shutil.rmtree(base)
 json.dump(out, sys.stdout)
 "#;
 
-/// The oracle's python, or None (with the reason) when it is not installed.
-pub(crate) fn oracle_python() -> Option<String> {
-    let py = std::env::var("GANTRY_HELM_PYTHON").unwrap_or_else(|_| "/tmp/helmvenv/bin/python".into());
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import helm_python"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("the Helm oracle ({py} with helm_python) is missing, and CI is set");
-    }
-    eprintln!("SKIPPED: the Helm oracle ({py} with helm_python) is not installed");
-    None
-}
-
 /// Renders each case (files by name; the one rendered is `x.yaml`) with the oracle.
-fn run_oracle(py: &str, cases: &[(Vec<(&str, &str)>, &str)]) -> Vec<Result<String, String>> {
+fn run_oracle(py: &std::path::Path, cases: &[(Vec<(&str, &str)>, &str)]) -> Vec<Result<String, String>> {
     use std::io::Write;
     let input: Vec<serde_json::Value> = cases
         .iter()
@@ -577,7 +559,7 @@ const MULTI: &[(&[(&str, &str)], &str)] = &[
 
 #[test]
 fn multi_file_charts_render_as_helm_renders_them() {
-    let Some(py) = oracle_python() else { return };
+    let Some(py) = crate::testkit::oracle_python() else { return };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = MULTI.iter().map(|(f, v)| (f.to_vec(), *v)).collect();
     let want = run_oracle(&py, &cases);
     let mut failures = Vec::new();
@@ -592,7 +574,7 @@ fn multi_file_charts_render_as_helm_renders_them() {
 
 #[test]
 fn snippets_render_as_helm_renders_them() {
-    let Some(py) = oracle_python() else { return };
+    let Some(py) = crate::testkit::oracle_python() else { return };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = CASES.iter().map(|(t, v)| (vec![("x.yaml", *t)], *v)).collect();
     let want = run_oracle(&py, &cases);
     let mut failures = Vec::new();

@@ -1024,8 +1024,9 @@ fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
     Ok(n)
 }
 
-/// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
+/// Go's `underscoreOK`: underscores only between digits (or after a base
+/// prefix), as Go literals allow. Also Sprig's number conversions'.
+pub(crate) fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut saw = b'^';
     let mut i = 0;
@@ -1064,7 +1065,8 @@ fn parse_uint(s: &str) -> Option<u64> {
         return None;
     }
     let (digits, radix) = split_base(s);
-    if digits.is_empty() {
+    // Rust's from_str_radix takes a leading sign; Go has none after a prefix.
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
         return None;
     }
     if s.contains('_') && !underscore_ok(s) {
@@ -1090,8 +1092,10 @@ fn split_base(s: &str) -> (&str, u32) {
     (s, 10)
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)`.
-fn parse_int(s: &str) -> Option<i64> {
+/// Go's `strconv.ParseInt(s, 0, 64)`: sign, `0x`/`0o`/`0b`/leading-`0`
+/// octal prefixes, underscores between digits; None on any error
+/// (including overflow). Also Sprig's `int`/`int64` of a string.
+pub(crate) fn parse_int(s: &str) -> Option<i64> {
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -1140,7 +1144,10 @@ pub fn parse_float(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-fn parse_hex_float(s: &str) -> Option<f64> {
+/// A hexadecimal float's digits after `0x`, with the mandatory `p`
+/// exponent (Sprig's `float64` shares it). Summed in f64: a mantissa of
+/// more than 53 bits may round differently from Go's exact conversion.
+pub(crate) fn parse_hex_float(s: &str) -> Option<f64> {
     let (mant, exp) = match s.find(['p', 'P']) {
         Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
         None => return None,

@@ -4,26 +4,12 @@
 //! outside tests.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-/// The oracle's python, or None (skip) when it is missing and `CI` is unset.
-pub(crate) fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("the Helm oracle ({}) is missing and CI is set", p.display());
-    }
-    eprintln!("skipping: the Helm oracle {} is missing (set GANTRY_HELM_PYTHON)", p.display());
-    None
-}
 
 /// Runs `script` with `input` as JSON on stdin (the script reads it with
 /// `json.load(sys.stdin)` and prints one JSON document); None when skipped.
 pub(crate) fn run(script: &str, input: &serde_json::Value) -> Option<serde_json::Value> {
-    let py = python()?;
+    let py = crate::testkit::oracle_python()?;
     let mut child = Command::new(py)
         .arg("-c")
         .arg(script)

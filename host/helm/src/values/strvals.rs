@@ -691,17 +691,8 @@ fn go_parse_int64(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
-/// Go's `%q` of a rune (`strconv.QuoteRune`): `'a'`, `'\''`, `'\n'`.
-pub(crate) fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".to_string(),
-        '"' => "'\"'".to_string(),
-        c => {
-            let q = crate::chart::go_quote(&c.to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
-}
+/// Go's `%q` of a rune (`strconv.QuoteRune`): template::fmt's.
+pub(crate) use crate::template::fmt::quote_rune as go_quote_rune;
 
 /// Go's `%q` of a `[]rune`: each rune quoted, `['a' 'b']`.
 fn quote_runes(s: &str) -> String {

@@ -99,7 +99,7 @@ fn to_go(v: &Value, depth: usize, control: &mut Reread) -> Result<GoVal, JsonErr
                 .map(|(k, v)| Ok((control.string(k, true), to_go(v, depth + 1, control)?)))
                 .collect::<Result<_, JsonError>>()?,
         ),
-        Value::Time(t) => GoVal::Str(json::rfc3339_nano(t)),
+        Value::Time(t) => GoVal::Str(json::marshal_time(t)?),
         Value::Object(o) => to_go(&o.marshal(), depth + 1, control)?,
     })
 }

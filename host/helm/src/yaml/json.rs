@@ -4,7 +4,8 @@
 //! RFC 3339 with nanoseconds, NaN/Inf refused with Go's words),
 //! `MarshalIndent`, and `Unmarshal` into `interface{}` with Go's syntax
 //! error wording. Also the small Go formatting helpers the YAML side shares
-//! (`strconv.FormatFloat(f, 'g', -1, …)`, `strconv.Quote`). It must not
+//! (`strconv.FormatFloat(f, 'g', -1, …)`; `strconv.Quote` is
+//! template::fmt's `quote`). It must not
 //! know about YAML documents.
 
 use std::collections::BTreeMap;
@@ -24,91 +25,10 @@ impl std::fmt::Display for JsonError {
     }
 }
 
-/// Shortest decimal digits of `f` (as `bits` 32 or 64) and the decimal
-/// point position: `f = 0.d1d2… × 10^dp`.
-fn shortest_digits(f: f64, bits: u32) -> (String, i32) {
-    let s = if bits == 32 { format!("{:e}", f.abs() as f32) } else { format!("{:e}", f.abs()) };
-    // "d.ddde±x" or "de±x"
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    if digits.is_empty() {
-        return ("0".into(), 1);
-    }
-    (digits.to_string(), exp + 1)
-}
-
-fn exp_suffix(out: &mut String, exp: i32, min_digits: usize) {
-    out.push(if exp < 0 { '-' } else { '+' });
-    let e = exp.unsigned_abs().to_string();
-    for _ in e.len()..min_digits {
-        out.push('0');
-    }
-    out.push_str(&e);
-}
-
-/// Go's `strconv.FormatFloat(f, 'e', -1, bits)` from digits.
-fn fmt_e(neg: bool, digits: &str, dp: i32) -> String {
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    out.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        out.push('.');
-        out.push_str(&digits[1..]);
-    }
-    out.push('e');
-    exp_suffix(&mut out, dp - 1, 2);
-    out
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, bits)` from digits.
-fn fmt_f(neg: bool, digits: &str, dp: i32) -> String {
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if dp <= 0 {
-        out.push_str("0.");
-        for _ in 0..(-dp) {
-            out.push('0');
-        }
-        out.push_str(digits);
-    } else if dp as usize >= digits.len() {
-        out.push_str(digits);
-        for _ in digits.len()..dp as usize {
-            out.push('0');
-        }
-    } else {
-        out.push_str(&digits[..dp as usize]);
-        out.push('.');
-        out.push_str(&digits[dp as usize..]);
-    }
-    out
-}
-
 /// Go's `strconv.FormatFloat(f, 'g', -1, bits)`: `1e+06`, `0.0001`, `1e-05`,
 /// `+Inf`, `NaN`.
 pub fn format_float_g(f: f64, bits: u32) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let neg = f.is_sign_negative();
-    if f == 0.0 {
-        return if neg { "-0".into() } else { "0".into() };
-    }
-    let (digits, dp) = shortest_digits(f, bits);
-    let exp = dp - 1;
-    // Shortest 'g' decides by an exponent precision of 6 (Go's `eprec`).
-    if !(-4..6).contains(&exp) {
-        return fmt_e(neg, &digits, dp);
-    }
-    fmt_f(neg, &digits, dp)
+    crate::template::fmt::format_float_bits(f, 'g', None, bits)
 }
 
 /// encoding/json's float64: 'f' form, or 'e' form (with `e-7`, not `e-07`)
@@ -117,120 +37,31 @@ pub fn format_float_json(f: f64) -> Result<String, JsonError> {
     if !f.is_finite() {
         return Err(JsonError(format!("json: unsupported value: {}", format_float_g(f, 64))));
     }
-    if f == 0.0 {
-        return Ok(if f.is_sign_negative() { "-0".into() } else { "0".into() });
-    }
-    let (digits, dp) = shortest_digits(f, 64);
-    let neg = f < 0.0;
     let abs = f.abs();
-    if !(1e-6..1e21).contains(&abs) {
-        let mut s = fmt_e(neg, &digits, dp);
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let mut s = crate::template::fmt::format_float(f, 'e', None);
         // clean up e-09 to e-9
         if let Some(pos) = s.find("e-0") {
             s.remove(pos + 2);
         }
         return Ok(s);
     }
-    Ok(fmt_f(neg, &digits, dp))
+    Ok(crate::template::fmt::format_float(f, 'f', None))
 }
 
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if go_is_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `strconv.IsPrint`: letters, marks, numbers,
-/// punctuation, symbols and U+0020. Unassigned code points are treated as
-/// printable (Go's tables say otherwise); the common non-printables are not.
-pub fn go_is_print(c: char) -> bool {
-    let u = c as u32;
-    if u < 0x20 || u == 0x7f || (0x80..0xa0).contains(&u) || u == 0xad {
-        return false;
-    }
-    if c.is_whitespace() && c != ' ' {
-        return false;
-    }
-    !matches!(u, 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xf0000..=0x10ffff)
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
+/// Standard base64 with padding (encoding/json's `[]byte`): Go's
+/// `StdEncoding.EncodeToString`, which the `base64` crate's STANDARD is.
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Standard base64 with padding; None when malformed.
+/// Go's `base64.StdEncoding.DecodeString` (Sprig's `b64dec`'s decoder,
+/// which, unlike the `base64` crate, allows non-zero trailing bits); None
+/// on any error.
 pub fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
-    if !data.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3);
-    for (ci, chunk) in data.chunks(4).enumerate() {
-        let last = ci == data.len() / 4 - 1;
-        let mut n = 0u32;
-        let mut pad = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            let v = match b {
-                b'A'..=b'Z' => b - b'A',
-                b'a'..=b'z' => b - b'a' + 26,
-                b'0'..=b'9' => b - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' if last && i >= 2 => {
-                    pad += 1;
-                    0
-                }
-                _ => return None,
-            };
-            if pad > 0 && b != b'=' {
-                return None;
-            }
-            n = (n << 6) | u32::from(v);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
+    crate::sprig::encoding::base64_decode(data).ok()
 }
-
 /// How to write JSON.
 #[derive(Clone, Copy)]
 pub struct JsonStyle {
@@ -303,7 +134,7 @@ fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> R
         Value::Map(m) => write_map(out, &m.entries, style, depth)?,
         Value::Time(t) => {
             out.push('"');
-            out.push_str(&rfc3339_nano(t));
+            out.push_str(&marshal_time(t)?);
             out.push('"');
         }
         Value::Object(o) => write_value(out, &o.marshal(), style, depth + 1)?,
@@ -362,55 +193,16 @@ pub fn write_string(out: &mut String, s: &str, html: bool) {
     out.push('"');
 }
 
-/// `time.Time`'s MarshalJSON: RFC 3339 with nanoseconds, trailing zeros
-/// of the fraction dropped, `Z` for UTC.
+/// `t.Format(time.RFC3339Nano)`: what go-yaml and BurntSushi/toml write
+/// for a `time.Time` (any year).
 pub fn rfc3339_nano(t: &Time) -> String {
-    let local = t.unix_nanos + i128::from(t.offset) * 1_000_000_000;
-    let secs = local.div_euclid(1_000_000_000);
-    let nanos = local.rem_euclid(1_000_000_000) as u32;
-    let days = secs.div_euclid(86_400) as i64;
-    let sod = secs.rem_euclid(86_400) as i64;
-    let (y, m, d) = civil_from_days(days);
-    let mut s = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    if t.offset == 0 {
-        s.push('Z');
-    } else {
-        let o = t.offset.abs();
-        let _ = write!(s, "{}{:02}:{:02}", if t.offset < 0 { '-' } else { '+' }, o / 3600, o / 60 % 60);
-    }
-    s
+    crate::sprig::gotime::format(t, "2006-01-02T15:04:05.999999999Z07:00")
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-
-/// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
-fn quote_char(c: u8) -> String {
-    match c {
-        b'\'' => "'\\''".into(),
-        b'"' => "'\"'".into(),
-        _ => {
-            let q = go_quote(&char::from(c).to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
+/// encoding/json's `time.Time`: `MarshalJSON`, which refuses years outside
+/// 0..=9999 with Go's words (`toJson` then prints nothing, as Helm does).
+pub fn marshal_time(t: &Time) -> Result<String, JsonError> {
+    crate::sprig::gotime::rfc3339_nano(t).map_err(|e| JsonError(format!("json: error calling MarshalJSON for type time.Time: {e}")))
 }
 
 /// encoding/json's reading of a JSON text into `interface{}`.
@@ -442,7 +234,7 @@ impl Reader<'_> {
     }
 
     fn invalid(&self, c: u8, ctx: &str) -> JsonError {
-        syntax(format!("invalid character {} {ctx}", quote_char(c)))
+        syntax(format!("invalid character {} {ctx}", crate::template::fmt::quote_rune(char::from(c))))
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
@@ -533,7 +325,7 @@ impl Reader<'_> {
             match self.peek().or(Some(b' ')) {
                 None => return Err(Self::eof()),
                 Some(c) if c == w => self.i += 1,
-                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", quote_char(word.as_bytes()[k])))),
+                Some(c) => return Err(self.invalid(c, &format!("in literal {word} (expecting {})", crate::template::fmt::quote_rune(char::from(word.as_bytes()[k]))))),
             }
         }
         Ok(v)
@@ -688,6 +480,25 @@ pub fn unmarshal(text: &str) -> Result<Value, JsonError> {
 mod tests {
     use super::*;
 
+    /// Helm (`toDate "2006-01-02" "9999-12-31" | dateModify "+48h"`):
+    /// `mustToJson`/`mustToYaml` fail with MarshalJSON's words, `toToml`
+    /// and go-yaml write the year as it is.
+    #[test]
+    fn times_past_9999_are_refused_by_encoding_json_only() {
+        let t = Time { unix_nanos: 253_402_387_200_000_000_000, offset: 0, zone: std::sync::Arc::from("UTC") };
+        assert_eq!(
+            marshal(&Value::list(vec![Value::Time(t.clone())])).unwrap_err().0,
+            "json: error calling MarshalJSON for type time.Time: Time.MarshalJSON: year outside of range [0,9999]"
+        );
+        assert_eq!(
+            crate::yaml::to_yaml(&Value::list(vec![Value::Time(t.clone())])).unwrap_err().to_string(),
+            "error marshaling into JSON: json: error calling MarshalJSON for type time.Time: Time.MarshalJSON: year outside of range [0,9999]"
+        );
+        assert_eq!(rfc3339_nano(&t), "10000-01-02T00:00:00Z");
+        let ok = Time { unix_nanos: 1_700_000_000_120_000_000, offset: 3600, zone: std::sync::Arc::from("CET") };
+        assert_eq!(marshal(&Value::Time(ok)).unwrap(), "\"2023-11-14T23:13:20.12+01:00\"");
+    }
+
     #[test]
     fn go_float_formats() {
         for (f, g, j) in [
@@ -718,5 +529,8 @@ mod tests {
         }
         assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
         assert!(base64_decode(b"a===").is_none());
+        assert!(base64_decode(b"aGVsbG8").is_none());
+        // Go's decoder keeps going past non-zero trailing bits.
+        assert_eq!(base64_decode(b"aGl=").unwrap(), b"hi");
     }
 }

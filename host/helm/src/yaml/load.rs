@@ -460,7 +460,7 @@ fn go_syntax_in(v: &GoVal, nested: bool) -> String {
         GoVal::Int(i) => i.to_string(),
         GoVal::Uint(u) => format!("0x{u:x}"),
         GoVal::Float(f) => crate::yaml::json::format_float_g(*f, 64),
-        GoVal::Str(s) | GoVal::Raw(s) => crate::yaml::json::go_quote(s),
+        GoVal::Str(s) | GoVal::Raw(s) => crate::template::fmt::quote(s),
         GoVal::Seq(items) => format!("[]interface {{}}{{{}}}", items.iter().map(|i| go_syntax_in(i, true)).collect::<Vec<_>>().join(", ")),
         GoVal::Map(pairs) => {
             let mut shown: Vec<(String, String, Option<&str>)> = pairs

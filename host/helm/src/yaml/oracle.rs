@@ -3,7 +3,6 @@
 //! and returns what Helm printed for each. With `CI` set, a missing oracle
 //! fails the test; otherwise the test is skipped with a message.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 const SCRIPT: &str = r#"
@@ -33,23 +32,9 @@ except Exception:
 json.dump([res[i] for i in range(n)], open(os.path.join(d, "response.json"), "w"))
 "#;
 
-/// The oracle's python, or None (after saying why) when it is missing and
-/// `CI` is unset.
-pub fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("the Helm oracle ({}) is missing and CI is set: install helm-python-sdk and set GANTRY_HELM_PYTHON", p.display());
-    }
-    eprintln!("skipping: the Helm oracle {} is missing (set GANTRY_HELM_PYTHON)", p.display());
-    None
-}
-
 /// What Helm renders for each template (Ok) or the error it fails with (Err).
 pub fn render(templates: &[String], values: serde_json::Value) -> Option<Vec<Result<String, String>>> {
-    let py = python()?;
+    let py = crate::testkit::oracle_python()?;
     let dir = tempfile::tempdir().expect("temp dir");
     let chart = dir.path().join("chart");
     std::fs::create_dir_all(chart.join("templates")).expect("chart dir");

@@ -145,17 +145,6 @@ struct Decode {
     strukt: Option<String>,
 }
 
-fn json_kind(v: &Value) -> String {
-    match v {
-        Value::Nil => "null".into(),
-        Value::Bool(_) => "bool".into(),
-        Value::Int(..) | Value::Float(_) => "number".into(),
-        Value::String(_) => "string".into(),
-        Value::List(_) => "array".into(),
-        _ => "object".into(),
-    }
-}
-
 impl Decode {
     fn type_error(&mut self, what: String, target: &GoType) {
         if self.error.is_some() {
@@ -211,7 +200,7 @@ impl Decode {
                 Value::map(out)
             }
             (_, other) => {
-                self.type_error(json_kind(other), target);
+                self.type_error(super::json_kind(other).to_string(), target);
                 Value::Nil
             }
         }

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::json::{format_float_g, rfc3339_nano, MAX_DEPTH};
+use crate::sprig::gotime::days_from_civil;
 use crate::value::{IntType, Time, Value};
 
 const INDENT: &str = "  ";
@@ -321,7 +322,7 @@ fn node_value(n: Node) -> Value {
 impl TomlParser<'_> {
     fn err(&self, msg: impl std::fmt::Display) -> String {
         match &self.last_key {
-            Some(k) => format!("toml: line {} (last key {}): {msg}", self.line, super::json::go_quote(k)),
+            Some(k) => format!("toml: line {} (last key {}): {msg}", self.line, crate::template::fmt::quote(k)),
             None => format!("toml: line {}: {msg}", self.line),
         }
     }
@@ -615,7 +616,7 @@ impl TomlParser<'_> {
         if text.is_empty() {
             return Err(self.err("unexpected EOF; expected value"));
         }
-        Err(self.err(format!("expected value but found {} instead", super::json::go_quote(&text))))
+        Err(self.err(format!("expected value but found {} instead", crate::template::fmt::quote(&text))))
     }
 
     /// A space inside `1979-05-27 07:32:00`: between a date and a time.
@@ -843,16 +844,6 @@ fn toml_datetime(s: &str) -> Option<Value> {
 
 fn utc_time(secs: i64, nanos: i64) -> Value {
     Value::Time(Time { unix_nanos: i128::from(secs) * 1_000_000_000 + i128::from(nanos), offset: 0, zone: Arc::from("UTC") })
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
