@@ -93,8 +93,15 @@ fn is_drive_path(n: &str) -> bool {
 
 /// The files of a `.tgz` chart, names relative to its top directory.
 pub(crate) fn load_archive_files(data: &[u8]) -> Result<Vec<File>, ChartError> {
-    if !data.starts_with(&[0x1f, 0x8b]) {
-        return Err(ChartError::new(if data.is_empty() { "EOF".to_string() } else { GZIP_HEADER_ERROR.to_string() }));
+    // Go's gzip reader reads the 10-byte header first, then checks it.
+    if data.is_empty() {
+        return Err(ChartError::new("EOF"));
+    }
+    if data.len() < 10 {
+        return Err(ChartError::new("unexpected EOF"));
+    }
+    if !data.starts_with(&[0x1f, 0x8b, 0x08]) {
+        return Err(ChartError::new(GZIP_HEADER_ERROR));
     }
     let gz = flate2::read::GzDecoder::new(data);
     let mut tr = tar::Archive::new(gz);

@@ -270,6 +270,11 @@ impl Object for Files {
         !self.entries.is_empty()
     }
 
+    /// `range`, `index` and `len` see a `map[string][]byte`.
+    fn map_entries(&self) -> Option<Vec<(String, Value)>> {
+        Some(self.entries.iter().map(|(k, v)| (k.clone(), Value::Bytes(v.clone()))).collect())
+    }
+
     fn format(&self) -> String {
         let items: Vec<String> = self.entries.iter().map(|(k, v)| format!("{k}:{}", bytes_list(v))).collect();
         format!("map[{}]", items.join(" "))
@@ -356,5 +361,8 @@ mod tests {
         assert_eq!(g.as_secrets(), "a.txt: bGluZTEKbGluZTIK\nb.yaml: eDogInkiCno=");
         assert_eq!(g.format(), "map[files/a.txt:[108 105 110 101 49 10 108 105 110 101 50 10] files/sub/b.yaml:[120 58 32 34 121 34 10 122]]");
         assert_eq!(Files::default().as_config(), "{}");
+        let entries = g.map_entries().unwrap();
+        assert_eq!(entries.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["files/a.txt", "files/sub/b.yaml"]);
+        assert_eq!(entries[0].1.type_name(), "[]uint8");
     }
 }

@@ -1,14 +1,17 @@
 //! Chart.yaml as Helm reads and checks it: `sigs.k8s.io/yaml.Unmarshal` into
-//! `chart.Metadata` (YAML scalars turned into strings where the Go field is a
-//! string, keys matched exactly or case-insensitively, unknown keys ignored,
-//! `encoding/json`'s type errors word for word), `Metadata.Validate` (its
+//! `chart.Metadata` (through `yaml::parse_as`: YAML scalars turned into
+//! strings where the Go field is a string, keys matched exactly or
+//! case-insensitively, unknown keys ignored, `encoding/json`'s type errors
+//! word for word), `Metadata.Validate` (its
 //! checks in its order, its sanitising), and `.Chart` as Helm 4 hands it to
 //! templates (the struct as a `map[string]interface{}` keyed by Go field
 //! names). It must not read files; `mod.rs` gives it bytes.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use crate::value::{Map, Value};
+use crate::yaml::{GoType, StructType};
 
 pub const API_VERSION_V1: &str = "v1";
 
@@ -72,220 +75,156 @@ pub(crate) struct RawMetadata {
     dependencies: Vec<Option<Dependency>>,
 }
 
-/// encoding/json's name for a JSON value's kind in type errors.
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(..) | Value::Float(_) => "number",
-        Value::String(_) | Value::Bytes(_) | Value::Time(_) => "string",
-        Value::List(_) => "array",
-        Value::Map(_) | Value::Object(_) => "object",
-    }
+/// `chart.Metadata` as Go types it, for `yaml::parse_as` (sigs.k8s.io/yaml's
+/// target-aware reading: scalars bound for strings become strings, keys
+/// matched ignoring case, encoding/json's type errors).
+fn metadata_type() -> &'static GoType {
+    static T: OnceLock<GoType> = OnceLock::new();
+    T.get_or_init(|| {
+        let s = || GoType::String;
+        let strings = || GoType::List(Box::new(GoType::String));
+        let dependency = Arc::new(StructType {
+            name: "Dependency".into(),
+            type_name: "v2.Dependency".into(),
+            fields: vec![
+                ("name".into(), s()),
+                ("version".into(), s()),
+                ("repository".into(), s()),
+                ("condition".into(), s()),
+                ("tags".into(), strings()),
+                ("enabled".into(), GoType::Bool),
+                ("import-values".into(), GoType::List(Box::new(GoType::Any))),
+                ("alias".into(), s()),
+            ],
+        });
+        let maintainer = Arc::new(StructType {
+            name: "Maintainer".into(),
+            type_name: "v2.Maintainer".into(),
+            fields: vec![("name".into(), s()), ("email".into(), s()), ("url".into(), s())],
+        });
+        GoType::Struct(Arc::new(StructType {
+            name: "Metadata".into(),
+            type_name: "v2.Metadata".into(),
+            fields: vec![
+                ("name".into(), s()),
+                ("home".into(), s()),
+                ("sources".into(), strings()),
+                ("version".into(), s()),
+                ("description".into(), s()),
+                ("keywords".into(), strings()),
+                ("maintainers".into(), GoType::List(Box::new(GoType::Struct(maintainer)))),
+                ("icon".into(), s()),
+                ("apiVersion".into(), s()),
+                ("condition".into(), s()),
+                ("tags".into(), s()),
+                ("appVersion".into(), s()),
+                ("deprecated".into(), GoType::Bool),
+                ("annotations".into(), GoType::Map(Box::new(GoType::String))),
+                ("kubeVersion".into(), s()),
+                ("dependencies".into(), GoType::List(Box::new(GoType::Struct(dependency)))),
+                ("type".into(), s()),
+            ],
+        }))
+    })
 }
 
-/// A scalar as sigs.k8s.io/yaml turns it into a string for a string field.
-/// Our YAML reader gives every number as a float64; an integral one is
-/// taken to have been a YAML integer (Go: `FormatInt`). Knowing difference:
-/// a YAML float literal such as `1e6` prints `1000000` here, `1e+06` in Go.
-fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Int(i, _) => Some(i.to_string()),
-        Value::Float(f) => {
-            if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                Some(format!("{}", *f as i64))
-            } else {
-                Some(crate::yaml::json::format_float_g(*f, 32))
+/// encoding/json names a map-typed field without the key in its type errors
+/// (`Go struct field Metadata.annotations of type string`); `parse_as`
+/// adds the key today, so it is taken out here (a no-op once it does not).
+fn map_key_out_of_path(message: String) -> String {
+    const FIELD: &str = "Go struct field Metadata.annotations.";
+    match message.find(FIELD) {
+        Some(i) => {
+            let rest = &message[i + FIELD.len()..];
+            match rest.find(" of type ") {
+                Some(j) => format!("{}Go struct field Metadata.annotations{}", &message[..i], &rest[j..]),
+                None => message,
             }
         }
-        _ => None,
+        None => message,
     }
 }
 
-/// Collects the first `encoding/json` type error, as `Unmarshal` reports it.
-struct Decoder {
-    err: Option<String>,
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or("").to_string()
 }
 
-impl Decoder {
-    fn fail(&mut self, v: &Value, strukt: &str, path: &str, ty: &str) {
-        if self.err.is_none() {
-            self.err = Some(format!("json: cannot unmarshal {} into Go struct field {strukt}.{path} of type {ty}", json_kind(v)));
-        }
-    }
-
-    fn string(&mut self, v: &Value, into: &mut String, strukt: &str, path: &str) {
-        if v.is_nil() {
-            return;
-        }
-        match scalar_string(v) {
-            Some(s) => *into = s,
-            None => self.fail(v, strukt, path, "string"),
-        }
-    }
-
-    fn boolean(&mut self, v: &Value, into: &mut bool, strukt: &str, path: &str) {
-        match v {
-            Value::Nil => {}
-            Value::Bool(b) => *into = *b,
-            _ => self.fail(v, strukt, path, "bool"),
-        }
-    }
-
-    fn strings(&mut self, v: &Value, into: &mut Vec<String>, strukt: &str, path: &str) {
-        match v {
-            Value::Nil => into.clear(),
-            Value::List(l) => {
-                into.clear();
-                for item in l.items.iter() {
-                    let mut s = String::new();
-                    self.string(item, &mut s, strukt, path);
-                    into.push(s);
-                }
-            }
-            _ => self.fail(v, strukt, path, "[]string"),
-        }
-    }
+fn texts(v: &Value) -> Vec<String> {
+    v.as_list().map(|l| l.iter().map(text).collect()).unwrap_or_default()
 }
-
-/// The field a JSON key sets: the exact name, else one equal under case folding.
-fn field_for<'a>(key: &str, fields: &[&'a str]) -> Option<&'a str> {
-    fields.iter().find(|f| **f == key).or_else(|| fields.iter().find(|f| f.to_lowercase() == key.to_lowercase())).copied()
-}
-
-const METADATA_FIELDS: &[&str] = &[
-    "name", "home", "sources", "version", "description", "keywords", "maintainers", "icon", "apiVersion", "condition", "tags", "appVersion", "deprecated", "annotations", "kubeVersion", "dependencies", "type",
-];
-const MAINTAINER_FIELDS: &[&str] = &["name", "email", "url"];
-const DEPENDENCY_FIELDS: &[&str] = &["name", "version", "repository", "condition", "tags", "enabled", "import-values", "alias"];
 
 impl RawMetadata {
     /// `yaml.Unmarshal(data, &metadata)`: decodes onto what is there
     /// (requirements.yaml is decoded onto Chart.yaml's metadata).
     pub fn unmarshal(&mut self, data: &[u8]) -> Result<(), String> {
-        let text = String::from_utf8_lossy(data);
-        let v = crate::yaml::parse(&text).map_err(|e| e.message)?;
-        let mut d = Decoder { err: None };
-        match &v {
-            Value::Nil => {}
-            Value::Map(m) => self.decode(&mut d, m),
-            other => {
-                return Err(format!(
-                    "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type v2.Metadata",
-                    json_kind(other)
-                ))
-            }
-        }
-        match d.err {
-            Some(e) => Err(format!("error unmarshaling JSON: while decoding JSON: {e}")),
-            None => Ok(()),
-        }
-    }
-
-    fn decode(&mut self, d: &mut Decoder, m: &Map) {
-        const S: &str = "Metadata";
-        for (key, v) in m.entries.iter() {
-            let Some(field) = field_for(key, METADATA_FIELDS) else { continue };
-            let md = &mut self.md;
-            match field {
-                "name" => d.string(v, &mut md.name, S, field),
-                "home" => d.string(v, &mut md.home, S, field),
-                "sources" => d.strings(v, &mut md.sources, S, field),
-                "version" => d.string(v, &mut md.version, S, field),
-                "description" => d.string(v, &mut md.description, S, field),
-                "keywords" => d.strings(v, &mut md.keywords, S, field),
-                "icon" => d.string(v, &mut md.icon, S, field),
-                "apiVersion" => d.string(v, &mut md.api_version, S, field),
-                "condition" => d.string(v, &mut md.condition, S, field),
-                "tags" => d.string(v, &mut md.tags, S, field),
-                "appVersion" => d.string(v, &mut md.app_version, S, field),
-                "deprecated" => d.boolean(v, &mut md.deprecated, S, field),
-                "kubeVersion" => d.string(v, &mut md.kube_version, S, field),
-                "type" => d.string(v, &mut md.chart_type, S, field),
-                "annotations" => match v {
-                    Value::Nil => md.annotations = None,
-                    Value::Map(am) => {
-                        let out = md.annotations.get_or_insert_with(BTreeMap::new);
-                        for (k, av) in am.entries.iter() {
-                            let mut s = String::new();
-                            d.string(av, &mut s, S, field);
-                            out.insert(k.clone(), s);
-                        }
+        let text_in = String::from_utf8_lossy(data);
+        let v = crate::yaml::parse_as(&text_in, metadata_type()).map_err(|e| map_key_out_of_path(e.message))?;
+        let Some(m) = v.as_map() else { return Ok(()) };
+        let md = &mut self.md;
+        for (field, fv) in m.iter() {
+            match field.as_str() {
+                "name" => md.name = text(fv),
+                "home" => md.home = text(fv),
+                "sources" => md.sources = texts(fv),
+                "version" => md.version = text(fv),
+                "description" => md.description = text(fv),
+                "keywords" => md.keywords = texts(fv),
+                "icon" => md.icon = text(fv),
+                "apiVersion" => md.api_version = text(fv),
+                "condition" => md.condition = text(fv),
+                "tags" => md.tags = text(fv),
+                "appVersion" => md.app_version = text(fv),
+                "deprecated" => md.deprecated = matches!(fv, Value::Bool(true)),
+                "kubeVersion" => md.kube_version = text(fv),
+                "type" => md.chart_type = text(fv),
+                "annotations" => {
+                    // encoding/json decodes into the map that is there.
+                    let out = md.annotations.get_or_insert_with(BTreeMap::new);
+                    for (k, av) in fv.as_map().into_iter().flatten() {
+                        out.insert(k.clone(), text(av));
                     }
-                    _ => d.fail(v, S, field, "map[string]string"),
-                },
-                "maintainers" => match v {
-                    Value::Nil => self.maintainers.clear(),
-                    Value::List(l) => {
-                        self.maintainers.clear();
-                        for item in l.items.iter() {
-                            match item {
-                                Value::Nil => self.maintainers.push(None),
-                                Value::Map(im) => {
-                                    let mut mt = Maintainer::default();
-                                    for (k, fv) in im.entries.iter() {
-                                        let Some(f) = field_for(k, MAINTAINER_FIELDS) else { continue };
-                                        let path = format!("maintainers.{f}");
-                                        let into = match f {
-                                            "name" => &mut mt.name,
-                                            "email" => &mut mt.email,
-                                            _ => &mut mt.url,
-                                        };
-                                        d.string(fv, into, "Maintainer", &path);
-                                    }
-                                    self.maintainers.push(Some(mt));
+                }
+                "maintainers" => {
+                    self.maintainers = fv
+                        .as_list()
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|item| {
+                            item.as_map().map(|im| Maintainer {
+                                name: im.get("name").map(text).unwrap_or_default(),
+                                email: im.get("email").map(text).unwrap_or_default(),
+                                url: im.get("url").map(text).unwrap_or_default(),
+                            })
+                        })
+                        .collect();
+                }
+                "dependencies" => {
+                    md.dependencies_listed = true;
+                    self.dependencies = fv
+                        .as_list()
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|item| {
+                            item.as_map().map(|im| {
+                                let t = |k: &str| im.get(k).map(text).unwrap_or_default();
+                                Dependency {
+                                    name: t("name"),
+                                    version: t("version"),
+                                    repository: t("repository"),
+                                    condition: t("condition"),
+                                    tags: im.get("tags").map(texts).unwrap_or_default(),
+                                    enabled: matches!(im.get("enabled"), Some(Value::Bool(true))),
+                                    import_values: im.get("import-values").and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default(),
+                                    alias: t("alias"),
                                 }
-                                other => d.fail(other, S, field, "v2.Maintainer"),
-                            }
-                        }
-                    }
-                    _ => d.fail(v, S, field, "[]*v2.Maintainer"),
-                },
-                "dependencies" => match v {
-                    Value::Nil => {
-                        self.dependencies.clear();
-                        self.md.dependencies_listed = false;
-                    }
-                    Value::List(l) => {
-                        self.dependencies.clear();
-                        self.md.dependencies_listed = true;
-                        for item in l.items.iter() {
-                            match item {
-                                Value::Nil => self.dependencies.push(None),
-                                Value::Map(im) => {
-                                    let mut dep = Dependency::default();
-                                    for (k, fv) in im.entries.iter() {
-                                        let Some(f) = field_for(k, DEPENDENCY_FIELDS) else { continue };
-                                        let path = format!("dependencies.{f}");
-                                        const D: &str = "Dependency";
-                                        match f {
-                                            "name" => d.string(fv, &mut dep.name, D, &path),
-                                            "version" => d.string(fv, &mut dep.version, D, &path),
-                                            "repository" => d.string(fv, &mut dep.repository, D, &path),
-                                            "condition" => d.string(fv, &mut dep.condition, D, &path),
-                                            "alias" => d.string(fv, &mut dep.alias, D, &path),
-                                            "tags" => d.strings(fv, &mut dep.tags, D, &path),
-                                            "enabled" => d.boolean(fv, &mut dep.enabled, D, &path),
-                                            _ => match fv {
-                                                Value::Nil => dep.import_values.clear(),
-                                                Value::List(il) => dep.import_values = il.items.to_vec(),
-                                                other => d.fail(other, D, &path, "[]interface {}"),
-                                            },
-                                        }
-                                    }
-                                    self.dependencies.push(Some(dep));
-                                }
-                                other => d.fail(other, S, field, "v2.Dependency"),
-                            }
-                        }
-                    }
-                    _ => d.fail(v, S, field, "[]*v2.Dependency"),
-                },
+                            })
+                        })
+                        .collect();
+                }
                 _ => {}
             }
         }
+        Ok(())
     }
 
     /// `Metadata.Validate`: sanitises, then checks in Helm's order. The
@@ -357,24 +296,19 @@ impl RawMetadata {
 }
 
 /// Helm's `sanitizeString`: white space becomes a space, unprintable
-/// characters go. (Go's `unicode.IsPrint`; here: not a control or format
-/// character — close, not identical, for exotic code points.)
+/// characters go (Go's `unicode.IsSpace` and `IsPrint`).
 fn sanitize(s: &str) -> String {
     s.chars()
         .filter_map(|c| {
             if c.is_whitespace() {
                 Some(' ')
-            } else if c.is_control() || is_format_char(c) {
-                None
-            } else {
+            } else if crate::yaml::json::go_is_print(c) {
                 Some(c)
+            } else {
+                None
             }
         })
         .collect()
-}
-
-fn is_format_char(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 /// Go's `filepath.Base` on Unix.

@@ -134,9 +134,9 @@ impl Chart {
         Value::Object(Arc::new(Files::from_files(&self.files)))
     }
 
-    /// The CRD files (`crds/*.yaml|yml|json`) of this chart and its
-    /// dependencies, as `Chart.CRDObjects`; `full_path` is this chart's
-    /// path from the root (its name for the root chart).
+    /// The CRD files (`crds/*.yaml|yml|json`, any depth) of this chart and
+    /// its dependencies, as Helm's `Chart.CRDObjects`, this chart taken as
+    /// the root (`filename` is `root/charts/sub/crds/x.yaml`).
     pub fn crd_objects(&self) -> Vec<Crd> {
         let mut out = Vec::new();
         self.collect_crds(self.name(), &mut out);
@@ -223,14 +223,14 @@ pub fn load_dir(dir: &Path) -> Result<Chart, ChartError> {
     }
     rules.add_defaults();
     let mut files = Vec::new();
-    walk(&top, &top, "", &rules, &mut files, 0)?;
+    walk(&top, "", &rules, &mut files, 0)?;
     load_files(files)
 }
 
 /// Symlink levels followed before giving up (a loop would never end).
 const MAX_WALK_DEPTH: usize = 64;
 
-fn walk(top: &Path, dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<File>, depth: usize) -> Result<(), ChartError> {
+fn walk(dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<File>, depth: usize) -> Result<(), ChartError> {
     if depth > MAX_WALK_DEPTH {
         return Err(ChartError::new(format!("{}: too many levels of directories or symbolic links", dir.display())));
     }
@@ -244,12 +244,15 @@ fn walk(top: &Path, dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<Fi
         let full = dir.join(&name);
         let n = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
         // sympath.Walk follows symlinks: stat, not lstat.
-        let meta = std::fs::metadata(&full).map_err(|e| ChartError::new(format!("stat {}: {}", full.display(), io_error_text(&e))))?;
+        let meta = std::fs::metadata(&full).map_err(|e| {
+            let dangling = if e.kind() == std::io::ErrorKind::NotFound { broken_link_error(&full) } else { None };
+            dangling.unwrap_or_else(|| ChartError::new(format!("stat {}: {}", full.display(), io_error_text(&e))))
+        })?;
         if meta.is_dir() {
             if rules.ignore(&n, true) {
                 continue;
             }
-            walk(top, &full, &n, rules, out, depth + 1)?;
+            walk(&full, &n, rules, out, depth + 1)?;
             continue;
         }
         if rules.ignore(&n, false) {
@@ -264,8 +267,28 @@ fn walk(top: &Path, dir: &Path, rel: &str, rules: &IgnoreRules, out: &mut Vec<Fi
         let data = std::fs::read(&full).map_err(|e| ChartError::new(format!("error reading {n}: {}", io_error_text(&e))))?;
         out.push(File::new(n, trim_bom(data)));
     }
-    let _ = top;
     Ok(())
+}
+
+/// sympath's words for a symlink that leads nowhere:
+/// `error evaluating symlink X: lstat /missing: no such file or directory`.
+fn broken_link_error(link: &Path) -> Option<ChartError> {
+    let target = std::fs::read_link(link).ok()?;
+    let target = match link.parent() {
+        Some(dir) if target.is_relative() => dir.join(target),
+        _ => target,
+    };
+    // The first path component that does not exist is the one Go names.
+    let mut cur = std::path::PathBuf::new();
+    let mut missing = target.clone();
+    for comp in target.components() {
+        cur.push(comp);
+        if std::fs::symlink_metadata(&cur).is_err() {
+            missing = cur.clone();
+            break;
+        }
+    }
+    Some(ChartError::new(format!("error evaluating symlink {}: lstat {}: no such file or directory", link.display(), missing.display())))
 }
 
 pub(crate) fn trim_bom(mut data: Vec<u8>) -> Vec<u8> {

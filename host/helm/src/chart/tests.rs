@@ -196,6 +196,8 @@ fn chart_yaml_decoding_and_validation_match_helm() {
         ("ver_float", "apiVersion: v2\nname: x\nversion: 1.10\nappVersion: 2.5\nhome: 1234567\n"),
         ("name_obj", "apiVersion: v2\nname: {a: 1}\nversion: 1.0.0\n"),
         ("empty", ""),
+        ("octal_float", "apiVersion: v2\nname: x\nversion: 1.0.0\nappVersion: 0777\nhome: 1e6\ndescription: 1.0e+3\nicon: 0x1F\n"),
+        ("null_fields", "apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies: null\nannotations: null\nkeywords: ~\n"),
         (
             "full",
             "apiVersion: v2\nname: full\nversion: 1.2.3-rc.1+b5\nkubeVersion: '>=1.20'\ndescription: d\ntype: application\nkeywords: [a, b]\nhome: https://x\nsources: [https://s]\nmaintainers:\n- name: me\n  email: m@x\n  url: https://u\nicon: https://i\nappVersion: '1.0'\ndeprecated: true\nannotations:\n  k: v\ndependencies:\n- name: dep\n  version: ~1.2.0\n  repository: https://r\n  condition: dep.enabled,global.dep\n  tags: [t1]\n  import-values:\n  - data\n  - child: a.b\n    parent: c\n  alias: d2\nunknownField: 1\n",
@@ -273,6 +275,12 @@ fn files_templates_values_and_helmignore_match_helm() {
     let bad_values = dir.path().join("bad_values");
     write(&bad_values, &[("Chart.yaml", "apiVersion: v2\nname: bv\nversion: 0.1.0\n"), ("values.yaml", "- a\n")]);
     paths.push(bad_values);
+    let stray = dir.path().join("stray_in_charts");
+    write(&stray, &[("Chart.yaml", "apiVersion: v2\nname: st\nversion: 0.1.0\n"), ("charts/README.md", "x\n"), ("charts/.gitkeep", "")]);
+    paths.push(stray);
+    let bad_tgz = dir.path().join("bad_sub_tgz");
+    write(&bad_tgz, &[("Chart.yaml", "apiVersion: v2\nname: bt\nversion: 0.1.0\n"), ("charts/x-1.0.0.tgz", "not gzip")]);
+    paths.push(bad_tgz);
     let bad_sub = dir.path().join("bad_sub");
     write(&bad_sub, &[("Chart.yaml", "apiVersion: v2\nname: bs\nversion: 0.1.0\n"), ("charts/s/Chart.yaml", "apiVersion: v2\nname: s\n")]);
     paths.push(bad_sub);
@@ -558,4 +566,57 @@ fn values_files_read_as_helm_reads_them() {
         paths.push(root);
     }
     compare_with_helm(&paths);
+}
+
+#[test]
+fn packages_made_by_helm_load_as_helm_loads_them() {
+    // `helm package` of a chart with subcharts, a .helmignore, CRDs and
+    // files; then both sides load the package.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src/pk");
+    write(
+        &src,
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: pk\nversion: 1.2.3\ndependencies:\n- name: sub\n  version: 0.1.0\n"),
+            ("values.yaml", "a: 1\nsub:\n  b: 2\n"),
+            (".helmignore", "*.bak\n"),
+            ("skip.bak", "x\n"),
+            ("templates/t.yaml", "t\n"),
+            ("templates/NOTES.txt", "notes\n"),
+            ("crds/c.yaml", "kind: C\n"),
+            ("files/f.txt", "\u{feff}bom\n"),
+            ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("charts/sub/values.yaml", "b: 1\n"),
+            ("charts/sub/templates/s.yaml", "s\n"),
+        ],
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = r#"
+import json, sys
+import helm_python as helm
+req = json.load(sys.stdin)
+print(json.dumps(helm.package(req[0], destination=req[1])))
+"#;
+    let Some(tgz_path) = oracle::run(script, &json!([src.display().to_string(), out.display().to_string()])) else { return };
+    let tgz_path = PathBuf::from(tgz_path.as_str().unwrap());
+    compare_with_helm(&[tgz_path.clone(), src]);
+    let c = load(&tgz_path).unwrap();
+    assert!(c.notes().is_some());
+    assert_eq!(c.dependencies.len(), 1);
+}
+
+#[test]
+fn symlinks_are_followed_and_broken_ones_named_as_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere");
+    write(&target, &[("f.txt", "hi\n")]);
+    let ok = dir.path().join("ok");
+    write(&ok, &[("Chart.yaml", "apiVersion: v2\nname: sl\nversion: 0.1.0\n")]);
+    std::os::unix::fs::symlink(&target, ok.join("linked")).unwrap();
+    std::os::unix::fs::symlink(target.join("f.txt"), ok.join("lf.txt")).unwrap();
+    let broken = dir.path().join("broken");
+    write(&broken, &[("Chart.yaml", "apiVersion: v2\nname: sl\nversion: 0.1.0\n")]);
+    std::os::unix::fs::symlink(dir.path().join("nowhere/x"), broken.join("dangling")).unwrap();
+    compare_with_helm(&[ok, broken]);
 }

@@ -14,21 +14,22 @@
 //! messages and a few results depend on it, so [`Rv`] keeps both.
 
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::builtins::{self, Builtin};
 use super::parse::{Arg, Branch, Command, List, Node, Pipe, Tree};
 use super::{Limits, MissingKey, TemplateError};
 use crate::func::{Call, Func, FuncError, FuncMap, Host};
-use crate::value::{IntType, Member, Value};
+use crate::value::{self, IntType, Map, Member, Value};
 
 /// How deeply execution may nest (template calls, `include`, `tpl`, nested
 /// control structures and parenthesised pipelines, all counted together)
 /// before it stops with an error rather than exhaust the native stack. Go
 /// allows 100000 nested template calls on goroutine stacks that grow to
 /// 1 GB; execution here runs on a thread with a large stack (`mod.rs`).
-pub const MAX_NESTING: usize = 20000;
+pub const MAX_NESTING: usize = 120_000;
 
 /// A value as Go's reflection holds it during execution.
 #[derive(Clone, Debug)]
@@ -69,10 +70,160 @@ impl Rv {
     }
 }
 
+/// The names of the functions that change their first argument, a map, in
+/// place in Go (Sprig's `set`, `unset` and mergo's merges): Go maps are
+/// references, so every other reference to that map sees the change.
+pub const MUTATE_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
+
+/// The functions that return a copy of their argument with maps of their
+/// own (Sprig's `deepCopy`): their result must not share the identity of
+/// the maps they copied, which the value model would otherwise let it do.
+pub const COPY_RESULT: &[&str] = &["deepCopy", "mustDeepCopy"];
+
+/// `v` with every map and list in it in a new allocation (a new identity).
+fn fresh_copy(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(Map { entries: Arc::new(m.entries.iter().map(|(k, x)| (k.clone(), fresh_copy(x))).collect()), elem: m.elem }),
+        Value::List(l) => Value::List(value::List { items: Arc::new(l.items.iter().map(fresh_copy).collect()), elem: l.elem }),
+        v => v.clone(),
+    }
+}
+
+type Entries = Arc<BTreeMap<String, Value>>;
+
+/// Go's map identity, emulated. The value model holds maps immutably, so a
+/// function that changes a map in place (see [`MUTATE_FIRST_ARG`]) returns
+/// the changed map instead; this table remembers, for the original map
+/// (by the address of its entries, kept alive here so it is never reused),
+/// the map that replaced it. Every read of a map goes through the table,
+/// so all references to the map see the change, across the executions of
+/// one set (Helm's templates share `.Values`), as in Go. Nested maps a
+/// merge changes in place are not followed.
+#[derive(Default)]
+pub struct Mutations {
+    any: AtomicBool,
+    table: Mutex<HashMap<usize, (Entries, Entries)>>,
+}
+
+impl Mutations {
+    fn is_empty(&self) -> bool {
+        !self.any.load(Ordering::Acquire)
+    }
+
+    /// The map `m` is now (following replacements), if it was replaced.
+    fn latest(&self, m: &Map) -> Option<Map> {
+        if self.is_empty() {
+            return None;
+        }
+        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cur = m.entries.clone();
+        let mut changed = false;
+        // A chain of replacements is short; the bound only guards a cycle.
+        for _ in 0..1000 {
+            match table.get(&(Arc::as_ptr(&cur) as usize)) {
+                Some((_, next)) if !Arc::ptr_eq(next, &cur) => {
+                    cur = next.clone();
+                    changed = true;
+                }
+                _ => break,
+            }
+        }
+        changed.then(|| Map { entries: cur, elem: m.elem })
+    }
+
+    fn record(&self, orig: &Entries, now: &Entries) {
+        if Arc::ptr_eq(orig, now) {
+            return;
+        }
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        table.insert(Arc::as_ptr(orig) as usize, (orig.clone(), now.clone()));
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// `v` with its own map (not those inside it) brought up to date.
+    pub fn shallow(&self, v: Value) -> Value {
+        match &v {
+            Value::Map(m) => self.latest(m).map(Value::Map).unwrap_or(v),
+            _ => v,
+        }
+    }
+
+    /// `v` with every map in it brought up to date (what a function or the
+    /// printer is given).
+    pub fn deep(&self, v: &Value) -> Value {
+        if self.is_empty() {
+            return v.clone();
+        }
+        let mut visiting = Vec::new();
+        self.deep_in(v, &mut visiting).unwrap_or_else(|| v.clone())
+    }
+
+    fn deep_in(&self, v: &Value, visiting: &mut Vec<usize>) -> Option<Value> {
+        match v {
+            Value::Map(m) => {
+                let key = Arc::as_ptr(&m.entries) as usize;
+                if visiting.contains(&key) {
+                    return None;
+                }
+                visiting.push(key);
+                let latest = self.latest(m);
+                let base = latest.as_ref().unwrap_or(m);
+                let mut out: Option<BTreeMap<String, Value>> = None;
+                for (k, x) in base.entries.iter() {
+                    if let Some(nx) = self.deep_in(x, visiting) {
+                        out.get_or_insert_with(|| (*base.entries).clone()).insert(k.clone(), nx);
+                    }
+                }
+                visiting.pop();
+                match out {
+                    Some(e) => Some(Value::Map(Map { entries: Arc::new(e), elem: m.elem })),
+                    None => latest.map(Value::Map),
+                }
+            }
+            Value::List(l) => {
+                let mut out: Option<Vec<Value>> = None;
+                for (i, x) in l.items.iter().enumerate() {
+                    if let Some(nx) = self.deep_in(x, visiting) {
+                        out.get_or_insert_with(|| (*l.items).clone())[i] = nx;
+                    }
+                }
+                out.map(|items| Value::List(value::List { items: Arc::new(items), elem: l.elem }))
+            }
+            _ => None,
+        }
+    }
+
+    /// After a call of a function in [`MUTATE_FIRST_ARG`]: its first
+    /// argument (as evaluated, and as given to it) is now its result.
+    fn after_mutation(&self, evaluated: &Value, given: &Value, result: &Value) {
+        if let (Value::Map(now), Value::Map(given)) = (result, given) {
+            if let Value::Map(ev) = evaluated {
+                self.record(&ev.entries, &now.entries);
+            }
+            self.record_nested(&given.entries, &now.entries, 0);
+        }
+    }
+
+    /// `old` became `now`; so did each map under the same key in both (a
+    /// merge changes the nested maps of its destination in place).
+    fn record_nested(&self, old: &Entries, now: &Entries, depth: usize) {
+        if Arc::ptr_eq(old, now) || depth > 100 {
+            return;
+        }
+        self.record(old, now);
+        for (k, o) in old.iter() {
+            if let (Value::Map(o), Some(Value::Map(n))) = (o, now.get(k)) {
+                self.record_nested(&o.entries, &n.entries, depth + 1);
+            }
+        }
+    }
+}
+
 /// What one execution shares with the nested ones it starts (`template`,
 /// `include`, `tpl`): options, bounds and their counters.
 pub struct Shared<'a> {
     pub funcs: &'a FuncMap,
+    pub mutations: &'a Mutations,
     pub missing_key: MissingKey,
     pub limits: Limits,
     /// Bytes written so far by this execution and every nested one.
@@ -231,7 +382,7 @@ impl<'s, 't> State<'s, 't> {
                     self.at = At::Node(node);
                     let s = match &val {
                         Rv::Invalid => "<no value>".to_string(),
-                        Rv::V(v, _) => super::fmt::sprint(v),
+                        Rv::V(v, _) => super::fmt::sprint(&self.shared.mutations.deep(v)),
                     };
                     self.write(&s)?;
                 }
@@ -252,6 +403,7 @@ impl<'s, 't> State<'s, 't> {
         let mark = self.vars.len();
         let r = (|| {
             let val = self.eval_pipeline(dot, &b.pipe)?;
+            let val = self.fresh(val);
             if val.truthy() {
                 if with {
                     self.walk_list(&val, &b.list)
@@ -283,6 +435,7 @@ impl<'s, 't> State<'s, 't> {
 
     fn walk_range_inner(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?.indirect();
+        let val = self.fresh(val);
         let mark = self.vars.len();
         let mut items: Vec<(Rv, Rv)> = Vec::new();
         match &val {
@@ -563,7 +716,7 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn eval_field(&mut self, dot: &Rv, name: &str, node: &'t Arg, args: &'t [Arg], fin: Option<Rv>, recv: Rv) -> R<Rv> {
-        let (v, iface) = match recv {
+        let (v, iface) = match self.fresh(recv) {
             Rv::Invalid => {
                 if self.shared.missing_key == MissingKey::Error {
                     return Err(self.errorf(format!("nil data; no entry for key {}", super::fmt::quote(name))));
@@ -674,13 +827,14 @@ impl<'s, 't> State<'s, 't> {
         let fn_at = self.at;
         let mut vals = Vec::with_capacity(args.len() + 1);
         let mut raw = Vec::with_capacity(args.len() + 1);
+        let muts = self.shared.mutations;
         for a in args {
             let v = self.eval_arg_any(dot, a)?;
-            vals.push(v.value());
+            vals.push(muts.deep(&v.value()));
             raw.push((Some(a), v, self.at));
         }
         if let Some(f) = fin {
-            vals.push(f.value());
+            vals.push(muts.deep(&f.value()));
             raw.push((None, f, self.at));
         }
         let result = match &callee {
@@ -695,6 +849,12 @@ impl<'s, 't> State<'s, 't> {
         match result {
             Ok(v) => {
                 self.check_size(&v, at, name)?;
+                if matches!(callee, Callee::Func(_)) && MUTATE_FIRST_ARG.contains(&name) {
+                    if let (Some((_, first, _)), Some(given)) = (raw.first(), vals.first()) {
+                        muts.after_mutation(&first.value(), given, &v);
+                    }
+                }
+                let v = if matches!(callee, Callee::Func(_)) && COPY_RESULT.contains(&name) { fresh_copy(&v) } else { v };
                 let nil = v.is_nil();
                 Ok(Rv::V(v, nil))
             }
@@ -776,6 +936,7 @@ impl<'s, 't> State<'s, 't> {
             let mut v = Rv::Invalid;
             for a in args {
                 v = self.eval_arg_any(dot, a)?;
+                v = self.fresh(v);
                 if v.truthy() == or {
                     return Ok(v);
                 }
@@ -814,11 +975,12 @@ impl<'s, 't> State<'s, 't> {
                 },
             };
             for a in it {
-                vals.push(self.eval_arg_any(dot, a)?.value());
+                let v = self.eval_arg_any(dot, a)?.value();
+                vals.push(self.shared.mutations.deep(&v));
             }
             if !args.is_empty() {
                 if let Some(f) = fin {
-                    vals.push(f.value());
+                    vals.push(self.shared.mutations.deep(&f.value()));
                 }
             }
             let v = Value::str(super::fmt::sprintf(&format, &vals));
@@ -827,10 +989,11 @@ impl<'s, 't> State<'s, 't> {
         }
         let mut vals = Vec::with_capacity(n_in);
         for a in args {
-            vals.push(self.eval_arg_any(dot, a)?);
+            let v = self.eval_arg_any(dot, a)?;
+            vals.push(self.fresh_deep(v));
         }
         if let Some(f) = fin {
-            vals.push(f);
+            vals.push(self.fresh_deep(f));
         }
         if b == Builtin::Call {
             let callee = args.first().map(|a| a.to_string()).unwrap_or_default();
@@ -866,6 +1029,22 @@ impl<'s, 't> State<'s, 't> {
             }
         }
         Ok(())
+    }
+
+    /// `v` with its own map brought up to date (see [`Mutations`]).
+    fn fresh(&self, v: Rv) -> Rv {
+        match v {
+            Rv::V(x @ Value::Map(_), iface) if !self.shared.mutations.is_empty() => Rv::V(self.shared.mutations.shallow(x), iface),
+            v => v,
+        }
+    }
+
+    /// `v` with every map in it brought up to date.
+    fn fresh_deep(&self, v: Rv) -> Rv {
+        match v {
+            Rv::V(x, iface) if !self.shared.mutations.is_empty() => Rv::V(self.shared.mutations.deep(&x), iface),
+            v => v,
+        }
     }
 
     fn string_param(&self, v: Rv) -> R<String> {

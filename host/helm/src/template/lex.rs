@@ -63,14 +63,14 @@ impl ItemType {
     }
 }
 
-/// One token: its type, where it starts (byte offset), its text and line.
+/// One token: its type, where it starts (byte offset) and its text. (Its
+/// line, which only errors need, is counted from the offset then.)
 #[derive(Clone, Debug)]
 pub struct Item<'a> {
     pub typ: ItemType,
     pub pos: usize,
     /// The item's text (borrowed from the input), or an error's message.
     pub val: Cow<'a, str>,
-    pub line: usize,
 }
 
 impl std::fmt::Display for Item<'_> {
@@ -143,7 +143,7 @@ use std::borrow::Cow;
 /// `break_ok`/`continue_ok`: whether those words are keywords (they are not
 /// when a function of that name exists, as in Go).
 pub fn lex(input: &str, break_ok: bool, continue_ok: bool) -> Vec<Item<'_>> {
-    let mut l = Lexer { input, pos: 0, start: 0, items: Vec::new(), paren_depth: 0, break_ok, continue_ok, line_at: (0, 1) };
+    let mut l = Lexer { input, pos: 0, start: 0, items: Vec::with_capacity(input.len() / 4), paren_depth: 0, break_ok, continue_ok };
     l.run();
     l.items
 }
@@ -156,8 +156,6 @@ struct Lexer<'a> {
     paren_depth: i64,
     break_ok: bool,
     continue_ok: bool,
-    /// A cache for line numbers: (offset, line at that offset).
-    line_at: (usize, usize),
 }
 
 enum State {
@@ -170,13 +168,6 @@ enum State {
 }
 
 impl<'a> Lexer<'a> {
-    fn line_of(&mut self, pos: usize) -> usize {
-        let (p, l) = self.line_at;
-        let line = if pos >= p { l + self.input[p..pos].matches('\n').count() } else { 1 + self.input[..pos].matches('\n').count() };
-        self.line_at = (pos, line);
-        line
-    }
-
     fn rest(&self) -> &'a str {
         &self.input[self.pos..]
     }
@@ -192,8 +183,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, typ: ItemType) {
-        let line = self.line_of(self.start);
-        self.items.push(Item { typ, pos: self.start, val: Cow::Borrowed(&self.input[self.start..self.pos]), line });
+        self.items.push(Item { typ, pos: self.start, val: Cow::Borrowed(&self.input[self.start..self.pos]) });
         self.start = self.pos;
     }
 
@@ -202,8 +192,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn error(&mut self, msg: String) -> State {
-        let line = self.line_of(self.start);
-        self.items.push(Item { typ: ItemType::Error, pos: self.start, val: Cow::Owned(msg), line });
+        self.items.push(Item { typ: ItemType::Error, pos: self.start, val: Cow::Owned(msg) });
         State::Done
     }
 
@@ -221,8 +210,22 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Where the next "{{" is, from the current position.
+    fn find_left_delim(&self) -> Option<usize> {
+        let b = self.rest().as_bytes();
+        let mut i = 0;
+        while i + 1 < b.len() {
+            match b[i + 1] {
+                b'{' if b[i] == b'{' => return Some(i),
+                b'{' => i += 1,
+                _ => i += 2,
+            }
+        }
+        None
+    }
+
     fn lex_text(&mut self) -> State {
-        if let Some(x) = self.rest().find(LEFT_DELIM) {
+        if let Some(x) = self.find_left_delim() {
             if x > 0 {
                 self.pos += x;
                 let delim_end = self.pos + LEFT_DELIM.len();

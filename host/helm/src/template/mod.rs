@@ -12,8 +12,15 @@
 //! nesting at Go's 10000, template calls at [`Limits::max_depth`], all
 //! nesting together at `exec::MAX_NESTING`), on a worker thread with a
 //! large stack that each calling thread keeps, so no template can overflow
-//! the caller's stack. Output (and any string a function makes) is bounded
+//! the caller's stack (or, with [`Templates::set_inline`], on a caller that
+//! promises a large stack of its own). Output (and any string a function makes) is bounded
 //! by [`Limits::max_output`].
+//!
+//! Go maps are references; the value model's are immutable. The executor
+//! emulates Go's map identity for the functions that change a map in place
+//! (`set`, `unset`, the merges: `exec::MUTATE_FIRST_ARG`): it remembers
+//! which map replaced which, for the life of the set, and reads maps
+//! through that (`exec::Mutations`), so every reference sees the change.
 //!
 //! Where this differs from Go, knowingly: complex constants (`1i`) are an
 //! error (the value model has no complex numbers); `\xNN` escapes and
@@ -118,8 +125,8 @@ fn start_worker() -> Option<std::sync::mpsc::Sender<Job>> {
 
 /// Runs `f` on this thread's template worker (a thread with a large
 /// stack), or inline when already on one or when no thread can be started.
-fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    if IN_WORKER.get() {
+fn on_big_stack<T: Send + 'static>(inline: bool, f: impl FnOnce() -> T + Send + 'static) -> T {
+    if inline || IN_WORKER.get() {
         return f();
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -160,6 +167,10 @@ pub struct Templates {
     missing_key: MissingKey,
     limits: Limits,
     trees: Arc<exec::TreeSet>,
+    /// Run on the caller's thread instead of the worker (see `set_inline`).
+    inline: bool,
+    /// Maps changed in place by executions of this set (Go's map identity).
+    mutations: Arc<exec::Mutations>,
 }
 
 /// Adds parsed trees to a set as Go's `AddParseTree` does (an empty
@@ -186,11 +197,21 @@ impl Templates {
     /// A new, empty set. The builtins are always there; `funcs` adds to them
     /// or replaces them (Go's `Funcs`).
     pub fn new(funcs: FuncMap) -> Templates {
-        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()) }
+        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()), inline: false, mutations: Arc::default() }
     }
 
     pub fn set_missing_key(&mut self, m: MissingKey) {
         self.missing_key = m;
+    }
+
+    /// By default `parse` and `execute` run on a worker thread with a 1 GiB
+    /// stack that the calling thread keeps (so functions run there too and
+    /// do not see the caller's thread-locals: a Tokio runtime context, the
+    /// current tracing span). With `inline` they run on the caller's thread
+    /// instead, which must then have a large stack (256 MiB or more) for
+    /// the nesting bounds to keep it from overflowing.
+    pub fn set_inline(&mut self, inline: bool) {
+        self.inline = inline;
     }
 
     pub fn set_limits(&mut self, l: Limits) {
@@ -202,7 +223,7 @@ impl Templates {
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
         let funcs = self.funcs.clone();
         let (owned_name, text) = (name.to_string(), text.to_string());
-        let trees = on_big_stack(move || {
+        let trees = on_big_stack(self.inline, move || {
             let has = |n: &str| funcs.contains(n) || builtins::Builtin::from_name(n).is_some();
             parse::parse(&owned_name, &text, &has)
         })
@@ -229,9 +250,10 @@ impl Templates {
         };
         let this = self.clone();
         let data = data.clone();
-        on_big_stack(move || {
+        on_big_stack(self.inline, move || {
             let shared = exec::Shared {
                 funcs: &this.funcs,
+                mutations: &this.mutations,
                 missing_key: this.missing_key,
                 limits: this.limits,
                 written: Cell::new(0),

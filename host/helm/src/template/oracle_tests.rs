@@ -70,6 +70,7 @@ fn run_oracle(py: &str, cases: &[(Vec<(&str, &str)>, &str)]) -> Vec<Result<Strin
     child.stdin.take().expect("stdin").write_all(serde_json::to_string(&input).expect("json").as_bytes()).expect("write");
     let out = child.wait_with_output().expect("oracle runs");
     let res: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("oracle answers JSON");
+    assert_eq!(res.len(), cases.len(), "the oracle answered every case");
     res.into_iter()
         .map(|r| match (r.get("ok"), r.get("err")) {
             (Some(ok), _) => Ok(ok.as_str().unwrap_or("").to_string()),
@@ -115,6 +116,50 @@ fn test_funcs() -> FuncMap {
     f.add("fail", |a| {
         arity("fail", a, 1)?;
         Err(FuncError::call(string_arg(a, 0)?))
+    });
+    // Sprig's dict, list, set and unset, as the value model has them: set
+    // and unset return the changed map (the executor makes it Go's change
+    // in place).
+    f.add("dict", |a| {
+        let mut m = std::collections::BTreeMap::new();
+        for p in a.chunks(2) {
+            m.insert(super::fmt::sprint(&p[0]), p.get(1).cloned().unwrap_or(Value::str("")));
+        }
+        Ok(Value::map(m))
+    });
+    f.add("list", |a| Ok(Value::list(a.to_vec())));
+    // mergo's merge (the destination's values win) and its overwrite, as
+    // new maps.
+    fn merge(dst: &Value, src: &Value, overwrite: bool) -> Value {
+        let (Some(d), Some(s)) = (dst.as_map(), src.as_map()) else { return dst.clone() };
+        let mut out = d.clone();
+        for (k, sv) in s {
+            let merged = match out.get(k) {
+                Some(dv @ Value::Map(_)) if sv.as_map().is_some() => merge(dv, sv, overwrite),
+                Some(dv) if !overwrite && dv.truthy() => dv.clone(),
+                _ => sv.clone(),
+            };
+            out.insert(k.clone(), merged);
+        }
+        Value::map(out)
+    }
+    f.add("merge", |a| Ok(a[1..].iter().fold(a[0].clone(), |d, s| merge(&d, s, false))));
+    f.add("mergeOverwrite", |a| Ok(a[1..].iter().fold(a[0].clone(), |d, s| merge(&d, s, true))));
+    f.add("deepCopy", |a| {
+        arity("deepCopy", a, 1)?;
+        Ok(a[0].clone())
+    });
+    f.add("set", |a| {
+        arity("set", a, 3)?;
+        let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
+        m.insert(string_arg(a, 1)?.to_string(), a[2].clone());
+        Ok(Value::map(m))
+    });
+    f.add("unset", |a| {
+        arity("unset", a, 2)?;
+        let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
+        m.remove(string_arg(a, 1)?);
+        Ok(Value::map(m))
     });
     f.add_with_host("include", |c, a| {
         arity("include", a, 2)?;
@@ -433,6 +478,49 @@ const CASES: &[(&str, &str)] = &[
     ("{{ define \"t\" }}[{{ . }}]{{ end }}{{ template \"t\" $x := 5 }}{{ $x }}", "{}"),
     ("{{ define \"t\" }}{{ $ }}{{ end }}{{ $y := 1 }}{{ template \"t\" \"dot\" }}", "{}"),
     ("{{ define \"t\" }}{{ $y }}{{ end }}{{ $y := 1 }}", "{}"),
+    // Go maps are references: set and unset change the map every reference sees.
+    ("{{ $d := dict \"a\" 1 }}{{ $_ := set $d \"z\" 26 }}{{ $d }} {{ $e := $d }}{{ $_ := unset $e \"a\" }}{{ $d }} {{ len $d }}", "{}"),
+    ("{{ $_ := set .Values.a.b \"k\" \"v\" }}{{ .Values.a }} {{ .Values.a.b.k }} {{ .Values }}", r#"{"a": {"b": {"c": 1}}, "l": [{"x": 1}]}"#),
+    ("{{ define \"t\" }}{{ .Values.a.b.k }}{{ end }}{{ $_ := set .Values.a.b \"k\" \"v\" }}{{ template \"t\" . }}{{ include \"t\" . }}", r#"{"a": {"b": {"c": 1}}}"#),
+    ("{{ $d := dict }}{{ if $d }}T{{ else }}F{{ end }}{{ $_ := set $d \"k\" 1 }}{{ if $d }}T{{ else }}F{{ end }}{{ range $k, $v := $d }}{{ $k }}{{ end }}{{ and $d 1 }}", "{}"),
+    ("{{ $d := dict \"n\" (dict) }}{{ $_ := set $d.n \"x\" 1 }}{{ $_ := set $d \"y\" 2 }}{{ $_ := set $d.n \"z\" 3 }}{{ $d }} {{ index $d \"n\" \"z\" }}", "{}"),
+    ("{{ $l := list (dict) }}{{ $_ := set (index $l 0) \"k\" 1 }}{{ $l }} {{ printf \"%v\" $l }}", "{}"),
+    ("{{ $d := dict }}{{ $x := set $d \"a\" 1 }}{{ $_ := set $x \"b\" 2 }}{{ $d }} {{ $x }}", "{}"),
+    ("{{ $d := dict }}{{ $_ := set $d \"self\" 1 }}{{ range $i := list 1 2 3 }}{{ $_ := set $d (print $i) $i }}{{ end }}{{ $d }}", "{}"),
+    ("{{ $o := dict \"n\" \"app\" \"in\" (dict \"k\" 1) }}{{ $c := deepCopy $o }}{{ $_ := set $c \"n\" \"changed\" }}{{ $_ := set $c.in \"k\" 2 }}{{ $c.n }} {{ $o.n }} {{ $o.in.k }} {{ $c.in.k }}", "{}"),
+    ("{{ $a := dict \"n\" (dict \"x\" 1) }}{{ $n := $a.n }}{{ $_ := merge $a (dict \"n\" (dict \"y\" 2) \"z\" 3) }}{{ $n }} {{ $a }}", "{}"),
+    ("{{ $a := dict \"n\" (dict \"x\" 1) }}{{ $n := $a.n }}{{ $_ := mergeOverwrite $a (dict \"n\" (dict \"x\" 2)) }}{{ $n }} {{ $a }}", "{}"),
+    ("{{ $_ := merge .Values.a (dict \"m\" 1) }}{{ .Values.a }} {{ .Values }}", r#"{"a": {"b": {"c": 1}}}"#),
+    // fmt: verbs, flags, widths, precisions and argument indexes.
+    ("{{ printf \"%08q|%-8q|%+s|% s|%#s|%#v\" \"a\" \"b\" \"c\" \"d\" \"e\" \"f\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.2U|%.6U|%08U|%c|%c|%q\" 65 65 65 -1 1114112 -1 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%6.2x|%-6X|%#08x|% x|% X|%#x\" 255 255 255 -255 \"ab\" \"ab\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%o|%#o|%O|%b|%#b|%08b\" -8 0 -8 -5 5 5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%x|%.2x|%10.3x|%-10x|\" \"hello\" \"hello\" \"hello\" \"hi\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%5t|%-6t|%q|%v\" false true true nil }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%e|%E|%.3E|%g|%G|%.3G\" 1e-10 1e+10 123456.0 1e-5 1e-5 1e-5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%f|%.0f|%.1f|%.15f|%.20f\" 1e15 1e15 1e-15 0.1 0.1 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%g|%g|%g|%g|%.1g|%.0g\" 1e6 999999.0 0.0001 0.00001 15.0 2.5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%+.3e|% .3e|%+g|%+v|%+d\" 1.0 1.0 -0.0 1.5 0 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%010.3f|%-010.3f|%+010.3f|% 010.3f\" 3.14159 3.14159 3.14159 3.14159 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%s|%v|%d\" .Values.f .Values.f .Values.f }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%5.1v|%-5v|%05v\" .Values.l .Values.l .Values.l }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%[2]v %[1]v %v %[1]T\" \"a\" 2 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%[1]*d|%[2]*[1]d\" 3 5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.*[1]d|\" 3 5 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%-*d|%*d|\" 3 1 -3 2 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.[2]d\" 1 2 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%*.*f|\" 8 2 3.14159 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%d %%d %d\" 1 2 }} {{ printf \"%%\" }} {{ printf \"%5%\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%v\" .Values.m }} {{ printf \"%+v\" .Values.m }} {{ printf \"%#v\" .Values.m }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%s\" .Values.m }} {{ printf \"%d\" .Values.m }} {{ printf \"%x\" .Values.m }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%v|%s|%q\" .Values.n .Values.n .Values.n }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%T|%T|%T|%T|%T\" 1 1.5 \"s\" true .Values.l }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%10T|%-10T|\" 1 \"s\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%v %v\" 1e-7 123456789012345678.0 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%.3v|%.0v|%#.3v\" 3.14159 3.14159 3.0 }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%c%c%c\" 72 105 0x263A }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
+    ("{{ printf \"%08.3s|%8.3q|\" \"abcdef\" \"abcdef\" }}", r#"{"f": 1.5, "l": [1, 22, "x"], "m": {"a": [1, "b"], "c": null, "d": 1.5}, "n": null}"#),
     // Functions with typed parameters, and how Go words their misuse.
     ("{{ upper \"a\" }} {{ \"b\" | upper }} {{ .Values.s | upper }}", r#"{"s": "c"}"#),
     ("{{ upper .Values.missing }}", "{}"),
@@ -481,6 +569,10 @@ const MULTI: &[(&[(&str, &str)], &str)] = &[
     (&[("_helpers.tpl", "\n\n{{- define \"c.name\" -}}\n  {{ .Values.x.y.z }}\n{{- end }}"), ("x.yaml", "name: {{ include \"c.name\" . }}")], r#"{}"#),
     (&[("_helpers.tpl", "{{ define \"h\" }}{{ fail \"in helper\" }}{{ end }}"), ("x.yaml", "a\nb: {{ template \"h\" . }}")], r#"{}"#),
     (&[("a.yaml", "{{ define \"h\" }}from a{{ end }}"), ("x.yaml", "{{ template \"h\" }}")], r#"{}"#),
+    // A change in place to .Values in one template is seen by those Helm
+    // executes after it (z.yaml before x.yaml; the list is in Helm's order).
+    (&[("z.yaml", "{{ $_ := set .Values \"added\" \"by z\" }}"), ("x.yaml", "[{{ .Values.added }}]")], r#"{}"#),
+    (&[("z.yaml", "{{ $_ := set .Values.m \"added\" \"by z\" }}"), ("x.yaml", "[{{ .Values.m.added }}] {{ .Values }}")], r#"{"m": {}}"#),
 ];
 
 #[test]

@@ -12,11 +12,14 @@ use std::sync::Arc;
 
 use super::lex::{lex, Item, ItemType};
 
-/// How deeply parentheses and control structures may nest while parsing.
-/// Go allows 10000 parentheses; control structures have no limit in Go.
-/// Parsing runs on a thread with a large stack (see `mod.rs`), so this is
-/// as generous as Go for parentheses.
-pub const MAX_PARSE_DEPTH: usize = 10000;
+/// How deeply parentheses may nest: Go's own limit (its error is "max
+/// expression depth exceeded").
+pub const MAX_PAREN_DEPTH: usize = 10000;
+
+/// How deeply control structures (`if`, `range`, `with`, `else if`
+/// chains, `define`) may nest. Go has no limit; this one is far beyond any
+/// template and keeps the recursion within the parser's large stack.
+pub const MAX_BLOCK_DEPTH: usize = 100_000;
 
 /// One parsed template: its name, the name of the text it came from (the
 /// file; errors say it), that text (errors compute line and column in it),
@@ -326,9 +329,10 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
         token: [dummy(), dummy(), dummy()],
         peek_count: 0,
         vars: vec!["$".into()],
-        action_line: 0,
+        action_pos: None,
         range_depth: 0,
         depth: 0,
+        paren_depth: 0,
         parse_name: name.to_string(),
         text: text.clone(),
         has_func,
@@ -340,7 +344,7 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
 }
 
 fn dummy<'a>() -> Item<'a> {
-    Item { typ: ItemType::Eof, pos: 0, val: Cow::Borrowed(""), line: 1 }
+    Item { typ: ItemType::Eof, pos: 0, val: Cow::Borrowed("") }
 }
 
 struct Parser<'a, 'f> {
@@ -349,9 +353,12 @@ struct Parser<'a, 'f> {
     token: [Item<'a>; 3],
     peek_count: usize,
     vars: Vec<String>,
-    action_line: usize,
+    /// Where the action being parsed started (for "in action started at").
+    action_pos: Option<usize>,
     range_depth: usize,
+    /// Nesting of control structures, and of parentheses (Go's stackDepth).
     depth: usize,
+    paren_depth: usize,
     parse_name: String,
     text: Arc<str>,
     has_func: &'f dyn Fn(&str) -> bool,
@@ -370,8 +377,8 @@ impl<'a> Parser<'a, '_> {
             // After EOF or an error the lexer yields nothing more; Go's
             // closed channel gives zero items (type Error, empty).
             None => {
-                let last = self.items.last().map(|i| (i.pos, i.line)).unwrap_or((0, 1));
-                Item { typ: ItemType::Eof, pos: last.0, val: Cow::Borrowed(""), line: last.1 }
+                let last = self.items.last().map(|i| i.pos).unwrap_or(0);
+                Item { typ: ItemType::Eof, pos: last, val: Cow::Borrowed("") }
             }
         }
     }
@@ -424,8 +431,13 @@ impl<'a> Parser<'a, '_> {
         t
     }
 
+    /// The line of a byte offset (Go keeps it in each item; only errors need it).
+    fn line(&self, pos: usize) -> usize {
+        1 + self.text.as_bytes()[..pos.min(self.text.len())].iter().filter(|&&b| b == b'\n').count()
+    }
+
     fn errorf(&self, msg: impl std::fmt::Display) -> ParseError {
-        format!("template: {}:{}: {}", self.parse_name, self.token[0].line, msg)
+        format!("template: {}:{}: {}", self.parse_name, self.line(self.token[0].pos), msg)
     }
 
     fn expect(&mut self, typ: ItemType, context: &str) -> R<Item<'a>> {
@@ -447,8 +459,9 @@ impl<'a> Parser<'a, '_> {
     fn unexpected(&self, t: &Item<'_>, context: &str) -> ParseError {
         if t.typ == ItemType::Error {
             let mut extra = String::new();
-            if self.action_line != 0 && self.action_line != t.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+            let action_line = self.action_pos.map(|p| self.line(p));
+            if action_line.is_some_and(|l| l != self.line(t.pos)) {
+                extra = format!(" in action started at {}:{}", self.parse_name, action_line.unwrap_or(0));
                 if t.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -472,9 +485,17 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    fn enter(&mut self) -> R<()> {
-        if self.depth >= MAX_PARSE_DEPTH {
+    fn enter_paren(&mut self) -> R<()> {
+        if self.paren_depth >= MAX_PAREN_DEPTH {
             return Err(self.errorf("max expression depth exceeded"));
+        }
+        self.paren_depth += 1;
+        Ok(())
+    }
+
+    fn enter(&mut self) -> R<()> {
+        if self.depth >= MAX_BLOCK_DEPTH {
+            return Err(self.errorf(format!("control structures nested deeper than {MAX_BLOCK_DEPTH}")));
         }
         self.depth += 1;
         Ok(())
@@ -539,9 +560,9 @@ impl<'a> Parser<'a, '_> {
         match t.typ {
             ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val.into_owned() }),
             ItemType::LeftDelim => {
-                self.action_line = t.line;
+                self.action_pos = Some(t.pos);
                 let r = self.action();
-                self.action_line = 0;
+                self.action_pos = None;
                 r
             }
             _ => Err(self.unexpected(&t, "input")),
@@ -823,9 +844,9 @@ impl<'a> Parser<'a, '_> {
                 Arg::Number { pos: t.pos, text: t.val.into_owned(), num }
             }
             ItemType::LeftParen => {
-                self.enter()?;
+                self.enter_paren()?;
                 let p = self.pipeline("parenthesized pipeline", ItemType::RightParen)?;
-                self.depth -= 1;
+                self.paren_depth -= 1;
                 Arg::Pipe(Box::new(p))
             }
             ItemType::String | ItemType::RawString => {

@@ -180,6 +180,19 @@ fn named_maps_range_index_and_look_up_like_maps() {
 }
 
 #[test]
+fn inline_execution_runs_on_the_callers_thread() {
+    thread_local!(static MARK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    MARK.set(7);
+    let mut f = FuncMap::new();
+    f.add("mark", |_| Ok(Value::int(MARK.get() as i64)));
+    let mut t = Templates::new(f);
+    t.parse("x", "{{ mark }}").unwrap();
+    assert_eq!(t.execute("x", &Value::Nil).unwrap(), "0");
+    t.set_inline(true);
+    assert_eq!(t.execute("x", &Value::Nil).unwrap(), "7");
+}
+
+#[test]
 fn later_definitions_replace_earlier_ones_but_empty_ones_do_not() {
     let mut t = Templates::new(FuncMap::new());
     t.parse("a", "{{ define \"h\" }}one{{ end }}").unwrap();
@@ -241,18 +254,19 @@ fn runaway_include_recursion_stops_with_an_error() {
 fn deep_parentheses_parse_up_to_gos_limit_and_no_further() {
     let deep = |n: usize| format!("{{{{ {}1{} }}}}", "(".repeat(n), ")".repeat(n));
     assert_eq!(run(&deep(9000), &Value::Nil).unwrap(), "1");
-    let err = run(&deep(20000), &Value::Nil).unwrap_err();
+    // Helm renders 10000 nested parentheses and refuses 10001.
+    assert_eq!(run(&deep(10000), &Value::Nil).unwrap(), "1");
+    let err = run(&deep(10001), &Value::Nil).unwrap_err();
     assert_eq!(err, "template: x.yaml:1: max expression depth exceeded");
 }
 
 #[test]
-fn deep_nesting_of_blocks_is_bounded() {
-    let n = 30000;
-    let text = format!("{}x{}", "{{ if true }}".repeat(n), "{{ end }}".repeat(n));
-    let err = run(&text, &Value::Nil).unwrap_err();
-    assert!(err.ends_with("max expression depth exceeded"), "{err}");
-    let ok = format!("{}x{}", "{{ with 1 }}".repeat(5000), "{{ end }}".repeat(5000));
-    assert_eq!(run(&ok, &Value::Nil).unwrap(), "x");
+fn deep_nesting_of_blocks_works_as_in_go_and_is_bounded() {
+    // Go renders 20000 nested ifs (checked with Helm); so does this engine.
+    let nested = |n: usize| format!("{}x{}", "{{ if true }}{{ with 1 }}".repeat(n), "{{ end }}{{ end }}".repeat(n));
+    assert_eq!(run(&nested(10000), &Value::Nil).unwrap(), "x");
+    let err = run(&nested(50001), &Value::Nil).unwrap_err();
+    assert_eq!(err, "template: x.yaml:1: control structures nested deeper than 100000");
 }
 
 #[test]
@@ -320,8 +334,8 @@ fn nesting_of_templates_and_blocks_together_is_bounded_before_the_stack() {
     let ends = "{{ end }}".repeat(19);
     let text = format!("{{{{ define \"r\" }}}}{ifs}{{{{ template \"r\" (print . \"(\") }}}}{ends}{{{{ end }}}}{{{{ template \"r\" \"\" }}}}");
     let mut t = Templates::new(FuncMap::new());
-    t.set_limits(Limits { max_depth: 5000, max_output: 1 << 20 });
+    t.set_limits(Limits { max_depth: 7000, max_output: 1 << 20 });
     t.parse("x", &text).unwrap();
     let err = t.execute("x", &Value::Nil).unwrap_err().message;
-    assert!(err.ends_with("exceeded maximum nesting depth (20000)"), "{}", &err[err.len().saturating_sub(300)..]);
+    assert!(err.ends_with("exceeded maximum nesting depth (120000)"), "{}", &err[err.len().saturating_sub(300)..]);
 }

@@ -273,72 +273,24 @@ fn coalesce_tables_full_key(dst: &mut Table, mut src: Table, prefix: &str, merge
     }
 }
 
-/// Helm's `loader.MergeMaps`: `b` over `a`, tables merged recursively
-/// (how `-f` files and the documents of one values file combine).
-pub fn merge_maps(a: &Table, b: &Table) -> Table {
-    let mut out = a.clone();
-    for (k, v) in b {
-        if let (Some(vt), Some(bt)) = (v.as_map().filter(|_| is_table(v)), out.get(k).filter(|x| is_table(x)).and_then(|x| x.as_map())) {
-            let merged = merge_maps(bt, vt);
-            out.insert(k.clone(), table_value(merged));
-            continue;
-        }
-        out.insert(k.clone(), v.clone());
-    }
-    out
-}
-
 /// Helm's `loader.LoadValues`: every YAML document of a values file, merged
-/// in order. The result is a `map[string]interface{}`.
+/// in order (`yaml::load_values`), as a `map[string]interface{}`.
 pub fn load_values(data: &[u8]) -> Result<Value, String> {
-    let text = String::from_utf8_lossy(data);
-    let mut values = Table::new();
-    for doc in split_documents(&text)? {
-        let v = crate::yaml::parse(&doc).map_err(|e| format!("cannot unmarshal yaml document: {}", e.message))?;
-        match v {
-            Value::Nil => {}
-            v if is_table(&v) => {
-                let t = take_table(v).unwrap_or_default();
-                values = merge_maps(&values, &t);
-            }
-            other => {
-                let kind = match other {
-                    Value::List(_) => "array",
-                    Value::String(_) => "string",
-                    Value::Bool(_) => "bool",
-                    _ => "number",
-                };
-                return Err(format!(
-                    "cannot unmarshal yaml document: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
-                ));
-            }
-        }
-    }
-    Ok(table_value(values))
+    crate::yaml::load_values(&String::from_utf8_lossy(data)).map(table_value).map_err(|e| e.message)
 }
 
-/// The documents of a YAML stream as k8s' `YAMLReader` cuts them: at lines
-/// that start with `---`, which may be followed by a comment only.
-fn split_documents(text: &str) -> Result<Vec<String>, String> {
-    let mut docs = Vec::new();
-    let mut cur = String::new();
-    for line in text.split_inclusive('\n') {
-        if let Some(rest) = line.strip_prefix("---") {
-            let rest = rest.trim();
-            if !rest.is_empty() && !rest.starts_with('#') {
-                return Err(format!("error reading yaml document: invalid Yaml document separator: {rest}"));
-            }
-            if !cur.is_empty() {
-                docs.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        cur.push_str(line);
+/// How Helm's `readFile` reads a `-f` or `--set-file` path, for local
+/// paths: `-` is standard input, anything else a file, errors in Go's words
+/// (`open x: no such file or directory`). Knowing difference: Helm fetches
+/// `http(s)://` and `oci://` paths through its getters; here they are file
+/// names (gantry sends no traffic from here).
+pub fn read_local_file(path: &str) -> Result<Vec<u8>, String> {
+    if path.trim() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| crate::chart::io_error_text(&e))?;
+        return Ok(buf);
     }
-    if !cur.is_empty() {
-        docs.push(cur);
-    }
-    Ok(docs)
+    std::fs::read(path).map_err(|e| format!("open {path}: {}", crate::chart::io_error_text(&e)))
 }
 
 /// The user's values flags, in the order `helm install` merges them:
@@ -362,20 +314,17 @@ impl Options {
         for path in &self.value_files {
             let raw = read(path).map_err(ValuesError::new)?;
             let cur = load_values(&raw).map_err(|e| ValuesError::new(format!("failed to parse {path}: {e}")))?;
-            base = merge_maps(&base, cur.as_map().unwrap_or(&Table::new()));
+            base = crate::yaml::merge_maps(base, take_table(cur).unwrap_or_default());
         }
         let mut base = table_value(base);
         for value in &self.json_values {
             let trimmed = value.trim();
             if trimmed.starts_with('{') {
-                let parsed: serde_json::Value =
-                    serde_json::from_str(trimmed).map_err(|_| ValuesError::new(format!("failed parsing --set-json data JSON: {value}")))?;
-                let v = Value::from(&parsed);
-                let Some(t) = v.as_map().filter(|_| is_table(&v)) else {
+                let parsed = crate::yaml::json::unmarshal(trimmed).map_err(|_| ValuesError::new(format!("failed parsing --set-json data JSON: {value}")))?;
+                let Some(t) = take_table(parsed) else {
                     return Err(ValuesError::new(format!("failed parsing --set-json data JSON: {value}")));
                 };
-                let merged = merge_maps(base.as_map().unwrap_or(&Table::new()), t);
-                base = table_value(merged);
+                base = table_value(crate::yaml::merge_maps(take_table(base).unwrap_or_default(), t));
             } else if strvals::parse_set_json(value, &mut base).is_err() {
                 return Err(ValuesError::new(format!("failed parsing --set-json data {value}")));
             }

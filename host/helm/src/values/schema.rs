@@ -9,8 +9,10 @@
 //! files; gantry sends no traffic): such a `$ref` is an error. Knowing
 //! differences: Go validates an object's properties in random map order, so
 //! Helm's order of sibling errors varies from run to run; here properties go
-//! in sorted order. Metaschema checks cover invalid `type` names and
-//! regular expressions only.
+//! in sorted order. Metaschema checks cover invalid `type` names, numeric
+//! keywords that are not numbers and bad `pattern`s only; `$dynamicRef`,
+//! `$recursiveRef`, `content*` and `dependentSchemas`' annotations for
+//! `unevaluatedItems` are not implemented.
 
 use std::collections::BTreeMap;
 
@@ -78,8 +80,9 @@ pub fn validate_single(values: &Value, schema_json: &[u8]) -> Result<(), String>
     let root: J = parse_schema_json(schema_json)?;
     let draft = draft_of(&root);
     check_metaschema(&root, draft)?;
-    let v = Validator { root: &root, draft, depth: 0 };
-    match v.validate(&root, values, &mut Vec::new(), "")? {
+    let scopes = std::cell::RefCell::new(Vec::new());
+    let v = Validator { root: &root, draft, depth: 0, kw_loc: String::new(), sloc: String::new(), vid: 0, scopes: &scopes };
+    match v.enter(&root, values, &mut Vec::new())? {
         None => Ok(()),
         Some(err) => {
             let causes = match err.kind {
@@ -96,14 +99,14 @@ pub fn validate_single(values: &Value, schema_json: &[u8]) -> Result<(), String>
     }
 }
 
+/// jsonschema's `UnmarshalJSON`: one JSON document, encoding/json's errors,
+/// nothing after it.
 fn parse_schema_json(data: &[u8]) -> Result<J, String> {
-    serde_json::from_slice(data).map_err(|e| {
-        if e.is_eof() {
-            "unexpected EOF".to_string()
-        } else {
-            format!("invalid character in schema: {e}")
-        }
-    })
+    let (_, used) = super::strvals::go_json_decode(data)?;
+    if data[used..].iter().any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        return Err("invalid character after top-level value".into());
+    }
+    serde_json::from_slice(data).map_err(|e| e.to_string())
 }
 
 fn draft_of(root: &J) -> u32 {
@@ -327,6 +330,29 @@ struct Validator<'a> {
     root: &'a J,
     draft: u32,
     depth: usize,
+    /// Where this scope is, as jsonschema tracks it for `$ref` cycles: the
+    /// keyword path from the root, the schema's own location, and which
+    /// value (a new id for each child value).
+    kw_loc: String,
+    sloc: String,
+    vid: usize,
+    /// The chain of scopes above: schema address, value id, keyword path.
+    scopes: &'a std::cell::RefCell<Vec<(usize, usize, String)>>,
+}
+
+/// How a subschema is reached from its parent scope.
+enum Step {
+    /// A child value (`properties`, `items`, …): the schema path below.
+    Child(String),
+    /// The same value (`allOf`, `not`, `if`, …): the schema path below.
+    Same(String),
+    /// A `$ref` jump to the schema at this location (a JSON pointer).
+    Ref(String),
+}
+
+/// A JSON-pointer token.
+fn esc(t: &str) -> String {
+    t.replace('~', "~0").replace('/', "~1")
 }
 
 /// Nesting of subschemas and `$ref`s beyond which validation stops (a
@@ -366,12 +392,35 @@ impl<'a> Validator<'a> {
 
     /// Validates `v` at `loc` against `s`; `Ok(None)` when valid, `Err` when
     /// the schema itself is broken.
-    fn validate(&self, s: &'a J, v: &Value, loc: &mut Vec<String>, _kw: &str) -> Result<Option<VErr>, String> {
-        let sub = Validator { root: self.root, draft: self.draft, depth: self.depth + 1 };
+    fn validate(&self, s: &'a J, v: &Value, loc: &mut Vec<String>, step: Step) -> Result<Option<VErr>, String> {
+        let (kw_loc, sloc, vid) = match step {
+            Step::Child(rel) => (format!("{}{rel}", self.kw_loc), format!("{}{rel}", self.sloc), self.vid + 1),
+            Step::Same(rel) => (format!("{}{rel}", self.kw_loc), format!("{}{rel}", self.sloc), self.vid),
+            Step::Ref(target) => (format!("{}/$ref", self.kw_loc), target, self.vid),
+        };
+        let sub = Validator { root: self.root, draft: self.draft, depth: self.depth + 1, kw_loc, sloc, vid, scopes: self.scopes };
         if sub.depth > MAX_DEPTH {
-            return Ok(Some(self.err(loc, "schema nesting too deep (a $ref cycle?)")));
+            return Ok(Some(self.err(loc, "schema nesting too deep")));
         }
-        sub.validate_here(s, v, loc)
+        sub.enter(s, v, loc)
+    }
+
+    /// Checks for a `$ref` cycle (the same schema again for the same value),
+    /// then validates in this scope.
+    fn enter(&self, s: &'a J, v: &Value, loc: &mut Vec<String>) -> Result<Option<VErr>, String> {
+        let addr = s as *const J as usize;
+        let cycle = {
+            let scopes = self.scopes.borrow();
+            scopes.iter().rev().take_while(|(_, vid, _)| *vid == self.vid).find(|(a, _, _)| *a == addr).map(|(_, _, k)| k.clone())
+        };
+        if let Some(other) = cycle {
+            let url = crate::chart::go_quote(&format!("{SCHEMA_URL}#{}", self.sloc));
+            return Ok(Some(self.err(loc, format!("both {} and {other} resolve to {url} causing reference cycle", self.kw_loc))));
+        }
+        self.scopes.borrow_mut().push((addr, self.vid, self.kw_loc.clone()));
+        let r = self.validate_here(s, v, loc);
+        self.scopes.borrow_mut().pop();
+        r
     }
 
     fn validate_here(&self, s: &'a J, v: &Value, loc: &mut Vec<String>) -> Result<Option<VErr>, String> {
@@ -438,7 +487,8 @@ impl<'a> Validator<'a> {
         // $ref
         if let Some(J::String(r)) = obj.get("$ref") {
             let target = self.resolve(r)?;
-            let res = self.validate(target, v, loc, "$ref")?;
+            let target_loc = r.strip_prefix('#').filter(|f| f.is_empty() || f.starts_with('/')).unwrap_or("").to_string();
+            let res = self.validate(target, v, loc, Step::Ref(target_loc))?;
             let res = res.map(|e| {
                 let causes = match e.kind {
                     Kind::Group => e.causes,
@@ -465,7 +515,7 @@ impl<'a> Validator<'a> {
                 for (k, pv) in m.entries.iter() {
                     if !evaluated.contains(k) {
                         loc.push(k.clone());
-                        let r = self.validate(u, pv, loc, "")?;
+                        let r = self.validate(u, pv, loc, Step::Child("/unevaluatedProperties".into()))?;
                         loc.pop();
                         errors.extend(r);
                     }
@@ -495,7 +545,7 @@ impl<'a> Validator<'a> {
                 out.push(k.clone());
             }
         }
-        let holds = |sch: &'a J| self.validate(sch, v, &mut Vec::new(), "").ok().flatten().is_none();
+        let holds = |sch: &'a J| self.validate(sch, v, &mut Vec::new(), Step::Same(String::new())).ok().flatten().is_none();
         let mut subs: Vec<&'a J> = Vec::new();
         for kw in ["allOf", "anyOf", "oneOf"] {
             if let Some(J::Array(a)) = o.get(kw) {
@@ -563,18 +613,18 @@ impl<'a> Validator<'a> {
                         }
                         sch => {
                             let value = Value::map(m.clone());
-                            errors.extend(self.validate(sch, &value, loc, "")?);
+                            errors.extend(self.validate(sch, &value, loc, Step::Same(format!("/dependencies/{}", esc(pname))))?);
                         }
                     }
                 }
             }
         }
         let props = o.get("properties").and_then(J::as_object);
-        let mut pattern_props: Vec<(regex::Regex, &'a J)> = Vec::new();
+        let mut pattern_props: Vec<(regex::Regex, &'a J, &String)> = Vec::new();
         if let Some(J::Object(pp)) = o.get("patternProperties") {
             for (p, sch) in pp {
                 let re = compile_regex(p)?;
-                pattern_props.push((re, sch));
+                pattern_props.push((re, sch, p));
             }
         }
         let additional = o.get("additionalProperties");
@@ -584,15 +634,15 @@ impl<'a> Validator<'a> {
             if let Some(sch) = props.and_then(|p| p.get(pname)) {
                 evaluated = true;
                 loc.push(pname.clone());
-                let r = self.validate(sch, pvalue, loc, "")?;
+                let r = self.validate(sch, pvalue, loc, Step::Child(format!("/properties/{}", esc(pname))))?;
                 loc.pop();
                 errors.extend(r);
             }
-            for (re, sch) in &pattern_props {
+            for (re, sch, p) in &pattern_props {
                 if re.is_match(pname) {
                     evaluated = true;
                     loc.push(pname.clone());
-                    let r = self.validate(sch, pvalue, loc, "")?;
+                    let r = self.validate(sch, pvalue, loc, Step::Child(format!("/patternProperties/{}", esc(p))))?;
                     loc.pop();
                     errors.extend(r);
                 }
@@ -602,7 +652,7 @@ impl<'a> Validator<'a> {
                     Some(J::Bool(false)) => not_allowed.push(pname.clone()),
                     Some(sch @ J::Object(_)) => {
                         loc.push(pname.clone());
-                        let r = self.validate(sch, pvalue, loc, "")?;
+                        let r = self.validate(sch, pvalue, loc, Step::Child("/additionalProperties".into()))?;
                         loc.pop();
                         errors.extend(r);
                     }
@@ -618,7 +668,7 @@ impl<'a> Validator<'a> {
         }
         if let Some(pn) = o.get("propertyNames") {
             for pname in m.keys() {
-                let r = self.validate(pn, &Value::str(pname.as_str()), loc, "")?;
+                let r = self.validate(pn, &Value::str(pname.as_str()), loc, Step::Child("/propertyNames".into()))?;
                 if let Some(e) = r {
                     let causes = match e.kind {
                         Kind::Group => e.causes,
@@ -633,7 +683,7 @@ impl<'a> Validator<'a> {
                 for (pname, sch) in ds {
                     if m.contains_key(pname) {
                         let value = Value::map(m.clone());
-                        errors.extend(self.validate(sch, &value, loc, "")?);
+                        errors.extend(self.validate(sch, &value, loc, Step::Same(format!("/dependentSchemas/{}", esc(pname))))?);
                     }
                 }
             }
@@ -675,9 +725,9 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let item = |sch: &'a J, i: usize, errors: &mut Vec<VErr>, loc: &mut Vec<String>| -> Result<(), String> {
+        let item = |sch: &'a J, rel: String, i: usize, errors: &mut Vec<VErr>, loc: &mut Vec<String>| -> Result<(), String> {
             loc.push(i.to_string());
-            let r = self.validate(sch, &arr[i], loc, "")?;
+            let r = self.validate(sch, &arr[i], loc, Step::Child(rel))?;
             loc.pop();
             errors.extend(r);
             Ok(())
@@ -688,13 +738,13 @@ impl<'a> Validator<'a> {
                 Some(J::Array(tuple)) => {
                     let k = n.min(tuple.len());
                     for (i, sch) in tuple.iter().enumerate().take(k) {
-                        item(sch, i, errors, loc)?;
+                        item(sch, format!("/items/{i}"), i, errors, loc)?;
                     }
                     evaluated = k;
                 }
                 Some(sch) => {
                     for i in 0..n {
-                        item(sch, i, errors, loc)?;
+                        item(sch, "/items".into(), i, errors, loc)?;
                     }
                     evaluated = n;
                 }
@@ -708,7 +758,7 @@ impl<'a> Validator<'a> {
                     // Go indexes these from 0 again (its quirk, kept).
                     for (k, v) in arr.iter().enumerate().skip(evaluated) {
                         loc.push((k - evaluated).to_string());
-                        let r = self.validate(sch, v, loc, "")?;
+                        let r = self.validate(sch, v, loc, Step::Child("/additionalItems".into()))?;
                         loc.pop();
                         errors.extend(r);
                     }
@@ -720,14 +770,14 @@ impl<'a> Validator<'a> {
             let k = prefix.map_or(0, |p| p.len().min(n));
             if let Some(p) = prefix {
                 for (i, sch) in p.iter().enumerate().take(k) {
-                    item(sch, i, errors, loc)?;
+                    item(sch, format!("/prefixItems/{i}"), i, errors, loc)?;
                 }
             }
             if let Some(sch) = o.get("items") {
                 // Go indexes these from 0 again (its quirk, kept).
                 for (i, v) in arr.iter().enumerate().skip(k) {
                     loc.push((i - k).to_string());
-                    let r = self.validate(sch, v, loc, "")?;
+                    let r = self.validate(sch, v, loc, Step::Child("/items".into()))?;
                     loc.pop();
                     errors.extend(r);
                 }
@@ -738,7 +788,7 @@ impl<'a> Validator<'a> {
             let mut matched = Vec::new();
             for (i, v) in arr.iter().enumerate() {
                 loc.push(i.to_string());
-                let r = self.validate(c, v, loc, "")?;
+                let r = self.validate(c, v, loc, Step::Child("/contains".into()))?;
                 loc.pop();
                 match r {
                     Some(e) => errs.push(e),
@@ -832,14 +882,14 @@ impl<'a> Validator<'a> {
 
     fn conditional(&self, o: &'a serde_json::Map<String, J>, v: &Value, loc: &mut Vec<String>, errors: &mut Vec<VErr>) -> Result<(), String> {
         if let Some(not) = o.get("not") {
-            if self.validate(not, v, loc, "")?.is_none() {
+            if self.validate(not, v, loc, Step::Same("/not".into()))?.is_none() {
                 errors.push(self.err(loc, "'not' failed"));
             }
         }
         if let Some(J::Array(all)) = o.get("allOf") {
             let mut errs = Vec::new();
-            for sch in all {
-                errs.extend(self.validate(sch, v, loc, "")?);
+            for (i, sch) in all.iter().enumerate() {
+                errs.extend(self.validate(sch, v, loc, Step::Same(format!("/allOf/{i}")))?);
             }
             if !errs.is_empty() {
                 errors.push(VErr { loc: loc.clone(), kind: Kind::Msg("'allOf' failed".into()), causes: errs });
@@ -848,8 +898,8 @@ impl<'a> Validator<'a> {
         if let Some(J::Array(any)) = o.get("anyOf") {
             let mut errs = Vec::new();
             let mut matched = false;
-            for sch in any {
-                match self.validate(sch, v, loc, "")? {
+            for (i, sch) in any.iter().enumerate() {
+                match self.validate(sch, v, loc, Step::Same(format!("/anyOf/{i}")))? {
                     Some(e) => errs.push(e),
                     None => {
                         matched = true;
@@ -865,7 +915,7 @@ impl<'a> Validator<'a> {
             let mut errs = Vec::new();
             let mut matched: Option<usize> = None;
             for (i, sch) in one.iter().enumerate() {
-                match self.validate(sch, v, loc, "")? {
+                match self.validate(sch, v, loc, Step::Same(format!("/oneOf/{i}")))? {
                     Some(e) => {
                         if matched.is_none() {
                             errs.push(e);
@@ -886,12 +936,12 @@ impl<'a> Validator<'a> {
         }
         if self.draft >= 7 {
             if let Some(cond) = o.get("if") {
-                if self.validate(cond, v, loc, "")?.is_none() {
+                if self.validate(cond, v, loc, Step::Same("/if".into()))?.is_none() {
                     if let Some(then) = o.get("then") {
-                        errors.extend(self.validate(then, v, loc, "")?);
+                        errors.extend(self.validate(then, v, loc, Step::Same("/then".into()))?);
                     }
                 } else if let Some(els) = o.get("else") {
-                    errors.extend(self.validate(els, v, loc, "")?);
+                    errors.extend(self.validate(els, v, loc, Step::Same("/else".into()))?);
                 }
             }
         }

@@ -387,7 +387,7 @@ const MAX_JSON_DEPTH: usize = 200;
 /// One JSON value from the start of `b`, as Go's `json.Decoder.Decode` reads
 /// it into `interface{}` (numbers float64), with encoding/json's error words;
 /// the value and the bytes used (what follows is left for the caller).
-fn go_json_decode(b: &[u8]) -> Result<(Value, usize), String> {
+pub(crate) fn go_json_decode(b: &[u8]) -> Result<(Value, usize), String> {
     let mut d = JsonDec { b, i: 0 };
     d.skip_ws();
     if d.i >= b.len() {
@@ -800,6 +800,38 @@ mod tests {
         assert_eq!(err("a.=1"), "key map \"a\" has no value");
         let deep = format!("{}=1", vec!["k"; 40].join("."));
         assert_eq!(err(&deep), "value name nested level is greater than maximum supported nested level of 30");
+    }
+
+    #[test]
+    fn set_file_matches_helm() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "hello\n").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "x,y").unwrap();
+        let d = dir.path().display().to_string();
+        let exprs: Vec<String> = [
+            "a={d}/a.txt",
+            "a={d}/nope",
+            "l={{d}/a.txt,{d}/b.txt}",
+            "m={{{d}/a.txt}}",
+            "x[1]={d}/b.txt",
+            "a=",
+            "a=-x",
+            "a= {d}/a.txt",
+            "n.m={d}/a.txt,o={d}/b.txt",
+            "p\\.q={d}/a.txt",
+        ]
+        .iter()
+        .map(|e| e.replace("{d}", &d))
+        .collect();
+        differential(
+            "parse_set_file",
+            &exprs,
+            |e| {
+                let mut v = Value::empty_map();
+                parse_set_file(e, &mut v, &crate::values::read_local_file).map(|_| v)
+            },
+            true,
+        );
     }
 
     #[test]

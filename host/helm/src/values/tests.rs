@@ -279,3 +279,31 @@ fn coalescing_random_values_matches_helm() {
     nested(dir.path());
     compare(dir.path(), &random_values(150, 0x14057B7EF767814F));
 }
+
+#[test]
+fn version_mismatches_and_missing_charts_match_helm() {
+    // A range the loaded chart does not satisfy (no alias copy, the chart
+    // stays under its own name), a declared chart that is not there, an
+    // empty version (never compatible), a library chart with a condition.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: mm\nversion: 1.0.0\ndependencies:\n- name: a\n  version: ~2.0.0\n  alias: a2\n  condition: a2.on\n- name: ghost\n  version: 1.0.0\n- name: b\n  condition: b.on\n- name: lib\n  version: '*'\n  condition: lib.on\n",
+            ),
+            ("templates/v.yaml", TPL),
+            ("charts/a/Chart.yaml", "apiVersion: v2\nname: a\nversion: 1.0.0\n"),
+            ("charts/a/values.yaml", "av: 1\n"),
+            ("charts/a/templates/v.yaml", TPL),
+            ("charts/b/Chart.yaml", "apiVersion: v2\nname: b\nversion: 3.0.0\n"),
+            ("charts/b/templates/v.yaml", TPL),
+            ("charts/lib/Chart.yaml", "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n"),
+            ("charts/lib/values.yaml", "lv: 1\n"),
+            ("charts/lib/templates/_x.tpl", "{{ define \"x\" }}{{ end }}"),
+        ],
+    );
+    let sets = [json!({}), json!({"a2": {"on": false}}), json!({"b": {"on": false}}), json!({"lib": {"on": false}}), json!({"a": {"av": 2}, "b": {"on": true}})];
+    compare(dir.path(), &sets);
+}

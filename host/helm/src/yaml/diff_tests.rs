@@ -89,6 +89,13 @@ fn date_2024_05_06() -> Value {
     Value::Time(Time { unix_nanos: 1_714_953_600 * 1_000_000_000, offset: 0, zone: Arc::from("UTC") })
 }
 
+/// `toDate "2006-01-02 15:04:05.000000000 -0700" "2024-05-06 07:08:09.120000000 +0530"`.
+fn time_with_offset() -> Value {
+    Value::Time(Time { unix_nanos: 1_714_959_489 * 1_000_000_000 + 120_000_000, offset: 19_800, zone: Arc::from("") })
+}
+
+const TIME_WITH_OFFSET: &str = "(toDate \"2006-01-02 15:04:05.000000000 -0700\" \"2024-05-06 07:08:09.120000000 +0530\")";
+
 /// A case whose single argument comes from `.Values.c[i]` (JSON, so
 /// float64 numbers) and is piped through `chain`.
 fn from_values(cases: &mut Vec<Case>, values: &mut Vec<serde_json::Value>, v: serde_json::Value, chain: &[&'static str]) {
@@ -123,6 +130,9 @@ fn json_functions_match_helm() {
         cases.push(Case { tpl: format!("{f} (list 1 (int64 -2) \"x\")"), args: vec![Value::list(vec![Value::int(1), Value::int64(-2), s("x")])], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} (toDate \"2006-01-02\" \"2024-05-06\")"), args: vec![date_2024_05_06()], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} nil"), args: vec![Value::Nil], chain: vec![f] });
+    }
+    for f in ["toJson", "toRawJson", "toPrettyJson"] {
+        cases.push(Case { tpl: format!("{f} {TIME_WITH_OFFSET}"), args: vec![time_with_offset()], chain: vec![f] });
     }
     cases.push(Case { tpl: "splitList \",\" \"a,b\" | toJson".into(), args: vec![Value::strings(["a", "b"])], chain: vec!["toJson"] });
     cases.push(Case { tpl: "toJson (float64 \"+Inf\")".into(), args: vec![Value::Float(f64::INFINITY)], chain: vec!["toJson"] });
@@ -174,6 +184,10 @@ fn json_functions_match_helm() {
             from_values(&mut cases, &mut values, serde_json::json!(text), chain);
         }
     }
+    // A missing value where a string is wanted: the executor's argument error.
+    for f in ["fromJson", "fromJsonArray", "mustFromJson"] {
+        cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
+    }
     compare(&cases, serde_json::json!({ "c": values }));
 }
 
@@ -223,8 +237,25 @@ fn yaml_functions_match_helm() {
         cases.push(Case { tpl: format!("{f} (toDate \"2006-01-02\" \"2024-05-06\")"), args: vec![date_2024_05_06()], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} (dict \"t\" (toDate \"2006-01-02\" \"2024-05-06\"))"), args: vec![map(&[("t", date_2024_05_06())])], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} nil"), args: vec![Value::Nil], chain: vec![f] });
+        cases.push(Case { tpl: format!("{f} (list {TIME_WITH_OFFSET})"), args: vec![Value::list(vec![time_with_offset()])], chain: vec![f] });
         cases.push(Case { tpl: format!("{f} (splitList \",\" \"a,b\")"), args: vec![Value::strings(["a", "b"])], chain: vec![f] });
     }
+    for f in ["fromYaml", "fromYamlArray"] {
+        cases.push(Case { tpl: format!("{f} .Values.missing"), args: vec![Value::Nil], chain: vec![f] });
+    }
+    // Keys near go-yaml's 1024-character limit for simple keys, as the
+    // JSON that sigs.k8s.io/yaml writes and reads back spells them.
+    // (Known difference: libyaml counts that limit in bytes, go-yaml in
+    // characters, so a key of 513 to 1024 characters that is longer than
+    // 1024 bytes in UTF-8 reads in Helm and fails here.)
+    for (n, piece) in [(1021, "a"), (1022, "a"), (1023, "a"), (1100, "a"), (170, "<>"), (171, "<>"), (1020, "é"), (1030, "é"), (500, "\\"), (511, "\\"), (512, "\\")] {
+        let key = piece.repeat(n);
+        from_values(&mut cases, &mut values, serde_json::json!({ key.clone(): 1, "b": 2 }), &["mustToYaml"]);
+        if piece.is_ascii() {
+            from_values(&mut cases, &mut values, serde_json::json!(format!("{}: 1", key.replace('\\', "x"))), &["fromYaml", "toJson"]);
+        }
+    }
+    cases.push(Case { tpl: "fromYaml (list 1)".into(), args: vec![Value::list(vec![Value::int(1)])], chain: vec!["fromYaml"] });
     compare(&cases, serde_json::json!({ "c": values }));
 }
 
@@ -251,12 +282,27 @@ fn toml_functions_match_helm() {
     }
     cases.push(Case { tpl: "toToml (dict \"a\" (toDate \"2006-01-02\" \"2024-05-06\") \"i\" 1 \"j\" (int64 5))".into(), args: vec![map(&[("a", date_2024_05_06()), ("i", Value::int(1)), ("j", Value::int64(5))])], chain: vec!["toToml"] });
     cases.push(Case { tpl: "toToml nil".into(), args: vec![Value::Nil], chain: vec!["toToml"] });
+    cases.push(Case { tpl: format!("toToml (dict \"t\" {TIME_WITH_OFFSET})"), args: vec![map(&[("t", time_with_offset())])], chain: vec!["toToml"] });
+    cases.push(Case { tpl: "fromToml .Values.missing".into(), args: vec![Value::Nil], chain: vec!["fromToml"] });
     for text in [
         "a = 1\nb = \"x\"\n[t]\nc = [1.5, true]\n[[arr]]\nd = 1\n[[arr]]\nd = 2\n",
         "# comment\nname = 'lit' # trailing\n\"quoted key\" = 0x1F\nf = 1_000.5e-2\nm = \"\"\"\nmulti\nline\"\"\"\n",
         "[a.b.c]\nd = 1\n[a]\ne = 2\n",
         "inline = {x = 1, y = {z = \"w\"}}\narr = [ 1, 2,\n 3, ]\n",
         "t = 1979-05-27T07:32:00Z\n",
+        "a = 1\na = 2",
+        "a = ",
+        "a = \"x",
+        "a = [1,",
+        "[t]\n[t]",
+        "a = 1 b",
+        "a.b = 1\na = 2",
+        "x = tru",
+        "= 1",
+        "a = 1979-05-27\nb = 07:32:00\nc = 1979-05-27T07:32:00\nd = 1979-05-27T07:32:00.5+01:00\ne = 07:32:00.25",
+        "a = 0.1e400",
+        "a = 9223372036854775808",
+        "[t]\nx = 1\nx = 2",
     ] {
         from_values(&mut cases, &mut values, serde_json::json!(text), &["fromToml", "toJson"]);
     }

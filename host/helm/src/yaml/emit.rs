@@ -48,12 +48,31 @@ impl Reread {
         }
         let nels = s.chars().filter(|&c| c == '\u{85}').count();
         self.lines += nels;
-        if key && nels > 0 && self.error.is_none() {
-            // A key spanning lines is no simple key: the flow mapping breaks.
-            self.error = Some(format!("yaml: line {}: did not find expected ',' or '}}'", self.lines));
+        // A key spanning lines, or longer than 1024 characters as JSON
+        // wrote it (quotes and escapes counted), is no simple key to
+        // go-yaml: its flow mapping breaks at the ':'.
+        if key && self.error.is_none() && (nels > 0 || json_length(s) > 1024) {
+            self.error = Some(if self.lines > 0 {
+                format!("yaml: line {}: did not find expected ',' or '}}'", self.lines)
+            } else {
+                "yaml: did not find expected ',' or '}'".to_string()
+            });
         }
         GoVal::Str(json_string_through_yaml(s))
     }
+}
+
+/// How many characters encoding/json writes for `s`, quotes included.
+fn json_length(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\x08' | '\x0c' => 2,
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => 6,
+            c if (c as u32) < 0x20 => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 fn to_go(v: &Value, depth: usize, control: &mut Reread) -> Result<GoVal, JsonError> {

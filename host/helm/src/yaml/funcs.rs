@@ -43,9 +43,11 @@ fn one<'a>(name: &str, args: &'a [Value]) -> Result<&'a Value, FuncError> {
 
 fn string_of(name: &str, args: &[Value]) -> Result<String, FuncError> {
     arity(name, args, 1)?;
-    // A nil argument to a `string` parameter: Go's "invalid value".
+    // A missing value (a nil interface) for a `string` parameter. (A
+    // literal `nil` is refused by the executor first: "cannot assign nil
+    // to string".)
     if args[0].is_nil() {
-        return Err(FuncError::argument("invalid value; expected string"));
+        return Err(FuncError::argument("wrong type for value; expected string; got interface {}"));
     }
     Ok(string_arg(args, 0)?.to_string())
 }

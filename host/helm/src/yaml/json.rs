@@ -105,7 +105,7 @@ pub fn format_float_g(f: f64, bits: u32) -> String {
     let (digits, dp) = shortest_digits(f, bits);
     let exp = dp - 1;
     // Shortest 'g' decides by an exponent precision of 6 (Go's `eprec`).
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         return fmt_e(neg, &digits, dp);
     }
     fmt_f(neg, &digits, dp)
@@ -123,7 +123,7 @@ pub fn format_float_json(f: f64) -> Result<String, JsonError> {
     let (digits, dp) = shortest_digits(f, 64);
     let neg = f < 0.0;
     let abs = f.abs();
-    if abs < 1e-6 || abs >= 1e21 {
+    if !(1e-6..1e21).contains(&abs) {
         let mut s = fmt_e(neg, &digits, dp);
         // clean up e-09 to e-9
         if let Some(pos) = s.find("e-0") {
@@ -199,7 +199,7 @@ pub fn base64_encode(data: &[u8]) -> String {
 
 /// Standard base64 with padding; None when malformed.
 pub fn base64_decode(data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() % 4 != 0 {
+    if !data.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(data.len() / 4 * 3);
@@ -400,42 +400,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_float_formats() {
-        for (f, g, j) in [
-            (1.0, "1", "1"),
-            (1e6, "1e+06", "1000000"),
-            (123456.0, "123456", "123456"),
-            (1234567.0, "1.234567e+06", "1234567"),
-            (0.0001, "0.0001", "0.0001"),
-            (0.00001, "1e-05", "0.00001"),
-            (1e-7, "1e-07", "1e-7"),
-            (1e21, "1e+21", "1e+21"),
-            (1e20, "1e+20", "100000000000000000000"),
-            (-2.5, "-2.5", "-2.5"),
-            (0.1, "0.1", "0.1"),
-            (1.5e300, "1.5e+300", "1.5e+300"),
-        ] {
-            assert_eq!(format_float_g(f, 64), g, "{f}");
-            assert_eq!(format_float_json(f).unwrap(), j, "{f}");
-        }
-        assert_eq!(format_float_g(3.14159265358979, 32), "3.1415927");
-        assert_eq!(format_float_json(f64::NAN).unwrap_err().0, "json: unsupported value: NaN");
-    }
-
-    #[test]
-    fn base64_round_trip() {
-        for s in ["", "a", "ab", "abc", "abcd", "hello world"] {
-            assert_eq!(base64_decode(base64_encode(s.as_bytes()).as_bytes()).unwrap(), s.as_bytes());
-        }
-        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
-        assert!(base64_decode(b"a===").is_none());
-    }
-}
 
 /// Go's `quoteChar` for a byte in a syntax error: `'x'`, `'\n'`, `'\''`.
 fn quote_char(c: u8) -> String {
@@ -717,5 +681,42 @@ pub fn unmarshal(text: &str) -> Result<Value, JsonError> {
     match unmarshal_partial(text)? {
         (_, Some(e)) => Err(e),
         (v, None) => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_formats() {
+        for (f, g, j) in [
+            (1.0, "1", "1"),
+            (1e6, "1e+06", "1000000"),
+            (123456.0, "123456", "123456"),
+            (1234567.0, "1.234567e+06", "1234567"),
+            (0.0001, "0.0001", "0.0001"),
+            (0.00001, "1e-05", "0.00001"),
+            (1e-7, "1e-07", "1e-7"),
+            (1e21, "1e+21", "1e+21"),
+            (1e20, "1e+20", "100000000000000000000"),
+            (-2.5, "-2.5", "-2.5"),
+            (0.1, "0.1", "0.1"),
+            (1.5e300, "1.5e+300", "1.5e+300"),
+        ] {
+            assert_eq!(format_float_g(f, 64), g, "{f}");
+            assert_eq!(format_float_json(f).unwrap(), j, "{f}");
+        }
+        assert_eq!(format_float_g(1.234_567_89, 32), "1.2345679");
+        assert_eq!(format_float_json(f64::NAN).unwrap_err().0, "json: unsupported value: NaN");
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        for s in ["", "a", "ab", "abc", "abcd", "hello world"] {
+            assert_eq!(base64_decode(base64_encode(s.as_bytes()).as_bytes()).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+        assert!(base64_decode(b"a===").is_none());
     }
 }

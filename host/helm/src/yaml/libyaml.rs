@@ -9,7 +9,6 @@
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
-use unsafe_libyaml as sys;
 
 /// One parser event, owned.
 #[derive(Debug)]
@@ -47,6 +46,8 @@ pub(crate) struct Mark {
 #[derive(Debug)]
 pub(crate) struct ParseError {
     pub scanner: bool,
+    /// A reader error (a character YAML forbids): libyaml gives it no mark.
+    pub reader: bool,
     pub problem: String,
     pub problem_mark: Mark,
     pub context_mark: Mark,
@@ -76,7 +77,7 @@ impl ParseError {
 
 /// The parser and the text it reads (kept alive, and unmoved, with it).
 pub(crate) struct Parser {
-    parser: Box<MaybeUninit<sys::yaml_parser_t>>,
+    parser: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     _input: Box<[u8]>,
     failed: bool,
     /// An error go-yaml's older scanner finds where libyaml 0.2.5 does not.
@@ -86,23 +87,25 @@ pub(crate) struct Parser {
 impl Parser {
     pub fn new(text: &str) -> Parser {
         let input: Box<[u8]> = text.as_bytes().into();
-        let mut parser = Box::new(MaybeUninit::<sys::yaml_parser_t>::zeroed());
+        let mut parser = Box::new(MaybeUninit::<unsafe_libyaml::yaml_parser_t>::zeroed());
         // SAFETY: `parser` is a zeroed, heap-allocated parser that never
         // moves; `input` is heap-allocated and lives (unmoved) as long as
         // the parser, which reads it through the pointer given here.
         unsafe {
             let p = parser.as_mut_ptr();
             // Initialization only fails on allocation failure, which aborts in Rust.
-            let _ = sys::yaml_parser_initialize(p);
-            sys::yaml_parser_set_encoding(p, sys::YAML_UTF8_ENCODING);
-            sys::yaml_parser_set_input_string(p, input.as_ptr(), input.len() as u64);
+            let _ = unsafe_libyaml::yaml_parser_initialize(p);
+            // The encoding is left for libyaml to detect, so that it eats a
+            // leading BOM as go-yaml does (a preset encoding keeps the BOM
+            // as a character, shifting the first line's columns).
+            unsafe_libyaml::yaml_parser_set_input_string(p, input.as_ptr(), input.len() as u64);
         }
         Parser { parser, _input: input, failed: false, late: None }
     }
 
     fn error(&self) -> ParseError {
         if let Some(e) = &self.late {
-            return ParseError { scanner: e.scanner, problem: e.problem.clone(), problem_mark: e.problem_mark, context_mark: e.context_mark };
+            return ParseError { scanner: e.scanner, reader: false, problem: e.problem.clone(), problem_mark: e.problem_mark, context_mark: e.context_mark };
         }
         // SAFETY: the parser was initialized in `new`; libyaml sets
         // `problem` to a static C string (or leaves it null).
@@ -114,7 +117,8 @@ impl Parser {
                 CStr::from_ptr(p.problem).to_string_lossy().into_owned()
             };
             ParseError {
-                scanner: p.error == sys::YAML_SCANNER_ERROR,
+                scanner: p.error == unsafe_libyaml::YAML_SCANNER_ERROR,
+                reader: p.error == unsafe_libyaml::YAML_READER_ERROR,
                 problem,
                 problem_mark: Mark { line: p.problem_mark.line as usize, column: p.problem_mark.column as usize },
                 context_mark: Mark { line: p.context_mark.line as usize, column: p.context_mark.column as usize },
@@ -127,34 +131,37 @@ impl Parser {
         if self.failed {
             return Err(self.error());
         }
-        let mut event = MaybeUninit::<sys::yaml_event_t>::zeroed();
+        let mut event = MaybeUninit::<unsafe_libyaml::yaml_event_t>::zeroed();
         // SAFETY: the parser is initialized; on success libyaml fills
         // `event`, whose pointers (value, anchor, tag) stay valid until
         // `yaml_event_delete`, after everything is copied out.
         unsafe {
             let p = self.parser.as_mut_ptr();
             let ev = event.as_mut_ptr();
-            if sys::yaml_parser_parse(p, ev).fail {
+            if unsafe_libyaml::yaml_parser_parse(p, ev).fail {
                 self.failed = true;
                 return Err(self.error());
             }
             let e = &*ev;
             let mark = Mark { line: e.start_mark.line as usize, column: e.start_mark.column as usize };
             let out = match e.type_ {
-                sys::YAML_STREAM_START_EVENT => Event::StreamStart,
-                sys::YAML_STREAM_END_EVENT => Event::StreamEnd,
-                sys::YAML_DOCUMENT_START_EVENT => Event::DocumentStart,
-                sys::YAML_DOCUMENT_END_EVENT => Event::DocumentEnd,
-                sys::YAML_ALIAS_EVENT => Event::Alias(cstr(e.data.alias.anchor).unwrap_or_default()),
-                sys::YAML_SCALAR_EVENT => {
+                unsafe_libyaml::YAML_STREAM_START_EVENT => Event::StreamStart,
+                unsafe_libyaml::YAML_STREAM_END_EVENT => Event::StreamEnd,
+                unsafe_libyaml::YAML_DOCUMENT_START_EVENT => Event::DocumentStart,
+                unsafe_libyaml::YAML_DOCUMENT_END_EVENT => Event::DocumentEnd,
+                unsafe_libyaml::YAML_ALIAS_EVENT => Event::Alias(cstr(e.data.alias.anchor).unwrap_or_default()),
+                unsafe_libyaml::YAML_SCALAR_EVENT => {
                     let s = e.data.scalar;
-                    if s.style == sys::YAML_DOUBLE_QUOTED_SCALAR_STYLE {
-                        let (start, end) = (e.start_mark.index as usize, e.end_mark.index as usize);
+                    if s.style == unsafe_libyaml::YAML_DOUBLE_QUOTED_SCALAR_STYLE {
+                        // Marks count from after a leading BOM.
+                        let bom = if self._input.starts_with(&[0xef, 0xbb, 0xbf]) { 3 } else { 0 };
+                        let (start, end) = (e.start_mark.index as usize + bom, e.end_mark.index as usize + bom);
                         if let Some(at) = slash_escape(self._input.get(start..end).unwrap_or(&[]), mark) {
-                            sys::yaml_event_delete(ev);
+                            unsafe_libyaml::yaml_event_delete(ev);
                             self.failed = true;
                             self.late = Some(ParseError {
                                 scanner: true,
+                                reader: false,
                                 problem: "found unknown escape character".into(),
                                 problem_mark: at,
                                 context_mark: mark,
@@ -170,14 +177,14 @@ impl Parser {
                         plain_implicit: s.plain_implicit,
                     }
                 }
-                sys::YAML_SEQUENCE_START_EVENT => Event::SequenceStart { anchor: cstr(e.data.sequence_start.anchor) },
-                sys::YAML_SEQUENCE_END_EVENT => Event::SequenceEnd,
-                sys::YAML_MAPPING_START_EVENT => Event::MappingStart { anchor: cstr(e.data.mapping_start.anchor) },
-                sys::YAML_MAPPING_END_EVENT => Event::MappingEnd,
+                unsafe_libyaml::YAML_SEQUENCE_START_EVENT => Event::SequenceStart { anchor: cstr(e.data.sequence_start.anchor) },
+                unsafe_libyaml::YAML_SEQUENCE_END_EVENT => Event::SequenceEnd,
+                unsafe_libyaml::YAML_MAPPING_START_EVENT => Event::MappingStart { anchor: cstr(e.data.mapping_start.anchor) },
+                unsafe_libyaml::YAML_MAPPING_END_EVENT => Event::MappingEnd,
                 // YAML_NO_EVENT: libyaml gives it only after the stream's end.
                 _ => Event::StreamEnd,
             };
-            sys::yaml_event_delete(ev);
+            unsafe_libyaml::yaml_event_delete(ev);
             Ok((out, mark))
         }
     }
@@ -237,6 +244,6 @@ unsafe fn cstr(p: *const u8) -> Option<String> {
 impl Drop for Parser {
     fn drop(&mut self) {
         // SAFETY: initialized in `new`, deleted once.
-        unsafe { sys::yaml_parser_delete(self.parser.as_mut_ptr()) }
+        unsafe { unsafe_libyaml::yaml_parser_delete(self.parser.as_mut_ptr()) }
     }
 }

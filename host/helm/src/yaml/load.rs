@@ -114,6 +114,9 @@ fn parse_error(e: &ParseError) -> YamlError {
     // The message keeps go-yaml's line quirk; the fields say where the
     // problem really is (1-based).
     let (message, _) = e.message();
+    if e.reader {
+        return YamlError::new(message);
+    }
     YamlError { message, line: Some(e.problem_mark.line + 1), column: Some(e.problem_mark.column + 1) }
 }
 
@@ -438,7 +441,7 @@ fn decode_binary(value: &str) -> Result<GoVal, YamlError> {
     let clean: Vec<u8> = value.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     match crate::yaml::json::base64_decode(&clean) {
         Some(bytes) => Ok(GoVal::Str(String::from_utf8_lossy(&bytes).into_owned())),
-        None => Err(YamlError::new(format!("yaml: !!binary value contains invalid base64 data"))),
+        None => Err(YamlError::new("yaml: !!binary value contains invalid base64 data".to_string())),
     }
 }
 
@@ -489,7 +492,7 @@ fn go_type(v: &GoVal) -> &'static str {
 
 /// sigs.k8s.io/yaml's `convertToJSONableObject`, then encoding/json's
 /// marshal and decode into `interface{}`.
-fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
+fn to_json_value(v: GoVal) -> Result<Value, YamlError> {
     Ok(match v {
         GoVal::Null => Value::Nil,
         GoVal::Bool(b) => Value::Bool(b),
@@ -497,34 +500,69 @@ fn to_json_value(v: GoVal, depth: usize) -> Result<Value, YamlError> {
         GoVal::Uint(u) => Value::Float(u as f64),
         GoVal::Float(f) => Value::Float(f),
         GoVal::Str(s) | GoVal::Raw(s) => Value::str(s),
-        GoVal::Seq(items) => Value::list(items.into_iter().map(|i| to_json_value(i, depth + 1)).collect::<Result<_, _>>()?),
+        GoVal::Seq(items) => Value::list(items.into_iter().map(to_json_value).collect::<Result<_, _>>()?),
         GoVal::Map(pairs) => {
             let mut m = BTreeMap::new();
             for (k, v) in pairs {
-                let key = match &k {
-                    GoVal::Str(s) => s.clone(),
-                    GoVal::Int(i) => i.to_string(),
-                    GoVal::Float(f) => match crate::yaml::json::format_float_g(*f, 32).as_str() {
-                        "+Inf" => ".inf".into(),
-                        "-Inf" => "-.inf".into(),
-                        "NaN" => ".nan".into(),
-                        s => s.to_string(),
-                    },
-                    GoVal::Bool(b) => b.to_string(),
-                    other => {
-                        return Err(YamlError::new(format!(
-                            "unsupported map key of type: {}, key: {}, value: {}",
-                            go_type(other),
-                            go_syntax(other),
-                            go_syntax(&v)
-                        )))
-                    }
-                };
-                m.insert(key, to_json_value(v, depth + 1)?);
+                let key = key_string(&k, &v)?;
+                m.insert(key, to_json_value(v)?);
             }
             Value::map(m)
         }
     })
+}
+
+/// `convertToJSONableObject`'s string for a map key (`1` → "1", `true` →
+/// "true", floats with 32-bit precision), or its error naming key and value.
+pub(crate) fn key_string(k: &GoVal, v: &GoVal) -> Result<String, YamlError> {
+    Ok(match k {
+        GoVal::Str(s) => s.clone(),
+        GoVal::Int(i) => i.to_string(),
+        GoVal::Float(f) => match crate::yaml::json::format_float_g(*f, 32).as_str() {
+            "+Inf" => ".inf".into(),
+            "-Inf" => "-.inf".into(),
+            "NaN" => ".nan".into(),
+            s => s.to_string(),
+        },
+        GoVal::Bool(b) => b.to_string(),
+        other => {
+            return Err(YamlError::new(format!(
+                "unsupported map key of type: {}, key: {}, value: {}",
+                go_type(other),
+                go_syntax(other),
+                go_syntax(v)
+            )))
+        }
+    })
+}
+
+/// go-yaml's value of the first document (nil when there is none) handed
+/// to `f`, both on a stack deep enough for the document.
+pub(crate) fn with_first_doc<T: Send>(text: &str, f: impl FnOnce(GoVal) -> Result<T, YamlError> + Send) -> Result<T, YamlError> {
+    let docs = parse_docs(text, false)?;
+    let doc = docs.into_iter().next();
+    let depth = doc.as_ref().map_or(0, Doc::depth);
+    super::deep::run(depth, super::deep::READ_DEPTH, || {
+        let go = match &doc {
+            Some(doc) => {
+                let mut d = Decoder { nodes: &doc.nodes, active_aliases: Vec::new(), decode_count: 0, alias_count: 0, alias_depth: 0, depth: 0 };
+                d.decode(doc.root)?
+            }
+            None => GoVal::Null,
+        };
+        f(go)
+    })
+    .map_err(|e| YamlError::new(format!("yaml: {e}")))?
+}
+
+/// The JSON round trip of a decoded value: keys stringified, NaN and ±Inf
+/// refused, numbers float64.
+pub(crate) fn go_to_value(go: GoVal) -> Result<Value, YamlError> {
+    let v = to_json_value(go)?;
+    if let Some(f) = unsupported_float(&v) {
+        return Err(YamlError::new(format!("json: unsupported value: {}", crate::yaml::json::format_float_g(f, 64))));
+    }
+    Ok(v)
 }
 
 /// The first non-finite float json.Marshal would meet (keys in sorted order).
@@ -553,12 +591,7 @@ fn doc_to_value(doc: &Doc) -> Result<Value, YamlError> {
 
 fn doc_to_value_inline(doc: &Doc) -> Result<Value, YamlError> {
     let mut d = Decoder { nodes: &doc.nodes, active_aliases: Vec::new(), decode_count: 0, alias_count: 0, alias_depth: 0, depth: 0 };
-    let go = d.decode(doc.root)?;
-    let v = to_json_value(go, 0)?;
-    if let Some(f) = unsupported_float(&v) {
-        return Err(YamlError::new(format!("json: unsupported value: {}", crate::yaml::json::format_float_g(f, 64))));
-    }
-    Ok(v)
+    go_to_value(d.decode(doc.root)?)
 }
 
 /// Every document of `text`, each as [`yaml_to_value`] reads one.

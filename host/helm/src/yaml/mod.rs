@@ -6,20 +6,36 @@
 //! This module owns the formats only: it must not render templates or load
 //! charts (the chart loader and the engine call in here).
 //!
-//! - [`resolve`]: YAML 1.1 plain scalars (which text is a bool, int, float…).
-//! - [`load`]: reading (sigs.k8s.io/yaml `Unmarshal`).
-//! - [`json`]: encoding/json.
+//! Reading: [`parse`] (into `interface{}`), [`parse_map`] (values files,
+//! `fromYaml`), [`parse_list`] (`fromYamlArray`), [`parse_all`],
+//! [`parse_as`] (into a described Go struct, as `Chart.yaml` is read),
+//! [`load_values`] (Helm 4's multi-document values files). Writing:
+//! [`to_yaml`] (`toYaml`), [`to_yaml_pretty`] (`toYamlPretty`),
+//! [`json::marshal`]/[`json::marshal_with`] (`toJson`, `toRawJson`,
+//! `toPrettyJson`), [`toml::to_toml`]. Template functions: [`register`].
+//!
+//! Parts: `resolve` (YAML 1.1 plain scalars: which text is a bool, int,
+//! float…), `libyaml` (the parser's events; the module's only `unsafe`),
+//! `load` (reading, as sigs.k8s.io/yaml's `Unmarshal`), `target` (typed
+//! targets), `docs` (values files), `emit` (writing, as its `Marshal`, and
+//! go-yaml v3's layout for `toYamlPretty`), `json` (encoding/json), `toml`
+//! (BurntSushi/toml), `deep` (nesting without stack overflows), `funcs`
+//! (the template functions).
 
 mod deep;
+pub mod docs;
 mod emit;
 pub mod funcs;
 pub mod json;
 mod libyaml;
 mod load;
+pub mod resolve;
+pub mod target;
 pub mod toml;
 
+pub use docs::{load_values, merge_maps, split_documents};
 pub use funcs::register;
-pub mod resolve;
+pub use target::{parse_as, GoType, StructType};
 
 use std::collections::BTreeMap;
 
@@ -148,7 +164,9 @@ mod tests {
         assert_eq!(j("a: .inf"), "ERR error converting YAML to JSON: json: unsupported value: +Inf");
         assert_eq!(j("a: b: c"), "ERR error converting YAML to JSON: yaml: mapping values are not allowed in this context");
         let e = parse("a:\n  b: 1\n c: d: e").unwrap_err();
-        assert_eq!(e.line, Some(3));
+        assert_eq!((e.line, e.column), (Some(3), Some(2)));
+        let e = parse("a: 1\nb: \u{7f}").unwrap_err();
+        assert_eq!((e.message.as_str(), e.line), ("error converting YAML to JSON: yaml: control characters are not allowed", None));
     }
 
     #[test]
@@ -223,7 +241,7 @@ mod differential {
             "a: 'multi\n\n  line'\n",
             "a: \"\\N\\_\\L\\P\\e\\a\\b\\v\\f\\0\\ \\U0001F600\"\n",
             "windows: crlf\r\nnext: line\r\n",
-            "\u{feff}bom: 1\n",
+            "\u{feff}bom: 1\nnext: 2\nq: \"a \\/\"\n",
             "a:    \n  - x\nb:\n",
             "a: [\n  1,\n  2\n]\nb: {\n  c: d\n}\n",
             "{a: 1, b: 2}",
@@ -531,5 +549,43 @@ mod robustness {
                 let _ = json::unmarshal(&s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod objects {
+    use super::*;
+    use crate::value::{Member, Object};
+    use std::sync::Arc;
+
+    /// A stand-in for Helm's `*chart.Metadata`: encoders see its JSON form.
+    #[derive(Debug)]
+    struct Meta;
+
+    impl Object for Meta {
+        fn type_name(&self) -> String {
+            "*chart.Metadata".into()
+        }
+        fn member(&self, _: &str) -> Option<Member> {
+            None
+        }
+        fn format(&self) -> String {
+            "&{c 0.1.0}".into()
+        }
+        fn marshal(&self) -> Value {
+            Value::map(BTreeMap::from([
+                ("name".to_string(), Value::from("c")),
+                ("version".to_string(), Value::from("0.1.0")),
+                ("apiVersion".to_string(), Value::from("v2")),
+            ]))
+        }
+    }
+
+    #[test]
+    fn objects_encode_as_their_json_form() {
+        let v = Value::map(BTreeMap::from([("Chart".to_string(), Value::Object(Arc::new(Meta)))]));
+        assert_eq!(to_yaml(&v).unwrap(), "Chart:\n  apiVersion: v2\n  name: c\n  version: 0.1.0\n");
+        assert_eq!(json::marshal(&v).unwrap(), r#"{"Chart":{"apiVersion":"v2","name":"c","version":"0.1.0"}}"#);
+        assert_eq!(toml::to_toml(&v).unwrap(), "[Chart]\n  apiVersion = \"v2\"\n  name = \"c\"\n  version = \"0.1.0\"\n");
     }
 }

@@ -271,7 +271,7 @@ fn toml_float(f: f64) -> String {
 /// message (BurntSushi's wording for the common cases, with the line).
 pub fn from_toml(text: &str) -> Result<BTreeMap<String, Value>, String> {
     super::deep::run(super::deep::bracket_depth(text), super::deep::READ_DEPTH, || {
-        let mut p = TomlParser { s: text.as_bytes(), i: 0, line: 1 };
+        let mut p = TomlParser { s: text.as_bytes(), i: 0, line: 1, last_key: None };
         p.document()
     })
     .map_err(|e| format!("toml: {e}"))?
@@ -281,6 +281,8 @@ struct TomlParser<'a> {
     s: &'a [u8],
     i: usize,
     line: usize,
+    /// The key being defined, for BurntSushi's `(last key "a.b")`.
+    last_key: Option<String>,
 }
 
 /// A table under construction: entries, and whether it was defined
@@ -314,7 +316,10 @@ fn node_value(n: Node) -> Value {
 
 impl TomlParser<'_> {
     fn err(&self, msg: impl std::fmt::Display) -> String {
-        format!("toml: line {}: {msg}", self.line)
+        match &self.last_key {
+            Some(k) => format!("toml: line {} (last key {}): {msg}", self.line, super::json::go_quote(k)),
+            None => format!("toml: line {}: {msg}", self.line),
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -353,6 +358,8 @@ impl TomlParser<'_> {
 
     fn end_of_line(&mut self) -> Result<(), String> {
         self.ws();
+        // BurntSushi reports a bad line ending without the key.
+        let last_key = self.last_key.take();
         if self.peek() == Some(b'#') {
             self.comment();
         }
@@ -368,6 +375,7 @@ impl TomlParser<'_> {
             }
             Some(c) => Err(self.err(format!("expected a top-level item to end with a newline, comment, or EOF, but got {:?} instead", char::from(c)))),
         }
+        .inspect(|_| self.last_key = last_key)
     }
 
     fn document(&mut self) -> Result<BTreeMap<String, Value>, String> {
@@ -377,6 +385,7 @@ impl TomlParser<'_> {
             self.ws_nl();
             let Some(c) = self.peek() else { break };
             if c == b'[' {
+                self.last_key = None;
                 self.i += 1;
                 let array = self.peek() == Some(b'[');
                 if array {
@@ -393,7 +402,11 @@ impl TomlParser<'_> {
                 self.open_table(&mut root, &path, array)?;
                 current = path;
             } else {
+                if c == b'=' {
+                    return Err(self.err("unexpected '=': key name appears blank"));
+                }
                 let path = self.key()?;
+                self.last_key = Some(current.iter().chain(path.iter()).cloned().collect::<Vec<_>>().join("."));
                 self.ws();
                 if self.peek() != Some(b'=') {
                     return Err(self.err(format!("expected key separator '=', but got {:?} instead", self.peek().map(char::from).unwrap_or(' '))));
@@ -448,7 +461,7 @@ impl TomlParser<'_> {
             }
             (Some(Node::Table(sub)), false) if !sub.defined && !sub.inline => sub.defined = true,
             (Some(Node::Tables(list)), true) => list.push(Table { defined: true, ..Table::default() }),
-            _ => return Err(self.err(format!("table {name:?} has already been defined"))),
+            _ => return Err(self.err(format!("Key '{name}' has already been defined."))),
         }
         Ok(())
     }
@@ -463,8 +476,11 @@ impl TomlParser<'_> {
                 _ => return Err(self.err(format!("key {k:?} has already been defined"))),
             };
         }
-        if t.entries.contains_key(last) {
-            return Err(self.err(format!("key {:?} has already been defined", path.join("."))));
+        match t.entries.get(last) {
+            // BurntSushi quietly keeps a table made by dotted keys.
+            Some(Node::Table(sub)) if !sub.defined && !sub.inline => return Ok(()),
+            Some(_) => return Err(self.err(format!("Key '{}' has already been defined.", self.last_key.clone().unwrap_or_else(|| path.join("."))))),
+            None => {}
         }
         t.entries.insert(last.clone(), Node::Value(v));
         Ok(())
@@ -578,16 +594,24 @@ impl TomlParser<'_> {
             "nan" | "+nan" | "-nan" => return Ok(Value::Float(f64::NAN)),
             _ => {}
         }
-        if let Some(v) = toml_int(&text) {
-            return Ok(Value::Int(v, IntType::Int64));
+        match toml_int(&text) {
+            Some(Some(v)) => return Ok(Value::Int(v, IntType::Int64)),
+            Some(None) => return Err(self.err(format!("{text} is out of range for int64"))),
+            None => {}
         }
         if let Some(f) = toml_float_parse(&text) {
+            if f.is_infinite() {
+                return Err(self.err(format!("{text} is out of range for float64")));
+            }
             return Ok(Value::Float(f));
         }
         if let Some(t) = toml_datetime(&text) {
             return Ok(t);
         }
-        Err(self.err(format!("invalid value: {text:?}")))
+        if text.is_empty() {
+            return Err(self.err("unexpected EOF; expected value"));
+        }
+        Err(self.err(format!("expected value but found {} instead", super::json::go_quote(&text))))
     }
 
     /// A space inside `1979-05-27 07:32:00`: between a date and a time.
@@ -716,7 +740,8 @@ impl TomlParser<'_> {
     }
 }
 
-fn toml_int(s: &str) -> Option<i64> {
+/// None: not an integer; Some(None): an integer out of int64's range.
+fn toml_int(s: &str) -> Option<Option<i64>> {
     let digits_ok = |d: &str, radix: u32| -> bool {
         !d.is_empty() && !d.starts_with('_') && !d.ends_with('_') && !d.contains("__") && d.chars().all(|c| c == '_' || c.is_digit(radix))
     };
@@ -725,14 +750,14 @@ fn toml_int(s: &str) -> Option<i64> {
             if !digits_ok(d, radix) {
                 return None;
             }
-            return i64::from_str_radix(&d.replace('_', ""), radix).ok();
+            return Some(i64::from_str_radix(&d.replace('_', ""), radix).ok());
         }
     }
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
     if !digits_ok(body, 10) || (body.len() > 1 && body.starts_with('0')) {
         return None;
     }
-    s.replace('_', "").parse().ok()
+    Some(s.replace('_', "").parse().ok())
 }
 
 fn toml_float_parse(s: &str) -> Option<f64> {
@@ -760,7 +785,7 @@ fn toml_datetime(s: &str) -> Option<Value> {
     if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
         let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
         if b.len() == 10 {
-            return Some(Value::str(s));
+            return Some(utc_time(days_from_civil(y, mo as u32, d as u32) * 86_400, 0));
         }
         if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
             return None;
@@ -779,7 +804,10 @@ fn toml_datetime(s: &str) -> Option<Value> {
             nanos = frac9.parse().ok()?;
         }
         let offset: i32 = match b.get(i) {
-            None => return Some(Value::str(s)),
+            None => {
+                let local = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec;
+                return Some(utc_time(local, nanos));
+            }
             Some(b'Z' | b'z') if i + 1 == b.len() => 0,
             Some(b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
                 let sign = if b[i] == b'-' { -1 } else { 1 };
@@ -794,9 +822,23 @@ fn toml_datetime(s: &str) -> Option<Value> {
         return Some(Value::Time(Time { unix_nanos: unix, offset, zone }));
     }
     if b.len() >= 8 && b[2] == b':' && b[5] == b':' {
-        return Some(Value::str(s));
+        // A local time: BurntSushi's time.Time on 0000-01-01, in UTC.
+        let (h, mi, sec) = (num(0..2)?, num(3..5)?, num(6..8)?);
+        let mut nanos = 0i64;
+        if b.get(8) == Some(&b'.') {
+            let frac = std::str::from_utf8(&b[9..]).ok()?;
+            let frac9: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+            nanos = frac9.parse().ok()?;
+        } else if b.len() != 8 {
+            return None;
+        }
+        return Some(utc_time(days_from_civil(0, 1, 1) * 86_400 + h * 3600 + mi * 60 + sec, nanos));
     }
     None
+}
+
+fn utc_time(secs: i64, nanos: i64) -> Value {
+    Value::Time(Time { unix_nanos: i128::from(secs) * 1_000_000_000 + i128::from(nanos), offset: 0, zone: Arc::from("UTC") })
 }
 
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {

@@ -51,11 +51,16 @@ fn normalized(s: &str) -> Vec<String> {
 }
 
 fn compare(cases: &[(J, Option<J>, J)]) {
-    let input: Vec<J> = cases.iter().map(|(s, sub, v)| json!([s.to_string(), sub.as_ref().map(|x| x.to_string()), v])).collect();
+    let raw: Vec<(String, Option<String>, J)> = cases.iter().map(|(s, sub, v)| (s.to_string(), sub.as_ref().map(J::to_string), v.clone())).collect();
+    compare_raw(&raw);
+}
+
+fn compare_raw(cases: &[(String, Option<String>, J)]) {
+    let input: Vec<J> = cases.iter().map(|(s, sub, v)| json!([s, sub, v])).collect();
     let Some(answers) = oracle::run(SCRIPT, &J::Array(input)) else { return };
     let mut failures = Vec::new();
     for ((schema, sub, vals), want) in cases.iter().zip(answers.as_array().unwrap()) {
-        let c = chart(&schema.to_string(), sub.as_ref().map(|x| x.to_string()).as_deref());
+        let c = chart(schema, sub.as_deref());
         let got = match crate::values::coalesce(&c, &Value::from(vals)) {
             Err(e) => json!({"err": e.message}),
             Ok(values) => match validate(&c, &values) {
@@ -171,6 +176,10 @@ fn validation_errors_match_helm() {
         t(json!({"properties": {"a": {"pattern": "^\\d+$"}}}), json!({"a": "x\n"})),
         t(json!({"properties": {"a": {"maxLength": 2}}}), json!({"a": "héé"})),
         t(json!({"$ref": "#/$defs/x"}), json!({})),
+        t(json!({"$ref": "#"}), json!({"x": 1})),
+        t(json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}}), json!({"x": 1})),
+        t(json!({"properties": {"n": {"$ref": "#"}, "v": {"type": "string"}}}), json!({"n": {"n": {"v": 1}}})),
+        t(json!({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "properties": {"x": {"$ref": "#/$defs/a"}}}), json!({"x": 1})),
         t(json!({"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"a": {"type": "strin"}}}), json!({"a": "x"})),
         t(json!({"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"a": {"properties": {"b": {"type": "strin"}}}}}), json!({"a": "x"})),
         t(json!({"properties": {"a": {"properties": {"b": {"type": "strin"}}}}}), json!({"a": "x"})),
@@ -211,6 +220,13 @@ fn validation_errors_match_helm() {
         cases.push((main.clone(), Some(sub.clone()), J::Object(m)));
     }
     compare(&cases);
+}
+
+#[test]
+fn broken_schema_files_are_worded_as_helm() {
+    let texts = ["{\"type\": \"object\",}", "{\"type\": }", "", "  ", "{\"a\":1} x", "[1", "{\"a\":1}{", "nul", "{\"a\": \"\\q\"}", "{\"a\": 01}", "true", "{} \n"];
+    let cases: Vec<(String, Option<String>, J)> = texts.iter().map(|t| (t.to_string(), None, json!({}))).collect();
+    compare_raw(&cases);
 }
 
 #[test]
