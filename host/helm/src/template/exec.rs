@@ -136,8 +136,27 @@ impl Mutations {
             return;
         }
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        // Whatever led to `orig` leads to `now` (chains stay one step long),
+        for (_, next) in table.values_mut() {
+            if Arc::ptr_eq(next, orig) {
+                *next = now.clone();
+            }
+        }
         table.insert(Arc::as_ptr(orig) as usize, (orig.clone(), now.clone()));
+        // and a replaced map that only this table still holds can never be
+        // read again: forgetting it frees it (its address may then be
+        // reused by a new map, which is then rightly not redirected).
+        // Without this, every version of a map `set` in a loop was kept:
+        // memory grew with the square of the loop's length (found by
+        // fuzzing).
+        table.retain(|_, (o, _)| Arc::strong_count(o) > 1);
         self.any.store(true, Ordering::Release);
+    }
+
+    /// How many replaced maps the table remembers.
+    #[cfg(test)]
+    pub(super) fn tracked(&self) -> usize {
+        self.table.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// `v` with its own map (not those inside it) brought up to date.
