@@ -352,3 +352,28 @@ fn a_map_set_in_a_loop_keeps_no_old_versions() {
     assert_eq!(t.execute("x", &Value::Nil).unwrap(), "3000 3000 2999");
     assert!(t.mutations.tracked() <= 4, "{} replaced maps still tracked", t.mutations.tracked());
 }
+
+#[test]
+fn values_doubled_in_a_loop_stop_at_the_output_limit() {
+    // Found by fuzzing: a list holding itself twice, doubled in a loop,
+    // costs nothing to make but printing, encoding, comparing or copying it
+    // never ended (or ran out of memory). Go has no bound here; this
+    // engine's output limit is the bound.
+    let funcs = crate::engine::funcs(None);
+    let run_limited = |text: &str| {
+        let mut t = Templates::new(funcs.clone());
+        t.set_limits(Limits { max_depth: 50, max_output: 1 << 16 });
+        t.parse("x", text).map_err(|e| e.message)?;
+        t.execute("x", &Value::Nil).map_err(|e| e.message)
+    };
+    let e = run_limited("{{ $x := list 1 }}{{ range until 40 }}{{ $x = list $x $x }}{{ end }}{{ $x }}").unwrap_err();
+    assert_eq!(e, "template: x:1:46: executing \"x\" at <list $x $x>: error calling list: result exceeds the output limit of 65536 bytes when printed");
+    let e = run_limited("{{ $x := dict }}{{ range until 40 }}{{ $x = dict \"a\" $x \"b\" $x }}{{ end }}{{ toJson $x }}").unwrap_err();
+    assert!(e.ends_with("error calling dict: result exceeds the output limit of 65536 bytes when printed"), "{e}");
+    let e = run_limited("{{ $x := list 1 }}{{ range until 30 }}{{ $x = concat $x $x }}{{ end }}{{ len $x }}").unwrap_err();
+    assert!(e.ends_with("error calling concat: result exceeds the output limit of 65536 bytes when printed"), "{e}");
+    let e = run_limited("{{ $x := list }}{{ range until 10001 }}{{ $x = list $x }}{{ end }}{{ len $x }}").unwrap_err();
+    assert!(e.ends_with("error calling list: result nests more than 10000 lists or maps deep"), "{e}");
+    // Below the bound all is as in Go (checked with the oracle).
+    assert_eq!(run_limited("{{ $x := list 1 }}{{ range until 3 }}{{ $x = list $x $x }}{{ end }}{{ $x }} {{ len (until 5000) }}").unwrap(), "[[[[1] [1]] [[1] [1]]] [[[1] [1]] [[1] [1]]]] 5000");
+}
