@@ -96,7 +96,7 @@ fn largest_chart() -> Option<PathBuf> {
         .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "scaffold"))
         .map(|p| (bytes_under(&p), p))
         .collect();
-    charts.sort_by(|a, b| b.0.cmp(&a.0));
+    charts.sort_by_key(|c| std::cmp::Reverse(c.0));
     charts.into_iter().map(|(_, p)| p).find(|p| match engine::render_chart(p, &Value::empty_map(), &RenderOptions::default()) {
         Ok(_) => true,
         Err(e) => {
