@@ -826,7 +826,10 @@ fn digits(v: f64, sig: Option<usize>) -> (Vec<u8>, i32) {
     }
     let s = match sig {
         None => format!("{v:e}"),
-        Some(n) => format!("{:.*e}", n.max(1) - 1, v),
+        // A float64 has at most 767 significant decimal digits; the rest
+        // are zeros (which callers pad back). Rust's formatter also panics
+        // on a precision above 65535 (found by fuzzing: `%.202111e`).
+        Some(n) => format!("{:.*e}", n.clamp(1, 800) - 1, v),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -921,7 +924,10 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
                 fmt_f(neg, &d, dp, p)
             }
             Some(p) => {
-                let s = format!("{:.*}", p, v.abs());
+                // At most 1074 fractional digits of a float64 are not zero;
+                // Rust's formatter panics on a precision above 65535.
+                let mut s = format!("{:.*}", p.min(1100), v.abs());
+                s.extend(std::iter::repeat_n('0', p.saturating_sub(1100)));
                 if neg {
                     format!("-{s}")
                 } else {

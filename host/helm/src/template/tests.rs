@@ -377,3 +377,17 @@ fn values_doubled_in_a_loop_stop_at_the_output_limit() {
     // Below the bound all is as in Go (checked with the oracle).
     assert_eq!(run_limited("{{ $x := list 1 }}{{ range until 3 }}{{ $x = list $x $x }}{{ end }}{{ $x }} {{ len (until 5000) }}").unwrap(), "[[[[1] [1]] [[1] [1]]] [[[1] [1]] [[1] [1]]]] 5000");
 }
+
+#[test]
+fn sprintf_huge_float_precisions_as_go() {
+    // Found by fuzzing: a precision above 65535 (`% 2.202111e`) panicked in
+    // Rust's formatter. Go prints every digit; each expectation below was
+    // checked with the oracle.
+    let f = sprintf("%.70000f", &[Value::Float(0.1)]);
+    assert_eq!((f.len(), &f[..40], f[40..].trim_matches('0').len()), (70002, "0.10000000000000000555111512312578270211", 17));
+    let e = sprintf("%.70000e", &[Value::Float(-42.42)]);
+    assert_eq!((e.len(), &e[..40], &e[69990..]), (70007, "-4.2420000000000001705302565824240446090", "0000000000000e+01"));
+    let g = sprintf("%.70000g", &[Value::Float(1e-300)]);
+    assert_eq!((g.len(), &g[..30], &g[740..]), (756, "1.0000000000000000250590918352", "62548828125e-300"));
+    assert_eq!(sprintf("% 2.202111e", &[Value::Float(42.42)]).len(), 202118);
+}
