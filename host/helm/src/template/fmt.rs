@@ -354,7 +354,12 @@ impl Printer {
 
     fn fmt_unicode(&mut self, v: u64) {
         let prec = self.f.prec.unwrap_or(4).max(4);
-        let mut s = format!("U+{:0width$X}", v, width = prec);
+        // Padded by hand: Rust's formatter panics on a width above 65535
+        // (found by fuzzing: `%.70000U`).
+        let hex = format!("{v:X}");
+        let mut s = String::from("U+");
+        s.extend(std::iter::repeat_n('0', prec.saturating_sub(hex.len())));
+        s.push_str(&hex);
         if self.f.sharp && v <= 0x10FFFF {
             if let Some(c) = char::from_u32(v as u32) {
                 if is_print(c) {

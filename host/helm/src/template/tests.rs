@@ -390,4 +390,9 @@ fn sprintf_huge_float_precisions_as_go() {
     let g = sprintf("%.70000g", &[Value::Float(1e-300)]);
     assert_eq!((g.len(), &g[..30], &g[740..]), (756, "1.0000000000000000250590918352", "62548828125e-300"));
     assert_eq!(sprintf("% 2.202111e", &[Value::Float(42.42)]).len(), 202118);
+    // And a width above 65535 for %U (`%.70000U`), and %x of a float.
+    let u = sprintf("%.70000U", &[Value::int(65)]);
+    assert_eq!((u.len(), &u[..4], &u[69998..]), (70002, "U+00", "0041"));
+    let x = sprintf("%.70000x", &[Value::Float(1.5)]);
+    assert_eq!((x.len(), &x[..10]), (70008, "0x1.800000"));
 }
