@@ -136,8 +136,27 @@ impl Mutations {
             return;
         }
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        // Whatever led to `orig` leads to `now` (chains stay one step long),
+        for (_, next) in table.values_mut() {
+            if Arc::ptr_eq(next, orig) {
+                *next = now.clone();
+            }
+        }
         table.insert(Arc::as_ptr(orig) as usize, (orig.clone(), now.clone()));
+        // and a replaced map that only this table still holds can never be
+        // read again: forgetting it frees it (its address may then be
+        // reused by a new map, which is then rightly not redirected).
+        // Without this, every version of a map `set` in a loop was kept:
+        // memory grew with the square of the loop's length (found by
+        // fuzzing).
+        table.retain(|_, (o, _)| Arc::strong_count(o) > 1);
         self.any.store(true, Ordering::Release);
+    }
+
+    /// How many replaced maps the table remembers.
+    #[cfg(test)]
+    pub(super) fn tracked(&self) -> usize {
+        self.table.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// `v` with its own map (not those inside it) brought up to date.
@@ -217,6 +236,55 @@ impl Mutations {
             }
         }
     }
+}
+
+/// How deep the lists and maps a function makes may nest.
+pub const MAX_VALUE_DEPTH: usize = 10_000;
+
+enum SizeError {
+    Big,
+    Deep,
+}
+
+/// The size of `v` as printed, roughly (an item a byte, a string its
+/// length), if it is at most `budget`; stops as soon as it is more.
+fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(SizeError::Deep);
+    }
+    let mut used = 1usize;
+    let add = |x: &Value, used: &mut usize| -> Result<(), SizeError> {
+        let n = match x {
+            Value::List(_) | Value::Map(_) => expanded_size(x, budget.saturating_sub(*used), depth + 1)?,
+            Value::String(s) => s.len() + 1,
+            Value::Bytes(b) => b.len() + 1,
+            _ => 1,
+        };
+        *used = used.saturating_add(n);
+        if *used > budget {
+            Err(SizeError::Big)
+        } else {
+            Ok(())
+        }
+    };
+    match v {
+        Value::List(l) => {
+            for x in l.items.iter() {
+                add(x, &mut used)?;
+            }
+        }
+        Value::Map(m) => {
+            for (k, x) in m.entries.iter() {
+                used = used.saturating_add(k.len());
+                add(x, &mut used)?;
+            }
+        }
+        _ => {}
+    }
+    if used > budget {
+        return Err(SizeError::Big);
+    }
+    Ok(used)
 }
 
 /// What one execution shares with the nested ones it starts (`template`,
@@ -1020,15 +1088,25 @@ impl<'s, 't> State<'s, 't> {
 
     /// A string a function made may not outgrow the output limit: strings
     /// doubled in a loop would otherwise exhaust memory without printing.
+    /// So may a list or map, counted as printing it would count it (each
+    /// item a byte, each string its length, a part it holds twice twice):
+    /// lists of themselves doubled in a loop (`$x = list $x $x`) share
+    /// their parts, so they cost nothing to make but would exhaust time or
+    /// memory when printed, encoded, compared or copied (found by fuzzing).
+    /// Nor may one nest deeper than [`MAX_VALUE_DEPTH`].
     fn check_size(&mut self, v: &Value, at: At<'t>, name: &str) -> R<()> {
         let max = self.shared.limits.max_output;
-        if let Value::String(s) = v {
-            if s.len() > max {
-                self.at = at;
-                return Err(self.errorf(format!("error calling {name}: result of {} bytes exceeds the output limit of {max} bytes", s.len())));
-            }
-        }
-        Ok(())
+        let problem = match v {
+            Value::String(s) if s.len() > max => format!("result of {} bytes exceeds the output limit of {max} bytes", s.len()),
+            Value::List(_) | Value::Map(_) => match expanded_size(v, max, 0) {
+                Ok(_) => return Ok(()),
+                Err(SizeError::Big) => format!("result exceeds the output limit of {max} bytes when printed"),
+                Err(SizeError::Deep) => format!("result nests more than {MAX_VALUE_DEPTH} lists or maps deep"),
+            },
+            _ => return Ok(()),
+        };
+        self.at = at;
+        Err(self.errorf(format!("error calling {name}: {problem}")))
     }
 
     /// `v` with its own map brought up to date (see [`Mutations`]).

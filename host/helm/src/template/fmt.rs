@@ -359,7 +359,12 @@ impl Printer {
 
     fn fmt_unicode(&mut self, v: u64) {
         let prec = self.f.prec.unwrap_or(4).max(4);
-        let mut s = format!("U+{:0width$X}", v, width = prec);
+        // Padded by hand: Rust's formatter panics on a width above 65535
+        // (found by fuzzing: `%.70000U`).
+        let hex = format!("{v:X}");
+        let mut s = String::from("U+");
+        s.extend(std::iter::repeat_n('0', prec.saturating_sub(hex.len())));
+        s.push_str(&hex);
         if self.f.sharp && v <= 0x10FFFF {
             if let Some(c) = char::from_u32(v as u32) {
                 if is_print(c) {
@@ -832,7 +837,10 @@ fn digits(v: f64, sig: Option<usize>, bits: u32) -> (Vec<u8>, i32) {
     let s = match sig {
         None if bits == 32 => format!("{:e}", v as f32),
         None => format!("{v:e}"),
-        Some(n) => format!("{:.*e}", n.max(1) - 1, v),
+        // A float64 has at most 767 significant decimal digits; the rest
+        // are zeros (which callers pad back). Rust's formatter also panics
+        // on a precision above 65535 (found by fuzzing: `%.202111e`).
+        Some(n) => format!("{:.*e}", n.clamp(1, 800) - 1, v),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -936,7 +944,10 @@ pub(crate) fn format_float_bits(v: f64, verb: char, prec: Option<usize>, bits: u
                 fmt_f(neg, &d, dp, p)
             }
             Some(p) => {
-                let s = format!("{:.*}", p, v.abs());
+                // At most 1074 fractional digits of a float64 are not zero;
+                // Rust's formatter panics on a precision above 65535.
+                let mut s = format!("{:.*}", p.min(1100), v.abs());
+                s.extend(std::iter::repeat_n('0', p.saturating_sub(1100)));
                 if neg {
                     format!("-{s}")
                 } else {

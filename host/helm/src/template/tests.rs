@@ -339,3 +339,60 @@ fn nesting_of_templates_and_blocks_together_is_bounded_before_the_stack() {
     let err = t.execute("x", &Value::Nil).unwrap_err().message;
     assert!(err.ends_with("exceeded maximum nesting depth (120000)"), "{}", &err[err.len().saturating_sub(300)..]);
 }
+
+#[test]
+fn a_map_set_in_a_loop_keeps_no_old_versions() {
+    // Found by fuzzing: the table behind Go's map identity kept every
+    // version of a map `set` in a loop alive, so memory grew with the
+    // square of the loop (5000 sets took 2.3 GB). Helm answers "3000 3000
+    // 2999" (checked with the oracle).
+    let mut t = Templates::new(crate::engine::funcs(None));
+    t.parse("x", "{{ $d := dict }}{{ $e := $d }}{{ range until 3000 }}{{ $_ := set $d (toString .) . }}{{ end }}{{ len $d }} {{ len $e }} {{ index $e \"2999\" }}")
+        .unwrap();
+    assert_eq!(t.execute("x", &Value::Nil).unwrap(), "3000 3000 2999");
+    assert!(t.mutations.tracked() <= 4, "{} replaced maps still tracked", t.mutations.tracked());
+}
+
+#[test]
+fn values_doubled_in_a_loop_stop_at_the_output_limit() {
+    // Found by fuzzing: a list holding itself twice, doubled in a loop,
+    // costs nothing to make but printing, encoding, comparing or copying it
+    // never ended (or ran out of memory). Go has no bound here; this
+    // engine's output limit is the bound.
+    let funcs = crate::engine::funcs(None);
+    let run_limited = |text: &str| {
+        let mut t = Templates::new(funcs.clone());
+        t.set_limits(Limits { max_depth: 50, max_output: 1 << 16 });
+        t.parse("x", text).map_err(|e| e.message)?;
+        t.execute("x", &Value::Nil).map_err(|e| e.message)
+    };
+    let e = run_limited("{{ $x := list 1 }}{{ range until 40 }}{{ $x = list $x $x }}{{ end }}{{ $x }}").unwrap_err();
+    assert_eq!(e, "template: x:1:46: executing \"x\" at <list $x $x>: error calling list: result exceeds the output limit of 65536 bytes when printed");
+    let e = run_limited("{{ $x := dict }}{{ range until 40 }}{{ $x = dict \"a\" $x \"b\" $x }}{{ end }}{{ toJson $x }}").unwrap_err();
+    assert!(e.ends_with("error calling dict: result exceeds the output limit of 65536 bytes when printed"), "{e}");
+    let e = run_limited("{{ $x := list 1 }}{{ range until 30 }}{{ $x = concat $x $x }}{{ end }}{{ len $x }}").unwrap_err();
+    assert!(e.ends_with("error calling concat: result exceeds the output limit of 65536 bytes when printed"), "{e}");
+    let e = run_limited("{{ $x := list }}{{ range until 10001 }}{{ $x = list $x }}{{ end }}{{ len $x }}").unwrap_err();
+    assert!(e.ends_with("error calling list: result nests more than 10000 lists or maps deep"), "{e}");
+    // Below the bound all is as in Go (checked with the oracle).
+    assert_eq!(run_limited("{{ $x := list 1 }}{{ range until 3 }}{{ $x = list $x $x }}{{ end }}{{ $x }} {{ len (until 5000) }}").unwrap(), "[[[[1] [1]] [[1] [1]]] [[[1] [1]] [[1] [1]]]] 5000");
+}
+
+#[test]
+fn sprintf_huge_float_precisions_as_go() {
+    // Found by fuzzing: a precision above 65535 (`% 2.202111e`) panicked in
+    // Rust's formatter. Go prints every digit; each expectation below was
+    // checked with the oracle.
+    let f = sprintf("%.70000f", &[Value::Float(0.1)]);
+    assert_eq!((f.len(), &f[..40], f[40..].trim_matches('0').len()), (70002, "0.10000000000000000555111512312578270211", 17));
+    let e = sprintf("%.70000e", &[Value::Float(-42.42)]);
+    assert_eq!((e.len(), &e[..40], &e[69990..]), (70007, "-4.2420000000000001705302565824240446090", "0000000000000e+01"));
+    let g = sprintf("%.70000g", &[Value::Float(1e-300)]);
+    assert_eq!((g.len(), &g[..30], &g[740..]), (756, "1.0000000000000000250590918352", "62548828125e-300"));
+    assert_eq!(sprintf("% 2.202111e", &[Value::Float(42.42)]).len(), 202118);
+    // And a width above 65535 for %U (`%.70000U`), and %x of a float.
+    let u = sprintf("%.70000U", &[Value::int(65)]);
+    assert_eq!((u.len(), &u[..4], &u[69998..]), (70002, "U+00", "0041"));
+    let x = sprintf("%.70000x", &[Value::Float(1.5)]);
+    assert_eq!((x.len(), &x[..10]), (70008, "0x1.800000"));
+}
