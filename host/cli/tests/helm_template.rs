@@ -250,6 +250,7 @@ fn helm_template_matches_helm_over_the_engines_charts() {
     std::fs::write(&later, "replicaCount: 4\n").unwrap();
     let (scaffold, values, later) = (chart("scaffold"), values.to_string_lossy().into_owned(), later.to_string_lossy().into_owned());
     let fastapi = repo_root().join("helm/fastapi-app").to_string_lossy().into_owned();
+    let prod = repo_root().join("host/helm/tests/cases/webapp/production.yaml").to_string_lossy().into_owned();
     let cases = [
         case(&[&scaffold], json!({"chart": scaffold})),
         case(
@@ -266,6 +267,12 @@ fn helm_template_matches_helm_over_the_engines_charts() {
         case(&["fast", &fastapi, "--set", "replicaCount=2"], json!({"chart": fastapi, "release_name": "fast", "set": ["replicaCount=2"]})),
         case(&[&chart("globals")], json!({"chart": chart("globals")})),
         case(&[&chart("files")], json!({"chart": chart("files")})),
+        // The corpus's production-style chart, on a library chart, with Sprig's hashes.
+        case(&["web", &chart("webapp")], json!({"chart": chart("webapp"), "release_name": "web"})),
+        case(
+            &["shop", &chart("webapp"), "-n", "prod", "-f", &prod, "--kube-version", "v1.30.2", "-a", "monitoring.coreos.com/v1", "--is-upgrade"],
+            json!({"chart": chart("webapp"), "release_name": "shop", "namespace": "prod", "values_files": [prod], "kube_version": "v1.30.2", "api_versions": ["monitoring.coreos.com/v1"], "is_upgrade": true, "is_install": false}),
+        ),
     ];
     compare(dir.path(), &cases);
 }
