@@ -123,6 +123,15 @@ fn start_worker() -> Option<std::sync::mpsc::Sender<Job>> {
     Some(tx)
 }
 
+/// Runs `f` on this thread's template worker (the thread with a large
+/// stack that `parse` and `execute` use), or inline when already on one.
+/// Every `parse` and `execute` inside `f` then runs inline: a caller that
+/// makes many (a whole chart's render) pays for one hop instead of one per
+/// call.
+pub fn on_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    on_big_stack(false, f)
+}
+
 /// Runs `f` on this thread's template worker (a thread with a large
 /// stack), or inline when already on one or when no thread can be started.
 fn on_big_stack<T: Send + 'static>(inline: bool, f: impl FnOnce() -> T + Send + 'static) -> T {
