@@ -8,27 +8,16 @@
 //! verifiers. Each test skips, saying so, when a CLI it needs is not on PATH.
 //! Only 127.0.0.1 is ever reached.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use gantry_sim::auth::Authenticator;
 use gantry_sim::cloud::{AwsPrincipal, CloudRegistry, ControlPlane, EksCluster, GkeCluster, ServiceAccountKey};
 use gantry_sim::{ApiServer, ServerConfig};
 
-const ACCOUNT: &str = "111122223333";
+use crate::common::on_path;
 
-fn on_path(bin: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(bin))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{bin} is not on PATH — required when CI is set (.ci/run installs it)");
-        eprintln!("SKIPPED: {bin} is not on PATH");
-    }
-    found
-}
+const ACCOUNT: &str = "111122223333";
 
 struct Run {
     ok: bool,

@@ -26,18 +26,24 @@ impl TokenVerifier for PrefixVerifier {
     }
 }
 
-/// The kubectl binary, or None (skip) when it is absent outside CI.
-pub fn kubectl_binary() -> Option<PathBuf> {
+/// `bin` found on PATH, or None (skip, saying so) when it is absent outside
+/// CI; under CI its absence fails the test.
+pub fn on_path(bin: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("kubectl"))
+        .map(|dir| dir.join(bin))
         .find(|p| p.is_file());
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "kubectl is required in CI but is not on PATH");
-        eprintln!("kubectl not found: skipping (set CI to make this a failure)");
+        assert!(std::env::var_os("CI").is_none(), "{bin} is not on PATH — required when CI is set (.ci/run installs it)");
+        eprintln!("SKIPPED: {bin} is not on PATH (set CI to make this a failure)");
     }
     found
+}
+
+/// The kubectl binary, or None (skip) when it is absent outside CI.
+pub fn kubectl_binary() -> Option<PathBuf> {
+    on_path("kubectl")
 }
 
 /// A running cluster and a kubeconfig for it, with an admin token and a
