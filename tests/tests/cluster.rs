@@ -38,14 +38,19 @@ const CALLS: &str = r#"
         - { op: get, api_version: v1, kind: ConfigMap, name: nothing-here }
 "#;
 
+/// The estate's cluster `name`, connected as `gantry run` connects a target.
+async fn connect(estate: &gantry_sim::Estate, name: &str) -> Arc<dyn ClusterBackend> {
+    let client = Target::kubeconfig(name, Some(estate.kubeconfig.clone()), name).connect().await.expect("connects");
+    Arc::new(KubeBackend::new(name, client))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_applies_reads_and_scales_on_its_target_and_is_denied_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
     let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &[ClusterSpec::plain("aws"), ClusterSpec::plain("gcp")]).await.expect("estate starts");
     let mut clusters: BTreeMap<String, Arc<dyn ClusterBackend>> = BTreeMap::new();
     for name in ["aws", "gcp"] {
-        let client = Target::kubeconfig(name, Some(estate.kubeconfig.clone()), name).connect().await.expect("connects");
-        clusters.insert(name.to_string(), Arc::new(KubeBackend::new(name, client)));
+        clusters.insert(name.to_string(), connect(&estate, name).await);
     }
     let clusters = Arc::new(clusters);
 
@@ -116,14 +121,13 @@ async fn without_a_connection_a_cluster_call_is_unavailable() {
 async fn a_plugin_call_against_a_failing_server_retries_until_the_stage_deadline_then_fails() {
     let dir = tempfile::tempdir().unwrap();
     let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &[ClusterSpec::plain("aws")]).await.expect("estate starts");
-    let client = Target::kubeconfig("aws", Some(estate.kubeconfig.clone()), "aws").connect().await.expect("connects");
-    let backend = Arc::new(KubeBackend::new("aws", client));
+    let backend = connect(&estate, "aws").await;
     // Discovery first, so the fault hits only the plugin's read.
     let key = ObjectKey { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("default".into()), name: "x".into() };
     let _ = backend.get(&key).await;
     let server = estate.cluster("aws").expect("cluster");
     let rule = server.faults().add(gantry_sim::faults::FaultRule::status(500).verb("get")).expect("rule");
-    let clusters: BTreeMap<String, Arc<dyn ClusterBackend>> = BTreeMap::from([("aws".to_string(), backend as Arc<dyn ClusterBackend>)]);
+    let clusters: BTreeMap<String, Arc<dyn ClusterBackend>> = BTreeMap::from([("aws".to_string(), backend)]);
 
     let yaml = format!(
         "name: failing-server\nrelease: {{ name: app, chart: ./chart }}\ntargets:\n  aws: {{ sim: {{}} }}\nstages:\n  - name: read\n    uses: {}\n    timeout: 3s\n    grants: [cluster-read, cluster-write, http-probe]\n    with:\n      calls: [ {{ op: get, api_version: v1, kind: ConfigMap, name: x }} ]\n",
