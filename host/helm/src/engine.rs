@@ -429,6 +429,13 @@ pub fn check_kube_version(chart: &Chart, options: &RenderOptions) -> Result<(), 
 /// `values.schema.json`, ([`check_kube_version`] when `install_checks`),
 /// render.
 pub fn render_chart(path: &std::path::Path, user_values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
+    // On the template worker as a whole (see `render`): the loaded chart is
+    // rendered there without the copy `render` makes of a borrowed one.
+    let (path, user_values, options) = (path.to_path_buf(), user_values.clone(), options.clone());
+    crate::template::on_worker(move || load_and_render(&path, &user_values, &options))
+}
+
+fn load_and_render(path: &std::path::Path, user_values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
     let mut chart = crate::chart::load(path).map_err(|e| RenderError::new(e.message))?;
     if options.install_checks {
         check_installable(&chart)?;
@@ -443,7 +450,7 @@ pub fn render_chart(path: &std::path::Path, user_values: &Value, options: &Rende
     if options.install_checks {
         check_kube_version(&chart, options)?;
     }
-    render(&chart, &values, options)
+    render_here(&chart, &values, options)
 }
 
 #[cfg(test)]
