@@ -111,8 +111,11 @@ pub enum Member {
     /// A struct field (or a map entry of a named map type).
     Field(Value),
     /// A method, called with the template's arguments.
-    Method(Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>),
+    Method(MethodFn),
 }
+
+/// A method of an [`Object`], called with the template's arguments.
+pub type MethodFn = Arc<dyn Fn(&[Value]) -> Result<Value, FuncError> + Send + Sync>;
 
 /// A Go struct, pointer to struct or named type with methods, as templates
 /// use it: `.Chart.Name`, `.Files.Get "x"`, `.Capabilities.APIVersions.Has "v1"`.
