@@ -109,14 +109,28 @@ The version label: the image tag (the commit the pipeline deploys), else the
 chart's appVersion; cut to a label value's 63 characters.
 */}}
 {{- define "fastapi-app.version" -}}
-{{- .Values.image.tag | default .Chart.AppVersion | toString | trunc 63 | trimSuffix "-" }}
+{{- include "fastapi-app.tag" . | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The image tag as text: image.tag, else the chart's appVersion. A tag of digits
+arrives as a number (--set image.tag=20261126 gives an integer, a values file
+or --set-json a float64, which Go would print as 2.0261126e+07); the schema
+admits only whole numbers, so a float64 is printed as the integer it is.
+*/}}
+{{- define "fastapi-app.tag" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion }}
+{{- if kindIs "float64" $tag }}
+{{- $tag = int64 $tag }}
+{{- end }}
+{{- toString $tag }}
 {{- end }}
 
 {{/*
 The image reference.
 */}}
 {{- define "fastapi-app.image" -}}
-{{- printf "%s:%v" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- printf "%s:%s" .Values.image.repository (include "fastapi-app.tag" .) }}
 {{- end }}
 
 {{/*
