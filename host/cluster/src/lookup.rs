@@ -35,7 +35,9 @@
 //! retries run (Helm has none and waits as long as the server takes).
 //!
 //! The render calls `lookup` on its own (non-async) worker thread; each call
-//! is spawned on the tokio runtime captured at construction and waited for.
+//! is spawned on the tokio runtime captured at construction and waited for
+//! ([`run_blocking`]): start renders that may look up from a blocking
+//! thread (`spawn_blocking`), never inside an async task.
 //! This file owns the lookup only; it must not write to the cluster, and its
 //! errors never quote credentials. Values are built through `Value`'s
 //! constructors only ([`go_value`] is the one place that knows them).
@@ -121,20 +123,28 @@ fn describe(namespace: &str, name: &str) -> String {
     }
 }
 
+/// How much longer than its own deadline a lookup is waited for before the
+/// runtime is judged unable to run it.
+const RUNTIME_GRACE: Duration = Duration::from_secs(5);
+
 impl Lookup for ClusterLookup {
     fn lookup(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String> {
-        run_blocking(&self.runtime, {
+        let fut = {
             let me = self.clone();
             let (a, k, ns, n) = (api_version.to_string(), kind.to_string(), namespace.to_string(), name.to_string());
             async move { me.lookup_async(&a, &k, &ns, &n).await }
-        })?
+        };
+        run_blocking(&self.runtime, fut, self.inner.timeout + RUNTIME_GRACE)?
     }
 }
 
-/// Runs `fut` on `runtime` and waits for it on this (non-async) thread.
-/// Refused on a single-threaded runtime's own thread, where waiting would
-/// stop the runtime that must run it.
-pub fn run_blocking<T: Send + 'static>(runtime: &Handle, fut: impl std::future::Future<Output = T> + Send + 'static) -> Result<T, String> {
+/// Runs `fut` on `runtime` and waits for it, at most `limit`, on this
+/// (non-async) thread. Call it from a plain or `spawn_blocking` thread: on a
+/// runtime's worker the wait may hold the very thread that must run `fut`
+/// (refused outright on a single-threaded runtime's own thread; on a
+/// multi-threaded one whose workers are all waiting, `limit` ends the wait
+/// with an error instead of a hang).
+pub fn run_blocking<T: Send + 'static>(runtime: &Handle, fut: impl std::future::Future<Output = T> + Send + 'static, limit: Duration) -> Result<T, String> {
     if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread) {
         return Err("a cluster call was made on a single-threaded async runtime's own thread, where it cannot be waited for".into());
     }
@@ -142,7 +152,13 @@ pub fn run_blocking<T: Send + 'static>(runtime: &Handle, fut: impl std::future::
     runtime.spawn(async move {
         let _ = tx.send(fut.await);
     });
-    rx.recv().map_err(|_| "the async runtime stopped before the cluster answered".to_string())
+    rx.recv_timeout(limit).map_err(|e| match e {
+        std::sync::mpsc::RecvTimeoutError::Timeout => format!(
+            "the async runtime did not run the cluster call within {}s: are all its workers blocked (render from a blocking thread, not an async task)?",
+            limit.as_secs_f64()
+        ),
+        std::sync::mpsc::RecvTimeoutError::Disconnected => "the async runtime stopped before the cluster answered".to_string(),
+    })
 }
 
 /// client-go's `ParseGroupVersion` as `FromAPIVersionAndKind` uses it: an
@@ -426,6 +442,20 @@ mod tests {
         let err = decode(br#"{"metadata":{}}"#, true).unwrap_err();
         assert_eq!(err, r#"Object 'Kind' is missing in '{"metadata":{}}'"#);
         assert!(decode(br#"{"kind":"X","items":[]}"#, true).is_err());
+    }
+
+    #[test]
+    fn run_blocking_waits_on_a_plain_thread_and_gives_up_when_no_worker_is_free() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let h = rt.handle().clone();
+        assert_eq!(run_blocking(&h, async { 7 }, Duration::from_secs(60)), Ok(7));
+        // On the runtime's only worker, the call cannot run while we wait: an error, not a hang.
+        let inner = h.clone();
+        let answer = rt.block_on(async move { tokio::spawn(async move { run_blocking(&inner, async { 7 }, Duration::from_millis(200)) }).await.unwrap() });
+        assert!(answer.unwrap_err().contains("did not run the cluster call"));
+        let single = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let err = single.block_on(async { run_blocking(&h, async { 7 }, Duration::from_secs(60)) }).unwrap_err();
+        assert!(err.contains("single-threaded"), "{err}");
     }
 
     #[test]

@@ -379,6 +379,9 @@ pub fn dry_run_server(value: Option<&str>) -> Result<bool, String> {
     }
 }
 
+/// The longest `--dry-run=server` waits to connect (credential plugins included).
+const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// `--dry-run=server`'s lookup: the cluster of the kubeconfig context,
 /// connected (an unreachable one fails here, as Helm's reachability check
 /// does), on this thread's tokio runtime or, when it has none, on a small
@@ -400,7 +403,7 @@ fn cluster_lookup(args: &TemplateArgs) -> Result<(Option<tokio::runtime::Runtime
         }
     };
     let target = gantry_cluster::Target::kubeconfig(&context, args.kubeconfig.clone(), &context);
-    let client = gantry_cluster::lookup::run_blocking(&handle, async move { target.connect().await })?.map_err(|e| {
+    let client = gantry_cluster::lookup::run_blocking(&handle, async move { target.connect().await }, CONNECT_WAIT)?.map_err(|e| {
         // The error names the context as a target; say it once.
         let text = e.to_string();
         format!("Kubernetes cluster unreachable: {}", text.strip_prefix(&format!("target `{context}`: ")).unwrap_or(&text))
