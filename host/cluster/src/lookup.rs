@@ -97,6 +97,47 @@ impl ClusterLookup {
         ClusterLookup { inner: Arc::new(inner), runtime: self.runtime }
     }
 
+    /// What Helm's server-side capabilities (`Configuration.getCapabilities`)
+    /// read from the cluster: the server's `gitVersion`, and every group
+    /// version it serves with each `GROUP/VERSION/KIND` of its resources
+    /// (`GetVersionSet`), in discovery order. Bounded by the lookup's timeout.
+    pub async fn capabilities(&self) -> Result<(String, Vec<String>), String> {
+        let inner = self.inner.clone();
+        let deadline = Instant::now() + inner.timeout;
+        let target = inner.target.clone();
+        let ask = async move {
+            let version = inner.json("/version").await?;
+            let git = version.get("gitVersion").and_then(Json::as_str).unwrap_or_default().to_string();
+            let mut gvs: Vec<String> = Vec::new();
+            let core = inner.json("/api").await?;
+            gvs.extend(core.get("versions").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).map(str::to_string));
+            let groups = inner.json("/apis").await?;
+            for g in groups.get("groups").and_then(Json::as_array).into_iter().flatten() {
+                gvs.extend(g.get("versions").and_then(Json::as_array).into_iter().flatten().filter_map(|v| v.get("groupVersion").and_then(Json::as_str)).map(str::to_string));
+            }
+            let mut set: Vec<String> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for gv in &gvs {
+                if seen.insert(gv.clone()) {
+                    set.push(gv.clone());
+                }
+            }
+            for gv in &gvs {
+                for r in inner.resources(gv).await?.iter() {
+                    let id = format!("{gv}/{}", r.kind);
+                    if seen.insert(id.clone()) {
+                        set.push(id);
+                    }
+                }
+            }
+            Ok((git, set))
+        };
+        match crate::retry::with_deadline(deadline, tokio::time::timeout_at(deadline.into(), ask)).await {
+            Ok(answer) => answer.map_err(|e: String| format!("could not get the capabilities of the cluster of target `{target}`: {e}")),
+            Err(_) => Err(format!("the API server of target `{target}` did not answer its discovery within {}s", self.inner.timeout.as_secs_f64())),
+        }
+    }
+
     /// The lookup, async (what [`Lookup::lookup`] runs on the runtime).
     pub async fn lookup_async(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Value, String> {
         let inner = self.inner.clone();
@@ -209,6 +250,15 @@ impl Inner {
         let status = response.status().as_u16();
         let body = response.into_body().collect_bytes().await.map_err(|e| crate::target::classify(&self.target, e).to_string())?;
         Ok(Answer { status, body })
+    }
+
+    /// A discovery document; an error answer is its message.
+    async fn json(&self, path: &str) -> Result<Json, String> {
+        let answer = self.get(path).await?;
+        if !(200..=299).contains(&answer.status) {
+            return Err(status_message(answer.status, &answer.body));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| format!("the answer of {path} is not JSON: {e}"))
     }
 
     /// The resources of `gv` (client-go's `ServerResourcesForGroupVersion`).

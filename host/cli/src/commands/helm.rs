@@ -50,9 +50,12 @@
 //! Sprig without `env`/`expandenv`; a render error's `--debug` output is
 //! the empty manifest even with `--show-only`; `--post-renderer`,
 //! `--validate`, `--dependency-update` and repository flags are not
-//! offered; `--dry-run=server` reads the cluster only through `lookup`
-//! (`gantry_cluster::lookup`): `.Capabilities` stay `--kube-version`'s and
-//! `--api-versions`' (Helm asks the cluster), the namespace is not taken
+//! offered; `--dry-run=server` reads the cluster for `lookup`
+//! (`gantry_cluster::lookup`) and `.Capabilities` (the server's version, and
+//! its group versions and kinds — added to Helm's default API versions,
+//! which Helm's server dry run does not include; the version as
+//! `--kube-version` parses it, so `v1.31.4-eks-1` shows as `v1.31.4`, where
+//! Helm keeps the server's gitVersion whole), the namespace is not taken
 //! from the kubeconfig context, and the manifests are not checked against
 //! the cluster (Helm's OpenAPI validation and its "resource that already
 //! exists" check); a list or map as an annotation's value is
@@ -318,6 +321,12 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
     let _runtime = match server {
         true => {
             let (runtime, lookup) = cluster_lookup(args).map_err(bad)?;
+            // Helm's server dry run takes `.Capabilities` from the cluster (the flags are ignored).
+            let handle = lookup_handle(&runtime);
+            let ask = lookup.clone();
+            let (kube_version, api_versions) = gantry_cluster::lookup::run_blocking(&handle, async move { ask.capabilities().await }, CONNECT_WAIT).and_then(|r| r).map_err(bad)?;
+            render_options.kube_version = Some(kube_version).filter(|v| !v.is_empty());
+            render_options.api_versions = api_versions;
             render_options.lookup = Some(Arc::new(lookup));
             runtime
         }
@@ -376,6 +385,15 @@ pub fn dry_run_server(value: Option<&str>) -> Result<bool, String> {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(false),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Err(format!("invalid dry-run value ({}). Must be \"server\" or \"client\"", go_quote(v))),
         _ => Err(format!("invalid dry-run value ({}). Must be \"none\", \"server\", or \"client\"", go_quote(v))),
+    }
+}
+
+/// The runtime cluster calls run on: the one made for them, else this thread's.
+fn lookup_handle(made: &Option<tokio::runtime::Runtime>) -> tokio::runtime::Handle {
+    match made {
+        Some(rt) => rt.handle().clone(),
+        // cluster_lookup made none because this thread has a runtime.
+        None => tokio::runtime::Handle::current(),
     }
 }
 
