@@ -890,6 +890,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dry_run_values_are_helm_4s() {
+        // Helm 4's cmdGetDryRunFlagStrategy for `helm template`.
+        for (v, server) in [(None, false), (Some("unset"), false), (Some("client"), false), (Some("true"), false), (Some("server"), true)] {
+            assert_eq!(dry_run_server(v), Ok(server), "{v:?}");
+        }
+        assert_eq!(dry_run_server(Some("none")).unwrap_err(), "invalid dry-run value (\"none\"). Must be \"server\" or \"client\"");
+        assert_eq!(dry_run_server(Some("false")).unwrap_err(), "invalid dry-run value (\"false\"). Must be \"server\" or \"client\"");
+        assert_eq!(dry_run_server(Some("maybe")).unwrap_err(), "invalid dry-run value (\"maybe\"). Must be \"none\", \"server\", or \"client\"");
+    }
+
+    #[test]
     fn split_manifests_is_helms() {
         // Helm 4.2.3's SplitManifests (checked with Python's `re.split` of
         // the same pattern, and through the oracle's release manifests in
