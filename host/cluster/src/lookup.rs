@@ -30,7 +30,7 @@
 //! `ClusterLookup` (create one per render; Helm asks again per call);
 //! transport failures (refused, unreachable, a call past its deadline) are
 //! worded gantry's way, naming the target, not as Go's `Get "URL": dial tcp …`;
-//! every call is bounded by a deadline (default
+//! an answer larger than 256 MiB is refused; every call is bounded by a deadline (default
 //! [`crate::retry::DEFAULT_DEADLINE`]) within which the client stack's
 //! retries run (Helm has none and waits as long as the server takes).
 //!
@@ -237,6 +237,10 @@ fn escape_segment(s: &str) -> String {
     out
 }
 
+/// The largest answer read (a list of every object of a kind can be big;
+/// this keeps a runaway one from exhausting memory).
+const ANSWER_LIMIT: usize = 256 << 20;
+
 /// An answer of the API server: its status and body.
 struct Answer {
     status: u16,
@@ -248,8 +252,17 @@ impl Inner {
         let request = http::Request::get(path).body(kube::client::Body::empty()).map_err(|e| format!("cannot build the request for {path}: {e}"))?;
         let response = self.client.send(request).await.map_err(|e| crate::target::classify(&self.target, e).to_string())?;
         let status = response.status().as_u16();
-        let body = response.into_body().collect_bytes().await.map_err(|e| crate::target::classify(&self.target, e).to_string())?;
-        Ok(Answer { status, body })
+        let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(response.into_body(), ANSWER_LIMIT)).await.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                format!("the API server of target `{}` answered {path} with more than {} MiB", self.target, ANSWER_LIMIT >> 20)
+            } else {
+                match e.downcast::<kube::Error>() {
+                    Ok(e) => crate::target::classify(&self.target, *e).to_string(),
+                    Err(e) => format!("reading the answer of the API server of target `{}` to {path}: {e}", self.target),
+                }
+            }
+        })?;
+        Ok(Answer { status, body: body.to_bytes() })
     }
 
     /// A discovery document; an error answer is its message.
