@@ -417,8 +417,11 @@ async fn helm_template_dry_run_server_looks_up_the_kubeconfig_cluster() {
     let mut dead = live.clone();
     dead.name = "dead".into();
     dead.server = "https://127.0.0.1:1".into();
+    let mut in_apps = live.clone();
+    in_apps.name = "in-apps".into();
+    in_apps.namespace = Some("apps".into());
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, kubeconfig::render(&[live, dead]).unwrap()).unwrap();
+    std::fs::write(&kubeconfig, kubeconfig::render(&[live, dead, in_apps]).unwrap()).unwrap();
     let chart = dir.path().join("lk");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: lk\nversion: 0.1.0\n").unwrap();
@@ -450,6 +453,11 @@ async fn helm_template_dry_run_server_looks_up_the_kubeconfig_cluster() {
         assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(client.contains("  mode: \"unknown\"\n  found: \"false\"\n  kinds: \"0\"\n"), "{extra:?}: {client}");
     }
+    // The context's namespace is the release's (no settings ConfigMap there), unless -n says otherwise.
+    let out = run(args(&["--dry-run=server", "--kube-context", "in-apps"])).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("  mode: \"unknown\"\n  found: \"false\"\n"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(args(&["--dry-run=server", "--kube-context", "in-apps", "-n", "default"])).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("  mode: \"fast\"\n"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(args(&["--dry-run=none"])).await;
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "error: invalid dry-run value (\"none\"). Must be \"server\" or \"client\"\n");

@@ -55,8 +55,8 @@
 //! its group versions and kinds — added to Helm's default API versions,
 //! which Helm's server dry run does not include; the version as
 //! `--kube-version` parses it, so `v1.31.4-eks-1` shows as `v1.31.4`, where
-//! Helm keeps the server's gitVersion whole), the namespace is not taken
-//! from the kubeconfig context, and the manifests are not checked against
+//! Helm keeps the server's gitVersion whole), the namespace defaults to the
+//! kubeconfig context's (there only), and the manifests are not checked against
 //! the cluster (Helm's OpenAPI validation and its "resource that already
 //! exists" check); a list or map as an annotation's value is
 //! reported at `.metadata.annotations.KEY` (Helm: `.metadata.annotations`).
@@ -320,7 +320,10 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
     // Kept alive for the render: the runtime a lookup's calls run on, when this thread has none.
     let _runtime = match server {
         true => {
-            let (runtime, lookup) = cluster_lookup(args).map_err(bad)?;
+            let (runtime, lookup, context_namespace) = cluster_lookup(args).map_err(bad)?;
+            if let (None, true, Some(ns)) = (&args.namespace, std::env::var("HELM_NAMESPACE").map_or(true, |n| n.is_empty()), context_namespace) {
+                render_options.namespace = ns;
+            }
             // Helm's server dry run takes `.Capabilities` from the cluster (the flags are ignored).
             let handle = lookup_handle(&runtime);
             let ask = lookup.clone();
@@ -404,14 +407,15 @@ const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// connected (an unreachable one fails here, as Helm's reachability check
 /// does), on this thread's tokio runtime or, when it has none, on a small
 /// one returned to be kept alive for the render.
-fn cluster_lookup(args: &TemplateArgs) -> Result<(Option<tokio::runtime::Runtime>, gantry_cluster::ClusterLookup), String> {
+/// The context's own namespace is returned too (Helm's release namespace when
+/// neither `-n` nor `HELM_NAMESPACE` names one).
+fn cluster_lookup(args: &TemplateArgs) -> Result<(Option<tokio::runtime::Runtime>, gantry_cluster::ClusterLookup, Option<String>), String> {
+    let file = gantry_cluster::kubeconfig::read("kubeconfig", args.kubeconfig.as_deref()).map_err(|e| format!("Kubernetes cluster unreachable: {e}"))?;
     let context = match args.kube_context.clone().filter(|c| !c.is_empty()).or_else(|| std::env::var("HELM_KUBECONTEXT").ok().filter(|c| !c.is_empty())) {
         Some(c) => c,
-        None => {
-            let file = gantry_cluster::kubeconfig::read("kubeconfig", args.kubeconfig.as_deref()).map_err(|e| format!("Kubernetes cluster unreachable: {e}"))?;
-            file.current_context.filter(|c| !c.is_empty()).ok_or("Kubernetes cluster unreachable: the kubeconfig has no current context; name one with --kube-context")?
-        }
+        None => file.current_context.clone().filter(|c| !c.is_empty()).ok_or("Kubernetes cluster unreachable: the kubeconfig has no current context; name one with --kube-context")?,
     };
+    let namespace = file.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.namespace.clone()).filter(|n| !n.is_empty());
     let (runtime, handle) = match tokio::runtime::Handle::try_current() {
         Ok(h) => (None, h),
         Err(_) => {
@@ -426,7 +430,7 @@ fn cluster_lookup(args: &TemplateArgs) -> Result<(Option<tokio::runtime::Runtime
         let text = e.to_string();
         format!("Kubernetes cluster unreachable: {}", text.strip_prefix(&format!("target `{context}`: ")).unwrap_or(&text))
     })?;
-    Ok((runtime, gantry_cluster::ClusterLookup::new(&context, client, handle)))
+    Ok((runtime, gantry_cluster::ClusterLookup::new(&context, client, handle), namespace))
 }
 
 fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<(), Failure> {
