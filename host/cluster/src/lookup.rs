@@ -250,19 +250,27 @@ struct Answer {
 impl Inner {
     async fn get(&self, path: &str) -> Result<Answer, String> {
         let request = http::Request::get(path).body(kube::client::Body::empty()).map_err(|e| format!("cannot build the request for {path}: {e}"))?;
-        let response = self.client.send(request).await.map_err(|e| crate::target::classify(&self.target, e).to_string())?;
+        let response = self.client.send(request).await.map_err(|e| self.failure(e))?;
         let status = response.status().as_u16();
         let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(response.into_body(), ANSWER_LIMIT)).await.map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 format!("the API server of target `{}` answered {path} with more than {} MiB", self.target, ANSWER_LIMIT >> 20)
             } else {
                 match e.downcast::<kube::Error>() {
-                    Ok(e) => crate::target::classify(&self.target, *e).to_string(),
+                    Ok(e) => self.failure(*e),
                     Err(e) => format!("reading the answer of the API server of target `{}` to {path}: {e}", self.target),
                 }
             }
         })?;
         Ok(Answer { status, body: body.to_bytes() })
+    }
+
+    /// What went wrong reaching the cluster, in words naming the target.
+    fn failure(&self, err: kube::Error) -> String {
+        use crate::ClusterError::*;
+        match crate::target::classify(&self.target, err) {
+            Credentials { message, .. } | UnknownCluster { message, .. } | Unreachable { message, .. } | Config { message, .. } | Api { message, .. } => message,
+        }
     }
 
     /// A discovery document; an error answer is its message.

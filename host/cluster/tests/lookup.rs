@@ -262,3 +262,17 @@ async fn a_cluster_that_stops_answering_fails_the_render_naming_cluster_and_temp
     assert!(err.message.starts_with("template: lk/templates/objects.yaml:1:"), "{}", err.message);
     assert!(err.message.contains("error calling lookup: the API server of target `sim` did not answer within 2s (lookup of v1 ConfigMap apps/settings)"), "{}", err.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_gone_mid_render_fails_it_naming_cluster_and_template() {
+    let cluster = cluster("lookup-gone").await;
+    let chart = chart(&[("objects.yaml", OBJECTS)]);
+    let lookup = cluster.lookup().await.with_timeout(Duration::from_secs(2));
+    // Discovery of v1 is cached, then the server goes away: the reads are refused until the deadline.
+    lookup.lookup_async("v1", "ConfigMap", "apps", "settings").await.expect("answers while up");
+    let Cluster { server, dir: _dir } = cluster;
+    server.shutdown().await;
+    let err = gantry_render(chart.path(), json!({}), lookup).await.expect_err("the render fails");
+    assert!(err.message.starts_with("template: lk/templates/objects.yaml:1:"), "{}", err.message);
+    assert!(err.message.contains("error calling lookup: cannot reach the API server of target `sim`: connection refused"), "{}", err.message);
+}
