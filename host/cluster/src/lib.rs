@@ -13,6 +13,7 @@
 //! - `retry.rs` — retries with backoff and jitter on 429/5xx/connection errors, Retry-After, deadlines.
 //! - `access.rs` — the runtime's cluster backend on kube-rs (get, list, rollout, pods, events, logs, apply, delete, scale).
 //! - `lease.rs` — the run lock: a coordination.k8s.io Lease per release and target.
+//! - `lookup.rs` — Helm's `lookup` for templates, live against a target's cluster.
 
 pub mod access;
 pub mod auth;
@@ -21,10 +22,12 @@ pub mod gke;
 pub mod kubeconfig;
 pub mod retry;
 pub mod lease;
+pub mod lookup;
 pub mod target;
 pub mod watch;
 
 pub use access::KubeBackend;
+pub use lookup::ClusterLookup;
 pub use target::{Target, TargetSource};
 
 use std::fmt;

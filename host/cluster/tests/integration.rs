@@ -6,6 +6,7 @@
 mod access;
 mod clouds;
 mod lease;
+mod lookup;
 mod moto;
 mod probe;
 mod resilience;

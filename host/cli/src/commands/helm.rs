@@ -3,8 +3,8 @@
 //! byte for byte. It owns the command's flags, the steps `helm template` takes
 //! around the render (name, chart path, values, checks) and the assembly of
 //! the output; it must not render templates, load charts or merge values
-//! itself (`gantry-helm` does) and it never contacts a cluster or a chart
-//! repository.
+//! itself (`gantry-helm` does) and it never contacts a chart repository; a
+//! cluster only with `--dry-run=server`, for `lookup`.
 //!
 //! How `helm template` assembles its stdout (Helm 4: `pkg/cmd/template.go`,
 //! `action.Install.RunWithContext` with the client dry run,
@@ -49,8 +49,16 @@
 //! then the hooks it had sorted before the error); `--name-template` sees
 //! Sprig without `env`/`expandenv`; a render error's `--debug` output is
 //! the empty manifest even with `--show-only`; `--post-renderer`,
-//! `--dry-run=server`/`--validate`, `--dependency-update` and repository
-//! flags are not offered; a list or map as an annotation's value is
+//! `--validate`, `--dependency-update` and repository flags are not
+//! offered; `--dry-run=server` reads the cluster for `lookup`
+//! (`gantry_cluster::lookup`) and `.Capabilities` (the server's version, and
+//! its group versions and kinds — added to Helm's default API versions,
+//! which Helm's server dry run does not include; the version as
+//! `--kube-version` parses it, so `v1.31.4-eks-1` shows as `v1.31.4`, where
+//! Helm keeps the server's gitVersion whole), the namespace defaults to the
+//! kubeconfig context's (there only), and the manifests are not checked against
+//! the cluster (Helm's OpenAPI validation and its "resource that already
+//! exists" check); a list or map as an annotation's value is
 //! reported at `.metadata.annotations.KEY` (Helm: `.metadata.annotations`).
 //!
 //! Every error is bad input (exit 2), printed as `error: ` and Helm's
@@ -140,6 +148,16 @@ pub struct TemplateArgs {
     /// On a YAML error in the output, print the rendered files too.
     #[arg(long = "debug")]
     pub debug: bool,
+    /// `client` (the default: `lookup` answers empty maps) or `server`
+    /// (`lookup` reads the cluster of `--kube-context`/`--kubeconfig`).
+    #[arg(long = "dry-run", value_name = "client|server", num_args = 0..=1, require_equals = true, default_missing_value = "unset")]
+    pub dry_run: Option<String>,
+    /// With `--dry-run=server`: the kubeconfig context (default `HELM_KUBECONTEXT`, else the file's current context).
+    #[arg(long = "kube-context", value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// With `--dry-run=server`: the kubeconfig file (default `KUBECONFIG`, else `~/.kube/config`).
+    #[arg(long = "kubeconfig", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 pub fn run(cmd: Command) -> i32 {
@@ -264,6 +282,7 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
             gantry_helm::helmfuncs::KubeVersion::parse(v).map_err(|e| bad(format!("invalid kube version '{v}': {e}")))?;
         }
     }
+    let server = dry_run_server(args.dry_run.as_deref()).map_err(bad)?;
     let (name, chart_ref) = name_and_chart(&args.args, args.name_template.as_deref(), args.generate_name).map_err(bad)?;
     let chart_ref = chart_ref.trim().to_string();
     let chart_path = Path::new(&chart_ref);
@@ -288,7 +307,7 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
         Some(n) => n.clone(),
         None => std::env::var("HELM_NAMESPACE").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into()),
     };
-    let render_options = RenderOptions {
+    let mut render_options = RenderOptions {
         release_name: name.clone(),
         namespace,
         revision: 1,
@@ -297,6 +316,24 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
         kube_version: args.kube_version.clone().filter(|v| !v.is_empty()),
         api_versions: args.api_versions.clone(),
         ..RenderOptions::default()
+    };
+    // Kept alive for the render: the runtime a lookup's calls run on, when this thread has none.
+    let _runtime = match server {
+        true => {
+            let (runtime, lookup, context_namespace) = cluster_lookup(args).map_err(bad)?;
+            if let (None, true, Some(ns)) = (&args.namespace, std::env::var("HELM_NAMESPACE").map_or(true, |n| n.is_empty()), context_namespace) {
+                render_options.namespace = ns;
+            }
+            // Helm's server dry run takes `.Capabilities` from the cluster (the flags are ignored).
+            let handle = lookup_handle(&runtime);
+            let ask = lookup.clone();
+            let (kube_version, api_versions) = gantry_cluster::lookup::run_blocking(&handle, async move { ask.capabilities().await }, CONNECT_WAIT).and_then(|r| r).map_err(bad)?;
+            render_options.kube_version = Some(kube_version).filter(|v| !v.is_empty());
+            render_options.api_versions = api_versions;
+            render_options.lookup = Some(Arc::new(lookup));
+            runtime
+        }
+        false => None,
     };
     let values = gantry_helm::values::coalesce(&chart, &user_values).map_err(|e| bad(e.message))?;
     if !args.skip_schema_validation {
@@ -333,6 +370,67 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
         Err(AssembleError::Other(f)) => return Err(f),
     };
     write_out(out, text.as_bytes())
+}
+
+/// Helm 4's `--dry-run` for `helm template` (`cmdGetDryRunFlagStrategy`):
+/// whether the render reads the cluster. A bare `--dry-run` (and `true`) is
+/// `client`, as Helm takes it (it also warns that the form is deprecated).
+pub fn dry_run_server(value: Option<&str>) -> Result<bool, String> {
+    let Some(v) = value else { return Ok(false) };
+    match v {
+        "unset" | "client" => return Ok(false),
+        "server" => return Ok(true),
+        "none" => return Err(format!("invalid dry-run value ({}). Must be \"server\" or \"client\"", go_quote(v))),
+        _ => {}
+    }
+    // Go's strconv.ParseBool.
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(false),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Err(format!("invalid dry-run value ({}). Must be \"server\" or \"client\"", go_quote(v))),
+        _ => Err(format!("invalid dry-run value ({}). Must be \"none\", \"server\", or \"client\"", go_quote(v))),
+    }
+}
+
+/// The runtime cluster calls run on: the one made for them, else this thread's.
+fn lookup_handle(made: &Option<tokio::runtime::Runtime>) -> tokio::runtime::Handle {
+    match made {
+        Some(rt) => rt.handle().clone(),
+        // cluster_lookup made none because this thread has a runtime.
+        None => tokio::runtime::Handle::current(),
+    }
+}
+
+/// The longest `--dry-run=server` waits to connect (credential plugins included).
+const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `--dry-run=server`'s lookup: the cluster of the kubeconfig context,
+/// connected (an unreachable one fails here, as Helm's reachability check
+/// does), on this thread's tokio runtime or, when it has none, on a small
+/// one returned to be kept alive for the render.
+/// The context's own namespace is returned too (Helm's release namespace when
+/// neither `-n` nor `HELM_NAMESPACE` names one).
+fn cluster_lookup(args: &TemplateArgs) -> Result<(Option<tokio::runtime::Runtime>, gantry_cluster::ClusterLookup, Option<String>), String> {
+    let file = gantry_cluster::kubeconfig::read("kubeconfig", args.kubeconfig.as_deref()).map_err(|e| format!("Kubernetes cluster unreachable: {e}"))?;
+    let context = match args.kube_context.clone().filter(|c| !c.is_empty()).or_else(|| std::env::var("HELM_KUBECONTEXT").ok().filter(|c| !c.is_empty())) {
+        Some(c) => c,
+        None => file.current_context.clone().filter(|c| !c.is_empty()).ok_or("Kubernetes cluster unreachable: the kubeconfig has no current context; name one with --kube-context")?,
+    };
+    let namespace = file.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.namespace.clone()).filter(|n| !n.is_empty());
+    let (runtime, handle) = match tokio::runtime::Handle::try_current() {
+        Ok(h) => (None, h),
+        Err(_) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            let h = rt.handle().clone();
+            (Some(rt), h)
+        }
+    };
+    let target = gantry_cluster::Target::kubeconfig(&context, args.kubeconfig.clone(), &context);
+    let client = gantry_cluster::lookup::run_blocking(&handle, async move { target.connect().await }, CONNECT_WAIT)?.map_err(|e| {
+        // The error names the context as a target; say it once.
+        let text = e.to_string();
+        format!("Kubernetes cluster unreachable: {}", text.strip_prefix(&format!("target `{context}`: ")).unwrap_or(&text))
+    })?;
+    Ok((runtime, gantry_cluster::ClusterLookup::new(&context, client, handle), namespace))
 }
 
 fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<(), Failure> {
@@ -794,6 +892,17 @@ fn decode(b: &[u8], i: usize) -> (char, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dry_run_values_are_helm_4s() {
+        // Helm 4's cmdGetDryRunFlagStrategy for `helm template`.
+        for (v, server) in [(None, false), (Some("unset"), false), (Some("client"), false), (Some("true"), false), (Some("server"), true)] {
+            assert_eq!(dry_run_server(v), Ok(server), "{v:?}");
+        }
+        assert_eq!(dry_run_server(Some("none")).unwrap_err(), "invalid dry-run value (\"none\"). Must be \"server\" or \"client\"");
+        assert_eq!(dry_run_server(Some("false")).unwrap_err(), "invalid dry-run value (\"false\"). Must be \"server\" or \"client\"");
+        assert_eq!(dry_run_server(Some("maybe")).unwrap_err(), "invalid dry-run value (\"maybe\"). Must be \"none\", \"server\", or \"client\"");
+    }
 
     #[test]
     fn split_manifests_is_helms() {
