@@ -612,7 +612,7 @@ mod tests {
         assert_eq!(s.base_path, "top/charts/sub/templates");
         let none = HashMap::new();
         let sub_scope = scope_value(&scopes, s.chart, &none);
-        assert!(matches!(sub_scope["Values"].get("a"), Some(Value::Float(f)) if *f == 1.0));
+        assert!(matches!(sub_scope["Values"].get("a"), Some(Value::Float(f)) if f == 1.0));
         assert!(matches!(sub_scope["Chart"].get("IsRoot"), Some(Value::Bool(false))));
         assert!(scope_value(&scopes, out["top/charts/lib/templates/_l.tpl"].chart, &none)["Values"].as_map().is_some_and(|m| m.is_empty()));
         let root_scope = scope_value(&scopes, root_idx, &none);

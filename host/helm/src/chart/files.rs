@@ -82,7 +82,7 @@ fn base64(data: &[u8]) -> String {
 /// newline trimmed; "" when marshalling fails), for `AsConfig`/`AsSecrets`.
 fn yaml_string_map(m: &BTreeMap<String, String>) -> String {
     let entries: BTreeMap<String, Value> = m.iter().map(|(k, v)| (k.clone(), Value::str(v.as_str()))).collect();
-    let v = Value::Map(crate::value::Map { entries: Arc::new(entries), elem: "string" });
+    let v = Value::Map(crate::value::Map::new(entries, "string"));
     match crate::yaml::to_yaml(&v) {
         Ok(s) => s.strip_suffix('\n').map(str::to_string).unwrap_or(s),
         Err(_) => String::new(),

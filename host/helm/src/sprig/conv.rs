@@ -59,9 +59,9 @@ pub fn want_bool(v: &Value) -> Result<bool, FuncError> {
 /// `.Values` is `common.Values`) is assignable too, as in Go.
 pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<String, Value>>, FuncError> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries.clone()),
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries().clone()),
         Value::Object(o) if o.kind() == "map" => match o.marshal() {
-            Value::Map(m) if m.elem == "interface {}" => Ok(m.entries),
+            Value::Map(m) if m.elem == "interface {}" => Ok(m.entries()),
             _ => Err(wrong_type("map[string]interface {}", v)),
         },
         other => Err(wrong_type("map[string]interface {}", other)),
@@ -245,7 +245,7 @@ pub fn empty(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::List(l) => l.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
+        Value::Map(m) => m.entries().is_empty(),
         Value::Time(_) => false,
         Value::Object(o) => o.kind() != "struct" && !o.truthy(),
     }
@@ -288,11 +288,11 @@ fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> 
             true
         }
         (Value::Map(x), Value::Map(y)) => {
-            if x.elem != y.elem || x.entries.len() != y.entries.len() {
+            if x.elem != y.elem || x.entries().len() != y.entries().len() {
                 return Ok(false);
             }
-            for (k, v) in x.entries.iter() {
-                match y.entries.get(k) {
+            for (k, v) in x.entries().iter() {
+                match y.entries().get(k) {
                     Some(w) if deep_equal_at(v, w, depth + 1)? => {}
                     _ => return Ok(false),
                 }

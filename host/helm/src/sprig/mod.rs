@@ -12,7 +12,7 @@ mod crypto;
 mod crypto_testkit;
 mod dates;
 mod der;
-mod dicts;
+pub(crate) mod dicts;
 pub(crate) mod encoding;
 pub mod gotime;
 mod lists;

@@ -132,7 +132,7 @@ pub fn register(m: &mut FuncMap) {
 /// `split`'s `map[string]string` with keys `_0`, `_1`, ….
 fn indexed_map(parts: Vec<String>) -> Value {
     let entries: BTreeMap<String, Value> = parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::from(p))).collect();
-    Value::Map(Map { entries: std::sync::Arc::new(entries), elem: "string" })
+    Value::Map(Map::new(entries, "string"))
 }
 
 /// Go's `strings.SplitN(s, sep, n)` (`n < 0`: all; `n == 0`: none); an

@@ -137,7 +137,7 @@ fn length(item: &Rv) -> Result<usize, String> {
         Rv::V(Value::String(s), _) => Ok(s.len()),
         Rv::V(Value::Bytes(b), _) => Ok(b.len()),
         Rv::V(Value::List(l), _) => Ok(l.items.len()),
-        Rv::V(Value::Map(m), _) => Ok(m.entries.len()),
+        Rv::V(Value::Map(m), _) => Ok(m.entries().len()),
         Rv::V(Value::Object(o), _) if o.map_entries().is_some() => Ok(o.map_entries().map(|e| e.len()).unwrap_or(0)),
         Rv::V(v, _) => Err(format!("len of type {}", v.type_name())),
     }
@@ -199,7 +199,7 @@ fn index(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
                     Rv::V(v, _) => return Err(format!("value has type {}; should be string", v.type_name())),
                 };
                 let iface = m.elem == "interface {}";
-                match m.entries.get(&*key) {
+                match m.entries().get(&*key) {
                     Some(v) => Rv::V(v.clone(), iface),
                     None => Rv::V(zero_of(m.elem), iface),
                 }

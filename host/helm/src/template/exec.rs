@@ -14,15 +14,14 @@
 //! messages and a few results depend on it, so [`Rv`] keeps both.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::builtins::{self, Builtin};
 use super::parse::{Arg, Branch, Command, List, Node, Pipe, Tree};
 use super::{Limits, MissingKey, TemplateError};
 use crate::func::{Call, Func, FuncError, FuncMap, Host};
-use crate::value::{self, IntType, Map, Member, Value};
+use crate::value::{IntType, Member, Value};
 
 /// How deeply execution may nest (template calls, `include`, `tpl`, nested
 /// control structures and parenthesised pipelines, all counted together)
@@ -70,174 +69,6 @@ impl Rv {
     }
 }
 
-/// The names of the functions that change their first argument, a map, in
-/// place in Go (Sprig's `set`, `unset` and mergo's merges): Go maps are
-/// references, so every other reference to that map sees the change.
-pub const MUTATE_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
-
-/// The functions that return a copy of their argument with maps of their
-/// own (Sprig's `deepCopy`): their result must not share the identity of
-/// the maps they copied, which the value model would otherwise let it do.
-pub const COPY_RESULT: &[&str] = &["deepCopy", "mustDeepCopy"];
-
-/// `v` with every map and list in it in a new allocation (a new identity).
-fn fresh_copy(v: &Value) -> Value {
-    match v {
-        Value::Map(m) => Value::Map(Map { entries: Arc::new(m.entries.iter().map(|(k, x)| (k.clone(), fresh_copy(x))).collect()), elem: m.elem }),
-        Value::List(l) => Value::List(value::List { items: Arc::new(l.items.iter().map(fresh_copy).collect()), elem: l.elem }),
-        v => v.clone(),
-    }
-}
-
-type Entries = Arc<BTreeMap<String, Value>>;
-
-/// Go's map identity, emulated. The value model holds maps immutably, so a
-/// function that changes a map in place (see [`MUTATE_FIRST_ARG`]) returns
-/// the changed map instead; this table remembers, for the original map
-/// (by the address of its entries, kept alive here so it is never reused),
-/// the map that replaced it. Every read of a map goes through the table,
-/// so all references to the map see the change, across the executions of
-/// one set (Helm's templates share `.Values`), as in Go. Nested maps a
-/// merge changes in place are not followed.
-#[derive(Default)]
-pub struct Mutations {
-    any: AtomicBool,
-    table: Mutex<HashMap<usize, (Entries, Entries)>>,
-}
-
-impl Mutations {
-    fn is_empty(&self) -> bool {
-        !self.any.load(Ordering::Acquire)
-    }
-
-    /// The map `m` is now (following replacements), if it was replaced.
-    fn latest(&self, m: &Map) -> Option<Map> {
-        if self.is_empty() {
-            return None;
-        }
-        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        let mut cur = m.entries.clone();
-        let mut changed = false;
-        // A chain of replacements is short; the bound only guards a cycle.
-        for _ in 0..1000 {
-            match table.get(&(Arc::as_ptr(&cur) as usize)) {
-                Some((_, next)) if !Arc::ptr_eq(next, &cur) => {
-                    cur = next.clone();
-                    changed = true;
-                }
-                _ => break,
-            }
-        }
-        changed.then(|| Map { entries: cur, elem: m.elem })
-    }
-
-    fn record(&self, orig: &Entries, now: &Entries) {
-        if Arc::ptr_eq(orig, now) {
-            return;
-        }
-        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        // Whatever led to `orig` leads to `now` (chains stay one step long),
-        for (_, next) in table.values_mut() {
-            if Arc::ptr_eq(next, orig) {
-                *next = now.clone();
-            }
-        }
-        table.insert(Arc::as_ptr(orig) as usize, (orig.clone(), now.clone()));
-        // and a replaced map that only this table still holds can never be
-        // read again: forgetting it frees it (its address may then be
-        // reused by a new map, which is then rightly not redirected).
-        // Without this, every version of a map `set` in a loop was kept:
-        // memory grew with the square of the loop's length (found by
-        // fuzzing).
-        table.retain(|_, (o, _)| Arc::strong_count(o) > 1);
-        self.any.store(true, Ordering::Release);
-    }
-
-    /// How many replaced maps the table remembers.
-    #[cfg(test)]
-    pub(super) fn tracked(&self) -> usize {
-        self.table.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// `v` with its own map (not those inside it) brought up to date.
-    pub fn shallow(&self, v: Value) -> Value {
-        match &v {
-            Value::Map(m) => self.latest(m).map(Value::Map).unwrap_or(v),
-            _ => v,
-        }
-    }
-
-    /// `v` with every map in it brought up to date (what a function or the
-    /// printer is given).
-    pub fn deep(&self, v: &Value) -> Value {
-        if self.is_empty() {
-            return v.clone();
-        }
-        let mut visiting = Vec::new();
-        self.deep_in(v, &mut visiting).unwrap_or_else(|| v.clone())
-    }
-
-    fn deep_in(&self, v: &Value, visiting: &mut Vec<usize>) -> Option<Value> {
-        match v {
-            Value::Map(m) => {
-                let key = Arc::as_ptr(&m.entries) as usize;
-                if visiting.contains(&key) {
-                    return None;
-                }
-                visiting.push(key);
-                let latest = self.latest(m);
-                let base = latest.as_ref().unwrap_or(m);
-                let mut out: Option<BTreeMap<String, Value>> = None;
-                for (k, x) in base.entries.iter() {
-                    if let Some(nx) = self.deep_in(x, visiting) {
-                        out.get_or_insert_with(|| (*base.entries).clone()).insert(k.clone(), nx);
-                    }
-                }
-                visiting.pop();
-                match out {
-                    Some(e) => Some(Value::Map(Map { entries: Arc::new(e), elem: m.elem })),
-                    None => latest.map(Value::Map),
-                }
-            }
-            Value::List(l) => {
-                let mut out: Option<Vec<Value>> = None;
-                for (i, x) in l.items.iter().enumerate() {
-                    if let Some(nx) = self.deep_in(x, visiting) {
-                        out.get_or_insert_with(|| (*l.items).clone())[i] = nx;
-                    }
-                }
-                out.map(|items| Value::List(value::List { items: Arc::new(items), elem: l.elem }))
-            }
-            _ => None,
-        }
-    }
-
-    /// After a call of a function in [`MUTATE_FIRST_ARG`]: its first
-    /// argument (as evaluated, and as given to it) is now its result.
-    fn after_mutation(&self, evaluated: &Value, given: &Value, result: &Value) {
-        if let (Value::Map(now), Value::Map(given)) = (result, given) {
-            if let Value::Map(ev) = evaluated {
-                self.record(&ev.entries, &now.entries);
-            }
-            self.record_nested(&given.entries, &now.entries, 0);
-        }
-    }
-
-    /// `old` became `now`; so did each map under the same key in both (a
-    /// merge changes the nested maps of its destination in place).
-    fn record_nested(&self, old: &Entries, now: &Entries, depth: usize) {
-        if Arc::ptr_eq(old, now) || depth > 100 {
-            return;
-        }
-        self.record(old, now);
-        for (k, o) in old.iter() {
-            if let (Value::Map(o), Some(Value::Map(n))) = (o, now.get(k)) {
-                self.record_nested(&o.entries, &n.entries, depth + 1);
-            }
-        }
-    }
-}
-
 /// How deep the lists and maps a function makes may nest.
 pub const MAX_VALUE_DEPTH: usize = 10_000;
 
@@ -274,7 +105,7 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
             }
         }
         Value::Map(m) => {
-            for (k, x) in m.entries.iter() {
+            for (k, x) in m.entries().iter() {
                 used = used.saturating_add(k.len());
                 add(x, &mut used)?;
             }
@@ -291,7 +122,6 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
 /// `include`, `tpl`): options, bounds and their counters.
 pub struct Shared<'a> {
     pub funcs: &'a FuncMap,
-    pub mutations: &'a Mutations,
     pub missing_key: MissingKey,
     pub limits: Limits,
     /// Bytes written so far by this execution and every nested one.
@@ -450,7 +280,7 @@ impl<'s, 't> State<'s, 't> {
                     self.at = At::Node(node);
                     let s = match &val {
                         Rv::Invalid => "<no value>".to_string(),
-                        Rv::V(v, _) => super::fmt::sprint(&self.shared.mutations.deep(v)),
+                        Rv::V(v, _) => super::fmt::sprint(v),
                     };
                     self.write(&s)?;
                 }
@@ -471,7 +301,6 @@ impl<'s, 't> State<'s, 't> {
         let mark = self.vars.len();
         let r = (|| {
             let val = self.eval_pipeline(dot, &b.pipe)?;
-            let val = self.fresh(val);
             if val.truthy() {
                 if with {
                     self.walk_list(&val, &b.list)
@@ -503,7 +332,6 @@ impl<'s, 't> State<'s, 't> {
 
     fn walk_range_inner(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?.indirect();
-        let val = self.fresh(val);
         let mark = self.vars.len();
         let mut items: Vec<(Rv, Rv)> = Vec::new();
         match &val {
@@ -520,7 +348,11 @@ impl<'s, 't> State<'s, 't> {
             }
             Rv::V(Value::Map(m), _) => {
                 let iface = m.elem == "interface {}";
-                for (k, v) in m.entries.iter() {
+                // Go's range sorts the map's keys and values first
+                // (`fmtsort.Sort`): a body that changes the map does not
+                // change what this range visits (the oracle agrees). So a
+                // snapshot, and no lock held while the body runs.
+                for (k, v) in m.entries().iter() {
                     items.push((Rv::concrete(Value::str(k.as_str())), Rv::V(v.clone(), iface)));
                 }
             }
@@ -784,7 +616,7 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn eval_field(&mut self, dot: &Rv, name: &str, node: &'t Arg, args: &'t [Arg], fin: Option<Rv>, recv: Rv) -> R<Rv> {
-        let (v, iface) = match self.fresh(recv) {
+        let (v, iface) = match recv {
             Rv::Invalid => {
                 if self.shared.missing_key == MissingKey::Error {
                     return Err(self.errorf(format!("nil data; no entry for key {}", super::fmt::quote(name))));
@@ -833,7 +665,7 @@ impl<'s, 't> State<'s, 't> {
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }
                 let elem_iface = m.elem == "interface {}";
-                return match m.entries.get(name) {
+                return match m.get(name) {
                     Some(x) => Ok(Rv::V(x.clone(), elem_iface)),
                     None => match self.shared.missing_key {
                         MissingKey::Default => Ok(Rv::Invalid),
@@ -895,14 +727,13 @@ impl<'s, 't> State<'s, 't> {
         let fn_at = self.at;
         let mut vals = Vec::with_capacity(args.len() + 1);
         let mut raw = Vec::with_capacity(args.len() + 1);
-        let muts = self.shared.mutations;
         for a in args {
             let v = self.eval_arg_any(dot, a)?;
-            vals.push(muts.deep(&v.value()));
+            vals.push(v.value());
             raw.push((Some(a), v, self.at));
         }
         if let Some(f) = fin {
-            vals.push(muts.deep(&f.value()));
+            vals.push(f.value());
             raw.push((None, f, self.at));
         }
         let result = match &callee {
@@ -917,12 +748,6 @@ impl<'s, 't> State<'s, 't> {
         match result {
             Ok(v) => {
                 self.check_size(&v, at, name)?;
-                if matches!(callee, Callee::Func(_)) && MUTATE_FIRST_ARG.contains(&name) {
-                    if let (Some((_, first, _)), Some(given)) = (raw.first(), vals.first()) {
-                        muts.after_mutation(&first.value(), given, &v);
-                    }
-                }
-                let v = if matches!(callee, Callee::Func(_)) && COPY_RESULT.contains(&name) { fresh_copy(&v) } else { v };
                 let nil = v.is_nil();
                 Ok(Rv::V(v, nil))
             }
@@ -1004,7 +829,6 @@ impl<'s, 't> State<'s, 't> {
             let mut v = Rv::Invalid;
             for a in args {
                 v = self.eval_arg_any(dot, a)?;
-                v = self.fresh(v);
                 if v.truthy() == or {
                     return Ok(v);
                 }
@@ -1044,11 +868,11 @@ impl<'s, 't> State<'s, 't> {
             };
             for a in it {
                 let v = self.eval_arg_any(dot, a)?.value();
-                vals.push(self.shared.mutations.deep(&v));
+                vals.push(v);
             }
             if !args.is_empty() {
                 if let Some(f) = fin {
-                    vals.push(self.shared.mutations.deep(&f.value()));
+                    vals.push(f.value());
                 }
             }
             let v = Value::str(super::fmt::sprintf(&format, &vals));
@@ -1058,10 +882,10 @@ impl<'s, 't> State<'s, 't> {
         let mut vals = Vec::with_capacity(n_in);
         for a in args {
             let v = self.eval_arg_any(dot, a)?;
-            vals.push(self.fresh_deep(v));
+            vals.push(v);
         }
         if let Some(f) = fin {
-            vals.push(self.fresh_deep(f));
+            vals.push(f);
         }
         if b == Builtin::Call {
             let callee = args.first().map(|a| a.to_string()).unwrap_or_default();
@@ -1107,22 +931,6 @@ impl<'s, 't> State<'s, 't> {
         };
         self.at = at;
         Err(self.errorf(format!("error calling {name}: {problem}")))
-    }
-
-    /// `v` with its own map brought up to date (see [`Mutations`]).
-    fn fresh(&self, v: Rv) -> Rv {
-        match v {
-            Rv::V(x @ Value::Map(_), iface) if !self.shared.mutations.is_empty() => Rv::V(self.shared.mutations.shallow(x), iface),
-            v => v,
-        }
-    }
-
-    /// `v` with every map in it brought up to date.
-    fn fresh_deep(&self, v: Rv) -> Rv {
-        match v {
-            Rv::V(x, iface) if !self.shared.mutations.is_empty() => Rv::V(self.shared.mutations.deep(&x), iface),
-            v => v,
-        }
     }
 
     fn string_param(&self, v: Rv) -> R<String> {

@@ -559,7 +559,7 @@ impl Printer {
                 } else {
                     self.buf.push_str("map[");
                 }
-                for (i, (k, x)) in m.entries.iter().enumerate() {
+                for (i, (k, x)) in m.entries().iter().enumerate() {
                     if i > 0 {
                         if self.f.sharp_v {
                             self.buf.push_str(", ");

@@ -128,7 +128,7 @@ pub fn from_json_map(text: &str) -> BTreeMap<String, Value> {
     match json::unmarshal_partial(text) {
         Err(e) => BTreeMap::from([("Error".to_string(), Value::from(e.0))]),
         Ok((Value::Map(m), err)) => {
-            let mut m = (*m.entries).clone();
+            let mut m = (*m.entries()).clone();
             if let Some(e) = err {
                 m.insert("Error".into(), Value::from(e.0));
             }

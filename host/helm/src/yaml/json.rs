@@ -131,7 +131,7 @@ fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> R
             newline(out, style, depth);
             out.push(']');
         }
-        Value::Map(m) => write_map(out, &m.entries, style, depth)?,
+        Value::Map(m) => write_map(out, &m.entries(), style, depth)?,
         Value::Time(t) => {
             out.push('"');
             out.push_str(&marshal_time(t)?);

@@ -82,7 +82,7 @@ pub fn parse(text: &str) -> Result<Value, YamlError> {
 pub fn parse_map(text: &str) -> Result<BTreeMap<String, Value>, YamlError> {
     match parse(text)? {
         Value::Nil => Ok(BTreeMap::new()),
-        Value::Map(m) => Ok((*m.entries).clone()),
+        Value::Map(m) => Ok((*m.entries()).clone()),
         other => Err(YamlError::new(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             json_kind(&other)

@@ -24,7 +24,7 @@ fn to_toml_inline(v: &Value) -> Result<String, String> {
     let mut e = Encoder { out: String::new(), written: false };
     match v {
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
-        Value::Map(m) => e.map(&[], &m.entries, false, 0)?,
+        Value::Map(m) => e.map(&[], &m.entries(), false, 0)?,
         Value::Object(o) => return to_toml_inline(&o.marshal()),
         // A list of tables is an array of tables, which needs a key the top level has not.
         Value::List(l) if !l.items.is_empty() && l.items.iter().all(|i| matches!(i, Value::Map(_) | Value::Object(_))) => {
@@ -186,7 +186,7 @@ impl Encoder {
                     self.wf(&line);
                     self.newline();
                 }
-                self.map(key, &m.entries, false, depth)
+                self.map(key, &m.entries(), false, depth)
             }
             Kind::TableArray => {
                 let Value::List(l) = &*v else { return Ok(()) };
@@ -197,7 +197,7 @@ impl Encoder {
                     let line = format!("{}[[{}]]", self.indent(key), key_path(key));
                     self.wf(&line);
                     self.newline();
-                    self.map(key, &m.entries, false, depth + 1)?;
+                    self.map(key, &m.entries(), false, depth + 1)?;
                 }
                 Ok(())
             }
@@ -244,7 +244,7 @@ impl Encoder {
                 }
                 self.wf("]");
             }
-            Value::Map(m) => self.map(&[], &m.entries, true, depth + 1)?,
+            Value::Map(m) => self.map(&[], &m.entries(), true, depth + 1)?,
             Value::Time(t) => self.wf(&rfc3339_nano(t)),
             Value::Object(o) => self.element(&o.marshal(), depth + 1)?,
         }
