@@ -268,7 +268,7 @@ impl Str {
             Ok(s) => Str(Repr::Utf8(s.into())),
             Err(e) => {
                 let bytes = e.into_bytes().into_boxed_slice();
-                let lossy = String::from_utf8_lossy(&bytes).into_owned().into_boxed_str();
+                let lossy = go_lossy(&bytes).into_owned().into_boxed_str();
                 Str(Repr::Raw(Arc::new(RawStr { bytes, lossy })))
             }
         }
@@ -317,6 +317,42 @@ impl Str {
             }
         }
         Some(Str::from_bytes(&b[from..to]))
+    }
+}
+
+/// Bytes as UTF-8 text the way Go reads them rune by rune (`for range`,
+/// `strings.Map`, `encoding/json`): each byte that does not start a valid
+/// sequence becomes one U+FFFD. (Rust's `from_utf8_lossy` writes one U+FFFD
+/// per maximal invalid run — `E2 82` gives one, Go two.) No copy when the
+/// bytes are UTF-8.
+pub fn go_lossy(bytes: &[u8]) -> Cow<'_, str> {
+    let mut rest = match std::str::from_utf8(bytes) {
+        Ok(s) => return Cow::Borrowed(s),
+        Err(_) => bytes,
+    };
+    let mut out = String::with_capacity(bytes.len() + 8);
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return Cow::Owned(out);
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                // `good` was just validated.
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                out.push('\u{FFFD}');
+                rest = &bad[1..];
+            }
+        }
+    }
+}
+
+/// Bytes as a `String`, Go's way ([`go_lossy`]); no copy when UTF-8.
+pub fn go_lossy_string(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => go_lossy(e.as_bytes()).into_owned(),
     }
 }
 
@@ -381,7 +417,7 @@ impl fmt::Debug for Str {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Utf8(s) => fmt::Debug::fmt(&**s, f),
-            Repr::Raw(r) => write!(f, "b{:?}", String::from_utf8_lossy(&r.bytes).escape_debug().to_string()),
+            Repr::Raw(r) => write!(f, "b{:?}", r.lossy),
         }
     }
 }

@@ -28,8 +28,9 @@ impl Files {
         self.entries.get(name).cloned().unwrap_or_else(|| Arc::from(&b""[..]))
     }
 
-    pub fn get(&self, name: &str) -> String {
-        String::from_utf8_lossy(&self.get_bytes(name)).into_owned()
+    /// Helm's `Get`: `string(bytes)`, every byte kept (a binary file's too).
+    pub fn get(&self, name: &str) -> crate::value::Str {
+        crate::value::Str::from_bytes(self.get_bytes(name).to_vec())
     }
 
     pub fn glob(&self, pattern: &str) -> Files {
@@ -294,7 +295,7 @@ impl Object for Files {
         match name {
             "Get" => m(|f, a| {
                 arity("Get", a, 1)?;
-                Ok(Value::str(f.get(string_arg(a, 0)?)))
+                Ok(Value::String(f.get(string_arg(a, 0)?)))
             }),
             "GetBytes" => m(|f, a| {
                 arity("GetBytes", a, 1)?;

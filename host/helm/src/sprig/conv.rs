@@ -9,7 +9,7 @@
 
 use crate::func::{FuncError, FuncMap, FuncResult};
 use crate::template::fmt::sprint;
-use crate::value::{IntType, Value};
+use crate::value::{IntType, Str, Value};
 
 /// Go's type name of an argument for a type error. A nil that reached a
 /// function came from a map lookup or a field, whose static type is
@@ -122,11 +122,29 @@ pub fn variadic(m: &mut FuncMap, name: &'static str, n: usize, f: fn(&[Value]) -
 
 /// Sprig's `strval`: strings and bytes as they are, everything else as `%v`
 /// prints it (errors and Stringers print themselves through `%v` too).
+/// A Go `string` parameter with its bytes (for the functions Go defines
+/// on bytes: `substr`, `trunc`, `b64enc`, the digests, …).
+pub fn want_go_str(v: &Value) -> Result<&Str, FuncError> {
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(wrong_type("string", other)),
+    }
+}
+
+/// [`strval`] with Go's bytes: a string as it is, a `[]byte` as `string(b)`.
+pub fn strval_go(v: &Value) -> Str {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bytes(b) => Str::from_bytes(b.to_vec()),
+        other => Str::from(strval(other)),
+    }
+}
+
 pub fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
-        // Go keeps the bytes; a Rust string cannot hold invalid UTF-8.
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        // The text of Go's bytes (`strval_go` keeps them).
+        Value::Bytes(b) => crate::value::go_lossy(b).into_owned(),
         // A Stringer (`*semver.Version`) prints through its String method.
         Value::Object(o) => o.format(),
         other => sprint(other),

@@ -87,7 +87,7 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
     let add = |x: &Value, used: &mut usize| -> Result<(), SizeError> {
         let n = match x {
             Value::List(_) | Value::Map(_) => expanded_size(x, budget.saturating_sub(*used), depth + 1)?,
-            Value::String(s) => s.len() + 1,
+            Value::String(s) => s.go_len() + 1,
             Value::Bytes(b) => b.len() + 1,
             _ => 1,
         };
@@ -178,10 +178,22 @@ impl At<'_> {
     }
 }
 
-/// Runs the template `tree` of `set` with `data` as dot; the output.
+/// Runs the template `tree` of `set` with `data` as dot; the output as
+/// text. Go writes bytes, and a string that is not UTF-8 (`b64dec` of
+/// random bytes, half a character cut by `substr`) prints as its bytes:
+/// they are kept until the whole output is made (two halves printed one
+/// after the other are a character again) and only then turned into text,
+/// an invalid byte U+FFFD. That is what Helm's output looks like after
+/// Go's `json.Marshal`, which writes each invalid byte as U+FFFD — and
+/// JSON is how the oracle (and any caller through the Python SDK) gets it.
 pub fn execute(set: &Arc<TreeSet>, shared: &Shared<'_>, tree: &Tree, data: &Value) -> Result<String, TemplateError> {
+    execute_bytes(set, shared, tree, data).map(crate::value::go_lossy_string)
+}
+
+/// [`execute`]'s output as Go's bytes.
+pub fn execute_bytes(set: &Arc<TreeSet>, shared: &Shared<'_>, tree: &Tree, data: &Value) -> Result<Vec<u8>, TemplateError> {
     let dot = if data.is_nil() { Rv::Invalid } else { Rv::concrete(data.clone()) };
-    let mut st = State { set, shared, tree, at: At::None, vars: vec![("$".into(), dot.clone())], out: String::new() };
+    let mut st = State { set, shared, tree, at: At::None, vars: vec![("$".into(), dot.clone())], out: Vec::new() };
     match st.walk_list(&dot, &tree.root) {
         Ok(()) => Ok(st.out),
         Err(Flow::Err(e)) => Err(e),
@@ -196,7 +208,7 @@ struct State<'s, 't> {
     tree: &'t Tree,
     at: At<'t>,
     vars: Vec<(String, Rv)>,
-    out: String,
+    out: Vec<u8>,
 }
 
 
@@ -253,12 +265,16 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn write(&mut self, s: &str) -> R<()> {
-        let total = self.shared.written.get() + s.len();
+        self.write_bytes(s.as_bytes())
+    }
+
+    fn write_bytes(&mut self, b: &[u8]) -> R<()> {
+        let total = self.shared.written.get() + b.len();
         if total > self.shared.limits.max_output {
             return Err(self.errorf(format!("output exceeds the limit of {} bytes", self.shared.limits.max_output)));
         }
         self.shared.written.set(total);
-        self.out.push_str(s);
+        self.out.extend_from_slice(b);
         Ok(())
     }
 
@@ -278,11 +294,16 @@ impl<'s, 't> State<'s, 't> {
                 let val = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node);
-                    let s = match &val {
-                        Rv::Invalid => "<no value>".to_string(),
-                        Rv::V(v, _) => super::fmt::sprint(v),
-                    };
-                    self.write(&s)?;
+                    match &val {
+                        Rv::Invalid => self.write("<no value>")?,
+                        // A string prints as its bytes: no copy.
+                        Rv::V(Value::String(s), _) => self.write_bytes(s.go_bytes())?,
+                        Rv::V(v, _) => {
+                            let mut b = Vec::new();
+                            super::fmt::sprint_into(&mut b, v);
+                            self.write_bytes(&b)?;
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -875,7 +896,7 @@ impl<'s, 't> State<'s, 't> {
                     vals.push(f.value());
                 }
             }
-            let v = Value::str(super::fmt::sprintf(&format, &vals));
+            let v = Value::String(super::fmt::sprintf_go(&format, &vals));
             self.check_size(&v, at, name)?;
             return Ok(Rv::concrete(v));
         }
@@ -921,7 +942,7 @@ impl<'s, 't> State<'s, 't> {
     fn check_size(&mut self, v: &Value, at: At<'t>, name: &str) -> R<()> {
         let max = self.shared.limits.max_output;
         let problem = match v {
-            Value::String(s) if s.len() > max => format!("result of {} bytes exceeds the output limit of {max} bytes", s.len()),
+            Value::String(s) if s.go_len() > max => format!("result of {} bytes exceeds the output limit of {max} bytes", s.go_len()),
             Value::List(_) | Value::Map(_) => match expanded_size(v, max, 0) {
                 Ok(_) => return Ok(()),
                 Err(SizeError::Big) => format!("result exceeds the output limit of {max} bytes when printed"),

@@ -141,7 +141,8 @@ impl<'a> Parser<'a> {
             Mode::File => {
                 let read = self.read.ok_or_else(|| Err::Msg("no file reader".into()))?;
                 let data = read(rs).map_err(Err::Msg)?;
-                Ok(Value::str(String::from_utf8_lossy(&data).into_owned()))
+                // `string(data)`: every byte kept.
+                Ok(Value::String(crate::value::Str::from_bytes(data)))
             }
             _ => Ok(typed_val(rs)),
         }
