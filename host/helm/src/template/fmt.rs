@@ -150,7 +150,7 @@ fn quote_bytes_with(b: &[u8], q: char, ascii: bool) -> String {
 
 /// Go's `for range` over bytes: each rune, or `Err(byte)` for a byte that
 /// does not start a valid UTF-8 sequence.
-fn for_go_runes(mut b: &[u8], mut f: impl FnMut(Result<char, u8>)) {
+pub(crate) fn for_go_runes(mut b: &[u8], mut f: impl FnMut(Result<char, u8>)) {
     while !b.is_empty() {
         match std::str::from_utf8(b) {
             Ok(s) => {
