@@ -100,14 +100,9 @@ pub struct List {
 /// encoded, copied, compared, measured). Go maps are references, so a map
 /// can hold itself (`set $m "self" $m`); Go then recurses until its stack
 /// overflows and the process dies. Here a walk deeper than this stops with
-/// [`too_deep`]'s error instead. YAML and JSON input nest far less (their
+/// an error (or, in `fmt`, which has none, a marker) instead. YAML and JSON input nest far less (their
 /// loaders bound depth), so only a cycle or a pathological template reaches it.
 pub const MAX_WALK_DEPTH: usize = 10_000;
-
-/// The error of a walk deeper than [`MAX_WALK_DEPTH`], naming what walked.
-pub fn too_deep(what: &str) -> FuncError {
-    FuncError::call(format!("{what}: value nests more than {MAX_WALK_DEPTH} maps and lists deep (a map or list that contains itself?)"))
-}
 
 /// A Go map with string keys: shared entries and its value type as Go names it.
 ///
@@ -701,6 +696,43 @@ mod tests {
         for v in [Value::Bool(true), Value::int(-1), Value::Float(0.5), Value::str("0"), Value::list(vec![Value::Nil])] {
             assert!(v.truthy(), "{v:?}");
         }
+    }
+
+    #[test]
+    fn strings_keep_gos_bytes() {
+        // Helm: b64dec "4oI=" | len → 2; printed, each invalid byte is one U+FFFD.
+        let cut = Str::from_bytes(vec![0xe2, 0x82]);
+        assert!(!cut.is_utf8());
+        assert_eq!((cut.go_len(), cut.as_str()), (2, "\u{FFFD}\u{FFFD}"));
+        assert_eq!(go_lossy(&[b'a', 0xff, b'b']), "a\u{FFFD}b");
+        // Valid bytes are the common, borrowed case.
+        assert!(Str::from_bytes("é".as_bytes().to_vec()).is_utf8());
+        // substr 0 1 "é" is half a character; both halves make it again.
+        let e = Str::from("é");
+        let (a, b) = (e.byte_slice(0, 1).unwrap(), e.byte_slice(1, 2).unwrap());
+        assert_eq!((a.go_bytes(), b.go_bytes()), (&[0xc3][..], &[0xa9][..]));
+        assert!(e.byte_slice(2, 3).is_none());
+        // Helm: eq (b64dec "/w==") (b64dec "/g==") → false (equal as text, not as bytes).
+        let (ff, fe) = (Str::from_bytes(vec![0xff]), Str::from_bytes(vec![0xfe]));
+        assert_eq!(ff.as_str(), fe.as_str());
+        assert!(ff != fe && fe < ff);
+    }
+
+    #[test]
+    fn maps_are_shared_references() {
+        let m = Map::new(BTreeMap::new(), "interface {}");
+        let alias = m.clone();
+        let snapshot = m.entries();
+        alias.insert("k".into(), Value::int(1));
+        assert!(m.same(&alias) && m.contains_key("k") && m.len() == 1);
+        // A snapshot taken before is unchanged (what a range visits).
+        assert!(snapshot.is_empty());
+        // make_mut gives a value of its own when the map is shared.
+        let mut own = m.clone();
+        own.make_mut().insert("own".into(), Value::Nil);
+        assert!(!own.same(&m) && !m.contains_key("own"));
+        assert_eq!(m.remove("k").map(|v| v.type_name()), Some("int".to_string()));
+        assert!(alias.is_empty());
     }
 
     #[test]

@@ -946,7 +946,7 @@ impl<'s, 't> State<'s, 't> {
             Value::List(_) | Value::Map(_) => match expanded_size(v, max, 0) {
                 Ok(_) => return Ok(()),
                 Err(SizeError::Big) => format!("result exceeds the output limit of {max} bytes when printed"),
-                Err(SizeError::Deep) => format!("result nests more than {MAX_VALUE_DEPTH} lists or maps deep"),
+                Err(SizeError::Deep) => format!("result nests more than {MAX_VALUE_DEPTH} lists or maps deep (a map that contains itself?)"),
             },
             _ => return Ok(()),
         };

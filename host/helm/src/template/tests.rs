@@ -395,3 +395,56 @@ fn sprintf_huge_float_precisions_as_go() {
     let x = sprintf("%.70000x", &[Value::Float(1.5)]);
     assert_eq!((x.len(), &x[..10]), (70008, "0x1.800000"));
 }
+
+/// A map that holds itself, as `set $m "self" $m` makes it.
+fn cyclic() -> Value {
+    let m = crate::value::Map::new(BTreeMap::new(), "interface {}");
+    m.insert("a".into(), Value::int(1));
+    m.insert("self".into(), Value::Map(m.clone()));
+    Value::Map(m)
+}
+
+#[test]
+fn a_map_that_contains_itself_is_a_clear_error() {
+    // Helm: `{{ $m := dict "a" 1 }}{{ $_ := set $m "self" $m }}{{ $m }}`
+    // kills the process (Go: "goroutine stack exceeds 1000000000-byte
+    // limit", checked with the oracle). Here the `set` that closes the
+    // cycle is an error naming it, and nothing hangs or overflows.
+    let t = |text: &str| {
+        let mut t = Templates::new(crate::engine::funcs(None));
+        t.parse("x", text).unwrap();
+        t.execute("x", &Value::Nil).map_err(|e| e.message)
+    };
+    let err = t("{{ $m := dict \"a\" 1 }}{{ $_ := set $m \"self\" $m }}{{ $m }}").unwrap_err();
+    assert!(err.contains("error calling set: result nests more than") && err.contains("contains itself"), "{err}");
+    let err = t("{{ $a := dict }}{{ $b := dict \"a\" $a }}{{ $_ := merge $a (dict \"b\" $b) }}").unwrap_err();
+    assert!(err.contains("error calling merge: result nests more than"), "{err}");
+    // A cycle made outside templates reaches every walker bounded.
+    let data = cyclic();
+    let mut set = Templates::new(crate::engine::funcs(None));
+    for (name, text) in [
+        ("print", "{{ . }}"),
+        ("yaml", "{{ toYaml . }}"),
+        ("json", "{{ toJson . }}"),
+        ("copy", "{{ $_ := deepCopy . }}"),
+        ("merge", "{{ $_ := merge (dict) . }}"),
+        ("printf", "{{ printf \"%v\" . | len }}"),
+        ("empty", "{{ empty . }} {{ len . }} {{ keys . | len }}"),
+        ("toString", "{{ toString . | len }}"),
+    ] {
+        set.parse(name, text).unwrap();
+        // Ok (bounded output) or an error; it must return.
+        let r = set.execute(name, &data);
+        if let Err(e) = &r {
+            assert!(e.message.contains("deep") || e.message.contains("nest"), "{name}: {}", e.message);
+        }
+    }
+}
+
+#[test]
+fn cyclic_values_print_a_marker_instead_of_overflowing() {
+    // `fmt` has no error to return: past the bound it prints a marker.
+    let out = super::on_worker(|| sprint(&cyclic()));
+    assert!(out.starts_with("map[a:1 self:map[a:1 self:map["), "{}", &out[..60]);
+    assert!(out.contains("%!v(TOO DEEP"), "no marker");
+}
