@@ -372,7 +372,7 @@ fn values_doubled_in_a_loop_stop_at_the_output_limit() {
     let e = run_limited("{{ $x := list 1 }}{{ range until 30 }}{{ $x = concat $x $x }}{{ end }}{{ len $x }}").unwrap_err();
     assert!(e.ends_with("error calling concat: result exceeds the output limit of 65536 bytes when printed"), "{e}");
     let e = run_limited("{{ $x := list }}{{ range until 10001 }}{{ $x = list $x }}{{ end }}{{ len $x }}").unwrap_err();
-    assert!(e.ends_with("error calling list: result nests more than 10000 lists or maps deep"), "{e}");
+    assert!(e.contains("error calling list: result nests more than 10000 lists or maps deep"), "{e}");
     // Below the bound all is as in Go (checked with the oracle).
     assert_eq!(run_limited("{{ $x := list 1 }}{{ range until 3 }}{{ $x = list $x $x }}{{ end }}{{ $x }} {{ len (until 5000) }}").unwrap(), "[[[[1] [1]] [[1] [1]]] [[[1] [1]] [[1] [1]]]] 5000");
 }
