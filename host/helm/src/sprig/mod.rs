@@ -27,13 +27,6 @@ mod semver;
 mod strings;
 mod urls;
 
-/// The functions that, in Go, change the map given as their first argument
-/// (Go maps are references: `$_ := set $d "k" v` changes `$d`). The value
-/// model holds maps immutably, so these return the changed map and the
-/// caller — the template executor — must store it back where the argument
-/// came from until maps are shared mutably (see dicts.rs).
-pub const MUTATES_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
-
 /// Sprig's functions as Helm's templates have them.
 pub fn funcs() -> FuncMap {
     let mut m = FuncMap::new();

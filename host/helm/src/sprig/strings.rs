@@ -3,9 +3,10 @@
 //! Go's slicing), `wrap`, `quote`/`squote`/`cat`, `indent`/`nindent`,
 //! `replace`, `plural`, `snakecase`/`camelcase`/`kebabcase`/`swapcase`/
 //! `shuffle`, `toString`, `join`, `split`/`splitList`/`splitn`, `toStrings`.
-//! Where Go slices a string in the middle of a UTF-8 sequence the result
-//! here carries U+FFFD instead of the raw bytes (a Rust string must be
-//! UTF-8). Printing values is `strval`'s (conv.rs), never done here.
+//! Where Go slices a string in the middle of a UTF-8 sequence (`substr`,
+//! `trunc`) the bytes are kept ([`Str`]); `abbrev`'s cut becomes U+FFFD
+//! (knowingly different: it returns text). Printing values is `strval`'s
+//! (conv.rs), never done here.
 
 use std::collections::BTreeMap;
 

@@ -972,7 +972,8 @@ pub struct ExecHost<'a> {
 }
 
 impl ExecHost<'_> {
-    fn nested(&mut self, set: &Arc<TreeSet>, tree: &Tree, data: &Value) -> Result<String, FuncError> {
+    /// Runs `tree` as `include` and `tpl` do; the output as Go's bytes.
+    fn nested_go(&mut self, set: &Arc<TreeSet>, tree: &Tree, data: &Value) -> Result<Vec<u8>, FuncError> {
         let max = self.shared.limits.max_depth;
         if self.shared.calls.get() >= max {
             return Err(FuncError::Call(format!("template: {}: exceeded maximum template depth ({max})", tree.name)));
@@ -983,7 +984,7 @@ impl ExecHost<'_> {
         }
         self.shared.nesting.set(nesting);
         self.shared.calls.set(self.shared.calls.get() + 1);
-        let r = execute(set, self.shared, tree, data);
+        let r = execute_bytes(set, self.shared, tree, data);
         self.shared.calls.set(self.shared.calls.get() - 1);
         self.shared.nesting.set(nesting - 1);
         r.map_err(|e| FuncError::Call(e.message))
@@ -992,6 +993,10 @@ impl ExecHost<'_> {
 
 impl Host for ExecHost<'_> {
     fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
+        self.execute_named_go(name, data).map(|s| s.as_str().to_string())
+    }
+
+    fn execute_named_go(&mut self, name: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
         let Some(tree) = self.set.get(name).cloned() else {
             return Err(FuncError::Call(format!(
                 "template: no template {} associated with template {}",
@@ -1000,10 +1005,14 @@ impl Host for ExecHost<'_> {
             )));
         };
         let set = self.set.clone();
-        self.nested(&set, &tree, data)
+        self.nested_go(&set, &tree, data).map(crate::value::Str::from_bytes)
     }
 
     fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
+        self.execute_text_go(text, data).map(|s| s.as_str().to_string())
+    }
+
+    fn execute_text_go(&mut self, text: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
         let funcs = self.shared.funcs;
         let has = |n: &str| funcs.contains(n) || Builtin::from_name(n).is_some();
         // Helm's `tpl` parses into a clone of the set as `t.New(root.Name())`:
@@ -1015,6 +1024,6 @@ impl Host for ExecHost<'_> {
         let mut set: TreeSet = (**self.set).clone();
         let own = super::add_trees(&mut set, root, trees);
         let set = Arc::new(set);
-        self.nested(&set, &own, data)
+        self.nested_go(&set, &own, data).map(crate::value::Str::from_bytes)
     }
 }

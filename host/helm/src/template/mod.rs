@@ -21,8 +21,9 @@
 //! (another variable, `.Values` in a later template) sees it.
 //!
 //! Where this differs from Go, knowingly: complex constants (`1i`) are an
-//! error (the value model has no complex numbers); `\xNN` escapes and
-//! `slice` cuts that would make invalid UTF-8 give U+FFFD; `unicode.IsPrint`
+//! error (the value model has no complex numbers); `\xNN` escapes in a
+//! string constant that make invalid UTF-8 give U+FFFD (strings made at run
+//! time keep Go's bytes: `value::Str`); `unicode.IsPrint`
 //! (for `%q` and `js`) is approximated; nesting of blocks is bounded.
 
 mod builtins;
