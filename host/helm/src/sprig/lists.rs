@@ -125,8 +125,11 @@ pub fn register(m: &mut FuncMap) {
     fixed(m, "sortAlpha", 1, |a| {
         let mut l = match &a[0] {
             Value::List(_) | Value::Bytes(_) => super::strings::strslice(&a[0]),
-            other => vec![strval(other)],
+            other => vec![super::conv::strval_go(other)],
         };
+        // Go's sort.Strings: byte order. (Go sorts a []string argument in
+        // place — `$l` itself ends sorted; lists here are values, so only
+        // the result is: a known difference.)
         l.sort();
         Ok(Value::strings(l))
     });

@@ -82,9 +82,9 @@ pub fn register(m: &mut FuncMap) {
             b.extend_from_slice(crate::template::fmt::sprint_go(v).go_bytes());
             b.push(b'\'');
             b
-        }))))
+        }), b" ")))
     });
-    variadic(m, "cat", 0, |a| Ok(Value::String(join_go(a.iter().filter(|v| !v.is_nil()).map(|v| crate::template::fmt::sprint_go(v).go_bytes().to_vec())))));
+    variadic(m, "cat", 0, |a| Ok(Value::String(join_go(a.iter().filter(|v| !v.is_nil()).map(|v| crate::template::fmt::sprint_go(v).go_bytes().to_vec()), b" "))));
     fixed(m, "indent", 2, |a| {
         let (n, s) = (want_int(&a[0])?, want_str(&a[1])?);
         indent(n, s).map(Value::from)
@@ -116,8 +116,8 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::String(trunc(c, s)))
     });
     fixed(m, "join", 2, |a| {
-        let sep = want_str(&a[0])?;
-        Ok(Value::from(strslice(&a[1]).join(sep)))
+        let sep = want_go_str(&a[0])?;
+        Ok(Value::String(join_go(strslice(&a[1]).iter().map(|s| s.go_bytes().to_vec()), sep.go_bytes())))
     });
     fixed(m, "toStrings", 1, |a| Ok(Value::strings(strslice(&a[0]))));
     fixed(m, "splitList", 2, |a| {
@@ -164,12 +164,13 @@ pub fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
 
 /// Sprig's `strslice`: a `[]string` as is; other slices item by item with
 /// nils dropped; nil → empty; anything else → a one-item list.
-pub fn strslice(v: &Value) -> Vec<String> {
+/// Sprig's `strslice`, with Go's bytes.
+pub fn strslice(v: &Value) -> Vec<Str> {
     match v {
-        Value::List(l) => l.items.iter().filter(|x| !x.is_nil()).map(strval).collect(),
-        Value::Bytes(b) => b.iter().map(|x| x.to_string()).collect(),
+        Value::List(l) => l.items.iter().filter(|x| !x.is_nil()).map(strval_go).collect(),
+        Value::Bytes(b) => b.iter().map(|x| Str::from(x.to_string())).collect(),
         Value::Nil => Vec::new(),
-        other => vec![strval(other)],
+        other => vec![strval_go(other)],
     }
 }
 
@@ -178,12 +179,12 @@ fn lossy(b: &[u8]) -> String {
     crate::value::go_lossy(b).into_owned()
 }
 
-/// Byte strings joined by a space, as Go's bytes.
-fn join_go(parts: impl Iterator<Item = Vec<u8>>) -> Str {
+/// Byte strings joined by `sep`, as Go's bytes.
+fn join_go(parts: impl Iterator<Item = Vec<u8>>, sep: &[u8]) -> Str {
     let mut out = Vec::new();
     for (i, p) in parts.enumerate() {
         if i > 0 {
-            out.push(b' ');
+            out.extend_from_slice(sep);
         }
         out.extend_from_slice(&p);
     }
