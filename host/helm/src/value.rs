@@ -624,6 +624,31 @@ impl Value {
         }
     }
 
+    /// `v` with every map in it anew (Sprig's `deepCopy`): changes to the
+    /// copy are not seen through `self`. None when maps and lists nest more
+    /// than `max_depth` deep (a map that contains itself).
+    pub fn deep_copy(&self, max_depth: usize) -> Option<Value> {
+        if max_depth == 0 {
+            return None;
+        }
+        Some(match self {
+            Value::Map(m) => {
+                let entries = m.entries();
+                let mut out = BTreeMap::new();
+                for (k, x) in entries.iter() {
+                    out.insert(k.clone(), x.deep_copy(max_depth - 1)?);
+                }
+                Value::Map(Map::new(out, m.elem))
+            }
+            // Lists are values here, but the maps in them are shared.
+            Value::List(l) => {
+                let items = l.items.iter().map(|x| x.deep_copy(max_depth - 1)).collect::<Option<Vec<_>>>()?;
+                Value::List(List { items: Arc::new(items), elem: l.elem })
+            }
+            other => other.clone(),
+        })
+    }
+
     /// The value at `key` of a map; None for other values and missing keys.
     pub fn get(&self, key: &str) -> Option<Value> {
         match self {

@@ -34,25 +34,7 @@ fn want_map_ref(v: &Value) -> Result<Map, FuncError> {
 /// to the copy are not seen through the original; bounded in depth, so a
 /// map that contains itself is an error rather than an endless copy.
 pub fn deep_copy(v: &Value, depth: usize) -> Result<Value, FuncError> {
-    if depth > MAX_DEPTH {
-        return Err(too_deep("deepCopy"));
-    }
-    Ok(match v {
-        Value::Map(m) => {
-            let entries = m.entries();
-            let mut out = BTreeMap::new();
-            for (k, x) in entries.iter() {
-                out.insert(k.clone(), deep_copy(x, depth + 1)?);
-            }
-            Value::Map(Map::new(out, m.elem))
-        }
-        Value::List(l) => {
-            // Lists are immutable here, but the maps in them are not.
-            let items = l.items.iter().map(|x| deep_copy(x, depth + 1)).collect::<Result<Vec<_>, _>>()?;
-            Value::List(crate::value::List { items: std::sync::Arc::new(items), elem: l.elem })
-        }
-        other => other.clone(),
-    })
+    v.deep_copy((MAX_DEPTH + 1).saturating_sub(depth)).ok_or_else(|| too_deep("deepCopy"))
 }
 
 fn map_value(m: BTreeMap<String, Value>) -> Value {
