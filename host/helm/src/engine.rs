@@ -160,8 +160,13 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
     let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
     let funcs = funcs(options.lookup.clone());
 
+    // Templates change `.Values` in place (`set`, `merge`: Go maps are
+    // shared references), so they get a copy, as Helm's coalescing copies
+    // (copystructure): the caller's values and the chart's own are never
+    // changed, and a chart rendered twice renders the same.
+    let values = values.deep_copy(crate::value::MAX_WALK_DEPTH).ok_or_else(|| RenderError::new(format!("values nest more than {} maps and lists deep", crate::value::MAX_WALK_DEPTH)))?;
     let mut top = BTreeMap::new();
-    top.insert("Values".to_string(), values.clone());
+    top.insert("Values".to_string(), values);
     top.insert("Release".to_string(), helmfuncs::release(&options.release_name, &options.namespace, options.revision, options.is_install, options.is_upgrade));
     top.insert("Capabilities".to_string(), Value::Object(Arc::new(caps)));
 
@@ -575,6 +580,20 @@ mod tests {
         let top = file_chart("app", &[("templates/a.yaml", r#"{{ include "lib.x" . }}"#)], vec![lib]);
         let out = render(&top, &values(serde_json::json!({})), &RenderOptions::default()).unwrap();
         assert_eq!(out.into_iter().collect::<Vec<_>>(), [("app/templates/a.yaml".to_string(), "from lib app".to_string())]);
+    }
+
+    #[test]
+    fn templates_change_a_copy_of_the_values() {
+        // Helm renders this "1 map[k:1]" every time: its coalescing copies
+        // the values, so a template's set never reaches the caller's.
+        let mut c = Chart { templates: vec![crate::chart::File::new("templates/t.yaml", &b"{{ $_ := set .Values \"n\" (add1 (.Values.n | default 0)) }}{{ $_ := set .Values.m \"k\" 1 }}{{ .Values.n }} {{ .Values.m }}"[..])], ..Chart::default() };
+        c.metadata.name = "c".into();
+        let values = Value::from(&serde_json::json!({"m": {}}));
+        for _ in 0..2 {
+            let out = render(&c, &values, &RenderOptions::default()).unwrap();
+            assert_eq!(out["c/templates/t.yaml"], "1 map[k:1]");
+        }
+        assert_eq!(crate::template::fmt::sprint(&values), "map[m:map[]]");
     }
 
     #[test]
