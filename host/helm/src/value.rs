@@ -290,11 +290,6 @@ impl Str {
         }
     }
 
-    /// The string as UTF-8 text, borrowed (lossy only when it is not UTF-8).
-    pub fn as_cow(&self) -> Cow<'_, str> {
-        Cow::Borrowed(self.as_str())
-    }
-
     /// Whether the bytes are valid UTF-8 (then the text is exact).
     pub fn is_utf8(&self) -> bool {
         matches!(self.0, Repr::Utf8(_))
@@ -360,12 +355,6 @@ impl Deref for Str {
 
 impl AsRef<str> for Str {
     fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::borrow::Borrow<str> for Str {
-    fn borrow(&self) -> &str {
         self.as_str()
     }
 }
