@@ -15,6 +15,13 @@
 //! that every holder shares and `set`, `unset` and mergo's merges change in
 //! place ([`Map`] is a shared, locked cell). Neither may hold a lock while
 //! template code or a function runs.
+//!
+//! Known differences from Go: slices ([`List`]) are values, not shared —
+//! the only Sprig function that changes a slice in place is `sortAlpha` of
+//! a `[]string` (Go's argument ends sorted; here only the result is); map
+//! keys are text, so a key made of bytes that are not UTF-8 gets U+FFFD
+//! (Go keeps the bytes); a map that contains itself is an error where Go
+//! dies of a stack overflow.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -100,8 +107,9 @@ pub struct List {
 /// encoded, copied, compared, measured). Go maps are references, so a map
 /// can hold itself (`set $m "self" $m`); Go then recurses until its stack
 /// overflows and the process dies. Here a walk deeper than this stops with
-/// an error (or, in `fmt`, which has none, a marker) instead. YAML and JSON input nest far less (their
-/// loaders bound depth), so only a cycle or a pathological template reaches it.
+/// an error (or, in `fmt`, which has none, a marker) instead. YAML and
+/// JSON input nest far less (their loaders bound depth), so only a cycle or
+/// a pathological template reaches it.
 pub const MAX_WALK_DEPTH: usize = 10_000;
 
 /// A Go map with string keys: shared entries and its value type as Go names it.
