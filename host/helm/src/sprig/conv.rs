@@ -59,7 +59,7 @@ pub fn want_bool(v: &Value) -> Result<bool, FuncError> {
 /// `.Values` is `common.Values`) is assignable too, as in Go.
 pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<String, Value>>, FuncError> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries().clone()),
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries()),
         Value::Object(o) if o.kind() == "map" => match o.marshal() {
             Value::Map(m) if m.elem == "interface {}" => Ok(m.entries()),
             _ => Err(wrong_type("map[string]interface {}", v)),
@@ -263,7 +263,7 @@ pub fn empty(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::List(l) => l.items.is_empty(),
-        Value::Map(m) => m.entries().is_empty(),
+        Value::Map(m) => m.is_empty(),
         Value::Time(_) => false,
         Value::Object(o) => o.kind() != "struct" && !o.truthy(),
     }
@@ -306,7 +306,7 @@ fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> 
             true
         }
         (Value::Map(x), Value::Map(y)) => {
-            if x.elem != y.elem || x.entries().len() != y.entries().len() {
+            if x.elem != y.elem || x.len() != y.len() {
                 return Ok(false);
             }
             for (k, v) in x.entries().iter() {

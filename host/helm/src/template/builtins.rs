@@ -138,7 +138,7 @@ fn length(item: &Rv) -> Result<usize, String> {
         Rv::V(Value::String(s), _) => Ok(s.go_len()),
         Rv::V(Value::Bytes(b), _) => Ok(b.len()),
         Rv::V(Value::List(l), _) => Ok(l.items.len()),
-        Rv::V(Value::Map(m), _) => Ok(m.entries().len()),
+        Rv::V(Value::Map(m), _) => Ok(m.len()),
         Rv::V(Value::Object(o), _) if o.map_entries().is_some() => Ok(o.map_entries().map(|e| e.len()).unwrap_or(0)),
         Rv::V(v, _) => Err(format!("len of type {}", v.type_name())),
     }

@@ -310,7 +310,7 @@ fn is_multiple(a: f64, b: f64) -> bool {
 /// jsonschema's `equals`: numbers by value, objects by keys.
 fn equals(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Map(x), Value::Map(y)) => x.entries().len() == y.entries().len() && x.entries().iter().all(|(k, v)| y.entries().get(k).is_some_and(|w| equals(v, w))),
+        (Value::Map(x), Value::Map(y)) => x.len() == y.len() && x.entries().iter().all(|(k, v)| y.entries().get(k).is_some_and(|w| equals(v, w))),
         (Value::List(x), Value::List(y)) => x.items.len() == y.items.len() && x.items.iter().zip(y.items.iter()).all(|(v, w)| equals(v, w)),
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
