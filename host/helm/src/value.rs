@@ -16,10 +16,11 @@
 //! place ([`Map`] is a shared, locked cell). Neither may hold a lock while
 //! template code or a function runs.
 //!
-//! Known differences from Go: slices ([`List`]) are values, not shared —
-//! the only Sprig function that changes a slice in place is `sortAlpha` of
-//! a `[]string` (Go's argument ends sorted; here only the result is); map
-//! keys are text, so a key made of bytes that are not UTF-8 gets U+FFFD
+//! Slices ([`List`]) are shared too: the only Sprig function that changes
+//! one in place is `sortAlpha` of a `[]string`, whose argument ends sorted.
+//!
+//! Known differences from Go: a sub-slice (`slice`, `rest`, `initial`) is a
+//! copy, not a view of its parent's array; map keys are text, so a key made of bytes that are not UTF-8 gets U+FFFD
 //! (Go keeps the bytes); a map that contains itself is an error where Go
 //! dies of a stack overflow.
 
@@ -95,12 +96,74 @@ impl IntType {
     }
 }
 
-/// A Go slice: its items and its element type as Go names it.
-#[derive(Clone, Debug)]
+/// A Go slice: shared items and its element type as Go names it.
+///
+/// Like a Go slice, a `List` refers to its items: cloning it clones the
+/// reference, and a change in place ([`sort_in_place`](List::sort_in_place):
+/// Sprig's `sortAlpha` of a `[]string`) is seen by every holder. Reads take
+/// a snapshot ([`items`](List::items)), so no lock is held outside these
+/// methods. (Go's sub-slices share their parent's array; here `slice` and
+/// the like copy — a known difference, seen only through `sortAlpha`.)
+#[derive(Clone)]
 pub struct List {
-    pub items: Arc<Vec<Value>>,
+    cell: Arc<Mutex<Arc<Vec<Value>>>>,
     /// `interface {}` for `[]interface{}`, `string` for `[]string`, …
     pub elem: &'static str,
+}
+
+impl List {
+    /// A new slice (a new array) with these items.
+    pub fn new(items: Vec<Value>, elem: &'static str) -> List {
+        List { cell: Arc::new(Mutex::new(Arc::new(items))), elem }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Arc<Vec<Value>>> {
+        // Every change is one call on the Vec: poison leaves it whole.
+        self.cell.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The items as they are now.
+    pub fn items(&self) -> Arc<Vec<Value>> {
+        self.lock().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The item at `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<Value> {
+        self.lock().get(i).cloned()
+    }
+
+    /// Sorts the items in place, as Go's `sort.Sort` on the slice does:
+    /// every holder sees the new order. `cmp` must not run template code.
+    pub fn sort_in_place(&self, cmp: impl FnMut(&Value, &Value) -> std::cmp::Ordering) {
+        let mut g = self.lock();
+        Arc::make_mut(&mut g).sort_by(cmp);
+    }
+
+    /// Whether both are the same slice (not merely equal).
+    pub fn same(&self, other: &List) -> bool {
+        Arc::ptr_eq(&self.cell, &other.cell)
+    }
+}
+
+impl fmt::Debug for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let depth = DEBUG_DEPTH.with(|d| d.get());
+        if depth >= DEBUG_DEPTH_MAX {
+            return write!(f, "List(…)");
+        }
+        DEBUG_DEPTH.with(|d| d.set(depth + 1));
+        let r = f.debug_struct("List").field("items", &*self.items()).field("elem", &self.elem).finish();
+        DEBUG_DEPTH.with(|d| d.set(depth));
+        r
+    }
 }
 
 /// How deep maps and lists may nest when a value is walked whole (printed,
@@ -528,12 +591,12 @@ impl Value {
 
     /// A `[]interface{}`.
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(List { items: Arc::new(items), elem: "interface {}" })
+        Value::List(List::new(items, "interface {}"))
     }
 
     /// A `[]string`.
     pub fn strings<S: Into<Str>>(items: impl IntoIterator<Item = S>) -> Value {
-        Value::List(List { items: Arc::new(items.into_iter().map(|s| Value::String(s.into())).collect()), elem: "string" })
+        Value::List(List::new(items.into_iter().map(|s| Value::String(s.into())).collect(), "string"))
     }
 
     /// A `map[string]interface{}`.
@@ -587,7 +650,7 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
-            Value::List(l) => !l.items.is_empty(),
+            Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Time(_) => true,
             Value::Object(o) => o.truthy(),
@@ -614,9 +677,10 @@ impl Value {
         }
     }
 
-    pub fn as_list(&self) -> Option<&[Value]> {
+    /// A snapshot of a slice's items.
+    pub fn as_list(&self) -> Option<Arc<Vec<Value>>> {
         match self {
-            Value::List(l) => Some(&l.items),
+            Value::List(l) => Some(l.items()),
             _ => None,
         }
     }
@@ -637,10 +701,9 @@ impl Value {
                 }
                 Value::Map(Map::new(out, m.elem))
             }
-            // Lists are values here, but the maps in them are shared.
             Value::List(l) => {
-                let items = l.items.iter().map(|x| x.deep_copy(max_depth - 1)).collect::<Option<Vec<_>>>()?;
-                Value::List(List { items: Arc::new(items), elem: l.elem })
+                let items = l.items().iter().map(|x| x.deep_copy(max_depth - 1)).collect::<Option<Vec<_>>>()?;
+                Value::List(List::new(items, l.elem))
             }
             other => other.clone(),
         })

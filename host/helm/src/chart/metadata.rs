@@ -187,7 +187,7 @@ impl RawMetadata {
                 "maintainers" => {
                     self.maintainers = fv
                         .as_list()
-                        .unwrap_or(&[])
+                        .unwrap_or_default()
                         .iter()
                         .map(|item| {
                             item.as_map().map(|im| Maintainer {
@@ -202,7 +202,7 @@ impl RawMetadata {
                     md.dependencies_listed = true;
                     self.dependencies = fv
                         .as_list()
-                        .unwrap_or(&[])
+                        .unwrap_or_default()
                         .iter()
                         .map(|item| {
                             item.as_map().map(|im| {
@@ -214,7 +214,7 @@ impl RawMetadata {
                                     condition: t("condition"),
                                     tags: im.get("tags").map(texts).unwrap_or_default(),
                                     enabled: matches!(im.get("enabled"), Some(Value::Bool(true))),
-                                    import_values: im.get("import-values").and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default(),
+                                    import_values: im.get("import-values").and_then(|v| v.as_list()).map(|l| l.to_vec()).unwrap_or_default(),
                                     alias: t("alias"),
                                 }
                             })

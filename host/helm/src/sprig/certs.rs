@@ -125,7 +125,7 @@ impl Certificate {
 fn list_arg(args: &[Value], i: usize) -> Result<Vec<Value>, FuncError> {
     match args.get(i) {
         Some(Value::Nil) => Ok(Vec::new()),
-        Some(Value::List(l)) if l.elem == "interface {}" => Ok(l.items.to_vec()),
+        Some(Value::List(l)) if l.elem == "interface {}" => Ok(l.items().to_vec()),
         Some(other) => Err(FuncError::wrong_type("[]interface {}", other)),
         None => Err(FuncError::argument(format!("missing argument {}", i + 1))),
     }

@@ -72,7 +72,7 @@ pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<S
 /// None for every other kind.
 pub fn slice_items(v: &Value) -> Option<Vec<Value>> {
     match v {
-        Value::List(l) => Some(l.items.as_ref().clone()),
+        Value::List(l) => Some(l.items().as_ref().clone()),
         Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(*x as i64, IntType::Uint8)).collect()),
         _ => None,
     }
@@ -262,7 +262,7 @@ pub fn empty(v: &Value) -> bool {
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
-        Value::List(l) => l.items.is_empty(),
+        Value::List(l) => l.items().is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Time(_) => false,
         Value::Object(o) => o.kind() != "struct" && !o.truthy(),
@@ -295,10 +295,10 @@ fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> 
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            if x.elem != y.elem || x.items.len() != y.items.len() {
+            if x.elem != y.elem || x.items().len() != y.items().len() {
                 return Ok(false);
             }
-            for (p, q) in x.items.iter().zip(y.items.iter()) {
+            for (p, q) in x.items().iter().zip(y.items().iter()) {
                 if !deep_equal_at(p, q, depth + 1)? {
                     return Ok(false);
                 }

@@ -307,7 +307,7 @@ mod tests {
         let dst = merged(&d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil), ("d", Value::list(vec![]))]), &d(&[("a", Value::from("x")), ("b", Value::int(5)), ("c", Value::int(6)), ("d", Value::list(vec![Value::int(1)]))]), false);
         assert_eq!(dst.get("a").and_then(Value::as_str), Some("x"));
         assert!(matches!(dst.get("c"), Some(Value::Int(6, _))));
-        assert_eq!(dst.get("d").and_then(Value::as_list).map(<[Value]>::len), Some(1));
+        assert_eq!(dst.get("d").and_then(|v| v.as_list()).map(|l| l.len()), Some(1));
         // a scalar never merges into a map, nor a map over a scalar without overwrite
         let dst = merged(&d(&[("n", Value::int(1))]), &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), false);
         assert!(matches!(dst.get("n"), Some(Value::Int(1, _))));

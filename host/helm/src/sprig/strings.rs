@@ -119,7 +119,11 @@ pub fn register(m: &mut FuncMap) {
         let sep = want_go_str(&a[0])?;
         Ok(Value::String(join_go(strslice(&a[1]).iter().map(|s| s.go_bytes().to_vec()), sep.go_bytes())))
     });
-    fixed(m, "toStrings", 1, |a| Ok(Value::strings(strslice(&a[0]))));
+    fixed(m, "toStrings", 1, |a| match &a[0] {
+        // strslice returns a []string as is: the same slice.
+        Value::List(l) if l.elem == "string" => Ok(a[0].clone()),
+        other => Ok(Value::strings(strslice(other))),
+    });
     fixed(m, "splitList", 2, |a| {
         let (sep, s) = (want_str(&a[0])?, want_str(&a[1])?);
         Ok(Value::strings(go_split(s, sep, -1)))
@@ -167,7 +171,7 @@ pub fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
 /// Sprig's `strslice`, with Go's bytes.
 pub fn strslice(v: &Value) -> Vec<Str> {
     match v {
-        Value::List(l) => l.items.iter().filter(|x| !x.is_nil()).map(strval_go).collect(),
+        Value::List(l) => l.items().iter().filter(|x| !x.is_nil()).map(strval_go).collect(),
         Value::Bytes(b) => b.iter().map(|x| Str::from(x.to_string())).collect(),
         Value::Nil => Vec::new(),
         other => vec![strval_go(other)],

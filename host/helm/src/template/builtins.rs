@@ -137,7 +137,7 @@ fn length(item: &Rv) -> Result<usize, String> {
         Rv::V(Value::Nil, _) => Err("len of nil pointer".into()),
         Rv::V(Value::String(s), _) => Ok(s.go_len()),
         Rv::V(Value::Bytes(b), _) => Ok(b.len()),
-        Rv::V(Value::List(l), _) => Ok(l.items.len()),
+        Rv::V(Value::List(l), _) => Ok(l.items().len()),
         Rv::V(Value::Map(m), _) => Ok(m.len()),
         Rv::V(Value::Object(o), _) if o.map_entries().is_some() => Ok(o.map_entries().map(|e| e.len()).unwrap_or(0)),
         Rv::V(v, _) => Err(format!("len of type {}", v.type_name())),
@@ -173,8 +173,8 @@ fn index(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
         };
         item = match &cur {
             Value::List(l) => {
-                let x = index_arg(ix, l.items.len())?;
-                match l.items.get(x) {
+                let x = index_arg(ix, l.items().len())?;
+                match l.items().get(x) {
                     Some(v) => Rv::V(v.clone(), l.elem == "interface {}"),
                     None => return Err("reflect: slice index out of range".into()),
                 }
@@ -239,7 +239,7 @@ fn slice(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
             }
             s.go_len()
         }
-        Value::List(l) => l.items.len(),
+        Value::List(l) => l.items().len(),
         Value::Bytes(b) => b.len(),
         v => return Err(format!("can't slice item of type {}", v.type_name())),
     };
@@ -259,7 +259,7 @@ fn slice(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
         // Go may cut a string inside a UTF-8 sequence: the bytes are kept.
         Value::String(s) => Value::String(s.byte_slice(a, z).unwrap_or_else(|| s.clone())),
         Value::Bytes(b) => Value::Bytes(std::sync::Arc::from(&b[a..z])),
-        Value::List(l) => Value::List(List { items: std::sync::Arc::new(l.items[a..z].to_vec()), elem: l.elem }),
+        Value::List(l) => Value::List(List::new(l.items()[a..z].to_vec(), l.elem)),
         other => other,
     }))
 }

@@ -100,7 +100,7 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
     };
     match v {
         Value::List(l) => {
-            for x in l.items.iter() {
+            for x in l.items().iter() {
                 add(x, &mut used)?;
             }
         }
@@ -358,7 +358,7 @@ impl<'s, 't> State<'s, 't> {
         match &val {
             Rv::V(Value::List(l), _) => {
                 let iface = l.elem == "interface {}";
-                for (i, v) in l.items.iter().enumerate() {
+                for (i, v) in l.items().iter().enumerate() {
                     items.push((Rv::concrete(Value::int(i as i64)), Rv::V(v.clone(), iface)));
                 }
             }

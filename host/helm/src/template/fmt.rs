@@ -699,7 +699,7 @@ impl Printer {
                 if self.f.sharp_v {
                     self.buf.push_str(&v.type_name());
                     self.buf.push('{');
-                    for (i, x) in l.items.iter().enumerate() {
+                    for (i, x) in l.items().iter().enumerate() {
                         if i > 0 {
                             self.buf.push_str(", ");
                         }
@@ -708,7 +708,7 @@ impl Printer {
                     self.buf.push('}');
                 } else {
                     self.buf.push('[');
-                    for (i, x) in l.items.iter().enumerate() {
+                    for (i, x) in l.items().iter().enumerate() {
                         if i > 0 {
                             self.buf.push(' ');
                         }

@@ -117,7 +117,7 @@ fn coalesce_deps(chart: &Chart, dest: &mut Table, prefix: &str, merge: bool) -> 
 fn go_format_t(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
-        Value::List(l) => format!("[{}]", l.items.iter().map(go_format_t).collect::<Vec<_>>().join(" ")),
+        Value::List(l) => format!("[{}]", l.items().iter().map(go_format_t).collect::<Vec<_>>().join(" ")),
         Value::Nil => "%!t(<nil>)".into(),
         Value::String(s) => format!("%!t(string={s})"),
         Value::Float(f) => format!("%!t(float64={})", crate::values::strvals::go_float_v(*f)),

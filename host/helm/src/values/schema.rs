@@ -311,7 +311,7 @@ fn is_multiple(a: f64, b: f64) -> bool {
 fn equals(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Map(x), Value::Map(y)) => x.len() == y.len() && x.entries().iter().all(|(k, v)| y.entries().get(k).is_some_and(|w| equals(v, w))),
-        (Value::List(x), Value::List(y)) => x.items.len() == y.items.len() && x.items.iter().zip(y.items.iter()).all(|(v, w)| equals(v, w)),
+        (Value::List(x), Value::List(y)) => x.items().len() == y.items().len() && x.items().iter().zip(y.items().iter()).all(|(v, w)| equals(v, w)),
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
@@ -503,7 +503,7 @@ impl<'a> Validator<'a> {
         }
         match v {
             Value::Map(m) => self.object(obj, &m.entries(), loc, &mut errors)?,
-            Value::List(l) => self.array(obj, &l.items, loc, &mut errors)?,
+            Value::List(l) => self.array(obj, &l.items(), loc, &mut errors)?,
             Value::String(sv) => self.string(obj, sv, loc, &mut errors)?,
             Value::Int(..) | Value::Float(_) => self.number(obj, number_of(v).unwrap_or(0.0), loc, &mut errors),
             _ => {}

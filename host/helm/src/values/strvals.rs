@@ -165,7 +165,7 @@ impl<'a> Parser<'a> {
                 })?;
                 let list = match data.get(&k) {
                     None => Vec::new(),
-                    Some(Value::List(l)) if l.elem == "interface {}" => l.items.to_vec(),
+                    Some(Value::List(l)) if l.elem == "interface {}" => l.items().to_vec(),
                     Some(other) => return Err(conversion_panic(Some(other), "[]interface {}")),
                 };
                 let (list, res) = self.list_item(list, i, level);
@@ -285,7 +285,7 @@ impl<'a> Parser<'a> {
                 };
                 let crt = match list.get(iu) {
                     None | Some(Value::Nil) => Vec::new(),
-                    Some(Value::List(l)) if l.elem == "interface {}" => l.items.to_vec(),
+                    Some(Value::List(l)) if l.elem == "interface {}" => l.items().to_vec(),
                     Some(other) => {
                         let e = conversion_panic(Some(other), "[]interface {}");
                         return (list, Err(e));

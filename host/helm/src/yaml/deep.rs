@@ -33,7 +33,7 @@ pub(crate) fn value_depth(v: &Value) -> usize {
             return max;
         }
         match v {
-            Value::List(l) => stack.extend(l.items.iter().map(|i| (i.clone(), d + 1))),
+            Value::List(l) => stack.extend(l.items().iter().map(|i| (i.clone(), d + 1))),
             Value::Map(m) => stack.extend(m.entries().values().map(|i| (i.clone(), d + 1))),
             // An object's marshalled form is built on demand; objects are
             // shallow (Helm's structs), counted as one level each.

@@ -125,12 +125,12 @@ fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> R
             out.push('"');
         }
         Value::List(l) => {
-            if l.items.is_empty() {
+            if l.items().is_empty() {
                 out.push_str("[]");
                 return Ok(());
             }
             out.push('[');
-            for (i, item) in l.items.iter().enumerate() {
+            for (i, item) in l.items().iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }

@@ -172,8 +172,8 @@ impl Decode {
                 }
             }
             (GoType::List(t), Value::List(l)) => {
-                let items = l.items.iter().map(|i| self.value(i, t)).collect();
-                Value::List(List { items: Arc::new(items), elem: t.elem_name() })
+                let items = l.items().iter().map(|i| self.value(i, t)).collect();
+                Value::List(List::new(items, t.elem_name()))
             }
             (GoType::Map(t), Value::Map(m)) => {
                 let mut out = BTreeMap::new();

@@ -27,7 +27,7 @@ fn to_toml_inline(v: &Value) -> Result<String, String> {
         Value::Map(m) => e.map(&[], &m.entries(), false, 0)?,
         Value::Object(o) => return to_toml_inline(&o.marshal()),
         // A list of tables is an array of tables, which needs a key the top level has not.
-        Value::List(l) if !l.items.is_empty() && l.items.iter().all(|i| matches!(i, Value::Map(_) | Value::Object(_))) => {
+        Value::List(l) if !l.items().is_empty() && l.items().iter().all(|i| matches!(i, Value::Map(_) | Value::Object(_))) => {
             return Err("toml: top-level values must be Go maps or structs".into());
         }
         other => e.element(other, 0)?,
@@ -96,9 +96,9 @@ fn unwrap_object(v: &Value) -> std::borrow::Cow<'_, Value> {
 fn kind(v: &Value) -> Result<Kind, String> {
     Ok(match &*unwrap_object(v) {
         Value::Map(_) => Kind::Table,
-        Value::List(l) if !l.items.is_empty() => {
+        Value::List(l) if !l.items().is_empty() => {
             let mut all_maps = true;
-            for item in l.items.iter() {
+            for item in l.items().iter() {
                 match &*unwrap_object(item) {
                     Value::Nil => return Err("toml: cannot encode array with nil element".into()),
                     Value::Map(_) => {}
@@ -190,7 +190,7 @@ impl Encoder {
             }
             Kind::TableArray => {
                 let Value::List(l) = &*v else { return Ok(()) };
-                for item in l.items.iter() {
+                for item in l.items().iter() {
                     let item = unwrap_object(item);
                     let Value::Map(m) = &*item else { continue };
                     self.newline();
@@ -233,12 +233,12 @@ impl Encoder {
             }
             Value::List(l) => {
                 self.wf("[");
-                for (i, item) in l.items.iter().enumerate() {
+                for (i, item) in l.items().iter().enumerate() {
                     if item.is_nil() {
                         return Err("toml: cannot encode array with nil element".into());
                     }
                     self.element(item, depth + 1)?;
-                    if i + 1 != l.items.len() {
+                    if i + 1 != l.items().len() {
                         self.wf(", ");
                     }
                 }
