@@ -11,8 +11,10 @@
 //! rendered template by name, NOTES.txt of subcharts included (as the
 //! engine's map has them; [`top_notes`] picks the release's).
 //!
-//! Helm's scopes are shared Go maps, so a parent's `.Subcharts.x.Template`
-//! shows the last template of `x` rendered before it; that is kept.
+//! Helm's scopes are shared Go maps (one per chart, `value::Map`): a
+//! parent's `.Subcharts.x.Template` shows the last template of `x` rendered
+//! before it, and what a template `set`s on `.` (or on `.Values`) the
+//! chart's later templates, and its parent's through `.Subcharts`, see.
 //! Known difference from Helm: `typeOf .Values` and `typeOf .Template` say
 //! `map[string]interface {}` (Helm: `common.Values`, a named map type the
 //! value model does not name).
@@ -21,14 +23,14 @@
 //! validate schemas (`chart` and `values` do; [`render_chart`] chains them
 //! as `helm template` does).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chart::Chart;
 use crate::func::FuncMap;
 use crate::helmfuncs::{self, Capabilities, Lookup, WARN_END, WARN_START};
 use crate::template::{Limits, MissingKey, Templates};
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// How to render: the release, the cluster's capabilities, strictness.
 #[derive(Clone)]
@@ -134,25 +136,12 @@ struct Renderable {
 
 /// One chart's scope as Helm's engine shares it between the chart's
 /// templates and its parent's `.Subcharts`: `Chart`, `Files`, `Release`,
-/// `Capabilities`, `Values`; `Subcharts` and `Template` are filled in when
-/// a template executes, because in Helm they are entries of one shared Go
-/// map: `.Subcharts.x.Template` is the last template of `x` rendered so far.
+/// `Capabilities`, `Values`, `Subcharts` (the subcharts' own scope maps);
+/// `Template` is set on it before each of its templates executes. One
+/// shared Go map: `.Subcharts.x.Template` is the last template of `x`
+/// rendered so far.
 struct Scope {
-    base: BTreeMap<String, Value>,
-    subcharts: Vec<(String, usize)>,
-}
-
-/// The scope map of chart `idx` as it stands: its subcharts' scopes, and
-/// the template of it last rendered.
-fn scope_value(scopes: &[Scope], idx: usize, last: &HashMap<usize, Value>) -> BTreeMap<String, Value> {
-    let s = &scopes[idx];
-    let mut m = s.base.clone();
-    let subs = s.subcharts.iter().map(|(name, i)| (name.clone(), Value::map(scope_value(scopes, *i, last)))).collect();
-    m.insert("Subcharts".to_string(), Value::map(subs));
-    if let Some(t) = last.get(&idx) {
-        m.insert("Template".to_string(), t.clone());
-    }
-    m
+    map: Map,
 }
 
 /// Helm's render of `chart` with `values` (the root chart's coalesced
@@ -171,8 +160,13 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
     let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
     let funcs = funcs(options.lookup.clone());
 
+    // Templates change `.Values` in place (`set`, `merge`: Go maps are
+    // shared references), so they get a copy, as Helm's coalescing copies
+    // (copystructure): the caller's values and the chart's own are never
+    // changed, and a chart rendered twice renders the same.
+    let values = values.deep_copy(crate::value::MAX_WALK_DEPTH).ok_or_else(|| RenderError::new(format!("values nest more than {} maps and lists deep", crate::value::MAX_WALK_DEPTH)))?;
     let mut top = BTreeMap::new();
-    top.insert("Values".to_string(), values.clone());
+    top.insert("Values".to_string(), values);
     top.insert("Release".to_string(), helmfuncs::release(&options.release_name, &options.namespace, options.revision, options.is_install, options.is_upgrade));
     top.insert("Capabilities".to_string(), Value::Object(Arc::new(caps)));
 
@@ -192,7 +186,6 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
     }
 
     let mut out = BTreeMap::new();
-    let mut last = HashMap::new();
     for name in &order {
         if base_name(name).starts_with('_') {
             continue;
@@ -201,9 +194,9 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
         let mut t = BTreeMap::new();
         t.insert("Name".to_string(), Value::str(name.as_str()));
         t.insert("BasePath".to_string(), Value::str(r.base_path.as_str()));
-        last.insert(r.chart, Value::map(t));
-        let scope = scope_value(&scopes, r.chart, &last);
-        match set.execute(name, &Value::map(scope)) {
+        let scope = &scopes[r.chart].map;
+        scope.insert("Template".to_string(), Value::map(t));
+        match set.execute(name, &Value::Map(scope.clone())) {
             Ok(text) => {
                 out.insert(name.clone(), text.replace("<no value>", ""));
             }
@@ -240,14 +233,17 @@ fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, V
     scope.insert("Values".to_string(), values);
 
     let idx = scopes.len();
-    scopes.push(Scope { base: scope.clone(), subcharts: Vec::new() });
+    // (Filled in below, once the subcharts' scopes exist.)
+    scopes.push(Scope { map: Map::new(BTreeMap::new(), "interface {}") });
+    let mut subs = BTreeMap::new();
     for dep in &chart.dependencies {
         let sub = collect(dep, Some(&full_path), &scope, false, scopes, out);
         // Helm keys `.Subcharts` by name: a later namesake replaces an earlier one.
-        let subs = &mut scopes[idx].subcharts;
-        subs.retain(|(n, _)| n != dep.name());
-        subs.push((dep.name().to_string(), sub));
+        subs.insert(dep.name().to_string(), Value::Map(scopes[sub].map.clone()));
     }
+    let mut base = scope;
+    base.insert("Subcharts".to_string(), Value::map(subs));
+    scopes[idx].map = Map::new(base, "interface {}");
 
     let base_path = format!("{full_path}/templates");
     for t in &chart.templates {
@@ -587,6 +583,20 @@ mod tests {
     }
 
     #[test]
+    fn templates_change_a_copy_of_the_values() {
+        // Helm renders this "1 map[k:1]" every time: its coalescing copies
+        // the values, so a template's set never reaches the caller's.
+        let mut c = Chart { templates: vec![crate::chart::File::new("templates/t.yaml", &b"{{ $_ := set .Values \"n\" (add1 (.Values.n | default 0)) }}{{ $_ := set .Values.m \"k\" 1 }}{{ .Values.n }} {{ .Values.m }}"[..])], ..Chart::default() };
+        c.metadata.name = "c".into();
+        let values = Value::from(&serde_json::json!({"m": {}}));
+        for _ in 0..2 {
+            let out = render(&c, &values, &RenderOptions::default()).unwrap();
+            assert_eq!(out["c/templates/t.yaml"], "1 map[k:1]");
+        }
+        assert_eq!(crate::template::fmt::sprint(&values), "map[m:map[]]");
+    }
+
+    #[test]
     fn scopes_follow_the_chart_tree() {
         let chart = |name: &str, library: bool, templates: &[&str], dependencies: Vec<Chart>| {
             let mut c = Chart { templates: templates.iter().map(|t| crate::chart::File::new(*t, &b""[..])).collect(), dependencies, ..Chart::default() };
@@ -610,17 +620,16 @@ mod tests {
         assert_eq!(out.keys().collect::<Vec<_>>(), ["top/charts/lib/templates/_l.tpl", "top/charts/sub/templates/s.yaml", "top/templates/t.yaml"]);
         let s = &out["top/charts/sub/templates/s.yaml"];
         assert_eq!(s.base_path, "top/charts/sub/templates");
-        let none = HashMap::new();
-        let sub_scope = scope_value(&scopes, s.chart, &none);
-        assert!(matches!(sub_scope["Values"].get("a"), Some(Value::Float(f)) if *f == 1.0));
+        let sub_scope = scopes[s.chart].map.entries();
+        assert!(matches!(sub_scope["Values"].get("a"), Some(Value::Float(f)) if f == 1.0));
         assert!(matches!(sub_scope["Chart"].get("IsRoot"), Some(Value::Bool(false))));
-        assert!(scope_value(&scopes, out["top/charts/lib/templates/_l.tpl"].chart, &none)["Values"].as_map().is_some_and(|m| m.is_empty()));
-        let root_scope = scope_value(&scopes, root_idx, &none);
+        assert!(scopes[out["top/charts/lib/templates/_l.tpl"].chart].map.entries()["Values"].as_map().is_some_and(|m| m.is_empty()));
+        let root_scope = scopes[root_idx].map.entries();
         assert_eq!(root_scope["Subcharts"].as_map().unwrap().keys().collect::<Vec<_>>(), ["lib", "sub"]);
         assert!(!root_scope.contains_key("Template"));
         // Once a template of `sub` has rendered, the parent sees it there.
-        let last = HashMap::from([(s.chart, Value::str("t"))]);
-        let root_scope = scope_value(&scopes, root_idx, &last);
+        scopes[s.chart].map.insert("Template".into(), Value::str("t"));
+        let root_scope = scopes[root_idx].map.entries();
         assert!(root_scope["Subcharts"].get("sub").and_then(|v| v.get("Template")).is_some());
     }
 }

@@ -66,10 +66,20 @@ pub trait Host {
     /// Executes the named template (`define`d in any file of the render)
     /// with `data` as dot, as Helm's `include` does.
     fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError>;
+    /// [`Host::execute_named`]'s output as Go's bytes (a template may print
+    /// bytes that are not UTF-8, and `include "x" . | b64enc` keeps them).
+    /// By default, the text.
+    fn execute_named_go(&mut self, name: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
+        self.execute_named(name, data).map(crate::value::Str::from)
+    }
     /// Parses `text` as a template in the current render's set (so it may
     /// `include` what the chart defines) and executes it with `data`, as
     /// Helm's `tpl` does.
     fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError>;
+    /// [`Host::execute_text`]'s output as Go's bytes. By default, the text.
+    fn execute_text_go(&mut self, text: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
+        self.execute_text(text, data).map(crate::value::Str::from)
+    }
 }
 
 /// One call: the function's name as the template wrote it, and the host.

@@ -45,7 +45,7 @@ pub fn register(funcs: &mut FuncMap, lookup: Option<Arc<dyn Lookup>>) {
     funcs.add_with_host("include", move |call: &mut Call<'_>, args: &[Value]| {
         arity("include", args, 2)?;
         let name = string_arg(args, 0)?;
-        include(call.host, &counts, name, &args[1]).map(Value::from)
+        include(call.host, &counts, name, &args[1]).map(Value::String)
     });
 
     funcs.add_with_host("tpl", move |call: &mut Call<'_>, args: &[Value]| {
@@ -81,7 +81,7 @@ pub fn register(funcs: &mut FuncMap, lookup: Option<Arc<dyn Lookup>>) {
 
 /// Helm's `include`: the named template's output, counting how deep the
 /// same name nests (`rendering template has a nested reference name`).
-fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &str, data: &Value) -> Result<String, FuncError> {
+fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
     {
         let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
         let n = c.entry(name.to_string()).or_insert(0);
@@ -90,7 +90,7 @@ fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &s
         }
         *n += 1;
     }
-    let out = host.execute_named(name, data);
+    let out = host.execute_named_go(name, data);
     {
         let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = c.get_mut(name) {
@@ -104,9 +104,24 @@ fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &s
 /// it) in the render's set and executed with `data`; `<no value>` removed.
 /// The host gives one error for parse and execution failures; Go's parse
 /// errors never say `executing "…"`, which tells them apart.
-fn tpl(host: &mut dyn Host, text: &str, data: &Value) -> Result<String, FuncError> {
-    match host.execute_text(text, data) {
-        Ok(out) => Ok(out.replace("<no value>", "")),
+fn tpl(host: &mut dyn Host, text: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
+    match host.execute_text_go(text, data) {
+        Ok(out) if out.is_utf8() => Ok(crate::value::Str::from(out.replace("<no value>", ""))),
+        // Go's bytes, `<no value>` cut out of them.
+        Ok(out) => {
+            let (b, pat) = (out.go_bytes(), b"<no value>");
+            let mut kept = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i..].starts_with(pat) {
+                    i += pat.len();
+                } else {
+                    kept.push(b[i]);
+                    i += 1;
+                }
+            }
+            Ok(crate::value::Str::from_bytes(kept))
+        }
         Err(e) => {
             let inner = e.to_string();
             let quoted = crate::template::fmt::quote(text);

@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
         1 => MissingKey::Zero,
         _ => MissingKey::Error,
     });
+    // A copy per run: maps are shared references, and a template may `set`
+    // on `.Values`; runs must not see each other's changes.
+    let Some(dot) = dot.deep_copy(64) else { return };
     if t.parse("fuzz", text).is_ok() {
-        let _ = t.execute("fuzz", dot);
+        let _ = t.execute("fuzz", &dot);
     }
 });

@@ -114,7 +114,7 @@ fn process_conditions(reqs: &mut [super::Dependency], cvals: &Value, cpath: &str
 }
 
 /// Helm's `Values.Table`: the table at a dotted path.
-pub(crate) fn table_at<'a>(v: &'a Value, path: &str) -> Option<&'a std::collections::BTreeMap<String, Value>> {
+pub(crate) fn table_at(v: &Value, path: &str) -> Option<std::sync::Arc<std::collections::BTreeMap<String, Value>>> {
     let mut cur = v.as_map()?;
     if path.is_empty() {
         return Some(cur);
@@ -124,7 +124,8 @@ pub(crate) fn table_at<'a>(v: &'a Value, path: &str) -> Option<&'a std::collecti
         if !is_table(next) {
             return None;
         }
-        cur = next.as_map()?;
+        let t = next.as_map()?;
+        cur = t;
     }
     Some(cur)
 }
@@ -192,18 +193,18 @@ fn process_import_values(c: &mut Chart) -> Result<(), ValuesError> {
         for riv in &r.import_values {
             match riv {
                 Value::Map(m) if is_table(riv) => {
-                    let child = go_v(m.entries.get("child"));
-                    let parent = go_v(m.entries.get("parent"));
+                    let child = go_v(m.entries().get("child"));
+                    let parent = go_v(m.entries().get("parent"));
                     outiv.push(string_map(&child, &parent));
                     // "ImportValues missing table from chart": skipped
                     let Some(vv) = table_at(&cvals, &format!("{}.{child}", r.name)) else { continue };
-                    merge_tables(&mut b, path_to_map(&parent, vv.clone()));
+                    merge_tables(&mut b, path_to_map(&parent, (*vv).clone()));
                 }
                 Value::String(s) => {
                     let child = format!("exports.{s}");
                     outiv.push(string_map(&child, "."));
                     let Some(vm) = table_at(&cvals, &format!("{}.{child}", r.name)) else { continue };
-                    merge_tables(&mut b, vm.clone());
+                    merge_tables(&mut b, (*vm).clone());
                 }
                 _ => {}
             }
@@ -221,5 +222,5 @@ fn string_map(child: &str, parent: &str) -> Value {
     let mut m = BTreeMap::new();
     m.insert("child".to_string(), Value::str(child));
     m.insert("parent".to_string(), Value::str(parent));
-    Value::Map(Map { entries: std::sync::Arc::new(m), elem: "string" })
+    Value::Map(Map::new(m, "string"))
 }

@@ -28,8 +28,9 @@ impl Files {
         self.entries.get(name).cloned().unwrap_or_else(|| Arc::from(&b""[..]))
     }
 
-    pub fn get(&self, name: &str) -> String {
-        String::from_utf8_lossy(&self.get_bytes(name)).into_owned()
+    /// Helm's `Get`: `string(bytes)`, every byte kept (a binary file's too).
+    pub fn get(&self, name: &str) -> crate::value::Str {
+        crate::value::Str::from_bytes(self.get_bytes(name).to_vec())
     }
 
     pub fn glob(&self, pattern: &str) -> Files {
@@ -82,7 +83,7 @@ fn base64(data: &[u8]) -> String {
 /// newline trimmed; "" when marshalling fails), for `AsConfig`/`AsSecrets`.
 fn yaml_string_map(m: &BTreeMap<String, String>) -> String {
     let entries: BTreeMap<String, Value> = m.iter().map(|(k, v)| (k.clone(), Value::str(v.as_str()))).collect();
-    let v = Value::Map(crate::value::Map { entries: Arc::new(entries), elem: "string" });
+    let v = Value::Map(crate::value::Map::new(entries, "string"));
     match crate::yaml::to_yaml(&v) {
         Ok(s) => s.strip_suffix('\n').map(str::to_string).unwrap_or(s),
         Err(_) => String::new(),
@@ -294,7 +295,7 @@ impl Object for Files {
         match name {
             "Get" => m(|f, a| {
                 arity("Get", a, 1)?;
-                Ok(Value::str(f.get(string_arg(a, 0)?)))
+                Ok(Value::String(f.get(string_arg(a, 0)?)))
             }),
             "GetBytes" => m(|f, a| {
                 arity("GetBytes", a, 1)?;

@@ -180,14 +180,14 @@ impl RawMetadata {
                 "annotations" => {
                     // encoding/json decodes into the map that is there.
                     let out = md.annotations.get_or_insert_with(BTreeMap::new);
-                    for (k, av) in fv.as_map().into_iter().flatten() {
+                    for (k, av) in fv.as_map().iter().flat_map(|m| m.iter()) {
                         out.insert(k.clone(), text(av));
                     }
                 }
                 "maintainers" => {
                     self.maintainers = fv
                         .as_list()
-                        .unwrap_or(&[])
+                        .unwrap_or_default()
                         .iter()
                         .map(|item| {
                             item.as_map().map(|im| Maintainer {
@@ -202,7 +202,7 @@ impl RawMetadata {
                     md.dependencies_listed = true;
                     self.dependencies = fv
                         .as_list()
-                        .unwrap_or(&[])
+                        .unwrap_or_default()
                         .iter()
                         .map(|item| {
                             item.as_map().map(|im| {
@@ -214,7 +214,7 @@ impl RawMetadata {
                                     condition: t("condition"),
                                     tags: im.get("tags").map(texts).unwrap_or_default(),
                                     enabled: matches!(im.get("enabled"), Some(Value::Bool(true))),
-                                    import_values: im.get("import-values").and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default(),
+                                    import_values: im.get("import-values").and_then(|v| v.as_list()).map(|l| l.to_vec()).unwrap_or_default(),
                                     alias: t("alias"),
                                 }
                             })
@@ -345,7 +345,7 @@ impl Metadata {
         m.insert("APIVersion".into(), s(&self.api_version));
         let ann: BTreeMap<String, Value> =
             self.annotations.iter().flatten().map(|(k, v)| (k.clone(), Value::str(v.as_str()))).collect();
-        m.insert("Annotations".into(), Value::Map(Map { entries: std::sync::Arc::new(ann), elem: "string" }));
+        m.insert("Annotations".into(), Value::Map(Map::new(ann, "string")));
         m.insert("AppVersion".into(), s(&self.app_version));
         m.insert("Condition".into(), s(&self.condition));
         m.insert("Dependencies".into(), Value::list(self.dependencies.iter().map(Dependency::to_value).collect()));

@@ -38,10 +38,12 @@ impl File {
         File { name: name.into(), data: data.into() }
     }
 
-    /// The bytes as Go's `string(data)` shows them (invalid UTF-8 replaced;
-    /// Go keeps the raw bytes — a knowing difference).
+    /// The bytes as text, Go's way (each invalid byte U+FFFD, as Helm's
+    /// output shows it after `json.Marshal`; a template's own text keeps
+    /// Go's bytes only in Go — a knowing difference, visible only to `len`
+    /// of a text node's bytes through `include`).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.data).into_owned()
+        crate::value::go_lossy(&self.data).into_owned()
     }
 }
 

@@ -125,7 +125,7 @@ impl Certificate {
 fn list_arg(args: &[Value], i: usize) -> Result<Vec<Value>, FuncError> {
     match args.get(i) {
         Some(Value::Nil) => Ok(Vec::new()),
-        Some(Value::List(l)) if l.elem == "interface {}" => Ok(l.items.to_vec()),
+        Some(Value::List(l)) if l.elem == "interface {}" => Ok(l.items().to_vec()),
         Some(other) => Err(FuncError::wrong_type("[]interface {}", other)),
         None => Err(FuncError::argument(format!("missing argument {}", i + 1))),
     }
@@ -1011,7 +1011,7 @@ mod tests {
         assert_eq!(c.kind_name(), "struct");
         let Value::Object(o) = &c else { unreachable!() };
         assert_eq!(o.format(), "{C K}");
-        assert_eq!(o.marshal().get("Cert").and_then(Value::as_str), Some("C"));
+        assert_eq!(o.marshal().get("Cert").and_then(|v| v.as_str().map(str::to_string)).as_deref(), Some("C"));
     }
 
     /// Go takes what we make: Helm parses our CA (cert and key), signs a

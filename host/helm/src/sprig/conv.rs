@@ -9,7 +9,7 @@
 
 use crate::func::{FuncError, FuncMap, FuncResult};
 use crate::template::fmt::sprint;
-use crate::value::{IntType, Value};
+use crate::value::{IntType, Str, Value};
 
 /// Go's type name of an argument for a type error. A nil that reached a
 /// function came from a map lookup or a field, whose static type is
@@ -59,9 +59,9 @@ pub fn want_bool(v: &Value) -> Result<bool, FuncError> {
 /// `.Values` is `common.Values`) is assignable too, as in Go.
 pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<String, Value>>, FuncError> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries.clone()),
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries()),
         Value::Object(o) if o.kind() == "map" => match o.marshal() {
-            Value::Map(m) if m.elem == "interface {}" => Ok(m.entries),
+            Value::Map(m) if m.elem == "interface {}" => Ok(m.entries()),
             _ => Err(wrong_type("map[string]interface {}", v)),
         },
         other => Err(wrong_type("map[string]interface {}", other)),
@@ -72,7 +72,7 @@ pub fn want_map(v: &Value) -> Result<std::sync::Arc<std::collections::BTreeMap<S
 /// None for every other kind.
 pub fn slice_items(v: &Value) -> Option<Vec<Value>> {
     match v {
-        Value::List(l) => Some(l.items.as_ref().clone()),
+        Value::List(l) => Some(l.items().as_ref().clone()),
         Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(*x as i64, IntType::Uint8)).collect()),
         _ => None,
     }
@@ -122,11 +122,29 @@ pub fn variadic(m: &mut FuncMap, name: &'static str, n: usize, f: fn(&[Value]) -
 
 /// Sprig's `strval`: strings and bytes as they are, everything else as `%v`
 /// prints it (errors and Stringers print themselves through `%v` too).
+/// A Go `string` parameter with its bytes (for the functions Go defines
+/// on bytes: `substr`, `trunc`, `b64enc`, the digests, …).
+pub fn want_go_str(v: &Value) -> Result<&Str, FuncError> {
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(wrong_type("string", other)),
+    }
+}
+
+/// [`strval`] with Go's bytes: a string as it is, a `[]byte` as `string(b)`.
+pub fn strval_go(v: &Value) -> Str {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bytes(b) => Str::from_bytes(b.to_vec()),
+        other => Str::from(strval(other)),
+    }
+}
+
 pub fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
-        // Go keeps the bytes; a Rust string cannot hold invalid UTF-8.
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        // The text of Go's bytes (`strval_go` keeps them).
+        Value::Bytes(b) => crate::value::go_lossy(b).into_owned(),
         // A Stringer (`*semver.Version`) prints through its String method.
         Value::Object(o) => o.format(),
         other => sprint(other),
@@ -244,8 +262,8 @@ pub fn empty(v: &Value) -> bool {
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
-        Value::List(l) => l.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
+        Value::List(l) => l.items().is_empty(),
+        Value::Map(m) => m.is_empty(),
         Value::Time(_) => false,
         Value::Object(o) => o.kind() != "struct" && !o.truthy(),
     }
@@ -277,10 +295,10 @@ fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> 
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            if x.elem != y.elem || x.items.len() != y.items.len() {
+            if x.elem != y.elem || x.items().len() != y.items().len() {
                 return Ok(false);
             }
-            for (p, q) in x.items.iter().zip(y.items.iter()) {
+            for (p, q) in x.items().iter().zip(y.items().iter()) {
                 if !deep_equal_at(p, q, depth + 1)? {
                     return Ok(false);
                 }
@@ -288,11 +306,11 @@ fn deep_equal_at(a: &Value, b: &Value, depth: usize) -> Result<bool, FuncError> 
             true
         }
         (Value::Map(x), Value::Map(y)) => {
-            if x.elem != y.elem || x.entries.len() != y.entries.len() {
+            if x.elem != y.elem || x.len() != y.len() {
                 return Ok(false);
             }
-            for (k, v) in x.entries.iter() {
-                match y.entries.get(k) {
+            for (k, v) in x.entries().iter() {
+                match y.entries().get(k) {
                     Some(w) if deep_equal_at(v, w, depth + 1)? => {}
                     _ => return Ok(false),
                 }

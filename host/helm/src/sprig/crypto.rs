@@ -30,7 +30,8 @@ pub fn register(m: &mut FuncMap) {
     m.add("sha512sum", |args| digest("sha512sum", args, |b| sha2::Sha512::digest(b).to_vec()));
     m.add("adler32sum", |args| {
         arity("adler32sum", args, 1)?;
-        Ok(Value::from(adler32(string_arg(args, 0)?.as_bytes()).to_string()))
+        string_arg(args, 0)?;
+        Ok(Value::from(adler32(super::conv::want_go_str(&args[0])?.go_bytes()).to_string()))
     });
     m.add("bcrypt", |args| {
         arity("bcrypt", args, 1)?;
@@ -80,7 +81,8 @@ pub(crate) use super::conv::wrong_type;
 
 fn digest(name: &str, args: &[Value], f: impl Fn(&[u8]) -> Vec<u8>) -> Result<Value, FuncError> {
     arity(name, args, 1)?;
-    Ok(Value::from(hex(&f(string_arg(args, 0)?.as_bytes()))))
+    string_arg(args, 0)?;
+    Ok(Value::from(hex(&f(super::conv::want_go_str(&args[0])?.go_bytes()))))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -4,18 +4,38 @@
 //! `mergeOverwrite` (mergo's rules) and their `must*` twins, `deepCopy`;
 //! `default`, `empty`, `coalesce`, `all`, `any`, `ternary`, and `hello`.
 //!
-//! Go maps are references: `set $d "k" v` changes `$d` itself. The value
-//! model (value.rs) holds maps immutably, so here `set`, `unset`, `merge*`
-//! return the changed map and leave their argument as it was; callers that
-//! rely on the mutation (`$_ := set $d …`) need the value model to share
-//! maps mutably. `keys` and `values` come in key order, where Go's is
-//! random.
+//! Go maps are references (value.rs's [`Map`]): `set`, `unset` and the
+//! `merge*` functions change their first argument in place (mergo also the
+//! maps nested in it) and return that same map, as the oracle shows (a
+//! `set` on the result of `set`, `unset`, `merge`, `default`, `get`, `dig`,
+//! `pluck`, `values`, `coalesce` or `ternary` is seen through the map given
+//! to them); `dict`, `pick`, `omit` and `deepCopy` make new maps. A source
+//! map that a merge stores where the destination had nothing (or an empty
+//! map) is stored by reference, as mergo does. `keys` and `values` come in
+//! key order, where Go's is random.
 
 use std::collections::BTreeMap;
 
 use super::conv::*;
 use crate::func::{FuncError, FuncMap, FuncResult};
-use crate::value::Value;
+use crate::value::{Map, Value};
+
+/// A `map[string]interface{}` parameter that a function changes in place:
+/// the map itself. A named map type over it (an object of kind `map`) has
+/// no map to share, so its marshalled copy is changed (see [`want_map`]).
+fn want_map_ref(v: &Value) -> Result<Map, FuncError> {
+    match v {
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.clone()),
+        other => Ok(Map::new(want_map(other)?.as_ref().clone(), "interface {}")),
+    }
+}
+
+/// Sprig's `deepCopy` (copystructure): every map in `v` anew, so changes
+/// to the copy are not seen through the original; bounded in depth, so a
+/// map that contains itself is an error rather than an endless copy.
+pub fn deep_copy(v: &Value, depth: usize) -> Result<Value, FuncError> {
+    v.deep_copy((MAX_DEPTH + 1).saturating_sub(depth)).ok_or_else(|| too_deep("deepCopy"))
+}
 
 fn map_value(m: BTreeMap<String, Value>) -> Value {
     Value::map(m)
@@ -34,16 +54,14 @@ pub fn register(m: &mut FuncMap) {
         Ok(d.get(k).cloned().unwrap_or_else(|| Value::from("")))
     });
     fixed(m, "set", 3, |a| {
-        let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
-        let mut d = d.as_ref().clone();
+        let (d, k) = (want_map_ref(&a[0])?, want_str(&a[1])?);
         d.insert(k.to_string(), a[2].clone());
-        Ok(map_value(d))
+        Ok(Value::Map(d))
     });
     fixed(m, "unset", 2, |a| {
-        let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
-        let mut d = d.as_ref().clone();
+        let (d, k) = (want_map_ref(&a[0])?, want_str(&a[1])?);
         d.remove(k);
-        Ok(map_value(d))
+        Ok(Value::Map(d))
     });
     fixed(m, "hasKey", 2, |a| {
         let (d, k) = (want_map(&a[0])?, want_str(&a[1])?);
@@ -86,11 +104,12 @@ pub fn register(m: &mut FuncMap) {
     for (name, overwrite) in [("merge", false), ("mustMerge", false), ("mergeOverwrite", true), ("mustMergeOverwrite", true)] {
         m.add(name, move |a: &[Value]| {
             check_at_least(name, a, 1)?;
-            let mut dst = want_map(&a[0])?.as_ref().clone();
+            let dst = want_map_ref(&a[0])?;
             for src in &a[1..] {
-                merge_into(&mut dst, want_map(src)?.as_ref(), overwrite, 0)?;
+                let src = want_map(src)?;
+                merge_into(&dst, &src, overwrite, 0)?;
             }
-            Ok(map_value(dst))
+            Ok(Value::Map(dst))
         });
     }
     for name in ["deepCopy", "mustDeepCopy"] {
@@ -98,7 +117,7 @@ pub fn register(m: &mut FuncMap) {
             if a[0].is_nil() {
                 return Err(FuncError::call("reflect: call of reflect.Value.Type on zero Value"));
             }
-            Ok(a[0].clone())
+            deep_copy(&a[0], 0)
         });
     }
     variadic(m, "dig", 0, dig);
@@ -122,9 +141,9 @@ fn conversion(v: &Value, want: &str) -> FuncError {
     FuncError::call(format!("interface conversion: interface {{}} is {got}, not {want}"))
 }
 
-fn as_dict(v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
+fn as_dict(v: &Value) -> Result<std::sync::Arc<BTreeMap<String, Value>>, FuncError> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Ok(&m.entries),
+        Value::Map(m) if m.elem == "interface {}" => Ok(m.entries()),
         other => Err(conversion(other, "map[string]interface {}")),
     }
 }
@@ -150,7 +169,8 @@ fn dig(a: &[Value]) -> FuncResult {
         if i == keys.len() - 1 {
             return Ok(step.clone());
         }
-        dict = as_dict(step)?;
+        let next = as_dict(step)?;
+        dict = next;
     }
     Ok(default.clone())
 }
@@ -169,7 +189,7 @@ fn mergo_empty(v: &Value) -> bool {
 /// source value replaces an empty destination value, or any value when
 /// overwriting (a nil source only when overwriting); a non-empty
 /// destination slice is kept unless overwriting.
-pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool, depth: usize) -> Result<(), FuncError> {
+pub fn merge_into(dst: &Map, src: &BTreeMap<String, Value>, overwrite: bool, depth: usize) -> Result<(), FuncError> {
     if depth > MAX_DEPTH {
         return Err(too_deep("merge"));
     }
@@ -180,16 +200,17 @@ pub fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Valu
             }
             continue;
         }
-        let dv = dst.get(k).cloned();
+        let dv = dst.get(k);
         if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
             if sm.elem == "interface {}" && dm.elem == "interface {}" {
-                let mut merged = dm.entries.as_ref().clone();
-                merge_into(&mut merged, &sm.entries, overwrite, depth + 1)?;
-                let was_empty = dm.entries.is_empty();
-                dst.insert(k.clone(), Value::map(merged));
+                // mergo merges into the nested destination map in place:
+                // every other reference to it sees the merge.
+                let was_empty = dm.is_empty();
+                let src_entries = sm.entries();
+                merge_into(dm, &src_entries, overwrite, depth + 1)?;
                 // mergo looks at the destination after merging into it:
                 // a merged map is no longer empty, so it stays.
-                if !was_empty || !sm.entries.is_empty() {
+                if !was_empty || !src_entries.is_empty() {
                     continue;
                 }
             }
@@ -222,16 +243,23 @@ mod tests {
         crate::template::fmt::sprint(&Value::map(m.clone()))
     }
 
+    /// `dst` after merging `src` into it.
+    fn merged(dst: &BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) -> BTreeMap<String, Value> {
+        let m = Map::new(dst.clone(), "interface {}");
+        merge_into(&m, src, overwrite, 0).unwrap();
+        m.into_entries()
+    }
+
     #[test]
     fn merge_follows_mergo() {
         // Helm: merge (dict "a" 1 "n" (dict "x" 1)) (dict "a" 2 "b" 3 "n" (dict "y" 2)) → map[a:1 b:3 n:map[x:1 y:2]]
-        let mut dst = d(&[("a", Value::int(1)), ("n", Value::map(d(&[("x", Value::int(1))])))]);
+        let dst0 = d(&[("a", Value::int(1)), ("n", Value::map(d(&[("x", Value::int(1))])))]);
         let src = d(&[("a", Value::int(2)), ("b", Value::int(3)), ("n", Value::map(d(&[("y", Value::int(2))])))]);
-        let mut dst2 = dst.clone();
-        merge_into(&mut dst, &src, false, 0).unwrap();
+        let dst = merged(&dst0, &src, false);
         assert_eq!(dst.get("a").map(|v| matches!(v, Value::Int(1, _))), Some(true));
         assert!(dst.get("n").and_then(|n| n.get("y")).is_some());
-        merge_into(&mut dst2, &src, true, 0).unwrap();
+        let dst0 = d(&[("a", Value::int(1)), ("n", Value::map(d(&[("x", Value::int(1))])))]);
+        let dst2 = merged(&dst0, &src, true);
         assert!(matches!(dst2.get("a"), Some(Value::Int(2, _))));
         let _ = show;
     }
@@ -272,21 +300,18 @@ mod tests {
     #[test]
     fn merge_empty_and_nil() {
         // Helm: mergeOverwrite (dict "a" "x" "b" 5) (dict "a" "" "b" 0 "c" nil) → map[a: b:0 c:<nil>]
-        let mut dst = d(&[("a", Value::from("x")), ("b", Value::int(5))]);
-        merge_into(&mut dst, &d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil)]), true, 0).unwrap();
+        let dst = merged(&d(&[("a", Value::from("x")), ("b", Value::int(5))]), &d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil)]), true);
         assert_eq!(dst.get("a").and_then(Value::as_str), Some(""));
         assert!(dst.get("c").is_some_and(Value::is_nil));
         // merge replaces empty destination values: "" 0 nil []
-        let mut dst = d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil), ("d", Value::list(vec![]))]);
-        merge_into(&mut dst, &d(&[("a", Value::from("x")), ("b", Value::int(5)), ("c", Value::int(6)), ("d", Value::list(vec![Value::int(1)]))]), false, 0).unwrap();
+        let dst = merged(&d(&[("a", Value::from("")), ("b", Value::int(0)), ("c", Value::Nil), ("d", Value::list(vec![]))]), &d(&[("a", Value::from("x")), ("b", Value::int(5)), ("c", Value::int(6)), ("d", Value::list(vec![Value::int(1)]))]), false);
         assert_eq!(dst.get("a").and_then(Value::as_str), Some("x"));
         assert!(matches!(dst.get("c"), Some(Value::Int(6, _))));
-        assert_eq!(dst.get("d").and_then(Value::as_list).map(<[Value]>::len), Some(1));
+        assert_eq!(dst.get("d").and_then(|v| v.as_list()).map(|l| l.len()), Some(1));
         // a scalar never merges into a map, nor a map over a scalar without overwrite
-        let mut dst = d(&[("n", Value::int(1))]);
-        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), false, 0).unwrap();
+        let dst = merged(&d(&[("n", Value::int(1))]), &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), false);
         assert!(matches!(dst.get("n"), Some(Value::Int(1, _))));
-        merge_into(&mut dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), true, 0).unwrap();
+        let dst = merged(&dst, &d(&[("n", Value::map(d(&[("x", Value::int(1))])))]), true);
         assert!(matches!(dst.get("n"), Some(Value::Map(_))));
     }
 }

@@ -6,45 +6,51 @@
 //! report the bad byte, the lenient trailing bits). This file must not hold
 //! other families' functions; hashes live in `crypto.rs`.
 //!
-//! Known difference: Go strings may hold any bytes, [`Value::String`] holds
-//! UTF-8, so a decode that yields invalid UTF-8 is made valid with U+FFFD.
+//! Go strings hold any bytes, and so does [`Str`]: a decode that yields
+//! invalid UTF-8 keeps its bytes (`b64dec` of random bytes has their length).
 
 use base64::Engine as _;
 
-use crate::func::{arity, string_arg, FuncMap};
-use crate::value::Value;
+use super::conv::want_go_str;
+use crate::func::{arity, string_arg, FuncError, FuncMap};
+use crate::value::{Str, Value};
+
+/// The first argument, once checked to be a string.
+fn string_arg_checked(args: &[Value]) -> Result<&Value, FuncError> {
+    string_arg(args, 0)?;
+    Ok(&args[0])
+}
 
 pub fn register(m: &mut FuncMap) {
     m.add("b64enc", |args| {
         arity("b64enc", args, 1)?;
-        Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(string_arg(args, 0)?)))
+        string_arg(args, 0)?;
+        Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(want_go_str(&args[0])?.go_bytes())))
     });
     m.add("b64dec", |args| {
         arity("b64dec", args, 1)?;
-        Ok(Value::from(match base64_decode(string_arg(args, 0)?.as_bytes()) {
-            Ok(b) => go_string(b),
-            Err(e) => e,
-        }))
+        Ok(match base64_decode(want_go_str(string_arg_checked(args)?)?.go_bytes()) {
+            Ok(b) => Value::String(Str::from_bytes(b)),
+            Err(e) => Value::from(e),
+        })
     });
     m.add("b32enc", |args| {
         arity("b32enc", args, 1)?;
-        Ok(Value::from(base32_encode(string_arg(args, 0)?.as_bytes())))
+        string_arg(args, 0)?;
+        Ok(Value::from(base32_encode(want_go_str(&args[0])?.go_bytes())))
     });
     m.add("b32dec", |args| {
         arity("b32dec", args, 1)?;
-        Ok(Value::from(match base32_decode(string_arg(args, 0)?.as_bytes()) {
-            Ok(b) => go_string(b),
-            Err(e) => e,
-        }))
+        Ok(match base32_decode(want_go_str(string_arg_checked(args)?)?.go_bytes()) {
+            Ok(b) => Value::String(Str::from_bytes(b)),
+            Err(e) => Value::from(e),
+        })
     });
 }
 
 /// Go's `string(bytes)` as far as a Rust string can hold it.
 pub(crate) fn go_string(b: Vec<u8>) -> String {
-    match String::from_utf8(b) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+    crate::value::go_lossy_string(b)
 }
 
 fn corrupt(kind: &str, at: usize) -> String {

@@ -123,10 +123,22 @@ pub fn register(m: &mut FuncMap) {
         });
     }
     fixed(m, "sortAlpha", 1, |a| {
+        // A []string is sorted in place (Sprig's strslice returns it as
+        // is): every holder of the slice sees it sorted, as in Go.
+        if let Value::List(l) = &a[0] {
+            if l.elem == "string" {
+                l.sort_in_place(|x, y| match (x, y) {
+                    (Value::String(x), Value::String(y)) => x.cmp(y),
+                    (x, y) => strval(x).cmp(&strval(y)),
+                });
+                return Ok(Value::List(l.clone()));
+            }
+        }
         let mut l = match &a[0] {
             Value::List(_) | Value::Bytes(_) => super::strings::strslice(&a[0]),
-            other => vec![strval(other)],
+            other => vec![super::conv::strval_go(other)],
         };
+        // Go's sort.Strings: byte order.
         l.sort();
         Ok(Value::strings(l))
     });
@@ -137,7 +149,7 @@ pub fn register(m: &mut FuncMap) {
 fn slice(a: &[Value]) -> FuncResult {
     let kind = kind_or_nil_panic(&a[0])?;
     let (items, elem) = match &a[0] {
-        Value::List(l) => (l.items.as_ref().clone(), l.elem),
+        Value::List(l) => (l.items().as_ref().clone(), l.elem),
         Value::Bytes(b) => {
             let b = b.as_ref();
             let (start, end) = bounds(a, b.len())?;
@@ -149,7 +161,7 @@ fn slice(a: &[Value]) -> FuncResult {
         return Ok(Value::Nil);
     }
     let (start, end) = bounds(a, items.len())?;
-    Ok(Value::List(List { items: Arc::new(items[start..end].to_vec()), elem }))
+    Ok(Value::List(List::new(items[start..end].to_vec(), elem)))
 }
 
 fn bounds(a: &[Value], len: usize) -> Result<(usize, usize), FuncError> {
@@ -192,5 +204,5 @@ fn chunk(size: i64, l: Vec<Value>) -> FuncResult {
         }
         out.push(Value::list(part));
     }
-    Ok(Value::List(List { items: Arc::new(out), elem: "[]interface {}" }))
+    Ok(Value::List(List::new(out, "[]interface {}")))
 }

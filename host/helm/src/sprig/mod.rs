@@ -12,7 +12,7 @@ mod crypto;
 mod crypto_testkit;
 mod dates;
 mod der;
-mod dicts;
+pub(crate) mod dicts;
 pub(crate) mod encoding;
 pub mod gotime;
 mod lists;
@@ -26,13 +26,6 @@ pub(crate) mod regex;
 mod semver;
 mod strings;
 mod urls;
-
-/// The functions that, in Go, change the map given as their first argument
-/// (Go maps are references: `$_ := set $d "k" v` changes `$d`). The value
-/// model holds maps immutably, so these return the changed map and the
-/// caller — the template executor — must store it back where the argument
-/// came from until maps are shared mutably (see dicts.rs).
-pub const MUTATES_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
 
 /// Sprig's functions as Helm's templates have them.
 pub fn funcs() -> FuncMap {

@@ -101,7 +101,7 @@ pub fn register(m: &mut FuncMap) {
 }
 
 fn ints(v: Vec<i64>) -> FuncResult {
-    Ok(Value::List(List { items: std::sync::Arc::new(v.into_iter().map(Value::int).collect()), elem: "int" }))
+    Ok(Value::List(List::new(v.into_iter().map(Value::int).collect(), "int")))
 }
 
 /// Go's `math.Max`: NaN wins, +0 beats -0.

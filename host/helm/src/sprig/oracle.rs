@@ -175,7 +175,7 @@ fn operand(toks: &[Tok], pos: &mut usize) -> R {
             p if p.starts_with(".Values") => {
                 let mut v = values();
                 for k in p.split('.').skip(2) {
-                    v = v.get(k).cloned().unwrap_or(Value::Nil);
+                    v = v.get(k).unwrap_or(Value::Nil);
                 }
                 v
             }

@@ -3,15 +3,16 @@
 //! Go's slicing), `wrap`, `quote`/`squote`/`cat`, `indent`/`nindent`,
 //! `replace`, `plural`, `snakecase`/`camelcase`/`kebabcase`/`swapcase`/
 //! `shuffle`, `toString`, `join`, `split`/`splitList`/`splitn`, `toStrings`.
-//! Where Go slices a string in the middle of a UTF-8 sequence the result
-//! here carries U+FFFD instead of the raw bytes (a Rust string must be
-//! UTF-8). Printing values is `strval`'s (conv.rs), never done here.
+//! Where Go slices a string in the middle of a UTF-8 sequence (`substr`,
+//! `trunc`) the bytes are kept ([`Str`]); `abbrev`'s cut becomes U+FFFD
+//! (knowingly different: it returns text). Printing values is `strval`'s
+//! (conv.rs), never done here.
 
 use std::collections::BTreeMap;
 
 use super::conv::*;
 use crate::func::{FuncError, FuncMap};
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 /// The most bytes `repeat`, `indent` and `wrapWith` may produce: beyond
 /// it a template is runaway, and the call fails instead of eating memory.
@@ -32,8 +33,8 @@ pub fn register(m: &mut FuncMap) {
     fixed(m, "title", 1, |a| Ok(Value::from(title(want_str(&a[0])?))));
     fixed(m, "untitle", 1, |a| Ok(Value::from(untitle(want_str(&a[0])?))));
     fixed(m, "substr", 3, |a| {
-        let (start, end, s) = (want_int(&a[0])?, want_int(&a[1])?, want_str(&a[2])?);
-        substr(start, end, s).map(Value::from)
+        let (start, end, s) = (want_int(&a[0])?, want_int(&a[1])?, want_go_str(&a[2])?);
+        substr(start, end, s.go_bytes()).map(Value::String)
     });
     fixed(m, "repeat", 2, |a| {
         let (n, s) = (want_int(&a[0])?, want_str(&a[1])?);
@@ -72,14 +73,18 @@ pub fn register(m: &mut FuncMap) {
     fixed(m, "hasPrefix", 2, |a| Ok(Value::Bool(want_str(&a[1])?.starts_with(want_str(&a[0])?))));
     fixed(m, "hasSuffix", 2, |a| Ok(Value::Bool(want_str(&a[1])?.ends_with(want_str(&a[0])?))));
     variadic(m, "quote", 0, |a| {
-        Ok(Value::from(a.iter().filter(|v| !v.is_nil()).map(|v| go_quote(&strval(v))).collect::<Vec<_>>().join(" ")))
+        // `%q` of the bytes: an invalid byte is `\xNN`.
+        Ok(Value::from(a.iter().filter(|v| !v.is_nil()).map(|v| crate::template::fmt::quote_bytes(strval_go(v).go_bytes())).collect::<Vec<_>>().join(" ")))
     });
     variadic(m, "squote", 0, |a| {
-        Ok(Value::from(a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", crate::template::fmt::sprint(v))).collect::<Vec<_>>().join(" ")))
+        Ok(Value::String(join_go(a.iter().filter(|v| !v.is_nil()).map(|v| {
+            let mut b = vec![b'\''];
+            b.extend_from_slice(crate::template::fmt::sprint_go(v).go_bytes());
+            b.push(b'\'');
+            b
+        }), b" ")))
     });
-    variadic(m, "cat", 0, |a| {
-        Ok(Value::from(a.iter().filter(|v| !v.is_nil()).map(crate::template::fmt::sprint).collect::<Vec<_>>().join(" ")))
-    });
+    variadic(m, "cat", 0, |a| Ok(Value::String(join_go(a.iter().filter(|v| !v.is_nil()).map(|v| crate::template::fmt::sprint_go(v).go_bytes().to_vec()), b" "))));
     fixed(m, "indent", 2, |a| {
         let (n, s) = (want_int(&a[0])?, want_str(&a[1])?);
         indent(n, s).map(Value::from)
@@ -97,7 +102,7 @@ pub fn register(m: &mut FuncMap) {
         let (one, many, n) = (want_str(&a[0])?, want_str(&a[1])?, want_int(&a[2])?);
         Ok(Value::from(if n == 1 { one } else { many }))
     });
-    fixed(m, "toString", 1, |a| Ok(Value::from(strval(&a[0]))));
+    fixed(m, "toString", 1, |a| Ok(Value::String(strval_go(&a[0]))));
     fixed(m, "abbrev", 2, |a| {
         let (w, s) = (want_int(&a[0])?, want_str(&a[1])?);
         Ok(Value::from(if w < 4 { s.to_string() } else { abbreviate_full(s.as_bytes(), 0, w).unwrap_or_default() }))
@@ -107,14 +112,18 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::from(if r < 4 || l > 0 && r < 7 { s.to_string() } else { abbreviate_full(s.as_bytes(), l, r).unwrap_or_default() }))
     });
     fixed(m, "trunc", 2, |a| {
-        let (c, s) = (want_int(&a[0])?, want_str(&a[1])?);
-        Ok(Value::from(trunc(c, s)))
+        let (c, s) = (want_int(&a[0])?, want_go_str(&a[1])?);
+        Ok(Value::String(trunc(c, s)))
     });
     fixed(m, "join", 2, |a| {
-        let sep = want_str(&a[0])?;
-        Ok(Value::from(strslice(&a[1]).join(sep)))
+        let sep = want_go_str(&a[0])?;
+        Ok(Value::String(join_go(strslice(&a[1]).iter().map(|s| s.go_bytes().to_vec()), sep.go_bytes())))
     });
-    fixed(m, "toStrings", 1, |a| Ok(Value::strings(strslice(&a[0]))));
+    fixed(m, "toStrings", 1, |a| match &a[0] {
+        // strslice returns a []string as is: the same slice.
+        Value::List(l) if l.elem == "string" => Ok(a[0].clone()),
+        other => Ok(Value::strings(strslice(other))),
+    });
     fixed(m, "splitList", 2, |a| {
         let (sep, s) = (want_str(&a[0])?, want_str(&a[1])?);
         Ok(Value::strings(go_split(s, sep, -1)))
@@ -132,7 +141,7 @@ pub fn register(m: &mut FuncMap) {
 /// `split`'s `map[string]string` with keys `_0`, `_1`, ….
 fn indexed_map(parts: Vec<String>) -> Value {
     let entries: BTreeMap<String, Value> = parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::from(p))).collect();
-    Value::Map(Map { entries: std::sync::Arc::new(entries), elem: "string" })
+    Value::Map(Map::new(entries, "string"))
 }
 
 /// Go's `strings.SplitN(s, sep, n)` (`n < 0`: all; `n == 0`: none); an
@@ -159,21 +168,35 @@ pub fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
 
 /// Sprig's `strslice`: a `[]string` as is; other slices item by item with
 /// nils dropped; nil → empty; anything else → a one-item list.
-pub fn strslice(v: &Value) -> Vec<String> {
+/// Sprig's `strslice`, with Go's bytes.
+pub fn strslice(v: &Value) -> Vec<Str> {
     match v {
-        Value::List(l) => l.items.iter().filter(|x| !x.is_nil()).map(strval).collect(),
-        Value::Bytes(b) => b.iter().map(|x| x.to_string()).collect(),
+        Value::List(l) => l.items().iter().filter(|x| !x.is_nil()).map(strval_go).collect(),
+        Value::Bytes(b) => b.iter().map(|x| Str::from(x.to_string())).collect(),
         Value::Nil => Vec::new(),
-        other => vec![strval(other)],
+        other => vec![strval_go(other)],
     }
 }
 
+/// Bytes as text, Go's way (`abbrev` cuts bytes but returns text here).
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    crate::value::go_lossy(b).into_owned()
+}
+
+/// Byte strings joined by `sep`, as Go's bytes.
+fn join_go(parts: impl Iterator<Item = Vec<u8>>, sep: &[u8]) -> Str {
+    let mut out = Vec::new();
+    for (i, p) in parts.enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(&p);
+    }
+    Str::from_bytes(out)
 }
 
 /// Go's `s[lo:hi]` with its panic texts.
-fn slice_str(s: &[u8], lo: i64, hi: i64) -> Result<String, FuncError> {
+fn slice_str(s: &[u8], lo: i64, hi: i64) -> Result<Str, FuncError> {
     let len = s.len() as i64;
     if hi < 0 {
         return Err(runtime(format!("slice bounds out of range [:{hi}]")));
@@ -184,11 +207,11 @@ fn slice_str(s: &[u8], lo: i64, hi: i64) -> Result<String, FuncError> {
     if lo < 0 || lo > hi {
         return Err(runtime(format!("slice bounds out of range [{lo}:{hi}]")));
     }
-    Ok(lossy(&s[lo as usize..hi as usize]))
+    // Go slices bytes: a cut inside a character keeps the bytes.
+    Ok(Str::from_bytes(&s[lo as usize..hi as usize]))
 }
 
-pub fn substr(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
-    let b = s.as_bytes();
+pub fn substr(start: i64, end: i64, b: &[u8]) -> Result<Str, FuncError> {
     let len = b.len() as i64;
     if start < 0 {
         return slice_str(b, 0, end);
@@ -199,16 +222,17 @@ pub fn substr(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
     slice_str(b, start, end)
 }
 
-pub fn trunc(c: i64, s: &str) -> String {
-    let b = s.as_bytes();
-    let len = b.len() as i64;
+/// Sprig's `trunc`: Go slices bytes, so a cut inside a character keeps
+/// the bytes.
+pub fn trunc(c: i64, s: &Str) -> Str {
+    let len = s.go_len() as i64;
     if c < 0 && len + c > 0 {
-        return lossy(&b[(len + c) as usize..]);
+        return s.byte_slice((len + c) as usize, len as usize).unwrap_or_else(|| s.clone());
     }
     if c >= 0 && len > c {
-        return lossy(&b[..c as usize]);
+        return s.byte_slice(0, c as usize).unwrap_or_else(|| s.clone());
     }
-    s.to_string()
+    s.clone()
 }
 
 fn repeat(s: &str, n: i64) -> Result<String, FuncError> {
@@ -624,17 +648,22 @@ mod tests {
 
     #[test]
     fn substr_panics_as_go() {
-        assert_eq!(substr(0, 5, "abc").unwrap(), "abc");
-        assert_eq!(substr(-1, 5, "abc").unwrap_err().render("substr"), "error calling substr: runtime error: slice bounds out of range [:5] with length 3");
-        assert_eq!(substr(2, 1, "abc").unwrap_err().render("substr"), "error calling substr: runtime error: slice bounds out of range [2:1]");
-        assert_eq!(substr(1, 2, "abc").unwrap(), "b");
+        assert_eq!(substr(0, 5, b"abc").unwrap(), "abc");
+        assert_eq!(substr(-1, 5, b"abc").unwrap_err().render("substr"), "error calling substr: runtime error: slice bounds out of range [:5] with length 3");
+        assert_eq!(substr(2, 1, b"abc").unwrap_err().render("substr"), "error calling substr: runtime error: slice bounds out of range [2:1]");
+        assert_eq!(substr(1, 2, b"abc").unwrap(), "b");
     }
 
     #[test]
     fn trunc_and_abbrev() {
-        assert_eq!(trunc(2, "abc"), "ab");
-        assert_eq!(trunc(-2, "abc"), "bc");
-        assert_eq!(trunc(-5, "abc"), "abc");
+        let abc = Str::from("abc");
+        assert_eq!(trunc(2, &abc), "ab");
+        assert_eq!(trunc(-2, &abc), "bc");
+        assert_eq!(trunc(-5, &abc), "abc");
+        // Helm: trunc 1 "é" | len → 1; trunc -1 "é" | b64enc → qQ==
+        let e = Str::from("é");
+        assert_eq!(trunc(1, &e).go_bytes(), &[0xc3]);
+        assert_eq!(trunc(-1, &e).go_bytes(), &[0xa9]);
     }
 
     #[test]

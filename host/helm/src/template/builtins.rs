@@ -92,8 +92,9 @@ pub fn call(b: Builtin, args: &[Rv]) -> Result<Rv, String> {
         Builtin::Len => length(&args[0]).map(|n| Rv::concrete(Value::int(n as i64))),
         Builtin::Index => index(&args[0], &args[1..]),
         Builtin::Slice => slice(&args[0], &args[1..]),
-        Builtin::Print => s(super::fmt::sprint_args(&vals())),
-        Builtin::Println => s(super::fmt::sprintln(&vals())),
+        // Go's bytes: two halves of a character printed together are one.
+        Builtin::Print => Ok(Rv::concrete(Value::String(super::fmt::sprint_args_go(&vals())))),
+        Builtin::Println => Ok(Rv::concrete(Value::String(super::fmt::sprintln_go(&vals())))),
         Builtin::Html => s(html_escape(&eval_args(args))),
         Builtin::Js => s(js_escape(&eval_args(args))),
         Builtin::UrlQuery => s(query_escape(&eval_args(args))),
@@ -134,10 +135,10 @@ fn length(item: &Rv) -> Result<usize, String> {
     match item {
         Rv::Invalid => Err("reflect: call of reflect.Value.Type on zero Value".into()),
         Rv::V(Value::Nil, _) => Err("len of nil pointer".into()),
-        Rv::V(Value::String(s), _) => Ok(s.len()),
+        Rv::V(Value::String(s), _) => Ok(s.go_len()),
         Rv::V(Value::Bytes(b), _) => Ok(b.len()),
-        Rv::V(Value::List(l), _) => Ok(l.items.len()),
-        Rv::V(Value::Map(m), _) => Ok(m.entries.len()),
+        Rv::V(Value::List(l), _) => Ok(l.items().len()),
+        Rv::V(Value::Map(m), _) => Ok(m.len()),
         Rv::V(Value::Object(o), _) if o.map_entries().is_some() => Ok(o.map_entries().map(|e| e.len()).unwrap_or(0)),
         Rv::V(v, _) => Err(format!("len of type {}", v.type_name())),
     }
@@ -172,8 +173,8 @@ fn index(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
         };
         item = match &cur {
             Value::List(l) => {
-                let x = index_arg(ix, l.items.len())?;
-                match l.items.get(x) {
+                let x = index_arg(ix, l.items().len())?;
+                match l.items().get(x) {
                     Some(v) => Rv::V(v.clone(), l.elem == "interface {}"),
                     None => return Err("reflect: slice index out of range".into()),
                 }
@@ -186,8 +187,8 @@ fn index(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
                 }
             }
             Value::String(s) => {
-                let x = index_arg(ix, s.len())?;
-                match s.as_bytes().get(x) {
+                let x = index_arg(ix, s.go_len())?;
+                match s.go_bytes().get(x) {
                     Some(v) => Rv::concrete(Value::Int(*v as i64, IntType::Uint8)),
                     None => return Err("reflect: string index out of range".into()),
                 }
@@ -199,7 +200,7 @@ fn index(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
                     Rv::V(v, _) => return Err(format!("value has type {}; should be string", v.type_name())),
                 };
                 let iface = m.elem == "interface {}";
-                match m.entries.get(&*key) {
+                match m.entries().get(&*key) {
                     Some(v) => Rv::V(v.clone(), iface),
                     None => Rv::V(zero_of(m.elem), iface),
                 }
@@ -236,9 +237,9 @@ fn slice(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
             if indexes.len() == 3 {
                 return Err("cannot 3-index slice a string".into());
             }
-            s.len()
+            s.go_len()
         }
-        Value::List(l) => l.items.len(),
+        Value::List(l) => l.items().len(),
         Value::Bytes(b) => b.len(),
         v => return Err(format!("can't slice item of type {}", v.type_name())),
     };
@@ -255,11 +256,10 @@ fn slice(item: &Rv, indexes: &[Rv]) -> Result<Rv, String> {
     }
     let (a, z) = (idx[0], idx[1]);
     Ok(Rv::concrete(match item {
-        // Go may cut a string inside a UTF-8 sequence; Rust strings cannot
-        // hold the result, so such bytes become U+FFFD (knowingly different).
-        Value::String(s) => Value::str(String::from_utf8_lossy(&s.as_bytes()[a..z]).into_owned()),
+        // Go may cut a string inside a UTF-8 sequence: the bytes are kept.
+        Value::String(s) => Value::String(s.byte_slice(a, z).unwrap_or_else(|| s.clone())),
         Value::Bytes(b) => Value::Bytes(std::sync::Arc::from(&b[a..z])),
-        Value::List(l) => Value::List(List { items: std::sync::Arc::new(l.items[a..z].to_vec()), elem: l.elem }),
+        Value::List(l) => Value::List(List::new(l.items()[a..z].to_vec(), l.elem)),
         other => other,
     }))
 }
@@ -309,10 +309,11 @@ fn float_of(v: &Rv) -> f64 {
     }
 }
 
-fn str_of(v: &Rv) -> &str {
+/// A string's bytes: Go compares strings byte by byte.
+fn str_of(v: &Rv) -> &[u8] {
     match v {
-        Rv::V(Value::String(s), _) => s,
-        _ => "",
+        Rv::V(Value::String(s), _) => s.go_bytes(),
+        _ => b"",
     }
 }
 

@@ -14,15 +14,14 @@
 //! messages and a few results depend on it, so [`Rv`] keeps both.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::builtins::{self, Builtin};
 use super::parse::{Arg, Branch, Command, List, Node, Pipe, Tree};
 use super::{Limits, MissingKey, TemplateError};
 use crate::func::{Call, Func, FuncError, FuncMap, Host};
-use crate::value::{self, IntType, Map, Member, Value};
+use crate::value::{IntType, Member, Value};
 
 /// How deeply execution may nest (template calls, `include`, `tpl`, nested
 /// control structures and parenthesised pipelines, all counted together)
@@ -70,174 +69,6 @@ impl Rv {
     }
 }
 
-/// The names of the functions that change their first argument, a map, in
-/// place in Go (Sprig's `set`, `unset` and mergo's merges): Go maps are
-/// references, so every other reference to that map sees the change.
-pub const MUTATE_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
-
-/// The functions that return a copy of their argument with maps of their
-/// own (Sprig's `deepCopy`): their result must not share the identity of
-/// the maps they copied, which the value model would otherwise let it do.
-pub const COPY_RESULT: &[&str] = &["deepCopy", "mustDeepCopy"];
-
-/// `v` with every map and list in it in a new allocation (a new identity).
-fn fresh_copy(v: &Value) -> Value {
-    match v {
-        Value::Map(m) => Value::Map(Map { entries: Arc::new(m.entries.iter().map(|(k, x)| (k.clone(), fresh_copy(x))).collect()), elem: m.elem }),
-        Value::List(l) => Value::List(value::List { items: Arc::new(l.items.iter().map(fresh_copy).collect()), elem: l.elem }),
-        v => v.clone(),
-    }
-}
-
-type Entries = Arc<BTreeMap<String, Value>>;
-
-/// Go's map identity, emulated. The value model holds maps immutably, so a
-/// function that changes a map in place (see [`MUTATE_FIRST_ARG`]) returns
-/// the changed map instead; this table remembers, for the original map
-/// (by the address of its entries, kept alive here so it is never reused),
-/// the map that replaced it. Every read of a map goes through the table,
-/// so all references to the map see the change, across the executions of
-/// one set (Helm's templates share `.Values`), as in Go. Nested maps a
-/// merge changes in place are not followed.
-#[derive(Default)]
-pub struct Mutations {
-    any: AtomicBool,
-    table: Mutex<HashMap<usize, (Entries, Entries)>>,
-}
-
-impl Mutations {
-    fn is_empty(&self) -> bool {
-        !self.any.load(Ordering::Acquire)
-    }
-
-    /// The map `m` is now (following replacements), if it was replaced.
-    fn latest(&self, m: &Map) -> Option<Map> {
-        if self.is_empty() {
-            return None;
-        }
-        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        let mut cur = m.entries.clone();
-        let mut changed = false;
-        // A chain of replacements is short; the bound only guards a cycle.
-        for _ in 0..1000 {
-            match table.get(&(Arc::as_ptr(&cur) as usize)) {
-                Some((_, next)) if !Arc::ptr_eq(next, &cur) => {
-                    cur = next.clone();
-                    changed = true;
-                }
-                _ => break,
-            }
-        }
-        changed.then(|| Map { entries: cur, elem: m.elem })
-    }
-
-    fn record(&self, orig: &Entries, now: &Entries) {
-        if Arc::ptr_eq(orig, now) {
-            return;
-        }
-        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        // Whatever led to `orig` leads to `now` (chains stay one step long),
-        for (_, next) in table.values_mut() {
-            if Arc::ptr_eq(next, orig) {
-                *next = now.clone();
-            }
-        }
-        table.insert(Arc::as_ptr(orig) as usize, (orig.clone(), now.clone()));
-        // and a replaced map that only this table still holds can never be
-        // read again: forgetting it frees it (its address may then be
-        // reused by a new map, which is then rightly not redirected).
-        // Without this, every version of a map `set` in a loop was kept:
-        // memory grew with the square of the loop's length (found by
-        // fuzzing).
-        table.retain(|_, (o, _)| Arc::strong_count(o) > 1);
-        self.any.store(true, Ordering::Release);
-    }
-
-    /// How many replaced maps the table remembers.
-    #[cfg(test)]
-    pub(super) fn tracked(&self) -> usize {
-        self.table.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// `v` with its own map (not those inside it) brought up to date.
-    pub fn shallow(&self, v: Value) -> Value {
-        match &v {
-            Value::Map(m) => self.latest(m).map(Value::Map).unwrap_or(v),
-            _ => v,
-        }
-    }
-
-    /// `v` with every map in it brought up to date (what a function or the
-    /// printer is given).
-    pub fn deep(&self, v: &Value) -> Value {
-        if self.is_empty() {
-            return v.clone();
-        }
-        let mut visiting = Vec::new();
-        self.deep_in(v, &mut visiting).unwrap_or_else(|| v.clone())
-    }
-
-    fn deep_in(&self, v: &Value, visiting: &mut Vec<usize>) -> Option<Value> {
-        match v {
-            Value::Map(m) => {
-                let key = Arc::as_ptr(&m.entries) as usize;
-                if visiting.contains(&key) {
-                    return None;
-                }
-                visiting.push(key);
-                let latest = self.latest(m);
-                let base = latest.as_ref().unwrap_or(m);
-                let mut out: Option<BTreeMap<String, Value>> = None;
-                for (k, x) in base.entries.iter() {
-                    if let Some(nx) = self.deep_in(x, visiting) {
-                        out.get_or_insert_with(|| (*base.entries).clone()).insert(k.clone(), nx);
-                    }
-                }
-                visiting.pop();
-                match out {
-                    Some(e) => Some(Value::Map(Map { entries: Arc::new(e), elem: m.elem })),
-                    None => latest.map(Value::Map),
-                }
-            }
-            Value::List(l) => {
-                let mut out: Option<Vec<Value>> = None;
-                for (i, x) in l.items.iter().enumerate() {
-                    if let Some(nx) = self.deep_in(x, visiting) {
-                        out.get_or_insert_with(|| (*l.items).clone())[i] = nx;
-                    }
-                }
-                out.map(|items| Value::List(value::List { items: Arc::new(items), elem: l.elem }))
-            }
-            _ => None,
-        }
-    }
-
-    /// After a call of a function in [`MUTATE_FIRST_ARG`]: its first
-    /// argument (as evaluated, and as given to it) is now its result.
-    fn after_mutation(&self, evaluated: &Value, given: &Value, result: &Value) {
-        if let (Value::Map(now), Value::Map(given)) = (result, given) {
-            if let Value::Map(ev) = evaluated {
-                self.record(&ev.entries, &now.entries);
-            }
-            self.record_nested(&given.entries, &now.entries, 0);
-        }
-    }
-
-    /// `old` became `now`; so did each map under the same key in both (a
-    /// merge changes the nested maps of its destination in place).
-    fn record_nested(&self, old: &Entries, now: &Entries, depth: usize) {
-        if Arc::ptr_eq(old, now) || depth > 100 {
-            return;
-        }
-        self.record(old, now);
-        for (k, o) in old.iter() {
-            if let (Value::Map(o), Some(Value::Map(n))) = (o, now.get(k)) {
-                self.record_nested(&o.entries, &n.entries, depth + 1);
-            }
-        }
-    }
-}
-
 /// How deep the lists and maps a function makes may nest.
 pub const MAX_VALUE_DEPTH: usize = 10_000;
 
@@ -256,7 +87,7 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
     let add = |x: &Value, used: &mut usize| -> Result<(), SizeError> {
         let n = match x {
             Value::List(_) | Value::Map(_) => expanded_size(x, budget.saturating_sub(*used), depth + 1)?,
-            Value::String(s) => s.len() + 1,
+            Value::String(s) => s.go_len() + 1,
             Value::Bytes(b) => b.len() + 1,
             _ => 1,
         };
@@ -269,12 +100,12 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
     };
     match v {
         Value::List(l) => {
-            for x in l.items.iter() {
+            for x in l.items().iter() {
                 add(x, &mut used)?;
             }
         }
         Value::Map(m) => {
-            for (k, x) in m.entries.iter() {
+            for (k, x) in m.entries().iter() {
                 used = used.saturating_add(k.len());
                 add(x, &mut used)?;
             }
@@ -291,7 +122,6 @@ fn expanded_size(v: &Value, budget: usize, depth: usize) -> Result<usize, SizeEr
 /// `include`, `tpl`): options, bounds and their counters.
 pub struct Shared<'a> {
     pub funcs: &'a FuncMap,
-    pub mutations: &'a Mutations,
     pub missing_key: MissingKey,
     pub limits: Limits,
     /// Bytes written so far by this execution and every nested one.
@@ -348,10 +178,22 @@ impl At<'_> {
     }
 }
 
-/// Runs the template `tree` of `set` with `data` as dot; the output.
+/// Runs the template `tree` of `set` with `data` as dot; the output as
+/// text. Go writes bytes, and a string that is not UTF-8 (`b64dec` of
+/// random bytes, half a character cut by `substr`) prints as its bytes:
+/// they are kept until the whole output is made (two halves printed one
+/// after the other are a character again) and only then turned into text,
+/// an invalid byte U+FFFD. That is what Helm's output looks like after
+/// Go's `json.Marshal`, which writes each invalid byte as U+FFFD — and
+/// JSON is how the oracle (and any caller through the Python SDK) gets it.
 pub fn execute(set: &Arc<TreeSet>, shared: &Shared<'_>, tree: &Tree, data: &Value) -> Result<String, TemplateError> {
+    execute_bytes(set, shared, tree, data).map(crate::value::go_lossy_string)
+}
+
+/// [`execute`]'s output as Go's bytes.
+pub fn execute_bytes(set: &Arc<TreeSet>, shared: &Shared<'_>, tree: &Tree, data: &Value) -> Result<Vec<u8>, TemplateError> {
     let dot = if data.is_nil() { Rv::Invalid } else { Rv::concrete(data.clone()) };
-    let mut st = State { set, shared, tree, at: At::None, vars: vec![("$".into(), dot.clone())], out: String::new() };
+    let mut st = State { set, shared, tree, at: At::None, vars: vec![("$".into(), dot.clone())], out: Vec::new() };
     match st.walk_list(&dot, &tree.root) {
         Ok(()) => Ok(st.out),
         Err(Flow::Err(e)) => Err(e),
@@ -366,7 +208,7 @@ struct State<'s, 't> {
     tree: &'t Tree,
     at: At<'t>,
     vars: Vec<(String, Rv)>,
-    out: String,
+    out: Vec<u8>,
 }
 
 
@@ -423,12 +265,16 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn write(&mut self, s: &str) -> R<()> {
-        let total = self.shared.written.get() + s.len();
+        self.write_bytes(s.as_bytes())
+    }
+
+    fn write_bytes(&mut self, b: &[u8]) -> R<()> {
+        let total = self.shared.written.get() + b.len();
         if total > self.shared.limits.max_output {
             return Err(self.errorf(format!("output exceeds the limit of {} bytes", self.shared.limits.max_output)));
         }
         self.shared.written.set(total);
-        self.out.push_str(s);
+        self.out.extend_from_slice(b);
         Ok(())
     }
 
@@ -448,11 +294,16 @@ impl<'s, 't> State<'s, 't> {
                 let val = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.at = At::Node(node);
-                    let s = match &val {
-                        Rv::Invalid => "<no value>".to_string(),
-                        Rv::V(v, _) => super::fmt::sprint(&self.shared.mutations.deep(v)),
-                    };
-                    self.write(&s)?;
+                    match &val {
+                        Rv::Invalid => self.write("<no value>")?,
+                        // A string prints as its bytes: no copy.
+                        Rv::V(Value::String(s), _) => self.write_bytes(s.go_bytes())?,
+                        Rv::V(v, _) => {
+                            let mut b = Vec::new();
+                            super::fmt::sprint_into(&mut b, v);
+                            self.write_bytes(&b)?;
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -471,7 +322,6 @@ impl<'s, 't> State<'s, 't> {
         let mark = self.vars.len();
         let r = (|| {
             let val = self.eval_pipeline(dot, &b.pipe)?;
-            let val = self.fresh(val);
             if val.truthy() {
                 if with {
                     self.walk_list(&val, &b.list)
@@ -503,13 +353,12 @@ impl<'s, 't> State<'s, 't> {
 
     fn walk_range_inner(&mut self, dot: &Rv, r: &'t Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &r.pipe)?.indirect();
-        let val = self.fresh(val);
         let mark = self.vars.len();
         let mut items: Vec<(Rv, Rv)> = Vec::new();
         match &val {
             Rv::V(Value::List(l), _) => {
                 let iface = l.elem == "interface {}";
-                for (i, v) in l.items.iter().enumerate() {
+                for (i, v) in l.items().iter().enumerate() {
                     items.push((Rv::concrete(Value::int(i as i64)), Rv::V(v.clone(), iface)));
                 }
             }
@@ -520,7 +369,11 @@ impl<'s, 't> State<'s, 't> {
             }
             Rv::V(Value::Map(m), _) => {
                 let iface = m.elem == "interface {}";
-                for (k, v) in m.entries.iter() {
+                // Go's range sorts the map's keys and values first
+                // (`fmtsort.Sort`): a body that changes the map does not
+                // change what this range visits (the oracle agrees). So a
+                // snapshot, and no lock held while the body runs.
+                for (k, v) in m.entries().iter() {
                     items.push((Rv::concrete(Value::str(k.as_str())), Rv::V(v.clone(), iface)));
                 }
             }
@@ -784,7 +637,7 @@ impl<'s, 't> State<'s, 't> {
     }
 
     fn eval_field(&mut self, dot: &Rv, name: &str, node: &'t Arg, args: &'t [Arg], fin: Option<Rv>, recv: Rv) -> R<Rv> {
-        let (v, iface) = match self.fresh(recv) {
+        let (v, iface) = match recv {
             Rv::Invalid => {
                 if self.shared.missing_key == MissingKey::Error {
                     return Err(self.errorf(format!("nil data; no entry for key {}", super::fmt::quote(name))));
@@ -833,7 +686,7 @@ impl<'s, 't> State<'s, 't> {
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }
                 let elem_iface = m.elem == "interface {}";
-                return match m.entries.get(name) {
+                return match m.get(name) {
                     Some(x) => Ok(Rv::V(x.clone(), elem_iface)),
                     None => match self.shared.missing_key {
                         MissingKey::Default => Ok(Rv::Invalid),
@@ -895,14 +748,13 @@ impl<'s, 't> State<'s, 't> {
         let fn_at = self.at;
         let mut vals = Vec::with_capacity(args.len() + 1);
         let mut raw = Vec::with_capacity(args.len() + 1);
-        let muts = self.shared.mutations;
         for a in args {
             let v = self.eval_arg_any(dot, a)?;
-            vals.push(muts.deep(&v.value()));
+            vals.push(v.value());
             raw.push((Some(a), v, self.at));
         }
         if let Some(f) = fin {
-            vals.push(muts.deep(&f.value()));
+            vals.push(f.value());
             raw.push((None, f, self.at));
         }
         let result = match &callee {
@@ -917,12 +769,6 @@ impl<'s, 't> State<'s, 't> {
         match result {
             Ok(v) => {
                 self.check_size(&v, at, name)?;
-                if matches!(callee, Callee::Func(_)) && MUTATE_FIRST_ARG.contains(&name) {
-                    if let (Some((_, first, _)), Some(given)) = (raw.first(), vals.first()) {
-                        muts.after_mutation(&first.value(), given, &v);
-                    }
-                }
-                let v = if matches!(callee, Callee::Func(_)) && COPY_RESULT.contains(&name) { fresh_copy(&v) } else { v };
                 let nil = v.is_nil();
                 Ok(Rv::V(v, nil))
             }
@@ -1004,7 +850,6 @@ impl<'s, 't> State<'s, 't> {
             let mut v = Rv::Invalid;
             for a in args {
                 v = self.eval_arg_any(dot, a)?;
-                v = self.fresh(v);
                 if v.truthy() == or {
                     return Ok(v);
                 }
@@ -1044,24 +889,24 @@ impl<'s, 't> State<'s, 't> {
             };
             for a in it {
                 let v = self.eval_arg_any(dot, a)?.value();
-                vals.push(self.shared.mutations.deep(&v));
+                vals.push(v);
             }
             if !args.is_empty() {
                 if let Some(f) = fin {
-                    vals.push(self.shared.mutations.deep(&f.value()));
+                    vals.push(f.value());
                 }
             }
-            let v = Value::str(super::fmt::sprintf(&format, &vals));
+            let v = Value::String(super::fmt::sprintf_go(&format, &vals));
             self.check_size(&v, at, name)?;
             return Ok(Rv::concrete(v));
         }
         let mut vals = Vec::with_capacity(n_in);
         for a in args {
             let v = self.eval_arg_any(dot, a)?;
-            vals.push(self.fresh_deep(v));
+            vals.push(v);
         }
         if let Some(f) = fin {
-            vals.push(self.fresh_deep(f));
+            vals.push(f);
         }
         if b == Builtin::Call {
             let callee = args.first().map(|a| a.to_string()).unwrap_or_default();
@@ -1097,32 +942,16 @@ impl<'s, 't> State<'s, 't> {
     fn check_size(&mut self, v: &Value, at: At<'t>, name: &str) -> R<()> {
         let max = self.shared.limits.max_output;
         let problem = match v {
-            Value::String(s) if s.len() > max => format!("result of {} bytes exceeds the output limit of {max} bytes", s.len()),
+            Value::String(s) if s.go_len() > max => format!("result of {} bytes exceeds the output limit of {max} bytes", s.go_len()),
             Value::List(_) | Value::Map(_) => match expanded_size(v, max, 0) {
                 Ok(_) => return Ok(()),
                 Err(SizeError::Big) => format!("result exceeds the output limit of {max} bytes when printed"),
-                Err(SizeError::Deep) => format!("result nests more than {MAX_VALUE_DEPTH} lists or maps deep"),
+                Err(SizeError::Deep) => format!("result nests more than {MAX_VALUE_DEPTH} lists or maps deep (a map that contains itself?)"),
             },
             _ => return Ok(()),
         };
         self.at = at;
         Err(self.errorf(format!("error calling {name}: {problem}")))
-    }
-
-    /// `v` with its own map brought up to date (see [`Mutations`]).
-    fn fresh(&self, v: Rv) -> Rv {
-        match v {
-            Rv::V(x @ Value::Map(_), iface) if !self.shared.mutations.is_empty() => Rv::V(self.shared.mutations.shallow(x), iface),
-            v => v,
-        }
-    }
-
-    /// `v` with every map in it brought up to date.
-    fn fresh_deep(&self, v: Rv) -> Rv {
-        match v {
-            Rv::V(x, iface) if !self.shared.mutations.is_empty() => Rv::V(self.shared.mutations.deep(&x), iface),
-            v => v,
-        }
     }
 
     fn string_param(&self, v: Rv) -> R<String> {
@@ -1143,7 +972,8 @@ pub struct ExecHost<'a> {
 }
 
 impl ExecHost<'_> {
-    fn nested(&mut self, set: &Arc<TreeSet>, tree: &Tree, data: &Value) -> Result<String, FuncError> {
+    /// Runs `tree` as `include` and `tpl` do; the output as Go's bytes.
+    fn nested_go(&mut self, set: &Arc<TreeSet>, tree: &Tree, data: &Value) -> Result<Vec<u8>, FuncError> {
         let max = self.shared.limits.max_depth;
         if self.shared.calls.get() >= max {
             return Err(FuncError::Call(format!("template: {}: exceeded maximum template depth ({max})", tree.name)));
@@ -1154,7 +984,7 @@ impl ExecHost<'_> {
         }
         self.shared.nesting.set(nesting);
         self.shared.calls.set(self.shared.calls.get() + 1);
-        let r = execute(set, self.shared, tree, data);
+        let r = execute_bytes(set, self.shared, tree, data);
         self.shared.calls.set(self.shared.calls.get() - 1);
         self.shared.nesting.set(nesting - 1);
         r.map_err(|e| FuncError::Call(e.message))
@@ -1163,6 +993,10 @@ impl ExecHost<'_> {
 
 impl Host for ExecHost<'_> {
     fn execute_named(&mut self, name: &str, data: &Value) -> Result<String, FuncError> {
+        self.execute_named_go(name, data).map(|s| s.as_str().to_string())
+    }
+
+    fn execute_named_go(&mut self, name: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
         let Some(tree) = self.set.get(name).cloned() else {
             return Err(FuncError::Call(format!(
                 "template: no template {} associated with template {}",
@@ -1171,10 +1005,14 @@ impl Host for ExecHost<'_> {
             )));
         };
         let set = self.set.clone();
-        self.nested(&set, &tree, data)
+        self.nested_go(&set, &tree, data).map(crate::value::Str::from_bytes)
     }
 
     fn execute_text(&mut self, text: &str, data: &Value) -> Result<String, FuncError> {
+        self.execute_text_go(text, data).map(|s| s.as_str().to_string())
+    }
+
+    fn execute_text_go(&mut self, text: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
         let funcs = self.shared.funcs;
         let has = |n: &str| funcs.contains(n) || Builtin::from_name(n).is_some();
         // Helm's `tpl` parses into a clone of the set as `t.New(root.Name())`:
@@ -1186,6 +1024,6 @@ impl Host for ExecHost<'_> {
         let mut set: TreeSet = (**self.set).clone();
         let own = super::add_trees(&mut set, root, trees);
         let set = Arc::new(set);
-        self.nested(&set, &own, data)
+        self.nested_go(&set, &own, data).map(crate::value::Str::from_bytes)
     }
 }

@@ -4,18 +4,85 @@
 //! `1e+06`), and Go's complaints in the output (`%!d(string=x)`,
 //! `%!d(MISSING)`, `%!(EXTRA int=1)`). Also `strconv.Quote`, which errors
 //! and `%q` use. It formats values; it never evaluates templates.
+//!
+//! Go prints bytes: a string that is not UTF-8 prints its bytes (`%s`,
+//! `%v`), escapes them (`%q`: `\xff`) or shows them in hex (`%x`). The
+//! `*_go` functions return those bytes as a [`Str`]; the others the text
+//! Go's way lossy ([`go_lossy`]), for messages and text-only callers.
 
-use crate::value::{IntType, Value};
+use crate::value::{go_lossy_string, IntType, Str, Value};
+
+/// How deep `print_value` nests before it prints a marker instead (a map
+/// that contains itself; Go overflows its stack there and dies).
+const MAX_PRINT_DEPTH: usize = crate::value::MAX_WALK_DEPTH;
+
+/// The printer's output: bytes, as Go's `fmt` buffer holds them.
+#[derive(Default)]
+struct Buf(Vec<u8>);
+
+impl Buf {
+    fn push(&mut self, c: char) {
+        let mut b = [0u8; 4];
+        self.0.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+}
+
+impl Printer {
+    fn text(self) -> String {
+        go_lossy_string(self.buf.0)
+    }
+
+    fn go(self) -> Str {
+        Str::from_bytes(self.buf.0)
+    }
+}
 
 /// `fmt.Sprint(v)`: how `{{ v }}`, `print` and `toString` show a value.
 pub fn sprint(v: &Value) -> String {
+    sprint_printer(v).text()
+}
+
+/// [`sprint`]'s bytes.
+pub fn sprint_go(v: &Value) -> Str {
+    match v {
+        Value::String(s) => s.clone(),
+        _ => sprint_printer(v).go(),
+    }
+}
+
+/// [`sprint`]'s bytes, appended to `out` (the executor's output).
+pub fn sprint_into(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::String(s) => out.extend_from_slice(s.go_bytes()),
+        _ => out.extend_from_slice(&sprint_printer(v).buf.0),
+    }
+}
+
+fn sprint_printer(v: &Value) -> Printer {
     let mut p = Printer::default();
     p.print_arg(v, 'v');
-    p.buf
+    p
 }
 
 /// `fmt.Sprint(args...)`: a space between two operands when neither is a string.
 pub fn sprint_args(args: &[Value]) -> String {
+    sprint_args_printer(args).text()
+}
+
+/// [`sprint_args`]'s bytes.
+pub fn sprint_args_go(args: &[Value]) -> Str {
+    sprint_args_printer(args).go()
+}
+
+fn sprint_args_printer(args: &[Value]) -> Printer {
     let mut p = Printer::default();
     let mut prev_string = false;
     for (i, a) in args.iter().enumerate() {
@@ -26,11 +93,20 @@ pub fn sprint_args(args: &[Value]) -> String {
         p.print_arg(a, 'v');
         prev_string = is_string;
     }
-    p.buf
+    p
 }
 
 /// `fmt.Sprintln(args...)`: spaces between all operands, a newline after.
 pub fn sprintln(args: &[Value]) -> String {
+    sprintln_printer(args).text()
+}
+
+/// [`sprintln`]'s bytes.
+pub fn sprintln_go(args: &[Value]) -> Str {
+    sprintln_printer(args).go()
+}
+
+fn sprintln_printer(args: &[Value]) -> Printer {
     let mut p = Printer::default();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
@@ -39,14 +115,56 @@ pub fn sprintln(args: &[Value]) -> String {
         p.print_arg(a, 'v');
     }
     p.buf.push('\n');
-    p.buf
+    p
 }
 
 /// `fmt.Sprintf(format, args...)`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut p = Printer::default();
     p.do_printf(format, args);
-    p.buf
+    p.text()
+}
+
+/// [`sprintf`]'s bytes.
+pub fn sprintf_go(format: &str, args: &[Value]) -> Str {
+    let mut p = Printer::default();
+    p.do_printf(format, args);
+    p.go()
+}
+
+/// `strconv.Quote` of any bytes: an invalid byte is `\xNN`.
+pub fn quote_bytes(b: &[u8]) -> String {
+    quote_bytes_with(b, '"', false)
+}
+
+fn quote_bytes_with(b: &[u8], q: char, ascii: bool) -> String {
+    let mut out = String::with_capacity(b.len() + 2);
+    out.push(q);
+    for_go_runes(b, |r| match r {
+        Ok(c) => quote_rune_into(&mut out, c, q, ascii),
+        Err(x) => out.push_str(&format!("\\x{x:02x}")),
+    });
+    out.push(q);
+    out
+}
+
+/// Go's `for range` over bytes: each rune, or `Err(byte)` for a byte that
+/// does not start a valid UTF-8 sequence.
+pub(crate) fn for_go_runes(mut b: &[u8], mut f: impl FnMut(Result<char, u8>)) {
+    while !b.is_empty() {
+        match std::str::from_utf8(b) {
+            Ok(s) => {
+                s.chars().for_each(|c| f(Ok(c)));
+                return;
+            }
+            Err(e) => {
+                let (good, bad) = b.split_at(e.valid_up_to());
+                std::str::from_utf8(good).unwrap_or_default().chars().for_each(|c| f(Ok(c)));
+                f(Err(bad[0]));
+                b = &bad[1..];
+            }
+        }
+    }
 }
 
 /// `strconv.Quote(s)`.
@@ -151,7 +269,7 @@ struct Flags {
 
 #[derive(Default)]
 struct Printer {
-    buf: String,
+    buf: Buf,
     f: Flags,
 }
 
@@ -213,6 +331,53 @@ impl Printer {
     fn fmt_s(&mut self, s: &str) {
         let s = self.truncate(s);
         self.pad(s);
+    }
+
+    /// `%s` of bytes: Go's precision and width count runes, an invalid
+    /// byte one rune.
+    fn fmt_s_bytes(&mut self, b: &[u8]) {
+        if let Ok(s) = std::str::from_utf8(b) {
+            return self.fmt_s(s);
+        }
+        let mut ends = Vec::new();
+        let mut at = 0;
+        for_go_runes(b, |r| {
+            at += r.map_or(1, char::len_utf8);
+            ends.push(at);
+        });
+        let (b, runes) = match self.f.prec {
+            Some(p) if p < ends.len() => (&b[..if p == 0 { 0 } else { ends[p - 1] }], p),
+            _ => (b, ends.len()),
+        };
+        let n = self.f.wid.filter(|&w| w > 0).map_or(0, |w| w.saturating_sub(runes));
+        if !self.f.minus {
+            self.write_padding(n);
+            self.buf.push_bytes(b);
+        } else {
+            self.buf.push_bytes(b);
+            self.write_padding(n);
+        }
+    }
+
+    /// `%q` of bytes: invalid bytes as `\xNN`; never backquoted.
+    fn fmt_q_bytes(&mut self, b: &[u8]) {
+        if let Ok(s) = std::str::from_utf8(b) {
+            return self.fmt_q(s);
+        }
+        let mut end = b.len();
+        if let Some(p) = self.f.prec {
+            let mut ends = Vec::new();
+            let mut at = 0;
+            for_go_runes(b, |r| {
+                at += r.map_or(1, char::len_utf8);
+                ends.push(at);
+            });
+            if p < ends.len() {
+                end = if p == 0 { 0 } else { ends[p - 1] };
+            }
+        }
+        let q = quote_bytes_with(&b[..end], '"', self.f.plus);
+        self.pad(&q);
     }
 
     fn fmt_q(&mut self, s: &str) {
@@ -452,6 +617,10 @@ impl Printer {
     }
 
     fn print_value(&mut self, v: &Value, verb: char, depth: usize) {
+        if depth > MAX_PRINT_DEPTH {
+            self.buf.push_str("%!v(TOO DEEP: a map or list that contains itself?)");
+            return;
+        }
         match v {
             Value::Nil => {
                 if depth == 0 {
@@ -476,15 +645,15 @@ impl Printer {
             Value::String(s) => match verb {
                 'v' => {
                     if self.f.sharp_v {
-                        self.fmt_q(s)
+                        self.fmt_q_bytes(s.go_bytes())
                     } else {
-                        self.fmt_s(s)
+                        self.fmt_s_bytes(s.go_bytes())
                     }
                 }
-                's' => self.fmt_s(s),
-                'x' => self.fmt_sbx(s.as_bytes(), false),
-                'X' => self.fmt_sbx(s.as_bytes(), true),
-                'q' => self.fmt_q(s),
+                's' => self.fmt_s_bytes(s.go_bytes()),
+                'x' => self.fmt_sbx(s.go_bytes(), false),
+                'X' => self.fmt_sbx(s.go_bytes(), true),
+                'q' => self.fmt_q_bytes(s.go_bytes()),
                 _ => self.bad_verb(verb, Some(v)),
             },
             Value::Bytes(b) => match verb {
@@ -509,15 +678,11 @@ impl Printer {
                         self.buf.push(']');
                     }
                 }
-                's' => {
-                    let s = String::from_utf8_lossy(b).into_owned();
-                    self.fmt_s(&s)
-                }
+                's' => self.fmt_s_bytes(b),
                 'x' => self.fmt_sbx(b, false),
                 'X' => self.fmt_sbx(b, true),
                 'q' => {
-                    let s = String::from_utf8_lossy(b).into_owned();
-                    self.fmt_q(&s)
+                    self.fmt_q_bytes(b)
                 }
                 _ => {
                     self.buf.push('[');
@@ -534,7 +699,7 @@ impl Printer {
                 if self.f.sharp_v {
                     self.buf.push_str(&v.type_name());
                     self.buf.push('{');
-                    for (i, x) in l.items.iter().enumerate() {
+                    for (i, x) in l.items().iter().enumerate() {
                         if i > 0 {
                             self.buf.push_str(", ");
                         }
@@ -543,7 +708,7 @@ impl Printer {
                     self.buf.push('}');
                 } else {
                     self.buf.push('[');
-                    for (i, x) in l.items.iter().enumerate() {
+                    for (i, x) in l.items().iter().enumerate() {
                         if i > 0 {
                             self.buf.push(' ');
                         }
@@ -559,7 +724,7 @@ impl Printer {
                 } else {
                     self.buf.push_str("map[");
                 }
-                for (i, (k, x)) in m.entries.iter().enumerate() {
+                for (i, (k, x)) in m.entries().iter().enumerate() {
                     if i > 0 {
                         if self.f.sharp_v {
                             self.buf.push_str(", ");

@@ -16,15 +16,14 @@
 //! promises a large stack of its own). Output (and any string a function makes) is bounded
 //! by [`Limits::max_output`].
 //!
-//! Go maps are references; the value model's are immutable. The executor
-//! emulates Go's map identity for the functions that change a map in place
-//! (`set`, `unset`, the merges: `exec::MUTATE_FIRST_ARG`): it remembers
-//! which map replaced which, for the life of the set, and reads maps
-//! through that (`exec::Mutations`), so every reference sees the change.
+//! Go maps are references, and so are the value model's (`value::Map`):
+//! `set`, `unset` and the merges change a map in place and every reference
+//! (another variable, `.Values` in a later template) sees it.
 //!
 //! Where this differs from Go, knowingly: complex constants (`1i`) are an
-//! error (the value model has no complex numbers); `\xNN` escapes and
-//! `slice` cuts that would make invalid UTF-8 give U+FFFD; `unicode.IsPrint`
+//! error (the value model has no complex numbers); `\xNN` escapes in a
+//! string constant that make invalid UTF-8 give U+FFFD (strings made at run
+//! time keep Go's bytes: `value::Str`); `unicode.IsPrint`
 //! (for `%q` and `js`) is approximated; nesting of blocks is bounded.
 
 mod builtins;
@@ -178,8 +177,6 @@ pub struct Templates {
     trees: Arc<exec::TreeSet>,
     /// Run on the caller's thread instead of the worker (see `set_inline`).
     inline: bool,
-    /// Maps changed in place by executions of this set (Go's map identity).
-    mutations: Arc<exec::Mutations>,
 }
 
 /// Adds parsed trees to a set as Go's `AddParseTree` does (an empty
@@ -206,7 +203,7 @@ impl Templates {
     /// A new, empty set. The builtins are always there; `funcs` adds to them
     /// or replaces them (Go's `Funcs`).
     pub fn new(funcs: FuncMap) -> Templates {
-        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()), inline: false, mutations: Arc::default() }
+        Templates { funcs: Arc::new(funcs), missing_key: MissingKey::Default, limits: Limits::default(), trees: Arc::new(HashMap::new()), inline: false }
     }
 
     pub fn set_missing_key(&mut self, m: MissingKey) {
@@ -263,7 +260,6 @@ impl Templates {
         on_big_stack(self.inline, move || {
             let shared = exec::Shared {
                 funcs: &this.funcs,
-                mutations: &this.mutations,
                 missing_key: this.missing_key,
                 limits: this.limits,
                 written: Cell::new(0),

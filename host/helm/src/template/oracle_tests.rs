@@ -99,49 +99,47 @@ fn test_funcs() -> FuncMap {
         arity("fail", a, 1)?;
         Err(FuncError::call(string_arg(a, 0)?))
     });
-    // Sprig's dict, list, set and unset, as the value model has them: set
-    // and unset return the changed map (the executor makes it Go's change
-    // in place).
+    // Sprig's dict, list, set, unset, merge and deepCopy: set, unset and
+    // merge change their first map in place (Go maps are references).
     f.add("dict", |a| {
         let mut m = std::collections::BTreeMap::new();
         for p in a.chunks(2) {
-            m.insert(super::fmt::sprint(&p[0]), p.get(1).cloned().unwrap_or(Value::str("")));
+            m.insert(super::fmt::sprint(&p[0]).to_string(), p.get(1).cloned().unwrap_or(Value::str("")));
         }
         Ok(Value::map(m))
     });
     f.add("list", |a| Ok(Value::list(a.to_vec())));
-    // mergo's merge (the destination's values win) and its overwrite, as
-    // new maps.
-    fn merge(dst: &Value, src: &Value, overwrite: bool) -> Value {
-        let (Some(d), Some(s)) = (dst.as_map(), src.as_map()) else { return dst.clone() };
-        let mut out = d.clone();
-        for (k, sv) in s {
-            let merged = match out.get(k) {
-                Some(dv @ Value::Map(_)) if sv.as_map().is_some() => merge(dv, sv, overwrite),
-                Some(dv) if !overwrite && dv.truthy() => dv.clone(),
-                _ => sv.clone(),
-            };
-            out.insert(k.clone(), merged);
+    fn map_arg(a: &[Value]) -> Result<crate::value::Map, FuncError> {
+        match &a[0] {
+            Value::Map(m) => Ok(m.clone()),
+            other => Err(FuncError::wrong_type("map[string]interface {}", other)),
         }
-        Value::map(out)
     }
-    f.add("merge", |a| Ok(a[1..].iter().fold(a[0].clone(), |d, s| merge(&d, s, false))));
-    f.add("mergeOverwrite", |a| Ok(a[1..].iter().fold(a[0].clone(), |d, s| merge(&d, s, true))));
+    fn merge(a: &[Value], overwrite: bool) -> Result<Value, FuncError> {
+        let dst = map_arg(a)?;
+        for s in &a[1..] {
+            let Value::Map(s) = s else { return Err(FuncError::wrong_type("map[string]interface {}", s)) };
+            crate::sprig::dicts::merge_into(&dst, &s.entries(), overwrite, 0)?;
+        }
+        Ok(Value::Map(dst))
+    }
+    f.add("merge", |a| merge(a, false));
+    f.add("mergeOverwrite", |a| merge(a, true));
     f.add("deepCopy", |a| {
         arity("deepCopy", a, 1)?;
-        Ok(a[0].clone())
+        crate::sprig::dicts::deep_copy(&a[0], 0)
     });
     f.add("set", |a| {
         arity("set", a, 3)?;
-        let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
+        let m = map_arg(a)?;
         m.insert(string_arg(a, 1)?.to_string(), a[2].clone());
-        Ok(Value::map(m))
+        Ok(Value::Map(m))
     });
     f.add("unset", |a| {
         arity("unset", a, 2)?;
-        let mut m = a[0].as_map().cloned().ok_or_else(|| FuncError::wrong_type("map[string]interface {}", &a[0]))?;
+        let m = map_arg(a)?;
         m.remove(string_arg(a, 1)?);
-        Ok(Value::map(m))
+        Ok(Value::Map(m))
     });
     f.add_with_host("include", |c, a| {
         arity("include", a, 2)?;

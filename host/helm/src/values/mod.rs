@@ -14,7 +14,6 @@ pub mod schema;
 pub mod strvals;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::chart::Chart;
 use crate::value::{Map, Value};
@@ -42,20 +41,23 @@ pub(crate) fn is_table(v: &Value) -> bool {
 /// The entries of a table, owned (cheap when not shared).
 pub(crate) fn take_table(v: Value) -> Option<Table> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Some(Arc::try_unwrap(m.entries).unwrap_or_else(|a| (*a).clone())),
+        Value::Map(m) if m.elem == "interface {}" => Some(m.into_entries()),
         _ => None,
     }
 }
 
+/// The entries of a table to change as a value: a table another value
+/// shares is copied first (coalescing builds new values, as Helm's copies
+/// do; it never changes a map a template could hold).
 pub(crate) fn table_mut(v: &mut Value) -> Option<&mut Table> {
     match v {
-        Value::Map(m) if m.elem == "interface {}" => Some(Arc::make_mut(&mut m.entries)),
+        Value::Map(m) if m.elem == "interface {}" => Some(m.make_mut()),
         _ => None,
     }
 }
 
 pub(crate) fn table_value(t: Table) -> Value {
-    Value::Map(Map { entries: Arc::new(t), elem: "interface {}" })
+    Value::Map(Map::new(t, "interface {}"))
 }
 
 fn concat_prefix(a: &str, b: &str) -> String {
@@ -115,7 +117,7 @@ fn coalesce_deps(chart: &Chart, dest: &mut Table, prefix: &str, merge: bool) -> 
 fn go_format_t(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
-        Value::List(l) => format!("[{}]", l.items.iter().map(go_format_t).collect::<Vec<_>>().join(" ")),
+        Value::List(l) => format!("[{}]", l.items().iter().map(go_format_t).collect::<Vec<_>>().join(" ")),
         Value::Nil => "%!t(<nil>)".into(),
         Value::String(s) => format!("%!t(string={s})"),
         Value::Float(f) => format!("%!t(float64={})", crate::values::strvals::go_float_v(*f)),

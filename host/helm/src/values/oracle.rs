@@ -41,8 +41,8 @@ pub(crate) fn to_json(v: &crate::value::Value) -> serde_json::Value {
             }
         }
         Value::String(s) => s.to_string().into(),
-        Value::List(l) => l.items.iter().map(to_json).collect::<Vec<_>>().into(),
-        Value::Map(m) => serde_json::Value::Object(m.entries.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::List(l) => l.items().iter().map(to_json).collect::<Vec<_>>().into(),
+        Value::Map(m) => serde_json::Value::Object(m.entries().iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
         other => format!("{other:?}").into(),
     }
 }

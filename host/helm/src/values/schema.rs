@@ -64,7 +64,7 @@ fn validate_into(chart: &Chart, values: &Value, sb: &mut String, depth: usize) {
     }
     for sub in &chart.dependencies {
         let raw = values.get(sub.name());
-        match raw {
+        match &raw {
             None | Some(Value::Nil) => continue,
             Some(v) if super::is_table(v) => validate_into(sub, v, sb, depth + 1),
             Some(other) => {
@@ -310,8 +310,8 @@ fn is_multiple(a: f64, b: f64) -> bool {
 /// jsonschema's `equals`: numbers by value, objects by keys.
 fn equals(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Map(x), Value::Map(y)) => x.entries.len() == y.entries.len() && x.entries.iter().all(|(k, v)| y.entries.get(k).is_some_and(|w| equals(v, w))),
-        (Value::List(x), Value::List(y)) => x.items.len() == y.items.len() && x.items.iter().zip(y.items.iter()).all(|(v, w)| equals(v, w)),
+        (Value::Map(x), Value::Map(y)) => x.len() == y.len() && x.entries().iter().all(|(k, v)| y.entries().get(k).is_some_and(|w| equals(v, w))),
+        (Value::List(x), Value::List(y)) => x.items().len() == y.items().len() && x.items().iter().zip(y.items().iter()).all(|(v, w)| equals(v, w)),
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
@@ -502,8 +502,8 @@ impl<'a> Validator<'a> {
             errors.extend(res);
         }
         match v {
-            Value::Map(m) => self.object(obj, &m.entries, loc, &mut errors)?,
-            Value::List(l) => self.array(obj, &l.items, loc, &mut errors)?,
+            Value::Map(m) => self.object(obj, &m.entries(), loc, &mut errors)?,
+            Value::List(l) => self.array(obj, &l.items(), loc, &mut errors)?,
             Value::String(sv) => self.string(obj, sv, loc, &mut errors)?,
             Value::Int(..) | Value::Float(_) => self.number(obj, number_of(v).unwrap_or(0.0), loc, &mut errors),
             _ => {}
@@ -512,7 +512,7 @@ impl<'a> Validator<'a> {
         if self.draft >= 2019 {
             if let (Some(u), Value::Map(m)) = (obj.get("unevaluatedProperties"), v) {
                 let evaluated = self.evaluated_props(s, v, 0, true);
-                for (k, pv) in m.entries.iter() {
+                for (k, pv) in m.entries().iter() {
                     if !evaluated.contains(k) {
                         loc.push(k.clone());
                         let r = self.validate(u, pv, loc, Step::Child("/unevaluatedProperties".into()))?;

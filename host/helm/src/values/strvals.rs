@@ -141,7 +141,8 @@ impl<'a> Parser<'a> {
             Mode::File => {
                 let read = self.read.ok_or_else(|| Err::Msg("no file reader".into()))?;
                 let data = read(rs).map_err(Err::Msg)?;
-                Ok(Value::str(String::from_utf8_lossy(&data).into_owned()))
+                // `string(data)`: every byte kept.
+                Ok(Value::String(crate::value::Str::from_bytes(data)))
             }
             _ => Ok(typed_val(rs)),
         }
@@ -164,7 +165,7 @@ impl<'a> Parser<'a> {
                 })?;
                 let list = match data.get(&k) {
                     None => Vec::new(),
-                    Some(Value::List(l)) if l.elem == "interface {}" => l.items.to_vec(),
+                    Some(Value::List(l)) if l.elem == "interface {}" => l.items().to_vec(),
                     Some(other) => return Err(conversion_panic(Some(other), "[]interface {}")),
                 };
                 let (list, res) = self.list_item(list, i, level);
@@ -284,7 +285,7 @@ impl<'a> Parser<'a> {
                 };
                 let crt = match list.get(iu) {
                     None | Some(Value::Nil) => Vec::new(),
-                    Some(Value::List(l)) if l.elem == "interface {}" => l.items.to_vec(),
+                    Some(Value::List(l)) if l.elem == "interface {}" => l.items().to_vec(),
                     Some(other) => {
                         let e = conversion_panic(Some(other), "[]interface {}");
                         return (list, Err(e));

@@ -45,7 +45,7 @@ fn our_render(root: &Path, user: &J) -> J {
 fn walk(c: &Chart, vals: &Value, path: &str, out: &mut serde_json::Map<String, J>) {
     for sub in &c.dependencies {
         let sv = match vals.get(sub.name()) {
-            Some(v) if is_table(v) => v.clone(),
+            Some(v) if is_table(&v) => v,
             _ => Value::empty_map(),
         };
         walk(sub, &sv, &format!("{path}/charts/{}", sub.name()), out);

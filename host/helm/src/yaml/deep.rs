@@ -25,15 +25,16 @@ const STACK_PER_LEVEL: usize = 16 << 10;
 /// recursion; stops counting past [`MAX_DEPTH`].
 pub(crate) fn value_depth(v: &Value) -> usize {
     let mut max = 0;
-    let mut stack: Vec<(&Value, usize)> = vec![(v, 0)];
+    // Owned (cheap clones): a map's entries are a snapshot, not a borrow.
+    let mut stack: Vec<(Value, usize)> = vec![(v.clone(), 0)];
     while let Some((v, d)) = stack.pop() {
         max = max.max(d);
         if max > MAX_DEPTH {
             return max;
         }
         match v {
-            Value::List(l) => stack.extend(l.items.iter().map(|i| (i, d + 1))),
-            Value::Map(m) => stack.extend(m.entries.values().map(|i| (i, d + 1))),
+            Value::List(l) => stack.extend(l.items().iter().map(|i| (i.clone(), d + 1))),
+            Value::Map(m) => stack.extend(m.entries().values().map(|i| (i.clone(), d + 1))),
             // An object's marshalled form is built on demand; objects are
             // shallow (Helm's structs), counted as one level each.
             Value::Object(_) => max = max.max(d + 1),

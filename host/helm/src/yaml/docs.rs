@@ -50,7 +50,7 @@ pub fn load_values(text: &str) -> Result<BTreeMap<String, Value>, YamlError> {
 pub fn merge_maps(mut a: BTreeMap<String, Value>, b: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
     for (k, v) in b {
         let merged = match (a.remove(&k), &v) {
-            (Some(Value::Map(old)), Value::Map(new)) => Value::map(merge_maps((*old.entries).clone(), (*new.entries).clone())),
+            (Some(Value::Map(old)), Value::Map(new)) => Value::map(merge_maps((*old.entries()).clone(), (*new.entries()).clone())),
             _ => v,
         };
         a.insert(k, merged);

@@ -92,9 +92,9 @@ fn to_go(v: &Value, depth: usize, control: &mut Reread) -> Result<GoVal, JsonErr
         Value::Float(f) => number(&json::format_float_json(*f)?),
         Value::String(s) => control.string(s, false),
         Value::Bytes(b) => GoVal::Str(json::base64_encode(b)),
-        Value::List(l) => GoVal::Seq(l.items.iter().map(|i| to_go(i, depth + 1, control)).collect::<Result<_, _>>()?),
+        Value::List(l) => GoVal::Seq(l.items().iter().map(|i| to_go(i, depth + 1, control)).collect::<Result<_, _>>()?),
         Value::Map(m) => GoVal::Map(
-            m.entries
+            m.entries()
                 .iter()
                 .map(|(k, v)| Ok((control.string(k, true), to_go(v, depth + 1, control)?)))
                 .collect::<Result<_, JsonError>>()?,
@@ -125,9 +125,9 @@ pub(crate) fn value_to_go_direct(v: &Value, depth: usize) -> Result<GoVal, JsonE
         Value::String(s) => GoVal::Str(s.to_string()),
         // go-yaml v3 writes a []byte as a sequence of its numbers.
         Value::Bytes(b) => GoVal::Seq(b.iter().map(|&x| GoVal::Int(i64::from(x))).collect()),
-        Value::List(l) => GoVal::Seq(l.items.iter().map(|i| value_to_go_direct(i, depth + 1)).collect::<Result<_, _>>()?),
+        Value::List(l) => GoVal::Seq(l.items().iter().map(|i| value_to_go_direct(i, depth + 1)).collect::<Result<_, _>>()?),
         Value::Map(m) => GoVal::Map(
-            m.entries.iter().map(|(k, v)| Ok((GoVal::Str(k.clone()), value_to_go_direct(v, depth + 1)?))).collect::<Result<_, JsonError>>()?,
+            m.entries().iter().map(|(k, v)| Ok((GoVal::Str(k.clone()), value_to_go_direct(v, depth + 1)?))).collect::<Result<_, JsonError>>()?,
         ),
         Value::Time(t) => GoVal::Raw(json::rfc3339_nano(t)),
         Value::Object(o) => value_to_go_direct(&o.marshal(), depth + 1)?,

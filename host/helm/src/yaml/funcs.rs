@@ -128,7 +128,7 @@ pub fn from_json_map(text: &str) -> BTreeMap<String, Value> {
     match json::unmarshal_partial(text) {
         Err(e) => BTreeMap::from([("Error".to_string(), Value::from(e.0))]),
         Ok((Value::Map(m), err)) => {
-            let mut m = (*m.entries).clone();
+            let mut m = (*m.entries()).clone();
             if let Some(e) = err {
                 m.insert("Error".into(), Value::from(e.0));
             }
@@ -147,7 +147,7 @@ pub fn from_json_map(text: &str) -> BTreeMap<String, Value> {
 pub fn from_json_list(text: &str) -> Vec<Value> {
     match json::unmarshal_partial(text) {
         Err(e) => vec![Value::from(e.0)],
-        Ok((Value::List(l), None)) => (*l.items).clone(),
+        Ok((Value::List(l), None)) => (*l.items()).clone(),
         Ok((Value::List(_), Some(e))) => vec![Value::from(e.0)],
         Ok((Value::Nil, _)) => Vec::new(),
         Ok((other, _)) => vec![Value::from(format!("json: cannot unmarshal {} into Go value of type []interface {{}}", super::json_kind(&other)))],

@@ -109,19 +109,28 @@ fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> R
             }
         }
         Value::Float(f) => out.push_str(&format_float_json(*f)?),
-        Value::String(s) => write_string(out, s, style.escape_html),
+        Value::String(s) if s.is_utf8() => write_string(out, s, style.escape_html),
+        // encoding/json writes each byte that is not UTF-8 as `\ufffd`.
+        Value::String(s) => {
+            out.push('"');
+            crate::template::fmt::for_go_runes(s.go_bytes(), |r| match r {
+                Ok(c) => write_char(out, c, style.escape_html),
+                Err(_) => out.push_str("\\ufffd"),
+            });
+            out.push('"');
+        }
         Value::Bytes(b) => {
             out.push('"');
             out.push_str(&base64_encode(b));
             out.push('"');
         }
         Value::List(l) => {
-            if l.items.is_empty() {
+            if l.items().is_empty() {
                 out.push_str("[]");
                 return Ok(());
             }
             out.push('[');
-            for (i, item) in l.items.iter().enumerate() {
+            for (i, item) in l.items().iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -131,7 +140,7 @@ fn write_value(out: &mut String, v: &Value, style: JsonStyle, depth: usize) -> R
             newline(out, style, depth);
             out.push(']');
         }
-        Value::Map(m) => write_map(out, &m.entries, style, depth)?,
+        Value::Map(m) => write_map(out, &m.entries(), style, depth)?,
         Value::Time(t) => {
             out.push('"');
             out.push_str(&marshal_time(t)?);
@@ -170,6 +179,13 @@ fn write_map(out: &mut String, m: &BTreeMap<String, Value>, style: JsonStyle, de
 pub fn write_string(out: &mut String, s: &str, html: bool) {
     out.push('"');
     for c in s.chars() {
+        write_char(out, c, html);
+    }
+    out.push('"');
+}
+
+fn write_char(out: &mut String, c: char, html: bool) {
+    {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -190,7 +206,6 @@ pub fn write_string(out: &mut String, s: &str, html: bool) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 /// `t.Format(time.RFC3339Nano)`: what go-yaml and BurntSushi/toml write

@@ -569,8 +569,8 @@ pub(crate) fn go_to_value(go: GoVal) -> Result<Value, YamlError> {
 fn unsupported_float(v: &Value) -> Option<f64> {
     match v {
         Value::Float(f) if !f.is_finite() => Some(*f),
-        Value::List(l) => l.items.iter().find_map(unsupported_float),
-        Value::Map(m) => m.entries.values().find_map(unsupported_float),
+        Value::List(l) => l.items().iter().find_map(unsupported_float),
+        Value::Map(m) => m.entries().values().find_map(unsupported_float),
         _ => None,
     }
 }

@@ -82,7 +82,7 @@ pub fn parse(text: &str) -> Result<Value, YamlError> {
 pub fn parse_map(text: &str) -> Result<BTreeMap<String, Value>, YamlError> {
     match parse(text)? {
         Value::Nil => Ok(BTreeMap::new()),
-        Value::Map(m) => Ok((*m.entries).clone()),
+        Value::Map(m) => Ok((*m.entries()).clone()),
         other => Err(YamlError::new(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             json_kind(&other)
@@ -94,7 +94,7 @@ pub fn parse_map(text: &str) -> Result<BTreeMap<String, Value>, YamlError> {
 pub fn parse_list(text: &str) -> Result<Vec<Value>, YamlError> {
     match parse(text)? {
         Value::Nil => Ok(Vec::new()),
-        Value::List(l) => Ok((*l.items).clone()),
+        Value::List(l) => Ok((*l.items()).clone()),
         other => Err(YamlError::new(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
             json_kind(&other)
@@ -473,7 +473,7 @@ mod robustness {
         // Read: up to 1000 levels (on a stack of its own), then an error.
         let deep = format!("{}{}", "[".repeat(999), "]".repeat(999));
         assert_eq!(parse_list(&deep).unwrap().len(), 1);
-        assert_eq!(json::unmarshal(&deep).unwrap().as_list().map(<[Value]>::len), Some(1));
+        assert_eq!(json::unmarshal(&deep).unwrap().as_list().map(|l| l.len()), Some(1));
         let deeper = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         assert!(parse(&deeper).unwrap_err().message.contains("nesting deeper than 1000 levels"));
         assert!(json::unmarshal(&deeper).unwrap_err().0.contains("nesting deeper than 1000 levels"));

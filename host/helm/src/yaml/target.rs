@@ -172,22 +172,22 @@ impl Decode {
                 }
             }
             (GoType::List(t), Value::List(l)) => {
-                let items = l.items.iter().map(|i| self.value(i, t)).collect();
-                Value::List(List { items: Arc::new(items), elem: t.elem_name() })
+                let items = l.items().iter().map(|i| self.value(i, t)).collect();
+                Value::List(List::new(items, t.elem_name()))
             }
             (GoType::Map(t), Value::Map(m)) => {
                 let mut out = BTreeMap::new();
-                for (k, val) in m.entries.iter() {
+                for (k, val) in m.entries().iter() {
                     self.path.push(k.clone());
                     out.insert(k.clone(), self.value(val, t));
                     self.path.pop();
                 }
-                Value::Map(Map { entries: Arc::new(out), elem: t.elem_name() })
+                Value::Map(Map::new(out, t.elem_name()))
             }
             (GoType::Struct(s), Value::Map(m)) => {
                 let outer = self.strukt.replace(s.name.clone());
                 let mut out = BTreeMap::new();
-                for (k, val) in m.entries.iter() {
+                for (k, val) in m.entries().iter() {
                     let Some((name, t)) = s.field(k) else { continue };
                     self.path.push(name.clone());
                     let decoded = self.value(val, t);

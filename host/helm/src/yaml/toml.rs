@@ -24,10 +24,10 @@ fn to_toml_inline(v: &Value) -> Result<String, String> {
     let mut e = Encoder { out: String::new(), written: false };
     match v {
         Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
-        Value::Map(m) => e.map(&[], &m.entries, false, 0)?,
+        Value::Map(m) => e.map(&[], &m.entries(), false, 0)?,
         Value::Object(o) => return to_toml_inline(&o.marshal()),
         // A list of tables is an array of tables, which needs a key the top level has not.
-        Value::List(l) if !l.items.is_empty() && l.items.iter().all(|i| matches!(i, Value::Map(_) | Value::Object(_))) => {
+        Value::List(l) if !l.items().is_empty() && l.items().iter().all(|i| matches!(i, Value::Map(_) | Value::Object(_))) => {
             return Err("toml: top-level values must be Go maps or structs".into());
         }
         other => e.element(other, 0)?,
@@ -96,9 +96,9 @@ fn unwrap_object(v: &Value) -> std::borrow::Cow<'_, Value> {
 fn kind(v: &Value) -> Result<Kind, String> {
     Ok(match &*unwrap_object(v) {
         Value::Map(_) => Kind::Table,
-        Value::List(l) if !l.items.is_empty() => {
+        Value::List(l) if !l.items().is_empty() => {
             let mut all_maps = true;
-            for item in l.items.iter() {
+            for item in l.items().iter() {
                 match &*unwrap_object(item) {
                     Value::Nil => return Err("toml: cannot encode array with nil element".into()),
                     Value::Map(_) => {}
@@ -186,18 +186,18 @@ impl Encoder {
                     self.wf(&line);
                     self.newline();
                 }
-                self.map(key, &m.entries, false, depth)
+                self.map(key, &m.entries(), false, depth)
             }
             Kind::TableArray => {
                 let Value::List(l) = &*v else { return Ok(()) };
-                for item in l.items.iter() {
+                for item in l.items().iter() {
                     let item = unwrap_object(item);
                     let Value::Map(m) = &*item else { continue };
                     self.newline();
                     let line = format!("{}[[{}]]", self.indent(key), key_path(key));
                     self.wf(&line);
                     self.newline();
-                    self.map(key, &m.entries, false, depth + 1)?;
+                    self.map(key, &m.entries(), false, depth + 1)?;
                 }
                 Ok(())
             }
@@ -233,18 +233,18 @@ impl Encoder {
             }
             Value::List(l) => {
                 self.wf("[");
-                for (i, item) in l.items.iter().enumerate() {
+                for (i, item) in l.items().iter().enumerate() {
                     if item.is_nil() {
                         return Err("toml: cannot encode array with nil element".into());
                     }
                     self.element(item, depth + 1)?;
-                    if i + 1 != l.items.len() {
+                    if i + 1 != l.items().len() {
                         self.wf(", ");
                     }
                 }
                 self.wf("]");
             }
-            Value::Map(m) => self.map(&[], &m.entries, true, depth + 1)?,
+            Value::Map(m) => self.map(&[], &m.entries(), true, depth + 1)?,
             Value::Time(t) => self.wf(&rfc3339_nano(t)),
             Value::Object(o) => self.element(&o.marshal(), depth + 1)?,
         }
