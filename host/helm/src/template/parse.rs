@@ -32,8 +32,13 @@ pub struct Tree {
     pub root: List,
 }
 
-/// A tree is taken apart without recursion: a deeply nested one (ten
+/// A tree is taken apart without deep recursion: a deeply nested one (ten
 /// thousand parentheses) may be dropped on a thread with a small stack.
+/// A node nested at most [`SHALLOW_DROP`] levels deep (nearly every node
+/// of a real template) is dropped in place, by the compiler's recursive
+/// drop; only deeper ones are taken apart on a heap stack, level by level.
+/// (Taking every node apart was a seventh of a scaffold render: each moved
+/// onto a growing stack before it was freed.)
 impl Drop for Tree {
     fn drop(&mut self) {
         enum Part {
@@ -41,8 +46,21 @@ impl Drop for Tree {
             Pipe(Pipe),
             Arg(Arg),
         }
-        let mut stack: Vec<Part> = std::mem::take(&mut self.root.nodes).into_iter().map(Part::Node).collect();
+        let mut stack: Vec<Part> = Vec::new();
+        for n in std::mem::take(&mut self.root.nodes) {
+            if !node_within(&n, SHALLOW_DROP) {
+                stack.push(Part::Node(n));
+            }
+        }
         while let Some(part) = stack.pop() {
+            let shallow = match &part {
+                Part::Node(n) => node_within(n, SHALLOW_DROP),
+                Part::Pipe(p) => pipe_within(p, SHALLOW_DROP),
+                Part::Arg(a) => arg_within(a, SHALLOW_DROP),
+            };
+            if shallow {
+                continue;
+            }
             match part {
                 Part::Node(Node::Action { pipe, .. }) | Part::Node(Node::Template { pipe: Some(pipe), .. }) => stack.push(Part::Pipe(pipe)),
                 Part::Node(Node::If(b) | Node::Range(b) | Node::With(b)) => {
@@ -58,6 +76,36 @@ impl Drop for Tree {
                 _ => {}
             }
         }
+    }
+}
+
+/// How many levels of nodes, pipes and arguments a part of a tree may nest
+/// for the compiler's recursive drop to take it apart (see `Drop for Tree`).
+const SHALLOW_DROP: usize = 64;
+
+/// Whether `n` nests at most `budget` levels deep (recursion bounded by `budget`).
+fn node_within(n: &Node, budget: usize) -> bool {
+    let Some(b) = budget.checked_sub(1) else { return false };
+    match n {
+        Node::Action { pipe, .. } | Node::Template { pipe: Some(pipe), .. } => pipe_within(pipe, b),
+        Node::If(br) | Node::Range(br) | Node::With(br) => {
+            pipe_within(&br.pipe, b) && br.list.nodes.iter().all(|x| node_within(x, b)) && br.else_list.as_ref().is_none_or(|e| e.nodes.iter().all(|x| node_within(x, b)))
+        }
+        _ => true,
+    }
+}
+
+fn pipe_within(p: &Pipe, budget: usize) -> bool {
+    let Some(b) = budget.checked_sub(1) else { return false };
+    p.cmds.iter().all(|c| c.args.iter().all(|a| arg_within(a, b)))
+}
+
+fn arg_within(a: &Arg, budget: usize) -> bool {
+    let Some(b) = budget.checked_sub(1) else { return false };
+    match a {
+        Arg::Pipe(p) => pipe_within(p, b),
+        Arg::Chain { node, .. } => arg_within(node, b),
+        _ => true,
     }
 }
 
@@ -874,19 +922,25 @@ pub fn unquote(s: &str) -> Option<String> {
         return None;
     }
     let mut inner = &s[1..s.len() - 1];
-    let mut out = String::new();
+    // Without escapes (nearly every literal) the text is its value: one
+    // copy. (A `"` inside can only come escaped from the lexer; checked
+    // all the same, as Go does.)
+    if !inner.contains(['\\', '"']) {
+        return Some(inner.to_string());
+    }
+    let mut out = String::with_capacity(inner.len());
     while !inner.is_empty() {
         let (c, rest) = unquote_char(inner, b'"')?;
-        out.push_str(&c);
+        out.push(c);
         inner = rest;
     }
     Some(out)
 }
 
 /// Go's `strconv.UnquoteChar`: one (possibly escaped) character of a quoted
-/// literal; the result is a string because `\xNN` may be a lone byte (kept
-/// as U+FFFD here: Rust strings are UTF-8).
-pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
+/// literal (`\xNN` may be a lone byte in Go: kept as U+FFFD here, Rust
+/// strings are UTF-8).
+pub fn unquote_char(s: &str, quote: u8) -> Option<(char, &str)> {
     let mut chars = s.chars();
     let c = chars.next()?;
     if c as u32 == quote as u32 && (quote == b'\'' || quote == b'"') {
@@ -896,11 +950,11 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
         if c == '\n' && quote != b'`' {
             // Go rejects a raw newline only through the lexer; keep it.
         }
-        return Some((c.to_string(), chars.as_str()));
+        return Some((c, chars.as_str()));
     }
     let e = chars.next()?;
     let rest = chars.as_str();
-    let simple = |ch: char| Some((ch.to_string(), rest));
+    let simple = |ch: char| Some((ch, rest));
     match e {
         'a' => simple('\u{7}'),
         'b' => simple('\u{8}'),
@@ -939,7 +993,7 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
             } else {
                 char::from_u32(v)?
             };
-            Some((ch.to_string(), &rest[n..]))
+            Some((ch, &rest[n..]))
         }
         '0'..='7' => {
             let digits = &s[1..];
@@ -951,7 +1005,7 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
                 return None;
             }
             let ch = if v < 0x80 { char::from_u32(v)? } else { '\u{FFFD}' };
-            Some((ch.to_string(), &digits[3..]))
+            Some((ch, &digits[3..]))
         }
         _ => None,
     }
@@ -966,7 +1020,7 @@ fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
         if tail != "'" {
             return Err(format!("malformed character constant: {text}"));
         }
-        let r = c.chars().next().map(|c| c as i64).unwrap_or(0);
+        let r = c as i64;
         n.is_int = true;
         n.int = r;
         n.is_uint = true;
@@ -1071,6 +1125,9 @@ fn parse_uint(s: &str) -> Option<u64> {
     }
     if s.contains('_') && !underscore_ok(s) {
         return None;
+    }
+    if !digits.contains('_') {
+        return u64::from_str_radix(digits, radix).ok();
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if clean.is_empty() {
