@@ -8,6 +8,7 @@
 //! - an error the function returned: `… at <required "x" .Values.x>: error calling required: x`.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::value::Value;
@@ -87,8 +88,33 @@ pub type Func = Arc<dyn Fn(&mut Call<'_>, &[Value]) -> FuncResult + Send + Sync>
 /// rebuilt for every render.
 #[derive(Clone, Default)]
 pub struct FuncMap {
-    funcs: HashMap<String, Func>,
+    funcs: HashMap<String, Func, BuildHasherDefault<NameHasher>>,
     base: Option<Arc<FuncMap>>,
+}
+
+/// FNV-1a over a function's name: the executor looks a name up for every
+/// call and the parser for every identifier, and SipHash (which guards a
+/// map whose keys an attacker chooses; these are a fixed table) was a
+/// noticeable part of that.
+#[derive(Clone, Copy)]
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> NameHasher {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl FuncMap {
@@ -99,7 +125,7 @@ impl FuncMap {
     /// A map with every function of `base` (shared, not copied), to which
     /// functions may be added, replaced or removed as in any map.
     pub fn layered(base: Arc<FuncMap>) -> FuncMap {
-        FuncMap { funcs: HashMap::new(), base: Some(base) }
+        FuncMap { funcs: HashMap::default(), base: Some(base) }
     }
 
     /// Adds (or replaces) a function that needs only its arguments.
