@@ -84,11 +84,18 @@ pub fn register(funcs: &mut FuncMap, lookup: Option<Arc<dyn Lookup>>) {
 fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &str, data: &Value) -> Result<String, FuncError> {
     {
         let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
-        let n = c.entry(name.to_string()).or_insert(0);
-        if *n > INCLUDE_RECURSION_MAX {
-            return Err(FuncError::call(format!("rendering template has a nested reference name: {name}: unable to execute template")));
+        // The name is copied only the first time it is included.
+        match c.get_mut(name) {
+            Some(n) => {
+                if *n > INCLUDE_RECURSION_MAX {
+                    return Err(FuncError::call(format!("rendering template has a nested reference name: {name}: unable to execute template")));
+                }
+                *n += 1;
+            }
+            None => {
+                c.insert(name.to_string(), 1);
+            }
         }
-        *n += 1;
     }
     let out = host.execute_named(name, data);
     {
