@@ -109,6 +109,73 @@ fn arg_within(a: &Arg, budget: usize) -> bool {
     }
 }
 
+/// A piece of a template's text (a text node, a name, a literal) that
+/// shares the template's text instead of copying it: a tree's words cost
+/// no allocation each (they were a third of a parse's allocations). It
+/// reads as the `str` it covers.
+#[derive(Clone)]
+pub struct Span {
+    text: Arc<str>,
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// `text[start..end]`; the caller knows both are char boundaries in range.
+    fn new(text: &Arc<str>, start: usize, end: usize) -> Span {
+        debug_assert!(text.get(start..end).is_some());
+        Span { text: text.clone(), start, end }
+    }
+
+    /// A string of its own (a literal with escapes, whose value is not in the text).
+    pub fn owned(s: &str) -> Span {
+        Span { text: Arc::from(s), start: 0, end: s.len() }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Spans are made only of char-boundary ranges (see `new`); an empty
+        // string rather than a panic if that were ever wrong.
+        self.text.get(self.start..self.end).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for Span {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Span {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Span {
+    fn eq(&self, other: &Span) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<str> for Span {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct List {
     pub pos: usize,
@@ -117,7 +184,7 @@ pub struct List {
 
 #[derive(Debug, Clone)]
 pub enum Node {
-    Text { pos: usize, text: String },
+    Text { pos: usize, text: Span },
     Action { pos: usize, pipe: Pipe },
     If(Branch),
     Range(Branch),
@@ -167,19 +234,19 @@ pub struct Number {
 
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Identifier { pos: usize, name: String },
+    Identifier { pos: usize, name: Span },
     Dot { pos: usize },
     Nil { pos: usize },
     /// `$`, `$x`, `$x.Field.Chain`.
-    Variable { pos: usize, idents: Vec<String> },
+    Variable { pos: usize, idents: Vec<Span> },
     /// `.Field.Chain`.
-    Field { pos: usize, idents: Vec<String> },
+    Field { pos: usize, idents: Vec<Span> },
     Bool { pos: usize, value: bool },
-    Number { pos: usize, text: String, num: Number },
-    String { pos: usize, quoted: String, text: String },
+    Number { pos: usize, text: Span, num: Number },
+    String { pos: usize, quoted: Span, text: Span },
     Pipe(Box<Pipe>),
     /// `(pipeline).Field`, `"x".Field` and the like.
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+    Chain { pos: usize, node: Box<Arg>, fields: Vec<Span> },
 }
 
 impl Arg {
@@ -370,13 +437,15 @@ pub type ParseError = String;
 /// `has_func` answers whether a function name exists (builtin or added).
 pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<HashMap<String, Tree>, ParseError> {
     let items = lex(text, !has_func("break"), !has_func("continue"));
+    let src = text;
     let text: Arc<str> = Arc::from(text);
     let mut p = Parser {
         items,
+        src,
         next_item: 0,
         token: [dummy(), dummy(), dummy()],
         peek_count: 0,
-        vars: vec!["$".into()],
+        vars: vec![Cow::Borrowed("$")],
         action_pos: None,
         range_depth: 0,
         depth: 0,
@@ -397,10 +466,12 @@ fn dummy<'a>() -> Item<'a> {
 
 struct Parser<'a, 'f> {
     items: Vec<Item<'a>>,
+    /// The text the items borrow from (`text` is a copy of it).
+    src: &'a str,
     next_item: usize,
     token: [Item<'a>; 3],
     peek_count: usize,
-    vars: Vec<String>,
+    vars: Vec<Cow<'a, str>>,
     /// Where the action being parsed started (for "in action started at").
     action_pos: Option<usize>,
     range_depth: usize,
@@ -533,6 +604,16 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
+    /// The text of item `t` (which the lexer borrowed from the template's
+    /// text at `t.pos`) without its first `skip` bytes, as a [`Span`].
+    fn span(&self, t: &Item<'_>, skip: usize) -> Span {
+        match &t.val {
+            Cow::Borrowed(v) if v.as_ptr() as usize == self.src.as_ptr() as usize + t.pos && v.is_char_boundary(skip) => Span::new(&self.text, t.pos + skip, t.pos + v.len()),
+            // Not expected (only errors own their text): a copy then.
+            v => Span::owned(v.get(skip..).unwrap_or("")),
+        }
+    }
+
     fn enter_paren(&mut self) -> R<()> {
         if self.paren_depth >= MAX_PAREN_DEPTH {
             return Err(self.errorf("max expression depth exceeded"));
@@ -572,7 +653,7 @@ impl<'a> Parser<'a, '_> {
     /// `{{define "name"}} … {{end}}`; the `define` keyword is consumed.
     fn parse_definition(&mut self) -> R<()> {
         let context = "define clause";
-        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![Cow::Borrowed("$")]);
         let saved_range = std::mem::replace(&mut self.range_depth, 0);
         let name = self.expect_one_of(ItemType::String, ItemType::RawString, context)?;
         let name = unquote(&name.val).ok_or_else(|| self.errorf("invalid syntax"))?;
@@ -606,7 +687,7 @@ impl<'a> Parser<'a, '_> {
     fn text_or_action(&mut self) -> R<Node> {
         let t = self.next_non_space();
         match t.typ {
-            ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val.into_owned() }),
+            ItemType::Text => Ok(Node::Text { pos: t.pos, text: self.span(&t, 0) }),
             ItemType::LeftDelim => {
                 self.action_pos = Some(t.pos);
                 let r = self.action();
@@ -666,11 +747,11 @@ impl<'a> Parser<'a, '_> {
                 pipe.is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
                 pipe.decl.push(v.val.to_string());
-                self.vars.push(v.val.to_string());
+                self.vars.push(v.val.clone());
             } else if next.typ == ItemType::Char && next.val == "," {
                 self.next_non_space();
                 pipe.decl.push(v.val.to_string());
-                self.vars.push(v.val.to_string());
+                self.vars.push(v.val.clone());
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => continue,
@@ -786,7 +867,7 @@ impl<'a> Parser<'a, '_> {
         let t = self.next_non_space();
         let name = self.parse_template_name(&t, context)?;
         let pipe = self.pipeline(context, ItemType::RightDelim)?;
-        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![Cow::Borrowed("$")]);
         let saved_range = std::mem::replace(&mut self.range_depth, 0);
         let (list, end) = self.item_list()?;
         if !matches!(end, Node::End { .. }) {
@@ -846,8 +927,8 @@ impl<'a> Parser<'a, '_> {
             let pos = self.peek().pos;
             let mut fields = Vec::new();
             while self.peek().typ == ItemType::Field {
-                let f = self.next().val;
-                fields.push(f[1..].to_string());
+                let f = self.next();
+                fields.push(self.span(&f, 1));
             }
             return Ok(Some(match node {
                 Arg::Field { mut idents, .. } => {
@@ -874,22 +955,27 @@ impl<'a> Parser<'a, '_> {
                 if !(self.has_func)(&t.val) {
                     return Err(self.errorf(format!("function {} not defined", super::fmt::quote(&t.val))));
                 }
-                Arg::Identifier { pos: t.pos, name: t.val.into_owned() }
+                Arg::Identifier { pos: t.pos, name: self.span(&t, 0) }
             }
             ItemType::Dot => Arg::Dot { pos: t.pos },
             ItemType::Nil => Arg::Nil { pos: t.pos },
             ItemType::Variable => {
-                let idents: Vec<String> = t.val.split('.').map(str::to_string).collect();
-                if !self.vars.iter().any(|v| *v == idents[0]) {
+                let mut idents = Vec::new();
+                let mut at = t.pos;
+                for part in t.val.split('.') {
+                    idents.push(Span::new(&self.text, at, at + part.len()));
+                    at += part.len() + 1;
+                }
+                if !self.vars.iter().any(|v| v.as_ref() == idents[0].as_str()) {
                     return Err(self.errorf(format!("undefined variable {}", super::fmt::quote(&idents[0]))));
                 }
                 Arg::Variable { pos: t.pos, idents }
             }
-            ItemType::Field => Arg::Field { pos: t.pos, idents: vec![t.val[1..].to_string()] },
+            ItemType::Field => Arg::Field { pos: t.pos, idents: vec![self.span(&t, 1)] },
             ItemType::Bool => Arg::Bool { pos: t.pos, value: t.val == "true" },
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
                 let num = new_number(&t.val, t.typ).map_err(|e| self.errorf(e))?;
-                Arg::Number { pos: t.pos, text: t.val.into_owned(), num }
+                Arg::Number { pos: t.pos, text: self.span(&t, 0), num }
             }
             ItemType::LeftParen => {
                 self.enter_paren()?;
@@ -899,7 +985,11 @@ impl<'a> Parser<'a, '_> {
             }
             ItemType::String | ItemType::RawString => {
                 let s = unquote(&t.val).ok_or_else(|| self.errorf("invalid syntax"))?;
-                Arg::String { pos: t.pos, quoted: t.val.into_owned(), text: s }
+                // The value is the text inside the quotes unless escapes (or
+                // a raw string's dropped `\r`) made it differ.
+                let inner = t.val.get(1..t.val.len() - 1).unwrap_or("");
+                let text = if s == inner { Span::new(&self.text, t.pos + 1, t.pos + 1 + inner.len()) } else { Span::owned(&s) };
+                Arg::String { pos: t.pos, quoted: self.span(&t, 0), text }
             }
             _ => {
                 self.backup();
