@@ -922,23 +922,25 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn operand(&mut self) -> R<Option<Arg>> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(mut node) = self.term()? else { return Ok(None) };
         if self.peek().typ == ItemType::Field {
             let pos = self.peek().pos;
+            // `.a.b.c` and `$x.a.b`: the fields join the term's own list
+            // (which has room for a few), as Go's chain does.
+            if let Arg::Field { idents, pos: at } | Arg::Variable { idents, pos: at } = &mut node {
+                while self.peek().typ == ItemType::Field {
+                    let f = self.next();
+                    idents.push(self.span(&f, 1));
+                }
+                *at = pos;
+                return Ok(Some(node));
+            }
             let mut fields = Vec::new();
             while self.peek().typ == ItemType::Field {
                 let f = self.next();
                 fields.push(self.span(&f, 1));
             }
             return Ok(Some(match node {
-                Arg::Field { mut idents, .. } => {
-                    idents.extend(fields);
-                    Arg::Field { pos, idents }
-                }
-                Arg::Variable { mut idents, .. } => {
-                    idents.extend(fields);
-                    Arg::Variable { pos, idents }
-                }
                 Arg::Bool { .. } | Arg::String { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
                     return Err(self.errorf(format!("unexpected . after term {}", super::fmt::quote(&node.to_string()))));
                 }
@@ -960,7 +962,7 @@ impl<'a> Parser<'a, '_> {
             ItemType::Dot => Arg::Dot { pos: t.pos },
             ItemType::Nil => Arg::Nil { pos: t.pos },
             ItemType::Variable => {
-                let mut idents = Vec::new();
+                let mut idents = Vec::with_capacity(4);
                 let mut at = t.pos;
                 for part in t.val.split('.') {
                     idents.push(Span::new(&self.text, at, at + part.len()));
@@ -971,7 +973,12 @@ impl<'a> Parser<'a, '_> {
                 }
                 Arg::Variable { pos: t.pos, idents }
             }
-            ItemType::Field => Arg::Field { pos: t.pos, idents: vec![self.span(&t, 1)] },
+            ItemType::Field => {
+                // Room for the fields `operand` may add (`.Values.image.tag`).
+                let mut idents = Vec::with_capacity(4);
+                idents.push(self.span(&t, 1));
+                Arg::Field { pos: t.pos, idents }
+            }
             ItemType::Bool => Arg::Bool { pos: t.pos, value: t.val == "true" },
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
                 let num = new_number(&t.val, t.typ).map_err(|e| self.errorf(e))?;
