@@ -215,7 +215,9 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
         let scope = scope_value(&scopes, r.chart, &last);
         match set.execute(name, &Value::map(scope)) {
             Ok(text) => {
-                out.insert(name.clone(), text.replace("<no value>", ""));
+                // Helm's `<no value>` removal; most outputs have none to remove.
+                let text = if text.contains("<no value>") { text.replace("<no value>", "") } else { text };
+                out.insert(name.clone(), text);
             }
             Err(e) => return Err(reformat_exec_error(name, &e.message)),
         }

@@ -198,7 +198,7 @@ fn add_trees(set: &mut exec::TreeSet, own: &str, trees: HashMap<String, parse::T
     }
     // parse() always returns the tree of its own name.
     own_tree.unwrap_or_else(|| {
-        Arc::new(parse::Tree { name: own.to_string(), parse_name: own.to_string(), text: Arc::from(""), root: parse::List { pos: 0, nodes: Vec::new() } })
+        Arc::new(parse::Tree { name: own.to_string(), parse_name: own.to_string(), text: Arc::from(""), root: parse::List { pos: 0, nodes: Vec::new() }, nesting: 0 })
     })
 }
 

@@ -30,6 +30,10 @@ pub struct Tree {
     pub parse_name: String,
     pub text: Arc<str>,
     pub root: List,
+    /// At most how many levels (as `node_within` counts them) its nodes
+    /// nest, from the parser's deepest control structure and parentheses:
+    /// a tree within [`SHALLOW_DROP`] is dropped without looking.
+    pub nesting: usize,
 }
 
 /// A tree is taken apart without deep recursion: a deeply nested one (ten
@@ -41,6 +45,9 @@ pub struct Tree {
 /// onto a growing stack before it was freed.)
 impl Drop for Tree {
     fn drop(&mut self) {
+        if self.nesting <= SHALLOW_DROP {
+            return;
+        }
         enum Part {
             Node(Node),
             Pipe(Pipe),
@@ -450,6 +457,8 @@ pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<
         range_depth: 0,
         depth: 0,
         paren_depth: 0,
+        max_depth: 0,
+        max_paren: 0,
         parse_name: name.to_string(),
         text: text.clone(),
         has_func,
@@ -478,6 +487,9 @@ struct Parser<'a, 'f> {
     /// Nesting of control structures, and of parentheses (Go's stackDepth).
     depth: usize,
     paren_depth: usize,
+    /// The deepest `depth` and `paren_depth` seen (a tree's `nesting`).
+    max_depth: usize,
+    max_paren: usize,
     parse_name: String,
     text: Arc<str>,
     has_func: &'f dyn Fn(&str) -> bool,
@@ -598,7 +610,7 @@ impl<'a> Parser<'a, '_> {
                 }
             }
             _ => {
-                self.tree_set.insert(name.to_string(), Tree { name: name.to_string(), parse_name: self.parse_name.clone(), text: self.text.clone(), root });
+                self.tree_set.insert(name.to_string(), Tree { name: name.to_string(), parse_name: self.parse_name.clone(), text: self.text.clone(), root, nesting: self.nesting() });
             }
         }
         Ok(())
@@ -614,11 +626,19 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    /// A bound on how many levels `node_within` would count in any tree
+    /// parsed so far: each control structure nests a node and its list
+    /// (2), each parenthesis an argument, its pipe and maybe a chain (3).
+    fn nesting(&self) -> usize {
+        self.max_depth.saturating_mul(2).saturating_add(self.max_paren.saturating_mul(3)).saturating_add(8)
+    }
+
     fn enter_paren(&mut self) -> R<()> {
         if self.paren_depth >= MAX_PAREN_DEPTH {
             return Err(self.errorf("max expression depth exceeded"));
         }
         self.paren_depth += 1;
+        self.max_paren = self.max_paren.max(self.paren_depth);
         Ok(())
     }
 
@@ -627,6 +647,7 @@ impl<'a> Parser<'a, '_> {
             return Err(self.errorf(format!("control structures nested deeper than {MAX_BLOCK_DEPTH}")));
         }
         self.depth += 1;
+        self.max_depth = self.max_depth.max(self.depth);
         Ok(())
     }
 
