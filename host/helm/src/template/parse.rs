@@ -752,7 +752,8 @@ impl<'a> Parser<'a, '_> {
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> R<Pipe> {
         let t = self.peek_non_space();
-        let mut pipe = Pipe { pos: t.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        // Room for the usual one or two commands (`x | nindent 4`) from the start.
+        let mut pipe = Pipe { pos: t.pos, is_assign: false, decl: Vec::new(), cmds: Vec::with_capacity(2) };
         // Declarations or assignments?
         loop {
             let v = self.peek_non_space();
@@ -921,7 +922,8 @@ impl<'a> Parser<'a, '_> {
 
     fn command(&mut self) -> R<Command> {
         let pos = self.peek_non_space().pos;
-        let mut cmd = Command { pos, args: Vec::new() };
+        // Room for the usual few arguments from the start.
+        let mut cmd = Command { pos, args: Vec::with_capacity(3) };
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
