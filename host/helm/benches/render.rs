@@ -17,7 +17,15 @@
 //! Also printed, for gantry only: `render_chart` from the path (loading
 //! the chart from disk each time).
 //!
+//! The renders are taken in rounds (`GANTRY_BENCH_ROUNDS`, default 4):
+//! each round times its share of gantry's renders, then its share of
+//! Helm's (a fresh Python process, chart loaded and warmed untimed), so a
+//! shared machine's load changing during the run weighs on both sides
+//! alike instead of on whichever ran while it was busy; each side's
+//! samples are pooled.
+//!
 //! Settings: `GANTRY_BENCH_ITERS` (default 200) renders per chart;
+//! `GANTRY_BENCH_ROUNDS` (default 4) rounds they are split into;
 //! `GANTRY_HELM_PYTHON` the oracle's python (else /tmp/helmvenv/bin/python).
 //! Without the oracle it says so and prints gantry's numbers only.
 
@@ -115,27 +123,34 @@ fn gantry_render(chart: &gantry_helm::chart::Chart, user: &Value, options: &Rend
     engine::render(&chart, &values, options).map_err(|e| e.message)
 }
 
-fn time_gantry(path: &Path, n: usize) -> Result<(Stats, Stats, std::collections::BTreeMap<String, String>), String> {
-    let chart = gantry_helm::chart::load(path).map_err(|e| e.message)?;
+/// `n` timed gantry renders of a loaded chart (after `WARM` untimed), and the last output.
+fn time_gantry(chart: &gantry_helm::chart::Chart, n: usize) -> Result<(Vec<f64>, std::collections::BTreeMap<String, String>), String> {
     let user = Value::empty_map();
     let options = RenderOptions::default();
-    let mut out = gantry_render(&chart, &user, &options)?;
+    let mut out = gantry_render(chart, &user, &options)?;
     for _ in 0..WARM {
-        out = gantry_render(&chart, &user, &options)?;
+        out = gantry_render(chart, &user, &options)?;
     }
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let t0 = Instant::now();
-        out = std::hint::black_box(gantry_render(&chart, &user, &options)?);
+        out = std::hint::black_box(gantry_render(chart, &user, &options)?);
         times.push(t0.elapsed().as_secs_f64());
     }
+    Ok((times, out))
+}
+
+/// `render_chart` from the path (loading the chart each time), `n` times.
+fn time_gantry_with_load(path: &Path, n: usize) -> Result<Stats, String> {
+    let user = Value::empty_map();
+    let options = RenderOptions::default();
     let mut with_load = Vec::with_capacity(n);
     for _ in 0..n {
         let t0 = Instant::now();
         std::hint::black_box(engine::render_chart(path, &user, &options).map_err(|e| e.message)?);
         with_load.push(t0.elapsed().as_secs_f64());
     }
-    Ok((stats(times), stats(with_load), out))
+    Ok(stats(with_load))
 }
 
 fn oracle_python() -> Option<String> {
@@ -147,7 +162,7 @@ fn oracle_python() -> Option<String> {
 }
 
 /// Helm's times for `n` renders of `path`, and its last output.
-fn time_helm(python: &str, path: &Path, n: usize) -> Result<(Stats, serde_json::Map<String, serde_json::Value>), String> {
+fn time_helm(python: &str, path: &Path, n: usize) -> Result<(Vec<f64>, serde_json::Map<String, serde_json::Value>), String> {
     let out = Command::new(python)
         .arg("-c")
         .arg(HELM_TIMER)
@@ -162,7 +177,7 @@ fn time_helm(python: &str, path: &Path, n: usize) -> Result<(Stats, serde_json::
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("bad answer from the Helm timer: {e}"))?;
     let times = v["times"].as_array().map(|a| a.iter().filter_map(|t| t.as_f64()).collect()).unwrap_or_default();
     let manifests = v["manifests"].as_object().cloned().unwrap_or_default();
-    Ok((stats(times), manifests))
+    Ok((times, manifests))
 }
 
 fn ms(s: f64) -> String {
@@ -171,6 +186,7 @@ fn ms(s: f64) -> String {
 
 fn main() {
     let n: usize = std::env::var("GANTRY_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(200);
+    let rounds: usize = std::env::var("GANTRY_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&r| r > 0).unwrap_or(4).min(n);
     let mut charts = vec![chart_dir().join("scaffold")];
     match largest_chart() {
         Some(p) => charts.push(p),
@@ -182,24 +198,58 @@ fn main() {
         Some(_) => None,
     };
 
-    println!("render benchmark: {n} renders per chart after {WARM} untimed; times per render");
+    println!("render benchmark: {n} renders per chart in {rounds} alternating rounds, each after {WARM} untimed; times per render");
     println!("{:<10} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9}  {:>16}  same output", "chart", "gantry mean", "gantry p50", "helm mean", "helm p50", "mean ×", "p50 ×", "gantry+load mean");
     for path in &charts {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let (g, g_load, g_out) = match time_gantry(path, n) {
-            Ok(r) => r,
+        let chart = match gantry_helm::chart::load(path) {
+            Ok(c) => c,
             Err(e) => {
-                println!("{name:<10} gantry failed to render: {e}");
+                println!("{name:<10} gantry failed to load: {}", e.message);
                 continue;
             }
         };
-        let mut helm = None;
-        if let (Some(py), None) = (&python, &helm_note) {
-            match time_helm(py, path, n) {
-                Ok(h) => helm = Some(h),
-                Err(e) => helm_note = Some(format!("the Helm oracle could not run ({e}): gantry's numbers only")),
+        let (mut g_times, mut g_out, mut h_times, mut h_out) = (Vec::new(), Default::default(), Vec::new(), None);
+        let mut failed = None;
+        for r in 0..rounds {
+            // This round's share of the n renders.
+            let share = n / rounds + usize::from(r < n % rounds);
+            match time_gantry(&chart, share) {
+                Ok((t, out)) => {
+                    g_times.extend(t);
+                    g_out = out;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if let (Some(py), None) = (&python, &helm_note) {
+                match time_helm(py, path, share) {
+                    Ok((t, out)) => {
+                        h_times.extend(t);
+                        h_out = Some(out);
+                    }
+                    Err(e) => helm_note = Some(format!("the Helm oracle could not run ({e}): gantry's numbers only")),
+                }
             }
         }
+        if let Some(e) = failed {
+            println!("{name:<10} gantry failed to render: {e}");
+            continue;
+        }
+        let g = stats(g_times);
+        let g_load = match time_gantry_with_load(path, n) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("{name:<10} gantry failed to render from the path: {e}");
+                continue;
+            }
+        };
+        let helm = match (&helm_note, h_out) {
+            (None, Some(out)) => Some((stats(h_times), out)),
+            _ => None,
+        };
         match helm {
             Some((h, h_out)) => {
                 let same = h_out.len() == g_out.len() && g_out.iter().all(|(k, v)| h_out.get(k).and_then(|x| x.as_str()) == Some(v.as_str()));

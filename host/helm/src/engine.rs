@@ -115,21 +115,31 @@ impl RenderError {
 pub const DEFAULT_LIMITS: Limits = Limits { max_depth: 2100, max_output: 256 << 20 };
 
 /// The functions templates see: Sprig, the YAML family, then Helm's own.
+/// Sprig's and the YAML family's hold no state: they are built once per
+/// process and shared (building them was a twelfth of a scaffold render);
+/// Helm's own (`include` counts its nesting, `lookup` asks this render's
+/// cluster) are made for each call.
 pub fn funcs(lookup: Option<Arc<dyn Lookup>>) -> FuncMap {
-    let mut f = crate::sprig::funcs();
-    // Helm removes these two from Sprig's map.
-    f.remove("env");
-    f.remove("expandenv");
-    // Helm's extras (toYaml, fromYaml, toJson, toToml, …) replace Sprig's.
-    crate::yaml::register(&mut f);
+    static STATELESS: std::sync::OnceLock<Arc<FuncMap>> = std::sync::OnceLock::new();
+    let base = STATELESS.get_or_init(|| {
+        let mut f = crate::sprig::funcs();
+        // Helm removes these two from Sprig's map.
+        f.remove("env");
+        f.remove("expandenv");
+        // Helm's extras (toYaml, fromYaml, toJson, toToml, …) replace Sprig's.
+        crate::yaml::register(&mut f);
+        Arc::new(f)
+    });
+    let mut f = FuncMap::layered(base.clone());
     helmfuncs::register(&mut f, lookup);
     f
 }
 
 /// One template to render: its text, its chart (an index into the
 /// render's [`Scope`]s), its chart's template folder.
-struct Renderable {
-    text: String,
+struct Renderable<'c> {
+    /// Borrowed from the chart unless it is not UTF-8 (Helm's `string(data)`).
+    text: std::borrow::Cow<'c, str>,
     chart: usize,
     base_path: String,
 }
@@ -198,7 +208,9 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
         scope.insert("Template".to_string(), Value::map(t));
         match set.execute(name, &Value::Map(scope.clone())) {
             Ok(text) => {
-                out.insert(name.clone(), text.replace("<no value>", ""));
+                // Helm's `<no value>` removal; most outputs have none to remove.
+                let text = if text.contains("<no value>") { text.replace("<no value>", "") } else { text };
+                out.insert(name.clone(), text);
             }
             Err(e) => return Err(reformat_exec_error(name, &e.message)),
         }
@@ -208,7 +220,7 @@ fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result
 
 /// Helm's `recAllTpls`: the chart's scope (into `scopes`; its index is
 /// returned), its subcharts', and its templates under their full names.
-fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, scopes: &mut Vec<Scope>, out: &mut BTreeMap<String, Renderable>) -> usize {
+fn collect<'c>(chart: &'c Chart, parent_path: Option<&str>, parent: &BTreeMap<String, Value>, is_root: bool, scopes: &mut Vec<Scope>, out: &mut BTreeMap<String, Renderable<'c>>) -> usize {
     // The root sees all values; a subchart the table under its name (an
     // empty map when that is absent or not a map).
     let values = if is_root {
@@ -250,9 +262,20 @@ fn collect(chart: &Chart, parent_path: Option<&str>, parent: &BTreeMap<String, V
         if chart.is_library() && !base_name(&t.name).starts_with('_') {
             continue;
         }
-        out.insert(format!("{full_path}/{}", t.name), Renderable { text: t.text(), chart: idx, base_path: base_path.clone() });
+        out.insert(format!("{full_path}/{}", t.name), Renderable { text: utf8_text(&t.data), chart: idx, base_path: base_path.clone() });
     }
     idx
+}
+
+/// A template's text as Helm's `string(data)` has it (invalid UTF-8 as
+/// U+FFFD here), borrowed when it is valid: `from_utf8` checks ASCII a
+/// word at a time, `from_utf8_lossy` a byte at a time (it was 3% of a
+/// scaffold render).
+fn utf8_text(data: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(data) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(data),
+    }
 }
 
 fn base_name(path: &str) -> &str {

@@ -8,6 +8,7 @@
 //! - an error the function returned: `… at <required "x" .Values.x>: error calling required: x`.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::value::Value;
@@ -91,15 +92,50 @@ pub struct Call<'a> {
 /// A template function.
 pub type Func = Arc<dyn Fn(&mut Call<'_>, &[Value]) -> FuncResult + Send + Sync>;
 
-/// Functions by name, as Go's `template.FuncMap`.
+/// Functions by name, as Go's `template.FuncMap`. A map may be layered
+/// over a shared `base` ([`FuncMap::layered`]): its own functions first,
+/// then the base's, so a table built once (Sprig's, stateless) is not
+/// rebuilt for every render.
 #[derive(Clone, Default)]
 pub struct FuncMap {
-    funcs: HashMap<String, Func>,
+    funcs: HashMap<String, Func, BuildHasherDefault<NameHasher>>,
+    base: Option<Arc<FuncMap>>,
+}
+
+/// FNV-1a over a function's name: the executor looks a name up for every
+/// call and the parser for every identifier, and SipHash (which guards a
+/// map whose keys an attacker chooses; these are a fixed table) was a
+/// noticeable part of that.
+#[derive(Clone, Copy)]
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> NameHasher {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl FuncMap {
     pub fn new() -> FuncMap {
         FuncMap::default()
+    }
+
+    /// A map with every function of `base` (shared, not copied), to which
+    /// functions may be added, replaced or removed as in any map.
+    pub fn layered(base: Arc<FuncMap>) -> FuncMap {
+        FuncMap { funcs: HashMap::default(), base: Some(base) }
     }
 
     /// Adds (or replaces) a function that needs only its arguments.
@@ -113,24 +149,46 @@ impl FuncMap {
     }
 
     pub fn remove(&mut self, name: &str) {
+        if self.base.as_ref().is_some_and(|b| b.contains(name)) {
+            // The base is shared: this map takes its own copy of it first.
+            self.flatten();
+        }
         self.funcs.remove(name);
     }
 
     pub fn get(&self, name: &str) -> Option<&Func> {
-        self.funcs.get(name)
+        match self.funcs.get(name) {
+            Some(f) => Some(f),
+            None => self.base.as_ref()?.get(name),
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.funcs.contains_key(name)
+        self.funcs.contains_key(name) || self.base.as_ref().is_some_and(|b| b.contains(name))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.funcs.keys().map(String::as_str)
+        let base = self.base.iter().flat_map(|b| b.names().filter(|n| !self.funcs.contains_key(*n)).collect::<Vec<_>>());
+        self.funcs.keys().map(String::as_str).chain(base)
     }
 
     /// Adds every function of `other`, replacing those of the same name.
-    pub fn extend(&mut self, other: FuncMap) {
+    pub fn extend(&mut self, mut other: FuncMap) {
+        other.flatten();
         self.funcs.extend(other.funcs);
+    }
+
+    /// Copies the base's functions (those not replaced) into this map's own.
+    fn flatten(&mut self) {
+        if let Some(base) = self.base.take() {
+            for name in base.names() {
+                if !self.funcs.contains_key(name) {
+                    if let Some(f) = base.get(name) {
+                        self.funcs.insert(name.to_string(), f.clone());
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -149,5 +207,56 @@ pub fn string_arg(args: &[Value], i: usize) -> Result<&str, FuncError> {
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(FuncError::wrong_type("string", other)),
         None => Err(FuncError::argument(format!("missing argument {}", i + 1))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(m: &FuncMap, name: &str) -> Option<i64> {
+        struct NoHost;
+        impl Host for NoHost {
+            fn execute_named(&mut self, _: &str, _: &Value) -> Result<String, FuncError> {
+                Err(FuncError::call("none"))
+            }
+            fn execute_text(&mut self, _: &str, _: &Value) -> Result<String, FuncError> {
+                Err(FuncError::call("none"))
+            }
+        }
+        let f = m.get(name)?.clone();
+        let mut host = NoHost;
+        match f(&mut Call { name, host: &mut host }, &[]) {
+            Ok(Value::Int(n, _)) => Some(n),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_layered_map_sees_its_base_and_its_own_functions_first() {
+        let mut base = FuncMap::new();
+        base.add("a", |_| Ok(Value::int(1)));
+        base.add("b", |_| Ok(Value::int(2)));
+        let base = Arc::new(base);
+        let mut m = FuncMap::layered(base.clone());
+        m.add("b", |_| Ok(Value::int(20)));
+        m.add("c", |_| Ok(Value::int(30)));
+        assert_eq!(answer(&m, "a"), Some(1));
+        assert_eq!(answer(&m, "b"), Some(20));
+        assert_eq!(answer(&m, "c"), Some(30));
+        assert!(m.contains("a") && m.contains("c") && !m.contains("d"));
+        let mut names: Vec<&str> = m.names().collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c"]);
+        // Removing a base function removes it from this map only.
+        m.remove("a");
+        assert!(!m.contains("a"));
+        assert_eq!(answer(&m, "b"), Some(20));
+        assert!(base.contains("a"));
+        // extend takes the other map's base functions too.
+        let mut n = FuncMap::new();
+        n.extend(FuncMap::layered(base));
+        assert_eq!(answer(&n, "a"), Some(1));
+        assert_eq!(answer(&n, "b"), Some(2));
     }
 }

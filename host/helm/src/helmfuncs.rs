@@ -84,11 +84,18 @@ pub fn register(funcs: &mut FuncMap, lookup: Option<Arc<dyn Lookup>>) {
 fn include(host: &mut dyn Host, counts: &Mutex<HashMap<String, usize>>, name: &str, data: &Value) -> Result<crate::value::Str, FuncError> {
     {
         let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
-        let n = c.entry(name.to_string()).or_insert(0);
-        if *n > INCLUDE_RECURSION_MAX {
-            return Err(FuncError::call(format!("rendering template has a nested reference name: {name}: unable to execute template")));
+        // The name is copied only the first time it is included.
+        match c.get_mut(name) {
+            Some(n) => {
+                if *n > INCLUDE_RECURSION_MAX {
+                    return Err(FuncError::call(format!("rendering template has a nested reference name: {name}: unable to execute template")));
+                }
+                *n += 1;
+            }
+            None => {
+                c.insert(name.to_string(), 1);
+            }
         }
-        *n += 1;
     }
     let out = host.execute_named_go(name, data);
     {
@@ -314,9 +321,10 @@ impl Object for KubeVersion {
     }
 }
 
-/// `common.VersionSet`: the API versions, with `Has`.
+/// `common.VersionSet`: the API versions, with `Has`. Shared, not
+/// copied, by every `.Capabilities.APIVersions` and `Has` that reads it.
 #[derive(Debug, Clone)]
-pub struct VersionSet(pub Vec<String>);
+pub struct VersionSet(pub Arc<[String]>);
 
 impl Object for VersionSet {
     fn type_name(&self) -> String {
@@ -407,8 +415,13 @@ impl Capabilities {
     /// default) and the default API versions followed by `extra_api_versions`.
     pub fn new(kube_version: Option<&str>, extra_api_versions: &[String]) -> Result<Capabilities, String> {
         let kube_version = KubeVersion::parse(kube_version.unwrap_or(DEFAULT_KUBE_VERSION))?;
-        let mut api: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
-        api.extend(extra_api_versions.iter().cloned());
+        // Helm's default set alone (nearly every render) is made once per process.
+        static DEFAULT_SET: std::sync::OnceLock<Arc<[String]>> = std::sync::OnceLock::new();
+        let api: Arc<[String]> = if extra_api_versions.is_empty() {
+            DEFAULT_SET.get_or_init(|| DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect()).clone()
+        } else {
+            DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).chain(extra_api_versions.iter().cloned()).collect()
+        };
         Ok(Capabilities { kube_version, api_versions: VersionSet(api), helm_version: HelmVersion::default() })
     }
 }

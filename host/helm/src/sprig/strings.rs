@@ -87,11 +87,11 @@ pub fn register(m: &mut FuncMap) {
     variadic(m, "cat", 0, |a| Ok(Value::String(join_go(a.iter().filter(|v| !v.is_nil()).map(|v| crate::template::fmt::sprint_go(v).go_bytes().to_vec()), b" "))));
     fixed(m, "indent", 2, |a| {
         let (n, s) = (want_int(&a[0])?, want_str(&a[1])?);
-        indent(n, s).map(Value::from)
+        indent(n, s, false).map(Value::from)
     });
     fixed(m, "nindent", 2, |a| {
         let (n, s) = (want_int(&a[0])?, want_str(&a[1])?);
-        indent(n, s).map(|s| Value::from(format!("\n{s}")))
+        indent(n, s, true).map(Value::from)
     });
     fixed(m, "replace", 3, |a| {
         let (old, new, src) = (want_str(&a[0])?, want_str(&a[1])?, want_str(&a[2])?);
@@ -243,14 +243,27 @@ fn repeat(s: &str, n: i64) -> Result<String, FuncError> {
     Ok(s.repeat(n as usize))
 }
 
-fn indent(n: i64, s: &str) -> Result<String, FuncError> {
+/// `indent`, and `nindent` (`newline_first`: a newline before it all).
+fn indent(n: i64, s: &str, newline_first: bool) -> Result<String, FuncError> {
     if n < 0 {
         return Err(FuncError::call("strings: negative Repeat count"));
     }
     let lines = s.matches('\n').count() + 1;
     bounded("indent", s.len().saturating_add((n as usize).saturating_mul(lines)))?;
-    let pad = " ".repeat(n as usize);
-    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+    // Sprig's `pad + strings.Replace(v, "\n", "\n"+pad, -1)`, in one string.
+    let pad = n as usize;
+    let mut out = String::with_capacity(s.len().saturating_add(pad.saturating_mul(lines)).saturating_add(1));
+    if newline_first {
+        out.push('\n');
+    }
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.extend(std::iter::repeat_n(' ', pad));
+        out.push_str(line);
+    }
+    Ok(out)
 }
 
 /// Go's `strings.Title`: the first letter of each word in title case; a

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::builtins::{self, Builtin};
-use super::parse::{Arg, Branch, Command, List, Node, Pipe, Tree};
+use super::parse::{Arg, Branch, Command, List, Node, Pipe, Span, Tree};
 use super::{Limits, MissingKey, TemplateError};
 use crate::func::{Call, Func, FuncError, FuncMap, Host};
 use crate::value::{IntType, Member, Value};
@@ -628,7 +628,7 @@ impl<'s, 't> State<'s, 't> {
         self.eval_field_chain(dot, value, var, &idents[1..], args, fin)
     }
 
-    fn eval_field_chain(&mut self, dot: &Rv, mut recv: Rv, node: &'t Arg, idents: &[String], args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
+    fn eval_field_chain(&mut self, dot: &Rv, mut recv: Rv, node: &'t Arg, idents: &[Span], args: &'t [Arg], fin: Option<Rv>) -> R<Rv> {
         let n = idents.len();
         for id in &idents[..n - 1] {
             recv = self.eval_field(dot, id, node, &[], None, recv)?;
@@ -867,7 +867,7 @@ impl<'s, 't> State<'s, 't> {
                 Some(a) => match a {
                     Arg::String { text, .. } => {
                         self.at = At::Arg(a);
-                        text.clone()
+                        text.to_string()
                     }
                     Arg::Number { .. } | Arg::Bool { .. } => {
                         self.at = At::Arg(a);

@@ -124,7 +124,10 @@ fn is_space(c: char) -> bool {
 /// wider than Go's `unicode.IsDigit` (it takes No and Nl too); the
 /// difference matters only for exotic scripts.)
 fn is_alnum(c: char) -> bool {
-    c == '_' || c.is_alphabetic() || c.is_numeric()
+    if c.is_ascii() {
+        return c == '_' || c.is_ascii_alphanumeric();
+    }
+    c.is_alphabetic() || c.is_numeric()
 }
 
 fn has_left_trim(s: &str) -> bool {
@@ -173,13 +176,18 @@ impl<'a> Lexer<'a> {
     }
 
     fn next(&mut self) -> Option<char> {
-        let c = self.rest().chars().next()?;
+        let c = self.peek()?;
         self.pos += c.len_utf8();
         Some(c)
     }
 
     fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        // ASCII (nearly every byte of a template's actions) without decoding.
+        match self.input.as_bytes().get(self.pos) {
+            Some(&b) if b.is_ascii() => Some(b as char),
+            Some(_) => self.rest().chars().next(),
+            None => None,
+        }
     }
 
     fn emit(&mut self, typ: ItemType) {

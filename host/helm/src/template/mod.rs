@@ -195,7 +195,7 @@ fn add_trees(set: &mut exec::TreeSet, own: &str, trees: HashMap<String, parse::T
     }
     // parse() always returns the tree of its own name.
     own_tree.unwrap_or_else(|| {
-        Arc::new(parse::Tree { name: own.to_string(), parse_name: own.to_string(), text: Arc::from(""), root: parse::List { pos: 0, nodes: Vec::new() } })
+        Arc::new(parse::Tree { name: own.to_string(), parse_name: own.to_string(), text: Arc::from(""), root: parse::List { pos: 0, nodes: Vec::new() }, nesting: 0 })
     })
 }
 
@@ -228,12 +228,18 @@ impl Templates {
     /// Go's `t.New(name).Parse(text)`: adds `name` and every `define` in it;
     /// a later non-empty definition replaces an earlier one.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
-        let funcs = self.funcs.clone();
-        let (owned_name, text) = (name.to_string(), text.to_string());
-        let trees = on_big_stack(self.inline, move || {
+        fn parse_with(funcs: &FuncMap, name: &str, text: &str) -> Result<HashMap<String, parse::Tree>, String> {
             let has = |n: &str| funcs.contains(n) || builtins::Builtin::from_name(n).is_some();
-            parse::parse(&owned_name, &text, &has)
-        })
+            parse::parse(name, text, &has)
+        }
+        let trees = if self.inline || IN_WORKER.get() {
+            // Already on a large stack: no copies of the name and text for a hop.
+            parse_with(&self.funcs, name, text)
+        } else {
+            let funcs = self.funcs.clone();
+            let (owned_name, text) = (name.to_string(), text.to_string());
+            on_big_stack(false, move || parse_with(&funcs, &owned_name, &text))
+        }
         .map_err(TemplateError::new)?;
         add_trees(Arc::make_mut(&mut self.trees), name, trees);
         Ok(())

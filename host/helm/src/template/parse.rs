@@ -30,19 +30,44 @@ pub struct Tree {
     pub parse_name: String,
     pub text: Arc<str>,
     pub root: List,
+    /// At most how many levels (as `node_within` counts them) its nodes
+    /// nest, from the parser's deepest control structure and parentheses:
+    /// a tree within [`SHALLOW_DROP`] is dropped without looking.
+    pub nesting: usize,
 }
 
-/// A tree is taken apart without recursion: a deeply nested one (ten
+/// A tree is taken apart without deep recursion: a deeply nested one (ten
 /// thousand parentheses) may be dropped on a thread with a small stack.
+/// A node nested at most [`SHALLOW_DROP`] levels deep (nearly every node
+/// of a real template) is dropped in place, by the compiler's recursive
+/// drop; only deeper ones are taken apart on a heap stack, level by level.
+/// (Taking every node apart was a seventh of a scaffold render: each moved
+/// onto a growing stack before it was freed.)
 impl Drop for Tree {
     fn drop(&mut self) {
+        if self.nesting <= SHALLOW_DROP {
+            return;
+        }
         enum Part {
             Node(Node),
             Pipe(Pipe),
             Arg(Arg),
         }
-        let mut stack: Vec<Part> = std::mem::take(&mut self.root.nodes).into_iter().map(Part::Node).collect();
+        let mut stack: Vec<Part> = Vec::new();
+        for n in std::mem::take(&mut self.root.nodes) {
+            if !node_within(&n, SHALLOW_DROP) {
+                stack.push(Part::Node(n));
+            }
+        }
         while let Some(part) = stack.pop() {
+            let shallow = match &part {
+                Part::Node(n) => node_within(n, SHALLOW_DROP),
+                Part::Pipe(p) => pipe_within(p, SHALLOW_DROP),
+                Part::Arg(a) => arg_within(a, SHALLOW_DROP),
+            };
+            if shallow {
+                continue;
+            }
             match part {
                 Part::Node(Node::Action { pipe, .. }) | Part::Node(Node::Template { pipe: Some(pipe), .. }) => stack.push(Part::Pipe(pipe)),
                 Part::Node(Node::If(b) | Node::Range(b) | Node::With(b)) => {
@@ -61,6 +86,103 @@ impl Drop for Tree {
     }
 }
 
+/// How many levels of nodes, pipes and arguments a part of a tree may nest
+/// for the compiler's recursive drop to take it apart (see `Drop for Tree`).
+const SHALLOW_DROP: usize = 64;
+
+/// Whether `n` nests at most `budget` levels deep (recursion bounded by `budget`).
+fn node_within(n: &Node, budget: usize) -> bool {
+    let Some(b) = budget.checked_sub(1) else { return false };
+    match n {
+        Node::Action { pipe, .. } | Node::Template { pipe: Some(pipe), .. } => pipe_within(pipe, b),
+        Node::If(br) | Node::Range(br) | Node::With(br) => {
+            pipe_within(&br.pipe, b) && br.list.nodes.iter().all(|x| node_within(x, b)) && br.else_list.as_ref().is_none_or(|e| e.nodes.iter().all(|x| node_within(x, b)))
+        }
+        _ => true,
+    }
+}
+
+fn pipe_within(p: &Pipe, budget: usize) -> bool {
+    let Some(b) = budget.checked_sub(1) else { return false };
+    p.cmds.iter().all(|c| c.args.iter().all(|a| arg_within(a, b)))
+}
+
+fn arg_within(a: &Arg, budget: usize) -> bool {
+    let Some(b) = budget.checked_sub(1) else { return false };
+    match a {
+        Arg::Pipe(p) => pipe_within(p, b),
+        Arg::Chain { node, .. } => arg_within(node, b),
+        _ => true,
+    }
+}
+
+/// A piece of a template's text (a text node, a name, a literal) that
+/// shares the template's text instead of copying it: a tree's words cost
+/// no allocation each (they were a third of a parse's allocations). It
+/// reads as the `str` it covers.
+#[derive(Clone)]
+pub struct Span {
+    text: Arc<str>,
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// `text[start..end]`; the caller knows both are char boundaries in range.
+    fn new(text: &Arc<str>, start: usize, end: usize) -> Span {
+        debug_assert!(text.get(start..end).is_some());
+        Span { text: text.clone(), start, end }
+    }
+
+    /// A string of its own (a literal with escapes, whose value is not in the text).
+    pub fn owned(s: &str) -> Span {
+        Span { text: Arc::from(s), start: 0, end: s.len() }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Spans are made only of char-boundary ranges (see `new`); an empty
+        // string rather than a panic if that were ever wrong.
+        self.text.get(self.start..self.end).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for Span {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Span {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Span {
+    fn eq(&self, other: &Span) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<str> for Span {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct List {
     pub pos: usize,
@@ -69,7 +191,7 @@ pub struct List {
 
 #[derive(Debug, Clone)]
 pub enum Node {
-    Text { pos: usize, text: String },
+    Text { pos: usize, text: Span },
     Action { pos: usize, pipe: Pipe },
     If(Branch),
     Range(Branch),
@@ -119,19 +241,19 @@ pub struct Number {
 
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Identifier { pos: usize, name: String },
+    Identifier { pos: usize, name: Span },
     Dot { pos: usize },
     Nil { pos: usize },
     /// `$`, `$x`, `$x.Field.Chain`.
-    Variable { pos: usize, idents: Vec<String> },
+    Variable { pos: usize, idents: Vec<Span> },
     /// `.Field.Chain`.
-    Field { pos: usize, idents: Vec<String> },
+    Field { pos: usize, idents: Vec<Span> },
     Bool { pos: usize, value: bool },
-    Number { pos: usize, text: String, num: Number },
-    String { pos: usize, quoted: String, text: String },
+    Number { pos: usize, text: Span, num: Number },
+    String { pos: usize, quoted: Span, text: Span },
     Pipe(Box<Pipe>),
     /// `(pipeline).Field`, `"x".Field` and the like.
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+    Chain { pos: usize, node: Box<Arg>, fields: Vec<Span> },
 }
 
 impl Arg {
@@ -322,17 +444,21 @@ pub type ParseError = String;
 /// `has_func` answers whether a function name exists (builtin or added).
 pub fn parse(name: &str, text: &str, has_func: &dyn Fn(&str) -> bool) -> Result<HashMap<String, Tree>, ParseError> {
     let items = lex(text, !has_func("break"), !has_func("continue"));
+    let src = text;
     let text: Arc<str> = Arc::from(text);
     let mut p = Parser {
         items,
+        src,
         next_item: 0,
         token: [dummy(), dummy(), dummy()],
         peek_count: 0,
-        vars: vec!["$".into()],
+        vars: vec![Cow::Borrowed("$")],
         action_pos: None,
         range_depth: 0,
         depth: 0,
         paren_depth: 0,
+        max_depth: 0,
+        max_paren: 0,
         parse_name: name.to_string(),
         text: text.clone(),
         has_func,
@@ -349,16 +475,21 @@ fn dummy<'a>() -> Item<'a> {
 
 struct Parser<'a, 'f> {
     items: Vec<Item<'a>>,
+    /// The text the items borrow from (`text` is a copy of it).
+    src: &'a str,
     next_item: usize,
     token: [Item<'a>; 3],
     peek_count: usize,
-    vars: Vec<String>,
+    vars: Vec<Cow<'a, str>>,
     /// Where the action being parsed started (for "in action started at").
     action_pos: Option<usize>,
     range_depth: usize,
     /// Nesting of control structures, and of parentheses (Go's stackDepth).
     depth: usize,
     paren_depth: usize,
+    /// The deepest `depth` and `paren_depth` seen (a tree's `nesting`).
+    max_depth: usize,
+    max_paren: usize,
     parse_name: String,
     text: Arc<str>,
     has_func: &'f dyn Fn(&str) -> bool,
@@ -479,10 +610,27 @@ impl<'a> Parser<'a, '_> {
                 }
             }
             _ => {
-                self.tree_set.insert(name.to_string(), Tree { name: name.to_string(), parse_name: self.parse_name.clone(), text: self.text.clone(), root });
+                self.tree_set.insert(name.to_string(), Tree { name: name.to_string(), parse_name: self.parse_name.clone(), text: self.text.clone(), root, nesting: self.nesting() });
             }
         }
         Ok(())
+    }
+
+    /// The text of item `t` (which the lexer borrowed from the template's
+    /// text at `t.pos`) without its first `skip` bytes, as a [`Span`].
+    fn span(&self, t: &Item<'_>, skip: usize) -> Span {
+        match &t.val {
+            Cow::Borrowed(v) if v.as_ptr() as usize == self.src.as_ptr() as usize + t.pos && v.is_char_boundary(skip) => Span::new(&self.text, t.pos + skip, t.pos + v.len()),
+            // Not expected (only errors own their text): a copy then.
+            v => Span::owned(v.get(skip..).unwrap_or("")),
+        }
+    }
+
+    /// A bound on how many levels `node_within` would count in any tree
+    /// parsed so far: each control structure nests a node and its list
+    /// (2), each parenthesis an argument, its pipe and maybe a chain (3).
+    fn nesting(&self) -> usize {
+        self.max_depth.saturating_mul(2).saturating_add(self.max_paren.saturating_mul(3)).saturating_add(8)
     }
 
     fn enter_paren(&mut self) -> R<()> {
@@ -490,6 +638,7 @@ impl<'a> Parser<'a, '_> {
             return Err(self.errorf("max expression depth exceeded"));
         }
         self.paren_depth += 1;
+        self.max_paren = self.max_paren.max(self.paren_depth);
         Ok(())
     }
 
@@ -498,6 +647,7 @@ impl<'a> Parser<'a, '_> {
             return Err(self.errorf(format!("control structures nested deeper than {MAX_BLOCK_DEPTH}")));
         }
         self.depth += 1;
+        self.max_depth = self.max_depth.max(self.depth);
         Ok(())
     }
 
@@ -524,7 +674,7 @@ impl<'a> Parser<'a, '_> {
     /// `{{define "name"}} … {{end}}`; the `define` keyword is consumed.
     fn parse_definition(&mut self) -> R<()> {
         let context = "define clause";
-        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![Cow::Borrowed("$")]);
         let saved_range = std::mem::replace(&mut self.range_depth, 0);
         let name = self.expect_one_of(ItemType::String, ItemType::RawString, context)?;
         let name = unquote(&name.val).ok_or_else(|| self.errorf("invalid syntax"))?;
@@ -558,7 +708,7 @@ impl<'a> Parser<'a, '_> {
     fn text_or_action(&mut self) -> R<Node> {
         let t = self.next_non_space();
         match t.typ {
-            ItemType::Text => Ok(Node::Text { pos: t.pos, text: t.val.into_owned() }),
+            ItemType::Text => Ok(Node::Text { pos: t.pos, text: self.span(&t, 0) }),
             ItemType::LeftDelim => {
                 self.action_pos = Some(t.pos);
                 let r = self.action();
@@ -602,7 +752,8 @@ impl<'a> Parser<'a, '_> {
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> R<Pipe> {
         let t = self.peek_non_space();
-        let mut pipe = Pipe { pos: t.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        // Room for the usual one or two commands (`x | nindent 4`) from the start.
+        let mut pipe = Pipe { pos: t.pos, is_assign: false, decl: Vec::new(), cmds: Vec::with_capacity(2) };
         // Declarations or assignments?
         loop {
             let v = self.peek_non_space();
@@ -618,11 +769,11 @@ impl<'a> Parser<'a, '_> {
                 pipe.is_assign = next.typ == ItemType::Assign;
                 self.next_non_space();
                 pipe.decl.push(v.val.to_string());
-                self.vars.push(v.val.to_string());
+                self.vars.push(v.val.clone());
             } else if next.typ == ItemType::Char && next.val == "," {
                 self.next_non_space();
                 pipe.decl.push(v.val.to_string());
-                self.vars.push(v.val.to_string());
+                self.vars.push(v.val.clone());
                 if context == "range" && pipe.decl.len() < 2 {
                     match self.peek_non_space().typ {
                         ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => continue,
@@ -738,7 +889,7 @@ impl<'a> Parser<'a, '_> {
         let t = self.next_non_space();
         let name = self.parse_template_name(&t, context)?;
         let pipe = self.pipeline(context, ItemType::RightDelim)?;
-        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![Cow::Borrowed("$")]);
         let saved_range = std::mem::replace(&mut self.range_depth, 0);
         let (list, end) = self.item_list()?;
         if !matches!(end, Node::End { .. }) {
@@ -771,7 +922,8 @@ impl<'a> Parser<'a, '_> {
 
     fn command(&mut self) -> R<Command> {
         let pos = self.peek_non_space().pos;
-        let mut cmd = Command { pos, args: Vec::new() };
+        // Room for the usual few arguments from the start.
+        let mut cmd = Command { pos, args: Vec::with_capacity(3) };
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
@@ -793,23 +945,25 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn operand(&mut self) -> R<Option<Arg>> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(mut node) = self.term()? else { return Ok(None) };
         if self.peek().typ == ItemType::Field {
             let pos = self.peek().pos;
+            // `.a.b.c` and `$x.a.b`: the fields join the term's own list
+            // (which has room for a few), as Go's chain does.
+            if let Arg::Field { idents, pos: at } | Arg::Variable { idents, pos: at } = &mut node {
+                while self.peek().typ == ItemType::Field {
+                    let f = self.next();
+                    idents.push(self.span(&f, 1));
+                }
+                *at = pos;
+                return Ok(Some(node));
+            }
             let mut fields = Vec::new();
             while self.peek().typ == ItemType::Field {
-                let f = self.next().val;
-                fields.push(f[1..].to_string());
+                let f = self.next();
+                fields.push(self.span(&f, 1));
             }
             return Ok(Some(match node {
-                Arg::Field { mut idents, .. } => {
-                    idents.extend(fields);
-                    Arg::Field { pos, idents }
-                }
-                Arg::Variable { mut idents, .. } => {
-                    idents.extend(fields);
-                    Arg::Variable { pos, idents }
-                }
                 Arg::Bool { .. } | Arg::String { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
                     return Err(self.errorf(format!("unexpected . after term {}", super::fmt::quote(&node.to_string()))));
                 }
@@ -826,22 +980,32 @@ impl<'a> Parser<'a, '_> {
                 if !(self.has_func)(&t.val) {
                     return Err(self.errorf(format!("function {} not defined", super::fmt::quote(&t.val))));
                 }
-                Arg::Identifier { pos: t.pos, name: t.val.into_owned() }
+                Arg::Identifier { pos: t.pos, name: self.span(&t, 0) }
             }
             ItemType::Dot => Arg::Dot { pos: t.pos },
             ItemType::Nil => Arg::Nil { pos: t.pos },
             ItemType::Variable => {
-                let idents: Vec<String> = t.val.split('.').map(str::to_string).collect();
-                if !self.vars.iter().any(|v| *v == idents[0]) {
+                let mut idents = Vec::with_capacity(4);
+                let mut at = t.pos;
+                for part in t.val.split('.') {
+                    idents.push(Span::new(&self.text, at, at + part.len()));
+                    at += part.len() + 1;
+                }
+                if !self.vars.iter().any(|v| v.as_ref() == idents[0].as_str()) {
                     return Err(self.errorf(format!("undefined variable {}", super::fmt::quote(&idents[0]))));
                 }
                 Arg::Variable { pos: t.pos, idents }
             }
-            ItemType::Field => Arg::Field { pos: t.pos, idents: vec![t.val[1..].to_string()] },
+            ItemType::Field => {
+                // Room for the fields `operand` may add (`.Values.image.tag`).
+                let mut idents = Vec::with_capacity(4);
+                idents.push(self.span(&t, 1));
+                Arg::Field { pos: t.pos, idents }
+            }
             ItemType::Bool => Arg::Bool { pos: t.pos, value: t.val == "true" },
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
                 let num = new_number(&t.val, t.typ).map_err(|e| self.errorf(e))?;
-                Arg::Number { pos: t.pos, text: t.val.into_owned(), num }
+                Arg::Number { pos: t.pos, text: self.span(&t, 0), num }
             }
             ItemType::LeftParen => {
                 self.enter_paren()?;
@@ -851,7 +1015,11 @@ impl<'a> Parser<'a, '_> {
             }
             ItemType::String | ItemType::RawString => {
                 let s = unquote(&t.val).ok_or_else(|| self.errorf("invalid syntax"))?;
-                Arg::String { pos: t.pos, quoted: t.val.into_owned(), text: s }
+                // The value is the text inside the quotes unless escapes (or
+                // a raw string's dropped `\r`) made it differ.
+                let inner = t.val.get(1..t.val.len() - 1).unwrap_or("");
+                let text = if s == inner { Span::new(&self.text, t.pos + 1, t.pos + 1 + inner.len()) } else { Span::owned(&s) };
+                Arg::String { pos: t.pos, quoted: self.span(&t, 0), text }
             }
             _ => {
                 self.backup();
@@ -874,19 +1042,25 @@ pub fn unquote(s: &str) -> Option<String> {
         return None;
     }
     let mut inner = &s[1..s.len() - 1];
-    let mut out = String::new();
+    // Without escapes (nearly every literal) the text is its value: one
+    // copy. (A `"` inside can only come escaped from the lexer; checked
+    // all the same, as Go does.)
+    if !inner.contains(['\\', '"']) {
+        return Some(inner.to_string());
+    }
+    let mut out = String::with_capacity(inner.len());
     while !inner.is_empty() {
         let (c, rest) = unquote_char(inner, b'"')?;
-        out.push_str(&c);
+        out.push(c);
         inner = rest;
     }
     Some(out)
 }
 
 /// Go's `strconv.UnquoteChar`: one (possibly escaped) character of a quoted
-/// literal; the result is a string because `\xNN` may be a lone byte (kept
-/// as U+FFFD here: Rust strings are UTF-8).
-pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
+/// literal (`\xNN` may be a lone byte in Go: kept as U+FFFD here, Rust
+/// strings are UTF-8).
+pub fn unquote_char(s: &str, quote: u8) -> Option<(char, &str)> {
     let mut chars = s.chars();
     let c = chars.next()?;
     if c as u32 == quote as u32 && (quote == b'\'' || quote == b'"') {
@@ -896,11 +1070,11 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
         if c == '\n' && quote != b'`' {
             // Go rejects a raw newline only through the lexer; keep it.
         }
-        return Some((c.to_string(), chars.as_str()));
+        return Some((c, chars.as_str()));
     }
     let e = chars.next()?;
     let rest = chars.as_str();
-    let simple = |ch: char| Some((ch.to_string(), rest));
+    let simple = |ch: char| Some((ch, rest));
     match e {
         'a' => simple('\u{7}'),
         'b' => simple('\u{8}'),
@@ -939,7 +1113,7 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
             } else {
                 char::from_u32(v)?
             };
-            Some((ch.to_string(), &rest[n..]))
+            Some((ch, &rest[n..]))
         }
         '0'..='7' => {
             let digits = &s[1..];
@@ -951,7 +1125,7 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(String, &str)> {
                 return None;
             }
             let ch = if v < 0x80 { char::from_u32(v)? } else { '\u{FFFD}' };
-            Some((ch.to_string(), &digits[3..]))
+            Some((ch, &digits[3..]))
         }
         _ => None,
     }
@@ -966,7 +1140,7 @@ fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
         if tail != "'" {
             return Err(format!("malformed character constant: {text}"));
         }
-        let r = c.chars().next().map(|c| c as i64).unwrap_or(0);
+        let r = c as i64;
         n.is_int = true;
         n.int = r;
         n.is_uint = true;
@@ -1071,6 +1245,9 @@ fn parse_uint(s: &str) -> Option<u64> {
     }
     if s.contains('_') && !underscore_ok(s) {
         return None;
+    }
+    if !digits.contains('_') {
+        return u64::from_str_radix(digits, radix).ok();
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if clean.is_empty() {

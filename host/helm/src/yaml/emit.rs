@@ -308,10 +308,12 @@ fn analyze(value: &str, v3: bool) -> Analysis {
         block_ind = true;
         flow_ind = true;
     }
-    let chars: Vec<char> = value.chars().collect();
+    // One character of lookahead, without collecting the scalar's chars
+    // (an allocation per scalar emitted).
+    let mut chars = value.chars().enumerate().peekable();
     let mut preceded_by_ws = true;
-    for (i, &c) in chars.iter().enumerate() {
-        let next = chars.get(i + 1).copied();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
         let followed_by_ws = next.is_none_or(|n| n == ' ' || n == '\t' || is_break(n));
         if i == 0 {
             match c {
@@ -352,7 +354,7 @@ fn analyze(value: &str, v3: bool) -> Analysis {
         } else if !is_printable(c) {
             special = true;
         }
-        let last = i + 1 == chars.len();
+        let last = next.is_none();
         if c == ' ' {
             if i == 0 {
                 leading_space = true;
