@@ -484,11 +484,11 @@ mod tests {
     #[test]
     fn integers_are_int64_and_other_numbers_float64() {
         let v = go_value(&json!({"i": 3, "neg": -2, "f": 1.5, "whole": 1.0, "big": 18446744073709551615u64}));
-        assert_eq!(v.get("i").map(Value::type_name).as_deref(), Some("int64"));
-        assert_eq!(v.get("neg").map(Value::type_name).as_deref(), Some("int64"));
-        assert_eq!(v.get("f").map(Value::type_name).as_deref(), Some("float64"));
-        assert_eq!(v.get("whole").map(Value::type_name).as_deref(), Some("float64"));
-        assert_eq!(v.get("big").map(Value::type_name).as_deref(), Some("float64"));
+        assert_eq!(v.get("i").map(|x| x.type_name()).as_deref(), Some("int64"));
+        assert_eq!(v.get("neg").map(|x| x.type_name()).as_deref(), Some("int64"));
+        assert_eq!(v.get("f").map(|x| x.type_name()).as_deref(), Some("float64"));
+        assert_eq!(v.get("whole").map(|x| x.type_name()).as_deref(), Some("float64"));
+        assert_eq!(v.get("big").map(|x| x.type_name()).as_deref(), Some("float64"));
     }
 
     #[test]
@@ -498,18 +498,18 @@ mod tests {
             {"kind": "Other", "metadata": {"name": "b"}},
         ]});
         let v = decode(body.to_string().as_bytes(), false).unwrap();
-        let items = v.get("items").and_then(Value::as_list).unwrap();
-        assert_eq!(items[0].get("kind").and_then(Value::as_str), Some("ConfigMap"));
-        assert_eq!(items[0].get("apiVersion").and_then(Value::as_str), Some("v1"));
-        assert_eq!(items[1].get("kind").and_then(Value::as_str), Some("Other"));
+        let items = v.get("items").and_then(|x| x.as_list()).unwrap();
+        assert_eq!(items[0].get("kind").as_ref().and_then(Value::as_str), Some("ConfigMap"));
+        assert_eq!(items[0].get("apiVersion").as_ref().and_then(Value::as_str), Some("v1"));
+        assert_eq!(items[1].get("kind").as_ref().and_then(Value::as_str), Some("Other"));
         assert!(items[1].get("apiVersion").is_none());
-        assert_eq!(v.get("kind").and_then(Value::as_str), Some("ConfigMapList"));
+        assert_eq!(v.get("kind").as_ref().and_then(Value::as_str), Some("ConfigMapList"));
     }
 
     #[test]
     fn an_object_listed_is_itself_with_no_items_and_a_kind_is_required() {
         let v = decode(br#"{"kind":"APIVersions","versions":["v1"]}"#, false).unwrap();
-        assert_eq!(v.get("items").and_then(Value::as_list).map(<[Value]>::len), Some(0));
+        assert_eq!(v.get("items").and_then(|x| x.as_list()).map(|l| l.len()), Some(0));
         let err = decode(br#"{"metadata":{}}"#, true).unwrap_err();
         assert_eq!(err, r#"Object 'Kind' is missing in '{"metadata":{}}'"#);
         assert!(decode(br#"{"kind":"X","items":[]}"#, true).is_err());

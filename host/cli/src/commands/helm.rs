@@ -587,8 +587,8 @@ fn simple_head() -> GoType {
 /// encoding/json's error): its kind and its `helm.sh/hook` annotation.
 fn read_head(doc: &str) -> Result<(String, Option<String>), String> {
     let head = gantry_helm::yaml::target::parse_as(doc, &simple_head()).map_err(|e| e.message)?;
-    let kind = head.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    let hook = head.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get("helm.sh/hook")).and_then(Value::as_str).map(str::to_string);
+    let kind = head.get("kind").as_ref().and_then(Value::as_str).unwrap_or("").to_string();
+    let hook = head.get("metadata").and_then(|m| m.get("annotations")).and_then(|a| a.get("helm.sh/hook")).as_ref().and_then(Value::as_str).map(str::to_string);
     Ok((kind, hook))
 }
 
