@@ -137,6 +137,9 @@ pub enum ReleaseError {
     /// says `failed` with `release.info.description`.
     #[error("{message}")]
     Failed { release: Box<Release>, message: String },
+    /// A manifest names a kind the cluster does not serve (nothing was stored).
+    #[error("unable to build kubernetes objects from {manifest} manifest: {message}")]
+    Build { manifest: &'static str, message: String },
     #[error("failed to delete release: {0}")]
     Delete(String),
     #[error("cluster: {0}")]
@@ -242,6 +245,8 @@ struct Object {
     json: Value,
     id: Identity,
     api_version: String,
+    /// The namespace the manifest gave (empty when none), as Helm's errors name it.
+    written_namespace: String,
 }
 
 impl Object {
@@ -336,7 +341,8 @@ impl Releases {
             if !json.is_object() {
                 continue;
             }
-            if json["metadata"]["namespace"].as_str().is_none_or(str::is_empty) {
+            let written_namespace = json["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+            if written_namespace.is_empty() {
                 json["metadata"]["namespace"] = json!(self.namespace);
             }
             let meta = &mut json["metadata"];
@@ -351,9 +357,37 @@ impl Releases {
             meta["annotations"][RELEASE_NAMESPACE_ANNOTATION] = json!(self.namespace);
             let group = m.api_version.rsplit_once('/').map(|(g, _)| g.to_string()).unwrap_or_default();
             let id = Identity { group, kind: m.kind.clone(), namespace: json["metadata"]["namespace"].as_str().unwrap_or_default().to_string(), name: m.object_name.clone() };
-            out.push(Object { json, id, api_version: m.api_version.clone() });
+            out.push(Object { json, id, api_version: m.api_version.clone(), written_namespace });
         }
         Ok(out)
+    }
+
+    /// Helm's kube `Build`: every object's kind must map to a resource the
+    /// cluster serves (discovery), before anything is stored or applied.
+    async fn check_kinds(&self, objects: &[Object], manifest: &'static str) -> Result<()> {
+        let mut checked = HashSet::new();
+        for o in objects {
+            if !checked.insert((o.api_version.clone(), o.id.kind.clone())) {
+                continue;
+            }
+            let (group, version) = o.api_version.rsplit_once('/').unwrap_or(("", o.api_version.as_str()));
+            let gvk = kube::core::GroupVersionKind::gvk(group, version, &o.id.kind);
+            match kube::discovery::pinned_kind(self.storage.client(), &gvk).await {
+                Ok(_) => {}
+                Err(e) if matches!(&e, kube::Error::Discovery(_)) || matches!(&e, kube::Error::Api(s) if s.code == 404) => {
+                    let namespace = &o.written_namespace;
+                    return Err(ReleaseError::Build {
+                        manifest,
+                        message: format!(
+                            "resource mapping not found for name: {:?} namespace: {namespace:?} from \"\": no matches for kind {:?} in version {:?}\nensure CRDs are installed first",
+                            o.id.name, o.id.kind, o.api_version
+                        ),
+                    });
+                }
+                Err(e) => return Err(ReleaseError::Cluster(format!("discovery of {} {}: {e}", o.api_version, o.id.kind))),
+            }
+        }
+        Ok(())
     }
 
     /// Helm's `existingResourceConflict`: objects about to be created that
@@ -400,8 +434,11 @@ impl Releases {
         let mut errors = Vec::new();
         for o in target {
             if let Err(e) = self.objects.apply(&o.json, options).await {
-                // Helm keeps going through the other objects and joins the errors.
-                errors.push(e.message);
+                // Helm's words around the cause (`patchResourceServerSide`); it
+                // keeps going through the other objects and joins the errors.
+                let gvk = format!("{}, Kind={}", if o.api_version.contains('/') { o.api_version.clone() } else { format!("/{}", o.api_version) }, o.id.kind);
+                let what = if e.kind == BackendErrorKind::Conflict { "conflict occurred while applying object" } else { "server-side apply failed for object" };
+                errors.push(format!("{what} {}/{} {gvk}: {}", o.id.namespace, o.id.name, e.message));
             }
         }
         if !errors.is_empty() {
@@ -476,6 +513,7 @@ impl Releases {
         };
         release.set_status(Status::PendingInstall, "Initial install underway");
         let objects = self.objects(name, &sorted.manifests)?;
+        self.check_kinds(&objects, "release").await?;
         self.check_ownership(name, &objects.iter().collect::<Vec<_>>(), "install").await?;
         if let Some(mut last) = last {
             // replaceRelease: a failed last revision keeps its status.
@@ -561,6 +599,8 @@ impl Releases {
         upgraded.set_status(Status::PendingUpgrade, "Preparing upgrade");
         let current_objects = self.objects(name, &manifest::read(&current.manifest)?)?;
         let target = self.objects(name, &sorted.manifests)?;
+        self.check_kinds(&target, "new release").await?;
+        self.check_kinds(&current_objects, "current release").await?;
         let existing: HashSet<&Identity> = current_objects.iter().map(|o| &o.id).collect();
         let to_create: Vec<&Object> = target.iter().filter(|o| !existing.contains(&o.id)).collect();
         self.check_ownership(name, &to_create, "update").await?;

@@ -120,6 +120,11 @@ impl Storage {
         Storage { client, namespace: namespace.to_string(), driver, max_history: 0 }
     }
 
+    /// The client the records are read and written with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn driver(&self) -> Driver {
         self.driver
     }

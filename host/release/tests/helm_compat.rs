@@ -285,3 +285,45 @@ fn decode_json(data: &str) -> Value {
     flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut json).expect("gzip");
     serde_json::from_slice(&json).expect("json")
 }
+
+#[tokio::test]
+async fn a_kind_the_cluster_does_not_serve_is_refused_before_anything_is_stored() {
+    let Some(c) = Cluster::start().await else { return };
+    let releases = c.releases("default", Driver::Secret);
+    let ours = releases.install("wid", &chart("web"), &InstallOptions { values: values(json!({"widget": true})), ..Default::default() }).await.expect_err("refused");
+    assert!(matches!(ours, ReleaseError::Build { .. }), "{ours:?}");
+    let helms = c.helm.run(json!({"op": "install", "release": "wid2", "chart": web(), "values": {"widget": true}})).await.expect_err("Helm refuses too");
+    assert_eq!(ours.to_string().replace("wid-", "wid2-"), helms.message);
+    assert!(c.stored("Secret", "default", "wid").await.is_empty() && c.stored("Secret", "default", "wid2").await.is_empty());
+    assert!(c.object("apps/v1", "Deployment", Some("default"), "wid-web").await.is_none(), "nothing applied");
+}
+
+#[tokio::test]
+async fn a_failed_apply_is_recorded_as_failed_as_helm_records_it() {
+    let Some(c) = Cluster::start().await else { return };
+    use gantry_sim::faults::FaultRule;
+    let rule = FaultRule::status(422).method("PATCH").path("/apis/apps/v1/namespaces/default/deployments/*").message("the simulated cluster refuses this Deployment");
+    let id = c.server.faults().add(rule).expect("a valid rule");
+    let releases = c.releases("default", Driver::Secret);
+    let ours = releases.install("bad", &chart("web"), &InstallOptions::default()).await.expect_err("fails");
+    let helms = c.helm.run(json!({"op": "install", "release": "worse", "chart": web()})).await.expect_err("Helm fails too");
+    let ReleaseError::Failed { release, .. } = &ours else { panic!("{ours:?}") };
+    assert_eq!(release.status(), Status::Failed);
+    let helm_words = "server-side apply failed for object default/NAME-web apps/v1, Kind=Deployment: ";
+    assert!(helms.message.starts_with(&helm_words.replace("NAME", "worse")), "{}", helms.message);
+    let ours_prefix = format!("Release \"bad\" failed: {}", helm_words.replace("NAME", "bad"));
+    assert!(release.description().starts_with(&ours_prefix) && release.description().contains("the simulated cluster refuses this Deployment"), "{}", release.description());
+    c.server.faults().remove(&id);
+    let theirs = releases.status("worse", None).await.expect("gantry reads Helm's failed release");
+    assert_eq!(theirs.status(), Status::Failed);
+    assert!(theirs.description().starts_with("Release \"worse\" failed: ") && theirs.description().contains("the simulated cluster refuses this Deployment"), "{}", theirs.description());
+    let stored = c.stored("Secret", "default", "bad").await;
+    assert_eq!(stored[0].1["status"], "failed");
+    assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "bad"})).await), [(1, "failed".into())]);
+    // A failed first revision is upgraded (it is the current one), by gantry as by Helm.
+    let fixed = releases.upgrade("bad", &chart("web"), &UpgradeOptions::default()).await.expect("upgrades the failed release");
+    assert_eq!((fixed.version, fixed.status()), (2, Status::Deployed));
+    c.helm.ok(json!({"op": "upgrade", "release": "worse", "chart": web()})).await;
+    assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "bad"})).await), [(1, "superseded".into()), (2, "deployed".into())]);
+    assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "worse"})).await), [(1, "superseded".into()), (2, "deployed".into())]);
+}
