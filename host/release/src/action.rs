@@ -16,7 +16,7 @@
 //! file renders through the engine's public entry points only and must not
 //! parse templates or know the engine's value model.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -245,13 +245,12 @@ struct Object {
     json: Value,
     id: Identity,
     api_version: String,
-    /// The namespace the manifest gave (empty when none), as Helm's errors name it.
-    written_namespace: String,
 }
 
 impl Object {
     fn key(&self) -> ObjectKey {
-        ObjectKey { api_version: self.api_version.clone(), kind: self.id.kind.clone(), namespace: Some(self.id.namespace.clone()), name: self.id.name.clone() }
+        let namespace = Some(self.id.namespace.clone()).filter(|n| !n.is_empty());
+        ObjectKey { api_version: self.api_version.clone(), kind: self.id.kind.clone(), namespace, name: self.id.name.clone() }
     }
 
     /// Helm's `resourceString`.
@@ -332,9 +331,13 @@ impl Releases {
         Ok((record, sorted, text, notes))
     }
 
-    /// The objects of `manifests` as Helm builds them for the cluster: the
-    /// release's namespace where none is given, Helm's ownership metadata.
-    fn objects(&self, release: &str, manifests: &[Manifest]) -> Result<Vec<Object>> {
+    /// The objects of `manifests` as Helm's kube `Build` makes them: each
+    /// kind mapped to a resource the cluster serves (else Helm's error,
+    /// naming `manifest`), namespaced ones in the release's namespace where
+    /// none is given, cluster-scoped ones without one; Helm's ownership
+    /// metadata on each.
+    async fn objects(&self, release: &str, manifests: &[Manifest], manifest: &'static str) -> Result<Vec<Object>> {
+        let mut scopes: HashMap<(String, String), bool> = HashMap::new();
         let mut out = Vec::new();
         for m in manifests {
             let mut json = manifest::yaml_to_json(&m.content).map_err(|e| manifest::ManifestError(format!("YAML parse error on {}: {e}", m.name)))?;
@@ -342,10 +345,22 @@ impl Releases {
                 continue;
             }
             let written_namespace = json["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-            if written_namespace.is_empty() {
-                json["metadata"]["namespace"] = json!(self.namespace);
-            }
+            let namespaced = match scopes.get(&(m.api_version.clone(), m.kind.clone())) {
+                Some(n) => *n,
+                None => {
+                    let n = self.namespaced(m, &written_namespace, manifest).await?;
+                    scopes.insert((m.api_version.clone(), m.kind.clone()), n);
+                    n
+                }
+            };
             let meta = &mut json["metadata"];
+            if !namespaced {
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.remove("namespace");
+                }
+            } else if written_namespace.is_empty() {
+                meta["namespace"] = json!(self.namespace);
+            }
             if !meta["labels"].is_object() {
                 meta["labels"] = json!({});
             }
@@ -357,37 +372,27 @@ impl Releases {
             meta["annotations"][RELEASE_NAMESPACE_ANNOTATION] = json!(self.namespace);
             let group = m.api_version.rsplit_once('/').map(|(g, _)| g.to_string()).unwrap_or_default();
             let id = Identity { group, kind: m.kind.clone(), namespace: json["metadata"]["namespace"].as_str().unwrap_or_default().to_string(), name: m.object_name.clone() };
-            out.push(Object { json, id, api_version: m.api_version.clone(), written_namespace });
+            out.push(Object { json, id, api_version: m.api_version.clone() });
         }
         Ok(out)
     }
 
-    /// Helm's kube `Build`: every object's kind must map to a resource the
-    /// cluster serves (discovery), before anything is stored or applied.
-    async fn check_kinds(&self, objects: &[Object], manifest: &'static str) -> Result<()> {
-        let mut checked = HashSet::new();
-        for o in objects {
-            if !checked.insert((o.api_version.clone(), o.id.kind.clone())) {
-                continue;
-            }
-            let (group, version) = o.api_version.rsplit_once('/').unwrap_or(("", o.api_version.as_str()));
-            let gvk = kube::core::GroupVersionKind::gvk(group, version, &o.id.kind);
-            match kube::discovery::pinned_kind(self.storage.client(), &gvk).await {
-                Ok(_) => {}
-                Err(e) if matches!(&e, kube::Error::Discovery(_)) || matches!(&e, kube::Error::Api(s) if s.code == 404) => {
-                    let namespace = &o.written_namespace;
-                    return Err(ReleaseError::Build {
-                        manifest,
-                        message: format!(
-                            "resource mapping not found for name: {:?} namespace: {namespace:?} from \"\": no matches for kind {:?} in version {:?}\nensure CRDs are installed first",
-                            o.id.name, o.id.kind, o.api_version
-                        ),
-                    });
-                }
-                Err(e) => return Err(ReleaseError::Cluster(format!("discovery of {} {}: {e}", o.api_version, o.id.kind))),
-            }
+    /// Whether `m`'s kind is namespaced, by discovery; Helm's `Build` error
+    /// when the cluster does not serve it.
+    async fn namespaced(&self, m: &Manifest, written_namespace: &str, manifest: &'static str) -> Result<bool> {
+        let (group, version) = m.api_version.rsplit_once('/').unwrap_or(("", m.api_version.as_str()));
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, &m.kind);
+        match kube::discovery::pinned_kind(self.storage.client(), &gvk).await {
+            Ok((_, caps)) => Ok(caps.scope == kube::discovery::Scope::Namespaced),
+            Err(e) if matches!(&e, kube::Error::Discovery(_)) || matches!(&e, kube::Error::Api(s) if s.code == 404) => Err(ReleaseError::Build {
+                manifest,
+                message: format!(
+                    "resource mapping not found for name: {:?} namespace: {written_namespace:?} from \"\": no matches for kind {:?} in version {:?}\nensure CRDs are installed first",
+                    m.object_name, m.kind, m.api_version
+                ),
+            }),
+            Err(e) => Err(ReleaseError::Cluster(format!("discovery of {} {}: {e}", m.api_version, m.kind))),
         }
-        Ok(())
     }
 
     /// Helm's `existingResourceConflict`: objects about to be created that
@@ -512,8 +517,7 @@ impl Releases {
             ..Release::default()
         };
         release.set_status(Status::PendingInstall, "Initial install underway");
-        let objects = self.objects(name, &sorted.manifests)?;
-        self.check_kinds(&objects, "release").await?;
+        let objects = self.objects(name, &sorted.manifests, "release").await?;
         self.check_ownership(name, &objects.iter().collect::<Vec<_>>(), "install").await?;
         if let Some(mut last) = last {
             // replaceRelease: a failed last revision keeps its status.
@@ -597,10 +601,8 @@ impl Releases {
             ..Release::default()
         };
         upgraded.set_status(Status::PendingUpgrade, "Preparing upgrade");
-        let current_objects = self.objects(name, &manifest::read(&current.manifest)?)?;
-        let target = self.objects(name, &sorted.manifests)?;
-        self.check_kinds(&target, "new release").await?;
-        self.check_kinds(&current_objects, "current release").await?;
+        let current_objects = self.objects(name, &manifest::read(&current.manifest)?, "current release").await?;
+        let target = self.objects(name, &sorted.manifests, "new release").await?;
         let existing: HashSet<&Identity> = current_objects.iter().map(|o| &o.id).collect();
         let to_create: Vec<&Object> = target.iter().filter(|o| !existing.contains(&o.id)).collect();
         self.check_ownership(name, &to_create, "update").await?;
@@ -665,8 +667,8 @@ impl Releases {
         let mut storage = self.storage.clone();
         storage.max_history = options.max_history;
         storage.create(&target).await?;
-        let current_objects = self.objects(name, &manifest::read(&current.manifest)?)?;
-        let target_objects = self.objects(name, &manifest::read(&target.manifest)?)?;
+        let current_objects = self.objects(name, &manifest::read(&current.manifest)?, "current release").await?;
+        let target_objects = self.objects(name, &manifest::read(&target.manifest)?, "new release").await?;
         if let Err(e) = self.hooks.run(&mut target, HookEvent::PreRollback).await {
             return Err(ReleaseError::Failed { release: Box::new(target), message: e });
         }
@@ -735,7 +737,7 @@ impl Releases {
             kept = format!("These resources were kept due to the resource policy:\n{kept}");
         }
         let mut failed = false;
-        for o in self.objects(name, &delete)? {
+        for o in self.objects(name, &delete, "release").await.map_err(|e| ReleaseError::Delete(format!("{name}: {e}")))? {
             match self.objects.delete(&o.key(), Propagation::Background).await {
                 Ok(()) => {}
                 Err(e) if e.kind == BackendErrorKind::NotFound => {}

@@ -260,13 +260,13 @@ async fn install_applies_in_helms_kind_order_and_uninstall_deletes_in_its_revers
     let kinds: Vec<String> = gantry_release::manifest::read(&release.manifest).unwrap().into_iter().map(|m| m.kind).collect();
     assert_eq!(kinds, ["Namespace", "ConfigMap", "ConfigMap", "Service", "Deployment"], "the stored manifest is in install order");
     let created = order(&seen, "created", 5).await;
-    assert_eq!(created, ["Namespace/ord-side", "ConfigMap/ord-config", "ConfigMap/ord-extra", "Service/ord-web", "Deployment/ord-web"]);
+    assert_eq!(created, ["Namespace/default-ord-side", "ConfigMap/ord-config", "ConfigMap/ord-extra", "Service/ord-web", "Deployment/ord-web"]);
     assert_eq!(c.helm.ok(json!({"op": "status", "release": "ord"})).await["manifest"].as_str(), Some(release.manifest.as_str()));
 
     let gone = releases.uninstall("ord", &UninstallOptions::default()).await.expect("uninstalls");
     assert_eq!(gone.release.status(), Status::Uninstalled);
     let deleted = order(&seen, "deleted", 5).await;
-    assert_eq!(deleted, ["Service/ord-web", "Deployment/ord-web", "ConfigMap/ord-config", "ConfigMap/ord-extra", "Namespace/ord-side"]);
+    assert_eq!(deleted, ["Service/ord-web", "Deployment/ord-web", "ConfigMap/ord-config", "ConfigMap/ord-extra", "Namespace/default-ord-side"]);
     assert!(c.stored("Secret", "default", "ord").await.is_empty(), "without --keep-history the records go");
     let helms = c.helm.run(json!({"op": "history", "release": "ord"})).await.expect_err("Helm finds no release");
     assert!(helms.message.contains("not found"), "{}", helms.message);
@@ -326,4 +326,39 @@ async fn a_failed_apply_is_recorded_as_failed_as_helm_records_it() {
     c.helm.ok(json!({"op": "upgrade", "release": "worse", "chart": web()})).await;
     assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "bad"})).await), [(1, "superseded".into()), (2, "deployed".into())]);
     assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "worse"})).await), [(1, "superseded".into()), (2, "deployed".into())]);
+}
+
+#[tokio::test]
+async fn values_policies_render_and_store_what_helms_do() {
+    let Some(c) = Cluster::start().await else { return };
+    // The same release name in two namespaces: gantry's in `default`, Helm's in `theirs`.
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.client.clone());
+    ns.create(&Default::default(), &serde_json::from_value(json!({"metadata": {"name": "theirs"}})).unwrap()).await.expect("namespace");
+    let releases = c.releases("default", Driver::Secret);
+    let helm = |mut request: Value| {
+        request["namespace"] = json!("theirs");
+        request["release"] = json!("v");
+        request["chart"] = json!(web());
+        c.helm.ok(request)
+    };
+    let first = json!({"image": {"tag": "v2"}, "replicaCount": 2});
+    releases.install("v", &chart("web"), &InstallOptions { values: values(first.clone()), ..Default::default() }).await.unwrap();
+    helm(json!({"op": "install", "values": first})).await;
+    let steps = [
+        ("none given: the last values", json!({}), ValuesPolicy::Default),
+        ("--reuse-values", json!({"message": "m"}), ValuesPolicy::Reuse),
+        ("--reset-values", json!({}), ValuesPolicy::Reset),
+        ("given values only", json!({"replicaCount": 3}), ValuesPolicy::Default),
+    ];
+    for (what, given, policy) in steps {
+        let ours = releases.upgrade("v", &chart("web"), &UpgradeOptions { values: values(given.clone()), values_policy: policy, ..Default::default() }).await.unwrap();
+        helm(json!({"op": "upgrade", "values": given, "reuse_values": policy == ValuesPolicy::Reuse, "reset_values": policy == ValuesPolicy::Reset})).await;
+        let theirs = helm(json!({"op": "status"})).await;
+        // Only the side Namespace's name (it carries the release's namespace) differs.
+        assert_eq!(ours.manifest, theirs["manifest"].as_str().unwrap().replace("theirs-v-side", "default-v-side"), "{what}: the same manifest");
+        // Helm answers a nil map (no values) as null.
+        let stored = helm(json!({"op": "get_values"})).await;
+        assert_eq!(Value::Object(ours.config.clone()), if stored.is_null() { json!({}) } else { stored }, "{what}: the same stored values");
+        assert_eq!(Value::Object(releases.get_values("v", None, true).await.unwrap()), helm(json!({"op": "get_values", "all": true})).await, "{what}: the same computed values");
+    }
 }
