@@ -284,6 +284,14 @@ impl Releases {
         self
     }
 
+    /// The cluster's own version as `.Capabilities.KubeVersion`, asked of
+    /// its `/version` as Helm asks (its `gitVersion`).
+    pub async fn with_cluster_version(mut self) -> Result<Releases> {
+        let info = self.storage.client().apiserver_version().await.map_err(|e| ReleaseError::Cluster(format!("the cluster's version: {e}")))?;
+        self.kube_version = Some(info.git_version);
+        Ok(self)
+    }
+
     pub fn with_hooks(mut self, hooks: Arc<dyn Hooks>) -> Releases {
         self.hooks = hooks;
         self

@@ -36,7 +36,7 @@ fn web() -> String {
 #[tokio::test]
 async fn helm_reads_and_rolls_back_a_release_gantry_installed_and_upgraded() {
     let Some(c) = Cluster::start().await else { return };
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
 
     let installed = releases.install("web", &chart("web"), &InstallOptions { values: values(json!({"replicaCount": 1})), ..Default::default() }).await.expect("gantry installs");
     assert_eq!((installed.version, installed.status(), installed.description()), (1, Status::Deployed, "Install complete"));
@@ -90,7 +90,7 @@ async fn gantry_upgrades_and_rolls_back_a_release_helm_installed_and_helm_still_
     let Some(c) = Cluster::start().await else { return };
     c.helm.ok(json!({"op": "install", "release": "fa", "chart": web(), "values": {"replicaCount": 1, "image": {"tag": "v7"}}})).await;
     c.helm.ok(json!({"op": "upgrade", "release": "fa", "chart": web(), "values": {"replicaCount": 3}})).await;
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
 
     // Records Helm wrote lose nothing through gantry's model.
     for v in 1..=2 {
@@ -128,13 +128,23 @@ async fn gantry_upgrades_and_rolls_back_a_release_helm_installed_and_helm_still_
     let after = releases.status("fa", None).await.unwrap();
     assert_eq!((after.version, after.status()), (5, Status::Deployed));
     assert_eq!(c.object("apps/v1", "Deployment", Some("default"), "fa-web").await.unwrap()["spec"]["template"]["spec"]["containers"][0]["image"], "web:v8");
+
+    // gantry uninstalls keeping the history; Helm reads it, then purges it.
+    let gone = releases.uninstall("fa", &UninstallOptions { keep_history: true, ..Default::default() }).await.expect("gantry uninstalls");
+    assert!(gone.release.info.as_ref().unwrap().deleted.is_some());
+    assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "fa"})).await).last(), Some(&(5, "uninstalled".into())));
+    assert!(c.object("apps/v1", "Deployment", Some("default"), "fa-web").await.is_none());
+    let again = releases.uninstall("fa", &UninstallOptions { keep_history: true, ..Default::default() }).await.expect_err("already deleted");
+    assert_eq!(again.to_string(), "the release named \"fa\" is already deleted");
+    c.helm.ok(json!({"op": "uninstall", "release": "fa"})).await;
+    assert!(c.stored("Secret", "default", "fa").await.is_empty(), "Helm purged gantry's uninstalled release");
 }
 
 #[tokio::test]
 async fn the_configmap_driver_is_shared_with_helm() {
     let Some(mut c) = Cluster::start().await else { return };
     c.helm.driver = "configmap";
-    let releases = c.releases("default", Driver::ConfigMap);
+    let releases = c.releases("default", Driver::ConfigMap).await;
     releases.install("cm", &chart("web"), &InstallOptions::default()).await.expect("gantry installs");
     let stored = c.stored("ConfigMap", "default", "cm").await;
     assert_eq!(stored.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["sh.helm.release.v1.cm.v1"]);
@@ -163,7 +173,7 @@ async fn the_configmap_driver_is_shared_with_helm() {
 #[tokio::test]
 async fn a_pending_release_is_refused_as_helm_refuses_it() {
     let Some(c) = Cluster::start().await else { return };
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
     releases.install("busy", &chart("web"), &InstallOptions::default()).await.unwrap();
     let mut record = releases.storage().get("busy", 1).await.unwrap();
     record.set_status(Status::PendingUpgrade, "Preparing upgrade");
@@ -178,6 +188,9 @@ async fn a_pending_release_is_refused_as_helm_refuses_it() {
     let ours = releases.install("busy", &chart("web"), &InstallOptions::default()).await.expect_err("refused");
     let helms = c.helm.run(json!({"op": "install", "release": "busy", "chart": web()})).await.expect_err("Helm refuses too");
     assert!(helms.message.contains("cannot reuse a name that is still in use") && ours.to_string().contains("cannot reuse a name that is still in use"), "gantry: {ours}; Helm: {}", helms.message);
+    let ours = releases.upgrade("nobody", &chart("web"), &UpgradeOptions::default()).await.expect_err("no release");
+    let helms = c.helm.run(json!({"op": "upgrade", "release": "nobody", "chart": web()})).await.expect_err("Helm finds none either");
+    assert_eq!((ours.to_string(), helms.message), ("\"nobody\" has no deployed releases".to_string(), "\"nobody\" has no deployed releases".to_string()));
     let stored = c.stored("Secret", "default", "busy").await;
     assert_eq!(stored.len(), 1, "nothing was written by either");
     assert_eq!(stored[0].1["status"], "pending-upgrade");
@@ -186,7 +199,7 @@ async fn a_pending_release_is_refused_as_helm_refuses_it() {
 #[tokio::test]
 async fn history_max_prunes_the_records_helm_prunes() {
     let Some(c) = Cluster::start().await else { return };
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
     releases.install("ours", &chart("web"), &InstallOptions::default()).await.unwrap();
     c.helm.ok(json!({"op": "install", "release": "theirs", "chart": web()})).await;
     for n in 2..=5 {
@@ -254,7 +267,7 @@ async fn install_applies_in_helms_kind_order_and_uninstall_deletes_in_its_revers
     watch(&c, ApiResource::erase::<ConfigMap>(&()), Some("default"), seen.clone()).await;
     watch(&c, ApiResource::erase::<Service>(&()), Some("default"), seen.clone()).await;
     watch(&c, ApiResource::erase::<Deployment>(&()), Some("default"), seen.clone()).await;
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
     // The chart's files sort Deployment, Service, ConfigMap, Namespace: the opposite of Helm's order.
     let release = releases.install("ord", &chart("web"), &InstallOptions::default()).await.unwrap();
     let kinds: Vec<String> = gantry_release::manifest::read(&release.manifest).unwrap().into_iter().map(|m| m.kind).collect();
@@ -289,7 +302,7 @@ fn decode_json(data: &str) -> Value {
 #[tokio::test]
 async fn a_kind_the_cluster_does_not_serve_is_refused_before_anything_is_stored() {
     let Some(c) = Cluster::start().await else { return };
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
     let ours = releases.install("wid", &chart("web"), &InstallOptions { values: values(json!({"widget": true})), ..Default::default() }).await.expect_err("refused");
     assert!(matches!(ours, ReleaseError::Build { .. }), "{ours:?}");
     let helms = c.helm.run(json!({"op": "install", "release": "wid2", "chart": web(), "values": {"widget": true}})).await.expect_err("Helm refuses too");
@@ -304,7 +317,7 @@ async fn a_failed_apply_is_recorded_as_failed_as_helm_records_it() {
     use gantry_sim::faults::FaultRule;
     let rule = FaultRule::status(422).method("PATCH").path("/apis/apps/v1/namespaces/default/deployments/*").message("the simulated cluster refuses this Deployment");
     let id = c.server.faults().add(rule).expect("a valid rule");
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
     let ours = releases.install("bad", &chart("web"), &InstallOptions::default()).await.expect_err("fails");
     let helms = c.helm.run(json!({"op": "install", "release": "worse", "chart": web()})).await.expect_err("Helm fails too");
     let ReleaseError::Failed { release, .. } = &ours else { panic!("{ours:?}") };
@@ -334,7 +347,7 @@ async fn values_policies_render_and_store_what_helms_do() {
     // The same release name in two namespaces: gantry's in `default`, Helm's in `theirs`.
     let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.client.clone());
     ns.create(&Default::default(), &serde_json::from_value(json!({"metadata": {"name": "theirs"}})).unwrap()).await.expect("namespace");
-    let releases = c.releases("default", Driver::Secret);
+    let releases = c.releases("default", Driver::Secret).await;
     let helm = |mut request: Value| {
         request["namespace"] = json!("theirs");
         request["release"] = json!("v");

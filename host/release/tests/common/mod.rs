@@ -65,9 +65,9 @@ impl Cluster {
         Some(Cluster { server, client, dir, helm })
     }
 
-    /// gantry's releases in `namespace`, kept by `driver`.
-    pub fn releases(&self, namespace: &str, driver: Driver) -> Releases {
-        Releases::new("sim", self.client.clone(), namespace, driver)
+    /// gantry's releases in `namespace`, kept by `driver`, rendering for the cluster's version.
+    pub async fn releases(&self, namespace: &str, driver: Driver) -> Releases {
+        Releases::new("sim", self.client.clone(), namespace, driver).with_cluster_version().await.expect("the cluster's version")
     }
 
     /// A live object as JSON, or None when it does not exist.
