@@ -439,13 +439,77 @@ impl Releases {
         Ok(())
     }
 
+    /// Helm 4's `upgradeClientSideFieldManager` (client-go's `csaupgrade`):
+    /// the fields an object's client-side `helm` manager (operation Update,
+    /// as Helm 3 and `--server-side=false` wrote them) owns are moved into
+    /// the `helm` Apply entry, so that applying server-side as `helm` meets
+    /// no conflict with Helm's own earlier writes. Nothing to do when the
+    /// object is missing or has no such entry.
+    async fn upgrade_csa_manager(&self, o: &Object) -> Result<(), String> {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+        let (group, version) = o.api_version.rsplit_once('/').unwrap_or(("", o.api_version.as_str()));
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, &o.id.kind);
+        let client = self.storage.client().clone();
+        let (resource, caps) = kube::discovery::pinned_kind(&client, &gvk).await.map_err(|e| format!("discovery of {} {}: {e}", o.api_version, o.id.kind))?;
+        let api: kube::Api<kube::api::DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
+            kube::Api::namespaced_with(client, &o.id.namespace, &resource)
+        } else {
+            kube::Api::all_with(client, &resource)
+        };
+        let fail = |e: kube::Error| format!("failed to patch object to upgrade CSA field manager {}/{} {}: {e}", o.id.namespace, o.id.name, o.api_version);
+        // Helm retries on a conflicting write (`retry.RetryOnConflict`).
+        for _ in 0..5 {
+            let Some(live) = api.get_opt(&o.id.name).await.map_err(fail)? else { return Ok(()) };
+            let entries = live.metadata.managed_fields.clone().unwrap_or_default();
+            let ours = |e: &ManagedFieldsEntry, op: &str| e.manager.as_deref() == Some(FIELD_MANAGER) && e.operation.as_deref() == Some(op) && e.subresource.as_deref().unwrap_or_default().is_empty();
+            if !entries.iter().any(|e| ours(e, "Update")) {
+                return Ok(());
+            }
+            let mut fields = Value::Object(Map::new());
+            let mut apply: Option<ManagedFieldsEntry> = None;
+            let mut kept = Vec::new();
+            for e in entries {
+                if ours(&e, "Update") {
+                    merge_fields(&mut fields, e.fields_v1.as_ref().map(|f| &f.0));
+                    apply.get_or_insert_with(|| ManagedFieldsEntry { operation: Some("Apply".into()), fields_v1: None, ..e.clone() });
+                } else if ours(&e, "Apply") {
+                    merge_fields(&mut fields, e.fields_v1.as_ref().map(|f| &f.0));
+                    apply = Some(e);
+                } else {
+                    kept.push(e);
+                }
+            }
+            if let Some(mut entry) = apply {
+                entry.fields_type = Some("FieldsV1".into());
+                entry.fields_v1 = Some(FieldsV1(fields));
+                kept.push(entry);
+            }
+            let patch = json!({"metadata": {"managedFields": kept, "resourceVersion": live.metadata.resource_version}});
+            let params = kube::api::PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+            match api.patch(&o.id.name, &params, &kube::api::Patch::Merge(&patch)).await {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Err(format!("failed to patch object to upgrade CSA field manager {}/{} {}: it kept changing", o.id.namespace, o.id.name, o.api_version))
+    }
+
     /// Helm's kube `Update` (and `Create`, with no current objects): every
     /// target applied in order, then the current objects the targets no
     /// longer have deleted unless kept by policy.
-    async fn update_objects(&self, current: &[Object], target: &[Object], force: bool) -> Result<(), String> {
+    /// `migrate_csa`: first move fields Helm owns client-side into its
+    /// server-side entry (a release last applied client-side, a rollback).
+    async fn update_objects(&self, current: &[Object], target: &[Object], force: bool, migrate_csa: bool) -> Result<(), String> {
         let options = ApplyOptions { force, dry_run: false };
         let mut errors = Vec::new();
         for o in target {
+            if migrate_csa {
+                if let Err(e) = self.upgrade_csa_manager(o).await {
+                    errors.push(e);
+                    continue;
+                }
+            }
             if let Err(e) = self.objects.apply(&o.json, options).await {
                 // Helm's words around the cause (`patchResourceServerSide`); it
                 // keeps going through the other objects and joins the errors.
@@ -537,7 +601,7 @@ impl Releases {
         self.storage.create(&release).await?;
         let outcome = async {
             self.hooks.run(&mut release, HookEvent::PreInstall).await.map_err(|e| format!("failed pre-install: {e}"))?;
-            self.update_objects(&[], &objects, options.force_conflicts).await?;
+            self.update_objects(&[], &objects, options.force_conflicts, false).await?;
             self.waiter.wait(&release, &objects.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await?;
             self.hooks.run(&mut release, HookEvent::PostInstall).await.map_err(|e| format!("failed post-install: {e}"))
         }
@@ -619,7 +683,9 @@ impl Releases {
         storage.create(&upgraded).await?;
         let outcome = async {
             self.hooks.run(&mut upgraded, HookEvent::PreUpgrade).await.map_err(|e| format!("pre-upgrade hooks failed: {e}"))?;
-            self.update_objects(&current_objects, &target, options.force_conflicts).await?;
+            // Helm upgrades the field manager when the last release was applied client-side.
+            let from_csa = matches!(current.apply_method.as_str(), "" | "csa");
+            self.update_objects(&current_objects, &target, options.force_conflicts, from_csa).await?;
             self.waiter.wait(&upgraded, &target.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await?;
             self.hooks.run(&mut upgraded, HookEvent::PostUpgrade).await.map_err(|e| format!("post-upgrade hooks failed: {e}"))
         }
@@ -680,7 +746,7 @@ impl Releases {
         if let Err(e) = self.hooks.run(&mut target, HookEvent::PreRollback).await {
             return Err(ReleaseError::Failed { release: Box::new(target), message: e });
         }
-        if let Err(e) = self.update_objects(&current_objects, &target_objects, options.force_conflicts).await {
+        if let Err(e) = self.update_objects(&current_objects, &target_objects, options.force_conflicts, true).await {
             let mut current = current;
             current.info_mut().status = Status::Superseded;
             if let Err(se) = self.storage.update(&current).await {
@@ -837,5 +903,30 @@ impl Releases {
     /// `helm get manifest NAME [--revision N]`.
     pub async fn get_manifest(&self, name: &str, revision: Option<i64>) -> Result<String> {
         Ok(self.get(name, revision).await?.manifest)
+    }
+}
+
+/// The union of two managed-fields sets (`fieldsV1` tries of objects).
+fn merge_fields(into: &mut Value, from: Option<&Value>) {
+    let (Value::Object(into), Some(Value::Object(from))) = (into, from) else { return };
+    for (k, v) in from {
+        match into.get_mut(k) {
+            Some(existing) => merge_fields(existing, Some(v)),
+            None => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_field_sets_merge_as_a_union() {
+        let mut a = json!({"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:labels": {"f:x": {}}}});
+        merge_fields(&mut a, Some(&json!({"f:data": {"f:b": {}}, "f:spec": {"f:replicas": {}}})));
+        assert_eq!(a, json!({"f:data": {".": {}, "f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}, "f:spec": {"f:replicas": {}}}));
     }
 }

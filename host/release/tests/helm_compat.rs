@@ -375,3 +375,35 @@ async fn values_policies_render_and_store_what_helms_do() {
         assert_eq!(Value::Object(releases.get_values("v", None, true).await.unwrap()), helm(json!({"op": "get_values", "all": true})).await, "{what}: the same computed values");
     }
 }
+
+#[tokio::test]
+async fn a_release_helm_3_applied_client_side_is_upgraded_without_field_conflicts() {
+    let Some(c) = Cluster::start().await else { return };
+    let releases = c.releases("default", Driver::Secret).await;
+    releases.install("old", &chart("web"), &InstallOptions { values: values(json!({"replicaCount": 1})), ..Default::default() }).await.unwrap();
+    // Make it what Helm 3 leaves: the Deployment created client-side (manager
+    // `helm`, operation Update) and a record without apply_method whose
+    // zero `deleted` time is "".
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(c.client.clone(), "default");
+    let mut live = deployments.get("old-web").await.unwrap();
+    deployments.delete("old-web", &Default::default()).await.unwrap();
+    live.metadata = kube::api::ObjectMeta { name: live.metadata.name, namespace: live.metadata.namespace, labels: live.metadata.labels, annotations: live.metadata.annotations, ..Default::default() };
+    live.status = None;
+    let created = deployments.create(&kube::api::PostParams { field_manager: Some("helm".into()), ..Default::default() }, &live).await.unwrap();
+    let ops: Vec<String> = created.metadata.managed_fields.unwrap().iter().filter_map(|m| m.operation.clone()).collect();
+    assert_eq!(ops, ["Update"]);
+    let mut record = releases.storage().get("old", 1).await.unwrap();
+    record.apply_method.clear();
+    record.info_mut().deleted = Some(String::new());
+    releases.storage().update(&record).await.unwrap();
+
+    let upgraded = releases.upgrade("old", &chart("web"), &UpgradeOptions { values: values(json!({"replicaCount": 2})), ..Default::default() }).await.expect("no conflict with Helm's own client-side fields");
+    assert_eq!(upgraded.apply_method, "ssa");
+    let after = c.object("apps/v1", "Deployment", Some("default"), "old-web").await.unwrap();
+    assert_eq!(after["spec"]["replicas"], 2);
+    let managers: Vec<(String, String)> = after["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| (m["manager"].as_str().unwrap().to_string(), m["operation"].as_str().unwrap().to_string())).filter(|m| m.0 == "helm").collect();
+    assert_eq!(managers, [("helm".to_string(), "Apply".to_string())], "Helm's client-side entry was folded into its apply entry");
+    assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "old"})).await), [(1, "superseded".into()), (2, "deployed".into())]);
+    c.helm.ok(json!({"op": "rollback", "release": "old", "version": 1})).await;
+    assert_eq!(c.object("apps/v1", "Deployment", Some("default"), "old-web").await.unwrap()["spec"]["replicas"], 1);
+}
