@@ -313,30 +313,14 @@ impl Releases {
     /// Renders `chart` as a revision of `name`: the stored chart, the
     /// manifest, hooks and notes. `defaults`: chart values to put under the
     /// config (`--reuse-values`).
-    fn render(&self, name: &str, chart: &Path, config: &Map<String, Value>, defaults: Option<&Map<String, Value>>, revision: i64, is_install: bool) -> Result<(ChartRecord, manifest::Sorted, String, String)> {
-        let loaded = gantry_helm::chart::load(chart).map_err(|e| ReleaseError::Render(e.message))?;
-        let mut record = record::chart_record(&loaded, chart.is_dir().then_some(chart));
-        let user = match defaults {
-            Some(d) => {
-                record.values = Some(d.clone());
-                coalesce_tables(config.clone(), d)
-            }
-            None => config.clone(),
-        };
-        let options = gantry_helm::engine::RenderOptions {
-            release_name: name.to_string(),
-            namespace: self.namespace.clone(),
-            revision,
-            is_install,
-            is_upgrade: !is_install,
-            kube_version: self.kube_version.clone(),
-            install_checks: true,
-            ..gantry_helm::engine::RenderOptions::default()
-        };
-        let values = gantry_helm::value::Value::from(&Value::Object(user));
-        let files = gantry_helm::engine::render_chart(chart, &values, &options).map_err(|e| ReleaseError::Render(e.message))?;
-        let (sorted, text, notes) = manifest::build(files, loaded.name())?;
-        Ok((record, sorted, text, notes))
+    /// Loading and rendering read files and run templates: on a blocking
+    /// thread, where `lookup` may wait on the cluster.
+    async fn render(&self, name: &str, chart: &Path, config: &Map<String, Value>, defaults: Option<&Map<String, Value>>, revision: i64, is_install: bool) -> Result<(ChartRecord, manifest::Sorted, String, String)> {
+        let lookup: Arc<dyn gantry_helm::helmfuncs::Lookup> = Arc::new(ClusterLookup { client: self.storage.client().clone(), handle: tokio::runtime::Handle::current() });
+        let (name, chart, config, defaults) = (name.to_string(), chart.to_path_buf(), config.clone(), defaults.cloned());
+        let (namespace, kube_version) = (self.namespace.clone(), self.kube_version.clone());
+        let job = move || render_release(&name, &chart, &config, defaults.as_ref(), revision, is_install, &namespace, kube_version, lookup);
+        tokio::task::spawn_blocking(job).await.map_err(|e| ReleaseError::Render(format!("the render stopped: {e}")))?
     }
 
     /// The objects of `manifests` as Helm's kube `Build` makes them: each
@@ -573,7 +557,7 @@ impl Releases {
             }
         }
         let version = last.as_ref().map_or(1, |l| l.version + 1);
-        let (chart_record, sorted, text, notes) = self.render(name, chart, &options.values, None, version, true)?;
+        let (chart_record, sorted, text, notes) = self.render(name, chart, &options.values, None, version, true).await?;
         let stamp = now();
         let mut release = Release {
             name: name.to_string(),
@@ -653,7 +637,7 @@ impl Releases {
         let last_chart_values = current.chart.as_ref().and_then(|c| c.values.as_ref());
         let (config, defaults) = upgrade_values(options.values_policy, options.values.clone(), &current.config, last_chart_values);
         let revision = last.version + 1;
-        let (chart_record, sorted, text, notes) = self.render(name, chart, &config, defaults.as_ref(), revision, false)?;
+        let (chart_record, sorted, text, notes) = self.render(name, chart, &config, defaults.as_ref(), revision, false).await?;
         let mut labels = last.labels.clone();
         for (k, v) in &options.labels {
             labels.insert(k.clone(), v.clone());
@@ -905,6 +889,81 @@ impl Releases {
         Ok(self.get(name, revision).await?.manifest)
     }
 }
+
+/// Loads and renders `chart` as revision `revision` of `name` (blocking).
+#[allow(clippy::too_many_arguments)]
+fn render_release(
+    name: &str,
+    chart: &Path,
+    config: &Map<String, Value>,
+    defaults: Option<&Map<String, Value>>,
+    revision: i64,
+    is_install: bool,
+    namespace: &str,
+    kube_version: Option<String>,
+    lookup: Arc<dyn gantry_helm::helmfuncs::Lookup>,
+) -> Result<(ChartRecord, manifest::Sorted, String, String)> {
+    let loaded = gantry_helm::chart::load(chart).map_err(|e| ReleaseError::Render(e.message))?;
+    let mut record = record::chart_record(&loaded, chart.is_dir().then_some(chart));
+    let user = match defaults {
+        Some(d) => {
+            record.values = Some(d.clone());
+            coalesce_tables(config.clone(), d)
+        }
+        None => config.clone(),
+    };
+    let options = gantry_helm::engine::RenderOptions {
+        release_name: name.to_string(),
+        namespace: namespace.to_string(),
+        revision,
+        is_install,
+        is_upgrade: !is_install,
+        kube_version,
+        install_checks: true,
+        lookup: Some(lookup),
+        ..gantry_helm::engine::RenderOptions::default()
+    };
+    let values = gantry_helm::value::Value::from(&Value::Object(user));
+    let files = gantry_helm::engine::render_chart(chart, &values, &options).map_err(|e| ReleaseError::Render(e.message))?;
+    let (sorted, text, notes) = manifest::build(files, loaded.name())?;
+    Ok((record, sorted, text, notes))
+}
+
+/// Helm's `lookup` against the release's cluster: one object by name, or a
+/// list (all namespaces when none is given); a missing object is an empty
+/// map, as Helm answers it. Called from the template worker, it waits on
+/// the runtime `handle`.
+struct ClusterLookup {
+    client: kube::Client,
+    handle: tokio::runtime::Handle,
+}
+
+impl gantry_helm::helmfuncs::Lookup for ClusterLookup {
+    fn lookup(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<gantry_helm::value::Value, String> {
+        let found = self.handle.block_on(async {
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+            let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|e| e.to_string())?;
+            let api: kube::Api<kube::api::DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced && !namespace.is_empty() {
+                kube::Api::namespaced_with(self.client.clone(), namespace, &resource)
+            } else {
+                kube::Api::all_with(self.client.clone(), &resource)
+            };
+            let answer = if name.is_empty() {
+                api.list(&Default::default()).await.map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
+            } else {
+                api.get(name).await.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
+            };
+            match answer {
+                Ok(v) => Ok(v),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(json!({})),
+                Err(e) => Err(e.to_string()),
+            }
+        })?;
+        Ok(gantry_helm::value::Value::from(&found))
+    }
+}
+
 
 /// The union of two managed-fields sets (`fieldsV1` tries of objects).
 fn merge_fields(into: &mut Value, from: Option<&Value>) {

@@ -110,7 +110,8 @@ async fn gantry_upgrades_and_rolls_back_a_release_helm_installed_and_helm_still_
     let reuse = UpgradeOptions { values: values(json!({"message": "reused"})), values_policy: ValuesPolicy::Reuse, ..Default::default() };
     let upgraded = releases.upgrade("fa", &chart("web"), &reuse).await.expect("gantry upgrades Helm's release");
     assert_eq!(Value::Object(upgraded.config.clone()), json!({"replicaCount": 3, "message": "reused"}));
-    assert_eq!(c.object("v1", "ConfigMap", Some("default"), "fa-config").await.unwrap()["data"]["message"], "reused");
+    let config = c.object("v1", "ConfigMap", Some("default"), "fa-config").await.unwrap();
+    assert_eq!((&config["data"]["message"], &config["data"]["previous"]), (&json!("reused"), &json!("hello")), "the chart's lookup read the live ConfigMap");
     assert_eq!(c.object("apps/v1", "Deployment", Some("default"), "fa-web").await.unwrap()["spec"]["replicas"], 3);
 
     let rolled = releases.rollback("fa", &RollbackOptions::default()).await.expect("gantry rolls back");
