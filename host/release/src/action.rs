@@ -315,12 +315,49 @@ impl Releases {
     /// config (`--reuse-values`).
     /// Loading and rendering read files and run templates: on a blocking
     /// thread, where `lookup` may wait on the cluster.
-    async fn render(&self, name: &str, chart: &Path, config: &Map<String, Value>, defaults: Option<&Map<String, Value>>, revision: i64, is_install: bool) -> Result<(ChartRecord, manifest::Sorted, String, String)> {
+    async fn render(&self, name: &str, chart: &Path, config: &Map<String, Value>, defaults: Option<&Map<String, Value>>, revision: i64, is_install: bool) -> Result<Rendered> {
         let lookup: Arc<dyn gantry_helm::helmfuncs::Lookup> = Arc::new(ClusterLookup { client: self.storage.client().clone(), handle: tokio::runtime::Handle::current() });
         let (name, chart, config, defaults) = (name.to_string(), chart.to_path_buf(), config.clone(), defaults.cloned());
         let (namespace, kube_version) = (self.namespace.clone(), self.kube_version.clone());
         let job = move || render_release(&name, &chart, &config, defaults.as_ref(), revision, is_install, &namespace, kube_version, lookup);
         tokio::task::spawn_blocking(job).await.map_err(|e| ReleaseError::Render(format!("the render stopped: {e}")))?
+    }
+
+    /// Helm's `installCRDs` (install only): each file of `crds/` applied in
+    /// the order read, before the release is stored, then waited for until
+    /// the cluster serves its kinds (Helm gives them 60 s). CRDs are not part
+    /// of the release: upgrades leave them, uninstall keeps them.
+    async fn install_crds(&self, crds: &[(String, String)], force: bool) -> Result<()> {
+        let mut kinds = Vec::new();
+        for (name, text) in crds {
+            let failed = |m: String| ReleaseError::Cluster(format!("failed to install CRD {name}: {m}"));
+            let docs = manifest::split_manifests(text);
+            if docs.is_empty() {
+                return Err(failed("resources are empty".into()));
+            }
+            for doc in docs {
+                let crd = manifest::yaml_to_json(&doc).map_err(&failed)?;
+                self.objects.apply(&crd, ApplyOptions { force, dry_run: false }).await.map_err(|e| failed(e.message))?;
+                let spec = &crd["spec"];
+                let kind = spec["names"]["kind"].as_str().unwrap_or_default().to_string();
+                let group = spec["group"].as_str().unwrap_or_default().to_string();
+                for v in spec["versions"].as_array().into_iter().flatten().filter(|v| v["served"] != false) {
+                    kinds.push((name.clone(), format!("{group}/{}", v["name"].as_str().unwrap_or_default()), kind.clone()));
+                }
+            }
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        for (name, api_version, kind) in kinds {
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version.as_str()));
+            let gvk = kube::core::GroupVersionKind::gvk(group, version, &kind);
+            while kube::discovery::pinned_kind(self.storage.client(), &gvk).await.is_err() {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ReleaseError::Cluster(format!("failed to install CRD {name}: {kind} in {api_version} is not served after 60s")));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
     }
 
     /// The objects of `manifests` as Helm's kube `Build` makes them: each
@@ -557,7 +594,8 @@ impl Releases {
             }
         }
         let version = last.as_ref().map_or(1, |l| l.version + 1);
-        let (chart_record, sorted, text, notes) = self.render(name, chart, &options.values, None, version, true).await?;
+        let Rendered { chart: chart_record, sorted, manifest: text, notes, crds } = self.render(name, chart, &options.values, None, version, true).await?;
+        self.install_crds(&crds, options.force_conflicts).await?;
         let stamp = now();
         let mut release = Release {
             name: name.to_string(),
@@ -637,7 +675,7 @@ impl Releases {
         let last_chart_values = current.chart.as_ref().and_then(|c| c.values.as_ref());
         let (config, defaults) = upgrade_values(options.values_policy, options.values.clone(), &current.config, last_chart_values);
         let revision = last.version + 1;
-        let (chart_record, sorted, text, notes) = self.render(name, chart, &config, defaults.as_ref(), revision, false).await?;
+        let Rendered { chart: chart_record, sorted, manifest: text, notes, .. } = self.render(name, chart, &config, defaults.as_ref(), revision, false).await?;
         let mut labels = last.labels.clone();
         for (k, v) in &options.labels {
             labels.insert(k.clone(), v.clone());
@@ -902,7 +940,7 @@ fn render_release(
     namespace: &str,
     kube_version: Option<String>,
     lookup: Arc<dyn gantry_helm::helmfuncs::Lookup>,
-) -> Result<(ChartRecord, manifest::Sorted, String, String)> {
+) -> Result<Rendered> {
     let loaded = gantry_helm::chart::load(chart).map_err(|e| ReleaseError::Render(e.message))?;
     let mut record = record::chart_record(&loaded, chart.is_dir().then_some(chart));
     let user = match defaults {
@@ -926,7 +964,18 @@ fn render_release(
     let values = gantry_helm::value::Value::from(&Value::Object(user));
     let files = gantry_helm::engine::render_chart(chart, &values, &options).map_err(|e| ReleaseError::Render(e.message))?;
     let (sorted, text, notes) = manifest::build(files, loaded.name())?;
-    Ok((record, sorted, text, notes))
+    let crds = loaded.crd_objects().into_iter().map(|c| (c.name, c.file.text())).collect();
+    Ok(Rendered { chart: record, sorted, manifest: text, notes, crds })
+}
+
+/// A chart rendered as a revision.
+struct Rendered {
+    chart: ChartRecord,
+    sorted: manifest::Sorted,
+    manifest: String,
+    notes: String,
+    /// The files of `crds/` (subcharts' included): name, text.
+    crds: Vec<(String, String)>,
 }
 
 /// Helm's `lookup` against the release's cluster: one object by name, or a

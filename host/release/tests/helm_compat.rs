@@ -408,3 +408,19 @@ async fn a_release_helm_3_applied_client_side_is_upgraded_without_field_conflict
     c.helm.ok(json!({"op": "rollback", "release": "old", "version": 1})).await;
     assert_eq!(c.object("apps/v1", "Deployment", Some("default"), "old-web").await.unwrap()["spec"]["replicas"], 1);
 }
+
+#[tokio::test]
+async fn crds_of_a_chart_are_installed_before_its_objects_and_kept_on_uninstall() {
+    let Some(c) = Cluster::start().await else { return };
+    let releases = c.releases("default", Driver::Secret).await;
+    let installed = releases.install("can", &chart("crd"), &InstallOptions::default()).await.expect("installs the CRD, then the custom resource");
+    assert!(!installed.manifest.contains("CustomResourceDefinition"), "CRDs are not part of the manifest");
+    let canary = c.object("gantry.dev/v1alpha1", "Canary", Some("default"), "can").await.expect("the custom resource");
+    assert_eq!(canary["spec"]["weight"], 10);
+    assert_eq!(c.helm.ok(json!({"op": "status", "release": "can"})).await["status"], "deployed");
+    releases.uninstall("can", &UninstallOptions::default()).await.unwrap();
+    assert!(c.object("gantry.dev/v1alpha1", "Canary", Some("default"), "can").await.is_none());
+    assert!(c.object("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "canaries.gantry.dev").await.is_some(), "the CRD stays, as Helm leaves it");
+    // Helm installs the same chart again over the CRD gantry installed.
+    c.helm.ok(json!({"op": "install", "release": "can2", "chart": chart("crd").to_string_lossy()})).await;
+}
