@@ -344,11 +344,12 @@ pub fn chart_record(chart: &gantry_helm::chart::Chart, dir: Option<&Path>) -> Ch
     ChartRecord {
         metadata: Some(metadata),
         lock: chart.lock.as_ref().and_then(helm_value_to_json),
-        templates: Some(chart.templates.iter().map(file).collect()),
+        // Go's loader leaves a chart without templates or files with nil slices: null.
+        templates: (!chart.templates.is_empty()).then(|| chart.templates.iter().map(file).collect()),
         values,
         schema: chart.schema.as_ref().map(|s| b64(s)),
         schemamodtime: Some(schema_time.unwrap_or_else(|| ZERO_TIME.to_string())),
-        files: Some(chart.files.iter().map(file).collect()),
+        files: (!chart.files.is_empty()).then(|| chart.files.iter().map(file).collect()),
         modtime: mtime("Chart.yaml"),
         extra: Map::new(),
     }

@@ -286,6 +286,12 @@ async fn install_applies_in_helms_kind_order_and_uninstall_deletes_in_its_revers
     assert!(helms.message.contains("not found"), "{}", helms.message);
 }
 
+/// A record as its Secret holds it, decoded to plain JSON.
+async fn stored_record(c: &Cluster, namespace: &str, key: &str) -> Value {
+    let secret = c.object("v1", "Secret", Some(namespace), key).await.expect("the record");
+    decode_json(&String::from_utf8(base64_decode(secret["data"]["release"].as_str().expect("data"))).expect("text"))
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
@@ -358,6 +364,16 @@ async fn values_policies_render_and_store_what_helms_do() {
     let first = json!({"image": {"tag": "v2"}, "replicaCount": 2});
     releases.install("v", &chart("web"), &InstallOptions { values: values(first.clone()), ..Default::default() }).await.unwrap();
     helm(json!({"op": "install", "values": first})).await;
+    // The stored records are the same but for times and the namespace.
+    let (mut ours, mut theirs) = (stored_record(&c, "default", "sh.helm.release.v1.v.v1").await, stored_record(&c, "theirs", "sh.helm.release.v1.v.v1").await);
+    for r in [&mut ours, &mut theirs] {
+        for time in ["first_deployed", "last_deployed"] {
+            r["info"][time] = json!("T");
+        }
+        r["namespace"] = json!("NS");
+        r["manifest"] = json!(r["manifest"].as_str().unwrap().replace("default-v-side", "NS-v-side").replace("theirs-v-side", "NS-v-side"));
+    }
+    assert_eq!(ours, theirs, "gantry stores the record Helm stores");
     let steps = [
         ("none given: the last values", json!({}), ValuesPolicy::Default),
         ("--reuse-values", json!({"message": "m"}), ValuesPolicy::Reuse),
