@@ -8,7 +8,11 @@
 //! manager [`FIELD_MANAGER`] (the Helm 4 CLI's), each carrying Helm's
 //! ownership label and annotations, in install order; objects a new
 //! revision drops are deleted (unless `helm.sh/resource-policy: keep`);
-//! uninstall deletes in Helm's uninstall order.
+//! uninstall deletes in Helm's uninstall order. Kinds are mapped by
+//! discovery before anything is stored (Helm's `Build`); a chart's `crds/`
+//! are installed first on install; templates' `lookup` reads the cluster;
+//! fields Helm owned client-side (Helm 3) are moved to its apply entry
+//! before applying, as Helm 4 does.
 //!
 //! Hooks and `--wait` slot in through [`Hooks`] and [`Waiter`], called where
 //! Helm runs its hooks and its waiter; the defaults run no hooks (as
