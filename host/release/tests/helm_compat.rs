@@ -146,16 +146,22 @@ async fn the_configmap_driver_is_shared_with_helm() {
     let Some(mut c) = Cluster::start().await else { return };
     c.helm.driver = "configmap";
     let releases = c.releases("default", Driver::ConfigMap).await;
-    releases.install("cm", &chart("web"), &InstallOptions::default()).await.expect("gantry installs");
+    let labels = [("team".to_string(), "web".to_string())].into_iter().collect();
+    releases.install("cm", &chart("web"), &InstallOptions { labels, ..Default::default() }).await.expect("gantry installs");
     let stored = c.stored("ConfigMap", "default", "cm").await;
     assert_eq!(stored.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["sh.helm.release.v1.cm.v1"]);
-    assert_eq!(stored[0].1["status"], "deployed");
+    assert_eq!((&stored[0].1["status"], &stored[0].1["team"]), (&json!("deployed"), &json!("web")), "custom labels beside Helm's");
+    assert_eq!(c.helm.ok(json!({"op": "history", "release": "cm"})).await[0]["labels"]["team"], "web");
     assert!(c.stored("Secret", "default", "cm").await.is_empty(), "nothing in Secrets");
     assert_eq!(revisions(&c.helm.ok(json!({"op": "list"})).await), [(1, "deployed".into())]);
 
     c.helm.ok(json!({"op": "upgrade", "release": "cm", "chart": web(), "values": {"message": "from helm"}})).await;
     let current = releases.status("cm", None).await.unwrap();
     assert_eq!((current.version, Value::Object(current.config)), (2, json!({"message": "from helm"})));
+    assert_eq!(current.labels.get("team").map(String::as_str), Some("web"), "Helm's upgrade kept gantry's custom label");
+    // As in Helm: a revision read by key has only custom labels; one found by a query has all.
+    let by_key = releases.storage().get("cm", 2).await.unwrap();
+    assert_eq!((by_key.labels.get("team").map(String::as_str), by_key.labels.contains_key("status")), (Some("web"), false));
     let rolled = releases.rollback("cm", &RollbackOptions { revision: 1, ..Default::default() }).await.expect("gantry rolls back");
     assert_eq!(rolled.description(), "Rollback to 1");
     assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "cm"})).await), [(1, "superseded".into()), (2, "superseded".into()), (3, "deployed".into())]);
