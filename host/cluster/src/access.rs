@@ -1,7 +1,7 @@
 //! The runtime's [`ClusterBackend`] on kube-rs: one connected client per
 //! target, objects as `DynamicObject`s whose `ApiResource` is found by
 //! apiVersion+kind through discovery (cached per backend), server-side apply
-//! with field manager `gantry`, and `kubectl rollout status`'s judgement of
+//! with field manager `gantry` (or one the caller names), and `kubectl rollout status`'s judgement of
 //! Deployments, StatefulSets and DaemonSets, word for word. This file does
 //! not check scope (the runtime's capabilities do, before calling) and must
 //! not print objects' secrets or credentials.
@@ -19,7 +19,7 @@ use kube::discovery::Scope;
 use kube::Client;
 use serde_json::{json, Value};
 
-/// The field manager of every write.
+/// The field manager of every write, unless [`KubeBackend::with_field_manager`] names another.
 pub const FIELD_MANAGER: &str = "gantry";
 /// The most log bytes returned, whatever the plugin asks.
 pub const LOG_CAP: u64 = 1 << 20;
@@ -28,13 +28,22 @@ pub const LOG_CAP: u64 = 1 << 20;
 pub struct KubeBackend {
     target: String,
     client: Client,
+    /// The server-side apply field manager of every write.
+    field_manager: String,
     /// (apiVersion, kind) → the resource and whether it is namespaced.
     resources: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
 }
 
 impl KubeBackend {
     pub fn new(target: &str, client: Client) -> KubeBackend {
-        KubeBackend { target: target.to_string(), client, resources: Mutex::new(HashMap::new()) }
+        KubeBackend { target: target.to_string(), client, field_manager: FIELD_MANAGER.to_string(), resources: Mutex::new(HashMap::new()) }
+    }
+
+    /// The same backend writing as field manager `manager` (the release
+    /// engine applies as Helm does, so ownership stays Helm's).
+    pub fn with_field_manager(mut self, manager: &str) -> KubeBackend {
+        self.field_manager = manager.to_string();
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -325,7 +334,7 @@ impl ClusterBackend for KubeBackend {
                 Api::all_with(self.client.clone(), &resource)
             }
         };
-        let mut params = PatchParams::apply(FIELD_MANAGER);
+        let mut params = PatchParams::apply(&self.field_manager);
         if options.force {
             params = params.force();
         }
