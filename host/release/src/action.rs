@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use gantry_cluster::ClusterLookup;
 use gantry_runtime::cluster::{ApplyOptions, BackendErrorKind, ClusterBackend, ObjectKey, Propagation};
 use serde_json::{json, Map, Value};
 
@@ -226,6 +227,8 @@ pub struct Uninstalled {
 
 /// The releases of one namespace of one cluster.
 pub struct Releases {
+    /// The cluster's name in errors (and `lookup`'s).
+    target: String,
     storage: Storage,
     objects: Arc<dyn ClusterBackend>,
     namespace: String,
@@ -272,14 +275,14 @@ impl Releases {
     /// `client` as Helm's field manager. `target` names the cluster in errors.
     pub fn new(target: &str, client: kube::Client, namespace: &str, driver: Driver) -> Releases {
         let objects = gantry_cluster::KubeBackend::new(target, client.clone()).with_field_manager(FIELD_MANAGER);
-        Releases::with_backend(Storage::new(client, namespace, driver), Arc::new(objects))
+        Releases::with_backend(target, Storage::new(client, namespace, driver), Arc::new(objects))
     }
 
     /// Releases kept in `storage`, objects through `objects` (whose writes
-    /// must use [`FIELD_MANAGER`]).
-    pub fn with_backend(storage: Storage, objects: Arc<dyn ClusterBackend>) -> Releases {
+    /// must use [`FIELD_MANAGER`]). `target` names the cluster in errors.
+    pub fn with_backend(target: &str, storage: Storage, objects: Arc<dyn ClusterBackend>) -> Releases {
         let namespace = storage.namespace().to_string();
-        Releases { storage, objects, namespace, kube_version: None, hooks: Arc::new(NoHooks), waiter: Arc::new(NoWait) }
+        Releases { target: target.to_string(), storage, objects, namespace, kube_version: None, hooks: Arc::new(NoHooks), waiter: Arc::new(NoWait) }
     }
 
     /// The cluster's version as `.Capabilities.KubeVersion` (else the engine's default).
@@ -320,7 +323,7 @@ impl Releases {
     /// Loading and rendering read files and run templates: on a blocking
     /// thread, where `lookup` may wait on the cluster.
     async fn render(&self, name: &str, chart: &Path, config: &Map<String, Value>, defaults: Option<&Map<String, Value>>, revision: i64, is_install: bool) -> Result<Rendered> {
-        let lookup: Arc<dyn gantry_helm::helmfuncs::Lookup> = Arc::new(ClusterLookup { client: self.storage.client().clone(), handle: tokio::runtime::Handle::current() });
+        let lookup: Arc<dyn gantry_helm::helmfuncs::Lookup> = Arc::new(ClusterLookup::new(&self.target, self.storage.client().clone(), tokio::runtime::Handle::current()));
         let (name, chart, config, defaults) = (name.to_string(), chart.to_path_buf(), config.clone(), defaults.cloned());
         let (namespace, kube_version) = (self.namespace.clone(), self.kube_version.clone());
         let job = move || render_release(&name, &chart, &config, defaults.as_ref(), revision, is_install, &namespace, kube_version, lookup);
@@ -981,42 +984,6 @@ struct Rendered {
     /// The files of `crds/` (subcharts' included): name, text.
     crds: Vec<(String, String)>,
 }
-
-/// Helm's `lookup` against the release's cluster: one object by name, or a
-/// list (all namespaces when none is given); a missing object is an empty
-/// map, as Helm answers it. Called from the template worker, it waits on
-/// the runtime `handle`.
-struct ClusterLookup {
-    client: kube::Client,
-    handle: tokio::runtime::Handle,
-}
-
-impl gantry_helm::helmfuncs::Lookup for ClusterLookup {
-    fn lookup(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<gantry_helm::value::Value, String> {
-        let found = self.handle.block_on(async {
-            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-            let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
-            let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|e| e.to_string())?;
-            let api: kube::Api<kube::api::DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced && !namespace.is_empty() {
-                kube::Api::namespaced_with(self.client.clone(), namespace, &resource)
-            } else {
-                kube::Api::all_with(self.client.clone(), &resource)
-            };
-            let answer = if name.is_empty() {
-                api.list(&Default::default()).await.map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
-            } else {
-                api.get(name).await.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
-            };
-            match answer {
-                Ok(v) => Ok(v),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(json!({})),
-                Err(e) => Err(e.to_string()),
-            }
-        })?;
-        Ok(gantry_helm::value::Value::from(&found))
-    }
-}
-
 
 /// The union of two managed-fields sets (`fieldsV1` tries of objects).
 fn merge_fields(into: &mut Value, from: Option<&Value>) {
