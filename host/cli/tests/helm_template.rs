@@ -427,7 +427,7 @@ async fn helm_template_dry_run_server_looks_up_the_kubeconfig_cluster() {
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: lk\nversion: 0.1.0\n").unwrap();
     std::fs::write(
         chart.join("templates/cm.yaml"),
-        "{{- $s := lookup \"v1\" \"ConfigMap\" .Release.Namespace \"settings\" }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-out\ndata:\n  mode: {{ dig \"data\" \"mode\" \"unknown\" $s | quote }}\n  found: {{ empty $s | not | quote }}\n  kinds: {{ len (default (list) (lookup \"v1\" \"ConfigMap\" \"\" \"\").items) | quote }}\n  caps: \"{{ .Capabilities.KubeVersion.Major }}.{{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has \"apps/v1/Deployment\" }} {{ .Capabilities.APIVersions.Has \"apps/v1\" }}\"\n",
+        "{{- $s := lookup \"v1\" \"ConfigMap\" .Release.Namespace \"settings\" }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-out\ndata:\n  mode: {{ dig \"data\" \"mode\" \"unknown\" $s | quote }}\n  found: {{ empty $s | not | quote }}\n  kinds: {{ len (default (list) (lookup \"v1\" \"ConfigMap\" \"\" \"\").items) | quote }}\n  caps: \"{{ .Capabilities.KubeVersion.Major }}.{{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has \"apps/v1/Deployment\" }} {{ .Capabilities.APIVersions.Has \"apps/v1\" }}\"\n  version: \"{{ .Capabilities.KubeVersion }} {{ .Capabilities.KubeVersion.Version }} {{ semverCompare \">=1.30.0\" .Capabilities.KubeVersion.Version }}\"\n  default-only: \"{{ .Capabilities.APIVersions.Has \"policy/v1beta1\" }}\"\n",
     )
     .unwrap();
     let (chart_s, kubeconfig_s) = (chart.to_string_lossy().into_owned(), kubeconfig.to_string_lossy().into_owned());
@@ -441,10 +441,12 @@ async fn helm_template_dry_run_server_looks_up_the_kubeconfig_cluster() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("  mode: \"fast\"\n  found: \"true\"\n"), "{stdout}");
-    // The cluster's version (v1.32.0-gantry-sim), not Helm's default (v1.36.0). Its
-    // suffix is left out: gantry prints the version as `--kube-version` parses it
-    // (v1.32.0), Helm's server dry run the server's gitVersion as is.
+    // The cluster's version (v1.32.0-gantry-sim) as Helm's server dry run takes it:
+    // the gitVersion whole (a pre-release to semver, so `>=1.30.0` is false), not
+    // Helm's default (v1.36.0); the API versions the cluster serves, without Helm's
+    // default set (which has policy/v1beta1).
     assert!(stdout.contains("  caps: \"1.32 true true\"\n"), "the cluster's capabilities: {stdout}");
+    assert!(stdout.contains("  version: \"v1.32.0-gantry-sim v1.32.0-gantry-sim false\"\n  default-only: \"false\"\n"), "the cluster's version and API versions: {stdout}");
 
     // Without --dry-run=server (or with =client), lookup answers empty maps.
     for extra in [&[][..], &["--dry-run=client"][..], &["--dry-run"][..]] {

@@ -46,7 +46,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gantry_helm::helmfuncs::Lookup;
+use gantry_helm::helmfuncs::{Capabilities, KubeVersion, Lookup};
 use gantry_helm::value::Value;
 use serde_json::Value as Json;
 use tokio::runtime::{Handle, RuntimeFlavor};
@@ -98,16 +98,17 @@ impl ClusterLookup {
     }
 
     /// What Helm's server-side capabilities (`Configuration.getCapabilities`)
-    /// read from the cluster: the server's `gitVersion`, and every group
+    /// read from the cluster: the server's version (`gitVersion` whole, major, minor), and every group
     /// version it serves with each `GROUP/VERSION/KIND` of its resources
     /// (`GetVersionSet`), in discovery order. Bounded by the lookup's timeout.
-    pub async fn capabilities(&self) -> Result<(String, Vec<String>), String> {
+    pub async fn capabilities(&self) -> Result<Capabilities, String> {
         let inner = self.inner.clone();
         let deadline = Instant::now() + inner.timeout;
         let target = inner.target.clone();
         let ask = async move {
             let version = inner.json("/version").await?;
-            let git = version.get("gitVersion").and_then(Json::as_str).unwrap_or_default().to_string();
+            let field = |k: &str| version.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+            let kube_version = KubeVersion::from_server(&field("gitVersion"), &field("major"), &field("minor"));
             let mut gvs: Vec<String> = Vec::new();
             let core = inner.json("/api").await?;
             gvs.extend(core.get("versions").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).map(str::to_string));
@@ -130,7 +131,7 @@ impl ClusterLookup {
                     }
                 }
             }
-            Ok((git, set))
+            Ok(Capabilities::from_cluster(kube_version, set))
         };
         match crate::retry::with_deadline(deadline, tokio::time::timeout_at(deadline.into(), ask)).await {
             Ok(answer) => answer.map_err(|e: String| format!("could not get the capabilities of the cluster of target `{target}`: {e}")),

@@ -44,6 +44,9 @@ pub struct RenderOptions {
     pub kube_version: Option<String>,
     /// `--api-versions`, added to Helm's default set.
     pub api_versions: Vec<String>,
+    /// A cluster's own capabilities (Helm's server-side dry run, install
+    /// and upgrade): when given, `kube_version` and `api_versions` are not read.
+    pub capabilities: Option<Capabilities>,
     /// `--strict`: a missing map key is an error (`missingkey=error`).
     pub strict: bool,
     /// The cluster `lookup` asks; None answers an empty map, as `helm template`.
@@ -67,6 +70,7 @@ impl Default for RenderOptions {
             is_upgrade: false,
             kube_version: None,
             api_versions: Vec::new(),
+            capabilities: None,
             strict: false,
             lookup: None,
             limits: None,
@@ -85,6 +89,7 @@ impl std::fmt::Debug for RenderOptions {
             .field("is_upgrade", &self.is_upgrade)
             .field("kube_version", &self.kube_version)
             .field("api_versions", &self.api_versions)
+            .field("capabilities", &self.capabilities.as_ref().map(|c| &c.kube_version.version))
             .field("strict", &self.strict)
             .field("lookup", &self.lookup.is_some())
             .field("limits", &self.limits)
@@ -167,7 +172,7 @@ pub fn render(chart: &Chart, values: &Value, options: &RenderOptions) -> Result<
 }
 
 fn render_here(chart: &Chart, values: &Value, options: &RenderOptions) -> Result<BTreeMap<String, String>, RenderError> {
-    let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
+    let caps = capabilities(options)?;
     let funcs = funcs(options.lookup.clone());
 
     // Templates change `.Values` in place (`set`, `merge`: Go maps are
@@ -427,6 +432,15 @@ pub fn check_installable(chart: &Chart) -> Result<(), RenderError> {
     Ok(())
 }
 
+/// The render's `.Capabilities`: the cluster's when given, else Helm's
+/// client-side ones from `kube_version` and `api_versions`.
+fn capabilities(options: &RenderOptions) -> Result<Capabilities, RenderError> {
+    match &options.capabilities {
+        Some(c) => Ok(c.clone()),
+        None => Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new),
+    }
+}
+
 /// Helm's check of a chart's `kubeVersion` constraint against the target
 /// (`chart requires kubeVersion: … which is incompatible with Kubernetes …`).
 pub fn check_kube_version(chart: &Chart, options: &RenderOptions) -> Result<(), RenderError> {
@@ -434,7 +448,7 @@ pub fn check_kube_version(chart: &Chart, options: &RenderOptions) -> Result<(), 
     if constraint.is_empty() {
         return Ok(());
     }
-    let caps = Capabilities::new(options.kube_version.as_deref(), &options.api_versions).map_err(RenderError::new)?;
+    let caps = capabilities(options)?;
     if crate::semver::is_compatible_range(constraint, &caps.kube_version.normalized) {
         Ok(())
     } else {

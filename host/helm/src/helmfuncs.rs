@@ -280,6 +280,18 @@ impl KubeVersion {
     }
 }
 
+impl KubeVersion {
+    /// The version a cluster reports (`/version`), as Helm's server-side
+    /// operations take it (`Configuration.getCapabilities`): the
+    /// `gitVersion` whole (`v1.31.4-eks-1a2b3c`) is both `.Version` and what
+    /// it prints, and `Major`/`Minor` are the server's own (`31+` on some
+    /// providers). A chart's `kubeVersion` is then checked against the whole
+    /// gitVersion, a pre-release to semver, as Helm checks it.
+    pub fn from_server(git_version: &str, major: &str, minor: &str) -> KubeVersion {
+        KubeVersion { version: git_version.to_string(), normalized: git_version.to_string(), major: major.to_string(), minor: minor.to_string() }
+    }
+}
+
 impl Object for KubeVersion {
     fn type_name(&self) -> String {
         "common.KubeVersion".into()
@@ -423,6 +435,13 @@ impl Capabilities {
             DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).chain(extra_api_versions.iter().cloned()).collect()
         };
         Ok(Capabilities { kube_version, api_versions: VersionSet(api), helm_version: HelmVersion::default() })
+    }
+
+    /// A cluster's capabilities, as Helm's server-side operations read
+    /// them: its version (see [`KubeVersion::from_server`]) and the API
+    /// versions it serves, without Helm's default set.
+    pub fn from_cluster(kube_version: KubeVersion, api_versions: Vec<String>) -> Capabilities {
+        Capabilities { kube_version, api_versions: VersionSet(api_versions.into()), helm_version: HelmVersion::default() }
     }
 }
 

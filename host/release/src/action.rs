@@ -233,6 +233,8 @@ pub struct Releases {
     objects: Arc<dyn ClusterBackend>,
     namespace: String,
     kube_version: Option<String>,
+    /// The cluster's own `.Capabilities`, once asked ([`Releases::with_cluster_version`]).
+    capabilities: Option<gantry_helm::helmfuncs::Capabilities>,
     hooks: Arc<dyn Hooks>,
     waiter: Arc<dyn Waiter>,
 }
@@ -282,7 +284,7 @@ impl Releases {
     /// must use [`FIELD_MANAGER`]). `target` names the cluster in errors.
     pub fn with_backend(target: &str, storage: Storage, objects: Arc<dyn ClusterBackend>) -> Releases {
         let namespace = storage.namespace().to_string();
-        Releases { target: target.to_string(), storage, objects, namespace, kube_version: None, hooks: Arc::new(NoHooks), waiter: Arc::new(NoWait) }
+        Releases { target: target.to_string(), storage, objects, namespace, kube_version: None, capabilities: None, hooks: Arc::new(NoHooks), waiter: Arc::new(NoWait) }
     }
 
     /// The cluster's version as `.Capabilities.KubeVersion` (else the engine's default).
@@ -291,11 +293,12 @@ impl Releases {
         self
     }
 
-    /// The cluster's own version as `.Capabilities.KubeVersion`, asked of
-    /// its `/version` as Helm asks (its `gitVersion`).
+    /// The cluster's own `.Capabilities`, asked as Helm's server-side
+    /// operations ask (`/version`'s gitVersion, major and minor; the API
+    /// versions and kinds it serves, without Helm's default set).
     pub async fn with_cluster_version(mut self) -> Result<Releases> {
-        let info = self.storage.client().apiserver_version().await.map_err(|e| ReleaseError::Cluster(format!("the cluster's version: {e}")))?;
-        self.kube_version = Some(info.git_version);
+        let ask = ClusterLookup::new(&self.target, self.storage.client().clone(), tokio::runtime::Handle::current());
+        self.capabilities = Some(ask.capabilities().await.map_err(ReleaseError::Cluster)?);
         Ok(self)
     }
 
@@ -325,8 +328,8 @@ impl Releases {
     async fn render(&self, name: &str, chart: &Path, config: &Map<String, Value>, defaults: Option<&Map<String, Value>>, revision: i64, is_install: bool) -> Result<Rendered> {
         let lookup: Arc<dyn gantry_helm::helmfuncs::Lookup> = Arc::new(ClusterLookup::new(&self.target, self.storage.client().clone(), tokio::runtime::Handle::current()));
         let (name, chart, config, defaults) = (name.to_string(), chart.to_path_buf(), config.clone(), defaults.cloned());
-        let (namespace, kube_version) = (self.namespace.clone(), self.kube_version.clone());
-        let job = move || render_release(&name, &chart, &config, defaults.as_ref(), revision, is_install, &namespace, kube_version, lookup);
+        let (namespace, kube_version, capabilities) = (self.namespace.clone(), self.kube_version.clone(), self.capabilities.clone());
+        let job = move || render_release(&name, &chart, &config, defaults.as_ref(), revision, is_install, &namespace, (kube_version, capabilities), lookup);
         tokio::task::spawn_blocking(job).await.map_err(|e| ReleaseError::Render(format!("the render stopped: {e}")))?
     }
 
@@ -945,7 +948,7 @@ fn render_release(
     revision: i64,
     is_install: bool,
     namespace: &str,
-    kube_version: Option<String>,
+    (kube_version, capabilities): (Option<String>, Option<gantry_helm::helmfuncs::Capabilities>),
     lookup: Arc<dyn gantry_helm::helmfuncs::Lookup>,
 ) -> Result<Rendered> {
     let loaded = gantry_helm::chart::load(chart).map_err(|e| ReleaseError::Render(e.message))?;
@@ -964,6 +967,7 @@ fn render_release(
         is_install,
         is_upgrade: !is_install,
         kube_version,
+        capabilities,
         install_checks: true,
         lookup: Some(lookup),
         ..gantry_helm::engine::RenderOptions::default()

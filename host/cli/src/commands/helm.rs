@@ -327,9 +327,8 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
             // Helm's server dry run takes `.Capabilities` from the cluster (the flags are ignored).
             let handle = lookup_handle(&runtime);
             let ask = lookup.clone();
-            let (kube_version, api_versions) = gantry_cluster::lookup::run_blocking(&handle, async move { ask.capabilities().await }, CONNECT_WAIT).and_then(|r| r).map_err(bad)?;
-            render_options.kube_version = Some(kube_version).filter(|v| !v.is_empty());
-            render_options.api_versions = api_versions;
+            let caps = gantry_cluster::lookup::run_blocking(&handle, async move { ask.capabilities().await }, CONNECT_WAIT).and_then(|r| r).map_err(bad)?;
+            render_options.capabilities = Some(caps);
             render_options.lookup = Some(Arc::new(lookup));
             runtime
         }
