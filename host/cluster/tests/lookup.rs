@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_cluster::{ClusterLookup, Endpoint, KubeBackend, Target};
@@ -47,22 +47,9 @@ except helm.HelmError as e:
     print(json.dumps({"ok": False, "error": str(e)}))
 "#;
 
-/// The oracle's python, or None (said why) when it is missing and `CI` is unset.
+/// The oracle (see `gantry_helm::oracle`): None when missing and CI unset.
 fn oracle_python() -> Option<PathBuf> {
-    static FOUND: OnceLock<(PathBuf, bool)> = OnceLock::new();
-    let (py, ok) = FOUND.get_or_init(|| {
-        let py = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-        let ok = std::process::Command::new(&py).args(["-c", "import helm_python"]).output().is_ok_and(|o| o.status.success());
-        (py, ok)
-    });
-    if *ok {
-        return Some(py.clone());
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("the Helm oracle ({} with helm_python) is missing and CI is set: install helm-python-sdk and set GANTRY_HELM_PYTHON", py.display());
-    }
-    eprintln!("skipping: the Helm oracle ({} with helm_python) is missing (set GANTRY_HELM_PYTHON)", py.display());
-    None
+    gantry_helm::oracle::python()
 }
 
 struct Cluster {

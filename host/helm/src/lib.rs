@@ -26,8 +26,8 @@ pub mod helmfuncs;
 pub mod semver;
 pub mod sprig;
 pub mod template;
-#[cfg(test)]
-pub(crate) mod testkit;
+#[cfg(any(test, feature = "oracle"))]
+pub mod oracle;
 pub mod value;
 pub mod values;
 pub mod yaml;

@@ -4,7 +4,7 @@
 //! not grow into a second template engine.
 //!
 //! Finding the oracle (and failing under `CI` when it is missing) is
-//! crate::testkit's.
+//! crate::oracle's.
 
 use std::process::Command;
 
@@ -53,7 +53,7 @@ except Exception as e:
 /// Ok(output) or Err(Helm's message). None when the oracle is missing
 /// outside CI.
 pub fn oracle_env(template: &str, values: serde_json::Value, env: &[(&str, &str)]) -> Option<Result<String, String>> {
-    let python = crate::testkit::oracle_python()?;
+    let python = crate::oracle::python()?;
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
     std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n").expect("Chart.yaml");
@@ -97,7 +97,7 @@ print(json.dumps(out))
 /// outside CI.
 pub fn oracle_each(templates: &[String]) -> Option<Vec<Result<String, String>>> {
     use std::io::Write as _;
-    let python = crate::testkit::oracle_python()?;
+    let python = crate::oracle::python()?;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(python)
         .arg("-c")

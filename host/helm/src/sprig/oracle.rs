@@ -266,7 +266,7 @@ fn sprig_answers_match_recorded_helm() {
 
 #[test]
 fn recorded_answers_are_still_helms() {
-    let Some(py) = crate::testkit::oracle_python() else { return };
+    let Some(py) = crate::oracle::python() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let all = cases();
     let exprs: Vec<&str> = all.iter().map(|c| c.0).collect();

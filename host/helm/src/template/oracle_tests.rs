@@ -557,7 +557,7 @@ const MULTI: &[(&[(&str, &str)], &str)] = &[
 
 #[test]
 fn multi_file_charts_render_as_helm_renders_them() {
-    let Some(py) = crate::testkit::oracle_python() else { return };
+    let Some(py) = crate::oracle::python() else { return };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = MULTI.iter().map(|(f, v)| (f.to_vec(), *v)).collect();
     let want = run_oracle(&py, &cases);
     let mut failures = Vec::new();
@@ -572,7 +572,7 @@ fn multi_file_charts_render_as_helm_renders_them() {
 
 #[test]
 fn snippets_render_as_helm_renders_them() {
-    let Some(py) = crate::testkit::oracle_python() else { return };
+    let Some(py) = crate::oracle::python() else { return };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = CASES.iter().map(|(t, v)| (vec![("x.yaml", *t)], *v)).collect();
     let want = run_oracle(&py, &cases);
     let mut failures = Vec::new();

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 /// Runs `script` with `input` as JSON on stdin (the script reads it with
 /// `json.load(sys.stdin)` and prints one JSON document); None when skipped.
 pub(crate) fn run(script: &str, input: &serde_json::Value) -> Option<serde_json::Value> {
-    let py = crate::testkit::oracle_python()?;
+    let py = crate::oracle::python()?;
     let mut child = Command::new(py)
         .arg("-c")
         .arg(script)

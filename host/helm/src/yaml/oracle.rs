@@ -34,7 +34,7 @@ json.dump([res[i] for i in range(n)], open(os.path.join(d, "response.json"), "w"
 
 /// What Helm renders for each template (Ok) or the error it fails with (Err).
 pub fn render(templates: &[String], values: serde_json::Value) -> Option<Vec<Result<String, String>>> {
-    let py = crate::testkit::oracle_python()?;
+    let py = crate::oracle::python()?;
     let dir = tempfile::tempdir().expect("temp dir");
     let chart = dir.path().join("chart");
     std::fs::create_dir_all(chart.join("templates")).expect("chart dir");

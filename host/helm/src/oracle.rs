@@ -1,18 +1,19 @@
-//! Test support shared by the unit tests: where the oracle (real Helm's Go
-//! library through helm-python-sdk) is, and what a test does when it is
-//! missing. The python is `GANTRY_HELM_PYTHON`, else
+//! Where the oracle is — real Helm's Go library through helm-python-sdk,
+//! the judge of every Helm test in the workspace — and what a test does
+//! when it is missing. The python is `GANTRY_HELM_PYTHON`, else
 //! `/tmp/helmvenv/bin/python`, and counts only if it imports `helm_python`.
 //! When it does not, a test fails if `CI` is set and is skipped with a
-//! message otherwise. Each test module keeps its own way of asking the
-//! oracle; this file must not grow a render driver, and it is compiled only
-//! for tests (`tests/conformance.rs`, an integration test, keeps its own).
+//! message otherwise. Each test keeps its own way of asking the oracle;
+//! this file must not grow a render driver. Compiled for this crate's unit
+//! tests and, with the `oracle` feature, for other crates' tests (as a
+//! dev-dependency); never part of the binary.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// The oracle's python, or None (after saying why) when it is missing and
 /// `CI` is unset; with `CI` set a missing oracle panics, failing the test.
-pub(crate) fn oracle_python() -> Option<PathBuf> {
+pub fn python() -> Option<PathBuf> {
     // Asked once per test binary: whether the python imports helm_python.
     static FOUND: OnceLock<(PathBuf, bool)> = OnceLock::new();
     let (py, ok) = FOUND.get_or_init(|| {
