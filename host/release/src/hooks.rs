@@ -69,7 +69,7 @@ impl KubeHooks {
         loop {
             match self.objects.get(&key).await {
                 Err(e) if e.kind == BackendErrorKind::NotFound => return Ok(()),
-                _ if tokio::time::Instant::now() >= deadline => return Err(format!("timed out waiting for hook {} to be deleted", describe(o))),
+                _ if tokio::time::Instant::now() >= deadline => return Err(format!("context deadline exceeded (--timeout {:?}): hook {} is not deleted yet", self.timeout, describe(o))),
                 _ => tokio::time::sleep(POLL).await,
             }
         }
@@ -82,7 +82,7 @@ impl KubeHooks {
                 Readiness::Ready => return Ok(()),
                 Readiness::Failed(why) => return Err(why),
                 Readiness::Waiting(why) if tokio::time::Instant::now() >= deadline => {
-                    return Err(format!("timed out waiting for the condition ({:?}): resource {} not ready: {why}", self.timeout, describe(o)));
+                    return Err(format!("context deadline exceeded (--timeout {:?}): resource {} not ready: {why}", self.timeout, describe(o)));
                 }
                 Readiness::Waiting(_) => tokio::time::sleep(POLL).await,
             }

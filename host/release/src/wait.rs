@@ -7,7 +7,8 @@
 //! complete, a Pod by its Ready condition, a PVC when Bound, a Service when
 //! it has a cluster IP (and, as a LoadBalancer, an ingress); every other
 //! kind once it exists — within `--timeout`. On timeout the error names
-//! each object still not ready and why (with its pods' waiting reasons).
+//! each object still not ready and why (with its pods' waiting reasons),
+//! after Helm's own words (`context deadline exceeded`).
 //! It also holds the one judgement hooks wait on ([`hook_done`]). This
 //! file reads the cluster only; it must not write to it nor know releases'
 //! storage.
@@ -96,7 +97,7 @@ impl Waiter for KubeWaiter {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("timed out waiting for the condition ({:?}): {}", self.timeout, reasons.join("\n")));
+                return Err(format!("context deadline exceeded (--timeout {:?}): {}", self.timeout, reasons.join("\n")));
             }
             pending = still;
             tokio::time::sleep(POLL.min(deadline.saturating_duration_since(tokio::time::Instant::now())).max(Duration::from_millis(10))).await;
