@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::action::{HookEvent, Hooks};
 use crate::record::{self, Release};
-use crate::wait::{describe, hook_done, key_of, Readiness, DEFAULT_TIMEOUT};
+use crate::wait::{describe, hook_done, key_of, not_ready, Readiness, DEFAULT_TIMEOUT};
 
 pub const BEFORE_HOOK_CREATION: &str = "before-hook-creation";
 pub const HOOK_SUCCEEDED: &str = "hook-succeeded";
@@ -82,7 +82,7 @@ impl KubeHooks {
                 Readiness::Ready => return Ok(()),
                 Readiness::Failed(why) => return Err(why),
                 Readiness::Waiting(why) if tokio::time::Instant::now() >= deadline => {
-                    return Err(format!("context deadline exceeded (--timeout {:?}): resource {} not ready: {why}", self.timeout, describe(o)));
+                    return Err(format!("{}\ncontext deadline exceeded", not_ready(o, &why)));
                 }
                 Readiness::Waiting(_) => tokio::time::sleep(POLL).await,
             }

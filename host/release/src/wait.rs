@@ -7,8 +7,9 @@
 //! complete, a Pod by its Ready condition, a PVC when Bound, a Service when
 //! it has a cluster IP (and, as a LoadBalancer, an ingress); every other
 //! kind once it exists — within `--timeout`. On timeout the error names
-//! each object still not ready and why (with its pods' waiting reasons),
-//! after Helm's own words (`context deadline exceeded`).
+//! each object still not ready and why (with its pods' waiting reasons) in
+//! Helm 4's words (`resource Kind/ns/name not ready. status: InProgress,
+//! message: …` then `context deadline exceeded`).
 //! It also holds the one judgement hooks wait on ([`hook_done`]). This
 //! file reads the cluster only; it must not write to it nor know releases'
 //! storage.
@@ -56,6 +57,12 @@ impl KubeWaiter {
     }
 }
 
+/// Helm 4's words for an object still not ready at the deadline (its
+/// status watcher's), with gantry's reason as the message.
+pub fn not_ready(o: &Value, why: &str) -> String {
+    format!("resource {} not ready. status: InProgress, message: {why}", describe(o))
+}
+
 /// `Kind/namespace/name` (no namespace part for cluster-scoped objects).
 pub fn describe(o: &Value) -> String {
     let kind = o["kind"].as_str().unwrap_or_default();
@@ -88,7 +95,7 @@ impl Waiter for KubeWaiter {
                     Readiness::Ready => {}
                     Readiness::Waiting(why) => {
                         still.push(o);
-                        reasons.push(format!("resource {} not ready: {why}", describe(o)));
+                        reasons.push(not_ready(o, &why));
                     }
                     Readiness::Failed(why) => return Err(why),
                 }
@@ -97,7 +104,7 @@ impl Waiter for KubeWaiter {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("context deadline exceeded (--timeout {:?}): {}", self.timeout, reasons.join("\n")));
+                return Err(format!("{}\ncontext deadline exceeded", reasons.join("\n")));
             }
             pending = still;
             tokio::time::sleep(POLL.min(deadline.saturating_duration_since(tokio::time::Instant::now())).max(Duration::from_millis(10))).await;
@@ -279,7 +286,7 @@ async fn job(objects: &dyn ClusterBackend, j: &Value) -> Readiness {
     }
     let completions = j["spec"]["completions"].as_i64().unwrap_or(1);
     let succeeded = j["status"]["succeeded"].as_i64().unwrap_or(0);
-    Readiness::Waiting(format!("job {name}: {succeeded} of {completions} completions succeeded{}", pods_of(objects, j).await))
+    Readiness::Waiting(format!("Job in progress: {succeeded} of {completions} completions succeeded{}", pods_of(objects, j).await))
 }
 
 /// `; pod NAME REASON` for each of the workload's pods that waits on

@@ -136,16 +136,18 @@ async fn no_hooks_records_hooks_without_running_them() {
 async fn a_failing_pre_install_hook_fails_the_install_with_nothing_else_applied() {
     let Some(c) = Cluster::start().await else { return };
     let releases = c.releases("default", Driver::Secret).await.with_timeout(SHORT);
-    let options = InstallOptions { values: values(json!({"hookBehavior": "crashloop"})), ..Default::default() };
+    let options = InstallOptions { values: values(json!({"hookBehavior": "crashloop", "hookPolicy": "hook-failed"})), ..Default::default() };
     let err = releases.install("f", &chart("hooked"), &options).await.expect_err("the hook never completes");
     let message = err.to_string();
     eprintln!("gantry: {message}");
     assert!(message.starts_with("failed pre-install: "), "{message}");
-    assert!(message.contains("Job/default/f-pre-job"), "names the hook: {message}");
+    assert!(message.contains("resource Job/default/f-pre-job not ready. status: InProgress, message: Job in progress: 0 of 1 completions succeeded"), "names the hook: {message}");
+    assert!(message.ends_with("\ncontext deadline exceeded"), "{message}");
     let ReleaseError::Failed { release, .. } = err else { panic!("a failed release") };
     assert_eq!(release.status(), Status::Failed);
     assert_eq!(release.description(), format!("Release \"f\" failed: {message}"));
     assert_eq!(hook(&release.hooks, "f-pre-job")["last_run"]["phase"], "Failed");
+    assert!(c.object("batch/v1", "Job", Some("default"), "f-pre-job").await.is_none(), "hook-failed: deleted");
     // Nothing after the failing hook: no later hooks, no release objects.
     assert!(c.object("v1", "ConfigMap", Some("default"), "f-pre-a").await.is_none());
     assert!(c.object("apps/v1", "Deployment", Some("default"), "f-web").await.is_none());
@@ -153,6 +155,17 @@ async fn a_failing_pre_install_hook_fails_the_install_with_nothing_else_applied(
     let stored = releases.status("f", None).await.expect("recorded");
     assert_eq!(stored.status(), Status::Failed);
     assert_eq!(hook(&stored.hooks, "f-pre-job")["last_run"]["phase"], "Failed");
+
+    // Real Helm, the same install: the same words first, the same record.
+    let theirs = c.helm.run(json!({"op": "install", "release": "hf", "chart": hooked(), "values": options.values, "timeout": 3})).await.expect_err("Helm fails too");
+    eprintln!("helm: {theirs:?}");
+    assert!(theirs.message.starts_with("failed pre-install: "), "{theirs:?}");
+    assert!(c.object("apps/v1", "Deployment", Some("default"), "hf-web").await.is_none());
+    assert!(c.object("batch/v1", "Job", Some("default"), "hf-pre-job").await.is_none(), "hook-failed: Helm deleted it too");
+    let helms = releases.status("hf", None).await.expect("gantry reads Helm's record");
+    assert_eq!((helms.status(), hook(&helms.hooks, "hf-pre-job")["last_run"]["phase"].clone()), (Status::Failed, json!("Failed")));
+    assert_eq!(hook(&helms.hooks, "hf-pre-a")["last_run"], hook(&stored.hooks, "f-pre-a")["last_run"], "later hooks not run");
+    eprintln!("Helm's description: {}", helms.description());
 }
 
 #[tokio::test]
@@ -168,7 +181,7 @@ async fn wait_passes_when_pods_become_ready_and_names_the_object_when_not() {
     let err = short.install("bad", &chart("hooked"), &InstallOptions { values: values(json!({"behavior": "crashloop"})), ..Default::default() }).await.expect_err("never ready");
     let message = err.to_string();
     eprintln!("gantry: {message}");
-    assert!(message.contains("resource Deployment/default/bad-web not ready: 0 out of 1 expected pods are ready; pod bad-web-"), "{message}");
+    assert!(message.contains("resource Deployment/default/bad-web not ready. status: InProgress, message: 0 out of 1 expected pods are ready; pod bad-web-"), "{message}");
     assert!(!message.contains("Service/"), "a Service with a cluster IP is ready: {message}");
     let stored = short.status("bad", None).await.expect("recorded");
     assert_eq!((stored.status(), stored.description().to_string()), (Status::Failed, format!("Release \"bad\" failed: {message}")));
@@ -207,7 +220,7 @@ async fn an_atomic_upgrade_that_fails_is_rolled_back_as_helms_is() {
     let ours = short.upgrade("u", &chart("hooked"), &upgrade).await.expect_err("never ready").to_string();
     eprintln!("gantry: {ours}");
     assert!(ours.starts_with("release u failed, and has been rolled back due to rollback-on-failure being set: "), "{ours}");
-    assert!(ours.contains("resource Deployment/default/u-web not ready"), "{ours}");
+    assert!(ours.contains("resource Deployment/default/u-web not ready. status: InProgress"), "{ours}");
     let history = short.history("u", None).await.expect("history");
     let ours_history: Vec<(i64, String)> = history.iter().map(|r| (r.version, r.status().as_str().to_string())).collect();
     assert_eq!(ours_history, [(1, "superseded".to_string()), (2, "failed".to_string()), (3, "deployed".to_string())]);
@@ -226,4 +239,22 @@ async fn an_atomic_upgrade_that_fails_is_rolled_back_as_helms_is() {
     assert_eq!(revisions(&helm_history), ours_history);
     // Helm reads gantry's history the same way.
     assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "u"})).await), ours_history);
+}
+
+#[tokio::test]
+async fn rollback_and_delete_hooks_run_at_their_points() {
+    let Some(c) = Cluster::start().await else { return };
+    let releases = c.releases("default", Driver::Secret).await.with_timeout(PATIENT);
+    releases.install("r", &chart("hooked"), &InstallOptions::default()).await.expect("installs");
+    releases.upgrade("r", &chart("hooked"), &UpgradeOptions { values: values(json!({"extra": true})), ..Default::default() }).await.expect("upgrades");
+    assert!(c.object("v1", "ConfigMap", Some("default"), "r-post-rollback").await.is_none());
+    let rolled = releases.rollback("r", &Default::default()).await.expect("rolls back");
+    assert_eq!(hook(&rolled.hooks, "r-post-rollback")["last_run"]["phase"], "Succeeded");
+    let cm = c.object("v1", "ConfigMap", Some("default"), "r-post-rollback").await.expect("the post-rollback hook ran");
+    assert_eq!(cm["data"]["revision"], "1", "the hook of the revision rolled back to");
+    assert!(c.object("v1", "ConfigMap", Some("default"), "r-pre-delete").await.is_none());
+    let gone = releases.uninstall("r", &Default::default()).await.expect("uninstalls");
+    assert_eq!(hook(&gone.release.hooks, "r-pre-delete")["last_run"]["phase"], "Succeeded");
+    assert!(c.object("apps/v1", "Deployment", Some("default"), "r-web").await.is_none());
+    assert!(c.object("v1", "ConfigMap", Some("default"), "r-pre-delete").await.is_some(), "a hook's object is not the release's: kept");
 }
