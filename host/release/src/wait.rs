@@ -127,7 +127,7 @@ pub async fn hook_done(objects: &dyn ClusterBackend, o: &Value) -> Readiness {
         "Pod" => match live["status"]["phase"].as_str().unwrap_or_default() {
             "Succeeded" => Readiness::Ready,
             "Failed" => Readiness::Failed(format!("pod {name} failed")),
-            phase => Readiness::Waiting(format!("pod {name} is {}{}", if phase.is_empty() { "Pending" } else { phase }, pod_reasons(&[live.clone()]))),
+            phase => Readiness::Waiting(format!("pod {name} is {}{}", if phase.is_empty() { "Pending" } else { phase }, pod_reasons(std::slice::from_ref(&live)))),
         },
         _ => Readiness::Ready,
     }
@@ -191,7 +191,7 @@ pub async fn readiness(objects: &dyn ClusterBackend, o: &Value, wait_for_jobs: b
             if ready || live["status"]["phase"] == "Succeeded" {
                 Readiness::Ready
             } else {
-                Readiness::Waiting(format!("pod is not Ready{}", pod_reasons(&[live.clone()])))
+                Readiness::Waiting(format!("pod is not Ready{}", pod_reasons(std::slice::from_ref(&live))))
             }
         }
         "PersistentVolumeClaim" => match status["phase"].as_str() {
