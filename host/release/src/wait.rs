@@ -320,7 +320,107 @@ fn pod_reasons(pods: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gantry_runtime::cluster::{ApplyOptions, BackendError, BackendResult, EventInfo, LogQuery, PodInfo, ProbeAnswer, Propagation, Rollout, ServiceProbe};
     use serde_json::json;
+
+    /// A cluster that only answers reads, from a fixed set of live objects.
+    struct Live(Vec<Value>);
+
+    fn unused<T>() -> BackendResult<T> {
+        Err(BackendError::new(BackendErrorKind::Failed, "not used by the waiter"))
+    }
+
+    #[async_trait::async_trait]
+    impl ClusterBackend for Live {
+        async fn get(&self, k: &ObjectKey) -> BackendResult<Value> {
+            self.0.iter().find(|o| o["kind"] == k.kind.as_str() && o["metadata"]["name"] == k.name.as_str()).cloned().ok_or_else(|| BackendError::new(BackendErrorKind::NotFound, "not found"))
+        }
+        async fn list(&self, _: &str, kind: &str, _: &str, _: &ListQuery) -> BackendResult<Vec<Value>> {
+            Ok(self.0.iter().filter(|o| o["kind"] == kind).cloned().collect())
+        }
+        async fn apply(&self, _: &Value, _: ApplyOptions) -> BackendResult<Value> {
+            unused()
+        }
+        async fn delete(&self, _: &ObjectKey, _: Propagation) -> BackendResult<()> {
+            unused()
+        }
+        async fn scale(&self, _: &ObjectKey, _: u32) -> BackendResult<()> {
+            unused()
+        }
+        async fn rollout(&self, _: &ObjectKey) -> BackendResult<Rollout> {
+            unused()
+        }
+        async fn pods(&self, _: &str, _: &str) -> BackendResult<Vec<PodInfo>> {
+            unused()
+        }
+        async fn events(&self, _: &ObjectKey) -> BackendResult<Vec<EventInfo>> {
+            unused()
+        }
+        async fn logs(&self, _: &str, _: &str, _: &LogQuery) -> BackendResult<String> {
+            unused()
+        }
+        async fn probe_service(&self, _: &ServiceProbe) -> BackendResult<ProbeAnswer> {
+            unused()
+        }
+    }
+
+    async fn judge(live: Value, jobs: bool) -> Readiness {
+        let mut objects = vec![live.clone()];
+        if live["kind"] == "Deployment" {
+            let ready = live["test:newReady"].clone();
+            objects.push(json!({"kind": "ReplicaSet", "metadata": {"name": "rs", "generation": 1, "ownerReferences": [{"uid": "d1"}], "annotations": {"deployment.kubernetes.io/revision": "2"}}, "status": {"observedGeneration": 1, "readyReplicas": ready}}));
+        }
+        readiness(&Live(objects), &live, jobs).await
+    }
+
+    fn deployment(replicas: i64, new_ready: i64, extra: Value) -> Value {
+        let mut d = json!({"kind": "Deployment", "metadata": {"name": "d", "namespace": "n", "uid": "d1", "generation": 3, "annotations": {"deployment.kubernetes.io/revision": "2"}},
+                           "spec": {"replicas": replicas}, "status": {"observedGeneration": 3}, "test:newReady": new_ready});
+        if let (Some(d), Some(extra)) = (d["spec"].as_object_mut(), extra.as_object()) {
+            d.extend(extra.clone());
+        }
+        d
+    }
+
+    #[tokio::test]
+    async fn deployments_are_ready_when_the_new_replica_set_has_replicas_minus_max_unavailable() {
+        assert_eq!(judge(deployment(4, 3, json!({})), false).await, Readiness::Ready, "25% of 4 may be unavailable");
+        assert!(matches!(judge(deployment(4, 2, json!({})), false).await, Readiness::Waiting(w) if w.starts_with("2 out of 3 expected pods are ready")));
+        assert!(matches!(judge(deployment(1, 0, json!({})), false).await, Readiness::Waiting(_)));
+        assert_eq!(judge(deployment(1, 0, json!({"paused": true})), false).await, Readiness::Ready, "paused: not waited for");
+        let mut stale = deployment(1, 1, json!({}));
+        stale["status"]["observedGeneration"] = json!(2);
+        assert!(matches!(judge(stale, false).await, Readiness::Waiting(_)));
+    }
+
+    #[tokio::test]
+    async fn statefulsets_daemonsets_jobs_pods_claims_and_services_as_helm_judges_them() {
+        let sts = |partition: i64, updated: i64, ready: i64| json!({"kind": "StatefulSet", "metadata": {"name": "s", "generation": 1},
+            "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}},
+            "status": {"observedGeneration": 1, "updatedReplicas": updated, "readyReplicas": ready, "currentRevision": "a", "updateRevision": "b"}});
+        assert_eq!(judge(sts(2, 1, 3), false).await, Readiness::Ready, "a partition leaves replicas on the old revision");
+        assert!(matches!(judge(sts(2, 0, 3), false).await, Readiness::Waiting(_)));
+        assert!(matches!(judge(sts(0, 3, 3), false).await, Readiness::Waiting(w) if w.contains("revision")));
+        let ds = |ready: i64| json!({"kind": "DaemonSet", "metadata": {"name": "ds", "generation": 1}, "spec": {},
+            "status": {"observedGeneration": 1, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberReady": ready}});
+        assert_eq!(judge(ds(1), false).await, Readiness::Ready, "maxUnavailable 1 by default");
+        assert!(matches!(judge(ds(0), false).await, Readiness::Waiting(_)));
+        let failed = json!({"kind": "Job", "metadata": {"name": "j"}, "spec": {}, "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
+        assert_eq!(judge(failed.clone(), false).await, Readiness::Ready, "jobs only with --wait-for-jobs");
+        assert_eq!(judge(failed.clone(), true).await, Readiness::Failed("job j failed: BackoffLimitExceeded".into()));
+        assert_eq!(hook_done(&Live(vec![failed.clone()]), &failed).await, Readiness::Failed("job j failed: BackoffLimitExceeded".into()));
+        let pod = |ready: &str| json!({"kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}});
+        assert_eq!(judge(pod("True"), false).await, Readiness::Ready);
+        assert!(matches!(judge(pod("False"), false).await, Readiness::Waiting(_)));
+        let pvc = |phase: &str| json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "c"}, "status": {"phase": phase}});
+        assert_eq!(judge(pvc("Bound"), false).await, Readiness::Ready);
+        assert!(matches!(judge(pvc("Pending"), false).await, Readiness::Waiting(_)));
+        let svc = |spec: Value, status: Value| json!({"kind": "Service", "metadata": {"name": "s"}, "spec": spec, "status": status});
+        assert_eq!(judge(svc(json!({"clusterIP": "10.0.0.1"}), json!({})), false).await, Readiness::Ready);
+        assert_eq!(judge(svc(json!({"type": "ExternalName"}), json!({})), false).await, Readiness::Ready);
+        assert!(matches!(judge(svc(json!({"type": "LoadBalancer", "clusterIP": "10.0.0.1"}), json!({})), false).await, Readiness::Waiting(_)));
+        assert_eq!(judge(svc(json!({"type": "LoadBalancer", "clusterIP": "10.0.0.1"}), json!({"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})), false).await, Readiness::Ready);
+    }
 
     #[test]
     fn max_unavailable_as_kubernetes_scales_it() {
