@@ -237,6 +237,12 @@ async fn an_atomic_upgrade_that_fails_is_rolled_back_as_helms_is() {
     let helm_history = c.helm.ok(json!({"op": "history", "release": "hu"})).await;
     eprintln!("helm history: {helm_history}");
     assert_eq!(revisions(&helm_history), ours_history);
+    // Helm's records, read by gantry: the same descriptions.
+    let theirs_history = short.history("hu", None).await.expect("Helm's history");
+    eprintln!("Helm's descriptions: {:?}", theirs_history.iter().map(|r| r.description().to_string()).collect::<Vec<_>>());
+    assert_eq!(theirs_history[0].description(), history[0].description());
+    assert_eq!(theirs_history[2].description(), "Rollback to 1");
+    assert!(theirs_history[1].description().starts_with("Upgrade \"hu\" failed: "), "{}", theirs_history[1].description());
     // Helm reads gantry's history the same way.
     assert_eq!(revisions(&c.helm.ok(json!({"op": "history", "release": "u"})).await), ours_history);
 }
