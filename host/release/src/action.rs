@@ -15,8 +15,11 @@
 //! before applying, as Helm 4 does.
 //!
 //! Hooks and `--wait` slot in through [`Hooks`] and [`Waiter`], called where
-//! Helm runs its hooks and its waiter; the defaults run no hooks (as
-//! `--no-hooks`: hooks are recorded, not executed) and do not wait. This
+//! Helm runs its hooks and its waiter; by default hooks run in the cluster
+//! (`crate::hooks`; [`Releases::without_hooks`] is `--no-hooks`) and
+//! nothing waits unless [`Releases::with_wait`] (`crate::wait`);
+//! `rollback_on_failure` uninstalls a failed install or rolls a failed
+//! upgrade back, with Helm 4's words. This
 //! file renders through the engine's public entry points only and must not
 //! parse templates or know the engine's value model.
 
@@ -91,7 +94,7 @@ impl Hooks for NoHooks {
     async fn run(&self, release: &mut Release, event: HookEvent) -> Result<(), String> {
         let wanted = release.hooks.iter().filter(|h| h["events"].as_array().is_some_and(|e| e.iter().any(|e| e == event.as_str()))).count();
         if wanted > 0 {
-            tracing::warn!(release = %release.name, event = event.as_str(), hooks = wanted, "hooks are not run (not implemented yet)");
+            tracing::warn!(release = %release.name, event = event.as_str(), hooks = wanted, "hooks are not run (--no-hooks)");
         }
         Ok(())
     }
@@ -165,6 +168,8 @@ pub struct InstallOptions {
     pub replace: bool,
     /// `--force-conflicts`: take fields other managers own.
     pub force_conflicts: bool,
+    /// `--rollback-on-failure` (Helm 3's `--atomic`): a failed install is uninstalled.
+    pub rollback_on_failure: bool,
 }
 
 /// `helm upgrade`'s options.
@@ -179,6 +184,9 @@ pub struct UpgradeOptions {
     pub description: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub force_conflicts: bool,
+    /// `--rollback-on-failure` (Helm 3's `--atomic`): a failed upgrade is
+    /// rolled back to the last successful revision (a failed install uninstalled).
+    pub rollback_on_failure: bool,
 }
 
 impl Default for UpgradeOptions {
@@ -191,6 +199,7 @@ impl Default for UpgradeOptions {
             description: None,
             labels: BTreeMap::new(),
             force_conflicts: false,
+            rollback_on_failure: false,
         }
     }
 }
@@ -235,8 +244,16 @@ pub struct Releases {
     kube_version: Option<String>,
     /// The cluster's own `.Capabilities`, once asked ([`Releases::with_cluster_version`]).
     capabilities: Option<gantry_helm::helmfuncs::Capabilities>,
-    hooks: Arc<dyn Hooks>,
-    waiter: Arc<dyn Waiter>,
+    /// Set by [`Releases::with_hooks`]; else hooks run in the cluster unless `--no-hooks`.
+    hooks: Option<Arc<dyn Hooks>>,
+    /// Set by [`Releases::with_waiter`]; else `--wait` decides.
+    waiter: Option<Arc<dyn Waiter>>,
+    /// `--no-hooks` when false.
+    run_hooks: bool,
+    /// `--wait` (with `--wait-for-jobs` when true).
+    wait: Option<bool>,
+    /// `--timeout`: each hook's and the whole wait's.
+    timeout: std::time::Duration,
 }
 
 /// An object's identity as Helm's `ResourceList.Difference` compares them:
@@ -284,7 +301,13 @@ impl Releases {
     /// must use [`FIELD_MANAGER`]). `target` names the cluster in errors.
     pub fn with_backend(target: &str, storage: Storage, objects: Arc<dyn ClusterBackend>) -> Releases {
         let namespace = storage.namespace().to_string();
-        Releases { target: target.to_string(), storage, objects, namespace, kube_version: None, capabilities: None, hooks: Arc::new(NoHooks), waiter: Arc::new(NoWait) }
+        Releases { target: target.to_string(), storage, objects, namespace, kube_version: None, capabilities: None,
+            hooks: None,
+            waiter: None,
+            run_hooks: true,
+            wait: None,
+            timeout: crate::wait::DEFAULT_TIMEOUT,
+        }
     }
 
     /// The cluster's version as `.Capabilities.KubeVersion` (else the engine's default).
@@ -302,14 +325,52 @@ impl Releases {
         Ok(self)
     }
 
+    /// Hooks run by `hooks` instead of in the cluster ([`NoHooks`]: recorded only).
     pub fn with_hooks(mut self, hooks: Arc<dyn Hooks>) -> Releases {
-        self.hooks = hooks;
+        self.hooks = Some(hooks);
         self
     }
 
+    /// Waits by `waiter` instead of as `--wait` says.
     pub fn with_waiter(mut self, waiter: Arc<dyn Waiter>) -> Releases {
-        self.waiter = waiter;
+        self.waiter = Some(waiter);
         self
+    }
+
+    /// `--no-hooks`: hooks are recorded in the release, not run.
+    pub fn without_hooks(mut self) -> Releases {
+        self.run_hooks = false;
+        self
+    }
+
+    /// `--wait` (Helm 4's `--wait=legacy`): applied objects must be ready as
+    /// Helm judges them ([`crate::wait::KubeWaiter`]); Jobs must complete too
+    /// when `wait_for_jobs` (`--wait-for-jobs`).
+    pub fn with_wait(mut self, wait_for_jobs: bool) -> Releases {
+        self.wait = Some(wait_for_jobs);
+        self
+    }
+
+    /// `--timeout` (default 5m): for each hook and for the wait.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Releases {
+        self.timeout = timeout;
+        self
+    }
+
+    fn hooks(&self) -> Arc<dyn Hooks> {
+        match (&self.hooks, self.run_hooks) {
+            (Some(h), _) => h.clone(),
+            (None, false) => Arc::new(NoHooks),
+            (None, true) => Arc::new(crate::hooks::KubeHooks::new(self.objects.clone(), &self.namespace, self.timeout)),
+        }
+    }
+
+    fn waiter(&self) -> Arc<dyn Waiter> {
+        match (&self.waiter, self.wait) {
+            (Some(w), _) => w.clone(),
+            (None, None) => Arc::new(NoWait),
+            (None, Some(jobs)) => Arc::new(crate::wait::KubeWaiter::new(self.objects.clone(), self.timeout).wait_for_jobs(jobs)),
+        }
     }
 
     pub fn storage(&self) -> &Storage {
@@ -632,14 +693,25 @@ impl Releases {
         }
         self.storage.create(&release).await?;
         let outcome = async {
-            self.hooks.run(&mut release, HookEvent::PreInstall).await.map_err(|e| format!("failed pre-install: {e}"))?;
+            self.hooks().run(&mut release, HookEvent::PreInstall).await.map_err(|e| format!("failed pre-install: {e}"))?;
             self.update_objects(&[], &objects, options.force_conflicts, false).await?;
-            self.waiter.wait(&release, &objects.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await?;
-            self.hooks.run(&mut release, HookEvent::PostInstall).await.map_err(|e| format!("failed post-install: {e}"))
+            self.waiter().wait(&release, &objects.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await?;
+            self.hooks().run(&mut release, HookEvent::PostInstall).await.map_err(|e| format!("failed post-install: {e}"))
         }
         .await;
         if let Err(e) = outcome {
-            return Err(self.fail(release, format!("Release {name:?} failed: {e}"), e).await);
+            let failed = self.fail(release, format!("Release {name:?} failed: {e}"), e.clone()).await;
+            if !options.rollback_on_failure {
+                return Err(failed);
+            }
+            // Helm's install with rollback-on-failure: uninstall, history purged.
+            tracing::debug!(release = name, "install failed and rollback-on-failure is set, uninstalling release");
+            let ReleaseError::Failed { release, .. } = failed else { return Err(failed) };
+            let message = match self.uninstall(name, &UninstallOptions::default()).await {
+                Ok(_) => format!("release {name} failed, and has been uninstalled due to rollback-on-failure being set: {e}"),
+                Err(ue) => format!("an error occurred while uninstalling the release. original install error: {e}: {ue}"),
+            };
+            return Err(ReleaseError::Failed { release, message });
         }
         release.set_status(Status::Deployed, options.description.clone().unwrap_or_else(|| "Install complete".into()));
         if let Err(e) = self.storage.update(&release).await {
@@ -665,6 +737,7 @@ impl Releases {
                 labels: options.labels.clone(),
                 replace: !history.is_empty(),
                 force_conflicts: options.force_conflicts,
+                rollback_on_failure: options.rollback_on_failure,
             };
             return self.install(name, chart, &install).await;
         }
@@ -714,16 +787,20 @@ impl Releases {
         storage.max_history = options.max_history;
         storage.create(&upgraded).await?;
         let outcome = async {
-            self.hooks.run(&mut upgraded, HookEvent::PreUpgrade).await.map_err(|e| format!("pre-upgrade hooks failed: {e}"))?;
+            self.hooks().run(&mut upgraded, HookEvent::PreUpgrade).await.map_err(|e| format!("pre-upgrade hooks failed: {e}"))?;
             // Helm upgrades the field manager when the last release was applied client-side.
             let from_csa = matches!(current.apply_method.as_str(), "" | "csa");
             self.update_objects(&current_objects, &target, options.force_conflicts, from_csa).await?;
-            self.waiter.wait(&upgraded, &target.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await?;
-            self.hooks.run(&mut upgraded, HookEvent::PostUpgrade).await.map_err(|e| format!("post-upgrade hooks failed: {e}"))
+            self.waiter().wait(&upgraded, &target.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await?;
+            self.hooks().run(&mut upgraded, HookEvent::PostUpgrade).await.map_err(|e| format!("post-upgrade hooks failed: {e}"))
         }
         .await;
         if let Err(e) = outcome {
-            return Err(self.fail(upgraded, format!("Upgrade {name:?} failed: {e}"), e).await);
+            let failed = self.fail(upgraded, format!("Upgrade {name:?} failed: {e}"), e.clone()).await;
+            if !options.rollback_on_failure {
+                return Err(failed);
+            }
+            return Err(self.roll_back_failed_upgrade(name, failed, e, options).await);
         }
         let mut original = current;
         original.info_mut().status = Status::Superseded;
@@ -733,6 +810,26 @@ impl Releases {
         upgraded.set_status(Status::Deployed, options.description.clone().unwrap_or_else(|| "Upgrade complete".into()));
         self.storage.update(&upgraded).await?;
         Ok(upgraded)
+    }
+
+    /// Helm's upgrade with rollback-on-failure: back to the newest
+    /// deployed or superseded revision, and the error says which happened.
+    async fn roll_back_failed_upgrade(&self, name: &str, failed: ReleaseError, error: String, options: &UpgradeOptions) -> ReleaseError {
+        let ReleaseError::Failed { release, .. } = failed else { return failed };
+        let history = match self.storage.history(name).await {
+            Ok(h) => h,
+            Err(he) => return ReleaseError::Failed { release, message: format!("{error}: {he}") },
+        };
+        let Some(good) = history.iter().filter(|r| matches!(r.status(), Status::Superseded | Status::Deployed)).max_by_key(|r| r.version) else {
+            return ReleaseError::Failed { release, message: format!("unable to find a previously successful release when attempting to rollback the failed release: {error}") };
+        };
+        tracing::debug!(release = name, revision = good.version, "upgrade failed and rollback-on-failure is set, rolling back to previous successful release");
+        let rollback = RollbackOptions { revision: good.version, max_history: options.max_history, force_conflicts: options.force_conflicts };
+        let message = match self.rollback(name, &rollback).await {
+            Ok(_) => format!("release {name} failed, and has been rolled back due to rollback-on-failure being set: {error}"),
+            Err(re) => format!("an error occurred while rolling back the release. original upgrade error: {error}: {re}"),
+        };
+        ReleaseError::Failed { release, message }
     }
 
     /// `helm rollback NAME [REVISION]`: a new revision with an earlier one's
@@ -775,7 +872,7 @@ impl Releases {
         storage.create(&target).await?;
         let current_objects = self.objects(name, &manifest::read(&current.manifest)?, "current release").await?;
         let target_objects = self.objects(name, &manifest::read(&target.manifest)?, "new release").await?;
-        if let Err(e) = self.hooks.run(&mut target, HookEvent::PreRollback).await {
+        if let Err(e) = self.hooks().run(&mut target, HookEvent::PreRollback).await {
             return Err(ReleaseError::Failed { release: Box::new(target), message: e });
         }
         if let Err(e) = self.update_objects(&current_objects, &target_objects, options.force_conflicts, true).await {
@@ -786,10 +883,10 @@ impl Releases {
             }
             return Err(self.fail(target, format!("Rollback {name:?} failed: {e}"), e).await);
         }
-        if let Err(e) = self.waiter.wait(&target, &target_objects.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await {
+        if let Err(e) = self.waiter().wait(&target, &target_objects.iter().map(|o| o.json.clone()).collect::<Vec<_>>()).await {
             return Err(self.fail(target, format!("Release {name:?} failed: {e}"), format!("release {name} failed: {e}")).await);
         }
-        if let Err(e) = self.hooks.run(&mut target, HookEvent::PostRollback).await {
+        if let Err(e) = self.hooks().run(&mut target, HookEvent::PostRollback).await {
             return Err(ReleaseError::Failed { release: Box::new(target), message: e });
         }
         // Supersede every deployed revision (Helm issue #2941).
@@ -829,7 +926,7 @@ impl Releases {
         }
         release.set_status(Status::Uninstalling, "Deletion in progress (or silently failed)");
         release.info_mut().deleted = Some(now());
-        self.hooks.run(&mut release, HookEvent::PreDelete).await.map_err(|e| ReleaseError::Failed { release: Box::new(release.clone()), message: e })?;
+        self.hooks().run(&mut release, HookEvent::PreDelete).await.map_err(|e| ReleaseError::Failed { release: Box::new(release.clone()), message: e })?;
         if let Err(e) = self.storage.update(&release).await {
             tracing::debug!(release = name, error = %e, "uninstall: Failed to store updated release");
         }
@@ -857,10 +954,10 @@ impl Releases {
             return Err(ReleaseError::Delete(name.to_string()));
         }
         let mut errors = Vec::new();
-        if let Err(e) = self.waiter.wait(&release, &[]).await {
+        if let Err(e) = self.waiter().wait(&release, &[]).await {
             errors.push(e);
         }
-        if let Err(e) = self.hooks.run(&mut release, HookEvent::PostDelete).await {
+        if let Err(e) = self.hooks().run(&mut release, HookEvent::PostDelete).await {
             errors.push(e);
         }
         release.set_status(Status::Uninstalled, options.description.clone().unwrap_or_else(|| "Uninstallation complete".into()));

@@ -8,19 +8,24 @@
 //! the other way round: real Helm is the judge (`tests/`).
 //!
 //! Charts are rendered by `gantry-helm` through its public entry points;
-//! objects are applied through `gantry-cluster`'s kube-rs backend. Hooks and
-//! `--wait` are later steps: [`action::Hooks`] and [`action::Waiter`] are
-//! where they plug in. This crate must not render templates itself nor hold
+//! objects are applied through `gantry-cluster`'s kube-rs backend. Hooks
+//! run in the cluster (`hooks`, or not with `--no-hooks`) and `--wait`
+//! judges readiness as Helm does (`wait`), through [`action::Hooks`] and
+//! [`action::Waiter`]. This crate must not render templates itself nor hold
 //! credentials beyond the client it is given.
 
 pub mod action;
 pub mod codec;
+pub mod hooks;
 pub mod manifest;
 pub mod record;
 pub mod storage;
 pub mod values;
+pub mod wait;
 
 pub use action::{HookEvent, Hooks, InstallOptions, ReleaseError, Releases, RollbackOptions, UninstallOptions, Uninstalled, UpgradeOptions, Waiter};
 pub use record::{Release, Status};
 pub use storage::{Driver, Storage, StorageError};
 pub use values::ValuesPolicy;
+pub use hooks::KubeHooks;
+pub use wait::KubeWaiter;

@@ -223,9 +223,9 @@ async fn history_max_prunes_the_records_helm_prunes() {
 
 /// The first resourceVersion at which each object was created, or went away
 /// (a DELETED event or a deletionTimestamp), seen by watches.
-type Seen = Arc<Mutex<Vec<(String, String, u64)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, u64)>>>;
 
-async fn watch(c: &Cluster, resource: ApiResource, namespace: Option<&str>, seen: Seen) {
+pub(crate) async fn watch(c: &Cluster, resource: ApiResource, namespace: Option<&str>, seen: Seen) {
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(c.client.clone(), ns, &resource),
         None => Api::all_with(c.client.clone(), &resource),
@@ -252,7 +252,7 @@ async fn watch(c: &Cluster, resource: ApiResource, namespace: Option<&str>, seen
 }
 
 /// The objects `what` happened to, by resourceVersion, once `count` are seen.
-async fn order(seen: &Seen, what: &str, count: usize) -> Vec<String> {
+pub(crate) async fn order(seen: &Seen, what: &str, count: usize) -> Vec<String> {
     let start = std::time::Instant::now();
     loop {
         let mut events: Vec<(String, String, u64)> = seen.lock().unwrap().iter().filter(|e| e.0 == what).cloned().collect();

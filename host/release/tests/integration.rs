@@ -4,3 +4,4 @@
 
 mod common;
 mod helm_compat;
+mod hooks_wait;

@@ -9,7 +9,8 @@ process list):
      "server": "https://127.0.0.1:PORT", "token": "...", "ca_file": "/path/ca.crt",
      "namespace": "default", "release": "web", "chart": "/path/to/chart", "values": {...},
      "version": 1, "all": false, "keep_history": false, "reuse_values": false,
-     "reset_values": false, "max_history": 3, "storage_driver": "secret" | "configmap"}
+     "reset_values": false, "max_history": 3, "storage_driver": "secret" | "configmap",
+     "wait": "legacy" | "watcher", "timeout": 5, "rollback_on_failure": true}
 
 and prints one JSON line: {"ok": true, "result": ...} or {"ok": false,
 "error": {"type": "...", "message": "..."}} with Helm's own error; exit 0
@@ -25,14 +26,20 @@ import sys
 import helm_python as helm
 
 
+def waiting(req):
+    """`--wait`, `--timeout` (seconds) and `--rollback-on-failure`, when the request gives them."""
+    return {k: req[k] for k in ("wait", "timeout", "rollback_on_failure") if k in req}
+
+
 def act(cfg, req):
     op = req["op"]
     name = req.get("release")
     if op == "install":
-        return cfg.install(req["chart"], name, req.get("values"))
+        return cfg.install(req["chart"], name, req.get("values"), **waiting(req))
     if op == "upgrade":
         return cfg.upgrade(req["chart"], name, req.get("values"), reuse_values=req.get("reuse_values", False),
-                           reset_values=req.get("reset_values", False), max_history=req.get("max_history"))
+                           reset_values=req.get("reset_values", False), max_history=req.get("max_history"),
+                           **waiting(req))
     if op == "rollback":
         return cfg.rollback(name, version=req.get("version"))
     if op == "list":
