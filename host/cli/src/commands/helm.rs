@@ -61,6 +61,10 @@
 //! exists" check); a list or map as an annotation's value is
 //! reported at `.metadata.annotations.KEY` (Helm: `.metadata.annotations`).
 //!
+//! The release commands (`install`, `upgrade`, …) live in `release.rs`; this
+//! file holds their subcommand names and the flags they share with
+//! `template` ([`ValueFlags`], [`kube_context`]).
+//!
 //! Every error is bad input (exit 2), printed as `error: ` and Helm's
 //! words on stderr; only failing to write stdout is internal (exit 4).
 

@@ -120,6 +120,9 @@ pub struct InstallArgs {
     #[arg(long = "replace")]
     pub replace: bool,
     /// Take fields other field managers own.
+    /// Create the release namespace when it does not exist.
+    #[arg(long = "create-namespace")]
+    pub create_namespace: bool,
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
     /// Refused: releases have no dry run yet (`gantry helm template --dry-run=server` renders against the cluster).
@@ -163,6 +166,9 @@ pub struct UpgradeArgs {
     pub description: Option<String>,
     #[arg(short = 'l', long = "labels", value_delimiter = ',')]
     pub labels: Vec<String>,
+    /// Create the release namespace when it does not exist.
+    #[arg(long = "create-namespace")]
+    pub create_namespace: bool,
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
     #[arg(long = "dry-run", value_name = "client|server", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
@@ -260,7 +266,7 @@ pub struct GetValuesArgs {
     pub get: GetArgs,
     #[arg(short = 'a', long = "all")]
     pub all: bool,
-    #[arg(short = 'o', value_enum, default_value_t = Format::Yaml)]
+    #[arg(short = 'o', value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
@@ -385,6 +391,9 @@ async fn install(a: InstallArgs, global_json: bool, out: &mut Vec<u8>) -> Result
     validate_release_name(&name).map_err(|e| bad(format!("{prefix}release name check failed: {e}")))?;
     let (values, chart) = values_and_chart(&a.value_flags, &chart).map_err(|f| prefixed(prefix, f))?;
     let releases = connect(&a.cluster, true).await?;
+    if a.create_namespace {
+        create_namespace(&releases).await.map_err(|m| prefixed(prefix, bad(m)))?;
+    }
     let options = InstallOptions { values, description: a.description, labels: labels(&a.labels)?, replace: a.replace, force_conflicts: a.force_conflicts };
     log_unconnected(&operation);
     let r = releases.install(&name, &chart, &options).await.map_err(|e| failure(prefix, e))?;
@@ -404,6 +413,9 @@ async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result
     };
     let (values, chart) = values_and_chart(&a.value_flags, &a.chart).map_err(|f| prefixed(prefix, f))?;
     let releases = connect(&a.cluster, true).await?;
+    if a.install && a.create_namespace {
+        create_namespace(&releases).await.map_err(|m| prefixed(prefix, bad(m)))?;
+    }
     // Helm says which way `--install` went before it goes.
     let mut installing = false;
     if a.install {
@@ -490,12 +502,18 @@ fn prefixed(prefix: &str, f: Failure) -> Failure {
 /// changed because of what was asked; a failed operation (exit 1) otherwise.
 fn failure(prefix: &str, e: ReleaseError) -> Failure {
     let code = match &e {
+        e if is_not_found(e) => exit::BAD_INPUT,
         ReleaseError::Failed { .. } | ReleaseError::Delete(_) | ReleaseError::Cluster(_) => exit::FAILED,
         ReleaseError::Storage(StorageError::NotFound | StorageError::NoDeployed(_)) => exit::BAD_INPUT,
         ReleaseError::Storage(_) => exit::FAILED,
         _ => exit::BAD_INPUT,
     };
-    Failure { message: format!("{prefix}{e}"), code }
+    let message = match &e {
+        // Helm's own words, without the cluster's prefix.
+        ReleaseError::Cluster(m) if is_not_found(&e) => m.clone(),
+        _ => e.to_string(),
+    };
+    Failure { message: format!("{prefix}{message}"), code }
 }
 
 /// The releases of the context's cluster, in the namespace Helm would use,
@@ -526,6 +544,23 @@ async fn connect(flags: &ClusterFlags, render: bool) -> Result<Releases, Failure
         return Ok(releases);
     }
     releases.with_cluster_version().await.map_err(|e| Failure { message: format!("Kubernetes cluster unreachable: {e}"), code: exit::FAILED })
+}
+
+/// `--create-namespace`: the release namespace, created (as Helm creates
+/// it, labelled `name: NAMESPACE`) when it does not exist.
+async fn create_namespace(releases: &Releases) -> Result<(), String> {
+    use gantry_runtime::cluster::{ApplyOptions, BackendErrorKind, ClusterBackend, ObjectKey};
+    let namespace = releases.namespace();
+    let backend = gantry_cluster::KubeBackend::new("kubeconfig", releases.storage().client().clone()).with_field_manager(gantry_release::action::FIELD_MANAGER);
+    let key = ObjectKey { api_version: "v1".into(), kind: "Namespace".into(), namespace: None, name: namespace.to_string() };
+    match backend.get(&key).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == BackendErrorKind::NotFound => {
+            let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {"name": namespace}}});
+            backend.apply(&object, ApplyOptions::default()).await.map(|_| ()).map_err(|e| format!("failed to create namespace {namespace}: {}", e.message))
+        }
+        Err(e) => Err(format!("failed to read namespace {namespace}: {}", e.message)),
+    }
 }
 
 /// Helm's status block (`statusPrinter.WriteTable`) or the release as JSON/YAML.
