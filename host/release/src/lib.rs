@@ -10,10 +10,12 @@
 //! Charts are rendered by `gantry-helm` through its public entry points;
 //! objects are applied through `gantry-cluster`'s kube-rs backend. Hooks and
 //! `--wait` are later steps: [`action::Hooks`] and [`action::Waiter`] are
-//! where they plug in. This crate must not render templates itself nor hold
+//! where they plug in. `backend` is the runtime's `helm` capability for one
+//! target, over [`Releases`]. This crate must not render templates itself nor hold
 //! credentials beyond the client it is given.
 
 pub mod action;
+pub mod backend;
 pub mod codec;
 pub mod manifest;
 pub mod record;
@@ -23,4 +25,5 @@ pub mod values;
 pub use action::{HookEvent, Hooks, InstallOptions, ReleaseError, Releases, RollbackOptions, UninstallOptions, Uninstalled, UpgradeOptions, Waiter};
 pub use record::{Release, Status};
 pub use storage::{Driver, Storage, StorageError};
+pub use backend::ReleasesBackend;
 pub use values::ValuesPolicy;
