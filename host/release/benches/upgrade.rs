@@ -237,7 +237,7 @@ fn main() {
         let (wall, render, encode, trips, store) = (mean(&walls), mean(&renders), mean(&encodes), mean(&object_trips), mean(&stores));
         println!("upgrade of a {objects}-object release on a simulated cluster, {UPGRADES} upgrades, no waits, no hooks:");
         println!("  per upgrade: mean {}, p50 {}, p95 {}, max {} (goal <= 300 ms)", ms(wall), ms(percentile(&sorted, 0.5)), ms(percentile(&sorted, 0.95)), ms(sorted[sorted.len() - 1]));
-        println!("  object round trips (in place, {object_calls} calls: apply, get, delete): mean {}", ms(trips));
+        println!("  object round trips (in place, {object_calls} backend calls: applies, reads, deletes): mean {}", ms(trips));
         println!("  render (load, render, split and sort; alone): mean {}", ms(render));
         println!("  storage encode (gzip+base64 of the {size}-byte record; alone): mean {}", ms(encode));
         println!("  storage round trips with decode (history, create, 2 updates, each encoding; alone): mean {}", ms(store));
