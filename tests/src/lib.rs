@@ -101,6 +101,7 @@ impl TestEnv {
             log: Arc::new(move |line| sink.lock().unwrap().push(line)),
             cancel: tokio_util::sync::CancellationToken::new(),
             clusters: Default::default(),
+            helm: Default::default(),
         };
         TestEnv { env, lines }
     }

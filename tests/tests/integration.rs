@@ -6,6 +6,7 @@
 mod common;
 mod cluster;
 mod guest_crates;
+mod helm;
 mod pipeline;
 mod probe;
 mod sandbox;

@@ -53,7 +53,7 @@ impl Harness {
                 events.lock().unwrap().push(e.clone());
             })
         };
-        let opts = RunOptions { state_dir: self.dir.path().join(".gantry"), cancel, abort: CancellationToken::new(), events: sink, revision: Some("abc123".into()), clusters: Default::default() };
+        let opts = RunOptions { state_dir: self.dir.path().join(".gantry"), cancel, abort: CancellationToken::new(), events: sink, revision: Some("abc123".into()), clusters: Default::default(), helm: Default::default() };
         let outcome = gantry_engine::run(plan, self.runtime.clone(), opts).await;
         let events = events.lock().unwrap().clone();
         (outcome, events)
@@ -144,7 +144,8 @@ async fn outputs_reach_on_failure_and_a_failed_rollback_exits_3() {
     let h = Harness::new();
     let scripted = fixture_path("scripted");
     // `deploy` records how to undo itself; `check` fails; builtin:rollback
-    // then calls helm.uninstall, which this build cannot do: exit 3, named.
+    // then calls helm.uninstall, but no target has a Helm backend in this
+    // run (no cluster connected): exit 3, named.
     let yaml = format!(
         "name: undo\nrelease: {{ name: app, chart: ./chart }}\n{TWO_TARGETS}stages:\n  - {{ name: deploy, uses: {scripted}, with: {{ outputs: {{ undo: [ {{ action: uninstall, release: app-canary }} ] }} }} }}\n  - {{ name: check, uses: {scripted}, with: {{ fail: unhealthy }} }}\non-failure: builtin:rollback\n"
     );
@@ -155,7 +156,7 @@ async fn outputs_reach_on_failure_and_a_failed_rollback_exits_3() {
     for step in &recovery.steps {
         assert_eq!(step.status, StepStatus::Failed);
         let e = step.error.as_ref().unwrap();
-        assert!(e.message.contains("`helm.uninstall` is not available"), "{}", e.message);
+        assert!(e.message.contains("has no Helm backend in this run"), "{}", e.message);
         assert!(step.logs.iter().any(|l| l.message.contains("uninstalling app-canary (installed by deploy)")), "{:?}", step.logs);
     }
 }

@@ -277,11 +277,11 @@ async fn calling_a_plugin_without_its_grant_is_refused_before_it_runs() {
     assert_eq!(message, "fixture:ungranted imports capabilities this stage may not use: `helm` is not granted");
     assert!(env.lines().is_empty(), "the plugin ran: {}", env.log_text());
 
-    // With the grant it runs, and reaches the (backend-less) helm capability.
+    // With the grant it runs, and reaches the helm capability (no backend connected here).
     let env = TestEnv::with(small_limits(), vec![Capability::Helm]);
     let err = call(&rt, &plugin, &env, json!({})).await.unwrap_err();
     let CallError::Failed { message, .. } = &err else { panic!("expected the plugin's own failure, got {err:?}") };
-    assert!(message.contains("helm.status` is not available"), "{message}");
+    assert!(message.contains("has no Helm backend in this run"), "{message}");
 }
 
 /// The compiled-component files of a cache directory.

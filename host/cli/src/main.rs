@@ -37,9 +37,9 @@ enum Command {
     /// Simulated clouds: Kubernetes API servers with EKS and GKE control planes.
     #[command(subcommand)]
     Sim(commands::sim::Command),
-    /// Helm, locally: `gantry helm template [NAME] CHART` prints what `helm template` prints.
+    /// Helm, natively: `template` prints what `helm template` prints; `install`, `upgrade`, `rollback`, `uninstall`, `status`, `history` and `get` act on releases Helm reads.
     #[command(subcommand)]
-    Helm(commands::helm::Command),
+    Helm(Box<commands::helm::Command>),
 }
 
 fn main() {
@@ -59,7 +59,7 @@ fn main() {
             Command::Validate(args) => commands::validate::run(args, ctx),
             Command::Plugin(cmd) => commands::plugin::run(cmd, ctx),
             Command::Sim(cmd) => commands::sim::run(cmd, ctx).await,
-            Command::Helm(cmd) => commands::helm::run(cmd),
+            Command::Helm(cmd) => commands::helm::run(*cmd, matches!(ctx.format, output::Format::Json)).await,
         }
     });
     // Plugins still sleeping after an interrupt must not hold the exit.

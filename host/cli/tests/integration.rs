@@ -5,6 +5,7 @@
 
 mod cli;
 mod connect;
+mod helm_release;
 mod helm_template;
 mod lock;
 mod scaffold;

@@ -33,6 +33,9 @@ pub struct RunOptions {
     /// The targets' cluster connections, by target name; every stage's
     /// cluster capabilities reach them (scoped to the stage's targets).
     pub clusters: gantry_runtime::Clusters,
+    /// The targets' Helm releases, by target name; every stage's `helm`
+    /// capability reaches them (scoped to its targets, namespace and releases).
+    pub helm: gantry_runtime::HelmBackends,
 }
 
 /// The result of a run.
@@ -87,6 +90,7 @@ struct Shared {
     events: EventSink,
     redact: Redactor,
     clusters: gantry_runtime::Clusters,
+    helm: gantry_runtime::HelmBackends,
 }
 
 /// Run `plan` to the end (success, failure and rollback, or interrupt).
@@ -103,6 +107,7 @@ pub async fn run(plan: Arc<Plan>, runtime: Arc<Runtime>, opts: RunOptions) -> Ru
         events: opts.events.clone(),
         redact: Redactor::new(plan.pipeline.secrets.clone()),
         clusters: opts.clusters.clone(),
+        helm: opts.helm.clone(),
     });
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %spec.name);
     let _enter = span.enter();
@@ -310,6 +315,7 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
         log: sink,
         cancel,
         clusters: shared.clusters.clone(),
+        helm: shared.helm.clone(),
     };
     let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.as_ref().map(gantry_runtime::wit_target) };
     let result = shared.runtime.call_stage(&stage.plugin, &env, input).await;

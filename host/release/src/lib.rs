@@ -11,10 +11,12 @@
 //! objects are applied through `gantry-cluster`'s kube-rs backend. Hooks
 //! run in the cluster (`hooks`, or not with `--no-hooks`) and `--wait`
 //! judges readiness as Helm does (`wait`), through [`action::Hooks`] and
-//! [`action::Waiter`]. This crate must not render templates itself nor hold
+//! [`action::Waiter`]. `backend` is the runtime's `helm` capability for one
+//! target, over [`Releases`]. This crate must not render templates itself nor hold
 //! credentials beyond the client it is given.
 
 pub mod action;
+pub mod backend;
 pub mod codec;
 pub mod hooks;
 pub mod manifest;
@@ -25,7 +27,8 @@ pub mod wait;
 
 pub use action::{HookEvent, Hooks, InstallOptions, ReleaseError, Releases, RollbackOptions, UninstallOptions, Uninstalled, UpgradeOptions, Waiter};
 pub use record::{Release, Status};
+pub use backend::ReleasesBackend;
+pub use hooks::KubeHooks;
 pub use storage::{Driver, Storage, StorageError};
 pub use values::ValuesPolicy;
-pub use hooks::KubeHooks;
 pub use wait::KubeWaiter;

@@ -134,4 +134,6 @@ pub struct CallEnv {
     pub cancel: tokio_util::sync::CancellationToken,
     /// The clusters of the run's targets, by target name (empty: none connected).
     pub clusters: crate::cluster::Clusters,
+    /// The Helm releases of the run's targets, by target name (empty: none connected).
+    pub helm: crate::helm::HelmBackends,
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gantry_engine::{RunOptions, RunOutcome, Vars};
-use gantry_runtime::{Clusters, Runtime, RuntimeConfig};
+use gantry_runtime::{Clusters, HelmBackends, Runtime, RuntimeConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Where `fixture-<name>`'s component was built.
@@ -17,11 +17,16 @@ pub fn fixture_path(name: &str) -> String {
 
 /// Write `yaml` as `dir/gantry.yaml`, plan it and run it with `clusters`.
 pub async fn run_pipeline(dir: &Path, yaml: &str, clusters: Clusters) -> RunOutcome {
+    run_pipeline_with(dir, yaml, clusters, Default::default()).await
+}
+
+/// [`run_pipeline`] with the targets' Helm backends too.
+pub async fn run_pipeline_with(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends) -> RunOutcome {
     let path = dir.join("gantry.yaml");
     std::fs::write(&path, yaml).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm };
     gantry_engine::run(plan, runtime, opts).await
 }

@@ -61,6 +61,10 @@
 //! exists" check); a list or map as an annotation's value is
 //! reported at `.metadata.annotations.KEY` (Helm: `.metadata.annotations`).
 //!
+//! The release commands (`install`, `upgrade`, …) live in `release.rs`; this
+//! file holds their subcommand names and the flags they share with
+//! `template` ([`ValueFlags`], [`kube_context`]).
+//!
 //! Every error is bad input (exit 2), printed as `error: ` and Helm's
 //! words on stderr; only failing to write stdout is internal (exit 4).
 
@@ -80,14 +84,28 @@ use gantry_helm::yaml::target::{GoType, StructType};
 pub enum Command {
     /// Render a chart's templates locally and print them, as `helm template`.
     Template(TemplateArgs),
+    /// Install a chart as a release, as `helm install NAME CHART`.
+    Install(super::release::InstallArgs),
+    /// Upgrade a release (`--install` to install it when missing), as `helm upgrade`.
+    Upgrade(super::release::UpgradeArgs),
+    /// Roll a release back to a revision, as `helm rollback RELEASE [REVISION]`.
+    Rollback(super::release::RollbackArgs),
+    /// Uninstall releases, as `helm uninstall` (`--keep-history` keeps their records).
+    #[command(alias = "delete")]
+    Uninstall(super::release::UninstallArgs),
+    /// A release's status, as `helm status`.
+    Status(super::release::StatusArgs),
+    /// A release's revisions, as `helm history`.
+    History(super::release::HistoryArgs),
+    /// A release's values or manifest, as `helm get values|manifest`.
+    #[command(subcommand)]
+    Get(super::release::GetCommand),
 }
 
-/// `helm template`'s flags for local rendering.
-#[derive(clap::Args, Debug, Default)]
-pub struct TemplateArgs {
-    /// `[NAME] CHART`: the release name (default `release-name`) and the chart directory or `.tgz`.
-    #[arg(value_name = "[NAME] CHART", required = true, num_args = 1..)]
-    pub args: Vec<String>,
+/// Helm's values flags (`-f`, `--set`, `--set-string`, `--set-file`,
+/// `--set-json`, `--set-literal`), shared by `template`, `install` and `upgrade`.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ValueFlags {
     /// Values files, merged in order (repeatable, or comma-separated); `-` reads stdin.
     #[arg(short = 'f', long = "values", value_name = "FILE", value_delimiter = ',')]
     pub values: Vec<String>,
@@ -106,6 +124,31 @@ pub struct TemplateArgs {
     /// Set a literal string value (repeatable).
     #[arg(long = "set-literal", value_name = "K=V")]
     pub set_literal: Vec<String>,
+}
+
+impl ValueFlags {
+    /// The flags merged as Helm merges them (files first, then each `--set*` kind).
+    pub fn merge(&self) -> Result<Value, String> {
+        let options = gantry_helm::values::Options {
+            value_files: self.values.clone(),
+            json_values: self.set_json.clone(),
+            values: self.set.clone(),
+            string_values: self.set_string.clone(),
+            file_values: self.set_file.clone(),
+            literal_values: self.set_literal.clone(),
+        };
+        options.merge(&read_values_file).map_err(|e| e.message)
+    }
+}
+
+/// `helm template`'s flags for local rendering.
+#[derive(clap::Args, Debug, Default)]
+pub struct TemplateArgs {
+    /// `[NAME] CHART`: the release name (default `release-name`) and the chart directory or `.tgz`.
+    #[arg(value_name = "[NAME] CHART", required = true, num_args = 1..)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub value_flags: ValueFlags,
     /// The release namespace (`.Release.Namespace`); default `HELM_NAMESPACE` or `default`.
     #[arg(short = 'n', long = "namespace")]
     pub namespace: Option<String>,
@@ -160,20 +203,33 @@ pub struct TemplateArgs {
     pub kubeconfig: Option<PathBuf>,
 }
 
-pub fn run(cmd: Command) -> i32 {
-    match cmd {
-        Command::Template(args) => {
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            let result = template(&args, &mut out);
-            let _ = out.flush();
-            match result {
-                Ok(()) => exit::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {}", e.message);
-                    e.code
-                }
-            }
+/// Runs a helm command; `global_json`: gantry's `--output json` was given
+/// (the release commands' `-o json` then).
+pub async fn run(cmd: Command, global_json: bool) -> i32 {
+    use super::release::{self, ReleaseCommand};
+    let release_cmd = match cmd {
+        Command::Install(a) => ReleaseCommand::Install(a),
+        Command::Upgrade(a) => ReleaseCommand::Upgrade(a),
+        Command::Rollback(a) => ReleaseCommand::Rollback(a),
+        Command::Uninstall(a) => ReleaseCommand::Uninstall(a),
+        Command::Status(a) => ReleaseCommand::Status(a),
+        Command::History(a) => ReleaseCommand::History(a),
+        Command::Get(a) => ReleaseCommand::Get(a),
+        Command::Template(args) => return template_command(args),
+    };
+    release::run(release_cmd, global_json).await
+}
+
+fn template_command(args: TemplateArgs) -> i32 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = template(&args, &mut out);
+    let _ = out.flush();
+    match result {
+        Ok(()) => exit::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            e.code
         }
     }
 }
@@ -185,7 +241,7 @@ pub struct Failure {
     pub code: i32,
 }
 
-fn bad(message: impl Into<String>) -> Failure {
+pub fn bad(message: impl Into<String>) -> Failure {
     Failure { message: message.into(), code: exit::BAD_INPUT }
 }
 
@@ -240,7 +296,7 @@ pub fn validate_release_name(name: &str) -> Result<(), String> {
 }
 
 /// Go's `%q` for the strings Helm quotes here (printable ASCII as is).
-fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
@@ -260,7 +316,7 @@ fn io_error_text(e: &std::io::Error) -> String {
 }
 
 /// Reads a `-f`/`--set-file` path as Helm's `readFile` does (`-` is stdin).
-fn read_values_file(path: &str) -> Result<Vec<u8>, String> {
+pub fn read_values_file(path: &str) -> Result<Vec<u8>, String> {
     if path == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| format!("read -: {}", io_error_text(&e)))?;
@@ -289,15 +345,7 @@ pub fn template(args: &TemplateArgs, out: &mut dyn Write) -> Result<(), Failure>
     if std::fs::metadata(chart_path).is_err() {
         return Err(bad(format!("path {} not found", go_quote(&chart_ref))));
     }
-    let options = gantry_helm::values::Options {
-        value_files: args.values.clone(),
-        json_values: args.set_json.clone(),
-        values: args.set.clone(),
-        string_values: args.set_string.clone(),
-        file_values: args.set_file.clone(),
-        literal_values: args.set_literal.clone(),
-    };
-    let user_values = options.merge(&read_values_file).map_err(|e| bad(e.message))?;
+    let user_values = args.value_flags.merge().map_err(bad)?;
     let mut chart = gantry_helm::chart::load(chart_path).map_err(|e| bad(e.message))?;
     engine::check_installable(&chart).map_err(|e| bad(e.message))?;
     validate_release_name(&name).map_err(|e| bad(format!("release name check failed: {e}")))?;
@@ -402,6 +450,18 @@ fn lookup_handle(made: &Option<tokio::runtime::Runtime>) -> tokio::runtime::Hand
 /// The longest `--dry-run=server` waits to connect (credential plugins included).
 const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// The kubeconfig context Helm uses (`--kube-context`, else `HELM_KUBECONTEXT`,
+/// else the file's current context) and that context's namespace, if it names one.
+pub fn kube_context(kubeconfig: Option<&Path>, kube_context: Option<&str>) -> Result<(String, Option<String>), String> {
+    let file = gantry_cluster::kubeconfig::read("kubeconfig", kubeconfig).map_err(|e| format!("Kubernetes cluster unreachable: {e}"))?;
+    let context = match kube_context.map(str::to_string).filter(|c| !c.is_empty()).or_else(|| std::env::var("HELM_KUBECONTEXT").ok().filter(|c| !c.is_empty())) {
+        Some(c) => c,
+        None => file.current_context.clone().filter(|c| !c.is_empty()).ok_or("Kubernetes cluster unreachable: the kubeconfig has no current context; name one with --kube-context")?,
+    };
+    let namespace = file.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.namespace.clone()).filter(|n| !n.is_empty());
+    Ok((context, namespace))
+}
+
 /// `--dry-run=server`'s lookup: the cluster of the kubeconfig context,
 /// connected (an unreachable one fails here, as Helm's reachability check
 /// does), on this thread's tokio runtime or, when it has none, on a small
@@ -409,12 +469,7 @@ const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// The context's own namespace is returned too (Helm's release namespace when
 /// neither `-n` nor `HELM_NAMESPACE` names one).
 fn cluster_lookup(args: &TemplateArgs) -> Result<(Option<tokio::runtime::Runtime>, gantry_cluster::ClusterLookup, Option<String>), String> {
-    let file = gantry_cluster::kubeconfig::read("kubeconfig", args.kubeconfig.as_deref()).map_err(|e| format!("Kubernetes cluster unreachable: {e}"))?;
-    let context = match args.kube_context.clone().filter(|c| !c.is_empty()).or_else(|| std::env::var("HELM_KUBECONTEXT").ok().filter(|c| !c.is_empty())) {
-        Some(c) => c,
-        None => file.current_context.clone().filter(|c| !c.is_empty()).ok_or("Kubernetes cluster unreachable: the kubeconfig has no current context; name one with --kube-context")?,
-    };
-    let namespace = file.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.namespace.clone()).filter(|n| !n.is_empty());
+    let (context, namespace) = kube_context(args.kubeconfig.as_deref(), args.kube_context.as_deref())?;
     let (runtime, handle) = match tokio::runtime::Handle::try_current() {
         Ok(h) => (None, h),
         Err(_) => {

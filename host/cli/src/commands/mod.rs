@@ -4,6 +4,7 @@
 
 pub mod helm;
 pub mod plugin;
+pub mod release;
 pub mod run;
 pub mod sim;
 pub mod validate;

@@ -100,6 +100,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             return exit::BAD_INPUT;
         }
     };
+    let helm = helm_backends(&plan, &clients);
     let events = output::sink(ctx);
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
@@ -122,7 +123,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let watcher = watch_locks(&locks, cancel.clone(), ctx);
 
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm }).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -168,6 +169,23 @@ fn simulated_cluster_of(name: &str, t: &gantry_engine::pipeline::model::TargetSp
         (_, _, Some(k), _) => Some(k.context.clone()),
         _ => Some(name.to_string()),
     }
+}
+
+/// Each connected target's Helm releases (the `helm` capability's backend):
+/// stored by `HELM_DRIVER` (secret, the default, or configmap), installing
+/// the pipeline's chart, resolved against the pipeline file's directory.
+/// None without a `release:` (nothing for the capability to operate).
+fn helm_backends(plan: &Plan, clients: &[(String, gantry_cluster::lease::Client)]) -> gantry_runtime::HelmBackends {
+    let Some(release) = &plan.pipeline.spec.release else {
+        return Default::default();
+    };
+    let driver = std::env::var("HELM_DRIVER").ok().and_then(|d| gantry_release::Driver::from_helm_driver(&d)).unwrap_or_default();
+    let chart = plan.pipeline.dir.join(&release.chart);
+    let backends = clients.iter().map(|(name, client)| {
+        let backend: Arc<dyn gantry_runtime::HelmBackend> = Arc::new(gantry_release::ReleasesBackend::new(name, client.clone(), driver, &chart));
+        (name.clone(), backend)
+    });
+    Arc::new(backends.collect())
 }
 
 /// Connect every target of `plan` at once: simulated ones to `estate`'s

@@ -63,7 +63,7 @@ fn key(object: &ObjectRef, namespace: String) -> ObjectKey {
 }
 
 /// Run a backend future, or stop when the call is cancelled.
-fn run<T>(state: &HostState, capability: &'static str, fut: impl std::future::Future<Output = backend::BackendResult<T>>) -> impl std::future::Future<Output = Result<T, CapError>> {
+pub(super) fn run<T>(state: &HostState, capability: &'static str, fut: impl std::future::Future<Output = backend::BackendResult<T>>) -> impl std::future::Future<Output = Result<T, CapError>> {
     let deadline = state.deadline;
     let remaining = deadline.saturating_duration_since(std::time::Instant::now());
     let cancel = state.env.cancel.clone();

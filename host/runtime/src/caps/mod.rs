@@ -3,7 +3,7 @@
 //! Each module implements the generated `Host` trait for `HostState`: check
 //! the call against the stage's scope, then do the work — or, for the
 //! capabilities whose backends arrive in later work (clusters, Helm,
-//! registries, builds, scans, probes, metrics), answer a typed `unsupported`
+//! registries, builds, scans, metrics), answer a typed `unsupported`
 //! error that names the capability. Never a fake success.
 
 mod cluster;
