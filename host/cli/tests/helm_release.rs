@@ -9,6 +9,7 @@
 //! oracle missing fails under `CI` and skips (with a message) otherwise.
 //! Waits are hang guards only; nothing leaves 127.0.0.1.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -32,6 +33,11 @@ fn web_chart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../release/tests/helm/charts/web")
 }
 
+/// A chart with hooks of every event and a Deployment whose pods live as `behavior` says.
+fn hooked_chart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../release/tests/helm/charts/hooked")
+}
+
 /// A simulated cluster, a kubeconfig naming it, and the Helm oracle.
 struct Fixture {
     _server: ApiServer,
@@ -43,11 +49,17 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Option<Fixture> {
+        Fixture::start_with(false).await
+    }
+
+    /// With `controllers`, the simulated cluster runs pods (ready or
+    /// crash-looping as their `sim.gantry.dev/behavior` annotation says).
+    async fn start_with(controllers: bool) -> Option<Fixture> {
         let python = helm_python()?;
         let auth = Authenticator::default();
         auth.add_token(TOKEN, Identity::admin("admin"));
         let mut config = ServerConfig::new("live", auth);
-        config.controllers = false;
+        config.controllers = controllers;
         let server = ApiServer::start(config).await.expect("server starts");
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
@@ -227,4 +239,52 @@ async fn helm_release_commands_fail_with_helms_words() {
     // Not found is no error with --ignore-not-found.
     assert_eq!(ok(&f.gantry(&["uninstall", "missing", "--ignore-not-found"], &[]).await), "");
     fails(&f.gantry(&["uninstall", "missing"], &[]).await, 2, "uninstall: Release not loaded: missing: release: not found");
+}
+
+/// The hooks of a release as `-o json` shows them: name → the phase of its last run ("" if never run).
+fn hook_phases(release: &Value) -> BTreeMap<String, String> {
+    release["hooks"].as_array().expect("the release's hooks").iter().map(|h| (h["name"].as_str().unwrap_or_default().to_string(), h["last_run"]["phase"].as_str().unwrap_or_default().to_string())).collect()
+}
+
+/// `--wait`, `--timeout`, `--rollback-on-failure` (`--atomic`) and
+/// `--no-hooks` reach the release operations: each changes what happens on
+/// the cluster and what is recorded.
+#[tokio::test]
+async fn helm_release_commands_wait_roll_back_and_skip_hooks_as_asked() {
+    let Some(f) = Fixture::start_with(true).await else { return };
+    let chart = hooked_chart().to_string_lossy().into_owned();
+
+    // Hooks run (their last run recorded); --wait returns once the pods are ready.
+    let good: Value = serde_json::from_str(&ok(&f.gantry(&["install", "good", &chart, "--wait", "--timeout", "60s", "-o", "json"], &[]).await)).expect("-o json");
+    let phases = hook_phases(&good);
+    assert_eq!(phases.get("good-pre-job").map(String::as_str), Some("Succeeded"), "{phases:?}");
+    assert_eq!(phases.get("good-pre-a").map(String::as_str), Some("Succeeded"), "{phases:?}");
+
+    // --no-hooks: the hooks are recorded, none runs.
+    let quiet: Value = serde_json::from_str(&ok(&f.gantry(&["install", "quiet", &chart, "--no-hooks", "-o", "json"], &[]).await)).expect("-o json");
+    let phases = hook_phases(&quiet);
+    assert!(!phases.is_empty() && phases.values().all(String::is_empty), "{phases:?}");
+
+    // --wait on pods that never become ready fails within --timeout, naming the object; the release stays, failed.
+    let o = f.gantry(&["install", "bad", &chart, "--set", "behavior=crashloop", "--wait", "--timeout", "3s"], &[]).await;
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: INSTALLATION FAILED: ") && stderr.contains("resource Deployment/default/bad-web not ready"), "{stderr}");
+    assert!(ok(&f.gantry(&["history", "bad"], &[]).await).contains("failed"));
+
+    // --atomic: the failed install is uninstalled, and the error says so and why.
+    let o = f.gantry(&["install", "gone", &chart, "--set", "behavior=crashloop", "--atomic", "--timeout", "3s"], &[]).await;
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("release gone failed, and has been uninstalled due to rollback-on-failure being set: ") && stderr.contains("Deployment/default/gone-web"), "{stderr}");
+    let o = f.gantry(&["history", "gone"], &[]).await;
+    assert_eq!(text(&o).1, "error: release: not found\n");
+
+    // --rollback-on-failure on an upgrade: rolled back to the deployed revision.
+    let o = f.gantry(&["upgrade", "good", &chart, "--set", "behavior=crashloop", "--rollback-on-failure", "--timeout", "3s"], &[]).await;
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("release good failed, and has been rolled back due to rollback-on-failure being set: "), "{stderr}");
+    let history = f.helm(json!({"op": "history", "release": "good"})).await;
+    assert_eq!(revisions(&history), [(1, "superseded".to_string()), (2, "failed".to_string()), (3, "deployed".to_string())]);
 }

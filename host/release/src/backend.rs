@@ -80,9 +80,17 @@ impl ReleasesBackend {
         }
     }
 
-    fn unconnected(&self, release: &str, wait: bool, atomic: bool, timeout_seconds: u32) {
-        if wait || atomic {
-            tracing::warn!(target_name = %self.target, release, wait, atomic, timeout_seconds, "helm: wait/atomic are not acted on yet (gantry's releases do not wait)");
+    /// `releases` waiting for readiness when asked (atomic implies it),
+    /// each wait bounded by `timeout_seconds` (0: Helm's 5 minutes).
+    fn waiting(releases: Releases, wait: bool, timeout_seconds: u32) -> Releases {
+        let releases = match timeout_seconds {
+            0 => releases,
+            s => releases.with_timeout(std::time::Duration::from_secs(u64::from(s))),
+        };
+        if wait {
+            releases.with_wait(false)
+        } else {
+            releases
         }
     }
 }
@@ -106,14 +114,13 @@ pub fn summary(r: &Release) -> HelmRelease {
 impl HelmBackend for ReleasesBackend {
     async fn upgrade_install(&self, r: &HelmUpgrade) -> BackendResult<HelmRelease> {
         let values = self.values(r)?;
-        self.unconnected(&r.release, r.wait, r.atomic, r.timeout_seconds);
-        let releases = self.releases(&r.namespace, true).await?;
+        let releases = Self::waiting(self.releases(&r.namespace, true).await?, r.wait || r.atomic, r.timeout_seconds);
         let values_policy = match (r.reuse_values, r.reset_values) {
             (_, true) => ValuesPolicy::Reset,
             (true, false) => ValuesPolicy::Reuse,
             _ => ValuesPolicy::Default,
         };
-        let options = UpgradeOptions { values, install: r.install, values_policy, description: r.description.clone(), ..UpgradeOptions::default() };
+        let options = UpgradeOptions { values, install: r.install, values_policy, description: r.description.clone(), rollback_on_failure: r.atomic, ..UpgradeOptions::default() };
         let done = releases.upgrade(&r.release, &self.chart, &options).await.map_err(|e| self.error("upgrade-install", &r.release, e))?;
         Ok(summary(&done))
     }
@@ -125,8 +132,7 @@ impl HelmBackend for ReleasesBackend {
     }
 
     async fn rollback(&self, release: &str, namespace: &str, revision: u32, wait: bool, timeout_seconds: u32) -> BackendResult<HelmRelease> {
-        self.unconnected(release, wait, false, timeout_seconds);
-        let releases = self.releases(namespace, true).await?;
+        let releases = Self::waiting(self.releases(namespace, true).await?, wait, timeout_seconds);
         let done = releases.rollback(release, &RollbackOptions { revision: i64::from(revision), ..RollbackOptions::default() }).await.map_err(|e| self.error("rollback", release, e))?;
         Ok(summary(&done))
     }

@@ -59,11 +59,13 @@ pub struct WaitFlags {
     /// How long to wait for each Kubernetes operation (Go duration, e.g. `5m0s`).
     #[arg(long = "timeout", value_name = "DURATION", default_value = "5m0s")]
     pub timeout: String,
+    /// Do not run the chart's hooks (they are still recorded, as Helm records them).
+    #[arg(long = "no-hooks")]
+    pub no_hooks: bool,
 }
 
-/// What a release operation was asked beyond its own options: the parts
-/// `gantry-release` cannot act on yet are carried here so they are wired in
-/// one place once it can.
+/// How a release operation runs beyond its own options: waiting,
+/// timeout, hooks, rolling back on failure.
 #[derive(Clone, Debug, Default)]
 pub struct Operation {
     /// `--wait` (any strategy but `hookOnly`).
@@ -72,6 +74,21 @@ pub struct Operation {
     pub timeout: Duration,
     /// `--atomic` / `--rollback-on-failure` (implies `--wait`).
     pub atomic: bool,
+    pub no_hooks: bool,
+}
+
+impl Operation {
+    /// `releases` running as asked: hooks (unless `--no-hooks`) and each
+    /// wait bounded by `--timeout`; readiness waited for with `--wait`.
+    fn apply(&self, releases: Releases) -> Releases {
+        let releases = releases.with_timeout(self.timeout);
+        let releases = if self.wait { releases.with_wait(self.wait_for_jobs) } else { releases };
+        if self.no_hooks {
+            releases.without_hooks()
+        } else {
+            releases
+        }
+    }
 }
 
 impl WaitFlags {
@@ -83,7 +100,7 @@ impl WaitFlags {
             Some(other) => return Err(format!("invalid wait strategy {}: must be \"watcher\", \"legacy\" or \"hookOnly\"", go_quote(other))),
         };
         let timeout = go_duration(&self.timeout).map_err(|e| format!("invalid argument {} for \"--timeout\" flag: {e}", go_quote(&self.timeout)))?;
-        Ok(Operation { wait: wait || atomic, wait_for_jobs: self.wait_for_jobs, timeout, atomic })
+        Ok(Operation { wait: wait || atomic, wait_for_jobs: self.wait_for_jobs, timeout, atomic, no_hooks: self.no_hooks })
     }
 }
 
@@ -394,8 +411,8 @@ async fn install(a: InstallArgs, global_json: bool, out: &mut Vec<u8>) -> Result
     if a.create_namespace {
         create_namespace(&releases).await.map_err(|m| prefixed(prefix, bad(m)))?;
     }
-    let options = InstallOptions { values, description: a.description, labels: labels(&a.labels)?, replace: a.replace, force_conflicts: a.force_conflicts };
-    log_unconnected(&operation);
+    let options = InstallOptions { values, description: a.description, labels: labels(&a.labels)?, replace: a.replace, force_conflicts: a.force_conflicts, rollback_on_failure: operation.atomic };
+    let releases = operation.apply(releases);
     let r = releases.install(&name, &chart, &options).await.map_err(|e| failure(prefix, e))?;
     print_release(&r, format(a.format, global_json), out)
 }
@@ -437,8 +454,9 @@ async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result
         description: a.description,
         labels: labels(&a.labels)?,
         force_conflicts: a.force_conflicts,
+        rollback_on_failure: operation.atomic,
     };
-    log_unconnected(&operation);
+    let releases = operation.apply(releases);
     let r = releases.upgrade(&a.release, &chart, &options).await.map_err(|e| failure(if installing { "INSTALLATION FAILED: " } else { prefix }, e))?;
     let f = format(a.format, global_json);
     if f == Format::Table && !installing {
@@ -450,8 +468,7 @@ async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result
 async fn rollback(a: RollbackArgs, out: &mut Vec<u8>) -> Result<(), Failure> {
     refuse_dry_run(&a.dry_run)?;
     let operation = a.wait.operation(false).map_err(bad)?;
-    let releases = connect(&a.cluster, true).await?;
-    log_unconnected(&operation);
+    let releases = operation.apply(connect(&a.cluster, true).await?);
     let options = RollbackOptions { revision: a.revision.unwrap_or(0), max_history: a.history_max, force_conflicts: a.force_conflicts };
     releases.rollback(&a.release, &options).await.map_err(|e| failure("", e))?;
     out.extend_from_slice(b"Rollback was a success! Happy Helming!\n");
@@ -461,8 +478,7 @@ async fn rollback(a: RollbackArgs, out: &mut Vec<u8>) -> Result<(), Failure> {
 async fn uninstall(a: UninstallArgs, out: &mut Vec<u8>) -> Result<(), Failure> {
     refuse_dry_run(&a.dry_run)?;
     let operation = a.wait.operation(false).map_err(bad)?;
-    let releases = connect(&a.cluster, false).await?;
-    log_unconnected(&operation);
+    let releases = operation.apply(connect(&a.cluster, false).await?);
     let options = UninstallOptions { keep_history: a.keep_history, description: a.description };
     for name in &a.releases {
         match releases.uninstall(name, &options).await {
@@ -484,13 +500,6 @@ fn is_not_found(e: &ReleaseError) -> bool {
         ReleaseError::Storage(StorageError::NotFound) => true,
         ReleaseError::Cluster(m) => m.ends_with("release: not found"),
         _ => false,
-    }
-}
-
-/// The options `gantry-release` does not act on yet, said once in the log.
-fn log_unconnected(op: &Operation) {
-    if op.wait || op.atomic {
-        tracing::warn!(wait = op.wait, atomic = op.atomic, wait_for_jobs = op.wait_for_jobs, timeout = ?op.timeout, "--wait/--rollback-on-failure are accepted but not acted on yet: gantry's releases do not wait");
     }
 }
 
