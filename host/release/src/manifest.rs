@@ -263,6 +263,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn split_manifests_is_helms() {
+        // Helm 4.2.3's SplitManifests (checked with Python's `re.split` of
+        // the same pattern, and through the oracle's release manifests in
+        // host/cli/tests/helm_template.rs, which prints through this function): whitespace before a separator goes with
+        // it, the rest of a `---` line stays, a `---` line right after
+        // another stays in the document, the last document keeps its end.
+        assert_eq!(split_manifests("\n\n---\na: 1\n\n---  # c\nb: 2\n---\n  \n---apiVersion: v1\n"), vec!["a: 1", "# c\nb: 2", "---apiVersion: v1\n"]);
+        assert_eq!(split_manifests("a: 1\n----\nb: 2"), vec!["a: 1", "-\nb: 2"]);
+        assert_eq!(split_manifests("a: 1 \t\n---x: 2\n\n"), vec!["a: 1", "x: 2\n\n"]);
+        assert!(split_manifests("  \n").is_empty());
+    }
+
+    #[test]
     fn splits_as_helms_regex_does() {
         assert_eq!(split_manifests("\n---\na: 1\n---\nb: 2\n  \n---\nc: 3\n"), ["a: 1", "b: 2", "c: 3\n"]);
         // The trailing `\s*` eats the newline a following `---` needed: Go's regex keeps that `---`.

@@ -78,6 +78,7 @@ use gantry_helm::chart::Chart;
 use gantry_helm::engine::{self, RenderOptions};
 use gantry_helm::value::Value;
 use gantry_helm::yaml::target::{GoType, StructType};
+use gantry_release::manifest::{self, split_manifests};
 
 /// Helm commands, run locally.
 #[derive(clap::Subcommand, Debug)]
@@ -528,96 +529,12 @@ pub struct Doc {
     pub events: Option<Vec<String>>,
 }
 
-/// Helm's `InstallOrder`.
-pub const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
 
 const HOOK_EVENTS: &[&str] = &["pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade", "pre-rollback", "post-rollback", "test", "test-success"];
 
-/// Helm's `releaseutil.SplitManifests` (Helm 4.2.3), in order: the stream,
-/// left-trimmed, cut at every match of Go's regexp `(?:^|\s*\n)---\s*`
-/// (`---` at the very start, or after a newline together with the
-/// whitespace before that newline; the whitespace after `---`, newlines
-/// included, goes too, so a `---` line right after another stays in the
-/// next document), blank pieces dropped, each left-trimmed.
-pub fn split_manifests(text: &str) -> Vec<String> {
-    // RE2's `\s`: ASCII only.
-    let is_ws = |b: u8| matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' ');
-    let text = text.trim_start();
-    let b = text.as_bytes();
-    let ws_after = |from: usize| from + b[from..].iter().take_while(|c| is_ws(**c)).count();
-    let mut pieces: Vec<&str> = Vec::new();
-    let mut start = 0;
-    let mut pos = 0;
-    if text.starts_with("---") {
-        pieces.push("");
-        pos = ws_after(3);
-        start = pos;
-    }
-    // Leftmost match: the first `\n---` at or after `pos`, its start moved
-    // back over the whitespace before it (not before `pos`).
-    while let Some(i) = text[pos..].find("\n---") {
-        let q = pos + i;
-        let mut p = q;
-        while p > pos && is_ws(b[p - 1]) {
-            p -= 1;
-        }
-        pieces.push(&text[start..p]);
-        pos = ws_after(q + 4);
-        start = pos;
-    }
-    pieces.push(&text[start..]);
-    pieces.into_iter().filter(|d| !d.trim().is_empty()).map(|d| d.trim_start().to_string()).collect()
-}
-
-/// Sorts, stably, by kind in [`INSTALL_ORDER`]; unknown kinds last, by name.
+/// Sorts, stably, by kind in Helm's `InstallOrder`; unknown kinds last, by name.
 pub fn sort_by_kind(docs: &mut [Doc]) {
-    docs.sort_by(|a, b| kind_key(&a.kind).cmp(&kind_key(&b.kind)));
-}
-
-fn kind_key(kind: &str) -> (bool, usize, &str) {
-    match INSTALL_ORDER.iter().position(|k| *k == kind) {
-        Some(i) => (false, i, ""),
-        None => (true, 0, kind),
-    }
+    manifest::sort_by_kind(docs, manifest::INSTALL_ORDER, |d| d.kind.as_str());
 }
 
 /// Helm's `SimpleHead` as a Go type for `sigs.k8s.io/yaml`.
@@ -956,19 +873,6 @@ mod tests {
         assert_eq!(dry_run_server(Some("none")).unwrap_err(), "invalid dry-run value (\"none\"). Must be \"server\" or \"client\"");
         assert_eq!(dry_run_server(Some("false")).unwrap_err(), "invalid dry-run value (\"false\"). Must be \"server\" or \"client\"");
         assert_eq!(dry_run_server(Some("maybe")).unwrap_err(), "invalid dry-run value (\"maybe\"). Must be \"none\", \"server\", or \"client\"");
-    }
-
-    #[test]
-    fn split_manifests_is_helms() {
-        // Helm 4.2.3's SplitManifests (checked with Python's `re.split` of
-        // the same pattern, and through the oracle's release manifests in
-        // tests/helm_template.rs): whitespace before a separator goes with
-        // it, the rest of a `---` line stays, a `---` line right after
-        // another stays in the document, the last document keeps its end.
-        assert_eq!(split_manifests("\n\n---\na: 1\n\n---  # c\nb: 2\n---\n  \n---apiVersion: v1\n"), vec!["a: 1", "# c\nb: 2", "---apiVersion: v1\n"]);
-        assert_eq!(split_manifests("a: 1\n----\nb: 2"), vec!["a: 1", "-\nb: 2"]);
-        assert_eq!(split_manifests("a: 1 \t\n---x: 2\n\n"), vec!["a: 1", "x: 2\n\n"]);
-        assert!(split_manifests("  \n").is_empty());
     }
 
     #[test]
