@@ -173,7 +173,7 @@ impl Live {
                 }
             }
             Event::Interrupted { .. } | Event::RecoveryStarted { .. } | Event::StageStarted { recovering: true, .. } => {
-                let _ = self.bars.suspend(|| plain(e));
+                self.bars.suspend(|| plain(e));
             }
             _ => {}
         }

@@ -88,24 +88,6 @@ pub fn announce(ctx: Ctx, estate: &gantry_sim::Estate) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gantry_sim::estate::Flavour;
-
-    #[test]
-    fn cluster_flags_read_like_the_clouds_name_them() {
-        assert_eq!(parse_cluster("prod=eks:us-east-1").unwrap(), ClusterSpec::eks("prod", "us-east-1"));
-        assert_eq!(parse_cluster("prod=eks").unwrap().flavour, Flavour::Eks { region: estate::AWS_REGION.into() });
-        assert_eq!(parse_cluster("edge=gke:acme/europe-west4").unwrap(), ClusterSpec::gke("edge", "acme", "europe-west4"));
-        assert_eq!(parse_cluster("lab=plain").unwrap(), ClusterSpec::plain("lab"));
-        assert!(parse_cluster("prod").unwrap_err().contains("NAME=KIND"));
-        assert!(parse_cluster("prod=aks").unwrap_err().contains("`aks` is not a kind"));
-        assert!(parse_cluster("edge=gke:acme").unwrap_err().contains("PROJECT/LOCATION"));
-        assert!(parse_cluster("a b=plain").unwrap_err().contains("not a cluster name"));
-    }
-}
-
 #[cfg(unix)]
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
@@ -125,4 +107,22 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gantry_sim::estate::Flavour;
+
+    #[test]
+    fn cluster_flags_read_like_the_clouds_name_them() {
+        assert_eq!(parse_cluster("prod=eks:us-east-1").unwrap(), ClusterSpec::eks("prod", "us-east-1"));
+        assert_eq!(parse_cluster("prod=eks").unwrap().flavour, Flavour::Eks { region: estate::AWS_REGION.into() });
+        assert_eq!(parse_cluster("edge=gke:acme/europe-west4").unwrap(), ClusterSpec::gke("edge", "acme", "europe-west4"));
+        assert_eq!(parse_cluster("lab=plain").unwrap(), ClusterSpec::plain("lab"));
+        assert!(parse_cluster("prod").unwrap_err().contains("NAME=KIND"));
+        assert!(parse_cluster("prod=aks").unwrap_err().contains("`aks` is not a kind"));
+        assert!(parse_cluster("edge=gke:acme").unwrap_err().contains("PROJECT/LOCATION"));
+        assert!(parse_cluster("a b=plain").unwrap_err().contains("not a cluster name"));
+    }
 }

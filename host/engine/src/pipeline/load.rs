@@ -133,9 +133,13 @@ fn strip_location(message: &str) -> String {
     }
 }
 
+/// Makes a diagnostic at a field: (field path, message, hint, whether it
+/// points at the field's key rather than its value).
+type MakeDiagnostic<'a> = dyn Fn(&str, String, Option<String>, bool) -> Diagnostic + 'a;
+
 /// Turn a serde error at `path` into a diagnostic, with a suggestion for
 /// unknown fields and a hint for type mismatches.
-fn type_error(path: &str, message: &str, diag: &dyn Fn(&str, String, Option<String>, bool) -> Diagnostic) -> Diagnostic {
+fn type_error(path: &str, message: &str, diag: &MakeDiagnostic<'_>) -> Diagnostic {
     let message = strip_location(message);
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
