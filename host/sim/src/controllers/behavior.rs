@@ -4,7 +4,7 @@
 //! | annotation | values | effect |
 //! |---|---|---|
 //! | `sim.gantry.dev/ready-after` | a duration: `500ms`, `2s`, `1m` | containers become ready that long after the pod starts (default 500ms) |
-//! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff` | see [`Behavior`] |
+//! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff`, `fail` | see [`Behavior`] |
 //! | `sim.gantry.dev/http-status` | an HTTP status code, e.g. `200` (default), `404` | what the pod answers on any path |
 //! | `sim.gantry.dev/http-body` | text, e.g. `{"status":"ok"}` (default) | the body of that answer (JSON if it parses as JSON, else text) |
 //! | `sim.gantry.dev/http-paths` | JSON: `{"/health": {"status": 503, "body": "down"}}` | per-path answers overriding status and body |
@@ -54,6 +54,10 @@ pub enum Behavior {
     NeverReady,
     /// `image-pull-backoff`: Pending, containers waiting in ErrImagePull then ImagePullBackOff.
     ImagePullBackOff,
+    /// `fail`: Running, then after `ready-after` the containers exit with code 1 (reason `Error`);
+    /// a pod that is not restarted (a Job's, `restartPolicy: Never`/`OnFailure`) goes `Failed`,
+    /// any other crash-loops from then on.
+    Fail,
 }
 
 /// A pod's configured life.
@@ -132,6 +136,7 @@ impl PodBehavior {
             Some("crashloop") => Behavior::CrashLoop,
             Some("never-ready") => Behavior::NeverReady,
             Some("image-pull-backoff") => Behavior::ImagePullBackOff,
+            Some("fail") => Behavior::Fail,
             Some(other) => {
                 tracing::warn!(annotation = BEHAVIOR, value = other, "unknown simulated pod behaviour; the pod becomes ready");
                 Behavior::Ready
