@@ -1,8 +1,9 @@
 //! Failures the simulated cluster acts out as a real one does (host/sim's
 //! `fail` pod behaviour: Job pods exit 1 and their Job fails with
-//! `BackoffLimitExceeded` once past `backoffLimit`), met by gantry's hooks and
-//! `--wait --wait-for-jobs` and held against the real Helm library on the
-//! same chart. The releases are given a long timeout, so a failure reported
+//! `BackoffLimitExceeded` once past `backoffLimit`; LoadBalancer Services
+//! given an ingress IP or left pending), met by gantry's hooks, `--wait` and
+//! `--wait-for-jobs` and held against the real Helm library on the same
+//! chart. The releases are given a long timeout, so a failure reported
 //! comes from the Job's Failed condition, not from the deadline. This file
 //! must not assert on elapsed time nor change the cluster behind the
 //! release's back.
@@ -54,13 +55,13 @@ async fn a_hook_job_whose_pods_fail_fails_the_install_with_backoff_limit_exceede
 async fn wait_for_jobs_fails_on_a_job_that_fails_and_passes_on_one_that_completes() {
     let Some(c) = Cluster::start().await else { return };
     let releases = c.releases("default", Driver::Secret).await.with_wait(true).with_timeout(PATIENT);
-    let done = releases.install("ok", &chart("jobs"), &InstallOptions::default()).await.expect("the job completes");
+    let done = releases.install("ok", &chart("waited"), &InstallOptions::default()).await.expect("the job completes");
     assert_eq!(done.status(), Status::Deployed);
     let job = c.object("batch/v1", "Job", Some("default"), "ok-work").await.expect("the job");
     assert_eq!(job["status"]["succeeded"], 1, "waited for until complete: {job}");
 
     let failing = InstallOptions { values: values(json!({"jobBehavior": "fail", "backoffLimit": 1})), ..Default::default() };
-    let err = releases.install("bad", &chart("jobs"), &failing).await.expect_err("the job fails");
+    let err = releases.install("bad", &chart("waited"), &failing).await.expect_err("the job fails");
     let message = err.to_string();
     eprintln!("gantry: {message}");
     assert!(message.contains("job bad-work failed: BackoffLimitExceeded"), "{message}");
@@ -69,4 +70,29 @@ async fn wait_for_jobs_fails_on_a_job_that_fails_and_passes_on_one_that_complete
     assert_eq!(job["status"]["failed"], 2, "backoffLimit 1: retried once: {job}");
     let stored = releases.status("bad", None).await.expect("recorded");
     assert_eq!((stored.status(), stored.description().to_string()), (Status::Failed, format!("Release \"bad\" failed: {message}")));
+}
+
+#[tokio::test]
+async fn wait_passes_once_a_load_balancer_has_an_ingress_and_names_it_when_it_never_does() {
+    let Some(c) = Cluster::start().await else { return };
+    let patient = c.releases("default", Driver::Secret).await.with_wait(false).with_timeout(PATIENT);
+    let up = patient.install("lb", &chart("waited"), &InstallOptions::default()).await.expect("the load balancer gets an ingress");
+    assert_eq!(up.status(), Status::Deployed);
+    let svc = c.object("v1", "Service", Some("default"), "lb-lb").await.expect("the service");
+    let ip = svc["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().expect("an ingress IP").to_string();
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback()), "{ip}");
+
+    // Real Helm waits for the same ingress.
+    c.helm.ok(json!({"op": "install", "release": "hlb", "chart": chart("waited").to_string_lossy(), "wait": "legacy", "timeout": 60})).await;
+
+    // Never provisioned: the wait runs out, naming the Service. (A short timeout: nothing will change.)
+    let short = c.releases("default", Driver::Secret).await.with_wait(false).with_timeout(Duration::from_secs(2));
+    let pending = InstallOptions { values: values(json!({"lbPending": true})), ..Default::default() };
+    let message = short.install("np", &chart("waited"), &pending).await.expect_err("never provisioned").to_string();
+    eprintln!("gantry: {message}");
+    assert!(message.contains("resource Service/default/np-lb not ready. status: InProgress, message: Service does not have load balancer ingress IP address"), "names the service: {message}");
+    let theirs = c.helm.run(json!({"op": "install", "release": "hnp", "chart": chart("waited").to_string_lossy(), "values": pending.values, "wait": "legacy", "timeout": 3})).await.expect_err("Helm waits in vain too");
+    eprintln!("helm: {theirs:?}");
+    // Helm's legacy waiter only says the deadline passed; gantry's (kstatus-like) names what it waited for.
+    assert_eq!((theirs.kind.as_str(), theirs.message.as_str()), ("HelmCancelledError", "context deadline exceeded"));
 }

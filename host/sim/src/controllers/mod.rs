@@ -4,7 +4,8 @@
 //! read real status. Deployments make ReplicaSets (`deployment`), those make
 //! Pods (`replicaset`); StatefulSets, DaemonSets and Jobs make theirs
 //! (`statefulset`, `daemonset`, `job`); pods go through their simulated lives (`pods`, as
-//! `behavior` configures them), Services get Endpoints (`endpoints`),
+//! `behavior` configures them), Services get Endpoints (`endpoints`) and LoadBalancers an ingress IP
+//! (`loadbalancer`),
 //! dependents are garbage-collected and owners finalized as their deletion's
 //! propagation asks (`gc`), and namespaces being deleted are emptied and
 //! finalized (`namespace`).
@@ -24,6 +25,7 @@ mod endpoints;
 mod gc;
 mod index;
 mod job;
+mod loadbalancer;
 mod namespace;
 mod pods;
 mod pull;
@@ -233,6 +235,7 @@ impl Ctx {
         job::run(self, store);
         pods::run(self, store);
         endpoints::run(self, store);
+        loadbalancer::run(self, store);
         self.wake
     }
 
