@@ -3,7 +3,7 @@
 //! `BackoffLimitExceeded` once past `backoffLimit`; LoadBalancer Services
 //! given an ingress IP or left pending), met by gantry's hooks, `--wait` and
 //! `--wait-for-jobs` and held against the real Helm library on the same
-//! chart. The releases are given a long timeout, so a failure reported
+//! chart. The Job releases are given a long timeout, so a failure reported
 //! comes from the Job's Failed condition, not from the deadline. This file
 //! must not assert on elapsed time nor change the cluster behind the
 //! release's back.
