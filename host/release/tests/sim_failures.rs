@@ -1,7 +1,7 @@
 //! Failures the simulated cluster acts out as a real one does (host/sim's
 //! `fail` pod behaviour: Job pods exit 1 and their Job fails with
 //! `BackoffLimitExceeded` once past `backoffLimit`; LoadBalancer Services
-//! given an ingress IP or left pending), met by gantry's hooks, `--wait` and
+//! given an ingress IP or left pending; claims bound or never), met by gantry's hooks, `--wait` and
 //! `--wait-for-jobs` and held against the real Helm library on the same
 //! chart. The Job releases are given a long timeout, so a failure reported
 //! comes from the Job's Failed condition, not from the deadline. This file
@@ -94,5 +94,29 @@ async fn wait_passes_once_a_load_balancer_has_an_ingress_and_names_it_when_it_ne
     let theirs = c.helm.run(json!({"op": "install", "release": "hnp", "chart": chart("waited").to_string_lossy(), "values": pending.values, "wait": "legacy", "timeout": 3})).await.expect_err("Helm waits in vain too");
     eprintln!("helm: {theirs:?}");
     // Helm's legacy waiter only says the deadline passed; gantry's (kstatus-like) names what it waited for.
+    assert_eq!((theirs.kind.as_str(), theirs.message.as_str()), ("HelmCancelledError", "context deadline exceeded"));
+}
+
+#[tokio::test]
+async fn wait_passes_once_a_claim_is_bound_and_names_it_when_it_never_is() {
+    let Some(c) = Cluster::start().await else { return };
+    let patient = c.releases("default", Driver::Secret).await.with_wait(false).with_timeout(PATIENT);
+    patient.install("v", &chart("waited"), &InstallOptions::default()).await.expect("the claim is bound");
+    let claim = c.object("v1", "PersistentVolumeClaim", Some("default"), "v-data").await.expect("the claim");
+    assert_eq!(claim["status"]["phase"], "Bound", "{claim}");
+    let volume = c.object("v1", "PersistentVolume", None, claim["spec"]["volumeName"].as_str().expect("a volume")).await.expect("the volume");
+    assert_eq!(volume["spec"]["claimRef"]["name"], "v-data", "{volume}");
+
+    // Real Helm waits for the same binding.
+    c.helm.ok(json!({"op": "install", "release": "hv", "chart": chart("waited").to_string_lossy(), "wait": "legacy", "timeout": 60})).await;
+
+    // Never bound: the wait runs out, naming the claim. (A short timeout: nothing will change.)
+    let short = c.releases("default", Driver::Secret).await.with_wait(false).with_timeout(Duration::from_secs(2));
+    let never = InstallOptions { values: values(json!({"pvcNeverBinds": true})), ..Default::default() };
+    let message = short.install("nv", &chart("waited"), &never).await.expect_err("never bound").to_string();
+    eprintln!("gantry: {message}");
+    assert!(message.contains("resource PersistentVolumeClaim/default/nv-data not ready. status: InProgress, message: PersistentVolumeClaim is not bound (phase Pending)"), "names the claim: {message}");
+    let theirs = c.helm.run(json!({"op": "install", "release": "hnv", "chart": chart("waited").to_string_lossy(), "values": never.values, "wait": "legacy", "timeout": 3})).await.expect_err("Helm waits in vain too");
+    eprintln!("helm: {theirs:?}");
     assert_eq!((theirs.kind.as_str(), theirs.message.as_str()), ("HelmCancelledError", "context deadline exceeded"));
 }

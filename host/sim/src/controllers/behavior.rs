@@ -13,6 +13,7 @@
 //! | `sim.gantry.dev/http-error-status` | `500` (default), `503`, any 5xx | the status of those failed requests |
 //! | `sim.gantry.dev/log-lines` | text, one line per line, e.g. `booting\nlistening on :8000` | what every container prints when it starts, instead of its image's app style (uvicorn; nginx for `nginx` images); `crate::logs` serves it |
 //! | `sim.gantry.dev/http-upstream` | `http://127.0.0.1:PORT[/base]` | forward requests to a real HTTP server instead; only loopback (127.0.0.0/8, `::1`, `localhost`) is accepted, anything else is refused with a 503 naming the reason |
+//! | `sim.gantry.dev/volume-binding` | `never` | on a PersistentVolumeClaim: it stays Pending (else a volume is provisioned and bound; see `volumes`) |
 //! | `sim.gantry.dev/load-balancer` | `pending` | on a `type: LoadBalancer` Service: no ingress is ever given (else a 127.1.x.y IP; see `loadbalancer`) |
 //!
 //! Put them on the pod template (`spec.template.metadata.annotations`) of a
@@ -41,6 +42,8 @@ pub const HTTP_ERROR_STATUS: &str = "sim.gantry.dev/http-error-status";
 pub const HTTP_UPSTREAM: &str = "sim.gantry.dev/http-upstream";
 /// Annotation: the lines the pod's containers print at start-up (`crate::logs` reads it).
 pub const LOG_LINES: &str = "sim.gantry.dev/log-lines";
+/// Annotation on a PersistentVolumeClaim: `never` keeps it Pending.
+pub const VOLUME_BINDING: &str = "sim.gantry.dev/volume-binding";
 /// Annotation on a Service: `pending` keeps a LoadBalancer without ingress.
 pub const LOAD_BALANCER: &str = "sim.gantry.dev/load-balancer";
 /// When a pod becomes ready without a `ready-after` annotation.
