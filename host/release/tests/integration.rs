@@ -5,3 +5,4 @@
 mod common;
 mod helm_compat;
 mod hooks_wait;
+mod sim_failures;

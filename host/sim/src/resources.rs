@@ -147,6 +147,8 @@ const BUILTIN: &[Row] = &[
     ("", "v1", "secrets", "Secret", true, &[], false, false, false, false),
     ("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"], false, false, false, false),
     ("", "v1", "events", "Event", true, &["ev"], false, false, false, false),
+    ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, &["pvc"], true, false, false, false),
+    ("", "v1", "persistentvolumes", "PersistentVolume", false, &["pv"], true, false, false, false),
     // A view of the core events (see `events_v1`), as the real server serves them.
     ("events.k8s.io", "v1", "events", "Event", true, &["ev"], false, false, false, false),
     ("apps", "v1", "deployments", "Deployment", true, &["deploy"], true, true, true, true),

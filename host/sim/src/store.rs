@@ -732,6 +732,7 @@ fn default_by_kind(rt: &ResourceType, name: &str, obj: &mut Value) {
         }
         ("", "pods") => obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"}),
         ("", "services") => obj["status"] = json!({"loadBalancer": {}}),
+        ("", "persistentvolumeclaims" | "persistentvolumes") => obj["status"] = json!({"phase": "Pending"}),
         // The v2 status's only field without omitempty.
         ("autoscaling", "horizontalpodautoscalers") => obj["status"] = json!({"desiredReplicas": 0}),
         _ if rt.custom && rt.status => {

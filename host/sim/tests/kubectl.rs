@@ -226,7 +226,9 @@ async fn api_resources_lists_every_kind_with_short_names() {
     assert!(has(&["httproutes", "gateway.networking.k8s.io/v1", "true", "HTTPRoute"]), "{out}");
     assert!(has(&["customresourcedefinitions", "crd,crds", "apiextensions.k8s.io/v1", "false", "CustomResourceDefinition"]), "{out}");
     assert!(has(&["events", "ev", "events.k8s.io/v1", "true", "Event"]), "{out}");
-    assert_eq!(rows.len(), 1 + 20, "a header and one row per kind:\n{out}");
+    assert!(has(&["persistentvolumeclaims", "pvc", "v1", "true", "PersistentVolumeClaim"]), "{out}");
+    assert!(has(&["persistentvolumes", "pv", "v1", "false", "PersistentVolume"]), "{out}");
+    assert_eq!(rows.len(), 1 + 22, "a header and one row per kind:\n{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //! | annotation | values | effect |
 //! |---|---|---|
 //! | `sim.gantry.dev/ready-after` | a duration: `500ms`, `2s`, `1m` | containers become ready that long after the pod starts (default 500ms) |
-//! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff` | see [`Behavior`] |
+//! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff`, `fail` | see [`Behavior`] |
 //! | `sim.gantry.dev/http-status` | an HTTP status code, e.g. `200` (default), `404` | what the pod answers on any path |
 //! | `sim.gantry.dev/http-body` | text, e.g. `{"status":"ok"}` (default) | the body of that answer (JSON if it parses as JSON, else text) |
 //! | `sim.gantry.dev/http-paths` | JSON: `{"/health": {"status": 503, "body": "down"}}` | per-path answers overriding status and body |
@@ -13,6 +13,8 @@
 //! | `sim.gantry.dev/http-error-status` | `500` (default), `503`, any 5xx | the status of those failed requests |
 //! | `sim.gantry.dev/log-lines` | text, one line per line, e.g. `booting\nlistening on :8000` | what every container prints when it starts, instead of its image's app style (uvicorn; nginx for `nginx` images); `crate::logs` serves it |
 //! | `sim.gantry.dev/http-upstream` | `http://127.0.0.1:PORT[/base]` | forward requests to a real HTTP server instead; only loopback (127.0.0.0/8, `::1`, `localhost`) is accepted, anything else is refused with a 503 naming the reason |
+//! | `sim.gantry.dev/volume-binding` | `never` | on a PersistentVolumeClaim: it stays Pending (else a volume is provisioned and bound; see `volumes`) |
+//! | `sim.gantry.dev/load-balancer` | `pending` | on a `type: LoadBalancer` Service: no ingress is ever given (else a 127.1.x.y IP; see `loadbalancer`) |
 //!
 //! Put them on the pod template (`spec.template.metadata.annotations`) of a
 //! workload. A cluster can also be configured per image
@@ -40,6 +42,10 @@ pub const HTTP_ERROR_STATUS: &str = "sim.gantry.dev/http-error-status";
 pub const HTTP_UPSTREAM: &str = "sim.gantry.dev/http-upstream";
 /// Annotation: the lines the pod's containers print at start-up (`crate::logs` reads it).
 pub const LOG_LINES: &str = "sim.gantry.dev/log-lines";
+/// Annotation on a PersistentVolumeClaim: `never` keeps it Pending.
+pub const VOLUME_BINDING: &str = "sim.gantry.dev/volume-binding";
+/// Annotation on a Service: `pending` keeps a LoadBalancer without ingress.
+pub const LOAD_BALANCER: &str = "sim.gantry.dev/load-balancer";
 /// When a pod becomes ready without a `ready-after` annotation.
 pub const DEFAULT_READY_AFTER: Duration = Duration::from_millis(500);
 
@@ -54,6 +60,10 @@ pub enum Behavior {
     NeverReady,
     /// `image-pull-backoff`: Pending, containers waiting in ErrImagePull then ImagePullBackOff.
     ImagePullBackOff,
+    /// `fail`: Running, then after `ready-after` the containers exit with code 1 (reason `Error`);
+    /// a pod that is not restarted (a Job's, `restartPolicy: Never`/`OnFailure`) goes `Failed`,
+    /// any other crash-loops from then on.
+    Fail,
 }
 
 /// A pod's configured life.
@@ -132,6 +142,7 @@ impl PodBehavior {
             Some("crashloop") => Behavior::CrashLoop,
             Some("never-ready") => Behavior::NeverReady,
             Some("image-pull-backoff") => Behavior::ImagePullBackOff,
+            Some("fail") => Behavior::Fail,
             Some(other) => {
                 tracing::warn!(annotation = BEHAVIOR, value = other, "unknown simulated pod behaviour; the pod becomes ready");
                 Behavior::Ready

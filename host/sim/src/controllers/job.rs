@@ -5,8 +5,18 @@
 //! `strategy`) and counting the pods it controls that its selector selects, until `completions` have succeeded, then the
 //! SuccessCriteriaMet and Complete conditions, startTime and completionTime;
 //! counts of active, ready, succeeded and failed pods. Simulated job pods
-//! succeed when they would become ready (see `pods`). No backoff-limit
-//! failures or indexed completion. This file must not change pod status.
+//! succeed when they would become ready (see `pods`) and fail when their
+//! behaviour is `fail`. A failed pod is replaced until more than
+//! `spec.backoffLimit` (default 6) have failed; then the Job fails
+//! (FailureTarget and Failed, reason `BackoffLimitExceeded`, message `Job
+//! has reached the specified backoff limit`, as kube-controller-manager
+//! words it) and its active pods are deleted. Unlike the real controller,
+//! the sim replaces a failed pod at once, without the 10s·2ⁿ back-off, so a
+//! failing Job fails within (backoffLimit+1)·ready-after. A Job active
+//! longer than `spec.activeDeadlineSeconds` fails with `DeadlineExceeded`.
+//! A finished Job (Complete or Failed) is left as it is. No indexed
+//! completion, podFailurePolicy nor backoffLimitPerIndex. This file must not
+//! change pod status.
 
 use serde_json::{json, Value};
 
@@ -22,7 +32,7 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
     }
     let pods = Owned::of(store, &ctx.pods);
     for job in jobs {
-        if !job["metadata"]["deletionTimestamp"].is_null() {
+        if !job["metadata"]["deletionTimestamp"].is_null() || finished(&job) {
             continue;
         }
         let (ns, name, uid) = (meta_str(&job, "namespace"), meta_str(&job, "name"), meta_str(&job, "uid"));
@@ -32,14 +42,22 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
         let owned: Vec<&Value> = pods.of_owner(uid).filter(|p| selects(&job["spec"]["selector"], &p["metadata"]["labels"])).collect();
         let phase = |p: &&&Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
         let succeeded = owned.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
-        let failed = owned.iter().filter(|p| phase(p) == "Failed").count() as i64;
+        // Failed pods deleted since still count (the real controller tracks them with finalizers).
+        let failed = (owned.iter().filter(|p| phase(p) == "Failed").count() as i64).max(job["status"]["failed"].as_i64().unwrap_or(0));
         let active: Vec<&&Value> = owned.iter().filter(|p| !matches!(phase(p).as_str(), "Succeeded" | "Failed")).collect();
         let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
         let parallelism = job["spec"]["parallelism"].as_i64().unwrap_or(1);
         let complete = succeeded >= completions;
         let suspended = job["spec"]["suspend"].as_bool() == Some(true);
+        let failure = if complete { None } else { failure(ctx, &job, failed) };
         let mut created = 0;
-        if !complete && !suspended {
+        if failure.is_some() {
+            // A failed Job's remaining pods are terminated.
+            for pod in &active {
+                let opts = crate::store::WriteOptions { uid: Some(meta_str(pod, "uid").to_string()), ..write() };
+                report("deleting a failed job's pod", store.delete(&ctx.pods, ns, meta_str(pod, "name"), &opts));
+            }
+        } else if !complete && !suspended {
             let wanted = parallelism.min(completions - succeeded) - active.len() as i64;
             for _ in 0..wanted.max(0) {
                 // The template carries the labels the API server generated (none with manualSelector).
@@ -70,11 +88,123 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
             status["conditions"] = json!([condition("SuccessCriteriaMet"), condition("Complete")]);
             status["active"] = json!(0);
         }
+        if let Some((reason, message)) = failure {
+            let condition = |kind: &str| json!({"type": kind, "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now});
+            ctx.event(store, &job, Severity::Warning, reason, message, "job-controller");
+            status["conditions"] = json!([condition("FailureTarget"), condition("Failed")]);
+            status["active"] = json!(0);
+            status["ready"] = json!(0);
+        }
         let update = |cur: &Value| {
             let mut next = cur.clone();
             next["status"] = status.clone();
             Ok(next)
         };
         report("writing job status", store.modify(&ctx.jobs, ns, name, Part::Status, &write(), update));
+    }
+}
+
+/// Whether `job` has finished: a Complete or Failed condition that is True.
+fn finished(job: &Value) -> bool {
+    let conditions = job["status"]["conditions"].as_array().into_iter().flatten();
+    conditions.into_iter().any(|c| matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True")
+}
+
+/// Why `job` fails now, in kube-controller-manager's words: more than
+/// `backoffLimit` pods failed, or it has been active longer than
+/// `activeDeadlineSeconds` (else asks for a pass when that deadline is due).
+fn failure(ctx: &mut Ctx, job: &Value, failed: i64) -> Option<(&'static str, &'static str)> {
+    if failed > job["spec"]["backoffLimit"].as_i64().unwrap_or(6) {
+        return Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"));
+    }
+    let deadline = job["spec"]["activeDeadlineSeconds"].as_i64()?;
+    let started = job["status"]["startTime"].as_str().and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+    let Some(started) = started else {
+        // Not started yet: this pass starts it; the next one measures.
+        ctx.wake_in(std::time::Duration::from_secs(deadline.max(0) as u64));
+        return None;
+    };
+    let active_for = time::OffsetDateTime::now_utc() - started;
+    if active_for.whole_seconds() >= deadline {
+        return Some(("DeadlineExceeded", "Job was active longer than specified deadline"));
+    }
+    let left = (time::Duration::seconds(deadline) - active_for).unsigned_abs();
+    ctx.wake_in(left);
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::behavior::{BEHAVIOR, READY_AFTER};
+    use super::*;
+    use crate::resources::Registry;
+
+    fn job(behavior: &str, backoff: Option<i64>) -> Value {
+        // The store generates the selector and the template's labels, as the API server does.
+        let mut job = json!({"metadata": {"name": "migrate"}, "spec": {
+            "template": {"metadata": {"annotations": {BEHAVIOR: behavior, READY_AFTER: "0s"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "migrate:1"}]}}}});
+        if let Some(limit) = backoff {
+            job["spec"]["backoffLimit"] = json!(limit);
+        }
+        job
+    }
+
+    /// Runs passes until the store stops changing; returns the Job and how many pods were ever created.
+    fn settle(job: Value) -> (Value, usize) {
+        let registry = Registry::default();
+        let store = Store::new(100_000, &registry.find("", "v1", "namespaces").expect("namespaces are served"));
+        let mut ctx = Ctx::new(&registry).expect("the built-in kinds are served");
+        store.create(&ctx.jobs, "default", job, &write()).expect("the job is created");
+        let mut names = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let before = store.resource_version();
+            ctx.reconcile(&store);
+            names.extend(ctx.list(&store, &ctx.pods.clone()).iter().map(|p| meta_str(p, "name").to_string()));
+            if store.resource_version() == before {
+                return (store.get(&ctx.jobs.gr(), "default", "migrate").expect("the job exists"), names.len());
+            }
+        }
+        panic!("the controllers did not settle");
+    }
+
+    fn condition<'a>(job: &'a Value, kind: &str) -> Option<&'a Value> {
+        job["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
+    }
+
+    #[test]
+    fn failing_pods_are_retried_until_the_backoff_limit_then_the_job_fails() {
+        let (job, pods) = settle(job("fail", Some(2)));
+        let failed = condition(&job, "Failed").expect("a Failed condition");
+        assert_eq!((failed["status"].as_str(), failed["reason"].as_str(), failed["message"].as_str()), (Some("True"), Some("BackoffLimitExceeded"), Some("Job has reached the specified backoff limit")));
+        assert_eq!(condition(&job, "FailureTarget").and_then(|c| c["reason"].as_str()), Some("BackoffLimitExceeded"));
+        assert_eq!((job["status"]["failed"].as_i64(), job["status"]["active"].as_i64(), pods), (Some(3), Some(0), 3), "{}", job["status"]);
+        assert!(condition(&job, "Complete").is_none() && job["status"]["completionTime"].is_null());
+    }
+
+    #[test]
+    fn the_backoff_limit_defaults_to_six() {
+        let (job, pods) = settle(job("fail", None));
+        assert_eq!((job["status"]["failed"].as_i64(), pods), (Some(7), 7));
+        assert_eq!(condition(&job, "Failed").and_then(|c| c["reason"].as_str()), Some("BackoffLimitExceeded"));
+    }
+
+    #[test]
+    fn a_job_past_its_active_deadline_fails_with_deadline_exceeded() {
+        let mut never = job("never-ready", None);
+        never["spec"]["activeDeadlineSeconds"] = json!(0);
+        let (job, _) = settle(never);
+        let failed = condition(&job, "Failed").expect("a Failed condition");
+        assert_eq!((failed["reason"].as_str(), failed["message"].as_str()), (Some("DeadlineExceeded"), Some("Job was active longer than specified deadline")));
+        assert_eq!(job["status"]["active"].as_i64(), Some(0));
+    }
+
+    #[test]
+    fn succeeding_pods_still_complete_the_job() {
+        let (job, pods) = settle(job("ready", None));
+        assert_eq!(condition(&job, "Complete").and_then(|c| c["reason"].as_str()), Some("CompletionsReached"));
+        assert_eq!(condition(&job, "SuccessCriteriaMet").and_then(|c| c["status"].as_str()), Some("True"));
+        assert!(condition(&job, "Failed").is_none());
+        assert_eq!((job["status"]["succeeded"].as_i64(), job["status"]["failed"].as_i64(), pods), (Some(1), Some(0), 1));
     }
 }

@@ -4,7 +4,9 @@
 //! read real status. Deployments make ReplicaSets (`deployment`), those make
 //! Pods (`replicaset`); StatefulSets, DaemonSets and Jobs make theirs
 //! (`statefulset`, `daemonset`, `job`); pods go through their simulated lives (`pods`, as
-//! `behavior` configures them), Services get Endpoints (`endpoints`),
+//! `behavior` configures them), Services get Endpoints (`endpoints`) and LoadBalancers an ingress IP
+//! (`loadbalancer`), claims
+//! volumes (`volumes`),
 //! dependents are garbage-collected and owners finalized as their deletion's
 //! propagation asks (`gc`), and namespaces being deleted are emptied and
 //! finalized (`namespace`).
@@ -24,6 +26,8 @@ mod endpoints;
 mod gc;
 mod index;
 mod job;
+mod volumes;
+mod loadbalancer;
 mod namespace;
 mod pods;
 mod pull;
@@ -49,7 +53,7 @@ const COALESCE: Duration = Duration::from_millis(10);
 /// The kinds whose changes wake the controllers (besides any deletion,
 /// object being deleted or object with owners, for the garbage collector and
 /// the namespace controller).
-const WATCHED: [(&str, &str); 9] = [
+const WATCHED: [(&str, &str); 10] = [
     ("", "namespaces"),
     ("apps", "deployments"),
     ("apps", "replicasets"),
@@ -59,6 +63,7 @@ const WATCHED: [(&str, &str); 9] = [
     ("", "pods"),
     ("", "services"),
     ("", "endpoints"),
+    ("", "persistentvolumeclaims"),
 ];
 
 /// Starts the controllers of `api`'s cluster, pods behaving per `images`
@@ -152,6 +157,8 @@ pub(crate) struct Ctx {
     pub services: ResourceType,
     pub endpoints: ResourceType,
     pub events: ResourceType,
+    pub claims: ResourceType,
+    pub volumes: ResourceType,
     pub started: HashMap<String, Instant>,
     pub next_ip: u32,
     /// The cluster's per-image pod behaviours.
@@ -208,6 +215,8 @@ impl Ctx {
             services: find("", "services")?,
             endpoints: find("", "endpoints")?,
             events: find("", "events")?,
+            claims: find("", "persistentvolumeclaims")?,
+            volumes: find("", "persistentvolumes")?,
             started: HashMap::new(),
             next_ip: 2,
             images: Vec::new(),
@@ -233,6 +242,8 @@ impl Ctx {
         job::run(self, store);
         pods::run(self, store);
         endpoints::run(self, store);
+        loadbalancer::run(self, store);
+        volumes::run(self, store);
         self.wake
     }
 

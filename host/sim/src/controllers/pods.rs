@@ -99,6 +99,19 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
                     // A job's pod runs to completion where another would become ready.
                     life = Life { phase: "Succeeded", ready: false, restarts: 0, waiting: None };
                 }
+                if behavior.behavior == Behavior::Fail && started.elapsed() >= behavior.ready_after {
+                    life = if runs_to_completion(&pod) {
+                        // Not restarted: the pod failed with its containers.
+                        Life { phase: "Failed", ready: false, restarts: 0, waiting: None }
+                    } else {
+                        // Restarted: it crash-loops from its first exit on.
+                        let (crashing, wake) = life_at(PodBehavior { behavior: Behavior::CrashLoop, ..behavior }, started.elapsed() - behavior.ready_after + FIRST_CRASH);
+                        if let Some(after) = wake {
+                            ctx.wake_in(after);
+                        }
+                        crashing
+                    };
+                }
                 if let Some(after) = wake {
                     ctx.wake_in(after);
                 }
@@ -174,6 +187,9 @@ pub(super) fn life_at(b: PodBehavior, elapsed: Duration) -> (Life, Option<Durati
         Behavior::Ready if elapsed >= b.ready_after => (Life { ready: true, ..running }, None),
         Behavior::Ready => (running, Some(b.ready_after - elapsed)),
         Behavior::NeverReady => (running, None),
+        // Runs until `ready_after`, then exits (acted out in `run`, which knows whether the pod is restarted).
+        Behavior::Fail if elapsed >= b.ready_after => (running, None),
+        Behavior::Fail => (running, Some(b.ready_after - elapsed)),
         Behavior::ImagePullBackOff => {
             let pending = |reason| Life { phase: "Pending", ready: false, restarts: 0, waiting: Some((reason, "")) };
             if elapsed < PULL_ATTEMPT {
@@ -208,8 +224,8 @@ fn status(current: &Value, life: &Life, ip: &str, view: &PullView) -> Value {
         let previous = old["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == kind));
         let since = previous.filter(|c| c["status"] == status).and_then(|c| c["lastTransitionTime"].as_str()).map_or_else(|| now.clone(), String::from);
         let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
-        if !ok && life.phase == "Succeeded" {
-            c["reason"] = json!("PodCompleted");
+        if !ok && matches!(life.phase, "Succeeded" | "Failed") {
+            c["reason"] = json!(if life.phase == "Failed" { "PodFailed" } else { "PodCompleted" });
         } else if !ok {
             c["reason"] = json!("ContainersNotReady");
             c["message"] = json!(unready);
@@ -237,6 +253,11 @@ fn status(current: &Value, life: &Life, ip: &str, view: &PullView) -> Value {
                     };
                     s["state"] = json!({"waiting": {"reason": reason, "message": message}});
                 }
+                None if life.phase == "Failed" => {
+                    let since = previous.and_then(|p| p["state"]["running"]["startedAt"].as_str()).unwrap_or(&start_time).to_string();
+                    s["state"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": since, "finishedAt": now}});
+                    s["started"] = json!(false);
+                }
                 None if life.phase == "Succeeded" => {
                     let since = previous.and_then(|p| p["state"]["running"]["startedAt"].as_str()).unwrap_or(&start_time).to_string();
                     s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": since, "finishedAt": now}});
@@ -250,7 +271,7 @@ fn status(current: &Value, life: &Life, ip: &str, view: &PullView) -> Value {
             if life.restarts > 0 {
                 s["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": start_time, "finishedAt": start_time}});
             }
-            if matches!(life.phase, "Running" | "Succeeded") {
+            if matches!(life.phase, "Running" | "Succeeded" | "Failed") {
                 s["imageID"] = json!(format!("{image}@sha256:{}", &id["containerd://".len()..]));
                 s["containerID"] = json!(id);
             }
