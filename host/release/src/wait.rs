@@ -280,7 +280,12 @@ async fn job(objects: &dyn ClusterBackend, j: &Value) -> Readiness {
         }
         match c["type"].as_str() {
             Some("Complete") => return Readiness::Ready,
-            Some("Failed") => return Readiness::Failed(format!("job {name} failed: {}", c["reason"].as_str().unwrap_or_default())),
+            // Helm 4's status watcher's words (kstatus): the failed pods of the completions.
+            Some("Failed") => {
+                let failed = j["status"]["failed"].as_i64().unwrap_or(0);
+                let completions = j["spec"]["completions"].as_i64().unwrap_or(1);
+                return Readiness::Failed(format!("resource {} not ready. status: Failed, message: Job Failed. failed: {failed}/{completions}", describe(j)));
+            }
             _ => {}
         }
     }
@@ -405,10 +410,10 @@ mod tests {
             "status": {"observedGeneration": 1, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberReady": ready}});
         assert_eq!(judge(ds(1), false).await, Readiness::Ready, "maxUnavailable 1 by default");
         assert!(matches!(judge(ds(0), false).await, Readiness::Waiting(_)));
-        let failed = json!({"kind": "Job", "metadata": {"name": "j"}, "spec": {}, "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
+        let failed = json!({"kind": "Job", "metadata": {"name": "j", "namespace": "ns"}, "spec": {}, "status": {"failed": 7, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
         assert_eq!(judge(failed.clone(), false).await, Readiness::Ready, "jobs only with --wait-for-jobs");
-        assert_eq!(judge(failed.clone(), true).await, Readiness::Failed("job j failed: BackoffLimitExceeded".into()));
-        assert_eq!(hook_done(&Live(vec![failed.clone()]), &failed).await, Readiness::Failed("job j failed: BackoffLimitExceeded".into()));
+        assert_eq!(judge(failed.clone(), true).await, Readiness::Failed("resource Job/ns/j not ready. status: Failed, message: Job Failed. failed: 7/1".into()));
+        assert_eq!(hook_done(&Live(vec![failed.clone()]), &failed).await, Readiness::Failed("resource Job/ns/j not ready. status: Failed, message: Job Failed. failed: 7/1".into()));
         let pod = |ready: &str| json!({"kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}});
         assert_eq!(judge(pod("True"), false).await, Readiness::Ready);
         assert!(matches!(judge(pod("False"), false).await, Readiness::Waiting(_)));
