@@ -19,14 +19,9 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "cli-admin";
 
+/// The oracle (see `gantry_helm::oracle`): None when missing and CI unset.
 fn helm_python() -> Option<PathBuf> {
-    let python = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-    if python.is_file() {
-        return Some(python);
-    }
-    assert!(std::env::var_os("CI").is_none(), "the Helm oracle is required in CI: set GANTRY_HELM_PYTHON to a python with helm-python-sdk ({} is missing)", python.display());
-    eprintln!("SKIPPED: no python with helm-python-sdk at {} (set GANTRY_HELM_PYTHON; set CI to make this a failure)", python.display());
-    None
+    gantry_helm::oracle::python()
 }
 
 fn web_chart() -> PathBuf {

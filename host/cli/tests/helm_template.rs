@@ -140,25 +140,11 @@ fn gantry(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn oracle_python() -> Result<PathBuf, String> {
-    let python = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-    match Command::new(&python).args(["-c", "import helm_python"]).output() {
-        Ok(o) if o.status.success() => Ok(python),
-        _ => Err(format!("the Helm oracle is missing: {} cannot import helm_python (set GANTRY_HELM_PYTHON to a python with helm-python-sdk)", python.display())),
-    }
-}
 
 /// Helm's answers for `requests` (see [`ORACLE`]); None when the oracle is
 /// missing and `CI` is unset.
 fn oracle(requests: &Value) -> Option<Vec<Value>> {
-    let python = match oracle_python() {
-        Ok(p) => p,
-        Err(why) if std::env::var_os("CI").is_some() => panic!("{why}"),
-        Err(why) => {
-            eprintln!("SKIPPED (CI unset): {why}");
-            return None;
-        }
-    };
+    let python = gantry_helm::oracle::python()?;
     let mut child = Command::new(python)
         .args(["-c", ORACLE, &repo_root().join("host/helm/tests").to_string_lossy()])
         .stdin(Stdio::piped())
@@ -469,11 +455,7 @@ async fn helm_template_dry_run_server_looks_up_the_kubeconfig_cluster() {
     assert!(stderr.contains("error: Kubernetes cluster unreachable: ") && stderr.contains("`dead`") && stderr.contains("connection refused"), "{stderr}");
 
     // Real Helm's server dry run against the same cluster.
-    let python = match oracle_python() {
-        Ok(p) => p,
-        Err(why) if std::env::var_os("CI").is_some() => panic!("{why}"),
-        Err(why) => return eprintln!("SKIPPED (CI unset): {why}"),
-    };
+    let Some(python) = gantry_helm::oracle::python() else { return };
     let script = "import json, sys\nimport helm_python as helm\nwith helm.Config(kubeconfig_path=sys.argv[1], namespace='default') as cfg:\n    rel = cfg.install(sys.argv[2], 'r', {}, namespace='default', dry_run='server')\nprint(json.dumps(rel['manifest']))\n";
     let helm = tokio::task::spawn_blocking(move || Command::new(python).args(["-c", script, &kubeconfig_s, &chart_s]).output().unwrap()).await.unwrap();
     assert!(helm.status.success(), "{}", String::from_utf8_lossy(&helm.stderr));

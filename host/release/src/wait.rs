@@ -273,7 +273,6 @@ async fn deployment(objects: &dyn ClusterBackend, d: &Value) -> Readiness {
 }
 
 async fn job(objects: &dyn ClusterBackend, j: &Value) -> Readiness {
-    let name = j["metadata"]["name"].as_str().unwrap_or_default();
     for c in j["status"]["conditions"].as_array().into_iter().flatten() {
         if c["status"] != "True" {
             continue;

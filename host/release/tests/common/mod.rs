@@ -22,19 +22,10 @@ pub const TOKEN: &str = "release-admin";
 /// What a Helm action may take before the test is considered hung.
 const HANG_GUARD: Duration = Duration::from_secs(300);
 
-/// The python that can `import helm_python`, or None (skip) outside CI.
+/// The python that can `import helm_python` (see `gantry_helm::oracle`),
+/// or None (skip, said why) outside CI.
 pub fn helm_python() -> Option<PathBuf> {
-    let python = std::env::var_os("GANTRY_HELM_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/helmvenv/bin/python"));
-    if python.is_file() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the Helm oracle is required in CI: set GANTRY_HELM_PYTHON to a python with helm-python-sdk ({} is missing)",
-        python.display()
-    );
-    eprintln!("SKIPPED: no python with helm-python-sdk at {} (set GANTRY_HELM_PYTHON; set CI to make this a failure)", python.display());
-    None
+    gantry_helm::oracle::python()
 }
 
 pub fn chart(name: &str) -> PathBuf {
