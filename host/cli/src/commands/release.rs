@@ -124,7 +124,17 @@ pub struct InstallArgs {
     pub cluster: ClusterFlags,
     #[command(flatten)]
     pub wait: WaitFlags,
-    /// Roll the release back (uninstall, for an install) when it fails (Helm 4's name for `--atomic`).
+    /// Reuse the name of an uninstalled or failed release.
+    #[arg(long = "replace")]
+    pub replace: bool,
+    #[command(flatten)]
+    pub write: WriteFlags,
+}
+
+/// The flags `install` and `upgrade` share.
+#[derive(clap::Args, Debug)]
+pub struct WriteFlags {
+    /// On failure roll the release back (uninstall it, for an install): Helm 4's name for `--atomic`.
     #[arg(long = "rollback-on-failure", alias = "atomic")]
     pub atomic: bool,
     /// A custom description of the revision.
@@ -133,13 +143,10 @@ pub struct InstallArgs {
     /// Labels of the release's storage objects: `k=v,k2=v2`.
     #[arg(short = 'l', long = "labels", value_delimiter = ',')]
     pub labels: Vec<String>,
-    /// Reuse the name of an uninstalled or failed release.
-    #[arg(long = "replace")]
-    pub replace: bool,
-    /// Take fields other field managers own.
     /// Create the release namespace when it does not exist.
     #[arg(long = "create-namespace")]
     pub create_namespace: bool,
+    /// Take fields other field managers own.
     #[arg(long = "force-conflicts")]
     pub force_conflicts: bool,
     /// Refused: releases have no dry run yet (`gantry helm template --dry-run=server` renders against the cluster).
@@ -176,22 +183,8 @@ pub struct UpgradeArgs {
     /// Revisions kept per release (0: no limit).
     #[arg(long = "history-max", env = "HELM_MAX_HISTORY", default_value_t = 10)]
     pub history_max: usize,
-    /// Roll back to the last good revision when the upgrade fails (Helm 4's name for `--atomic`).
-    #[arg(long = "rollback-on-failure", alias = "atomic")]
-    pub atomic: bool,
-    #[arg(long = "description")]
-    pub description: Option<String>,
-    #[arg(short = 'l', long = "labels", value_delimiter = ',')]
-    pub labels: Vec<String>,
-    /// Create the release namespace when it does not exist.
-    #[arg(long = "create-namespace")]
-    pub create_namespace: bool,
-    #[arg(long = "force-conflicts")]
-    pub force_conflicts: bool,
-    #[arg(long = "dry-run", value_name = "client|server", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
-    pub dry_run: Option<String>,
-    #[arg(short = 'o', value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub write: WriteFlags,
 }
 
 /// `helm rollback RELEASE [REVISION]`.
@@ -403,24 +396,24 @@ async fn install(a: InstallArgs, global_json: bool, out: &mut Vec<u8>) -> Result
         [_] => return Err(bad(format!("{prefix}must either provide a name or specify --generate-name"))),
         _ => return Err(bad(format!("\"gantry helm install\" requires at most 2 arguments, received {}", a.args.len()))),
     };
-    refuse_dry_run(&a.dry_run)?;
-    let operation = a.wait.operation(a.atomic).map_err(bad)?;
+    refuse_dry_run(&a.write.dry_run)?;
+    let operation = a.wait.operation(a.write.atomic).map_err(bad)?;
     validate_release_name(&name).map_err(|e| bad(format!("{prefix}release name check failed: {e}")))?;
     let (values, chart) = values_and_chart(&a.value_flags, &chart).map_err(|f| prefixed(prefix, f))?;
     let releases = connect(&a.cluster, true).await?;
-    if a.create_namespace {
+    if a.write.create_namespace {
         create_namespace(&releases).await.map_err(|m| prefixed(prefix, bad(m)))?;
     }
-    let options = InstallOptions { values, description: a.description, labels: labels(&a.labels)?, replace: a.replace, force_conflicts: a.force_conflicts, rollback_on_failure: operation.atomic };
+    let options = InstallOptions { values, description: a.write.description, labels: labels(&a.write.labels)?, replace: a.replace, force_conflicts: a.write.force_conflicts, rollback_on_failure: operation.atomic };
     let releases = operation.apply(releases);
     let r = releases.install(&name, &chart, &options).await.map_err(|e| failure(prefix, e))?;
-    print_release(&r, format(a.format, global_json), out)
+    print_release(&r, format(a.write.format, global_json), out)
 }
 
 async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result<(), Failure> {
     let prefix = "UPGRADE FAILED: ";
-    refuse_dry_run(&a.dry_run)?;
-    let operation = a.wait.operation(a.atomic).map_err(bad)?;
+    refuse_dry_run(&a.write.dry_run)?;
+    let operation = a.wait.operation(a.write.atomic).map_err(bad)?;
     validate_release_name(&a.release).map_err(|e| bad(format!("{prefix}release name check failed: {e}")))?;
     let values_policy = match (a.reuse_values, a.reset_values, a.reset_then_reuse_values) {
         (_, true, _) => ValuesPolicy::Reset,
@@ -430,7 +423,7 @@ async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result
     };
     let (values, chart) = values_and_chart(&a.value_flags, &a.chart).map_err(|f| prefixed(prefix, f))?;
     let releases = connect(&a.cluster, true).await?;
-    if a.install && a.create_namespace {
+    if a.install && a.write.create_namespace {
         create_namespace(&releases).await.map_err(|m| prefixed(prefix, bad(m)))?;
     }
     // Helm says which way `--install` went before it goes.
@@ -442,7 +435,7 @@ async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result
             Ok(_) => {}
             Err(e) => return Err(failure(prefix, e)),
         }
-        if installing && format(a.format, global_json) == Format::Table {
+        if installing && format(a.write.format, global_json) == Format::Table {
             out.extend_from_slice(format!("Release {} does not exist. Installing it now.\n", go_quote(&a.release)).as_bytes());
         }
     }
@@ -451,14 +444,14 @@ async fn upgrade(a: UpgradeArgs, global_json: bool, out: &mut Vec<u8>) -> Result
         install: a.install,
         values_policy,
         max_history: a.history_max,
-        description: a.description,
-        labels: labels(&a.labels)?,
-        force_conflicts: a.force_conflicts,
+        description: a.write.description,
+        labels: labels(&a.write.labels)?,
+        force_conflicts: a.write.force_conflicts,
         rollback_on_failure: operation.atomic,
     };
     let releases = operation.apply(releases);
     let r = releases.upgrade(&a.release, &chart, &options).await.map_err(|e| failure(if installing { "INSTALLATION FAILED: " } else { prefix }, e))?;
-    let f = format(a.format, global_json);
+    let f = format(a.write.format, global_json);
     if f == Format::Table && !installing {
         out.extend_from_slice(format!("Release {} has been upgraded. Happy Helming!\n", go_quote(&a.release)).as_bytes());
     }
