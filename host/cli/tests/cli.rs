@@ -118,6 +118,19 @@ fn exit_codes_say_failed_and_rolled_back_or_rollback_failed() {
     assert!(err.contains("on-failure failed too"), "{err}");
 }
 
+/// `HELM_DRIVER` picks where the helm capability keeps releases; a value
+/// Helm does not know is bad input before any stage runs, as `gantry helm` says.
+#[test]
+fn an_unknown_helm_driver_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &format!("name: f\nrelease: {{ name: app, chart: c }}\n{TWO_TARGETS}stages:\n  - {{ name: hold, uses: builtin:pause, with: {{ duration: 1s, interval: 1s }} }}\n"));
+    let out = gantry(dir.path()).arg("run").env("HELM_DRIVER", "floppy").output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown driver \"floppy\" in HELM_DRIVER: use `secret` (the default) or `configmap`"), "{err}");
+    assert!(!err.contains("hold/aws started"), "no stage ran: {err}");
+}
+
 #[test]
 fn quiet_prints_only_the_verdict() {
     let dir = tempfile::tempdir().unwrap();

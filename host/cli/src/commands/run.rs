@@ -100,7 +100,16 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let helm = helm_backends(&plan, &clients);
+    let helm = match helm_backends(&plan, &clients) {
+        Ok(h) => h,
+        Err(e) => {
+            output::error(ctx, &e);
+            if let Some(estate) = estate {
+                estate.shutdown().await;
+            }
+            return exit::BAD_INPUT;
+        }
+    };
     let events = output::sink(ctx);
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
@@ -174,18 +183,22 @@ fn simulated_cluster_of(name: &str, t: &gantry_engine::pipeline::model::TargetSp
 /// Each connected target's Helm releases (the `helm` capability's backend):
 /// stored by `HELM_DRIVER` (secret, the default, or configmap), installing
 /// the pipeline's chart, resolved against the pipeline file's directory.
-/// None without a `release:` (nothing for the capability to operate).
-fn helm_backends(plan: &Plan, clients: &[(String, gantry_cluster::lease::Client)]) -> gantry_runtime::HelmBackends {
+/// None without a `release:` (nothing for the capability to operate); an
+/// error for a `HELM_DRIVER` that is neither, as `gantry helm` refuses it.
+fn helm_backends(plan: &Plan, clients: &[(String, gantry_cluster::lease::Client)]) -> Result<gantry_runtime::HelmBackends, String> {
     let Some(release) = &plan.pipeline.spec.release else {
-        return Default::default();
+        return Ok(Default::default());
     };
-    let driver = std::env::var("HELM_DRIVER").ok().and_then(|d| gantry_release::Driver::from_helm_driver(&d)).unwrap_or_default();
+    let driver = match std::env::var("HELM_DRIVER") {
+        Err(_) => gantry_release::Driver::default(),
+        Ok(d) => gantry_release::Driver::from_helm_driver(&d).ok_or_else(|| format!("unknown driver {d:?} in HELM_DRIVER: use `secret` (the default) or `configmap`"))?,
+    };
     let chart = plan.pipeline.dir.join(&release.chart);
     let backends = clients.iter().map(|(name, client)| {
         let backend: Arc<dyn gantry_runtime::HelmBackend> = Arc::new(gantry_release::ReleasesBackend::new(name, client.clone(), driver, &chart));
         (name.clone(), backend)
     });
-    Arc::new(backends.collect())
+    Ok(Arc::new(backends.collect()))
 }
 
 /// Connect every target of `plan` at once: simulated ones to `estate`'s
