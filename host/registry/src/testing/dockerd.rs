@@ -1,0 +1,1 @@
+//! A Docker engine for tests (to be written: see the docker builder work).

@@ -1,0 +1,1 @@
+//! docker-registry for tests (to be written: see the distribution client work).

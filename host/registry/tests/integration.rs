@@ -1,0 +1,1 @@
+//! The registry crate's integration tests, one binary: each file is a module.
