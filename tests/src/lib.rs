@@ -56,6 +56,8 @@ pub fn scope() -> Scope {
         releases: vec!["app".into(), "app-canary".into()],
         urls: vec![],
         registries: vec!["123456789012.dkr.ecr.eu-west-1.amazonaws.com".into()],
+        image: Some("app".into()),
+        build: None,
     }
 }
 
@@ -102,6 +104,7 @@ impl TestEnv {
             cancel: tokio_util::sync::CancellationToken::new(),
             clusters: Default::default(),
             helm: Default::default(),
+            images: None,
         };
         TestEnv { env, lines }
     }

@@ -36,6 +36,9 @@ pub struct RunOptions {
     /// The targets' Helm releases, by target name; every stage's `helm`
     /// capability reaches them (scoped to its targets, namespace and releases).
     pub helm: gantry_runtime::HelmBackends,
+    /// The registries and builders of the run's image; every stage's
+    /// `registry` and `builder` reach them (scoped to the pipeline's image).
+    pub images: gantry_runtime::ImageBackendRef,
 }
 
 /// The result of a run.
@@ -91,6 +94,7 @@ struct Shared {
     redact: Redactor,
     clusters: gantry_runtime::Clusters,
     helm: gantry_runtime::HelmBackends,
+    images: gantry_runtime::ImageBackendRef,
 }
 
 /// Run `plan` to the end (success, failure and rollback, or interrupt).
@@ -108,6 +112,7 @@ pub async fn run(plan: Arc<Plan>, runtime: Arc<Runtime>, opts: RunOptions) -> Ru
         redact: Redactor::new(plan.pipeline.secrets.clone()),
         clusters: opts.clusters.clone(),
         helm: opts.helm.clone(),
+        images: opts.images.clone(),
     });
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %spec.name);
     let _enter = span.enter();
@@ -295,6 +300,14 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
         releases: release.map(|r| vec![r.name.clone(), format!("{}-canary", r.name)]).unwrap_or_default(),
         urls: stage.settings.get("urls").and_then(|u| u.as_array()).map(|a| a.iter().filter_map(|u| u.as_str().map(String::from)).collect()).unwrap_or_default(),
         registries: plan.targets.iter().filter_map(|t| t.registry.clone()).collect(),
+        image: spec.image.as_ref().map(|i| i.name.clone()),
+        build: spec.image.as_ref().and_then(|i| i.build.as_ref()).map(|b| gantry_runtime::scope::BuildScope {
+            context: b.context.clone(),
+            dir: plan.pipeline.dir.join(&b.context),
+            dockerfile: b.dockerfile.clone(),
+            target: b.target.clone(),
+            args: b.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }),
     };
     let run = RunContext {
         run_id: shared.run_id.clone(),
@@ -316,6 +329,7 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
         cancel,
         clusters: shared.clusters.clone(),
         helm: shared.helm.clone(),
+        images: shared.images.clone(),
     };
     let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.as_ref().map(gantry_runtime::wit_target) };
     let result = shared.runtime.call_stage(&stage.plugin, &env, input).await;

@@ -136,4 +136,6 @@ pub struct CallEnv {
     pub clusters: crate::cluster::Clusters,
     /// The Helm releases of the run's targets, by target name (empty: none connected).
     pub helm: crate::helm::HelmBackends,
+    /// Registries and builders for the run's image (None: none in this run).
+    pub images: crate::images::ImageBackendRef,
 }

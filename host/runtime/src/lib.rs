@@ -19,6 +19,7 @@ pub mod deadline;
 mod error;
 pub mod grants;
 pub mod helm;
+pub mod images;
 mod plugin;
 mod runtime;
 mod sandbox;
@@ -30,6 +31,7 @@ pub use context::{CallEnv, ImageInfo, Level, Limits, LogLine, LogSink, ReleaseIn
 pub use error::{CallError, LoadError};
 pub use grants::Capability;
 pub use helm::{HelmBackend, HelmBackends};
+pub use images::{ImageBackend, ImageBackendRef};
 pub use plugin::{digest, Plugin, World};
 pub use runtime::{Runtime, RuntimeConfig};
 pub use sandbox::HostState;

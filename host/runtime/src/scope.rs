@@ -16,8 +16,26 @@ pub struct Scope {
     pub releases: Vec<String>,
     /// URL prefixes `http-probe` may GET directly (from the stage's `with.urls`).
     pub urls: Vec<String>,
-    /// Registries (host[:port]) the stage's image may live in: the targets'.
+    /// Registries (host[:port], maybe with a path: `europe-west1-docker.pkg.dev/proj`)
+    /// the stage's image may live in: the targets'.
     pub registries: Vec<String>,
+    /// The pipeline's image name (`fastapi-app`): the one repository the
+    /// stage may touch in those registries (None: the pipeline has no image).
+    pub image: Option<String>,
+    /// The pipeline's build: the only context and Dockerfile `builder` may use.
+    pub build: Option<BuildScope>,
+}
+
+/// The pipeline's `image.build`, as written and resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildScope {
+    /// As written in the pipeline file (`examples/fastapi-app`).
+    pub context: String,
+    /// Resolved against the pipeline file's directory.
+    pub dir: std::path::PathBuf,
+    pub dockerfile: String,
+    pub target: Option<String>,
+    pub args: Vec<(String, String)>,
 }
 
 impl Scope {
@@ -68,19 +86,42 @@ impl Scope {
 /// `url` is `prefix` itself or below it on a path boundary, so that
 /// `http://a/b` does not allow `http://a/bc` or `http://a.evil/`.
 impl Scope {
-    /// An image reference must live in one of the targets' registries.
+    /// An image reference must be the pipeline's image (any tag or digest)
+    /// in one of the targets' registries.
     pub fn image(&self, capability: &str, reference: &str) -> Result<(), CapError> {
-        let host = reference.split('/').next().unwrap_or_default();
-        if reference.contains('/') && self.registries.iter().any(|r| {
-            let r = r.trim_end_matches('/');
-            reference.starts_with(r) && reference[r.len()..].starts_with('/') || host == r
-        }) {
+        let Some(name) = self.image.as_deref() else {
+            return Err(denied(capability, format!("image `{reference}` is outside this pipeline: it has no `image:`")));
+        };
+        let within = self.registries.iter().any(|r| {
+            let Some(rest) = reference.strip_prefix(r.trim_end_matches('/')).and_then(|rest| rest.strip_prefix('/')) else { return false };
+            let repository = rest.split_once('@').map_or(rest, |(repo, _)| repo);
+            let repository = match repository.rsplit_once(':') {
+                Some((repo, tag)) if !tag.contains('/') => repo,
+                _ => repository,
+            };
+            repository == name
+        });
+        if within {
             return Ok(());
         }
-        Err(denied(
-            capability,
-            format!("image `{reference}` is outside this pipeline's registries ({})", list(&self.registries)),
-        ))
+        let allowed: Vec<String> = self.registries.iter().map(|r| format!("{}/{name}", r.trim_end_matches('/'))).collect();
+        Err(denied(capability, format!("image `{reference}` is outside this pipeline's images ({})", list(&allowed))))
+    }
+
+    /// The pipeline's build, when `context` and `dockerfile` are empty or
+    /// the pipeline's own; anything else is denied.
+    pub fn build(&self, capability: &str, context: &str, dockerfile: &str) -> Result<BuildScope, CapError> {
+        let Some(build) = &self.build else {
+            return Err(denied(capability, "this pipeline's image has no `build:` (add `image.build.context`)".to_string()));
+        };
+        let same = |asked: &str, own: &str| asked.is_empty() || asked.trim_end_matches('/') == own.trim_end_matches('/');
+        if !same(context, &build.context) {
+            return Err(denied(capability, format!("build context `{context}` is not the pipeline's (`{}`); leave it empty to use it", build.context)));
+        }
+        if !same(dockerfile, &build.dockerfile) {
+            return Err(denied(capability, format!("Dockerfile `{dockerfile}` is not the pipeline's (`{}`); leave it empty to use it", build.dockerfile)));
+        }
+        Ok(build.clone())
     }
 }
 
@@ -114,7 +155,9 @@ mod tests {
             namespace: "default".into(),
             releases: vec!["app".into(), "app-canary".into()],
             urls: vec!["http://127.0.0.1:8080/api".into()],
-            registries: vec!["123.dkr.ecr.eu-west-1.amazonaws.com".into(), "europe-west1-docker.pkg.dev/proj".into()],
+            registries: vec!["123.dkr.ecr.eu-west-1.amazonaws.com".into(), "europe-west1-docker.pkg.dev/proj".into(), "127.0.0.1:5000".into()],
+            image: Some("app".into()),
+            build: Some(BuildScope { context: "examples/app".into(), dir: "/work/examples/app".into(), dockerfile: "Dockerfile".into(), target: None, args: vec![] }),
         }
     }
 
@@ -139,12 +182,30 @@ mod tests {
     }
 
     #[test]
-    fn image_outside_the_targets_registries_is_denied() {
+    fn image_outside_the_pipelines_image_in_the_targets_registries_is_denied() {
         let s = scope();
         assert!(s.image("registry", "123.dkr.ecr.eu-west-1.amazonaws.com/app:1").is_ok());
+        assert!(s.image("registry", "123.dkr.ecr.eu-west-1.amazonaws.com/app").is_ok());
         assert!(s.image("registry", "europe-west1-docker.pkg.dev/proj/app@sha256:00").is_ok());
+        assert!(s.image("registry", "europe-west1-docker.pkg.dev/proj/app:1@sha256:00").is_ok());
+        assert!(s.image("registry", "127.0.0.1:5000/app:1").is_ok(), "a port is not a tag");
         assert!(s.image("registry", "europe-west1-docker.pkg.dev/other/app:1").is_err());
         assert!(s.image("registry", "docker.io/library/app:1").is_err());
+        let other = s.image("registry", "123.dkr.ecr.eu-west-1.amazonaws.com/other-app:1").unwrap_err();
+        assert!(other.message.contains("`123.dkr.ecr.eu-west-1.amazonaws.com/app`"), "{}", other.message);
+        assert!(s.image("registry", "123.dkr.ecr.eu-west-1.amazonaws.com/app/sub:1").is_err());
+        assert!(s.image("registry", "123.dkr.ecr.eu-west-1.amazonaws.com.evil/app:1").is_err());
+        assert!(Scope { image: None, ..scope() }.image("registry", "123.dkr.ecr.eu-west-1.amazonaws.com/app:1").is_err());
+    }
+
+    #[test]
+    fn only_the_pipelines_build_context_and_dockerfile_are_built() {
+        let s = scope();
+        assert_eq!(s.build("builder", "", "").unwrap().context, "examples/app");
+        assert!(s.build("builder", "examples/app/", "Dockerfile").is_ok());
+        assert!(s.build("builder", "/etc", "").is_err());
+        assert!(s.build("builder", "", "../Dockerfile").is_err());
+        assert!(Scope { build: None, ..scope() }.build("builder", "", "").is_err());
     }
 
     #[test]

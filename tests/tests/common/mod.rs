@@ -27,6 +27,6 @@ pub async fn run_pipeline_with(dir: &Path, yaml: &str, clusters: Clusters, helm:
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images: None };
     gantry_engine::run(plan, runtime, opts).await
 }

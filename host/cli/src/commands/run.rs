@@ -132,7 +132,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let watcher = watch_locks(&locks, cancel.clone(), ctx);
 
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images: None }).await;
     if let Some(w) = watcher {
         w.abort();
     }

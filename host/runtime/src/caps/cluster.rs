@@ -12,19 +12,10 @@ use crate::bindings::wit::cluster_read::{self, ContainerState, Event, ListOption
 use crate::bindings::wit::cluster_write::{self, ApplyOptions, Propagation};
 use crate::bindings::wit::types::{CapError, ErrorKind, ObjectRef, Pair};
 use crate::cluster::{self as backend, BackendError, BackendErrorKind, ClusterBackend, ObjectKey};
+use crate::caps::tri;
 use crate::sandbox::HostState;
 
 type Answer<T> = wasmtime::Result<Result<T, CapError>>;
-
-/// The value, or the capability error as the call's answer.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
 
 pub(super) fn cap_error(capability: &str, e: BackendError) -> CapError {
     let kind = match e.kind {

@@ -12,21 +12,12 @@ use crate::bindings::wit::helm::{Host, ReleaseStatus, RenderedFile, UpgradeOptio
 use crate::bindings::wit::types::{CapError, ErrorKind};
 use crate::caps::cluster::run;
 use crate::helm::{HelmBackend, HelmRelease, HelmUpgrade};
+use crate::caps::tri;
 use crate::sandbox::HostState;
 
 type Answer<T> = wasmtime::Result<Result<T, CapError>>;
 
 const HELM: &str = "helm";
-
-/// The value, or the capability error as the call's answer.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
 
 fn status(r: HelmRelease) -> ReleaseStatus {
     ReleaseStatus {

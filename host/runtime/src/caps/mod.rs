@@ -40,6 +40,17 @@ pub(crate) fn unsupported(capability: &str, call: &str) -> CapError {
     }
 }
 
+/// The value, or the capability error as the call's answer.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+pub(crate) use tri;
+
 /// Check the scope, then answer `unsupported`: the shape every capability
 /// without a backend shares, so scoping is enforced from day one.
 macro_rules! scoped_unsupported {
