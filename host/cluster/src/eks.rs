@@ -154,6 +154,22 @@ impl EksCluster {
 /// The SDK config for `region`, and the EKS endpoint override to apply
 /// explicitly (Vars only: in the process the SDK reads its own).
 async fn load_config(env: &AwsEnvironment, target: &str, region: &str) -> Result<(aws_config::SdkConfig, Option<String>), ClusterError> {
+    load_config_for(env, target, region, "EKS").await
+}
+
+/// The AWS SDK settings of `env` for another service of the target's
+/// account (`ECR`): region, credentials and, from `Vars`, the endpoint
+/// `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL` set on the config
+/// (from the process, the SDK reads those variables itself).
+pub async fn sdk_config(env: &AwsEnvironment, target: &str, region: &str, service: &str) -> Result<aws_config::SdkConfig, ClusterError> {
+    let (sdk, endpoint) = load_config_for(env, target, region, service).await?;
+    Ok(match endpoint {
+        Some(url) => sdk.into_builder().endpoint_url(url).build(),
+        None => sdk,
+    })
+}
+
+async fn load_config_for(env: &AwsEnvironment, target: &str, region: &str, service: &str) -> Result<(aws_config::SdkConfig, Option<String>), ClusterError> {
     let loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
     match env {
         AwsEnvironment::Process => Ok((loader.load().await, None)),
@@ -163,7 +179,7 @@ async fn load_config(env: &AwsEnvironment, target: &str, region: &str) -> Result
                 return Err(no_credentials(target, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set"));
             };
             let creds = Credentials::new(id, secret, get("AWS_SESSION_TOKEN"), None, "gantry-vars");
-            let endpoint = get("AWS_ENDPOINT_URL_EKS").or_else(|| get("AWS_ENDPOINT_URL"));
+            let endpoint = get(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| get("AWS_ENDPOINT_URL"));
             // No profile files either: only these variables count.
             #[allow(deprecated)]
             let no_profiles = aws_config::profile::profile_file::ProfileFiles::builder()
