@@ -128,11 +128,7 @@ impl DockerConfig {
     /// The file the docker CLI reads: `$DOCKER_CONFIG/config.json`, else
     /// `$HOME/.docker/config.json`; `None` without either variable.
     pub fn default_path() -> Option<PathBuf> {
-        if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-            return Some(PathBuf::from(dir).join("config.json"));
-        }
-        let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-        Some(PathBuf::from(home).join(".docker").join("config.json"))
+        config_path(std::env::var_os("DOCKER_CONFIG"), std::env::var_os("HOME"))
     }
 
     /// The config the docker CLI would use ([`DockerConfig::default_path`]);
@@ -365,6 +361,15 @@ pub fn server_url(registry: &str) -> String {
     }
 }
 
+/// `DOCKER_CONFIG/config.json`, else `HOME/.docker/config.json` (empty variables count as unset).
+fn config_path(docker_config: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    if let Some(dir) = docker_config.filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("config.json"));
+    }
+    let home = home.filter(|h| !h.is_empty())?;
+    Some(PathBuf::from(home).join(".docker").join("config.json"))
+}
+
 fn missing_helper(program: &str, configured: &str) -> String {
     format!("credential helper `{program}` ({configured}) is not on PATH: install it, or remove the entry so docker and gantry stop asking it")
 }
@@ -526,6 +531,15 @@ mod tests {
     fn a_type_error_does_not_quote_the_value() {
         let err = DockerConfig::from_json(r#"{"auths": "hunter2"}"#, Path::new("/c/config.json")).unwrap_err();
         assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn the_file_is_found_where_the_docker_cli_finds_it() {
+        let some = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(config_path(some("/etc/dc"), some("/home/u")), Some(PathBuf::from("/etc/dc/config.json")));
+        assert_eq!(config_path(some(""), some("/home/u")), Some(PathBuf::from("/home/u/.docker/config.json")));
+        assert_eq!(config_path(None, some("/home/u")), Some(PathBuf::from("/home/u/.docker/config.json")));
+        assert_eq!(config_path(None, None), None);
     }
 
     #[test]

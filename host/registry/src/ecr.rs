@@ -171,24 +171,47 @@ fn sdk_error(sdk: &aws_config::SdkConfig, host: &EcrHost, e: SdkError<GetAuthori
         SdkError::ServiceError(service) => {
             let err = service.err();
             let status = service.raw().status().as_u16();
-            let code = err.code().unwrap_or("unknown");
-            let text = err.message().unwrap_or("");
+            // What AWS said: the status, and its error code and message when the body could be read.
+            let said = match (err.code(), err.message()) {
+                (Some(code), Some(text)) => format!("HTTP {status}, {code}: {text}"),
+                (Some(code), None) => format!("HTTP {status}, {code}"),
+                (None, _) => format!("HTTP {status}"),
+            };
             match status {
                 401 | 403 => format!(
-                    "AWS refused {call} ({code}: {text}): check the target's AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the profile) and that they may call ecr:GetAuthorizationToken"
+                    "AWS refused {call} ({said}): check the target's AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the profile) and that they may call ecr:GetAuthorizationToken"
                 ),
-                _ => format!("{call} failed at {endpoint} ({status} {code}: {text}): check the account and region in the registry host"),
+                _ => format!("{call} failed at {endpoint} ({said}): check the account and region in the registry host"),
             }
         }
+        SdkError::DispatchFailure(failure) if !(failure.is_io() || failure.is_timeout()) => format!(
+            "{call} could not be signed or sent ({}): check the target's AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile)",
+            if failure.is_other() && error_chain(&e).contains("no identity resolver") { "no AWS credentials".to_string() } else { error_chain(&e) }
+        ),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
             "{call}: cannot reach ECR at {endpoint}: {}: check the network, the region, and the endpoint URL (AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL) if one is set",
-            DisplayErrorContext(&e)
+            error_chain(&e)
         ),
         _ => format!(
             "{call} could not be sent to {endpoint}: {}: check the target's AWS credentials and region, and the endpoint URL if one is set",
             DisplayErrorContext(&e)
         ),
     }
+}
+
+/// An error and its sources, each once.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = source.source();
+    }
+    out
 }
 
 #[cfg(test)]
