@@ -1,10 +1,15 @@
 //! The docker CLI's `config.json` as a [`CredentialSource`]: found where the
 //! CLI finds it (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`),
 //! read once, and asked per registry host the way the CLI resolves a host:
-//! `credHelpers[host]` first, then `credsStore`, then `auths[host]`. Keys are
-//! matched as written first, then normalised (scheme and path stripped,
-//! `https://index.docker.io/v1/`, `index.docker.io` and `registry-1.docker.io`
-//! all mean `docker.io`). Credential helpers are run as the CLI runs them
+//! `credHelpers[host]` first, then `credsStore`, then `auths[host]`. Docker
+//! Hub (`docker.io`) is known by its legacy server URL
+//! `https://index.docker.io/v1/` in all three; `auths` keys are matched as
+//! written first, then with scheme and path stripped (`https://host:5000/v2/`
+//! is `host:5000`); `credHelpers` keys only as written — exactly what the
+//! docker CLI 28 sends its daemon for the same file (a test compares them).
+//! One difference: the CLI warns about a malformed file and goes on without
+//! credentials, and ignores a credsStore helper it cannot run; here both are
+//! errors. Credential helpers are run as the CLI runs them
 //! (`docker-credential-NAME get`, the server URL on stdin, JSON back), each
 //! within a time bound. It owns the file's format and the helper protocol; it
 //! must never write the file, store or erase credentials, or put a secret or
@@ -201,27 +206,19 @@ impl DockerConfig {
     }
 
     /// The credential helper for `registry` and where it was configured
-    /// (`credHelpers` beats `credsStore`), if any.
+    /// (`credHelpers` beats `credsStore`; an empty `credHelpers` entry means
+    /// the file's `auths`), if any.
     pub fn helper_for(&self, registry: &str) -> Option<(&str, &'static str)> {
-        let host = normalise_registry(registry);
-        let own = self
-            .cred_helpers
-            .get(registry)
-            .or_else(|| self.cred_helpers.iter().find(|(key, _)| normalise_registry(key) == host).map(|(_, helper)| helper))
-            .filter(|helper| !helper.is_empty());
-        match (own, &self.creds_store) {
-            (Some(helper), _) => Some((helper.as_str(), "credHelpers")),
-            (None, Some(store)) => Some((store.as_str(), "credsStore")),
-            (None, None) => None,
+        match self.cred_helpers.get(&server_url(registry)) {
+            Some(helper) if helper.is_empty() => None,
+            Some(helper) => Some((helper.as_str(), "credHelpers")),
+            None => self.creds_store.as_deref().map(|store| (store, "credsStore")),
         }
     }
 
     fn auth_for(&self, registry: &str) -> Option<&AuthEntry> {
-        let host = normalise_registry(registry);
-        self.auths
-            .get(registry)
-            .or_else(|| if host == "docker.io" { self.auths.get(DOCKER_HUB_SERVER) } else { None })
-            .or_else(|| self.auths.iter().find(|(key, _)| normalise_registry(key) == host).map(|(_, entry)| entry))
+        let server = server_url(registry);
+        self.auths.get(&server).or_else(|| self.auths.iter().find(|(key, _)| key_host(key) == server).map(|(_, entry)| entry))
     }
 
     fn file_name(&self) -> String {
@@ -230,12 +227,16 @@ impl DockerConfig {
 
     async fn resolve(&self, registry: &str) -> Result<Credential, String> {
         if let Some((helper, setting)) = self.helper_for(registry) {
-            return self.run_helper(helper, setting, registry).await;
+            let credential = self.run_helper(helper, setting, registry).await?;
+            tracing::debug!(registry, helper, setting, credential = kind(&credential), "docker config: credential from a helper");
+            return Ok(credential);
         }
-        Ok(match self.auth_for(registry) {
+        let credential = match self.auth_for(registry) {
             None => Credential::Anonymous,
             Some(entry) => entry.credential(),
-        })
+        };
+        tracing::debug!(registry, credential = kind(&credential), "docker config: credential from auths");
+        Ok(credential)
     }
 
     /// `docker-credential-HELPER get` for `registry`; never echoes its output.
@@ -340,24 +341,30 @@ impl AuthEntry {
     }
 }
 
-/// The host a config key or a registry name stands for: scheme and path
-/// stripped, Docker Hub's names as `docker.io`.
-pub fn normalise_registry(key: &str) -> String {
-    let stripped = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://")).unwrap_or(key);
-    let host = stripped.split('/').next().unwrap_or(stripped);
-    match host {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
+/// The host an `auths` key names: scheme and path stripped
+/// (`https://host:5000/v2/` → `host:5000`).
+pub fn key_host(key: &str) -> &str {
+    let rest = key.split_once("://").map(|(_, rest)| rest).unwrap_or(key);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// What docker looks `registry` up as, and asks a credential helper about:
+/// Docker Hub's legacy URL for `docker.io` (and `index.docker.io`), else the
+/// host as written.
+pub fn server_url(registry: &str) -> String {
+    match registry {
+        "docker.io" | "index.docker.io" => DOCKER_HUB_SERVER.to_string(),
         other => other.to_string(),
     }
 }
 
-/// What a credential helper is asked about for `registry`: Docker Hub's
-/// legacy URL, or the host as written.
-pub fn server_url(registry: &str) -> String {
-    if normalise_registry(registry) == "docker.io" {
-        DOCKER_HUB_SERVER.to_string()
-    } else {
-        registry.to_string()
+/// What kind of credential, for a log line.
+fn kind(credential: &Credential) -> &'static str {
+    match credential {
+        Credential::Anonymous => "anonymous",
+        Credential::Basic { .. } => "basic",
+        Credential::IdentityToken(_) => "identity token",
+        Credential::Bearer(_) => "registry token",
     }
 }
 
@@ -448,21 +455,22 @@ mod tests {
     }
 
     #[test]
-    fn keys_normalise_as_docker_does() {
-        assert_eq!(normalise_registry("https://index.docker.io/v1/"), "docker.io");
-        assert_eq!(normalise_registry("index.docker.io"), "docker.io");
-        assert_eq!(normalise_registry("registry-1.docker.io"), "docker.io");
-        assert_eq!(normalise_registry("http://registry.example:5000/v2/"), "registry.example:5000");
-        assert_eq!(normalise_registry("registry.example:5000"), "registry.example:5000");
+    fn keys_and_hosts_as_docker_reads_them() {
+        assert_eq!(key_host("https://index.docker.io/v1/"), "index.docker.io");
+        assert_eq!(key_host("http://registry.example:5000/v2/"), "registry.example:5000");
+        assert_eq!(key_host("registry.example:5000"), "registry.example:5000");
+        assert_eq!(key_host("registry.example:5000/v1/"), "registry.example:5000");
         assert_eq!(server_url("docker.io"), DOCKER_HUB_SERVER);
+        assert_eq!(server_url("index.docker.io"), DOCKER_HUB_SERVER);
         assert_eq!(server_url("127.0.0.1:5000"), "127.0.0.1:5000");
     }
 
     #[tokio::test]
     async fn auth_field_is_base64_user_colon_password_and_wins_over_username() {
         let text = format!(
-            r#"{{"auths": {{"https://index.docker.io/v1/": {{"auth": "{}", "username": "ignored"}}, "reg.example:5000": {{"username": "bob", "password": "pw"}}}}}}"#,
-            b64("alice:s3:cret\0")
+            r#"{{"auths": {{"https://index.docker.io/v1/": {{"auth": "{}", "username": "ignored"}}, "reg.example:5000": {{"username": "bob", "password": "pw"}}, "docker.io": {{"auth": "{}"}}}}}}"#,
+            b64("alice:s3:cret\0"),
+            b64("not:used")
         );
         let c = config(&text);
         let hub = Credential::Basic { username: "alice".into(), password: Secret::new("s3:cret") };
@@ -490,11 +498,13 @@ mod tests {
     }
 
     #[test]
-    fn cred_helpers_beat_creds_store_and_keys_normalise() {
-        let c = config(r#"{"credsStore": "desktop", "credHelpers": {"https://index.docker.io/v1/": "hub", "gcr.io": "gcloud"}}"#);
+    fn cred_helpers_beat_creds_store_with_keys_as_written() {
+        let c = config(r#"{"credsStore": "desktop", "credHelpers": {"https://index.docker.io/v1/": "hub", "gcr.io": "gcloud", "https://quay.io": "ignored", "file.example": ""}}"#);
         assert_eq!(c.helper_for("docker.io"), Some(("hub", "credHelpers")));
         assert_eq!(c.helper_for("gcr.io"), Some(("gcloud", "credHelpers")));
+        // credHelpers keys are taken as written (as docker takes them), and "" means the file.
         assert_eq!(c.helper_for("quay.io"), Some(("desktop", "credsStore")));
+        assert_eq!(c.helper_for("file.example"), None);
         assert_eq!(config("{}").helper_for("quay.io"), None);
     }
 

@@ -3,7 +3,10 @@
 //! test that speak the helper protocol: `get`, the server URL on stdin,
 //! `{ServerURL, Username, Secret}` on stdout), ECR's GetAuthorizationToken
 //! against moto (started on 127.0.0.1 at a free port, killed by the test),
-//! Artifact Registry with a counting token source, `ByRegistry` routing
+//! the docker CLI itself as the oracle for which credential a config gives
+//! a registry (what it sends its daemon — a stand-in on a unix socket — for
+//! `docker pull`, against what `DockerConfig` answers, for each shape of
+//! file), Artifact Registry with a counting token source, `ByRegistry` routing
 //! between them, and no secret in any error or `Debug` of these types.
 //!
 //! moto is GANTRY_MOTO's `moto_server`, else /tmp/motovenv/bin/moto_server,
@@ -89,13 +92,12 @@ async fn cred_helpers_win_over_creds_store_and_auths() {
         dir.path(),
         r#"{
   "auths": {"reg.example:5000": {"username": "file-user", "password": "file-passw0rd"}, "plain.example": {"auth": "dTpmaWxlLXBhc3N3MHJk"}},
-  "credHelpers": {"https://reg.example:5000/v2/": "per-host"}
+  "credHelpers": {"reg.example:5000": "per-host", "https://plain.example/v2/": "per-host"}
 }"#,
     );
-    // credHelpers, keyed with a scheme and path, still names the host.
     let got = config.credential("reg.example:5000").await.unwrap();
     assert_eq!(got, Credential::Basic { username: "per-host".into(), password: Secret::new(HELPER_SECRET) });
-    // Without a credsStore, other hosts come from auths.
+    // Without a credsStore, other hosts come from auths; a credHelpers key with a scheme is not the host (as for docker).
     assert_eq!(config.credential("plain.example").await.unwrap(), Credential::Basic { username: "u".into(), password: Secret::new("file-passw0rd") });
     assert_eq!(asked(dir.path()), ["reg.example:5000"]);
 
@@ -414,5 +416,140 @@ threading.Event().wait()
         let msg = err.to_string();
         eprintln!("{msg}");
         assert!(msg.contains("GetAuthorizationToken for account 123456789012 in us-east-1 could not be signed or sent (no AWS credentials): check the target's AWS credentials"), "{msg}");
+    }
+}
+
+mod docker_cli {
+    //! `docker pull IMAGE` sends the daemon the credential the CLI resolved
+    //! from the config (`X-Registry-Auth`, base64url JSON) before anything
+    //! else happens; a stand-in daemon records it and refuses the pull.
+
+    use super::*;
+    use base64::Engine as _;
+    use gantry_registry::Reference;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    fn docker_cli() -> Option<PathBuf> {
+        let found = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|dir| dir.join("docker"))
+            .find(|p| p.is_file());
+        if found.is_none() {
+            gantry_registry::testing::missing("the docker CLI", "install docker-ce-cli (or docker.io) so that `docker` is on PATH");
+        }
+        found
+    }
+
+    /// Answers every request with a 500, keeping each request's X-Registry-Auth.
+    fn stand_in_daemon(sock: &Path) -> Arc<Mutex<Vec<String>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let listener = tokio::net::UnixListener::bind(sock).unwrap();
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).to_string();
+                    for line in head.lines() {
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("x-registry-auth") {
+                                record.lock().unwrap().push(value.trim().to_string());
+                            }
+                        }
+                    }
+                    let body = r#"{"message":"stand-in daemon"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        seen
+    }
+
+    /// The credential the daemon would use, from X-Registry-Auth: a registry
+    /// token first, then an identity token, then username and password.
+    fn from_header(header: &str) -> Credential {
+        let json = base64::engine::general_purpose::URL_SAFE.decode(header).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let field = |k: &str| v.get(k).and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
+        if let Some(t) = field("registrytoken") {
+            Credential::Bearer(Secret::new(t))
+        } else if let Some(t) = field("identitytoken") {
+            Credential::IdentityToken(Secret::new(t))
+        } else if field("username").is_some() || field("password").is_some() {
+            Credential::Basic { username: field("username").unwrap_or_default(), password: Secret::new(field("password").unwrap_or_default()) }
+        } else {
+            Credential::Anonymous
+        }
+    }
+
+    #[tokio::test]
+    async fn docker_config_gives_each_registry_what_the_docker_cli_sends() {
+        let Some(docker) = docker_cli() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("docker.sock");
+        let seen = stand_in_daemon(&sock);
+        store_helper(dir.path());
+        helper_script(dir.path(), "per-host", &format!(r#"printf '{{"ServerURL":"%s","Username":"per-host","Secret":"{HELPER_SECRET}"}}' "$url""#));
+        let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+
+        let hub = b64("hub-user:file-passw0rd");
+        let shapes = [
+            // Docker Hub only under its legacy URL (not `docker.io`, not `index.docker.io`); other keys by exact match or with scheme and path stripped.
+            format!(
+                r#"{{"auths": {{"https://index.docker.io/v1/": {{"auth": "{hub}"}}, "https://reg.example:5000/v2/": {{"username": "u", "password": "file-passw0rd"}}}}}}"#
+            ),
+            format!(r#"{{"auths": {{"docker.io": {{"auth": "{hub}"}}, "index.docker.io": {{"auth": "{hub}"}}, "http://quay.io": {{"auth": "{hub}"}}}}}}"#),
+            r#"{"auths": {"reg.example:5000": {"username": "u", "identitytoken": "file-passw0rd"}, "quay.io": {"auth": "dTpw", "identitytoken": "i", "registrytoken": "file-passw0rd"}}}"#.to_string(),
+            format!(r#"{{"auths": {{"https://index.docker.io/v1/": {{"auth": "{hub}"}}, "reg.example:5000": {{}}}}, "credsStore": "gantry-store"}}"#),
+            format!(
+                r#"{{"auths": {{"quay.io": {{"auth": "{hub}"}}}}, "credsStore": "gantry-store", "credHelpers": {{"https://index.docker.io/v1/": "per-host", "reg.example:5000": "", "quay.io": "per-host", "docker.io": "per-host"}}}}"#
+            ),
+            String::new(),
+        ];
+        let images = ["busybox", "index.docker.io/library/busybox", "reg.example:5000/team/app:1", "quay.io/x/y"];
+        let mut kinds = std::collections::BTreeSet::new();
+        for shape in &shapes {
+            std::fs::write(dir.path().join("config.json"), shape).unwrap();
+            let config = DockerConfig::load_file(&dir.path().join("config.json")).unwrap().with_helper_path(vec![dir.path().to_path_buf()]);
+            for image in images {
+                let before = seen.lock().unwrap().len();
+                let pull = tokio::process::Command::new(&docker)
+                    .args(["pull", image])
+                    .env("DOCKER_CONFIG", dir.path())
+                    .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+                    .env("PATH", &path)
+                    .stdin(std::process::Stdio::null())
+                    .output();
+                // Hang guard only.
+                let out = tokio::time::timeout(Duration::from_secs(120), pull).await.expect("docker pull hung").unwrap();
+                let sent = seen.lock().unwrap()[before..].last().cloned();
+                let Some(sent) = sent else { panic!("docker pull {image} sent no X-Registry-Auth: {}", String::from_utf8_lossy(&out.stderr)) };
+                let registry = Reference::parse(image).unwrap().domain;
+                let ours = config.credential(&registry).await.unwrap();
+                kinds.insert(format!("{ours:?}").split(['(', ' ']).next().unwrap_or_default().to_string());
+                assert_eq!(ours, from_header(&sent), "config {shape:?}, image {image}: docker sent {:?}", String::from_utf8_lossy(&base64::engine::general_purpose::URL_SAFE.decode(&sent).unwrap()));
+            }
+        }
+        // The shapes reached every kind of credential.
+        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["Anonymous", "Basic", "Bearer", "IdentityToken"]);
+    }
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
     }
 }
