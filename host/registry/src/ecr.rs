@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata as _, SdkError};
+use aws_sdk_ecr::config::timeout::TimeoutConfig;
 use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenError;
 use base64::Engine as _;
 
@@ -22,6 +23,10 @@ use crate::credential::{Credential, CredentialError, CredentialFuture, Credentia
 
 /// How long before its expiry a cached token is replaced.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// The bound on one GetAuthorizationToken (retries included) when the
+/// caller's `SdkConfig` sets none: a registry operation must not hang on it.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An ECR registry host, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +85,12 @@ impl EcrCredentials {
         self
     }
 
+    /// Drops the token kept for `registry`, so the next ask calls ECR: for a
+    /// caller that saw the registry refuse it before it expired.
+    pub fn forget(&self, registry: &str) {
+        self.lock().remove(registry);
+    }
+
     fn cached_hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = self.lock().keys().cloned().collect();
         hosts.sort();
@@ -109,6 +120,9 @@ impl EcrCredentials {
         // FIPS endpoints are chosen by the SDK; an explicit endpoint URL is taken as given.
         if host.fips && self.sdk.endpoint_url().is_none() {
             config = config.use_fips(true);
+        }
+        if let Some(bounded) = with_operation_timeout(self.sdk.timeout_config()) {
+            config = config.timeout_config(bounded);
         }
         let client = aws_sdk_ecr::Client::from_conf(config.build());
         // registryIds is deprecated (ECR now ignores it: a token reaches every registry the caller
@@ -153,6 +167,27 @@ impl CredentialSource for EcrCredentials {
             self.fetch(registry, &host).await.map_err(fail)
         })
     }
+}
+
+/// The caller's timeouts with [`DEFAULT_OPERATION_TIMEOUT`] added when they
+/// have no operation timeout; `None` when they have one.
+fn with_operation_timeout(given: Option<&TimeoutConfig>) -> Option<TimeoutConfig> {
+    if given.and_then(|t| t.operation_timeout()).is_some() {
+        return None;
+    }
+    let mut bounded = TimeoutConfig::builder().operation_timeout(DEFAULT_OPERATION_TIMEOUT);
+    if let Some(given) = given {
+        if let Some(t) = given.connect_timeout() {
+            bounded = bounded.connect_timeout(t);
+        }
+        if let Some(t) = given.read_timeout() {
+            bounded = bounded.read_timeout(t);
+        }
+        if let Some(t) = given.operation_attempt_timeout() {
+            bounded = bounded.operation_attempt_timeout(t);
+        }
+    }
+    Some(bounded.build())
 }
 
 /// `base64("AWS:password")` → Basic `AWS` / password.
@@ -246,6 +281,17 @@ mod tests {
         assert_eq!(decode_token(&token), Some(Credential::Basic { username: "AWS".into(), password: Secret::new("pass:word") }));
         assert_eq!(decode_token("!!"), None);
         assert_eq!(decode_token(&base64::engine::general_purpose::STANDARD.encode("nocolon")), None);
+    }
+
+    #[test]
+    fn an_operation_timeout_is_added_only_when_the_caller_has_none() {
+        let none = with_operation_timeout(None).unwrap();
+        assert_eq!(none.operation_timeout(), Some(DEFAULT_OPERATION_TIMEOUT));
+        let connect = TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).build();
+        let added = with_operation_timeout(Some(&connect)).unwrap();
+        assert_eq!((added.connect_timeout(), added.operation_timeout()), (Some(Duration::from_secs(2)), Some(DEFAULT_OPERATION_TIMEOUT)));
+        let own = TimeoutConfig::builder().operation_timeout(Duration::from_secs(5)).build();
+        assert!(with_operation_timeout(Some(&own)).is_none());
     }
 
     #[test]

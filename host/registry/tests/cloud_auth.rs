@@ -369,6 +369,9 @@ threading.Event().wait()
         let first = ecr.credential(HOST).await.unwrap();
         assert_eq!(aws_password(&first), format!("{ACCOUNT}-auth-token"));
         assert!(format!("{ecr:?}").contains(HOST), "{ecr:?}");
+        ecr.forget(HOST);
+        assert!(!format!("{ecr:?}").contains(HOST), "{ecr:?}");
+        assert_eq!(ecr.credential(HOST).await.unwrap(), first);
 
         // With ECR gone, the same host is answered from the cache, and another account's host is not.
         moto.child.kill().unwrap();
