@@ -10,8 +10,13 @@
 //! headers: nothing here prints them.
 
 pub mod credential;
+pub mod docker_config;
+#[cfg(feature = "ecr")]
+pub mod ecr;
+pub mod gar;
 pub mod image;
 pub mod reference;
+pub mod sources;
 pub mod spec;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
