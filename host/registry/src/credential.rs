@@ -70,6 +70,13 @@ pub type CredentialFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, C
 /// so sources that expire (ECR, access tokens) refresh there.
 pub trait CredentialSource: Send + Sync {
     fn credential<'a>(&'a self, registry: &'a str) -> CredentialFuture<'a>;
+
+    /// The registry refused the credential this source gave for it: a
+    /// source that caches (ECR's tokens) forgets it, so the next ask fetches
+    /// a new one. The client calls this before asking again.
+    fn refused(&self, registry: &str) {
+        let _ = registry;
+    }
 }
 
 /// A fixed credential per registry host; anonymous for any other.

@@ -167,6 +167,10 @@ impl CredentialSource for EcrCredentials {
             self.fetch(registry, &host).await.map_err(fail)
         })
     }
+
+    fn refused(&self, registry: &str) {
+        self.forget(registry);
+    }
 }
 
 /// The caller's timeouts with [`DEFAULT_OPERATION_TIMEOUT`] added when they

@@ -58,6 +58,12 @@ impl CredentialSource for ByRegistry {
             None => Box::pin(async { Ok(Credential::Anonymous) }),
         }
     }
+
+    fn refused(&self, registry: &str) {
+        if let Some(source) = self.routes.get(registry).or(self.fallback.as_ref()) {
+            source.refused(registry);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -372,6 +372,10 @@ threading.Event().wait()
         ecr.forget(HOST);
         assert!(!format!("{ecr:?}").contains(HOST), "{ecr:?}");
         assert_eq!(ecr.credential(HOST).await.unwrap(), first);
+        // A registry that refused the token makes the client say so: the token is forgotten too.
+        ecr.refused(HOST);
+        assert!(!format!("{ecr:?}").contains(HOST), "{ecr:?}");
+        assert_eq!(ecr.credential(HOST).await.unwrap(), first);
 
         // With ECR gone, the same host is answered from the cache, and another account's host is not.
         moto.child.kill().unwrap();
