@@ -27,11 +27,12 @@ fn main() {
         let name = package.strip_prefix("builtin-").unwrap_or(package);
         let description = gantry_guest_build::manifest_value(&manifest, "description").unwrap_or_default();
         let grants = gantry_guest_build::manifest_value(&manifest, "grants").unwrap_or_else(|| "[]".into());
+        let once = gantry_guest_build::manifest_value(&manifest, "once").is_some_and(|v| v == "true");
         let copy = out.join(format!("{name}.wasm"));
         std::fs::copy(wasm, &copy).unwrap();
         writeln!(
             src,
-            "    Builtin {{ name: {name:?}, description: {description:?}, grants: &{grants}, wasm: include_bytes!({copy:?}) }},"
+            "    Builtin {{ name: {name:?}, description: {description:?}, grants: &{grants}, once: {once}, wasm: include_bytes!({copy:?}) }},"
         )
         .unwrap();
     }

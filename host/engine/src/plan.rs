@@ -48,7 +48,7 @@ pub fn plan(pipeline: Pipeline, runtime: &Runtime) -> Result<Plan, Diagnostics> 
         let body = Body { uses: &s.uses, grants: &s.grants, timeout: s.timeout.as_deref(), memory: s.memory.as_deref(), with: s.with.clone() };
         match prepare(&pipeline, runtime, &mut loaded, &s.name, &field, body) {
             Ok(mut p) => {
-                p.once = s.once;
+                p.once = s.runs_once();
                 stages.push(p);
             }
             Err(d) => problems.push(d),

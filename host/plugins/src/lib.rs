@@ -11,6 +11,9 @@ pub struct Builtin {
     pub description: &'static str,
     /// Capabilities granted without a `grants:` line in the pipeline.
     pub grants: &'static [&'static str],
+    /// Runs once for the whole pipeline (not per target) unless the stage
+    /// says `once: false`: `build` makes one image for every target.
+    pub once: bool,
     /// The component.
     pub wasm: &'static [u8],
 }

@@ -263,7 +263,7 @@ fn check(spec: &PipelineFile, dir: &Path, report: &mut Report<'_>) {
             report(&format!("{field}.name"), format!("stage name `{}` is already used by stages[{first}]", stage.name), Some("stage names must be unique".into()));
         }
         check_body(&field, &stage.uses, &stage.grants, stage.timeout.as_deref(), stage.memory.as_deref(), dir, report);
-        if !stage.once && spec.targets.is_empty() {
+        if !stage.runs_once() && spec.targets.is_empty() {
             report(&field, format!("stage `{}` runs per target, but the pipeline has no targets", stage.name), Some("add `targets:`, or `once: true` to run it once".into()));
         }
     }
@@ -365,6 +365,17 @@ mod tests {
         assert_eq!(d.field, "targets.aws.eks.cluster");
         assert!(d.message.contains("CLUSTER_AWS"));
         assert!(d.hint.unwrap().contains("--var CLUSTER_AWS="));
+    }
+
+    #[test]
+    fn builtin_build_runs_once_unless_the_stage_says_otherwise() {
+        let once = "name: app\nimage: { name: app, build: { context: . } }\nstages:\n  - { name: build, uses: builtin:build }\n";
+        let parsed = parse_text(once).unwrap_or_else(|d| panic!("{:?}", d.0));
+        assert!(parsed.spec.stages[0].runs_once(), "builtin:build makes one image for every target");
+        let per_target = "name: app\nstages:\n  - { name: build, uses: builtin:build, once: false }\n";
+        assert!(first_error(per_target).message.contains("runs per target, but the pipeline has no targets"));
+        let echo = "name: app\ntargets: { aws: { sim: {} } }\nstages:\n  - { name: e, uses: builtin:echo }\n";
+        assert!(!parse_text(echo).unwrap_or_else(|d| panic!("{:?}", d.0)).spec.stages[0].runs_once());
     }
 
     #[test]

@@ -144,9 +144,20 @@ pub struct StageSpec {
     /// `256Mi`, `1Gi`: the memory cap of each call. Default 256Mi.
     #[serde(default)]
     pub memory: Option<String>,
-    /// Run once for the whole pipeline instead of once per target.
+    /// Run once for the whole pipeline instead of once per target. Unset:
+    /// per target, except for built-ins that run once (`builtin:build`).
     #[serde(default)]
-    pub once: bool,
+    pub once: Option<bool>,
+}
+
+impl StageSpec {
+    /// Whether the stage runs once: its `once:`, else its built-in's default.
+    pub fn runs_once(&self) -> bool {
+        self.once.unwrap_or_else(|| match super::PluginRef::parse(&self.uses) {
+            Ok(super::PluginRef::Builtin { name, .. }) => gantry_plugins::builtin(&name).is_some_and(|b| b.once),
+            _ => false,
+        })
+    }
 }
 
 /// `on-failure: builtin:rollback`, or a stage body without a name.
