@@ -1,0 +1,11 @@
+//! Image scanning: an image's layers read as one filesystem (streamed,
+//! whiteouts applied), its packages found in their databases (dpkg, apk,
+//! rpm, Python, npm, Go and Rust binaries), credentials found by rule,
+//! vulnerabilities matched from OSV advisories in a local store with each
+//! ecosystem's own version order, and the report written as a table, JSON,
+//! SARIF, CycloneDX or SPDX. A policy (a Wasm component) decides on the
+//! report; nothing here decides.
+
+pub mod model;
+
+pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};

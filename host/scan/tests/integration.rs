@@ -1,0 +1,1 @@
+//! The scan crate's integration tests, one binary: each file is a module.
