@@ -483,3 +483,34 @@ fn raw_request(method: &str, url: &str) -> (u16, String) {
     stream.read_to_string(&mut text).unwrap();
     (text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), text)
 }
+
+#[tokio::test]
+async fn https_registries_are_trusted_through_an_extra_ca() {
+    let Some(registry) = DockerRegistry::start_tls(RegistryAuth::basic("ci", "tls-pass-Vb3")) else { return };
+    let creds = || Arc::new(StaticCredentials::new().with(registry.host(), Credential::Basic { username: "ci".into(), password: Secret::new("tls-pass-Vb3") }));
+    // Loopback is plain http by default: an https registry there needs an override.
+    let https = ClientOptions::default().endpoint(registry.host(), &registry.url());
+    let untrusted = Client::with_options(creds(), https.clone()).unwrap();
+    let err = untrusted.resolve(&at(&registry, "team/app:1")).await.unwrap_err();
+    assert_eq!(err.code(), "TRANSPORT", "{err}");
+    assert!(err.message().to_lowercase().contains("certificate"), "the TLS failure is named: {err}");
+    assert!(!shown(&err).contains("tls-pass-Vb3"));
+
+    let client = Client::with_options(creds(), https.ca_pem(registry.ca_pem().unwrap())).unwrap();
+    let img = image(15, &[3000], "amd64");
+    client.push(&img, &at(&registry, "team/app:1")).await.unwrap();
+    assert_eq!(client.pull(&at(&registry, "team/app:1"), &Platform::linux("amd64")).await.unwrap(), img);
+}
+
+#[tokio::test]
+async fn a_registry_that_never_answers_times_out_naming_itself() {
+    // Accepts connections and never answers (held until the test ends).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let client = Client::with_options(anonymous(), ClientOptions::default().timeout(std::time::Duration::from_millis(300))).unwrap();
+    let err = client.resolve(&Reference::parse(&format!("{host}/team/app:1")).unwrap()).await.unwrap_err();
+    assert_eq!(err.code(), "TIMEOUT", "{err}");
+    assert!(err.to_string().contains(&host) && err.fix().contains("timeout"), "{err}");
+    drop(held.join());
+}

@@ -107,6 +107,8 @@ pub struct DockerRegistry {
     dir: tempfile::TempDir,
     host: String,
     token: Option<TokenServer>,
+    /// The CA of a TLS registry's certificate.
+    ca_pem: Option<String>,
 }
 
 /// Where the docker-registry binary is: `GANTRY_DOCKER_REGISTRY`, else `docker-registry` on PATH.
@@ -122,6 +124,16 @@ impl DockerRegistry {
     /// Starts docker-registry with `auth`; `None` (after [`super::missing`]) when it is not installed.
     /// Panics with the registry's log when it does not come up.
     pub fn start(auth: RegistryAuth) -> Option<DockerRegistry> {
+        DockerRegistry::start_with(auth, false)
+    }
+
+    /// As [`DockerRegistry::start`], serving https with a certificate for
+    /// `127.0.0.1` and `localhost` signed by a CA of its own ([`DockerRegistry::ca_pem`]).
+    pub fn start_tls(auth: RegistryAuth) -> Option<DockerRegistry> {
+        DockerRegistry::start_with(auth, true)
+    }
+
+    fn start_with(auth: RegistryAuth, tls: bool) -> Option<DockerRegistry> {
         let Some(binary) = docker_registry_binary() else {
             super::missing("docker-registry", "install it (Debian: apt-get install docker-registry) or set GANTRY_DOCKER_REGISTRY to its path");
             return None;
@@ -152,8 +164,17 @@ impl DockerRegistry {
                     (yaml, Some(server))
                 }
             };
+            let (tls_yaml, ca_pem) = if tls {
+                let (ca_pem, cert_pem, key_pem) = tls_certificates();
+                let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+                std::fs::write(&cert, cert_pem).expect("write the registry's certificate");
+                std::fs::write(&key, key_pem).expect("write the registry's key");
+                (format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()), Some(ca_pem))
+            } else {
+                (String::new(), None)
+            };
             let config = format!(
-                "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {host}\n  secret: gantry-test-secret\n{auth_yaml}",
+                "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {host}\n  secret: gantry-test-secret\n{tls_yaml}{auth_yaml}",
                 dir.path().join("data").display()
             );
             let config_path = dir.path().join("config.yml");
@@ -168,7 +189,7 @@ impl DockerRegistry {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-            let mut registry = DockerRegistry { child, dir, host, token };
+            let mut registry = DockerRegistry { child, dir, host, token, ca_pem };
             match registry.wait_ready() {
                 Ok(()) => return Some(registry),
                 Err(log) => last_log = log,
@@ -201,9 +222,15 @@ impl DockerRegistry {
         &self.host
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when started with TLS)
     pub fn url(&self) -> String {
-        format!("http://{}", self.host)
+        let scheme = if self.ca_pem.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.host)
+    }
+
+    /// The CA (PEM) that signed a TLS registry's certificate.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The registry's log so far (access lines carry method, path and status).
@@ -249,6 +276,19 @@ impl Drop for DockerRegistry {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("a bound address").port()
+}
+
+/// (CA PEM, certificate PEM, key PEM): a CA and a server certificate it signs for 127.0.0.1 and localhost.
+fn tls_certificates() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("generate the CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "gantry test registry CA");
+    let ca = ca_params.self_signed(&ca_key).expect("self-sign the CA");
+    let key = rcgen::KeyPair::generate().expect("generate the server key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("server parameters");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("sign the server certificate");
+    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// Signs JWTs with a P-256 key whose self-signed certificate the registry trusts.
