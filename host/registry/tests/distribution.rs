@@ -514,3 +514,102 @@ async fn a_registry_that_never_answers_times_out_naming_itself() {
     assert!(err.to_string().contains(&host) && err.fix().contains("timeout"), "{err}");
     drop(held.join());
 }
+
+#[tokio::test]
+async fn docker_schema2_manifests_and_lists_are_read_and_copied_as_they_are() {
+    let Some(a) = DockerRegistry::start(RegistryAuth::None) else { return };
+    let Some(b) = DockerRegistry::start(RegistryAuth::None) else { return };
+    let client = Client::new(anonymous());
+    // A Docker schema 2 image: Docker media types for manifest, config and layer.
+    let layer = Blob::new(spec::DOCKER_LAYER_GZIP, noise(16, 700));
+    let config = ImageConfig { architecture: "arm64".into(), os: "linux".into(), rootfs: spec::RootFs { kind: "layers".into(), diff_ids: vec![digest_of(b"tar")] }, ..Default::default() };
+    let config = Blob::new(spec::DOCKER_CONFIG, serde_json::to_vec(&config).unwrap());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": spec::DOCKER_MANIFEST,
+        "config": config.descriptor,
+        "layers": [layer.descriptor],
+    });
+    let manifest = Blob::new(spec::DOCKER_MANIFEST, serde_json::to_vec(&manifest).unwrap());
+    let img = Image { manifest, config, layers: vec![layer] };
+    client.push(&img, &at(&a, &format!("docker/app@{}", img.digest()))).await.unwrap();
+    let mut entry = Descriptor::new(spec::DOCKER_MANIFEST, img.digest(), img.manifest.descriptor.size);
+    entry.platform = Some(Platform::linux("arm64"));
+    let list = serde_json::json!({"schemaVersion": 2, "mediaType": spec::DOCKER_LIST, "manifests": [entry]});
+    let list_digest = client.push_manifest(&at(&a, "docker/app:v2"), spec::DOCKER_LIST, Bytes::from(serde_json::to_vec(&list).unwrap())).await.unwrap();
+
+    let (media_type, digest, _) = client.manifest(&at(&a, "docker/app:v2")).await.unwrap();
+    assert_eq!((media_type.as_str(), digest.as_str()), (spec::DOCKER_LIST, list_digest.as_str()));
+    let pulled = client.pull(&at(&a, "docker/app:v2"), &Platform::linux("arm64")).await.unwrap();
+    assert_eq!(pulled, img);
+    assert_eq!(pulled.manifest.descriptor.media_type, spec::DOCKER_MANIFEST);
+    assert_eq!(client.copy(&at(&a, "docker/app:v2"), &at(&b, "docker/app:v2")).await.unwrap(), list_digest);
+    let (media_type, _, _) = client.manifest(&at(&b, &format!("docker/app@{}", img.digest()))).await.unwrap();
+    assert_eq!(media_type, spec::DOCKER_MANIFEST, "the child keeps its Docker media type");
+}
+
+#[tokio::test]
+async fn anonymous_token_flow_pulls_and_cannot_push() {
+    let auth = TokenAuth { users: vec![TokenUser::new("ci", "anon-test-pass", &["pull", "push"])], anonymous_pull: true, expires_in: 300 };
+    let Some(registry) = DockerRegistry::start(RegistryAuth::Token(auth)) else { return };
+    let ci = Client::new(Arc::new(StaticCredentials::new().with(registry.host(), Credential::Basic { username: "ci".into(), password: Secret::new("anon-test-pass") })));
+    let img = image(17, &[100], "amd64");
+    ci.push(&img, &at(&registry, "public/app:1")).await.unwrap();
+    let anon = Client::new(anonymous());
+    assert_eq!(anon.pull(&at(&registry, "public/app:1"), &Platform::linux("amd64")).await.unwrap(), img);
+    assert!(registry.token_requests().iter().any(|r| r.user.is_none() && r.granted == ["repository:public/app:pull"]));
+    let err = anon.push(&image(18, &[10], "amd64"), &at(&registry, "public/app:2")).await.unwrap_err();
+    assert_eq!(err.code(), "UNAUTHORIZED", "{err}");
+}
+
+/// Every tracing event's message and fields, as text.
+struct Recorder(Arc<std::sync::Mutex<String>>);
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Recorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut text = self.0.lock().unwrap();
+        span.record(&mut Fields(&mut text));
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut Fields(&mut self.0.lock().unwrap()));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut text = self.0.lock().unwrap();
+        event.record(&mut Fields(&mut text));
+        text.push('\n');
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn secrets_stay_out_of_the_log() {
+    let Some(registry) = DockerRegistry::start(RegistryAuth::token("ci", "log-pass-Rr5")) else { return };
+    let recorded = Arc::new(std::sync::Mutex::new(String::new()));
+    let _guard = tracing::subscriber::set_default(Recorder(recorded.clone()));
+    let client = Client::new(Arc::new(StaticCredentials::new().with(registry.host(), Credential::Basic { username: "ci".into(), password: Secret::new("log-pass-Rr5") })));
+    let img = image(19, &[1500], "amd64");
+    client.push(&img, &at(&registry, "team/app:1")).await.unwrap();
+    client.pull(&at(&registry, "team/app:1"), &Platform::linux("amd64")).await.unwrap();
+    let wrong = Client::new(Arc::new(StaticCredentials::new().with(registry.host(), Credential::Basic { username: "ci".into(), password: Secret::new("log-wrong-Pp0") })));
+    let _ = wrong.resolve(&at(&registry, "team/app:1")).await.unwrap_err();
+    let log = recorded.lock().unwrap().clone();
+    assert!(log.contains("registry request"), "the client logs its requests: {log}");
+    let basic = base64::engine::general_purpose::STANDARD.encode("ci:log-pass-Rr5");
+    for secret in ["log-pass-Rr5", "log-wrong-Pp0", basic.as_str(), "Bearer ", "eyJ"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}
