@@ -3,7 +3,8 @@
 //! compare its throughput with a plain file copy of the same bytes (the
 //! source registry's blob files, `std::fs::copy`). `GANTRY_BENCH_COPY_MB`
 //! sets the size (default 200), `GANTRY_BENCH_COPY_RUNS` the runs (default 3;
-//! each copies into a fresh registry). It prints numbers and asserts no
+//! each copies into a fresh registry), `GANTRY_BENCH_COPY_CHUNK_MB` the upload
+//! chunk (default: the client's). It prints numbers and asserts no
 //! timing; it must not reach beyond loopback.
 //!
 //! `cargo bench -p gantry-registry --bench copy`
@@ -14,7 +15,7 @@ use std::time::Instant;
 use gantry_registry::image::digest_of;
 use gantry_registry::spec::{self, ImageConfig, Platform};
 use gantry_registry::testing::registry::{DockerRegistry, RegistryAuth};
-use gantry_registry::{Blob, Client, Image, Layer, Reference, StaticCredentials};
+use gantry_registry::{Blob, Client, ClientOptions, Image, Layer, Reference, StaticCredentials};
 
 const LAYERS: usize = 5;
 
@@ -60,11 +61,16 @@ fn main() {
     println!("  push (from memory, chunked):   {:>8.0} ms  {:>7.1} MB/s", push.as_secs_f64() * 1e3, mb(total) / push.as_secs_f64());
     drop(image);
 
+    let mut options = ClientOptions::default();
+    if let Some(chunk) = std::env::var("GANTRY_BENCH_COPY_CHUNK_MB").ok().and_then(|v| v.parse::<usize>().ok()) {
+        options = options.chunking((chunk as u64) << 20, chunk << 20);
+    }
+    println!("  upload chunks of {} MB above {} MB", options.chunk_size >> 20, options.chunk_threshold >> 20);
     let mut copies = Vec::new();
     for run in 0..runs {
         let Some(destination) = DockerRegistry::start(RegistryAuth::None) else { return };
         let to = Reference::parse(&format!("{}/mirror/app:1", destination.host())).expect("a reference");
-        let fresh = Client::new(Arc::new(StaticCredentials::new()));
+        let fresh = Client::with_options(Arc::new(StaticCredentials::new()), options.clone()).expect("client options");
         let started = Instant::now();
         let digest = runtime.block_on(fresh.copy(&from, &to)).expect("copy between the registries");
         let took = started.elapsed();

@@ -505,7 +505,7 @@ impl Client {
             }
             None => (base.clone(), scopes),
         };
-        let response = self.send(&op, &scopes, &Outgoing::new(Method::POST, url.clone()).header("content-length", "0"), false).await?;
+        let response = self.send(&op, &scopes, &Outgoing::new(Method::POST, url.clone()), false).await?;
         match response.status() {
             StatusCode::CREATED if from.is_some() => {
                 tracing::debug!(digest, from = from.as_deref().unwrap_or(""), "blob mounted");
