@@ -124,7 +124,9 @@ impl Operation {
     fn transport(&self, e: SendError) -> RegistryError {
         let (code, fix) = match &e {
             SendError::Timeout(_) => ("TIMEOUT", format!("check that {} is reachable and answering, or raise the client's timeout", self.registry)),
-            SendError::Connect(_) => ("TRANSPORT", format!("check that {} is reachable (address, port, TLS: an http registry needs an endpoint override `http://…`, a private CA needs the CA's PEM)", self.registry)),
+            SendError::Connect(m) if m.contains("certificate") => ("TRANSPORT", format!("{}'s TLS certificate is not trusted: give the CA that signed it as PEM (ClientOptions::ca_pem), or check the endpoint for {0}", self.registry)),
+            SendError::Connect(m) if m.contains("refused") => ("TRANSPORT", format!("nothing listens there: check {}'s address and port (and its endpoint override, if any)", self.registry)),
+            SendError::Connect(_) => ("TRANSPORT", format!("check that {} is reachable (address, port; TLS: an http registry needs an endpoint override `http://…`, a private CA needs the CA's PEM)", self.registry)),
             SendError::Invalid(_) => ("INVALID", "report this: the client built a request the HTTP library refused".to_string()),
         };
         self.clone().fail(None, code, &e.to_string(), &fix)

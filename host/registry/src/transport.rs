@@ -233,7 +233,7 @@ impl Transport {
         tracing::debug!(method = %outgoing.method, url = %outgoing.url, bytes = outgoing.body.len(), "registry request");
         match tokio::time::timeout(self.options.timeout, self.client.request(request)).await {
             Err(_) => Err(SendError::Timeout(self.options.timeout)),
-            Ok(Err(e)) => Err(SendError::Connect(error_chain(&e))),
+            Ok(Err(e)) => Err(SendError::Connect(format!("{}: {}", origin(&outgoing.url), error_chain(&e)))),
             Ok(Ok(response)) => Ok(response),
         }
     }
@@ -291,6 +291,14 @@ impl Transport {
                 }
             }
         }
+    }
+}
+
+/// `scheme://host:port` of a URL: where a request went, without its path or query.
+fn origin(url: &url::Url) -> String {
+    match url.port() {
+        Some(port) => format!("{}://{}:{port}", url.scheme(), url.host_str().unwrap_or("")),
+        None => format!("{}://{}", url.scheme(), url.host_str().unwrap_or("")),
     }
 }
 

@@ -493,7 +493,8 @@ async fn https_registries_are_trusted_through_an_extra_ca() {
     let untrusted = Client::with_options(creds(), https.clone()).unwrap();
     let err = untrusted.resolve(&at(&registry, "team/app:1")).await.unwrap_err();
     assert_eq!(err.code(), "TRANSPORT", "{err}");
-    assert!(err.message().to_lowercase().contains("certificate"), "the TLS failure is named: {err}");
+    assert!(err.message().to_lowercase().contains("certificate") && err.message().contains(&registry.url()), "the TLS failure and the URL are named: {err}");
+    assert!(err.fix().contains("CA"), "{err}");
     assert!(!shown(&err).contains("tls-pass-Vb3"));
 
     let client = Client::with_options(creds(), https.ca_pem(registry.ca_pem().unwrap())).unwrap();
