@@ -11,6 +11,8 @@
 
 pub mod context;
 pub mod credential;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod image;
 pub mod reference;
 pub mod spec;
