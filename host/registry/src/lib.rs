@@ -11,6 +11,7 @@
 
 pub mod context;
 pub mod credential;
+pub mod daemonless;
 pub mod dockerfile;
 pub mod image;
 pub mod reference;
