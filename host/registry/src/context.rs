@@ -299,6 +299,56 @@ fn glob(toks: &[Tok], s: &[char]) -> bool {
     }
 }
 
+/// Does `name` contain a wildcard (`*`, `?`, `[`) not escaped with `\`? (COPY's test.)
+pub fn has_wildcards(name: &str) -> bool {
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '*' | '?' | '[' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Go's `filepath.Match`, what COPY and ADD wildcards use: `*` and `?`
+/// stop at `/`, `[...]` classes, `\` escapes; `**` is no different from `*`.
+pub fn path_match(pattern: &str, name: &str) -> Result<bool, String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match c {
+            '*' => {
+                if toks.last() != Some(&Tok::Star) {
+                    toks.push(Tok::Star);
+                }
+            }
+            '?' => toks.push(Tok::Any),
+            '\\' => match chars.get(i) {
+                Some(&n) => {
+                    toks.push(Tok::Lit(n));
+                    i += 1;
+                }
+                None => return Err("a trailing `\\` escapes nothing".to_string()),
+            },
+            '[' => {
+                let (tok, next) = class(&chars, i)?;
+                toks.push(tok);
+                i = next;
+            }
+            c => toks.push(Tok::Lit(c)),
+        }
+    }
+    let name: Vec<char> = name.chars().collect();
+    Ok(glob(&toks, &name))
+}
+
 /// Reads `.dockerignore` text as the docker CLI does: a UTF-8 BOM dropped,
 /// `#` lines (at the very start of the line) are comments, blank lines
 /// skipped, each line trimmed and cleaned.
@@ -716,6 +766,18 @@ mod tests {
         assert!(matches!(ctx.host_path("../x"), Err(ContextError::Outside { .. })));
         assert_eq!(ctx.host_path("a/../src/b.rs").unwrap(), d.path().join("src/b.rs"));
         assert_eq!(ctx.read("/src/b.rs").unwrap(), b"src/b.rs");
+    }
+
+    #[test]
+    fn copy_wildcards_are_go_filepath_match() {
+        assert!(path_match("*.txt", "a.txt").unwrap());
+        assert!(!path_match("*.txt", "d/a.txt").unwrap());
+        assert!(path_match("d/**", "d/x").unwrap());
+        assert!(!path_match("d/**", "d/x/y").unwrap());
+        assert!(path_match("f[0-9]", "f7").unwrap());
+        assert!(path_match("a\\*", "a*").unwrap());
+        assert!(path_match("[", "x").is_err());
+        assert!(has_wildcards("a*") && has_wildcards("x?") && has_wildcards("[ab]") && !has_wildcards("a\\*") && !has_wildcards("plain"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::context::{Context, ContextError};
+use crate::dockerfile;
 use crate::image::{digest_of, Blob, Image, Layer};
 use crate::spec::{self, ImageConfig};
 
@@ -242,7 +243,16 @@ impl DockerEngine {
             path: dockerfile_path.clone(),
             reason: format!("cannot be read: {e} (the Dockerfile path is relative to the context {})", build.context.display()),
         })?;
-        let instructions = instruction_lines(&String::from_utf8_lossy(&text));
+        // Step N of the classic builder is the Nth instruction. A Dockerfile
+        // our parser refuses is still the engine's to judge: its steps then
+        // go without lines, and the engine's own error says what is wrong.
+        let instructions: Vec<(usize, String)> = match dockerfile::parse(&String::from_utf8_lossy(&text)) {
+            Ok(parsed) => parsed.instructions().map(|i| (i.line, i.original.clone())).collect(),
+            Err(e) => {
+                tracing::warn!(dockerfile = %dockerfile_path.display(), error = %e, "the Dockerfile's steps will have no line numbers");
+                Vec::new()
+            }
+        };
         let dockerignore = ".dockerignore".to_string();
         let tar = {
             let (context, name) = (context.clone(), name.clone());
@@ -471,59 +481,6 @@ fn parse_step(line: &str) -> Option<(usize, usize, String)> {
     Some((n.trim().parse().ok()?, of.trim().parse().ok()?, instruction.to_string()))
 }
 
-/// Each instruction of a Dockerfile with the line it starts on (1-based),
-/// in order: the classic builder's step N is the Nth of these. Parser
-/// directives, comments, blank lines and continuation lines are not
-/// instructions; the escape character is `\` unless `# escape=` says `` ` ``.
-pub fn instruction_lines(text: &str) -> Vec<(usize, String)> {
-    let mut escape = '\\';
-    let mut in_directives = true;
-    let mut out = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let trimmed = raw.trim_start();
-        if in_directives {
-            if let Some(d) = trimmed.strip_prefix('#') {
-                if let Some((key, value)) = d.split_once('=') {
-                    let key = key.trim().to_ascii_lowercase();
-                    if key == "escape" {
-                        escape = value.trim().chars().next().unwrap_or('\\');
-                        continue;
-                    }
-                    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !key.is_empty() {
-                        continue;
-                    }
-                }
-            }
-            in_directives = false;
-        }
-        if trimmed.starts_with('#') {
-            continue;
-        }
-        if trimmed.trim_end().is_empty() {
-            continue;
-        }
-        // A continuation line keeps its leading blanks, as the engine's parser does.
-        let body = if current.is_some() { raw.trim_end() } else { trimmed.trim_end() };
-        let continues = body.ends_with(escape);
-        let body = if continues { &body[..body.len() - escape.len_utf8()] } else { body };
-        match &mut current {
-            Some((_, text)) => text.push_str(body),
-            None => current = Some((line_no, body.to_string())),
-        }
-        if !continues {
-            if let Some(done) = current.take() {
-                out.push(done);
-            }
-        }
-    }
-    if let Some(done) = current.take() {
-        out.push(done);
-    }
-    out
-}
-
 /// A `docker save` archive (the legacy layout, or the OCI layout of Docker
 /// 25+: both have `manifest.json`) → an OCI image.
 fn oci_from_save(tar_bytes: &[u8]) -> Result<Image, String> {
@@ -635,16 +592,6 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn instructions_are_found_with_their_lines() {
-        let text = "# syntax=docker/dockerfile:1\nARG BASE=x\n\n# a comment\nFROM $BASE AS one\nRUN echo a && \\\n    # inside\n\n    echo b\nCOPY . /app\n";
-        let found = instruction_lines(text);
-        assert_eq!(found.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![2, 5, 6, 10]);
-        assert_eq!(found[2].1, "RUN echo a &&     echo b");
-        let backtick = "# escape=`\nFROM x\nRUN a `\n  b\nRUN c\\\n";
-        assert_eq!(instruction_lines(backtick).iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![2, 3, 5]);
-    }
 
     #[test]
     fn step_lines_and_exit_codes_are_read() {

@@ -11,8 +11,10 @@
 
 pub mod context;
 pub mod credential;
+pub mod daemonless;
 #[cfg(feature = "docker")]
 pub mod docker;
+pub mod dockerfile;
 pub mod image;
 pub mod reference;
 pub mod spec;
