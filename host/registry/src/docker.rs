@@ -117,7 +117,9 @@ impl BuildNetwork {
 pub struct DockerBuild {
     /// The build context directory (its `.dockerignore` is honoured).
     pub context: PathBuf,
-    /// The Dockerfile, relative to the context (`Dockerfile` when empty).
+    /// The Dockerfile, relative to the context (`Dockerfile` when empty);
+    /// it may lie outside the context (`../build/app.Dockerfile`, or an
+    /// absolute path).
     pub dockerfile: String,
     /// `--build-arg NAME=VALUE`.
     pub build_args: BTreeMap<String, String>,
@@ -236,13 +238,19 @@ impl DockerEngine {
     /// to `on_event`, and returns the image id (`sha256:…`). The image is
     /// tagged with every name in `build.tags`.
     pub async fn build(&self, build: &DockerBuild, mut on_event: impl FnMut(BuildEvent)) -> Result<String, DockerError> {
-        let name = build.dockerfile_name().to_string();
         let context = Context::open(&build.context)?;
-        let dockerfile_path = context.host_path(&name)?;
+        let requested = build.dockerfile_name();
+        let cleaned = crate::context::clean_path(requested);
+        // A Dockerfile outside the context is sent inside it under a name of
+        // its own, which the sent .dockerignore excludes so that the steps
+        // never see it (what the docker CLI does with `-f ../Dockerfile`).
+        let outside = Path::new(requested).is_absolute() || cleaned == ".." || cleaned.starts_with("../");
+        let dockerfile_path = if outside { build.context.join(requested) } else { context.host_path(requested)? };
         let text = std::fs::read(&dockerfile_path).map_err(|e| DockerError::Dockerfile {
             path: dockerfile_path.clone(),
             reason: format!("cannot be read: {e} (the Dockerfile path is relative to the context {})", build.context.display()),
         })?;
+        let name = if outside { format!(".dockerfile.{}", &digest_of(&text)["sha256:".len()..][..20]) } else { cleaned };
         // Step N of the classic builder is the Nth instruction. A Dockerfile
         // our parser refuses is still the engine's to judge: its steps then
         // go without lines, and the engine's own error says what is wrong.
@@ -253,12 +261,17 @@ impl DockerEngine {
                 Vec::new()
             }
         };
-        let dockerignore = ".dockerignore".to_string();
         let tar = {
-            let (context, name) = (context.clone(), name.clone());
-            tokio::task::spawn_blocking(move || context.tar(&[&name, &dockerignore]))
-                .await
-                .map_err(|e| DockerError::Dockerfile { path: build.context.clone(), reason: format!("packing the context stopped: {e}") })??
+            let (context, name, root) = (context.clone(), name.clone(), build.context.clone());
+            let packed = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, DockerError> {
+                if outside {
+                    let tar = context.tar(&[".dockerignore"])?;
+                    with_outside_dockerfile(&tar, &name, &text).map_err(|e| DockerError::Context(ContextError::Io { path: root, source: e }))
+                } else {
+                    Ok(context.tar(&[&name, ".dockerignore"])?)
+                }
+            });
+            packed.await.map_err(|e| DockerError::Dockerfile { path: build.context.clone(), reason: format!("packing the context stopped: {e}") })??
         };
         let labels = build.all_labels().map_err(|e| DockerError::Dockerfile { path: dockerfile_path.clone(), reason: format!("the created time cannot be written as RFC 3339: {e}") })?;
         let options = BuildImageOptions {
@@ -373,6 +386,39 @@ impl DockerEngine {
     pub fn client(&self) -> &Docker {
         &self.docker
     }
+}
+
+/// The context tar `tar` with `dockerfile` added as `name`, and `name`
+/// added to its `.dockerignore` (made if there is none). Entries are copied
+/// as they are (long-name records included).
+fn with_outside_dockerfile(tar: &[u8], name: &str, dockerfile: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = tar::Builder::new(Vec::with_capacity(tar.len() + dockerfile.len() + 2048));
+    let mut ignore = Vec::new();
+    let mut archive = tar::Archive::new(tar);
+    let mut entries = archive.entries()?.raw(true);
+    for entry in &mut entries {
+        let mut entry = entry?;
+        if entry.header().entry_type().is_file() && entry.path_bytes().as_ref() == b".dockerignore" {
+            std::io::Read::read_to_end(&mut entry, &mut ignore)?;
+            continue;
+        }
+        let header = entry.header().clone();
+        out.append(&header, &mut entry)?;
+    }
+    if !ignore.is_empty() && !ignore.ends_with(b"\n") {
+        ignore.push(b'\n');
+    }
+    ignore.extend_from_slice(name.as_bytes());
+    ignore.push(b'\n');
+    for (path, data) in [(".dockerignore", ignore.as_slice()), (name, dockerfile)] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        out.append_data(&mut h, path, data)?;
+    }
+    out.into_inner()
 }
 
 fn client(address: &str, origin: &'static str, version: &ClientVersion) -> Result<Docker, DockerError> {

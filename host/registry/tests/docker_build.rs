@@ -191,6 +191,32 @@ async fn a_dockerfile_at_another_path_builds_a_context_without_what_dockerignore
 }
 
 #[tokio::test]
+async fn a_dockerfile_outside_the_context_is_built_and_left_out_of_it() {
+    let Some((dockerd, engine)) = engine().await else { return };
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), "dockerfiles/app.Dockerfile", "FROM gantry-test/busybox:1\nCOPY . /ctx/\nRUN false\n");
+    write(root.path(), "ctx/app.txt", "app\n");
+    write(root.path(), "ctx/.dockerignore", "*.log");
+    write(root.path(), "ctx/debug.log", "noise\n");
+    let mut build = DockerBuild::new(root.path().join("ctx"));
+    build.dockerfile = "../dockerfiles/app.Dockerfile".into();
+    build.network = BuildNetwork::None;
+    build.tags = vec!["gantry-test/outside:1".into()];
+    // A failure names the Dockerfile where it is, not where it was sent.
+    let err = engine.build(&build, |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("dockerfiles/app.Dockerfile:3: step 3/"), "{err}");
+
+    write(root.path(), "dockerfiles/app.Dockerfile", "FROM gantry-test/busybox:1\nCOPY . /ctx/\n");
+    engine.build(&build, |_| {}).await.unwrap();
+    let listed = run(&dockerd, "gantry-test/outside:1", "cd /ctx && find . | sort");
+    assert_eq!(listed.trim(), ".\n./.dockerignore\n./app.txt", "the sent Dockerfile is not in the context the steps see");
+    // As with the docker CLI, the .dockerignore the steps see is the user's
+    // plus the line that leaves the sent Dockerfile out.
+    let ignore = run(&dockerd, "gantry-test/outside:1", "cat /ctx/.dockerignore");
+    assert!(ignore.starts_with("*.log\n.dockerfile.") && ignore.lines().count() == 2, "{ignore:?}");
+}
+
+#[tokio::test]
 async fn a_failing_run_names_its_dockerfile_line_exit_code_and_output() {
     let Some((_dockerd, engine)) = engine().await else { return };
     let ctx = tempfile::tempdir().unwrap();
@@ -254,7 +280,14 @@ async fn an_export_is_stable_and_its_layers_are_the_engines() {
     let mut build = DockerBuild::new(ctx.path());
     build.network = BuildNetwork::None;
     build.tags = vec!["gantry-test/export:1".into()];
+    // A fixed created label (it is the time of the build otherwise, and a new label is a new image).
+    build.created = Some(time::macros::datetime!(2026-01-02 03:04:05 UTC));
     let id = engine.build(&build, |_| {}).await.unwrap();
+
+    // The same build again is the engine's cache, step by step: the same image.
+    let mut events = Vec::new();
+    assert_eq!(engine.build(&build, |e| events.push(e)).await.unwrap(), id);
+    assert!(events.iter().filter(|e| **e == BuildEvent::Cached).count() >= 4, "{events:?}");
 
     let first = engine.export(&id).await.unwrap();
     let second = engine.export("gantry-test/export:1").await.unwrap();
