@@ -312,4 +312,48 @@ async fn an_export_is_stable_and_its_layers_are_the_engines() {
     assert_eq!(raw["created"], serde_json::to_value(dockerd.docker(&["image", "inspect", "--format", "{{.Created}}", &id]).trim()).unwrap());
     let labels: BTreeMap<String, String> = serde_json::from_value(raw["config"]["Labels"].clone()).unwrap();
     assert!(labels.contains_key(LABEL_CREATED));
+
+    // The exported image is whole: another engine loads it and runs it,
+    // and takes its config's digest as the image's id.
+    drop(dockerd);
+    let Some(other) = Dockerd::start() else { return };
+    load(&other, &first, "gantry-test/roundtrip:1");
+    assert_eq!(other.docker(&["image", "inspect", "--format", "{{.Id}}", "gantry-test/roundtrip:1"]).trim(), first.config.digest());
+    assert_eq!(other.docker(&["run", "--rm", "--pull", "never", "--network", "none", "gantry-test/roundtrip:1"]).trim(), "one");
+    assert_eq!(run(&other, "gantry-test/roundtrip:1", "echo $A; cat /two.txt").trim(), "1\ntwo");
+}
+
+/// `docker load` of `image` as a `docker save` archive tagged `tag`.
+fn load(dockerd: &Dockerd, image: &gantry_registry::Image, tag: &str) {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        tar.append_data(&mut h, name, data).unwrap();
+    };
+    let layers: Vec<String> = (0..image.layers.len()).map(|i| format!("layer{i}.tar.gz")).collect();
+    let manifest = serde_json::json!([{ "Config": "config.json", "RepoTags": [tag], "Layers": layers }]);
+    add("manifest.json", manifest.to_string().as_bytes());
+    add("config.json", &image.config.data);
+    for (name, layer) in layers.iter().zip(&image.layers) {
+        add(name, &layer.data);
+    }
+    let tar = tar.into_inner().unwrap();
+    let mut child = dockerd.cli().args(["load", "--quiet"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &tar).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "docker load: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_test_engine_runs_on_vfs_too() {
+    let Some(engine) = Dockerd::start_with_storage_driver("vfs") else { return };
+    assert_eq!(engine.storage_driver(), "vfs");
+    assert_eq!(engine.docker(&["info", "--format", "{{.Driver}}"]).trim(), "vfs");
+    let image = engine.busybox_image();
+    assert_eq!(engine.docker(&["run", "--rm", "--pull", "never", "--network", "none", &image, "echo", "on vfs"]).trim(), "on vfs");
+    let dir = engine.dir().to_path_buf();
+    drop(engine);
+    assert!(!dir.exists() && dockerd::mounts_under(&dir).is_empty());
 }

@@ -38,6 +38,16 @@ impl Dockerd {
     /// fails the test instead. A dockerd that is there but will not start
     /// fails the test with its log.
     pub fn start() -> Option<Dockerd> {
+        Dockerd::start_with(&["overlay2", "vfs"])
+    }
+
+    /// As [`Dockerd::start`], with this storage driver and no other.
+    pub fn start_with_storage_driver(driver: &'static str) -> Option<Dockerd> {
+        Dockerd::start_with(&[driver])
+    }
+
+    /// Tries each driver in turn while the engine refuses it.
+    fn start_with(drivers: &[&'static str]) -> Option<Dockerd> {
         let Some(dockerd) = find_program("GANTRY_DOCKERD", "dockerd") else {
             missing("dockerd (the Docker engine)", "apt-get install docker.io, or set GANTRY_DOCKERD to the dockerd binary");
             return None;
@@ -51,20 +61,17 @@ impl Dockerd {
             return None;
         }
         let mut refused = String::new();
-        for driver in ["overlay2", "vfs"] {
+        for (i, driver) in drivers.iter().enumerate() {
             let dir = fresh_dir();
             match launch(&dockerd, &dir, driver) {
                 Ok(d) => return Some(d),
-                Err((log, driver_refused)) => {
-                    if driver_refused && driver == "overlay2" {
-                        refused = log;
-                        continue;
-                    }
-                    panic!("dockerd ({}) did not start with --storage-driver={driver}{}\n--- its log:\n{log}", dockerd.display(), if refused.is_empty() { String::new() } else { format!(" (overlay2 was refused too:\n{refused})") });
+                Err((log, driver_refused)) if driver_refused && i + 1 < drivers.len() => {
+                    refused.push_str(&format!("--- refused --storage-driver={driver}:\n{log}\n"));
                 }
+                Err((log, _)) => panic!("dockerd ({}) did not start with --storage-driver={driver}\n{refused}--- its log:\n{log}", dockerd.display()),
             }
         }
-        unreachable!("the vfs attempt either returns or panics")
+        panic!("no storage driver to start dockerd with")
     }
 
     /// `unix:///…/docker.sock`: what `DOCKER_HOST` is set to for this engine.
@@ -231,7 +238,7 @@ fn launch(dockerd: &Path, dir: &Path, driver: &'static str) -> Result<Dockerd, (
         let exited = engine.child.as_mut().expect("the child until drop").try_wait().ok().flatten();
         if let Some(status) = exited {
             let log = format!("{}(dockerd exited: {status})", engine.log());
-            let refused = log.contains("overlay") && (log.contains("not supported") || log.contains("error initializing graphdriver") || log.contains("driver not supported"));
+            let refused = log.contains("error initializing graphdriver") || log.contains("driver not supported") || (log.contains(driver) && log.contains("not supported"));
             drop(engine);
             return Err((log, refused));
         }
