@@ -12,6 +12,8 @@ fn the_test_engine_starts_and_stops_twice_leaving_nothing_behind() {
         // A container makes the engine mount its layers (overlay2 or vfs).
         let out = engine.docker(&["run", "--rm", "--pull", "never", "--network", "none", &image, "sh", "-c", "echo ran in $0"]);
         assert_eq!(out.trim(), "ran in sh", "round {round}");
+        // One still runs when the engine stops.
+        engine.docker(&["run", "--detach", "--stop-timeout", "1", "--pull", "never", "--network", "none", &image, "sleep", "600"]);
         assert!(engine.host().starts_with("unix:///") && engine.host().ends_with("/docker.sock"));
         let dir = engine.dir().to_path_buf();
         let pid = engine.pid().unwrap();
@@ -25,6 +27,9 @@ fn the_test_engine_starts_and_stops_twice_leaving_nothing_behind() {
             let still = std::fs::read(format!("/proc/{c}/cmdline")).map(|l| String::from_utf8_lossy(&l).contains(&*dir.to_string_lossy())).unwrap_or(false);
             assert!(!still, "round {round}: its containerd {c} still runs");
         }
+        let needle = format!("{}/", dir.display());
+        let left: Vec<String> = std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| std::fs::read(e.path().join("cmdline")).ok()).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).filter(|c| c.contains(&needle)).collect();
+        assert!(left.is_empty(), "round {round}: still running: {left:?}");
     }
 }
 

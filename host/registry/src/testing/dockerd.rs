@@ -144,9 +144,11 @@ impl Drop for Dockerd {
         if let Some(mut child) = self.child.take() {
             stop(&mut child);
         }
-        // containerd is dockerd's child; dockerd stops it, unless dockerd was
-        // killed: then it is ended by the pid it recorded, if it is still ours.
-        kill_if_ours(&self.dir.join("exec/containerd/containerd.pid"), &self.dir);
+        // containerd is dockerd's child and the container shims are
+        // containerd's; dockerd stops them, unless it was killed or a
+        // container outlived it: whatever still runs with this engine's
+        // directory in its command line is ended by its pid.
+        kill_leftovers(&self.dir);
         unmount_under(&self.dir);
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             eprintln!("could not remove the test engine's directory {}: {e}", self.dir.display());
@@ -211,6 +213,8 @@ fn launch(dockerd: &Path, dir: &Path, driver: &'static str) -> Result<Dockerd, (
     let child = Command::new(dockerd)
         .arg(format!("--storage-driver={driver}"))
         .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false", "--ip-masq=false"])
+        // Containers still running when the test ends are killed soon after SIGTERM.
+        .arg("--shutdown-timeout=2")
         .arg(format!("--data-root={}", dir.join("root").display()))
         .arg(format!("--exec-root={}", dir.join("exec").display()))
         .arg(format!("--host=unix://{}", dir.join("docker.sock").display()))
@@ -280,12 +284,23 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// SIGKILL to the pid in `pid_file` if that process still runs with `dir` in its command line.
-fn kill_if_ours(pid_file: &Path, dir: &Path) {
-    let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok()) else { return };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy()) {
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+/// SIGKILL to every process whose command line names `dir` (this engine's
+/// containerd, shims and runc; never the test itself, which does not).
+fn kill_leftovers(dir: &Path) {
+    // With the slash, so that engine …-2 never matches …-20's paths.
+    let needle = format!("{}/", dir.to_string_lossy());
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    for entry in procs.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            eprintln!("ending pid {pid}, left running by the test engine under {needle}");
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+        }
     }
 }
 
