@@ -11,8 +11,13 @@
 
 pub mod auth;
 pub mod client;
+pub mod context;
 pub mod credential;
+pub mod daemonless;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod docker_config;
+pub mod dockerfile;
 #[cfg(feature = "ecr")]
 pub mod ecr;
 pub mod gar;

@@ -2,3 +2,4 @@
 
 mod cloud_auth;
 mod distribution;
+mod docker_build;
