@@ -974,12 +974,15 @@ impl<'a> Builder<'a> {
         let workdir = st.config.config.as_ref().and_then(|c| c.working_dir.clone()).unwrap_or_default();
         let dest_abs = if dest_raw.starts_with('/') { dest_raw.clone() } else { format!("/{workdir}/{dest_raw}") };
         let dest = st.fs.resolve(&rel(&dest_abs));
+        // Without --chown, files from the context become root's and files
+        // from a stage or image keep their owners (docker's preserveOwnership).
         let identity = match &c.chown {
             Some(chown) => {
                 let chown = self.expand(st, ins, chown)?;
-                resolve_chown(&st.fs, &chown).map_err(|(m, h)| self.fail(ins, m, h))?
+                Some(resolve_chown(&st.fs, &chown).map_err(|(m, h)| self.fail(ins, m, h))?)
             }
-            None => (0, 0),
+            None if in_context => Some((0, 0)),
+            None => None,
         };
         let chmod = match &c.chmod {
             Some(m) => {
@@ -1006,8 +1009,9 @@ impl<'a> Builder<'a> {
                     if target.is_empty() {
                         return Err(ctx(format!("{named}: cannot copy a file onto /")));
                     }
-                    mkdir_all(&mut st.fs, &mut changes, parent_of(&target), identity).map_err(ctx)?;
-                    put(&mut st.fs, &mut changes, &target, Node { kind: NodeKind::File(Data::Mem(bytes)), mode: chmod.unwrap_or(node.mode), uid: identity.0, gid: identity.1 });
+                    mkdir_all(&mut st.fs, &mut changes, parent_of(&target), identity.unwrap_or((0, 0))).map_err(ctx)?;
+                    let (uid, gid) = identity.unwrap_or((node.uid, node.gid));
+                    put(&mut st.fs, &mut changes, &target, Node { kind: NodeKind::File(Data::Mem(bytes)), mode: chmod.unwrap_or(node.mode), uid, gid });
                 }
                 NodeKind::Symlink(_) | NodeKind::Other => return Err(ctx(format!("{named}: a dangling symlink or special file cannot be copied"))),
             }
@@ -1049,14 +1053,16 @@ fn put(fs: &mut Fs, changes: &mut BTreeSet<String>, path: &str, node: Node) {
 }
 
 /// The contents of `src_dir` into `dest` (docker's copyDirectory): a new
-/// `dest` is made 0755 and owned by the identity; everything copied keeps
-/// its mode and takes the identity.
-fn copy_dir(fs: &mut Fs, changes: &mut BTreeSet<String>, src: &Fs, src_dir: &str, dest: &str, id: (u64, u64), chmod: Option<u32>) -> Result<(), String> {
+/// `dest` is made 0755 and owned by the identity (root when owners are
+/// kept); everything copied keeps its mode and takes the identity, or keeps
+/// its owner when `id` is `None`.
+fn copy_dir(fs: &mut Fs, changes: &mut BTreeSet<String>, src: &Fs, src_dir: &str, dest: &str, id: Option<(u64, u64)>, chmod: Option<u32>) -> Result<(), String> {
     let existed = fs.is_dir(dest);
     if !existed {
         mkdir_all(fs, changes, parent_of(dest), (0, 0))?;
         if !dest.is_empty() {
-            put(fs, changes, dest, Node::dir(0o755, id.0, id.1));
+            let (uid, gid) = id.unwrap_or((0, 0));
+            put(fs, changes, dest, Node::dir(0o755, uid, gid));
         }
     }
     let prefix_len = if src_dir.is_empty() { 0 } else { src_dir.len() + 1 };
@@ -1065,12 +1071,13 @@ fn copy_dir(fs: &mut Fs, changes: &mut BTreeSet<String>, src: &Fs, src_dir: &str
         let target = join(dest, &path[prefix_len..]);
         let parent = parent_of(&target).to_string();
         if !fs.is_dir(&parent) {
-            mkdir_all(fs, changes, &parent, id)?;
+            mkdir_all(fs, changes, &parent, id.unwrap_or((0, 0)))?;
         }
+        let (uid, gid) = id.unwrap_or((node.uid, node.gid));
         let copied = match &node.kind {
-            NodeKind::Dir => Node::dir(chmod.unwrap_or(node.mode), id.0, id.1),
-            NodeKind::File(d) => Node { kind: NodeKind::File(d.clone()), mode: chmod.unwrap_or(node.mode), uid: id.0, gid: id.1 },
-            NodeKind::Symlink(t) => Node { kind: NodeKind::Symlink(t.clone()), mode: 0o777, uid: id.0, gid: id.1 },
+            NodeKind::Dir => Node::dir(chmod.unwrap_or(node.mode), uid, gid),
+            NodeKind::File(d) => Node { kind: NodeKind::File(d.clone()), mode: chmod.unwrap_or(node.mode), uid, gid },
+            NodeKind::Symlink(t) => Node { kind: NodeKind::Symlink(t.clone()), mode: 0o777, uid, gid },
             NodeKind::Other => continue,
         };
         put(fs, changes, &target, copied);
