@@ -722,6 +722,7 @@ impl<'a> Builder<'a> {
 
     fn dispatch(&mut self, st: &mut StageState, ins: &Instruction) -> Result<(), BuildError> {
         match &ins.kind {
+            // Invariant: parse() makes every FROM a stage's `from`, never one of its instructions.
             Kind::From { .. } => unreachable!("FROM starts a stage and is never inside one"),
             Kind::Arg(decls) => {
                 for d in decls {
@@ -1169,8 +1170,7 @@ fn resolve_chown(fs: &Fs, spec: &str) -> Result<(u64, u64), (String, String)> {
         })?,
     };
     let gid = match parts.get(1) {
-        None => primary,
-        Some(g) if g.is_empty() => primary,
+        None | Some(&"") => primary,
         Some(g) => match g.parse::<u64>() {
             Ok(n) => n,
             Err(_) => fs
@@ -1219,19 +1219,14 @@ fn write_layer(fs: &Fs, changes: &BTreeSet<String>, epoch: i64) -> std::io::Resu
         h.set_device_major(0)?;
         h.set_device_minor(0)?;
         let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
-        let mut set_id = |h: &mut tar::Header, key: &'static str, v: u64| {
-            if v > 0o7777777 {
-                pax.push((key, v.to_string().into_bytes()));
-                0
-            } else {
-                let _ = h;
-                v
+        // USTAR holds ids up to 7 octal digits; larger ones go in PAX records, as Go writes them.
+        for (key, id) in [("uid", node.uid), ("gid", node.gid)] {
+            if id > 0o7777777 {
+                pax.push((key, id.to_string().into_bytes()));
             }
-        };
-        let uid = set_id(&mut h, "uid", node.uid);
-        let gid = set_id(&mut h, "gid", node.gid);
-        h.set_uid(uid);
-        h.set_gid(gid);
+        }
+        h.set_uid(if node.uid > 0o7777777 { 0 } else { node.uid });
+        h.set_gid(if node.gid > 0o7777777 { 0 } else { node.gid });
         let (name, data): (String, Bytes) = match &node.kind {
             NodeKind::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);
