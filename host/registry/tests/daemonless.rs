@@ -15,6 +15,7 @@ use gantry_registry::spec::{self, ImageConfig, Platform};
 use gantry_registry::testing::dockerd::{self, Dockerd};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/example");
+const TRICKY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/tricky");
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -351,47 +352,110 @@ fn saved(engine: &Dockerd, tag: &str) -> Image {
     daemonless::image_from_docker_archive(&out.stdout, Some(tag)).unwrap()
 }
 
+/// Builds `ctx` with `docker build` and with the daemonless builder (FROM
+/// the base image the engine holds) and asserts the configs and the file
+/// trees of the new layers agree.
+fn agree(engine: &Dockerd, busybox: &str, ctx: &Path, tag: &str, target: Option<&str>, build_args: &[(&str, &str)]) {
+    let ctx_path = ctx.to_string_lossy().into_owned();
+    let arg_strings: Vec<String> = build_args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut args = vec!["build", "--network", "none", "-q", "-t", tag];
+    for a in &arg_strings {
+        args.extend(["--build-arg", a.as_str()]);
+    }
+    if let Some(t) = target {
+        args.extend(["--target", t]);
+    }
+    args.push(&ctx_path);
+    engine.docker(&args);
+    let theirs = saved(engine, tag);
+
+    let mut bases = MemoryBases::new();
+    bases.insert(busybox, saved(engine, busybox)).unwrap();
+    let (ours, _) = build_at(ctx, "Dockerfile", &bases, |s| {
+        for (k, v) in build_args {
+            s.build_args.insert(k.to_string(), v.to_string());
+        }
+        s.target = target.map(String::from);
+    });
+    let ours = ours.unwrap().image;
+
+    let (tc, oc) = (theirs.config().unwrap().config.unwrap(), ours.config().unwrap().config.unwrap());
+    assert_eq!(oc.env, tc.env, "{tag}: Env");
+    assert_eq!(oc.entrypoint, tc.entrypoint, "{tag}: Entrypoint");
+    assert_eq!(oc.cmd, tc.cmd, "{tag}: Cmd");
+    assert_eq!(oc.working_dir, tc.working_dir, "{tag}: WorkingDir");
+    assert_eq!(oc.user.unwrap_or_default(), tc.user.unwrap_or_default(), "{tag}: User");
+    assert_eq!(oc.exposed_ports, tc.exposed_ports, "{tag}: ExposedPorts");
+    assert_eq!(oc.labels, tc.labels, "{tag}: Labels");
+    assert_eq!(oc.volumes, tc.volumes, "{tag}: Volumes");
+    assert_eq!(oc.stop_signal, tc.stop_signal, "{tag}: StopSignal");
+    let null = serde_json::Value::Null;
+    for key in ["Shell", "Healthcheck", "OnBuild"] {
+        let (o, t) = (oc.other.get(key).unwrap_or(&null), tc.other.get(key).unwrap_or(&null));
+        assert_eq!(o, t, "{tag}: {key}");
+    }
+
+    // The layers past the base: the same files, types, modes, owners, contents and links.
+    // (docker's classic builder also commits an empty layer for a WORKDIR that exists.)
+    let (t, o) = (new_layer_trees(&theirs, 1), new_layer_trees(&ours, 1));
+    assert_eq!(o.len(), t.len(), "{tag}: layer count\n ours {o:#?}\n theirs {t:#?}");
+    for (i, (o, t)) in o.iter().zip(&t).enumerate() {
+        assert_eq!(o, t, "{tag}: layer {} differs", i + 1);
+    }
+}
+
 #[test]
 fn docker_build_and_the_daemonless_build_agree_on_config_and_files() {
     let Some(engine) = Dockerd::start() else { return };
     let busybox = engine.busybox_image();
     let ctx = example_context(std::time::SystemTime::now());
-    for (target, tag) in [(Some("base"), "gantry-test/example:base"), (None, "gantry-test/example:final")] {
-        let mut args = vec!["build", "--network", "none", "-q", "--build-arg", "VERSION=1.2.3", "-t", tag];
-        if let Some(t) = target {
-            args.extend(["--target", t]);
-        }
-        let ctx_path = ctx.path().to_string_lossy().into_owned();
-        args.push(&ctx_path);
-        engine.docker(&args);
-        let theirs = saved(&engine, tag);
+    agree(&engine, &busybox, ctx.path(), "gantry-test/example:base", Some("base"), &[("VERSION", "1.2.3")]);
+    agree(&engine, &busybox, ctx.path(), "gantry-test/example:final", None, &[("VERSION", "1.2.3")]);
+    // The corners of the syntax: escape directive, quotes, substitutions, continuations.
+    agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:1", None, &[]);
+    agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:2", None, &[("NAME", "gantry"), ("PORT", "81")]);
+}
 
-        // Ours, FROM the very base image the engine holds.
-        let mut bases = MemoryBases::new();
-        bases.insert(&busybox, saved(&engine, &busybox)).unwrap();
-        let (ours, _) = build_at(ctx.path(), "Dockerfile", &bases, |s| {
-            s.build_args.insert("VERSION".into(), "1.2.3".into());
-            s.target = target.map(String::from);
-        });
-        let ours = ours.unwrap().image;
+#[test]
+fn the_tricky_dockerfile_expands_as_buildkits_lexer_does() {
+    let text = std::fs::read_to_string(Path::new(TRICKY).join("Dockerfile")).unwrap();
+    let df = dockerfile::parse(&text).unwrap();
+    assert_eq!(df.directives.escape, '`');
+    assert_eq!(df.warnings.len(), 1, "the empty continuation line is warned about");
+    let label = df.instructions().find(|i| i.keyword() == "LABEL").unwrap();
+    assert_eq!((label.line, label.end_line), (19, 21));
 
-        let (tc, oc) = (theirs.config().unwrap().config.unwrap(), ours.config().unwrap().config.unwrap());
-        assert_eq!(oc.env, tc.env, "{tag}: Env");
-        assert_eq!(oc.entrypoint, tc.entrypoint, "{tag}: Entrypoint");
-        assert_eq!(oc.cmd, tc.cmd, "{tag}: Cmd");
-        assert_eq!(oc.working_dir, tc.working_dir, "{tag}: WorkingDir");
-        assert_eq!(oc.user.unwrap_or_default(), tc.user.unwrap_or_default(), "{tag}: User");
-        assert_eq!(oc.exposed_ports, tc.exposed_ports, "{tag}: ExposedPorts");
-        assert_eq!(oc.labels, tc.labels, "{tag}: Labels");
-        assert_eq!(oc.volumes, tc.volumes, "{tag}: Volumes");
-        assert_eq!(oc.stop_signal, tc.stop_signal, "{tag}: StopSignal");
-
-        // The layers past the base: the same files, types, modes, owners, contents and links.
-        // (docker's classic builder also commits an empty layer for a WORKDIR that exists.)
-        let (t, o) = (new_layer_trees(&theirs, 1), new_layer_trees(&ours, 1));
-        assert_eq!(o.len(), t.len(), "{tag}: layer count\n ours {o:#?}\n theirs {t:#?}");
-        for (i, (o, t)) in o.iter().zip(&t).enumerate() {
-            assert_eq!(o, t, "{tag}: layer {} differs", i + 1);
-        }
-    }
+    let (built, events) = build_at(Path::new(TRICKY), "Dockerfile", &busybox_base(), |s| {
+        s.build_args.insert("PORT".into(), "81".into());
+    });
+    let config = built.unwrap().image.config().unwrap();
+    let rc = config.config.unwrap();
+    let env = rc.env.unwrap();
+    assert_eq!(
+        env,
+        [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "GREETING=hello world",
+            "QUOTED=single $NAME stays",
+            "ESCAPED=$NAME",
+            "DEFAULTED=fallback",
+            "ALT=set",
+            "ALT_EMPTY=",
+            "BRACED=worlds",
+            "WINPATH=C:\\dir\\file",
+            "LEGACY=value with  quoted spaces",
+        ]
+    );
+    let labels = rc.labels.unwrap();
+    assert_eq!(labels.get("com.example.key with space").map(String::as_str), Some("v 1"));
+    assert_eq!(labels.get("joined").map(String::as_str), Some("ab"));
+    // PORT is a build arg of the meta scope only: the stage never declared it.
+    assert_eq!(rc.exposed_ports.unwrap().keys().cloned().collect::<Vec<_>>(), ["8080/tcp", "9000/udp", "9001/udp"]);
+    assert_eq!(rc.working_dir.as_deref(), Some("/srv/app/final"));
+    assert_eq!(rc.user.as_deref(), Some("world:1000"));
+    assert_eq!(rc.entrypoint.unwrap(), ["/bin/sh", "-ec", "echo \"$GREETING\""]);
+    assert_eq!(rc.cmd.unwrap(), ["a", "b c"]);
+    assert_eq!(rc.other["Healthcheck"], serde_json::json!({"Test": ["CMD-SHELL", "echo ok"], "Interval": 5_000_000_000i64, "Timeout": 2_000_000_000i64, "Retries": 2}));
+    assert_eq!(rc.other["OnBuild"], serde_json::json!(["COPY . /onbuild"]));
+    assert!(!events.iter().any(|e| matches!(e, BuildEvent::Warning { .. })), "PORT is declared before FROM, so it is not unused: {events:?}");
 }
