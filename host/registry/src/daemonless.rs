@@ -722,6 +722,7 @@ impl<'a> Builder<'a> {
 
     fn dispatch(&mut self, st: &mut StageState, ins: &Instruction) -> Result<(), BuildError> {
         match &ins.kind {
+            // Invariant: parse() makes every FROM a stage's `from`, never one of its instructions.
             Kind::From { .. } => unreachable!("FROM starts a stage and is never inside one"),
             Kind::Arg(decls) => {
                 for d in decls {
@@ -974,12 +975,15 @@ impl<'a> Builder<'a> {
         let workdir = st.config.config.as_ref().and_then(|c| c.working_dir.clone()).unwrap_or_default();
         let dest_abs = if dest_raw.starts_with('/') { dest_raw.clone() } else { format!("/{workdir}/{dest_raw}") };
         let dest = st.fs.resolve(&rel(&dest_abs));
+        // Without --chown, files from the context become root's and files
+        // from a stage or image keep their owners (docker's preserveOwnership).
         let identity = match &c.chown {
             Some(chown) => {
                 let chown = self.expand(st, ins, chown)?;
-                resolve_chown(&st.fs, &chown).map_err(|(m, h)| self.fail(ins, m, h))?
+                Some(resolve_chown(&st.fs, &chown).map_err(|(m, h)| self.fail(ins, m, h))?)
             }
-            None => (0, 0),
+            None if in_context => Some((0, 0)),
+            None => None,
         };
         let chmod = match &c.chmod {
             Some(m) => {
@@ -1006,8 +1010,9 @@ impl<'a> Builder<'a> {
                     if target.is_empty() {
                         return Err(ctx(format!("{named}: cannot copy a file onto /")));
                     }
-                    mkdir_all(&mut st.fs, &mut changes, parent_of(&target), identity).map_err(ctx)?;
-                    put(&mut st.fs, &mut changes, &target, Node { kind: NodeKind::File(Data::Mem(bytes)), mode: chmod.unwrap_or(node.mode), uid: identity.0, gid: identity.1 });
+                    mkdir_all(&mut st.fs, &mut changes, parent_of(&target), identity.unwrap_or((0, 0))).map_err(ctx)?;
+                    let (uid, gid) = identity.unwrap_or((node.uid, node.gid));
+                    put(&mut st.fs, &mut changes, &target, Node { kind: NodeKind::File(Data::Mem(bytes)), mode: chmod.unwrap_or(node.mode), uid, gid });
                 }
                 NodeKind::Symlink(_) | NodeKind::Other => return Err(ctx(format!("{named}: a dangling symlink or special file cannot be copied"))),
             }
@@ -1049,14 +1054,16 @@ fn put(fs: &mut Fs, changes: &mut BTreeSet<String>, path: &str, node: Node) {
 }
 
 /// The contents of `src_dir` into `dest` (docker's copyDirectory): a new
-/// `dest` is made 0755 and owned by the identity; everything copied keeps
-/// its mode and takes the identity.
-fn copy_dir(fs: &mut Fs, changes: &mut BTreeSet<String>, src: &Fs, src_dir: &str, dest: &str, id: (u64, u64), chmod: Option<u32>) -> Result<(), String> {
+/// `dest` is made 0755 and owned by the identity (root when owners are
+/// kept); everything copied keeps its mode and takes the identity, or keeps
+/// its owner when `id` is `None`.
+fn copy_dir(fs: &mut Fs, changes: &mut BTreeSet<String>, src: &Fs, src_dir: &str, dest: &str, id: Option<(u64, u64)>, chmod: Option<u32>) -> Result<(), String> {
     let existed = fs.is_dir(dest);
     if !existed {
         mkdir_all(fs, changes, parent_of(dest), (0, 0))?;
         if !dest.is_empty() {
-            put(fs, changes, dest, Node::dir(0o755, id.0, id.1));
+            let (uid, gid) = id.unwrap_or((0, 0));
+            put(fs, changes, dest, Node::dir(0o755, uid, gid));
         }
     }
     let prefix_len = if src_dir.is_empty() { 0 } else { src_dir.len() + 1 };
@@ -1065,12 +1072,13 @@ fn copy_dir(fs: &mut Fs, changes: &mut BTreeSet<String>, src: &Fs, src_dir: &str
         let target = join(dest, &path[prefix_len..]);
         let parent = parent_of(&target).to_string();
         if !fs.is_dir(&parent) {
-            mkdir_all(fs, changes, &parent, id)?;
+            mkdir_all(fs, changes, &parent, id.unwrap_or((0, 0)))?;
         }
+        let (uid, gid) = id.unwrap_or((node.uid, node.gid));
         let copied = match &node.kind {
-            NodeKind::Dir => Node::dir(chmod.unwrap_or(node.mode), id.0, id.1),
-            NodeKind::File(d) => Node { kind: NodeKind::File(d.clone()), mode: chmod.unwrap_or(node.mode), uid: id.0, gid: id.1 },
-            NodeKind::Symlink(t) => Node { kind: NodeKind::Symlink(t.clone()), mode: 0o777, uid: id.0, gid: id.1 },
+            NodeKind::Dir => Node::dir(chmod.unwrap_or(node.mode), uid, gid),
+            NodeKind::File(d) => Node { kind: NodeKind::File(d.clone()), mode: chmod.unwrap_or(node.mode), uid, gid },
+            NodeKind::Symlink(t) => Node { kind: NodeKind::Symlink(t.clone()), mode: 0o777, uid, gid },
             NodeKind::Other => continue,
         };
         put(fs, changes, &target, copied);
@@ -1162,8 +1170,7 @@ fn resolve_chown(fs: &Fs, spec: &str) -> Result<(u64, u64), (String, String)> {
         })?,
     };
     let gid = match parts.get(1) {
-        None => primary,
-        Some(g) if g.is_empty() => primary,
+        None | Some(&"") => primary,
         Some(g) => match g.parse::<u64>() {
             Ok(n) => n,
             Err(_) => fs
@@ -1212,19 +1219,14 @@ fn write_layer(fs: &Fs, changes: &BTreeSet<String>, epoch: i64) -> std::io::Resu
         h.set_device_major(0)?;
         h.set_device_minor(0)?;
         let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
-        let mut set_id = |h: &mut tar::Header, key: &'static str, v: u64| {
-            if v > 0o7777777 {
-                pax.push((key, v.to_string().into_bytes()));
-                0
-            } else {
-                let _ = h;
-                v
+        // USTAR holds ids up to 7 octal digits; larger ones go in PAX records, as Go writes them.
+        for (key, id) in [("uid", node.uid), ("gid", node.gid)] {
+            if id > 0o7777777 {
+                pax.push((key, id.to_string().into_bytes()));
             }
-        };
-        let uid = set_id(&mut h, "uid", node.uid);
-        let gid = set_id(&mut h, "gid", node.gid);
-        h.set_uid(uid);
-        h.set_gid(gid);
+        }
+        h.set_uid(if node.uid > 0o7777777 { 0 } else { node.uid });
+        h.set_gid(if node.gid > 0o7777777 { 0 } else { node.gid });
         let (name, data): (String, Bytes) = match &node.kind {
             NodeKind::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);

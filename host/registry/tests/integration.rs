@@ -3,3 +3,4 @@
 mod cloud_auth;
 mod distribution;
 mod docker_build;
+mod daemonless;
