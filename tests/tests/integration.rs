@@ -10,3 +10,4 @@ mod helm;
 mod pipeline;
 mod probe;
 mod sandbox;
+mod images;

@@ -439,7 +439,10 @@ impl Client {
                 blobs.push(blob);
             }
         }
-        futures::stream::iter(blobs.into_iter().map(|blob| self.push_blob(reference, &blob.descriptor, Source::Bytes(blob.data.clone()), None)))
+        // Owned descriptors and bytes: a future borrowing each `&Blob` is not
+        // `Send` for every lifetime, which callers behind `async_trait` need.
+        let uploads: Vec<(Descriptor, Bytes)> = blobs.into_iter().map(|b| (b.descriptor.clone(), b.data.clone())).collect();
+        futures::stream::iter(uploads.into_iter().map(|(descriptor, data)| async move { self.push_blob(reference, &descriptor, Source::Bytes(data), None).await }))
             .buffer_unordered(self.options().concurrency)
             .try_collect::<Vec<_>>()
             .await?;

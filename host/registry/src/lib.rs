@@ -10,6 +10,8 @@
 //! headers: nothing here prints them.
 
 pub mod auth;
+#[cfg(feature = "runtime")]
+pub mod backend;
 pub mod client;
 pub mod context;
 pub mod credential;

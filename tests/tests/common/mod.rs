@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gantry_engine::{RunOptions, RunOutcome, Vars};
-use gantry_runtime::{Clusters, HelmBackends, Runtime, RuntimeConfig};
+use gantry_runtime::{Clusters, HelmBackends, ImageBackendRef, Runtime, RuntimeConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Where `fixture-<name>`'s component was built.
@@ -22,11 +22,20 @@ pub async fn run_pipeline(dir: &Path, yaml: &str, clusters: Clusters) -> RunOutc
 
 /// [`run_pipeline`] with the targets' Helm backends too.
 pub async fn run_pipeline_with(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends) -> RunOutcome {
+    run_pipeline_full(dir, yaml, clusters, helm, None).await
+}
+
+/// [`run_pipeline`] with registries and builders only (stages that run once).
+pub async fn run_pipeline_images(dir: &Path, yaml: &str, images: ImageBackendRef) -> RunOutcome {
+    run_pipeline_full(dir, yaml, Default::default(), Default::default(), images).await
+}
+
+async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends, images: ImageBackendRef) -> RunOutcome {
     let path = dir.join("gantry.yaml");
     std::fs::write(&path, yaml).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images: None };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images };
     gantry_engine::run(plan, runtime, opts).await
 }
