@@ -102,7 +102,7 @@ impl std::error::Error for RegistryError {}
 
 /// Registry, repository and operation of a request, for its errors.
 #[derive(Debug, Clone)]
-pub struct Operation {
+pub(crate) struct Operation {
     pub registry: String,
     pub repository: Option<String>,
     pub operation: String,
