@@ -106,7 +106,7 @@ async fn a_plugin_reaches_the_pipelines_image_in_the_targets_registries_and_is_d
     let names: Vec<String> = tar::Archive::new(layer).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
     assert!(names.iter().any(|n| n.ends_with("srv/hello.txt")) && !names.iter().any(|n| n.contains("secret")), "{names:?}");
     // The denials are in the run log.
-    let log: Vec<&str> = outcome.record.stages[0].steps[0].log.iter().map(|l| l.message.as_str()).collect();
+    let log: Vec<&str> = outcome.record.stages[0].steps[0].logs.iter().map(|l| l.message.as_str()).collect();
     assert!(log.iter().any(|l| l.starts_with("denied registry.resolve")), "{log:?}");
 }
 
@@ -132,7 +132,7 @@ async fn builtin_build_builds_once_and_pushes_one_digest_to_every_targets_regist
     let facts = backend.config(&format!("{a}/app:1.0")).await.unwrap();
     let label = |k: &str| facts.labels.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     assert_eq!((label("org.opencontainers.image.revision"), label("org.opencontainers.image.source")), (Some("0123abc"), Some("https://git.example/app")));
-    let log: Vec<&str> = stage.steps[0].log.iter().map(|l| l.message.as_str()).collect();
+    let log: Vec<&str> = stage.steps[0].logs.iter().map(|l| l.message.as_str()).collect();
     assert!(log.iter().any(|l| l.starts_with("Step 2/7 : COPY hello.txt /srv/hello.txt")), "{log:?}");
 
     // The same inputs again: the same digest (a daemonless build is reproducible).
@@ -162,7 +162,7 @@ async fn a_run_step_needs_an_engine_except_in_a_simulated_run() {
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
     let step = &outcome.record.stages[0].steps[0];
     assert_eq!(step.outputs["skipped"], serde_json::json!(["Dockerfile:3: RUN [\"/bin/busybox\", \"true\"]"]));
-    assert!(step.log.iter().any(|l| l.level == gantry_runtime::Level::Warn && l.message.contains("Dockerfile:3")), "{:?}", step.log);
+    assert!(step.logs.iter().any(|l| l.level == gantry_runtime::Level::Warn && l.message.contains("Dockerfile:3")), "{:?}", step.logs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +178,7 @@ async fn with_a_docker_engine_the_run_step_runs_and_the_engines_image_is_pushed(
     let outcome = run_pipeline_images(dir.path(), &yaml, Some(backend.clone())).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
     let step = &outcome.record.stages[0].steps[0];
-    assert!(step.log.iter().any(|l| l.message.starts_with("Step 3/4 : RUN")), "{:?}", step.log);
+    assert!(step.logs.iter().any(|l| l.message.starts_with("Step 3/") && l.message.contains(": RUN [") && l.message.ends_with("(Dockerfile:3)")), "{:?}", step.logs);
     let digest = step.outputs["digest"].as_str().unwrap();
     let reference = format!("{a}/app:1.0");
     assert_eq!(backend.resolve(&reference).await.unwrap(), digest);
