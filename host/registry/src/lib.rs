@@ -9,6 +9,7 @@
 //! promotion never rebuilds. Credentials reach a registry only in request
 //! headers: nothing here prints them.
 
+pub mod context;
 pub mod credential;
 pub mod image;
 pub mod reference;
