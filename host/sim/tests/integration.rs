@@ -18,5 +18,6 @@ mod kubectl_semantics;
 mod kubectl_typed;
 mod logs_events;
 mod proxy;
+mod registry_protocol;
 mod registry_pull;
 mod semantics;
