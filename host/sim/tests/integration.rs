@@ -18,6 +18,7 @@ mod kubectl_semantics;
 mod kubectl_typed;
 mod logs_events;
 mod proxy;
+mod registry_docker;
 mod registry_protocol;
 mod registry_pull;
 mod semantics;
