@@ -93,7 +93,7 @@ async fn push_remove_pull_run(d: &Arc<Dockerd>, target: &str) -> String {
 }
 
 /// `aws ecr get-login-password` with the estate's AWS environment (only it: no profile files, no IMDS).
-async fn ecr_login_password(estate: &Estate, home: &std::path::Path) -> Option<String> {
+pub(crate) async fn ecr_login_password(estate: &Estate, home: &std::path::Path) -> Option<String> {
     let Some(aws) = crate::common::on_path("aws") else { return None };
     let out = tokio::process::Command::new(aws)
         .args(["ecr", "get-login-password", "--endpoint-url", &estate.control_plane.url(), "--region", AWS_REGION, "--cli-connect-timeout", "5", "--cli-read-timeout", "20"])
