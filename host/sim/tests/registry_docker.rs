@@ -94,7 +94,7 @@ async fn push_remove_pull_run(d: &Arc<Dockerd>, target: &str) -> String {
 
 /// `aws ecr get-login-password` with the estate's AWS environment (only it: no profile files, no IMDS).
 pub(crate) async fn ecr_login_password(estate: &Estate, home: &std::path::Path) -> Option<String> {
-    let Some(aws) = crate::common::on_path("aws") else { return None };
+    let aws = crate::common::on_path("aws")?;
     let out = tokio::process::Command::new(aws)
         .args(["ecr", "get-login-password", "--endpoint-url", &estate.control_plane.url(), "--region", AWS_REGION, "--cli-connect-timeout", "5", "--cli-read-timeout", "20"])
         .env_clear()
