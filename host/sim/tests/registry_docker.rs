@@ -94,9 +94,15 @@ async fn push_remove_pull_run(d: &Arc<Dockerd>, target: &str) -> String {
 
 /// `aws ecr get-login-password` with the estate's AWS environment (only it: no profile files, no IMDS).
 pub(crate) async fn ecr_login_password(estate: &Estate, home: &std::path::Path) -> Option<String> {
+    ecr_login_password_with(estate, home, &["--endpoint-url", &estate.control_plane.url(), "--region", AWS_REGION]).await
+}
+
+/// The same with `extra` arguments (none: the endpoint comes from `AWS_ENDPOINT_URL_ECR`).
+pub(crate) async fn ecr_login_password_with(estate: &Estate, home: &std::path::Path, extra: &[&str]) -> Option<String> {
     let aws = crate::common::on_path("aws")?;
     let out = tokio::process::Command::new(aws)
-        .args(["ecr", "get-login-password", "--endpoint-url", &estate.control_plane.url(), "--region", AWS_REGION, "--cli-connect-timeout", "5", "--cli-read-timeout", "20"])
+        .args(["ecr", "get-login-password", "--cli-connect-timeout", "5", "--cli-read-timeout", "20"])
+        .args(extra)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)

@@ -83,7 +83,8 @@ async fn pods_pull_from_their_clouds_simulated_registry_and_back_off_on_images_n
     assert!(std::fs::read_to_string(&estate.env_file).unwrap().contains(&format!("AWS_ENDPOINT_URL_ECR='{}'", estate.control_plane.url())));
 
     // Push into the ECR-shaped registry as a user would authenticate.
-    let Some(password) = crate::registry_docker::ecr_login_password(&estate, home.path()).await else { return };
+    // The estate's environment alone (AWS_ENDPOINT_URL_ECR) points the aws CLI at the sim's ECR API.
+    let Some(password) = crate::registry_docker::ecr_login_password_with(&estate, home.path(), &[]).await else { return };
     let ecr = estate.registry(&ecr_host).unwrap();
     let pushed = Http::new(ecr.addr().port(), Some(basic("AWS", &password))).push_image("team/app", "v1", "app v1").await;
     deploy(&estate, home.path(), "aws", "pushed", &format!("{ecr_host}/team/app:v1")).await;
