@@ -19,6 +19,7 @@ mod kubectl_typed;
 mod logs_events;
 mod proxy;
 mod registry_docker;
+mod registry_ecr_api;
 mod registry_estate;
 mod registry_protocol;
 mod registry_pull;

@@ -252,18 +252,30 @@ async fn faults_then_route(req: Request<Incoming>, state: &State) -> Response<Fu
         return json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &doc);
     }
     let connection = req.extensions().get::<Connection>().cloned();
+    let ecr = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with(ecr::TARGET_PREFIX));
     match state.faults.apply(&RequestInfo::plain(&method, &path), connection.as_ref()).await {
         Decision::Pass(_) => route(req, state).await,
-        Decision::Respond(fault) => injected(&fault, &method, &path),
-        Decision::Dropped => injected(&FaultResponse { code: 503, message: None, retry_after_seconds: None }, &method, &path),
+        Decision::Respond(fault) => injected(&fault, &method, &path, ecr),
+        Decision::Dropped => injected(&FaultResponse { code: 503, message: None, retry_after_seconds: None }, &method, &path, ecr),
     }
 }
 
-/// An injected error in the format of the service the path belongs to.
-fn injected(fault: &FaultResponse, method: &str, path: &str) -> Response<Full<Bytes>> {
+/// An injected error in the format of the service the path belongs to
+/// (`ecr`: the request named an ECR operation in `X-Amz-Target`).
+fn injected(fault: &FaultResponse, method: &str, path: &str, ecr: bool) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(fault.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let text = fault.message.clone();
-    let mut resp = if method == "POST" && path == "/" {
+    let mut resp = if ecr {
+        let error_type = match fault.code {
+            429 => "ThrottlingException",
+            c if c < 500 => "InvalidParameterException",
+            _ => "ServerException",
+        };
+        let message = text.unwrap_or_else(|| "injected fault".into());
+        let mut resp = aws_response(status, Some(error_type), &json!({ "__type": error_type, "message": message }));
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+        resp
+    } else if method == "POST" && path == "/" {
         let code = match fault.code {
             429 => "Throttling",
             503 => "ServiceUnavailable",
