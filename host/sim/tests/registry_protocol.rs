@@ -436,3 +436,46 @@ async fn the_uploaded_bytes_do_not_leak_into_other_repositories_and_locations_ar
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(LOCATION.as_str() == "location");
 }
+
+/// Everything logged while it is the default subscriber.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn credentials_stay_out_of_the_logs_at_every_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    // The current-thread runtime runs the servers' tasks on this thread, under this subscriber.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let (clouds, _r, http, token) = ecr().await;
+    http.push_image("app", "v1", "app").await;
+    Http::new(http.port, Some(basic("AWS", "sim-ecr-forged-secret"))).call(Method::GET, "/v2/app/manifests/v1", &[], Bytes::new()).await;
+    http.call(Method::GET, "/v2/app/manifests/missing", &[], Bytes::new()).await;
+
+    let key = ServiceAccountKey::generate("demo-project", "deployer").unwrap();
+    clouds.gcp.add(key.account.clone());
+    let ar = SimRegistry::start(Shape::ArtifactRegistry { location: "europe-west1".into(), projects: vec!["demo-project".into()] }, &clouds).await.unwrap();
+    let access = clouds.gcp.issue(&key.account.email, &["https://www.googleapis.com/auth/cloud-platform"], Duration::hours(1), OffsetDateTime::now_utc()).unwrap().access_token;
+    let (_, _, body) = Http::new(ar.addr().port(), Some(basic("oauth2accesstoken", &access))).call(Method::GET, "/v2/token?service=europe-west1-docker.pkg.dev", &[], Bytes::new()).await;
+    let registry_token = serde_json::from_slice::<Value>(&body).unwrap()["token"].as_str().unwrap().to_string();
+    Http::new(ar.addr().port(), Some(format!("Bearer {registry_token}"))).call(Method::GET, "/v2/demo-project/r/app/tags/list", &[], Bytes::new()).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("registry request refused") && logs.contains("MANIFEST_UNKNOWN"), "the registries did log: {logs}");
+    for secret in [token.as_str(), "sim-ecr-forged-secret", access.as_str(), registry_token.as_str()] {
+        assert!(!logs.contains(secret), "a credential was logged:\n{logs}");
+    }
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("AWS:{token}"));
+    assert!(!logs.contains(&b64));
+}
