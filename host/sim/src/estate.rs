@@ -300,7 +300,7 @@ impl Estate {
         }
         let contexts: Vec<&str> = self.clusters.iter().map(|c| c.spec.name.as_str()).collect();
         out.push_str(&format!(
-            "cloud control plane (EKS, STS check, GKE, OAuth token): {}\nkubeconfig: {} (contexts {})\nservice-account key: {}\nenvironment for the AWS and GCP SDKs: source {}\n",
+            "cloud control plane (EKS, ECR GetAuthorizationToken, STS check, GKE, OAuth token): {}\nkubeconfig: {} (contexts {})\nservice-account key: {}\nenvironment for the AWS and GCP SDKs: source {}\n",
             self.control_plane.url(),
             self.kubeconfig.display(),
             contexts.join(", "),
