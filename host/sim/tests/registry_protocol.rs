@@ -165,6 +165,12 @@ async fn a_chunked_upload_checks_each_content_range_and_416s_out_of_order() {
     assert_eq!(header(&headers, "docker-content-digest"), d);
     let (status, headers, body) = http.call(Method::HEAD, &format!("/v2/app/blobs/{d}"), &[], Bytes::new()).await;
     assert_eq!((status, header(&headers, "content-length"), body.len()), (StatusCode::OK, "12".to_string(), 0));
+    // A ranged read, as a resumed pull asks.
+    let (status, headers, body) = http.call(Method::GET, &format!("/v2/app/blobs/{d}"), &[("range", "bytes=6-")], Bytes::new()).await;
+    assert_eq!((status, &body[..]), (StatusCode::PARTIAL_CONTENT, &b"world!"[..]));
+    assert_eq!(header(&headers, "content-range"), "bytes 6-11/12");
+    let (status, _, _) = http.call(Method::GET, &format!("/v2/app/blobs/{d}"), &[("range", "bytes=12-")], Bytes::new()).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
     // The finished upload is gone.
     let (status, _, body) = http.call(Method::GET, &location, &[], Bytes::new()).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN".to_string()));
@@ -239,6 +245,10 @@ async fn manifests_are_refused_when_what_they_reference_is_missing_or_their_dige
     }
     let (status, _, body) = http.call(Method::GET, "/v2/app/manifests/nope", &[], Bytes::new()).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN".to_string()));
+    for path in ["/v2/never/manifests/v1", &format!("/v2/never/blobs/{present}")] {
+        let (status, _, body) = http.call(Method::GET, path, &[], Bytes::new()).await;
+        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "NAME_UNKNOWN".to_string()), "{path}");
+    }
 }
 
 #[tokio::test]

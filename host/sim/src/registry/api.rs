@@ -225,6 +225,9 @@ async fn serve(req: Request<Incoming>, state: &State, method: &Method, route: Ro
     }
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or("").trim().to_string());
     let content_range = req.headers().get("content-range").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
+    // Reads of a repository nothing was pushed into: NAME_UNKNOWN, as distribution answers.
+    let known = |n: &str| if state.store.has_repo(n) { Ok(()) } else { Err(ApiError::name_unknown(n)) };
     match (method, route) {
         (&Method::GET | &Method::HEAD, Route::Base) => Ok(json_response(StatusCode::OK, &json!({}))),
         (&Method::GET, Route::Catalog) => {
@@ -247,11 +250,13 @@ async fn serve(req: Request<Incoming>, state: &State, method: &Method, route: Ro
         (&Method::GET | &Method::HEAD, Route::Manifest(name, reference)) => {
             let digest = if reference.contains(':') {
                 checked_digest(&reference)?;
+                known(&name)?;
                 reference.clone()
             } else {
                 if !tag_valid(&reference) {
                     return Err(ApiError::manifest_invalid(format!("tag {reference:?} is invalid")));
                 }
+                known(&name)?;
                 state.store.tag(&name, &reference).ok_or_else(|| ApiError::manifest_unknown(&reference))?
             };
             let (m, bytes) = state.store.manifest(&name, &digest).ok_or_else(|| ApiError::manifest_unknown(&reference))?;
@@ -280,9 +285,26 @@ async fn serve(req: Request<Incoming>, state: &State, method: &Method, route: Ro
         }
         (&Method::GET | &Method::HEAD, Route::Blob(name, digest)) => {
             checked_digest(&digest)?;
+            known(&name)?;
             let bytes = state.store.blob(&name, &digest).ok_or_else(|| ApiError::blob_unknown(&digest))?;
+            let total = bytes.len();
+            let (status, bytes) = match range.as_deref().map(|r| byte_range(r, total)) {
+                None => (StatusCode::OK, bytes),
+                Some(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, bytes.slice(start..=end)),
+                Some(None) => {
+                    let mut resp = respond(StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new());
+                    set(&mut resp, "content-range", &format!("bytes */{total}"));
+                    return Ok(resp);
+                }
+            };
             let len = bytes.len();
-            let mut resp = respond(StatusCode::OK, bytes);
+            let partial = status == StatusCode::PARTIAL_CONTENT;
+            let mut resp = respond(status, bytes);
+            if partial {
+                let start = range.as_deref().and_then(|r| byte_range(r, total)).map_or(0, |(s, _)| s);
+                set(&mut resp, "content-range", &format!("bytes {start}-{}/{total}", start + len - 1));
+            }
+            set(&mut resp, "accept-ranges", "bytes");
             set(&mut resp, "content-type", "application/octet-stream");
             set(&mut resp, "docker-content-digest", &digest);
             set(&mut resp, "etag", &format!("\"{digest}\""));
@@ -385,6 +407,25 @@ fn chunk_start(range: Option<&str>, current: u64, len: usize) -> Result<Option<u
         return Err(ApiError::range_invalid(current, range));
     }
     Ok(Some(start))
+}
+
+/// A single `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX` range of a
+/// blob of `total` bytes, as inclusive offsets; None when it cannot be served.
+fn byte_range(header: &str, total: usize) -> Option<(usize, usize)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || total == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: usize = suffix.parse().ok()?;
+            (total.checked_sub(n.min(total))?, total - 1)
+        }
+        (s, "") => (s.parse().ok()?, total - 1),
+        (s, e) => (s.parse().ok()?, e.parse::<usize>().ok()?.min(total - 1)),
+    };
+    (start <= end && start < total).then_some((start, end))
 }
 
 fn upload_status(status: StatusCode, name: &str, id: &str, len: u64) -> Resp {
@@ -539,6 +580,17 @@ mod tests {
         let (page, link) = paginate(all.clone(), "n=2&last=b", "/v2/_catalog").unwrap();
         assert_eq!((page, link), (vec!["c".to_string()], None));
         assert_eq!(paginate(all, "n=0", "/x").unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn blob_ranges_are_single_and_within_the_blob() {
+        assert_eq!(byte_range("bytes=0-3", 10), Some((0, 3)));
+        assert_eq!(byte_range("bytes=4-", 10), Some((4, 9)));
+        assert_eq!(byte_range("bytes=-3", 10), Some((7, 9)));
+        assert_eq!(byte_range("bytes=5-100", 10), Some((5, 9)));
+        assert_eq!(byte_range("bytes=10-", 10), None);
+        assert_eq!(byte_range("bytes=0-1,3-4", 10), None);
+        assert_eq!(byte_range("items=0-1", 10), None);
     }
 
     #[test]

@@ -111,6 +111,11 @@ impl Store {
         }
     }
 
+    /// Whether repository `repo` exists (something was pushed or mounted into it).
+    pub fn has_repo(&self, repo: &str) -> bool {
+        self.lock().repos.contains_key(repo)
+    }
+
     /// Whether `repo` links blob `digest`.
     pub fn has_blob(&self, repo: &str, digest: &str) -> bool {
         self.lock().repos.get(repo).is_some_and(|r| r.blobs.contains(digest))
