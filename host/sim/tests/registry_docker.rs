@@ -168,7 +168,17 @@ async fn docker_logs_in_to_the_artifact_registry_shaped_registry_with_an_access_
     assert!(!refused.status.success(), "an access token the sim never issued is refused");
     let login = docker_output(&d, &["login", "-u", "oauth2accesstoken", "--password-stdin", &host], Some(token.as_str().to_string())).await;
     assert!(login.status.success(), "docker login: {}", String::from_utf8_lossy(&login.stderr));
-    push_remove_pull_run(&d, &format!("{host}/{GCP_PROJECT}/apps/app:v1")).await;
+    let image = format!("{host}/{GCP_PROJECT}/apps/app:v1");
+    push_remove_pull_run(&d, &image).await;
+    // As a CI job logs in with the service-account key itself (GCP_SERVICE_ACCOUNT_KEY).
+    docker(&d, &["logout", &host]).await;
+    docker(&d, &["rmi", &image]).await;
+    let login = docker_output(&d, &["login", "-u", "_json_key", "--password-stdin", &host], Some(key.clone())).await;
+    assert!(login.status.success(), "docker login with the key file: {}", String::from_utf8_lossy(&login.stderr));
+    docker(&d, &["pull", &image]).await;
+    let stranger = gantry_sim::cloud::ServiceAccountKey::generate(GCP_PROJECT, "deployer").unwrap().key_file_json("http://127.0.0.1:9/token").unwrap();
+    let refused = docker_output(&d, &["login", "-u", "_json_key", "--password-stdin", &host], Some(stranger)).await;
+    assert!(!refused.status.success(), "a key file whose private key is not the account's is refused");
     // A project the sim does not know is refused.
     docker(&d, &["tag", &format!("{host}/{GCP_PROJECT}/apps/app:v1"), &format!("{host}/unknown-project/apps/app:v1")]).await;
     let out = docker_output(&d, &["push", &format!("{host}/unknown-project/apps/app:v1")], None).await;

@@ -431,6 +431,13 @@ async fn artifact_registry_trades_an_access_token_for_a_registry_token_and_check
     assert!(String::from_utf8_lossy(&body).contains("projects/other-project/locations/europe-west1/repositories/repo"));
     let (status, _, _) = Http::new(port, Some("Bearer sim-ar-forged".into())).call(Method::GET, "/v2/", &[], Bytes::new()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The key file itself, base64, straight to the registry.
+    let key_file = key.key_file_json("http://127.0.0.1:9/token").unwrap();
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &key_file);
+    let with_key = Http::new(port, Some(basic("_json_key_base64", &b64)));
+    assert_eq!(with_key.call(Method::HEAD, "/v2/demo-project/repo/app/manifests/v1", &[], Bytes::new()).await.0, StatusCode::OK);
+    let forged = ServiceAccountKey::generate("demo-project", "deployer").unwrap().key_file_json("http://127.0.0.1:9/token").unwrap();
+    assert_eq!(Http::new(port, Some(basic("_json_key", &forged))).call(Method::GET, "/v2/", &[], Bytes::new()).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@
 //! named); blobs GET/HEAD/DELETE; uploads (POST, monolithic with
 //! `?digest=`, cross-repository `?mount=&from=` → 201 or 202 when not
 //! mountable; PATCH chunks with `Content-Range` checked, 416 out of order;
-//! PUT with digest verification; GET status; DELETE to cancel);
+//! PUT with digest verification; GET status; DELETE to cancel); ranged
+//! blob reads (206/416); NAME_UNKNOWN for reads of repositories never pushed;
 //! `tags/list` and `_catalog` with `n`/`last` and a `Link` to the next page;
 //! the referrers API; and the Artifact-Registry-shaped `/v2/token`.
 //!

@@ -8,7 +8,10 @@
 //!   challenge whose realm is this server's own `/v2/token`; the token
 //!   endpoint takes Basic `oauth2accesstoken:<access token>` (a token the
 //!   simulated OAuth endpoint issued to a known service account, checked
-//!   with `GcpIam`) and answers `{token, expires_in}`. An access token sent
+//!   with `GcpIam`) and answers `{token, expires_in}`; like Artifact
+//!   Registry it also takes `_json_key:<key file>` and
+//!   `_json_key_base64:<base64 key file>` (the key's private key must be the
+//!   known account's). An access token sent
 //!   straight as `Bearer` is accepted too, as Artifact Registry does.
 //!   Repository paths are `PROJECT/REPOSITORY/IMAGE`, and the project must be
 //!   one the sim knows.
@@ -32,6 +35,8 @@ use crate::registry::errors::ApiError;
 pub const AR_TOKEN_LIFETIME: Duration = Duration::minutes(60);
 /// The user name Artifact Registry takes an access token with.
 pub const AR_USERNAME: &str = "oauth2accesstoken";
+/// The user names Artifact Registry takes a service-account key file with (plain and base64).
+pub const AR_JSON_KEY_USERNAMES: [&str; 2] = ["_json_key", "_json_key_base64"];
 
 /// Which cloud's registry a simulated registry plays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +153,12 @@ impl Gate {
                 }
             }
             Shape::ArtifactRegistry { .. } => {
+                if let Some((user, password)) = basic_credentials(authorization).filter(|(u, _)| AR_JSON_KEY_USERNAMES.contains(&u.as_str())) {
+                    return match self.json_key_account(&password, user == AR_JSON_KEY_USERNAMES[1]) {
+                        Some(email) => Ok(Caller(email)),
+                        None => Err(refuse(ApiError::unauthorized("the service-account key is not one of a known account: download a key of the sim's account (gantry sim up writes it)"))),
+                    };
+                }
                 let token = bearer(authorization).map(str::to_string).or_else(|| {
                     // Basic oauth2accesstoken:<access token> straight to the registry is accepted as well.
                     basic_credentials(authorization).filter(|(u, _)| u == AR_USERNAME).map(|(_, p)| p)
@@ -162,6 +173,18 @@ impl Gate {
                 }
             }
         }
+    }
+
+    /// The service account whose key file `password` is (`_json_key`, or
+    /// `_json_key_base64` when `base64`), when its private key is the known account's.
+    fn json_key_account(&self, password: &str, base64: bool) -> Option<String> {
+        use rsa::pkcs8::DecodePrivateKey as _;
+        let text = if base64 { String::from_utf8(STANDARD.decode(password.trim()).ok()?).ok()? } else { password.to_string() };
+        let key: Value = serde_json::from_str(&text).ok()?;
+        let email = key["client_email"].as_str()?;
+        let account = self.gcp.account(email)?;
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(key["private_key"].as_str()?).ok()?;
+        (rsa::RsaPublicKey::from(&private) == account.public_key).then(|| email.to_string())
     }
 
     fn registry_token(&self, token: &str, now: OffsetDateTime) -> Option<String> {
@@ -204,17 +227,22 @@ impl Gate {
         let Some((user, password)) = authorization.and_then(basic_credentials) else {
             return Err(ApiError::unauthorized(format!("the token endpoint needs Basic {AR_USERNAME}:<access token>")));
         };
-        if user != AR_USERNAME {
-            return Err(ApiError::unauthorized(format!("unknown user {user:?}: log in as {AR_USERNAME} with an access token")));
-        }
-        let issued = self.gcp.token(&password, now).filter(|t| self.gcp.account(&t.email).is_some());
-        let Some(issued) = issued else {
-            return Err(ApiError::unauthorized("Your credentials are invalid or have expired: get a new access token and log in again"));
+        let email = if AR_JSON_KEY_USERNAMES.contains(&user.as_str()) {
+            self.json_key_account(&password, user == AR_JSON_KEY_USERNAMES[1])
+                .ok_or_else(|| ApiError::unauthorized("the service-account key is not one of a known account: download a key of the sim's account (gantry sim up writes it)"))?
+        } else if user == AR_USERNAME {
+            let issued = self.gcp.token(&password, now).filter(|t| self.gcp.account(&t.email).is_some());
+            let Some(issued) = issued else {
+                return Err(ApiError::unauthorized("Your credentials are invalid or have expired: get a new access token and log in again"));
+            };
+            issued.email
+        } else {
+            return Err(ApiError::unauthorized(format!("unknown user {user:?}: log in as {AR_USERNAME} with an access token, or as _json_key with a key file")));
         };
         let token = format!("sim-ar-{}", hex::encode(rand::random::<[u8; 32]>()));
         let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         tokens.retain(|_, t| t.expires_at > now);
-        tokens.insert(token.clone(), ArToken { email: issued.email, expires_at: now + AR_TOKEN_LIFETIME });
+        tokens.insert(token.clone(), ArToken { email, expires_at: now + AR_TOKEN_LIFETIME });
         Ok(json!({
             "token": token,
             "access_token": token,

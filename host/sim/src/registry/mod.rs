@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cloud::CloudRegistry;
 use crate::oci::{RegistryAuth, RegistryConfig, RegistryConfigError};
 
-pub use auth::{ar_host, gcp_region, Shape, AR_USERNAME};
+pub use auth::{ar_host, gcp_region, Shape, AR_JSON_KEY_USERNAMES, AR_USERNAME};
 pub use errors::ApiError;
 
 /// How much a simulated registry holds in memory unless told otherwise (1 GiB).
