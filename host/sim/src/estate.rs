@@ -6,6 +6,14 @@
 //! kubeconfig with a context per cluster, a service-account key file, and an
 //! env file for the AWS and GCP SDKs. Credentials go into files (mode 0600),
 //! never into what is printed.
+//!
+//! Each EKS-flavoured cluster's account and region gets an ECR-shaped
+//! registry and each GKE-flavoured cluster's region an Artifact-Registry-
+//! shaped one (`crate::registry`; one per host, shared by the clusters that
+//! share it). The simulated kubelets of a cluster resolve that registry's
+//! images with the credentials a node would have: an ECR token or a GCP
+//! access token the sim issues itself, valid `NODE_TOKEN_LIFETIME` (a real
+//! node refreshes its credentials; the sim's kubelets do not).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +21,8 @@ use std::sync::Arc;
 use crate::auth::{Authenticator, Identity};
 use crate::cloud::{AwsPrincipal, CloudRegistry, ControlPlane, EksCluster, GkeCluster, ServiceAccountKey};
 use crate::kubeconfig;
+use crate::oci::RegistryAuth;
+use crate::registry::{Shape, SimRegistry};
 use crate::server::{ApiServer, ServerConfig};
 
 /// The account, project and regions of the default estate.
@@ -20,6 +30,8 @@ pub const AWS_ACCOUNT: &str = "111122223333";
 pub const AWS_REGION: &str = "eu-west-1";
 pub const GCP_PROJECT: &str = "gantry-sim";
 pub const GCP_REGION: &str = "europe-west1";
+/// How long the credentials of the simulated kubelets' registry pulls live.
+pub const NODE_TOKEN_LIFETIME: time::Duration = time::Duration::days(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EstateError {
@@ -29,6 +41,10 @@ pub enum EstateError {
     ControlPlane(#[from] crate::cloud::ControlPlaneError),
     #[error("generating the service-account key: {0}")]
     Key(String),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error("configuring the simulated kubelets of `{cluster}` for registry {host}: {reason}")]
+    KubeletRegistry { cluster: String, host: String, reason: String },
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
     #[error("two simulated clusters are called `{0}`: give each its own name")]
@@ -117,6 +133,8 @@ pub struct Estate {
     /// In the order they were asked for.
     pub clusters: Vec<SimCluster>,
     pub control_plane: ControlPlane,
+    /// The simulated registries, one per host (ECR-shaped first, in cluster order).
+    pub registries: Vec<SimRegistry>,
     /// kubeconfig with a context per cluster, named after it (admin bearer tokens).
     pub kubeconfig: PathBuf,
     /// GCP service-account key file, `token_uri` pointing at the control plane.
@@ -184,13 +202,17 @@ impl Estate {
         let key = ServiceAccountKey::generate(sa_project, "deployer").map_err(|e| EstateError::Key(e.to_string()))?;
         clouds.gcp.add(key.account.clone());
 
+        let registries = start_registries(clusters, &clouds).await?;
+
         let mut running = Vec::with_capacity(clusters.len());
         let mut entries = Vec::with_capacity(clusters.len());
         for spec in clusters {
             let auth = Authenticator::default();
             let token = random_token();
             auth.add_token(&token, Identity::admin("sim-admin"));
-            let server = ApiServer::start(ServerConfig::new(&spec.name, auth.clone())).await?;
+            let mut config = ServerConfig::new(&spec.name, auth.clone());
+            config.registries = kubelet_registries(spec, &registries, &clouds, &key.account.email)?;
+            let server = ApiServer::start(config).await?;
             match &spec.flavour {
                 Flavour::Eks { region } => {
                     let eks = EksCluster::new(&spec.name, region, AWS_ACCOUNT, &server.url(), server.ca_pem());
@@ -244,12 +266,22 @@ impl Estate {
         let lines: String = env.iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
         write_private(&env_file, &lines)?;
 
-        Ok(Estate { clusters: running, control_plane, kubeconfig: kubeconfig_path, key_file, env_file, aws_env })
+        Ok(Estate { clusters: running, control_plane, registries, kubeconfig: kubeconfig_path, key_file, env_file, aws_env })
     }
 
     /// The running cluster called `name`.
     pub fn cluster(&self, name: &str) -> Option<&ApiServer> {
         self.clusters.iter().find(|c| c.spec.name == name).map(|c| &c.server)
+    }
+
+    /// The simulated registries as (host image references name, URL it is served at).
+    pub fn registries(&self) -> Vec<(String, String)> {
+        self.registries.iter().map(|r| (r.host().to_string(), r.url())).collect()
+    }
+
+    /// The simulated registry of `host` (`111122223333.dkr.ecr.eu-west-1.amazonaws.com`).
+    pub fn registry(&self, host: &str) -> Option<&SimRegistry> {
+        self.registries.iter().find(|r| r.host() == host)
     }
 
     /// What `gantry sim up` prints: places and endpoints, no credentials.
@@ -259,9 +291,16 @@ impl Estate {
             out.push_str(&format!("cluster {} ({}): {}\n", c.spec.name, c.spec.describe(), c.server.url()));
             out.push_str(&format!("  pod request metrics of {} (a Prometheus scrape target): {}\n", c.spec.name, c.server.metrics_url()));
         }
+        for r in &self.registries {
+            let (kind, login) = match r.shape() {
+                Shape::Ecr { region, .. } => ("ECR-shaped", format!("aws ecr get-login-password --region {region} | docker login --username AWS --password-stdin {}", r.docker_host())),
+                Shape::ArtifactRegistry { .. } => ("Artifact-Registry-shaped", format!("docker login -u {} -p <access token> {}", crate::registry::AR_USERNAME, r.docker_host())),
+            };
+            out.push_str(&format!("registry {} ({kind}): {} ({login})\n", r.host(), r.url()));
+        }
         let contexts: Vec<&str> = self.clusters.iter().map(|c| c.spec.name.as_str()).collect();
         out.push_str(&format!(
-            "cloud control plane (EKS, STS check, GKE, OAuth token): {}\nkubeconfig: {} (contexts {})\nservice-account key: {}\nenvironment for the AWS and GCP SDKs: source {}\n",
+            "cloud control plane (EKS, ECR GetAuthorizationToken, STS check, GKE, OAuth token): {}\nkubeconfig: {} (contexts {})\nservice-account key: {}\nenvironment for the AWS and GCP SDKs: source {}\n",
             self.control_plane.url(),
             self.kubeconfig.display(),
             contexts.join(", "),
@@ -276,6 +315,75 @@ impl Estate {
         for c in self.clusters {
             c.server.shutdown().await;
         }
+        for r in self.registries {
+            r.shutdown().await;
+        }
         self.control_plane.shutdown().await;
     }
+}
+
+/// The registry shapes an estate of `clusters` has: ECR per EKS region, AR per GKE region.
+pub fn registry_shapes(clusters: &[ClusterSpec]) -> Vec<Shape> {
+    let mut projects: Vec<String> = clusters
+        .iter()
+        .filter_map(|c| match &c.flavour {
+            Flavour::Gke { project, .. } => Some(project.clone()),
+            _ => None,
+        })
+        .collect();
+    projects.sort();
+    projects.dedup();
+    let mut shapes: Vec<Shape> = Vec::new();
+    for c in clusters {
+        if let Flavour::Eks { region } = &c.flavour {
+            let shape = Shape::Ecr { account_id: AWS_ACCOUNT.to_string(), region: region.clone() };
+            if !shapes.contains(&shape) {
+                shapes.push(shape);
+            }
+        }
+    }
+    for c in clusters {
+        if let Flavour::Gke { location, .. } = &c.flavour {
+            let shape = Shape::ArtifactRegistry { location: crate::registry::gcp_region(location).to_string(), projects: projects.clone() };
+            if !shapes.contains(&shape) {
+                shapes.push(shape);
+            }
+        }
+    }
+    shapes
+}
+
+async fn start_registries(clusters: &[ClusterSpec], clouds: &CloudRegistry) -> Result<Vec<SimRegistry>, EstateError> {
+    let mut started = Vec::new();
+    for shape in registry_shapes(clusters) {
+        started.push(SimRegistry::start(shape, clouds).await?);
+    }
+    Ok(started)
+}
+
+/// The registry a cluster's kubelets pull from, with the node's credentials.
+fn kubelet_registries(spec: &ClusterSpec, registries: &[SimRegistry], clouds: &CloudRegistry, node_account: &str) -> Result<Vec<crate::oci::RegistryConfig>, EstateError> {
+    let now = time::OffsetDateTime::now_utc();
+    let host = match &spec.flavour {
+        Flavour::Eks { region } => crate::cloud::ecr::registry_host(AWS_ACCOUNT, region),
+        Flavour::Gke { location, .. } => crate::registry::ar_host(crate::registry::gcp_region(location)),
+        Flavour::Plain => return Ok(Vec::new()),
+    };
+    let failed = |reason: String| EstateError::KubeletRegistry { cluster: spec.name.clone(), host: host.clone(), reason };
+    let registry = registries.iter().find(|r| r.host() == host).ok_or_else(|| failed("no simulated registry was started for it".into()))?;
+    let auth = match &spec.flavour {
+        Flavour::Eks { region } => {
+            let node = format!("arn:aws:sts::{AWS_ACCOUNT}:assumed-role/eks-node-role/{}", spec.name);
+            let (token, _) = clouds.ecr.issue(AWS_ACCOUNT, region, &node, now, NODE_TOKEN_LIFETIME);
+            RegistryAuth::Basic { username: crate::cloud::ecr::USERNAME.to_string(), password: token }
+        }
+        _ => {
+            let issued = clouds
+                .gcp
+                .issue(node_account, &[crate::cloud::oauth::CLOUD_PLATFORM_SCOPE], NODE_TOKEN_LIFETIME, now)
+                .ok_or_else(|| failed(format!("service account {node_account} is unknown")))?;
+            RegistryAuth::Basic { username: crate::registry::AR_USERNAME.to_string(), password: issued.access_token }
+        }
+    };
+    Ok(vec![registry.kubelet_config(auth).map_err(|e| failed(e.to_string()))?])
 }

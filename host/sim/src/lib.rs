@@ -22,7 +22,8 @@
 //! subresources, `podhttp` answers as the simulated pods would, and
 //! `metrics` counts their requests for a real Prometheus to scrape.
 //! `oci` resolves images in real registries on loopback for the simulated
-//! kubelet's pulls. `faults` injects errors, latency, dropped connections and cut watches
+//! kubelet's pulls; `registry` serves simulated ECR- and Artifact-Registry-shaped
+//! registries (the OCI distribution API) for them and for docker. `faults` injects errors, latency, dropped connections and cut watches
 //! on demand, into the API server and the cloud control plane.
 
 pub mod api;
@@ -49,6 +50,7 @@ pub mod podhttp;
 pub mod protobuf;
 pub mod schema;
 pub mod proxy;
+pub mod registry;
 pub mod resources;
 pub mod selector;
 pub mod server;

@@ -78,6 +78,7 @@ pub fn announce(ctx: Ctx, estate: &gantry_sim::Estate) {
                 "clusters": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.url()))).collect::<serde_json::Map<_, _>>(),
                 "metrics": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.metrics_url()))).collect::<serde_json::Map<_, _>>(),
                 "control_plane": estate.control_plane.url(),
+                "registries": estate.registries().into_iter().map(|(host, url)| (host, serde_json::Value::from(url))).collect::<serde_json::Map<_, _>>(),
                 "kubeconfig": estate.kubeconfig.display().to_string(),
                 "key_file": estate.key_file.display().to_string(),
                 "env_file": estate.env_file.display().to_string(),

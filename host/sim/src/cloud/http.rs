@@ -2,8 +2,9 @@
 //! endpoint URL): one port on 127.0.0.1, routed by path —
 //! `GET /clusters[/{name}]` (EKS ListClusters / DescribeCluster),
 //! `GET /v1/projects/{p}/locations|zones/{l}/clusters[/{c}]` (GKE),
-//! `POST /token` (the OAuth2 token endpoint) and `POST /` (STS
-//! GetCallerIdentity). Started in-process; stops on
+//! `POST /token` (the OAuth2 token endpoint), `POST /` with an
+//! `X-Amz-Target` of ECR (GetAuthorizationToken, JSON 1.1) and `POST /`
+//! otherwise (STS GetCallerIdentity). Started in-process; stops on
 //! `shutdown` or when dropped. Faults (`crate::faults`) apply to every
 //! route, rendered in each service's error format, and are switched at
 //! `/sim.gantry.dev/v1/faults` with `admin_token()`.
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::cloud::aws::AwsPrincipal;
+use crate::cloud::ecr;
 use crate::cloud::eks::{self, SignedRequest};
 use crate::cloud::gke::{self, GoogleError};
 use crate::cloud::registry::CloudRegistry;
@@ -108,8 +110,8 @@ impl ControlPlane {
     }
 
     /// The environment that points the AWS SDKs and CLI at this server as
-    /// `principal` in `region` (`AWS_ENDPOINT_URL_EKS`, the keys, the
-    /// region). Not `AWS_ENDPOINT_URL_STS`: `aws eks get-token` would then
+    /// `principal` in `region` (`AWS_ENDPOINT_URL_EKS` and
+    /// `AWS_ENDPOINT_URL_ECR`, the keys, the region). Not `AWS_ENDPOINT_URL_STS`: `aws eks get-token` would then
     /// presign a URL for this server, which no EKS cluster accepts (it is not
     /// an STS host); point only `aws sts` calls here, with `--endpoint-url`.
     pub fn aws_env(&self, principal: &AwsPrincipal, region: &str) -> Vec<(&'static str, String)> {
@@ -120,6 +122,7 @@ impl ControlPlane {
             ("AWS_REGION", region.to_string()),
             ("AWS_DEFAULT_REGION", region.to_string()),
             ("AWS_ENDPOINT_URL_EKS", self.url()),
+            ("AWS_ENDPOINT_URL_ECR", self.url()),
         ];
         if let Some(token) = &c.session_token {
             env.push(("AWS_SESSION_TOKEN", token.clone()));
@@ -249,18 +252,30 @@ async fn faults_then_route(req: Request<Incoming>, state: &State) -> Response<Fu
         return json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &doc);
     }
     let connection = req.extensions().get::<Connection>().cloned();
+    let ecr = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with(ecr::TARGET_PREFIX));
     match state.faults.apply(&RequestInfo::plain(&method, &path), connection.as_ref()).await {
         Decision::Pass(_) => route(req, state).await,
-        Decision::Respond(fault) => injected(&fault, &method, &path),
-        Decision::Dropped => injected(&FaultResponse { code: 503, message: None, retry_after_seconds: None }, &method, &path),
+        Decision::Respond(fault) => injected(&fault, &method, &path, ecr),
+        Decision::Dropped => injected(&FaultResponse { code: 503, message: None, retry_after_seconds: None }, &method, &path, ecr),
     }
 }
 
-/// An injected error in the format of the service the path belongs to.
-fn injected(fault: &FaultResponse, method: &str, path: &str) -> Response<Full<Bytes>> {
+/// An injected error in the format of the service the path belongs to
+/// (`ecr`: the request named an ECR operation in `X-Amz-Target`).
+fn injected(fault: &FaultResponse, method: &str, path: &str, ecr: bool) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(fault.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let text = fault.message.clone();
-    let mut resp = if method == "POST" && path == "/" {
+    let mut resp = if ecr {
+        let error_type = match fault.code {
+            429 => "ThrottlingException",
+            c if c < 500 => "InvalidParameterException",
+            _ => "ServerException",
+        };
+        let message = text.unwrap_or_else(|| "injected fault".into());
+        let mut resp = aws_response(status, Some(error_type), &json!({ "__type": error_type, "message": message }));
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+        resp
+    } else if method == "POST" && path == "/" {
         let code = match fault.code {
             429 => "Throttling",
             503 => "ServiceUnavailable",
@@ -323,6 +338,9 @@ async fn route(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     let now = OffsetDateTime::now_utc();
     match (&method, segs.as_slice()) {
         (&Method::POST, ["token"]) => token(state, &headers, &body, now),
+        (&Method::POST, [""]) if header(&headers, "x-amz-target").is_some_and(|t| t.starts_with(ecr::TARGET_PREFIX)) => {
+            ecr_call(state, &path, &query, &headers, &body, now)
+        }
         (&Method::POST, [""]) => sts_call(state, &path, &query, &headers, &body, now),
         (&Method::GET, ["clusters"]) => eks_call(state, &path, &query, &headers, &body, now, None),
         (&Method::GET, ["clusters", name]) => eks_call(state, &path, &query, &headers, &body, now, Some(name)),
@@ -368,6 +386,39 @@ fn eks_call(
                 &json!({ "message": format!("No cluster found for name: {name}."), "clusterName": name }),
             ),
         },
+    }
+}
+
+/// ECR's JSON 1.1 protocol: a SigV4-signed POST naming its operation in `X-Amz-Target`.
+fn ecr_call(
+    state: &State,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Response<Full<Bytes>> {
+    let json11 = |status: StatusCode, error_type: Option<&str>, body: &Value| {
+        let mut resp = aws_response(status, error_type, body);
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+        resp
+    };
+    let target = header(headers, "x-amz-target").unwrap_or_default();
+    let req = SignedRequest { method: "POST", path, query, headers, body };
+    let (principal, region) = match eks::verify_signed_request(&state.registry.aws, ecr::SERVICE, &req, now) {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::info!(error = %e, "refused an ECR request");
+            return json11(StatusCode::BAD_REQUEST, Some(e.error_type()), &json!({ "__type": e.error_type(), "message": e.to_string() }));
+        }
+    };
+    if target != ecr::GET_AUTHORIZATION_TOKEN {
+        let message = format!("the simulated ECR API answers GetAuthorizationToken only, not {}", target.trim_start_matches(ecr::TARGET_PREFIX));
+        return json11(StatusCode::BAD_REQUEST, Some("UnknownOperationException"), &json!({ "__type": "UnknownOperationException", "message": message }));
+    }
+    match ecr::get_authorization_token(&state.registry.ecr, &principal.account_id, &region, &principal.arn, body, now) {
+        Ok(answer) => json11(StatusCode::OK, None, &answer),
+        Err(e) => json11(StatusCode::BAD_REQUEST, Some("InvalidParameterException"), &json!({ "__type": "InvalidParameterException", "message": e.to_string() })),
     }
 }
 

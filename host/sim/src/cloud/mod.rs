@@ -1,8 +1,9 @@
 //! The simulated clouds' control planes: what an AWS or GCP SDK talks to
 //! before it ever reaches a Kubernetes API server. EKS DescribeCluster (with
 //! SigV4-checked requests), verification of `k8s-aws-v1.` tokens (presigned
-//! STS GetCallerIdentity URLs), GKE clusters.get and an OAuth2 JWT-bearer
-//! token endpoint, served over plain HTTP on 127.0.0.1 only.
+//! STS GetCallerIdentity URLs), ECR GetAuthorizationToken (for the
+//! simulated registries, `crate::registry`), GKE clusters.get and an OAuth2
+//! JWT-bearer token endpoint, served over plain HTTP on 127.0.0.1 only.
 //!
 //! This module owns the cloud-side identities (AWS access keys, GCP service
 //! accounts), the cluster registrations (name, endpoint, CA) and the token
@@ -37,6 +38,7 @@
 //! ```
 
 pub mod aws;
+pub mod ecr;
 pub mod eks;
 pub mod gke;
 pub mod http;
@@ -46,6 +48,7 @@ pub mod sigv4;
 pub mod sts;
 
 pub use aws::{AwsIam, AwsPrincipal};
+pub use ecr::EcrTokens;
 pub use eks::EksCluster;
 pub use gke::GkeCluster;
 pub use http::{ControlPlane, ControlPlaneError};

@@ -304,6 +304,19 @@ impl GcpIam {
         Ok(TokenResponse { access_token, expires_in: lifetime.whole_seconds() })
     }
 
+    /// An access token for a known account issued without an assertion, as
+    /// the metadata server hands one to a node's service account: for the
+    /// simulated kubelets' registry credentials. None for an unknown account.
+    pub fn issue(&self, email: &str, scopes: &[&str], lifetime: Duration, now: OffsetDateTime) -> Option<TokenResponse> {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.accounts.get(email)?;
+        let access_token = format!("ya29.{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 120));
+        let issued = IssuedToken { email: email.to_string(), scopes: scopes.iter().map(|s| s.to_string()).collect(), expires_at: now + lifetime };
+        state.tokens.retain(|_, t| t.expires_at > now);
+        state.tokens.insert(access_token.clone(), issued);
+        Some(TokenResponse { access_token, expires_in: lifetime.whole_seconds() })
+    }
+
     /// Checks a JWT-bearer assertion: RS256 over `header.claims` with the
     /// issuer's public key, `aud`, `iat`/`exp`, `scope`.
     pub fn verify_assertion(

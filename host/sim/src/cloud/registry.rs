@@ -1,5 +1,5 @@
-//! What the simulated clouds know at run time: the AWS callers, the GCP
-//! service accounts and their tokens, and the registered EKS and GKE
+//! What the simulated clouds know at run time: the AWS callers and the ECR
+//! tokens issued to them, the GCP service accounts and their tokens, and the registered EKS and GKE
 //! clusters (whoever starts an API server registers its endpoint and CA
 //! here). It owns lookups and the construction of the token verifiers an
 //! API server plugs into its `Authenticator`; it must not do HTTP or
@@ -8,6 +8,7 @@
 use std::sync::{Arc, RwLock};
 
 use crate::cloud::aws::AwsIam;
+use crate::cloud::ecr::EcrTokens;
 use crate::cloud::eks::EksCluster;
 use crate::cloud::gke::GkeCluster;
 use crate::cloud::oauth::{GcpIam, GcpTokenVerifier};
@@ -17,6 +18,8 @@ use crate::cloud::sts::EksTokenVerifier;
 pub struct CloudRegistry {
     pub aws: AwsIam,
     pub gcp: GcpIam,
+    /// The tokens ECR's GetAuthorizationToken issued (the ECR-shaped registries check them).
+    pub ecr: EcrTokens,
     eks: Arc<RwLock<Vec<EksCluster>>>,
     gke: Arc<RwLock<Vec<GkeCluster>>>,
 }
