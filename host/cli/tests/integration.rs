@@ -7,5 +7,6 @@ mod cli;
 mod connect;
 mod helm_release;
 mod helm_template;
+mod images;
 mod lock;
 mod scaffold;

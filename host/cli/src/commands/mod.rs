@@ -3,6 +3,7 @@
 //! the plan.
 
 pub mod helm;
+pub mod images;
 pub mod plugin;
 pub mod release;
 pub mod run;

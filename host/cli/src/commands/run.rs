@@ -90,7 +90,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             }
         }
     };
-    let (clusters, clients) = match connect_targets(&plan, estate.as_ref(), args.sim).await {
+    let Connected { clusters, clients, google_tokens } = match connect_targets(&plan, estate.as_ref(), args.sim).await {
         Ok(c) => c,
         Err(e) => {
             output::error(ctx, &format!("cannot connect to the clusters: {e}"));
@@ -102,6 +102,17 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     };
     let helm = match helm_backends(&plan, &clients) {
         Ok(h) => h,
+        Err(e) => {
+            output::error(ctx, &e);
+            if let Some(estate) = estate {
+                estate.shutdown().await;
+            }
+            return exit::BAD_INPUT;
+        }
+    };
+    let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
+    let images = match commands::images::backend(&plan, estate.as_ref(), args.sim, &google_tokens, revision.clone(), args.source.vars().get("CI_PROJECT_URL").map(String::from)).await {
+        Ok(i) => i,
         Err(e) => {
             output::error(ctx, &e);
             if let Some(estate) = estate {
@@ -131,8 +142,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     };
     let watcher = watch_locks(&locks, cancel.clone(), ctx);
 
-    let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images: None }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images }).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -203,7 +213,7 @@ fn helm_backends(plan: &Plan, clients: &[(String, gantry_cluster::lease::Client)
 
 /// Connect every target of `plan` at once: simulated ones to `estate`'s
 /// clusters, the rest by their kind. The first failure names its target.
-async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<(gantry_runtime::Clusters, Vec<(String, gantry_cluster::lease::Client)>), gantry_cluster::ClusterError> {
+async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<Connected, gantry_cluster::ClusterError> {
     use gantry_cluster::{eks::EksCluster, gke::GkeCluster, ClusterError, Target};
     let mut tasks = tokio::task::JoinSet::new();
     for (name, t) in &plan.pipeline.spec.targets {
@@ -218,13 +228,17 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
             (aws, gantry_cluster::gke::GkeApi::at(&e.control_plane.url()), e.key_file.display().to_string())
         });
         tasks.spawn(async move {
+            // A GKE target's Google token: its Artifact Registry's credential too.
+            let mut google = None;
             let target = if let (Some((aws, _, _)), Some(e)) = (&sim_clouds, &t.eks) {
                 let (endpoint, source) = EksCluster::connect_in(aws, &name, &e.cluster, &e.region, e.endpoint.as_deref()).await?;
                 Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
             } else if let (Some((_, api, key)), Some(g)) = (&sim_clouds, &t.gke) {
                 let location = g.region.as_deref().or(g.zone.as_deref()).unwrap_or_default();
                 let (endpoint, source) = GkeCluster::connect_via(api, &name, &g.project, location, &g.cluster, Some(key.clone()), g.endpoint.as_deref()).await?;
-                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
+                let source: Arc<dyn gantry_cluster::TokenSource> = Arc::new(source);
+                google = Some(source.clone());
+                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source }, endpoint: None }
             } else if let Some((kubeconfig, cluster)) = sim {
                 let kubeconfig = kubeconfig.ok_or_else(|| ClusterError::Config { target: name.clone(), message: "its simulated cluster was not started".into() })?;
                 Target::kubeconfig(&name, Some(kubeconfig), &cluster)
@@ -236,22 +250,28 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
             } else if let Some(g) = &t.gke {
                 let location = g.region.as_deref().or(g.zone.as_deref()).unwrap_or_default();
                 let (endpoint, source) = GkeCluster::connect(&name, &g.project, location, &g.cluster, g.credentials.clone(), g.endpoint.as_deref()).await?;
-                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source: Arc::new(source) }, endpoint: None }
+                let source: Arc<dyn gantry_cluster::TokenSource> = Arc::new(source);
+                google = Some(source.clone());
+                Target { name: name.clone(), source: gantry_cluster::TargetSource::Token { endpoint, source }, endpoint: None }
             } else {
                 return Err(ClusterError::Config { target: name.clone(), message: "the target names no cluster (eks, gke, kubeconfig or sim)".into() });
             };
             let client = target.connect().await?;
             let backend: Arc<dyn gantry_runtime::ClusterBackend> = Arc::new(gantry_cluster::KubeBackend::new(&name, client.clone()));
-            Ok::<_, ClusterError>((name, backend, client))
+            Ok::<_, ClusterError>((name, backend, client, google))
         });
     }
     let mut clusters = std::collections::BTreeMap::new();
     let mut clients = Vec::new();
+    let mut google_tokens = std::collections::BTreeMap::new();
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok((name, backend, client))) => {
+            Ok(Ok((name, backend, client, google))) => {
                 clusters.insert(name.clone(), backend);
+                if let Some(token) = google {
+                    google_tokens.insert(name.clone(), token);
+                }
                 clients.push((name, client));
             }
             Ok(Err(e)) => {
@@ -264,8 +284,16 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok((Arc::new(clusters), clients)),
+        None => Ok(Connected { clusters: Arc::new(clusters), clients, google_tokens }),
     }
+}
+
+/// Every target, connected.
+struct Connected {
+    clusters: gantry_runtime::Clusters,
+    clients: Vec<(String, gantry_cluster::lease::Client)>,
+    /// GKE targets' Google token sources, by target name.
+    google_tokens: std::collections::BTreeMap<String, Arc<dyn gantry_cluster::TokenSource>>,
 }
 
 /// Take the run lock (a Lease on the release) on every target at once,
