@@ -85,3 +85,37 @@ stages:
     let all = format!("{stdout}{stderr}{record}");
     assert!(!all.contains("the-process-secret") && !all.contains("PRIVATE KEY"), "no credential in the output or the record");
 }
+
+/// The README's images example: `gantry run --sim -f examples/images/gantry.yaml`.
+#[test]
+fn the_images_example_builds_and_pushes_with_no_engine_and_no_cloud() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let state = tempfile::tempdir().unwrap();
+    let run = |sha: &str| {
+        let out = gantry(&root)
+            .args(["--output", "json", "run", "--sim", "-f", "examples/images/gantry.yaml", "--state-dir"])
+            .arg(state.path())
+            .env("CI_COMMIT_SHA", sha)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let done = stdout.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|e| e["event"] == "stage-finished" || e["event"] == "step-finished").unwrap_or_default();
+        let _ = done;
+        let runs = state.path().join("runs");
+        let mut records: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
+        records.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+        let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(records.last().unwrap()).unwrap()).unwrap();
+        record["stages"][0]["steps"][0]["outputs"].clone()
+    };
+    let first = run("1111111");
+    assert_eq!(first["pushed"].as_array().unwrap().len(), 2, "{first}");
+    assert!(first["pushed"][0].as_str().unwrap().starts_with("111122223333.dkr.ecr.eu-west-1.amazonaws.com/site:1111111"), "{first}");
+    assert!(first["pushed"][1].as_str().unwrap().starts_with("europe-west1-docker.pkg.dev/gantry-sim/apps/site:1111111"), "{first}");
+    // The same inputs again (a fresh estate, the same commit): the same digest.
+    assert_eq!(run("1111111")["digest"], first["digest"]);
+    // Another commit changes the VERSION label, so the digest.
+    assert_ne!(run("2222222")["digest"], first["digest"]);
+}
