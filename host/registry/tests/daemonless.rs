@@ -180,6 +180,9 @@ fn the_same_inputs_give_the_same_digest_across_contexts_and_mtimes() {
     let again = build_at(a.path(), "Dockerfile", &bases, |_| {}).0.unwrap();
     assert_eq!(one.image.digest(), two.image.digest());
     assert_eq!(one.image, again.image);
+    // The base layer as it came; the new one gzipped.
+    assert_eq!(one.image.layers[0].descriptor.media_type, spec::OCI_LAYER);
+    assert!(one.image.layers[1..].iter().all(|l| l.descriptor.media_type == spec::OCI_LAYER_GZIP && l.data.starts_with(&[0x1f, 0x8b])));
     let config = one.image.config().unwrap();
     assert_eq!(config.created.as_deref(), Some("1970-01-01T00:00:00Z"));
     assert!(config.history.iter().all(|h| h.created.as_deref() == Some("1970-01-01T00:00:00Z")));
