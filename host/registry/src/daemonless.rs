@@ -974,7 +974,8 @@ impl<'a> Builder<'a> {
         }
         let dest_raw = self.expand(st, ins, &c.dest)?;
         let ends_in_slash = dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == ".";
-        if sources.len() > 1 && !dest_raw.ends_with('/') {
+        // `.` counts as a directory, as BuildKit reads it (the classic builder wants `./`).
+        if sources.len() > 1 && !(dest_raw.ends_with('/') || dest_raw == ".") {
             return Err(self.fail(ins, format!("when using {keyword} with more than one source file, the destination must be a directory and end with a /"), format!("write the destination as {}/", dest_raw.trim_end_matches('/'))));
         }
         let workdir = st.config.config.as_ref().and_then(|c| c.working_dir.clone()).unwrap_or_default();

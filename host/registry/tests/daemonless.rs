@@ -414,6 +414,21 @@ fn docker_build_and_the_daemonless_build_agree_on_config_and_files() {
     let ctx = example_context(std::time::SystemTime::now());
     agree(&engine, &busybox, ctx.path(), "gantry-test/example:base", Some("base"), &[("VERSION", "1.2.3")]);
     agree(&engine, &busybox, ctx.path(), "gantry-test/example:final", None, &[("VERSION", "1.2.3")]);
+    // Context::tar sends what the CLI sends for the directory: the same image.
+    let tar = gantry_registry::context::Context::open(ctx.path()).unwrap().tar(&["Dockerfile", ".dockerignore"]).unwrap();
+    let mut child = engine
+        .cli()
+        .args(["build", "--network", "none", "-q", "--build-arg", "VERSION=1.2.3", "-t", "gantry-test/example:from-tar", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &tar).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "docker build - (our context tar): {}", String::from_utf8_lossy(&out.stderr));
+    let (from_tar, from_dir) = (saved(&engine, "gantry-test/example:from-tar"), saved(&engine, "gantry-test/example:final"));
+    assert_eq!(new_layer_trees(&from_tar, 1), new_layer_trees(&from_dir, 1), "the context tar and the CLI's context give different files");
     // The corners of the syntax: escape directive, quotes, substitutions, continuations.
     agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:1", None, &[]);
     agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:2", None, &[("NAME", "gantry"), ("PORT", "81")]);
