@@ -205,6 +205,7 @@ pub enum BuildError {
 
 /// Builds the image `spec` describes.
 pub fn build(spec: &DaemonlessBuild, base: &dyn BaseImages, on_event: &mut dyn FnMut(BuildEvent)) -> Result<Built, BuildError> {
+    let _span = tracing::info_span!("daemonless_build", context = %spec.context.display(), dockerfile = %spec.dockerfile.display()).entered();
     let context = Context::open(&spec.context)?;
     let file_name = spec.dockerfile.to_string_lossy().into_owned();
     let dockerfile_path = if spec.dockerfile.is_absolute() { spec.dockerfile.clone() } else { spec.context.join(&spec.dockerfile) };
@@ -587,6 +588,9 @@ impl<'a> Builder<'a> {
 
     fn run(mut self) -> Result<Built, BuildError> {
         let count = self.stages_to_build()?;
+        for w in &self.df.warnings {
+            self.warn(Some(w.line), format!("{}:{}: {}", self.file, w.line, w.message));
+        }
         // A RUN is refused before anything is pulled.
         if !self.spec.skip_run {
             if let Some(run) = self.df.stages[..count].iter().flat_map(|s| s.instructions.iter()).find(|i| matches!(i.kind, Kind::Run { .. })) {
