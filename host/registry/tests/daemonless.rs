@@ -432,6 +432,7 @@ fn docker_build_and_the_daemonless_build_agree_on_config_and_files() {
     // The corners of the syntax: escape directive, quotes, substitutions, continuations.
     agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:1", None, &[]);
     agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:2", None, &[("NAME", "gantry"), ("PORT", "81")]);
+    agree(&engine, &busybox, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/onbuild")), "gantry-test/onbuild:1", None, &[]);
 }
 
 #[test]
@@ -479,4 +480,21 @@ fn the_tricky_dockerfile_expands_as_buildkits_lexer_does() {
     let warnings: Vec<&BuildEvent> = events.iter().filter(|e| matches!(e, BuildEvent::Warning { .. })).collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(matches!(warnings[0], BuildEvent::Warning { line: Some(10), message } if message.starts_with("Dockerfile:10: empty continuation line")), "{warnings:?}");
+}
+
+#[test]
+fn onbuild_triggers_of_the_base_run_at_from_and_are_dropped() {
+    let ctx = example_context(std::time::SystemTime::now());
+    std::fs::write(ctx.path().join("Onbuild.Dockerfile"), "FROM scratch AS parent\nONBUILD COPY README.txt /onbuild/\nONBUILD ENV TRIGGERED=yes\nFROM parent\nCMD [\"x\"]\n").unwrap();
+    let mut spec = DaemonlessBuild::new(ctx.path());
+    spec.dockerfile = PathBuf::from("Onbuild.Dockerfile");
+    let built = daemonless::build(&spec, &NoBaseImages, &mut |_| {}).unwrap();
+    let rc = built.image.config().unwrap().config.unwrap();
+    assert!(rc.env.unwrap().contains(&"TRIGGERED=yes".to_string()));
+    assert!(!rc.other.contains_key("OnBuild"), "triggers are not inherited twice");
+    assert!(layer_tree(&built.image.layers[0].data).contains_key("onbuild/README.txt"));
+    spec.target = Some("parent".into());
+    let parent = daemonless::build(&spec, &NoBaseImages, &mut |_| {}).unwrap();
+    assert_eq!(parent.image.config().unwrap().config.unwrap().other["OnBuild"], serde_json::json!(["COPY README.txt /onbuild/", "ENV TRIGGERED=yes"]));
+    assert!(parent.image.layers.is_empty());
 }
