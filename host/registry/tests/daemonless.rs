@@ -242,7 +242,7 @@ fn the_example_image_has_the_config_and_files_docker_would_give_it() {
     let warned: Vec<&BuildEvent> = events.iter().filter(|e| matches!(e, BuildEvent::Warning { .. })).collect();
     assert_eq!(warned, vec![&BuildEvent::Warning { line: None, message: "one or more build-args [UNUSED] were not consumed".into() }]);
     let steps = events.iter().filter(|e| matches!(e, BuildEvent::Step { .. })).count();
-    assert_eq!(steps, 22);
+    assert_eq!(steps, 23);
 
     // The first stage: ADD extracted the archive with its owners, --chown set 1000:1000.
     let base = build_at(ctx.path(), "Dockerfile", &bases, |s| s.target = Some("base".into())).0.unwrap();
@@ -253,6 +253,9 @@ fn the_example_image_has_the_config_and_files_docker_would_give_it() {
     assert_eq!((all["etc/example/settings.conf"].2, all["etc/example/settings.conf"].3), (1000, 1000));
     assert_eq!(all["etc/example/settings.conf"].1, 0o640);
     assert_eq!(all["srv/app/settings.copy"].2, 0);
+    // --chown by name, through the image's /etc/passwd; new parents take the owner too.
+    assert_eq!((all["srv/by-name/notes/NOTES.txt"].2, all["srv/by-name/notes/NOTES.txt"].3), (65534, 65534));
+    assert_eq!((all["srv/by-name"].2, all["srv"].2), (65534, 0));
 }
 
 #[test]
