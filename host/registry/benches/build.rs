@@ -100,7 +100,8 @@ fn main() {
     let rounds: usize = std::env::var("GANTRY_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
     let dir = tempfile::tempdir().unwrap();
     let size = make_context(dir.path());
-    println!("context: {:.1} MB in {}, {rounds} rounds", size as f64 / 1e6, dir.path().display());
+    let sent: u64 = gantry_registry::context::Context::open(dir.path()).unwrap().files().unwrap().iter().map(|e| e.size).sum();
+    println!("context: {:.1} MB ({:.1} MB after .dockerignore) in {}, {rounds} rounds", size as f64 / 1e6, sent as f64 / 1e6, dir.path().display());
 
     let engine = Dockerd::start();
     let mut bases = MemoryBases::new();

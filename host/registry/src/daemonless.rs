@@ -164,7 +164,7 @@ pub fn image_from_docker_archive(archive: &[u8], tag: Option<&str>) -> Result<Im
 pub enum BuildEvent {
     /// `Step n/N : INSTRUCTION` (the classic builder's numbering).
     Step { step: usize, total: usize, line: usize, instruction: String },
-    /// A new layer.
+    /// A new layer (`size`: of its uncompressed tar).
     Layer { line: usize, diff_id: String, size: u64 },
     /// Something docker would warn about (unused build args, skipped RUNs).
     Warning { line: Option<usize>, message: String },
@@ -205,6 +205,7 @@ pub enum BuildError {
 
 /// Builds the image `spec` describes.
 pub fn build(spec: &DaemonlessBuild, base: &dyn BaseImages, on_event: &mut dyn FnMut(BuildEvent)) -> Result<Built, BuildError> {
+    let _span = tracing::info_span!("daemonless_build", context = %spec.context.display(), dockerfile = %spec.dockerfile.display()).entered();
     let context = Context::open(&spec.context)?;
     let file_name = spec.dockerfile.to_string_lossy().into_owned();
     let dockerfile_path = if spec.dockerfile.is_absolute() { spec.dockerfile.clone() } else { spec.context.join(&spec.dockerfile) };
@@ -504,6 +505,8 @@ struct Builder<'a> {
     used_args: BTreeSet<String>,
     done: Vec<StageState>,
     skipped: Vec<SkippedStep>,
+    /// Diff IDs of the layers this build wrote (gzipped at the end).
+    made: BTreeSet<String>,
     step: usize,
     total: usize,
 }
@@ -525,6 +528,7 @@ impl<'a> Builder<'a> {
             used_args: BTreeSet::new(),
             done: Vec::new(),
             skipped: Vec::new(),
+            made: BTreeSet::new(),
             step: 0,
             total: df.step_count(),
         })
@@ -584,6 +588,9 @@ impl<'a> Builder<'a> {
 
     fn run(mut self) -> Result<Built, BuildError> {
         let count = self.stages_to_build()?;
+        for w in &self.df.warnings {
+            self.warn(Some(w.line), format!("{}:{}: {}", self.file, w.line, w.message));
+        }
         // A RUN is refused before anything is pulled.
         if !self.spec.skip_run {
             if let Some(run) = self.df.stages[..count].iter().flat_map(|s| s.instructions.iter()).find(|i| matches!(i.kind, Kind::Run { .. })) {
@@ -623,6 +630,7 @@ impl<'a> Builder<'a> {
             }
         }
         last.config.created = Some(self.created.clone());
+        gzip_layers(&mut last.layers, &self.made).map_err(|e| BuildError::Read { file: self.file.to_string(), message: format!("compressing the layers: {e}") })?;
         let image = Image::assemble(last.config, last.layers);
         Ok(Built { image, skipped: self.skipped })
     }
@@ -895,6 +903,7 @@ impl<'a> Builder<'a> {
 
     fn commit_layer(&mut self, st: &mut StageState, ins: &Instruction, changes: BTreeSet<String>) -> Result<(), BuildError> {
         let layer = write_layer(&st.fs, &changes, self.epoch).map_err(|e| self.fail(ins, format!("writing the layer: {e}"), "check that the build context is readable"))?;
+        self.made.insert(layer.diff_id.clone());
         (self.on_event)(BuildEvent::Layer { line: ins.line, diff_id: layer.diff_id.clone(), size: layer.blob.descriptor.size });
         st.layers.push(layer);
         self.history(st, ins, false, None);
@@ -969,7 +978,8 @@ impl<'a> Builder<'a> {
         }
         let dest_raw = self.expand(st, ins, &c.dest)?;
         let ends_in_slash = dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == ".";
-        if sources.len() > 1 && !dest_raw.ends_with('/') {
+        // `.` counts as a directory, as BuildKit reads it (the classic builder wants `./`).
+        if sources.len() > 1 && !(dest_raw.ends_with('/') || dest_raw == ".") {
             return Err(self.fail(ins, format!("when using {keyword} with more than one source file, the destination must be a directory and end with a /"), format!("write the destination as {}/", dest_raw.trim_end_matches('/'))));
         }
         let workdir = st.config.config.as_ref().and_then(|c| c.working_dir.clone()).unwrap_or_default();
@@ -1262,10 +1272,41 @@ fn write_layer(fs: &Fs, changes: &BTreeSet<String>, epoch: i64) -> std::io::Resu
     }
     let tar = builder.into_inner()?;
     let diff_id = digest_of(&tar);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar)?;
-    let compressed = gz.finish()?;
-    Ok(Layer { blob: Blob::new(spec::OCI_LAYER_GZIP, compressed), diff_id })
+    // Uncompressed until the build ends: then every new layer is gzipped at once, in parallel.
+    let descriptor = spec::Descriptor::new(spec::OCI_LAYER, &diff_id, tar.len() as u64);
+    Ok(Layer { blob: Blob { descriptor, data: Bytes::from(tar) }, diff_id })
+}
+
+/// gzip with no name and no time (the same bytes for the same tar).
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 2), flate2::Compression::default());
+    gz.write_all(data)?;
+    gz.finish()
+}
+
+/// Gzips the layers this build made (`made`: their diff IDs), one thread per
+/// core; what each layer becomes does not depend on the threads.
+fn gzip_layers(layers: &mut [Layer], made: &BTreeSet<String>) -> std::io::Result<()> {
+    let todo: Vec<usize> = layers.iter().enumerate().filter(|(_, l)| l.blob.descriptor.media_type == spec::OCI_LAYER && made.contains(&l.diff_id)).map(|(i, _)| i).collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(todo.len());
+    let shared: &[Layer] = layers;
+    let results: Vec<(usize, std::io::Result<Vec<u8>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<usize> = todo.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || mine.into_iter().map(|i| (i, gzip(&shared[i].blob.data))).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| vec![(usize::MAX, Err(std::io::Error::other("a gzip thread panicked")))])).collect()
+    });
+    for (i, compressed) in results {
+        let compressed = compressed?;
+        layers[i].blob = Blob::new(spec::OCI_LAYER_GZIP, compressed);
+    }
+    Ok(())
 }
 
 /// Puts `name` in the USTAR name/prefix fields as Go's writer splits it;

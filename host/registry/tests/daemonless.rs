@@ -180,6 +180,9 @@ fn the_same_inputs_give_the_same_digest_across_contexts_and_mtimes() {
     let again = build_at(a.path(), "Dockerfile", &bases, |_| {}).0.unwrap();
     assert_eq!(one.image.digest(), two.image.digest());
     assert_eq!(one.image, again.image);
+    // The base layer as it came; the new one gzipped.
+    assert_eq!(one.image.layers[0].descriptor.media_type, spec::OCI_LAYER);
+    assert!(one.image.layers[1..].iter().all(|l| l.descriptor.media_type == spec::OCI_LAYER_GZIP && l.data.starts_with(&[0x1f, 0x8b])));
     let config = one.image.config().unwrap();
     assert_eq!(config.created.as_deref(), Some("1970-01-01T00:00:00Z"));
     assert!(config.history.iter().all(|h| h.created.as_deref() == Some("1970-01-01T00:00:00Z")));
@@ -239,7 +242,7 @@ fn the_example_image_has_the_config_and_files_docker_would_give_it() {
     let warned: Vec<&BuildEvent> = events.iter().filter(|e| matches!(e, BuildEvent::Warning { .. })).collect();
     assert_eq!(warned, vec![&BuildEvent::Warning { line: None, message: "one or more build-args [UNUSED] were not consumed".into() }]);
     let steps = events.iter().filter(|e| matches!(e, BuildEvent::Step { .. })).count();
-    assert_eq!(steps, 22);
+    assert_eq!(steps, 23);
 
     // The first stage: ADD extracted the archive with its owners, --chown set 1000:1000.
     let base = build_at(ctx.path(), "Dockerfile", &bases, |s| s.target = Some("base".into())).0.unwrap();
@@ -250,6 +253,9 @@ fn the_example_image_has_the_config_and_files_docker_would_give_it() {
     assert_eq!((all["etc/example/settings.conf"].2, all["etc/example/settings.conf"].3), (1000, 1000));
     assert_eq!(all["etc/example/settings.conf"].1, 0o640);
     assert_eq!(all["srv/app/settings.copy"].2, 0);
+    // --chown by name, through the image's /etc/passwd; new parents take the owner too.
+    assert_eq!((all["srv/by-name/notes/NOTES.txt"].2, all["srv/by-name/notes/NOTES.txt"].3), (65534, 65534));
+    assert_eq!((all["srv/by-name"].2, all["srv"].2), (65534, 0));
 }
 
 #[test]
@@ -411,9 +417,25 @@ fn docker_build_and_the_daemonless_build_agree_on_config_and_files() {
     let ctx = example_context(std::time::SystemTime::now());
     agree(&engine, &busybox, ctx.path(), "gantry-test/example:base", Some("base"), &[("VERSION", "1.2.3")]);
     agree(&engine, &busybox, ctx.path(), "gantry-test/example:final", None, &[("VERSION", "1.2.3")]);
+    // Context::tar sends what the CLI sends for the directory: the same image.
+    let tar = gantry_registry::context::Context::open(ctx.path()).unwrap().tar(&["Dockerfile", ".dockerignore"]).unwrap();
+    let mut child = engine
+        .cli()
+        .args(["build", "--network", "none", "-q", "--build-arg", "VERSION=1.2.3", "-t", "gantry-test/example:from-tar", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &tar).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "docker build - (our context tar): {}", String::from_utf8_lossy(&out.stderr));
+    let (from_tar, from_dir) = (saved(&engine, "gantry-test/example:from-tar"), saved(&engine, "gantry-test/example:final"));
+    assert_eq!(new_layer_trees(&from_tar, 1), new_layer_trees(&from_dir, 1), "the context tar and the CLI's context give different files");
     // The corners of the syntax: escape directive, quotes, substitutions, continuations.
     agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:1", None, &[]);
     agree(&engine, &busybox, Path::new(TRICKY), "gantry-test/tricky:2", None, &[("NAME", "gantry"), ("PORT", "81")]);
+    agree(&engine, &busybox, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/images/onbuild")), "gantry-test/onbuild:1", None, &[]);
 }
 
 #[test]
@@ -457,5 +479,25 @@ fn the_tricky_dockerfile_expands_as_buildkits_lexer_does() {
     assert_eq!(rc.cmd.unwrap(), ["a", "b c"]);
     assert_eq!(rc.other["Healthcheck"], serde_json::json!({"Test": ["CMD-SHELL", "echo ok"], "Interval": 5_000_000_000i64, "Timeout": 2_000_000_000i64, "Retries": 2}));
     assert_eq!(rc.other["OnBuild"], serde_json::json!(["COPY . /onbuild"]));
-    assert!(!events.iter().any(|e| matches!(e, BuildEvent::Warning { .. })), "PORT is declared before FROM, so it is not unused: {events:?}");
+    // PORT is declared before FROM, so it is not unused: the only warning is the parser's.
+    let warnings: Vec<&BuildEvent> = events.iter().filter(|e| matches!(e, BuildEvent::Warning { .. })).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(matches!(warnings[0], BuildEvent::Warning { line: Some(10), message } if message.starts_with("Dockerfile:10: empty continuation line")), "{warnings:?}");
+}
+
+#[test]
+fn onbuild_triggers_of_the_base_run_at_from_and_are_dropped() {
+    let ctx = example_context(std::time::SystemTime::now());
+    std::fs::write(ctx.path().join("Onbuild.Dockerfile"), "FROM scratch AS parent\nONBUILD COPY README.txt /onbuild/\nONBUILD ENV TRIGGERED=yes\nFROM parent\nCMD [\"x\"]\n").unwrap();
+    let mut spec = DaemonlessBuild::new(ctx.path());
+    spec.dockerfile = PathBuf::from("Onbuild.Dockerfile");
+    let built = daemonless::build(&spec, &NoBaseImages, &mut |_| {}).unwrap();
+    let rc = built.image.config().unwrap().config.unwrap();
+    assert!(rc.env.unwrap().contains(&"TRIGGERED=yes".to_string()));
+    assert!(!rc.other.contains_key("OnBuild"), "triggers are not inherited twice");
+    assert!(layer_tree(&built.image.layers[0].data).contains_key("onbuild/README.txt"));
+    spec.target = Some("parent".into());
+    let parent = daemonless::build(&spec, &NoBaseImages, &mut |_| {}).unwrap();
+    assert_eq!(parent.image.config().unwrap().config.unwrap().other["OnBuild"], serde_json::json!(["COPY README.txt /onbuild/", "ENV TRIGGERED=yes"]));
+    assert!(parent.image.layers.is_empty());
 }
