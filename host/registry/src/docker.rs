@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{BuildImageOptions, TagImageOptions};
 use bollard::{ClientVersion, Docker};
 use futures::StreamExt;
@@ -20,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::context::{Context, ContextError};
+use crate::credential::Credential;
 use crate::dockerfile;
 use crate::image::{digest_of, Blob, Image, Layer};
 use crate::spec::{self, ImageConfig};
@@ -53,7 +55,7 @@ pub enum DockerError {
     Dockerfile { path: PathBuf, reason: String },
     #[error("{0}")]
     StepFailed(Box<StepFailure>),
-    #[error("building {dockerfile} on the engine at {address} failed{}: {message}{}", step.as_ref().map(|s| format!(" at step {s}")).unwrap_or_default(), output_tail(output))]
+    #[error("building {dockerfile} on the engine at {address} failed{}: {message}{}{}", step.as_ref().map(|s| format!(" at step {s}")).unwrap_or_default(), hint(message), output_tail(output))]
     Build {
         dockerfile: PathBuf,
         address: String,
@@ -70,7 +72,7 @@ pub enum DockerError {
 
 /// A step of the Dockerfile that failed, where it is and what it printed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: step {step}/{of} `{instruction}` failed{}: {message}{}", dockerfile.display(), exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default(), output_tail(output))]
+#[error("{}:{line}: step {step}/{of} `{instruction}` failed{}: {message}{}{}", dockerfile.display(), exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default(), hint(message), output_tail(output))]
 pub struct StepFailure {
     pub dockerfile: PathBuf,
     /// 1-based line of the instruction in the Dockerfile.
@@ -83,6 +85,16 @@ pub struct StepFailure {
     pub message: String,
     /// The step's last lines of output (at most 20).
     pub output: Vec<String>,
+}
+
+/// What to do about an engine's message, when it is a registry refusing a pull.
+fn hint(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if ["no basic auth credentials", "unauthorized", "authentication required", "pull access denied", "denied:"].iter().any(|s| m.contains(s)) {
+        " (the engine pulls FROM images with the build's registry credentials: give the right ones for this registry)"
+    } else {
+        ""
+    }
 }
 
 fn output_tail(lines: &[String]) -> String {
@@ -138,6 +150,11 @@ pub struct DockerBuild {
     pub created: Option<OffsetDateTime>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// What the engine pulls `FROM` images with, per registry host
+    /// (`127.0.0.1:5000`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com`,
+    /// `docker.io`); anonymous for any other. Sent to the engine only, in
+    /// its `X-Registry-Config` header; never printed.
+    pub registry_credentials: BTreeMap<String, Credential>,
 }
 
 impl DockerBuild {
@@ -289,7 +306,8 @@ impl DockerEngine {
         };
         tracing::info!(engine = %self.address, dockerfile = %dockerfile_path.display(), context_bytes = tar.len(), "docker build");
 
-        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+        let credentials = engine_credentials(&build.registry_credentials);
+        let mut stream = self.docker.build_image(options, credentials, Some(bollard::body_full(tar.into())));
         let mut progress = Progress::default();
         let mut image_id: Option<String> = None;
         while let Some(item) = stream.next().await {
@@ -386,6 +404,24 @@ impl DockerEngine {
     pub fn client(&self) -> &Docker {
         &self.docker
     }
+}
+
+/// Credentials as the engine's `X-Registry-Config` wants them: keyed by
+/// registry host, Docker Hub by its index address.
+fn engine_credentials(credentials: &BTreeMap<String, Credential>) -> Option<HashMap<String, DockerCredentials>> {
+    let mut out = HashMap::new();
+    for (host, credential) in credentials {
+        let key = if matches!(host.as_str(), "docker.io" | "index.docker.io" | "registry-1.docker.io") { "https://index.docker.io/v1/".to_string() } else { host.clone() };
+        let base = DockerCredentials { serveraddress: Some(key.clone()), ..Default::default() };
+        let entry = match credential {
+            Credential::Anonymous => continue,
+            Credential::Basic { username, password } => DockerCredentials { username: Some(username.clone()), password: Some(password.expose().to_string()), ..base },
+            Credential::IdentityToken(token) => DockerCredentials { identitytoken: Some(token.expose().to_string()), ..base },
+            Credential::Bearer(token) => DockerCredentials { registrytoken: Some(token.expose().to_string()), ..base },
+        };
+        out.insert(key, entry);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The context tar `tar` with `dockerfile` added as `name`, and `name`

@@ -9,6 +9,8 @@
 //! promotion never rebuilds. Credentials reach a registry only in request
 //! headers: nothing here prints them.
 
+pub mod auth;
+pub mod client;
 pub mod context;
 pub mod credential;
 pub mod daemonless;
@@ -18,9 +20,12 @@ pub mod dockerfile;
 pub mod image;
 pub mod reference;
 pub mod spec;
+pub mod transport;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use client::{BlobStream, Client, RegistryError};
 pub use credential::{Credential, CredentialError, CredentialSource, Secret, StaticCredentials};
 pub use image::{Blob, Image, Layer};
 pub use reference::{Reference, ReferenceError};
+pub use transport::ClientOptions;
