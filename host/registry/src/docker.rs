@@ -33,9 +33,6 @@ pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
 pub const LABEL_SOURCE: &str = "org.opencontainers.image.source";
 pub const LABEL_CREATED: &str = "org.opencontainers.image.created";
 
-/// The lowest API version asked for while finding out the engine's own
-/// (every engine since Docker 1.12 answers `/version` at it).
-const PROBE_VERSION: ClientVersion = ClientVersion { major_version: 1, minor_version: 24 };
 /// Seconds a request may wait for the engine's answer to begin (a build's
 /// context upload counts; its output streams after).
 const REQUEST_TIMEOUT: u64 = 600;
@@ -223,19 +220,32 @@ impl DockerEngine {
     }
 
     async fn connect_to_from(address: &str, origin: &'static str) -> Result<DockerEngine, DockerError> {
-        // First ask at a version every engine speaks what its own highest is,
-        // then speak the lower of that and bollard's (an engine refuses a
-        // client newer than itself, so bollard's negotiate_version, which
-        // asks at bollard's own version, cannot reach an older one).
-        let probe = client(address, origin, &PROBE_VERSION)?;
-        let version = probe.version().await.map_err(|e| no_engine(address, origin, e))?;
-        let server = version.api_version.as_deref().and_then(parse_api_version).ok_or_else(|| DockerError::NoEngine {
-            address: address.to_string(),
-            origin,
-            reason: format!("its /version names no API version ({:?})", version.api_version),
-        })?;
-        let ours = bollard::API_DEFAULT_VERSION;
-        let chosen = if (server.major_version, server.minor_version) < (ours.major_version, ours.minor_version) { server } else { *ours };
+        // Ask at bollard's version first. An engine older than that refuses
+        // it, naming its own highest, which is then spoken (bollard's
+        // negotiate_version alone asks at bollard's version and so cannot
+        // reach an older engine such as Docker 20.10 with API 1.41); a newer
+        // one answers, and the lower of the two versions is spoken.
+        let ours = *bollard::API_DEFAULT_VERSION;
+        let probe = client(address, origin, &ours)?;
+        let chosen = match probe.version().await {
+            Ok(version) => {
+                let server = version.api_version.as_deref().and_then(parse_api_version).ok_or_else(|| DockerError::NoEngine {
+                    address: address.to_string(),
+                    origin,
+                    reason: format!("its /version names no API version ({:?})", version.api_version),
+                })?;
+                if (server.major_version, server.minor_version) < (ours.major_version, ours.minor_version) {
+                    server
+                } else {
+                    ours
+                }
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 400, message }) if highest_supported(&message).is_some() => {
+                // Invariant: the guard just found it.
+                highest_supported(&message).expect("checked by the guard")
+            }
+            Err(e) => return Err(no_engine(address, origin, e)),
+        };
         let docker = client(address, origin, &chosen)?.negotiate_version().await.map_err(|e| no_engine(address, origin, e))?;
         let v = docker.client_version();
         Ok(DockerEngine { docker, address: address.to_string(), api_version: format!("{}.{}", v.major_version, v.minor_version) })
@@ -480,6 +490,12 @@ fn no_engine(address: &str, origin: &'static str, e: bollard::errors::Error) -> 
     DockerError::NoEngine { address: address.to_string(), origin, reason: e.to_string() }
 }
 
+/// `client version 1.49 is too new. Maximum supported API version is 1.41` → 1.41.
+fn highest_supported(message: &str) -> Option<ClientVersion> {
+    let (_, rest) = message.split_once("Maximum supported API version is ")?;
+    parse_api_version(rest.split_whitespace().next()?.trim_end_matches('.'))
+}
+
 /// `1.41` → 1.41.
 fn parse_api_version(v: &str) -> Option<ClientVersion> {
     let (major, minor) = v.trim().split_once('.')?;
@@ -680,6 +696,9 @@ mod tests {
         assert_eq!(parse_step("Step 3/7 : COPY . /app"), Some((3, 7, "COPY . /app".to_string())));
         assert_eq!(parse_step("Stepping"), None);
         assert_eq!(exit_code("The command '/bin/sh -c exit 3' returned a non-zero code: 3"), Some(3));
+        let v = highest_supported("client version 1.49 is too new. Maximum supported API version is 1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(highest_supported("client version 1.24 is too old. Minimum supported API version is 1.44").is_none());
         assert_eq!(split_tag("localhost:5000/app:v1"), ("localhost:5000/app", "v1"));
         assert_eq!(split_tag("localhost:5000/app"), ("localhost:5000/app", "latest"));
     }
