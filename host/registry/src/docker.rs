@@ -265,19 +265,11 @@ impl DockerEngine {
     /// to `on_event`, and returns the image id (`sha256:…`). The image is
     /// tagged with every name in `build.tags`.
     pub async fn build(&self, build: &DockerBuild, mut on_event: impl FnMut(BuildEvent)) -> Result<String, DockerError> {
-        let context = Context::open(&build.context)?;
-        let requested = build.dockerfile_name();
-        let cleaned = crate::context::clean_path(requested);
-        // A Dockerfile outside the context is sent inside it under a name of
-        // its own, which the sent .dockerignore excludes so that the steps
-        // never see it (what the docker CLI does with `-f ../Dockerfile`).
-        let outside = Path::new(requested).is_absolute() || cleaned == ".." || cleaned.starts_with("../");
-        let dockerfile_path = if outside { build.context.join(requested) } else { context.host_path(requested)? };
-        let text = std::fs::read(&dockerfile_path).map_err(|e| DockerError::Dockerfile {
-            path: dockerfile_path.clone(),
-            reason: format!("cannot be read: {e} (the Dockerfile path is relative to the context {})", build.context.display()),
-        })?;
-        let name = if outside { format!(".dockerfile.{}", &digest_of(&text)["sha256:".len()..][..20]) } else { cleaned };
+        let prepared = {
+            let owned = build.clone();
+            tokio::task::spawn_blocking(move || prepare(&owned)).await.map_err(|e| DockerError::Dockerfile { path: build.context.clone(), reason: format!("packing the context stopped: {e}") })??
+        };
+        let Prepared { dockerfile_path, name, text, tar } = prepared;
         // Step N of the classic builder is the Nth instruction. A Dockerfile
         // our parser refuses is still the engine's to judge: its steps then
         // go without lines, and the engine's own error says what is wrong.
@@ -287,18 +279,6 @@ impl DockerEngine {
                 tracing::warn!(dockerfile = %dockerfile_path.display(), error = %e, "the Dockerfile's steps will have no line numbers");
                 Vec::new()
             }
-        };
-        let tar = {
-            let (context, name, root) = (context.clone(), name.clone(), build.context.clone());
-            let packed = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, DockerError> {
-                if outside {
-                    let tar = context.tar(&[".dockerignore"])?;
-                    with_outside_dockerfile(&tar, &name, &text).map_err(|e| DockerError::Context(ContextError::Io { path: root, source: e }))
-                } else {
-                    Ok(context.tar(&[&name, ".dockerignore"])?)
-                }
-            });
-            packed.await.map_err(|e| DockerError::Dockerfile { path: build.context.clone(), reason: format!("packing the context stopped: {e}") })??
         };
         let labels = build.all_labels().map_err(|e| DockerError::Dockerfile { path: dockerfile_path.clone(), reason: format!("the created time cannot be written as RFC 3339: {e}") })?;
         let options = BuildImageOptions {
@@ -413,6 +393,41 @@ impl DockerEngine {
     /// The underlying bollard client (for what this module does not cover).
     pub fn client(&self) -> &Docker {
         &self.docker
+    }
+}
+
+/// What is sent to the engine: the context tar and the Dockerfile's name in it.
+struct Prepared {
+    /// Where the Dockerfile is on this machine (what errors name).
+    dockerfile_path: PathBuf,
+    /// Its name inside the context tar.
+    name: String,
+    text: Vec<u8>,
+    tar: Vec<u8>,
+}
+
+/// Reads the Dockerfile and packs the context (blocking file I/O). A
+/// Dockerfile outside the context is sent inside it under a name of its
+/// own, which the sent .dockerignore excludes so that the steps never see
+/// it (what the docker CLI does with `-f ../Dockerfile`).
+fn prepare(build: &DockerBuild) -> Result<Prepared, DockerError> {
+    let context = Context::open(&build.context)?;
+    let requested = build.dockerfile_name();
+    let cleaned = crate::context::clean_path(requested);
+    let outside = Path::new(requested).is_absolute() || cleaned == ".." || cleaned.starts_with("../");
+    let dockerfile_path = if outside { build.context.join(requested) } else { context.host_path(requested)? };
+    let text = std::fs::read(&dockerfile_path).map_err(|e| DockerError::Dockerfile {
+        path: dockerfile_path.clone(),
+        reason: format!("cannot be read: {e} (the Dockerfile path is relative to the context {})", build.context.display()),
+    })?;
+    if outside {
+        let name = format!(".dockerfile.{}", &digest_of(&text)["sha256:".len()..][..20]);
+        let tar = context.tar(&[".dockerignore"])?;
+        let tar = with_outside_dockerfile(&tar, &name, &text).map_err(|e| DockerError::Context(ContextError::Io { path: build.context.clone(), source: e }))?;
+        Ok(Prepared { dockerfile_path, name, text, tar })
+    } else {
+        let tar = context.tar(&[&cleaned, ".dockerignore"])?;
+        Ok(Prepared { dockerfile_path, name: cleaned, text, tar })
     }
 }
 

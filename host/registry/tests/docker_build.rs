@@ -244,6 +244,18 @@ async fn a_failing_run_names_its_dockerfile_line_exit_code_and_output() {
     assert!(text.contains("exit code 3") && text.contains("about to fail"), "{text}");
     assert!(!events.iter().any(|e| matches!(e, BuildEvent::Output(l) if l == "never")));
     assert!(!events.iter().any(|e| matches!(e, BuildEvent::Built { .. })));
+
+    // A Dockerfile the engine cannot read fails before any step, with the engine's words and the file.
+    write(ctx.path(), "Dockerfile", "FROM gantry-test/busybox:1\n\nFETCH something\n");
+    let err = engine.build(&build, |_| {}).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, DockerError::Build { step: None, .. }), "{err:?}");
+    assert!(text.contains(&ctx.path().join("Dockerfile").display().to_string()) && text.contains("line 3") && text.contains("FETCH"), "{text}");
+
+    // A missing Dockerfile says the path is relative to the context.
+    build.dockerfile = "docker/Dockerfile.prod".into();
+    let err = engine.build(&build, |_| {}).await.unwrap_err();
+    assert!(matches!(err, DockerError::Dockerfile { .. }) && err.to_string().contains("relative to the context"), "{err}");
 }
 
 #[tokio::test]
