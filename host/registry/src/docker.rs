@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{BuildImageOptions, TagImageOptions};
 use bollard::{ClientVersion, Docker};
 use futures::StreamExt;
@@ -20,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::context::{Context, ContextError};
+use crate::credential::Credential;
 use crate::dockerfile;
 use crate::image::{digest_of, Blob, Image, Layer};
 use crate::spec::{self, ImageConfig};
@@ -31,9 +33,6 @@ pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
 pub const LABEL_SOURCE: &str = "org.opencontainers.image.source";
 pub const LABEL_CREATED: &str = "org.opencontainers.image.created";
 
-/// The lowest API version asked for while finding out the engine's own
-/// (every engine since Docker 1.12 answers `/version` at it).
-const PROBE_VERSION: ClientVersion = ClientVersion { major_version: 1, minor_version: 24 };
 /// Seconds a request may wait for the engine's answer to begin (a build's
 /// context upload counts; its output streams after).
 const REQUEST_TIMEOUT: u64 = 600;
@@ -53,7 +52,7 @@ pub enum DockerError {
     Dockerfile { path: PathBuf, reason: String },
     #[error("{0}")]
     StepFailed(Box<StepFailure>),
-    #[error("building {dockerfile} on the engine at {address} failed{}: {message}{}", step.as_ref().map(|s| format!(" at step {s}")).unwrap_or_default(), output_tail(output))]
+    #[error("building {dockerfile} on the engine at {address} failed{}: {message}{}{}", step.as_ref().map(|s| format!(" at step {s}")).unwrap_or_default(), hint(message), output_tail(output))]
     Build {
         dockerfile: PathBuf,
         address: String,
@@ -70,7 +69,7 @@ pub enum DockerError {
 
 /// A step of the Dockerfile that failed, where it is and what it printed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: step {step}/{of} `{instruction}` failed{}: {message}{}", dockerfile.display(), exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default(), output_tail(output))]
+#[error("{}:{line}: step {step}/{of} `{instruction}` failed{}: {message}{}{}", dockerfile.display(), exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default(), hint(message), output_tail(output))]
 pub struct StepFailure {
     pub dockerfile: PathBuf,
     /// 1-based line of the instruction in the Dockerfile.
@@ -83,6 +82,16 @@ pub struct StepFailure {
     pub message: String,
     /// The step's last lines of output (at most 20).
     pub output: Vec<String>,
+}
+
+/// What to do about an engine's message, when it is a registry refusing a pull.
+fn hint(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if ["no basic auth credentials", "unauthorized", "authentication required", "pull access denied", "denied:"].iter().any(|s| m.contains(s)) {
+        " (the engine pulls FROM images with the build's registry credentials: give the right ones for this registry)"
+    } else {
+        ""
+    }
 }
 
 fn output_tail(lines: &[String]) -> String {
@@ -138,6 +147,11 @@ pub struct DockerBuild {
     pub created: Option<OffsetDateTime>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// What the engine pulls `FROM` images with, per registry host
+    /// (`127.0.0.1:5000`, `123456789012.dkr.ecr.eu-west-1.amazonaws.com`,
+    /// `docker.io`); anonymous for any other. Sent to the engine only, in
+    /// its `X-Registry-Config` header; never printed.
+    pub registry_credentials: BTreeMap<String, Credential>,
 }
 
 impl DockerBuild {
@@ -206,19 +220,32 @@ impl DockerEngine {
     }
 
     async fn connect_to_from(address: &str, origin: &'static str) -> Result<DockerEngine, DockerError> {
-        // First ask at a version every engine speaks what its own highest is,
-        // then speak the lower of that and bollard's (an engine refuses a
-        // client newer than itself, so bollard's negotiate_version, which
-        // asks at bollard's own version, cannot reach an older one).
-        let probe = client(address, origin, &PROBE_VERSION)?;
-        let version = probe.version().await.map_err(|e| no_engine(address, origin, e))?;
-        let server = version.api_version.as_deref().and_then(parse_api_version).ok_or_else(|| DockerError::NoEngine {
-            address: address.to_string(),
-            origin,
-            reason: format!("its /version names no API version ({:?})", version.api_version),
-        })?;
-        let ours = bollard::API_DEFAULT_VERSION;
-        let chosen = if (server.major_version, server.minor_version) < (ours.major_version, ours.minor_version) { server } else { *ours };
+        // Ask at bollard's version first. An engine older than that refuses
+        // it, naming its own highest, which is then spoken (bollard's
+        // negotiate_version alone asks at bollard's version and so cannot
+        // reach an older engine such as Docker 20.10 with API 1.41); a newer
+        // one answers, and the lower of the two versions is spoken.
+        let ours = *bollard::API_DEFAULT_VERSION;
+        let probe = client(address, origin, &ours)?;
+        let chosen = match probe.version().await {
+            Ok(version) => {
+                let server = version.api_version.as_deref().and_then(parse_api_version).ok_or_else(|| DockerError::NoEngine {
+                    address: address.to_string(),
+                    origin,
+                    reason: format!("its /version names no API version ({:?})", version.api_version),
+                })?;
+                if (server.major_version, server.minor_version) < (ours.major_version, ours.minor_version) {
+                    server
+                } else {
+                    ours
+                }
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 400, message }) if highest_supported(&message).is_some() => {
+                // Invariant: the guard just found it.
+                highest_supported(&message).expect("checked by the guard")
+            }
+            Err(e) => return Err(no_engine(address, origin, e)),
+        };
         let docker = client(address, origin, &chosen)?.negotiate_version().await.map_err(|e| no_engine(address, origin, e))?;
         let v = docker.client_version();
         Ok(DockerEngine { docker, address: address.to_string(), api_version: format!("{}.{}", v.major_version, v.minor_version) })
@@ -238,19 +265,11 @@ impl DockerEngine {
     /// to `on_event`, and returns the image id (`sha256:…`). The image is
     /// tagged with every name in `build.tags`.
     pub async fn build(&self, build: &DockerBuild, mut on_event: impl FnMut(BuildEvent)) -> Result<String, DockerError> {
-        let context = Context::open(&build.context)?;
-        let requested = build.dockerfile_name();
-        let cleaned = crate::context::clean_path(requested);
-        // A Dockerfile outside the context is sent inside it under a name of
-        // its own, which the sent .dockerignore excludes so that the steps
-        // never see it (what the docker CLI does with `-f ../Dockerfile`).
-        let outside = Path::new(requested).is_absolute() || cleaned == ".." || cleaned.starts_with("../");
-        let dockerfile_path = if outside { build.context.join(requested) } else { context.host_path(requested)? };
-        let text = std::fs::read(&dockerfile_path).map_err(|e| DockerError::Dockerfile {
-            path: dockerfile_path.clone(),
-            reason: format!("cannot be read: {e} (the Dockerfile path is relative to the context {})", build.context.display()),
-        })?;
-        let name = if outside { format!(".dockerfile.{}", &digest_of(&text)["sha256:".len()..][..20]) } else { cleaned };
+        let prepared = {
+            let owned = build.clone();
+            tokio::task::spawn_blocking(move || prepare(&owned)).await.map_err(|e| DockerError::Dockerfile { path: build.context.clone(), reason: format!("packing the context stopped: {e}") })??
+        };
+        let Prepared { dockerfile_path, name, text, tar } = prepared;
         // Step N of the classic builder is the Nth instruction. A Dockerfile
         // our parser refuses is still the engine's to judge: its steps then
         // go without lines, and the engine's own error says what is wrong.
@@ -260,18 +279,6 @@ impl DockerEngine {
                 tracing::warn!(dockerfile = %dockerfile_path.display(), error = %e, "the Dockerfile's steps will have no line numbers");
                 Vec::new()
             }
-        };
-        let tar = {
-            let (context, name, root) = (context.clone(), name.clone(), build.context.clone());
-            let packed = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, DockerError> {
-                if outside {
-                    let tar = context.tar(&[".dockerignore"])?;
-                    with_outside_dockerfile(&tar, &name, &text).map_err(|e| DockerError::Context(ContextError::Io { path: root, source: e }))
-                } else {
-                    Ok(context.tar(&[&name, ".dockerignore"])?)
-                }
-            });
-            packed.await.map_err(|e| DockerError::Dockerfile { path: build.context.clone(), reason: format!("packing the context stopped: {e}") })??
         };
         let labels = build.all_labels().map_err(|e| DockerError::Dockerfile { path: dockerfile_path.clone(), reason: format!("the created time cannot be written as RFC 3339: {e}") })?;
         let options = BuildImageOptions {
@@ -289,7 +296,8 @@ impl DockerEngine {
         };
         tracing::info!(engine = %self.address, dockerfile = %dockerfile_path.display(), context_bytes = tar.len(), "docker build");
 
-        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+        let credentials = engine_credentials(&build.registry_credentials);
+        let mut stream = self.docker.build_image(options, credentials, Some(bollard::body_full(tar.into())));
         let mut progress = Progress::default();
         let mut image_id: Option<String> = None;
         while let Some(item) = stream.next().await {
@@ -388,6 +396,59 @@ impl DockerEngine {
     }
 }
 
+/// What is sent to the engine: the context tar and the Dockerfile's name in it.
+struct Prepared {
+    /// Where the Dockerfile is on this machine (what errors name).
+    dockerfile_path: PathBuf,
+    /// Its name inside the context tar.
+    name: String,
+    text: Vec<u8>,
+    tar: Vec<u8>,
+}
+
+/// Reads the Dockerfile and packs the context (blocking file I/O). A
+/// Dockerfile outside the context is sent inside it under a name of its
+/// own, which the sent .dockerignore excludes so that the steps never see
+/// it (what the docker CLI does with `-f ../Dockerfile`).
+fn prepare(build: &DockerBuild) -> Result<Prepared, DockerError> {
+    let context = Context::open(&build.context)?;
+    let requested = build.dockerfile_name();
+    let cleaned = crate::context::clean_path(requested);
+    let outside = Path::new(requested).is_absolute() || cleaned == ".." || cleaned.starts_with("../");
+    let dockerfile_path = if outside { build.context.join(requested) } else { context.host_path(requested)? };
+    let text = std::fs::read(&dockerfile_path).map_err(|e| DockerError::Dockerfile {
+        path: dockerfile_path.clone(),
+        reason: format!("cannot be read: {e} (the Dockerfile path is relative to the context {})", build.context.display()),
+    })?;
+    if outside {
+        let name = format!(".dockerfile.{}", &digest_of(&text)["sha256:".len()..][..20]);
+        let tar = context.tar(&[".dockerignore"])?;
+        let tar = with_outside_dockerfile(&tar, &name, &text).map_err(|e| DockerError::Context(ContextError::Io { path: build.context.clone(), source: e }))?;
+        Ok(Prepared { dockerfile_path, name, text, tar })
+    } else {
+        let tar = context.tar(&[&cleaned, ".dockerignore"])?;
+        Ok(Prepared { dockerfile_path, name: cleaned, text, tar })
+    }
+}
+
+/// Credentials as the engine's `X-Registry-Config` wants them: keyed by
+/// registry host, Docker Hub by its index address.
+fn engine_credentials(credentials: &BTreeMap<String, Credential>) -> Option<HashMap<String, DockerCredentials>> {
+    let mut out = HashMap::new();
+    for (host, credential) in credentials {
+        let key = if matches!(host.as_str(), "docker.io" | "index.docker.io" | "registry-1.docker.io") { "https://index.docker.io/v1/".to_string() } else { host.clone() };
+        let base = DockerCredentials { serveraddress: Some(key.clone()), ..Default::default() };
+        let entry = match credential {
+            Credential::Anonymous => continue,
+            Credential::Basic { username, password } => DockerCredentials { username: Some(username.clone()), password: Some(password.expose().to_string()), ..base },
+            Credential::IdentityToken(token) => DockerCredentials { identitytoken: Some(token.expose().to_string()), ..base },
+            Credential::Bearer(token) => DockerCredentials { registrytoken: Some(token.expose().to_string()), ..base },
+        };
+        out.insert(key, entry);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// The context tar `tar` with `dockerfile` added as `name`, and `name`
 /// added to its `.dockerignore` (made if there is none). Entries are copied
 /// as they are (long-name records included).
@@ -442,6 +503,12 @@ fn client(address: &str, origin: &'static str, version: &ClientVersion) -> Resul
 
 fn no_engine(address: &str, origin: &'static str, e: bollard::errors::Error) -> DockerError {
     DockerError::NoEngine { address: address.to_string(), origin, reason: e.to_string() }
+}
+
+/// `client version 1.49 is too new. Maximum supported API version is 1.41` → 1.41.
+fn highest_supported(message: &str) -> Option<ClientVersion> {
+    let (_, rest) = message.split_once("Maximum supported API version is ")?;
+    parse_api_version(rest.split_whitespace().next()?.trim_end_matches('.'))
 }
 
 /// `1.41` → 1.41.
@@ -644,6 +711,9 @@ mod tests {
         assert_eq!(parse_step("Step 3/7 : COPY . /app"), Some((3, 7, "COPY . /app".to_string())));
         assert_eq!(parse_step("Stepping"), None);
         assert_eq!(exit_code("The command '/bin/sh -c exit 3' returned a non-zero code: 3"), Some(3));
+        let v = highest_supported("client version 1.49 is too new. Maximum supported API version is 1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(highest_supported("client version 1.24 is too old. Minimum supported API version is 1.44").is_none());
         assert_eq!(split_tag("localhost:5000/app:v1"), ("localhost:5000/app", "v1"));
         assert_eq!(split_tag("localhost:5000/app"), ("localhost:5000/app", "latest"));
     }

@@ -244,6 +244,18 @@ async fn a_failing_run_names_its_dockerfile_line_exit_code_and_output() {
     assert!(text.contains("exit code 3") && text.contains("about to fail"), "{text}");
     assert!(!events.iter().any(|e| matches!(e, BuildEvent::Output(l) if l == "never")));
     assert!(!events.iter().any(|e| matches!(e, BuildEvent::Built { .. })));
+
+    // A Dockerfile the engine cannot read fails before any step, with the engine's words and the file.
+    write(ctx.path(), "Dockerfile", "FROM gantry-test/busybox:1\n\nFETCH something\n");
+    let err = engine.build(&build, |_| {}).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, DockerError::Build { step: None, .. }), "{err:?}");
+    assert!(text.contains(&ctx.path().join("Dockerfile").display().to_string()) && text.contains("line 3") && text.contains("FETCH"), "{text}");
+
+    // A missing Dockerfile says the path is relative to the context.
+    build.dockerfile = "docker/Dockerfile.prod".into();
+    let err = engine.build(&build, |_| {}).await.unwrap_err();
+    assert!(matches!(err, DockerError::Dockerfile { .. }) && err.to_string().contains("relative to the context"), "{err}");
 }
 
 #[tokio::test]
@@ -361,4 +373,49 @@ fn the_test_engine_runs_on_vfs_too() {
     let dir = engine.dir().to_path_buf();
     drop(engine);
     assert!(!dir.exists() && dockerd::mounts_under(&dir).is_empty());
+}
+
+#[tokio::test]
+async fn a_base_image_in_a_private_registry_is_pulled_with_credentials_that_never_print() {
+    use gantry_registry::testing::registry::{DockerRegistry, RegistryAuth};
+    use gantry_registry::{Credential, Secret};
+    const PASSWORD: &str = "hunter2-build-pass";
+    let Some((dockerd, engine)) = engine().await else { return };
+    let Some(registry) = DockerRegistry::start(RegistryAuth::basic("builder", PASSWORD)) else { return };
+    // The base goes into the registry with the docker CLI, then leaves the engine.
+    let base = format!("{}/base/busybox:1", registry.host());
+    dockerd.docker(&["tag", dockerd::BUSYBOX, &base]);
+    let mut login = dockerd.cli().args(["login", "--username", "builder", "--password-stdin", registry.host()]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut login.stdin.take().unwrap(), PASSWORD.as_bytes()).unwrap();
+    assert!(login.wait_with_output().unwrap().status.success());
+    dockerd.docker(&["push", &base]);
+    dockerd.docker(&["logout", registry.host()]);
+    dockerd.docker(&["rmi", &base]);
+
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), "Dockerfile", &format!("FROM {base}\nRUN echo pulled > /pulled\n"));
+    let mut build = DockerBuild::new(ctx.path());
+    build.network = BuildNetwork::None;
+    build.tags = vec!["gantry-test/private-base:1".into()];
+
+    // Without credentials the engine is refused at the FROM line, and the error says where and what to do.
+    let err = engine.build(&build, |_| {}).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(&err, DockerError::StepFailed(f) if f.line == 1 && f.step == 1), "{err:?}");
+    assert!(text.contains(registry.host()) && text.contains("registry credentials"), "{text}");
+
+    // A wrong password is refused too, and printed nowhere.
+    build.registry_credentials.insert(registry.host().to_string(), Credential::Basic { username: "builder".into(), password: Secret::new("wrong-pass-123") });
+    let mut events = Vec::new();
+    let err = engine.build(&build, |e| events.push(e)).await.unwrap_err();
+    let shown = format!("{err} {err:?} {build:?} {events:?}");
+    assert!(!shown.contains("wrong-pass-123"), "{shown}");
+
+    // The right one pulls the base.
+    build.registry_credentials.insert(registry.host().to_string(), Credential::Basic { username: "builder".into(), password: Secret::new(PASSWORD) });
+    let mut events = Vec::new();
+    engine.build(&build, |e| events.push(e)).await.unwrap();
+    assert_eq!(run(&dockerd, "gantry-test/private-base:1", "cat /pulled").trim(), "pulled");
+    let shown = format!("{build:?} {events:?}");
+    assert!(!shown.contains(PASSWORD) && shown.contains("<redacted>"), "{shown}");
 }
