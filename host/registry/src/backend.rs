@@ -141,6 +141,7 @@ impl RegistryBackend {
             tags: request.tags.clone(),
             revision: self.revision.clone(),
             source: self.source.clone(),
+            created: self.source_date_epoch.and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok()),
             ..DockerBuild::default()
         };
         let id = engine
