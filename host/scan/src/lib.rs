@@ -9,3 +9,4 @@
 pub mod model;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};
+pub mod version;
