@@ -68,7 +68,7 @@ pub fn match_packages_detailed(store: &Store, packages: &[Package]) -> Result<Ma
         let mut entries: Vec<(Entry, &str)> = Vec::new();
         for (name, version) in &lookups {
             for e in store.lookup(&pkg.ecosystem, name)? {
-                if !entries.iter().any(|(seen, _)| seen.id == e.id) {
+                if !entries.iter().any(|(seen, _)| seen.id == e.id && seen.release == e.release) {
                     entries.push((e, version));
                 }
             }

@@ -1,2 +1,3 @@
 //! The scan crate's integration tests, one binary: each file is a module.
+mod vuln_match;
 mod vuln_versions;
