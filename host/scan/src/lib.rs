@@ -14,3 +14,4 @@ pub mod cvss;
 pub mod osv;
 pub mod store;
 pub mod matcher;
+pub mod foreign;
