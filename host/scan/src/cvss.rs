@@ -119,10 +119,7 @@ fn roundup_30(x: f64) -> f64 {
 
 fn v3(s: &str, v31: bool) -> Result<f32, String> {
     let m = metrics(s)?;
-    let changed = match weight(&m, "S", &[("U", 0.0), ("C", 1.0)])? {
-        w if w > 0.0 => true,
-        _ => false,
-    };
+    let changed = weight(&m, "S", &[("U", 0.0), ("C", 1.0)])? > 0.0;
     let av = weight(&m, "AV", &[("N", 0.85), ("A", 0.62), ("L", 0.55), ("P", 0.2)])?;
     let ac = weight(&m, "AC", &[("L", 0.77), ("H", 0.44)])?;
     let pr = if changed {
