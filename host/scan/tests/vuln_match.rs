@@ -59,10 +59,10 @@ fn f(id: &str, fixed: Option<&str>) -> (String, Option<String>) {
 fn the_fixture_imports_whole_and_the_store_says_what_it_holds() {
     let (_dir, s) = store();
     let m = s.metadata();
-    assert_eq!(m.advisories, 28);
+    assert_eq!(m.advisories, 30);
     assert_eq!(m.skipped, 0);
     assert_eq!(m.format_version, store::FORMAT_VERSION);
-    assert!(m.describe().contains("28 advisories"), "{}", m.describe());
+    assert!(m.describe().contains("30 advisories"), "{}", m.describe());
     assert!(s.lookup(&Ecosystem::PyPI, "no-such-package").unwrap().is_empty());
     // One group per (ecosystem, package): urllib3 holds exactly its four advisories.
     assert_eq!(s.lookup(&Ecosystem::PyPI, "urllib3").unwrap().len(), 4);
@@ -126,6 +126,12 @@ fn alpine_openssl_by_origin_and_release() {
     assert_eq!(found(&scan(&s, apk("v3.17", "3.0.4-r9"))), vec![f("CVE-2022-2097", Some("3.0.5-r0"))]);
     // Another release's advisories do not apply.
     assert!(scan(&s, apk("v3.18", "3.0.3-r0")).is_empty());
+    // The 1.1.1 line: one letter is one release (k < l), and -r revisions count.
+    let v = scan(&s, apk("v3.17", "1.1.1k-r0"));
+    assert!(found(&v).contains(&f("CVE-2021-3711", Some("1.1.1l-r0"))), "{v:?}");
+    assert!(!found(&v).iter().any(|(id, _)| id == "CVE-2021-3449"), "fixed in 1.1.1k-r0 itself");
+    assert!(found(&scan(&s, apk("v3.17", "1.1.1j-r9"))).contains(&f("CVE-2021-3449", Some("1.1.1k-r0"))));
+    assert!(!found(&scan(&s, apk("v3.17", "1.1.1l-r0"))).iter().any(|(id, _)| id == "CVE-2021-3711" || id == "CVE-2021-3449"));
 }
 
 #[test]
@@ -291,7 +297,7 @@ fn a_zip_as_osv_dev_publishes_imports_like_the_directory() {
         z.finish().unwrap();
     }
     let got = osv::import(&zip_path).unwrap();
-    assert_eq!(got.advisories.len(), 28);
+    assert_eq!(got.advisories.len(), 30);
     assert!(got.skipped.is_empty());
 }
 
