@@ -59,10 +59,10 @@ fn f(id: &str, fixed: Option<&str>) -> (String, Option<String>) {
 fn the_fixture_imports_whole_and_the_store_says_what_it_holds() {
     let (_dir, s) = store();
     let m = s.metadata();
-    assert_eq!(m.advisories, 30);
+    assert_eq!(m.advisories, 31);
     assert_eq!(m.skipped, 0);
     assert_eq!(m.format_version, store::FORMAT_VERSION);
-    assert!(m.describe().contains("30 advisories"), "{}", m.describe());
+    assert!(m.describe().contains("31 advisories"), "{}", m.describe());
     assert!(s.lookup(&Ecosystem::PyPI, "no-such-package").unwrap().is_empty());
     // One group per (ecosystem, package): urllib3 holds exactly its four advisories.
     assert_eq!(s.lookup(&Ecosystem::PyPI, "urllib3").unwrap().len(), 4);
@@ -297,7 +297,7 @@ fn a_zip_as_osv_dev_publishes_imports_like_the_directory() {
         z.finish().unwrap();
     }
     let got = osv::import(&zip_path).unwrap();
-    assert_eq!(got.advisories.len(), 30);
+    assert_eq!(got.advisories.len(), 31);
     assert!(got.skipped.is_empty());
 }
 
@@ -400,4 +400,20 @@ fn cvss_base_scores_match_the_published_ones() {
     for bad in ["CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:N", "CVSS:9.9/AV:N", "garbage", "CVSS:4.0/AV:N"] {
         assert!(cvss::score(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn almalinux_rpms_match_by_binary_name_with_epochs() {
+    let (_dir, s) = store();
+    let rpm = |name: &str, v: &str| pkg(Ecosystem::Rpm { distro: "AlmaLinux".into(), release: Some("9.3".into()) }, name, v, Some("vim"));
+    let v = scan(&s, rpm("vim-minimal", "2:8.2.2637-15.el9"));
+    assert_eq!(found(&v), vec![f("ALSA-2022:5242", Some("2:8.2.2637-16.el9_0.2"))]);
+    assert_eq!(v[0].aliases.len(), 6, "six CVEs: none of them names the finding alone");
+    assert!(scan(&s, rpm("vim-minimal", "2:8.2.2637-16.el9_0.2")).is_empty());
+    assert!(scan(&s, rpm("vim-enhanced", "2:8.2.2637-20.el9_1")).is_empty());
+    // Epoch 0 is below epoch 2: a later-looking version without the epoch is still older.
+    assert_eq!(scan(&s, rpm("vim-common", "9.0.0000-1.el9")).len(), 1);
+    // Another distribution's packages are not AlmaLinux's.
+    let rocky = pkg(Ecosystem::Rpm { distro: "Rocky Linux".into(), release: Some("9".into()) }, "vim-minimal", "2:8.2.2637-15.el9", None);
+    assert!(scan(&s, rocky).is_empty());
 }
