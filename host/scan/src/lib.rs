@@ -9,3 +9,9 @@
 pub mod model;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};
+pub mod version;
+pub mod cvss;
+pub mod osv;
+pub mod store;
+pub mod matcher;
+pub mod foreign;
