@@ -9,3 +9,7 @@
 pub mod model;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};
+pub mod layers;
+pub mod fs;
+pub mod facts;
+pub mod inventory;
