@@ -1,1 +1,2 @@
 //! The scan crate's integration tests, one binary: each file is a module.
+mod inventory_images;

@@ -127,7 +127,6 @@ pub(crate) mod tests {
         b
     }
 
-    pub const TAGS: (i32, i32, i32, i32, i32, i32) = (TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_ARCH, TAG_SOURCERPM, TAG_LICENSE);
 
     #[test]
     fn header_tags_are_read_and_source_rpms_split() {
