@@ -29,6 +29,9 @@ pub struct FileMeta<'a> {
     pub layer_index: usize,
     /// The path the contents really are at, when reached through a link.
     pub target: Option<&'a str>,
+    /// Not in the final filesystem (deleted or overwritten by an upper
+    /// layer) but still in this layer's blob; only `all_layers` visitors see these.
+    pub shadowed: bool,
 }
 
 /// A reader of some of the image's files.
@@ -39,6 +42,11 @@ pub trait Visitor {
     fn wants(&self, path: &str, size: u64, mode: u32) -> bool;
     /// A wanted file's whole contents.
     fn file(&mut self, file: &FileMeta<'_>, contents: &[u8]);
+    /// Whether this visitor also wants files that upper layers deleted or
+    /// overwrote (they are still in the image: a secret scan wants them).
+    fn all_layers(&self) -> bool {
+        false
+    }
 }
 
 /// What one walk read.
@@ -178,6 +186,7 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
     let mut waiting: HashMap<String, Vec<Waiting>> = HashMap::new();
     let mut buf = Vec::new();
     let mut want_mask = Vec::with_capacity(visitors.len());
+    let any_all_layers = visitors.iter().any(|v| v.all_layers());
 
     for index in (0..infos.len()).rev() {
         let info = &infos[index];
@@ -204,13 +213,26 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
                 }
                 continue;
             }
-            if overlay.hidden(&path, index) {
-                continue;
-            }
-            if let Some((l, _)) = overlay.seen.get(&path) {
-                if *l > index {
-                    continue;
+            let shadowed = overlay.hidden(&path, index) || overlay.seen.get(&path).is_some_and(|(l, _)| *l > index);
+            if shadowed {
+                if any_all_layers && entry.header().entry_type().is_file() {
+                    let (size, mode) = (entry.header().size().unwrap_or(0), entry.header().mode().unwrap_or(0));
+                    want_mask.clear();
+                    want_mask.extend(visitors.iter().map(|v| v.all_layers() && v.wants(&path, size, mode)));
+                    if want_mask.iter().any(|w| *w) {
+                        buf.clear();
+                        entry.read_to_end(&mut buf).map_err(|e| read_err(format!("{path} ({size} bytes)"), e))?;
+                        stats.files_read += 1;
+                        stats.bytes_read += buf.len() as u64;
+                        let meta = FileMeta { path: &path, size, mode, layer: &info.digest, layer_index: index, target: None, shadowed: true };
+                        for (v, wanted) in visitors.iter_mut().zip(&want_mask) {
+                            if *wanted {
+                                v.file(&meta, &buf);
+                            }
+                        }
+                    }
                 }
+                continue;
             }
             stats.final_entries += 1;
             let header = entry.header();
@@ -250,7 +272,7 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
                 entry.read_to_end(&mut buf).map_err(|e| read_err(format!("{path} ({size} bytes)"), e))?;
                 stats.files_read += 1;
                 stats.bytes_read += buf.len() as u64;
-                let meta = FileMeta { path: &path, size, mode, layer: &info.digest, layer_index: index, target: None };
+                let meta = FileMeta { path: &path, size, mode, layer: &info.digest, layer_index: index, target: None, shadowed: false };
                 for (v, wanted) in visitors.iter_mut().zip(&want_mask) {
                     if *wanted {
                         v.file(&meta, &buf);
@@ -320,7 +342,7 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
 
 #[allow(clippy::too_many_arguments)]
 fn deliver(visitors: &mut [&mut dyn Visitor], w: &Waiting, target: &str, size: u64, mode: u32, layer: &str, layer_index: usize, contents: &[u8]) {
-    let meta = FileMeta { path: &w.link, size, mode, layer, layer_index, target: Some(target) };
+    let meta = FileMeta { path: &w.link, size, mode, layer, layer_index, target: Some(target), shadowed: false };
     for &i in &w.visitors {
         if visitors[i].wants(&w.link, size, mode) {
             visitors[i].file(&meta, contents);

@@ -13,3 +13,4 @@ pub mod layers;
 pub mod fs;
 pub mod facts;
 pub mod inventory;
+pub mod secrets;

@@ -1,2 +1,3 @@
 //! The scan crate's integration tests, one binary: each file is a module.
 mod inventory_images;
+mod inventory_secrets;
