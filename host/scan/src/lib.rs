@@ -14,3 +14,4 @@ pub mod fs;
 pub mod facts;
 pub mod inventory;
 pub mod secrets;
+pub mod sbom;

@@ -13,7 +13,8 @@ pub fn is_elf(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF")
 }
 
-fn sections(data: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+/// Every section's (name, bytes); `None` when `data` is not ELF or has no readable section table.
+pub fn sections(data: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
     if !is_elf(data) || data.len() < 52 {
         return None;
     }

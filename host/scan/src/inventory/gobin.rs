@@ -1,6 +1,6 @@
 //! Go binaries' build information: the `.go.buildinfo` blob a Go ≥ 1.18
-//! linker writes (found by ELF section, else by its 16-byte-aligned magic
-//! anywhere in the file, as in PE and Mach-O files): a 32-byte header
+//! linker writes (found by ELF section; in a file without a section table,
+//! or not ELF, by its 16-byte-aligned magic anywhere): a 32-byte header
 //! (magic `\xff Go buildinf:`, pointer size, flags), then — when the flags
 //! say the strings are inline — the Go version and the module info as
 //! varint-length-prefixed strings; the module info's lines (`path`, `mod`,
@@ -36,9 +36,13 @@ pub enum GoError {
 
 /// The build info of `data`, `Ok(None)` when it is not a Go binary.
 pub fn read(data: &[u8]) -> Result<Option<GoBuildInfo>, GoError> {
-    let blob = match elf::section(data, ".go.buildinfo") {
-        Some(s) if s.starts_with(MAGIC) => s,
-        _ => match memchr::memmem::find_iter(data, MAGIC).find(|o| o % 16 == 0) {
+    let blob = match elf::sections(data) {
+        // an ELF file with a section table: the section or nothing (no scan of the whole file)
+        Some(sections) => match sections.into_iter().find(|(n, _)| *n == b".go.buildinfo") {
+            Some((_, s)) if s.starts_with(MAGIC) => s,
+            _ => return Ok(None),
+        },
+        None => match memchr::memmem::find_iter(data, MAGIC).find(|o| o % 16 == 0) {
             Some(o) => &data[o..],
             None => return Ok(None),
         },
