@@ -284,7 +284,6 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
             }
             overlay.seen.insert(path, (index, Node::File));
         }
-        drop(archive);
         stats.tar_bytes += counted.n;
         overlay.deleted.extend(new_deleted);
         overlay.opaque.extend(new_opaque);

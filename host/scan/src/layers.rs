@@ -21,6 +21,8 @@ pub enum Compression {
     Zstd,
 }
 
+const IN_BUFFER: usize = 128 * 1024;
+const OUT_BUFFER: usize = 256 * 1024;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -98,10 +100,11 @@ pub fn decompress<'a>(layer: &str, media_type: &str, mut blob: impl Read + 'a) -
         tracing::warn!(layer, media_type, ?found, "layer media type disagrees with its bytes; reading it as its bytes say");
     }
     let stream = io::Cursor::new(head).take(n as u64).chain(blob);
+    // The tar reader reads 512-byte headers; a buffer over the decoder keeps those reads cheap.
     let reader: Box<dyn Read + 'a> = match found {
-        Compression::None => Box::new(stream),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(128 * 1024, stream))),
-        Compression::Zstd => Box::new(Zstd::new(BufReader::with_capacity(128 * 1024, stream))),
+        Compression::None => Box::new(BufReader::with_capacity(OUT_BUFFER, stream)),
+        Compression::Gzip => Box::new(BufReader::with_capacity(OUT_BUFFER, flate2::read::MultiGzDecoder::new(BufReader::with_capacity(IN_BUFFER, stream)))),
+        Compression::Zstd => Box::new(BufReader::with_capacity(OUT_BUFFER, Zstd::new(BufReader::with_capacity(IN_BUFFER, stream)))),
     };
     Ok((found, reader))
 }

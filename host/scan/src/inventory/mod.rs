@@ -159,7 +159,7 @@ impl Visitor for Collector {
                     Err(e) => self.problem(file, &format!("not JSON: {e}")),
                 },
             }
-        } else if elf::is_elf(contents) || contents.len() as u64 >= MIN_BINARY {
+        } else if elf::is_elf(contents) {
             self.binary(file, contents);
         }
     }
@@ -235,8 +235,9 @@ impl Collector {
                     (Ecosystem::Rpm { distro: osv.to_string(), release }, purl::build("rpm", Some(ns), &p.name, &p.version, &[("arch", &p.arch), ("epoch", &epoch), ("distro", &distro)]))
                 }
             };
-            let version = match (&p.kind, &purl) {
-                (OsKind::Rpm { epoch: Some(e) }, _) => format!("{e}:{}", p.version),
+            // rpm's version carries its epoch (`1:2024a-1.el9`) as rpm compares it; the purl has it as a qualifier
+            let version = match &p.kind {
+                OsKind::Rpm { epoch: Some(e) } => format!("{e}:{}", p.version),
                 _ => p.version,
             };
             packages.push(Package { name: p.name, version, ecosystem, purl, layer: Some(p.layer), path: Some(p.path), source: p.source, licenses: p.licenses });
