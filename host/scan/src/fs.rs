@@ -8,8 +8,9 @@
 //! they want it; only wanted files' contents are read (into one reused
 //! buffer, one file at a time), everything else is skipped at tar speed.
 //! Symlinks and hard links to wanted paths are resolved within the image;
-//! a link whose target was already streamed past is resolved by a second
-//! read of just that target's layer. It must not interpret file contents.
+//! a link whose target was already streamed past is served from the small
+//! files already read (up to 64 KiB each, 8 MiB in all), else resolved by a
+//! second read of just that target's layer. It must not interpret file contents.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -169,6 +170,10 @@ fn parent_of(path: &str) -> &str {
     }
 }
 
+/// Files up to this size that were read are kept (up to `RECENT_TOTAL` in all) for links to them met later in the walk.
+const RECENT_FILE: usize = 64 * 1024;
+const RECENT_TOTAL: usize = 8 << 20;
+
 /// A wanted link waiting for its target: the link path and which visitors want it.
 #[derive(Debug, Clone)]
 struct Waiting {
@@ -187,6 +192,9 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
     let mut buf = Vec::new();
     let mut want_mask = Vec::with_capacity(visitors.len());
     let any_all_layers = visitors.iter().any(|v| v.all_layers());
+    // Small final files already read, for links met later to them (in the same or a lower layer).
+    let mut recent: HashMap<String, (Vec<u8>, u64, u32, usize)> = HashMap::new();
+    let mut recent_bytes = 0usize;
 
     for index in (0..infos.len()).rev() {
         let info = &infos[index];
@@ -252,7 +260,12 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
                 overlay.seen.insert(path.clone(), (index, Node::Link(target)));
                 if !wanted.is_empty() {
                     if let Some(resolved) = overlay.resolve(&path) {
-                        waiting.entry(resolved).or_default().push(Waiting { link: path, visitors: wanted });
+                        let w = Waiting { link: path, visitors: wanted };
+                        match recent.get(&resolved) {
+                            // the target was read already in this walk: no second read needed
+                            Some((contents, size, mode, l)) => deliver(visitors, &w, &resolved, *size, *mode, &infos[*l].digest, *l, contents),
+                            None => waiting.entry(resolved).or_default().push(w),
+                        }
                     } else {
                         stats.unresolved_links.push(path);
                     }
@@ -280,6 +293,10 @@ pub fn walk(source: &mut dyn LayerSource, visitors: &mut [&mut dyn Visitor]) -> 
                 }
                 for w in links.unwrap_or_default() {
                     deliver(visitors, &w, &path, size, mode, &info.digest, index, &buf);
+                }
+                if buf.len() <= RECENT_FILE && recent_bytes + buf.len() <= RECENT_TOTAL {
+                    recent_bytes += buf.len();
+                    recent.insert(path.clone(), (buf.clone(), size, mode, index));
                 }
             }
             overlay.seen.insert(path, (index, Node::File));

@@ -344,3 +344,17 @@ fn a_corrupt_layer_is_an_error_naming_the_layer() {
     let e = inventory::inventory(&image(vec![l])).unwrap_err().to_string();
     assert!(e.contains(&digest) && e.contains("pull it again"), "{e}");
 }
+
+#[test]
+fn a_stream_per_layer_gives_the_same_inventory_as_the_image_in_memory() {
+    let img = image(vec![layer(&debian_base(), Z::Gzip), layer(&[E::File("srv/package-lock.json", data("npm/package-lock.json"), 0o644)], Z::Zstd)]);
+    let from_image = inventory::inventory(&img).unwrap();
+    let streams: Vec<(LayerInfo, std::io::Cursor<Vec<u8>>)> =
+        img.layers.iter().map(|b| (LayerInfo { digest: b.digest().into(), media_type: b.descriptor.media_type.clone(), size: b.descriptor.size }, std::io::Cursor::new(b.data.to_vec()))).collect();
+    let (from_streams, stats) = inventory::inventory_of(&mut StreamLayers::new(streams)).unwrap();
+    assert_eq!(from_streams, from_image);
+    assert!(stats.unresolved_links.is_empty());
+    // a lockfile without node_modules: its packages, found in the lockfile
+    let npm: Vec<(&str, &str)> = from_image.packages.iter().filter(|p| p.ecosystem == Ecosystem::Npm).map(|p| (p.purl.as_str(), p.path.as_deref().unwrap())).collect();
+    assert_eq!(npm, [("pkg:npm/%40tootallnate/once@2.0.0", "/srv/package-lock.json"), ("pkg:npm/debug@4.3.7", "/srv/package-lock.json"), ("pkg:npm/ms@2.1.3", "/srv/package-lock.json")]);
+}
