@@ -20,7 +20,7 @@ use regex::bytes::{Regex, RegexSet};
 
 use crate::fs::{self, FileMeta, Visitor, WalkStats};
 use crate::inventory::{Collector, Inventory, InventoryError};
-use crate::layers::ImageLayers;
+use crate::layers::{ImageLayers, LayerSource};
 use crate::model::SecretFinding;
 
 /// Files larger than this are not scanned by default.
@@ -210,17 +210,23 @@ pub struct SecretScan {
 
 /// The inventory and the secret scan of `image` in one pass over its layers.
 pub fn scan_image(image: &Image) -> Result<(Inventory, SecretScan, WalkStats), InventoryError> {
+    let env = image.config().ok().and_then(|c| c.config).and_then(|c| c.env).unwrap_or_default();
+    scan_source(&mut ImageLayers::new(image), &env)
+}
+
+/// The inventory and the secret scan of the layers in `source` (one pass)
+/// and of the config's environment `env` (`NAME=VALUE` strings).
+pub fn scan_source(source: &mut dyn LayerSource, env: &[String]) -> Result<(Inventory, SecretScan, WalkStats), InventoryError> {
     let mut collector = Collector::new();
     let mut scanner = SecretScanner::new();
-    let stats = fs::walk(&mut ImageLayers::new(image), &mut [&mut collector, &mut scanner])?;
-    let env = image.config().ok().and_then(|c| c.config).and_then(|c| c.env).unwrap_or_default();
+    let stats = fs::walk(source, &mut [&mut collector, &mut scanner])?;
     let mut scan = scanner.finish();
     // by path, then line, then rule: the walk's order is top layer first
     scan.findings.sort_by_cached_key(|f| {
         let (path, line) = f.location.rsplit_once(':').unwrap_or((&f.location, "0"));
         (path.to_string(), line.parse::<u64>().unwrap_or(0), f.rule.clone(), f.layer.clone())
     });
-    let mut findings = scan_env(&env);
+    let mut findings = scan_env(env);
     findings.append(&mut scan.findings);
     scan.findings = findings;
     Ok((collector.finish(), scan, stats))
