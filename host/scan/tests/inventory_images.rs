@@ -299,15 +299,17 @@ impl Visitor for Record {
 #[test]
 fn the_walk_sees_the_final_filesystem_each_file_from_its_last_layer() {
     let l0 = layer(&[E::File("a/1", b"a1".to_vec(), 0o644), E::File("a/2", b"a2".to_vec(), 0o644), E::File("b/1", b"b1".to_vec(), 0o644), E::File("c", b"old".to_vec(), 0o644), E::File("d/x", b"dx".to_vec(), 0o644)], Z::Gzip);
-    let l1 = layer(&[E::File("a/.wh.1", vec![], 0o644), E::File("b/.wh..wh..opq", vec![], 0o644), E::File("b/2", b"b2".to_vec(), 0o644), E::File("c", b"new".to_vec(), 0o644), E::Symlink("d", "/a")], Z::Zstd);
+    // a path longer than a tar header holds (written as a GNU long name)
+    const LONG: &str = "b/very/deep/node_modules/@scope/with-a-long-name/node_modules/another-package/lib/deeper/still/deeper/file.txt";
+    let l1 = layer(&[E::File("a/.wh.1", vec![], 0o644), E::File("b/.wh..wh..opq", vec![], 0o644), E::File("b/2", b"b2".to_vec(), 0o644), E::File("c", b"new".to_vec(), 0o644), E::Symlink("d", "/a"), E::File(LONG, b"long".to_vec(), 0o644)], Z::Zstd);
     let img = image(vec![l0, l1]);
     let mut r = Record::default();
     let stats = fs::walk(&mut ImageLayers::new(&img), &mut [&mut r]).unwrap();
     let mut got: Vec<(String, usize, String)> = r.got.into_iter().map(|(p, _, l, c)| (p, l, String::from_utf8(c).unwrap())).collect();
     got.sort();
-    assert_eq!(got, [("/a/2".to_string(), 0, "a2".to_string()), ("/b/2".into(), 1, "b2".into()), ("/c".into(), 1, "new".into())]);
+    assert_eq!(got, [("/a/2".to_string(), 0, "a2".to_string()), ("/b/2".into(), 1, "b2".into()), (format!("/{LONG}"), 1, "long".into()), ("/c".into(), 1, "new".into())]);
     assert_eq!(stats.layers, 2);
-    assert!(stats.tar_bytes > 0 && stats.files_read == 3);
+    assert!(stats.tar_bytes > 0 && stats.files_read == 4);
 }
 
 #[test]
