@@ -7,6 +7,12 @@
 //! report; nothing here decides.
 
 pub mod model;
+pub mod layers;
+pub mod fs;
+pub mod facts;
+pub mod inventory;
+pub mod secrets;
+pub mod sbom;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};
 pub mod version;

@@ -1,4 +1,7 @@
 //! The scan crate's integration tests, one binary: each file is a module.
+mod inventory_images;
+mod inventory_sbom;
+mod inventory_secrets;
 mod vuln_foreign;
 mod vuln_match;
 mod vuln_versions;
