@@ -6,18 +6,18 @@
 //! SARIF, CycloneDX or SPDX. A policy (a Wasm component) decides on the
 //! report; nothing here decides.
 
-pub mod model;
-pub mod layers;
-pub mod fs;
+pub mod cvss;
 pub mod facts;
+pub mod foreign;
+pub mod fs;
 pub mod inventory;
-pub mod secrets;
+pub mod layers;
+pub mod matcher;
+pub mod model;
+pub mod osv;
 pub mod sbom;
+pub mod secrets;
+pub mod store;
+pub mod version;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};
-pub mod version;
-pub mod cvss;
-pub mod osv;
-pub mod store;
-pub mod matcher;
-pub mod foreign;
