@@ -188,3 +188,47 @@ async fn with_a_docker_engine_the_run_step_runs_and_the_engines_image_is_pushed(
     let facts = backend.config(&reference).await.unwrap();
     assert!(facts.labels.iter().any(|(k, v)| k == "org.opencontainers.image.revision" && v == "0123abc"), "{:?}", facts.labels);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_docker_build_pulls_its_private_base_with_the_runs_credentials() {
+    let Some(private) = DockerRegistry::start(RegistryAuth::basic("ci", "base-image-password")) else { return };
+    let Some(out) = DockerRegistry::start(RegistryAuth::None) else { return };
+    let Some(engine) = Dockerd::start() else { return };
+    let host = private.host().to_string();
+    let credentials = Arc::new(StaticCredentials::new().with(&host, gantry_registry::Credential::Basic { username: "ci".into(), password: gantry_registry::Secret::new("base-image-password") }));
+    // The base image, read out of the engine and pushed to the private registry.
+    let docker = gantry_registry::docker::DockerEngine::connect_to(&engine.host()).await.unwrap();
+    let busybox = docker.export(&engine.busybox_image()).await.unwrap();
+    Client::new(credentials.clone()).push(&busybox, &Reference::parse(&format!("{host}/base/busybox:1")).unwrap()).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    write_context(dir.path(), &format!("ARG BASE={host}/base/busybox:1\nFROM $BASE\nCOPY hello.txt /hello.txt\nCMD [\"/bin/busybox\", \"cat\", \"/hello.txt\"]\n"));
+    let yaml = format!("name: images\nimage: {{ name: app, tag: \"1.0\", build: {{ context: app }} }}\ntargets:\n  a: {{ sim: {{}}, registry: \"{}\" }}\nstages:\n  - {{ name: build, uses: builtin:build, with: {{ backend: docker }} }}\n", out.host());
+
+    // Without the run's credentials the engine's pull of FROM is refused, at line 2.
+    let anonymous: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(client()).docker_host(Some(engine.host())));
+    let outcome = run_pipeline_images(dir.path(), &yaml, Some(anonymous)).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.record.stages[0].steps[0].error.as_ref().unwrap().message.clone();
+    assert!(error.contains("Dockerfile:2"), "{error}");
+
+    // With them, the build pulls the base and pushes; the password is nowhere in the record.
+    let backend: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(credentials.clone())).credentials(credentials.clone()).docker_host(Some(engine.host())));
+    let outcome = run_pipeline_images(dir.path(), &yaml, Some(backend)).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
+    let record = serde_json::to_string(&outcome.record).unwrap();
+    assert!(!record.contains("base-image-password"), "the password leaked into the record");
+    let pushed = format!("{}/app:1.0", out.host());
+    let run = engine.cli().args(["run", "--rm", "--network", "none", &pushed]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello from gantry", "{}", String::from_utf8_lossy(&run.stderr));
+
+    // The daemonless builder pulls the same private base through the run's client: its layers, then one for the COPY.
+    let daemonless: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(credentials.clone())));
+    let outcome = run_pipeline_images(dir.path(), &yaml.replace("backend: docker", "backend: daemonless"), Some(daemonless.clone())).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
+    let layers = daemonless.layers(&pushed).await.unwrap();
+    assert_eq!(layers.len(), busybox.layers.len() + 1, "{layers:?}");
+    assert_eq!(layers[0].digest, busybox.layers[0].digest(), "the base's layer as the registry holds it");
+    let run = engine.cli().args(["run", "--rm", "--network", "none", "--pull", "always", &pushed]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello from gantry", "{}", String::from_utf8_lossy(&run.stderr));
+}

@@ -15,6 +15,7 @@ use gantry_runtime::images::{BuildEngine, BuiltImage, ImageBackend, ImageBuild, 
 use gantry_runtime::{Level, LogLine, LogSink, Source};
 
 use crate::client::{Client, RegistryError};
+use crate::credential::CredentialSource;
 use crate::daemonless::{self, BaseImages, DaemonlessBuild};
 use crate::image::Image;
 use crate::reference::Reference;
@@ -29,12 +30,13 @@ pub struct RegistryBackend {
     source_date_epoch: Option<i64>,
     platform: Platform,
     docker_host: Option<String>,
+    credentials: Option<Arc<dyn CredentialSource>>,
 }
 
 impl RegistryBackend {
     /// Registry calls and pushes through `client`; builds for this machine's platform.
     pub fn new(client: Client) -> RegistryBackend {
-        RegistryBackend { client, simulated: false, revision: None, source: None, source_date_epoch: None, platform: Platform::host(), docker_host: None }
+        RegistryBackend { client, simulated: false, revision: None, source: None, source_date_epoch: None, platform: Platform::host(), docker_host: None, credentials: None }
     }
 
     /// A simulated run: without a Docker engine, `RUN` steps are skipped
@@ -56,6 +58,55 @@ impl RegistryBackend {
     pub fn source_date_epoch(mut self, epoch: Option<i64>) -> RegistryBackend {
         self.source_date_epoch = epoch;
         self
+    }
+
+    /// Where the engine's `FROM` pulls get their credentials (the client's
+    /// own source): a Docker build reads its base images itself.
+    pub fn credentials(mut self, source: Arc<dyn CredentialSource>) -> RegistryBackend {
+        self.credentials = Some(source);
+        self
+    }
+
+    /// The credentials of the registries `request`'s Dockerfile pulls `FROM`
+    /// (ARGs before the first FROM and build args expanded; `scratch` and
+    /// earlier stages skipped; anonymous ones left out).
+    #[cfg(feature = "docker")]
+    async fn base_credentials(&self, request: &ImageBuild) -> BackendResult<BTreeMap<String, crate::Credential>> {
+        let mut found = BTreeMap::new();
+        let Some(source) = &self.credentials else { return Ok(found) };
+        let path = request.context.join(&request.dockerfile);
+        // A Dockerfile that cannot be read or parsed here fails in the engine with its own words.
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(found) };
+        let Ok(parsed) = crate::dockerfile::parse(&text) else { return Ok(found) };
+        let mut args: BTreeMap<String, String> = BTreeMap::new();
+        for instruction in &parsed.args_before_from {
+            if let crate::dockerfile::Kind::Arg(decls) = &instruction.kind {
+                for d in decls {
+                    if let Some(v) = request.build_args.iter().find(|(k, _)| *k == d.name).map(|(_, v)| v.clone()).or_else(|| d.default.clone()) {
+                        args.insert(d.name.clone(), v);
+                    }
+                }
+            }
+        }
+        let mut stages: Vec<String> = Vec::new();
+        for stage in &parsed.stages {
+            let base = crate::dockerfile::expand(stage.base(), parsed.directives.escape, &|name| args.get(name).cloned()).unwrap_or_default();
+            if let Some(name) = &stage.name {
+                stages.push(name.clone());
+            }
+            if base.is_empty() || base == "scratch" || stages.iter().any(|s| s.eq_ignore_ascii_case(&base)) {
+                continue;
+            }
+            let Ok(reference) = Reference::parse(&base) else { continue };
+            if found.contains_key(&reference.domain) {
+                continue;
+            }
+            let credential = source.credential(&reference.domain).await.map_err(|e| BackendError::new(BackendErrorKind::Failed, format!("{}:{}: FROM {base}: {e}", request.dockerfile, stage.from.line)))?;
+            if credential != crate::Credential::Anonymous {
+                found.insert(reference.domain.clone(), credential);
+            }
+        }
+        Ok(found)
     }
 
     /// The Docker engine to build with (`unix:///…/docker.sock`), instead of
@@ -132,6 +183,7 @@ impl RegistryBackend {
     #[cfg(feature = "docker")]
     async fn build_docker(&self, engine: &crate::docker::DockerEngine, request: &ImageBuild, log: &LogSink) -> BackendResult<Image> {
         use crate::docker::{BuildEvent, DockerBuild};
+        let registry_credentials = self.base_credentials(request).await?;
         let build = DockerBuild {
             context: request.context.clone(),
             dockerfile: request.dockerfile.clone(),
@@ -142,6 +194,7 @@ impl RegistryBackend {
             revision: self.revision.clone(),
             source: self.source.clone(),
             created: self.source_date_epoch.and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok()),
+            registry_credentials,
             ..DockerBuild::default()
         };
         let id = engine

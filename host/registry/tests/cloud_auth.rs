@@ -284,9 +284,19 @@ mod ecr {
 
     /// moto started from Python with every ECR token expiring in an hour.
     const MOTO_FUTURE_EXPIRY: &str = r#"
-import sys, threading, time, types
+import datetime, sys, threading, time, types
 import moto.ecr.responses as responses
-responses.time = types.SimpleNamespace(mktime=lambda _t: time.time() + 3600)
+# moto answers GetAuthorizationToken with a fixed past expiry, computed with
+# time.mktime in older releases and datetime(2015, 1, 1) in newer ones: both
+# are made an hour from now.
+if hasattr(responses, "time"):
+    responses.time = types.SimpleNamespace(mktime=lambda _t: time.time() + 3600)
+class InAnHour(datetime.datetime):
+    def __new__(cls, *args, **kwargs):
+        t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        return datetime.datetime(t.year, t.month, t.day, t.hour, t.minute, t.second, tzinfo=datetime.timezone.utc)
+if hasattr(responses, "datetime"):
+    responses.datetime = InAnHour
 from moto.server import ThreadedMotoServer
 ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False).start()
 threading.Event().wait()

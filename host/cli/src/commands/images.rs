@@ -72,8 +72,9 @@ pub async fn backend(
             options = options.endpoint(&host, &url);
         }
     }
-    let client = Client::with_options(Arc::new(routes), options).map_err(|e| format!("cannot set up the registry client: {e}"))?;
+    let routes: Arc<dyn CredentialSource> = Arc::new(routes);
+    let client = Client::with_options(routes.clone(), options).map_err(|e| format!("cannot set up the registry client: {e}"))?;
     let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().map(|v| v.trim().parse::<i64>().map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds: unset it or give Unix seconds"))).transpose()?;
-    let backend = RegistryBackend::new(client).simulated(sim).provenance(revision, source).source_date_epoch(epoch);
+    let backend = RegistryBackend::new(client).credentials(routes).simulated(sim).provenance(revision, source).source_date_epoch(epoch);
     Ok(Some(Arc::new(backend)))
 }
