@@ -6,13 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn gantry(dir: &Path) -> Command {
+pub(crate) fn gantry(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
     cmd.current_dir(dir).env("GANTRY_CACHE_DIR", dir.join("cache")).env_remove("RUST_LOG").env("CI", "true");
     cmd
 }
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap()
 }
 

@@ -6,17 +6,8 @@
 //! step is skipped with a warning, and no credential reaches the output.
 
 use std::path::Path;
-use std::process::Command;
 
-fn gantry(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
-    cmd.current_dir(dir).env("GANTRY_CACHE_DIR", dir.join("cache")).env_remove("RUST_LOG").env("CI", "true");
-    cmd
-}
-
-fn fixture(name: &str) -> String {
-    gantry_tests::FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, p)| p.to_string()).unwrap()
-}
+use crate::cli::{fixture, gantry};
 
 #[test]
 fn a_simulated_run_builds_once_and_pushes_one_digest_to_ecr_and_artifact_registry() {

@@ -19,7 +19,7 @@ use crate::credential::CredentialSource;
 use crate::daemonless::{self, BaseImages, DaemonlessBuild};
 use crate::image::Image;
 use crate::reference::Reference;
-use crate::spec::Platform;
+use crate::spec::{Platform, LABEL_CREATED, LABEL_REVISION, LABEL_SOURCE};
 
 /// Registries and builders for one run.
 pub struct RegistryBackend {
@@ -237,9 +237,6 @@ impl RegistryBackend {
     }
 }
 
-const LABEL_REVISION: &str = "org.opencontainers.image.revision";
-const LABEL_SOURCE: &str = "org.opencontainers.image.source";
-const LABEL_CREATED: &str = "org.opencontainers.image.created";
 
 fn emit(log: &LogSink, level: Level, message: String, progress: Option<(u64, u64)>) {
     log(LogLine { level, source: Source::Host, message, fields: Vec::new(), progress });

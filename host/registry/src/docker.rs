@@ -28,10 +28,7 @@ use crate::spec::{self, ImageConfig};
 
 /// Where an engine is looked for when `DOCKER_HOST` is unset.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-/// The OCI annotation keys set as labels on every image built here.
-pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
-pub const LABEL_SOURCE: &str = "org.opencontainers.image.source";
-pub const LABEL_CREATED: &str = "org.opencontainers.image.created";
+pub use crate::spec::{LABEL_CREATED, LABEL_REVISION, LABEL_SOURCE};
 
 /// Seconds a request may wait for the engine's answer to begin (a build's
 /// context upload counts; its output streams after).

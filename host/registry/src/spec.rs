@@ -21,6 +21,11 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const DOCKER_FOREIGN_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
+/// The OCI annotation keys Gantry sets as labels on every image it builds.
+pub const LABEL_REVISION: &str = "org.opencontainers.image.revision";
+pub const LABEL_SOURCE: &str = "org.opencontainers.image.source";
+pub const LABEL_CREATED: &str = "org.opencontainers.image.created";
+
 /// Every manifest media type a client asks for, indexes first, as containerd asks.
 pub const MANIFEST_ACCEPT: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
 

@@ -150,6 +150,23 @@ pub mod types {
     };
 }
 
+impl types::ErrorKind {
+    /// The kind as the contract spells it: `denied`, `not-found`, …
+    pub fn name(self) -> &'static str {
+        use types::ErrorKind as K;
+        match self {
+            K::Unsupported => "unsupported",
+            K::Denied => "denied",
+            K::Invalid => "invalid",
+            K::NotFound => "not-found",
+            K::Conflict => "conflict",
+            K::Unavailable => "unavailable",
+            K::Timeout => "timeout",
+            K::Failed => "failed",
+        }
+    }
+}
+
 mod log_helpers;
 mod worlds;
 

@@ -5,7 +5,7 @@
 //! `target` of `self` means the stage's own target.
 
 use gantry_sdk::cap::{cluster_read, cluster_write, http_probe};
-use gantry_sdk::types::{CapError, ErrorKind, ObjectRef};
+use gantry_sdk::types::{CapError, ObjectRef};
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde_json::{json, Value};
 
@@ -56,21 +56,9 @@ struct Settings {
     urls: Vec<String>,
 }
 
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Unsupported => "unsupported",
-        ErrorKind::Denied => "denied",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::NotFound => "not-found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Failed => "failed",
-    }
-}
 
 fn err(e: CapError) -> Value {
-    json!({"error": kind_name(e.kind), "message": e.message})
+    json!({"error": e.kind.name(), "message": e.message})
 }
 
 fn parsed(text: String) -> Value {

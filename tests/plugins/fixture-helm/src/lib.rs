@@ -5,7 +5,7 @@
 //! `target` of `self` (the default) means the stage's own target.
 
 use gantry_sdk::cap::helm;
-use gantry_sdk::types::{CapError, ErrorKind};
+use gantry_sdk::types::CapError;
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde_json::{json, Value};
 
@@ -44,21 +44,9 @@ struct Settings {
     calls: Vec<Call>,
 }
 
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Unsupported => "unsupported",
-        ErrorKind::Denied => "denied",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::NotFound => "not-found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Failed => "failed",
-    }
-}
 
 fn err(e: CapError) -> Value {
-    json!({"error": kind_name(e.kind), "message": e.message})
+    json!({"error": e.kind.name(), "message": e.message})
 }
 
 fn release(r: &helm::ReleaseStatus) -> Value {

@@ -4,7 +4,7 @@
 //! output `results`, so pipeline tests see what a plugin sees.
 
 use gantry_sdk::cap::{builder, registry};
-use gantry_sdk::types::{CapError, ErrorKind, Pair};
+use gantry_sdk::types::{CapError, Pair};
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde_json::{json, Value};
 
@@ -42,21 +42,9 @@ struct Settings {
     calls: Vec<Call>,
 }
 
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Unsupported => "unsupported",
-        ErrorKind::Denied => "denied",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::NotFound => "not-found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Failed => "failed",
-    }
-}
 
 fn err(e: CapError) -> Value {
-    json!({"error": kind_name(e.kind), "message": e.message})
+    json!({"error": e.kind.name(), "message": e.message})
 }
 
 fn pairs(list: &[(String, String)]) -> Vec<Pair> {
