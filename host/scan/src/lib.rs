@@ -15,11 +15,14 @@ pub mod layers;
 pub mod matcher;
 pub mod model;
 pub mod osv;
+pub mod policy;
 pub mod report;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
 pub mod store;
 pub mod version;
+#[cfg(feature = "runtime")]
+pub mod wit;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};
