@@ -6,6 +6,8 @@
 //! SARIF, CycloneDX or SPDX. A policy (a Wasm component) decides on the
 //! report; nothing here decides.
 
+#[cfg(feature = "runtime")]
+pub mod backend;
 pub mod cvss;
 pub mod facts;
 pub mod foreign;

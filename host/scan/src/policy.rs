@@ -147,6 +147,7 @@ mod eval {
             clusters: Default::default(),
             helm: Default::default(),
             images: None,
+            scanner: None,
         }
     }
 

@@ -192,7 +192,10 @@ impl Scanner {
         let registry = |source| ScanError::Registry { image: reference.to_string(), source };
         let started = Instant::now();
         if !self.stream {
-            let image = client.pull(&parsed, &self.platform).await.map_err(registry)?;
+            // `Client::pull`'s future is not provably Send (its buffered blob closures); run it on a blocking thread.
+            let handle = tokio::runtime::Handle::current();
+            let platform = self.platform.clone();
+            let image = tokio::task::spawn_blocking(move || handle.block_on(client.pull(&parsed, &platform))).await.map_err(|e| stopped(reference, e))?.map_err(registry)?;
             let pull = started.elapsed();
             let this = self.clone();
             let name = reference.to_string();
