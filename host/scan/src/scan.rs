@@ -72,7 +72,7 @@ pub enum ScanError {
     Docker {
         image: String,
         #[source]
-        source: gantry_registry::docker::DockerError,
+        source: Box<gantry_registry::docker::DockerError>,
     },
     #[error("image {image}: `docker:` references read the local Docker engine, which this build of gantry-scan has no client for; push the image and scan it from its registry")]
     NoDocker { image: String },
@@ -259,7 +259,7 @@ impl Scanner {
     #[cfg(feature = "docker")]
     async fn export(&self, reference: &str, local: &str) -> Result<Image, ScanError> {
         use gantry_registry::docker::DockerEngine;
-        let docker = |source| ScanError::Docker { image: local.to_string(), source };
+        let docker = |source| ScanError::Docker { image: local.to_string(), source: Box::new(source) };
         let engine = match &self.docker_host {
             Some(a) => DockerEngine::connect_to(a).await,
             None => DockerEngine::connect().await,

@@ -146,12 +146,14 @@ mod tests {
 
     #[test]
     fn vulnerabilities_sort_most_severe_first_then_by_package_and_secrets_by_rule() {
-        let mut r = Report::default();
-        r.vulnerabilities = vec![v("CVE-3", "b", Severity::Low), v("CVE-1", "z", Severity::Critical), v("CVE-2", "a", Severity::Low)];
-        r.secrets = vec![
-            SecretFinding { rule: "private-key".into(), location: "/b:1".into(), layer: Some("sha256:l".into()) },
-            SecretFinding { rule: "aws-access-key-id".into(), location: "env:K".into(), layer: None },
-        ];
+        let r = Report {
+            vulnerabilities: vec![v("CVE-3", "b", Severity::Low), v("CVE-1", "z", Severity::Critical), v("CVE-2", "a", Severity::Low)],
+            secrets: vec![
+                SecretFinding { rule: "private-key".into(), location: "/b:1".into(), layer: Some("sha256:l".into()) },
+                SecretFinding { rule: "aws-access-key-id".into(), location: "env:K".into(), layer: None },
+            ],
+            ..Default::default()
+        };
         let t = render(&r);
         let order: Vec<usize> = ["CVE-1", "CVE-2", "CVE-3", "aws-access-key-id", "private-key"].iter().map(|n| t.find(n).unwrap()).collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{t}");
