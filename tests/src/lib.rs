@@ -105,6 +105,7 @@ impl TestEnv {
             clusters: Default::default(),
             helm: Default::default(),
             images: None,
+            scanner: None,
         };
         TestEnv { env, lines }
     }

@@ -213,7 +213,7 @@ async fn a_docker_build_pulls_its_private_base_with_the_runs_credentials() {
     assert!(error.contains("Dockerfile:2"), "{error}");
 
     // With them, the build pulls the base and pushes; the password is nowhere in the record.
-    let backend: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(credentials.clone())).credentials(credentials.clone()).docker_host(Some(engine.host())));
+    let backend: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(credentials.clone())).docker_host(Some(engine.host())));
     let outcome = run_pipeline_images(dir.path(), &yaml, Some(backend)).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
     let record = serde_json::to_string(&outcome.record).unwrap();

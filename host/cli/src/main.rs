@@ -40,6 +40,11 @@ enum Command {
     /// Helm, natively: `template` prints what `helm template` prints; `install`, `upgrade`, `rollback`, `uninstall`, `status`, `history` and `get` act on releases Helm reads.
     #[command(subcommand)]
     Helm(Box<commands::helm::Command>),
+    /// Scan an image: packages, known vulnerabilities and secrets; a table, JSON, SARIF or an SBOM.
+    Scan(commands::scan::Args),
+    /// The local advisory database `gantry scan` matches from: `import` OSV advisories, `status`.
+    #[command(subcommand)]
+    Db(commands::db::Command),
 }
 
 fn main() {
@@ -60,6 +65,8 @@ fn main() {
             Command::Plugin(cmd) => commands::plugin::run(cmd, ctx),
             Command::Sim(cmd) => commands::sim::run(cmd, ctx).await,
             Command::Helm(cmd) => commands::helm::run(*cmd, matches!(ctx.format, output::Format::Json)).await,
+            Command::Scan(args) => commands::scan::run(args, ctx).await,
+            Command::Db(cmd) => commands::db::run(cmd, ctx),
         }
     });
     // Plugins still sleeping after an interrupt must not hold the exit.

@@ -10,3 +10,4 @@ mod helm_template;
 mod images;
 mod lock;
 mod scaffold;
+mod scan;

@@ -39,6 +39,9 @@ pub struct RunOptions {
     /// The registries and builders of the run's image; every stage's
     /// `registry` and `builder` reach them (scoped to the pipeline's image).
     pub images: gantry_runtime::ImageBackendRef,
+    /// Image scans of the run's image; every stage's `scanner` reaches it
+    /// (scoped to the pipeline's image).
+    pub scanner: gantry_runtime::ScanBackendRef,
 }
 
 /// The result of a run.
@@ -95,6 +98,7 @@ struct Shared {
     clusters: gantry_runtime::Clusters,
     helm: gantry_runtime::HelmBackends,
     images: gantry_runtime::ImageBackendRef,
+    scanner: gantry_runtime::ScanBackendRef,
 }
 
 /// Run `plan` to the end (success, failure and rollback, or interrupt).
@@ -113,6 +117,7 @@ pub async fn run(plan: Arc<Plan>, runtime: Arc<Runtime>, opts: RunOptions) -> Ru
         clusters: opts.clusters.clone(),
         helm: opts.helm.clone(),
         images: opts.images.clone(),
+        scanner: opts.scanner.clone(),
     });
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %spec.name);
     let _enter = span.enter();
@@ -330,6 +335,7 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
         clusters: shared.clusters.clone(),
         helm: shared.helm.clone(),
         images: shared.images.clone(),
+        scanner: shared.scanner.clone(),
     };
     let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.as_ref().map(gantry_runtime::wit_target) };
     let result = shared.runtime.call_stage(&stage.plugin, &env, input).await;

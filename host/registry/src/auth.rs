@@ -139,6 +139,10 @@ impl Authenticator {
         Authenticator { credentials, challenges: Mutex::new(HashMap::new()), tokens: Mutex::new(HashMap::new()), fetching: tokio::sync::Mutex::new(()) }
     }
 
+    pub fn credentials(&self) -> &Arc<dyn CredentialSource> {
+        &self.credentials
+    }
+
     /// Remembers the challenge a registry answered a 401 with (Bearer first, else Basic).
     /// Returns false when the answer had none it can meet.
     pub fn learn(&self, registry: &str, www_authenticate: Option<&str>) -> bool {

@@ -15,7 +15,6 @@ use gantry_runtime::images::{BuildEngine, BuiltImage, ImageBackend, ImageBuild, 
 use gantry_runtime::{Level, LogLine, LogSink, Source};
 
 use crate::client::{Client, RegistryError};
-use crate::credential::CredentialSource;
 use crate::daemonless::{self, BaseImages, DaemonlessBuild};
 use crate::image::Image;
 use crate::reference::Reference;
@@ -30,13 +29,12 @@ pub struct RegistryBackend {
     source_date_epoch: Option<i64>,
     platform: Platform,
     docker_host: Option<String>,
-    credentials: Option<Arc<dyn CredentialSource>>,
 }
 
 impl RegistryBackend {
     /// Registry calls and pushes through `client`; builds for this machine's platform.
     pub fn new(client: Client) -> RegistryBackend {
-        RegistryBackend { client, simulated: false, revision: None, source: None, source_date_epoch: None, platform: Platform::host(), docker_host: None, credentials: None }
+        RegistryBackend { client, simulated: false, revision: None, source: None, source_date_epoch: None, platform: Platform::host(), docker_host: None }
     }
 
     /// A simulated run: without a Docker engine, `RUN` steps are skipped
@@ -60,20 +58,13 @@ impl RegistryBackend {
         self
     }
 
-    /// Where the engine's `FROM` pulls get their credentials (the client's
-    /// own source): a Docker build reads its base images itself.
-    pub fn credentials(mut self, source: Arc<dyn CredentialSource>) -> RegistryBackend {
-        self.credentials = Some(source);
-        self
-    }
-
-    /// The credentials of the registries `request`'s Dockerfile pulls `FROM`
-    /// (ARGs before the first FROM and build args expanded; `scratch` and
-    /// earlier stages skipped; anonymous ones left out).
+    /// The credentials of the registries `request`'s Dockerfile pulls `FROM`,
+    /// from the client's source (ARGs before the first FROM and build args
+    /// expanded; `scratch` and earlier stages skipped; anonymous ones left out).
     #[cfg(feature = "docker")]
     async fn base_credentials(&self, request: &ImageBuild) -> BackendResult<BTreeMap<String, crate::Credential>> {
         let mut found = BTreeMap::new();
-        let Some(source) = &self.credentials else { return Ok(found) };
+        let source = self.client.credentials();
         let path = request.context.join(&request.dockerfile);
         // A Dockerfile that cannot be read or parsed here fails in the engine with its own words.
         let Ok(text) = std::fs::read_to_string(&path) else { return Ok(found) };

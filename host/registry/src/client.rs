@@ -207,6 +207,12 @@ impl Client {
         Ok(Client { inner: Arc::new(Inner { transport, auth: Authenticator::new(credentials), known: Mutex::new(HashMap::new()) }) })
     }
 
+    /// Where this client's credentials come from (a Docker build's `FROM`
+    /// pulls, which the engine makes, are given the same).
+    pub fn credentials(&self) -> Arc<dyn CredentialSource> {
+        self.inner.auth.credentials().clone()
+    }
+
     pub fn options(&self) -> &ClientOptions {
         &self.inner.transport.options
     }

@@ -138,4 +138,6 @@ pub struct CallEnv {
     pub helm: crate::helm::HelmBackends,
     /// Registries and builders for the run's image (None: none in this run).
     pub images: crate::images::ImageBackendRef,
+    /// Image scans for the run's image (None: none in this run).
+    pub scanner: crate::scan::ScanBackendRef,
 }

@@ -23,6 +23,7 @@ pub mod images;
 mod plugin;
 mod runtime;
 mod sandbox;
+pub mod scan;
 pub mod scope;
 
 pub use cache::Origin;
@@ -34,6 +35,7 @@ pub use helm::{HelmBackend, HelmBackends};
 pub use images::{ImageBackend, ImageBackendRef};
 pub use plugin::{digest, Plugin, World};
 pub use runtime::{Runtime, RuntimeConfig};
+pub use scan::{ScanBackend, ScanBackendRef};
 pub use sandbox::HostState;
 
 /// The WIT types a caller builds inputs from and reads outputs of.

@@ -6,6 +6,8 @@
 //! SARIF, CycloneDX or SPDX. A policy (a Wasm component) decides on the
 //! report; nothing here decides.
 
+#[cfg(feature = "runtime")]
+pub mod backend;
 pub mod cvss;
 pub mod facts;
 pub mod foreign;
@@ -15,9 +17,14 @@ pub mod layers;
 pub mod matcher;
 pub mod model;
 pub mod osv;
+pub mod policy;
+pub mod report;
 pub mod sbom;
+pub mod scan;
 pub mod secrets;
 pub mod store;
 pub mod version;
+#[cfg(feature = "runtime")]
+pub mod wit;
 
 pub use model::{Ecosystem, ImageFacts, Package, Report, SecretFinding, Severity, Vulnerability};

@@ -2,6 +2,7 @@
 mod inventory_images;
 mod inventory_sbom;
 mod inventory_secrets;
+mod scan_report;
 mod vuln_foreign;
 mod vuln_match;
 mod vuln_versions;

@@ -36,6 +36,6 @@ async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: Hel
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner: None };
     gantry_engine::run(plan, runtime, opts).await
 }

@@ -30,17 +30,21 @@ impl AccessTokenSource for GoogleToken {
     }
 }
 
-/// The image backend of a run of `plan`; None for a pipeline without `image:`.
-/// `google_tokens` are the connected GKE targets' token sources; `estate`
-/// the simulated clouds, whose registries stand in for the real hosts.
-pub async fn backend(
-    plan: &Plan,
-    estate: Option<&gantry_sim::Estate>,
-    sim: bool,
-    google_tokens: &BTreeMap<String, Arc<dyn TokenSource>>,
-    revision: Option<String>,
-    source: Option<String>,
-) -> Result<gantry_runtime::ImageBackendRef, String> {
+/// The image backend of a run over `client` (None: a pipeline without `image:`, no backend).
+pub fn backend(client: Option<Client>, sim: bool, revision: Option<String>, source: Option<String>) -> Result<gantry_runtime::ImageBackendRef, String> {
+    let Some(client) = client else {
+        return Ok(None);
+    };
+    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().map(|v| v.trim().parse::<i64>().map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds: unset it or give Unix seconds"))).transpose()?;
+    let backend = RegistryBackend::new(client).simulated(sim).provenance(revision, source).source_date_epoch(epoch);
+    Ok(Some(Arc::new(backend)))
+}
+
+/// The registry client of a run of `plan` (the image backend and the
+/// scanner share it); None for a pipeline without `image:`. `google_tokens`
+/// are the connected GKE targets' token sources; `estate` the simulated
+/// clouds, whose registries stand in for the real hosts.
+pub async fn run_client(plan: &Plan, estate: Option<&gantry_sim::Estate>, sim: bool, google_tokens: &BTreeMap<String, Arc<dyn TokenSource>>) -> Result<Option<Client>, String> {
     if plan.pipeline.spec.image.is_none() {
         return Ok(None);
     }
@@ -72,9 +76,12 @@ pub async fn backend(
             options = options.endpoint(&host, &url);
         }
     }
-    let routes: Arc<dyn CredentialSource> = Arc::new(routes);
-    let client = Client::with_options(routes.clone(), options).map_err(|e| format!("cannot set up the registry client: {e}"))?;
-    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().map(|v| v.trim().parse::<i64>().map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds: unset it or give Unix seconds"))).transpose()?;
-    let backend = RegistryBackend::new(client).credentials(routes).simulated(sim).provenance(revision, source).source_date_epoch(epoch);
-    Ok(Some(Arc::new(backend)))
+    Client::with_options(Arc::new(routes), options).map(Some).map_err(|e| format!("cannot set up the registry client: {e}"))
+}
+
+/// A registry client with the docker `config.json` credentials (and its
+/// credential helpers), as `gantry scan` reads images.
+pub fn docker_config_client() -> Result<Client, String> {
+    let docker_config = DockerConfig::load().map_err(|e| format!("cannot read registry credentials: {e}"))?;
+    Client::with_options(Arc::new(docker_config), ClientOptions::default()).map_err(|e| format!("cannot set up the registry client: {e}"))
 }

@@ -2,11 +2,13 @@
 //! the pipeline file (or the embedded demo), the variables, the runtime and
 //! the plan.
 
+pub mod db;
 pub mod helm;
 pub mod images;
 pub mod plugin;
 pub mod release;
 pub mod run;
+pub mod scan;
 pub mod sim;
 pub mod validate;
 

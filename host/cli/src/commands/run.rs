@@ -111,7 +111,12 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         }
     };
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let images = match commands::images::backend(&plan, estate.as_ref(), args.sim, &google_tokens, revision.clone(), args.source.vars().get("CI_PROJECT_URL").map(String::from)).await {
+    let registry_client = commands::images::run_client(&plan, estate.as_ref(), args.sim, &google_tokens).await;
+    let backends = registry_client.and_then(|client| {
+        let scanner = commands::scan::run_backend(client.clone())?;
+        Ok((commands::images::backend(client, args.sim, revision.clone(), args.source.vars().get("CI_PROJECT_URL").map(String::from))?, scanner))
+    });
+    let (images, scanner) = match backends {
         Ok(i) => i,
         Err(e) => {
             output::error(ctx, &e);
@@ -142,7 +147,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     };
     let watcher = watch_locks(&locks, cancel.clone(), ctx);
 
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images, scanner }).await;
     if let Some(w) = watcher {
         w.abort();
     }

@@ -1,23 +1,53 @@
-//! `scanner`: scoped to the pipeline's image. The image reader, inventory and
-//! advisory matching are not part of this build: after the scope check every
-//! call answers `unsupported`.
+//! `scanner`: scoped to the pipeline's image in the targets' registries,
+//! then handed to the run's [`ScanBackend`] (`gantry-scan`: the registry
+//! client with the targets' credentials and the local advisory store). A
+//! `docker:` reference (the local engine) is refused: a plugin scans what
+//! it deploys, from the registry. A call outside the scope is `denied` and
+//! logged; a run without a backend answers `unavailable`; never a fake
+//! success. It must not read images itself.
+
+use std::sync::Arc;
 
 use crate::bindings::wit::scan_types::ScanReport;
 use crate::bindings::wit::scanner::{Host, ScanOptions};
-use crate::bindings::wit::types::CapError;
-use crate::caps::scoped_unsupported;
+use crate::bindings::wit::types::{CapError, ErrorKind};
+use crate::caps::cluster::run;
+use crate::caps::tri;
 use crate::sandbox::HostState;
+use crate::scan::ScanBackend;
 
 type Answer<T> = wasmtime::Result<Result<T, CapError>>;
 
+const SCANNER: &str = "scanner";
+
+impl HostState {
+    /// Refuse `docker:`, scope-check the reference (denials logged), then find the run's backend.
+    fn scan_call(&self, call: &str, reference: &str) -> Result<Arc<dyn ScanBackend>, CapError> {
+        let name = format!("{SCANNER}.{call}");
+        if reference.starts_with("docker:") {
+            let e = CapError { kind: ErrorKind::Denied, capability: SCANNER.to_string(), message: format!("`{reference}` is an image of the local Docker engine; a plugin scans the pipeline's image from its registry (use the reference the run pushed)") };
+            return Err(self.deny(&name, e));
+        }
+        self.env.scope.image(SCANNER, reference).map_err(|e| self.deny(&name, e))?;
+        self.env.scanner.clone().ok_or_else(|| CapError {
+            kind: ErrorKind::Unavailable,
+            capability: SCANNER.to_string(),
+            message: "this run has no scanner (gantry was started without one; `gantry run` gives every stage a scanner over the targets' registries)".to_string(),
+        })
+    }
+}
+
 impl Host for HostState {
-    async fn scan(&mut self, reference: String, _options: ScanOptions) -> Answer<ScanReport> {
-        let s = self.env.scope.clone();
-        scoped_unsupported!(self, "scanner", "scan", [s.image("scanner", &reference)])
+    async fn scan(&mut self, reference: String, options: ScanOptions) -> Answer<ScanReport> {
+        let b = tri!(self.scan_call("scan", &reference));
+        Ok(run(self, SCANNER, async move { b.scan(&reference, options.secrets, options.skip_vulnerabilities).await }).await)
     }
 
-    async fn sbom(&mut self, reference: String, _format: String) -> Answer<String> {
-        let s = self.env.scope.clone();
-        scoped_unsupported!(self, "scanner", "sbom", [s.image("scanner", &reference)])
+    async fn sbom(&mut self, reference: String, format: String) -> Answer<String> {
+        if format != "cyclonedx" && format != "spdx" {
+            return Ok(Err(CapError { kind: ErrorKind::Invalid, capability: SCANNER.to_string(), message: format!("`{format}` is not an SBOM format: use `cyclonedx` or `spdx`") }));
+        }
+        let b = tri!(self.scan_call("sbom", &reference));
+        Ok(run(self, SCANNER, async move { b.sbom(&reference, &format).await }).await)
     }
 }

@@ -1,0 +1,25 @@
+//! The boundary between the runtime's `scanner` capability and whatever
+//! reads images and matches advisories: the [`ScanBackend`] trait, one for
+//! the run (`gantry-scan` implements it over its `Scanner`). The report is
+//! the WIT `scan-report` itself, so the backend converts once and a policy
+//! sees exactly what a plugin's scan returns. This file only defines the
+//! contract; it must not check scope (the capability does: the pipeline's
+//! image in the targets' registries, never `docker:`) nor hold credentials.
+
+use std::sync::Arc;
+
+use crate::bindings::wit::scan_types::ScanReport;
+use crate::cluster::BackendResult;
+
+/// Image scans for the run's image.
+#[async_trait::async_trait]
+pub trait ScanBackend: Send + Sync {
+    /// Facts, inventory, secrets (when `secrets`) and vulnerabilities (unless
+    /// `skip_vulnerabilities`) of the image `reference` names.
+    async fn scan(&self, reference: &str, secrets: bool, skip_vulnerabilities: bool) -> BackendResult<ScanReport>;
+    /// The image's SBOM, `cyclonedx` (1.5 JSON) or `spdx` (2.3 JSON).
+    async fn sbom(&self, reference: &str, format: &str) -> BackendResult<String>;
+}
+
+/// The run's scan backend (None: no scanner in this run).
+pub type ScanBackendRef = Option<Arc<dyn ScanBackend>>;
