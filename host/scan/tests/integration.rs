@@ -1,6 +1,8 @@
 //! The scan crate's integration tests, one binary: each file is a module.
 mod inventory_images;
 mod inventory_sbom;
+#[cfg(feature = "runtime")]
+mod policy;
 mod inventory_secrets;
 mod vuln_foreign;
 mod vuln_match;
