@@ -9,4 +9,5 @@ mod helm_release;
 mod helm_template;
 mod images;
 mod lock;
+mod policy;
 mod scaffold;

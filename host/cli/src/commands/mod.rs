@@ -5,6 +5,7 @@
 pub mod helm;
 pub mod images;
 pub mod plugin;
+pub mod policy;
 pub mod release;
 pub mod run;
 pub mod sim;
