@@ -3,6 +3,8 @@ mod inventory_images;
 mod inventory_sbom;
 #[cfg(feature = "runtime")]
 mod policy;
+#[cfg(feature = "runtime")]
+mod policy_examples;
 mod inventory_secrets;
 mod vuln_foreign;
 mod vuln_match;
