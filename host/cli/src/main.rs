@@ -34,6 +34,9 @@ enum Command {
     /// Write and inspect plugins.
     #[command(subcommand)]
     Plugin(commands::plugin::Command),
+    /// Scan policies: `policy test POLICY --report FILE --expect allow|deny`.
+    #[command(subcommand)]
+    Policy(commands::policy::Command),
     /// Simulated clouds: Kubernetes API servers with EKS and GKE control planes.
     #[command(subcommand)]
     Sim(commands::sim::Command),
@@ -63,6 +66,7 @@ fn main() {
             Command::Run(args) => commands::run::run(args, ctx).await,
             Command::Validate(args) => commands::validate::run(args, ctx),
             Command::Plugin(cmd) => commands::plugin::run(cmd, ctx),
+            Command::Policy(cmd) => commands::policy::run(cmd, ctx).await,
             Command::Sim(cmd) => commands::sim::run(cmd, ctx).await,
             Command::Helm(cmd) => commands::helm::run(*cmd, matches!(ctx.format, output::Format::Json)).await,
             Command::Scan(args) => commands::scan::run(args, ctx).await,

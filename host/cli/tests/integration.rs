@@ -9,5 +9,6 @@ mod helm_release;
 mod helm_template;
 mod images;
 mod lock;
+mod policy;
 mod scaffold;
 mod scan;

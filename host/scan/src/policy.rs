@@ -61,6 +61,12 @@ mod eval {
         pub plugin: Arc<Plugin>,
     }
 
+    impl std::fmt::Debug for Policy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Policy").field("name", &self.name).field("digest", &self.plugin.digest).finish()
+        }
+    }
+
     /// Why a policy could not be loaded or run; each names the policy.
     #[derive(Debug, thiserror::Error)]
     pub enum PolicyError {

@@ -1,6 +1,10 @@
 //! The scan crate's integration tests, one binary: each file is a module.
 mod inventory_images;
 mod inventory_sbom;
+#[cfg(feature = "runtime")]
+mod policy;
+#[cfg(feature = "runtime")]
+mod policy_examples;
 mod inventory_secrets;
 mod scan_report;
 mod vuln_foreign;

@@ -6,6 +6,7 @@ pub mod db;
 pub mod helm;
 pub mod images;
 pub mod plugin;
+pub mod policy;
 pub mod release;
 pub mod run;
 pub mod scan;
