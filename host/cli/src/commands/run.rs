@@ -21,6 +21,11 @@
 //! `gantry_cluster::lease`): held by another run, the run fails naming it
 //! (or waits up to `--lock-timeout`); a lost lock cancels the run; the locks
 //! are given back when the run ends, however it ends.
+//!
+//! A pipeline with an `image:` gets one registry client for the run
+//! (`commands::images`: credentials per target registry, the estate's
+//! registries with `--sim`), shared by the `registry`/`builder`
+//! capabilities and the scanner.
 
 use std::path::PathBuf;
 use std::sync::Arc;
