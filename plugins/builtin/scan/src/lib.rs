@@ -55,7 +55,7 @@ fn built_reference() -> Option<(String, String)> {
         };
         // `REGISTRY/NAME:TAG` → `REGISTRY/NAME` (a `:` after the last `/` is the tag).
         let slash = pushed.rfind('/').map_or(0, |i| i + 1);
-        let repository = match pushed[slash..].find(|c| c == ':' || c == '@') {
+        let repository = match pushed[slash..].find([':', '@']) {
             Some(i) => &pushed[..slash + i],
             None => pushed,
         };
