@@ -11,3 +11,4 @@ mod pipeline;
 mod probe;
 mod sandbox;
 mod images;
+mod scan_stage;

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::bindings::wit::scan_types::ScanReport;
+use crate::bindings::wit::scan_types::{Decision, ScanReport};
 use crate::cluster::BackendResult;
 
 /// Image scans for the run's image.
@@ -19,6 +19,10 @@ pub trait ScanBackend: Send + Sync {
     async fn scan(&self, reference: &str, secrets: bool, skip_vulnerabilities: bool) -> BackendResult<ScanReport>;
     /// The image's SBOM, `cyclonedx` (1.5 JSON) or `spdx` (2.3 JSON).
     async fn sbom(&self, reference: &str, format: &str) -> BackendResult<String>;
+    /// The decision of the scan policy `policy` (`builtin:NAME` or a `.wasm`
+    /// path relative to the pipeline's directory; the capability has checked
+    /// it stays inside) on `report`, with `settings` (JSON).
+    async fn evaluate(&self, report: ScanReport, policy: &str, settings: &str) -> BackendResult<Decision>;
 }
 
 /// The run's scan backend (None: no scanner in this run).

@@ -4,11 +4,12 @@
 //! `docker:` reference (the local engine) is refused: a plugin scans what
 //! it deploys, from the registry. A call outside the scope is `denied` and
 //! logged; a run without a backend answers `unavailable`; never a fake
-//! success. It must not read images itself.
+//! success. `evaluate` refuses a policy path that is absolute or leaves the
+//! pipeline's directory with `..` (`denied`, logged). It must not read images itself.
 
 use std::sync::Arc;
 
-use crate::bindings::wit::scan_types::ScanReport;
+use crate::bindings::wit::scan_types::{Decision, ScanReport};
 use crate::bindings::wit::scanner::{Host, ScanOptions};
 use crate::bindings::wit::types::{CapError, ErrorKind};
 use crate::caps::cluster::run;
@@ -49,5 +50,28 @@ impl Host for HostState {
         }
         let b = tri!(self.scan_call("sbom", &reference));
         Ok(run(self, SCANNER, async move { b.sbom(&reference, &format).await }).await)
+    }
+
+    async fn evaluate(&mut self, report: ScanReport, policy: String, settings: String) -> Answer<Decision> {
+        let name = format!("{SCANNER}.evaluate");
+        if let Some(path) = policy.split('@').next().filter(|p| !p.trim().starts_with("builtin:")) {
+            let p = std::path::Path::new(path.trim());
+            if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::Prefix(_) | std::path::Component::RootDir)) {
+                let e = CapError {
+                    kind: ErrorKind::Denied,
+                    capability: SCANNER.to_string(),
+                    message: format!("policy `{policy}` is outside the pipeline's directory; name a `.wasm` file inside it (a relative path without `..`) or a `builtin:` policy"),
+                };
+                return Ok(Err(self.deny(&name, e)));
+            }
+        }
+        let Some(b) = self.env.scanner.clone() else {
+            return Ok(Err(CapError {
+                kind: ErrorKind::Unavailable,
+                capability: SCANNER.to_string(),
+                message: "this run has no scanner (gantry was started without one; `gantry run` gives every stage a scanner over the targets' registries)".to_string(),
+            }));
+        };
+        Ok(run(self, SCANNER, async move { b.evaluate(report, &policy, &settings).await }).await)
     }
 }
