@@ -13,12 +13,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gantry_engine::event::{RunStatus, StepStatus};
-use gantry_engine::{RunOptions, RunOutcome, Vars};
+use gantry_engine::RunOutcome;
 use gantry_registry::backend::RegistryBackend;
 use gantry_registry::testing::registry::{DockerRegistry, RegistryAuth};
 use gantry_registry::{Client, StaticCredentials};
-use gantry_runtime::{ImageBackend, Runtime, RuntimeConfig, ScanBackend};
-use tokio_util::sync::CancellationToken;
+use gantry_runtime::{ImageBackend, ScanBackend};
+
+use crate::common::run_pipeline_scanned;
 
 /// No `USER`: the image runs as root.
 const AS_ROOT: &str = "FROM scratch\nCOPY hello.txt /srv/hello.txt\nENTRYPOINT [\"/srv/app\"]\n";
@@ -41,26 +42,12 @@ async fn run(dir: &Path, yaml: &str) -> RunOutcome {
     std::fs::create_dir_all(dir.join("app")).unwrap();
     std::fs::write(dir.join("app/Dockerfile"), AS_ROOT).unwrap();
     std::fs::write(dir.join("app/hello.txt"), "hello from gantry\n").unwrap();
-    let path = dir.join("gantry.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
-    let base = pipeline.dir.clone();
-    let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
     let images: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(client()));
-    let scanner: Arc<dyn ScanBackend> = Arc::new(gantry_scan::backend::ScanService::new(gantry_scan::scan::Scanner::new(Some(client())), runtime.clone(), base));
-    let opts = RunOptions {
-        state_dir: dir.join(".gantry"),
-        cancel: CancellationToken::new(),
-        abort: CancellationToken::new(),
-        events: Arc::new(|_| {}),
-        revision: None,
-        clusters: Default::default(),
-        helm: Default::default(),
-        images: Some(images),
-        scanner: Some(scanner),
-    };
-    gantry_engine::run(plan, runtime, opts).await
+    run_pipeline_scanned(dir, yaml, Some(images), |runtime, base| {
+        let scanner: Arc<dyn ScanBackend> = Arc::new(gantry_scan::backend::ScanService::new(gantry_scan::scan::Scanner::new(Some(client())), runtime, base));
+        Some(scanner)
+    })
+    .await
 }
 
 fn stage<'a>(outcome: &'a RunOutcome, name: &str) -> &'a gantry_engine::record::StageRecordOut {

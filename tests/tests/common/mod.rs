@@ -3,11 +3,11 @@
 //! cluster backends `gantry run` would have connected.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gantry_engine::{RunOptions, RunOutcome, Vars};
-use gantry_runtime::{Clusters, HelmBackends, ImageBackendRef, Runtime, RuntimeConfig};
+use gantry_runtime::{Clusters, HelmBackends, ImageBackendRef, Runtime, RuntimeConfig, ScanBackendRef};
 use tokio_util::sync::CancellationToken;
 
 /// Where `fixture-<name>`'s component was built.
@@ -22,20 +22,27 @@ pub async fn run_pipeline(dir: &Path, yaml: &str, clusters: Clusters) -> RunOutc
 
 /// [`run_pipeline`] with the targets' Helm backends too.
 pub async fn run_pipeline_with(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends) -> RunOutcome {
-    run_pipeline_full(dir, yaml, clusters, helm, None).await
+    run_pipeline_full(dir, yaml, clusters, helm, None, |_, _| None).await
 }
 
 /// [`run_pipeline`] with registries and builders only (stages that run once).
 pub async fn run_pipeline_images(dir: &Path, yaml: &str, images: ImageBackendRef) -> RunOutcome {
-    run_pipeline_full(dir, yaml, Default::default(), Default::default(), images).await
+    run_pipeline_full(dir, yaml, Default::default(), Default::default(), images, |_, _| None).await
 }
 
-async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends, images: ImageBackendRef) -> RunOutcome {
+/// [`run_pipeline_images`] with a scanner too, made (as `gantry run` makes
+/// it) from the run's runtime and the pipeline file's directory.
+pub async fn run_pipeline_scanned(dir: &Path, yaml: &str, images: ImageBackendRef, scanner: impl FnOnce(Arc<Runtime>, PathBuf) -> ScanBackendRef) -> RunOutcome {
+    run_pipeline_full(dir, yaml, Default::default(), Default::default(), images, scanner).await
+}
+
+async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends, images: ImageBackendRef, scanner: impl FnOnce(Arc<Runtime>, PathBuf) -> ScanBackendRef) -> RunOutcome {
     let path = dir.join("gantry.yaml");
     std::fs::write(&path, yaml).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
+    let scanner = scanner(runtime.clone(), pipeline.dir.clone());
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner: None };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner };
     gantry_engine::run(plan, runtime, opts).await
 }
