@@ -10,7 +10,9 @@
 //! (`fixture-scripted`) stands for a failed health check: before promotion
 //! it leaves the canaries uninstalled and stable untouched on both
 //! clusters, after it stable rolled back to its previous revision on both.
-//! It must not reach anything beyond 127.0.0.1.
+//! A canary whose pods never become ready fails its own stage, which
+//! removes the canary before reporting. It must not reach anything beyond
+//! 127.0.0.1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -254,6 +256,33 @@ async fn a_failure_after_promotion_rolls_stable_back_to_its_previous_revision_on
     }
     let history = bed.helm["aws"].history("fastapi-app", "default", 0).await.unwrap();
     assert_eq!(history.last().map(|r| r.description.as_str()), Some("Rollback to 1"), "{history:?}");
+    bed.estate.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_that_never_becomes_ready_fails_its_stage_and_removes_itself() {
+    let Some(bed) = Bed::start().await else { return };
+    let v1 = first_release(&bed).await;
+
+    // Pods that never pass readiness (the simulator's annotation), set through `values:`, and a short wait.
+    let stuck = "  - name: deploy-canary\n    uses: builtin:helm-deploy\n    with:\n      track: canary\n      timeout: 3s\n      values: { podAnnotations: { \"sim.gantry.dev/behavior\": never-ready } }\n";
+    let failed = bed.run("v2", &format!("{BUILD}{stuck}{PROMOTE}")).await;
+    assert_eq!(failed.status, RunStatus::Failed, "{:#?}", failed.record.stages);
+    assert_eq!(failed.record.failed_stage.as_deref(), Some("deploy-canary"));
+    assert_eq!(stage(&failed, "promote-to-production").status, StepStatus::Skipped);
+    for t in TARGETS {
+        let step = stage(&failed, "deploy-canary").steps.iter().find(|s| s.target.as_deref() == Some(t)).expect("a step per target");
+        let error = step.error.as_ref().expect("the stage's error");
+        assert!(error.message.contains("helm upgrade --install fastapi-app-canary") && error.message.contains("was put back as it was"), "{t}: {error:#?}");
+        assert_eq!(step.outputs, serde_json::json!({}), "a failed stage records nothing");
+        assert_eq!(bed.image(t, "fastapi-app-canary").await, None, "{t}: the failed canary removed itself");
+        assert_eq!(bed.revision(t, "fastapi-app-canary", 1).await, None, "{t}");
+        assert_eq!(bed.revision(t, "fastapi-app", 1).await.as_deref(), Some("deployed"), "{t}: stable untouched");
+        assert_eq!(bed.revision(t, "fastapi-app", 2).await, None, "{t}");
+        assert_eq!(bed.image(t, "fastapi-app").await, Some(bed.pinned(t, &v1)), "{t}");
+    }
+    let rollback = failed.record.on_failure.as_ref().expect("the rollback ran");
+    assert_eq!(rollback.status, StepStatus::Succeeded, "nothing was recorded, so nothing to undo: {rollback:#?}");
     bed.estate.shutdown().await;
 }
 
