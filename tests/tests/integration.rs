@@ -14,3 +14,4 @@ mod images;
 mod scan_stage;
 mod deploy;
 mod ci_files;
+mod example_app;
