@@ -11,8 +11,10 @@
 //! it leaves the canaries uninstalled and stable untouched on both
 //! clusters, after it stable rolled back to its previous revision on both.
 //! A canary whose pods never become ready fails its own stage, which
-//! removes the canary before reporting. It must not reach anything beyond
-//! 127.0.0.1.
+//! removes the canary before reporting; a promotion that fails on one
+//! cluster (an Ingress there that Helm does not own) is put back there by
+//! its stage and rolled back by `on-failure` on the other, so both run the
+//! old version. It must not reach anything beyond 127.0.0.1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -283,6 +285,42 @@ async fn a_canary_that_never_becomes_ready_fails_its_stage_and_removes_itself() 
     }
     let rollback = failed.record.on_failure.as_ref().expect("the rollback ran");
     assert_eq!(rollback.status, StepStatus::Succeeded, "nothing was recorded, so nothing to undo: {rollback:#?}");
+    bed.estate.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_that_fails_on_one_cluster_is_undone_on_both() {
+    let Some(bed) = Bed::start().await else { return };
+    let v1 = first_release(&bed).await;
+
+    // gcp has an Ingress of the same name that Helm does not own: stable's upgrade there must fail.
+    let foreign = serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": { "name": "fastapi-app", "namespace": "default" },
+        "spec": { "defaultBackend": { "service": { "name": "someone-else", "port": { "number": 80 } } } }
+    });
+    bed.objects["gcp"].apply(&foreign, gantry_runtime::cluster::ApplyOptions::default()).await.expect("the foreign Ingress");
+    let promote = "  - { name: promote-to-production, uses: builtin:helm-deploy, with: { track: stable, timeout: 2m, values: { ingress: { enabled: true } } } }\n";
+    let failed = bed.run("v2", &format!("{BUILD}{CANARY}{promote}")).await;
+    assert_eq!(failed.status, RunStatus::Failed, "{:#?}", failed.record.stages);
+    let promoted = stage(&failed, "promote-to-production");
+    let by_target = |t: &str| promoted.steps.iter().find(|s| s.target.as_deref() == Some(t)).unwrap_or_else(|| panic!("{t}: {promoted:#?}"));
+    assert_eq!(by_target("aws").status, StepStatus::Succeeded, "{promoted:#?}");
+    let error = by_target("gcp").error.as_ref().expect("gcp's error");
+    assert!(error.message.contains("Ingress") && error.message.contains("was put back as it was"), "{error:#?}");
+
+    let rollback = failed.record.on_failure.as_ref().expect("the rollback ran");
+    assert_eq!(rollback.status, StepStatus::Succeeded, "{rollback:#?}");
+    for t in TARGETS {
+        assert_eq!(bed.image(t, "fastapi-app").await, Some(bed.pinned(t, &v1)), "{t}: stable runs v1 on both clusters");
+        assert_eq!(bed.image(t, "fastapi-app-canary").await, None, "{t}: no canary left");
+        let history = bed.helm[t].history("fastapi-app", "default", 0).await.unwrap();
+        let last = history.last().expect("a history");
+        assert_eq!((last.status.as_str(), last.description.as_str()), ("deployed", "Rollback to 1"), "{t}: {history:#?}");
+    }
+    let ingress = bed.get("gcp", "networking.k8s.io/v1", "Ingress", "fastapi-app").await.expect("the foreign Ingress stays");
+    assert_eq!(ingress["spec"]["defaultBackend"]["service"]["name"], "someone-else", "not taken over: {ingress}");
+    assert_eq!(bed.get("aws", "networking.k8s.io/v1", "Ingress", "fastapi-app").await, None, "aws's Ingress went with the rollback");
     bed.estate.shutdown().await;
 }
 
