@@ -219,8 +219,12 @@ fn built_digest(repository: &str, target: &str) -> Result<Option<String>, Failur
     Ok(None)
 }
 
-/// The canary the same target's latest canary stage deployed: stage name and image.
-fn deployed_canary(target: &str) -> Option<(String, Image)> {
+/// The canary the same target's latest canary stage deployed: stage name
+/// and image. Any stage that records `track: canary` with an `image`
+/// (`REPO@sha256:…` or `REPO:TAG`) counts, so a team's own canary stage
+/// can stand in for this one; `repository`, `tag` and `digest`, when
+/// recorded, say it exactly.
+fn deployed_canary(target: &str, default_tag: &str) -> Option<(String, Image)> {
     for record in run::history().iter().rev() {
         if record.target.as_deref() != Some(target) {
             continue;
@@ -229,12 +233,12 @@ fn deployed_canary(target: &str) -> Option<(String, Image)> {
         if out.get("track").and_then(Value::as_str) != Some("canary") {
             continue;
         }
-        let text = |k: &str| out.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let image = Image { repository: text("repository"), tag: text("tag"), digest: Some(text("digest")).filter(|d| !d.is_empty()) };
-        if image.repository.is_empty() {
-            continue;
-        }
-        return Some((record.stage.clone(), image));
+        let text = |k: &str| out.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
+        let reference = text("image").unwrap_or_default();
+        let Some(repository) = text("repository").or_else(|| Some(repository_of(&reference).to_string()).filter(|r| !r.is_empty())) else { continue };
+        let digest = text("digest").or_else(|| reference.split_once('@').map(|(_, d)| d.to_string()));
+        let tag = text("tag").or_else(|| reference.strip_prefix(repository.as_str()).and_then(|rest| rest.strip_prefix(':')).map(str::to_string)).unwrap_or_else(|| default_tag.to_string());
+        return Some((record.stage.clone(), Image { repository, tag, digest }));
     }
     None
 }
@@ -320,7 +324,7 @@ impl Stage for HelmDeploy {
         };
         let image = match track {
             Track::Canary => built()?,
-            Track::Stable => match deployed_canary(t) {
+            Track::Stable => match deployed_canary(t, &pipeline_image.tag) {
                 Some((stage, image)) => {
                     gantry_sdk::info!("{t}: promoting {} (deployed as the canary by `{stage}`)", image.reference());
                     image
