@@ -12,3 +12,6 @@ mod probe;
 mod sandbox;
 mod images;
 mod scan_stage;
+mod deploy;
+mod ci_files;
+mod example_app;

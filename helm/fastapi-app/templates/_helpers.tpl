@@ -127,10 +127,16 @@ admits only whole numbers, so a float64 is printed as the integer it is.
 {{- end }}
 
 {{/*
-The image reference.
+The image reference: "repository@digest" when image.digest is set (the
+pods run exactly that image, whatever the tag points at later), else
+"repository:tag".
 */}}
 {{- define "fastapi-app.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (include "fastapi-app.tag" .) }}
+{{- end }}
 {{- end }}
 
 {{/*

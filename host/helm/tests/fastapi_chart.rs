@@ -205,7 +205,7 @@ fn replica_mode_the_canary_is_only_a_deployment_that_the_stable_service_also_sel
         assert_pod_is_hardened(r, d);
         for o in &r.objects {
             let l = labels(&o["metadata"]["labels"]);
-            assert_eq!(l.get("helm.sh/chart").map(String::as_str), Some("fastapi-app-0.2.0"), "{}: {}", r.name, o["kind"]);
+            assert_eq!(l.get("helm.sh/chart").map(String::as_str), Some("fastapi-app-0.3.0"), "{}: {}", r.name, o["kind"]);
             assert_eq!(l.get("app.kubernetes.io/managed-by").map(String::as_str), Some("Helm"));
             assert_eq!(l.get("app.kubernetes.io/instance"), Some(&r.name));
         }

@@ -36,7 +36,8 @@ pub async fn run_pipeline_scanned(dir: &Path, yaml: &str, images: ImageBackendRe
     run_pipeline_full(dir, yaml, Default::default(), Default::default(), images, scanner).await
 }
 
-async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends, images: ImageBackendRef, scanner: impl FnOnce(Arc<Runtime>, PathBuf) -> ScanBackendRef) -> RunOutcome {
+/// [`run_pipeline`] with every backend: clusters, Helm, images and a scanner.
+pub async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends, images: ImageBackendRef, scanner: impl FnOnce(Arc<Runtime>, PathBuf) -> ScanBackendRef) -> RunOutcome {
     let path = dir.join("gantry.yaml");
     std::fs::write(&path, yaml).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());

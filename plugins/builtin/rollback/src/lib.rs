@@ -9,8 +9,12 @@
 //!
 //! Nothing recorded means nothing was changed there, and nothing is done.
 //! Every undo is attempted even when one fails; the stage fails if any did.
+//! Undoing is idempotent: uninstalling a release that is already gone (a
+//! promotion removed the canary, or an earlier rollback did) succeeds with
+//! a log line, so a rollback can run again after a partial one.
 
 use gantry_sdk::cap::{helm, run};
+use gantry_sdk::types::ErrorKind;
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde::Deserialize;
 
@@ -65,7 +69,13 @@ impl Stage for Rollback {
             let result = match &step {
                 Undo::Uninstall { release } => {
                     gantry_sdk::info!("{target}: uninstalling {release} (installed by {stage})");
-                    helm::uninstall(&target, release, None, false).map(|_| ())
+                    match helm::uninstall(&target, release, None, false) {
+                        Err(e) if e.kind == ErrorKind::NotFound => {
+                            gantry_sdk::info!("{target}: {release} is already gone; nothing to uninstall");
+                            Ok(())
+                        }
+                        other => other,
+                    }
                 }
                 Undo::Rollback { release, revision } => {
                     gantry_sdk::info!("{target}: rolling {release} back to revision {revision} (changed by {stage})");

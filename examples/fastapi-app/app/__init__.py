@@ -1,0 +1,1 @@
+"""The request's FastAPI app (examples/fastapi-app)."""
