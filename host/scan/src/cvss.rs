@@ -1,13 +1,14 @@
-//! CVSS base scores from vectors: v3.0 and v3.1 by the specification's
-//! formulas (with each version's round-up), v2 by its own, and the
-//! qualitative bands (None/Low/Medium/High/Critical) mapped onto
-//! [`Severity`]. CVSS v4.0 scores need the specification's MacroVector
-//! table, which is not implemented: a v4 vector is recognised and kept,
-//! but yields no score — the caller falls back to the advisory's own
-//! severity. This module must not pick between an advisory's severities;
-//! the matcher does.
+//! CVSS base scores from vectors: v4.0 by its MacroVector method (in
+//! [`v4`], with the threat and environmental metrics when the vector has
+//! them), v3.0 and v3.1 by the specification's formulas (with each
+//! version's round-up), v2 by its own, and the qualitative bands
+//! (None/Low/Medium/High/Critical) mapped onto [`Severity`]. This module
+//! must not pick between an advisory's severities; the store and the
+//! matcher do.
 
 use crate::model::Severity;
+
+pub mod v4;
 
 /// A vector that is not a CVSS vector this module can score.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,7 +31,8 @@ pub enum CvssVersion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub version: CvssVersion,
-    /// `None` for v4.0 (not computed).
+    /// The score the vector's metrics give: for v4.0 that is CVSS-B, or CVSS-BT/-BE/-BTE
+    /// when the vector carries threat or environmental metrics ([`v4::V4Score::nomenclature`]).
     pub base: Option<f32>,
 }
 
@@ -59,7 +61,7 @@ pub fn band(version: CvssVersion, score: f32) -> Severity {
     }
 }
 
-/// Parses a vector (`CVSS:3.1/AV:N/...`, `CVSS:4.0/...`, or a bare v2 `AV:N/AC:L/...`) and scores it.
+/// Parses a vector (`CVSS:4.0/...`, `CVSS:3.1/AV:N/...`, or a bare v2 `AV:N/AC:L/...`) and scores it.
 pub fn score(vector: &str) -> Result<Score, CvssError> {
     let err = |why: &str| CvssError { vector: vector.to_string(), reason: why.to_string() };
     let v = vector.trim();
@@ -69,14 +71,9 @@ pub fn score(vector: &str) -> Result<Score, CvssError> {
     if let Some(rest) = v.strip_prefix("CVSS:3.0/") {
         return Ok(Score { version: CvssVersion::V3_0, base: Some(v3(rest, false).map_err(|e| err(&e))?) });
     }
-    if let Some(rest) = v.strip_prefix("CVSS:4.0/") {
-        let metrics = metrics(rest).map_err(|e| err(&e))?;
-        for m in ["AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA"] {
-            if !metrics.iter().any(|(k, _)| *k == m) {
-                return Err(err(&format!("the base metric {m} is missing")));
-            }
-        }
-        return Ok(Score { version: CvssVersion::V4_0, base: None });
+    if v.starts_with("CVSS:4.0") {
+        let parsed = v4::parse(v).map_err(|e| err(&e.to_string()))?;
+        return Ok(Score { version: CvssVersion::V4_0, base: Some(parsed.score().value()) });
     }
     if v.starts_with("CVSS:") {
         return Err(err("unknown CVSS version"));

@@ -234,11 +234,11 @@ fn merge(pkg: &Package, hits: Vec<Hit<'_>>) -> Vec<Vulnerability> {
     out
 }
 
-/// Which of several aliased advisories' ratings to report: a CVSS v3 score, then a v4 vector, then any severity; higher first.
+/// Which of several aliased advisories' ratings to report: a CVSS v3 score, then a v4 score, then any severity; higher first.
 fn rank(r: &Rating) -> (u8, crate::model::Severity, f32) {
     let class = match (&r.score, &r.vector) {
         (Some(_), Some(v)) if v.starts_with("CVSS:3") => 3,
-        (None, Some(v)) if v.starts_with("CVSS:4") => 2,
+        (Some(_), Some(v)) if v.starts_with("CVSS:4") => 2,
         _ if r.severity != crate::model::Severity::Unknown => 1,
         _ => 0,
     };

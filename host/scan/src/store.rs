@@ -279,7 +279,7 @@ fn entries(a: &Advisory) -> Vec<(String, Entry)> {
     out
 }
 
-/// CVSS v3 > CVSS v4 (vector kept, severity from the advisory) > the advisory's own severity > CVSS v2.
+/// CVSS v3 > CVSS v4 > the advisory's own severity > CVSS v2; a CVSS vector's score sets the severity.
 pub fn rate(a: &Advisory, af: &osv::Affected) -> Rating {
     let scores: Vec<&osv::SeverityScore> = af.severity.iter().chain(&a.severity).collect();
     let own = own_severity(a, af);
@@ -287,8 +287,8 @@ pub fn rate(a: &Advisory, af: &osv::Affected) -> Rating {
     if let Some((vector, sc)) = find("CVSS_V3") {
         return Rating { severity: sc.severity().unwrap_or_default(), score: sc.base, vector: Some(vector) };
     }
-    if let Some((vector, _)) = find("CVSS_V4") {
-        return Rating { severity: own.unwrap_or_default(), score: None, vector: Some(vector) };
+    if let Some((vector, sc)) = find("CVSS_V4") {
+        return Rating { severity: sc.severity().unwrap_or_default(), score: sc.base, vector: Some(vector) };
     }
     if let Some(s) = own {
         return Rating { severity: s, score: None, vector: None };

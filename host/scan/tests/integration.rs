@@ -1,4 +1,6 @@
 //! The scan crate's integration tests, one binary: each file is a module.
+mod cvss_v4;
+mod inventory_alpine;
 mod inventory_images;
 mod inventory_sbom;
 #[cfg(feature = "runtime")]

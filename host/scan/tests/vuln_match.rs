@@ -396,7 +396,7 @@ fn cvss_base_scores_match_the_published_ones() {
     assert_eq!(cvss::band(cvss::CvssVersion::V3_1, 4.0), Severity::Medium);
     assert_eq!(cvss::band(cvss::CvssVersion::V3_1, 3.9), Severity::Low);
     let v4 = cvss::score("CVSS:4.0/AV:N/AC:L/AT:N/PR:H/UI:N/VC:L/VI:L/VA:N/SC:N/SI:N/SA:N").unwrap();
-    assert_eq!((v4.version, v4.base), (cvss::CvssVersion::V4_0, None));
+    assert_eq!((v4.version, v4.base), (cvss::CvssVersion::V4_0, Some(5.1)));
     for bad in ["CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:N", "CVSS:9.9/AV:N", "garbage", "CVSS:4.0/AV:N"] {
         assert!(cvss::score(bad).is_err(), "{bad}");
     }
