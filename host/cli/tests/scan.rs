@@ -5,7 +5,9 @@
 //! docker-registry in table, JSON and SARIF (to a file), and the same
 //! layers `docker import`ed into a real engine scanned as `docker:NAME`.
 //! DSA-5611-1 is found for libc6 and libc-bin with its fix, the secrets by
-//! rule and place, and no secret's value reaches the output.
+//! rule and place, and no secret's value reaches the output. With
+//! `--policy` the policy's decision sets the exit code (0 allow, 1 deny
+//! with every violation in the table and the JSON, 2 bad input).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -166,4 +168,101 @@ fn gantry_scan_reads_an_image_of_the_local_engine_by_docker_name() {
     let absent = gantry(dir.path(), &["scan", "docker:no-such-image:1", "--db", &db], &[("DOCKER_HOST", &engine.host())]);
     assert_eq!(absent.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&absent.stderr).contains("no-such-image"), "{}", String::from_utf8_lossy(&absent.stderr));
+}
+
+/// `gantry scan IMAGE --policy P`, every way it can end, on one pushed image.
+fn decided(out: &Output) -> (Option<i32>, String, String) {
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(!stdout.contains(AWS_KEY) && !stdout.contains(PASSWORD) && !stderr.contains(AWS_KEY) && !stderr.contains(PASSWORD), "a secret's value in the output:\n{stdout}\n{stderr}");
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn gantry_scan_policy_sets_the_exit_code_from_the_decision_and_prints_every_violation() {
+    let Some(registry) = DockerRegistry::start(RegistryAuth::None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_db(dir.path());
+    let reference = format!("{}/team/app:1", registry.host());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(Client::new(Arc::new(StaticCredentials::new())).push(&image(), &Reference::parse(&reference).unwrap())).unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", reference.as_str(), "--db", db.as_str()];
+        args.extend_from_slice(extra);
+        decided(&gantry(dir.path(), &args, &[]))
+    };
+    let default = ["--policy", "builtin:policy-default"];
+
+    // Deny (the image runs as root and holds two credentials): exit 1, each violation in the table.
+    let (code, table, stderr) = scan(&[&default[..], &["--policy-settings", r#"{"no-root": true}"#]].concat());
+    assert_eq!(code, Some(1), "{table}\n{stderr}");
+    assert!(table.contains("Vulnerabilities: 2 ("), "the report is still printed: {table}");
+    let policy = &table[table.find("Policy builtin:policy-default: deny (").expect("the decision under the report")..];
+    assert!(policy.starts_with("Policy builtin:policy-default: deny (3 violations)\n"), "{policy}");
+    assert!(policy.contains("RULE") && policy.contains("SEVERITY") && policy.contains("SUBJECT") && policy.contains("MESSAGE"), "{policy}");
+    for (rule, subject) in [("no-root", "user"), ("no-secrets", "env:AWS_ACCESS_KEY_ID"), ("no-secrets", "/app/.env:2")] {
+        assert!(policy.lines().any(|l| l.starts_with(rule) && l.contains(subject)), "no `{rule}` row about {subject}: {policy}");
+    }
+
+    // The same as JSON: the report with its `decision`.
+    let (code, json, _) = scan(&[&default[..], &["--policy-settings", r#"{"no-root": true}"#, "--format", "json"]].concat());
+    assert_eq!(code, Some(1), "{json}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(glibc_findings(&report), expected(), "the report is whole");
+    let decision = &report["decision"];
+    assert_eq!((decision["policy"].as_str(), decision["decision"].as_str(), decision["allowed"].as_bool()), (Some("builtin:policy-default"), Some("deny"), Some(false)), "{decision}");
+    let violations: Vec<(&str, &str, &str)> = decision["violations"].as_array().unwrap().iter().map(|v| (v["rule"].as_str().unwrap(), v["severity"].as_str().unwrap(), v["subject"].as_str().unwrap())).collect();
+    assert_eq!(violations.len(), 3, "{decision}");
+    for rule in ["no-root", "no-secrets"] {
+        assert!(violations.iter().any(|(r, _, _)| *r == rule), "{decision}");
+    }
+    assert!(decision["violations"].as_array().unwrap().iter().all(|v| !v["message"].as_str().unwrap().is_empty()), "{decision}");
+
+    // Allow, with the settings in a file: exit 0 and an empty decision.
+    std::fs::write(dir.path().join("lenient.json"), r#"{"no-secrets": false, "max-severity": "critical"}"#).unwrap();
+    let (code, json, stderr) = scan(&[&default[..], &["--policy-settings", "lenient.json", "--format", "json"]].concat());
+    assert_eq!(code, Some(0), "{json}\n{stderr}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["decision"], serde_json::json!({"policy": "builtin:policy-default", "decision": "allow", "allowed": true, "violations": []}));
+    let (code, table, _) = scan(&[&default[..], &["--policy-settings", "lenient.json"]].concat());
+    assert_eq!(code, Some(0));
+    assert!(table.ends_with("Policy builtin:policy-default: allow (0 violations)\n"), "{table}");
+
+    // SARIF to a file: the document is unchanged, the decision goes to stderr, the exit code is still the policy's.
+    let sarif = dir.path().join("out.sarif");
+    let (code, stdout, stderr) = scan(&[&default[..], &["--format", "sarif", "-o", sarif.to_str().unwrap()]].concat());
+    assert_eq!(code, Some(1), "no-secrets is on by default: {stdout}{stderr}");
+    assert!(stderr.contains("Policy builtin:policy-default: deny (2 violations)"), "{stderr}");
+    assert_eq!(serde_json::from_slice::<Value>(&std::fs::read(&sarif).unwrap()).unwrap()["version"], "2.1.0");
+
+    // A policy file pinned by digest (as `gantry plugin inspect` prints it), relative to the working directory.
+    let wasm = gantry_plugins::builtin("policy-default").unwrap().wasm;
+    std::fs::write(dir.path().join("mine.wasm"), wasm).unwrap();
+    let pin = format!("mine.wasm@{}", digest_of(wasm));
+    let (code, json, stderr) = scan(&["--policy", &pin, "--policy-settings", r#"{"no-root": true}"#, "--format", "json"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&json).unwrap()["decision"]["policy"].as_str(), Some(pin.as_str()));
+
+    // Bad input is 2, and the policy is checked before the image is read (a missing image would be 1).
+    let missing = format!("{}/team/nope:1", registry.host());
+    let bad = |args: &[&str], says: &str| {
+        let mut all = vec!["scan", missing.as_str(), "--db", db.as_str()];
+        all.extend_from_slice(args);
+        let (code, stdout, stderr) = decided(&gantry(dir.path(), &all, &[]));
+        assert_eq!(code, Some(2), "{args:?}: {stdout}\n{stderr}");
+        assert!(stderr.contains(says), "{args:?} should say `{says}`: {stderr}");
+    };
+    bad(&["--policy", "builtin:policy-nope"], "no built-in policy `builtin:policy-nope`");
+    bad(&["--policy", "nowhere.wasm"], "cannot read policy `nowhere.wasm`");
+    bad(&["--policy", &format!("mine.wasm@sha256:{}", "0".repeat(64))], "mine.wasm");
+    bad(&["--policy", "builtin:echo"], "not a scan policy");
+    bad(&[&default[..], &["--policy-settings", "{no-root: true"]].concat(), "--policy-settings is not JSON");
+    bad(&[&default[..], &["--policy-settings", "absent.json"]].concat(), "cannot read --policy-settings file absent.json");
+    std::fs::write(dir.path().join("list.json"), "[1]").unwrap();
+    bad(&[&default[..], &["--policy-settings", "list.json"]].concat(), "not an object");
+    // Settings the policy refuses (`policy-settings`) are bad input too, found once the image is read.
+    let (code, _, stderr) = scan(&[&default[..], &["--policy-settings", r#"{"no-rot": true}"#]].concat());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("refuses its settings") && stderr.contains("no-rot"), "{stderr}");
+    let (code, _, stderr) = scan(&["--policy-settings", "{}"]);
+    assert_eq!(code, Some(2), "--policy-settings needs --policy: {stderr}");
 }
