@@ -166,13 +166,14 @@ pub fn open_store(dir: Option<PathBuf>) -> Result<Option<Arc<Store>>, String> {
 
 /// The scanner `gantry run` gives every stage: the run's registry client
 /// and the default advisory store (None without a client); policies run on
-/// `runtime`, their `.wasm` paths read from `pipeline_dir`.
-pub fn run_backend(client: Option<Client>, runtime: Arc<gantry_runtime::Runtime>, pipeline_dir: std::path::PathBuf) -> Result<gantry_runtime::ScanBackendRef, String> {
+/// `runtime`, their `.wasm` paths read from `pipeline_dir`; each scan's
+/// report saved under `state_dir/reports/<run-id>/` (the run's `--state-dir`).
+pub fn run_backend(client: Option<Client>, runtime: Arc<gantry_runtime::Runtime>, pipeline_dir: PathBuf, state_dir: PathBuf) -> Result<gantry_runtime::ScanBackendRef, String> {
     let Some(client) = client else {
         return Ok(None);
     };
     let scanner = Scanner::new(Some(client)).store(open_store(None)?);
-    Ok(Some(Arc::new(gantry_scan::backend::ScanService::new(scanner, runtime, pipeline_dir))))
+    Ok(Some(Arc::new(gantry_scan::backend::ScanService::new(scanner, runtime, pipeline_dir, Some(state_dir)))))
 }
 
 pub async fn run(args: Args, ctx: Ctx) -> i32 {
