@@ -8,6 +8,14 @@
 //! rule and place, and no secret's value reaches the output. With
 //! `--policy` the policy's decision sets the exit code (0 allow, 1 deny
 //! with every violation in the table and the JSON, 2 bad input).
+//!
+//! And the scan stage end to end through `gantry run --sim` on the
+//! simulated clouds: a daemonless build pushed to the simulated ECR and
+//! Artifact Registry, `builtin:scan` denying the root image, and the Helm
+//! deploy after it skipped: exit 1, nothing of the release in either
+//! cluster (listed through the simulated API servers by an `on-failure`
+//! stage), the run record naming each violation and the saved reports.
+//! The same run allowed deploys, and the same listing sees the release.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +28,8 @@ use gantry_registry::testing::dockerd::Dockerd;
 use gantry_registry::testing::registry::{DockerRegistry, RegistryAuth};
 use gantry_registry::{Blob, Client, Image, Layer, Reference, StaticCredentials};
 use serde_json::Value;
+
+use crate::cli::fixture;
 
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const PASSWORD: &str = "pr0d-db-pa55w0rd-2026";
@@ -265,4 +275,157 @@ fn gantry_scan_policy_sets_the_exit_code_from_the_decision_and_prints_every_viol
     assert!(stderr.contains("refuses its settings") && stderr.contains("no-rot"), "{stderr}");
     let (code, _, stderr) = scan(&["--policy-settings", "{}"]);
     assert_eq!(code, Some(2), "--policy-settings needs --policy: {stderr}");
+}
+
+/// The pipeline of the end-to-end runs: a per-target preflight (so that
+/// `on-failure` has targets to look at), the build, the scan with `no-root`
+/// as given, a Helm upgrade-install of the release on both clusters, and
+/// the listing of the release namespace's Secrets and ConfigMaps through
+/// the API servers, as the last stage and as `on-failure`.
+fn guarded_pipeline(no_root: bool) -> String {
+    let aws = "${AWS_ACCOUNT_ID}.dkr.ecr.${AWS_REGION}.amazonaws.com";
+    let gcp = "${GCP_REGION}-docker.pkg.dev/${GCP_PROJECT}/apps";
+    let inventory = format!(
+        "    uses: {}\n    grants: [scanner, cluster-read]\n    with:\n      calls:\n        - {{ op: list, kind: Secret, namespace: default }}\n        - {{ op: list, kind: ConfigMap, namespace: default }}\n",
+        fixture("scanner")
+    );
+    format!(
+        r#"name: guarded
+image: {{ name: guarded-app, tag: "${{CI_COMMIT_SHA}}", build: {{ context: app }} }}
+release: {{ name: guarded, chart: ./chart }}
+targets:
+  aws:
+    eks: {{ cluster: "${{CLUSTER_AWS}}", region: "${{AWS_REGION}}" }}
+    registry: "{aws}"
+  gcp:
+    gke: {{ cluster: "${{CLUSTER_GCP}}", region: "${{GCP_REGION}}", project: "${{GCP_PROJECT}}", credentials: "${{GCP_SERVICE_ACCOUNT_KEY}}" }}
+    registry: "{gcp}"
+stages:
+  - {{ name: preflight, uses: builtin:echo, with: {{ message: "checked out" }} }}
+  - {{ name: build, uses: builtin:build, with: {{ backend: daemonless }} }}
+  - {{ name: scan, uses: builtin:scan, with: {{ settings: {{ no-root: {no_root} }} }} }}
+  - name: deploy
+    uses: {helm}
+    grants: [helm]
+    with:
+      calls:
+        - {{ op: upgrade-install, release: guarded, set: [ "message=deployed" ] }}
+  - name: inventory
+{inventory}on-failure:
+{inventory}"#,
+        helm = fixture("helm"),
+    )
+}
+
+/// `gantry run --sim` of [`guarded_pipeline`] in a fresh directory: exit code, stdout, stderr, the run record.
+fn run_guarded(no_root: bool) -> (tempfile::TempDir, Option<i32>, String, String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    // No USER: the image runs as root.
+    std::fs::write(dir.path().join("app/Dockerfile"), "FROM scratch\nCOPY main.py /app/main.py\nCMD [\"python\", \"/app/main.py\"]\n").unwrap();
+    std::fs::write(dir.path().join("app/main.py"), "print('hello')\n").unwrap();
+    let chart = dir.path().join("chart");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: guarded\nversion: 0.1.0\n").unwrap();
+    std::fs::write(chart.join("values.yaml"), "message: default\n").unwrap();
+    std::fs::write(chart.join("templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\ndata:\n  message: {{ .Values.message | quote }}\n").unwrap();
+    std::fs::write(dir.path().join("gantry.yaml"), guarded_pipeline(no_root)).unwrap();
+    let out = crate::cli::gantry(dir.path())
+        .args(["--output", "json", "run", "--sim"])
+        .env("HOME", dir.path())
+        .env_remove("GANTRY_DB_DIR")
+        .env("CI_COMMIT_SHA", "5e1f00d")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("AWS_ACCESS_KEY_ID", "AKIAPROCESSKEYNOTSIM")
+        .env("AWS_SECRET_ACCESS_KEY", "the-process-secret-the-sim-does-not-know")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let runs = dir.path().join(".gantry/runs");
+    let record_path = std::fs::read_dir(&runs).unwrap_or_else(|e| panic!("no runs dir ({e}):\n{stdout}\n{stderr}")).map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "json")).expect("a run record");
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(record_path).unwrap()).unwrap();
+    assert!(!format!("{stdout}{stderr}{record}").contains("the-process-secret"), "no credential in the output or the record");
+    (dir, out.status.code(), stdout, stderr, record)
+}
+
+fn record_stage<'a>(record: &'a Value, name: &str) -> &'a Value {
+    record["stages"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no stage {name}: {record:#}"))
+}
+
+/// What a listing step saw: (target, Secret names, ConfigMap names).
+fn listed(step: &Value) -> (String, Vec<String>, Vec<String>) {
+    let results = step["outputs"]["results"].as_array().unwrap_or_else(|| panic!("{step:#}"));
+    let names = |i: usize| -> Vec<String> { results[i]["answer"].as_array().unwrap_or_else(|| panic!("the listing failed: {}", results[i])).iter().map(|n| n.as_str().unwrap().to_string()).collect() };
+    (step["target"].as_str().unwrap().to_string(), names(0), names(1))
+}
+
+#[test]
+fn a_run_whose_scan_policy_denies_the_image_deploys_nothing_and_says_why() {
+    let (dir, code, stdout, stderr, record) = run_guarded(true);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_eq!(record["status"], "failed", "{record:#}");
+    assert_eq!(record["failed_stage"], "scan", "{record:#}");
+    let events: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(events.last().unwrap()["status"], "failed", "{stdout}");
+
+    let digest = record_stage(&record, "build")["steps"][0]["outputs"]["digest"].as_str().unwrap().to_string();
+    let scan = record_stage(&record, "scan");
+    assert_eq!(scan["status"], "failed");
+    assert_eq!(scan["steps"].as_array().unwrap().len(), 1, "scanned once");
+    let message = scan["steps"][0]["error"]["message"].as_str().unwrap();
+    // Why: the policy, the image (by the digest the build pushed), each violation, and the saved reports.
+    assert!(message.starts_with("policy `builtin:policy-default` denies 111122223333.dkr.ecr.eu-west-1.amazonaws.com/guarded-app@"), "{message}");
+    assert!(message.contains(&digest) && message.contains("(1 violation)"), "{message}");
+    assert!(message.contains("\n  - no-root (") && message.contains(") user: "), "each violation, rule (severity) subject: message: {message}");
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let stem = format!(".gantry/reports/{}/scan-{}", record["run_id"].as_str().unwrap(), &hex[..12]);
+    assert!(message.contains(&format!("\nreports: {stem}.json, {stem}.sarif")), "the message names the saved reports: {message}");
+    for ext in ["json", "sarif"] {
+        let path = dir.path().join(format!("{stem}.{ext}"));
+        let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        match ext {
+            "json" => assert_eq!(saved["image"]["digest"].as_str(), Some(digest.as_str())),
+            _ => assert_eq!(saved["version"], "2.1.0"),
+        }
+    }
+    let logged: Vec<&Value> = scan["steps"][0]["logs"].as_array().unwrap().iter().filter(|l| l["level"] == "error").collect();
+    assert_eq!(logged.len(), 1, "one error line per violation: {logged:#?}");
+    assert!(logged[0]["fields"].as_array().unwrap().contains(&serde_json::json!(["rule", "no-root"])), "{:#}", logged[0]);
+
+    for later in ["deploy", "inventory"] {
+        let s = record_stage(&record, later);
+        assert_eq!((s["status"].as_str(), s["steps"].as_array().map(Vec::len)), (Some("skipped"), Some(0)), "{s:#}");
+    }
+    // Nothing of the release reached either cluster, as their API servers list it.
+    let on_failure = &record["on_failure"];
+    let steps = on_failure["steps"].as_array().unwrap_or_else(|| panic!("on-failure ran: {record:#}"));
+    let mut targets = Vec::new();
+    for step in steps {
+        let (target, secrets, configmaps) = listed(step);
+        assert!(!secrets.iter().any(|n| n.starts_with("sh.helm.release.v1.guarded")), "{target}: a release Secret: {secrets:?}");
+        assert!(!configmaps.iter().any(|n| n.starts_with("guarded")), "{target}: the release's ConfigMap: {configmaps:?}");
+        targets.push(target);
+    }
+    assert_eq!(targets, ["aws", "gcp"]);
+}
+
+#[test]
+fn the_same_run_allowed_by_the_scan_policy_deploys_and_the_listing_sees_it() {
+    let (dir, code, stdout, stderr, record) = run_guarded(false);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let outputs = &record_stage(&record, "scan")["steps"][0]["outputs"];
+    assert_eq!(outputs["decision"], "allow", "{outputs:#}");
+    assert_eq!(outputs["counts"]["critical"], 0, "{outputs:#}");
+    for ext in ["json", "sarif"] {
+        let path = outputs["reports"][ext].as_str().unwrap_or_else(|| panic!("{outputs:#}"));
+        assert!(dir.path().join(path).is_file() || std::path::Path::new(path).is_file(), "{path}");
+    }
+    let steps = record_stage(&record, "inventory")["steps"].as_array().unwrap().clone();
+    assert_eq!(steps.len(), 2);
+    for step in &steps {
+        let (target, secrets, configmaps) = listed(step);
+        assert!(secrets.contains(&"sh.helm.release.v1.guarded.v1".to_string()), "{target}: {secrets:?}");
+        assert!(configmaps.contains(&"guarded-settings".to_string()), "{target}: {configmaps:?}");
+    }
 }
