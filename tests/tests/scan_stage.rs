@@ -3,8 +3,8 @@
 //! gantry-scan's `ScanService` (over a `Scanner` with the same anonymous
 //! client, on the run's runtime) for the scanner. A daemonless build pushes
 //! an image that runs as root; the scan stage scans that digest and asks
-//! `builtin:policy-default`. With `no-root: true` the run fails at the scan,
-//! the error names the `no-root` violation and the stage after it (the one
+//! `builtin:policy-default`. With `no-root: true` (and two required labels)
+//! the run fails at the scan, the error lists each violation and the stage after it (the one
 //! that would deploy) never runs; with `no-root: false` the same image
 //! passes. A policy path that leaves the pipeline's directory is denied.
 //! Every scan's report is saved as JSON and SARIF under
@@ -72,7 +72,7 @@ async fn scan_stage_denies_a_root_image_before_anything_is_deployed() {
     let Some(registry) = DockerRegistry::start(RegistryAuth::None) else { return };
     let host = registry.host().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let outcome = run(dir.path(), &pipeline(&host, "{ settings: { no-root: true } }")).await;
+    let outcome = run(dir.path(), &pipeline(&host, "{ settings: { no-root: true, required-labels: [team, org.opencontainers.image.source] } }")).await;
 
     assert_eq!(outcome.status, RunStatus::Failed, "{:#?}", outcome.record.stages);
     let built = stage(&outcome, "build");
@@ -81,7 +81,11 @@ async fn scan_stage_denies_a_root_image_before_anything_is_deployed() {
     let scan = stage(&outcome, "scan");
     assert_eq!(scan.status, StepStatus::Failed, "{scan:#?}");
     let error = scan.steps[0].error.as_ref().expect("the scan stage's error");
-    assert!(error.message.contains("no-root"), "{error:#?}");
+    // Every violation, one line each: rule (severity) subject: message.
+    assert!(error.message.contains("(3 violations):\n"), "{error:#?}");
+    for line in ["  - no-root (high) user: the image runs as root", "  - required-labels (medium) team: the image has no `team` label", "  - required-labels (medium) org.opencontainers.image.source: "] {
+        assert!(error.message.lines().any(|l| l.starts_with(line)), "no line `{line}`: {error:#?}");
+    }
     assert!(error.message.contains(&format!("{host}/app@{digest}")), "the scan is of the pushed digest: {error:#?}");
     assert!(error.hint.as_deref().unwrap_or_default().contains("settings"), "{error:#?}");
     // The violation is in the record's log with its fields too, and the reports are saved where the message says.
@@ -165,8 +169,8 @@ async fn a_plugin_scans_the_pipelines_image_and_is_denied_any_other() {
     assert_eq!(answer(0)["digest"].as_str(), Some(digest.as_str()), "the pipeline's image is scanned: {}", answer(0));
     assert_eq!(answer(0)["user"], "", "{}", answer(0));
     assert_eq!(answer(1)["specVersion"], "1.5", "{}", answer(1));
-    for i in 2..6 {
-        assert_eq!(answer(i)["error"], "denied", "call {i} ({}): {}", results[i]["reference"], answer(i));
+    for (i, call) in results.iter().enumerate().skip(2) {
+        assert_eq!(call["answer"]["error"], "denied", "call {i} ({}): {}", call["reference"], call["answer"]);
     }
     assert!(answer(2)["message"].as_str().unwrap().contains(&format!("{host}/other")), "{}", answer(2));
     assert!(answer(5)["message"].as_str().unwrap().contains("local Docker engine"), "{}", answer(5));
