@@ -115,14 +115,20 @@ fn expected() -> Vec<(String, String, String)> {
     ["libc-bin", "libc6"].iter().map(|p| ("DSA-5611-1".to_string(), p.to_string(), "2.36-9+deb12u4".to_string())).collect()
 }
 
+/// [`image`] pushed to `registry` as `team/app:1`: its reference and digest.
+fn push(registry: &DockerRegistry) -> (String, String) {
+    let reference = format!("{}/team/app:1", registry.host());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let digest = rt.block_on(Client::new(Arc::new(StaticCredentials::new())).push(&image(), &Reference::parse(&reference).unwrap())).unwrap();
+    (reference, digest)
+}
+
 #[test]
 fn gantry_scan_reads_a_registry_image_against_imported_osv_advisories_in_every_format() {
     let Some(registry) = DockerRegistry::start(RegistryAuth::None) else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = import_db(dir.path());
-    let reference = format!("{}/team/app:1", registry.host());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let digest = rt.block_on(Client::new(Arc::new(StaticCredentials::new())).push(&image(), &Reference::parse(&reference).unwrap())).unwrap();
+    let (reference, digest) = push(&registry);
 
     let report: Value = serde_json::from_str(&ok(&gantry(dir.path(), &["scan", &reference, "--db", &db, "--format", "json"], &[]))).unwrap();
     assert_eq!(report["image"]["digest"], digest.as_str());
@@ -192,9 +198,7 @@ fn gantry_scan_policy_sets_the_exit_code_from_the_decision_and_prints_every_viol
     let Some(registry) = DockerRegistry::start(RegistryAuth::None) else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = import_db(dir.path());
-    let reference = format!("{}/team/app:1", registry.host());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(Client::new(Arc::new(StaticCredentials::new())).push(&image(), &Reference::parse(&reference).unwrap())).unwrap();
+    let (reference, _) = push(&registry);
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", reference.as_str(), "--db", db.as_str()];
         args.extend_from_slice(extra);
