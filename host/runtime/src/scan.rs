@@ -5,6 +5,8 @@
 //! sees exactly what a plugin's scan returns. This file only defines the
 //! contract; it must not check scope (the capability does: the pipeline's
 //! image in the targets' registries, never `docker:`) nor hold credentials.
+//! A backend may save each scan's report for CI (by run id); where is its
+//! business, `saved_reports` says.
 
 use std::sync::Arc;
 
@@ -16,7 +18,10 @@ use crate::cluster::BackendResult;
 pub trait ScanBackend: Send + Sync {
     /// Facts, inventory, secrets (when `secrets`) and vulnerabilities (unless
     /// `skip_vulnerabilities`) of the image `reference` names.
-    async fn scan(&self, reference: &str, secrets: bool, skip_vulnerabilities: bool) -> BackendResult<ScanReport>;
+    /// A backend that saves reports writes this scan's under the run `run_id`.
+    async fn scan(&self, run_id: &str, reference: &str, secrets: bool, skip_vulnerabilities: bool) -> BackendResult<ScanReport>;
+    /// The report files saved for the run `run_id`'s scans of `digest` (none when it saves none).
+    async fn saved_reports(&self, run_id: &str, digest: &str) -> Vec<String>;
     /// The image's SBOM, `cyclonedx` (1.5 JSON) or `spdx` (2.3 JSON).
     async fn sbom(&self, reference: &str, format: &str) -> BackendResult<String>;
     /// The decision of the scan policy `policy` (`builtin:NAME` or a `.wasm`

@@ -27,7 +27,32 @@ pub struct Decision {
     pub violations: Vec<Violation>,
 }
 
+/// A policy that cannot use its settings says so with a violation of this
+/// rule (`builtin:policy-default` and the example policies do): bad input,
+/// not a decision on the image.
+pub const SETTINGS_RULE: &str = "policy-settings";
+
 impl Decision {
+    /// `allow` or `deny`.
+    pub fn verdict(&self) -> &'static str {
+        if self.allowed {
+            "allow"
+        } else {
+            "deny"
+        }
+    }
+
+    /// The violations of [`SETTINGS_RULE`]: the policy refused its settings.
+    pub fn settings_refused(&self) -> Vec<&Violation> {
+        self.violations.iter().filter(|v| v.rule == SETTINGS_RULE).collect()
+    }
+
+    /// The decision as the JSON outputs carry it: `{"policy", "decision":
+    /// "allow"|"deny", "allowed", "violations": [{rule, severity, subject, message}]}`.
+    pub fn to_json(&self, policy: &str) -> serde_json::Value {
+        serde_json::json!({ "policy": policy, "decision": self.verdict(), "allowed": self.allowed, "violations": self.violations })
+    }
+
     /// One line per violation: `rule (severity) subject: message`.
     pub fn violation_lines(&self) -> Vec<String> {
         self.violations

@@ -118,7 +118,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
     let registry_client = commands::images::run_client(&plan, estate.as_ref(), args.sim, &google_tokens).await;
     let backends = registry_client.and_then(|client| {
-        let scanner = commands::scan::run_backend(client.clone(), runtime.clone(), plan.pipeline.dir.clone())?;
+        let scanner = commands::scan::run_backend(client.clone(), runtime.clone(), plan.pipeline.dir.clone(), args.state_dir.clone())?;
         Ok((commands::images::backend(client, args.sim, revision.clone(), args.source.vars().get("CI_PROJECT_URL").map(String::from))?, scanner))
     });
     let (images, scanner) = match backends {

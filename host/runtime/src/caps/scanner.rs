@@ -5,7 +5,9 @@
 //! it deploys, from the registry. A call outside the scope is `denied` and
 //! logged; a run without a backend answers `unavailable`; never a fake
 //! success. `evaluate` refuses a policy path that is absolute or leaves the
-//! pipeline's directory with `..` (`denied`, logged). It must not read images itself.
+//! pipeline's directory with `..` (`denied`, logged). Each scan is made
+//! under the run's id, so the backend can save its report for CI;
+//! `saved-reports` asks where (only this run's). It must not read images itself.
 
 use std::sync::Arc;
 
@@ -41,7 +43,15 @@ impl HostState {
 impl Host for HostState {
     async fn scan(&mut self, reference: String, options: ScanOptions) -> Answer<ScanReport> {
         let b = tri!(self.scan_call("scan", &reference));
-        Ok(run(self, SCANNER, async move { b.scan(&reference, options.secrets, options.skip_vulnerabilities).await }).await)
+        let run_id = self.env.run.run_id.clone();
+        Ok(run(self, SCANNER, async move { b.scan(&run_id, &reference, options.secrets, options.skip_vulnerabilities).await }).await)
+    }
+
+    async fn saved_reports(&mut self, digest: String) -> wasmtime::Result<Vec<String>> {
+        let Some(b) = self.env.scanner.clone() else {
+            return Ok(Vec::new());
+        };
+        Ok(b.saved_reports(&self.env.run.run_id, &digest).await)
     }
 
     async fn sbom(&mut self, reference: String, format: String) -> Answer<String> {

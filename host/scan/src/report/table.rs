@@ -1,13 +1,15 @@
 //! The report as a plain-text table for people: the image's facts, counts
 //! by severity, the vulnerabilities (most severe first, then by package and
 //! id), and the secrets (by rule, then location; never a value). Columns
-//! are padded to their widest cell; long summaries are cut. It must not
-//! colour or page: the CLI decides where the text goes.
+//! are padded to their widest cell; long summaries are cut; a policy's
+//! decision is its own section (`decision`). It must not colour or page:
+//! the CLI decides where the text goes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::model::{Report, Severity, Vulnerability};
+use crate::policy::Decision;
 
 const SEVERITIES: [Severity; 6] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Negligible, Severity::Unknown];
 const SUMMARY: usize = 60;
@@ -135,6 +137,22 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// The policy's decision under the report: the verdict, then one row per
+/// violation (rule, severity, subject, message), most severe first.
+pub fn decision(policy: &str, d: &Decision) -> String {
+    let mut out = String::new();
+    let n = d.violations.len();
+    let _ = writeln!(out, "Policy {policy}: {} ({n} violation{})", d.verdict(), if n == 1 { "" } else { "s" });
+    if n > 0 {
+        let mut v: Vec<_> = d.violations.iter().collect();
+        v.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)).then_with(|| a.subject.cmp(&b.subject)));
+        let rows: Vec<Vec<String>> = v.into_iter().map(|v| vec![v.rule.clone(), severity_name(v.severity).to_string(), v.subject.clone(), v.message.clone()]).collect();
+        out.push('\n');
+        columns(&mut out, &["RULE", "SEVERITY", "SUBJECT", "MESSAGE"], &rows);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +177,23 @@ mod tests {
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{t}");
         assert!(t.contains("Vulnerabilities: 3 (CRITICAL 1, HIGH 0, MEDIUM 0, LOW 2, NEGLIGIBLE 0, UNKNOWN 0)"), "{t}");
         assert!(t.contains("User       root (none set)"));
+    }
+
+    #[test]
+    fn a_decision_lists_every_violation_most_severe_first() {
+        use crate::policy::Violation;
+        let d = Decision {
+            allowed: false,
+            violations: vec![
+                Violation { rule: "no-root".into(), severity: Severity::Medium, subject: "user".into(), message: "the image runs as root".into() },
+                Violation { rule: "no-secrets".into(), severity: Severity::Critical, subject: "env:AWS_ACCESS_KEY_ID".into(), message: "aws-access-key-id found".into() },
+            ],
+        };
+        let t = decision("builtin:policy-default", &d);
+        assert!(t.starts_with("Policy builtin:policy-default: deny (2 violations)\n"), "{t}");
+        let secrets = t.find("no-secrets  CRITICAL  env:AWS_ACCESS_KEY_ID  aws-access-key-id found").unwrap();
+        let root = t.find("no-root     MEDIUM    user").unwrap();
+        assert!(secrets < root, "{t}");
+        assert_eq!(decision("p", &Decision { allowed: true, violations: vec![] }), "Policy p: allow (0 violations)\n");
     }
 }

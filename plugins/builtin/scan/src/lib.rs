@@ -6,9 +6,17 @@
 //! the image and runs the policy in its own sandbox; this plugin only asks
 //! and reports. It must not decide anything the policy does not.
 //!
-//! Outputs: `decision` (`allow`/`deny`), `violations` (rule, severity,
-//! subject, message), `counts` (vulnerabilities by severity), `digest`,
-//! `reference`, `policy`.
+//! The host saves each scan's report for CI (`gantry run`: under
+//! `<state-dir>/reports/<run-id>/`, JSON and SARIF); the stage names those
+//! files. A deny fails the stage with a message listing every violation
+//! (rule, severity, subject, message) and the report files, and logs each
+//! violation with those fields, so the run record says why.
+//!
+//! Outputs (when allowed): `decision` (`allow`), `violations` (rule,
+//! severity, subject, message: a policy may allow with some), `counts`
+//! (vulnerabilities by severity, every severity present), `secrets` and
+//! `packages` (how many), `reports` (`{"json": PATH, "sarif": PATH}`, empty
+//! when the run saves none), `digest`, `reference`, `policy`.
 //!
 //! Settings (`with:`), all optional: `policy: builtin:NAME | PATH.wasm`
 //! (default `builtin:policy-default`; a path is inside the pipeline's
@@ -18,7 +26,7 @@ use std::collections::BTreeMap;
 
 use gantry_sdk::cap::{run, scanner};
 use gantry_sdk::types::{Severity, Violation};
-use gantry_sdk::{Failure, Input, Output, Stage};
+use gantry_sdk::{emit, Failure, Input, Level, Output, Stage};
 use serde::Deserialize;
 
 const DEFAULT_POLICY: &str = "builtin:policy-default";
@@ -103,19 +111,37 @@ impl Stage for Scan {
             Some(v) => serde_json::to_string(v).map_err(|e| Failure::new(format!("the policy settings are not JSON: {e}")))?,
             None => "{}".to_string(),
         };
+        let saved = scanner::saved_reports(&digest);
         let decision = scanner::evaluate(&report, &policy, &policy_settings)
             .map_err(|e| Failure::new(format!("policy `{policy}` on {reference}: {} ({})", e.message, e.kind.name())))?;
+        for v in &decision.violations {
+            let level = if decision.allowed { Level::Warn } else { Level::Error };
+            emit(level, &format!("{} ({}) {}: {}", v.rule, severity_name(v.severity), v.subject, v.message), &[("rule", &v.rule), ("severity", severity_name(v.severity)), ("subject", &v.subject), ("policy", &policy)]);
+        }
         if !decision.allowed {
             let lines: Vec<String> = decision.violations.iter().map(|v| format!("  - {} ({}) {}: {}", v.rule, severity_name(v.severity), v.subject, v.message)).collect();
-            return Err(Failure::new(format!("policy `{policy}` denies {reference}:\n{}", lines.join("\n")))
-                .hint("change the image to satisfy the rules above, or change the policy's `settings:` in this stage's `with:`"));
+            let n = decision.violations.len();
+            let mut message = format!("policy `{policy}` denies {reference} ({n} violation{}):\n{}", if n == 1 { "" } else { "s" }, lines.join("\n"));
+            if !saved.is_empty() {
+                message.push_str(&format!("\nreports: {}", saved.join(", ")));
+            }
+            return Err(Failure::new(message).hint("change the image to satisfy the rules above, or change the policy's `settings:` in this stage's `with:`"));
         }
         let total: u64 = counts.values().sum();
         let violations: Vec<serde_json::Value> = decision.violations.iter().map(violation_json).collect();
+        let mut reports = serde_json::Map::new();
+        for path in &saved {
+            if let Some((_, ext)) = path.rsplit_once('.') {
+                reports.insert(ext.to_string(), serde_json::Value::String(path.clone()));
+            }
+        }
         Ok(Output::new(format!("{reference}: allowed by {policy} ({} packages, {total} vulnerabilities)", report.packages.len()))
             .with("decision", "allow")
             .with("violations", violations)
             .with("counts", counts)
+            .with("secrets", report.secrets.len())
+            .with("packages", report.packages.len())
+            .with("reports", reports)
             .with("digest", digest)
             .with("reference", reference)
             .with("policy", policy))
