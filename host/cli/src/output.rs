@@ -328,9 +328,9 @@ mod tests {
         }))
         .unwrap();
         let t = stage_table(&run);
-        assert!(t.starts_with("STAGE   AWS           GCP\nbuild   ✓ 1.0s (once)  ✓ 1.0s (once)\n"), "{t}");
-        assert!(t.contains("deploy  ✓ 2.0s        ✗ 0.5s\n"), "{t}");
-        assert!(t.contains("check   - skipped     - skipped\n"), "{t}");
+        assert!(t.starts_with("STAGE   AWS            GCP\nbuild   ✓ 1.0s (once)  ✓ 1.0s (once)\n"), "{t}");
+        assert!(t.contains("deploy  ✓ 2.0s         ✗ 0.5s\n"), "{t}");
+        assert!(t.contains("check   - skipped      - skipped\n"), "{t}");
         assert!(t.ends_with("✗ deploy/gcp: boom\n  hint: look\n"), "{t}");
     }
 }

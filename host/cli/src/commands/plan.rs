@@ -481,12 +481,12 @@ pub fn unified_diff(what: &str, before: &str, after: &str) -> String {
             ops.push((' ', i, j));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', i, j));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
             ops.push(('-', i, j));
             i += 1;
+        } else {
+            ops.push(('+', i, j));
+            j += 1;
         }
     }
     const CONTEXT: usize = 3;
@@ -564,6 +564,27 @@ mod tests {
         assert_eq!(unified_diff("x", "", "new\n"), "--- live x\n+++ planned x\n@@ -0,0 +1 @@\n+new\n");
         let far = unified_diff("x", &(0..20).map(|i| format!("{i}\n")).collect::<String>(), &(0..20).map(|i| if i == 1 || i == 18 { "X\n".to_string() } else { format!("{i}\n") }).collect::<String>());
         assert_eq!(far.matches("@@ -").count(), 2, "changes far apart are two hunks: {far}");
+    }
+
+    fn pipeline(stages: &str) -> Pipeline {
+        let yaml = format!("name: app\nimage: {{ name: app, tag: v7 }}\nrelease: {{ name: web, chart: c }}\ntargets:\n  aws: {{ sim: {{}}, registry: 111.dkr.ecr.eu-west-1.amazonaws.com/ }}\n  gcp: {{ sim: {{}} }}\nstages:\n{stages}");
+        gantry_engine::pipeline::parse(Path::new("gantry.yaml"), Path::new("."), &yaml, &gantry_engine::Vars::default()).unwrap_or_else(|d| panic!("{:?}", d.0))
+    }
+
+    #[test]
+    fn deploy_values_carry_the_targets_registry_the_tag_the_track_and_the_stages_set() {
+        let p = pipeline("  - { name: a, uses: builtin:echo }\n");
+        let tracks: Vec<String> = deploys(&p).into_iter().map(|d| d.track).collect();
+        assert_eq!(tracks, ["canary", "stable"], "no helm-deploy stage: the contract's two releases");
+        assert_eq!((release_name(&p, "canary").as_deref(), release_name(&p, "stable").as_deref()), (Some("web-canary"), Some("web")));
+        let canary = Deploy { stage: Some("deploy-canary".into()), track: "canary".into(), with: json!({"track": "canary", "set": {"replicaCount": 1, "image.pullPolicy": "Always", "podLabels": {"team": "a"}}, "set-string": {"podAnnotations.commit": "0123"}}) };
+        let v = deploy_values(&p, "aws", &canary, Some("sha256:abc")).unwrap();
+        assert_eq!(
+            Value::Object(v),
+            json!({"image": {"repository": "111.dkr.ecr.eu-west-1.amazonaws.com/app", "tag": "v7", "digest": "sha256:abc", "pullPolicy": "Always"}, "track": "canary", "replicaCount": 1, "podLabels": {"team": "a"}, "podAnnotations": {"commit": "0123"}})
+        );
+        let stable = Deploy { stage: None, track: "stable".into(), with: Value::Null };
+        assert_eq!(Value::Object(deploy_values(&p, "gcp", &stable, None).unwrap()), json!({"image": {"repository": "app", "tag": "v7"}, "track": "stable"}), "no registry: the image name alone");
     }
 
     #[test]
