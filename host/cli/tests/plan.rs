@@ -6,7 +6,9 @@
 //! — so server defaults and server-populated fields do not count; a new
 //! image tag is a unified diff of the Deployment's image line; an object
 //! the live release has and the render has not (an HPA) is removed; a
-//! pipeline without a `release:`, or a bad flag, is bad input (exit 2).
+//! pipeline without a `release:`, or a bad flag, is bad input (exit 2);
+//! `--sim` renders against a fresh simulated cluster shaped like an EKS
+//! target, where everything is new.
 
 use serde_json::Value;
 
@@ -115,4 +117,19 @@ async fn plan_diffs_a_new_tag_and_finds_objects_the_render_removes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("the pipeline has no `release:`"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = c.gantry(&["plan", "--nope"]).await;
     assert_eq!(out.status.code(), Some(2), "a bad flag");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_with_sim_renders_against_a_fresh_simulated_cluster_where_everything_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("name: app\nimage: {{ name: app, tag: v1 }}\nrelease: {{ name: app, chart: \"{}\" }}\ntargets:\n  aws:\n    eks: {{ cluster: prod, region: eu-west-1 }}\n    registry: 111122223333.dkr.ecr.eu-west-1.amazonaws.com\nstages:\n{STAGES}", Clusters::chart());
+    std::fs::write(dir.path().join("gantry.yaml"), yaml).unwrap();
+    let mut cmd = crate::cli::gantry(dir.path());
+    cmd.args(["plan", "--sim", "--output", "json"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stable = release(&plan, "aws", "stable");
+    assert_eq!(stable["values"]["image"]["repository"], "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app");
+    assert!(changes(stable).iter().all(|(_, c)| c == "new") && !changes(stable).is_empty(), "{stable}");
 }

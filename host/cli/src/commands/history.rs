@@ -109,7 +109,7 @@ fn row_json(r: &RunView) -> serde_json::Value {
 
 /// The runs as a table, newest first.
 fn list(runs: &[&RunView]) -> String {
-    let header = ["RUN", "STARTED", "DURATION", "STATUS", "REVISION", "IMAGE", "FAILED STAGE"].map(String::from);
+    let header = ["RUN", "STARTED", "DURATION", "STATUS", "REVISION", "DIGEST", "FAILED STAGE"].map(String::from);
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
