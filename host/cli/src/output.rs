@@ -1,7 +1,9 @@
 //! How gantry talks to people and machines: tracing to stderr, live progress
 //! (spinners on a terminal, plain timestamped lines in CI or a pipe), JSON
-//! events with `--output json`, diagnostics and the end-of-run table. All of
-//! it is a view over the engine's events; nothing here changes a run.
+//! events with `--output json`, diagnostics, the end-of-run table (which
+//! `gantry history RUN_ID` prints again from the record) and the tables of
+//! `history` and `status`. All of it is a view over the engine's events
+//! and records; nothing here changes a run.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
