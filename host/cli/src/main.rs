@@ -48,6 +48,12 @@ enum Command {
     /// The local advisory database `gantry scan` matches from: `import` OSV advisories, `status`.
     #[command(subcommand)]
     Db(commands::db::Command),
+    /// Past runs from the run records, newest first; with a run id, that run's stages × targets and errors.
+    History(commands::history::Args),
+    /// Per target: the stable and canary releases, their image digests and health, and the last run.
+    Status(commands::status::Args),
+    /// Per target: what the deploy stages would change — the rendered chart diffed against the live release (exit 0 no changes, 1 changes, 2 bad input).
+    Plan(commands::plan::Args),
 }
 
 fn main() {
@@ -71,6 +77,9 @@ fn main() {
             Command::Helm(cmd) => commands::helm::run(*cmd, matches!(ctx.format, output::Format::Json)).await,
             Command::Scan(args) => commands::scan::run(args, ctx).await,
             Command::Db(cmd) => commands::db::run(cmd, ctx),
+            Command::History(args) => commands::history::run(args, ctx),
+            Command::Status(args) => commands::status::run(args, ctx).await,
+            Command::Plan(args) => commands::plan::run(args, ctx).await,
         }
     });
     // Plugins still sleeping after an interrupt must not hold the exit.

@@ -1,7 +1,9 @@
 //! How gantry talks to people and machines: tracing to stderr, live progress
 //! (spinners on a terminal, plain timestamped lines in CI or a pipe), JSON
-//! events with `--output json`, diagnostics and the end-of-run table. All of
-//! it is a view over the engine's events; nothing here changes a run.
+//! events with `--output json`, diagnostics, the end-of-run table (which
+//! `gantry history RUN_ID` prints again from the record) and the tables of
+//! `history` and `status`. All of it is a view over the engine's events
+//! and records; nothing here changes a run.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -9,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gantry_engine::event::{Event, EventSink, RunStatus, StepStatus};
+use gantry_engine::report::RunView;
 use gantry_engine::{Diagnostics, RunOutcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -180,62 +183,15 @@ impl Live {
     }
 }
 
-/// The table at the end of a human run: stages down, targets across.
+/// The table at the end of a human run: stages down, targets across, then
+/// each error (and `gantry history RUN_ID` prints the same for a past run).
 pub fn summary(ctx: Ctx, outcome: &RunOutcome) {
     if ctx.format == Format::Json {
         return;
     }
     let r = &outcome.record;
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let cols: Vec<String> = r.targets.clone();
-    let mut stages: Vec<&gantry_engine::record::StageRecordOut> = r.stages.iter().collect();
-    if let Some(of) = &r.on_failure {
-        stages.push(of);
-    }
-    for s in stages {
-        let mut cells = vec![String::new(); cols.len()];
-        if s.status == StepStatus::Skipped {
-            cells.iter_mut().for_each(|c| *c = "- skipped".into());
-        }
-        for step in &s.steps {
-            let cell = format!("{} {}", mark(step.status), secs(step.duration_ms));
-            match &step.target {
-                Some(t) => {
-                    if let Some(i) = cols.iter().position(|c| c == t) {
-                        cells[i] = cell;
-                    }
-                }
-                None => cells.iter_mut().for_each(|c| *c = format!("{cell} (once)")),
-            }
-        }
-        rows.push((s.name.clone(), cells));
-    }
     if !ctx.quiet {
-        let w0 = rows.iter().map(|r| r.0.len()).chain([5]).max().unwrap_or(5);
-        let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| rows.iter().map(|r| r.1[i].chars().count()).chain([c.len()]).max().unwrap_or(4)).collect();
-        let mut out = format!("\n{:w0$}", "STAGE");
-        for (c, w) in cols.iter().zip(&widths) {
-            out.push_str(&format!("  {:w$}", c.to_uppercase(), w = *w));
-        }
-        out.push('\n');
-        for (name, cells) in &rows {
-            out.push_str(&format!("{name:w0$}"));
-            for (c, w) in cells.iter().zip(&widths) {
-                out.push_str(&format!("  {:w$}", c, w = *w));
-            }
-            out.push('\n');
-        }
-        eprint!("{out}");
-        for s in r.stages.iter().chain(r.on_failure.iter()) {
-            for step in &s.steps {
-                if let Some(e) = &step.error {
-                    eprintln!("{} {}: {}", mark(step.status), label(&s.name, &step.target), e.message);
-                    if let Some(h) = &e.hint {
-                        eprintln!("  hint: {h}");
-                    }
-                }
-            }
-        }
+        eprint!("\n{}", stage_table(&RunView::of(r)));
     }
     let verdict = match outcome.status {
         RunStatus::Succeeded => "succeeded".to_string(),
@@ -245,4 +201,138 @@ pub fn summary(ctx: Ctx, outcome: &RunOutcome) {
     };
     let record = outcome.record_path.as_ref().map(|p| format!(" — record: {}", p.display())).unwrap_or_default();
     eprintln!("run {} {verdict} in {}{record}", r.run_id, secs(r.duration_ms));
+}
+
+fn view_mark(status: &str) -> &'static str {
+    match status {
+        "succeeded" => mark(StepStatus::Succeeded),
+        "failed" => mark(StepStatus::Failed),
+        "interrupted" => mark(StepStatus::Interrupted),
+        "skipped" => mark(StepStatus::Skipped),
+        _ => "?",
+    }
+}
+
+/// A run's stages down and targets across (`✓ 1.2s`, `- skipped`, `(once)`
+/// for a stage that ran once), the on-failure stage last; then one line per
+/// error with its hint.
+pub fn stage_table(run: &RunView) -> String {
+    let cols = &run.targets;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for s in run.all_stages() {
+        let mut cells = vec![String::new(); cols.len()];
+        if s.status == "skipped" {
+            cells.iter_mut().for_each(|c| *c = "- skipped".into());
+        }
+        for step in &s.steps {
+            let cell = format!("{} {}", view_mark(&step.status), secs(step.duration_ms));
+            match &step.target {
+                Some(t) => {
+                    if let Some(i) = cols.iter().position(|c| c == t) {
+                        cells[i] = cell;
+                    }
+                }
+                None => cells.iter_mut().for_each(|c| *c = format!("{cell} (once)")),
+            }
+        }
+        rows.push(std::iter::once(s.name.clone()).chain(cells).collect());
+    }
+    let header: Vec<String> = std::iter::once("STAGE".to_string()).chain(cols.iter().map(|c| c.to_uppercase())).collect();
+    let mut out = table(&header, &rows);
+    for s in run.all_stages() {
+        for step in &s.steps {
+            if let Some(e) = &step.error {
+                out.push_str(&format!("{} {}: {}\n", view_mark(&step.status), label(&s.name, &step.target), e.message));
+                if let Some(h) = &e.hint {
+                    out.push_str(&format!("  hint: {h}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rows under a header, each column padded to its widest cell, two spaces
+/// apart, no trailing spaces.
+pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let widths: Vec<usize> = (0..n).map(|i| std::iter::once(&header[i]).chain(rows.iter().filter_map(|r| r.get(i))).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows.iter().map(|r| r.as_slice())) {
+        let mut line = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            let cell = row.get(i).map(String::as_str).unwrap_or("");
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Milliseconds for people: `12.3s`, `4m05s`, `1h02m`.
+pub fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => secs(ms),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// An RFC 3339 UTC time for people: `2026-11-27 06:00:00` (as given when it is not one).
+pub fn when(rfc3339: &str) -> String {
+    match (rfc3339.get(0..10), rfc3339.get(11..19)) {
+        (Some(d), Some(t)) if rfc3339.as_bytes().get(10) == Some(&b'T') => format!("{d} {t}"),
+        _ => rfc3339.to_string(),
+    }
+}
+
+/// A digest shortened for a table: `sha256:` and 12 hex digits.
+pub fn short_digest(digest: &str) -> String {
+    match digest.strip_prefix("sha256:") {
+        Some(hex) if hex.len() > 12 => format!("sha256:{}", &hex[..12]),
+        _ => digest.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_columns_and_trim_line_ends() {
+        let t = table(&["A".into(), "BB".into()], &[vec!["xyz".into(), "1".into()], vec!["é".into(), String::new()]]);
+        assert_eq!(t, "A    BB\nxyz  1\né\n");
+    }
+
+    #[test]
+    fn durations_times_and_digests_read_for_people() {
+        assert_eq!((duration(1_250), duration(125_000), duration(3_720_000)), ("1.2s".to_string(), "2m05s".to_string(), "1h02m".to_string()));
+        assert_eq!(when("2026-11-27T06:00:00.123Z"), "2026-11-27 06:00:00");
+        assert_eq!(short_digest(&format!("sha256:{}", "a".repeat(64))), "sha256:aaaaaaaaaaaa");
+    }
+
+    #[test]
+    fn a_run_table_has_stages_down_targets_across_and_its_errors() {
+        let run: RunView = serde_json::from_value(serde_json::json!({
+            "targets": ["aws", "gcp"],
+            "stages": [
+                {"name": "build", "status": "succeeded", "once": true, "steps": [{"status": "succeeded", "duration_ms": 1000}]},
+                {"name": "deploy", "status": "failed", "steps": [
+                    {"target": "aws", "status": "succeeded", "duration_ms": 2000},
+                    {"target": "gcp", "status": "failed", "duration_ms": 500, "error": {"kind": "failed", "message": "boom", "hint": "look"}}]},
+                {"name": "check", "status": "skipped"}],
+        }))
+        .unwrap();
+        let t = stage_table(&run);
+        assert!(t.starts_with("STAGE   AWS            GCP\nbuild   ✓ 1.0s (once)  ✓ 1.0s (once)\n"), "{t}");
+        assert!(t.contains("deploy  ✓ 2.0s         ✗ 0.5s\n"), "{t}");
+        assert!(t.contains("check   - skipped      - skipped\n"), "{t}");
+        assert!(t.ends_with("✗ deploy/gcp: boom\n  hint: look\n"), "{t}");
+    }
 }

@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod record;
 pub mod redact;
+pub mod report;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use event::{Event, EventSink, RunStatus, StepStatus};

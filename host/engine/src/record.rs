@@ -1,7 +1,8 @@
 //! The run record: one JSON file per run under `.gantry/runs/`, holding
 //! every stage × target with status, timings, logs, outputs and errors.
 //! It is what `gantry history` and CI artifacts read; it never holds
-//! settings (they may carry secrets) and its text is masked.
+//! settings (they may carry secrets) and its text is masked. Writing it
+//! writes the run's reports too (`crate::report`: the JUnit XML).
 
 use std::path::{Path, PathBuf};
 
@@ -51,7 +52,9 @@ pub struct StepRecord {
     pub logs: Vec<LogLine>,
 }
 
-/// Write `record` to `<state_dir>/runs/<run_id>.json` atomically.
+/// Write `record` to `<state_dir>/runs/<run_id>.json` atomically, then its
+/// reports (`reports/<run_id>/junit.xml` and `reports/junit.xml`); a report
+/// that cannot be written is logged and does not fail the record.
 pub fn write(state_dir: &Path, record: &RunRecord) -> std::io::Result<PathBuf> {
     let dir = state_dir.join("runs");
     std::fs::create_dir_all(&dir)?;
@@ -60,6 +63,9 @@ pub fn write(state_dir: &Path, record: &RunRecord) -> std::io::Result<PathBuf> {
     let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, json)?;
     std::fs::rename(&tmp, &path)?;
+    if let Err(e) = crate::report::write(state_dir, &crate::report::RunView::of(record)) {
+        tracing::error!(error = %e, dir = %crate::report::dir(state_dir, &record.run_id).display(), "could not write the run's JUnit report");
+    }
     Ok(path)
 }
 

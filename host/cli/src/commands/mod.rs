@@ -4,13 +4,16 @@
 
 pub mod db;
 pub mod helm;
+pub mod history;
 pub mod images;
+pub mod plan;
 pub mod plugin;
 pub mod policy;
 pub mod release;
 pub mod run;
 pub mod scan;
 pub mod sim;
+pub mod status;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

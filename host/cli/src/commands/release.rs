@@ -488,7 +488,7 @@ async fn uninstall(a: UninstallArgs, out: &mut Vec<u8>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn is_not_found(e: &ReleaseError) -> bool {
+pub(crate) fn is_not_found(e: &ReleaseError) -> bool {
     match e {
         ReleaseError::Storage(StorageError::NotFound) => true,
         ReleaseError::Cluster(m) => m.ends_with("release: not found"),

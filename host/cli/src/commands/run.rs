@@ -80,7 +80,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
-    let clusters = simulated_clusters(&plan, args.sim);
+    let clusters = simulated_clusters(&plan.pipeline, args.sim);
     let estate = if clusters.is_empty() {
         None
     } else {
@@ -95,7 +95,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             }
         }
     };
-    let Connected { clusters, clients, google_tokens } = match connect_targets(&plan, estate.as_ref(), args.sim).await {
+    let Connected { clusters, clients, google_tokens } = match connect_targets(&plan.pipeline, estate.as_ref(), args.sim).await {
         Ok(c) => c,
         Err(e) => {
             output::error(ctx, &format!("cannot connect to the clusters: {e}"));
@@ -167,9 +167,9 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
 /// The clusters to simulate for `plan`: its `sim:` targets, and with `all`
 /// every target, shaped as [the module doc](self) says; targets naming the
 /// same cluster share it.
-fn simulated_clusters(plan: &Plan, all: bool) -> Vec<ClusterSpec> {
+pub(crate) fn simulated_clusters(pipeline: &gantry_engine::Pipeline, all: bool) -> Vec<ClusterSpec> {
     let mut clusters: Vec<ClusterSpec> = Vec::new();
-    for (name, t) in &plan.pipeline.spec.targets {
+    for (name, t) in &pipeline.spec.targets {
         let spec = match (&t.eks, &t.gke, &t.kubeconfig, &t.sim) {
             (_, _, _, Some(sim)) => ClusterSpec::plain(sim.cluster.as_deref().unwrap_or(name)),
             _ if !all => continue,
@@ -223,10 +223,10 @@ fn helm_backends(plan: &Plan, clients: &[(String, gantry_cluster::lease::Client)
 
 /// Connect every target of `plan` at once: simulated ones to `estate`'s
 /// clusters, the rest by their kind. The first failure names its target.
-async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<Connected, gantry_cluster::ClusterError> {
+pub(crate) async fn connect_targets(pipeline: &gantry_engine::Pipeline, estate: Option<&gantry_sim::Estate>, all_sim: bool) -> Result<Connected, gantry_cluster::ClusterError> {
     use gantry_cluster::{eks::EksCluster, gke::GkeCluster, ClusterError, Target};
     let mut tasks = tokio::task::JoinSet::new();
-    for (name, t) in &plan.pipeline.spec.targets {
+    for (name, t) in &pipeline.spec.targets {
         let name = name.clone();
         let t = t.clone();
         let sim = simulated_cluster_of(&name, &t, all_sim).map(|cluster| (estate.map(|e| e.kubeconfig.clone()), cluster));
@@ -299,9 +299,9 @@ async fn connect_targets(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_s
 }
 
 /// Every target, connected.
-struct Connected {
+pub(crate) struct Connected {
     clusters: gantry_runtime::Clusters,
-    clients: Vec<(String, gantry_cluster::lease::Client)>,
+    pub(crate) clients: Vec<(String, gantry_cluster::lease::Client)>,
     /// GKE targets' Google token sources, by target name.
     google_tokens: std::collections::BTreeMap<String, Arc<dyn gantry_cluster::TokenSource>>,
 }
