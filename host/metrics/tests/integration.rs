@@ -1,0 +1,1 @@
+//! Integration tests of gantry-metrics against a real Prometheus scraping the simulator.
