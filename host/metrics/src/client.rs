@@ -127,7 +127,8 @@ impl Prometheus {
 
     /// `query` over [start, end] (ms since the epoch) every `step_ms`.
     pub async fn query_range(&self, query: &str, start_ms: u64, end_ms: u64, step_ms: u64) -> Result<Vec<MetricSeries>, MetricsError> {
-        let step = format!("{}s", seconds(step_ms.max(1)));
+        // Float seconds: Prometheus reads `1.000` as a step, not `1.000s`.
+        let step = seconds(step_ms.max(1));
         self.post("query_range", query, &[("start", seconds(start_ms)), ("end", seconds(end_ms)), ("step", step)]).await
     }
 
