@@ -154,6 +154,7 @@ mod eval {
             helm: Default::default(),
             images: None,
             scanner: None,
+            metrics: Default::default(),
         }
     }
 

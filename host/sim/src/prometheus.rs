@@ -77,6 +77,10 @@ impl SimPrometheus {
     /// Start `binary` scraping `target` (the cluster's metrics `host:port`) into `dir`.
     pub async fn start(binary: &Path, dir: &Path, cluster: &str, target: &str, scrape_interval: Duration) -> Result<SimPrometheus, PrometheusError> {
         let write = |path: PathBuf, text: &str| std::fs::write(&path, text).map_err(|source| PrometheusError::Write { path, source });
+        // A fresh TSDB: a run's queries must not see an earlier run's pods.
+        if dir.join("data").exists() {
+            std::fs::remove_dir_all(dir.join("data")).map_err(|source| PrometheusError::Write { path: dir.join("data"), source })?;
+        }
         std::fs::create_dir_all(dir.join("data")).map_err(|source| PrometheusError::Write { path: dir.join("data"), source })?;
         let config_file = dir.join("prometheus.yml");
         write(config_file.clone(), &config(target, cluster, scrape_interval))?;
