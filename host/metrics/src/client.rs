@@ -24,6 +24,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER: usize = 64 << 20;
 
 type Https = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+type HttpClient = Arc<Client<Https, Full<Bytes>>>;
 
 /// Credentials for the provider. `Debug` shows the kind only.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,7 +71,7 @@ pub struct Prometheus {
     base: String,
     auth: Option<Auth>,
     timeout: Duration,
-    client: Arc<Client<Https, Full<Bytes>>>,
+    client: HttpClient,
 }
 
 impl std::fmt::Debug for Prometheus {
@@ -80,8 +81,8 @@ impl std::fmt::Debug for Prometheus {
 }
 
 /// The process's one connector (TLS set up once).
-fn client() -> Result<Arc<Client<Https, Full<Bytes>>>, MetricsError> {
-    static CLIENT: OnceLock<Result<Arc<Client<Https, Full<Bytes>>>, String>> = OnceLock::new();
+fn client() -> Result<HttpClient, MetricsError> {
+    static CLIENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
             let mut roots = rustls::RootCertStore::empty();

@@ -70,7 +70,7 @@ async fn ready(addr: SocketAddr) -> bool {
         return false;
     }
     let mut head = [0u8; 12];
-    matches!(tcp.read_exact(&mut head).await, Ok(_) if head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")
+    tcp.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
 
 impl SimPrometheus {

@@ -384,7 +384,7 @@ pub fn judge(m: &Measured, s: &Settings, last: bool) -> Judgement {
         st.requests,
         st.requests / m.window_s.max(1e-9)
     );
-    if !(c.requests >= s.min_requests) {
+    if c.requests.is_nan() || c.requests < s.min_requests {
         let why = format!("only {:.0} canary requests so far, {} needed before judging", c.requests, s.min_requests);
         return match (last, s.no_data) {
             (false, _) => Judgement { decision: AnalysisDecision::Continue, score: 100.0, reasons: vec![why, traffic] },
