@@ -10,7 +10,8 @@
 //! route's own annotation, else the highest rate among its Services, split
 //! by its `backendRefs` weights (smooth weighted round-robin: exact shares
 //! over every cycle of the weights), and those Services send none of their
-//! own. Path: `sim.gantry.dev/traffic-path` on the Service or route, else
+//! own; in a namespace with routes the default rate applies to the routes
+//! only, so a Service a route leaves out (a canary at weight 0) gets none. Path: `sim.gantry.dev/traffic-path` on the Service or route, else
 //! `/`. Each request is answered, counted and timed by `podhttp`, so
 //! Prometheus sees it. Deterministic in where requests go; how many are
 //! sent follows the wall clock (rate × elapsed, the fraction carried over).
@@ -103,11 +104,16 @@ pub fn flows(services: &[Arc<Value>], routes: &[Arc<Value>], default: Option<f64
             out.push(Flow { namespace: ns.clone(), source: format!("httproute/{name}/{i}"), rate: rate / live.len() as f64, path: path_of(route), backends: (*backends).clone() });
         }
     }
+    let namespaces_with_routes: std::collections::HashSet<String> = routes.iter().map(|r| name_of(r).0).collect();
     for svc in services {
         let (ns, name) = name_of(svc);
         if routed.contains(&(ns.clone(), name.clone())) || svc["spec"]["type"] == "ExternalName" {
             continue;
         }
+        // Where HTTPRoutes exist, users arrive through them: the default rate
+        // goes to the routes, and a Service a route leaves out (a canary at
+        // weight 0) gets traffic only when annotated itself.
+        let default = if namespaces_with_routes.contains(&ns) { None } else { default };
         if let Some(rate) = rate_of(svc, default) {
             out.push(Flow { namespace: ns, source: format!("service/{name}"), rate, path: path_of(svc), backends: vec![(name, 1)] });
         }
@@ -218,6 +224,10 @@ mod tests {
         assert_eq!(f[0].backends, [("web".to_string(), 90), ("web-canary".to_string(), 10)]);
         let f = flows(&services, &[route(&[("web", 50), ("web-canary", 50)], json!({TRAFFIC: "4"}))], None);
         assert_eq!(f[0].rate, 4.0, "the route's own annotation wins");
+        let plain = [svc("web", json!({})), svc("web-canary", json!({}))];
+        let f = flows(&plain, &[route(&[("web", 100)], json!({}))], Some(3.0));
+        assert_eq!(f.len(), 1, "a canary left out of the route gets no default traffic: {f:?}");
+        assert_eq!((f[0].source.as_str(), f[0].rate), ("httproute/web/0", 3.0));
     }
 
     #[test]
