@@ -3,7 +3,9 @@
 //! scraping a simulated cluster: a canary answering half its requests with
 //! 500 is aborted, naming the error rate, its value and the limit; a canary
 //! like stable continues, then is promoted at the last interval; without a
-//! provider the judge goes on health only. And traffic through an HTTPRoute
+//! provider the judge goes on health only; an unreachable one is judged
+//! again at the next interval (and fails the last); a call over targets with
+//! different providers is refused by the host. And traffic through an HTTPRoute
 //! follows its backendRefs weights, 10 → 50 → 100, as counted by Prometheus.
 
 use std::collections::BTreeMap;
@@ -21,6 +23,10 @@ fn target() -> TargetInfo {
 }
 
 fn env(metrics: MetricsBackends) -> CallEnv {
+    env_for(metrics, &["lab"])
+}
+
+fn env_for(metrics: MetricsBackends, targets: &[&str]) -> CallEnv {
     let run = RunContext {
         run_id: "20260101T000000Z-analysis".into(),
         pipeline: "web".into(),
@@ -32,7 +38,7 @@ fn env(metrics: MetricsBackends) -> CallEnv {
         revision: None,
         history: vec![],
     };
-    let scope = Scope { targets: vec!["lab".into()], namespace: "default".into(), releases: vec!["web".into(), "web-canary".into()], ..Default::default() };
+    let scope = Scope { targets: targets.iter().map(|t| t.to_string()).collect(), namespace: "default".into(), releases: vec!["web".into(), "web-canary".into()], ..Default::default() };
     CallEnv {
         run: Arc::new(run),
         scope: Arc::new(scope),
@@ -59,11 +65,15 @@ fn judge() -> (Runtime, Plugin) {
 const SETTINGS: &str = r#"{"duration": "20s", "interval": "5s", "rate-window": "3s", "step": "1s", "min-requests": 20}"#;
 
 async fn analyze(lab: Option<&Lab>, started_ms: u64, interval: u32, intervals: u32) -> Verdict {
-    let (runtime, plugin) = judge();
     let metrics: MetricsBackends = Arc::new(match lab {
         Some(lab) => BTreeMap::from([("lab".to_string(), lab.metrics_backend())]),
         None => BTreeMap::new(),
     });
+    analyze_in(env(metrics), started_ms, interval, intervals).await
+}
+
+async fn analyze_in(env: CallEnv, started_ms: u64, interval: u32, intervals: u32) -> Verdict {
+    let (runtime, plugin) = judge();
     let request = AnalysisRequest {
         target: gantry_runtime::wit_target(&target()),
         canary_release: "web-canary".into(),
@@ -75,7 +85,7 @@ async fn analyze(lab: Option<&Lab>, started_ms: u64, interval: u32, intervals: u
         started_ms,
         now_ms: now_ms(),
     };
-    let verdict = runtime.call_canary_analysis(&plugin, &env(metrics), request).await.unwrap_or_else(|e| panic!("the judge runs: {e}"));
+    let verdict = runtime.call_canary_analysis(&plugin, &env, request).await.unwrap_or_else(|e| panic!("the judge runs: {e}"));
     eprintln!("verdict {:?} score {}:\n  {}", verdict.decision, verdict.score, verdict.reasons.join("\n  "));
     verdict
 }
@@ -129,6 +139,31 @@ async fn without_a_metrics_provider_the_judge_goes_on_health_only() {
     assert!(first.reasons[0].starts_with("no metrics provider: judging on health only"), "{:?}", first.reasons);
     assert!(first.reasons[0].contains("metrics: { prometheus:") || first.reasons[0].contains("metrics: {prometheus:"), "names the fix: {:?}", first.reasons);
     assert_eq!(analyze(None, now_ms(), 2, 2).await.decision, Decision::Promote);
+}
+
+/// A client of a Prometheus that is not there: a port taken and released.
+fn absent_prometheus() -> Arc<dyn gantry_runtime::MetricsBackend> {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    Arc::new(gantry_metrics::Prometheus::new(&format!("http://{closed}"), None, Duration::from_secs(5)).unwrap())
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_judged_again_at_the_next_interval_and_fails_the_last() {
+    let metrics: MetricsBackends = Arc::new(BTreeMap::from([("lab".to_string(), absent_prometheus())]));
+    let first = analyze_in(env(metrics.clone()), now_ms(), 1, 3).await;
+    assert_eq!(first.decision, Decision::Continue, "{:?}", first.reasons);
+    assert!(first.reasons[0].contains("metrics not readable this interval") && first.reasons[0].contains("cannot be reached"), "{:?}", first.reasons);
+    let last = analyze_in(env(metrics), now_ms(), 3, 3).await;
+    assert_eq!(last.decision, Decision::Abort, "{:?}", last.reasons);
+    assert!(last.reasons[0].starts_with("cannot judge the canary"), "{:?}", last.reasons);
+}
+
+#[tokio::test]
+async fn a_call_over_targets_with_different_providers_is_refused_by_the_host() {
+    let metrics: MetricsBackends = Arc::new(BTreeMap::from([("a".to_string(), absent_prometheus()), ("b".to_string(), absent_prometheus())]));
+    let verdict = analyze_in(env_for(metrics, &["a", "b"]), now_ms(), 1, 3).await;
+    assert_eq!(verdict.decision, Decision::Abort, "{:?}", verdict.reasons);
+    assert!(verdict.reasons[0].contains("different metrics providers") && verdict.reasons[0].contains("run the stage per target"), "{:?}", verdict.reasons);
 }
 
 fn route(canary_weight: u32) -> String {
