@@ -106,6 +106,7 @@ impl TestEnv {
             helm: Default::default(),
             images: None,
             scanner: None,
+            metrics: Default::default(),
         };
         TestEnv { env, lines }
     }

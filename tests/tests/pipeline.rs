@@ -53,7 +53,7 @@ impl Harness {
                 events.lock().unwrap().push(e.clone());
             })
         };
-        let opts = RunOptions { state_dir: self.dir.path().join(".gantry"), cancel, abort: CancellationToken::new(), events: sink, revision: Some("abc123".into()), clusters: Default::default(), helm: Default::default(), images: None, scanner: None };
+        let opts = RunOptions { state_dir: self.dir.path().join(".gantry"), cancel, abort: CancellationToken::new(), events: sink, revision: Some("abc123".into()), clusters: Default::default(), helm: Default::default(), images: None, scanner: None, metrics: Default::default() };
         let outcome = gantry_engine::run(plan, self.runtime.clone(), opts).await;
         let events = events.lock().unwrap().clone();
         (outcome, events)

@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// Image scans of the run's image; every stage's `scanner` reaches it
     /// (scoped to the pipeline's image).
     pub scanner: gantry_runtime::ScanBackendRef,
+    /// Each target's metrics provider, by target name; every stage's
+    /// `metrics` reaches its own target's.
+    pub metrics: gantry_runtime::MetricsBackends,
 }
 
 /// The result of a run.
@@ -99,6 +102,7 @@ struct Shared {
     helm: gantry_runtime::HelmBackends,
     images: gantry_runtime::ImageBackendRef,
     scanner: gantry_runtime::ScanBackendRef,
+    metrics: gantry_runtime::MetricsBackends,
 }
 
 /// Run `plan` to the end (success, failure and rollback, or interrupt).
@@ -118,6 +122,7 @@ pub async fn run(plan: Arc<Plan>, runtime: Arc<Runtime>, opts: RunOptions) -> Ru
         helm: opts.helm.clone(),
         images: opts.images.clone(),
         scanner: opts.scanner.clone(),
+        metrics: opts.metrics.clone(),
     });
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %spec.name);
     let _enter = span.enter();
@@ -336,6 +341,7 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
         helm: shared.helm.clone(),
         images: shared.images.clone(),
         scanner: shared.scanner.clone(),
+        metrics: shared.metrics.clone(),
     };
     let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.as_ref().map(gantry_runtime::wit_target) };
     let result = shared.runtime.call_stage(&stage.plugin, &env, input).await;

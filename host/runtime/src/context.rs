@@ -140,4 +140,6 @@ pub struct CallEnv {
     pub images: crate::images::ImageBackendRef,
     /// Image scans for the run's image (None: none in this run).
     pub scanner: crate::scan::ScanBackendRef,
+    /// Each target's metrics provider, by target name (empty: none configured).
+    pub metrics: crate::metrics::MetricsBackends,
 }

@@ -179,6 +179,7 @@ mod eval {
             helm: Default::default(),
             images: None,
             scanner: None,
+            metrics: Default::default(),
         }
     }
 

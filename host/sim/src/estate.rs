@@ -14,6 +14,9 @@
 //! images with the credentials a node would have: an ECR token or a GCP
 //! access token the sim issues itself, valid `NODE_TOKEN_LIFETIME` (a real
 //! node refreshes its credentials; the sim's kubelets do not).
+//!
+//! Asked to (`EstateOptions`), every cluster also gets simulated users
+//! (`traffic`) and a real Prometheus of its own (`prometheus`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +54,17 @@ pub enum EstateError {
     DuplicateCluster(String),
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("cluster `{cluster}`: {source}")]
+    Prometheus { cluster: String, source: crate::prometheus::PrometheusError },
+}
+
+/// What an estate runs beside its clusters.
+#[derive(Debug, Clone, Default)]
+pub struct EstateOptions {
+    /// Simulated users' requests per second to every Service (`traffic`); None: annotated Services only.
+    pub traffic: Option<f64>,
+    /// A Prometheus binary to run one per cluster, scraping its pod metrics every second.
+    pub prometheus: Option<PathBuf>,
 }
 
 /// How a simulated cluster presents itself to cloud tooling.
@@ -141,6 +155,8 @@ pub struct Estate {
     pub key_file: PathBuf,
     /// `export K=V` lines for the AWS and GCP SDKs.
     pub env_file: PathBuf,
+    /// One real Prometheus per cluster, by cluster name (when asked for).
+    pub prometheus: Vec<(String, crate::prometheus::SimPrometheus)>,
     /// What the AWS SDK needs to reach the estate as its deployer (keys,
     /// region, EKS endpoint): for clients in this process, which must not
     /// read credentials from the process environment in a simulated run.
@@ -179,6 +195,11 @@ impl Estate {
     /// Start `clusters` (names unique) and the control plane that describes
     /// them, and write their files into `dir`.
     pub async fn start_clusters(dir: &Path, clusters: &[ClusterSpec]) -> Result<Estate, EstateError> {
+        Estate::start_clusters_with(dir, clusters, &EstateOptions::default()).await
+    }
+
+    /// [`Estate::start_clusters`], with simulated traffic and Prometheus as `options` say.
+    pub async fn start_clusters_with(dir: &Path, clusters: &[ClusterSpec], options: &EstateOptions) -> Result<Estate, EstateError> {
         let mut names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
@@ -212,6 +233,7 @@ impl Estate {
             auth.add_token(&token, Identity::admin("sim-admin"));
             let mut config = ServerConfig::new(&spec.name, auth.clone());
             config.registries = kubelet_registries(spec, &registries, &clouds, &key.account.email)?;
+            config.traffic = options.traffic;
             let server = ApiServer::start(config).await?;
             match &spec.flavour {
                 Flavour::Eks { region } => {
@@ -230,6 +252,14 @@ impl Estate {
         }
 
         let control_plane = ControlPlane::start(clouds).await?;
+
+        let mut prometheus = Vec::new();
+        if let Some(binary) = &options.prometheus {
+            for c in &running {
+                let started = crate::prometheus::SimPrometheus::start(binary, &dir.join("prometheus").join(&c.spec.name), &c.spec.name, &c.server.metrics_addr().to_string(), std::time::Duration::from_secs(1)).await;
+                prometheus.push((c.spec.name.clone(), started.map_err(|source| EstateError::Prometheus { cluster: c.spec.name.clone(), source })?));
+            }
+        }
 
         let kubeconfig_path = dir.join("kubeconfig");
         write_private(&kubeconfig_path, &kubeconfig::render(&entries)?)?;
@@ -266,12 +296,17 @@ impl Estate {
         let lines: String = env.iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
         write_private(&env_file, &lines)?;
 
-        Ok(Estate { clusters: running, control_plane, registries, kubeconfig: kubeconfig_path, key_file, env_file, aws_env })
+        Ok(Estate { clusters: running, control_plane, registries, kubeconfig: kubeconfig_path, key_file, env_file, prometheus, aws_env })
     }
 
     /// The running cluster called `name`.
     pub fn cluster(&self, name: &str) -> Option<&ApiServer> {
         self.clusters.iter().find(|c| c.spec.name == name).map(|c| &c.server)
+    }
+
+    /// The base URL of the Prometheus scraping cluster `name`, when one runs.
+    pub fn prometheus_url(&self, name: &str) -> Option<String> {
+        self.prometheus.iter().find(|(c, _)| c == name).map(|(_, p)| p.url())
     }
 
     /// The simulated registries as (host image references name, URL it is served at).
@@ -290,6 +325,9 @@ impl Estate {
         for c in &self.clusters {
             out.push_str(&format!("cluster {} ({}): {}\n", c.spec.name, c.spec.describe(), c.server.url()));
             out.push_str(&format!("  pod request metrics of {} (a Prometheus scrape target): {}\n", c.spec.name, c.server.metrics_url()));
+            if let Some(url) = self.prometheus_url(&c.spec.name) {
+                out.push_str(&format!("  prometheus of {}: {url}\n", c.spec.name));
+            }
         }
         for r in &self.registries {
             let (kind, login) = match r.shape() {
@@ -311,7 +349,10 @@ impl Estate {
     }
 
     /// Stop every server.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
+        for (_, p) in &mut self.prometheus {
+            p.kill().await;
+        }
         for c in self.clusters {
             c.server.shutdown().await;
         }

@@ -20,7 +20,9 @@
 //! act out kube-controller-manager and the kubelets (workloads, pods,
 //! endpoints) on the store. `proxy` serves the services/pods proxy
 //! subresources, `podhttp` answers as the simulated pods would, and
-//! `metrics` counts their requests for a real Prometheus to scrape.
+//! `metrics` counts their requests for a real Prometheus to scrape;
+//! `traffic` plays the users who send them, and `prometheus` runs a real
+//! Prometheus per cluster to scrape them when the binary is installed.
 //! `oci` resolves images in real registries on loopback for the simulated
 //! kubelet's pulls; `registry` serves simulated ECR- and Artifact-Registry-shaped
 //! registries (the OCI distribution API) for them and for docker. `faults` injects errors, latency, dropped connections and cut watches
@@ -47,6 +49,7 @@ pub mod oci;
 pub mod openapi;
 pub mod openapi_v2;
 pub mod podhttp;
+pub mod prometheus;
 pub mod protobuf;
 pub mod schema;
 pub mod proxy;
@@ -58,6 +61,7 @@ pub mod store;
 pub mod strategy;
 pub mod strategic;
 pub mod table;
+pub mod traffic;
 pub mod tls;
 pub mod verbs;
 pub mod watch;

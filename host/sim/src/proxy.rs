@@ -10,6 +10,7 @@
 //! service "NAME"` and `error trying to reach service: ...`. `api` authorises
 //! the verb (GET/HEAD → get, POST → create, PUT → update, PATCH → patch,
 //! DELETE → delete on `services/proxy` or `pods/proxy`) before calling here.
+//! `get_service` routes the simulated traffic (`traffic`) the same way.
 //! This file must not change objects, nor reach anything but simulated pods
 //! and their loopback upstreams.
 
@@ -134,6 +135,24 @@ pub async fn serve(api: &Api, call: ProxyCall, req: Request<Incoming>) -> Result
     let body: Bytes = read_bytes(body).await?;
     let request = PodRequest { method: parts.method, path: call.path, query: call.query, headers: parts.headers, body };
     api.proxy.pods.answer(&pod, request).await.map_err(|e| ApiError::ServiceUnavailable(e.to_string()))
+}
+
+/// One GET of `path` to Service `namespace/name` on its first port, routed
+/// exactly as the service proxy routes (the next ready address), answered by
+/// the chosen pod and counted in its metrics: what `traffic` sends. The
+/// answer's status, or why no pod could answer.
+pub async fn get_service(api: &Api, ns: &str, name: &str, path: &str) -> Result<u16, ApiError> {
+    let svc = api.store.get(&GroupResource::new("", "services"), ns, name)?;
+    let Some(port) = svc["spec"]["ports"][0]["port"].as_i64() else {
+        return Err(ApiError::ServiceUnavailable(format!("service {name:?} declares no port")));
+    };
+    let (pod, _) = pick_service_pod(api, ns, &format!("{name}:{port}"))?;
+    if !containers_running(&pod) {
+        return Err(ApiError::ServiceUnavailable(format!("error trying to reach service {name:?}: its pod's containers are not running")));
+    }
+    let request = PodRequest { method: Method::GET, path: path.to_string(), query: None, headers: hyper::HeaderMap::new(), body: Bytes::new() };
+    let response = api.proxy.pods.answer(&pod, request).await.map_err(|e| ApiError::ServiceUnavailable(e.to_string()))?;
+    Ok(response.status().as_u16())
 }
 
 /// The pod behind the next ready address of `namespace/id`, and the endpoint port.

@@ -3,7 +3,8 @@
 //! (tokio-rustls), serves HTTP/2 and HTTP/1.1 (hyper-util auto) with `api`,
 //! and shuts down gracefully — explicitly or when the handle is dropped —
 //! ending open watches. Beside it, a plain-HTTP loopback endpoint serves the
-//! simulated pods' request metrics (`metrics`) for Prometheus to scrape.
+//! simulated pods' request metrics (`metrics`) for Prometheus to scrape, and
+//! with the controllers runs the simulated users (`traffic`).
 //! Tests start it in-process; `gantry sim up` will too.
 //! This file must not interpret requests.
 
@@ -60,11 +61,14 @@ pub struct ServerConfig {
     /// of their hosts against before starting containers (`oci`, `controllers::pull`);
     /// images of other hosts are not checked.
     pub registries: Vec<crate::oci::RegistryConfig>,
+    /// Simulated users' requests per second to every Service not annotated
+    /// otherwise (`traffic`); None: only annotated Services get traffic.
+    pub traffic: Option<f64>,
 }
 
 impl ServerConfig {
     pub fn new(name: &str, authenticator: Authenticator) -> ServerConfig {
-        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new(), faults: Default::default(), registries: Vec::new() }
+        ServerConfig { name: name.to_string(), authenticator, history: DEFAULT_HISTORY, bookmark_interval: Duration::from_secs(60), controllers: true, pod_images: Vec::new(), faults: Default::default(), registries: Vec::new(), traffic: None }
     }
 }
 
@@ -108,6 +112,7 @@ impl ApiServer {
         let metrics_task = tokio::spawn(crate::metrics::serve(metrics_listener, api.proxy.pods.metrics(), shutdown.clone()));
         if config.controllers {
             crate::controllers::start(api.clone(), config.pod_images.clone(), config.registries.clone(), shutdown.clone());
+            tokio::spawn(crate::traffic::run(api.clone(), config.traffic, shutdown.clone()));
         }
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
         let task = tokio::spawn(accept_loop(listener, acceptor, api, shutdown.clone()));
@@ -127,6 +132,11 @@ impl ApiServer {
     /// `http://127.0.0.1:PORT/metrics`: the simulated pods' request metrics, Prometheus text format.
     pub fn metrics_url(&self) -> String {
         format!("http://{}/metrics", self.metrics_addr)
+    }
+
+    /// The metrics endpoint's address, `127.0.0.1:PORT` (a Prometheus scrape target).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
     }
 
     /// The fault rules of this server, switchable while it runs (`faults`).

@@ -44,6 +44,6 @@ pub async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm:
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
     let scanner = scanner(runtime.clone(), pipeline.dir.clone());
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner, metrics: Default::default() };
     gantry_engine::run(plan, runtime, opts).await
 }

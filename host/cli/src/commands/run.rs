@@ -26,6 +26,14 @@
 //! (`commands::images`: credentials per target registry, the estate's
 //! registries with `--sim`), shared by the `registry`/`builder`
 //! capabilities and the scanner.
+//!
+//! Each target's `metrics` capability reaches its metrics provider: the
+//! target's `metrics:`, else the pipeline's (credentials from the variables
+//! they name). A simulated target without one gets a real Prometheus of its
+//! own when the `prometheus` binary is installed (`GANTRY_PROMETHEUS`, else
+//! PATH), scraping its cluster, whose simulated users send
+//! `SIM_TRAFFIC` requests per second to every Service; with no Prometheus
+//! at all, the analysis judges on health only and says so.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,7 +92,14 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let estate = if clusters.is_empty() {
         None
     } else {
-        match gantry_sim::Estate::start_clusters(&sim_dir, &clusters).await {
+        let options = match estate_options(&plan, args.sim) {
+            Ok(o) => o,
+            Err(e) => {
+                output::error(ctx, &e);
+                return exit::BAD_INPUT;
+            }
+        };
+        match gantry_sim::Estate::start_clusters_with(&sim_dir, &clusters, &options).await {
             Ok(e) => {
                 commands::sim::announce(ctx, &e);
                 Some(e)
@@ -131,6 +146,16 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             return exit::BAD_INPUT;
         }
     };
+    let metrics = match metrics_backends(&plan, estate.as_ref(), args.sim, &args.source) {
+        Ok(m) => m,
+        Err(e) => {
+            output::error(ctx, &e);
+            if let Some(estate) = estate {
+                estate.shutdown().await;
+            }
+            return exit::BAD_INPUT;
+        }
+    };
     let events = output::sink(ctx);
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
@@ -152,7 +177,7 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     };
     let watcher = watch_locks(&locks, cancel.clone(), ctx);
 
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images, scanner }).await;
+    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images, scanner, metrics }).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -162,6 +187,52 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         estate.shutdown().await;
     }
     outcome.status.exit_code()
+}
+
+/// Requests per second the simulated users send to every Service of a simulated cluster.
+pub const SIM_TRAFFIC: f64 = 10.0;
+
+/// What the estate runs beside the clusters: simulated users, and a
+/// Prometheus per cluster when a simulated target has no metrics provider
+/// and the binary is installed.
+fn estate_options(plan: &Plan, all_sim: bool) -> Result<estate::EstateOptions, String> {
+    let spec = &plan.pipeline.spec;
+    let unprovided = spec.targets.iter().any(|(name, t)| simulated_cluster_of(name, t, all_sim).is_some() && t.metrics.is_none() && spec.metrics.is_none());
+    let prometheus = if unprovided { gantry_sim::prometheus::find_binary().map_err(|e| e.to_string())? } else { None };
+    Ok(estate::EstateOptions { traffic: Some(SIM_TRAFFIC), prometheus })
+}
+
+/// Each target's metrics provider: its own `metrics:`, else the pipeline's,
+/// else (simulated) the Prometheus of its cluster when one runs.
+fn metrics_backends(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool, source: &Source) -> Result<gantry_runtime::MetricsBackends, String> {
+    let spec = &plan.pipeline.spec;
+    let vars = source.vars();
+    let mut out: std::collections::BTreeMap<String, Arc<dyn gantry_runtime::MetricsBackend>> = Default::default();
+    for (name, t) in &spec.targets {
+        let (field, configured) = match (&t.metrics, &spec.metrics) {
+            (Some(m), _) => (format!("targets.{name}.metrics"), Some(m)),
+            (None, Some(m)) => ("metrics".to_string(), Some(m)),
+            (None, None) => (String::new(), None),
+        };
+        let client = match configured {
+            Some(m) => {
+                let lookup = |var: &str| vars.get(var).map(String::from);
+                let auth = gantry_metrics::Auth::from_env(m.token_env.as_deref(), m.username_env.as_deref(), m.password_env.as_deref(), lookup).map_err(|e| format!("{field}: {e}"))?;
+                let timeout = match &m.timeout {
+                    Some(t) => gantry_engine::pipeline::parse_duration(t).map_err(|e| format!("{field}.timeout: {e}"))?,
+                    None => gantry_metrics::DEFAULT_TIMEOUT,
+                };
+                gantry_metrics::Prometheus::new(&m.prometheus, auth, timeout).map_err(|e| format!("{field}.prometheus: {e}"))?
+            }
+            None => {
+                let url = simulated_cluster_of(name, t, all_sim).and_then(|cluster| estate.and_then(|e| e.prometheus_url(&cluster)));
+                let Some(url) = url else { continue };
+                gantry_metrics::Prometheus::new(&url, None, gantry_metrics::DEFAULT_TIMEOUT).map_err(|e| format!("the simulated Prometheus of target `{name}`: {e}"))?
+            }
+        };
+        out.insert(name.clone(), Arc::new(client));
+    }
+    Ok(Arc::new(out))
 }
 
 /// The clusters to simulate for `plan`: its `sim:` targets, and with `all`

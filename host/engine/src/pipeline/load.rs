@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics};
 use crate::pipeline::locate::Locator;
-use crate::pipeline::model::{OnFailure, PipelineFile};
+use crate::pipeline::model::{MetricsSpec, OnFailure, PipelineFile};
 use crate::pipeline::vars::{expand, ExpandError, Vars};
 use crate::pipeline::PluginRef;
 
@@ -244,11 +244,17 @@ fn check(spec: &PipelineFile, dir: &Path, report: &mut Report<'_>) {
             0 => report(&field, "a target needs one of `eks`, `gke`, `kubeconfig` or `sim`".into(), Some("for a try-out without a cloud account, write `sim: {}`".into())),
             _ => report(&field, "a target has exactly one of `eks`, `gke`, `kubeconfig` or `sim`".into(), Some("split it into two targets".into())),
         }
+        if let Some(m) = &target.metrics {
+            check_metrics(&format!("{field}.metrics"), m, report);
+        }
         if let Some(gke) = &target.gke {
             if gke.region.is_some() == gke.zone.is_some() {
                 report(&format!("{field}.gke"), "a GKE target has either `region` (regional cluster) or `zone` (zonal cluster)".into(), None);
             }
         }
+    }
+    if let Some(m) = &spec.metrics {
+        check_metrics("metrics", m, report);
     }
     if spec.stages.is_empty() {
         report("stages", "the pipeline has no stages".into(), Some("add at least one stage, e.g. `- { name: hello, uses: builtin:echo, with: { message: hi } }`".into()));
@@ -324,6 +330,62 @@ fn check_body(field: &str, uses: &str, grants: &[String], timeout: Option<&str>,
     }
 }
 
+/// Whether `url` is an absolute `http(s)://host[:port][/path]` URL without
+/// credentials, query or fragment; the reason when it is not.
+pub fn check_provider_url(url: &str) -> Result<(), String> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!("`{url}` carries credentials; name them with `token-env` or `username-env`/`password-env` instead"));
+    }
+    if rest.contains('?') || rest.contains('#') {
+        return Err(format!("`{url}` has a query or fragment; give the base URL of the Prometheus HTTP API"));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => (h, Some(p.strip_prefix(':').unwrap_or(p))),
+            None => return Err(format!("`{url}` has an unclosed `[`")),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace()) {
+        return Err(format!("`{url}` has no host"));
+    }
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |n| n == 0) {
+            return Err(format!("`{url}` has a bad port `{p}`"));
+        }
+    }
+    Ok(())
+}
+
+fn check_metrics(field: &str, m: &MetricsSpec, report: &mut Report<'_>) {
+    if let Err(e) = check_provider_url(m.prometheus.trim()) {
+        report(&format!("{field}.prometheus"), e, Some("write the Prometheus base URL, e.g. `http://prometheus.monitoring:9090`".into()));
+    }
+    for (key, var) in [("token-env", &m.token_env), ("username-env", &m.username_env), ("password-env", &m.password_env)] {
+        if let Some(v) = var {
+            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || v.starts_with(|c: char| c.is_ascii_digit()) {
+                report(&format!("{field}.{key}"), format!("`{v}` is not an environment variable name"), Some("name the variable (e.g. `PROMETHEUS_TOKEN`), not its value".into()));
+            }
+        }
+    }
+    if m.username_env.is_some() != m.password_env.is_some() {
+        report(field, "basic auth needs both `username-env` and `password-env`".into(), None);
+    }
+    if m.token_env.is_some() && m.username_env.is_some() {
+        report(field, "give either `token-env` (bearer) or `username-env`/`password-env` (basic), not both".into(), None);
+    }
+    if let Some(t) = &m.timeout {
+        if let Err(e) = parse_duration(t) {
+            report(&format!("{field}.timeout"), e, None);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -401,6 +463,28 @@ mod tests {
         let e = parse_text("name: app\ntargets: { aws: {} }\nstages:\n  - { name: a, uses: builtin:echo }\n  - { name: a, uses: builtin:echo, memory: \"10\" }\n").unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["targets.aws", "stages[1].name", "stages[1].memory"]);
+    }
+
+    #[test]
+    fn metrics_providers_are_checked_at_the_top_and_per_target() {
+        let ok = "name: app\nmetrics: { prometheus: \"http://127.0.0.1:9090\" }\ntargets:\n  aws: { sim: {}, metrics: { prometheus: \"https://prom.example:443/prom\", token-env: PROM_TOKEN, timeout: 5s } }\nstages:\n  - { name: a, uses: builtin:echo }\n";
+        let p = parse_text(ok).unwrap_or_else(|d| panic!("{:?}", d.0));
+        assert_eq!(p.spec.metrics.as_ref().unwrap().prometheus, "http://127.0.0.1:9090");
+        assert_eq!(p.spec.targets["aws"].metrics.as_ref().unwrap().token_env.as_deref(), Some("PROM_TOKEN"));
+        let d = first_error("name: app\nmetrics: { prometheus: \"127.0.0.1:9090\" }\ntargets: { aws: { sim: {} } }\nstages:\n  - { name: a, uses: builtin:echo }\n");
+        assert_eq!((d.field.as_str(), d.line), ("metrics.prometheus", 2), "{d}");
+        assert!(d.message.contains("not an http:// or https:// URL"), "{d}");
+        let d = first_error("name: app\ntargets:\n  aws: { sim: {}, metrics: { prometheus: \"http://u:secret@prom:9090\" } }\nstages:\n  - { name: a, uses: builtin:echo }\n");
+        assert_eq!(d.field, "targets.aws.metrics.prometheus", "{d}");
+        assert!(d.message.contains("carries credentials"), "{d}");
+        let d = first_error("name: app\nmetrics: { prometheus: \"http://prom:9090\", username-env: U }\ntargets: { aws: { sim: {} } }\nstages:\n  - { name: a, uses: builtin:echo }\n");
+        assert!(d.message.contains("needs both"), "{d}");
+        for bad in ["http://:9090", "http://prom:0", "http://prom:http", "ftp://prom", "http://[::1"] {
+            assert!(check_provider_url(bad).is_err(), "{bad}");
+        }
+        for good in ["http://prom", "http://[::1]:9090/", "https://prom.monitoring.svc:9090/prometheus"] {
+            assert!(check_provider_url(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -19,6 +19,29 @@ pub struct PipelineFile {
     pub stages: Vec<StageSpec>,
     #[serde(default)]
     pub on_failure: Option<OnFailure>,
+    /// The metrics provider of every target without its own.
+    #[serde(default)]
+    pub metrics: Option<MetricsSpec>,
+}
+
+/// A metrics provider: `metrics: { prometheus: http://HOST:9090 }`, with
+/// credentials named by environment variable (never written in the file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsSpec {
+    /// The Prometheus HTTP API's base URL (`/api/v1/...` is appended).
+    pub prometheus: String,
+    /// The variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// The variables holding a basic-auth user name and password.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Per query (`10s` when absent).
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +102,9 @@ pub struct TargetSpec {
     /// Where this target pulls the image from.
     #[serde(default)]
     pub registry: Option<String>,
+    /// This target's metrics provider, winning over the pipeline's.
+    #[serde(default)]
+    pub metrics: Option<MetricsSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

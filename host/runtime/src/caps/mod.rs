@@ -1,10 +1,9 @@
 //! The host side of each capability interface, one module per interface.
 //!
 //! Each module implements the generated `Host` trait for `HostState`: check
-//! the call against the stage's scope, then do the work — or, for the
-//! capabilities whose backends arrive in later work (clusters, Helm,
-//! registries, builds, scans, metrics), answer a typed `unsupported`
-//! error that names the capability. Never a fake success.
+//! the call against the stage's scope, then hand it to the run's backend —
+//! or, when the run has none, answer a typed `unavailable` error that names
+//! the capability and the fix. Never a fake success.
 
 mod cluster;
 mod helm;
@@ -18,7 +17,7 @@ mod scanner;
 mod time;
 mod types;
 
-use crate::bindings::wit::types::{CapError, ErrorKind};
+use crate::bindings::wit::types::CapError;
 use crate::context::Level;
 use crate::sandbox::HostState;
 
@@ -28,15 +27,6 @@ impl HostState {
         tracing::warn!(call, reason = %error.message, "capability call denied");
         self.log().host(Level::Warn, format!("denied {call}: {}", error.message));
         error
-    }
-}
-
-/// The answer of a capability whose backend is not part of this build.
-pub(crate) fn unsupported(capability: &str, call: &str) -> CapError {
-    CapError {
-        kind: ErrorKind::Unsupported,
-        capability: capability.to_string(),
-        message: format!("`{capability}.{call}` is not available in this build of gantry: the {capability} capability has no backend yet"),
     }
 }
 
@@ -50,17 +40,3 @@ macro_rules! tri {
     };
 }
 pub(crate) use tri;
-
-/// Check the scope, then answer `unsupported`: the shape every capability
-/// without a backend shares, so scoping is enforced from day one.
-macro_rules! scoped_unsupported {
-    ($state:expr, $cap:literal, $call:literal, [$($check:expr),* $(,)?]) => {{
-        $(
-            if let Err(e) = $check {
-                return Ok(Err($state.deny(concat!($cap, ".", $call), e)));
-            }
-        )*
-        Ok(Err($crate::caps::unsupported($cap, $call)))
-    }};
-}
-pub(crate) use scoped_unsupported;
