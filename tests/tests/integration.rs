@@ -12,3 +12,5 @@ mod probe;
 mod sandbox;
 mod images;
 mod scan_stage;
+mod health;
+mod wait;

@@ -272,7 +272,11 @@ fn http_pods(target: &str, request: &CheckRequest, s: &Settings, budget: Option<
     let mut worst = 0;
     let mut passed = Vec::new();
     for pod in ready {
-        let destination = http_probe::Destination::Pod(http_probe::PodRef { namespace: None, name: pod.name.clone(), port: s.port.clone() });
+        let port = match pod_port(target, &pod.name, &s.port) {
+            Ok(p) => p,
+            Err(m) => return Check::new("http", Outcome::Failed(m)),
+        };
+        let destination = http_probe::Destination::Pod(http_probe::PodRef { namespace: None, name: pod.name.clone(), port });
         let who = format!("pod {}", pod.name);
         match probe(target, destination, &s.path) {
             Ok(response) => {
@@ -286,6 +290,25 @@ fn http_pods(target: &str, request: &CheckRequest, s: &Settings, budget: Option<
         }
     }
     Check { name: "http", outcome: Outcome::Passed(passed.join("; ")), latency_ms: Some(worst) }
+}
+
+/// The pod proxy dials a port number: a named port is looked up in the pod's containers.
+fn pod_port(target: &str, pod: &str, port: &str) -> Result<String, String> {
+    if port.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(port.to_string());
+    }
+    let object = ObjectRef { api_version: "v1".into(), kind: "Pod".into(), namespace: None, name: pod.into() };
+    let json = cluster_read::get(target, &object).map_err(|e| format!("cannot read pod {pod}: {}", e.message))?;
+    let json: Value = serde_json::from_str(&json).map_err(|e| format!("pod {pod} is not JSON: {e}"))?;
+    json["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+        .find(|p| p["name"] == port)
+        .and_then(|p| p["containerPort"].as_u64())
+        .map(|n| n.to_string())
+        .ok_or_else(|| format!("pod {pod} has no container port named `{port}`; set `port:` to its name or number"))
 }
 
 struct HealthHttp;
