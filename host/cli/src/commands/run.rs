@@ -22,6 +22,9 @@
 //! (or waits up to `--lock-timeout`); a lost lock cancels the run; the locks
 //! are given back when the run ends, however it ends.
 //!
+//! `--wait DURATION` shortens (or lengthens) every canary wait of the plan
+//! to DURATION, keeping its count of analysis intervals (`Plan::shorten_waits`).
+//!
 //! A pipeline with an `image:` gets one registry client for the run
 //! (`commands::images`: credentials per target registry, the estate's
 //! registries with `--sim`), shared by the `registry`/`builder`
