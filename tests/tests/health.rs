@@ -252,7 +252,7 @@ async fn an_interrupt_during_a_health_stage_stops_it_at_once_and_rolls_the_canar
     assert!(events.iter().any(|e| matches!(e, Event::RecoveryStarted { .. })));
     assert_eq!(outcome.record.on_failure.as_ref().map(|r| r.status), Some(StepStatus::Succeeded));
     assert!(!helm_release_exists(&sim.objects, "fastapi-app-canary").await, "the canary was uninstalled");
-    assert!(helm_release_exists(&sim.objects, "fastapi-app").await, "stable was installed by this run too, and rolled back by uninstalling");
+    assert!(!helm_release_exists(&sim.objects, "fastapi-app").await, "stable was installed by this run too: undone as well");
     sim.estate.shutdown().await;
 }
 
@@ -307,17 +307,25 @@ fn examples_out() -> PathBuf {
 /// Run a custom health check (`wasm`) on a healthy canary and on a crash-looping one.
 async fn prove_example(wasm: &Path, with: Value, failing: Value, says: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let sim = sim(dir.path()).await;
+    let sim_dir = dir.path().join("healthy");
+    std::fs::create_dir_all(&sim_dir).unwrap();
+    let sim = self::sim(&sim_dir).await;
     let check = |name: &str, with: &Value| json!({"name": name, "uses": wasm.display().to_string(), "grants": ["cluster-read", "http-probe"], "with": with}).to_string();
     let mut settings = with.clone();
     settings.as_object_mut().unwrap().extend([("interval".to_string(), json!("100ms")), ("deadline".to_string(), json!("60s")), ("failure-threshold".to_string(), json!(2))]);
     let stages = [deploy("deploy-stable", "stable", json!({})), deploy("deploy-canary", "canary", json!({})), check("health-canary", &settings)];
-    let (outcome, _) = run_driven(dir.path(), &pipeline(&stages), sim.clusters.clone(), sim.helm.clone(), None, None).await;
+    let (outcome, _) = run_driven(&sim_dir, &pipeline(&stages), sim.clusters.clone(), sim.helm.clone(), None, None).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
     assert_eq!(step(&outcome, "health-canary").outputs["health"], "healthy");
 
-    let stages = [deploy("deploy-canary", "canary", failing), check("health-canary", &settings)];
-    let (outcome, _) = run_driven(dir.path(), &pipeline(&stages), sim.clusters.clone(), sim.helm.clone(), None, None).await;
+    sim.estate.shutdown().await;
+
+    // A fresh cluster: no pod of the healthy release lingers into the failing one's rollout.
+    let sim_dir = dir.path().join("failing");
+    std::fs::create_dir_all(&sim_dir).unwrap();
+    let sim = self::sim(&sim_dir).await;
+    let stages = [deploy("deploy-stable", "stable", json!({})), deploy("deploy-canary", "canary", failing), check("health-canary", &settings)];
+    let (outcome, _) = run_driven(&sim_dir, &pipeline(&stages), sim.clusters.clone(), sim.helm.clone(), None, None).await;
     let s = step(&outcome, "health-canary");
     assert_eq!(s.status, StepStatus::Failed, "{:#?}", outcome.record.stages);
     let message = &s.error.as_ref().unwrap().message;
