@@ -278,6 +278,40 @@ async fn an_interrupt_during_the_wait_stops_it_at_once_and_rolls_the_canary_back
     sim.estate.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_probe_reaches_pods_of_the_pipelines_releases_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim(dir.path()).await;
+    for (name, release) in [("canary-pod", "fastapi-app-canary"), ("other-pod", "someone-else")] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": {"app.kubernetes.io/instance": release},
+            "annotations": {"sim.gantry.dev/ready-after": "0s", "sim.gantry.dev/http-paths": format!(r#"{{"/health": {{"status": 200, "body": "{name} ok"}}}}"#)}},
+            "spec": {"containers": [{"name": "app", "image": "fastapi-app:1", "ports": [{"name": "http", "containerPort": 8000}]}]}});
+        sim.objects.apply(&pod, gantry_runtime::cluster::ApplyOptions::default()).await.unwrap();
+    }
+    let key = ObjectKey { api_version: "v1".into(), kind: "Pod".into(), namespace: Some("default".into()), name: "canary-pod".into() };
+    let guard = std::time::Instant::now() + Duration::from_secs(60);
+    while sim.objects.get(&key).await.ok().and_then(|p| p["status"]["phase"].as_str().map(|s| s == "Running")) != Some(true) {
+        assert!(std::time::Instant::now() < guard, "the pod never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let calls = json!({"calls": [
+        {"op": "probe", "pod": "canary-pod", "port": "8000", "path": "/health"},
+        {"op": "probe", "pod": "other-pod", "port": "8000", "path": "/health"},
+        {"op": "probe", "pod": "canary-pod", "port": "8000", "path": "/health", "namespace": "kube-system"},
+    ]});
+    let probe = json!({"name": "probe", "uses": fixture_path("cluster"), "grants": ["cluster-read", "cluster-write", "http-probe"], "with": calls}).to_string();
+    let (outcome, _) = run_driven(dir.path(), &pipeline(&[probe]), sim.clusters.clone(), sim.helm.clone(), None, None).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
+    let s = step(&outcome, "probe");
+    let answer = |i: usize| s.outputs["results"][i]["answer"].clone();
+    assert_eq!((answer(0)["status"].as_u64(), answer(0)["body"].as_str()), (Some(200), Some("canary-pod ok")), "{}", answer(0));
+    assert_eq!(answer(1)["error"], "denied", "{}", answer(1));
+    assert!(answer(1)["message"].as_str().unwrap().contains("someone-else"), "{}", answer(1));
+    assert_eq!(answer(2)["error"], "denied", "{}", answer(2));
+    assert!(log_lines(s).iter().filter(|l| l.starts_with("denied http-probe.get")).count() == 2, "{:?}", log_lines(s));
+    sim.estate.shutdown().await;
+}
+
 /// A toolchain binary from `env` or the CI location; None (after saying why) when missing outside CI; a panic under CI.
 fn tool(env: &str, default: &str) -> Option<PathBuf> {
     let path = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| root().join(default));
