@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use gantry_runtime::cluster::{
     ApplyOptions, BackendError, BackendErrorKind, BackendResult, ClusterBackend, ContainerInfo, EventInfo, ListQuery, LogQuery, ObjectKey, PodInfo, ProbeAnswer, Propagation, Rollout,
-    ServiceProbe, PROBE_BODY_CAP, PROBE_HEADERS,
+    PodProbe, ServiceProbe, PROBE_BODY_CAP, PROBE_HEADERS,
 };
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -414,21 +414,34 @@ impl ClusterBackend for KubeBackend {
 
     async fn probe_service(&self, probe: &ServiceProbe) -> BackendResult<ProbeAnswer> {
         let what = format!("probe of service {}/{}:{}", probe.namespace, probe.service, probe.port);
+        self.probe_proxy(&what, "services", &probe.namespace, &probe.service, &probe.port, &probe.path, &probe.headers, probe.timeout).await
+    }
+
+    async fn probe_pod(&self, probe: &PodProbe) -> BackendResult<ProbeAnswer> {
+        let what = format!("probe of pod {}/{}:{}", probe.namespace, probe.pod, probe.port);
+        self.probe_proxy(&what, "pods", &probe.namespace, &probe.pod, &probe.port, &probe.path, &probe.headers, probe.timeout).await
+    }
+}
+
+impl KubeBackend {
+    /// One GET through the API server's `services/` or `pods/` proxy subresource.
+    #[allow(clippy::too_many_arguments)]
+    async fn probe_proxy(&self, what: &str, plural: &str, namespace: &str, name: &str, port: &str, path: &str, headers: &[(String, String)], timeout: std::time::Duration) -> BackendResult<ProbeAnswer> {
         let invalid = |m: String| BackendError::new(BackendErrorKind::Invalid, format!("{what}: {m}"));
         let segment_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-        if !segment_ok(&probe.namespace) || !segment_ok(&probe.service) || !segment_ok(&probe.port) {
-            return Err(invalid("namespace, service and port must be DNS names or a port number".into()));
+        if !segment_ok(namespace) || !segment_ok(name) || !segment_ok(port) {
+            return Err(invalid(format!("namespace, {} and port must be DNS names or a port number", &plural[..plural.len() - 1])));
         }
-        let path = if probe.path.starts_with('/') { probe.path.clone() } else { format!("/{}", probe.path) };
-        let uri = format!("/api/v1/namespaces/{}/services/{}:{}/proxy{path}", probe.namespace, probe.service, probe.port);
+        let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+        let uri = format!("/api/v1/namespaces/{namespace}/{plural}/{name}:{port}/proxy{path}");
         let mut request = http::Request::get(&uri);
-        for (name, value) in &probe.headers {
+        for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
         let request = request.body(kube::client::Body::from(Vec::new())).map_err(|e| invalid(format!("the path or a header is malformed: {e}")))?;
         let started = std::time::Instant::now();
         let exchange = async {
-            let response = self.client.send(request).await.map_err(|e| self.error(&what, e))?;
+            let response = self.client.send(request).await.map_err(|e| self.error(what, e))?;
             let status = response.status().as_u16();
             let headers = kept_headers(response.headers());
             let body = read_capped(response.into_body(), PROBE_BODY_CAP)
@@ -439,9 +452,9 @@ impl ClusterBackend for KubeBackend {
         // One GET, as a health check sees it: the retry layer's deadline is now, so it
         // makes one attempt and a 503 (no ready pods) comes back as the status it is.
         let once = gantry_runtime::deadline::CALL_DEADLINE.scope(started, exchange);
-        match tokio::time::timeout(probe.timeout, once).await {
+        match tokio::time::timeout(timeout, once).await {
             Ok(answer) => answer,
-            Err(_) => Err(BackendError::new(BackendErrorKind::Timeout, format!("{what} on target `{}`: no full answer within {} ms", self.target, probe.timeout.as_millis()))),
+            Err(_) => Err(BackendError::new(BackendErrorKind::Timeout, format!("{what} on target `{}`: no full answer within {} ms", self.target, timeout.as_millis()))),
         }
     }
 }

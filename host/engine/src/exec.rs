@@ -10,12 +10,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use gantry_runtime::{wit, CallEnv, ImageInfo, LogLine, ReleaseInfo, RunContext, Runtime, StageRecord, TargetInfo};
+use gantry_runtime::{wit, CallEnv, ImageInfo, Limits, LogLine, ReleaseInfo, RunContext, Runtime, StageRecord, TargetInfo};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::event::{Event, EventSink, RunStatus, StepError, StepStatus};
-use crate::plan::{Plan, PlannedStage};
+use crate::analysis::{self, Analyzer, Recheck};
+use crate::health::{self, Checker, Driven};
+use crate::plan::{Driver, Plan, PlannedStage};
 use crate::record::{self, RunRecord, StageRecordOut, StepRecord};
 use crate::redact::Redactor;
 
@@ -301,8 +303,65 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
     };
 
     let release = spec.release.as_ref();
-    let scope = gantry_runtime::scope::Scope {
-        targets: match &target {
+    let run = RunContext {
+        run_id: shared.run_id.clone(),
+        pipeline: spec.name.clone(),
+        stage: stage.name.clone(),
+        recovering,
+        targets: plan.targets.clone(),
+        image: spec.image.as_ref().map(|i| ImageInfo { name: i.name.clone(), tag: i.tag.clone(), digest: None }),
+        release: release.map(|r| ReleaseInfo { name: r.name.clone(), chart: r.chart.clone(), namespace: r.namespace.clone() }),
+        revision: shared.revision.clone(),
+        history: history.to_vec(),
+    };
+    let env = CallEnv {
+        run: Arc::new(run),
+        scope: Arc::new(scope_of(plan, stage, target.as_ref())),
+        grants: Arc::new(stage.grants.clone()),
+        limits: stage.limits,
+        log: sink,
+        cancel: cancel.clone(),
+        clusters: shared.clusters.clone(),
+        helm: shared.helm.clone(),
+        images: shared.images.clone(),
+        scanner: shared.scanner.clone(),
+        metrics: shared.metrics.clone(),
+    };
+    let Driven { status, summary, outputs, error } = match (&stage.driver, target.as_ref(), release) {
+        (Driver::Stage, _, _) => call_stage(shared, stage, &env, target.as_ref()).await,
+        (Driver::Health(health_spec), Some(t), Some(r)) => {
+            let track = health::resolve_track(health_spec.track, &t.name, &history);
+            let env = CallEnv { limits: Limits { timeout: health_spec.timeout, ..stage.limits }, ..env };
+            let checker = Checker { runtime: &shared.runtime, plugin: &stage.plugin, env, target: t.clone(), track, release: track.release(&r.name), namespace: r.namespace.clone(), settings: stage.settings.to_string() };
+            health::drive(&checker, health_spec, &cancel).await
+        }
+        (Driver::Wait(wait_spec), Some(t), Some(r)) => {
+            let recheck = if wait_spec.health { recheck_of(shared, stage, t, r, &env) } else { None };
+            let analyzer = Analyzer { runtime: &shared.runtime, plugin: &stage.plugin, env, target: t.clone(), stable: r.name.clone(), namespace: r.namespace.clone(), settings: stage.settings.to_string() };
+            analysis::drive(&analyzer, wait_spec, recheck.as_ref(), &cancel).await
+        }
+        (_, _, _) => Driven {
+            status: StepStatus::Failed,
+            summary: String::new(),
+            outputs: serde_json::json!({}),
+            error: Some(StepError { kind: "internal".into(), message: format!("stage `{}` is driven per target on the pipeline's release, but has no target or release here; this is a gantry bug", stage.name), hint: None }),
+        },
+    };
+    let summary = shared.redact.text(&summary);
+    let outputs = shared.redact.json(&outputs);
+    let error = error.map(|e| StepError { kind: e.kind, message: shared.redact.text(&e.message), hint: e.hint.map(|h| shared.redact.text(&h)) });
+    let duration_ms = clock.elapsed().as_millis() as u64;
+    (shared.events)(&Event::StepFinished { stage: stage.name.clone(), target: target_name.clone(), status, duration_ms, summary: summary.clone(), error: error.clone() });
+    let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|p| p.into_inner()));
+    StepRecord { target: target_name, status, started: record::timestamp(started), duration_ms, summary, outputs, error, logs }
+}
+
+/// What one stage's host calls may touch on `target` (all targets when none).
+fn scope_of(plan: &Plan, stage: &PlannedStage, target: Option<&TargetInfo>) -> gantry_runtime::scope::Scope {
+    let spec = &plan.pipeline.spec;
+    let release = spec.release.as_ref();
+    gantry_runtime::scope::Scope {
+        targets: match target {
             Some(t) => vec![t.name.clone()],
             None => plan.targets.iter().map(|t| t.name.clone()).collect(),
         },
@@ -318,47 +377,39 @@ async fn step(shared: &Arc<Shared>, stage: &PlannedStage, target: Option<TargetI
             target: b.target.clone(),
             args: b.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         }),
-    };
-    let run = RunContext {
-        run_id: shared.run_id.clone(),
-        pipeline: spec.name.clone(),
-        stage: stage.name.clone(),
-        recovering,
-        targets: plan.targets.clone(),
-        image: spec.image.as_ref().map(|i| ImageInfo { name: i.name.clone(), tag: i.tag.clone(), digest: None }),
-        release: release.map(|r| ReleaseInfo { name: r.name.clone(), chart: r.chart.clone(), namespace: r.namespace.clone() }),
-        revision: shared.revision.clone(),
-        history: history.to_vec(),
-    };
-    let env = CallEnv {
-        run: Arc::new(run),
-        scope: Arc::new(scope),
-        grants: Arc::new(stage.grants.clone()),
-        limits: stage.limits,
-        log: sink,
-        cancel,
-        clusters: shared.clusters.clone(),
-        helm: shared.helm.clone(),
-        images: shared.images.clone(),
-        scanner: shared.scanner.clone(),
-        metrics: shared.metrics.clone(),
-    };
-    let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.as_ref().map(gantry_runtime::wit_target) };
-    let result = shared.runtime.call_stage(&stage.plugin, &env, input).await;
+    }
+}
 
-    let (status, summary, outputs, error) = match result {
+/// One `run` of a `stage` plugin.
+async fn call_stage(shared: &Shared, stage: &PlannedStage, env: &CallEnv, target: Option<&TargetInfo>) -> Driven {
+    let input = wit::stage_types::StageInput { settings: stage.settings.to_string(), target: target.map(gantry_runtime::wit_target) };
+    match shared.runtime.call_stage(&stage.plugin, env, input).await {
         Ok(out) => {
             let outputs: serde_json::Value = serde_json::from_str(&out.outputs).unwrap_or_else(|_| serde_json::json!({ "raw": out.outputs }));
-            (StepStatus::Succeeded, shared.redact.text(&out.summary), shared.redact.json(&outputs), None)
+            Driven { status: StepStatus::Succeeded, summary: out.summary, outputs, error: None }
         }
         Err(e) => {
             let status = if matches!(e, gantry_runtime::CallError::Interrupted) { StepStatus::Interrupted } else { StepStatus::Failed };
-            let error = StepError { kind: e.kind().to_string(), message: shared.redact.text(&e.to_string()), hint: e.hint().map(|h| shared.redact.text(&h)) };
-            (status, String::new(), serde_json::json!({}), Some(error))
+            Driven { status, summary: String::new(), outputs: serde_json::json!({}), error: Some(StepError { kind: e.kind().to_string(), message: e.to_string(), hint: e.hint() }) }
         }
+    }
+}
+
+/// The health check a wait re-runs on the canary: the latest health-check
+/// stage before `wait`, with its own plugin, settings, grants and timeout.
+fn recheck_of<'a>(shared: &'a Shared, wait: &PlannedStage, target: &TargetInfo, release: &crate::pipeline::model::ReleaseSpec, env: &CallEnv) -> Option<Recheck<'a>> {
+    let index = shared.plan.stages.iter().position(|s| std::ptr::eq(s, wait))?;
+    let (stage, spec) = shared.plan.stages[..index].iter().rev().find_map(|s| match &s.driver {
+        Driver::Health(spec) => Some((s, spec)),
+        _ => None,
+    })?;
+    let env = CallEnv {
+        scope: Arc::new(scope_of(&shared.plan, stage, Some(target))),
+        grants: Arc::new(stage.grants.clone()),
+        limits: Limits { timeout: spec.timeout, ..stage.limits },
+        ..env.clone()
     };
-    let duration_ms = clock.elapsed().as_millis() as u64;
-    (shared.events)(&Event::StepFinished { stage: stage.name.clone(), target: target_name.clone(), status, duration_ms, summary: summary.clone(), error: error.clone() });
-    let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|p| p.into_inner()));
-    StepRecord { target: target_name, status, started: record::timestamp(started), duration_ms, summary, outputs, error, logs }
+    let track = health::Track::Canary;
+    let checker = Checker { runtime: &shared.runtime, plugin: &stage.plugin, env, target: target.clone(), track, release: track.release(&release.name), namespace: release.namespace.clone(), settings: stage.settings.to_string() };
+    Some(Recheck { checker, failure_threshold: spec.failure_threshold, stage: stage.name.clone() })
 }

@@ -7,9 +7,11 @@
 //! sandboxing; this crate does the ordering, the bookkeeping and the masking.
 //! It prints nothing: the command line draws the events.
 
+pub mod analysis;
 pub mod diagnostic;
 pub mod event;
 pub mod exec;
+pub mod health;
 pub mod pipeline;
 pub mod plan;
 pub mod record;
@@ -20,4 +22,4 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use event::{Event, EventSink, RunStatus, StepStatus};
 pub use exec::{exit, run, RunOptions, RunOutcome};
 pub use pipeline::{load, Pipeline, PluginRef, Vars};
-pub use plan::{plan, Plan, PlannedStage};
+pub use plan::{plan, Driver, Plan, PlannedStage};

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use gantry_runtime::{Capability, Limits, Plugin, Runtime, TargetInfo, TargetKind, World};
 
+use crate::analysis::WaitSpec;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::health::{HealthSpec, SettingError};
 use crate::pipeline::load::{parse_duration, parse_memory, DEFAULT_MEMORY, DEFAULT_TIMEOUT};
 use crate::pipeline::model::{OnFailure, TargetSpec};
 use crate::pipeline::{Pipeline, PluginRef};
@@ -23,7 +25,22 @@ pub struct PlannedStage {
     pub grants: Vec<Capability>,
     pub limits: Limits,
     pub once: bool,
+    /// The plugin's settings: the stage's `with:`, without the keys the
+    /// host reserves for health checks and waits.
     pub settings: serde_json::Value,
+    /// Who drives the plugin: one `run` call, or the host's health or wait loop.
+    pub driver: Driver,
+}
+
+/// How a stage's plugin is called, by its world.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Driver {
+    /// A `stage` component: one `run` per target (or once).
+    Stage,
+    /// A `health-check` component: `check` until healthy, unhealthy or the deadline.
+    Health(HealthSpec),
+    /// A `canary-analysis` component: `analyze` at every interval of the wait.
+    Wait(WaitSpec),
 }
 
 /// A whole pipeline, ready to run.
@@ -49,6 +66,17 @@ pub fn plan(pipeline: Pipeline, runtime: &Runtime) -> Result<Plan, Diagnostics> 
         match prepare(&pipeline, runtime, &mut loaded, &s.name, &field, body) {
             Ok(mut p) => {
                 p.once = s.runs_once();
+                if p.once && p.driver != Driver::Stage {
+                    let pos = pipeline.locator.value(&format!("{field}.once"));
+                    problems.push(Diagnostic {
+                        file: pipeline.file.clone(),
+                        line: pos.line,
+                        column: pos.column,
+                        field: format!("{field}.once"),
+                        message: format!("stage `{}`: a `{}` plugin runs per target", s.name, p.plugin.world),
+                        hint: Some("remove `once: true`".into()),
+                    });
+                }
                 stages.push(p);
             }
             Err(d) => problems.push(d),
@@ -75,6 +103,18 @@ pub fn plan(pipeline: Pipeline, runtime: &Runtime) -> Result<Plan, Diagnostics> 
     }
     let targets = spec.targets.iter().map(|(name, t)| target_info(name, t)).collect();
     Ok(Plan { pipeline, targets, stages, on_failure })
+}
+
+impl Plan {
+    /// `gantry run --wait DURATION`: every wait lasts `duration`, its
+    /// interval scaled so that the count of intervals stays (at least 100ms).
+    pub fn shorten_waits(&mut self, duration: Duration) {
+        for stage in &mut self.stages {
+            if let Driver::Wait(spec) = &stage.driver {
+                stage.driver = Driver::Wait(spec.shortened(duration));
+            }
+        }
+    }
 }
 
 struct Body<'a> {
@@ -115,8 +155,19 @@ fn prepare(pipeline: &Pipeline, runtime: &Runtime, loaded: &mut Vec<(String, Arc
             p
         }
     };
-    if plugin.world != World::Stage {
-        return Err(at("uses", format!("`{plugin_name}` is a `{}` plugin; a stage needs a `stage` plugin", plugin.world), Some(format!("a `{}` plugin is used inside a stage's settings, not as `uses:`", plugin.world))));
+    let recovering = field == "on-failure";
+    let allowed = if recovering { plugin.world == World::Stage } else { plugin.world != World::ScanPolicy };
+    if !allowed {
+        let wanted = if recovering { "`on-failure` needs a `stage` plugin" } else { "a stage needs a `stage`, `health-check` or `canary-analysis` plugin" };
+        return Err(at("uses", format!("`{plugin_name}` is a `{}` plugin; {wanted}", plugin.world), Some(format!("a `{}` plugin is used inside a stage's settings, not as `uses:`", plugin.world))));
+    }
+    let with = body.with.unwrap_or_else(|| serde_json::json!({}));
+    let (driver, settings) = driver_of(plugin.world, &with).map_err(|e| {
+        let e = e.into_iter().next().expect("driver_of reports at least one error");
+        at(&format!("with.{}", e.key), e.message, e.hint)
+    })?;
+    if driver != Driver::Stage && pipeline.spec.release.is_none() {
+        return Err(at("uses", format!("stage `{name}`: a `{}` plugin checks the pipeline's release, but the pipeline has no `release:`", plugin.world), Some("add `release: { name: …, chart: … }`".into())));
     }
 
     let mut grants = default_grants;
@@ -146,9 +197,11 @@ fn prepare(pipeline: &Pipeline, runtime: &Runtime, loaded: &mut Vec<(String, Arc
     }
     runtime.prepare(&plugin).map_err(|e| at("uses", e.to_string(), None))?;
 
-    let timeout = match body.timeout {
-        Some(t) => parse_duration(t).map_err(|m| at("timeout", m, None))?,
-        None => DEFAULT_TIMEOUT,
+    let timeout = match (body.timeout, &driver) {
+        (Some(t), _) => parse_duration(t).map_err(|m| at("timeout", m, None))?,
+        // A health check's calls are bounded by its per-evaluation `with.timeout`.
+        (None, Driver::Health(spec)) => spec.timeout,
+        (None, _) => DEFAULT_TIMEOUT,
     };
     let memory = match body.memory {
         Some(m) => parse_memory(m).map_err(|e| at("memory", e, None))?,
@@ -162,7 +215,18 @@ fn prepare(pipeline: &Pipeline, runtime: &Runtime, loaded: &mut Vec<(String, Arc
         grants,
         limits: Limits { memory, timeout: timeout.max(Duration::from_millis(1)), log_bytes: LOG_BYTES },
         once: false,
-        settings: body.with.unwrap_or_else(|| serde_json::json!({})),
+        settings,
+        driver,
+    })
+}
+
+/// The driver of a plugin of `world` with `with:`, and the settings it gets;
+/// or every bad reserved key.
+pub fn driver_of(world: World, with: &serde_json::Value) -> Result<(Driver, serde_json::Value), Vec<SettingError>> {
+    Ok(match world {
+        World::HealthCheck => (Driver::Health(HealthSpec::parse(with)?), crate::health::plugin_settings(with, &crate::health::RESERVED)),
+        World::CanaryAnalysis => (Driver::Wait(WaitSpec::parse(with)?), crate::health::plugin_settings(with, &crate::analysis::RESERVED)),
+        World::Stage | World::ScanPolicy => (Driver::Stage, with.clone()),
     })
 }
 

@@ -102,6 +102,20 @@ pub struct ServiceProbe {
     pub timeout: std::time::Duration,
 }
 
+/// One GET to a pod through the API server's pod proxy.
+#[derive(Debug, Clone)]
+pub struct PodProbe {
+    pub namespace: String,
+    pub pod: String,
+    /// Container port name or number, as in `pods/name:port`.
+    pub port: String,
+    /// Path and query on the pod, e.g. `/health`.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// The most the backend waits for the whole answer.
+    pub timeout: std::time::Duration,
+}
+
 /// What a probe got back. A status the server or the proxy answered
 /// (including the proxy's own 503 when no endpoint is ready) is a response,
 /// not an error.
@@ -192,6 +206,11 @@ pub trait ClusterBackend: Send + Sync {
     /// [`BackendErrorKind::Timeout`], an unreachable API server
     /// [`BackendErrorKind::Unavailable`].
     async fn probe_service(&self, probe: &ServiceProbe) -> BackendResult<ProbeAnswer>;
+    /// One GET through `pods/NAME:PORT/proxy/PATH`, like [`Self::probe_service`].
+    /// A backend without a pod proxy says so.
+    async fn probe_pod(&self, probe: &PodProbe) -> BackendResult<ProbeAnswer> {
+        Err(BackendError::new(BackendErrorKind::Failed, format!("probing pod {}/{} directly is not supported by this cluster connection; probe its Service instead", probe.namespace, probe.pod)))
+    }
 }
 
 /// Each target's backend, by target name.

@@ -22,6 +22,9 @@
 //! (or waits up to `--lock-timeout`); a lost lock cancels the run; the locks
 //! are given back when the run ends, however it ends.
 //!
+//! `--wait DURATION` shortens (or lengthens) every canary wait of the plan
+//! to DURATION, keeping its count of analysis intervals (`Plan::shorten_waits`).
+//!
 //! A pipeline with an `image:` gets one registry client for the run
 //! (`commands::images`: credentials per target registry, the estate's
 //! registries with `--sim`), shared by the `registry`/`builder`
@@ -60,6 +63,9 @@ pub struct Args {
     /// How long to wait for another run's lock on the release (`0`: fail at once; `90s`, `5m`).
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// Shorten (or lengthen) every canary wait to DURATION (`20s`, `2m`); the count of analysis intervals stays.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
 }
 
 /// `0`, `500ms`, `90s`, `5m`, `1h` (a bare number is seconds).
@@ -85,7 +91,12 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     let sim_dir = args.state_dir.join("sim");
     let defaults = if args.sim { estate::default_variables(&sim_dir.join(estate::KEY_FILE)) } else { Vec::new() };
     let plan = match commands::plan_with(&args.source, &args.source.vars_over(&defaults), &runtime, ctx) {
-        Ok(p) => Arc::new(p),
+        Ok(mut p) => {
+            if let Some(wait) = args.wait {
+                p.shorten_waits(wait);
+            }
+            Arc::new(p)
+        }
         Err(code) => return code,
     };
     let clusters = simulated_clusters(&plan.pipeline, args.sim);

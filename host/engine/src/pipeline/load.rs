@@ -269,6 +269,7 @@ fn check(spec: &PipelineFile, dir: &Path, report: &mut Report<'_>) {
             report(&format!("{field}.name"), format!("stage name `{}` is already used by stages[{first}]", stage.name), Some("stage names must be unique".into()));
         }
         check_body(&field, &stage.uses, &stage.grants, stage.timeout.as_deref(), stage.memory.as_deref(), dir, report);
+        check_driven(&field, stage, report);
         if !stage.runs_once() && spec.targets.is_empty() {
             report(&field, format!("stage `{}` runs per target, but the pipeline has no targets", stage.name), Some("add `targets:`, or `once: true` to run it once".into()));
         }
@@ -277,6 +278,22 @@ fn check(spec: &PipelineFile, dir: &Path, report: &mut Report<'_>) {
         Some(OnFailure::Uses(uses)) => check_body("on-failure", uses, &[], None, None, dir, report),
         Some(OnFailure::Stage(s)) => check_body("on-failure", &s.uses, &s.grants, s.timeout.as_deref(), s.memory.as_deref(), dir, report),
         None => {}
+    }
+}
+
+/// Built-ins the host drives (health checks, waits): their reserved `with:`
+/// keys are checked here already, so that a bad one is reported with every
+/// other problem of the file; `plan` checks those of any plugin by its world.
+const DRIVEN_BUILTINS: [(&str, gantry_runtime::World); 2] = [("health-http", gantry_runtime::World::HealthCheck), ("canary-analysis", gantry_runtime::World::CanaryAnalysis)];
+
+fn check_driven(field: &str, stage: &crate::pipeline::model::StageSpec, report: &mut Report<'_>) {
+    let Ok(PluginRef::Builtin { name, .. }) = PluginRef::parse(&stage.uses) else { return };
+    let Some((_, world)) = DRIVEN_BUILTINS.iter().find(|(n, _)| *n == name) else { return };
+    let with = stage.with.clone().unwrap_or_else(|| serde_json::json!({}));
+    if let Err(errors) = crate::plan::driver_of(*world, &with) {
+        for e in errors {
+            report(&format!("{field}.with.{}", e.key), e.message, e.hint);
+        }
     }
 }
 

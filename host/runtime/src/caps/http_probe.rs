@@ -1,4 +1,5 @@
-//! `http-probe`: one GET per call, to a Service through the API server proxy
+//! `http-probe`: one GET per call, to a Service (or a pod of the stage's
+//! releases) through the API server proxy
 //! of one of the stage's targets (the target's [`ClusterBackend`]), or to a
 //! URL the stage's `with.urls` allows, with a plain HTTP/1.1 client (HTTPS
 //! with the system's roots). Answers carry the status (a 5xx is an answer,
@@ -19,10 +20,13 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::bindings::wit::http_probe::{Destination, Host, ProbeRequest, ProbeResponse};
 use crate::bindings::wit::types::{CapError, ErrorKind, Pair};
-use crate::cluster::{ProbeAnswer, ServiceProbe, PROBE_BODY_CAP, PROBE_HEADERS};
+use crate::cluster::{ObjectKey, PodProbe, ProbeAnswer, ServiceProbe, PROBE_BODY_CAP, PROBE_HEADERS};
 use crate::sandbox::HostState;
 
 const CAP: &str = "http-probe";
+
+/// The label naming a pod's Helm release: what scopes a `pod` destination.
+const RELEASE_LABEL: &str = "app.kubernetes.io/instance";
 
 fn error(kind: ErrorKind, message: String) -> CapError {
     CapError { kind, capability: CAP.to_string(), message }
@@ -130,6 +134,32 @@ impl Host for HostState {
                 let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<ProbeAnswer, CapError>> + Send>> =
                     Box::pin(async move { backend.probe_service(&probe).await.map_err(|e| super::cluster::cap_error(CAP, e)) });
                 fut
+            }
+            Destination::Pod(pod) => {
+                let namespace = match s.namespace(CAP, pod.namespace.as_deref()) {
+                    Ok(ns) => ns,
+                    Err(e) => return Ok(Err(self.deny("http-probe.get", e))),
+                };
+                let Some(backend) = self.env.clusters.get(&request.target).cloned() else {
+                    return Ok(Err(error(
+                        ErrorKind::Unavailable,
+                        format!("target `{}` has no cluster connection in this run (it was not connected before the stage started)", request.target),
+                    )));
+                };
+                // Only pods of the stage's releases: the pod's `app.kubernetes.io/instance` label names its release.
+                let key = ObjectKey { api_version: "v1".into(), kind: "Pod".into(), namespace: Some(namespace.clone()), name: pod.name.clone() };
+                let found = match tokio::time::timeout(timeout, backend.get(&key)).await {
+                    Ok(Ok(found)) => found,
+                    Ok(Err(e)) => return Ok(Err(super::cluster::cap_error(CAP, e))),
+                    Err(_) => return Ok(Err(error(ErrorKind::Timeout, format!("pod {namespace}/{} could not be looked up within {} ms", pod.name, timeout.as_millis())))),
+                };
+                let release = found["metadata"]["labels"][RELEASE_LABEL].as_str().unwrap_or_default().to_string();
+                if let Err(e) = s.release(CAP, &release) {
+                    let e = error(ErrorKind::Denied, format!("pod {namespace}/{} belongs to no release of this stage ({RELEASE_LABEL}: `{release}`): {}", pod.name, e.message));
+                    return Ok(Err(self.deny("http-probe.get", e)));
+                }
+                let probe = PodProbe { namespace, pod: pod.name.clone(), port: pod.port.clone(), path: request.path.clone(), headers, timeout };
+                Box::pin(async move { backend.probe_pod(&probe).await.map_err(|e| super::cluster::cap_error(CAP, e)) })
             }
             Destination::Url(url) => {
                 if let Err(e) = s.url(CAP, url) {

@@ -36,6 +36,9 @@ struct Call {
     port: Option<String>,
     #[serde(default)]
     url: Option<String>,
+    /// `probe`: one pod (with `port`) through the pod proxy.
+    #[serde(default)]
+    pod: Option<String>,
     #[serde(default)]
     path: Option<String>,
     #[serde(default)]
@@ -95,6 +98,11 @@ impl Stage for Cluster {
                     .unwrap_or_else(err),
                 "probe" => {
                     let destination = match (&call.service, &call.url) {
+                        _ if call.pod.is_some() => http_probe::Destination::Pod(http_probe::PodRef {
+                            namespace: call.namespace.clone(),
+                            name: call.pod.clone().unwrap_or_default(),
+                            port: call.port.clone().unwrap_or_else(|| "8000".into()),
+                        }),
                         (Some(name), _) => http_probe::Destination::Service(http_probe::ServiceRef {
                             namespace: call.namespace.clone(),
                             name: name.clone(),
