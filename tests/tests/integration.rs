@@ -15,3 +15,5 @@ mod scan_stage;
 mod deploy;
 mod ci_files;
 mod example_app;
+mod faults;
+mod lock;
