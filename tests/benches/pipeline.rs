@@ -41,8 +41,7 @@ use tokio_util::sync::CancellationToken;
 /// `wait-for-canary` with its duration at zero (the run's `--wait 0s`),
 /// then `health-check-production` after the promotion — and the table
 /// grows a row for each.
-const STAGES: &str = "\
-  - { name: build, uses: builtin:build, with: { backend: daemonless } }
+const STAGES: &str = "  - { name: build, uses: builtin:build, with: { backend: daemonless } }
   - { name: scan, uses: builtin:scan, with: { policy: \"builtin:policy-default\" } }
   - { name: deploy-canary, uses: builtin:helm-deploy, with: { track: canary, timeout: 2m } }
   # ADD HERE (drive): health-check-canary, builtin:health-http
