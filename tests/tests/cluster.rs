@@ -112,7 +112,8 @@ async fn without_a_connection_a_cluster_call_is_unavailable() {
     assert!(answer["message"].as_str().unwrap().contains("no cluster connection"), "{answer}");
 }
 
-/// A server that answers 500 to every read: the backend retries, and the
+/// A server that answers 503 to every read (unavailable: try again later;
+/// a 500 is retried only three times): the backend retries, and the
 /// retries stop at the *stage's* deadline (3 s), not the backend's own 30 s
 /// default — the plugin gets the backend's `unavailable` answer naming the
 /// status and the attempts, not the runtime's `timeout` backstop (which is
@@ -126,7 +127,7 @@ async fn a_plugin_call_against_a_failing_server_retries_until_the_stage_deadline
     let key = ObjectKey { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("default".into()), name: "x".into() };
     let _ = backend.get(&key).await;
     let server = estate.cluster("aws").expect("cluster");
-    let rule = server.faults().add(gantry_sim::faults::FaultRule::status(500).verb("get")).expect("rule");
+    let rule = server.faults().add(gantry_sim::faults::FaultRule::status(503).verb("get")).expect("rule");
     let clusters: BTreeMap<String, Arc<dyn ClusterBackend>> = BTreeMap::from([("aws".to_string(), backend)]);
 
     let yaml = format!(
@@ -138,7 +139,7 @@ async fn a_plugin_call_against_a_failing_server_retries_until_the_stage_deadline
     let answer = &step.outputs["results"][0]["answer"];
     assert_eq!(answer["error"], "unavailable", "the backend gave up, not the runtime's backstop: {answer}");
     let message = answer["message"].as_str().unwrap();
-    assert!(message.contains("gave up at the call's deadline") && message.contains("500"), "{message}");
+    assert!(message.contains("gave up at the call's deadline") && message.contains("503"), "{message}");
     assert!(server.faults().hits(&rule).unwrap_or(0) > 1, "retried before giving up");
     estate.shutdown().await;
 }

@@ -59,7 +59,7 @@ pub async fn run_driven(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBa
             seen.lock().unwrap().push(e.clone());
         })
     };
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel, abort: CancellationToken::new(), events, revision: None, clusters, helm, images: None, scanner: None };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel, abort: CancellationToken::new(), events, revision: None, clusters, helm, images: None, scanner: None, metrics: Default::default() };
     let outcome = gantry_engine::run(Arc::new(plan), runtime, opts).await;
     let events = seen.lock().unwrap().clone();
     (outcome, events)

@@ -17,3 +17,5 @@ mod ci_files;
 mod example_app;
 mod health;
 mod wait;
+mod faults;
+mod lock;

@@ -6,6 +6,12 @@
 //! a deadline: the stage's, when a capability call runs (the runtime sets
 //! [`gantry_runtime::deadline::CALL_DEADLINE`] around the backend call), else
 //! [`DEFAULT_DEADLINE`]. kube-rs's own retry is turned off in `target.rs`.
+//! A 500, 502 or 504 is an error of the server that may not go away (a
+//! failing admission webhook answers 500 every time): it is retried at most
+//! [`SERVER_ERROR_RETRIES`] times, as kube-rs's `RetryPolicy` does (client-go
+//! retries it only with `Retry-After`), so a persistent one fails the call in
+//! seconds and leaves the stage its time to put things back; 429, 503 and
+//! connections refused say "try again later" and are retried to the deadline.
 //!
 //! It never replays a request that may have been processed when replaying
 //! it is not safe: a POST (or a non-apply PATCH, a PUT, a DELETE) whose
@@ -36,6 +42,9 @@ pub const BASE: Duration = Duration::from_millis(100);
 pub const CAP: Duration = Duration::from_secs(5);
 /// How long a call outside a stage may keep retrying.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+/// Retries of a 500, 502 or 504 (on a request safe to replay) before its
+/// answer is the call's: kube-rs's `RetryPolicy` default.
+pub const SERVER_ERROR_RETRIES: u32 = 3;
 /// The largest error body read to find `details.retryAfterSeconds`.
 const STATUS_BODY_LIMIT: usize = 64 * 1024;
 
@@ -243,11 +252,16 @@ fn full(bytes: Bytes) -> RetryBody {
     Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
+/// Whether a retried status is the server's own error, retried a bounded number of times.
+fn server_error(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 500 | 502 | 504)
+}
+
 /// Add what happened to a Status body's message on giving up.
-fn annotate(body: Bytes, attempts: u32) -> Bytes {
+fn annotate(body: Bytes, attempts: u32, why: &str) -> Bytes {
     let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else { return body };
     let Some(message) = v.get("message").and_then(|m| m.as_str()).map(str::to_string) else { return body };
-    v["message"] = serde_json::Value::String(format!("{message} (still failing after {attempts} attempts; gave up at the call's deadline)"));
+    v["message"] = serde_json::Value::String(format!("{message} (still failing after {attempts} attempts; {why})"));
     serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body)
 }
 
@@ -281,6 +295,7 @@ where
             let mut backoff = Backoff::unseeded();
             let mut original = Some(req);
             let mut attempt: u32 = 0;
+            let mut server_errors: u32 = 0;
             loop {
                 let this = match original.as_ref().and_then(replay) {
                     Some(copy) => copy,
@@ -306,6 +321,14 @@ where
                             Ok(c) => c.to_bytes(),
                             Err(e) => return Err(e),
                         };
+                        if server_error(status) {
+                            if server_errors >= SERVER_ERROR_RETRIES {
+                                tracing::debug!(target: "gantry_cluster::retry", target_name = %target, %method, %path, attempts = attempt + 1, %status, "giving up: the server kept failing");
+                                let why = format!("the server's own error, retried {SERVER_ERROR_RETRIES} times");
+                                return Ok(Response::from_parts(parts, full(annotate(bytes, attempt + 1, &why))));
+                            }
+                            server_errors += 1;
+                        }
                         let hint = header.or_else(|| status_retry_after(&bytes));
                         let wait = hint.unwrap_or_else(|| backoff.delay(attempt));
                         (wait, status.as_u16().to_string(), Ok((parts, bytes)))
@@ -326,7 +349,7 @@ where
                     tracing::debug!(target: "gantry_cluster::retry", target_name = %target, %method, %path, attempts = attempt, %status, "giving up: the next attempt would pass the deadline");
                     return match last {
                         // A single attempt (a deadline already due, as a probe sets) is the server's answer as it was.
-                        Ok((parts, bytes)) => Ok(Response::from_parts(parts, full(if attempt > 1 { annotate(bytes, attempt) } else { bytes }))),
+                        Ok((parts, bytes)) => Ok(Response::from_parts(parts, full(if attempt > 1 { annotate(bytes, attempt, "gave up at the call's deadline") } else { bytes }))),
                         Err(e) => Err(e),
                     };
                 }

@@ -87,15 +87,26 @@ async fn a_dropped_connection_on_a_get_is_retried() {
 }
 
 #[tokio::test]
-async fn a_500_on_every_request_fails_at_the_deadline_naming_the_target_and_the_status() {
+async fn a_500_on_every_request_is_retried_three_times_then_fails_naming_the_target_and_the_status() {
     let server = start("r500").await;
     let b = ready(&server, "cm").await;
     let rule = server.faults().add(FaultRule::status(500)).expect("rule");
-    let err = guarded(with_deadline(Instant::now() + Duration::from_secs(2), b.get(&key("cm")))).await.expect_err("fails");
+    // A deadline far away: the server's own error is not retried up to it.
+    let err = guarded(with_deadline(Instant::now() + HANG_GUARD, b.get(&key("cm")))).await.expect_err("fails");
     assert_eq!(err.kind, BackendErrorKind::Unavailable, "{}", err.message);
     assert!(err.message.contains("`sim`"), "names the target: {}", err.message);
     assert!(err.message.contains("500"), "names the last status: {}", err.message);
-    assert!(err.message.contains("attempts"), "says it retried: {}", err.message);
+    assert!(err.message.contains("still failing after 4 attempts"), "says it retried: {}", err.message);
+    assert_eq!(server.faults().hits(&rule), Some(1 + retry::SERVER_ERROR_RETRIES as u64), "the first attempt and its retries");
+}
+
+#[tokio::test]
+async fn a_503_on_every_request_is_retried_until_the_deadline() {
+    let server = start("r503ever").await;
+    let b = ready(&server, "cm").await;
+    let rule = server.faults().add(FaultRule::status(503)).expect("rule");
+    let err = guarded(with_deadline(Instant::now() + Duration::from_secs(2), b.get(&key("cm")))).await.expect_err("fails");
+    assert!(err.message.contains("503") && err.message.contains("gave up at the call's deadline"), "{}", err.message);
     assert!(server.faults().hits(&rule).unwrap_or(0) > 1, "retried before giving up");
 }
 

@@ -26,6 +26,7 @@ mod runtime;
 mod sandbox;
 pub mod scan;
 pub mod scope;
+pub mod timing;
 
 pub use cache::Origin;
 pub use cluster::{ClusterBackend, Clusters};
