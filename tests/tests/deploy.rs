@@ -16,101 +16,12 @@
 //! its stage and rolled back by `on-failure` on the other, so both run the
 //! old version. It must not reach anything beyond 127.0.0.1.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use gantry_cluster::{KubeBackend, Target};
 use gantry_engine::event::{RunStatus, StepStatus};
 use gantry_engine::RunOutcome;
-use gantry_registry::backend::RegistryBackend;
-use gantry_registry::testing::registry::{DockerRegistry, RegistryAuth};
-use gantry_registry::{Client, StaticCredentials};
-use gantry_release::{Driver, ReleasesBackend};
-use gantry_runtime::cluster::{ClusterBackend, ObjectKey};
-use gantry_runtime::{HelmBackend, ImageBackend};
-use gantry_sim::estate::ClusterSpec;
 use serde_json::Value;
 
-use crate::common::{fixture_path, run_pipeline_full};
-
-const TARGETS: [&str; 2] = ["aws", "gcp"];
-
-/// The repository's chart, as the pipeline names it.
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/fastapi-app").canonicalize().expect("helm/fastapi-app exists")
-}
-
-/// Two registries and two simulated clusters, each target's backends connected.
-struct Bed {
-    _registries: [DockerRegistry; 2],
-    registry: BTreeMap<String, String>,
-    estate: gantry_sim::Estate,
-    objects: BTreeMap<String, Arc<dyn ClusterBackend>>,
-    helm: BTreeMap<String, Arc<dyn HelmBackend>>,
-    dir: tempfile::TempDir,
-}
-
-impl Bed {
-    /// None (the test is skipped, or fails under CI) without docker-registry.
-    async fn start() -> Option<Bed> {
-        let (Some(a), Some(b)) = (DockerRegistry::start(RegistryAuth::None), DockerRegistry::start(RegistryAuth::None)) else { return None };
-        let dir = tempfile::tempdir().unwrap();
-        let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &TARGETS.map(ClusterSpec::plain)).await.expect("estate starts");
-        let (mut objects, mut helm) = (BTreeMap::new(), BTreeMap::new());
-        for t in TARGETS {
-            let client = Target::kubeconfig(t, Some(estate.kubeconfig.clone()), t).connect().await.expect("connects");
-            let o: Arc<dyn ClusterBackend> = Arc::new(KubeBackend::new(t, client.clone()));
-            let h: Arc<dyn HelmBackend> = Arc::new(ReleasesBackend::new(t, client, Driver::Secret, &chart()));
-            objects.insert(t.to_string(), o);
-            helm.insert(t.to_string(), h);
-        }
-        let registry = BTreeMap::from([("aws".to_string(), a.host().to_string()), ("gcp".to_string(), b.host().to_string())]);
-        Some(Bed { _registries: [a, b], registry, estate, objects, helm, dir })
-    }
-
-    /// Run `stages` with the app's `version` (its content, and so its digest).
-    async fn run(&self, version: &str, stages: &str) -> RunOutcome {
-        let dir = self.dir.path();
-        std::fs::create_dir_all(dir.join("app")).unwrap();
-        std::fs::write(dir.join("app/Dockerfile"), "FROM scratch\nCOPY version.txt /srv/version.txt\nUSER 10001:10001\nEXPOSE 8000\nENTRYPOINT [\"/srv/app\"]\n").unwrap();
-        std::fs::write(dir.join("app/version.txt"), format!("{version}\n")).unwrap();
-        let yaml = format!(
-            "name: deploy\nimage: {{ name: app, tag: \"{version}\", build: {{ context: app }} }}\n\
-             release: {{ name: fastapi-app, chart: \"{}\", namespace: default }}\n\
-             targets:\n  aws: {{ sim: {{}}, registry: \"{}\" }}\n  gcp: {{ sim: {{}}, registry: \"{}\" }}\n\
-             stages:\n{stages}on-failure: builtin:rollback\n",
-            chart().display(),
-            self.registry["aws"],
-            self.registry["gcp"]
-        );
-        let images: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(Arc::new(StaticCredentials::new()))));
-        run_pipeline_full(dir, &yaml, Arc::new(self.objects.clone()), Arc::new(self.helm.clone()), Some(images), |_, _| None).await
-    }
-
-    async fn get(&self, target: &str, api_version: &str, kind: &str, name: &str) -> Option<Value> {
-        let key = ObjectKey { api_version: api_version.into(), kind: kind.into(), namespace: Some("default".into()), name: name.into() };
-        self.objects[target].get(&key).await.ok()
-    }
-
-    /// Helm's record of `release` revision `n`: its status label, if stored.
-    async fn revision(&self, target: &str, release: &str, n: u32) -> Option<String> {
-        let secret = self.get(target, "v1", "Secret", &format!("sh.helm.release.v1.{release}.v{n}")).await?;
-        assert_eq!(secret["type"], "helm.sh/release.v1", "{target}: {secret}");
-        Some(secret["metadata"]["labels"]["status"].as_str().unwrap_or_default().to_string())
-    }
-
-    /// The image of `deployment`'s one container, if the Deployment exists.
-    async fn image(&self, target: &str, deployment: &str) -> Option<String> {
-        let d = self.get(target, "apps/v1", "Deployment", deployment).await?;
-        Some(d["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_string())
-    }
-
-    /// `REGISTRY/app@DIGEST` as `target` pulls it.
-    fn pinned(&self, target: &str, digest: &str) -> String {
-        format!("{}/app@{digest}", self.registry[target])
-    }
-}
+use crate::common::bed::{Bed, TARGETS};
+use crate::common::fixture_path;
 
 const BUILD: &str = "  - { name: build, uses: builtin:build, with: { backend: daemonless } }\n";
 const CANARY: &str = "  - { name: deploy-canary, uses: builtin:helm-deploy, with: { track: canary, set: { replicaCount: 1 }, timeout: 2m } }\n";

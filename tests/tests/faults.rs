@@ -19,83 +19,24 @@
 //! nothing here reaches beyond 127.0.0.1.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use gantry_cluster::{KubeBackend, Target};
 use gantry_engine::event::{RunStatus, StepStatus};
 use gantry_engine::RunOutcome;
-use gantry_registry::backend::RegistryBackend;
-use gantry_registry::testing::registry::{DockerRegistry, RegistryAuth};
-use gantry_registry::{Client, StaticCredentials};
-use gantry_release::{Driver, ReleasesBackend};
-use gantry_runtime::cluster::{ClusterBackend, ListQuery, ObjectKey};
-use gantry_runtime::{HelmBackend, ImageBackend};
-use gantry_sim::estate::ClusterSpec;
+use gantry_runtime::cluster::ListQuery;
 use gantry_sim::faults::FaultRule;
 use serde_json::Value;
 
-use crate::common::run_pipeline_full;
+use crate::common::bed::{Bed, TARGETS};
 
-const TARGETS: [&str; 2] = ["aws", "gcp"];
+const STAGES: &str = "  - { name: build, uses: builtin:build, with: { backend: daemonless } }
+  - { name: deploy-canary, uses: builtin:helm-deploy, with: { track: canary, timeout: 2m } }
+  - { name: promote-to-production, uses: builtin:helm-deploy, with: { track: stable, timeout: 2m } }
+";
 
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/fastapi-app").canonicalize().expect("helm/fastapi-app exists")
-}
-
-/// Two registries and two simulated clusters, each target's backends connected.
-struct Bed {
-    _registries: [DockerRegistry; 2],
-    registry: BTreeMap<String, String>,
-    estate: gantry_sim::Estate,
-    objects: BTreeMap<String, Arc<dyn ClusterBackend>>,
-    helm: BTreeMap<String, Arc<dyn HelmBackend>>,
-    dir: tempfile::TempDir,
-}
-
+/// What the fault tests read beyond the shared bed.
 impl Bed {
-    /// None (the test is skipped, or fails under CI) without docker-registry.
-    async fn start() -> Option<Bed> {
-        let (Some(a), Some(b)) = (DockerRegistry::start(RegistryAuth::None), DockerRegistry::start(RegistryAuth::None)) else { return None };
-        let dir = tempfile::tempdir().unwrap();
-        let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &TARGETS.map(ClusterSpec::plain)).await.expect("estate starts");
-        let (mut objects, mut helm) = (BTreeMap::new(), BTreeMap::new());
-        for t in TARGETS {
-            let client = Target::kubeconfig(t, Some(estate.kubeconfig.clone()), t).connect().await.expect("connects");
-            let o: Arc<dyn ClusterBackend> = Arc::new(KubeBackend::new(t, client.clone()));
-            let h: Arc<dyn HelmBackend> = Arc::new(ReleasesBackend::new(t, client, Driver::Secret, &chart()));
-            objects.insert(t.to_string(), o);
-            helm.insert(t.to_string(), h);
-        }
-        let registry = BTreeMap::from([("aws".to_string(), a.host().to_string()), ("gcp".to_string(), b.host().to_string())]);
-        Some(Bed { _registries: [a, b], registry, estate, objects, helm, dir })
-    }
-
     fn faults(&self, target: &str) -> gantry_sim::faults::Faults {
         self.estate.cluster(target).expect("the target's cluster").faults()
-    }
-
-    /// build → deploy-canary → promote with the app's `version`, rollback on failure.
-    async fn release(&self, version: &str) -> RunOutcome {
-        let dir = self.dir.path();
-        std::fs::create_dir_all(dir.join("app")).unwrap();
-        std::fs::write(dir.join("app/Dockerfile"), "FROM scratch\nCOPY version.txt /srv/version.txt\nUSER 10001:10001\nEXPOSE 8000\nENTRYPOINT [\"/srv/app\"]\n").unwrap();
-        std::fs::write(dir.join("app/version.txt"), format!("{version}\n")).unwrap();
-        let yaml = format!(
-            "name: faults\nimage: {{ name: app, tag: \"{version}\", build: {{ context: app }} }}\n\
-             release: {{ name: fastapi-app, chart: \"{}\", namespace: default }}\n\
-             targets:\n  aws: {{ sim: {{}}, registry: \"{}\" }}\n  gcp: {{ sim: {{}}, registry: \"{}\" }}\n\
-             stages:\n\
-             \x20 - {{ name: build, uses: builtin:build, with: {{ backend: daemonless }} }}\n\
-             \x20 - {{ name: deploy-canary, uses: builtin:helm-deploy, with: {{ track: canary, timeout: 2m }} }}\n\
-             \x20 - {{ name: promote-to-production, uses: builtin:helm-deploy, with: {{ track: stable, timeout: 2m }} }}\n\
-             on-failure: builtin:rollback\n",
-            chart().display(),
-            self.registry["aws"],
-            self.registry["gcp"]
-        );
-        let images: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(Arc::new(StaticCredentials::new()))));
-        run_pipeline_full(dir, &yaml, Arc::new(self.objects.clone()), Arc::new(self.helm.clone()), Some(images), |_, _| None).await
     }
 
     /// What `target` holds in `default`, read through the simulator's API:
@@ -118,12 +59,6 @@ impl Bed {
             }
         }
         out
-    }
-
-    async fn deployment_image(&self, target: &str, name: &str) -> Option<String> {
-        let key = ObjectKey { api_version: "apps/v1".into(), kind: "Deployment".into(), namespace: Some("default".into()), name: name.into() };
-        let d = self.objects[target].get(&key).await.ok()?;
-        Some(d["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_string())
     }
 }
 
@@ -168,7 +103,7 @@ async fn transient_api_faults_during_the_deploy_are_retried_and_the_release_succ
     }
     let retries = gantry_cluster::retry::retries();
 
-    let outcome = bed.release("v1").await;
+    let outcome = bed.run("v1", STAGES).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:#?}", outcome.record.stages);
     for t in TARGETS {
         for (what, id, times) in &rules[t] {
@@ -180,8 +115,8 @@ async fn transient_api_faults_during_the_deploy_are_retried_and_the_release_succ
     let v1 = digest(&outcome);
     for t in TARGETS {
         assert_eq!(step(&outcome, "promote-to-production", t).outputs["revision"], 1, "{t}");
-        assert_eq!(bed.deployment_image(t, "fastapi-app").await, Some(format!("{}/app@{v1}", bed.registry[t])), "{t}: stable runs the built digest");
-        assert_eq!(bed.deployment_image(t, "fastapi-app-canary").await, None, "{t}: the canary was removed");
+        assert_eq!(bed.image(t, "fastapi-app").await, Some(format!("{}/app@{v1}", bed.registry[t])), "{t}: stable runs the built digest");
+        assert_eq!(bed.image(t, "fastapi-app-canary").await, None, "{t}: the canary was removed");
         let history = bed.helm[t].history("fastapi-app", "default", 0).await.expect("history");
         assert_eq!(history.iter().map(|r| (r.revision, r.status.as_str())).collect::<Vec<_>>(), [(1, "deployed")], "{t}: one clean revision");
     }
@@ -191,7 +126,7 @@ async fn transient_api_faults_during_the_deploy_are_retried_and_the_release_succ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persistent_500_on_deployments_fails_the_canary_and_leaves_both_clusters_as_they_were() {
     let Some(bed) = Bed::start().await else { return };
-    let first = bed.release("v1").await;
+    let first = bed.run("v1", STAGES).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{:#?}", first.record.stages);
     let v1 = digest(&first);
     let mut before = BTreeMap::new();
@@ -203,7 +138,7 @@ async fn a_persistent_500_on_deployments_fails_the_canary_and_leaves_both_cluste
     // Every write of a Deployment on gcp answers 500 (server-side apply is a
     // patch; a create is covered too), for as long as the rule stays.
     let rule = bed.faults("gcp").add(FaultRule::status(500).verb("create").verb("patch").path("/apis/apps/v1/namespaces/default/deployments").message("admission webhook \"deny.example\" failed")).expect("rule");
-    let failed = bed.release("v2").await;
+    let failed = bed.run("v2", STAGES).await;
     let hits = bed.faults("gcp").hits(&rule);
     bed.faults("gcp").clear();
 
@@ -225,7 +160,7 @@ async fn a_persistent_500_on_deployments_fails_the_canary_and_leaves_both_cluste
 
     for t in TARGETS {
         assert_eq!(bed.snapshot(t).await, before[t], "{t} holds exactly what it held before the run");
-        assert_eq!(bed.deployment_image(t, "fastapi-app").await, Some(format!("{}/app@{v1}", bed.registry[t])), "{t}: stable untouched");
+        assert_eq!(bed.image(t, "fastapi-app").await, Some(format!("{}/app@{v1}", bed.registry[t])), "{t}: stable untouched");
         assert_eq!(bed.helm[t].status("fastapi-app-canary", "default").await.expect("status"), None, "{t}: no canary release left");
     }
     bed.estate.shutdown().await;

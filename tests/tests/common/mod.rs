@@ -3,6 +3,8 @@
 //! cluster backends `gantry run` would have connected.
 #![allow(dead_code)]
 
+pub mod bed;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
