@@ -314,16 +314,7 @@ async fn a_pod_probe_reaches_pods_of_the_pipelines_releases_only() {
 
 /// A toolchain binary from `env` or the CI location; None (after saying why) when missing outside CI; a panic under CI.
 fn tool(env: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| root().join(default));
-    if path.exists() {
-        return Some(path);
-    }
-    let message = format!("{} is missing ({env} or {default}); .ci/run installs it", path.display());
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
-        panic!("{message}");
-    }
-    eprintln!("skipping: {message}");
-    None
+    gantry_registry::testing::tool(env, root().join(default))
 }
 
 fn build(cmd: &mut Command, what: &str) {
