@@ -18,4 +18,3 @@ mod example_app;
 mod health;
 mod wait;
 mod faults;
-mod lock;

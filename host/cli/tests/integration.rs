@@ -10,6 +10,7 @@ mod helm_template;
 mod history;
 mod images;
 mod lock;
+mod lock_between_runs;
 mod plan;
 mod policy;
 mod scaffold;

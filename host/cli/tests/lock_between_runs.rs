@@ -1,6 +1,6 @@
 //! A second concurrent run of the same pipeline on the same targets is
 //! refused by the run lock (issue 9, 8(h)), end to end: two real `gantry
-//! run` processes (the binary, built by cargo for this test) of one
+//! run` processes (this package's binary) of one
 //! pipeline — deploy-canary then promote with `builtin:helm-deploy`,
 //! `on-failure: builtin:rollback` — against two simulated clusters started
 //! in this process and reached through kubeconfig targets. The first run
@@ -10,7 +10,7 @@
 //! exits 1 naming the first as the holder, and the clusters hold exactly
 //! what they held before it (objects, release records, the Lease's holder).
 //! The rule is lifted, the first run finishes its release and exits 0,
-//! and the lock is free afterwards. `host/cli/tests/lock.rs` proves the
+//! and the lock is free afterwards. `lock.rs` beside this file proves the
 //! lock against a holder that is not a run; this proves it between runs.
 //! Nothing asserts on time (timeouts are hang guards); nothing reaches
 //! beyond 127.0.0.1; the processes started here are killed by pid if a
@@ -26,31 +26,9 @@ use gantry_cluster::{KubeBackend, Target};
 use gantry_runtime::cluster::{ClusterBackend, ListQuery, ObjectKey};
 use gantry_sim::estate::ClusterSpec;
 use gantry_sim::faults::FaultRule;
-use serde_json::Value;
 
 const TARGETS: [&str; 2] = ["aws", "gcp"];
 const HANG_GUARD: Duration = Duration::from_secs(300);
-
-/// The `gantry` binary of this workspace, built (or found up to date) by
-/// cargo: the test crate cannot depend on a binary, so it asks cargo for it.
-fn gantry_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-p", "gantry", "--bin", "gantry", "--message-format=json-render-diagnostics"])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "cargo build -p gantry failed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "gantry")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo names the gantry executable")
-}
 
 /// A `gantry run` process that is killed (by its pid) if the test ends first.
 struct Run(Option<Child>);
@@ -126,10 +104,10 @@ async fn revision_status(b: &Arc<dyn ClusterBackend>, release: &str, n: u32) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_concurrent_run_is_refused_naming_the_first_which_finishes_undisturbed() {
-    let gantry = tokio::task::spawn_blocking(gantry_binary).await.expect("joins");
+    let gantry = PathBuf::from(env!("CARGO_BIN_EXE_gantry"));
     let dir = tempfile::tempdir().unwrap();
     let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &TARGETS.map(ClusterSpec::plain)).await.expect("estate starts");
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/fastapi-app").canonicalize().expect("helm/fastapi-app exists");
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../helm/fastapi-app").canonicalize().expect("helm/fastapi-app exists");
     let kubeconfig = estate.kubeconfig.display().to_string();
     let yaml = format!(
         "name: locked\nimage: {{ name: app, tag: v1 }}\n\
