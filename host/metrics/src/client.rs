@@ -23,7 +23,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read (a range query over many series can be large).
 const MAX_ANSWER: usize = 64 << 20;
 
-type Https = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+use gantry_runtime::connector::Https;
 type HttpClient = Arc<Client<Https, Full<Bytes>>>;
 
 /// Credentials for the provider. `Debug` shows the kind only.
@@ -85,17 +85,7 @@ fn client() -> Result<HttpClient, MetricsError> {
     static CLIENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                // A root the system ships but rustls cannot parse is skipped, as rustls-native-certs advises.
-                let _ = roots.add(cert);
-            }
-            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("cannot set up TLS for Prometheus: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+            let connector = gantry_runtime::connector::https_or_http("Prometheus")?;
             Ok(Arc::new(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)))
         })
         .clone()

@@ -14,6 +14,7 @@ pub mod bindings;
 pub mod cache;
 pub mod cluster;
 mod caps;
+pub mod connector;
 pub mod context;
 pub mod deadline;
 mod error;

@@ -10,7 +10,7 @@
 //! This file must reach nothing the scope has not allowed: redirects are
 //! returned, never followed, and only the checked URL is dialled.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
@@ -32,24 +32,14 @@ fn error(kind: ErrorKind, message: String) -> CapError {
     CapError { kind, capability: CAP.to_string(), message }
 }
 
-type Https = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+use crate::connector::Https;
 
 /// The one client for URL probes (HTTP, and HTTPS against the system roots).
 fn client() -> Result<&'static Client<Https, Empty<Bytes>>, String> {
     static CLIENT: OnceLock<Result<Client<Https, Empty<Bytes>>, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                // A root the system ships but rustls cannot parse is skipped, as rustls-native-certs advises.
-                let _ = roots.add(cert);
-            }
-            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("cannot set up TLS for URL probes: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+            let connector = crate::connector::https_or_http("URL probes")?;
             Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector))
         })
         .as_ref()
