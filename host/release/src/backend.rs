@@ -8,6 +8,7 @@
 //! message naming the target, the release and the operation. It must not
 //! widen the scope (it only ever installs the chart it was given) and holds
 //! no credentials beyond its client.
+//!
 //! `wait` waits for the release's resources to be ready, `atomic` (which
 //! implies it) rolls a failed upgrade back, and `timeout-seconds` bounds
 //! the wait (0: Helm's five minutes), as `helm upgrade` does.
