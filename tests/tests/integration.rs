@@ -18,3 +18,4 @@ mod example_app;
 mod health;
 mod wait;
 mod faults;
+mod traffic;
