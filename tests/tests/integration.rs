@@ -19,3 +19,4 @@ mod health;
 mod wait;
 mod faults;
 mod traffic;
+mod gateway_example;
