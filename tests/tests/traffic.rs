@@ -9,7 +9,9 @@
 //! which the simulator splits by the route's backendRefs weights. What is
 //! checked: the live route's weights at each step on both clusters, the
 //! canary's share of requests as the analysis counted it in Prometheus
-//! rising with the steps, weight 0 and no canary after promotion; an
+//! rising with the steps, weight 0 and no canary after promotion; a step
+//! changing the route only (stable's pod template and image untouched,
+//! named in `helm history`), and back to 0; an
 //! analysis abort at the 50 step rolled back to stable's pre-run config
 //! (weight 0) and no canary on both clusters; bad input refused with the
 //! field and the fix, nothing changed. It owns these pipelines and
@@ -203,6 +205,38 @@ async fn an_abort_at_the_50_step_puts_stable_back_at_weight_0_and_removes_the_ca
         assert_eq!(bed.image(t, "fastapi-app").await, Some(bed.pinned(t, &v1)), "{t}: stable still runs v1");
         assert_eq!(bed.image(t, "fastapi-app-canary").await, None, "{t}: the canary is gone");
         assert_eq!(bed.get(t, "v1", "Service", "fastapi-app-canary").await, None, "{t}: with its Service");
+    }
+    bed.estate.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weight_step_changes_the_route_only_keeping_stables_image_and_values() {
+    let Some(bed) = Bed::start().await else { return };
+    let v1 = gateway_release(&bed).await;
+    let template = |d: Option<Value>| d.expect("stable's Deployment")["spec"]["template"].clone();
+    let mut before = Vec::new();
+    for t in TARGETS {
+        before.push(template(bed.get(t, "apps/v1", "Deployment", "fastapi-app").await));
+    }
+
+    let ten = bed.run("v2", &format!("{}{}{}", build(), canary(gateway(json!({}))), shift(10))).await;
+    assert_eq!(ten.status, RunStatus::Succeeded, "{:#?}", ten.record.stages);
+    for (t, before) in TARGETS.iter().zip(&before) {
+        assert_eq!(route(&bed, t).await, Some(split(90, 10)), "{t}");
+        assert_eq!(&template(bed.get(t, "apps/v1", "Deployment", "fastapi-app").await), before, "{t}: stable's pods untouched by the step");
+        assert_eq!(bed.image(t, "fastapi-app").await, Some(bed.pinned(t, &v1)), "{t}: stable still runs v1");
+        let canary = bed.get(t, "v1", "Service", "fastapi-app-canary").await.expect("the canary's Service");
+        assert_eq!(canary["spec"]["selector"]["track"], "canary", "{t}: the route's canary backend selects the canary's pods only");
+        let history = bed.helm[*t].history("fastapi-app", "default", 0).await.unwrap();
+        assert_eq!(history.iter().map(|r| (r.revision, r.description.as_str())).last(), Some((2, "canary.weight=10")), "{t}: `helm history` names the step: {history:#?}");
+    }
+
+    // Back to 0 (the canary is still installed): the route leaves the canary out.
+    let zero = bed.run("v2", &shift(0)).await;
+    assert_eq!(zero.status, RunStatus::Succeeded, "{:#?}", zero.record.stages);
+    for t in TARGETS {
+        assert_eq!(route(&bed, t).await, Some(split(100, 0)), "{t}");
+        assert_eq!(step(&zero, "shift-0", t).outputs["backends"], json!([{ "name": "fastapi-app", "weight": 100 }]), "{t}");
     }
     bed.estate.shutdown().await;
 }

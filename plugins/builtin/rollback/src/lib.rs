@@ -44,6 +44,15 @@ enum Undo {
     Rollback { release: String, revision: u32 },
 }
 
+impl std::fmt::Display for Undo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Undo::Uninstall { release } => write!(f, "uninstall {release}"),
+            Undo::Rollback { release, revision } => write!(f, "roll {release} back to revision {revision}"),
+        }
+    }
+}
+
 impl Undo {
     fn release(&self) -> &str {
         match self {
@@ -98,7 +107,7 @@ impl Stage for Rollback {
         }
         let (undo, covered) = oldest_per_release(undo);
         for (stage, step, first) in &covered {
-            gantry_sdk::info!("{target}: skipping {step:?} (recorded by {stage}): {first}'s undo puts {} back as it was before the run", step.release());
+            gantry_sdk::info!("{target}: not doing `{step}` (recorded by {stage}): {first}'s undo puts {} back as it was before the run", step.release());
         }
         let mut failures = Vec::new();
         let mut done = 0;
