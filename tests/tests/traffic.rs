@@ -228,7 +228,7 @@ async fn a_weight_step_changes_the_route_only_keeping_stables_image_and_values()
         let canary = bed.get(t, "v1", "Service", "fastapi-app-canary").await.expect("the canary's Service");
         assert_eq!(canary["spec"]["selector"]["track"], "canary", "{t}: the route's canary backend selects the canary's pods only");
         let history = bed.helm[*t].history("fastapi-app", "default", 0).await.unwrap();
-        assert_eq!(history.iter().map(|r| (r.revision, r.description.as_str())).last(), Some((2, "canary.weight=10")), "{t}: `helm history` names the step: {history:#?}");
+        assert_eq!(history.last().map(|r| (r.revision, r.description.as_str())), Some((2, "canary.weight=10")), "{t}: `helm history` names the step: {history:#?}");
     }
 
     // Back to 0 (the canary is still installed): the route leaves the canary out.

@@ -359,8 +359,11 @@ fn owned(target: &str, api_version: &str, kind: &str, release: &str) -> Result<V
 
 const ROUTE_API: &str = "gateway.networking.k8s.io/v1";
 
-/// The stable release's HTTPRoute: its name and its first rule's backends.
-fn route_of(target: &str, stable: &str) -> Result<Option<(String, Vec<(String, u64)>)>, Failure> {
+/// An HTTPRoute's name and its first rule's backends (Service name, weight).
+type Route = (String, Vec<(String, u64)>);
+
+/// The stable release's HTTPRoute.
+fn route_of(target: &str, stable: &str) -> Result<Option<Route>, Failure> {
     let routes = owned(target, ROUTE_API, "HTTPRoute", stable)?;
     Ok(routes.first().map(|r| {
         let name = r["metadata"]["name"].as_str().unwrap_or_default().to_string();

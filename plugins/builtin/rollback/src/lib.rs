@@ -61,11 +61,16 @@ impl Undo {
     }
 }
 
+/// An undo and the stage that recorded it.
+type Entry = (String, Undo);
+/// An undo left out, its stage, and the stage whose older undo covers it.
+type Covered = (String, Undo, String);
+
 /// Per release, the oldest undo only (it restores the release as it was
 /// before the run); the others are returned apart, each with the stage
 /// whose undo covers it. Order is kept.
-fn oldest_per_release(undo: Vec<(String, Undo)>) -> (Vec<(String, Undo)>, Vec<(String, Undo, String)>) {
-    let (mut kept, mut covered): (Vec<(String, Undo)>, Vec<(String, Undo, String)>) = (Vec::new(), Vec::new());
+fn oldest_per_release(undo: Vec<Entry>) -> (Vec<Entry>, Vec<Covered>) {
+    let (mut kept, mut covered): (Vec<Entry>, Vec<Covered>) = (Vec::new(), Vec::new());
     for (stage, step) in undo {
         match kept.iter().find(|(_, k)| k.release() == step.release()) {
             Some((first, _)) => {
