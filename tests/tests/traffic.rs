@@ -11,7 +11,8 @@
 //! canary's share of requests as the analysis counted it in Prometheus
 //! rising with the steps, weight 0 and no canary after promotion; a step
 //! changing the route only (stable's pod template and image untouched,
-//! named in `helm history`), and back to 0; an
+//! named in `helm history`), and back to 0; a failure after a stepped
+//! promotion rolled back once, to stable's revision before the run; an
 //! analysis abort at the 50 step rolled back to stable's pre-run config
 //! (weight 0) and no canary on both clusters; bad input refused with the
 //! field and the fix, nothing changed. It owns these pipelines and
@@ -22,6 +23,7 @@ use gantry_engine::RunOutcome;
 use serde_json::{json, Value};
 
 use crate::common::bed::{Bed, TARGETS};
+use crate::common::fixture_path;
 
 const ROUTE_API: &str = "gateway.networking.k8s.io/v1";
 
@@ -237,6 +239,33 @@ async fn a_weight_step_changes_the_route_only_keeping_stables_image_and_values()
     for t in TARGETS {
         assert_eq!(route(&bed, t).await, Some(split(100, 0)), "{t}");
         assert_eq!(step(&zero, "shift-0", t).outputs["backends"], json!([{ "name": "fastapi-app", "weight": 100 }]), "{t}");
+    }
+    bed.estate.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_a_stepped_promotion_rolls_stable_back_once_to_its_config_before_the_run() {
+    let Some(bed) = Bed::start().await else { return };
+    let v1 = gateway_release(&bed).await;
+
+    let failing = format!("  - {{ name: health-check-production, uses: \"{}\", with: {{ fail: \"production is down\" }} }}\n", fixture_path("scripted"));
+    let stages = [build(), canary(gateway(json!({}))), shift(10), shift(50), shift(100), promote(), failing];
+    let run = bed.run("v2", &stages.concat()).await;
+    assert_eq!(run.record.failed_stage.as_deref(), Some("health-check-production"), "{:#?}", run.record.stages);
+    let rollback = run.record.on_failure.as_ref().expect("the rollback ran");
+    assert_eq!(rollback.status, StepStatus::Succeeded, "{rollback:#?}");
+    for t in TARGETS {
+        let undone = rollback.steps.iter().find(|s| s.target.as_deref() == Some(t)).unwrap_or_else(|| panic!("no rollback on {t}"));
+        let log: Vec<&str> = undone.logs.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!((undone.outputs["undone"].as_u64(), undone.outputs["covered"].as_u64()), (Some(2), Some(3)), "{t}: {log:?}");
+        assert!(log.iter().any(|l| l.contains("not doing `roll fastapi-app back to revision 4` (recorded by promote-to-production)")), "{t}: not back to the weight-100 revision, whose canary is gone: {log:?}");
+        let history = bed.helm[t].history("fastapi-app", "default", 0).await.unwrap();
+        let steps: Vec<(u32, &str)> = history.iter().map(|r| (r.revision, r.description.as_str())).collect();
+        assert_eq!(&steps[1..4], [(2, "canary.weight=10"), (3, "canary.weight=50"), (4, "canary.weight=100")], "{t}: {steps:?}");
+        assert_eq!(steps.last(), Some(&(6, "Rollback to 1")), "{t}: one rollback, to the revision before the run: {steps:?}");
+        assert_eq!(route(&bed, t).await, Some(split(100, 0)), "{t}: every request to stable");
+        assert_eq!(bed.image(t, "fastapi-app").await, Some(bed.pinned(t, &v1)), "{t}: stable runs v1 again");
+        assert_eq!(bed.image(t, "fastapi-app-canary").await, None, "{t}");
     }
     bed.estate.shutdown().await;
 }
