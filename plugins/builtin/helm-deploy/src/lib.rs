@@ -36,7 +36,7 @@
 //!
 //! A stage that fails records no outputs, so this plugin leaves its target
 //! as it found it when it fails after changing it: a failed canary is
-//! uninstalled, a failed promotion rolled back. It must not touch another
+//! uninstalled, a failed promotion or weight step rolled back. It must not touch another
 //! target, and it never installs another chart than the pipeline's (the
 //! host refuses it anyway).
 //!
