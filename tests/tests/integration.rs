@@ -18,3 +18,5 @@ mod example_app;
 mod health;
 mod wait;
 mod faults;
+mod traffic;
+mod gateway_example;

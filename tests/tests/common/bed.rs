@@ -1,7 +1,8 @@
 //! A test bed for pipelines that deploy the request's chart: two
 //! docker-registry processes (the targets' registries), two simulated
 //! clusters `aws` and `gcp`, each target's cluster and Helm backends
-//! connected, and a one-file app whose content sets its digest. It owns the
+//! connected, and a one-file app whose content sets its digest; on
+//! request a real Prometheus per cluster, each target's metrics provider. It owns the
 //! setup and the reads tests check; the tests own their stages and asserts.
 
 use std::collections::BTreeMap;
@@ -16,10 +17,10 @@ use gantry_registry::{Client, StaticCredentials};
 use gantry_release::{Driver, ReleasesBackend};
 use gantry_runtime::cluster::{ClusterBackend, ObjectKey};
 use gantry_runtime::{HelmBackend, ImageBackend};
-use gantry_sim::estate::ClusterSpec;
+use gantry_sim::estate::{ClusterSpec, EstateOptions};
 use serde_json::Value;
 
-use super::run_pipeline_full;
+use super::run_pipeline_measured;
 
 pub const TARGETS: [&str; 2] = ["aws", "gcp"];
 
@@ -41,9 +42,25 @@ pub struct Bed {
 impl Bed {
     /// None (the test is skipped, or fails under CI) without docker-registry.
     pub async fn start() -> Option<Bed> {
+        Bed::start_with(&EstateOptions::default()).await
+    }
+
+    /// [`Bed::start`] with a real Prometheus per cluster scraping its pods
+    /// every second. None (the test is skipped) without `prometheus` or
+    /// docker-registry; under CI their absence fails.
+    pub async fn start_measured() -> Option<Bed> {
+        let Some(binary) = gantry_sim::prometheus::find_binary().expect("GANTRY_PROMETHEUS names a file") else {
+            gantry_registry::testing::missing("prometheus", "apt-get install -y prometheus, or set GANTRY_PROMETHEUS");
+            return None;
+        };
+        Bed::start_with(&EstateOptions { prometheus: Some(binary), traffic: None }).await
+    }
+
+    /// [`Bed::start`] with the estate's `options`.
+    pub async fn start_with(options: &EstateOptions) -> Option<Bed> {
         let (Some(a), Some(b)) = (DockerRegistry::start(RegistryAuth::None), DockerRegistry::start(RegistryAuth::None)) else { return None };
         let dir = tempfile::tempdir().unwrap();
-        let estate = gantry_sim::Estate::start_clusters(&dir.path().join("sim"), &TARGETS.map(ClusterSpec::plain)).await.expect("estate starts");
+        let estate = gantry_sim::Estate::start_clusters_with(&dir.path().join("sim"), &TARGETS.map(ClusterSpec::plain), options).await.expect("estate starts");
         let (mut objects, mut helm) = (BTreeMap::new(), BTreeMap::new());
         for t in TARGETS {
             let client = Target::kubeconfig(t, Some(estate.kubeconfig.clone()), t).connect().await.expect("connects");
@@ -58,6 +75,24 @@ impl Bed {
 
     /// Run `stages` with the app's `version` (its content, and so its digest).
     pub async fn run(&self, version: &str, stages: &str) -> RunOutcome {
+        self.run_with(version, stages, Default::default()).await
+    }
+
+    /// [`Bed::run`] with each target's Prometheus as its metrics provider
+    /// (a bed from [`Bed::start_measured`]).
+    pub async fn run_measured(&self, version: &str, stages: &str) -> RunOutcome {
+        let metrics: BTreeMap<String, Arc<dyn gantry_runtime::MetricsBackend>> = TARGETS
+            .iter()
+            .map(|t| {
+                let url = self.estate.prometheus_url(t).unwrap_or_else(|| panic!("{t} has no Prometheus: start the bed with Bed::start_measured"));
+                let client = gantry_metrics::Prometheus::new(&url, None, gantry_metrics::DEFAULT_TIMEOUT).expect("a Prometheus client");
+                (t.to_string(), Arc::new(client) as Arc<dyn gantry_runtime::MetricsBackend>)
+            })
+            .collect();
+        self.run_with(version, stages, Arc::new(metrics)).await
+    }
+
+    async fn run_with(&self, version: &str, stages: &str, metrics: gantry_runtime::MetricsBackends) -> RunOutcome {
         let dir = self.dir.path();
         std::fs::create_dir_all(dir.join("app")).unwrap();
         std::fs::write(dir.join("app/Dockerfile"), "FROM scratch\nCOPY version.txt /srv/version.txt\nUSER 10001:10001\nEXPOSE 8000\nENTRYPOINT [\"/srv/app\"]\n").unwrap();
@@ -72,7 +107,7 @@ impl Bed {
             self.registry["gcp"]
         );
         let images: Arc<dyn ImageBackend> = Arc::new(RegistryBackend::new(Client::new(Arc::new(StaticCredentials::new()))));
-        run_pipeline_full(dir, &yaml, Arc::new(self.objects.clone()), Arc::new(self.helm.clone()), Some(images), |_, _| None).await
+        run_pipeline_measured(dir, &yaml, Arc::new(self.objects.clone()), Arc::new(self.helm.clone()), Some(images), |_, _| None, metrics).await
     }
 
     pub async fn get(&self, target: &str, api_version: &str, kind: &str, name: &str) -> Option<Value> {

@@ -40,12 +40,25 @@ pub async fn run_pipeline_scanned(dir: &Path, yaml: &str, images: ImageBackendRe
 
 /// [`run_pipeline`] with every backend: clusters, Helm, images and a scanner.
 pub async fn run_pipeline_full(dir: &Path, yaml: &str, clusters: Clusters, helm: HelmBackends, images: ImageBackendRef, scanner: impl FnOnce(Arc<Runtime>, PathBuf) -> ScanBackendRef) -> RunOutcome {
+    run_pipeline_measured(dir, yaml, clusters, helm, images, scanner, Default::default()).await
+}
+
+/// [`run_pipeline_full`] with each target's metrics provider too (canary analysis).
+pub async fn run_pipeline_measured(
+    dir: &Path,
+    yaml: &str,
+    clusters: Clusters,
+    helm: HelmBackends,
+    images: ImageBackendRef,
+    scanner: impl FnOnce(Arc<Runtime>, PathBuf) -> ScanBackendRef,
+    metrics: gantry_runtime::MetricsBackends,
+) -> RunOutcome {
     let path = dir.join("gantry.yaml");
     std::fs::write(&path, yaml).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let pipeline = gantry_engine::load(&path, &Vars::empty()).unwrap_or_else(|d| panic!("{d}"));
     let scanner = scanner(runtime.clone(), pipeline.dir.clone());
     let plan = Arc::new(gantry_engine::plan(pipeline, &runtime).unwrap_or_else(|d| panic!("{d}")));
-    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner, metrics: Default::default() };
+    let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner, metrics };
     gantry_engine::run(plan, runtime, opts).await
 }

@@ -16,7 +16,19 @@
 //!   the same target's canary stage deployed (what the analysis watched),
 //!   then uninstalls the canary (`remove-canary`, default true). Undo:
 //!   roll back to the revision that was live before, or uninstall when
-//!   this was the first install.
+//!   this was the first install. After weight stages on this target in
+//!   the run, also `canary.weight: 0`: all traffic to stable, which now
+//!   runs the canary's image, before the canary goes.
+//! - `weight: N` (0 to 100, no `track`) steps traffic in Gateway API mode,
+//!   as Argo Rollouts' `setWeight` does: `helm upgrade <release>
+//!   --reuse-values --set canary.weight=N` on the stable release, which
+//!   keeps its values and image, so its HTTPRoute sends N percent to the
+//!   canary's Service. It refuses, changing nothing, when the stable
+//!   release is missing or has no HTTPRoute (`httpRoute.enabled`), or when
+//!   the canary release is missing or has no Service of its own. Undo: roll
+//!   stable back to the revision that was live before (weight and all).
+//!   It reads the live route back and fails (put back) when the route does
+//!   not carry the weight.
 //!
 //! What gantry computes is a values document below the user's: `values:`
 //! (merged like `-f`), then `set:` and `set-string:` (Helm's `--set`
@@ -24,16 +36,19 @@
 //!
 //! A stage that fails records no outputs, so this plugin leaves its target
 //! as it found it when it fails after changing it: a failed canary is
-//! uninstalled, a failed promotion rolled back. It must not touch another
+//! uninstalled, a failed promotion or weight step rolled back. It must not touch another
 //! target, and it never installs another chart than the pipeline's (the
 //! host refuses it anyway).
 //!
 //! Outputs: `track`, `release`, `namespace`, `revision`, `image`
 //! (`REPO@sha256:…` or `REPO:TAG`), `repository`, `tag`, `digest` (empty
 //! when deployed by tag), `undo`; for stable also `previous-revision`
-//! (none on a first install) and `canary-removed`.
+//! (none on a first install) and `canary-removed`. A weight stage:
+//! `track: stable`, `release`, `namespace`, `revision`, `weight`,
+//! `previous-revision`, `route` (the HTTPRoute's name), `backends` (its
+//! first rule's `[{name, weight}]`, as the API server stores them), `undo`.
 
-use gantry_sdk::cap::{helm, run};
+use gantry_sdk::cap::{cluster_read, helm, run};
 use gantry_sdk::types::{CapError, ErrorKind};
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde::Deserialize;
@@ -58,7 +73,14 @@ impl Track {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Settings {
-    track: Track,
+    /// `canary` or `stable`; none with `weight`.
+    #[serde(default)]
+    track: Option<Track>,
+    /// Gateway API mode: the percent of requests the stable release's
+    /// HTTPRoute sends to the canary, 0 to 100 (a signed type, so that a
+    /// negative number gets this plugin's message, not serde's).
+    #[serde(default)]
+    weight: Option<i64>,
     /// `--set`: `{replicaCount: 2, image.pullPolicy: Always}`.
     #[serde(default)]
     set: Map<String, Value>,
@@ -285,6 +307,146 @@ fn undo(target: &str, release: &str, previous: Option<u32>, wait: bool, timeout:
     }
 }
 
+/// What a stage does: deploy a track, or step the traffic to the canary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Deploy(Track),
+    Weight(u32),
+}
+
+/// The stage's mode from `track` and `weight`, refusing what is ambiguous
+/// or out of range, and the settings a weight stage does not take.
+fn mode(settings: &Settings) -> Result<Mode, Failure> {
+    match (settings.track, settings.weight) {
+        (Some(track), None) => Ok(Mode::Deploy(track)),
+        (None, Some(w)) => {
+            let weight = u32::try_from(w).ok().filter(|w| *w <= 100).ok_or_else(|| {
+                Failure::new(format!("with.weight: {w} is not a percent from 0 to 100")).hint("write e.g. `weight: 10`, `weight: 50`, then `weight: 100` (100 sends every request to the canary)")
+            })?;
+            let unused = [
+                ("set", !settings.set.is_empty()),
+                ("set-string", !settings.set_string.is_empty()),
+                ("values", settings.values.is_some()),
+                ("remove-canary", settings.remove_canary.is_some()),
+            ];
+            if let Some((field, _)) = unused.iter().find(|(_, given)| *given) {
+                return Err(Failure::new(format!("with.{field}: a `weight` stage keeps the stable release's values (`--reuse-values`) and sets only `canary.weight`"))
+                    .hint(format!("drop `{field}` here; give it to the `track: stable` (or `track: canary`) stage that installs the release")));
+            }
+            Ok(Mode::Weight(weight))
+        }
+        (Some(Track::Stable), Some(_)) => Err(Failure::new("with.weight: `track: stable` promotes the canary's image; a `weight` stage only shifts traffic and has no `track`")
+            .hint("to shift traffic write `with: { weight: N }` without `track`; to promote drop `weight` (promotion ends at weight 0)")),
+        (Some(Track::Canary), Some(_)) => Err(Failure::new("with.weight: `track: canary` installs the canary; the weight is stepped on the stable release by a stage of its own")
+            .hint("drop `weight` here and add `- { name: shift-10, uses: builtin:helm-deploy, with: { weight: 10 } }` after the canary's health check")),
+        (None, None) => Err(Failure::new("with.track: missing; builtin:helm-deploy needs `track: canary`, `track: stable` or `weight: N`")
+            .hint("write `with: { track: canary }` to install the canary, `{ track: stable }` to promote it, `{ weight: 10 }` to shift traffic to it")),
+    }
+}
+
+const INSTANCE: &str = "app.kubernetes.io/instance";
+
+/// The objects of `api_version`/`kind` that `release` labels as its own; a
+/// kind the cluster does not serve (no Gateway API CRDs) has none.
+fn owned(target: &str, api_version: &str, kind: &str, release: &str) -> Result<Vec<Value>, Failure> {
+    let options = cluster_read::ListOptions { label_selector: Some(format!("{INSTANCE}={release}")), field_selector: None, limit: None };
+    match cluster_read::list(target, api_version, kind, None, &options) {
+        Ok(items) => Ok(items.iter().filter_map(|i| serde_json::from_str(i).ok()).collect()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(cap_failure(&format!("{target}: listing the {kind}s of `{release}`"), e)),
+    }
+}
+
+const ROUTE_API: &str = "gateway.networking.k8s.io/v1";
+
+/// An HTTPRoute's name and its first rule's backends (Service name, weight).
+type Route = (String, Vec<(String, u64)>);
+
+/// The stable release's HTTPRoute.
+fn route_of(target: &str, stable: &str) -> Result<Option<Route>, Failure> {
+    let routes = owned(target, ROUTE_API, "HTTPRoute", stable)?;
+    Ok(routes.first().map(|r| {
+        let name = r["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let backends = r["spec"]["rules"][0]["backendRefs"]
+            .as_array()
+            .map(|refs| refs.iter().map(|b| (b["name"].as_str().unwrap_or_default().to_string(), b["weight"].as_u64().unwrap_or(1))).collect())
+            .unwrap_or_default();
+        (name, backends)
+    }))
+}
+
+/// A weight stage on `t`: checks the releases, upgrades stable with
+/// `--reuse-values --set canary.weight=N`, reads the route back.
+fn step_weight(t: &str, stable: &str, canary: &str, weight: u32, wait: bool, timeout: u32) -> Result<Output, Failure> {
+    let Some(previous) = live_revision(t, stable)? else {
+        return Err(Failure::new(format!("{t}: no stable release `{stable}` to shift traffic from; nothing was changed"))
+            .hint("a `weight` stage steps the HTTPRoute of an installed stable release; install it first (a run that promotes with `track: stable`)"));
+    };
+    if live_revision(t, canary)?.is_none() {
+        return Err(Failure::new(format!("{t}: no canary release `{canary}` to shift traffic to; nothing was changed"))
+            .hint("put a `- { name: deploy-canary, uses: builtin:helm-deploy, with: { track: canary } }` stage before the `weight` stages"));
+    }
+    if route_of(t, stable)?.is_none() {
+        return Err(Failure::new(format!("{t}: the stable release `{stable}` has no HTTPRoute: it does not run in Gateway API mode; nothing was changed"))
+            .hint("set httpRoute.enabled=true on the stable release (values or set) to step traffic by weight, or drop `weight` to keep the replica ratio"));
+    }
+    if owned(t, "v1", "Service", canary)?.is_empty() {
+        return Err(Failure::new(format!("{t}: the canary release `{canary}` has no Service of its own, so the route has nothing to send its share to; nothing was changed"))
+            .hint("set httpRoute.enabled=true on the canary too (the `track: canary` stage's values or set), as on the stable release"));
+    }
+
+    let options = helm::UpgradeOptions {
+        release: stable.to_string(),
+        chart: None,
+        namespace: None,
+        values: Vec::new(),
+        set: vec![format!("canary.weight={weight}")],
+        set_string: Vec::new(),
+        set_json: Vec::new(),
+        install: false,
+        reuse_values: true,
+        reset_values: false,
+        wait,
+        atomic: false,
+        timeout_seconds: timeout,
+        description: Some(format!("canary.weight={weight}")),
+    };
+    gantry_sdk::info!("{t}: helm upgrade {stable} --reuse-values --set canary.weight={weight} (revision {previous} live)");
+    let deployed = match helm::upgrade_install(t, &options) {
+        Ok(d) => d,
+        Err(e) => {
+            let undone = undo(t, stable, Some(previous), false, timeout);
+            return Err(Failure::new(format!("{t}: helm upgrade {stable} --set canary.weight={weight}: {} ({}){undone}", e.message, e.kind.name()))
+                .hint("`helm history` shows the release; `gantry status` the live route"));
+        }
+    };
+    let (route, backends) = route_of(t, stable)?.unwrap_or_default();
+    let carried = if weight == 0 { backends.len() == 1 } else { backends.iter().any(|(_, w)| u64::from(weight) == *w) };
+    if !carried {
+        let undone = undo(t, stable, Some(previous), wait, timeout);
+        return Err(Failure::new(format!("{t}: after `--set canary.weight={weight}` the HTTPRoute `{route}` of `{stable}` sends {backends:?}, not {weight}% to the canary{undone}"))
+            .hint("the chart must build its route's backendRefs weights from `canary.weight`, as helm/fastapi-app does"));
+    }
+    let shown: Vec<String> = backends.iter().map(|(n, w)| format!("{n} {w}")).collect();
+    gantry_sdk::info!("{t}: {stable} revision {}: HTTPRoute {route} sends {}", deployed.revision, shown.join(", "));
+    let backends: Vec<Value> = backends.into_iter().map(|(name, weight)| json!({ "name": name, "weight": weight })).collect();
+    Ok(Output::new(format!("{weight}% of requests to {canary} on {t} ({stable} revision {})", deployed.revision))
+        .with("track", Track::Stable.name())
+        .with("release", stable)
+        .with("namespace", &deployed.namespace)
+        .with("revision", deployed.revision)
+        .with("weight", weight)
+        .with("previous-revision", previous)
+        .with("route", route)
+        .with("backends", backends)
+        .with("undo", vec![json!({ "action": "rollback", "release": stable, "revision": previous })]))
+}
+
+/// Whether a weight stage ran on `target` earlier in this run.
+fn weighted(target: &str) -> bool {
+    run::history().iter().any(|r| r.target.as_deref() == Some(target) && outputs(r).is_some_and(|o| o.get("weight").is_some_and(Value::is_u64)))
+}
+
 struct HelmDeploy;
 
 impl Stage for HelmDeploy {
@@ -299,11 +461,14 @@ impl Stage for HelmDeploy {
         let Some(release) = info.release else {
             return Err(Failure::new("builtin:helm-deploy needs the pipeline's `release:`").hint("add `release: { name: NAME, chart: PATH, namespace: NS }`"));
         };
+        let timeout = parse_seconds(&settings.timeout).map_err(|e| Failure::new(format!("with.timeout: {e}")))?;
+        let track = match mode(&settings)? {
+            Mode::Deploy(track) => track,
+            Mode::Weight(weight) => return step_weight(&target.name, &release.name, &format!("{}-canary", release.name), weight, settings.wait, timeout),
+        };
         let Some(pipeline_image) = info.image else {
             return Err(Failure::new("builtin:helm-deploy needs the pipeline's `image:`").hint("add `image: { name: NAME, tag: TAG }`"));
         };
-        let timeout = parse_seconds(&settings.timeout).map_err(|e| Failure::new(format!("with.timeout: {e}")))?;
-        let track = settings.track;
         if track == Track::Canary && settings.remove_canary.is_some() {
             return Err(Failure::new("with.remove-canary: only a `track: stable` stage removes the canary").hint("drop `remove-canary` from this canary stage"));
         }
@@ -349,6 +514,9 @@ impl Stage for HelmDeploy {
                 gantry_sdk::info!("{t}: no stable release `{stable}` yet: the canary runs under the namespace's default ServiceAccount");
                 ours["serviceAccount"] = json!({ "create": false });
             }
+        } else if weighted(t) {
+            gantry_sdk::info!("{t}: weight stages ran: promoting with canary.weight=0, every request to {stable}");
+            ours["canary"] = json!({ "weight": 0 });
         }
         let mut values = vec![ours.to_string()];
         if let Some(v) = &settings.values {
@@ -438,6 +606,30 @@ mod tests {
         assert_eq!(got, ["a.b=x\\,y", "hosts={a,b}", "image.pullPolicy=Always", "off=null", "replicaCount=1", "rules[0].path=/"]);
         let empty: Map<String, Value> = serde_json::from_str(r#"{"x": {}}"#).unwrap();
         assert!(expressions(&empty, "set").unwrap_err().message.contains("with.set.x"));
+    }
+
+    fn mode_of(json: &str) -> Result<Mode, Failure> {
+        mode(&serde_json::from_str::<Settings>(json).unwrap())
+    }
+
+    #[test]
+    fn a_stage_deploys_a_track_or_steps_a_weight_and_ambiguity_is_refused_naming_the_field() {
+        assert_eq!(mode_of(r#"{"track": "canary"}"#).unwrap(), Mode::Deploy(Track::Canary));
+        assert_eq!(mode_of(r#"{"weight": 0}"#).unwrap(), Mode::Weight(0));
+        assert_eq!(mode_of(r#"{"weight": 100, "wait": false, "timeout": "1m"}"#).unwrap(), Mode::Weight(100));
+        for (json, field, fix) in [
+            (r#"{"weight": 150}"#, "with.weight: 150 is not a percent from 0 to 100", "weight: 10"),
+            (r#"{"weight": -1}"#, "with.weight: -1", "weight: 10"),
+            (r#"{"track": "stable", "weight": 10}"#, "with.weight: `track: stable` promotes", "without `track`"),
+            (r#"{"track": "canary", "weight": 10}"#, "with.weight: `track: canary` installs the canary", "drop `weight` here"),
+            (r#"{"weight": 10, "set": {"image.tag": "x"}}"#, "with.set: a `weight` stage keeps", "drop `set` here"),
+            (r#"{"weight": 10, "remove-canary": false}"#, "with.remove-canary:", "drop `remove-canary` here"),
+            (r#"{}"#, "with.track: missing", "{ weight: 10 }"),
+        ] {
+            let e = mode_of(json).unwrap_err();
+            assert!(e.message.contains(field), "{json}: {}", e.message);
+            assert!(e.hint.as_deref().is_some_and(|h| h.contains(fix)), "{json}: {:?}", e.hint);
+        }
     }
 
     #[test]

@@ -7,6 +7,14 @@
 //!             { "action": "rollback", "release": "fastapi-app", "revision": 4 } ] }
 //! ```
 //!
+//! Each release goes back to the state its oldest record names, the one
+//! before this run first changed it: later records of the same release
+//! (a canary's weight stepped 10 → 50 → 100, then promoted) are covered by
+//! it and skipped, with a log line, so a rollback does not walk traffic
+//! back through every step (nor through a weight whose canary is gone).
+//! Between releases the order stays newest first: stable is put back (its
+//! route off the canary) before the canary is uninstalled.
+//!
 //! Nothing recorded means nothing was changed there, and nothing is done.
 //! Every undo is attempted even when one fails; the stage fails if any did.
 //! Undoing is idempotent: uninstalling a release that is already gone (a
@@ -36,6 +44,45 @@ enum Undo {
     Rollback { release: String, revision: u32 },
 }
 
+impl std::fmt::Display for Undo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Undo::Uninstall { release } => write!(f, "uninstall {release}"),
+            Undo::Rollback { release, revision } => write!(f, "roll {release} back to revision {revision}"),
+        }
+    }
+}
+
+impl Undo {
+    fn release(&self) -> &str {
+        match self {
+            Undo::Uninstall { release } | Undo::Rollback { release, .. } => release,
+        }
+    }
+}
+
+/// An undo and the stage that recorded it.
+type Entry = (String, Undo);
+/// An undo left out, its stage, and the stage whose older undo covers it.
+type Covered = (String, Undo, String);
+
+/// Per release, the oldest undo only (it restores the release as it was
+/// before the run); the others are returned apart, each with the stage
+/// whose undo covers it. Order is kept.
+fn oldest_per_release(undo: Vec<Entry>) -> (Vec<Entry>, Vec<Covered>) {
+    let (mut kept, mut covered): (Vec<Entry>, Vec<Covered>) = (Vec::new(), Vec::new());
+    for (stage, step) in undo {
+        match kept.iter().find(|(_, k)| k.release() == step.release()) {
+            Some((first, _)) => {
+                let first = first.clone();
+                covered.push((stage, step, first));
+            }
+            None => kept.push((stage, step)),
+        }
+    }
+    (kept, covered)
+}
+
 #[derive(Deserialize, Default)]
 struct Recorded {
     #[serde(default)]
@@ -62,6 +109,10 @@ impl Stage for Rollback {
         if undo.is_empty() {
             gantry_sdk::info!("nothing to undo on {target}: no stage recorded a change there");
             return Ok(Output::new(format!("nothing to undo on {target}")).with("undone", 0));
+        }
+        let (undo, covered) = oldest_per_release(undo);
+        for (stage, step, first) in &covered {
+            gantry_sdk::info!("{target}: not doing `{step}` (recorded by {stage}): {first}'s undo puts {} back as it was before the run", step.release());
         }
         let mut failures = Vec::new();
         let mut done = 0;
@@ -91,7 +142,7 @@ impl Stage for Rollback {
             }
         }
         if failures.is_empty() {
-            Ok(Output::new(format!("undid {done} change(s) on {target}")).with("undone", done))
+            Ok(Output::new(format!("undid {done} change(s) on {target}")).with("undone", done).with("covered", covered.len()))
         } else {
             Err(Failure::new(format!("rollback on {target} incomplete: {}", failures.join("; ")))
                 .hint("inspect the target with `helm history` and finish the rollback by hand"))
@@ -100,3 +151,23 @@ impl Stage for Rollback {
 }
 
 gantry_sdk::export_stage!(Rollback);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_release_goes_back_to_its_oldest_record_and_the_order_is_kept() {
+        let undo = vec![
+            ("deploy-canary".to_string(), Undo::Uninstall { release: "app-canary".into() }),
+            ("shift-10".to_string(), Undo::Rollback { release: "app".into(), revision: 4 }),
+            ("shift-50".to_string(), Undo::Rollback { release: "app".into(), revision: 5 }),
+            ("promote".to_string(), Undo::Rollback { release: "app".into(), revision: 6 }),
+        ];
+        let (kept, covered) = oldest_per_release(undo);
+        let kept: Vec<(&str, &str)> = kept.iter().map(|(s, u)| (s.as_str(), u.release())).collect();
+        assert_eq!(kept, [("deploy-canary", "app-canary"), ("shift-10", "app")]);
+        let covered: Vec<(&str, &str)> = covered.iter().map(|(s, _, first)| (s.as_str(), first.as_str())).collect();
+        assert_eq!(covered, [("shift-50", "shift-10"), ("promote", "shift-10")]);
+    }
+}
