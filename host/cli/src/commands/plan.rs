@@ -54,13 +54,17 @@ pub struct Deploy {
 }
 
 /// The deploy stages of `pipeline`: its `builtin:helm-deploy` stages in
-/// order, else the contract's canary then stable release.
+/// order, else the contract's canary then stable release. A `weight:`
+/// stage is left out: it only steps the stable release's route between the
+/// canary and the promotion, which ends at weight 0 (as the chart renders
+/// stable without it).
 pub fn deploys(pipeline: &Pipeline) -> Vec<Deploy> {
     let found: Vec<Deploy> = pipeline
         .spec
         .stages
         .iter()
         .filter(|s| matches!(PluginRef::parse(&s.uses), Ok(PluginRef::Builtin { name, .. }) if name == "helm-deploy"))
+        .filter(|s| s.with.as_ref().and_then(|w| w.get("weight")).is_none())
         .map(|s| {
             let with = s.with.clone().unwrap_or(Value::Null);
             let track = with["track"].as_str().unwrap_or("stable").to_string();
@@ -585,6 +589,13 @@ mod tests {
         );
         let stable = Deploy { stage: None, track: "stable".into(), with: Value::Null };
         assert_eq!(Value::Object(deploy_values(&p, "gcp", &stable, None).unwrap()), json!({"image": {"repository": "app", "tag": "v7"}, "track": "stable"}), "no registry: the image name alone");
+    }
+
+    #[test]
+    fn weight_stages_only_step_traffic_and_are_not_planned_as_deploys() {
+        let p = pipeline("  - { name: deploy-canary, uses: builtin:helm-deploy, with: { track: canary } }\n  - { name: shift-10, uses: builtin:helm-deploy, with: { weight: 10 } }\n  - { name: promote, uses: builtin:helm-deploy, with: { track: stable } }\n");
+        let planned: Vec<(Option<String>, String)> = deploys(&p).into_iter().map(|d| (d.stage, d.track)).collect();
+        assert_eq!(planned, [(Some("deploy-canary".to_string()), "canary".to_string()), (Some("promote".to_string()), "stable".to_string())]);
     }
 
     #[test]
