@@ -47,8 +47,11 @@ const HANG_GUARD: Duration = Duration::from_secs(300);
 const RELEASE: &str = "fastapi-app";
 const CANARY: &str = "fastapi-app-canary";
 
+/// The binary cargo built for these tests; `GANTRY_E2E_BINARY` names a copy
+/// instead (a target directory shared by several checkouts may be rebuilt
+/// under a running test).
 fn gantry_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_gantry"))
+    std::env::var_os("GANTRY_E2E_BINARY").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gantry")), PathBuf::from)
 }
 
 fn chart() -> PathBuf {
@@ -99,9 +102,12 @@ impl SimUp {
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = reader.read_line(&mut line);
             let _ = tx.send(line);
+            // Drain the rest, so a later line never meets a closed pipe.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let mut up = SimUp { child: Some(child), env: Vec::new(), kubeconfig: PathBuf::new(), ready: Value::Null };
         let line = rx.recv_timeout(HANG_GUARD).expect("sim up announces itself (hang guard)");
@@ -175,10 +181,15 @@ impl Finished {
         self.stage("build")["steps"][0]["outputs"]["digest"].as_str().unwrap_or_else(|| panic!("build's digest: {}", self.stage("build"))).to_string()
     }
 
-    /// The error of `stage` on `target`.
-    fn error(&self, stage: &str, target: &str) -> String {
-        let step = self.stage(stage)["steps"].as_array().unwrap().iter().find(|s| s["target"] == target).cloned().unwrap_or_default();
-        step["error"]["message"].as_str().unwrap_or_default().to_string()
+    /// The failed steps of `stage`, after asserting that it failed on a
+    /// target and stopped on every other: the first failure of a stage
+    /// stops it, so another target's step may have been interrupted first.
+    fn failed_steps(&self, stage: &str) -> Vec<Value> {
+        let steps = self.stage(stage)["steps"].as_array().unwrap().clone();
+        assert!(steps.iter().all(|s| s["status"] == "failed" || s["status"] == "interrupted"), "{stage} stopped on every target: {steps:#?}");
+        let failed: Vec<Value> = steps.into_iter().filter(|s| s["status"] == "failed").collect();
+        assert!(!failed.is_empty(), "{stage} failed on a target: {}", self.stage(stage));
+        failed
     }
 }
 
@@ -470,7 +481,9 @@ async fn e2e_a_good_release_goes_through_all_seven_stages_on_eks_and_gke_then_pl
         assert!(bed.sim.var(var).is_some(), "sim.env sets {var}");
     }
 
-    let done = bed.release("v1").await;
+    // A wait long enough for Prometheus to have scraped the canary's requests.
+    let done = bed.run("v1", &Knobs::default(), "10s").await;
+    assert_eq!(done.code, Some(0), "{}", done.output);
     assert_stages(&done, &SEVEN.map(|s| (s, "succeeded")));
     assert_eq!((done.record["status"].as_str(), done.record["exit_code"].as_i64(), done.record["interrupted"].as_bool()), (Some("succeeded"), Some(0), Some(false)));
     assert!(done.record["on_failure"].is_null(), "no rollback: {}", done.record["on_failure"]);
@@ -482,6 +495,9 @@ async fn e2e_a_good_release_goes_through_all_seven_stages_on_eks_and_gke_then_pl
         assert_eq!(step["outputs"]["decision"], "promote", "{step}");
         let verdicts = step["outputs"]["verdicts"].to_string();
         assert!(!verdicts.contains("no metrics provider"), "judged with Prometheus: {verdicts}");
+        // The last verdict judged the canary's real requests (a first release: no stable to compare with).
+        let last = step["outputs"]["verdicts"].as_array().and_then(|v| v.last()).cloned().unwrap_or_default().to_string();
+        assert!(last.contains("error rate 0.00%") && !last.contains("canary 0 requests"), "{}: the last verdict judged real traffic: {last}", step["target"]);
     }
     for (target, _) in TARGETS {
         assert_released(&bed, target, &digest, &[("fastapi-app.v1", "deployed")]).await;
@@ -559,10 +575,11 @@ async fn e2e_a_crash_looping_canary_is_rolled_back_and_stable_is_untouched() {
     assert_stages(&done, &failed_at("health-check-canary"));
     assert_eq!(done.record["failed_stage"], "health-check-canary");
     assert_eq!(done.record["on_failure"]["status"], "succeeded", "{}", done.record["on_failure"]);
+    for step in done.failed_steps("health-check-canary") {
+        let lower = step["error"]["message"].as_str().unwrap_or_default().to_lowercase();
+        assert!(lower.contains("crash") || lower.contains("restart"), "the health check names the crash loop: {step}");
+    }
     for (target, _) in TARGETS {
-        let error = done.error("health-check-canary", target);
-        let lower = error.to_lowercase();
-        assert!(lower.contains("crash") || lower.contains("restart"), "{target}: the health check names the crash loop: {error}");
         // The canary's records and objects are gone; stable is revision 1 of v1, untouched.
         assert_released(&bed, target, &v1, &[("fastapi-app.v1", "deployed")]).await;
     }
@@ -578,16 +595,12 @@ async fn e2e_a_canary_with_a_higher_error_rate_is_aborted_by_the_analysis_and_ro
     assert_eq!(done.code, Some(1), "{}", done.output);
     assert_stages(&done, &failed_at("wait-for-canary"));
     assert_eq!(done.record["on_failure"]["status"], "succeeded", "{}", done.record["on_failure"]);
-    let mut aborted = 0;
-    for step in done.stage("wait-for-canary")["steps"].as_array().unwrap() {
-        if step["outputs"]["decision"] == "abort" {
-            aborted += 1;
-            let error = step["error"]["message"].as_str().unwrap_or_default();
-            assert!(error.contains("error rate"), "the abort names the error rate: {step}");
-            assert!((step["outputs"]["completed"].as_u64().unwrap_or(0)) < step["outputs"]["intervals"].as_u64().unwrap_or(0), "abort ends the wait at once: {}", step["outputs"]);
-        }
+    for step in done.failed_steps("wait-for-canary") {
+        assert_eq!(step["outputs"]["decision"], "abort", "{step}");
+        let error = step["error"]["message"].as_str().unwrap_or_default();
+        assert!(error.contains("error rate: canary") && error.contains("is over the maximum 5.00%"), "the abort names the error rate: {step}");
+        assert!(step["outputs"]["completed"].as_u64().unwrap_or(0) < step["outputs"]["intervals"].as_u64().unwrap_or(0), "abort ends the wait at once: {}", step["outputs"]);
     }
-    assert!(aborted >= 1, "the analysis aborted on at least one target: {}", done.stage("wait-for-canary"));
     for (target, _) in TARGETS {
         assert_released(&bed, target, &v1, &[("fastapi-app.v1", "deployed")]).await;
     }
@@ -605,9 +618,10 @@ async fn e2e_production_failing_its_health_check_after_promotion_rolls_stable_ba
     assert_eq!(done.record["on_failure"]["status"], "succeeded", "{}", done.record["on_failure"]);
     let v2 = done.digest();
     assert_ne!(v1, v2);
+    for step in done.failed_steps("health-check-production") {
+        assert!(step["error"]["message"].as_str().unwrap_or_default().contains("503"), "production's /health answered 503: {step}");
+    }
     for (target, _) in TARGETS {
-        let error = done.error("health-check-production", target);
-        assert!(error.contains("503"), "{target}: {error}");
         // v2 was promoted (revision 2), then rolled back to revision 1's config as revision 3.
         let records = bed.releases(target).await;
         assert_eq!(records.get("fastapi-app.v3").map(String::as_str), Some("deployed"), "{target}: {records:?}");
@@ -671,10 +685,10 @@ async fn e2e_a_canary_that_turns_unhealthy_during_the_wait_fails_the_health_reru
     let v1 = bed.release("v1").await.digest();
     // Healthy when health-check-canary runs, crash-looping some seconds into the wait.
     let knobs = Knobs { canary_pods: json!({"sim.gantry.dev/crash-after": "10s"}), ..Knobs::default() };
-    let done = bed.run("v2", &knobs, "5m").await;
+    let done = bed.run("v2", &knobs, "1m").await;
     assert_eq!(done.code, Some(1), "{}", done.output);
     assert_stages(&done, &failed_at("wait-for-canary"));
-    for step in done.stage("wait-for-canary")["steps"].as_array().unwrap() {
+    for step in done.failed_steps("wait-for-canary") {
         assert_eq!(step["error"]["kind"], "unhealthy", "the health re-run ended the wait: {step}");
         let message = step["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("became unhealthy during the wait"), "{message}");
