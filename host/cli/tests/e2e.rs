@@ -405,6 +405,12 @@ impl Bed {
             .collect()
     }
 
+    /// Who holds the run lock (the release's Lease) on `target`, if anyone.
+    async fn lock_holder(&self, target: &str) -> Option<String> {
+        let lease = self.get(target, "coordination.k8s.io/v1", "Lease", &gantry_cluster::lease::lease_name(RELEASE)).await?;
+        lease["spec"]["holderIdentity"].as_str().filter(|h| !h.is_empty()).map(str::to_string)
+    }
+
     /// The Deployments in `default` by name.
     async fn deployments(&self, target: &str) -> BTreeMap<String, Value> {
         let list = self.clusters[target].list("apps/v1", "Deployment", "default", &ListQuery::default()).await.expect("lists Deployments");
@@ -463,6 +469,7 @@ async fn assert_released(bed: &Bed, target: &str, digest: &str, revisions: &[(&s
     let deployments = bed.deployments(target).await;
     assert!(!deployments.contains_key(CANARY), "{target}: the canary is gone: {:?}", deployments.keys());
     assert_eq!(bed.stable(target).await.0, bed.pinned(target, digest), "{target}: stable runs the build's digest");
+    assert_eq!(bed.lock_holder(target).await, None, "{target}: the run gave its lock back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -650,6 +657,7 @@ async fn e2e_a_policy_deny_stops_the_run_before_any_cluster_is_touched() {
         assert_eq!(bed.releases(target).await, BTreeMap::new(), "{target}: no release record");
         assert_eq!(bed.deployments(target).await.keys().collect::<Vec<_>>(), Vec::<&String>::new(), "{target}: no Deployment");
         assert!(bed.get(target, "v1", "Service", RELEASE).await.is_none(), "{target}: no Service");
+        assert_eq!(bed.lock_holder(target).await, None, "{target}: the run gave its lock back");
     }
 }
 
@@ -687,8 +695,8 @@ async fn e2e_sigint_during_the_wait_removes_the_canaries_on_both_clusters_and_le
 async fn e2e_a_canary_that_turns_unhealthy_during_the_wait_fails_the_health_rerun_and_is_rolled_back() {
     let Some(bed) = Bed::start().await else { return };
     let v1 = bed.release("v1").await.digest();
-    // Healthy when health-check-canary runs, crash-looping some seconds into the wait.
-    let knobs = Knobs { canary_pods: json!({"sim.gantry.dev/crash-after": "10s"}), ..Knobs::default() };
+    // Healthy when health-check-canary runs (seconds after the pod starts), crash-looping 15s after it started: in the wait.
+    let knobs = Knobs { canary_pods: json!({"sim.gantry.dev/crash-after": "15s"}), ..Knobs::default() };
     let done = bed.run("v2", &knobs, "1m").await;
     assert_eq!(done.code, Some(1), "{}", done.output);
     assert_stages(&done, &failed_at("wait-for-canary"));
@@ -696,7 +704,10 @@ async fn e2e_a_canary_that_turns_unhealthy_during_the_wait_fails_the_health_reru
         assert_eq!(step["error"]["kind"], "unhealthy", "the health re-run ended the wait: {step}");
         let message = step["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("became unhealthy during the wait"), "{message}");
-        assert!(!step["outputs"]["health"].as_array().unwrap().is_empty(), "{step}");
+        // Re-run at every interval: healthy at first, then unhealthy three times in a row (the stage's failure-threshold).
+        let states: Vec<&str> = step["outputs"]["health"].as_array().unwrap().iter().map(|h| h["health"].as_str().unwrap_or_default()).collect();
+        assert_eq!(states.first(), Some(&"healthy"), "the canary was healthy when the wait began: {states:?}");
+        assert!(states.ends_with(&["unhealthy", "unhealthy", "unhealthy"]), "{states:?}");
     }
     assert_eq!(done.record["on_failure"]["status"], "succeeded", "{}", done.record["on_failure"]);
     for (target, _) in TARGETS {
