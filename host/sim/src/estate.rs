@@ -54,6 +54,8 @@ pub enum EstateError {
     DuplicateCluster(String),
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("registry {host} to pull from: {reason} (name a loopback registry as HOST:PORT, e.g. 127.0.0.1:5000)")]
+    PullFrom { host: String, reason: String },
     #[error("cluster `{cluster}`: {source}")]
     Prometheus { cluster: String, source: crate::prometheus::PrometheusError },
 }
@@ -65,6 +67,10 @@ pub struct EstateOptions {
     pub traffic: Option<f64>,
     /// A Prometheus binary to run one per cluster, scraping its pod metrics every second.
     pub prometheus: Option<PathBuf>,
+    /// Registries on loopback (`127.0.0.1:5000`: plain HTTP, anonymous) whose
+    /// images every cluster's kubelets resolve before pods start, beside the
+    /// cluster's own cloud registry; images of unlisted hosts are not checked.
+    pub pull_from: Vec<String>,
 }
 
 /// How a simulated cluster presents itself to cloud tooling.
@@ -134,6 +140,11 @@ pub fn default_variables(key_file: &Path) -> Vec<(&'static str, String)> {
 fn cluster_variable(name: &str) -> String {
     let upper: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     format!("CLUSTER_{upper}")
+}
+
+/// `PROMETHEUS_URL_AWS` for `aws`: the env file's variable for the URL of a cluster's Prometheus.
+pub fn prometheus_variable(name: &str) -> String {
+    cluster_variable(name).replacen("CLUSTER_", "PROMETHEUS_URL_", 1)
 }
 
 /// A running cluster of an estate.
@@ -233,6 +244,10 @@ impl Estate {
             auth.add_token(&token, Identity::admin("sim-admin"));
             let mut config = ServerConfig::new(&spec.name, auth.clone());
             config.registries = kubelet_registries(spec, &registries, &clouds, &key.account.email)?;
+            for host in &options.pull_from {
+                let plain = crate::oci::RegistryConfig::new(host, &format!("http://{host}")).map_err(|e| EstateError::PullFrom { host: host.clone(), reason: e.to_string() })?;
+                config.registries.push(plain);
+            }
             config.traffic = options.traffic;
             let server = ApiServer::start(config).await?;
             match &spec.flavour {
@@ -293,6 +308,8 @@ impl Estate {
             ("GANTRY_SIM_FAULTS_TOKEN".to_string(), control_plane.admin_token().to_string()),
         ]);
         env.extend(clusters.iter().map(|c| (cluster_variable(&c.name), c.name.clone())));
+        // Where a pipeline's `metrics.prometheus` reaches each cluster's Prometheus.
+        env.extend(prometheus.iter().map(|(name, p)| (prometheus_variable(name), p.url())));
         let lines: String = env.iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
         write_private(&env_file, &lines)?;
 

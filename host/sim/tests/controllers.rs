@@ -169,6 +169,21 @@ async fn a_crash_looping_deployment_fails_its_rollout_with_restarting_pods() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_with_crash_after_rolls_out_ready_then_crash_loops() {
+    let Some(c) = Cluster::start().await else { return };
+    create(&c, "later.yaml", &deployment("later", 1, &[(behavior::CRASH_AFTER, "5s")], "")).await;
+    // Healthy first: the rollout completes with a ready pod that has not restarted.
+    let out = c.ok(&["rollout", "status", "deployment/later", "--timeout=60s"]).await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    // Then its container exits and is restarted into a crash loop.
+    c.ok(&["wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=CrashLoopBackOff", "pods", "-l", "app=later", "--timeout=60s"]).await;
+    let pods = items(&c.json(&["get", "pods", "-l", "app=later"]).await);
+    let container = &pods[0]["status"]["containerStatuses"][0];
+    assert_eq!(container["ready"], false, "{container}");
+    assert!(container["restartCount"].as_i64().unwrap_or(0) >= 1, "{container}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_never_ready_deployment_exceeds_its_progress_deadline() {
     let Some(c) = Cluster::start().await else { return };
     create(&c, "stuck.yaml", &deployment("stuck", 1, &[(behavior::BEHAVIOR, "never-ready")], "  progressDeadlineSeconds: 2\n")).await;

@@ -210,7 +210,7 @@ fn estate_options(plan: &Plan, all_sim: bool) -> Result<estate::EstateOptions, S
     let spec = &plan.pipeline.spec;
     let unprovided = spec.targets.iter().any(|(name, t)| simulated_cluster_of(name, t, all_sim).is_some() && t.metrics.is_none() && spec.metrics.is_none());
     let prometheus = if unprovided { gantry_sim::prometheus::find_binary().map_err(|e| e.to_string())? } else { None };
-    Ok(estate::EstateOptions { traffic: Some(SIM_TRAFFIC), prometheus })
+    Ok(estate::EstateOptions { traffic: Some(SIM_TRAFFIC), prometheus, ..Default::default() })
 }
 
 /// Each target's metrics provider: its own `metrics:`, else the pipeline's,

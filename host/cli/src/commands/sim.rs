@@ -3,6 +3,16 @@
 //! `--cluster` names — with their control plane, until SIGINT or SIGTERM.
 //! Prints where things are; credentials stay in the files it writes
 //! (kubeconfig, service-account key, env file).
+//!
+//! Like `gantry run --sim`'s estate, every cluster gets simulated users
+//! (`--traffic` requests per second to every Service) and, when the
+//! `prometheus` binary is installed (`GANTRY_PROMETHEUS`, else PATH) and
+//! `--no-prometheus` is not given, a real Prometheus of its own scraping
+//! its pods; the env file names each one's URL as `PROMETHEUS_URL_<CLUSTER>`
+//! (`PROMETHEUS_URL_AWS`), for a pipeline's `metrics.prometheus`.
+//! `--registry HOST:PORT` names a registry on loopback whose images the
+//! simulated kubelets resolve (plain HTTP, anonymous), so pods prove the
+//! pushed image is there. This file must not run stages.
 
 use std::path::PathBuf;
 
@@ -22,6 +32,15 @@ pub enum Command {
         /// `NAME=eks[:REGION]`, `NAME=gke[:PROJECT/LOCATION]` or `NAME=plain`.
         #[arg(long = "cluster", value_name = "NAME=KIND", value_parser = parse_cluster)]
         clusters: Vec<ClusterSpec>,
+        /// Requests per second the simulated users send to every Service (`0`: annotated Services only).
+        #[arg(long, value_name = "RPS", default_value_t = crate::commands::run::SIM_TRAFFIC)]
+        traffic: f64,
+        /// Start no Prometheus, even when the `prometheus` binary is installed.
+        #[arg(long)]
+        no_prometheus: bool,
+        /// A registry on loopback (`127.0.0.1:5000`, plain HTTP, anonymous) the simulated kubelets pull from (repeatable).
+        #[arg(long = "registry", value_name = "HOST:PORT")]
+        registries: Vec<String>,
     },
 }
 
@@ -46,9 +65,25 @@ fn parse_cluster(s: &str) -> Result<ClusterSpec, String> {
 }
 
 pub async fn run(cmd: Command, ctx: Ctx) -> i32 {
-    let Command::Up { dir, clusters } = cmd;
+    let Command::Up { dir, clusters, traffic, no_prometheus, registries } = cmd;
     let clusters = if clusters.is_empty() { estate::default_clusters() } else { clusters };
-    let estate = match gantry_sim::Estate::start_clusters(&dir, &clusters).await {
+    if !(traffic.is_finite() && traffic >= 0.0) {
+        output::error(ctx, &format!("--traffic {traffic} is not a rate: give requests per second, 0 or more (e.g. 10)"));
+        return exit::BAD_INPUT;
+    }
+    let prometheus = if no_prometheus {
+        None
+    } else {
+        match gantry_sim::prometheus::find_binary() {
+            Ok(found) => found,
+            Err(e) => {
+                output::error(ctx, &e.to_string());
+                return exit::BAD_INPUT;
+            }
+        }
+    };
+    let options = estate::EstateOptions { traffic: (traffic > 0.0).then_some(traffic), prometheus, pull_from: registries };
+    let estate = match gantry_sim::Estate::start_clusters_with(&dir, &clusters, &options).await {
         Ok(e) => e,
         Err(e) => {
             output::error(ctx, &format!("cannot start the simulated clouds: {e}"));
@@ -77,6 +112,7 @@ pub fn announce(ctx: Ctx, estate: &gantry_sim::Estate) {
                 "event": "sim-ready",
                 "clusters": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.url()))).collect::<serde_json::Map<_, _>>(),
                 "metrics": estate.clusters.iter().map(|c| (c.spec.name.clone(), serde_json::Value::from(c.server.metrics_url()))).collect::<serde_json::Map<_, _>>(),
+                "prometheus": estate.prometheus.iter().map(|(name, p)| (name.clone(), serde_json::Value::from(p.url()))).collect::<serde_json::Map<_, _>>(),
                 "control_plane": estate.control_plane.url(),
                 "registries": estate.registries().into_iter().map(|(host, url)| (host, serde_json::Value::from(url))).collect::<serde_json::Map<_, _>>(),
                 "kubeconfig": estate.kubeconfig.display().to_string(),

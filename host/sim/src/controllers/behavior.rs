@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `sim.gantry.dev/ready-after` | a duration: `500ms`, `2s`, `1m` | containers become ready that long after the pod starts (default 500ms) |
 //! | `sim.gantry.dev/behavior` | `ready` (default), `crashloop`, `never-ready`, `image-pull-backoff`, `fail` | see [`Behavior`] |
+//! | `sim.gantry.dev/crash-after` | a duration: `3s`, `1m` | a `ready` pod's containers exit with code 1 (reason `Error`) that long after the pod starts, ready until then; a restarted pod crash-loops from then on, as `fail` does (a pod that was healthy and turns unhealthy) |
 //! | `sim.gantry.dev/http-status` | an HTTP status code, e.g. `200` (default), `404` | what the pod answers on any path |
 //! | `sim.gantry.dev/http-body` | text, e.g. `{"status":"ok"}` (default) | the body of that answer (JSON if it parses as JSON, else text) |
 //! | `sim.gantry.dev/http-paths` | JSON: `{"/health": {"status": 503, "body": "down"}}` | per-path answers overriding status and body |
@@ -32,6 +33,8 @@ use serde_json::Value;
 pub const READY_AFTER: &str = "sim.gantry.dev/ready-after";
 /// Annotation: the pod's behaviour, one of [`Behavior`]'s names.
 pub const BEHAVIOR: &str = "sim.gantry.dev/behavior";
+/// Annotation: when a `ready` pod's containers exit with code 1, after it starts.
+pub const CRASH_AFTER: &str = "sim.gantry.dev/crash-after";
 /// Annotations: how the pod answers HTTP (`crate::podhttp` reads them; see the table above).
 pub const HTTP_STATUS: &str = "sim.gantry.dev/http-status";
 pub const HTTP_BODY: &str = "sim.gantry.dev/http-body";
@@ -71,6 +74,8 @@ pub enum Behavior {
 pub struct PodBehavior {
     pub behavior: Behavior,
     pub ready_after: Duration,
+    /// When a `ready` pod's containers exit (`crash-after`), measured from the pod's start; None: never.
+    pub crash_after: Option<Duration>,
 }
 
 /// Per-cluster configuration: pods running an image that matches `pattern`
@@ -155,7 +160,24 @@ impl PodBehavior {
                 DEFAULT_READY_AFTER
             }),
         };
-        PodBehavior { behavior, ready_after }
+        let crash_after = annotations[CRASH_AFTER].as_str().and_then(|text| {
+            let parsed = parse_duration(text);
+            if parsed.is_none() {
+                tracing::warn!(annotation = CRASH_AFTER, value = text, "not a duration like 500ms, 2s or 1m; the pod does not crash");
+            }
+            parsed
+        });
+        PodBehavior { behavior, ready_after, crash_after }
+    }
+
+    /// When the pod's containers first exit with an error, if ever: `fail`'s
+    /// `ready_after`, or a `ready` pod's `crash_after`.
+    pub fn exits_at(&self) -> Option<Duration> {
+        match self.behavior {
+            Behavior::Fail => Some(self.ready_after),
+            Behavior::Ready => self.crash_after,
+            _ => None,
+        }
     }
 }
 
@@ -207,8 +229,20 @@ mod tests {
     #[test]
     fn annotations_choose_the_behaviour_and_default_to_ready() {
         let plain = json!({"metadata": {}});
-        assert_eq!(PodBehavior::of(&plain), PodBehavior { behavior: Behavior::Ready, ready_after: DEFAULT_READY_AFTER });
+        assert_eq!(PodBehavior::of(&plain), PodBehavior { behavior: Behavior::Ready, ready_after: DEFAULT_READY_AFTER, crash_after: None });
         let crash = json!({"metadata": {"annotations": {BEHAVIOR: "crashloop", READY_AFTER: "2s"}}});
-        assert_eq!(PodBehavior::of(&crash), PodBehavior { behavior: Behavior::CrashLoop, ready_after: Duration::from_secs(2) });
+        assert_eq!(PodBehavior::of(&crash), PodBehavior { behavior: Behavior::CrashLoop, ready_after: Duration::from_secs(2), crash_after: None });
+    }
+
+    #[test]
+    fn crash_after_makes_a_ready_pod_exit_later_and_only_a_ready_one() {
+        let later = PodBehavior::of(&json!({"metadata": {"annotations": {CRASH_AFTER: "3s"}}}));
+        assert_eq!(later, PodBehavior { behavior: Behavior::Ready, ready_after: DEFAULT_READY_AFTER, crash_after: Some(Duration::from_secs(3)) });
+        assert_eq!(later.exits_at(), Some(Duration::from_secs(3)));
+        let fail = PodBehavior::of(&json!({"metadata": {"annotations": {BEHAVIOR: "fail", READY_AFTER: "2s", CRASH_AFTER: "9s"}}}));
+        assert_eq!(fail.exits_at(), Some(Duration::from_secs(2)), "fail exits at ready-after");
+        let never = PodBehavior::of(&json!({"metadata": {"annotations": {BEHAVIOR: "never-ready", CRASH_AFTER: "1s"}}}));
+        assert_eq!(never.exits_at(), None);
+        assert_eq!(PodBehavior::of(&json!({"metadata": {"annotations": {CRASH_AFTER: "soon"}}})).crash_after, None, "a bad duration: no crash");
     }
 }

@@ -99,13 +99,18 @@ pub(super) fn run(ctx: &mut Ctx, store: &Store) {
                     // A job's pod runs to completion where another would become ready.
                     life = Life { phase: "Succeeded", ready: false, restarts: 0, waiting: None };
                 }
-                if behavior.behavior == Behavior::Fail && started.elapsed() >= behavior.ready_after {
+                // `fail` at `ready_after`, a `ready` pod at `crash-after`: the containers exit.
+                let exits_at = behavior.exits_at();
+                if let Some(at) = exits_at.filter(|at| started.elapsed() < *at) {
+                    ctx.wake_in(at - started.elapsed());
+                }
+                if let Some(at) = exits_at.filter(|at| started.elapsed() >= *at) {
                     life = if runs_to_completion(&pod) {
                         // Not restarted: the pod failed with its containers.
                         Life { phase: "Failed", ready: false, restarts: 0, waiting: None }
                     } else {
                         // Restarted: it crash-loops from its first exit on.
-                        let (crashing, wake) = life_at(PodBehavior { behavior: Behavior::CrashLoop, ..behavior }, started.elapsed() - behavior.ready_after + FIRST_CRASH);
+                        let (crashing, wake) = life_at(PodBehavior { behavior: Behavior::CrashLoop, ..behavior }, started.elapsed() - at + FIRST_CRASH);
                         if let Some(after) = wake {
                             ctx.wake_in(after);
                         }
@@ -345,7 +350,7 @@ mod tests {
     use super::*;
 
     fn of(behavior: Behavior) -> PodBehavior {
-        PodBehavior { behavior, ready_after: Duration::from_secs(2) }
+        PodBehavior { behavior, ready_after: Duration::from_secs(2), crash_after: None }
     }
 
     #[test]
