@@ -153,8 +153,7 @@ struct Knobs {
     canary_pods: Value,
     /// Pod annotations the promotion gives stable.
     stable_pods: Value,
-    /// More `with:` for deploy-canary, health-check-canary, health-check-production.
-    deploy_canary: Value,
+    /// More `with:` for health-check-canary and health-check-production.
     health_canary: Value,
     health_production: Value,
     /// The image runs as root (no `USER`): the policy denies it.
@@ -307,7 +306,7 @@ impl Bed {
         let stages = [
             json!({"name": "build", "uses": "builtin:build", "with": {"backend": "docker"}}),
             json!({"name": "scan", "uses": "builtin:scan", "with": {"policy": "builtin:policy-default", "settings": {"no-root": true}}}),
-            json!({"name": "deploy-canary", "uses": "builtin:helm-deploy", "with": with(json!({"track": "canary", "set": {"replicaCount": 1}, "values": {"podAnnotations": pods(&knobs.canary_pods)}, "timeout": "2m"}), &knobs.deploy_canary)}),
+            json!({"name": "deploy-canary", "uses": "builtin:helm-deploy", "with": {"track": "canary", "set": {"replicaCount": 1}, "values": {"podAnnotations": pods(&knobs.canary_pods)}, "timeout": "2m"}}),
             json!({"name": "health-check-canary", "uses": "builtin:health-http", "with": with(health.clone(), &knobs.health_canary)}),
             // The request's wait (10m in 30s steps), shortened per run by `--wait`; a short rate window for short waits.
             json!({"name": "wait-for-canary", "uses": "builtin:canary-analysis", "with": {"duration": "10m", "interval": "30s", "rate-window": "3s", "step": "1s", "min-requests": 5}}),
@@ -574,7 +573,9 @@ async fn e2e_a_good_release_goes_through_all_seven_stages_on_eks_and_gke_then_pl
 async fn e2e_a_crash_looping_canary_is_rolled_back_and_stable_is_untouched() {
     let Some(bed) = Bed::start().await else { return };
     let v1 = bed.release("v1").await.digest();
-    let knobs = Knobs { canary_pods: json!({"sim.gantry.dev/behavior": "crashloop"}), deploy_canary: json!({"wait": false}), ..Knobs::default() };
+    // The canary stage does not wait for readiness by default (as the request's
+    // `helm upgrade --install` of it does not): the health check catches the crash loop.
+    let knobs = Knobs { canary_pods: json!({"sim.gantry.dev/behavior": "crashloop"}), ..Knobs::default() };
     let done = bed.run("v2", &knobs, "4s").await;
     assert_eq!(done.code, Some(1), "{}", done.output);
     assert_stages(&done, &failed_at("health-check-canary"));

@@ -90,18 +90,19 @@ struct Settings {
     /// A values document, merged like `-f`.
     #[serde(default)]
     values: Option<Value>,
-    #[serde(default = "yes")]
-    wait: bool,
+    /// Wait for the release's workloads to be ready (Helm's `--wait`).
+    /// Default: yes for stable and weight stages; no for the canary, as
+    /// the request's `helm upgrade --install` of it does not wait — the
+    /// health check after it judges readiness, and fails a crash loop at
+    /// once where Helm's wait would sit out its whole timeout.
+    #[serde(default)]
+    wait: Option<bool>,
     /// `5m`, `90s`, `1h`.
     #[serde(default = "five_minutes")]
     timeout: String,
     /// Stable only: uninstall the canary once stable is deployed.
     #[serde(default)]
     remove_canary: Option<bool>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn five_minutes() -> String {
@@ -464,8 +465,9 @@ impl Stage for HelmDeploy {
         let timeout = parse_seconds(&settings.timeout).map_err(|e| Failure::new(format!("with.timeout: {e}")))?;
         let track = match mode(&settings)? {
             Mode::Deploy(track) => track,
-            Mode::Weight(weight) => return step_weight(&target.name, &release.name, &format!("{}-canary", release.name), weight, settings.wait, timeout),
+            Mode::Weight(weight) => return step_weight(&target.name, &release.name, &format!("{}-canary", release.name), weight, settings.wait.unwrap_or(true), timeout),
         };
+        let wait = settings.wait.unwrap_or(track == Track::Stable);
         let Some(pipeline_image) = info.image else {
             return Err(Failure::new("builtin:helm-deploy needs the pipeline's `image:`").hint("add `image: { name: NAME, tag: TAG }`"));
         };
@@ -533,7 +535,7 @@ impl Stage for HelmDeploy {
             install: true,
             reuse_values: false,
             reset_values: false,
-            wait: settings.wait,
+            wait,
             atomic: false,
             timeout_seconds: timeout,
             description: None,
@@ -579,7 +581,7 @@ impl Stage for HelmDeploy {
                         false
                     }
                     Err(e) => {
-                        let undone = undo(t, &name, previous, settings.wait, timeout);
+                        let undone = undo(t, &name, previous, wait, timeout);
                         return Err(Failure::new(format!("{t}: removing {canary} after promoting {name}: {} ({}){undone}", e.message, e.kind.name()))
                             .hint("the promotion was undone on this target; `helm history` shows both releases"));
                     }
