@@ -145,5 +145,5 @@ fn show(run: &RunView, ctx: Ctx) {
         head.push_str(&format!("; failed at stage {f}"));
     }
     println!("{head}\n");
-    print!("{}", output::stage_table(run));
+    print!("{}{}", output::stage_table(run), output::final_state(&run.final_state));
 }
