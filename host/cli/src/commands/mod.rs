@@ -76,7 +76,10 @@ pub fn runtime(ctx: Ctx) -> Result<Arc<Runtime>, i32> {
 
 /// Load, check and plan the pipeline; print diagnostics and return exit 2 on bad input.
 pub fn plan(source: &Source, runtime: &Runtime, ctx: Ctx) -> Result<Plan, i32> {
-    plan_with(source, &source.vars(), &demo::default_state_dir(), runtime, ctx)
+    let state_dir = demo::default_state_dir();
+    // The demo's clouds are simulated: their names default to the estate's.
+    let defaults = if source.demo { gantry_sim::estate::default_variables(&state_dir.join("sim").join(gantry_sim::estate::KEY_FILE)) } else { Vec::new() };
+    plan_with(source, &source.vars_over(&defaults), &state_dir, runtime, ctx)
 }
 
 /// Read, expand and check the pipeline file (with `--demo`, the embedded
