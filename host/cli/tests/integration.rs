@@ -5,6 +5,7 @@
 
 mod cli;
 mod connect;
+mod demo;
 mod helm_release;
 mod helm_template;
 mod history;
