@@ -34,7 +34,9 @@ pub struct Ctx {
 pub fn init_tracing(verbose: u8, quiet: bool, format: Format) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The daemonless builder's warnings (a skipped RUN) reach the run's
+        // log as build lines already; once is enough.
+        (false, 0) => "warn,gantry_registry::daemonless=error",
         (false, 1) => "gantry=debug,gantry_engine=debug,gantry_runtime=debug,info",
         (false, _) => "trace",
     };
@@ -361,7 +363,8 @@ pub fn final_state(states: &[gantry_engine::report::TargetState]) -> String {
             ("unknown", _) => format!("{canary} may still be installed"),
             _ => "no canary installed".to_string(),
         };
-        out.push_str(&format!("  {:width$}  {stable}; {canary}\n", s.target));
+        let interrupted = if s.interrupted.is_empty() { String::new() } else { format!("; interrupted here: {} (not recorded: `gantry status` shows what is live)", s.interrupted.join(", ")) };
+        out.push_str(&format!("  {:width$}  {stable}; {canary}{interrupted}\n", s.target));
     }
     out
 }

@@ -22,6 +22,12 @@
 //! (or waits up to `--lock-timeout`); a lost lock cancels the run; the locks
 //! are given back when the run ends, however it ends.
 //!
+//! `--demo` runs the embedded default (`commands::demo`: the request's
+//! pipeline, written under `STATE_DIR/demo`) as `--sim` does, and first
+//! says once what it is: what runs where, what the image holds, and whether
+//! the canary analysis judges real metrics (a Prometheus per simulated
+//! cluster) or health only.
+//!
 //! `--wait DURATION` shortens (or lengthens) every canary wait of the plan
 //! to DURATION, keeping its count of analysis intervals (`Plan::shorten_waits`).
 //!

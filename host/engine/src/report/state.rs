@@ -44,6 +44,10 @@ pub struct TargetState {
     /// What on-failure did here, in order (`uninstalled fastapi-app-canary`,
     /// `rolled fastapi-app back to revision 3`).
     pub undone: Vec<String>,
+    /// Stages interrupted on this target (SIGINT, a lost lock): what they
+    /// changed before they stopped is not recorded, so `gantry status`
+    /// tells what is live.
+    pub interrupted: Vec<String>,
     /// The on-failure step's status on this target, when it ran.
     pub on_failure: Option<String>,
     /// Its error, when it failed.
@@ -77,7 +81,11 @@ fn target(run: &RunView, name: &str) -> TargetState {
     let mut undo: Vec<Value> = Vec::new();
     let mut stable_health = None;
     let here = |step: &&StepView| step.target.as_deref() == Some(name);
-    for step in run.stages.iter().flat_map(|s| &s.steps).filter(here) {
+    let mut interrupted = Vec::new();
+    for (stage, step) in run.stages.iter().flat_map(|s| s.steps.iter().map(move |step| (s, step))).filter(|(_, step)| here(step)) {
+        if step.status == "interrupted" {
+            interrupted.push(stage.name.clone());
+        }
         // A failed stage records no outputs: it left its target as it found it.
         if step.status != "succeeded" {
             continue;
@@ -109,7 +117,7 @@ fn target(run: &RunView, name: &str) -> TargetState {
             undo.extend(entries.iter().cloned());
         }
     }
-    let mut state = TargetState { target: name.to_string(), ..TargetState::default() };
+    let mut state = TargetState { target: name.to_string(), interrupted, ..TargetState::default() };
     let recovery = run.on_failure.iter().flat_map(|s| &s.steps).find(here).filter(|s| s.status != "skipped");
     state.on_failure = recovery.map(|s| s.status.clone());
     state.on_failure_error = recovery.and_then(|s| s.error.as_ref()).map(|e| e.message.clone());
@@ -246,5 +254,13 @@ mod tests {
         let s = of(&r);
         assert_eq!((s[0].stable.as_str(), s[0].canary.as_str(), s[0].on_failure_error.as_deref()), ("unknown", "unknown", Some("rollback on aws incomplete: boom")));
         assert_eq!((s[1].stable.as_str(), s[1].canary.as_str(), s[1].on_failure.as_deref()), ("unchanged", "none", None), "gcp was never touched");
+    }
+
+    #[test]
+    fn an_interrupted_stage_is_named_as_unrecorded() {
+        let r = run(json!([{"name": "deploy", "steps": [canary("aws"), {"target": "gcp", "status": "interrupted"}]}]), json!({"name": "rollback", "steps": [{"target": "aws", "status": "succeeded"}, {"target": "gcp", "status": "succeeded"}]}));
+        let s = of(&r);
+        assert!(s[0].interrupted.is_empty());
+        assert_eq!((s[1].interrupted.as_slice(), s[1].canary.as_str()), (["deploy".to_string()].as_slice(), "none"));
     }
 }
