@@ -223,7 +223,7 @@ fn demo_banner(ctx: Ctx, plan: &Plan, state_dir: &std::path::Path, prometheus: O
     let targets: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
     let waits = plan.stages.iter().filter(|s| s.uses == "builtin:canary-analysis").count();
     let analysis = match prometheus {
-        Some(bin) => format!("canary analysis: real request metrics, from a Prometheus per simulated cluster ({bin}) scraping the simulated users' traffic"),
+        Some(bin) => format!("canary analysis: request metrics from a real Prometheus per simulated cluster ({bin}) scraping simulated users' traffic; until the canary has served enough requests to judge, a verdict passes on health only, and each interval's line says which"),
         None => "canary analysis: on health only — no `prometheus` binary found (install it, or set GANTRY_PROMETHEUS, to judge real request metrics)".to_string(),
     };
     eprintln!(
