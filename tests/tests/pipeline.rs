@@ -280,12 +280,18 @@ async fn secret_variables_are_masked_in_logs_outputs_events_and_records() {
     assert!(outcome.record.variables.contains(&"API_TOKEN".to_string()), "the name is recorded, not the value");
 }
 
+/// The request's pipeline (also the embedded demo) plans with the
+/// variables the request names: seven stages on two targets.
 #[test]
 fn the_example_pipeline_validates() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let pipeline = gantry_engine::load(&root.join("examples/hello/gantry.yaml"), &Vars::empty()).unwrap();
+    let mut vars = Vars::empty();
+    for (k, v) in [("AWS_ACCOUNT_ID", "111122223333"), ("AWS_REGION", "eu-west-1"), ("CLUSTER_AWS", "prod-eks"), ("GCP_PROJECT", "p"), ("GCP_REGION", "europe-west1"), ("CLUSTER_GCP", "prod-gke"), ("GCP_SERVICE_ACCOUNT_KEY", "/k.json")] {
+        vars.set(k, v);
+    }
+    let pipeline = gantry_engine::load(&root.join("examples/fastapi-app/gantry.yaml"), &vars).unwrap();
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let plan = gantry_engine::plan(pipeline, &runtime).unwrap();
-    assert_eq!(plan.stages.len(), 3);
+    assert_eq!(plan.stages.len(), 7);
     assert_eq!(plan.targets.len(), 2);
 }

@@ -1,4 +1,4 @@
-//! Benchmark: wall time of `gantry validate` on the example pipeline, as a
+//! Benchmark: wall time of `gantry validate --demo` (the request's pipeline), as a
 //! user runs it — a new process each time, the component cache warm (it is
 //! filled by one untimed run first). Goal from the issue: ≤ 300 ms median.
 //! Run with `cargo bench -p gantry`.
@@ -13,8 +13,9 @@ fn main() {
     let validate = || {
         let out = Command::new(exe)
             .current_dir(root)
-            .args(["validate", "-f", "examples/hello/gantry.yaml"])
+            .args(["validate", "--demo"])
             .env("GANTRY_CACHE_DIR", cache.path())
+            .env("GANTRY_STATE_DIR", cache.path().join("state"))
             .output()
             .expect("gantry runs");
         assert!(out.status.success(), "validate failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -66,7 +66,7 @@ fn main() {
             std::process::exit(exit::INTERNAL);
         }
     };
-    let ctx = output::Ctx { format: cli.output, quiet: cli.quiet };
+    let ctx = output::Ctx { format: cli.output, quiet: cli.quiet, verbose: cli.verbose > 0 };
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Run(args) => commands::run::run(args, ctx).await,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gantry_engine::event::{Event, EventSink, RunStatus, StepStatus};
+use gantry_runtime::{Level, Source};
 use gantry_engine::report::RunView;
 use gantry_engine::{Diagnostics, RunOutcome};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -25,13 +26,17 @@ pub enum Format {
 pub struct Ctx {
     pub format: Format,
     pub quiet: bool,
+    /// `-v`: every run-log line in human output, detail included.
+    pub verbose: bool,
 }
 
 /// Logs go to stderr; `RUST_LOG` overrides the level from -v/-q.
 pub fn init_tracing(verbose: u8, quiet: bool, format: Format) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The daemonless builder's warnings (a skipped RUN) reach the run's
+        // log as build lines already; once is enough.
+        (false, 0) => "warn,gantry_registry::daemonless=error",
         (false, 1) => "gantry=debug,gantry_engine=debug,gantry_runtime=debug,info",
         (false, _) => "trace",
     };
@@ -70,20 +75,84 @@ fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
 }
 
-/// The event sink for a run, per output format and terminal.
+/// The event sink for a run, per output format and terminal. With
+/// `--output json` the `run-finished` event is held back: [`summary`]
+/// prints it, with every target's final state.
 pub fn sink(ctx: Ctx) -> EventSink {
     match ctx.format {
         Format::Json => Arc::new(|e: &Event| {
+            if matches!(e, Event::RunFinished { .. }) {
+                return;
+            }
             let mut out = std::io::stdout().lock();
             let _ = serde_json::to_writer(&mut out, e);
             let _ = writeln!(out);
         }),
         Format::Human if ctx.quiet => Arc::new(|_| {}),
         Format::Human if std::io::stderr().is_terminal() && !in_ci() => {
-            let live = Mutex::new(Live { bars: MultiProgress::new(), steps: BTreeMap::new() });
+            let live = Mutex::new(Live { bars: MultiProgress::new(), steps: BTreeMap::new(), shown: Shown::new(ctx.verbose) });
             Arc::new(move |e: &Event| live.lock().unwrap_or_else(|p| p.into_inner()).event(e))
         }
-        Format::Human => Arc::new(plain),
+        Format::Human => {
+            let shown = Mutex::new(Shown::new(ctx.verbose));
+            Arc::new(move |e: &Event| {
+                let show = shown.lock().unwrap_or_else(|p| p.into_inner()).plain(e);
+                if show {
+                    plain(e);
+                }
+            })
+        }
+    }
+}
+
+/// Which run-log lines human output shows (the record keeps them all):
+/// without `-v`, no debug lines, and once the host reports a step's
+/// progress (a build's steps, a wait's intervals) the step's plugin lines
+/// below a warning are detail — the host's lines say what they say
+/// (the analysis verdict of each interval). Plain output also thins a
+/// step's progress lines to about ten (the first, the last, every tenth
+/// of the way, and every warning).
+struct Shown {
+    verbose: bool,
+    /// Per stage/target: whether the host reported progress, and the tenth last shown.
+    steps: BTreeMap<String, (bool, Option<u64>)>,
+}
+
+impl Shown {
+    fn new(verbose: bool) -> Shown {
+        Shown { verbose, steps: BTreeMap::new() }
+    }
+
+    /// Whether a live view shows `e` (it draws progress on the spinner itself).
+    fn live(&mut self, e: &Event) -> bool {
+        let Event::Log { stage, target, line } = e else { return true };
+        if self.verbose || line.level >= Level::Warn {
+            return true;
+        }
+        let seen = self.steps.entry(label(stage, target)).or_insert((false, None));
+        if line.source == Source::Host && line.progress.is_some() {
+            seen.0 = true;
+        }
+        line.level >= Level::Info && !(seen.0 && line.source != Source::Host)
+    }
+
+    /// Whether plain output prints `e`.
+    fn plain(&mut self, e: &Event) -> bool {
+        if !self.live(e) {
+            return false;
+        }
+        let Event::Log { stage, target, line } = e else { return true };
+        let (Some((done, total)), false) = (line.progress, self.verbose || line.level >= Level::Warn) else { return true };
+        if total == 0 {
+            return true;
+        }
+        let tenth = done.saturating_mul(10) / total;
+        let seen = self.steps.entry(label(stage, target)).or_insert((true, None));
+        let show = done == total || seen.1.is_none_or(|last| tenth > last);
+        if show {
+            seen.1 = Some(tenth);
+        }
+        show
     }
 }
 
@@ -141,10 +210,14 @@ fn plain(e: &Event) {
 struct Live {
     bars: MultiProgress,
     steps: BTreeMap<String, ProgressBar>,
+    shown: Shown,
 }
 
 impl Live {
     fn event(&mut self, e: &Event) {
+        if !self.shown.live(e) {
+            return;
+        }
         match e {
             Event::StepStarted { stage, target } => {
                 let bar = self.bars.add(ProgressBar::new_spinner());
@@ -183,15 +256,22 @@ impl Live {
     }
 }
 
-/// The table at the end of a human run: stages down, targets across, then
-/// each error (and `gantry history RUN_ID` prints the same for a past run).
+/// The end of a run. Human: the table of stages down and targets across,
+/// each error, every target's final state, then the verdict (`gantry
+/// history RUN_ID` prints the same for a past run). JSON: the
+/// `run-finished` event, with `final_state`.
 pub fn summary(ctx: Ctx, outcome: &RunOutcome) {
+    let r = &outcome.record;
+    let view = RunView::of(r);
     if ctx.format == Format::Json {
+        let finished = Event::RunFinished { run_id: r.run_id.clone(), status: outcome.status, duration_ms: r.duration_ms, record: outcome.record_path.as_ref().map(|p| p.display().to_string()) };
+        let mut line = serde_json::to_value(&finished).unwrap_or_default();
+        line["final_state"] = serde_json::to_value(&view.final_state).unwrap_or_default();
+        println!("{line}");
         return;
     }
-    let r = &outcome.record;
     if !ctx.quiet {
-        eprint!("\n{}", stage_table(&RunView::of(r)));
+        eprint!("\n{}{}", stage_table(&view), final_state(&view.final_state));
     }
     let verdict = match outcome.status {
         RunStatus::Succeeded => "succeeded".to_string(),
@@ -248,6 +328,43 @@ pub fn stage_table(run: &RunView) -> String {
                 }
             }
         }
+    }
+    out
+}
+
+/// Every target as the run left it, one line each: the stable release
+/// (its revision and digest when this run deployed it), the canary, and
+/// what on-failure undid there.
+pub fn final_state(states: &[gantry_engine::report::TargetState]) -> String {
+    if states.is_empty() {
+        return String::new();
+    }
+    let width = states.iter().map(|s| s.target.chars().count()).max().unwrap_or(0);
+    let mut out = String::from("final state:\n");
+    for s in states {
+        let release = s.release.as_deref().unwrap_or("stable");
+        let stable = match s.stable.as_str() {
+            "promoted" => format!(
+                "stable {release} revision {} runs {} (promoted by this run{})",
+                s.revision.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
+                s.digest.as_deref().map(short_digest).or(s.image.clone()).unwrap_or_else(|| "?".into()),
+                s.health.as_deref().map(|h| format!(", {h}")).unwrap_or_default()
+            ),
+            "rolled-back" => format!("stable {release} rolled back to revision {} by on-failure", s.revision.map(|r| r.to_string()).unwrap_or_else(|| "?".into())),
+            "uninstalled" => format!("stable {release} uninstalled by on-failure (this run had installed it first)"),
+            "unknown" => format!("on-failure failed here ({}): inspect it with `gantry status`", s.on_failure_error.as_deref().unwrap_or("no error recorded")),
+            _ => "stable unchanged by this run".to_string(),
+        };
+        let canary = s.canary_release.as_deref().unwrap_or("the canary");
+        let canary = match (s.canary.as_str(), s.canary_removed_by.as_deref()) {
+            ("removed", Some("promotion")) => format!("{canary} removed after the promotion; no canary left"),
+            ("removed", _) => format!("{canary} removed by on-failure; no canary left"),
+            ("left", _) => format!("{canary} still installed"),
+            ("unknown", _) => format!("{canary} may still be installed"),
+            _ => "no canary installed".to_string(),
+        };
+        let interrupted = if s.interrupted.is_empty() { String::new() } else { format!("; interrupted here: {} (not recorded: `gantry status` shows what is live)", s.interrupted.join(", ")) };
+        out.push_str(&format!("  {:width$}  {stable}; {canary}{interrupted}\n", s.target));
     }
     out
 }

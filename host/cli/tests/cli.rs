@@ -1,5 +1,5 @@
-//! The `gantry` binary as a user and a CI job meet it: the demo run, the
-//! JSON event stream, exit codes 0/1/2/3, located diagnostics, the plan,
+//! The `gantry` binary as a user and a CI job meet it (the demo itself:
+//! `demo.rs`): the JSON event stream, exit codes 0/1/2/3, located diagnostics, the plan,
 //! `plugin inspect`, -q, and SIGINT handling.
 
 use std::io::{BufRead, BufReader};
@@ -29,34 +29,24 @@ fn write(dir: &Path, yaml: &str) -> PathBuf {
 const TWO_TARGETS: &str = "targets:\n  aws: { sim: {} }\n  gcp: { sim: {} }\n";
 
 #[test]
-fn the_demo_runs_to_success_with_progress_a_table_and_a_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = gantry(dir.path()).args(["run", "--demo"]).output().unwrap();
-    let (_, err) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("greet-targets/aws started") && err.contains("greet-targets/gcp started"), "{err}");
-    assert!(err.contains("observe/gcp | paused [2000/2000]"), "{err}");
-    assert!(err.contains("STAGE") && err.contains("AWS") && err.contains("GCP"), "no summary table: {err}");
-    assert!(err.contains("succeeded in"), "{err}");
-    let runs: Vec<_> = std::fs::read_dir(dir.path().join(".gantry/runs")).unwrap().collect();
-    assert_eq!(runs.len(), 1, "one record per run");
-}
-
-#[test]
 fn json_output_is_one_event_per_line_from_start_to_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let out = gantry(dir.path()).args(["run", "--demo", "--output", "json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = gantry(dir.path()).args(["run", "--demo", "--wait", "1s", "--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     let (stdout, _) = text(&out);
     let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect();
-    // The demo's `sim:` targets are started first, then the run begins.
+    // The demo's simulated clouds are started first, then the run begins.
     assert_eq!(events[0]["event"], "sim-ready");
     assert_eq!(events[1]["event"], "run-started");
     let last = events.last().unwrap();
     assert_eq!(last["event"], "run-finished");
     assert_eq!(last["status"], "succeeded");
+    // The last event carries every target's final state.
+    let states = last["final_state"].as_array().unwrap();
+    assert_eq!(states.iter().map(|s| (s["target"].as_str().unwrap(), s["stable"].as_str().unwrap())).collect::<Vec<_>>(), [("aws", "promoted"), ("gcp", "promoted")]);
     assert!(events.iter().any(|e| e["event"] == "log" && e["source"] == "plugin" && e["target"] == "gcp"));
-    assert_eq!(events.iter().filter(|e| e["event"] == "step-finished" && e["status"] == "succeeded").count(), 5);
+    // build and scan once, five stages on each of two targets.
+    assert_eq!(events.iter().filter(|e| e["event"] == "step-finished" && e["status"] == "succeeded").count(), 12);
 }
 
 #[test]
@@ -81,9 +71,11 @@ fn validate_prints_the_plan_of_stages_by_targets() {
     let out = gantry(dir.path()).args(["validate", "--demo"]).output().unwrap();
     let (stdout, err) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(stdout.contains("3 stages × 2 targets — valid"), "{stdout}");
-    let observe = stdout.lines().find(|l| l.starts_with("observe")).unwrap();
-    assert!(observe.contains("builtin:pause") && observe.contains("log,clock") && observe.matches("run").count() == 2, "{observe}");
+    assert!(stdout.contains("7 stages × 2 targets — valid"), "{stdout}");
+    let build = stdout.lines().find(|l| l.starts_with("build ")).unwrap();
+    assert!(build.contains("builtin:build") && build.contains("builder") && build.matches("once").count() == 2, "{build}");
+    let wait = stdout.lines().find(|l| l.starts_with("wait-for-canary")).unwrap();
+    assert!(wait.contains("builtin:canary-analysis") && wait.contains("metrics") && wait.matches(" run").count() == 2, "{wait}");
     assert!(stdout.lines().any(|l| l.starts_with("on-failure") && l.contains("builtin:rollback") && l.contains("if-failed")), "{stdout}");
 }
 
@@ -134,7 +126,7 @@ fn an_unknown_helm_driver_is_refused_before_the_run() {
 #[test]
 fn quiet_prints_only_the_verdict() {
     let dir = tempfile::tempdir().unwrap();
-    let out = gantry(dir.path()).args(["-q", "run", "--demo"]).output().unwrap();
+    let out = gantry(dir.path()).args(["-q", "run", "--demo", "--wait", "1s"]).output().unwrap();
     let (stdout, err) = text(&out);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout.is_empty());
@@ -195,12 +187,14 @@ fn sigint_stops_the_stages_runs_on_failure_and_exits_1() {
 #[test]
 fn verbose_adds_debug_logs_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let out = gantry(dir.path()).args(["-v", "run", "--demo"]).output().unwrap();
+    let out = gantry(dir.path()).args(["-v", "run", "--demo", "--wait", "1s"]).output().unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(0));
     assert!(err.contains("DEBUG"), "no debug lines with -v: {err}");
-    let out = gantry(dir.path()).args(["run", "--demo"]).output().unwrap();
-    assert!(!text(&out).1.contains("DEBUG"));
+    assert!(err.contains(": layer sha256:"), "-v shows the run's debug lines (the build's layers) too: {err}");
+    let out = gantry(dir.path()).args(["run", "--demo", "--wait", "1s"]).output().unwrap();
+    let (_, err) = text(&out);
+    assert!(!err.contains("DEBUG") && !err.contains(": layer sha256:"), "{err}");
 }
 
 /// On a terminal (outside CI) progress is drawn with spinners that end in a
@@ -209,7 +203,7 @@ fn verbose_adds_debug_logs_on_stderr() {
 #[test]
 fn a_terminal_gets_spinners_instead_of_plain_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let cmd = format!("{} run --demo", env!("CARGO_BIN_EXE_gantry"));
+    let cmd = format!("{} run --demo --wait 1s", env!("CARGO_BIN_EXE_gantry"));
     let out = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .current_dir(dir.path())
@@ -221,8 +215,8 @@ fn a_terminal_gets_spinners_instead_of_plain_lines() {
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");
     assert!(screen.contains("\u{1b}["), "no terminal drawing: {screen}");
-    assert!(screen.contains("observe/gcp") && screen.contains("✓ 2.0s paused 2s"), "{screen}");
-    assert!(!screen.contains("observe/gcp started"), "plain CI lines on a terminal: {screen}");
+    assert!(screen.contains("wait-for-canary/gcp") && screen.contains("✓ 1.0s fastapi-app-canary promoted at interval"), "{screen}");
+    assert!(!screen.contains("wait-for-canary/gcp started"), "plain CI lines on a terminal: {screen}");
 }
 
 #[cfg(unix)]

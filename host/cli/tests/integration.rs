@@ -5,6 +5,7 @@
 
 mod cli;
 mod connect;
+mod demo;
 mod e2e;
 mod helm_release;
 mod helm_template;

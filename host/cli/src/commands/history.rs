@@ -77,11 +77,11 @@ pub fn run(args: Args, ctx: Ctx) -> i32 {
 /// The `name:` of the pipeline the runs are filtered by, if any.
 fn pipeline_name(args: &Args) -> Result<Option<String>, String> {
     let text = match (&args.file, args.demo) {
-        (_, true) => super::DEMO.to_string(),
+        (_, true) => super::demo::pipeline_text().to_string(),
         (Some(f), false) => std::fs::read_to_string(f).map_err(|e| format!("{}: cannot read the pipeline file: {e}", f.display()))?,
         (None, false) => return Ok(None),
     };
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: not YAML: {e}", args.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| super::DEMO_NAME.into())))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| format!("{}: not YAML: {e}", args.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| format!("<embedded>/{}", super::demo::PIPELINE))))?;
     match doc.get("name").and_then(|n| n.as_str()) {
         Some(name) => Ok(Some(name.to_string())),
         None => Err(format!("{}: the pipeline has no `name:` to find its runs by", args.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default())),
@@ -145,5 +145,5 @@ fn show(run: &RunView, ctx: Ctx) {
         head.push_str(&format!("; failed at stage {f}"));
     }
     println!("{head}\n");
-    print!("{}", output::stage_table(run));
+    print!("{}{}", output::stage_table(run), output::final_state(&run.final_state));
 }

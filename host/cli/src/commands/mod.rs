@@ -3,6 +3,7 @@
 //! the plan.
 
 pub mod db;
+pub mod demo;
 pub mod helm;
 pub mod history;
 pub mod images;
@@ -24,17 +25,13 @@ use gantry_runtime::{Runtime, RuntimeConfig};
 
 use crate::output::{self, Ctx};
 
-/// The embedded default pipeline: `examples/hello/gantry.yaml`.
-pub const DEMO: &str = include_str!("../../../../examples/hello/gantry.yaml");
-pub const DEMO_NAME: &str = "<embedded>/examples/hello/gantry.yaml";
-
 /// Where the pipeline comes from.
 #[derive(clap::Args, Debug)]
 pub struct Source {
     /// The pipeline file.
     #[arg(short = 'f', long = "file", default_value = "gantry.yaml", conflicts_with = "demo")]
     pub file: PathBuf,
-    /// Use the embedded example pipeline (simulated targets; no cloud account).
+    /// Use the embedded default: the request's pipeline (examples/fastapi-app) on simulated clouds; no cloud account, no Docker.
     #[arg(long)]
     pub demo: bool,
     /// Set a variable, overriding the environment (repeatable): `--var IMAGE_NAME=app`.
@@ -54,12 +51,13 @@ impl Source {
         self.vars_over(&[])
     }
 
-    /// The environment over `defaults`, then `--var` over both.
+    /// The environment over `defaults` (and the demo's, with `--demo`), then `--var` over both.
     pub fn vars_over(&self, defaults: &[(&str, String)]) -> Vars {
         let mut vars = Vars::from_env();
-        for (k, v) in defaults {
+        let demo = demo::VARIABLES.iter().filter(|_| self.demo).map(|(k, v)| (*k, v.to_string()));
+        for (k, v) in defaults.iter().cloned().chain(demo) {
             if vars.get(k).is_none() {
-                vars.set(k, v);
+                vars.set(k, &v);
             }
         }
         for (k, v) in &self.vars {
@@ -78,20 +76,33 @@ pub fn runtime(ctx: Ctx) -> Result<Arc<Runtime>, i32> {
 
 /// Load, check and plan the pipeline; print diagnostics and return exit 2 on bad input.
 pub fn plan(source: &Source, runtime: &Runtime, ctx: Ctx) -> Result<Plan, i32> {
-    plan_with(source, &source.vars(), runtime, ctx)
+    let state_dir = demo::default_state_dir();
+    // The demo's clouds are simulated: their names default to the estate's.
+    let defaults = if source.demo { gantry_sim::estate::default_variables(&state_dir.join("sim").join(gantry_sim::estate::KEY_FILE)) } else { Vec::new() };
+    plan_with(source, &source.vars_over(&defaults), &state_dir, runtime, ctx)
 }
 
-/// [`plan`] with the variables given.
-pub fn plan_with(source: &Source, vars: &Vars, runtime: &Runtime, ctx: Ctx) -> Result<Plan, i32> {
-    let pipeline = if source.demo {
-        gantry_engine::pipeline::parse(Path::new(DEMO_NAME), Path::new("."), DEMO, vars)
+/// Read, expand and check the pipeline file (with `--demo`, the embedded
+/// one written under `<state_dir>/demo/`), without loading its plugins;
+/// diagnostics printed and exit 2 on bad input.
+pub fn load(source: &Source, vars: &Vars, state_dir: &Path, ctx: Ctx) -> Result<gantry_engine::Pipeline, i32> {
+    let file = if source.demo {
+        demo::materialize(state_dir).map_err(|e| {
+            output::error(ctx, &e);
+            exit::BAD_INPUT
+        })?
     } else {
-        gantry_engine::load(&source.file, vars)
+        source.file.clone()
     };
-    let pipeline = pipeline.map_err(|d| {
+    gantry_engine::load(&file, vars).map_err(|d| {
         output::diagnostics(ctx, &d);
         exit::BAD_INPUT
-    })?;
+    })
+}
+
+/// [`plan`] with the variables given; `state_dir` is where `--demo` writes its files.
+pub fn plan_with(source: &Source, vars: &Vars, state_dir: &Path, runtime: &Runtime, ctx: Ctx) -> Result<Plan, i32> {
+    let pipeline = load(source, vars, state_dir, ctx)?;
     gantry_engine::plan(pipeline, runtime).map_err(|d| {
         output::diagnostics(ctx, &d);
         exit::BAD_INPUT

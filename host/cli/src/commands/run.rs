@@ -22,6 +22,12 @@
 //! (or waits up to `--lock-timeout`); a lost lock cancels the run; the locks
 //! are given back when the run ends, however it ends.
 //!
+//! `--demo` runs the embedded default (`commands::demo`: the request's
+//! pipeline, written under `STATE_DIR/demo`) as `--sim` does, and first
+//! says once what it is: what runs where, what the image holds, and whether
+//! the canary analysis judges real metrics (a Prometheus per simulated
+//! cluster) or health only.
+//!
 //! `--wait DURATION` shortens (or lengthens) every canary wait of the plan
 //! to DURATION, keeping its count of analysis intervals (`Plan::shorten_waits`).
 //!
@@ -47,7 +53,7 @@ use gantry_engine::{exit, Plan, RunOptions};
 use gantry_sim::estate::{self, ClusterSpec};
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::{self, Source};
+use crate::commands::{self, demo, Source};
 use crate::output::{self, Ctx};
 
 #[derive(clap::Args, Debug)]
@@ -89,8 +95,10 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         Err(code) => return code,
     };
     let sim_dir = args.state_dir.join("sim");
+    // The demo's targets are simulated clouds.
+    let args = Args { sim: args.sim || args.source.demo, ..args };
     let defaults = if args.sim { estate::default_variables(&sim_dir.join(estate::KEY_FILE)) } else { Vec::new() };
-    let plan = match commands::plan_with(&args.source, &args.source.vars_over(&defaults), &runtime, ctx) {
+    let plan = match commands::plan_with(&args.source, &args.source.vars_over(&defaults), &args.state_dir, &runtime, ctx) {
         Ok(mut p) => {
             if let Some(wait) = args.wait {
                 p.shorten_waits(wait);
@@ -110,9 +118,13 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
                 return exit::BAD_INPUT;
             }
         };
+        let judged_on = options.prometheus.as_ref().map(|p| p.display().to_string());
         match gantry_sim::Estate::start_clusters_with(&sim_dir, &clusters, &options).await {
             Ok(e) => {
                 commands::sim::announce(ctx, &e);
+                if args.source.demo {
+                    demo_banner(ctx, &plan, &args.state_dir, judged_on.as_deref(), args.wait);
+                }
                 Some(e)
             }
             Err(e) => {
@@ -198,6 +210,37 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
         estate.shutdown().await;
     }
     outcome.status.exit_code()
+}
+
+/// What the demo is, said once before it runs: what runs where, what the
+/// image is and is not, and what the canary analysis judges on
+/// (`prometheus`: the binary the estate's Prometheus servers run, if any).
+fn demo_banner(ctx: Ctx, plan: &Plan, state_dir: &std::path::Path, prometheus: Option<&str>, wait: Option<Duration>) {
+    if ctx.quiet || ctx.format == output::Format::Json {
+        return;
+    }
+    let stages: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+    let targets: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
+    let waits = plan.stages.iter().filter(|s| s.uses == "builtin:canary-analysis").count();
+    let analysis = match prometheus {
+        Some(bin) => format!("canary analysis: request metrics from a real Prometheus per simulated cluster ({bin}) scraping simulated users' traffic; until the canary has served enough requests to judge, a verdict passes on health only, and each interval's line says which"),
+        None => "canary analysis: on health only — no `prometheus` binary found (install it, or set GANTRY_PROMETHEUS, to judge real request metrics)".to_string(),
+    };
+    eprintln!(
+        "demo: the request's pipeline ({}, embedded; written to {}) — {} — on {} simulated clouds ({}) with their own token auth and registries.\n\
+         demo: the image is built without Docker, FROM scratch (PYTHON_IMAGE=scratch): it holds the app's files but no Python; the simulated pods answer HTTP as the simulator does, they do not run the app.\n\
+         demo: {analysis}{}",
+        demo::PIPELINE,
+        state_dir.join("demo").display(),
+        stages.join(" → "),
+        targets.len(),
+        targets.join(", "),
+        match (waits, wait) {
+            (0, _) => String::new(),
+            (_, Some(w)) => format!("; the canary wait shortened to {} by --wait", output::duration(w.as_millis() as u64)),
+            (_, None) => "; the canary wait is the file's (`--wait 20s` shortens it)".to_string(),
+        },
+    );
 }
 
 /// Requests per second the simulated users send to every Service of a simulated cluster.

@@ -8,7 +8,7 @@
 //! the target (from the run records). `--output json` prints one document.
 //!
 //! It also owns what `status` and `plan` share: reading the pipeline file
-//! without loading its plugins ([`load`]) and connecting its targets as
+//! without loading its plugins (`commands::load`) and connecting its targets as
 //! `gantry run` does (`--sim`: simulated clusters shaped like the targets,
 //! started for the command — empty, so nothing is installed there).
 //!
@@ -48,20 +48,6 @@ pub struct Args {
     pub targets: TargetArgs,
 }
 
-/// The pipeline file (or the demo) read, expanded and checked, without
-/// loading its plugins; diagnostics printed and exit 2 on bad input.
-pub fn load(source: &Source, vars: &gantry_engine::Vars, ctx: Ctx) -> Result<Pipeline, i32> {
-    let pipeline = if source.demo {
-        gantry_engine::pipeline::parse(std::path::Path::new(commands::DEMO_NAME), std::path::Path::new("."), commands::DEMO, vars)
-    } else {
-        gantry_engine::load(&source.file, vars)
-    };
-    pipeline.map_err(|d| {
-        output::diagnostics(ctx, &d);
-        exit::BAD_INPUT
-    })
-}
-
 /// A pipeline with its targets connected (and the simulated estate they
 /// run on, if any: shut it down with [`Live::shutdown`]).
 pub struct Live {
@@ -82,9 +68,11 @@ impl Live {
 /// Load the pipeline and connect every target, as `gantry run` does.
 pub async fn connect(args: &TargetArgs, ctx: Ctx) -> Result<Live, i32> {
     let sim_dir = args.state_dir.join("sim");
-    let defaults = if args.sim { estate::default_variables(&sim_dir.join(estate::KEY_FILE)) } else { Vec::new() };
-    let pipeline = load(&args.source, &args.source.vars_over(&defaults), ctx)?;
-    let clusters = commands::run::simulated_clusters(&pipeline, args.sim);
+    // The demo's targets are simulated clouds.
+    let sim = args.sim || args.source.demo;
+    let defaults = if sim { estate::default_variables(&sim_dir.join(estate::KEY_FILE)) } else { Vec::new() };
+    let pipeline = commands::load(&args.source, &args.source.vars_over(&defaults), &args.state_dir, ctx)?;
+    let clusters = commands::run::simulated_clusters(&pipeline, sim);
     let estate = if clusters.is_empty() {
         None
     } else {
@@ -96,7 +84,7 @@ pub async fn connect(args: &TargetArgs, ctx: Ctx) -> Result<Live, i32> {
             }
         }
     };
-    match commands::run::connect_targets(&pipeline, estate.as_ref(), args.sim).await {
+    match commands::run::connect_targets(&pipeline, estate.as_ref(), sim).await {
         Ok(connected) => {
             let mut clients = connected.clients;
             clients.sort_by_key(|(name, _)| pipeline.spec.targets.get_index_of(name));

@@ -71,7 +71,7 @@ pub fn parse(file: &Path, dir: &Path, text: &str, vars: &Vars) -> Result<Pipelin
         }])
     })?;
     if value.is_null() {
-        return Err(Diagnostics(vec![diag("", "the file is empty".into(), Some("start from examples/hello/gantry.yaml".into()), false)]));
+        return Err(Diagnostics(vec![diag("", "the file is empty".into(), Some("start from examples/fastapi-app/gantry.yaml (`gantry validate --demo` writes it under .gantry/demo)".into()), false)]));
     }
 
     // 2. ${VAR} expansion, on values.

@@ -3,16 +3,19 @@
 //! for `gantry history` and `gantry status` (`view`, [`runs`], [`find`]).
 //! Files live under the state directory: `runs/<run-id>.json` (the record,
 //! `crate::record`), `reports/<run-id>/junit.xml` and `reports/junit.xml`
-//! (the latest run's, for a CI job to pick up at a fixed path). Scan
+//! (the latest run's, for a CI job to pick up at a fixed path); every
+//! target's final state derived from a record (`state`). Scan
 //! reports go beside them (`reports/<run-id>/scan-*`, written by the scan
 //! stage). This module only reads what the record holds (already masked);
 //! it never changes a record and never reaches a cluster.
 
 pub mod junit;
+pub mod state;
 pub mod view;
 
 use std::path::{Path, PathBuf};
 
+pub use state::TargetState;
 pub use view::RunView;
 
 /// Where the reports of `run_id` go under `state_dir`.
@@ -65,7 +68,7 @@ pub fn runs(state_dir: &Path) -> std::io::Result<Runs> {
             continue;
         }
         match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<RunView>(&b).map_err(|e| format!("not a run record: {e}"))) {
-            Ok(run) => out.runs.push(run),
+            Ok(run) => out.runs.push(run.with_final_state()),
             Err(why) => out.unreadable.push((path, why)),
         }
     }

@@ -29,6 +29,9 @@ pub struct RunView {
     pub stages: Vec<StageView>,
     pub failed_stage: Option<String>,
     pub on_failure: Option<StageView>,
+    /// Every target as the run left it (`super::state`); derived from the
+    /// stages when a record predates the field.
+    pub final_state: Vec<super::TargetState>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -77,7 +80,16 @@ impl RunView {
     pub fn of(record: &RunRecord) -> RunView {
         // The record is plain data (strings, numbers, JSON outputs): it
         // always serializes, and its JSON always reads back as a view.
-        serde_json::to_value(record).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+        let view: RunView = serde_json::to_value(record).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        view.with_final_state()
+    }
+
+    /// This view with its `final_state` derived from its stages when it has none.
+    pub fn with_final_state(mut self) -> RunView {
+        if self.final_state.is_empty() {
+            self.final_state = super::state::of(&self);
+        }
+        self
     }
 
     /// Every stage in run order, then the on-failure stage.
