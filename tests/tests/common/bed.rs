@@ -53,7 +53,7 @@ impl Bed {
             gantry_registry::testing::missing("prometheus", "apt-get install -y prometheus, or set GANTRY_PROMETHEUS");
             return None;
         };
-        Bed::start_with(&EstateOptions { prometheus: Some(binary), traffic: None }).await
+        Bed::start_with(&EstateOptions { prometheus: Some(binary), traffic: None, ..EstateOptions::default() }).await
     }
 
     /// [`Bed::start`] with the estate's `options`.
