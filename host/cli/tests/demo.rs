@@ -44,6 +44,12 @@ fn step<'a>(record: &'a serde_json::Value, stage: &str, target: Option<&str>) ->
     s["steps"].as_array().unwrap().iter().find(|st| st["target"].as_str() == target).unwrap_or_else(|| panic!("no step {stage}/{target:?}"))
 }
 
+/// The request count of `track` in an analysis reason "traffic over 20s: canary 57 requests (…), stable 114 requests (…)".
+fn requests_of(traffic: &str, track: &str) -> f64 {
+    let after = traffic.split(&format!("{track} ")).nth(1).unwrap_or_else(|| panic!("no {track} in {traffic}"));
+    after.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {track} count in {traffic}"))
+}
+
 fn state_of<'a>(record: &'a serde_json::Value, target: &str) -> &'a serde_json::Value {
     record["final_state"].as_array().expect("final_state in the record").iter().find(|t| t["target"] == target).unwrap_or_else(|| panic!("no final state for {target}"))
 }
@@ -79,7 +85,7 @@ fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
     assert!(err.contains("STAGE                    AWS            GCP"), "{err}");
     for t in ["aws", "gcp"] {
         let line = err.lines().find(|l| l.starts_with(&format!("  {t}  stable "))).unwrap_or_else(|| panic!("no final state line for {t}: {err}"));
-        assert!(line.contains("stable fastapi-app revision 1 runs sha256:") && line.contains("(promoted by this run, healthy)") && line.ends_with("no canary left"), "{line}");
+        assert!(line.contains("stable fastapi-app revision 2 runs sha256:") && line.contains("(promoted by this run, healthy)") && line.ends_with("no canary left"), "{line}");
     }
     assert!(err.contains("succeeded in") && err.contains("record: .gantry/runs/"), "{err}");
 
@@ -102,9 +108,38 @@ fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
         assert_eq!(state["digest"].as_str(), Some(built.as_str()), "{t} runs the digest the build pushed: {state}");
         assert_eq!((state["canary"].as_str(), state["canary_removed_by"].as_str()), (Some("removed"), Some("promotion")), "no canary left on {t}: {state}");
         assert_eq!(state["health"], "healthy");
+        assert_eq!(state["revision"], 2, "the seeded stable was revision 1; this run promoted revision 2 on {t}: {state}");
     }
     let repos: Vec<&str> = ["aws", "gcp"].iter().map(|t| step(&r, "promote-to-production", Some(t))["outputs"]["repository"].as_str().unwrap()).collect();
     assert!(repos[0].contains(".dkr.ecr.") && repos[1].contains("-docker.pkg.dev/"), "each cloud pulls from its own registry: {repos:?}");
+
+    // The wait judged real metrics: its last verdict on each target counted
+    // requests of the canary and of the seeded stable (Prometheus only).
+    match gantry_sim::prometheus::find_binary() {
+        Ok(Some(_)) => {
+            for t in ["aws", "gcp"] {
+                let verdicts = step(&r, "wait-for-canary", Some(t))["outputs"]["verdicts"].as_array().unwrap().clone();
+                let last = verdicts.last().unwrap_or_else(|| panic!("no verdict on {t}"));
+                let reasons: Vec<&str> = last["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+                assert!(!reasons.iter().any(|r| r.contains("health only")), "{t} judged real metrics, not health only: {reasons:?}");
+                let traffic = reasons.iter().find(|r| r.starts_with("traffic over ")).unwrap_or_else(|| panic!("no traffic reason on {t}: {reasons:?}"));
+                let (canary, stable) = (requests_of(traffic, "canary"), requests_of(traffic, "stable"));
+                assert!(canary > 0.0 && stable > 0.0, "{t}: canary and stable both served requests: {traffic}");
+            }
+        }
+        Ok(None) => gantry_registry::testing::missing("a prometheus binary (PATH or GANTRY_PROMETHEUS) for the wait's real metrics", "install Prometheus; .ci/run does"),
+        Err(e) => panic!("{e}"),
+    }
+
+    // The seed run is its own run, apart from the demo's history.
+    assert!(err.contains("demo: seeding production: done in"), "{err}");
+    let seed = record(&dir.path().join(".gantry/demo/seed"));
+    assert_eq!((seed["status"].as_str(), seed["revision"].as_str()), (Some("succeeded"), Some("demo-previous")), "{seed:#}");
+    let previous = step(&seed, "build", None)["outputs"]["digest"].as_str().unwrap();
+    assert_ne!(previous, built, "the seeded stable is another build (VERSION=demo-previous)");
+    for t in ["aws", "gcp"] {
+        assert_eq!((state_of(&seed, t)["revision"].as_u64(), state_of(&seed, t)["digest"].as_str()), (Some(1), Some(previous)), "{t}");
+    }
 
     // JUnit for the CI job.
     let junit = std::fs::read_to_string(dir.path().join(".gantry/reports/junit.xml")).unwrap();
