@@ -2,7 +2,10 @@
 //! meets it: the request's whole pipeline (build → scan → deploy-canary →
 //! health-check-canary → wait-for-canary → promote-to-production →
 //! health-check-production) on a simulated EKS and a simulated GKE cloud,
-//! with an environment that has no cloud account, no Docker (DOCKER_HOST
+//! where production already runs (the demo first seeds each cloud with
+//! stable `demo-previous`, then canaries the new build next to it and judges
+//! it against stable from real Prometheus metrics when `prometheus` is
+//! installed), with an environment that has no cloud account, no Docker (DOCKER_HOST
 //! points at nothing) and no home configuration — only the binary. Also a
 //! failing variant of the demo's own files (the canary, or production,
 //! answering 503) and what the final state says then, `--wait`'s
@@ -57,7 +60,8 @@ fn state_of<'a>(record: &'a serde_json::Value, target: &str) -> &'a serde_json::
 #[test]
 fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bare(dir.path()).args(["run", "--demo", "--wait", "3s"]).output().unwrap();
+    // Long enough for the canary to serve the analysis' `min-requests` (20) at the simulated users' rate.
+    let out = bare(dir.path()).args(["run", "--demo", "--wait", "10s"]).output().unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
 
