@@ -195,6 +195,21 @@ fn a_failing_variant_of_the_demo_says_what_rollback_left_on_every_target() {
     }
 }
 
+/// The seed run fails (its build asks a Docker engine that does not
+/// exist): the demo stops with an error naming the seed, and its own run
+/// never starts.
+#[test]
+fn a_failing_seed_stops_the_demo_with_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare(dir.path()).args(["run", "--demo", "--wait", "1s", "--var", "BUILD_BACKEND=docker"]).output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line = err.lines().find(|l| l.contains("seeding production with fastapi-app:demo-previous before the demo's run failed at stage build")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("the demo did not run — its record: .gantry/demo/seed/runs/"), "{line}");
+    assert!(!dir.path().join(".gantry/runs").exists(), "the demo's own run never started: {err}");
+    assert_eq!(record(&dir.path().join(".gantry/demo/seed"))["status"], "failed");
+}
+
 #[test]
 fn wait_refuses_what_is_not_a_duration_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
