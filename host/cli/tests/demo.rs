@@ -2,7 +2,10 @@
 //! meets it: the request's whole pipeline (build → scan → deploy-canary →
 //! health-check-canary → wait-for-canary → promote-to-production →
 //! health-check-production) on a simulated EKS and a simulated GKE cloud,
-//! with an environment that has no cloud account, no Docker (DOCKER_HOST
+//! where production already runs (the demo first seeds each cloud with
+//! stable `demo-previous`, then canaries the new build next to it and judges
+//! it against stable from real Prometheus metrics when `prometheus` is
+//! installed), with an environment that has no cloud account, no Docker (DOCKER_HOST
 //! points at nothing) and no home configuration — only the binary. Also a
 //! failing variant of the demo's own files (the canary, or production,
 //! answering 503) and what the final state says then, `--wait`'s
@@ -44,6 +47,12 @@ fn step<'a>(record: &'a serde_json::Value, stage: &str, target: Option<&str>) ->
     s["steps"].as_array().unwrap().iter().find(|st| st["target"].as_str() == target).unwrap_or_else(|| panic!("no step {stage}/{target:?}"))
 }
 
+/// The request count of `track` in an analysis reason "traffic over 20s: canary 57 requests (…), stable 114 requests (…)".
+fn requests_of(traffic: &str, track: &str) -> f64 {
+    let after = traffic.split(&format!("{track} ")).nth(1).unwrap_or_else(|| panic!("no {track} in {traffic}"));
+    after.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {track} count in {traffic}"))
+}
+
 fn state_of<'a>(record: &'a serde_json::Value, target: &str) -> &'a serde_json::Value {
     record["final_state"].as_array().expect("final_state in the record").iter().find(|t| t["target"] == target).unwrap_or_else(|| panic!("no final state for {target}"))
 }
@@ -51,7 +60,8 @@ fn state_of<'a>(record: &'a serde_json::Value, target: &str) -> &'a serde_json::
 #[test]
 fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bare(dir.path()).args(["run", "--demo", "--wait", "3s"]).output().unwrap();
+    // Long enough for the canary to serve the analysis' `min-requests` (20) at the simulated users' rate.
+    let out = bare(dir.path()).args(["run", "--demo", "--wait", "10s"]).output().unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
 
@@ -68,8 +78,11 @@ fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
         for s in PER_TARGET {
             assert!(err.contains(&format!("{s}/{t} started")) && err.contains(&format!("✓ {s}/{t} succeeded")), "{s}/{t}: {err}");
         }
-        assert!(err.contains(&format!("health-check-canary/{t} | canary fastapi-app-canary attempt 1: healthy")), "{err}");
-        assert!(err.contains(&format!("health-check-production/{t} | stable fastapi-app attempt 1: healthy")), "{err}");
+        // The first attempt may find the rollout still progressing; one says healthy.
+        for (stage, what) in [("health-check-canary", "canary fastapi-app-canary"), ("health-check-production", "stable fastapi-app")] {
+            let healthy = err.lines().any(|l| l.contains(&format!("{stage}/{t} | {what} attempt ")) && l.contains(": healthy — "));
+            assert!(healthy, "{stage}/{t}: {err}");
+        }
         assert!(err.contains(&format!("wait-for-canary/{t} | interval 20/20: promote")), "{err}");
     }
     let verdicts = err.lines().filter(|l| l.contains("wait-for-canary/aws | interval ")).count();
@@ -79,7 +92,7 @@ fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
     assert!(err.contains("STAGE                    AWS            GCP"), "{err}");
     for t in ["aws", "gcp"] {
         let line = err.lines().find(|l| l.starts_with(&format!("  {t}  stable "))).unwrap_or_else(|| panic!("no final state line for {t}: {err}"));
-        assert!(line.contains("stable fastapi-app revision 1 runs sha256:") && line.contains("(promoted by this run, healthy)") && line.ends_with("no canary left"), "{line}");
+        assert!(line.contains("stable fastapi-app revision 2 runs sha256:") && line.contains("(promoted by this run, healthy)") && line.ends_with("no canary left"), "{line}");
     }
     assert!(err.contains("succeeded in") && err.contains("record: .gantry/runs/"), "{err}");
 
@@ -102,9 +115,38 @@ fn the_demo_runs_the_whole_request_on_two_simulated_clouds_without_docker() {
         assert_eq!(state["digest"].as_str(), Some(built.as_str()), "{t} runs the digest the build pushed: {state}");
         assert_eq!((state["canary"].as_str(), state["canary_removed_by"].as_str()), (Some("removed"), Some("promotion")), "no canary left on {t}: {state}");
         assert_eq!(state["health"], "healthy");
+        assert_eq!(state["revision"], 2, "the seeded stable was revision 1; this run promoted revision 2 on {t}: {state}");
     }
     let repos: Vec<&str> = ["aws", "gcp"].iter().map(|t| step(&r, "promote-to-production", Some(t))["outputs"]["repository"].as_str().unwrap()).collect();
     assert!(repos[0].contains(".dkr.ecr.") && repos[1].contains("-docker.pkg.dev/"), "each cloud pulls from its own registry: {repos:?}");
+
+    // The wait judged real metrics: its last verdict on each target counted
+    // requests of the canary and of the seeded stable (Prometheus only).
+    match gantry_sim::prometheus::find_binary() {
+        Ok(Some(_)) => {
+            for t in ["aws", "gcp"] {
+                let verdicts = step(&r, "wait-for-canary", Some(t))["outputs"]["verdicts"].as_array().unwrap().clone();
+                let last = verdicts.last().unwrap_or_else(|| panic!("no verdict on {t}"));
+                let reasons: Vec<&str> = last["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+                assert!(!reasons.iter().any(|r| r.contains("health only")), "{t} judged real metrics, not health only: {reasons:?}");
+                let traffic = reasons.iter().find(|r| r.starts_with("traffic over ")).unwrap_or_else(|| panic!("no traffic reason on {t}: {reasons:?}"));
+                let (canary, stable) = (requests_of(traffic, "canary"), requests_of(traffic, "stable"));
+                assert!(canary > 0.0 && stable > 0.0, "{t}: canary and stable both served requests: {traffic}");
+            }
+        }
+        Ok(None) => gantry_registry::testing::missing("a prometheus binary (PATH or GANTRY_PROMETHEUS) for the wait's real metrics", "install Prometheus; .ci/run does"),
+        Err(e) => panic!("{e}"),
+    }
+
+    // The seed run is its own run, apart from the demo's history.
+    assert!(err.contains("demo: seeding production: done in"), "{err}");
+    let seed = record(&dir.path().join(".gantry/demo/seed"));
+    assert_eq!((seed["status"].as_str(), seed["revision"].as_str()), (Some("succeeded"), Some("demo-previous")), "{seed:#}");
+    let previous = step(&seed, "build", None)["outputs"]["digest"].as_str().unwrap();
+    assert_ne!(previous, built, "the seeded stable is another build (VERSION=demo-previous)");
+    for t in ["aws", "gcp"] {
+        assert_eq!((state_of(&seed, t)["revision"].as_u64(), state_of(&seed, t)["digest"].as_str()), (Some(1), Some(previous)), "{t}");
+    }
 
     // JUnit for the CI job.
     let junit = std::fs::read_to_string(dir.path().join(".gantry/reports/junit.xml")).unwrap();
@@ -151,6 +193,21 @@ fn a_failing_variant_of_the_demo_says_what_rollback_left_on_every_target() {
             }
         }
     }
+}
+
+/// The seed run fails (its build asks a Docker engine that does not
+/// exist): the demo stops with an error naming the seed, and its own run
+/// never starts.
+#[test]
+fn a_failing_seed_stops_the_demo_with_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare(dir.path()).args(["run", "--demo", "--wait", "1s", "--var", "BUILD_BACKEND=docker"]).output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line = err.lines().find(|l| l.contains("seeding production with fastapi-app:demo-previous before the demo's run failed at stage build")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("the demo did not run — its record: .gantry/demo/seed/runs/"), "{line}");
+    assert!(!dir.path().join(".gantry/runs").exists(), "the demo's own run never started: {err}");
+    assert_eq!(record(&dir.path().join(".gantry/demo/seed"))["status"], "failed");
 }
 
 #[test]

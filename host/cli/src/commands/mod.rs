@@ -47,10 +47,6 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 }
 
 impl Source {
-    pub fn vars(&self) -> Vars {
-        self.vars_over(&[])
-    }
-
     /// The environment over `defaults` (and the demo's, with `--demo`), then `--var` over both.
     pub fn vars_over(&self, defaults: &[(&str, String)]) -> Vars {
         let mut vars = Vars::from_env();

@@ -26,7 +26,11 @@
 //! pipeline, written under `STATE_DIR/demo`) as `--sim` does, and first
 //! says once what it is: what runs where, what the image holds, and whether
 //! the canary analysis judges real metrics (a Prometheus per simulated
-//! cluster) or health only.
+//! cluster) or health only. The demo starts where production already runs:
+//! before its run, the same plan runs quietly on the same estate with
+//! `CI_COMMIT_SHA` = `demo-previous` and a 1-second wait (its record apart,
+//! under `STATE_DIR/demo/seed`), so the demo's canary is observed next to a
+//! stable release, which shares the simulated users' traffic with it.
 //!
 //! `--wait DURATION` shortens (or lengthens) every canary wait of the plan
 //! to DURATION, keeping its count of analysis intervals (`Plan::shorten_waits`).
@@ -98,7 +102,8 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
     // The demo's targets are simulated clouds.
     let args = Args { sim: args.sim || args.source.demo, ..args };
     let defaults = if args.sim { estate::default_variables(&sim_dir.join(estate::KEY_FILE)) } else { Vec::new() };
-    let plan = match commands::plan_with(&args.source, &args.source.vars_over(&defaults), &args.state_dir, &runtime, ctx) {
+    let vars = args.source.vars_over(&defaults);
+    let plan = match commands::plan_with(&args.source, &vars, &args.state_dir, &runtime, ctx) {
         Ok(mut p) => {
             if let Some(wait) = args.wait {
                 p.shorten_waits(wait);
@@ -133,83 +138,124 @@ pub async fn run(args: Args, ctx: Ctx) -> i32 {
             }
         }
     };
-    let Connected { clusters, clients, google_tokens } = match connect_targets(&plan.pipeline, estate.as_ref(), args.sim).await {
-        Ok(c) => c,
-        Err(e) => {
-            output::error(ctx, &format!("cannot connect to the clusters: {e}"));
-            if let Some(estate) = estate {
-                estate.shutdown().await;
-            }
-            return exit::BAD_INPUT;
-        }
-    };
-    let helm = match helm_backends(&plan, &clients) {
-        Ok(h) => h,
-        Err(e) => {
-            output::error(ctx, &e);
-            if let Some(estate) = estate {
-                estate.shutdown().await;
-            }
-            return exit::BAD_INPUT;
-        }
-    };
-    let revision = args.source.vars().get("CI_COMMIT_SHA").map(String::from);
-    let registry_client = commands::images::run_client(&plan, estate.as_ref(), args.sim, &google_tokens).await;
-    let backends = registry_client.and_then(|client| {
-        let scanner = commands::scan::run_backend(client.clone(), runtime.clone(), plan.pipeline.dir.clone(), args.state_dir.clone())?;
-        Ok((commands::images::backend(client, args.sim, revision.clone(), args.source.vars().get("CI_PROJECT_URL").map(String::from))?, scanner))
-    });
-    let (images, scanner) = match backends {
-        Ok(i) => i,
-        Err(e) => {
-            output::error(ctx, &e);
-            if let Some(estate) = estate {
-                estate.shutdown().await;
-            }
-            return exit::BAD_INPUT;
-        }
-    };
-    let metrics = match metrics_backends(&plan, estate.as_ref(), args.sim, &args.source) {
-        Ok(m) => m,
-        Err(e) => {
-            output::error(ctx, &e);
-            if let Some(estate) = estate {
-                estate.shutdown().await;
-            }
-            return exit::BAD_INPUT;
-        }
-    };
-    let events = output::sink(ctx);
     let cancel = CancellationToken::new();
     let abort = CancellationToken::new();
+    let events = output::sink(ctx);
     spawn_signal_handler(cancel.clone(), abort.clone(), events.clone());
+    let shared = Shared { runtime: runtime.clone(), estate: estate.as_ref(), all_sim: args.sim, state_dir: &args.state_dir, lock_timeout: args.lock_timeout, ctx };
+
+    if args.source.demo && plan.pipeline.spec.release.is_some() {
+        if let Err((code, e)) = seed_production(&args, &defaults, &shared, cancel.clone(), abort.clone()).await {
+            output::error(ctx, &e);
+            if let Some(estate) = estate {
+                estate.shutdown().await;
+            }
+            return code;
+        }
+    }
+
+    let outcome = execute(plan, &vars, &shared, RunSetup { state_dir: args.state_dir.clone(), events, cancel, abort }).await;
+    let code = match outcome {
+        Ok(outcome) => {
+            output::summary(ctx, &outcome);
+            outcome.status.exit_code()
+        }
+        Err((code, e)) => {
+            output::error(ctx, &e);
+            code
+        }
+    };
+    if let Some(estate) = estate {
+        estate.shutdown().await;
+    }
+    code
+}
+
+/// The commit the demo's production runs before the demo's own run.
+pub const DEMO_PREVIOUS: &str = "demo-previous";
+
+/// The demo starts where production already runs: the same pipeline, run
+/// quietly first on the same simulated estate with `CI_COMMIT_SHA` =
+/// [`DEMO_PREVIOUS`] and a 1-second wait, leaves the release's stable
+/// revision 1 on every target. Its record is its own run, kept apart from
+/// the demo's history (under `STATE_DIR/demo/seed`) and named in the line
+/// that says it is done. A failure is an error naming the seed run.
+async fn seed_production(args: &Args, defaults: &[(&str, String)], shared: &Shared<'_>, cancel: CancellationToken, abort: CancellationToken) -> Result<(), (i32, String)> {
+    let ctx = shared.ctx;
+    let mut vars = args.source.vars_over(defaults);
+    vars.set("CI_COMMIT_SHA", DEMO_PREVIOUS);
+    let name = format!("{}:{DEMO_PREVIOUS}", vars.get("IMAGE_NAME").unwrap_or("fastapi-app"));
+    let quiet = Ctx { quiet: true, ..ctx };
+    let mut plan = commands::plan_with(&args.source, &vars, &args.state_dir, &shared.runtime, quiet).map_err(|code| (code, format!("seeding production with {name}: the demo's pipeline does not plan")))?;
+    plan.shorten_waits(Duration::from_secs(1));
+    let targets: Vec<String> = plan.targets.iter().map(|t| t.name.clone()).collect();
+    let human = !ctx.quiet && ctx.format == output::Format::Human;
+    if human {
+        eprintln!("demo: seeding production: {name} as the stable release on {} (the same pipeline, its wait shortened to 1s) …", targets.join(" and "));
+    }
+    let seed_dir = args.state_dir.join("demo").join("seed");
+    let events: gantry_engine::EventSink = Arc::new(|_: &Event| {});
+    let outcome = execute(Arc::new(plan), &vars, shared, RunSetup { state_dir: seed_dir, events, cancel, abort }).await.map_err(|(code, e)| (code, format!("seeding production with {name} before the demo's run: {e}")))?;
+    let record = outcome.record_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "not written".into());
+    if outcome.status != gantry_engine::RunStatus::Succeeded {
+        let r = &outcome.record;
+        let failed = r.failed_stage.as_deref().unwrap_or("?");
+        let why: Vec<String> = r.stages.iter().flat_map(|s| s.steps.iter().filter_map(move |st| st.error.as_ref().map(|e| format!("{}/{}: {}", s.name, st.target.as_deref().unwrap_or("-"), e.message)))).collect();
+        let code = if outcome.interrupted { outcome.status.exit_code() } else { exit::FAILED };
+        return Err((code, format!("seeding production with {name} before the demo's run failed at stage {failed} ({}); the demo did not run — its record: {record}", why.join("; "))));
+    }
+    if human {
+        eprintln!("demo: seeding production: done in {} — stable {name} on {} (its own run {}, record {record}); now the demo's run\n", output::duration(outcome.record.duration_ms), targets.join(" and "), outcome.record.run_id);
+    }
+    Ok(())
+}
+
+/// What both of the demo's runs (and any run) share.
+struct Shared<'a> {
+    runtime: Arc<gantry_runtime::Runtime>,
+    estate: Option<&'a gantry_sim::Estate>,
+    all_sim: bool,
+    /// The scanner's state (its database), whichever run.
+    state_dir: &'a std::path::Path,
+    lock_timeout: Duration,
+    ctx: Ctx,
+}
+
+/// Where one run goes: its records, its events, its cancellation.
+struct RunSetup {
+    state_dir: PathBuf,
+    events: gantry_engine::EventSink,
+    cancel: CancellationToken,
+    abort: CancellationToken,
+}
+
+/// Connect the targets, make the backends, take the locks and run `plan`.
+async fn execute(plan: Arc<Plan>, vars: &gantry_engine::Vars, shared: &Shared<'_>, setup: RunSetup) -> Result<gantry_engine::RunOutcome, (i32, String)> {
+    let (estate, ctx) = (shared.estate, shared.ctx);
+    let Connected { clusters, clients, google_tokens } = connect_targets(&plan.pipeline, estate, shared.all_sim).await.map_err(|e| (exit::BAD_INPUT, format!("cannot connect to the clusters: {e}")))?;
+    let helm = helm_backends(&plan, &clients).map_err(|e| (exit::BAD_INPUT, e))?;
+    let revision = vars.get("CI_COMMIT_SHA").map(String::from);
+    let registry_client = commands::images::run_client(&plan, estate, shared.all_sim, &google_tokens).await;
+    let backends = registry_client.and_then(|client| {
+        let scanner = commands::scan::run_backend(client.clone(), shared.runtime.clone(), plan.pipeline.dir.clone(), shared.state_dir.to_path_buf())?;
+        Ok((commands::images::backend(client, shared.all_sim, revision.clone(), vars.get("CI_PROJECT_URL").map(String::from))?, scanner))
+    });
+    let (images, scanner) = backends.map_err(|e| (exit::BAD_INPUT, e))?;
+    let metrics = metrics_backends(&plan, estate, shared.all_sim, vars).map_err(|e| (exit::BAD_INPUT, e))?;
+    let RunSetup { state_dir, events, cancel, abort } = setup;
     let taken = tokio::select! {
-        taken = take_locks(&plan, clients, args.lock_timeout) => taken.map_err(|e| e.to_string()),
+        taken = take_locks(&plan, clients, shared.lock_timeout) => taken.map_err(|e| e.to_string()),
         // Interrupted while waiting for another run's lock: no stage has started.
         _ = cancel.cancelled() => Err("interrupted while waiting for the run lock".to_string()),
     };
-    let locks = match taken {
-        Ok(l) => l,
-        Err(e) => {
-            output::error(ctx, &format!("cannot start the run: {e}"));
-            if let Some(estate) = estate {
-                estate.shutdown().await;
-            }
-            return exit::FAILED;
-        }
-    };
+    let locks = taken.map_err(|e| (exit::FAILED, format!("cannot start the run: {e}")))?;
     let watcher = watch_locks(&locks, cancel.clone(), ctx);
-
-    let outcome = gantry_engine::run(plan, runtime, RunOptions { state_dir: args.state_dir, cancel, abort, events, revision, clusters, helm, images, scanner, metrics }).await;
+    let outcome = gantry_engine::run(plan, shared.runtime.clone(), RunOptions { state_dir, cancel, abort, events, revision, clusters, helm, images, scanner, metrics }).await;
     if let Some(w) = watcher {
         w.abort();
     }
     release_locks(locks, ctx).await;
-    output::summary(ctx, &outcome);
-    if let Some(estate) = estate {
-        estate.shutdown().await;
-    }
-    outcome.status.exit_code()
+    Ok(outcome)
 }
 
 /// What the demo is, said once before it runs: what runs where, what the
@@ -223,11 +269,12 @@ fn demo_banner(ctx: Ctx, plan: &Plan, state_dir: &std::path::Path, prometheus: O
     let targets: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
     let waits = plan.stages.iter().filter(|s| s.uses == "builtin:canary-analysis").count();
     let analysis = match prometheus {
-        Some(bin) => format!("canary analysis: request metrics from a real Prometheus per simulated cluster ({bin}) scraping simulated users' traffic; until the canary has served enough requests to judge, a verdict passes on health only, and each interval's line says which"),
-        None => "canary analysis: on health only — no `prometheus` binary found (install it, or set GANTRY_PROMETHEUS, to judge real request metrics)".to_string(),
+        Some(bin) => format!("canary analysis: the canary against stable {DEMO_PREVIOUS} — request counts, error rate, p95 and p99 of each, from a real Prometheus per simulated cluster ({bin}) scraping simulated users' traffic, which the stable Service splits between stable and canary pods by replica count; until the canary has served enough requests to judge (the first few seconds), a verdict passes on health only, and each interval's line says which"),
+        None => format!("canary analysis: on health only, next to stable {DEMO_PREVIOUS} — no `prometheus` binary found (install it, or set GANTRY_PROMETHEUS, to judge real request metrics)"),
     };
     eprintln!(
         "demo: the request's pipeline ({}, embedded; written to {}) — {} — on {} simulated clouds ({}) with their own token auth and registries.\n\
+         demo: production already runs: first the same pipeline installs {DEMO_PREVIOUS} as the stable release on every cloud (its own quiet run), then this run deploys its canary next to it.\n\
          demo: the image is built without Docker, FROM scratch (PYTHON_IMAGE=scratch): it holds the app's files but no Python; the simulated pods answer HTTP as the simulator does, they do not run the app.\n\
          demo: {analysis}{}",
         demo::PIPELINE,
@@ -258,9 +305,8 @@ fn estate_options(plan: &Plan, all_sim: bool) -> Result<estate::EstateOptions, S
 
 /// Each target's metrics provider: its own `metrics:`, else the pipeline's,
 /// else (simulated) the Prometheus of its cluster when one runs.
-fn metrics_backends(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool, source: &Source) -> Result<gantry_runtime::MetricsBackends, String> {
+fn metrics_backends(plan: &Plan, estate: Option<&gantry_sim::Estate>, all_sim: bool, vars: &gantry_engine::Vars) -> Result<gantry_runtime::MetricsBackends, String> {
     let spec = &plan.pipeline.spec;
-    let vars = source.vars();
     let mut out: std::collections::BTreeMap<String, Arc<dyn gantry_runtime::MetricsBackend>> = Default::default();
     for (name, t) in &spec.targets {
         let (field, configured) = match (&t.metrics, &spec.metrics) {
