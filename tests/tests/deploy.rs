@@ -177,8 +177,9 @@ async fn a_canary_that_never_becomes_ready_fails_its_stage_and_removes_itself() 
     let Some(bed) = Bed::start().await else { return };
     let v1 = first_release(&bed).await;
 
-    // Pods that never pass readiness (the simulator's annotation), set through `values:`, and a short wait.
-    let stuck = "  - name: deploy-canary\n    uses: builtin:helm-deploy\n    with:\n      track: canary\n      timeout: 3s\n      values: { podAnnotations: { \"sim.gantry.dev/behavior\": never-ready } }\n";
+    // Pods that never pass readiness (the simulator's annotation), set through `values:`, and a
+    // short wait, asked for (a canary stage does not wait by default; its health check judges).
+    let stuck = "  - name: deploy-canary\n    uses: builtin:helm-deploy\n    with:\n      track: canary\n      wait: true\n      timeout: 3s\n      values: { podAnnotations: { \"sim.gantry.dev/behavior\": never-ready } }\n";
     let failed = bed.run("v2", &format!("{BUILD}{stuck}{PROMOTE}")).await;
     assert_eq!(failed.status, RunStatus::Failed, "{:#?}", failed.record.stages);
     assert_eq!(failed.record.failed_stage.as_deref(), Some("deploy-canary"));
