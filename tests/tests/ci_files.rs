@@ -13,7 +13,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use gantry_engine::Vars;
 use gantry_registry::dockerfile::{self, Command, Kind};
 use serde_yaml::Value;
 
@@ -36,24 +35,6 @@ fn yaml(path: &str) -> Value {
     serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
 }
 
-/// Values for every variable the example may use, as a CI job gives them.
-fn job_vars() -> Vars {
-    let mut vars = Vars::empty();
-    for (k, v) in [
-        ("AWS_REGION", "eu-west-1"),
-        ("AWS_ACCOUNT_ID", "123456789012"),
-        ("CLUSTER_AWS", "prod-eks"),
-        ("GCP_PROJECT", "my-project"),
-        ("GCP_REGION", "europe-west1"),
-        ("CLUSTER_GCP", "prod-gke"),
-        ("IMAGE_NAME", "fastapi-app"),
-        ("GCP_SERVICE_ACCOUNT_KEY", "/run/secrets/gcp-key.json"),
-        ("CI_COMMIT_SHA", "3f2a9c1e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a"),
-    ] {
-        vars.set(k, v);
-    }
-    vars
-}
 
 /// The names the example pipeline expands (`${NAME}`, `${NAME:-default}`),
 /// read from its text outside comments, so that this holds before every
@@ -97,7 +78,7 @@ fn the_example_pipeline_uses_the_requests_variables_and_plans() {
         assert!(used.contains(v), "{PIPELINE} does not use ${{{v}}}: {used:?}");
     }
     // As `gantry validate` reads it: the file, then its plugins and grants.
-    let pipeline = match gantry_engine::load(&root().join(PIPELINE), &job_vars()) {
+    let pipeline = match gantry_engine::load(&root().join(PIPELINE), &crate::common::request_job_vars()) {
         Ok(p) => p,
         Err(problems) => return only_missing_builtins(&problems),
     };

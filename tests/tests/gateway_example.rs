@@ -10,7 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-use gantry_engine::Vars;
 use serde_json::{json, Value};
 
 const GATEWAY: &str = "examples/fastapi-app/gantry-gateway.yaml";
@@ -20,27 +19,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The request's variables, as a CI job gives them.
-fn job_vars() -> Vars {
-    let mut vars = Vars::empty();
-    for (k, v) in [
-        ("AWS_REGION", "eu-west-1"),
-        ("AWS_ACCOUNT_ID", "123456789012"),
-        ("CLUSTER_AWS", "prod-eks"),
-        ("GCP_PROJECT", "my-project"),
-        ("GCP_REGION", "europe-west1"),
-        ("CLUSTER_GCP", "prod-gke"),
-        ("IMAGE_NAME", "fastapi-app"),
-        ("GCP_SERVICE_ACCOUNT_KEY", "/run/secrets/gcp-key.json"),
-        ("CI_COMMIT_SHA", "3f2a9c1e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a"),
-    ] {
-        vars.set(k, v);
-    }
-    vars
-}
 
 fn load(path: &str) -> gantry_engine::Pipeline {
-    gantry_engine::load(&root().join(path), &job_vars()).unwrap_or_else(|problems| panic!("{path}: {problems}"))
+    gantry_engine::load(&root().join(path), &crate::common::request_job_vars()).unwrap_or_else(|problems| panic!("{path}: {problems}"))
 }
 
 fn with(pipeline: &gantry_engine::Pipeline, stage: &str) -> Value {

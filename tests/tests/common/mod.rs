@@ -62,3 +62,23 @@ pub async fn run_pipeline_measured(
     let opts = RunOptions { state_dir: dir.join(".gantry"), cancel: CancellationToken::new(), abort: CancellationToken::new(), events: Arc::new(|_| {}), revision: None, clusters, helm, images, scanner, metrics };
     gantry_engine::run(plan, runtime, opts).await
 }
+
+/// Values for every variable the request's pipelines
+/// (`examples/fastapi-app/gantry*.yaml`) use, as a CI job gives them.
+pub fn request_job_vars() -> gantry_engine::Vars {
+    let mut vars = gantry_engine::Vars::empty();
+    for (k, v) in [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCOUNT_ID", "123456789012"),
+        ("CLUSTER_AWS", "prod-eks"),
+        ("GCP_PROJECT", "my-project"),
+        ("GCP_REGION", "europe-west1"),
+        ("CLUSTER_GCP", "prod-gke"),
+        ("IMAGE_NAME", "fastapi-app"),
+        ("GCP_SERVICE_ACCOUNT_KEY", "/run/secrets/gcp-key.json"),
+        ("CI_COMMIT_SHA", "3f2a9c1e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a"),
+    ] {
+        vars.set(k, v);
+    }
+    vars
+}
