@@ -153,9 +153,8 @@ struct Knobs {
     canary_pods: Value,
     /// Pod annotations the promotion gives stable.
     stable_pods: Value,
-    /// More `with:` for health-check-canary and health-check-production.
+    /// More `with:` for health-check-canary.
     health_canary: Value,
-    health_production: Value,
     /// The image runs as root (no `USER`): the policy denies it.
     root: bool,
 }
@@ -311,7 +310,7 @@ impl Bed {
             // The request's wait (10m in 30s steps), shortened per run by `--wait`; a short rate window for short waits.
             json!({"name": "wait-for-canary", "uses": "builtin:canary-analysis", "with": {"duration": "10m", "interval": "30s", "rate-window": "3s", "step": "1s", "min-requests": 5}}),
             json!({"name": "promote-to-production", "uses": "builtin:helm-deploy", "with": {"track": "stable", "values": {"podAnnotations": pods(&knobs.stable_pods)}, "timeout": "2m"}}),
-            json!({"name": "health-check-production", "uses": "builtin:health-http", "with": with(health, &knobs.health_production)}),
+            json!({"name": "health-check-production", "uses": "builtin:health-http", "with": health}),
         ];
         let stages: String = stages.iter().map(|s| format!("  - {s}\n")).collect();
         let (aws, gcp) = (TARGETS[0], TARGETS[1]);
@@ -616,14 +615,10 @@ async fn e2e_a_canary_with_a_higher_error_rate_is_aborted_by_the_analysis_and_ro
 async fn e2e_production_failing_its_health_check_after_promotion_rolls_stable_back_on_both_clusters() {
     let Some(bed) = Bed::start().await else { return };
     let v1 = bed.release("v1").await.digest();
-    // The promotion's pods answer /health with 503. Five passes in a row
-    // make production healthy, so an old pod still behind the Service just
-    // after the rollout cannot pass the check alone.
-    let knobs = Knobs {
-        stable_pods: json!({"sim.gantry.dev/http-paths": r#"{"/health": {"status": 503, "body": "down"}}"#}),
-        health_production: json!({"success-threshold": 5}),
-        ..Knobs::default()
-    };
+    // The promotion's pods answer /health with 503; the health check keeps its
+    // defaults (one success would pass it): the promotion returns only once the
+    // canary's pods are gone, so no canary pod behind the stable Service answers it.
+    let knobs = Knobs { stable_pods: json!({"sim.gantry.dev/http-paths": r#"{"/health": {"status": 503, "body": "down"}}"#}), ..Knobs::default() };
     let done = bed.run("v2", &knobs, "4s").await;
     assert_eq!(done.code, Some(1), "{}", done.output);
     assert_stages(&done, &failed_at("health-check-production"));

@@ -48,7 +48,7 @@
 //! `previous-revision`, `route` (the HTTPRoute's name), `backends` (its
 //! first rule's `[{name, weight}]`, as the API server stores them), `undo`.
 
-use gantry_sdk::cap::{cluster_read, helm, run};
+use gantry_sdk::cap::{clock, cluster_read, helm, run};
 use gantry_sdk::types::{CapError, ErrorKind};
 use gantry_sdk::{Failure, Input, Output, Stage};
 use serde::Deserialize;
@@ -358,6 +358,34 @@ fn owned(target: &str, api_version: &str, kind: &str, release: &str) -> Result<V
     }
 }
 
+/// After the canary's uninstall, wait (up to `timeout` seconds, and the
+/// stage's time) until its pods are gone: until then they still answer
+/// behind the stable Service, so a production health check right after the
+/// promotion could be passed by a terminating canary pod. Waiting too long
+/// is logged, not failed: the promotion itself is done.
+fn await_pods_gone(target: &str, canary: &str, timeout: u32) {
+    let deadline = clock::now_ms().saturating_add(u64::from(timeout) * 1000);
+    loop {
+        let left = match owned(target, "v1", "Pod", canary) {
+            Ok(pods) => pods.len(),
+            Err(e) => {
+                gantry_sdk::warn!("{target}: could not check that the pods of {canary} are gone: {}", e.message);
+                return;
+            }
+        };
+        if left == 0 {
+            gantry_sdk::info!("{target}: the pods of {canary} are gone");
+            return;
+        }
+        let now = clock::now_ms();
+        if now >= deadline || clock::remaining_ms() < 1_000 {
+            gantry_sdk::warn!("{target}: {left} pod(s) of {canary} still terminating; the production health check may reach them through the stable Service");
+            return;
+        }
+        clock::sleep_ms(250);
+    }
+}
+
 const ROUTE_API: &str = "gateway.networking.k8s.io/v1";
 
 /// An HTTPRoute's name and its first rule's backends (Service name, weight).
@@ -574,6 +602,9 @@ impl Stage for HelmDeploy {
                 match helm::uninstall(t, &canary, None, false) {
                     Ok(()) => {
                         gantry_sdk::info!("{t}: uninstalled {canary}: stable serves {}", image.reference());
+                        if wait {
+                            await_pods_gone(t, &canary, timeout);
+                        }
                         true
                     }
                     Err(e) if e.kind == ErrorKind::NotFound => {
