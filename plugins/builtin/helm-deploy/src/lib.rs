@@ -359,30 +359,33 @@ fn owned(target: &str, api_version: &str, kind: &str, release: &str) -> Result<V
 }
 
 /// After the canary's uninstall, wait (up to `timeout` seconds, and the
-/// stage's time) until its pods are gone: until then they still answer
-/// behind the stable Service, so a production health check right after the
-/// promotion could be passed by a terminating canary pod. Waiting too long
-/// is logged, not failed: the promotion itself is done.
+/// stage's time) until each of its pods is gone or terminating: until the
+/// garbage collector reaches a pod it still answers behind the stable
+/// Service, so a production health check right after the promotion could
+/// be passed by a canary pod. A terminating pod (`deletionTimestamp` set)
+/// is out of the Service's ready endpoints already, so its grace period is
+/// not waited out. Waiting too long is logged, not failed: the promotion
+/// itself is done.
 fn await_pods_gone(target: &str, canary: &str, timeout: u32) {
     let deadline = clock::now_ms().saturating_add(u64::from(timeout) * 1000);
     loop {
         let left = match owned(target, "v1", "Pod", canary) {
-            Ok(pods) => pods.len(),
+            Ok(pods) => pods.iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).count(),
             Err(e) => {
                 gantry_sdk::warn!("{target}: could not check that the pods of {canary} are gone: {}", e.message);
                 return;
             }
         };
         if left == 0 {
-            gantry_sdk::info!("{target}: the pods of {canary} are gone");
+            gantry_sdk::info!("{target}: the pods of {canary} are gone or terminating");
             return;
         }
         let now = clock::now_ms();
         if now >= deadline || clock::remaining_ms() < 1_000 {
-            gantry_sdk::warn!("{target}: {left} pod(s) of {canary} still terminating; the production health check may reach them through the stable Service");
+            gantry_sdk::warn!("{target}: {left} pod(s) of {canary} not deleted yet; the production health check may reach them through the stable Service");
             return;
         }
-        clock::sleep_ms(250);
+        clock::sleep_ms(100);
     }
 }
 
