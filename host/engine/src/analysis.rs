@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{StepError, StepStatus};
-use crate::health::{self, duration_setting, Checker, Driven, SettingError};
+use crate::health::{self, duration_setting, Checker, Driven, SettingError, SettingErrors};
 
 /// The `with:` keys the host reads for a canary-analysis stage (never passed to the plugin).
 pub const RESERVED: [&str; 3] = ["duration", "interval", "health"];
@@ -46,34 +46,28 @@ impl WaitSpec {
     /// Read the reserved keys of a stage's `with:`; every bad key is reported.
     pub fn parse(with: &Value) -> Result<WaitSpec, Vec<SettingError>> {
         let d = WaitSpec::default();
-        let mut errors = Vec::new();
-        let duration = duration_setting(with, "duration", d.duration).unwrap_or_else(|e| {
-            errors.push(e);
-            d.duration
-        });
-        let interval = duration_setting(with, "interval", d.interval).unwrap_or_else(|e| {
-            errors.push(e);
-            d.interval
-        });
+        let mut errors = SettingErrors::default();
+        let duration = errors.or(duration_setting(with, "duration", d.duration), d.duration);
+        let interval = errors.or(duration_setting(with, "interval", d.interval), d.interval);
         let health = match with.get("health") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                errors.push(SettingError { key: "health", message: format!("`health` is {other}, not true or false"), hint: Some("write `health: false` to skip the health checks during the wait".into()) });
+                errors.0.push(SettingError { key: "health", message: format!("`health` is {other}, not true or false"), hint: Some("write `health: false` to skip the health checks during the wait".into()) });
                 true
             }
         };
-        if errors.is_empty() && interval > duration {
-            errors.push(SettingError {
+        if errors.0.is_empty() && interval > duration {
+            errors.0.push(SettingError {
                 key: "interval",
                 message: format!("`interval` ({}) is longer than `duration` ({})", humantime::format_duration(interval), humantime::format_duration(duration)),
                 hint: Some("make the interval a fraction of the duration, e.g. `duration: 10m, interval: 30s`".into()),
             });
         }
-        if errors.is_empty() {
+        if errors.0.is_empty() {
             Ok(WaitSpec { duration, interval, health })
         } else {
-            Err(errors)
+            Err(errors.0)
         }
     }
 

@@ -81,6 +81,22 @@ pub struct SettingError {
     pub hint: Option<String>,
 }
 
+/// Every bad reserved key of one stage's `with:`: a setting read through
+/// [`SettingErrors::or`] falls back to its default and keeps its error, so
+/// a parse reports all of them at once.
+#[derive(Default)]
+pub(crate) struct SettingErrors(pub(crate) Vec<SettingError>);
+
+impl SettingErrors {
+    /// `read`'s value, or `default` with the error kept.
+    pub(crate) fn or<T>(&mut self, read: Result<T, SettingError>, default: T) -> T {
+        read.unwrap_or_else(|e| {
+            self.0.push(e);
+            default
+        })
+    }
+}
+
 /// A duration under `with.<key>` (`2s`, `500ms`, `5m`), `default` when absent.
 pub(crate) fn duration_setting(with: &Value, key: &'static str, default: Duration) -> Result<Duration, SettingError> {
     let example = |d: Duration| humantime::format_duration(d).to_string();
@@ -114,35 +130,25 @@ impl HealthSpec {
     /// Read the reserved keys of a stage's `with:`; every bad key is reported.
     pub fn parse(with: &Value) -> Result<HealthSpec, Vec<SettingError>> {
         let d = HealthSpec::default();
-        let mut errors = Vec::new();
+        let mut errors = SettingErrors::default();
         let track = match with.get("track") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s == "stable" => Some(Track::Stable),
             Some(Value::String(s)) if s == "canary" => Some(Track::Canary),
             Some(other) => {
-                errors.push(SettingError { key: "track", message: format!("`track` is {other}; it is `stable` or `canary`"), hint: Some("leave it out to check the track the previous stage deployed".into()) });
+                errors.0.push(SettingError { key: "track", message: format!("`track` is {other}; it is `stable` or `canary`"), hint: Some("leave it out to check the track the previous stage deployed".into()) });
                 None
             }
         };
-        let mut take = |r: Result<Duration, SettingError>, default: Duration| r.unwrap_or_else(|e| {
-            errors.push(e);
-            default
-        });
-        let interval = take(duration_setting(with, "interval", d.interval), d.interval);
-        let timeout = take(duration_setting(with, "timeout", d.timeout), d.timeout);
-        let deadline = take(duration_setting(with, "deadline", d.deadline), d.deadline);
-        let success_threshold = count_setting(with, "success-threshold", d.success_threshold).unwrap_or_else(|e| {
-            errors.push(e);
-            d.success_threshold
-        });
-        let failure_threshold = count_setting(with, "failure-threshold", d.failure_threshold).unwrap_or_else(|e| {
-            errors.push(e);
-            d.failure_threshold
-        });
-        if errors.is_empty() {
+        let interval = errors.or(duration_setting(with, "interval", d.interval), d.interval);
+        let timeout = errors.or(duration_setting(with, "timeout", d.timeout), d.timeout);
+        let deadline = errors.or(duration_setting(with, "deadline", d.deadline), d.deadline);
+        let success_threshold = errors.or(count_setting(with, "success-threshold", d.success_threshold), d.success_threshold);
+        let failure_threshold = errors.or(count_setting(with, "failure-threshold", d.failure_threshold), d.failure_threshold);
+        if errors.0.is_empty() {
             Ok(HealthSpec { track, interval, timeout, success_threshold, failure_threshold, deadline })
         } else {
-            Err(errors)
+            Err(errors.0)
         }
     }
 }
